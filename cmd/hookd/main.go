@@ -1,0 +1,280 @@
+// Command hookd runs the hookd webhook delivery service.
+//
+//	hookd serve     API + delivery workers + console (the default role)
+//	hookd migrate   apply schema migrations and exit
+//	hookd version   print the version
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/httpapi"
+	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "hookd:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `hookd — webhook delivery service
+
+Usage:
+  hookd serve [flags]     run the API, the delivery workers and the console
+  hookd migrate [flags]   apply schema migrations and exit
+  hookd version           print the version
+
+Run "hookd serve -h" for the flags. Every flag has an environment variable;
+the flag wins.
+`
+
+// run is main without the process: ready, when not nil, receives the
+// listening address once the server accepts connections (for tests).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) error {
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	switch args[0] {
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "hookd", hookd.Version)
+		return nil
+	case "serve", "migrate":
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	cfg, err := parseConfig(args[0], args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.LogFormat, stderr)
+	if err != nil {
+		return err
+	}
+	if args[0] == "migrate" {
+		if err := migrateDB(ctx, cfg.DB); err != nil {
+			return err
+		}
+		log.Info("migrations applied", "db", redactDB(cfg.DB))
+		return nil
+	}
+	return serve(ctx, cfg, log, stderr, ready)
+}
+
+// Config is hookd serve's configuration; each field is a flag and an
+// environment variable (see parseConfig for names and defaults).
+type Config struct {
+	Addr          string          // --addr, HOOKD_ADDR; default ":8080"
+	DB            string          // --db, HOOKD_DB; default "hookd.db"
+	AdminKey      string          // --admin-key, HOOKD_ADMIN_KEY; default: generated once
+	EncryptionKey []byte          // --encryption-key, HOOKD_ENCRYPTION_KEY: 32 bytes, base64
+	AllowNetworks string          // --allow-networks, HOOKD_ALLOW_NETWORKS
+	HTTPSOnly     bool            // --https-only, HOOKD_HTTPS_ONLY; default false
+	RetrySchedule []time.Duration // --retry-schedule, HOOKD_RETRY_SCHEDULE; default hookd.DefaultRetrySchedule
+	LogFormat     string          // --log-format, HOOKD_LOG_FORMAT; "text" or "json"
+	Role          string          // --role, HOOKD_ROLE; "all", "api" or "worker"
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet("hookd "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		addr     = fs.String("addr", env("HOOKD_ADDR", ":8080"), "listen address (HOOKD_ADDR)")
+		db       = fs.String("db", env("HOOKD_DB", "hookd.db"), "SQLite path or sqlite://PATH, or a postgres:// URL (HOOKD_DB)")
+		adminKey = fs.String("admin-key", env("HOOKD_ADMIN_KEY", ""), "the operator's key; generated and printed once when unset and none is stored (HOOKD_ADMIN_KEY)")
+		encKey   = fs.String("encryption-key", env("HOOKD_ENCRYPTION_KEY", ""), "32 bytes, base64: encrypts endpoint secrets at rest with AES-256-GCM (HOOKD_ENCRYPTION_KEY)")
+		allow    = fs.String("allow-networks", env("HOOKD_ALLOW_NETWORKS", ""), "comma-separated CIDRs the SSRF guard lets through, e.g. 127.0.0.0/8 (HOOKD_ALLOW_NETWORKS)")
+		https    = fs.String("https-only", env("HOOKD_HTTPS_ONLY", "false"), "refuse http:// webhook URLs (HOOKD_HTTPS_ONLY)")
+		retry    = fs.String("retry-schedule", env("HOOKD_RETRY_SCHEDULE", ""), "comma-separated Go durations: the wait before attempt 2, 3, … (HOOKD_RETRY_SCHEDULE; default "+scheduleString(hookd.DefaultRetrySchedule)+")")
+		logFmt   = fs.String("log-format", env("HOOKD_LOG_FORMAT", "text"), "text or json (HOOKD_LOG_FORMAT)")
+		role     = fs.String("role", env("HOOKD_ROLE", "all"), "all, api or worker (HOOKD_ROLE)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, LogFormat: *logFmt, Role: *role}
+	var err error
+	if cfg.HTTPSOnly, err = strconv.ParseBool(*https); err != nil {
+		return nil, fmt.Errorf("--https-only: %q is not true or false", *https)
+	}
+	if *encKey != "" {
+		cfg.EncryptionKey, err = base64.StdEncoding.DecodeString(*encKey)
+		if err != nil || len(cfg.EncryptionKey) != 32 {
+			return nil, errors.New("--encryption-key must be 32 bytes in base64 (e.g. from: openssl rand -base64 32)")
+		}
+	}
+	cfg.RetrySchedule = hookd.DefaultRetrySchedule
+	if *retry != "" {
+		if cfg.RetrySchedule, err = hookd.ParseRetrySchedule(*retry); err != nil {
+			return nil, fmt.Errorf("--retry-schedule: %w", err)
+		}
+	}
+	if _, err := netguard.ParseAllowList(cfg.AllowNetworks); err != nil {
+		return nil, fmt.Errorf("--allow-networks: %w", err)
+	}
+	switch cfg.Role {
+	case "all", "api", "worker":
+	default:
+		return nil, fmt.Errorf("--role must be all, api or worker, not %q", cfg.Role)
+	}
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("--log-format must be text or json, not %q", cfg.LogFormat)
+	}
+	return cfg, nil
+}
+
+func scheduleString(s []time.Duration) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, nil)), nil
+}
+
+func isPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+func redactDB(db string) string {
+	if isPostgres(db) {
+		if i := strings.Index(db, "@"); i > 0 {
+			return db[:strings.Index(db, "://")+3] + "…" + db[i:]
+		}
+	}
+	return db
+}
+
+var errNoPostgres = errors.New("PostgreSQL is not supported by this build yet; use a SQLite path")
+
+func migrateDB(ctx context.Context, db string) error {
+	if isPostgres(db) {
+		return errNoPostgres
+	}
+	return sqlite.Migrate(ctx, db)
+}
+
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (hookd.Store, error) {
+	if isPostgres(cfg.DB) {
+		return nil, errNoPostgres
+	}
+	var box *hookd.SecretBox
+	if cfg.EncryptionKey != nil {
+		var err error
+		if box, err = hookd.NewSecretBox(cfg.EncryptionKey); err != nil {
+			return nil, err
+		}
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Box: box, Logger: log})
+}
+
+// adminKeyHash returns the hash the API checks the admin key against: the
+// configured key's, else the stored one's, else a new key's, printed once.
+func adminKeyHash(ctx context.Context, cfg *Config, store hookd.Store, stderr io.Writer) ([]byte, error) {
+	if cfg.AdminKey != "" {
+		return hookd.HashKey(cfg.AdminKey), nil
+	}
+	h, err := store.AdminKeyHash(ctx)
+	if err == nil {
+		return h, nil
+	}
+	if !errors.Is(err, hookd.ErrNotFound) {
+		return nil, err
+	}
+	key := hookd.GenerateAPIKey("hk_admin_")
+	h = hookd.HashKey(key)
+	if err := store.SetAdminKeyHash(ctx, h); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "\nhookd generated an admin key. It is shown only this once; only its hash is stored:\n\n    %s\n\nUse it as: Authorization: Bearer %s\n\n", key, key)
+	return h, nil
+}
+
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, ready chan<- string) error {
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	hash, err := adminKeyHash(ctx, cfg, store, stderr)
+	if err != nil {
+		return err
+	}
+	allow, _ := netguard.ParseAllowList(cfg.AllowNetworks)
+	api := httpapi.New(httpapi.Config{
+		Store: store, Logger: log, AdminKeyHash: hash, Guard: netguard.New(allow),
+		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("hookd listening", "addr", ln.Addr().String(), "db", redactDB(cfg.DB), "role", cfg.Role, "version", hookd.Version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuf is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// start runs hookd serve until the test ends and returns its base URL.
+func start(t *testing.T, args ...string) (string, *syncBuf, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuf{}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), io.Discard, stderr, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve exited: %v\n%s", err, stderr)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	return "http://" + addr, stderr, stop
+}
+
+func get(t *testing.T, url, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+var keyLine = regexp.MustCompile(`(?m)^\s+(hk_admin_\S+)$`)
+
+func TestGeneratedAdminKeyPrintedOnce(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "hookd.db")
+	url, stderr, stop := start(t, "--db", db)
+	m := keyLine.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no admin key printed:\n%s", stderr)
+	}
+	if !strings.Contains(stderr.String(), "hookd listening") {
+		t.Fatalf("no listening line:\n%s", stderr)
+	}
+	if code := get(t, url+"/v1/tenants", m[1]); code != 200 {
+		t.Fatalf("generated key: %d", code)
+	}
+	if code := get(t, url+"/v1/tenants", "wrong"); code != 401 {
+		t.Fatalf("wrong key: %d", code)
+	}
+	stop()
+
+	// A restart keeps the stored key and prints nothing.
+	url, stderr, stop = start(t, "--db", db)
+	defer stop()
+	if keyLine.MatchString(stderr.String()) {
+		t.Fatalf("key printed again:\n%s", stderr)
+	}
+	if code := get(t, url+"/v1/tenants", m[1]); code != 200 {
+		t.Fatalf("stored key after restart: %d", code)
+	}
+}
+
+func TestFlagsAndEnv(t *testing.T) {
+	t.Setenv("HOOKD_DB", filepath.Join(t.TempDir(), "env.db"))
+	t.Setenv("HOOKD_ADMIN_KEY", "from-env")
+	url, stderr, stop := start(t)
+	if code := get(t, url+"/v1/tenants", "from-env"); code != 200 {
+		t.Fatalf("env admin key: %d", code)
+	}
+	if keyLine.MatchString(stderr.String()) {
+		t.Fatal("a key was generated although one was configured")
+	}
+	stop()
+	// The flag wins over the environment.
+	url, _, stop = start(t, "--admin-key", "from-flag")
+	defer stop()
+	if code := get(t, url+"/v1/tenants", "from-flag"); code != 200 {
+		t.Fatalf("flag admin key: %d", code)
+	}
+	if code := get(t, url+"/v1/tenants", "from-env"); code != 401 {
+		t.Fatalf("env key still works: %d", code)
+	}
+	if code := get(t, url+"/readyz", ""); code != 200 {
+		t.Fatalf("readyz: %d", code)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := parseConfig("serve", []string{"--retry-schedule", "1s,2s", "--https-only", "true", "--allow-networks", "127.0.0.0/8", "--encryption-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--log-format", "json", "--role", "api"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.RetrySchedule) != 2 || !cfg.HTTPSOnly || len(cfg.EncryptionKey) != 32 || cfg.Role != "api" || cfg.LogFormat != "json" {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+	cfg, err = parseConfig("serve", nil, io.Discard)
+	if err != nil || cfg.Addr != ":8080" || cfg.DB != "hookd.db" || len(cfg.RetrySchedule) != 7 || cfg.Role != "all" {
+		t.Fatalf("defaults = %+v, %v", cfg, err)
+	}
+	for _, args := range [][]string{
+		{"--retry-schedule", "soon"},
+		{"--https-only", "maybe"},
+		{"--allow-networks", "nope"},
+		{"--encryption-key", "c2hvcnQ="},
+		{"--log-format", "xml"},
+		{"--role", "both"},
+		{"--nope"},
+		{"extra"},
+	} {
+		if _, err := parseConfig("serve", args, io.Discard); err == nil {
+			t.Errorf("parseConfig(%v) succeeded", args)
+		}
+	}
+}
+
+func TestCommands(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, io.Discard, nil); err != nil || !strings.HasPrefix(out.String(), "hookd ") {
+		t.Fatalf("version: %q %v", out.String(), err)
+	}
+	db := filepath.Join(t.TempDir(), "m.db")
+	if err := run(context.Background(), []string{"migrate", "--db", "sqlite://" + db}, io.Discard, io.Discard, nil); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if err := run(context.Background(), []string{"migrate", "--db", db}, io.Discard, io.Discard, nil); err != nil {
+		t.Fatalf("migrate twice: %v", err)
+	}
+	if err := run(context.Background(), []string{"bogus"}, io.Discard, io.Discard, nil); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}

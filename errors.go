@@ -1,0 +1,74 @@
+package hookd
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. httpapi maps each to one status in a single table; wrap
+// them with fmt.Errorf("…: %w", err) to add context.
+var (
+	ErrUnauthorized    = errors.New("unauthorized")
+	ErrForbidden       = errors.New("forbidden")
+	ErrNotFound        = errors.New("not found")
+	ErrInvalidRequest  = errors.New("invalid request")
+	ErrValidation      = errors.New("validation failed")
+	ErrConflict        = errors.New("conflict")
+	ErrTooLarge        = errors.New("payload too large")
+	ErrRateLimited     = errors.New("rate limited")
+	ErrUnavailable     = errors.New("unavailable")
+)
+
+// FieldError names one problem with one field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError carries every problem found in a request, so a client
+// can fix them all at once instead of one per round trip.
+type ValidationError struct {
+	Details []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Details))
+	for i, d := range e.Details {
+		parts[i] = d.Field + ": " + d.Message
+	}
+	return "validation failed: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) Unwrap() error { return ErrValidation }
+
+// Add records a problem with field.
+func (e *ValidationError) Add(field, format string, args ...any) {
+	e.Details = append(e.Details, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Err returns e when it holds any problem, nil otherwise.
+func (e *ValidationError) Err() error {
+	if e == nil || len(e.Details) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Invalid is a shorthand for a validation error on one field.
+func Invalid(field, format string, args ...any) error {
+	v := &ValidationError{}
+	v.Add(field, format, args...)
+	return v
+}
+
+// RequestError is a 400 with a message meant for the client.
+type RequestError struct{ Message string }
+
+func (e *RequestError) Error() string { return e.Message }
+func (e *RequestError) Unwrap() error { return ErrInvalidRequest }
+
+// BadRequest returns a 400 invalid_request error with a client-facing message.
+func BadRequest(format string, args ...any) error {
+	return &RequestError{Message: fmt.Sprintf(format, args...)}
+}

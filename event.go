@@ -1,0 +1,201 @@
+package hookd
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// Event is one published event. Payload is the exact body every receiver
+// gets; it is built once, at publish time, and stored as it is, so that the
+// bytes signed and sent are the bytes kept.
+type Event struct {
+	Seq       int64 // store order, for cursors
+	ID        string
+	TenantID  string
+	Type      string
+	Channels  []string
+	Timestamp time.Time
+	Payload   []byte
+}
+
+// Envelope is the body a receiver gets.
+type Envelope struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+	Metadata  json.RawMessage `json:"metadata,omitempty"`
+}
+
+// BuildPayload fills e.Payload from its fields and data and metadata, which
+// must be valid JSON (metadata may be nil). Data is compacted: hookd signs
+// what it sends, so the stored body need not keep the publisher's spacing.
+func (e *Event) BuildPayload(data, metadata json.RawMessage) error {
+	var cd, cm bytes.Buffer
+	if err := json.Compact(&cd, data); err != nil {
+		return err
+	}
+	env := Envelope{ID: e.ID, Type: e.Type, Timestamp: e.Timestamp, Data: cd.Bytes()}
+	if len(metadata) > 0 {
+		if err := json.Compact(&cm, metadata); err != nil {
+			return err
+		}
+		env.Metadata = cm.Bytes()
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(env); err != nil {
+		return err
+	}
+	e.Payload = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return nil
+}
+
+// Envelope decodes the stored payload.
+func (e *Event) Envelope() (*Envelope, error) {
+	var env Envelope
+	if err := json.Unmarshal(e.Payload, &env); err != nil {
+		return nil, err
+	}
+	return &env, nil
+}
+
+// MarshalJSON renders the event as the API shows it.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	env, err := e.Envelope()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(eventJSON(e, env))
+}
+
+type eventOut struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+	Metadata  json.RawMessage `json:"metadata"`
+	Channels  []string        `json:"channels"`
+}
+
+func eventJSON(e *Event, env *Envelope) eventOut {
+	o := eventOut{ID: e.ID, Type: e.Type, Timestamp: e.Timestamp, Data: env.Data, Metadata: env.Metadata, Channels: e.Channels}
+	if o.Metadata == nil {
+		o.Metadata = json.RawMessage("{}")
+	}
+	if o.Channels == nil {
+		o.Channels = []string{}
+	}
+	return o
+}
+
+// EventWithDeliveries is an event as GET …/events/{id} shows it.
+type EventWithDeliveries struct {
+	Event      *Event
+	Deliveries []*Delivery
+}
+
+func (e *EventWithDeliveries) MarshalJSON() ([]byte, error) {
+	env, err := e.Event.Envelope()
+	if err != nil {
+		return nil, err
+	}
+	d := e.Deliveries
+	if d == nil {
+		d = []*Delivery{}
+	}
+	return json.Marshal(struct {
+		eventOut
+		Deliveries []*Delivery `json:"deliveries"`
+	}{eventJSON(e.Event, env), d})
+}
+
+// PublishResult is what publishing stored: the event (the first one, when
+// the idempotency key was used before) and how many deliveries it has.
+type PublishResult struct {
+	Event      *Event
+	Deliveries int
+	Duplicate  bool
+}
+
+// DeliveryStatus is one of the contract's four states.
+type DeliveryStatus string
+
+const (
+	StatusPending  DeliveryStatus = "PENDING"
+	StatusRetrying DeliveryStatus = "RETRYING"
+	StatusSuccess  DeliveryStatus = "SUCCESS"
+	StatusFailed   DeliveryStatus = "FAILED"
+)
+
+// Valid reports whether s is one of the four states.
+func (s DeliveryStatus) Valid() bool {
+	switch s {
+	case StatusPending, StatusRetrying, StatusSuccess, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Delivery is one event to one webhook: a row of the queue.
+type Delivery struct {
+	ID             string
+	TenantID       string
+	EventID        string
+	WebhookID      string
+	EventType      string
+	Status         DeliveryStatus
+	Attempts       int
+	NextAttemptAt  time.Time // zero once final
+	LastStatusCode int       // 0: no HTTP answer yet
+	LastError      string
+	ResponseTime   time.Duration // of the last attempt
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// MarshalJSON renders the delivery as the API shows it.
+func (d *Delivery) MarshalJSON() ([]byte, error) {
+	return json.Marshal(deliveryJSON(d))
+}
+
+type deliveryOut struct {
+	ID             string         `json:"id"`
+	EventID        string         `json:"eventId"`
+	WebhookID      string         `json:"webhookId"`
+	EventType      string         `json:"eventType"`
+	Status         DeliveryStatus `json:"status"`
+	Attempts       int            `json:"attempts"`
+	NextAttemptAt  *time.Time     `json:"nextAttemptAt"`
+	LastStatusCode *int           `json:"lastStatusCode"`
+	LastError      *string        `json:"lastError"`
+	ResponseTimeMs *int64         `json:"responseTimeMs"`
+	CreatedAt      time.Time      `json:"createdAt"`
+	UpdatedAt      time.Time      `json:"updatedAt"`
+}
+
+func deliveryJSON(d *Delivery) deliveryOut {
+	o := deliveryOut{
+		ID: d.ID, EventID: d.EventID, WebhookID: d.WebhookID, EventType: d.EventType,
+		Status: d.Status, Attempts: d.Attempts, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+	if !d.NextAttemptAt.IsZero() && (d.Status == StatusPending || d.Status == StatusRetrying) {
+		t := d.NextAttemptAt
+		o.NextAttemptAt = &t
+	}
+	if d.LastStatusCode != 0 {
+		c := d.LastStatusCode
+		o.LastStatusCode = &c
+	}
+	if d.LastError != "" {
+		e := d.LastError
+		o.LastError = &e
+	}
+	if d.Attempts > 0 {
+		ms := d.ResponseTime.Milliseconds()
+		o.ResponseTimeMs = &ms
+	}
+	return o
+}

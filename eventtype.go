@@ -1,0 +1,104 @@
+package hookd
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// EventType is one entry of the instance-wide catalog. Archived types take
+// no new events, but webhooks that subscribed to them keep them.
+type EventType struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Archived    bool            `json:"archived"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+}
+
+var eventTypeName = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+
+// ValidEventTypeName reports whether name may name an event type.
+func ValidEventTypeName(name string) bool {
+	return len(name) <= 200 && eventTypeName.MatchString(name)
+}
+
+// Validate checks the event type and compiles its schema, if any.
+func (et *EventType) Validate() error {
+	v := &ValidationError{}
+	if !ValidEventTypeName(et.Name) {
+		v.Add("name", "must match ^[a-z0-9_]+(\\.[a-z0-9_]+)*$ and be at most 200 characters")
+	}
+	if utf8.RuneCountInString(et.Description) > 1000 {
+		v.Add("description", "must be at most 1000 characters")
+	}
+	if len(et.Schema) > 0 {
+		if _, err := CompileSchema(et.Schema); err != nil {
+			v.Add("schema", "%v", err)
+		}
+	}
+	return v.Err()
+}
+
+// Subscription patterns a webhook may list in its events.
+const AllEvents = "*"
+
+// PatternMatches reports whether a webhook's events entry matches type typ:
+// "*" matches every type, "a.*" every type under "a.", anything else only
+// itself.
+func PatternMatches(pattern, typ string) bool {
+	if pattern == AllEvents {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(pattern, ".*"); ok {
+		return strings.HasPrefix(typ, prefix+".")
+	}
+	return pattern == typ
+}
+
+// ValidatePatterns checks a webhook's events list against the catalog: a
+// plain name must be a live type, a prefix wildcard must match at least one.
+func ValidatePatterns(v *ValidationError, patterns []string, catalog []*EventType) {
+	if len(patterns) == 0 {
+		v.Add("events", "must list at least one event type")
+		return
+	}
+	for i, p := range patterns {
+		field := "events[" + itoa(i) + "]"
+		switch {
+		case p == AllEvents:
+		case strings.HasSuffix(p, ".*"):
+			if !ValidEventTypeName(strings.TrimSuffix(p, ".*")) {
+				v.Add(field, "%q is not a valid wildcard", p)
+				continue
+			}
+			found := false
+			for _, et := range catalog {
+				if !et.Archived && PatternMatches(p, et.Name) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				v.Add(field, "%q matches no event type", p)
+			}
+		default:
+			var et *EventType
+			for _, c := range catalog {
+				if c.Name == p {
+					et = c
+					break
+				}
+			}
+			switch {
+			case et == nil:
+				v.Add(field, "unknown event type %q", p)
+			case et.Archived:
+				v.Add(field, "event type %q is archived", p)
+			}
+		}
+	}
+}

@@ -1,0 +1,21 @@
+// Package hookd holds the domain of the hookd webhook delivery service: its
+// types, the rules that validate them, and the Store contract that the
+// storage engines (sqlite/, postgres/) implement. It has no SQL and no HTTP
+// in it; cmd/hookd wires the engines, the API and the delivery workers.
+package hookd
+
+import "time"
+
+// Version is set at build time with -ldflags "-X github.com/hookd/hookd.Version=…".
+var Version = "dev"
+
+// Limits fixed by the public contract.
+const (
+	MaxRequestBody = 1 << 20   // a request body over this answers 413
+	MaxEventData   = 256 << 10 // an event's data over this answers 413
+)
+
+// Timestamps are kept at microsecond precision: both SQLite integers and
+// PostgreSQL timestamptz hold exactly that, so a value read back compares
+// equal to the value written.
+func Truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,300 @@
+package hookd
+
+import (
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPatternMatches(t *testing.T) {
+	tests := []struct {
+		pattern, typ string
+		want         bool
+	}{
+		{"*", "invocation.completed", true},
+		{"*", "flow_completed", true},
+		{"invocation.*", "invocation.completed", true},
+		{"invocation.*", "invocation.step.done", true},
+		{"invocation.*", "invocation", false},
+		{"invocation.*", "invocations.completed", false},
+		{"invocation.completed", "invocation.completed", true},
+		{"invocation.completed", "invocation.failed", false},
+		{"a.b.*", "a.b.c", true},
+		{"a.b.*", "a.bc", false},
+	}
+	for _, tt := range tests {
+		if got := PatternMatches(tt.pattern, tt.typ); got != tt.want {
+			t.Errorf("PatternMatches(%q, %q) = %v, want %v", tt.pattern, tt.typ, got, tt.want)
+		}
+	}
+}
+
+func TestValidEventTypeName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"invocation.completed": true, "flow_completed": true, "a": true, "a1.b_2.c3": true,
+		"": false, "A.b": false, "a..b": false, ".a": false, "a.": false, "a-b": false, "a b": false, "a.*": false,
+		strings.Repeat("a", 201): false,
+	} {
+		if got := ValidEventTypeName(name); got != want {
+			t.Errorf("ValidEventTypeName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestValidExternalID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"acme": true, "A-b_c.9": true, strings.Repeat("x", 64): true,
+		"": false, strings.Repeat("x", 65): false, "a b": false, "a/b": false, "é": false,
+	} {
+		if got := ValidExternalID(id); got != want {
+			t.Errorf("ValidExternalID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestNewIDSortsByTime(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := 0; i < 100; i++ {
+		ids = append(ids, NewID(PrefixEvent, t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	if !sort.StringsAreSorted(ids) {
+		t.Fatal("IDs made later do not sort later")
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		id := NewID(PrefixDelivery, t0)
+		if len(id) != len(PrefixDelivery)+26 || !strings.HasPrefix(id, PrefixDelivery) {
+			t.Fatalf("id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate id %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestValidateSecret(t *testing.T) {
+	tests := []struct {
+		scheme, secret string
+		ok             bool
+	}{
+		{SchemeStandard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true}, // 24 bytes
+		{SchemeStandard, GenerateSecret(SchemeStandard), true},
+		{SchemeStandard, "whsec_" + strings.Repeat("A", 88), true}, // 66 bytes → too long
+		{SchemeStandard, "whsec_AAAA", false},
+		{SchemeStandard, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false},
+		{SchemeStandard, "whsec_not base64!!", false},
+		{SchemeStandard, "", false},
+		{SchemeStandardEd25519, "whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg==", true},
+		{SchemeStandardEd25519, GenerateSecret(SchemeStandardEd25519), true},
+		{SchemeStandardEd25519, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false},
+		{SchemeStandardEd25519, "", false},
+		{SchemeGitHub, "sixteen-chars-ok", true},
+		{SchemeGitHub, "short", false},
+		{SchemeGitHub, strings.Repeat("x", 257), false},
+		{SchemeGitHub, "has\nnewline-in-it", false},
+		{SchemeGitHub, "", true},
+		{SchemeStripe, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true},
+	}
+	for _, tt := range tests {
+		err := ValidateSecret(tt.scheme, tt.secret)
+		// 88 base64 chars decode to 66 bytes: over the 64-byte limit.
+		want := tt.ok && !(tt.scheme == SchemeStandard && strings.HasSuffix(tt.secret, strings.Repeat("A", 88)))
+		if (err == nil) != want {
+			t.Errorf("ValidateSecret(%s, %.20q…) = %v, want ok=%v", tt.scheme, tt.secret, err, want)
+		}
+	}
+	pk, err := PublicKey("whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg==")
+	if err != nil || pk != "whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=" {
+		t.Fatalf("PublicKey = %q, %v", pk, err)
+	}
+}
+
+func TestSecretBox(t *testing.T) {
+	key := make([]byte, 32)
+	key[0] = 1
+	box, err := NewSecretBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := box.Seal("whsec_abc")
+	if !strings.HasPrefix(sealed, "aes:") || strings.Contains(sealed, "whsec_abc") {
+		t.Fatalf("sealed = %q", sealed)
+	}
+	if box.Seal("whsec_abc") == sealed {
+		t.Fatal("two seals of one secret are equal: nonce reused")
+	}
+	if got, err := box.Open(sealed); err != nil || got != "whsec_abc" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	var none *SecretBox
+	if _, err := none.Open(sealed); !errors.Is(err, ErrNoEncryptionKey) {
+		t.Fatalf("Open without key = %v", err)
+	}
+	other, _ := NewSecretBox(make([]byte, 32))
+	if _, err := other.Open(sealed); err == nil {
+		t.Fatal("wrong key opened the secret")
+	}
+	// Plain values written before a key was configured stay readable.
+	if got, err := box.Open(none.Seal("whsec_old")); err != nil || got != "whsec_old" {
+		t.Fatalf("plain Open = %q, %v", got, err)
+	}
+	if s := box.Seal(""); s != "" {
+		t.Fatalf("empty secret sealed to %q", s)
+	}
+	if _, err := NewSecretBox(make([]byte, 16)); err == nil {
+		t.Fatal("16-byte key accepted")
+	}
+}
+
+func TestFilter(t *testing.T) {
+	in := &FilterInput{
+		Type:     "invocation.completed",
+		Data:     map[string]any{"amount": 150.0, "user": map[string]any{"plan": "pro"}, "tags": []any{"a", "b"}},
+		Metadata: map[string]any{"region": "eu"},
+		Channels: []string{"eu", "beta"},
+	}
+	tests := []struct {
+		expr    string
+		want    bool
+		compile bool // false: must not compile
+	}{
+		{`data.amount > 100`, true, true},
+		{`data.amount > 100.5`, true, true},
+		{`data.amount < 100`, false, true},
+		{`data.user.plan == "pro"`, true, true},
+		{`type.startsWith("invocation.")`, true, true},
+		{`metadata.region == "eu"`, true, true},
+		{`"beta" in channels`, true, true},
+		{`"a" in data.tags`, true, true},
+		{`data.missing == 1`, false, true}, // evaluation error counts as no match
+		{`has(data.missing)`, false, true},
+		{`true`, true, true},
+		{`1 + 1`, false, false},
+		{`data.`, false, false},
+		{`nope == 1`, false, false},
+		{`"x"`, false, false},
+	}
+	for _, tt := range tests {
+		f, err := CompileFilter(tt.expr)
+		if (err == nil) != tt.compile {
+			t.Errorf("CompileFilter(%q) err = %v, want compile=%v", tt.expr, err, tt.compile)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		got, _ := f.Match(in)
+		if got != tt.want {
+			t.Errorf("%q = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+	// A runaway expression hits the cost limit instead of running on.
+	f, err := CompileFilter(`data.tags.all(a, data.tags.all(b, data.tags.all(c, data.tags.all(d, a + b + c + d != "x"))))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]any, 200)
+	for i := range big {
+		big[i] = "t"
+	}
+	if ok, err := f.Match(&FilterInput{Data: map[string]any{"tags": big}}); ok || err == nil {
+		t.Fatalf("cost limit not enforced: %v %v", ok, err)
+	}
+}
+
+func TestSchema(t *testing.T) {
+	s, err := CompileSchema([]byte(`{"type":"object","required":["id"],"properties":{"id":{"type":"string"},"n":{"type":"integer","minimum":0}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate([]byte(`{"id":"x","n":3}`)); err != nil {
+		t.Fatalf("valid data refused: %v", err)
+	}
+	err = s.Validate([]byte(`{"n":-1}`))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !errors.Is(err, ErrValidation) {
+		t.Fatalf("err = %v", err)
+	}
+	fields := map[string]bool{}
+	for _, d := range ve.Details {
+		fields[d.Field] = true
+	}
+	if !fields["data"] || !fields["data.n"] {
+		t.Fatalf("details = %+v", ve.Details)
+	}
+	// 2020-12 keywords work without $schema.
+	s, err = CompileSchema([]byte(`{"prefixItems":[{"type":"string"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate([]byte(`[1]`)); err == nil {
+		t.Fatal("prefixItems ignored: not 2020-12")
+	}
+	for _, bad := range []string{`{"type":"nope"}`, `"x"`, `{`, `{"$ref":"https://example.com/s.json"}`, `{"$ref":"file:///etc/passwd"}`} {
+		if _, err := CompileSchema([]byte(bad)); err == nil {
+			t.Errorf("CompileSchema(%s) succeeded", bad)
+		}
+	}
+}
+
+func TestBuildPayload(t *testing.T) {
+	ts := time.Date(2024, 1, 15, 10, 30, 0, 0, time.UTC)
+	e := &Event{ID: "evt_1", Type: "invocation.completed", Timestamp: ts}
+	if err := e.BuildPayload(json.RawMessage(`{ "a" : 1, "html": "<b>&" }`), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"evt_1","type":"invocation.completed","timestamp":"2024-01-15T10:30:00Z","data":{"a":1,"html":"<b>&"}}`
+	if string(e.Payload) != want {
+		t.Fatalf("payload = %s\nwant      %s", e.Payload, want)
+	}
+	if err := e.BuildPayload(json.RawMessage(`{}`), json.RawMessage(`{"k": "v"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(e.Payload), `"data":{},"metadata":{"k":"v"}}`) {
+		t.Fatalf("payload with metadata = %s", e.Payload)
+	}
+}
+
+func TestWebhookMatches(t *testing.T) {
+	ev := &Event{Type: "invocation.completed", Channels: []string{"eu"}}
+	in := func() *FilterInput { return &FilterInput{Type: ev.Type, Data: map[string]any{"n": 2.0}, Channels: ev.Channels} }
+	tests := []struct {
+		name string
+		w    Webhook
+		want bool
+	}{
+		{"all", Webhook{Enabled: true, Events: []string{"*"}}, true},
+		{"disabled", Webhook{Enabled: false, Events: []string{"*"}}, false},
+		{"prefix", Webhook{Enabled: true, Events: []string{"document.*", "invocation.*"}}, true},
+		{"other type", Webhook{Enabled: true, Events: []string{"document.uploaded"}}, false},
+		{"channel shared", Webhook{Enabled: true, Events: []string{"*"}, Channels: []string{"us", "eu"}}, true},
+		{"channel not shared", Webhook{Enabled: true, Events: []string{"*"}, Channels: []string{"us"}}, false},
+		{"filter true", Webhook{Enabled: true, Events: []string{"*"}, Filter: "data.n == 2"}, true},
+		{"filter false", Webhook{Enabled: true, Events: []string{"*"}, Filter: "data.n == 3"}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.w.Matches(ev, in); got != tt.want {
+			t.Errorf("%s: Matches = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestParseRetrySchedule(t *testing.T) {
+	got, err := ParseRetrySchedule(" 1s, 2m ,3h")
+	if err != nil || len(got) != 3 || got[1] != 2*time.Minute {
+		t.Fatalf("ParseRetrySchedule = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "x", "1s,-1s", strings.Repeat("1s,", 20) + "1s"} {
+		if _, err := ParseRetrySchedule(bad); err == nil {
+			t.Errorf("ParseRetrySchedule(%q) succeeded", bad)
+		}
+	}
+	if len(DefaultRetrySchedule)+1 != 8 {
+		t.Fatalf("default schedule gives %d attempts", len(DefaultRetrySchedule)+1)
+	}
+}

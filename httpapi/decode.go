@@ -1,0 +1,181 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hookd/hookd"
+)
+
+// Opt is a request field that tells absent, null and a value apart, and
+// keeps a type error instead of failing the whole decode, so a body can be
+// answered with every problem at once.
+type Opt[T any] struct {
+	Set  bool
+	Null bool
+	V    T
+	err  error
+}
+
+func (o *Opt[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o.V); err != nil {
+		o.err = err
+	}
+	return nil
+}
+
+// ok reports whether the field holds a usable value, adding the problem to
+// v when it is of the wrong type or null where null is not allowed.
+func (o *Opt[T]) ok(v *hookd.ValidationError, field, want string) bool {
+	switch {
+	case !o.Set:
+		return false
+	case o.err != nil:
+		var ute *json.UnmarshalTypeError
+		if errors.As(o.err, &ute) || !strings.Contains(o.err.Error(), "unknown field") {
+			v.Add(field, "must be %s", want)
+		} else {
+			v.Add(field, "%s", strings.TrimPrefix(o.err.Error(), "json: "))
+		}
+		return false
+	case o.Null:
+		v.Add(field, "must not be null")
+		return false
+	}
+	return true
+}
+
+// okOrNull is ok for fields where null means "none".
+func (o *Opt[T]) okOrNull(v *hookd.ValidationError, field, want string) bool {
+	if o.Set && o.Null {
+		return true
+	}
+	return o.ok(v, field, want)
+}
+
+// decode reads a JSON object body into dst: 413 past the size limit, 400
+// when it is not JSON, not an object, or has a field dst does not name.
+func decode(r *http.Request, dst any) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(hookd.ErrTooLarge, fmt.Sprintf("request body is larger than %d bytes", hookd.MaxRequestBody))
+		}
+		return hookd.BadRequest("could not read request body")
+	}
+	return decodeBytes(body, dst)
+}
+
+func decodeBytes(body []byte, dst any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return hookd.BadRequest("request body must be a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return hookd.BadRequest("request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &ute):
+			field := ute.Field
+			if field == "" {
+				return hookd.BadRequest("request body must be a JSON object")
+			}
+			return hookd.Invalid(field, "must be %s", jsonKind(ute.Type.Kind().String()))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return hookd.BadRequest("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		default:
+			return hookd.BadRequest("request body is not valid JSON")
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return hookd.BadRequest("request body must hold one JSON object")
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	}
+	return "a number"
+}
+
+// query parameter helpers: a malformed value is 400.
+
+func queryInt(r *http.Request, name string, def, min, max int) (int, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < min {
+		return 0, hookd.BadRequest("query parameter %s must be an integer ≥ %d", name, min)
+	}
+	if max > 0 && n > max {
+		n = max
+	}
+	return n, nil
+}
+
+func queryBool(r *http.Request, name string) (*bool, error) {
+	switch raw := r.URL.Query().Get(name); raw {
+	case "":
+		return nil, nil
+	case "true":
+		t := true
+		return &t, nil
+	case "false":
+		f := false
+		return &f, nil
+	default:
+		return nil, hookd.BadRequest("query parameter %s must be true or false", name)
+	}
+}
+
+// pageParams reads limit with offset or page (1-based).
+func pageParams(r *http.Request, defLimit, maxLimit int) (hookd.Page, error) {
+	limit, err := queryInt(r, "limit", defLimit, 1, maxLimit)
+	if err != nil {
+		return hookd.Page{}, err
+	}
+	offset, err := queryInt(r, "offset", 0, 0, 0)
+	if err != nil {
+		return hookd.Page{}, err
+	}
+	if r.URL.Query().Get("page") != "" {
+		page, err := queryInt(r, "page", 1, 1, 0)
+		if err != nil {
+			return hookd.Page{}, err
+		}
+		if r.URL.Query().Get("offset") != "" {
+			return hookd.Page{}, hookd.BadRequest("give offset or page, not both")
+		}
+		offset = (page - 1) * limit
+	}
+	return hookd.Page{Limit: limit, Offset: offset}, nil
+}

@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/hookd/hookd"
+)
+
+type eventTypeInput struct {
+	Name        Opt[string]          `json:"name"`
+	Description Opt[string]          `json:"description"`
+	Schema      Opt[json.RawMessage] `json:"schema"`
+	Archived    Opt[bool]            `json:"archived"`
+}
+
+func eventTypeErr(name string, err error) error {
+	if isNotFound(err) {
+		return errorf(hookd.ErrNotFound, "event type "+name+" not found")
+	}
+	return err
+}
+
+// apply copies the set fields of in onto et.
+func (in *eventTypeInput) apply(v *hookd.ValidationError, et *hookd.EventType) {
+	if in.Description.ok(v, "description", "a string") {
+		et.Description = in.Description.V
+	}
+	if in.Schema.Set {
+		if in.Schema.Null {
+			et.Schema = nil
+		} else {
+			et.Schema = in.Schema.V
+		}
+	}
+	if in.Archived.ok(v, "archived", "a boolean") {
+		et.Archived = in.Archived.V
+	}
+}
+
+func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
+	var in eventTypeInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	et := &hookd.EventType{CreatedAt: now, UpdatedAt: now}
+	v := &hookd.ValidationError{}
+	if in.Name.ok(v, "name", "a string") {
+		et.Name = in.Name.V
+	} else if !in.Name.Set {
+		v.Add("name", "is required")
+	}
+	if !in.Description.Set {
+		v.Add("description", "is required")
+	}
+	in.apply(v, et)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := et.Validate(); err != nil {
+		return err
+	}
+	if err := s.store.CreateEventType(r.Context(), et); err != nil {
+		if errors.Is(err, hookd.ErrConflict) {
+			return errorf(hookd.ErrConflict, "event type "+et.Name+" already exists")
+		}
+		return err
+	}
+	writeJSON(w, http.StatusCreated, et)
+	return nil
+}
+
+func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.store.ListEventTypes(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+	return nil
+}
+
+func (s *Server) getEventType(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	et, err := s.store.GetEventType(r.Context(), name)
+	if err != nil {
+		return eventTypeErr(name, err)
+	}
+	writeJSON(w, http.StatusOK, et)
+	return nil
+}
+
+func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	var in eventTypeInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Name.Set {
+		return hookd.BadRequest("an event type cannot be renamed")
+	}
+	et, err := s.store.GetEventType(r.Context(), name)
+	if err != nil {
+		return eventTypeErr(name, err)
+	}
+	v := &hookd.ValidationError{}
+	in.apply(v, et)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := et.Validate(); err != nil {
+		return err
+	}
+	et.UpdatedAt = s.clock.Now()
+	if err := s.store.UpdateEventType(r.Context(), et); err != nil {
+		return eventTypeErr(name, err)
+	}
+	writeJSON(w, http.StatusOK, et)
+	return nil
+}
+
+// archiveEventType is DELETE: the type is kept, marked archived, so that
+// webhooks subscribed to it and its past events stay readable.
+func (s *Server) archiveEventType(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	et, err := s.store.GetEventType(r.Context(), name)
+	if err != nil {
+		return eventTypeErr(name, err)
+	}
+	if !et.Archived {
+		et.Archived = true
+		et.UpdatedAt = s.clock.Now()
+		if err := s.store.UpdateEventType(r.Context(), et); err != nil {
+			return eventTypeErr(name, err)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

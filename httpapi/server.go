@@ -1,0 +1,234 @@
+// Package httpapi serves hookd's /v1 API as the public contract defines it.
+// Handlers return error; one table (errors.go) maps errors to statuses.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/netguard"
+)
+
+// Config configures the API. Zero values are usable except Store.
+type Config struct {
+	Store  hookd.Store
+	Logger *slog.Logger
+	Clock  hookd.Clock
+	// AdminKeyHash is the SHA-256 of the operator's key.
+	AdminKeyHash []byte
+	// Guard is the SSRF policy for webhook URLs; nil blocks every private range.
+	Guard *netguard.Policy
+	// HTTPSOnly refuses http:// webhook URLs.
+	HTTPSOnly bool
+	// DefaultMaxAttempts is a new webhook's maxAttempts when it gives none:
+	// the retry schedule's length + 1. Default 8.
+	DefaultMaxAttempts int
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg   Config
+	store hookd.Store
+	log   *slog.Logger
+	clock hookd.Clock
+	mux   *http.ServeMux
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DefaultMaxAttempts <= 0 {
+		cfg.DefaultMaxAttempts = 8
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = netguard.New(nil)
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux()}
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	s.mux.Handle("/", s.wrap(route{auth: public, h: func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(hookd.ErrNotFound, "no route "+r.Method+" "+r.URL.Path)
+	}}))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+type authLevel int
+
+const (
+	public      authLevel = iota
+	anyKey                // admin or any tenant key
+	tenantScope           // admin, or the key of the {tenantId} in the path
+	tenantAdmin           // admin only, on a {tenantId} path: another tenant's key sees 404, its own 403
+	adminOnly             // admin only, outside any tenant
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type route struct {
+	Method  string
+	Pattern string
+	auth    authLevel
+	h       handlerFunc
+}
+
+// Route is a served method and path pattern, for documentation checks.
+type Route struct{ Method, Pattern string }
+
+// Routes lists every route the API serves.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, rt := range s.routes() {
+		out = append(out, Route{rt.Method, rt.Pattern})
+	}
+	return out
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", public, s.healthz},
+		{"GET", "/readyz", public, s.readyz},
+
+		{"POST", "/v1/tenants", adminOnly, s.createTenant},
+		{"GET", "/v1/tenants", adminOnly, s.listTenants},
+		{"GET", "/v1/tenants/{tenantId}", tenantScope, s.getTenant},
+		{"PATCH", "/v1/tenants/{tenantId}", tenantAdmin, s.updateTenant},
+		{"DELETE", "/v1/tenants/{tenantId}", tenantAdmin, s.deleteTenant},
+		{"POST", "/v1/tenants/{tenantId}/api-keys", tenantAdmin, s.createAPIKey},
+		{"GET", "/v1/tenants/{tenantId}/api-keys", tenantAdmin, s.listAPIKeys},
+		{"DELETE", "/v1/tenants/{tenantId}/api-keys/{keyId}", tenantAdmin, s.deleteAPIKey},
+
+		{"GET", "/v1/event-types", anyKey, s.listEventTypes},
+		{"POST", "/v1/event-types", adminOnly, s.createEventType},
+		{"GET", "/v1/event-types/{name}", anyKey, s.getEventType},
+		{"PATCH", "/v1/event-types/{name}", adminOnly, s.updateEventType},
+		{"DELETE", "/v1/event-types/{name}", adminOnly, s.archiveEventType},
+
+		{"POST", "/v1/tenants/{tenantId}/webhooks", tenantScope, s.createWebhook},
+		{"GET", "/v1/tenants/{tenantId}/webhooks", tenantScope, s.listWebhooks},
+		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}", tenantScope, s.getWebhook},
+		{"PATCH", "/v1/tenants/{tenantId}/webhooks/{webhookId}", tenantScope, s.updateWebhook},
+		{"DELETE", "/v1/tenants/{tenantId}/webhooks/{webhookId}", tenantScope, s.deleteWebhook},
+		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/secret", tenantScope, s.getWebhookSecret},
+
+		{"POST", "/v1/tenants/{tenantId}/events", tenantScope, s.publishEvent},
+		{"GET", "/v1/tenants/{tenantId}/events", tenantScope, s.listEvents},
+		{"GET", "/v1/tenants/{tenantId}/events/{eventId}", tenantScope, s.getEvent},
+	}
+}
+
+type principal struct {
+	admin    bool
+	tenantID string
+}
+
+type ctxKey struct{}
+
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
+		err := s.authorize(r, rt.auth)
+		if err == nil {
+			err = rt.h(w, r)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+		s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
+	})
+}
+
+func (s *Server) authorize(r *http.Request, level authLevel) error {
+	if level == public {
+		return nil
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	*r = *r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+	tenantID := r.PathValue("tenantId")
+	switch level {
+	case anyKey:
+		return nil
+	case adminOnly:
+		if !p.admin {
+			return errorf(hookd.ErrForbidden, "this route needs the admin key")
+		}
+		return nil
+	}
+	// {tenantId} routes: another tenant's key must not learn that the
+	// tenant exists, so it gets the same 404 as a missing tenant.
+	if !p.admin && p.tenantID != tenantID {
+		return errorf(hookd.ErrNotFound, "tenant "+tenantID+" not found")
+	}
+	if level == tenantAdmin && !p.admin {
+		return errorf(hookd.ErrForbidden, "this route needs the admin key")
+	}
+	if p.admin {
+		// A tenant key implies its tenant exists (keys die with it); the
+		// admin key does not.
+		if _, err := s.store.GetTenant(r.Context(), tenantID); err != nil {
+			return tenantErr(tenantID, err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) authenticate(r *http.Request) (principal, error) {
+	auth := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		if scheme, rest, found := strings.Cut(auth, " "); found && strings.EqualFold(scheme, "bearer") {
+			key, ok = rest, true
+		}
+	}
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		return principal{}, errorf(hookd.ErrUnauthorized, "missing bearer token: send Authorization: Bearer KEY")
+	}
+	hash := hookd.HashKey(key)
+	if len(s.cfg.AdminKeyHash) > 0 && subtle.ConstantTimeCompare(hash, s.cfg.AdminKeyHash) == 1 {
+		return principal{admin: true}, nil
+	}
+	k, err := s.store.APIKeyByHash(r.Context(), hash)
+	if err != nil {
+		if isNotFound(err) {
+			return principal{}, errorf(hookd.ErrUnauthorized, "unknown API key")
+		}
+		return principal{}, err
+	}
+	// The lookup was by hash; compare again in constant time so that the
+	// decision does not rest on how the database compared.
+	if subtle.ConstantTimeCompare(hash, k.Hash) != 1 {
+		return principal{}, errorf(hookd.ErrUnauthorized, "unknown API key")
+	}
+	return principal{tenantID: k.TenantID}, nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(r.Context(), "not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: errorDetail{Code: "unavailable", Message: "database is not answering"}})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

@@ -1,0 +1,281 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// webhookInput is the body of create and PATCH.
+type webhookInput struct {
+	Name            Opt[string]            `json:"name"`
+	URL             Opt[string]            `json:"url"`
+	Events          Opt[[]string]          `json:"events"`
+	Secret          Opt[string]            `json:"secret"`
+	Headers         Opt[map[string]string] `json:"headers"`
+	TimeoutMs       Opt[int64]             `json:"timeoutMs"`
+	Enabled         Opt[bool]              `json:"enabled"`
+	SSLVerification Opt[bool]              `json:"sslVerification"`
+	Channels        Opt[[]string]          `json:"channels"`
+	Filter          Opt[string]            `json:"filter"`
+	MaxAttempts     Opt[int]               `json:"maxAttempts"`
+	RateLimit       Opt[int]               `json:"rateLimit"`
+	Description     Opt[string]            `json:"description"`
+	Metadata        Opt[map[string]string] `json:"metadata"`
+	Signature       Opt[hookd.Signature]   `json:"signature"`
+}
+
+// apply copies the fields the body sets onto wh. Type problems go to v;
+// the rules of the values are checked by wh.Validate afterwards.
+func (in *webhookInput) apply(v *hookd.ValidationError, wh *hookd.Webhook, defaultMaxAttempts int) {
+	if in.Name.ok(v, "name", "a string") {
+		wh.Name = in.Name.V
+	}
+	if in.URL.ok(v, "url", "a string") {
+		wh.URL = in.URL.V
+	}
+	if in.Events.ok(v, "events", "an array of strings") {
+		wh.Events = in.Events.V
+	}
+	if in.Headers.okOrNull(v, "headers", "an object of strings") {
+		wh.Headers = in.Headers.V
+	}
+	if in.TimeoutMs.ok(v, "timeoutMs", "an integer") {
+		wh.Timeout = time.Duration(in.TimeoutMs.V) * time.Millisecond
+		if in.TimeoutMs.V < 1000 || in.TimeoutMs.V > 60000 {
+			wh.Timeout = -1 // out of range, however it rounds
+		}
+	}
+	if in.Enabled.ok(v, "enabled", "a boolean") {
+		wh.Enabled = in.Enabled.V
+	}
+	if in.SSLVerification.ok(v, "sslVerification", "a boolean") {
+		wh.SSLVerification = in.SSLVerification.V
+	}
+	if in.Channels.okOrNull(v, "channels", "an array of strings") {
+		wh.Channels = in.Channels.V
+		if len(wh.Channels) == 0 {
+			wh.Channels = nil // an empty list restricts nothing
+		}
+	}
+	if in.Filter.okOrNull(v, "filter", "a string") {
+		wh.Filter = in.Filter.V
+	}
+	if in.MaxAttempts.okOrNull(v, "maxAttempts", "an integer") {
+		wh.MaxAttempts = in.MaxAttempts.V
+		if in.MaxAttempts.Null {
+			wh.MaxAttempts = defaultMaxAttempts
+		}
+	}
+	if in.RateLimit.okOrNull(v, "rateLimit", "an integer") {
+		wh.RateLimit = in.RateLimit.V
+		if !in.RateLimit.Null && wh.RateLimit < 1 {
+			v.Add("rateLimit", "must be 1–100000 requests per second, or null for unlimited")
+		}
+	}
+	if in.Description.okOrNull(v, "description", "a string") {
+		wh.Description = in.Description.V
+	}
+	if in.Metadata.okOrNull(v, "metadata", "an object of strings") {
+		wh.Metadata = in.Metadata.V
+	}
+	if in.Signature.okOrNull(v, "signature", "an object with a scheme") {
+		if in.Signature.Null || in.Signature.V.Scheme == hookd.SchemeStandard {
+			wh.Signature = nil
+		} else {
+			sig := in.Signature.V
+			wh.Signature = &sig
+		}
+	}
+}
+
+func (s *Server) rules(r *http.Request, checkEvents bool) (hookd.WebhookRules, error) {
+	rules := hookd.WebhookRules{Guard: s.cfg.Guard, HTTPSOnly: s.cfg.HTTPSOnly}
+	if checkEvents {
+		catalog, err := s.store.ListEventTypes(r.Context())
+		if err != nil {
+			return rules, err
+		}
+		rules.Catalog = catalog
+	}
+	return rules, nil
+}
+
+func webhookErr(id string, err error) error {
+	if isNotFound(err) {
+		return errorf(hookd.ErrNotFound, "webhook "+id+" not found")
+	}
+	return err
+}
+
+// withSecret renders a webhook with its secret: only the create answer does.
+func withSecret(wh *hookd.Webhook) (json.RawMessage, error) {
+	b, err := json.Marshal(wh)
+	if err != nil {
+		return nil, err
+	}
+	var secret any = wh.Secret
+	if wh.Secret == "" {
+		secret = nil
+	}
+	sb, err := json.Marshal(secret)
+	if err != nil {
+		return nil, err
+	}
+	out := append(b[:len(b)-1:len(b)-1], `,"secret":`...)
+	out = append(out, sb...)
+	return append(out, '}'), nil
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
+	var in webhookInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	wh := &hookd.Webhook{
+		ID: hookd.NewID(hookd.PrefixWebhook, now), TenantID: r.PathValue("tenantId"),
+		Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true,
+		MaxAttempts: s.cfg.DefaultMaxAttempts, CreatedAt: now, UpdatedAt: now,
+	}
+	v := &hookd.ValidationError{}
+	for field, set := range map[string]bool{"name": in.Name.Set, "url": in.URL.Set, "events": in.Events.Set} {
+		if !set {
+			v.Add(field, "is required")
+		}
+	}
+	in.apply(v, wh, s.cfg.DefaultMaxAttempts)
+	switch {
+	case !in.Secret.Set:
+		wh.Secret = hookd.GenerateSecret(wh.Signature.SchemeName())
+	case in.Secret.Null:
+		wh.Secret = "" // unsigned; Validate allows it only for non-standard schemes
+	case in.Secret.ok(v, "secret", "a string"):
+		wh.Secret = in.Secret.V
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	rules, err := s.rules(r, true)
+	if err != nil {
+		return err
+	}
+	if err := wh.Validate(rules); err != nil {
+		return err
+	}
+	if err := s.store.CreateWebhook(r.Context(), wh); err != nil {
+		return err
+	}
+	body, err := withSecret(wh)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, body)
+	return nil
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageParams(r, 50, 250)
+	if err != nil {
+		return err
+	}
+	active, err := queryBool(r, "active")
+	if err != nil {
+		return err
+	}
+	list, total, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: r.PathValue("tenantId"), Enabled: active, Page: page})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list, "total": total, "limit": page.Limit, "offset": page.Offset})
+	return nil
+}
+
+func (s *Server) loadWebhook(r *http.Request) (*hookd.Webhook, error) {
+	id := r.PathValue("webhookId")
+	wh, err := s.store.GetWebhook(r.Context(), r.PathValue("tenantId"), id)
+	if err != nil {
+		return nil, webhookErr(id, err)
+	}
+	return wh, nil
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wh)
+	return nil
+}
+
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
+	var in webhookInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Secret.Set {
+		return hookd.BadRequest("secret cannot be changed with PATCH: use POST …/secret/rotate")
+	}
+	wh, err := s.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	oldScheme := wh.Signature.SchemeName()
+	v := &hookd.ValidationError{}
+	in.apply(v, wh, s.cfg.DefaultMaxAttempts)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	// A new scheme whose secret format the old secret does not fit (say
+	// standard → standard-ed25519) gets a fresh secret, readable with
+	// GET …/secret; the old one could not sign in the new scheme anyway.
+	if scheme := wh.Signature.SchemeName(); scheme != oldScheme && hookd.ValidateSecret(scheme, wh.Secret) != nil {
+		wh.Secret = hookd.GenerateSecret(scheme)
+		wh.PreviousSecret, wh.PreviousSecretExpiresAt = "", time.Time{}
+	}
+	rules, err := s.rules(r, in.Events.Set)
+	if err != nil {
+		return err
+	}
+	if err := wh.Validate(rules); err != nil {
+		return err
+	}
+	wh.UpdatedAt = s.clock.Now()
+	if err := s.store.UpdateWebhook(r.Context(), wh); err != nil {
+		return webhookErr(wh.ID, err)
+	}
+	writeJSON(w, http.StatusOK, wh)
+	return nil
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("webhookId")
+	if err := s.store.DeleteWebhook(r.Context(), r.PathValue("tenantId"), id); err != nil {
+		return webhookErr(id, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) getWebhookSecret(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.loadWebhook(r)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"secret": nil}
+	if wh.Secret != "" {
+		out["secret"] = wh.Secret
+	}
+	if wh.Signature.SchemeName() == hookd.SchemeStandardEd25519 {
+		pk, err := hookd.PublicKey(wh.Secret)
+		if err != nil {
+			return err
+		}
+		out["publicKey"] = pk
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

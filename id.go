@@ -1,0 +1,44 @@
+package hookd
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"regexp"
+	"time"
+)
+
+// ID prefixes of the contract.
+const (
+	PrefixWebhook  = "wh_"
+	PrefixEvent    = "evt_"
+	PrefixDelivery = "dlv_"
+	PrefixKey      = "key_"
+)
+
+const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// NewID returns prefix followed by 26 characters: 48 bits of Unix
+// milliseconds then 80 random bits, in lower-case Crockford base32, so that
+// IDs sort by creation time as plain strings.
+func NewID(prefix string, now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails (Go 1.24+)
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	out := make([]byte, len(prefix)+26)
+	copy(out, prefix)
+	// 128 bits as 26 base32 digits: the first digit carries the top 3 bits.
+	for i := 25; i >= 0; i-- {
+		out[len(prefix)+i] = crockford[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out)
+}
+
+var externalID = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
+
+// ValidExternalID reports whether s may be a caller-chosen ID (tenant IDs,
+// event idempotency keys): 1–64 of A-Za-z0-9_.-
+func ValidExternalID(s string) bool { return externalID.MatchString(s) }

@@ -1,0 +1,42 @@
+package hookd
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultRetrySchedule is the wait before attempt 2, 3, …: the backoff that
+// the Standard Webhooks guidance recommends, spread over about a day, so a
+// receiver that is down for a deploy or an outage still gets its events.
+// Its length + 1 (8) is a webhook's default maxAttempts.
+var DefaultRetrySchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
+
+// ParseRetrySchedule reads a comma-separated list of Go durations, as given
+// to --retry-schedule.
+func ParseRetrySchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			return nil, fmt.Errorf("retry schedule: %q is not a duration (use Go durations such as 5s, 10m, 2h)", f)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("retry schedule: %q is negative", f)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("retry schedule: no durations in %q", s)
+	}
+	if len(out)+1 > MaxMaxAttempts {
+		return nil, fmt.Errorf("retry schedule: at most %d waits (maxAttempts is at most %d)", MaxMaxAttempts-1, MaxMaxAttempts)
+	}
+	return out, nil
+}

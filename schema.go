@@ -1,0 +1,129 @@
+package hookd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Schema is a compiled JSON Schema (2020-12 unless the document says
+// otherwise) that an event type's data must satisfy.
+type Schema struct{ s *jsonschema.Schema }
+
+// noLoader refuses every $ref outside the document: a schema posted to the
+// API must not make hookd read files or reach the network.
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("external reference %s is not allowed", url)
+}
+
+var schemaCache = newBoundedCache[*Schema](1024)
+
+// CompileSchema compiles raw, a JSON Schema document. Compiled schemas are
+// cached by their text, so publishing does not compile per event.
+func CompileSchema(raw []byte) (*Schema, error) {
+	if s, ok := schemaCache.get(string(raw)); ok {
+		return s, nil
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, errors.New("is not valid JSON")
+	}
+	switch doc.(type) {
+	case map[string]any, bool:
+	default:
+		return nil, errors.New("must be a JSON Schema object")
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(noLoader{})
+	const loc = "urn:hookd:event-type-schema"
+	if err := c.AddResource(loc, doc); err != nil {
+		return nil, fmt.Errorf("is not a valid JSON Schema: %v", err)
+	}
+	compiled, err := c.Compile(loc)
+	if err != nil {
+		return nil, fmt.Errorf("is not a valid JSON Schema: %s", firstLine(err.Error()))
+	}
+	s := &Schema{s: compiled}
+	schemaCache.put(string(raw), s)
+	return s, nil
+}
+
+// Validate checks data (a JSON document) and returns a *ValidationError
+// with one detail per violation, each naming the field under "data".
+func (s *Schema) Validate(data []byte) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return Invalid("data", "is not valid JSON")
+	}
+	err = s.s.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return Invalid("data", "%v", err)
+	}
+	v := &ValidationError{}
+	for _, u := range ve.BasicOutput().Errors {
+		if u.Error == nil {
+			continue
+		}
+		msg := u.Error.String()
+		if msg == "" || strings.HasPrefix(msg, "validation failed") {
+			continue
+		}
+		field := "data"
+		if u.InstanceLocation != "" {
+			field = "data" + strings.ReplaceAll(u.InstanceLocation, "/", ".")
+		}
+		v.Add(field, "%s", msg)
+		if len(v.Details) == 20 {
+			break
+		}
+	}
+	if len(v.Details) == 0 {
+		v.Add("data", "does not match the event type's schema")
+	}
+	return v
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// boundedCache is a concurrent map that forgets everything when full: the
+// values are pure functions of their keys, so losing them only costs a
+// recompile, and there is no eviction bookkeeping on the hot path.
+type boundedCache[V any] struct {
+	mu  sync.RWMutex
+	max int
+	m   map[string]V
+}
+
+func newBoundedCache[V any](max int) *boundedCache[V] {
+	return &boundedCache[V]{max: max, m: make(map[string]V)}
+}
+
+func (c *boundedCache[V]) get(k string) (V, bool) {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
+	return v, ok
+}
+
+func (c *boundedCache[V]) put(k string, v V) {
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		c.m = make(map[string]V)
+	}
+	c.m[k] = v
+	c.mu.Unlock()
+}

@@ -1,0 +1,279 @@
+package hookd
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Secret prefixes of the Standard Webhooks specification.
+const (
+	SecretPrefix     = "whsec_" // HMAC-SHA256 key, base64
+	SigningKeyPrefix = "whsk_"  // ed25519 seed ‖ public key, base64
+	PublicKeyPrefix  = "whpk_"  // ed25519 public key, base64
+)
+
+// Signature schemes a webhook may use (see the contract's "Signature schemes").
+const (
+	SchemeStandard        = "standard"
+	SchemeStandardEd25519 = "standard-ed25519"
+	SchemeGitHub          = "github"
+	SchemeStripe          = "stripe"
+	SchemePlinqx          = "plinqx"
+	SchemePlextrac        = "plextrac"
+	SchemeForjinn         = "forjinn"
+	SchemeHMACSHA256      = "hmac-sha256"
+)
+
+var schemes = map[string]bool{
+	SchemeStandard: true, SchemeStandardEd25519: true, SchemeGitHub: true, SchemeStripe: true,
+	SchemePlinqx: true, SchemePlextrac: true, SchemeForjinn: true, SchemeHMACSHA256: true,
+}
+
+// Signature is a webhook's choice of signature scheme; nil means standard.
+// The fields after Scheme parameterise the templated hmac-sha256 scheme.
+type Signature struct {
+	Scheme          string `json:"scheme"`
+	Header          string `json:"header,omitempty"`
+	Content         string `json:"content,omitempty"`
+	Encoding        string `json:"encoding,omitempty"`
+	Prefix          string `json:"prefix,omitempty"`
+	TimestampHeader string `json:"timestampHeader,omitempty"`
+	EventHeader     string `json:"eventHeader,omitempty"`
+}
+
+// SchemeName returns the scheme, standard when s is nil.
+func (s *Signature) SchemeName() string {
+	if s == nil || s.Scheme == "" {
+		return SchemeStandard
+	}
+	return s.Scheme
+}
+
+func (s *Signature) validate(v *ValidationError) {
+	if s == nil {
+		return
+	}
+	if !schemes[s.Scheme] {
+		v.Add("signature.scheme", "must be one of standard, standard-ed25519, github, stripe, plinqx, plextrac, forjinn, hmac-sha256")
+		return
+	}
+	if s.Scheme != SchemeHMACSHA256 {
+		if s.Header != "" || s.Content != "" || s.Encoding != "" || s.Prefix != "" || s.TimestampHeader != "" || s.EventHeader != "" {
+			v.Add("signature", "only the hmac-sha256 scheme takes parameters")
+		}
+		return
+	}
+	if !validHeaderName(s.Header) || reservedHeader(s.Header) {
+		v.Add("signature.header", "must be a header name that hookd does not reserve")
+	}
+	if s.Content == "" {
+		v.Add("signature.content", "is required: a template over {id}, {timestamp}, {type} and {body}")
+	} else if err := checkTemplate(s.Content); err != nil {
+		v.Add("signature.content", "%v", err)
+	}
+	if s.Encoding != "hex" && s.Encoding != "base64" {
+		v.Add("signature.encoding", "must be hex or base64")
+	}
+	for field, h := range map[string]string{"signature.timestampHeader": s.TimestampHeader, "signature.eventHeader": s.EventHeader} {
+		if h != "" && (!validHeaderName(h) || reservedHeader(h)) {
+			v.Add(field, "must be a header name that hookd does not reserve")
+		}
+	}
+}
+
+func checkTemplate(t string) error {
+	rest := t
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return nil
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return errors.New("has an unclosed {")
+		}
+		switch rest[i+1 : i+j] {
+		case "id", "timestamp", "type", "body":
+		default:
+			return fmt.Errorf("has an unknown placeholder %s", rest[i:i+j+1])
+		}
+		rest = rest[i+j+1:]
+	}
+}
+
+// GenerateSecret returns a new secret for scheme: whsk_… for
+// standard-ed25519, whsec_ + 32 random bytes otherwise.
+func GenerateSecret(scheme string) string {
+	if scheme == SchemeStandardEd25519 {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		return SigningKeyPrefix + base64.StdEncoding.EncodeToString(priv)
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return SecretPrefix + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// ValidateSecret checks secret for scheme. The empty string stands for an
+// explicit null: unsigned, allowed only for non-standard HMAC schemes.
+func ValidateSecret(scheme, secret string) error {
+	switch scheme {
+	case SchemeStandard:
+		if secret == "" {
+			return errors.New("may be null only with a non-standard HMAC signature scheme")
+		}
+		if _, err := StandardKey(secret); err != nil {
+			return err
+		}
+	case SchemeStandardEd25519:
+		if secret == "" {
+			return errors.New("may be null only with a non-standard HMAC signature scheme")
+		}
+		if _, err := Ed25519Key(secret); err != nil {
+			return err
+		}
+	default:
+		if secret == "" {
+			return nil
+		}
+		if len(secret) < 16 || len(secret) > 256 {
+			return errors.New("must be 16–256 printable characters")
+		}
+		for i := 0; i < len(secret); i++ {
+			if secret[i] < 0x20 || secret[i] > 0x7e {
+				return errors.New("must be 16–256 printable characters")
+			}
+		}
+	}
+	return nil
+}
+
+// StandardKey decodes a whsec_ secret into its HMAC key.
+func StandardKey(secret string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(secret, SecretPrefix)
+	if !ok {
+		return nil, errors.New("must be whsec_ followed by base64 of 24–64 bytes")
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(key) < 24 || len(key) > 64 {
+		return nil, errors.New("must be whsec_ followed by base64 of 24–64 bytes")
+	}
+	return key, nil
+}
+
+// Ed25519Key decodes a whsk_ secret into its private key, checking that the
+// public half belongs to the seed.
+func Ed25519Key(secret string) (ed25519.PrivateKey, error) {
+	b64, ok := strings.CutPrefix(secret, SigningKeyPrefix)
+	bad := errors.New("must be whsk_ followed by base64 of a 32-byte ed25519 seed and its 32-byte public key")
+	if !ok {
+		return nil, bad
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return nil, bad
+	}
+	priv := ed25519.NewKeyFromSeed(raw[:ed25519.SeedSize])
+	if string(priv[ed25519.SeedSize:]) != string(raw[ed25519.SeedSize:]) {
+		return nil, bad
+	}
+	return priv, nil
+}
+
+// PublicKey returns the whpk_ form of an ed25519 secret's public key.
+func PublicKey(secret string) (string, error) {
+	priv, err := Ed25519Key(secret)
+	if err != nil {
+		return "", err
+	}
+	return PublicKeyPrefix + base64.StdEncoding.EncodeToString(priv[ed25519.SeedSize:]), nil
+}
+
+// SecretBox encrypts endpoint secrets at rest with AES-256-GCM. A nil box
+// stores them as they are (no --encryption-key).
+type SecretBox struct{ aead cipher.AEAD }
+
+// ErrNoEncryptionKey is returned when an encrypted secret is read by a
+// process started without the key.
+var ErrNoEncryptionKey = errors.New("secret is encrypted and no encryption key is configured")
+
+// NewSecretBox takes the 32-byte key.
+func NewSecretBox(key []byte) (*SecretBox, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("encryption key must be 32 bytes, got %d", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &SecretBox{aead: aead}, nil
+}
+
+// Stored forms: "plain:" + secret, or "aes:" + base64(nonce ‖ ciphertext).
+// The marker lets a key be added later without rewriting existing rows.
+const (
+	plainMarker = "plain:"
+	aesMarker   = "aes:"
+)
+
+// Seal returns the stored form of secret ("" stays "": unsigned).
+func (b *SecretBox) Seal(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	if b == nil {
+		return plainMarker + secret
+	}
+	nonce := make([]byte, b.aead.NonceSize(), b.aead.NonceSize()+len(secret)+b.aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return aesMarker + base64.StdEncoding.EncodeToString(b.aead.Seal(nonce, nonce, []byte(secret), nil))
+}
+
+// Open reverses Seal.
+func (b *SecretBox) Open(stored string) (string, error) {
+	switch {
+	case stored == "":
+		return "", nil
+	case strings.HasPrefix(stored, plainMarker):
+		return stored[len(plainMarker):], nil
+	case strings.HasPrefix(stored, aesMarker):
+		if b == nil {
+			return "", ErrNoEncryptionKey
+		}
+		raw, err := base64.StdEncoding.DecodeString(stored[len(aesMarker):])
+		if err != nil || len(raw) < b.aead.NonceSize() {
+			return "", errors.New("open secret: malformed")
+		}
+		n := b.aead.NonceSize()
+		plain, err := b.aead.Open(nil, raw[:n], raw[n:], nil)
+		if err != nil {
+			return "", errors.New("open secret: wrong encryption key or corrupted value")
+		}
+		return string(plain), nil
+	default:
+		return "", errors.New("open secret: unknown stored form")
+	}
+}
+
+// HashKey returns the SHA-256 of an API key: the only form of it kept.
+func HashKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+// GenerateAPIKey returns a new random API key with prefix.
+func GenerateAPIKey(prefix string) string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/hookd/hookd"
+)
+
+func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string) (*hookd.PublishResult, error) {
+	var channels any
+	if ev.Channels != nil {
+		b, err := json.Marshal(ev.Channels)
+		if err != nil {
+			return nil, fmt.Errorf("publish event: %w", err)
+		}
+		channels = string(b)
+	}
+	now := s.clock.Now()
+	// IDs are made outside the writer: the writer's time is the scarce one.
+	ids := make([]string, len(webhookIDs))
+	for i := range ids {
+		ids[i] = hookd.NewID(hookd.PrefixDelivery, now)
+	}
+	var res *hookd.PublishResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res = nil
+		r, err := tx.Exec(`INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (tenant_id, id) DO NOTHING`, ev.TenantID, ev.ID, ev.Type, channels, micros(ev.Timestamp), ev.Payload)
+		if err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			first, err := scanEvent(tx.QueryRow(`SELECT `+eventCols+` FROM events WHERE tenant_id = ? AND id = ?`, ev.TenantID, ev.ID))
+			if err != nil {
+				return fmt.Errorf("read first event: %w", err)
+			}
+			var count int
+			if err := tx.QueryRow(`SELECT count(*) FROM deliveries WHERE event_seq = ?`, first.Seq).Scan(&count); err != nil {
+				return fmt.Errorf("count deliveries: %w", err)
+			}
+			res = &hookd.PublishResult{Event: first, Deliveries: count, Duplicate: true}
+			return nil
+		}
+		seq, err := r.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+		created := 0
+		// One statement per chunk of the event's deliveries (SQLite caps
+		// bound variables); the join skips webhooks deleted or disabled
+		// since they were matched.
+		for lo := 0; lo < len(webhookIDs); lo += deliveryChunk {
+			hi := min(lo+deliveryChunk, len(webhookIDs))
+			r, err := tx.Exec(insertDeliveries(hi-lo), deliveryArgs(ev, seq, micros(now), ids[lo:hi], webhookIDs[lo:hi])...)
+			if err != nil {
+				return fmt.Errorf("insert deliveries: %w", err)
+			}
+			n, _ := r.RowsAffected()
+			created += int(n)
+		}
+		ev.Seq = seq
+		res = &hookd.PublishResult{Event: ev, Deliveries: created}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publish event: %w", err)
+	}
+	return res, nil
+}
+
+const eventCols = `seq, tenant_id, id, type, channels, created_at, payload`
+
+func scanEvent(r scanner) (*hookd.Event, error) {
+	e := &hookd.Event{}
+	var channels sql.NullString
+	var created int64
+	if err := r.Scan(&e.Seq, &e.TenantID, &e.ID, &e.Type, &channels, &created, &e.Payload); err != nil {
+		return nil, err
+	}
+	if channels.Valid {
+		if err := json.Unmarshal([]byte(channels.String), &e.Channels); err != nil {
+			return nil, err
+		}
+	}
+	e.Timestamp = fromMicros(created)
+	return e, nil
+}
+
+func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event, error) {
+	e, err := scanEvent(s.rdb.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	if err != nil {
+		return nil, notFound("get event", err)
+	}
+	return e, nil
+}
+
+func (s *Store) ListEvents(ctx context.Context, q hookd.EventQuery) ([]*hookd.Event, error) {
+	query := `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ?`
+	args := []any{q.TenantID}
+	if q.Type != "" {
+		query += ` AND type = ?`
+		args = append(args, q.Type)
+	}
+	if q.Before > 0 {
+		query += ` AND seq < ?`
+		args = append(args, q.Before)
+	}
+	query += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, q.Limit)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	out := []*hookd.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+const deliveryCols = `id, tenant_id, event_id, webhook_id, event_type, status, attempts, next_attempt_at,
+	last_status_code, last_error, response_time_us, created_at, updated_at`
+
+func scanDelivery(r scanner) (*hookd.Delivery, error) {
+	d := &hookd.Delivery{}
+	var next sql.NullInt64
+	var rt, created, updated int64
+	if err := r.Scan(&d.ID, &d.TenantID, &d.EventID, &d.WebhookID, &d.EventType, &d.Status, &d.Attempts, &next,
+		&d.LastStatusCode, &d.LastError, &rt, &created, &updated); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt = fromMicros(next.Int64)
+	d.ResponseTime = microDuration(rt)
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return d, nil
+}
+
+func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID string) ([]*hookd.Delivery, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries
+		WHERE event_seq = (SELECT seq FROM events WHERE tenant_id = ? AND id = ?) ORDER BY id`, tenantID, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("list event deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := []*hookd.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list event deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+const deliveryChunk = 1000
+
+// insertDeliveries returns the INSERT of n deliveries of one event.
+func insertDeliveries(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
+		SELECT v.column1, w.tenant_id, ?, w.id, ?, ?, 'PENDING', ?, ?, ? FROM (VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?)")
+	}
+	b.WriteString(`) AS v JOIN webhooks w ON w.id = v.column2 AND w.tenant_id = ? AND w.enabled = 1`)
+	return b.String()
+}
+
+func deliveryArgs(ev *hookd.Event, seq, now int64, ids, webhookIDs []string) []any {
+	args := make([]any, 0, 6+2*len(ids)+1)
+	args = append(args, seq, ev.ID, ev.Type, now, now, now)
+	for i := range ids {
+		args = append(args, ids[i], webhookIDs[i])
+	}
+	return append(args, ev.TenantID)
+}

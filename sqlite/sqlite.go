@@ -1,0 +1,329 @@
+// Package sqlite implements hookd.Store on an embedded SQLite database
+// (modernc.org/sqlite, pure Go: no cgo toolchain needed to build hookd).
+//
+// Durability: WAL mode with synchronous=FULL, so a commit is on disk when it
+// returns. Every write goes through one writer goroutine that runs whatever
+// writes are waiting in a single transaction, each inside its own savepoint
+// (group commit): one fsync is shared by the whole batch, and a failing
+// write rolls back alone.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd"
+	_ "modernc.org/sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config configures Open. The zero value of every field but Path is usable.
+type Config struct {
+	// Path is the database file; "sqlite://" in front is accepted.
+	Path string
+	// Box encrypts endpoint secrets at rest; nil stores them as they are.
+	Box *hookd.SecretBox
+	// Clock is the time source; nil means the wall clock.
+	Clock hookd.Clock
+	// Logger receives the store's own diagnostics; nil discards them.
+	Logger *slog.Logger
+	// MaxBatch caps how many writes share one transaction. Default 256.
+	MaxBatch int
+	// ReadConns is the size of the read pool. Default 8.
+	ReadConns int
+}
+
+// Store is the SQLite hookd.Store.
+type Store struct {
+	cfg    Config
+	clock  hookd.Clock
+	log    *slog.Logger
+	box    *hookd.SecretBox
+	wdb    *sql.DB // one connection, owned by the writer goroutine
+	rdb    *sql.DB // read pool
+	writes chan *writeReq
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+var _ hookd.Store = (*Store)(nil)
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("sqlite: store closed")
+
+// Open opens (creating if needed) the database, applies migrations and
+// starts the writer.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	path := strings.TrimPrefix(cfg.Path, "sqlite://")
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 256
+	}
+	if cfg.ReadConns <= 0 {
+		cfg.ReadConns = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	rdb.SetMaxOpenConns(cfg.ReadConns)
+	rdb.SetMaxIdleConns(cfg.ReadConns)
+	s := &Store{
+		cfg: cfg, clock: cfg.Clock, log: cfg.Logger, box: cfg.Box, wdb: wdb, rdb: rdb,
+		writes: make(chan *writeReq, 4*cfg.MaxBatch),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Migrate applies pending migrations and returns (for `hookd migrate`).
+func Migrate(ctx context.Context, path string) error {
+	s, err := Open(ctx, Config{Path: path})
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migrate: bad file name %s", name)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if err := applyMigration(ctx, db, version, string(body)); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, body string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMicro()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close stops the writer after the writes already queued and closes the
+// database.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	err1 := s.rdb.Close()
+	err2 := s.wdb.Close()
+	return errors.Join(err1, err2)
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
+// write runs fn in the writer's current transaction and returns once that
+// transaction is committed (or fn failed and was rolled back alone).
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return ErrClosed
+	}
+	// Once queued the write may commit, so wait for the outcome even if ctx
+	// ends: the caller must not report failure for a stored write.
+	return <-req.done
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*writeReq, 0, s.cfg.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case req := <-s.writes:
+			batch = append(batch, req)
+		case <-s.stop:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case req := <-s.writes:
+					s.runBatch([]*writeReq{req})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case req := <-s.writes:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+func (s *Store) runBatch(batch []*writeReq) {
+	errs := make([]error, len(batch))
+	err := s.runTx(batch, errs)
+	for i, req := range batch {
+		if err != nil {
+			req.done <- err
+		} else {
+			req.done <- errs[i]
+		}
+	}
+}
+
+func (s *Store) runTx(batch []*writeReq, errs []error) error {
+	tx, err := s.wdb.Begin()
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	single := len(batch) == 1
+	ran := 0
+	for i, req := range batch {
+		if req.ctx.Err() != nil {
+			errs[i] = req.ctx.Err()
+			continue
+		}
+		if single {
+			errs[i] = req.fn(tx)
+			if errs[i] != nil {
+				_ = tx.Rollback()
+				return errs[i]
+			}
+			ran++
+			continue
+		}
+		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		if errs[i] = req.fn(tx); errs[i] != nil {
+			if _, err := tx.Exec(`ROLLBACK TO w`); err != nil {
+				_ = tx.Rollback()
+				return fmt.Errorf("rollback to savepoint: %w", err)
+			}
+		} else {
+			ran++
+		}
+		if _, err := tx.Exec(`RELEASE w`); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	if ran == 0 {
+		return tx.Rollback()
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func notFound(what string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func microDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }

@@ -1,0 +1,232 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/hookd/hookd"
+)
+
+func (s *Store) AdminKeyHash(ctx context.Context) ([]byte, error) {
+	var h []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'admin_key_hash'`).Scan(&h)
+	if err != nil {
+		return nil, notFound("admin key", err)
+	}
+	return h, nil
+}
+
+func (s *Store) SetAdminKeyHash(ctx context.Context, hash []byte) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO settings (key, value) VALUES ('admin_key_hash', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, hash)
+		if err != nil {
+			return fmt.Errorf("set admin key: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`, t.ID, t.Name, micros(t.CreatedAt))
+		if isUnique(err) {
+			return fmt.Errorf("create tenant %s: %w", t.ID, hookd.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("create tenant: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error) {
+	t := &hookd.Tenant{}
+	var created int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT id, name, created_at FROM tenants WHERE id = ?`, id).Scan(&t.ID, &t.Name, &created)
+	if err != nil {
+		return nil, notFound("get tenant", err)
+	}
+	t.CreatedAt = fromMicros(created)
+	return t, nil
+}
+
+func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant, int, error) {
+	var total int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count tenants: %w", err)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT ? OFFSET ?`, p.Limit, p.Offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	out := []*hookd.Tenant{}
+	for rows.Next() {
+		t := &hookd.Tenant{}
+		var created int64
+		if err := rows.Scan(&t.ID, &t.Name, &created); err != nil {
+			return nil, 0, fmt.Errorf("list tenants: %w", err)
+		}
+		t.CreatedAt = fromMicros(created)
+		out = append(out, t)
+	}
+	return out, total, rows.Err()
+}
+
+func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE tenants SET name = ? WHERE id = ?`, t.Name, t.ID)
+		return affected("update tenant", res, err)
+	})
+}
+
+func (s *Store) DeleteTenant(ctx context.Context, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM tenants WHERE id = ?`, id)
+		return affected("delete tenant", res, err)
+	})
+}
+
+func affected(what string, res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) CreateAPIKey(ctx context.Context, k *hookd.APIKey) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO api_keys (id, tenant_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+			k.ID, k.TenantID, k.Name, k.Hash, micros(k.CreatedAt))
+		if isUnique(err) {
+			return fmt.Errorf("create api key: %w", hookd.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("create api key: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]*hookd.APIKey, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE tenant_id = ? ORDER BY id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	defer rows.Close()
+	out := []*hookd.APIKey{}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list api keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM api_keys WHERE tenant_id = ? AND id = ?`, tenantID, id)
+		return affected("delete api key", res, err)
+	})
+}
+
+func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, error) {
+	k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE hash = ?`, hash))
+	if err != nil {
+		return nil, notFound("api key", err)
+	}
+	return k, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanKey(r scanner) (*hookd.APIKey, error) {
+	k := &hookd.APIKey{}
+	var created int64
+	if err := r.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &created); err != nil {
+		return nil, err
+	}
+	k.CreatedAt = fromMicros(created)
+	return k, nil
+}
+
+const eventTypeCols = `name, description, schema, archived, created_at, updated_at`
+
+func scanEventType(r scanner) (*hookd.EventType, error) {
+	et := &hookd.EventType{}
+	var schema sql.NullString
+	var created, updated int64
+	if err := r.Scan(&et.Name, &et.Description, &schema, &et.Archived, &created, &updated); err != nil {
+		return nil, err
+	}
+	if schema.Valid {
+		et.Schema = []byte(schema.String)
+	}
+	et.CreatedAt, et.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return et, nil
+}
+
+func nullText(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO event_types (`+eventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			et.Name, et.Description, nullText(et.Schema), et.Archived, micros(et.CreatedAt), micros(et.UpdatedAt))
+		if isUnique(err) {
+			return fmt.Errorf("create event type %s: %w", et.Name, hookd.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("create event type: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) GetEventType(ctx context.Context, name string) (*hookd.EventType, error) {
+	et, err := scanEventType(s.rdb.QueryRowContext(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
+	if err != nil {
+		return nil, notFound("get event type", err)
+	}
+	return et, nil
+}
+
+func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+eventTypeCols+` FROM event_types ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list event types: %w", err)
+	}
+	defer rows.Close()
+	out := []*hookd.EventType{}
+	for rows.Next() {
+		et, err := scanEventType(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list event types: %w", err)
+		}
+		out = append(out, et)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE event_types SET description = ?, schema = ?, archived = ?, updated_at = ? WHERE name = ?`,
+			et.Description, nullText(et.Schema), et.Archived, micros(et.UpdatedAt), et.Name)
+		return affected("update event type", res, err)
+	})
+}

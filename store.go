@@ -1,0 +1,94 @@
+package hookd
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the storage contract. sqlite/ and postgres/ implement it and
+// storetest checks that they behave alike. Methods return ErrNotFound for a
+// missing row and ErrConflict for a taken unique key, wrapped.
+//
+// Every write is built to share commits: engines batch concurrent writes
+// into one transaction (group commit), so the cost of durability is paid
+// per batch, not per request.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	// AdminKeyHash returns the stored hash of the operator's key, or ErrNotFound.
+	AdminKeyHash(ctx context.Context) ([]byte, error)
+	SetAdminKeyHash(ctx context.Context, hash []byte) error
+
+	CreateTenant(ctx context.Context, t *Tenant) error
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	ListTenants(ctx context.Context, p Page) ([]*Tenant, int, error)
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	// DeleteTenant deletes the tenant and everything under it.
+	DeleteTenant(ctx context.Context, id string) error
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	ListAPIKeys(ctx context.Context, tenantID string) ([]*APIKey, error)
+	DeleteAPIKey(ctx context.Context, tenantID, id string) error
+	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+
+	CreateEventType(ctx context.Context, et *EventType) error
+	GetEventType(ctx context.Context, name string) (*EventType, error)
+	ListEventTypes(ctx context.Context) ([]*EventType, error)
+	UpdateEventType(ctx context.Context, et *EventType) error
+
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	GetWebhook(ctx context.Context, tenantID, id string) (*Webhook, error)
+	ListWebhooks(ctx context.Context, q WebhookQuery) ([]*Webhook, int, error)
+	// UpdateWebhook writes every field of w. When w is disabled, its
+	// waiting deliveries end FAILED in the same transaction.
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// DeleteWebhook deletes the webhook and all its delivery history.
+	DeleteWebhook(ctx context.Context, tenantID, id string) error
+	// EnabledWebhooks returns the tenant's enabled webhooks, for matching.
+	EnabledWebhooks(ctx context.Context, tenantID string) ([]*Webhook, error)
+
+	// PublishEvent stores ev and one PENDING delivery per webhook ID that
+	// still exists and is enabled, in one transaction, durable on return.
+	// When the tenant already has an event with ev.ID it stores nothing and
+	// returns that event with Duplicate set.
+	PublishEvent(ctx context.Context, ev *Event, webhookIDs []string) (*PublishResult, error)
+	GetEvent(ctx context.Context, tenantID, id string) (*Event, error)
+	// ListEvents returns events newest first, those with Seq < q.Before
+	// when Before is set.
+	ListEvents(ctx context.Context, q EventQuery) ([]*Event, error)
+	ListEventDeliveries(ctx context.Context, tenantID, eventID string) ([]*Delivery, error)
+}
+
+// Page is an offset page.
+type Page struct {
+	Limit  int
+	Offset int
+}
+
+// WebhookQuery selects a tenant's webhooks.
+type WebhookQuery struct {
+	TenantID string
+	Enabled  *bool
+	Page
+}
+
+// EventQuery selects a tenant's events.
+type EventQuery struct {
+	TenantID string
+	Type     string
+	Before   int64 // Seq cursor; 0 means from the newest
+	Limit    int
+}
+
+// Clock is the time source that stores, the API and the engine share, so
+// tests can move time.
+type Clock func() time.Time
+
+// Now returns the current time in UTC at the store's precision.
+func (c Clock) Now() time.Time {
+	if c == nil {
+		return Truncate(time.Now())
+	}
+	return Truncate(c())
+}

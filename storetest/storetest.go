@@ -1,0 +1,462 @@
+// Package storetest is the conformance suite of hookd.Store: every storage
+// engine runs it, so that the API and the delivery engine can rely on one
+// behaviour whatever the database.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// NewStore opens an empty store for one test; the suite closes it.
+type NewStore func(t *testing.T) hookd.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, newStore NewStore) {
+	tests := map[string]func(*testing.T, hookd.Store){
+		"AdminKey":             testAdminKey,
+		"Tenants":              testTenants,
+		"APIKeys":              testAPIKeys,
+		"EventTypes":           testEventTypes,
+		"Webhooks":             testWebhooks,
+		"WebhookListPaging":    testWebhookListPaging,
+		"Publish":              testPublish,
+		"PublishIdempotent":    testPublishIdempotent,
+		"PublishConcurrent":    testPublishConcurrent,
+		"ListEventsCursor":     testListEventsCursor,
+		"DisableFailsWaiting":  testDisableFailsWaiting,
+		"DeleteTenantCascades": testDeleteTenantCascades,
+		"PublishManyWebhooks":  testPublishManyWebhooks,
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			fn(t, s)
+		})
+	}
+}
+
+var base = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+
+func ctx() context.Context { return context.Background() }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("err = %v, want %v", err, target)
+	}
+}
+
+func testAdminKey(t *testing.T, s hookd.Store) {
+	_, err := s.AdminKeyHash(ctx())
+	wantErr(t, err, hookd.ErrNotFound)
+	must(t, s.SetAdminKeyHash(ctx(), hookd.HashKey("a")))
+	must(t, s.SetAdminKeyHash(ctx(), hookd.HashKey("b")))
+	h, err := s.AdminKeyHash(ctx())
+	must(t, err)
+	if string(h) != string(hookd.HashKey("b")) {
+		t.Fatal("admin key hash not replaced")
+	}
+}
+
+func tenant(t *testing.T, s hookd.Store, id string) *hookd.Tenant {
+	t.Helper()
+	tn := &hookd.Tenant{ID: id, Name: "Tenant " + id, CreatedAt: base}
+	must(t, s.CreateTenant(ctx(), tn))
+	return tn
+}
+
+func testTenants(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	tenant(t, s, "globex")
+	wantErr(t, s.CreateTenant(ctx(), &hookd.Tenant{ID: "acme", Name: "again", CreatedAt: base}), hookd.ErrConflict)
+	got, err := s.GetTenant(ctx(), "acme")
+	must(t, err)
+	if got.Name != "Tenant acme" || !got.CreatedAt.Equal(base) {
+		t.Fatalf("GetTenant = %+v", got)
+	}
+	got.Name = "Acme Inc."
+	must(t, s.UpdateTenant(ctx(), got))
+	got, _ = s.GetTenant(ctx(), "acme")
+	if got.Name != "Acme Inc." {
+		t.Fatalf("name not updated: %q", got.Name)
+	}
+	list, total, err := s.ListTenants(ctx(), hookd.Page{Limit: 1, Offset: 1})
+	must(t, err)
+	if total != 2 || len(list) != 1 || list[0].ID != "globex" {
+		t.Fatalf("ListTenants = %d %+v", total, list)
+	}
+	wantErr(t, s.UpdateTenant(ctx(), &hookd.Tenant{ID: "nope", Name: "x"}), hookd.ErrNotFound)
+	must(t, s.DeleteTenant(ctx(), "globex"))
+	wantErr(t, s.DeleteTenant(ctx(), "globex"), hookd.ErrNotFound)
+	_, err = s.GetTenant(ctx(), "globex")
+	wantErr(t, err, hookd.ErrNotFound)
+}
+
+func testAPIKeys(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	k := &hookd.APIKey{ID: hookd.NewID(hookd.PrefixKey, base), TenantID: "acme", Name: "ci", Hash: hookd.HashKey("secret-1"), CreatedAt: base}
+	must(t, s.CreateAPIKey(ctx(), k))
+	got, err := s.APIKeyByHash(ctx(), hookd.HashKey("secret-1"))
+	must(t, err)
+	if got.ID != k.ID || got.TenantID != "acme" || got.Name != "ci" {
+		t.Fatalf("APIKeyByHash = %+v", got)
+	}
+	_, err = s.APIKeyByHash(ctx(), hookd.HashKey("other"))
+	wantErr(t, err, hookd.ErrNotFound)
+	list, err := s.ListAPIKeys(ctx(), "acme")
+	must(t, err)
+	if len(list) != 1 {
+		t.Fatalf("ListAPIKeys = %d", len(list))
+	}
+	wantErr(t, s.DeleteAPIKey(ctx(), "other-tenant", k.ID), hookd.ErrNotFound)
+	must(t, s.DeleteAPIKey(ctx(), "acme", k.ID))
+	_, err = s.APIKeyByHash(ctx(), hookd.HashKey("secret-1"))
+	wantErr(t, err, hookd.ErrNotFound)
+}
+
+func eventType(t *testing.T, s hookd.Store, name string, schema string) *hookd.EventType {
+	t.Helper()
+	et := &hookd.EventType{Name: name, Description: "about " + name, CreatedAt: base, UpdatedAt: base}
+	if schema != "" {
+		et.Schema = json.RawMessage(schema)
+	}
+	must(t, s.CreateEventType(ctx(), et))
+	return et
+}
+
+func testEventTypes(t *testing.T, s hookd.Store) {
+	eventType(t, s, "invocation.completed", `{"type":"object"}`)
+	eventType(t, s, "flow_completed", "")
+	wantErr(t, s.CreateEventType(ctx(), &hookd.EventType{Name: "flow_completed", CreatedAt: base, UpdatedAt: base}), hookd.ErrConflict)
+	et, err := s.GetEventType(ctx(), "invocation.completed")
+	must(t, err)
+	if string(et.Schema) != `{"type":"object"}` || et.Archived {
+		t.Fatalf("GetEventType = %+v", et)
+	}
+	et.Archived = true
+	et.Schema = nil
+	et.UpdatedAt = base.Add(time.Hour)
+	must(t, s.UpdateEventType(ctx(), et))
+	et, _ = s.GetEventType(ctx(), "invocation.completed")
+	if !et.Archived || et.Schema != nil || !et.UpdatedAt.Equal(base.Add(time.Hour)) {
+		t.Fatalf("after update = %+v", et)
+	}
+	list, err := s.ListEventTypes(ctx())
+	must(t, err)
+	if len(list) != 2 || list[0].Name != "flow_completed" {
+		t.Fatalf("ListEventTypes = %+v", list)
+	}
+	_, err = s.GetEventType(ctx(), "nope")
+	wantErr(t, err, hookd.ErrNotFound)
+}
+
+func webhook(tenantID, id string) *hookd.Webhook {
+	return &hookd.Webhook{
+		ID: id, TenantID: tenantID, Name: "hook " + id, URL: "https://example.com/" + id,
+		Events: []string{"*"}, Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true,
+		MaxAttempts: 8, Secret: hookd.GenerateSecret(hookd.SchemeStandard), CreatedAt: base, UpdatedAt: base,
+	}
+}
+
+func testWebhooks(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	w := webhook("acme", "wh_1")
+	w.Headers = map[string]string{"X-Team": "blue"}
+	w.Channels = []string{"eu", "us"}
+	w.Filter = `data.amount > 10`
+	w.RateLimit = 5
+	w.Description = "desc"
+	w.Metadata = map[string]string{"owner": "me"}
+	w.Signature = &hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{timestamp}.{body}", Encoding: "hex"}
+	w.PreviousSecret = "whsec_old"
+	w.PreviousSecretExpiresAt = base.Add(time.Hour)
+	w.Timeout = 5 * time.Second
+	must(t, s.CreateWebhook(ctx(), w))
+	got, err := s.GetWebhook(ctx(), "acme", "wh_1")
+	must(t, err)
+	a, _ := json.Marshal(w)
+	b, _ := json.Marshal(got)
+	if string(a) != string(b) {
+		t.Fatalf("round trip:\n got %s\nwant %s", b, a)
+	}
+	if got.Secret != w.Secret || got.PreviousSecret != "whsec_old" || !got.PreviousSecretExpiresAt.Equal(w.PreviousSecretExpiresAt) {
+		t.Fatalf("secrets not kept: %+v", got)
+	}
+	_, err = s.GetWebhook(ctx(), "other", "wh_1")
+	wantErr(t, err, hookd.ErrNotFound)
+
+	got.Name = "renamed"
+	got.Channels = nil
+	got.Filter = ""
+	got.UpdatedAt = base.Add(time.Minute)
+	must(t, s.UpdateWebhook(ctx(), got))
+	again, _ := s.GetWebhook(ctx(), "acme", "wh_1")
+	if again.Name != "renamed" || again.Channels != nil || again.Filter != "" || !again.UpdatedAt.Equal(base.Add(time.Minute)) {
+		t.Fatalf("after update = %+v", again)
+	}
+	wantErr(t, s.UpdateWebhook(ctx(), webhook("acme", "wh_missing")), hookd.ErrNotFound)
+
+	w2 := webhook("acme", "wh_2")
+	w2.Enabled = false
+	must(t, s.CreateWebhook(ctx(), w2))
+	enabled, err := s.EnabledWebhooks(ctx(), "acme")
+	must(t, err)
+	if len(enabled) != 1 || enabled[0].ID != "wh_1" {
+		t.Fatalf("EnabledWebhooks = %v", enabled)
+	}
+	must(t, s.DeleteWebhook(ctx(), "acme", "wh_1"))
+	wantErr(t, s.DeleteWebhook(ctx(), "acme", "wh_1"), hookd.ErrNotFound)
+}
+
+func testWebhookListPaging(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	tenant(t, s, "other")
+	for i := 0; i < 7; i++ {
+		w := webhook("acme", fmt.Sprintf("wh_%02d", i))
+		w.Enabled = i%2 == 0
+		must(t, s.CreateWebhook(ctx(), w))
+	}
+	must(t, s.CreateWebhook(ctx(), webhook("other", "wh_other")))
+	list, total, err := s.ListWebhooks(ctx(), hookd.WebhookQuery{TenantID: "acme", Page: hookd.Page{Limit: 3, Offset: 3}})
+	must(t, err)
+	if total != 7 || len(list) != 3 || list[0].ID != "wh_03" {
+		t.Fatalf("page = %d %v", total, ids(list))
+	}
+	yes := true
+	list, total, err = s.ListWebhooks(ctx(), hookd.WebhookQuery{TenantID: "acme", Enabled: &yes, Page: hookd.Page{Limit: 50}})
+	must(t, err)
+	if total != 4 || len(list) != 4 {
+		t.Fatalf("active = %d %v", total, ids(list))
+	}
+}
+
+func ids(ws []*hookd.Webhook) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.ID
+	}
+	return out
+}
+
+func event(tenantID, id, typ string) *hookd.Event {
+	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: typ, Timestamp: base}
+	if err := ev.BuildPayload(json.RawMessage(`{"n": 1}`), nil); err != nil {
+		panic(err)
+	}
+	return ev
+}
+
+func testPublish(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
+	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_b")))
+	off := webhook("acme", "wh_off")
+	off.Enabled = false
+	must(t, s.CreateWebhook(ctx(), off))
+
+	ev := event("acme", "evt_1", "a.b")
+	ev.Channels = []string{"eu"}
+	res, err := s.PublishEvent(ctx(), ev, []string{"wh_a", "wh_b", "wh_off", "wh_gone"})
+	must(t, err)
+	if res.Duplicate || res.Deliveries != 2 {
+		t.Fatalf("PublishEvent = %+v, want 2 deliveries (disabled and missing webhooks skipped)", res)
+	}
+	got, err := s.GetEvent(ctx(), "acme", "evt_1")
+	must(t, err)
+	if string(got.Payload) != string(ev.Payload) || got.Type != "a.b" || !got.Timestamp.Equal(base) || len(got.Channels) != 1 {
+		t.Fatalf("GetEvent = %+v", got)
+	}
+	ds, err := s.ListEventDeliveries(ctx(), "acme", "evt_1")
+	must(t, err)
+	if len(ds) != 2 {
+		t.Fatalf("deliveries = %d", len(ds))
+	}
+	for _, d := range ds {
+		if d.Status != hookd.StatusPending || d.Attempts != 0 || d.EventID != "evt_1" || d.EventType != "a.b" || d.NextAttemptAt.IsZero() {
+			t.Fatalf("delivery = %+v", d)
+		}
+	}
+	_, err = s.GetEvent(ctx(), "other", "evt_1")
+	wantErr(t, err, hookd.ErrNotFound)
+
+	// An event with no webhooks is still stored.
+	res, err = s.PublishEvent(ctx(), event("acme", "evt_2", "a.b"), nil)
+	must(t, err)
+	if res.Deliveries != 0 {
+		t.Fatalf("deliveries = %d", res.Deliveries)
+	}
+}
+
+func testPublishIdempotent(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	tenant(t, s, "other")
+	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
+	first := event("acme", "order-42", "a.b")
+	_, err := s.PublishEvent(ctx(), first, []string{"wh_a"})
+	must(t, err)
+	second := event("acme", "order-42", "c.d")
+	res, err := s.PublishEvent(ctx(), second, []string{"wh_a"})
+	must(t, err)
+	if !res.Duplicate || res.Event.Type != "a.b" || res.Deliveries != 1 {
+		t.Fatalf("second publish = %+v", res)
+	}
+	ds, _ := s.ListEventDeliveries(ctx(), "acme", "order-42")
+	if len(ds) != 1 {
+		t.Fatalf("deliveries = %d, want 1", len(ds))
+	}
+	// Keys are per tenant.
+	res, err = s.PublishEvent(ctx(), event("other", "order-42", "a.b"), nil)
+	must(t, err)
+	if res.Duplicate {
+		t.Fatal("other tenant's event counted as duplicate")
+	}
+}
+
+func testPublishConcurrent(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
+	const n = 64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	dups, created := 0, 0
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			// Half share one idempotency key; the rest are distinct.
+			id := fmt.Sprintf("evt_%d", i)
+			if i%2 == 0 {
+				id = "same"
+			}
+			res, err := s.PublishEvent(ctx(), event("acme", id, "a.b"), []string{"wh_a"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			if res.Duplicate {
+				dups++
+			} else {
+				created++
+			}
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if created != n/2+1 || dups != n/2-1 {
+		t.Fatalf("created %d, duplicates %d; want %d and %d", created, dups, n/2+1, n/2-1)
+	}
+	ds, _ := s.ListEventDeliveries(ctx(), "acme", "same")
+	if len(ds) != 1 {
+		t.Fatalf("deliveries of the shared key = %d, want 1", len(ds))
+	}
+}
+
+func testListEventsCursor(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	for i := 0; i < 5; i++ {
+		typ := "a.b"
+		if i%2 == 1 {
+			typ = "c.d"
+		}
+		_, err := s.PublishEvent(ctx(), event("acme", fmt.Sprintf("e%d", i), typ), nil)
+		must(t, err)
+	}
+	page1, err := s.ListEvents(ctx(), hookd.EventQuery{TenantID: "acme", Limit: 2})
+	must(t, err)
+	if len(page1) != 2 || page1[0].ID != "e4" || page1[1].ID != "e3" {
+		t.Fatalf("page1 = %v", evIDs(page1))
+	}
+	page2, err := s.ListEvents(ctx(), hookd.EventQuery{TenantID: "acme", Limit: 2, Before: page1[1].Seq})
+	must(t, err)
+	if len(page2) != 2 || page2[0].ID != "e2" {
+		t.Fatalf("page2 = %v", evIDs(page2))
+	}
+	typed, err := s.ListEvents(ctx(), hookd.EventQuery{TenantID: "acme", Type: "c.d", Limit: 10})
+	must(t, err)
+	if len(typed) != 2 || typed[0].ID != "e3" {
+		t.Fatalf("typed = %v", evIDs(typed))
+	}
+}
+
+func evIDs(es []*hookd.Event) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func testDisableFailsWaiting(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	w := webhook("acme", "wh_a")
+	must(t, s.CreateWebhook(ctx(), w))
+	_, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), []string{"wh_a"})
+	must(t, err)
+	w.Enabled = false
+	w.UpdatedAt = base.Add(time.Minute)
+	must(t, s.UpdateWebhook(ctx(), w))
+	ds, _ := s.ListEventDeliveries(ctx(), "acme", "e1")
+	if len(ds) != 1 || ds[0].Status != hookd.StatusFailed || ds[0].LastError == "" {
+		t.Fatalf("after disable: %+v", ds[0])
+	}
+}
+
+func testDeleteTenantCascades(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
+	must(t, s.CreateAPIKey(ctx(), &hookd.APIKey{ID: "key_1", TenantID: "acme", Name: "k", Hash: hookd.HashKey("k"), CreatedAt: base}))
+	_, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), []string{"wh_a"})
+	must(t, err)
+	must(t, s.DeleteTenant(ctx(), "acme"))
+	_, err = s.APIKeyByHash(ctx(), hookd.HashKey("k"))
+	wantErr(t, err, hookd.ErrNotFound)
+	_, err = s.GetWebhook(ctx(), "acme", "wh_a")
+	wantErr(t, err, hookd.ErrNotFound)
+	_, err = s.GetEvent(ctx(), "acme", "e1")
+	wantErr(t, err, hookd.ErrNotFound)
+	// The id is free again, with nothing left under it.
+	tenant(t, s, "acme")
+	ds, err := s.ListEventDeliveries(ctx(), "acme", "e1")
+	must(t, err)
+	if len(ds) != 0 {
+		t.Fatalf("deliveries survived tenant deletion: %d", len(ds))
+	}
+}
+
+func testPublishManyWebhooks(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	var hooks []string
+	for i := 0; i < 1200; i++ {
+		w := webhook("acme", fmt.Sprintf("wh_%04d", i))
+		must(t, s.CreateWebhook(ctx(), w))
+		hooks = append(hooks, w.ID)
+	}
+	res, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), hooks)
+	must(t, err)
+	if res.Deliveries != 1200 {
+		t.Fatalf("deliveries = %d, want 1200", res.Deliveries)
+	}
+}

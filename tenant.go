@@ -1,0 +1,40 @@
+package hookd
+
+import (
+	"time"
+	"unicode/utf8"
+)
+
+// Tenant is one customer of the platform; everything but the event-type
+// catalog lives under one. Its ID is the platform's own.
+type Tenant struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Validate checks the fields a client sets.
+func (t *Tenant) Validate() error {
+	v := &ValidationError{}
+	if !ValidExternalID(t.ID) {
+		v.Add("id", "must be 1–64 characters of A-Za-z0-9_.-")
+	}
+	validateName(v, "name", t.Name)
+	return v.Err()
+}
+
+func validateName(v *ValidationError, field, name string) {
+	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
+		v.Add(field, "must be 1–200 characters")
+	}
+}
+
+// APIKey is a tenant's key. Only its SHA-256 hash is stored; the key itself
+// is shown once, when made.
+type APIKey struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"-"`
+	Name      string    `json:"name"`
+	Hash      []byte    `json:"-"`
+	CreatedAt time.Time `json:"createdAt"`
+}

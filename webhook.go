@@ -1,0 +1,286 @@
+package hookd
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookd/hookd/netguard"
+)
+
+// Webhook is a tenant's endpoint and its subscription.
+type Webhook struct {
+	ID              string
+	TenantID        string
+	Name            string
+	URL             string
+	Events          []string          // names, "*" or "prefix.*"
+	Headers         map[string]string // extra request headers
+	Timeout         time.Duration
+	Enabled         bool
+	SSLVerification bool
+	Channels        []string // nil: every event; else only events carrying one of them
+	Filter          string   // CEL; "" means none
+	MaxAttempts     int
+	RateLimit       int // requests per second; 0 means unlimited
+	Description     string
+	Metadata        map[string]string
+	Signature       *Signature // nil means standard
+
+	// Secret is the signing secret in clear ("" = unsigned). Stores seal it
+	// with a SecretBox on the way in.
+	Secret string
+	// PreviousSecret also signs until PreviousSecretExpiresAt (rotation grace).
+	PreviousSecret          string
+	PreviousSecretExpiresAt time.Time
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Defaults and bounds of the contract.
+const (
+	DefaultTimeout = 30 * time.Second
+	MinTimeout     = time.Second
+	MaxTimeout     = 60 * time.Second
+	MaxMaxAttempts = 20
+)
+
+// SigningSecrets returns the secrets that sign a request at now: the
+// current one, and the previous one while its grace lasts.
+func (w *Webhook) SigningSecrets(now time.Time) []string {
+	if w.Secret == "" {
+		return nil
+	}
+	if w.PreviousSecret != "" && now.Before(w.PreviousSecretExpiresAt) {
+		return []string{w.Secret, w.PreviousSecret}
+	}
+	return []string{w.Secret}
+}
+
+// WebhookRules is what validating a webhook needs beyond the webhook.
+type WebhookRules struct {
+	Guard     *netguard.Policy
+	HTTPSOnly bool
+	// Catalog checks Events against the event types; nil skips that check
+	// (a PATCH that leaves events alone keeps archived types).
+	Catalog []*EventType
+}
+
+// Validate checks every field and returns a *ValidationError listing each
+// problem.
+func (w *Webhook) Validate(r WebhookRules) error {
+	v := &ValidationError{}
+	validateName(v, "name", w.Name)
+	validateURL(v, w.URL, r)
+	if r.Catalog != nil {
+		ValidatePatterns(v, w.Events, r.Catalog)
+	} else if len(w.Events) == 0 {
+		v.Add("events", "must list at least one event type")
+	}
+	for name, value := range w.Headers {
+		switch {
+		case !validHeaderName(name):
+			v.Add("headers."+name, "is not a valid header name")
+		case reservedHeader(name):
+			v.Add("headers."+name, "is reserved by hookd")
+		case strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096:
+			v.Add("headers."+name, "must be at most 4096 characters without line breaks")
+		}
+	}
+	if len(w.Headers) > 50 {
+		v.Add("headers", "must have at most 50 entries")
+	}
+	if w.Timeout < MinTimeout || w.Timeout > MaxTimeout {
+		v.Add("timeoutMs", "must be 1000–60000")
+	}
+	for i, c := range w.Channels {
+		if c == "" || len(c) > 128 {
+			v.Add("channels["+itoa(i)+"]", "must be 1–128 characters")
+		}
+	}
+	if len(w.Channels) > 100 {
+		v.Add("channels", "must have at most 100 entries")
+	}
+	if w.Filter != "" {
+		if _, err := CompileFilter(w.Filter); err != nil {
+			v.Add("filter", "%v", err)
+		}
+	}
+	if w.MaxAttempts < 1 || w.MaxAttempts > MaxMaxAttempts {
+		v.Add("maxAttempts", "must be 1–20")
+	}
+	if w.RateLimit < 0 || w.RateLimit > 100_000 {
+		v.Add("rateLimit", "must be 1–100000 requests per second, or null for unlimited")
+	}
+	if utf8.RuneCountInString(w.Description) > 1000 {
+		v.Add("description", "must be at most 1000 characters")
+	}
+	if len(w.Metadata) > 50 {
+		v.Add("metadata", "must have at most 50 entries")
+	}
+	for k, val := range w.Metadata {
+		if len(k) > 128 || len(val) > 1024 {
+			v.Add("metadata."+k, "keys must be at most 128 and values 1024 characters")
+		}
+	}
+	w.Signature.validate(v)
+	if err := ValidateSecret(w.Signature.SchemeName(), w.Secret); err != nil {
+		v.Add("secret", "%v", err)
+	}
+	return v.Err()
+}
+
+func validateURL(v *ValidationError, raw string, r WebhookRules) {
+	if raw == "" {
+		v.Add("url", "is required")
+		return
+	}
+	if len(raw) > 2048 {
+		v.Add("url", "must be at most 2048 characters")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		v.Add("url", "must be an absolute http:// or https:// URL")
+		return
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if r.HTTPSOnly {
+			v.Add("url", "must use https:// (this instance refuses http:// URLs)")
+			return
+		}
+	default:
+		v.Add("url", "must be an absolute http:// or https:// URL")
+		return
+	}
+	if u.User != nil {
+		v.Add("url", "must not contain credentials")
+		return
+	}
+	if u.Hostname() == "" {
+		v.Add("url", "must name a host")
+		return
+	}
+	if err := r.Guard.CheckHost(u.Hostname()); err != nil {
+		v.Add("url", "%v", err)
+	}
+}
+
+func validHeaderName(name string) bool {
+	if name == "" || len(name) > 256 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		// RFC 9110 token characters
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedHeader reports whether hookd sets this header itself.
+func reservedHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "host", "content-type", "content-length", "user-agent", "transfer-encoding", "connection":
+		return true
+	}
+	return strings.HasPrefix(n, "webhook-") || strings.HasPrefix(n, "hookd-")
+}
+
+// MarshalJSON renders the webhook as the API shows it: never with a secret.
+func (w *Webhook) MarshalJSON() ([]byte, error) {
+	type out struct {
+		ID              string            `json:"id"`
+		Name            string            `json:"name"`
+		URL             string            `json:"url"`
+		Events          []string          `json:"events"`
+		Headers         map[string]string `json:"headers"`
+		TimeoutMs       int64             `json:"timeoutMs"`
+		Enabled         bool              `json:"enabled"`
+		SSLVerification bool              `json:"sslVerification"`
+		Channels        []string          `json:"channels"`
+		Filter          *string           `json:"filter"`
+		MaxAttempts     int               `json:"maxAttempts"`
+		RateLimit       *int              `json:"rateLimit"`
+		Description     string            `json:"description"`
+		Metadata        map[string]string `json:"metadata"`
+		Signature       Signature         `json:"signature"`
+		CreatedAt       time.Time         `json:"createdAt"`
+		UpdatedAt       time.Time         `json:"updatedAt"`
+	}
+	o := out{
+		ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Headers: w.Headers,
+		TimeoutMs: w.Timeout.Milliseconds(), Enabled: w.Enabled, SSLVerification: w.SSLVerification,
+		Channels: w.Channels, MaxAttempts: w.MaxAttempts, Description: w.Description,
+		Metadata: w.Metadata, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		Signature: Signature{Scheme: SchemeStandard},
+	}
+	if o.Events == nil {
+		o.Events = []string{}
+	}
+	if o.Headers == nil {
+		o.Headers = map[string]string{}
+	}
+	if o.Metadata == nil {
+		o.Metadata = map[string]string{}
+	}
+	if w.Filter != "" {
+		o.Filter = &w.Filter
+	}
+	if w.RateLimit > 0 {
+		o.RateLimit = &w.RateLimit
+	}
+	if w.Signature != nil {
+		o.Signature = *w.Signature
+	}
+	return json.Marshal(o)
+}
+
+// Matches reports whether ev goes to w: w is enabled, subscribes to its
+// type, shares a channel with it when w names channels, and its filter (if
+// any) is true. in is built lazily by the caller, once per event.
+func (w *Webhook) Matches(ev *Event, in func() *FilterInput) bool {
+	if !w.Enabled {
+		return false
+	}
+	subscribed := false
+	for _, p := range w.Events {
+		if PatternMatches(p, ev.Type) {
+			subscribed = true
+			break
+		}
+	}
+	if !subscribed {
+		return false
+	}
+	if w.Channels != nil {
+		shared := false
+		for _, c := range w.Channels {
+			for _, ec := range ev.Channels {
+				if c == ec {
+					shared = true
+				}
+			}
+		}
+		if !shared {
+			return false
+		}
+	}
+	if w.Filter == "" {
+		return true
+	}
+	f, err := CompileFilter(w.Filter)
+	if err != nil {
+		return false
+	}
+	ok, err := f.Match(in())
+	return err == nil && ok
+}
