@@ -9,15 +9,15 @@ import (
 // Sentinel errors. httpapi maps each to one status in a single table; wrap
 // them with fmt.Errorf("…: %w", err) to add context.
 var (
-	ErrUnauthorized    = errors.New("unauthorized")
-	ErrForbidden       = errors.New("forbidden")
-	ErrNotFound        = errors.New("not found")
-	ErrInvalidRequest  = errors.New("invalid request")
-	ErrValidation      = errors.New("validation failed")
-	ErrConflict        = errors.New("conflict")
-	ErrTooLarge        = errors.New("payload too large")
-	ErrRateLimited     = errors.New("rate limited")
-	ErrUnavailable     = errors.New("unavailable")
+	ErrUnauthorized   = errors.New("unauthorized")
+	ErrForbidden      = errors.New("forbidden")
+	ErrNotFound       = errors.New("not found")
+	ErrInvalidRequest = errors.New("invalid request")
+	ErrValidation     = errors.New("validation failed")
+	ErrConflict       = errors.New("conflict")
+	ErrTooLarge       = errors.New("payload too large")
+	ErrRateLimited    = errors.New("rate limited")
+	ErrUnavailable    = errors.New("unavailable")
 )
 
 // FieldError names one problem with one field of a request.

@@ -262,7 +262,9 @@ func TestBuildPayload(t *testing.T) {
 
 func TestWebhookMatches(t *testing.T) {
 	ev := &Event{Type: "invocation.completed", Channels: []string{"eu"}}
-	in := func() *FilterInput { return &FilterInput{Type: ev.Type, Data: map[string]any{"n": 2.0}, Channels: ev.Channels} }
+	in := func() *FilterInput {
+		return &FilterInput{Type: ev.Type, Data: map[string]any{"n": 2.0}, Channels: ev.Channels}
+	}
 	tests := []struct {
 		name string
 		w    Webhook

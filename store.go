@@ -58,6 +58,30 @@ type Store interface {
 	// when Before is set.
 	ListEvents(ctx context.Context, q EventQuery) ([]*Event, error)
 	ListEventDeliveries(ctx context.Context, tenantID, eventID string) ([]*Delivery, error)
+
+	// ClaimDeliveries leases due deliveries of enabled webhooks (see
+	// ClaimParams). Due deliveries of disabled webhooks end FAILED.
+	ClaimDeliveries(ctx context.Context, p ClaimParams) (*ClaimResult, error)
+	// RecordAttempts writes attempt outcomes in one transaction. Results of
+	// deliveries deleted meanwhile are dropped.
+	RecordAttempts(ctx context.Context, results []*AttemptResult) error
+	// CreateTestDelivery stores ev and a delivery of it to webhookID,
+	// leased to the caller until leaseUntil, and returns the delivery.
+	CreateTestDelivery(ctx context.Context, ev *Event, webhookID string, leaseUntil time.Time) (*Delivery, error)
+
+	GetDelivery(ctx context.Context, tenantID, id string) (*DeliveryDetail, error)
+	// ListDeliveries returns a webhook's deliveries newest first, and their
+	// total when q.Before is empty.
+	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*Delivery, int, error)
+	// ListFailedDeliveries returns the tenant's FAILED deliveries, most
+	// recently failed first.
+	ListFailedDeliveries(ctx context.Context, tenantID string, p Page) ([]*Delivery, int, error)
+	// RetryDelivery makes a delivery due now for one manual attempt.
+	RetryDelivery(ctx context.Context, tenantID, id string, now time.Time) error
+	// RetryFailed makes every FAILED delivery of a webhook due now for one
+	// manual attempt each, and returns how many.
+	RetryFailed(ctx context.Context, tenantID, webhookID string, now time.Time) (int, error)
+	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
 }
 
 // Page is an offset page.

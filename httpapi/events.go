@@ -121,6 +121,9 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: %w", hookd.ErrUnavailable, err)
 	}
 	status := http.StatusAccepted
+	if res.Deliveries > 0 && !res.Duplicate {
+		s.notify()
+	}
 	if res.Duplicate {
 		status = http.StatusOK
 	}

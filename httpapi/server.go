@@ -28,6 +28,11 @@ type Config struct {
 	// DefaultMaxAttempts is a new webhook's maxAttempts when it gives none:
 	// the retry schedule's length + 1. Default 8.
 	DefaultMaxAttempts int
+	// Notify, when set, is called after new work is queued (a publish, a
+	// retry), so that delivery starts at once instead of at the next poll.
+	Notify func()
+	// Tester makes test sends; nil answers them 503 (an API-only process).
+	Tester hookd.Tester
 }
 
 // Server is the API's http.Handler.
@@ -119,6 +124,16 @@ func (s *Server) routes() []route {
 		{"PATCH", "/v1/tenants/{tenantId}/webhooks/{webhookId}", tenantScope, s.updateWebhook},
 		{"DELETE", "/v1/tenants/{tenantId}/webhooks/{webhookId}", tenantScope, s.deleteWebhook},
 		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/secret", tenantScope, s.getWebhookSecret},
+		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/secret/rotate", tenantScope, s.rotateSecret},
+		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/test", tenantScope, s.testWebhook},
+		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/deliveries", tenantScope, s.listDeliveries},
+		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/deliveries/retry-all-failed", tenantScope, s.retryAllFailed},
+		{"GET", "/v1/tenants/{tenantId}/webhooks/stats", tenantScope, s.stats},
+		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/stats", tenantScope, s.stats},
+
+		{"GET", "/v1/tenants/{tenantId}/deliveries/failed", tenantScope, s.listFailed},
+		{"GET", "/v1/tenants/{tenantId}/deliveries/{deliveryId}", tenantScope, s.getDelivery},
+		{"POST", "/v1/tenants/{tenantId}/deliveries/{deliveryId}/retry", tenantScope, s.retryDelivery},
 
 		{"POST", "/v1/tenants/{tenantId}/events", tenantScope, s.publishEvent},
 		{"GET", "/v1/tenants/{tenantId}/events", tenantScope, s.listEvents},

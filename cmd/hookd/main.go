@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/httpapi"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/sqlite"
@@ -244,16 +245,41 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		return err
 	}
 	allow, _ := netguard.ParseAllowList(cfg.AllowNetworks)
-	api := httpapi.New(httpapi.Config{
-		Store: store, Logger: log, AdminKeyHash: hash, Guard: netguard.New(allow),
+	guard := netguard.New(allow)
+	apiCfg := httpapi.Config{
+		Store: store, Logger: log, AdminKeyHash: hash, Guard: guard,
 		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1,
-	})
+	}
+	var engine *delivery.Engine
+	if cfg.Role != "api" {
+		engine = delivery.New(delivery.Config{Store: store, Logger: log, Guard: guard, RetrySchedule: cfg.RetrySchedule})
+		if err := engine.Start(ctx); err != nil {
+			return err
+		}
+		apiCfg.Notify, apiCfg.Tester = engine.Notify, engine
+	}
+	var handler http.Handler = httpapi.New(apiCfg)
+	if cfg.Role == "worker" {
+		// A worker answers health checks only.
+		mux := http.NewServeMux()
+		mux.Handle("GET /healthz", handler)
+		mux.Handle("GET /readyz", handler)
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":{"code":"not_found","message":"this process runs --role worker: it serves no API"}}`+"\n")
+		})
+		handler = mux
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		if engine != nil {
+			engine.Stop()
+		}
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -267,13 +293,21 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		if engine != nil {
+			engine.Stop()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
+	// First no new requests, then let the engine finish what it sends.
+	err = srv.Shutdown(shutCtx)
+	if engine != nil {
+		engine.Stop()
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

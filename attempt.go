@@ -1,0 +1,167 @@
+package hookd
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Attempt is one HTTP request made for a delivery, as the attempt log keeps it.
+type Attempt struct {
+	Number          int
+	StartedAt       time.Time
+	Duration        time.Duration
+	StatusCode      int // 0: no HTTP answer
+	Error           string
+	Success         bool
+	RequestHeaders  map[string]string // without signatures or secrets
+	ResponseHeaders map[string]string
+	ResponseBody    []byte // at most MaxResponseBody
+}
+
+// MaxResponseBody is how much of a receiver's answer is read and kept.
+const MaxResponseBody = 4 << 10
+
+func (a *Attempt) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Number          int               `json:"number"`
+		StartedAt       time.Time         `json:"startedAt"`
+		DurationMs      int64             `json:"durationMs"`
+		StatusCode      *int              `json:"statusCode"`
+		Error           *string           `json:"error"`
+		RequestHeaders  map[string]string `json:"requestHeaders"`
+		ResponseHeaders map[string]string `json:"responseHeaders"`
+		ResponseBody    *string           `json:"responseBody"`
+	}
+	o := out{Number: a.Number, StartedAt: a.StartedAt, DurationMs: a.Duration.Milliseconds(),
+		RequestHeaders: a.RequestHeaders, ResponseHeaders: a.ResponseHeaders}
+	if a.StatusCode != 0 {
+		c := a.StatusCode
+		o.StatusCode = &c
+	}
+	if a.Error != "" {
+		e := a.Error
+		o.Error = &e
+	}
+	if a.StatusCode != 0 || len(a.ResponseBody) > 0 {
+		b := string(a.ResponseBody)
+		o.ResponseBody = &b
+	}
+	if o.RequestHeaders == nil {
+		o.RequestHeaders = map[string]string{}
+	}
+	if o.ResponseHeaders == nil {
+		o.ResponseHeaders = map[string]string{}
+	}
+	return json.Marshal(o)
+}
+
+// DeliveryDetail is a delivery with the body sent and its attempt log.
+type DeliveryDetail struct {
+	Delivery *Delivery
+	Payload  []byte
+	Attempts []*Attempt
+}
+
+func (d *DeliveryDetail) MarshalJSON() ([]byte, error) {
+	a := d.Attempts
+	if a == nil {
+		a = []*Attempt{}
+	}
+	return json.Marshal(struct {
+		deliveryOut
+		Payload    json.RawMessage `json:"payload"`
+		AttemptLog []*Attempt      `json:"attemptLog"`
+	}{deliveryJSON(d.Delivery), d.Payload, a})
+}
+
+// ClaimParams asks the store for due deliveries.
+type ClaimParams struct {
+	Now   time.Time
+	Lease time.Duration // claimed rows fall due again after this, if not recorded
+	Limit int
+	// Room says how many more deliveries of a webhook the caller can take
+	// now. Due rows of a webhook without room are deferred by DeferBy, so
+	// that one saturated endpoint's backlog does not stand in front of the
+	// others' work.
+	Room    func(webhookID string) int
+	DeferBy time.Duration
+}
+
+// Claim is a delivery leased to one worker, with what sending it needs.
+type Claim struct {
+	DeliveryID       string
+	TenantID         string
+	EventID          string
+	EventType        string
+	WebhookID        string
+	WebhookUpdatedAt time.Time // to tell a cached webhook is stale
+	Attempts         int       // made before this one
+	Manual           bool      // a manual retry: one attempt, no automatic retries
+	Payload          []byte
+}
+
+// ClaimResult is a batch of claims and when the next waiting delivery falls
+// due (zero if none waits).
+type ClaimResult struct {
+	Claims  []*Claim
+	NextDue time.Time
+}
+
+// AttemptResult is the outcome of one attempt, to be recorded.
+type AttemptResult struct {
+	DeliveryID string
+	Attempt    *Attempt
+	// Status is the delivery's new status; NextAttemptAt is set for RETRYING.
+	Status        DeliveryStatus
+	NextAttemptAt time.Time
+	// Release, when set, records nothing: the attempt did not happen (the
+	// process is stopping) and the delivery is due again at NextAttemptAt.
+	Release bool
+}
+
+// DeliveryQuery selects a webhook's deliveries, newest first.
+type DeliveryQuery struct {
+	TenantID  string
+	WebhookID string
+	Status    DeliveryStatus // "" for all
+	Limit     int
+	Offset    int
+	Before    string // delivery ID cursor; "" means from the newest
+}
+
+// StatsQuery selects what statistics count.
+type StatsQuery struct {
+	TenantID  string
+	WebhookID string // "" for the whole tenant
+	Since     time.Time
+	Until     time.Time
+}
+
+// Stats follows the contract: the first three count attempts, ByStatus
+// counts deliveries.
+type Stats struct {
+	TotalDeliveries       int                    `json:"totalDeliveries"`
+	SuccessfulDeliveries  int                    `json:"successfulDeliveries"`
+	FailedDeliveries      int                    `json:"failedDeliveries"`
+	SuccessRate           float64                `json:"successRate"`
+	AverageResponseTimeMs float64                `json:"averageResponseTimeMs"`
+	ByStatus              map[DeliveryStatus]int `json:"byStatus"`
+}
+
+// TestResult is the answer of a synchronous test send.
+type TestResult struct {
+	Success        bool    `json:"success"`
+	StatusCode     *int    `json:"statusCode"`
+	ResponseTimeMs int64   `json:"responseTimeMs"`
+	ResponseBody   *string `json:"responseBody"`
+	Error          *string `json:"error"`
+	DeliveryID     string  `json:"deliveryId"`
+	EventID        string  `json:"eventId"`
+}
+
+// Tester sends one request to a webhook now and keeps it as a delivery.
+// The delivery engine implements it; the API and the console use it.
+type Tester interface {
+	Test(ctx context.Context, wh *Webhook, eventType string, data json.RawMessage) (*TestResult, error)
+}

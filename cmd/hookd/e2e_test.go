@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+type client struct {
+	t    *testing.T
+	base string
+	key  string
+}
+
+func (c *client) call(method, path string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			c.t.Fatalf("%s %s: %s", method, path, raw)
+		}
+	}
+	return res.StatusCode, out
+}
+
+func (c *client) must(status int, method, path string, body any) map[string]any {
+	c.t.Helper()
+	got, out := c.call(method, path, body)
+	if got != status {
+		c.t.Fatalf("%s %s = %d, want %d: %v", method, path, got, status, out)
+	}
+	return out
+}
+
+// eventually polls fn until it is true or 15 s pass.
+func eventually(t *testing.T, what string, fn func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
+		if fn() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestEndToEnd drives a whole hookd process through its API: publish,
+// delivery to a real receiver, failure, retry, stats, test send, rotation.
+func TestEndToEnd(t *testing.T) {
+	var failing atomic.Bool
+	var mu sync.Mutex
+	var got []*http.Request
+	var bodies [][]byte
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, bodies = append(got, r), append(bodies, b)
+		mu.Unlock()
+		if failing.Load() {
+			w.WriteHeader(500)
+			io.WriteString(w, "down for maintenance")
+		}
+	}))
+	defer rcv.Close()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+
+	url, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "e2e.db"), "--admin-key", "adm",
+		"--allow-networks", "127.0.0.0/8", "--retry-schedule", "100ms")
+	defer stop()
+	c := &client{t: t, base: url, key: "adm"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.completed", "description": "done"})
+	wh := c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "r", "url": rcv.URL, "events": []string{"invocation.*"}})
+	id, secret := wh["id"].(string), wh["secret"].(string)
+	if wh["maxAttempts"] != 2.0 {
+		t.Fatalf("maxAttempts = %v, want the schedule's length + 1", wh["maxAttempts"])
+	}
+
+	// Publish → delivered, signed, logged.
+	ev := c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{"n": 1}})
+	eventually(t, "the first delivery", func() bool { return count() == 1 })
+	mu.Lock()
+	lib, _ := standardwebhooks.NewWebhook(secret)
+	if err := lib.Verify(bodies[0], got[0].Header); err != nil {
+		t.Fatalf("receiver cannot verify: %v", err)
+	}
+	mu.Unlock()
+	var dlvID string
+	eventually(t, "SUCCESS", func() bool {
+		out := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+id+"/deliveries?status=SUCCESS", nil)
+		if data := out["data"].([]any); len(data) == 1 {
+			dlvID = data[0].(map[string]any)["id"].(string)
+			return true
+		}
+		return false
+	})
+	d := c.must(200, "GET", "/v1/tenants/acme/deliveries/"+dlvID, nil)
+	if d["eventId"] != ev["id"] || d["status"] != "SUCCESS" || d["payload"].(map[string]any)["id"] != ev["id"] {
+		t.Fatalf("delivery = %v", d)
+	}
+	log := d["attemptLog"].([]any)
+	if len(log) != 1 || log[0].(map[string]any)["statusCode"] != 200.0 {
+		t.Fatalf("attempt log = %v", log)
+	}
+	if hdrs := log[0].(map[string]any)["requestHeaders"].(map[string]any); hdrs["Webhook-Signature"] != nil || hdrs["Webhook-Id"] != ev["id"] {
+		t.Fatalf("logged request headers = %v", hdrs)
+	}
+
+	// The receiver fails: two attempts (maxAttempts 2), then FAILED.
+	failing.Store(true)
+	ev2 := c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{"n": 2}})
+	eventually(t, "FAILED", func() bool {
+		out := c.must(200, "GET", "/v1/tenants/acme/deliveries/failed", nil)
+		return out["total"] == 1.0
+	})
+	failed := c.must(200, "GET", "/v1/tenants/acme/deliveries/failed", nil)["data"].([]any)[0].(map[string]any)
+	if failed["eventId"] != ev2["id"] || failed["attempts"] != 2.0 || failed["lastStatusCode"] != 500.0 || failed["lastError"] != "HTTP 500" {
+		t.Fatalf("failed delivery = %v", failed)
+	}
+	st := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+id+"/stats", nil)
+	if st["totalDeliveries"] != 3.0 || st["successfulDeliveries"] != 1.0 || st["failedDeliveries"] != 2.0 {
+		t.Fatalf("stats = %v", st)
+	}
+	if by := st["byStatus"].(map[string]any); by["SUCCESS"] != 1.0 || by["FAILED"] != 1.0 || by["PENDING"] != 0.0 {
+		t.Fatalf("byStatus = %v", by)
+	}
+
+	// Fixed: retry all failed → one manual attempt → SUCCESS.
+	failing.Store(false)
+	out := c.must(202, "POST", "/v1/tenants/acme/webhooks/"+id+"/deliveries/retry-all-failed", nil)
+	if out["retried"] != 1.0 {
+		t.Fatalf("retried = %v", out)
+	}
+	eventually(t, "no FAILED left", func() bool {
+		return c.must(200, "GET", "/v1/tenants/acme/deliveries/failed", nil)["total"] == 0.0
+	})
+	// A single retry of a SUCCESS delivery makes one more attempt.
+	c.must(202, "POST", "/v1/tenants/acme/deliveries/"+dlvID+"/retry", nil)
+	eventually(t, "the manual retry", func() bool {
+		return c.must(200, "GET", "/v1/tenants/acme/deliveries/"+dlvID, nil)["attempts"] == 2.0
+	})
+	c.must(404, "POST", "/v1/tenants/acme/deliveries/dlv_nope/retry", nil)
+
+	// Test send: synchronous, kept as a delivery.
+	res := c.must(200, "POST", "/v1/tenants/acme/webhooks/"+id+"/test", nil)
+	if res["success"] != true || res["statusCode"] != 200.0 || res["error"] != nil {
+		t.Fatalf("test = %v", res)
+	}
+	c.must(200, "GET", "/v1/tenants/acme/deliveries/"+res["deliveryId"].(string), nil)
+
+	// Rotation: both secrets sign during the grace.
+	rot := c.must(200, "POST", "/v1/tenants/acme/webhooks/"+id+"/secret/rotate", map[string]any{"graceSeconds": 3600})
+	newSecret := rot["secret"].(string)
+	if newSecret == secret || !strings.HasPrefix(newSecret, "whsec_") {
+		t.Fatalf("rotated secret = %q", newSecret)
+	}
+	if c.must(200, "GET", "/v1/tenants/acme/webhooks/"+id+"/secret", nil)["secret"] != newSecret {
+		t.Fatal("GET …/secret does not show the new secret")
+	}
+	before := count()
+	c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{"n": 3}})
+	eventually(t, "delivery after rotation", func() bool { return count() > before })
+	mu.Lock()
+	last, lastBody := got[len(got)-1], bodies[len(bodies)-1]
+	mu.Unlock()
+	for _, s := range []string{secret, newSecret} {
+		lib, _ := standardwebhooks.NewWebhook(s)
+		if err := lib.Verify(lastBody, last.Header); err != nil {
+			t.Fatalf("during the grace, %s… does not verify: %v", s[:12], err)
+		}
+	}
+	c.must(422, "POST", "/v1/tenants/acme/webhooks/"+id+"/secret/rotate", map[string]any{"secret": "nope"})
+
+	// Disabled: retries are refused until it is enabled again.
+	c.must(200, "PATCH", "/v1/tenants/acme/webhooks/"+id, map[string]any{"enabled": false})
+	c.must(409, "POST", "/v1/tenants/acme/webhooks/"+id+"/deliveries/retry-all-failed", nil)
+	c.must(400, "GET", "/v1/tenants/acme/webhooks/"+id+"/deliveries?status=DONE", nil)
+	c.must(400, "GET", "/v1/tenants/acme/webhooks/stats?since=yesterday", nil)
+	c.must(200, "GET", "/v1/tenants/acme/webhooks/stats?since=2020-01-01T00:00:00Z", nil)
+}
+
+// TestAPIRoleDoesNotDeliver checks the split: an api process stores and
+// answers, a worker process delivers and serves only health checks.
+func TestRoles(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "roles.db")
+	var hits atomic.Int32
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer rcv.Close()
+	api, _, stopAPI := start(t, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8", "--role", "api")
+	defer stopAPI()
+	c := &client{t: t, base: api, key: "adm"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+	wh := c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "r", "url": rcv.URL, "events": []string{"*"}})
+	c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}})
+	c.must(503, "POST", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/test", nil)
+	time.Sleep(300 * time.Millisecond)
+	if hits.Load() != 0 {
+		t.Fatal("an api-role process delivered")
+	}
+	worker, _, stopWorker := start(t, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8", "--role", "worker")
+	defer stopWorker()
+	eventually(t, "the worker's delivery", func() bool { return hits.Load() == 1 })
+	if code := get(t, worker+"/healthz", ""); code != 200 {
+		t.Fatalf("worker healthz = %d", code)
+	}
+	if code := get(t, worker+"/v1/tenants", "adm"); code != 404 {
+		t.Fatalf("worker serves the API: %d", code)
+	}
+}

@@ -1,0 +1,631 @@
+package delivery_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/sqlite"
+)
+
+var loopback = netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")})
+
+type harness struct {
+	t      *testing.T
+	store  *sqlite.Store
+	engine *delivery.Engine
+	cfg    delivery.Config
+	n      atomic.Int64
+}
+
+func newHarness(t *testing.T, mods ...func(*delivery.Config)) *harness {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Now()
+	if err := store.CreateTenant(context.Background(), &hookd.Tenant{ID: "acme", Name: "Acme", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := delivery.Config{
+		Store: store, Guard: loopback, RetrySchedule: []time.Duration{50 * time.Millisecond},
+		PollInterval: 50 * time.Millisecond, Lease: 5 * time.Second, ShutdownTimeout: 2 * time.Second,
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	h := &harness{t: t, store: store, cfg: cfg}
+	h.start()
+	return h
+}
+
+func (h *harness) start() {
+	h.engine = delivery.New(h.cfg)
+	if err := h.engine.Start(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	e := h.engine
+	h.t.Cleanup(e.Stop)
+}
+
+func (h *harness) webhook(url string, mods ...func(*hookd.Webhook)) *hookd.Webhook {
+	h.t.Helper()
+	now := time.Now().UTC()
+	w := &hookd.Webhook{
+		ID: hookd.NewID(hookd.PrefixWebhook, now), TenantID: "acme", Name: "w", URL: url, Events: []string{"*"},
+		Timeout: 5 * time.Second, Enabled: true, SSLVerification: true, MaxAttempts: 3,
+		Secret: hookd.GenerateSecret(hookd.SchemeStandard), CreatedAt: now, UpdatedAt: now,
+	}
+	for _, m := range mods {
+		m(w)
+	}
+	if err := h.store.CreateWebhook(context.Background(), w); err != nil {
+		h.t.Fatal(err)
+	}
+	return w
+}
+
+func (h *harness) publish(hooks ...*hookd.Webhook) *hookd.Event {
+	h.t.Helper()
+	now := hookd.Truncate(time.Now())
+	ev := &hookd.Event{ID: fmt.Sprintf("evt_%d_%d", now.UnixNano(), h.n.Add(1)), TenantID: "acme", Type: "invocation.completed", Timestamp: now}
+	if err := ev.BuildPayload(json.RawMessage(`{"n":1,"s":"<é>"}`), json.RawMessage(`{"k":"v"}`)); err != nil {
+		h.t.Fatal(err)
+	}
+	ids := make([]string, len(hooks))
+	for i, w := range hooks {
+		ids[i] = w.ID
+	}
+	if _, err := h.store.PublishEvent(context.Background(), ev, ids); err != nil {
+		h.t.Fatal(err)
+	}
+	h.engine.Notify()
+	return ev
+}
+
+// wait polls the event's delivery to webhook until cond holds.
+func (h *harness) wait(ev *hookd.Event, w *hookd.Webhook, what string, cond func(*hookd.DeliveryDetail) bool) *hookd.DeliveryDetail {
+	h.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last *hookd.DeliveryDetail
+	for time.Now().Before(deadline) {
+		ds, err := h.store.ListEventDeliveries(context.Background(), "acme", ev.ID)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.WebhookID != w.ID {
+				continue
+			}
+			dd, err := h.store.GetDelivery(context.Background(), "acme", d.ID)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			last = dd
+			if cond(dd) {
+				return dd
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if last != nil {
+		h.t.Fatalf("timed out waiting for %s; delivery %+v, %d attempts", what, last.Delivery, len(last.Attempts))
+	}
+	h.t.Fatalf("timed out waiting for %s; no delivery", what)
+	return nil
+}
+
+func status(s hookd.DeliveryStatus) func(*hookd.DeliveryDetail) bool {
+	return func(d *hookd.DeliveryDetail) bool { return d.Delivery.Status == s }
+}
+
+type received struct {
+	header http.Header
+	body   []byte
+	at     time.Time
+}
+
+type receiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []received
+}
+
+func newReceiver(t *testing.T, h http.HandlerFunc) *receiver {
+	r := &receiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.reqs = append(r.reqs, received{req.Header.Clone(), body, time.Now()})
+		r.mu.Unlock()
+		if h != nil {
+			h(w, req)
+		}
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) got() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.reqs...)
+}
+
+func TestDeliversTheContractRequest(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Receiver", "yes")
+		w.WriteHeader(204)
+	})
+	wh := h.webhook(rcv.URL+"/hook?x=1", func(w *hookd.Webhook) {
+		w.Headers = map[string]string{"X-Team": "blue", "Authorization": "Bearer receiver-token"}
+	})
+	ev := h.publish(wh)
+	dd := h.wait(ev, wh, "success", status(hookd.StatusSuccess))
+
+	reqs := rcv.got()
+	if len(reqs) != 1 {
+		t.Fatalf("receiver got %d requests", len(reqs))
+	}
+	req := reqs[0]
+	if string(req.body) != string(ev.Payload) {
+		t.Fatalf("body = %s, want the stored payload %s", req.body, ev.Payload)
+	}
+	var env map[string]any
+	if err := json.Unmarshal(req.body, &env); err != nil || env["id"] != ev.ID || env["type"] != ev.Type || env["metadata"] == nil {
+		t.Fatalf("envelope = %s", req.body)
+	}
+	for name, want := range map[string]string{
+		"Content-Type": "application/json", "User-Agent": "hookd/" + hookd.Version, "webhook-id": ev.ID,
+		"hookd-event-type": ev.Type, "hookd-delivery-id": dd.Delivery.ID, "hookd-attempt": "1",
+		"X-Team": "blue", "Authorization": "Bearer receiver-token",
+	} {
+		if got := req.header.Get(name); got != want {
+			t.Errorf("header %s = %q, want %q", name, got, want)
+		}
+	}
+	ts, _ := strconv.ParseInt(req.header.Get("webhook-timestamp"), 10, 64)
+	if d := time.Since(time.Unix(ts, 0)); d < -2*time.Second || d > 10*time.Second {
+		t.Errorf("webhook-timestamp %d is not the attempt's time", ts)
+	}
+	lib, _ := standardwebhooks.NewWebhook(wh.Secret)
+	if err := lib.Verify(req.body, req.header); err != nil {
+		t.Fatalf("Standard Webhooks library rejects the request: %v", err)
+	}
+
+	d := dd.Delivery
+	if d.Attempts != 1 || d.LastStatusCode != 204 || d.LastError != "" || !d.NextAttemptAt.IsZero() {
+		t.Fatalf("delivery = %+v", d)
+	}
+	if len(dd.Attempts) != 1 {
+		t.Fatalf("attempt log has %d entries", len(dd.Attempts))
+	}
+	a := dd.Attempts[0]
+	if a.Number != 1 || a.StatusCode != 204 || !a.Success || a.ResponseHeaders["X-Receiver"] != "yes" {
+		t.Fatalf("attempt = %+v", a)
+	}
+	if _, ok := a.RequestHeaders["Webhook-Signature"]; ok {
+		t.Fatal("the attempt log keeps the signature")
+	}
+	if a.RequestHeaders["Authorization"] != "[redacted]" || a.RequestHeaders["Webhook-Id"] != ev.ID {
+		t.Fatalf("logged request headers = %v", a.RequestHeaders)
+	}
+	if string(dd.Payload) != string(ev.Payload) {
+		t.Fatal("stored payload differs")
+	}
+}
+
+func TestFailureKinds(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) { c.RetrySchedule = []time.Duration{time.Hour} })
+	redirected := atomic.Bool{}
+	target := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { redirected.Store(true) })
+	mux := http.NewServeMux()
+	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500); io.WriteString(w, "boom") })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, target.URL, http.StatusFound) })
+	srv := newReceiver(t, mux.ServeHTTP)
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }))
+	t.Cleanup(tlsSrv.Close)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	refused := "http://" + ln.Addr().String() + "/"
+	ln.Close()
+
+	tests := []struct {
+		name    string
+		url     string
+		mod     func(*hookd.Webhook)
+		code    int
+		errText string
+	}{
+		{"non-2xx", srv.URL + "/500", nil, 500, "HTTP 500"},
+		{"timeout", srv.URL + "/slow", func(w *hookd.Webhook) { w.Timeout = time.Second }, 0, "timeout"},
+		{"connection refused", refused, nil, 0, "refused"},
+		{"tls unverified", tlsSrv.URL, nil, 0, "certificate"},
+		{"redirect", srv.URL + "/redirect", nil, 302, "redirect"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mods []func(*hookd.Webhook)
+			if tt.mod != nil {
+				mods = append(mods, tt.mod)
+			}
+			wh := h.webhook(tt.url, mods...)
+			ev := h.publish(wh)
+			dd := h.wait(ev, wh, "a failed attempt", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Attempts == 1 })
+			d := dd.Delivery
+			if d.Status != hookd.StatusRetrying || d.LastStatusCode != tt.code || !strings.Contains(d.LastError, tt.errText) {
+				t.Fatalf("delivery = status %s code %d error %q; want RETRYING, %d, %q", d.Status, d.LastStatusCode, d.LastError, tt.code, tt.errText)
+			}
+			if next := d.NextAttemptAt.Sub(dd.Attempts[0].StartedAt); next < 40*time.Minute {
+				t.Fatalf("next attempt in %v, want the schedule's hour ±20%%", next)
+			}
+		})
+	}
+	if redirected.Load() {
+		t.Fatal("a redirect was followed")
+	}
+	// With sslVerification off the same TLS server is a success.
+	wh := h.webhook(tlsSrv.URL, func(w *hookd.Webhook) { w.SSLVerification = false })
+	h.wait(h.publish(wh), wh, "success without verification", status(hookd.StatusSuccess))
+}
+
+func TestRetriesUntilSuccessThenFailed(t *testing.T) {
+	h := newHarness(t)
+	var calls atomic.Int32
+	flaky := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) < 3 {
+			w.WriteHeader(503)
+		}
+	})
+	wh := h.webhook(flaky.URL)
+	ev := h.publish(wh)
+	dd := h.wait(ev, wh, "success on the third attempt", status(hookd.StatusSuccess))
+	if dd.Delivery.Attempts != 3 || len(dd.Attempts) != 3 {
+		t.Fatalf("attempts = %d, log %d", dd.Delivery.Attempts, len(dd.Attempts))
+	}
+	for i, r := range flaky.got() {
+		if r.header.Get("webhook-id") != ev.ID || r.header.Get("hookd-attempt") != strconv.Itoa(i+1) {
+			t.Fatalf("request %d: webhook-id %q attempt %q", i, r.header.Get("webhook-id"), r.header.Get("hookd-attempt"))
+		}
+	}
+
+	dead := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	wh2 := h.webhook(dead.URL, func(w *hookd.Webhook) { w.MaxAttempts = 2 })
+	ev2 := h.publish(wh2)
+	dd = h.wait(ev2, wh2, "failure after maxAttempts", status(hookd.StatusFailed))
+	if dd.Delivery.Attempts != 2 || !dd.Delivery.NextAttemptAt.IsZero() {
+		t.Fatalf("failed delivery = %+v", dd.Delivery)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(dead.got()); n != 2 {
+		t.Fatalf("receiver got %d requests after FAILED, want 2", n)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(429)
+	})
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	dd := h.wait(ev, wh, "a 429", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Attempts == 1 })
+	if wait := dd.Delivery.NextAttemptAt.Sub(dd.Attempts[0].StartedAt); wait < 2*time.Minute || wait > 2*time.Minute+5*time.Second {
+		t.Fatalf("next attempt after %v, want Retry-After's 2m over the 50ms schedule", wait)
+	}
+}
+
+func TestResponseBodyCapped(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for { // endless: until the client goes away
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	wh := h.webhook(rcv.URL)
+	dd := h.wait(h.publish(wh), wh, "success", status(hookd.StatusSuccess))
+	if n := len(dd.Attempts[0].ResponseBody); n != hookd.MaxResponseBody {
+		t.Fatalf("kept %d bytes of the response, want %d", n, hookd.MaxResponseBody)
+	}
+}
+
+func TestSSRFGuardAtDialTime(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) { c.Guard = netguard.New(nil) })
+	rcv := newReceiver(t, nil)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(rcv.URL, "http://"))
+	// "localhost" resolves to a loopback address only when dialled: the
+	// create-time check never saw an address (the webhook is stored directly).
+	wh := h.webhook("http://localhost:" + port + "/")
+	dd := h.wait(h.publish(wh), wh, "a refused attempt", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Attempts == 1 })
+	if !strings.Contains(dd.Delivery.LastError, "SSRF guard") {
+		t.Fatalf("lastError = %q, want the guard named", dd.Delivery.LastError)
+	}
+	if n := len(rcv.got()); n != 0 {
+		t.Fatalf("the blocked receiver got %d requests", n)
+	}
+}
+
+func TestAbandonedClaimIsResent(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) { c.Lease = time.Second })
+	h.engine.Stop()
+	rcv := newReceiver(t, nil)
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	// A process claims the delivery and dies before recording anything.
+	res, err := h.store.ClaimDeliveries(context.Background(), hookd.ClaimParams{
+		Now: time.Now(), Lease: time.Second, Limit: 10, Room: func(string) int { return 10 }, DeferBy: time.Second,
+	})
+	if err != nil || len(res.Claims) != 1 {
+		t.Fatalf("claim = %v, %v", res, err)
+	}
+	h.start()
+	dd := h.wait(ev, wh, "re-sent after the lease", status(hookd.StatusSuccess))
+	if since := dd.Attempts[0].StartedAt.Sub(ev.Timestamp); since < 900*time.Millisecond {
+		t.Fatalf("sent %v after publish, before the dead claim's lease ran out", since)
+	}
+}
+
+func TestStopMidAttemptResends(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			select { // the first attempt hangs until the engine gives up on it
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	})
+	defer close(release)
+	h := newHarness(t, func(c *delivery.Config) { c.ShutdownTimeout = 200 * time.Millisecond })
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	for calls.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.engine.Stop() // gives up on the hanging attempt and releases it
+	dd, _ := h.store.ListEventDeliveries(context.Background(), "acme", ev.ID)
+	if dd[0].Attempts != 0 || dd[0].Status != hookd.StatusPending {
+		t.Fatalf("after stop: %+v; a cut-off attempt must not count", dd[0])
+	}
+	h.start()
+	got := h.wait(ev, wh, "success after restart", status(hookd.StatusSuccess))
+	if got.Delivery.Attempts != 1 || calls.Load() != 2 {
+		t.Fatalf("attempts %d, requests %d", got.Delivery.Attempts, calls.Load())
+	}
+}
+
+func TestIsolation(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) {
+		c.PerEndpoint = 4
+		c.Workers = 64
+	})
+	hang := make(chan struct{})
+	defer close(hang)
+	var blackholed atomic.Int32
+	black := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		blackholed.Add(1)
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	})
+	healthy := newReceiver(t, nil)
+	bh := h.webhook(black.URL, func(w *hookd.Webhook) { w.Timeout = 30 * time.Second })
+	ok := h.webhook(healthy.URL)
+	var events []*hookd.Event
+	for i := 0; i < 200; i++ {
+		events = append(events, h.publish(bh, ok))
+	}
+	for _, ev := range events {
+		h.wait(ev, ok, "healthy delivery", status(hookd.StatusSuccess))
+	}
+	// Every healthy delivery went through while the blackhole held its
+	// requests; it never had more in flight than its cap.
+	if n := blackholed.Load(); n > 4 {
+		t.Fatalf("the blackholed endpoint had %d requests in flight, cap 4", n)
+	}
+	if n := len(healthy.got()); n != 200 {
+		t.Fatalf("healthy endpoint got %d requests", n)
+	}
+}
+
+func TestDisabledWebhook(t *testing.T) {
+	h := newHarness(t)
+	h.engine.Stop()
+	rcv := newReceiver(t, nil)
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	wh.Enabled = false
+	wh.UpdatedAt = time.Now()
+	if err := h.store.UpdateWebhook(context.Background(), wh); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	dd := h.wait(ev, wh, "failed", status(hookd.StatusFailed))
+	if dd.Delivery.LastError != "webhook disabled" || dd.Delivery.Attempts != 0 {
+		t.Fatalf("delivery = %+v", dd.Delivery)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if len(rcv.got()) != 0 {
+		t.Fatal("a disabled webhook got a request")
+	}
+	wh.Enabled = true
+	wh.UpdatedAt = time.Now()
+	if err := h.store.UpdateWebhook(context.Background(), wh); err != nil {
+		t.Fatal(err)
+	}
+	n, err := h.store.RetryFailed(context.Background(), "acme", wh.ID, time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("RetryFailed = %d, %v", n, err)
+	}
+	h.engine.Notify()
+	h.wait(ev, wh, "delivered after re-enabling", status(hookd.StatusSuccess))
+}
+
+func TestManualRetryIsOneAttempt(t *testing.T) {
+	h := newHarness(t)
+	var fail atomic.Bool
+	fail.Store(true)
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			w.WriteHeader(500)
+		}
+	})
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.MaxAttempts = 2 })
+	ev := h.publish(wh)
+	dd := h.wait(ev, wh, "failed", status(hookd.StatusFailed))
+	if err := h.store.RetryDelivery(context.Background(), "acme", dd.Delivery.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.engine.Notify()
+	dd = h.wait(ev, wh, "failed again after one manual attempt", func(d *hookd.DeliveryDetail) bool {
+		return d.Delivery.Attempts == 3 && d.Delivery.Status == hookd.StatusFailed
+	})
+	time.Sleep(300 * time.Millisecond)
+	if n := len(rcv.got()); n != 3 {
+		t.Fatalf("requests = %d, want 3: a failed manual retry is not retried", n)
+	}
+	fail.Store(false)
+	if err := h.store.RetryDelivery(context.Background(), "acme", dd.Delivery.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.engine.Notify()
+	h.wait(ev, wh, "success on manual retry", status(hookd.StatusSuccess))
+}
+
+func TestRateLimit(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t, nil)
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.RateLimit = 5 })
+	var events []*hookd.Event
+	for i := 0; i < 15; i++ {
+		events = append(events, h.publish(wh))
+	}
+	for _, ev := range events {
+		h.wait(ev, wh, "delivered", status(hookd.StatusSuccess))
+	}
+	got := rcv.got()
+	// A burst of 5, then 5 a second: 15 requests span at least 2 seconds.
+	if span := got[len(got)-1].at.Sub(got[0].at); span < 1800*time.Millisecond {
+		t.Fatalf("15 requests at 5/s took %v", span)
+	}
+}
+
+func TestRotationSignsWithBoth(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t, nil)
+	oldSecret := hookd.GenerateSecret(hookd.SchemeStandard)
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) {
+		w.PreviousSecret, w.PreviousSecretExpiresAt = oldSecret, time.Now().Add(time.Hour)
+	})
+	h.wait(h.publish(wh), wh, "success", status(hookd.StatusSuccess))
+	req := rcv.got()[0]
+	if n := len(strings.Fields(req.header.Get("webhook-signature"))); n != 2 {
+		t.Fatalf("%d signatures during the grace, want 2", n)
+	}
+	for _, s := range []string{wh.Secret, oldSecret} {
+		lib, _ := standardwebhooks.NewWebhook(s)
+		if err := lib.Verify(req.body, req.header); err != nil {
+			t.Fatalf("signature of %s…: %v", s[:10], err)
+		}
+	}
+}
+
+func TestTestSend(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "pong") })
+	wh := h.webhook(rcv.URL)
+	res, err := h.engine.Test(context.Background(), wh, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Success || *res.StatusCode != 200 || *res.ResponseBody != "pong" || res.Error != nil {
+		t.Fatalf("test result = %+v", res)
+	}
+	req := rcv.got()[0]
+	if req.header.Get("hookd-event-type") != "webhook.test" {
+		t.Fatalf("type = %q", req.header.Get("hookd-event-type"))
+	}
+	dd, err := h.store.GetDelivery(context.Background(), "acme", res.DeliveryID)
+	if err != nil || dd.Delivery.Status != hookd.StatusSuccess || len(dd.Attempts) != 1 {
+		t.Fatalf("kept delivery = %+v, %v", dd, err)
+	}
+	// The engine does not send it a second time.
+	time.Sleep(300 * time.Millisecond)
+	if len(rcv.got()) != 1 {
+		t.Fatalf("test send went out %d times", len(rcv.got()))
+	}
+}
+
+func TestStats(t *testing.T) {
+	h := newHarness(t)
+	var calls atomic.Int32
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(500) // the first attempt of all fails
+		}
+	})
+	wh := h.webhook(rcv.URL)
+	other := h.webhook(rcv.URL)
+	start := time.Now().Add(-time.Second)
+	ev1 := h.publish(wh)
+	h.wait(ev1, wh, "success", status(hookd.StatusSuccess))
+	ev2 := h.publish(wh)
+	h.wait(ev2, wh, "success", status(hookd.StatusSuccess))
+	ev3 := h.publish(other)
+	h.wait(ev3, other, "success", status(hookd.StatusSuccess))
+
+	st, err := h.store.Stats(context.Background(), hookd.StatsQuery{TenantID: "acme", WebhookID: wh.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// wh: attempts fail, ok (ev1) and ok (ev2): 3 attempts, 2 successful.
+	if st.TotalDeliveries != 3 || st.SuccessfulDeliveries != 2 || st.FailedDeliveries != 1 || st.SuccessRate != 2.0/3 || st.ByStatus[hookd.StatusSuccess] != 2 {
+		t.Fatalf("webhook stats = %+v", st)
+	}
+	if st.AverageResponseTimeMs <= 0 {
+		t.Fatalf("average response time = %v", st.AverageResponseTimeMs)
+	}
+	st, _ = h.store.Stats(context.Background(), hookd.StatsQuery{TenantID: "acme"})
+	if st.TotalDeliveries != 4 || st.SuccessfulDeliveries != 3 || st.ByStatus[hookd.StatusSuccess] != 3 || st.ByStatus[hookd.StatusFailed] != 0 {
+		t.Fatalf("tenant stats = %+v", st)
+	}
+	st, _ = h.store.Stats(context.Background(), hookd.StatsQuery{TenantID: "acme", Since: time.Now().Add(time.Hour)})
+	if st.TotalDeliveries != 0 || st.SuccessRate != 0 || st.ByStatus[hookd.StatusSuccess] != 0 {
+		t.Fatalf("future window = %+v", st)
+	}
+	st, _ = h.store.Stats(context.Background(), hookd.StatsQuery{TenantID: "acme", Since: start, Until: time.Now().Add(time.Second)})
+	if st.TotalDeliveries != 4 {
+		t.Fatalf("window = %+v", st)
+	}
+}

@@ -1,0 +1,158 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/netguard"
+)
+
+// sender makes the HTTP requests. Connections are kept alive and reused per
+// endpoint; every connection is checked by the SSRF guard on the address
+// actually dialled.
+type sender struct {
+	verified *http.Client
+	insecure *http.Client // for webhooks with sslVerification false
+	ua       string
+}
+
+func newSender(guard *netguard.Policy, ua string) *sender {
+	mk := func(skipVerify bool) *http.Client {
+		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
+		tr := &http.Transport{
+			Proxy:                 nil, // a proxy would dial for us, past the guard
+			DialContext:           d.DialContext,
+			MaxIdleConns:          4096,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			ForceAttemptHTTP2:     true,
+			TLSClientConfig:       &tls.Config{InsecureSkipVerify: skipVerify}, //nolint:gosec // per-webhook opt-out
+		}
+		return &http.Client{
+			Transport: tr,
+			// A redirect is an answer, not a place to go: it fails the attempt.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return &sender{verified: mk(false), insecure: mk(true), ua: ua}
+}
+
+// sensitive headers are kept in the attempt log with their value hidden.
+var sensitive = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true}
+
+// send makes one attempt of delivering body to wh and returns it. It never
+// fails: every problem is the attempt's Error.
+func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType, deliveryID string, number int, body []byte, now time.Time) *hookd.Attempt {
+	a := &hookd.Attempt{Number: number, StartedAt: now}
+	ctx, cancel := context.WithTimeout(ctx, wh.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(body))
+	if err != nil {
+		a.Error = "bad webhook URL: " + err.Error()
+		return a
+	}
+	h := req.Header
+	for k, v := range wh.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", s.ua)
+	h.Set(HeaderID, eventID)
+	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set("hookd-event-type", eventType)
+	h.Set("hookd-delivery-id", deliveryID)
+	h.Set("hookd-attempt", strconv.Itoa(number))
+	signed, err := sign(h, wh.Signature, wh.SigningSecrets(now), eventID, eventType, now.Unix(), body)
+	if err != nil {
+		a.Error = "cannot sign: " + err.Error()
+		return a
+	}
+	a.RequestHeaders = logHeaders(h, signed)
+
+	client := s.verified
+	if !wh.SSLVerification {
+		client = s.insecure
+	}
+	start := time.Now()
+	res, err := client.Do(req)
+	if err != nil {
+		a.Duration = time.Since(start)
+		a.Error = describe(err, wh.Timeout)
+		return a
+	}
+	a.StatusCode = res.StatusCode
+	a.ResponseHeaders = flatten(res.Header)
+	// Read at most what the log keeps; a huge or endless body costs nothing
+	// more than that.
+	a.ResponseBody, err = io.ReadAll(io.LimitReader(res.Body, hookd.MaxResponseBody))
+	a.Duration = time.Since(start)
+	// Drain a little more so the connection can be reused, then give up.
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		a.Error = describe(ctx.Err(), wh.Timeout)
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		a.Error = fmt.Sprintf("redirect (%d) not followed", res.StatusCode)
+		if loc := res.Header.Get("Location"); loc != "" {
+			a.Error += ": Location " + loc
+		}
+	case res.StatusCode < 200 || res.StatusCode >= 300:
+		a.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
+	default:
+		a.Success = true
+	}
+	return a
+}
+
+func describe(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("timeout: no answer within %s", timeout)
+	case errors.Is(err, netguard.ErrBlocked):
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "SSRF guard: " + strings.TrimPrefix(err.Error(), "dial tcp ")
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+func flatten(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[k] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+func logHeaders(h http.Header, signed []string) map[string]string {
+	out := flatten(h)
+	for _, name := range signed {
+		delete(out, http.CanonicalHeaderKey(name))
+	}
+	for k := range out {
+		if sensitive[strings.ToLower(k)] {
+			out[k] = "[redacted]"
+		}
+	}
+	return out
+}
