@@ -11,24 +11,28 @@ import (
 	"github.com/hookd/hookd"
 )
 
-func placeholders(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return strings.Repeat("?,", n-1) + "?"
-}
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}
-
-// claimScan is how many due rows one claim looks at per row it may take:
+// claimScanFactor is how many due rows one claim looks at per row it may take:
 // rows of saturated webhooks are skipped (and deferred) on the way.
-const claimScan = 4
+const claimScanFactor = 4
+
+// The claim's statements; see hot in sqlite.go.
+const (
+	claimScan = `SELECT d.id, d.webhook_id, w.enabled FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= ?
+		ORDER BY d.next_attempt_at LIMIT ?`
+	claimFailDisabled = `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = ?, updated_at = ?
+		WHERE id IN (SELECT value FROM json_each(?))`
+	claimMove = `UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))`
+	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload
+		FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
+	nextDue       = `SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('PENDING', 'RETRYING')`
+	insertAttempt = `INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
+		SELECT id, attempts + 1, tenant_id, webhook_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`
+	updateDelivery = `UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?, manual = 0,
+		last_status_code = ?, last_error = ?, response_time_us = ?, updated_at = ? WHERE id = ?`
+	releaseDelivery = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status IN ('PENDING', 'RETRYING')`
+)
 
 func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hookd.ClaimResult, error) {
 	res := &hookd.ClaimResult{}
@@ -38,9 +42,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res.Claims = nil
 		now := micros(p.Now)
-		rows, err := tx.Query(`SELECT d.id, d.webhook_id, w.enabled FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= ?
-			ORDER BY d.next_attempt_at LIMIT ?`, now, p.Limit*claimScan)
+		rows, err := s.query(tx, claimScan, now, p.Limit*claimScanFactor)
 		if err != nil {
 			return fmt.Errorf("claim: scan: %w", err)
 		}
@@ -77,28 +79,23 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 			return fmt.Errorf("claim: scan: %w", err)
 		}
 		if len(disabled) > 0 {
-			_, err := tx.Exec(`UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = ?, updated_at = ?
-				WHERE id IN (`+placeholders(len(disabled))+`)`, append([]any{disabledError, now}, anys(disabled)...)...)
+			_, err := s.exec(tx, claimFailDisabled, disabledError, now, jsonList(disabled))
 			if err != nil {
 				return fmt.Errorf("claim: fail disabled: %w", err)
 			}
 		}
 		if len(deferred) > 0 {
-			_, err := tx.Exec(`UPDATE deliveries SET next_attempt_at = ? WHERE id IN (`+placeholders(len(deferred))+`)`,
-				append([]any{micros(p.Now.Add(p.DeferBy))}, anys(deferred)...)...)
+			_, err := s.exec(tx, claimMove, micros(p.Now.Add(p.DeferBy)), jsonList(deferred))
 			if err != nil {
 				return fmt.Errorf("claim: defer: %w", err)
 			}
 		}
 		if len(picked) > 0 {
-			_, err := tx.Exec(`UPDATE deliveries SET next_attempt_at = ? WHERE id IN (`+placeholders(len(picked))+`)`,
-				append([]any{micros(p.Now.Add(p.Lease))}, anys(picked)...)...)
+			_, err := s.exec(tx, claimMove, micros(p.Now.Add(p.Lease)), jsonList(picked))
 			if err != nil {
 				return fmt.Errorf("claim: lease: %w", err)
 			}
-			rows, err := tx.Query(`SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload
-				FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
-				WHERE d.id IN (`+placeholders(len(picked))+`) ORDER BY d.id`, anys(picked)...)
+			rows, err := s.query(tx, claimRead, jsonList(picked))
 			if err != nil {
 				return fmt.Errorf("claim: read: %w", err)
 			}
@@ -117,7 +114,13 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 			}
 		}
 		var next sql.NullInt64
-		if err := tx.QueryRow(`SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('PENDING', 'RETRYING')`).Scan(&next); err != nil {
+		nrows, err := s.query(tx, nextDue)
+		if err != nil {
+			return fmt.Errorf("claim: next due: %w", err)
+		}
+		defer nrows.Close()
+		nrows.Next()
+		if err := nrows.Scan(&next); err != nil {
 			return fmt.Errorf("claim: next due: %w", err)
 		}
 		res.NextDue = fromMicros(next.Int64)
@@ -151,22 +154,11 @@ func (s *Store) RecordAttempts(ctx context.Context, results []*hookd.AttemptResu
 		prepared[i].reqHeaders, prepared[i].resHeaders = rq, rs
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		ins, err := tx.Prepare(`INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
-			SELECT id, attempts + 1, tenant_id, webhook_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`)
-		if err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		defer ins.Close()
-		upd, err := tx.Prepare(`UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?, manual = 0,
-			last_status_code = ?, last_error = ?, response_time_us = ?, updated_at = ? WHERE id = ?`)
-		if err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		defer upd.Close()
+		ins, upd := tx.Stmt(s.stmts[insertAttempt]), tx.Stmt(s.stmts[updateDelivery])
 		for _, p := range prepared {
 			r := p.r
 			if r.Release {
-				if _, err := tx.Exec(`UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status IN ('PENDING', 'RETRYING')`, micros(r.NextAttemptAt), r.DeliveryID); err != nil {
+				if _, err := s.exec(tx, releaseDelivery, micros(r.NextAttemptAt), r.DeliveryID); err != nil {
 					return fmt.Errorf("release delivery: %w", err)
 				}
 				continue

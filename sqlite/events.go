@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/hookd/hookd"
 )
@@ -28,8 +27,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	var res *hookd.PublishResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res = nil
-		r, err := tx.Exec(`INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant_id, id) DO NOTHING`, ev.TenantID, ev.ID, ev.Type, channels, micros(ev.Timestamp), ev.Payload)
+		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, micros(ev.Timestamp), ev.Payload)
 		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
@@ -50,17 +48,15 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 			return fmt.Errorf("insert event: %w", err)
 		}
 		created := 0
-		// One statement per chunk of the event's deliveries (SQLite caps
-		// bound variables); the join skips webhooks deleted or disabled
-		// since they were matched.
-		for lo := 0; lo < len(webhookIDs); lo += deliveryChunk {
-			hi := min(lo+deliveryChunk, len(webhookIDs))
-			r, err := tx.Exec(insertDeliveries(hi-lo), deliveryArgs(ev, seq, micros(now), ids[lo:hi], webhookIDs[lo:hi])...)
+		// One statement for all of the event's deliveries; the join skips
+		// webhooks deleted or disabled since they were matched.
+		if len(webhookIDs) > 0 {
+			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, micros(now), micros(now), micros(now), jsonList(byWebhook(ids, webhookIDs)), ev.TenantID)
 			if err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
 			n, _ := r.RowsAffected()
-			created += int(n)
+			created = int(n)
 		}
 		ev.Seq = seq
 		res = &hookd.PublishResult{Event: ev, Deliveries: created}
@@ -162,28 +158,22 @@ func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID strin
 	return out, rows.Err()
 }
 
-const deliveryChunk = 1000
+const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (tenant_id, id) DO NOTHING`
 
-// insertDeliveries returns the INSERT of n deliveries of one event.
-func insertDeliveries(n int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
-		SELECT v.column1, w.tenant_id, ?, w.id, ?, ?, 'PENDING', ?, ?, ? FROM (VALUES `)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?, ?)")
-	}
-	b.WriteString(`) AS v JOIN webhooks w ON w.id = v.column2 AND w.tenant_id = ? AND w.enabled = 1`)
-	return b.String()
-}
+// insertDeliveries inserts one event's deliveries from a JSON object that
+// maps webhook id to delivery id: json_each yields both as plain key and
+// value, where an array of pairs would have JSON re-parsed per row.
+const insertDeliveries = `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
+	SELECT j.value, w.tenant_id, ?, w.id, ?, ?, 'PENDING', ?, ?, ?
+	FROM json_each(?) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1`
 
-func deliveryArgs(ev *hookd.Event, seq, now int64, ids, webhookIDs []string) []any {
-	args := make([]any, 0, 6+2*len(ids)+1)
-	args = append(args, seq, ev.ID, ev.Type, now, now, now)
-	for i := range ids {
-		args = append(args, ids[i], webhookIDs[i])
+// byWebhook maps each webhook ID to its new delivery's ID. A webhook
+// listed twice gets one delivery.
+func byWebhook(deliveryIDs, webhookIDs []string) map[string]string {
+	out := make(map[string]string, len(webhookIDs))
+	for i, w := range webhookIDs {
+		out[w] = deliveryIDs[i]
 	}
-	return append(args, ev.TenantID)
+	return out
 }
