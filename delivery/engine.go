@@ -2,11 +2,14 @@
 // from the store in batches, signs and sends them, and records each attempt
 // and what comes next (success, a retry on the schedule, or failure).
 //
-// Isolation: the engine has a global budget of concurrent sends (Workers)
-// and each endpoint a smaller one (PerEndpoint, or FailingEndpoint while its
-// last attempt got no answer). A claim takes no more of an endpoint's
-// deliveries than it has room for and defers the rest, so an endpoint that
-// hangs holds a few sends, not the engine.
+// Isolation: the engine has a global budget of claimed deliveries (Workers)
+// and each endpoint a room: how many of its deliveries it may hold, queued
+// or in flight. The room is small while the endpoint gets no answer
+// (FailingEndpoint), PerEndpoint until it has shown it answers fast, and
+// FastQueue times that after; at most PerEndpoint are sent at once. A claim
+// takes no more of an endpoint's deliveries than it has room for and defers
+// the rest, so an endpoint that hangs holds a few sends, not the engine, and
+// one that answers fast is not throttled.
 package delivery
 
 import (
@@ -34,14 +37,22 @@ type Config struct {
 	// RetrySchedule is the wait before attempt 2, 3, …; default
 	// hookd.DefaultRetrySchedule.
 	RetrySchedule []time.Duration
-	// Workers caps concurrent sends in this process. Default 1024.
+	// Workers caps the deliveries this process holds (queued or in
+	// flight). Default 2048.
 	Workers int
-	// PerEndpoint caps concurrent sends to one webhook. Default 16.
+	// PerEndpoint caps concurrent sends to one webhook, and its room until
+	// it has answered fast. Default 32.
 	PerEndpoint int
-	// FailingEndpoint caps them while the webhook's last attempt got no
+	// FastQueue multiplies PerEndpoint for the room of a webhook whose
+	// answers come within FastAnswer on average. Default 8.
+	FastQueue int
+	// FastAnswer is what counts as answering fast. Default 250ms.
+	FastAnswer time.Duration
+	// FailingEndpoint is the room while the webhook's last attempt got no
 	// answer (timeout, refused connection). Default 2.
 	FailingEndpoint int
-	// ClaimBatch caps deliveries per claim. Default 256.
+	// ClaimBatch caps deliveries per claim. A claim waits for a commit, so
+	// this is how many deliveries one commit cycle can start. Default 1024.
 	ClaimBatch int
 	// Lease is how long a claimed delivery stays this process's; one that
 	// is not recorded by then (the process died) is sent again. It must
@@ -56,7 +67,7 @@ type Config struct {
 	// ShutdownTimeout bounds how long Stop lets sends in flight finish;
 	// the rest are released to be sent again. Default 10s.
 	ShutdownTimeout time.Duration
-	// RecordBatch caps attempt results per write. Default 512.
+	// RecordBatch caps attempt results per write. Default 2048.
 	RecordBatch int
 }
 
@@ -70,11 +81,13 @@ func (c *Config) defaults() {
 	if len(c.RetrySchedule) == 0 {
 		c.RetrySchedule = hookd.DefaultRetrySchedule
 	}
-	setDefault(&c.Workers, 1024)
-	setDefault(&c.PerEndpoint, 16)
+	setDefault(&c.Workers, 2048)
+	setDefault(&c.PerEndpoint, 32)
+	setDefault(&c.FastQueue, 8)
+	setDefault(&c.FastAnswer, 250*time.Millisecond)
 	setDefault(&c.FailingEndpoint, 2)
-	setDefault(&c.ClaimBatch, 256)
-	setDefault(&c.RecordBatch, 512)
+	setDefault(&c.ClaimBatch, 1024)
+	setDefault(&c.RecordBatch, 2048)
 	setDefault(&c.Lease, 2*time.Minute)
 	setDefault(&c.DeferBy, time.Second)
 	setDefault(&c.PollInterval, time.Second)
@@ -113,8 +126,10 @@ type Engine struct {
 }
 
 type endpoint struct {
-	held    int  // claimed and not finished
-	failing bool // the last attempt got no HTTP answer
+	held    int           // claimed and not finished
+	failing bool          // the last attempt got no HTTP answer
+	latency time.Duration // moving average of answered attempts; 0 until one
+	sends   chan struct{} // PerEndpoint send slots
 	limiter *rate.Limiter
 }
 
@@ -231,8 +246,11 @@ func (e *Engine) room(webhookID string) int {
 		return e.cfg.PerEndpoint
 	}
 	limit := e.cfg.PerEndpoint
-	if ep.failing {
+	switch {
+	case ep.failing:
 		limit = e.cfg.FailingEndpoint
+	case ep.latency > 0 && ep.latency < e.cfg.FastAnswer:
+		limit = e.cfg.PerEndpoint * e.cfg.FastQueue
 	}
 	return limit - ep.held
 }
@@ -241,7 +259,7 @@ func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim) {
 	e.mu.Lock()
 	ep := e.endpoints[c.WebhookID]
 	if ep == nil {
-		ep = &endpoint{}
+		ep = &endpoint{sends: make(chan struct{}, e.cfg.PerEndpoint)}
 		e.endpoints[c.WebhookID] = ep
 	}
 	ep.held++
@@ -255,7 +273,15 @@ func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim) {
 		ep.held--
 		e.inflight--
 		if r != nil && r.Attempt != nil {
-			ep.failing = !r.Attempt.Success && r.Attempt.StatusCode == 0
+			a := r.Attempt
+			ep.failing = !a.Success && a.StatusCode == 0
+			if a.StatusCode != 0 {
+				if ep.latency == 0 {
+					ep.latency = a.Duration
+				} else {
+					ep.latency = (7*ep.latency + a.Duration) / 8
+				}
+			}
 		}
 		wakeUp := e.starved
 		e.starved = false
@@ -320,6 +346,12 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint) *hoo
 		if err := lim.Wait(ctx); err != nil {
 			return release
 		}
+	}
+	select {
+	case ep.sends <- struct{}{}:
+		defer func() { <-ep.sends }()
+	case <-ctx.Done():
+		return release
 	}
 	now := e.clock.Now()
 	a := e.sender.send(ctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, now)

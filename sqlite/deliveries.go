@@ -220,7 +220,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 }
 
 func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*hookd.DeliveryDetail, error) {
-	row := s.rdb.QueryRowContext(ctx, `SELECT `+prefixed("d.", deliveryCols)+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
+	row := s.queryRow(ctx, `SELECT `+prefixed("d.", deliveryCols)+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		WHERE d.tenant_id = ? AND d.id = ?`, tenantID, id)
 	dd := &hookd.DeliveryDetail{}
 	var next sql.NullInt64
@@ -233,7 +233,7 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*hookd.De
 	d.NextAttemptAt, d.ResponseTime = fromMicros(next.Int64), microDuration(rt)
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
 	dd.Delivery = d
-	rows, err := s.rdb.QueryContext(ctx, `SELECT number, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body
+	rows, err := s.queryRead(ctx, `SELECT number, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body
 		FROM attempts WHERE delivery_id = ? ORDER BY number`, id)
 	if err != nil {
 		return nil, fmt.Errorf("get delivery attempts: %w", err)
@@ -267,7 +267,7 @@ func prefixed(p, cols string) string {
 }
 
 func (s *Store) queryDeliveries(ctx context.Context, query string, args ...any) ([]*hookd.Delivery, error) {
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	rows, err := s.queryRead(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -292,7 +292,7 @@ func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*h
 	}
 	total := -1
 	if q.Before == "" {
-		if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE `+where, args...).Scan(&total); err != nil {
+		if err := s.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE `+where, args...).Scan(&total); err != nil {
 			return nil, 0, fmt.Errorf("count deliveries: %w", err)
 		}
 	} else {
@@ -306,7 +306,7 @@ func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*h
 
 func (s *Store) ListFailedDeliveries(ctx context.Context, tenantID string, p hookd.Page) ([]*hookd.Delivery, int, error) {
 	var total int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = ? AND status = 'FAILED'`, tenantID).Scan(&total); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = ? AND status = 'FAILED'`, tenantID).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count failed deliveries: %w", err)
 	}
 	out, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE tenant_id = ? AND status = 'FAILED'
@@ -365,7 +365,7 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 		hookd.StatusPending: 0, hookd.StatusRetrying: 0, hookd.StatusSuccess: 0, hookd.StatusFailed: 0,
 	}}
 	var avgUs sql.NullFloat64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(success), 0), avg(CASE WHEN status_code > 0 THEN duration_us END)
+	if err := s.queryRow(ctx, `SELECT count(*), coalesce(sum(success), 0), avg(CASE WHEN status_code > 0 THEN duration_us END)
 		FROM attempts WHERE `+attemptWhere, attemptArgs...).Scan(&st.TotalDeliveries, &st.SuccessfulDeliveries, &avgUs); err != nil {
 		return nil, fmt.Errorf("attempt stats: %w", err)
 	}
@@ -374,7 +374,7 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 		st.SuccessRate = float64(st.SuccessfulDeliveries) / float64(st.TotalDeliveries)
 	}
 	st.AverageResponseTimeMs = avgUs.Float64 / 1000
-	rows, err := s.rdb.QueryContext(ctx, `SELECT status, count(*) FROM deliveries WHERE `+deliveryWhere+` GROUP BY status`, deliveryArgs...)
+	rows, err := s.queryRead(ctx, `SELECT status, count(*) FROM deliveries WHERE `+deliveryWhere+` GROUP BY status`, deliveryArgs...)
 	if err != nil {
 		return nil, fmt.Errorf("delivery stats: %w", err)
 	}

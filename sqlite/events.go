@@ -87,7 +87,7 @@ func scanEvent(r scanner) (*hookd.Event, error) {
 }
 
 func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event, error) {
-	e, err := scanEvent(s.rdb.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	e, err := scanEvent(s.queryRow(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
 		return nil, notFound("get event", err)
 	}
@@ -107,7 +107,7 @@ func (s *Store) ListEvents(ctx context.Context, q hookd.EventQuery) ([]*hookd.Ev
 	}
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, q.Limit)
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	rows, err := s.queryRead(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -141,7 +141,7 @@ func scanDelivery(r scanner) (*hookd.Delivery, error) {
 }
 
 func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID string) ([]*hookd.Delivery, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries
+	rows, err := s.queryRead(ctx, `SELECT `+deliveryCols+` FROM deliveries
 		WHERE event_seq = (SELECT seq FROM events WHERE tenant_id = ? AND id = ?) ORDER BY id`, tenantID, eventID)
 	if err != nil {
 		return nil, fmt.Errorf("list event deliveries: %w", err)

@@ -57,6 +57,7 @@ type Store struct {
 	rdb    *sql.DB // read pool
 	writes chan *writeReq
 	stmts  map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
+	reads  sync.Map             // query text → *sql.Stmt prepared on rdb
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
@@ -83,9 +84,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	// temp_store=MEMORY keeps statement sub-journals (multi-row statements
+	// inside a transaction) off the disk: they were an eighth of the writer's
+	// time as temp-file writes.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(2)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// The writer gets a 32 MiB page cache: it touches the queue's indexes
+	// on every batch. Readers keep SQLite's default.
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-32768)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -189,6 +195,7 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
+	s.reads.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	err1 := s.rdb.Close()
 	err2 := s.wdb.Close()
 	return errors.Join(err1, err2)
@@ -197,7 +204,7 @@ func (s *Store) Close() error {
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+	if err := s.queryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	return nil
@@ -354,6 +361,40 @@ var hot = []string{
 	insertEvent, insertDeliveries,
 	claimScan, claimFailDisabled, claimMove, claimRead, nextDue,
 	insertAttempt, updateDelivery, releaseDelivery,
+}
+
+// queryRow and queryRead run a read through a statement prepared once per
+// text (database/sql prepares it once on each pooled connection). The texts
+// are a small fixed set, so the cache stays small.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return s.rdb.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (s *Store) queryRead(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.reads.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.reads.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // jsonList encodes a list as the one parameter of a json_each.

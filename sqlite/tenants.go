@@ -10,7 +10,7 @@ import (
 
 func (s *Store) AdminKeyHash(ctx context.Context) ([]byte, error) {
 	var h []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'admin_key_hash'`).Scan(&h)
+	err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = 'admin_key_hash'`).Scan(&h)
 	if err != nil {
 		return nil, notFound("admin key", err)
 	}
@@ -44,7 +44,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
 func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error) {
 	t := &hookd.Tenant{}
 	var created int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, name, created_at FROM tenants WHERE id = ?`, id).Scan(&t.ID, &t.Name, &created)
+	err := s.queryRow(ctx, `SELECT id, name, created_at FROM tenants WHERE id = ?`, id).Scan(&t.ID, &t.Name, &created)
 	if err != nil {
 		return nil, notFound("get tenant", err)
 	}
@@ -54,10 +54,10 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error)
 
 func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant, int, error) {
 	var total int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count tenants: %w", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT ? OFFSET ?`, p.Limit, p.Offset)
+	rows, err := s.queryRead(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT ? OFFSET ?`, p.Limit, p.Offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list tenants: %w", err)
 	}
@@ -118,7 +118,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *hookd.APIKey) error {
 }
 
 func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]*hookd.APIKey, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE tenant_id = ? ORDER BY id`, tenantID)
+	rows, err := s.queryRead(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE tenant_id = ? ORDER BY id`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
@@ -142,7 +142,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 }
 
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, error) {
-	k, err := scanKey(s.rdb.QueryRowContext(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE hash = ?`, hash))
+	k, err := scanKey(s.queryRow(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, notFound("api key", err)
 	}
@@ -199,7 +199,7 @@ func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error 
 }
 
 func (s *Store) GetEventType(ctx context.Context, name string) (*hookd.EventType, error) {
-	et, err := scanEventType(s.rdb.QueryRowContext(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
+	et, err := scanEventType(s.queryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
 	if err != nil {
 		return nil, notFound("get event type", err)
 	}
@@ -207,7 +207,7 @@ func (s *Store) GetEventType(ctx context.Context, name string) (*hookd.EventType
 }
 
 func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+eventTypeCols+` FROM event_types ORDER BY name`)
+	rows, err := s.queryRead(ctx, `SELECT `+eventTypeCols+` FROM event_types ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list event types: %w", err)
 	}

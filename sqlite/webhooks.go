@@ -125,7 +125,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 }
 
 func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (*hookd.Webhook, error) {
-	w, err := s.scanWebhook(s.rdb.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	w, err := s.scanWebhook(s.queryRow(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
 		return nil, notFound("get webhook", err)
 	}
@@ -140,7 +140,7 @@ func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hook
 		args = append(args, *q.Enabled)
 	}
 	var total int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE `+where, args...).Scan(&total); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM webhooks WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count webhooks: %w", err)
 	}
 	out, err := s.queryWebhooks(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE `+where+` ORDER BY id LIMIT ? OFFSET ?`,
@@ -153,7 +153,7 @@ func (s *Store) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hookd.
 }
 
 func (s *Store) queryWebhooks(ctx context.Context, query string, args ...any) ([]*hookd.Webhook, error) {
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	rows, err := s.queryRead(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}

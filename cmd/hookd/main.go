@@ -2,6 +2,7 @@
 //
 //	hookd serve     API + delivery workers + console (the default role)
 //	hookd migrate   apply schema migrations and exit
+//	hookd bench     measure throughput and latency end to end
 //	hookd version   print the version
 package main
 
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,6 +47,7 @@ const usage = `hookd — webhook delivery service
 Usage:
   hookd serve [flags]     run the API, the delivery workers and the console
   hookd migrate [flags]   apply schema migrations and exit
+  hookd bench [flags]     measure throughput and latency end to end (see docs/PERFORMANCE.md)
   hookd version           print the version
 
 Run "hookd serve -h" for the flags. Every flag has an environment variable;
@@ -62,6 +65,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		fmt.Fprintln(stdout, "hookd", hookd.Version)
 		return nil
 	case "serve", "migrate":
+	case "bench":
+		cfg, err := parseBenchConfig(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		_, err = runBench(ctx, cfg, stdout)
+		return err
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -235,6 +245,18 @@ func adminKeyHash(ctx context.Context, cfg *Config, store hookd.Store, stderr io
 }
 
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, ready chan<- string) error {
+	// HOOKD_CPUPROFILE=FILE writes a CPU profile of the whole run (see
+	// docs/PERFORMANCE.md): how the figures there were worked on.
+	if path := os.Getenv("HOOKD_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err

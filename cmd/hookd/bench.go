@@ -1,0 +1,611 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// benchConfig is `hookd bench`'s configuration.
+type benchConfig struct {
+	Hookd      string        // the hookd binary to run; default this executable
+	Scenarios  []string      // which rows to run
+	Duration   time.Duration // publishing time per scenario
+	Rate       float64       // offered events/s; 0: as fast as accepted
+	Publishers int           // concurrent publishing connections
+	Backlog    int           // deliveries created before workers start (backlog row)
+	DrainWait  time.Duration // how long to wait for deliveries after publishing stops
+	JSON       bool
+	DB         string // passed to hookd as --db; default a fresh SQLite file per scenario
+	Progress   io.Writer
+}
+
+var allScenarios = []string{"baseline", "fanout1", "fanout10", "fanout100", "payload64k", "isolation", "backlog"}
+
+func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
+	fs := flag.NewFlagSet("hookd bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	self, _ := os.Executable()
+	cfg := &benchConfig{Progress: stderr}
+	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+"; also half (fanout1 at half the rate fanout1 reached)")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
+	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
+	fs.IntVar(&cfg.Backlog, "backlog", 1_000_000, "pending deliveries created before workers start, for the backlog row")
+	fs.DurationVar(&cfg.DrainWait, "drain-wait", 2*time.Minute, "how long to wait for deliveries after publishing stops")
+	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.DB, "db", "", "hookd's --db (default: a fresh SQLite file per scenario)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	for _, s := range strings.Split(*scen, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !slices.Contains(allScenarios, s) && s != "half" {
+			return nil, fmt.Errorf("unknown scenario %q", s)
+		}
+		cfg.Scenarios = append(cfg.Scenarios, s)
+	}
+	return cfg, nil
+}
+
+// BenchRow is one line of the report.
+type BenchRow struct {
+	Scenario        string  `json:"scenario"`
+	Fanout          int     `json:"fanout"`
+	PayloadBytes    int     `json:"payloadBytes"`
+	OfferedRate     float64 `json:"offeredEventsPerSec,omitempty"`
+	AcceptedPerSec  float64 `json:"acceptedEventsPerSec"`
+	DeliveredPerSec float64 `json:"deliveredPerSec"`
+	Delivered       int64   `json:"delivered"`
+	Expected        int64   `json:"expected"`
+	P50Ms           float64 `json:"p50Ms"`
+	P90Ms           float64 `json:"p90Ms"`
+	P99Ms           float64 `json:"p99Ms"`
+	MaxMs           float64 `json:"maxMs"`
+	CPUCores        float64 `json:"hookdCpuCores"`
+	PeakRSSMB       float64 `json:"hookdPeakRssMB"`
+	OfBaseline      float64 `json:"ofBaseline,omitempty"`
+	Note            string  `json:"note,omitempty"`
+}
+
+// BenchReport is the whole run.
+type BenchReport struct {
+	Machine string     `json:"machine"`
+	Rows    []BenchRow `json:"rows"`
+}
+
+func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchReport, error) {
+	rcv, err := startReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer rcv.close()
+	rep := &BenchReport{Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
+	var baseline float64
+	var fanout1 float64
+	for _, sc := range cfg.Scenarios {
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		var row *BenchRow
+		switch sc {
+		case "baseline":
+			row, err = runBaseline(ctx, cfg, rcv)
+			if row != nil {
+				baseline = row.DeliveredPerSec
+			}
+		case "fanout1":
+			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 1024, rate: cfg.Rate})
+			if row != nil {
+				fanout1 = row.DeliveredPerSec
+			}
+		case "half":
+			if fanout1 == 0 {
+				return rep, errors.New("the half row needs the fanout1 row first")
+			}
+			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 1024, rate: fanout1 / 2})
+		case "fanout10":
+			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 10, payload: 1024, rate: cfg.Rate})
+		case "fanout100":
+			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 100, payload: 1024, rate: cfg.Rate})
+		case "payload64k":
+			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 64 << 10, rate: cfg.Rate})
+		case "isolation":
+			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 20, hanging: 2, payload: 1024, rate: cfg.Rate})
+		case "backlog":
+			row, err = runBacklog(ctx, cfg, rcv)
+		}
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", sc, err)
+		}
+		if baseline > 0 && sc != "baseline" {
+			row.OfBaseline = row.DeliveredPerSec / baseline
+		}
+		rep.Rows = append(rep.Rows, *row)
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return rep, enc.Encode(rep)
+	}
+	printReport(stdout, rep)
+	return rep, nil
+}
+
+func printReport(w io.Writer, rep *BenchReport) {
+	fmt.Fprintf(w, "machine: %s\n\n", rep.Machine)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tfanout\tpayload\taccepted ev/s\tdelivered/s\tof baseline\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcpu cores\tpeak RSS MB\tdelivered\t")
+	for _, r := range rep.Rows {
+		of := ""
+		if r.OfBaseline > 0 {
+			of = fmt.Sprintf("%.0f%%", 100*r.OfBaseline)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d/%d\t\n",
+			r.Scenario, r.Fanout, r.PayloadBytes, r.AcceptedPerSec, r.DeliveredPerSec, of,
+			r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs, r.CPUCores, r.PeakRSSMB, r.Delivered, r.Expected)
+	}
+	tw.Flush()
+	for _, r := range rep.Rows {
+		if r.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Note)
+		}
+	}
+}
+
+// receiver is the bench's own webhook endpoint: /ok/N answers 200 at once
+// and records the publish → receive latency carried in the body; /hang/N
+// holds the request until the client gives up.
+type receiver struct {
+	srv   *http.Server
+	url   string
+	mu    sync.Mutex
+	lat   []time.Duration
+	count atomic.Int64
+	last  atomic.Int64 // unix ns of the last healthy delivery
+	stop  chan struct{}
+}
+
+func startReceiver() (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &receiver{url: "http://" + ln.Addr().String(), stop: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /ok/{n}", func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		now := time.Now()
+		if sent := sentAt(body); sent > 0 {
+			d := time.Duration(now.UnixNano() - sent)
+			r.mu.Lock()
+			r.lat = append(r.lat, d)
+			r.mu.Unlock()
+		}
+		r.count.Add(1)
+		r.last.Store(now.UnixNano())
+	})
+	mux.HandleFunc("POST /hang/{n}", func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case <-req.Context().Done():
+		case <-r.stop:
+		}
+	})
+	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go r.srv.Serve(ln)
+	return r, nil
+}
+
+func (r *receiver) reset() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lat := r.lat
+	r.lat = make([]time.Duration, 0, 1<<16)
+	r.count.Store(0)
+	r.last.Store(0)
+	return lat
+}
+
+func (r *receiver) close() {
+	close(r.stop)
+	r.srv.Close()
+}
+
+// sentAt finds "sent":NNN in a body without decoding it.
+func sentAt(body []byte) int64 {
+	i := bytes.Index(body, []byte(`"sent":`))
+	if i < 0 {
+		return 0
+	}
+	j := i + len(`"sent":`)
+	k := j
+	for k < len(body) && body[k] >= '0' && body[k] <= '9' {
+		k++
+	}
+	n, _ := strconv.ParseInt(string(body[j:k]), 10, 64)
+	return n
+}
+
+// eventBody is a publish request of about payload bytes of data.
+func eventBody(payload int) func() []byte {
+	pad := strings.Repeat("x", max(payload-40, 0))
+	return func() []byte {
+		return []byte(`{"type":"bench.event","data":{"sent":` + strconv.FormatInt(time.Now().UnixNano(), 10) + `,"pad":"` + pad + `"}}`)
+	}
+}
+
+func percentiles(lat []time.Duration, row *BenchRow) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(p float64) float64 {
+		i := min(int(p*float64(len(lat))), len(lat)-1)
+		return float64(lat[i]) / float64(time.Millisecond)
+	}
+	row.P50Ms, row.P90Ms, row.P99Ms = at(0.50), at(0.90), at(0.99)
+	row.MaxMs = float64(lat[len(lat)-1]) / float64(time.Millisecond)
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, IdleConnTimeout: time.Minute,
+	}}
+}
+
+// runBaseline is the machine's loopback ceiling: a plain Go client posting
+// the same bodies to the same receiver, as fast as it answers.
+func runBaseline(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+	rcv.reset()
+	client := newClient(cfg.Publishers)
+	body := eventBody(1024)
+	var n atomic.Int64
+	deadline := time.Now().Add(cfg.Duration)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Publishers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				res, err := client.Post(rcv.url+"/ok/"+strconv.Itoa(i), "application/json", bytes.NewReader(body()))
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				n.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	row := &BenchRow{Scenario: "baseline", Fanout: 1, PayloadBytes: 1024, DeliveredPerSec: float64(n.Load()) / el, Delivered: n.Load(), Expected: n.Load(),
+		Note: "a plain Go HTTP client posting the same bodies to the same receiver: the loopback ceiling"}
+	percentiles(rcv.reset(), row)
+	return row, nil
+}
+
+// hookdProc is a hookd child process under measurement.
+type hookdProc struct {
+	cmd  *exec.Cmd
+	url  string
+	key  string
+	dir  string
+	out  *bytes.Buffer
+	cpu0 time.Duration
+	t0   time.Time
+}
+
+func startHookd(ctx context.Context, cfg *benchConfig, dir string, extra ...string) (*hookdProc, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	db := cfg.DB
+	if db == "" {
+		db = filepath.Join(dir, "bench.db")
+	}
+	p := &hookdProc{url: "http://" + addr, key: "bench-admin-key", dir: dir, out: &bytes.Buffer{}}
+	args := append([]string{"serve", "--addr", addr, "--db", db, "--admin-key", p.key, "--allow-networks", "127.0.0.0/8", "--log-format", "json"}, extra...)
+	p.cmd = exec.CommandContext(ctx, cfg.Hookd, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cfg.Hookd, err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		res, err := http.Get(p.url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			p.kill()
+			return nil, fmt.Errorf("hookd did not become ready: %s", p.out)
+		}
+	}
+	p.cpu0, p.t0 = procCPU(p.cmd.Process.Pid), time.Now()
+	return p, nil
+}
+
+func (p *hookdProc) usage() (cores, rssMB float64) {
+	pid := p.cmd.Process.Pid
+	cores = (procCPU(pid) - p.cpu0).Seconds() / time.Since(p.t0).Seconds()
+	return cores, float64(procPeakRSS(pid)) / (1 << 20)
+}
+
+// stop ends hookd gracefully and waits for it.
+func (p *hookdProc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		p.kill()
+	}
+}
+
+func (p *hookdProc) kill() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() }
+
+func (p *hookdProc) call(method, path string, body any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, p.url+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+p.key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 300 {
+		msg, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, msg)
+	}
+	return nil
+}
+
+// setup creates the bench tenant, its event type and webhooks: fanout
+// healthy ones and hanging ones (10 s timeout).
+func (p *hookdProc) setup(rcv *receiver, fanout, hanging int) error {
+	if err := p.call("POST", "/v1/tenants", map[string]any{"id": "bench", "name": "bench"}); err != nil {
+		return err
+	}
+	if err := p.call("POST", "/v1/event-types", map[string]any{"name": "bench.event", "description": "hookd bench"}); err != nil {
+		return err
+	}
+	for i := 0; i < fanout; i++ {
+		url, timeout := fmt.Sprintf("%s/ok/%d", rcv.url, i), 30000
+		if i < hanging {
+			url, timeout = fmt.Sprintf("%s/hang/%d", rcv.url, i), 10000
+		}
+		if err := p.call("POST", "/v1/tenants/bench/webhooks", map[string]any{
+			"name": fmt.Sprintf("bench %d", i), "url": url, "events": []string{"*"}, "timeoutMs": timeout,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type loadSpec struct {
+	name    string
+	fanout  int
+	hanging int
+	payload int
+	rate    float64
+}
+
+// publish sends events to p for d (or until n are accepted, when n > 0)
+// and returns how many were accepted and for how long publishing ran.
+func publish(ctx context.Context, cfg *benchConfig, p *hookdProc, payload int, offered float64, d time.Duration, n int64, progress func(accepted int64)) (int64, time.Duration) {
+	client := newClient(cfg.Publishers)
+	body := eventBody(payload)
+	var lim *rate.Limiter
+	if offered > 0 {
+		lim = rate.NewLimiter(rate.Limit(offered), max(1, int(offered/100)))
+	}
+	var accepted atomic.Int64
+	pctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Publishers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pctx.Err() == nil && (n == 0 || accepted.Load() < n) {
+				if lim != nil && lim.Wait(pctx) != nil {
+					return
+				}
+				req, _ := http.NewRequestWithContext(pctx, "POST", p.url+"/v1/tenants/bench/events", bytes.NewReader(body()))
+				req.Header.Set("Authorization", "Bearer "+p.key)
+				res, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == http.StatusAccepted {
+					accepted.Add(1)
+				}
+			}
+		}()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		select {
+		case <-done:
+			return accepted.Load(), time.Since(start)
+		case <-tick.C:
+			if progress != nil {
+				progress(accepted.Load())
+			}
+		}
+	}
+}
+
+// drain waits until want healthy deliveries arrived or DrainWait passes.
+func drain(cfg *benchConfig, rcv *receiver, want int64, progress func()) {
+	deadline := time.Now().Add(cfg.DrainWait)
+	last := time.Now()
+	for rcv.count.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if time.Since(last) > time.Second {
+			progress()
+			last = time.Now()
+		}
+	}
+}
+
+func runLoad(ctx context.Context, cfg *benchConfig, rcv *receiver, spec loadSpec) (*BenchRow, error) {
+	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	p, err := startHookd(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	if err := p.setup(rcv, spec.fanout, spec.hanging); err != nil {
+		return nil, err
+	}
+	rcv.reset()
+	healthy := int64(spec.fanout - spec.hanging)
+	start := time.Now()
+	accepted, pubDur := publish(ctx, cfg, p, spec.payload, spec.rate, cfg.Duration, 0, func(a int64) {
+		el := time.Since(start).Seconds()
+		fmt.Fprintf(cfg.Progress, "\r%-10s %4.0fs  accepted %8.0f ev/s  delivered %8.0f/s   ", spec.name, el, float64(a)/el, float64(rcv.count.Load())/el)
+	})
+	want := accepted * healthy
+	drain(cfg, rcv, want, func() {
+		fmt.Fprintf(cfg.Progress, "\r%-10s draining: %d/%d delivered            ", spec.name, rcv.count.Load(), want)
+	})
+	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
+	delivered, lastNs := rcv.count.Load(), rcv.last.Load()
+	cores, rss := p.usage()
+	row := &BenchRow{Scenario: spec.name, Fanout: spec.fanout, PayloadBytes: spec.payload, OfferedRate: spec.rate,
+		AcceptedPerSec: float64(accepted) / pubDur.Seconds(), Delivered: delivered, Expected: want, CPUCores: cores, PeakRSSMB: rss}
+	if lastNs > 0 {
+		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	}
+	if spec.hanging > 0 {
+		row.Note = fmt.Sprintf("%d of %d endpoints hang until their 10 s timeout; latency and rates are the healthy endpoints'", spec.hanging, spec.fanout)
+	}
+	percentiles(rcv.reset(), row)
+	return row, nil
+}
+
+// runBacklog creates Backlog pending deliveries with workers off (--role
+// api), then starts a worker and measures the drain.
+func runBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if cfg.DB == "" {
+		cfg2 := *cfg
+		cfg2.DB = filepath.Join(dir, "backlog.db")
+		cfg = &cfg2
+	}
+	const fanout = 100
+	events := int64((cfg.Backlog + fanout - 1) / fanout)
+	api, err := startHookd(ctx, cfg, dir, "--role", "api")
+	if err != nil {
+		return nil, err
+	}
+	if err := api.setup(rcv, fanout, 0); err != nil {
+		api.kill()
+		return nil, err
+	}
+	start := time.Now()
+	accepted, _ := publish(ctx, cfg, api, 1024, 0, time.Hour, events, func(a int64) {
+		fmt.Fprintf(cfg.Progress, "\rbacklog    creating: %d/%d deliveries (%.0f/s)   ", a*fanout, events*fanout, float64(a*fanout)/time.Since(start).Seconds())
+	})
+	api.stop()
+	rcv.reset()
+	worker, err := startHookd(ctx, cfg, dir, "--role", "worker")
+	if err != nil {
+		return nil, err
+	}
+	defer worker.stop()
+	start = time.Now()
+	want := accepted * fanout
+	drain(cfg, rcv, want, func() {
+		n := rcv.count.Load()
+		fmt.Fprintf(cfg.Progress, "\rbacklog    draining: %d/%d (%.0f/s)            ", n, want, float64(n)/time.Since(start).Seconds())
+	})
+	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
+	delivered, lastNs := rcv.count.Load(), rcv.last.Load()
+	cores, rss := worker.usage()
+	row := &BenchRow{Scenario: "backlog", Fanout: fanout, PayloadBytes: 1024, Delivered: delivered, Expected: want, CPUCores: cores, PeakRSSMB: rss,
+		Note: fmt.Sprintf("%d deliveries created with workers off, then drained by one worker; latency counts from publish, so it includes the wait", want)}
+	if lastNs > 0 {
+		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	}
+	percentiles(rcv.reset(), row)
+	return row, nil
+}
+
+// procCPU is a process's user + system CPU time, from /proc.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at ")".
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
+}
+
+// procPeakRSS is a process's peak resident set (VmHWM), in bytes.
+func procPeakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs `hookd bench` for a few seconds against a freshly
+// built hookd to keep it working. It checks that every row ran and every
+// event was delivered, never how fast: speed is measured by the bench
+// itself, on a quiet machine (docs/PERFORMANCE.md).
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds hookd")
+	}
+	bin := filepath.Join(t.TempDir(), "hookd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var out, progress bytes.Buffer
+	cfg := &benchConfig{
+		Hookd: bin, Scenarios: []string{"baseline", "fanout1", "half", "fanout10", "isolation", "backlog"},
+		Duration: time.Second, Rate: 200, Publishers: 4, Backlog: 500, DrainWait: 60 * time.Second, JSON: true, Progress: &progress,
+	}
+	rep, err := runBench(context.Background(), cfg, &out)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, progress.String())
+	}
+	var decoded BenchReport
+	if err := json.Unmarshal(out.Bytes(), &decoded); err != nil || len(decoded.Rows) != len(cfg.Scenarios) {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	for _, r := range rep.Rows {
+		if r.Delivered == 0 || r.Delivered < r.Expected {
+			t.Errorf("%s: delivered %d of %d", r.Scenario, r.Delivered, r.Expected)
+		}
+		if r.Scenario != "baseline" && (r.CPUCores <= 0 || r.PeakRSSMB <= 0) {
+			t.Errorf("%s: no process figures: %+v", r.Scenario, r)
+		}
+		if r.Scenario == "isolation" && !strings.Contains(r.Note, "hang") {
+			t.Errorf("isolation note = %q", r.Note)
+		}
+	}
+}
