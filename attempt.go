@@ -81,11 +81,10 @@ type ClaimParams struct {
 	Lease time.Duration // claimed rows fall due again after this, if not recorded
 	Limit int
 	// Room says how many more deliveries of a webhook the caller can take
-	// now. Due rows of a webhook without room are deferred by DeferBy, so
-	// that one saturated endpoint's backlog does not stand in front of the
+	// now, and how far to push back its due rows when it has none, so that
+	// one saturated endpoint's backlog does not stand in front of the
 	// others' work.
-	Room    func(webhookID string) int
-	DeferBy time.Duration
+	Room func(webhookID string) (room int, deferBy time.Duration)
 }
 
 // Claim is a delivery leased to one worker, with what sending it needs.

@@ -59,8 +59,11 @@ type Config struct {
 	// exceed the longest timeout. Default 2m.
 	Lease time.Duration
 	// DeferBy is how far the due deliveries of a webhook without room are
-	// pushed back. Default 1s.
+	// pushed back. Default 250ms.
 	DeferBy time.Duration
+	// DeferFailing is the same for a webhook whose last attempt got no
+	// answer: its backlog is not re-read on every claim. Default 5s.
+	DeferFailing time.Duration
 	// PollInterval is the longest the engine sleeps without a wake-up.
 	// Default 1s.
 	PollInterval time.Duration
@@ -89,7 +92,8 @@ func (c *Config) defaults() {
 	setDefault(&c.ClaimBatch, 1024)
 	setDefault(&c.RecordBatch, 2048)
 	setDefault(&c.Lease, 2*time.Minute)
-	setDefault(&c.DeferBy, time.Second)
+	setDefault(&c.DeferBy, 250*time.Millisecond)
+	setDefault(&c.DeferFailing, 5*time.Second)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.ShutdownTimeout, 10*time.Second)
 }
@@ -203,7 +207,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			limit := min(free, e.cfg.ClaimBatch)
 			now := e.clock.Now()
 			res, err := e.store.ClaimDeliveries(ctx, hookd.ClaimParams{
-				Now: now, Lease: e.cfg.Lease, Limit: limit, Room: e.room, DeferBy: e.cfg.DeferBy,
+				Now: now, Lease: e.cfg.Lease, Limit: limit, Room: e.room,
 			})
 			switch {
 			case ctx.Err() != nil:
@@ -237,22 +241,21 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 }
 
 // room is ClaimParams.Room: how many more of a webhook's deliveries this
-// process can take now.
-func (e *Engine) room(webhookID string) int {
+// process can take now, and how far to push back the rest.
+func (e *Engine) room(webhookID string) (int, time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep := e.endpoints[webhookID]
 	if ep == nil {
-		return e.cfg.PerEndpoint
+		return e.cfg.PerEndpoint, e.cfg.DeferBy
 	}
-	limit := e.cfg.PerEndpoint
 	switch {
 	case ep.failing:
-		limit = e.cfg.FailingEndpoint
+		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferFailing
 	case ep.latency > 0 && ep.latency < e.cfg.FastAnswer:
-		limit = e.cfg.PerEndpoint * e.cfg.FastQueue
+		return e.cfg.PerEndpoint*e.cfg.FastQueue - ep.held, e.cfg.DeferBy
 	}
-	return limit - ep.held
+	return e.cfg.PerEndpoint - ep.held, e.cfg.DeferBy
 }
 
 func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim) {

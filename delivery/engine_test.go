@@ -382,7 +382,7 @@ func TestAbandonedClaimIsResent(t *testing.T) {
 	ev := h.publish(wh)
 	// A process claims the delivery and dies before recording anything.
 	res, err := h.store.ClaimDeliveries(context.Background(), hookd.ClaimParams{
-		Now: time.Now(), Lease: time.Second, Limit: 10, Room: func(string) int { return 10 }, DeferBy: time.Second,
+		Now: time.Now(), Lease: time.Second, Limit: 10, Room: func(string) (int, time.Duration) { return 10, time.Second },
 	})
 	if err != nil || len(res.Claims) != 1 {
 		t.Fatalf("claim = %v, %v", res, err)

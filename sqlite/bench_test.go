@@ -84,12 +84,12 @@ func BenchmarkClaimRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	room := func(string) int { return 1 << 20 }
+	room := func(string) (int, time.Duration) { return 1 << 20, time.Second }
 	headers := map[string]string{"Content-Type": "application/json", "User-Agent": "hookd/dev", "Webhook-Id": "evt_x"}
 	b.ResetTimer()
 	done := 0
 	for done < b.N {
-		res, err := s.ClaimDeliveries(ctx, hookd.ClaimParams{Now: time.Now(), Lease: time.Minute, Limit: 256, Room: room, DeferBy: time.Second})
+		res, err := s.ClaimDeliveries(ctx, hookd.ClaimParams{Now: time.Now(), Lease: time.Minute, Limit: 256, Room: room})
 		if err != nil {
 			b.Fatal(err)
 		}

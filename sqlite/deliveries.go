@@ -46,8 +46,13 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 		if err != nil {
 			return fmt.Errorf("claim: scan: %w", err)
 		}
-		var picked, deferred, disabled []string
-		room := map[string]int{}
+		var picked, disabled []string
+		deferred := map[time.Duration][]string{}
+		type roomOf struct {
+			left    int
+			deferBy time.Duration
+		}
+		room := map[string]*roomOf{}
 		for rows.Next() {
 			var id, wid string
 			var enabled bool
@@ -62,17 +67,18 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 			if len(picked) == p.Limit {
 				continue // due, but the batch is full: left as it is
 			}
-			r, ok := room[wid]
-			if !ok {
-				r = p.Room(wid)
+			r := room[wid]
+			if r == nil {
+				left, deferBy := p.Room(wid)
+				r = &roomOf{left, deferBy}
+				room[wid] = r
 			}
-			if r <= 0 {
-				deferred = append(deferred, id)
+			if r.left <= 0 {
+				deferred[r.deferBy] = append(deferred[r.deferBy], id)
 			} else {
 				picked = append(picked, id)
-				r--
+				r.left--
 			}
-			room[wid] = r
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -84,9 +90,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 				return fmt.Errorf("claim: fail disabled: %w", err)
 			}
 		}
-		if len(deferred) > 0 {
-			_, err := s.exec(tx, claimMove, micros(p.Now.Add(p.DeferBy)), jsonList(deferred))
-			if err != nil {
+		for by, ids := range deferred {
+			if _, err := s.exec(tx, claimMove, micros(p.Now.Add(by)), jsonList(ids)); err != nil {
 				return fmt.Errorf("claim: defer: %w", err)
 			}
 		}

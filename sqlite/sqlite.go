@@ -45,6 +45,9 @@ type Config struct {
 	MaxBatch int
 	// ReadConns is the size of the read pool. Default 8.
 	ReadConns int
+	// CheckpointEvery is how often the WAL is copied into the database
+	// file, off the writer's path. Default 1s.
+	CheckpointEvery time.Duration
 }
 
 // Store is the SQLite hookd.Store.
@@ -55,6 +58,8 @@ type Store struct {
 	box    *hookd.SecretBox
 	wdb    *sql.DB // one connection, owned by the writer goroutine
 	rdb    *sql.DB // read pool
+	cdb    *sql.DB // the checkpointer's connection
+	cpDone chan struct{}
 	writes chan *writeReq
 	stmts  map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
 	reads  sync.Map             // query text → *sql.Stmt prepared on rdb
@@ -81,6 +86,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ReadConns <= 0 {
 		cfg.ReadConns = 8
 	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,7 +99,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	// The writer gets a 32 MiB page cache: it touches the queue's indexes
 	// on every batch. Readers keep SQLite's default.
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-32768)")
+	// Its automatic checkpoints are off: a checkpoint fsyncs the database
+	// file, and inside the writer's commit it stalled every waiting caller.
+	// The checkpointer goroutine does them on its own connection instead.
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -116,6 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		stmts:  map[string]*sql.Stmt{},
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		cpDone: make(chan struct{}),
 	}
 	for _, q := range hot {
 		st, err := wdb.PrepareContext(ctx, q)
@@ -126,8 +138,36 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		s.stmts[q] = st
 	}
+	cdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	cdb.SetMaxOpenConns(1)
+	s.cdb = cdb
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
+}
+
+// checkpointer copies the WAL into the database file every CheckpointEvery
+// (PASSIVE: it never blocks the writer or readers), so that the WAL stays
+// short without the writer paying for it.
+func (s *Store) checkpointer() {
+	defer close(s.cpDone)
+	t := time.NewTicker(s.cfg.CheckpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if _, err := s.cdb.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+				s.log.Warn("wal checkpoint", "err", err)
+			}
+		}
+	}
 }
 
 // Migrate applies pending migrations and returns (for `hookd migrate`).
@@ -192,6 +232,12 @@ func applyMigration(ctx context.Context, db *sql.DB, version int, body string) e
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
+	if s.cdb != nil {
+		<-s.cpDone
+		// A last full checkpoint leaves the database file complete.
+		_, _ = s.cdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		s.cdb.Close()
+	}
 	for _, st := range s.stmts {
 		st.Close()
 	}

@@ -39,7 +39,11 @@ type benchConfig struct {
 	Progress   io.Writer
 }
 
-var allScenarios = []string{"baseline", "fanout1", "fanout10", "fanout100", "payload64k", "isolation", "backlog"}
+var allScenarios = []string{"baseline", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog"}
+
+// isolationRate is the offered rate of the two isolation rows unless --rate
+// is given: below saturation, so that the rows compare latency, not queues.
+const isolationRate = 150
 
 func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs := flag.NewFlagSet("hookd bench", flag.ContinueOnError)
@@ -47,12 +51,12 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	self, _ := os.Executable()
 	cfg := &benchConfig{Progress: stderr}
 	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+"; also half (fanout1 at half the rate fanout1 reached)")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
 	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
 	fs.IntVar(&cfg.Backlog, "backlog", 1_000_000, "pending deliveries created before workers start, for the backlog row")
-	fs.DurationVar(&cfg.DrainWait, "drain-wait", 2*time.Minute, "how long to wait for deliveries after publishing stops")
+	fs.DurationVar(&cfg.DrainWait, "drain-wait", 5*time.Minute, "how long to wait for deliveries after publishing stops")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.DB, "db", "", "hookd's --db (default: a fresh SQLite file per scenario)")
 	if err := fs.Parse(args); err != nil {
@@ -62,7 +66,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		if !slices.Contains(allScenarios, s) && s != "half" {
+		if !slices.Contains(allScenarios, s) {
 			return nil, fmt.Errorf("unknown scenario %q", s)
 		}
 		cfg.Scenarios = append(cfg.Scenarios, s)
@@ -132,8 +136,16 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 100, payload: 1024, rate: cfg.Rate})
 		case "payload64k":
 			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 64 << 10, rate: cfg.Rate})
-		case "isolation":
-			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 20, hanging: 2, payload: 1024, rate: cfg.Rate})
+		case "isolation-control", "isolation":
+			r := cfg.Rate
+			if r == 0 {
+				r = isolationRate
+			}
+			hanging := 0
+			if sc == "isolation" {
+				hanging = 2
+			}
+			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 20, hanging: hanging, payload: 1024, rate: r})
 		case "backlog":
 			row, err = runBacklog(ctx, cfg, rcv)
 		}
@@ -519,8 +531,13 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *receiver, spec loadSpec
 	if lastNs > 0 {
 		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
 	}
-	if spec.hanging > 0 {
+	switch {
+	case spec.hanging > 0:
 		row.Note = fmt.Sprintf("%d of %d endpoints hang until their 10 s timeout; latency and rates are the healthy endpoints'", spec.hanging, spec.fanout)
+	case spec.name == "isolation-control":
+		row.Note = "the isolation row's load with every endpoint healthy"
+	case spec.name == "half":
+		row.Note = "fanout1 offered half the rate the fanout1 row reached"
 	}
 	percentiles(rcv.reset(), row)
 	return row, nil

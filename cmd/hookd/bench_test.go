@@ -25,7 +25,7 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	var out, progress bytes.Buffer
 	cfg := &benchConfig{
-		Hookd: bin, Scenarios: []string{"baseline", "fanout1", "half", "fanout10", "isolation", "backlog"},
+		Hookd: bin, Scenarios: []string{"baseline", "fanout1", "half", "fanout10", "isolation-control", "isolation", "backlog"},
 		Duration: time.Second, Rate: 200, Publishers: 4, Backlog: 500, DrainWait: 60 * time.Second, JSON: true, Progress: &progress,
 	}
 	rep, err := runBench(context.Background(), cfg, &out)
