@@ -63,27 +63,21 @@ func sign(h http.Header, sig *hookd.Signature, secrets []string, id, eventType s
 	tsStr := strconv.FormatInt(ts, 10)
 	switch sig.SchemeName() {
 	case hookd.SchemeStandard:
-		sigs := make([]string, 0, len(secrets))
-		for _, s := range secrets {
-			key, err := hookd.StandardKey(s)
+		return signEach(h, secrets, func(secret string) (string, error) {
+			key, err := hookd.StandardKey(secret)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
-			sigs = append(sigs, SignStandard(key, id, ts, body))
-		}
-		h.Set(HeaderSignature, strings.Join(sigs, " "))
-		return []string{HeaderSignature}, nil
+			return SignStandard(key, id, ts, body), nil
+		})
 	case hookd.SchemeStandardEd25519:
-		sigs := make([]string, 0, len(secrets))
-		for _, s := range secrets {
-			key, err := hookd.Ed25519Key(s)
+		return signEach(h, secrets, func(secret string) (string, error) {
+			key, err := hookd.Ed25519Key(secret)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
-			sigs = append(sigs, SignEd25519(key, id, ts, body))
-		}
-		h.Set(HeaderSignature, strings.Join(sigs, " "))
-		return []string{HeaderSignature}, nil
+			return SignEd25519(key, id, ts, body), nil
+		})
 	case hookd.SchemeGitHub:
 		// One signature only: GitHub's format has no room for a second.
 		h.Set("X-Hub-Signature-256", "sha256="+hmacHex(secrets[0], body))
@@ -127,4 +121,19 @@ func sign(h http.Header, sig *hookd.Signature, secrets []string, id, eventType s
 		return []string{sig.Header}, nil
 	}
 	return nil, nil
+}
+
+// signEach sets webhook-signature to one signature per secret, separated by
+// spaces, as the Standard Webhooks specification lists them.
+func signEach(h http.Header, secrets []string, one func(secret string) (string, error)) ([]string, error) {
+	sigs := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		v, err := one(s)
+		if err != nil {
+			return nil, err
+		}
+		sigs = append(sigs, v)
+	}
+	h.Set(HeaderSignature, strings.Join(sigs, " "))
+	return []string{HeaderSignature}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/sqlite"
 )
 
 // BenchmarkPublish measures durable publishes (event + one delivery, fsync
@@ -16,22 +17,10 @@ import (
 func BenchmarkPublish(b *testing.B) {
 	for _, fanout := range []int{1, 10} {
 		b.Run(fmt.Sprintf("fanout=%d", fanout), func(b *testing.B) {
-			s := open(b, nil)
+			s, hooks := benchStore(b, fanout)
 			defer s.Close()
 			ctx := context.Background()
 			now := time.Now().UTC()
-			if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {
-				b.Fatal(err)
-			}
-			var hooks []string
-			for i := 0; i < fanout; i++ {
-				w := &hookd.Webhook{ID: fmt.Sprintf("wh_%d", i), TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
-					Timeout: time.Second, Enabled: true, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}
-				if err := s.CreateWebhook(ctx, w); err != nil {
-					b.Fatal(err)
-				}
-				hooks = append(hooks, w.ID)
-			}
 			data := json.RawMessage(`{"invocation":"abc","status":"ok","durationMs":1234}`)
 			var n atomic.Int64
 			b.SetParallelism(64) // 64 × GOMAXPROCS callers, like concurrent API requests
@@ -60,22 +49,10 @@ func BenchmarkPublish(b *testing.B) {
 // a batch (lease), then record each outcome (attempt row + delivery
 // update), batched as the engine batches them.
 func BenchmarkClaimRecord(b *testing.B) {
-	s := open(b, nil)
+	s, hooks := benchStore(b, 100)
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {
-		b.Fatal(err)
-	}
-	var hooks []string
-	for i := 0; i < 100; i++ {
-		w := &hookd.Webhook{ID: fmt.Sprintf("wh_%03d", i), TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
-			Timeout: time.Second, Enabled: true, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}
-		if err := s.CreateWebhook(ctx, w); err != nil {
-			b.Fatal(err)
-		}
-		hooks = append(hooks, w.ID)
-	}
 	// Enough due deliveries for the whole run: events of fan-out 100.
 	for n := 0; n < b.N; n += len(hooks) {
 		ev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: "t", Type: "a.b", Timestamp: now}
@@ -109,4 +86,25 @@ func BenchmarkClaimRecord(b *testing.B) {
 		done += len(res.Claims)
 	}
 	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// benchStore opens a store with tenant "t" and n webhooks subscribed to
+// everything, and returns the webhooks' IDs.
+func benchStore(b *testing.B, n int) (*sqlite.Store, []string) {
+	s := open(b, nil)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	var hooks []string
+	for i := 0; i < n; i++ {
+		w := &hookd.Webhook{ID: fmt.Sprintf("wh_%03d", i), TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
+			Timeout: time.Second, Enabled: true, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}
+		if err := s.CreateWebhook(ctx, w); err != nil {
+			b.Fatal(err)
+		}
+		hooks = append(hooks, w.ID)
+	}
+	return s, hooks
 }
