@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/httpapi"
@@ -809,4 +810,37 @@ func TestDeleteTenantRemovesEverything(t *testing.T) {
 func TestUnknownRoute(t *testing.T) {
 	e := newEnv(t)
 	e.do("GET", "/v1/nothing", adminKey, nil).want(t, 404)
+}
+
+// TestPublishSeesWritesAtOnce: publishing caches the catalog, tenants and
+// webhook lists, but a write through the API is seen by the next publish.
+func TestPublishSeesWritesAtOnce(t *testing.T) {
+	e := newEnv(t, func(c *httpapi.Config) { c.CacheTTL = time.Hour })
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	publish := func() float64 {
+		r := e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 202)
+		return r.body["deliveries"].(float64)
+	}
+	if n := publish(); n != 0 {
+		t.Fatalf("deliveries = %v", n)
+	}
+	id := e.webhook("acme", map[string]any{})
+	if n := publish(); n != 1 {
+		t.Fatalf("after create: deliveries = %v", n)
+	}
+	e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"events": []string{"c.*"}}).want(t, 422)
+	e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"enabled": false}).want(t, 200)
+	if n := publish(); n != 0 {
+		t.Fatalf("after disable: deliveries = %v", n)
+	}
+	e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"enabled": true}).want(t, 200)
+	e.do("DELETE", "/v1/tenants/acme/webhooks/"+id, adminKey, nil).want(t, 204)
+	if n := publish(); n != 0 {
+		t.Fatalf("after delete: deliveries = %v", n)
+	}
+	e.do("DELETE", "/v1/event-types/a.b", adminKey, nil).want(t, 204)
+	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 422)
+	e.do("DELETE", "/v1/tenants/acme", adminKey, nil).want(t, 204)
+	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 404)
 }

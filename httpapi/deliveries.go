@@ -229,7 +229,9 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	}
 	wh.Secret = secret
 	wh.UpdatedAt = now
-	if err := s.store.UpdateWebhook(r.Context(), wh); err != nil {
+	err = s.store.UpdateWebhook(r.Context(), wh)
+	s.hooks.invalidate(wh.TenantID)
+	if err != nil {
 		return webhookErr(wh.ID, err)
 	}
 	out := map[string]any{"secret": nil}

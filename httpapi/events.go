@@ -46,7 +46,8 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	var et *hookd.EventType
 	if in.Type.ok(v, "type", "a string") {
 		var err error
-		et, err = s.store.GetEventType(r.Context(), in.Type.V)
+		name := in.Type.V
+		et, err = s.eventTypes.get(name, func() (*hookd.EventType, error) { return s.store.GetEventType(r.Context(), name) })
 		switch {
 		case isNotFound(err):
 			v.Add("type", "unknown event type %q", in.Type.V)
@@ -135,7 +136,7 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 // filter input is decoded once per event, and only if some webhook has a
 // filter.
 func (s *Server) match(r *http.Request, ev *hookd.Event, data, metadata json.RawMessage) ([]string, error) {
-	hooks, err := s.store.EnabledWebhooks(r.Context(), ev.TenantID)
+	hooks, err := s.hooks.get(ev.TenantID, func() ([]*hookd.Webhook, error) { return s.store.EnabledWebhooks(r.Context(), ev.TenantID) })
 	if err != nil {
 		return nil, err
 	}

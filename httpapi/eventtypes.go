@@ -113,7 +113,9 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	et.UpdatedAt = s.clock.Now()
-	if err := s.store.UpdateEventType(r.Context(), et); err != nil {
+	err = s.store.UpdateEventType(r.Context(), et)
+	s.eventTypes.invalidate(name)
+	if err != nil {
 		return eventTypeErr(name, err)
 	}
 	writeJSON(w, http.StatusOK, et)
@@ -131,7 +133,9 @@ func (s *Server) archiveEventType(w http.ResponseWriter, r *http.Request) error 
 	if !et.Archived {
 		et.Archived = true
 		et.UpdatedAt = s.clock.Now()
-		if err := s.store.UpdateEventType(r.Context(), et); err != nil {
+		err := s.store.UpdateEventType(r.Context(), et)
+		s.eventTypes.invalidate(name)
+		if err != nil {
 			return eventTypeErr(name, err)
 		}
 	}

@@ -33,15 +33,22 @@ type Config struct {
 	Notify func()
 	// Tester makes test sends; nil answers them 503 (an API-only process).
 	Tester hookd.Tester
+	// CacheTTL bounds how long publishing may use a cached tenant, event
+	// type or webhook list that another process changed. Writes through
+	// this API are seen at once. Default 1s; negative disables the cache.
+	CacheTTL time.Duration
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	cfg   Config
-	store hookd.Store
-	log   *slog.Logger
-	clock hookd.Clock
-	mux   *http.ServeMux
+	cfg        Config
+	store      hookd.Store
+	log        *slog.Logger
+	clock      hookd.Clock
+	mux        *http.ServeMux
+	tenants    *cache[*hookd.Tenant]
+	eventTypes *cache[*hookd.EventType]
+	hooks      *cache[[]*hookd.Webhook] // enabled webhooks by tenant
 }
 
 // New builds the server and its routes.
@@ -55,7 +62,12 @@ func New(cfg Config) *Server {
 	if cfg.Guard == nil {
 		cfg.Guard = netguard.New(nil)
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux()}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = time.Second
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(),
+		tenants: newCache[*hookd.Tenant](cfg.CacheTTL), eventTypes: newCache[*hookd.EventType](cfg.CacheTTL),
+		hooks: newCache[[]*hookd.Webhook](cfg.CacheTTL)}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
@@ -193,7 +205,7 @@ func (s *Server) authorize(r *http.Request, level authLevel) error {
 	if p.admin {
 		// A tenant key implies its tenant exists (keys die with it); the
 		// admin key does not.
-		if _, err := s.store.GetTenant(r.Context(), tenantID); err != nil {
+		if _, err := s.tenants.get(tenantID, func() (*hookd.Tenant, error) { return s.store.GetTenant(r.Context(), tenantID) }); err != nil {
 			return tenantErr(tenantID, err)
 		}
 	}

@@ -104,13 +104,17 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.UpdateTenant(r.Context(), t); err != nil {
 		return tenantErr(id, err)
 	}
+	s.tenants.invalidate(id)
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }
 
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("tenantId")
-	if err := s.store.DeleteTenant(r.Context(), id); err != nil {
+	err := s.store.DeleteTenant(r.Context(), id)
+	s.tenants.invalidate(id)
+	s.hooks.invalidate(id)
+	if err != nil {
 		return tenantErr(id, err)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -165,7 +165,9 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := wh.Validate(rules); err != nil {
 		return err
 	}
-	if err := s.store.CreateWebhook(r.Context(), wh); err != nil {
+	err = s.store.CreateWebhook(r.Context(), wh)
+	s.hooks.invalidate(wh.TenantID)
+	if err != nil {
 		return err
 	}
 	body, err := withSecret(wh)
@@ -244,7 +246,9 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	wh.UpdatedAt = s.clock.Now()
-	if err := s.store.UpdateWebhook(r.Context(), wh); err != nil {
+	err = s.store.UpdateWebhook(r.Context(), wh)
+	s.hooks.invalidate(wh.TenantID)
+	if err != nil {
 		return webhookErr(wh.ID, err)
 	}
 	writeJSON(w, http.StatusOK, wh)
@@ -253,7 +257,9 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("webhookId")
-	if err := s.store.DeleteWebhook(r.Context(), r.PathValue("tenantId"), id); err != nil {
+	err := s.store.DeleteWebhook(r.Context(), r.PathValue("tenantId"), id)
+	s.hooks.invalidate(r.PathValue("tenantId"))
+	if err != nil {
 		return webhookErr(id, err)
 	}
 	w.WriteHeader(http.StatusNoContent)
