@@ -84,6 +84,15 @@ type Store interface {
 	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
 }
 
+// Waker is implemented by stores that can tell a process when another
+// process queued work (PostgreSQL's LISTEN/NOTIFY). The delivery engine
+// uses it, when present, to wake up instead of waiting for its next poll.
+type Waker interface {
+	// Wakeups sends (without blocking) whenever work may have been queued,
+	// until ctx ends.
+	Wakeups(ctx context.Context) <-chan struct{}
+}
+
 // Page is an offset page.
 type Page struct {
 	Limit  int

@@ -169,6 +169,13 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.loopDone, e.recDone = make(chan struct{}), make(chan struct{})
 	go e.record()
 	go e.loop(loopCtx, sendCtx)
+	if w, ok := e.store.(hookd.Waker); ok {
+		go func() {
+			for range w.Wakeups(loopCtx) {
+				e.Notify()
+			}
+		}()
+	}
 	return nil
 }
 

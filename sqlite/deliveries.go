@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/hookd/hookd/internal/sqlrow"
 
 	"github.com/hookd/hookd"
 )
@@ -41,7 +41,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res.Claims = nil
-		now := micros(p.Now)
+		now := sqlrow.Micros(p.Now)
 		rows, err := s.query(tx, claimScan, now, p.Limit*claimScanFactor)
 		if err != nil {
 			return fmt.Errorf("claim: scan: %w", err)
@@ -85,22 +85,22 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 			return fmt.Errorf("claim: scan: %w", err)
 		}
 		if len(disabled) > 0 {
-			_, err := s.exec(tx, claimFailDisabled, disabledError, now, jsonList(disabled))
+			_, err := s.exec(tx, claimFailDisabled, sqlrow.DisabledError, now, sqlrow.JSONList(disabled))
 			if err != nil {
 				return fmt.Errorf("claim: fail disabled: %w", err)
 			}
 		}
 		for by, ids := range deferred {
-			if _, err := s.exec(tx, claimMove, micros(p.Now.Add(by)), jsonList(ids)); err != nil {
+			if _, err := s.exec(tx, claimMove, sqlrow.Micros(p.Now.Add(by)), sqlrow.JSONList(ids)); err != nil {
 				return fmt.Errorf("claim: defer: %w", err)
 			}
 		}
 		if len(picked) > 0 {
-			_, err := s.exec(tx, claimMove, micros(p.Now.Add(p.Lease)), jsonList(picked))
+			_, err := s.exec(tx, claimMove, sqlrow.Micros(p.Now.Add(p.Lease)), sqlrow.JSONList(picked))
 			if err != nil {
 				return fmt.Errorf("claim: lease: %w", err)
 			}
-			rows, err := s.query(tx, claimRead, jsonList(picked))
+			rows, err := s.query(tx, claimRead, sqlrow.JSONList(picked))
 			if err != nil {
 				return fmt.Errorf("claim: read: %w", err)
 			}
@@ -111,7 +111,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 				if err := rows.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Payload); err != nil {
 					return fmt.Errorf("claim: read: %w", err)
 				}
-				c.WebhookUpdatedAt = fromMicros(updated)
+				c.WebhookUpdatedAt = sqlrow.FromMicros(updated)
 				res.Claims = append(res.Claims, c)
 			}
 			if err := rows.Err(); err != nil {
@@ -128,7 +128,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 		if err := nrows.Scan(&next); err != nil {
 			return fmt.Errorf("claim: next due: %w", err)
 		}
-		res.NextDue = fromMicros(next.Int64)
+		res.NextDue = sqlrow.FromMicros(next.Int64)
 		return nil
 	})
 	if err != nil {
@@ -148,11 +148,11 @@ func (s *Store) RecordAttempts(ctx context.Context, results []*hookd.AttemptResu
 		if r.Release {
 			continue
 		}
-		rq, err := jsonText(nonNil(r.Attempt.RequestHeaders))
+		rq, err := sqlrow.JSONText(sqlrow.NonNil(r.Attempt.RequestHeaders))
 		if err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
-		rs, err := jsonText(nonNil(r.Attempt.ResponseHeaders))
+		rs, err := sqlrow.JSONText(sqlrow.NonNil(r.Attempt.ResponseHeaders))
 		if err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
@@ -163,34 +163,27 @@ func (s *Store) RecordAttempts(ctx context.Context, results []*hookd.AttemptResu
 		for _, p := range prepared {
 			r := p.r
 			if r.Release {
-				if _, err := s.exec(tx, releaseDelivery, micros(r.NextAttemptAt), r.DeliveryID); err != nil {
+				if _, err := s.exec(tx, releaseDelivery, sqlrow.Micros(r.NextAttemptAt), r.DeliveryID); err != nil {
 					return fmt.Errorf("release delivery: %w", err)
 				}
 				continue
 			}
 			a := r.Attempt
-			if _, err := ins.Exec(micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.Error, a.Success,
+			if _, err := ins.Exec(sqlrow.Micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.Error, a.Success,
 				p.reqHeaders, p.resHeaders, a.ResponseBody, r.DeliveryID); err != nil {
 				return fmt.Errorf("insert attempt: %w", err)
 			}
 			var next any
 			if r.Status == hookd.StatusPending || r.Status == hookd.StatusRetrying {
-				next = micros(r.NextAttemptAt)
+				next = sqlrow.Micros(r.NextAttemptAt)
 			}
 			end := a.StartedAt.Add(a.Duration)
-			if _, err := upd.Exec(string(r.Status), next, a.StatusCode, a.Error, a.Duration.Microseconds(), micros(end), r.DeliveryID); err != nil {
+			if _, err := upd.Exec(string(r.Status), next, a.StatusCode, a.Error, a.Duration.Microseconds(), sqlrow.Micros(end), r.DeliveryID); err != nil {
 				return fmt.Errorf("update delivery: %w", err)
 			}
 		}
 		return nil
 	})
-}
-
-func nonNil(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
 }
 
 func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhookID string, leaseUntil time.Time) (*hookd.Delivery, error) {
@@ -201,7 +194,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.Exec(`INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES (?, ?, ?, NULL, ?, ?)`,
-			ev.TenantID, ev.ID, ev.Type, micros(ev.Timestamp), ev.Payload)
+			ev.TenantID, ev.ID, ev.Type, sqlrow.Micros(ev.Timestamp), ev.Payload)
 		if err != nil {
 			return fmt.Errorf("insert test event: %w", err)
 		}
@@ -211,7 +204,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 		}
 		r, err = tx.Exec(`INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, manual, created_at, updated_at)
 			SELECT ?, ?, ?, id, ?, ?, 'PENDING', ?, 1, ?, ? FROM webhooks WHERE id = ? AND tenant_id = ?`,
-			d.ID, d.TenantID, seq, d.EventID, d.EventType, micros(leaseUntil), micros(now), micros(now), webhookID, ev.TenantID)
+			d.ID, d.TenantID, seq, d.EventID, d.EventType, sqlrow.Micros(leaseUntil), sqlrow.Micros(now), sqlrow.Micros(now), webhookID, ev.TenantID)
 		if err := affected("insert test delivery", r, err); err != nil {
 			return err
 		}
@@ -225,7 +218,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 }
 
 func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*hookd.DeliveryDetail, error) {
-	row := s.queryRow(ctx, `SELECT `+prefixed("d.", deliveryCols)+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
+	row := s.queryRow(ctx, `SELECT `+sqlrow.Prefixed("d.", sqlrow.DeliveryCols)+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		WHERE d.tenant_id = ? AND d.id = ?`, tenantID, id)
 	dd := &hookd.DeliveryDetail{}
 	var next sql.NullInt64
@@ -235,40 +228,22 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*hookd.De
 		&d.LastStatusCode, &d.LastError, &rt, &created, &updated, &dd.Payload); err != nil {
 		return nil, notFound("get delivery", err)
 	}
-	d.NextAttemptAt, d.ResponseTime = fromMicros(next.Int64), microDuration(rt)
-	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	d.NextAttemptAt, d.ResponseTime = sqlrow.FromMicros(next.Int64), sqlrow.MicroDuration(rt)
+	d.CreatedAt, d.UpdatedAt = sqlrow.FromMicros(created), sqlrow.FromMicros(updated)
 	dd.Delivery = d
-	rows, err := s.queryRead(ctx, `SELECT number, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body
-		FROM attempts WHERE delivery_id = ? ORDER BY number`, id)
+	rows, err := s.queryRead(ctx, `SELECT `+sqlrow.AttemptCols+` FROM attempts WHERE delivery_id = ? ORDER BY number`, id)
 	if err != nil {
 		return nil, fmt.Errorf("get delivery attempts: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		a := &hookd.Attempt{}
-		var started, dur int64
-		var rq, rs string
-		if err := rows.Scan(&a.Number, &started, &dur, &a.StatusCode, &a.Error, &a.Success, &rq, &rs, &a.ResponseBody); err != nil {
+		a, err := sqlrow.ScanAttempt(rows)
+		if err != nil {
 			return nil, fmt.Errorf("get delivery attempts: %w", err)
-		}
-		a.StartedAt, a.Duration = fromMicros(started), microDuration(dur)
-		if err := json.Unmarshal([]byte(rq), &a.RequestHeaders); err != nil {
-			return nil, fmt.Errorf("attempt request headers: %w", err)
-		}
-		if err := json.Unmarshal([]byte(rs), &a.ResponseHeaders); err != nil {
-			return nil, fmt.Errorf("attempt response headers: %w", err)
 		}
 		dd.Attempts = append(dd.Attempts, a)
 	}
 	return dd, rows.Err()
-}
-
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = p + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
 }
 
 func (s *Store) queryDeliveries(ctx context.Context, query string, args ...any) ([]*hookd.Delivery, error) {
@@ -279,7 +254,7 @@ func (s *Store) queryDeliveries(ctx context.Context, query string, args ...any) 
 	defer rows.Close()
 	out := []*hookd.Delivery{}
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, err := sqlrow.ScanDelivery(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list deliveries: %w", err)
 		}
@@ -304,7 +279,7 @@ func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*h
 		where += ` AND id < ?`
 		args = append(args, q.Before)
 	}
-	out, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE `+where+` ORDER BY id DESC LIMIT ? OFFSET ?`,
+	out, err := s.queryDeliveries(ctx, `SELECT `+sqlrow.DeliveryCols+` FROM deliveries WHERE `+where+` ORDER BY id DESC LIMIT ? OFFSET ?`,
 		append(args, q.Limit, q.Offset)...)
 	return out, total, err
 }
@@ -314,7 +289,7 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, tenantID string, p hoo
 	if err := s.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = ? AND status = 'FAILED'`, tenantID).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count failed deliveries: %w", err)
 	}
-	out, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE tenant_id = ? AND status = 'FAILED'
+	out, err := s.queryDeliveries(ctx, `SELECT `+sqlrow.DeliveryCols+` FROM deliveries WHERE tenant_id = ? AND status = 'FAILED'
 		ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`, tenantID, p.Limit, p.Offset)
 	return out, total, err
 }
@@ -326,7 +301,7 @@ const retryStatus = `CASE WHEN attempts > 0 THEN 'RETRYING' ELSE 'PENDING' END`
 func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string, now time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.Exec(`UPDATE deliveries SET status = `+retryStatus+`, next_attempt_at = ?, manual = 1, updated_at = ?
-			WHERE tenant_id = ? AND id = ?`, micros(now), micros(now), tenantID, id)
+			WHERE tenant_id = ? AND id = ?`, sqlrow.Micros(now), sqlrow.Micros(now), tenantID, id)
 		return affected("retry delivery", r, err)
 	})
 }
@@ -335,7 +310,7 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, now
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.Exec(`UPDATE deliveries SET status = `+retryStatus+`, next_attempt_at = ?, manual = 1, updated_at = ?
-			WHERE tenant_id = ? AND webhook_id = ? AND status = 'FAILED'`, micros(now), micros(now), tenantID, webhookID)
+			WHERE tenant_id = ? AND webhook_id = ? AND status = 'FAILED'`, sqlrow.Micros(now), sqlrow.Micros(now), tenantID, webhookID)
 		if err != nil {
 			return fmt.Errorf("retry failed deliveries: %w", err)
 		}
@@ -346,39 +321,14 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, now
 }
 
 func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, error) {
-	where := `tenant_id = ?`
-	args := []any{q.TenantID}
-	if q.WebhookID != "" {
-		where += ` AND webhook_id = ?`
-		args = append(args, q.WebhookID)
-	}
-	attemptWhere, attemptArgs := where, append([]any{}, args...)
-	deliveryWhere, deliveryArgs := where, append([]any{}, args...)
-	if !q.Since.IsZero() {
-		attemptWhere += ` AND started_at >= ?`
-		attemptArgs = append(attemptArgs, micros(q.Since))
-		deliveryWhere += ` AND created_at >= ?`
-		deliveryArgs = append(deliveryArgs, micros(q.Since))
-	}
-	if !q.Until.IsZero() {
-		attemptWhere += ` AND started_at <= ?`
-		attemptArgs = append(attemptArgs, micros(q.Until))
-		deliveryWhere += ` AND created_at <= ?`
-		deliveryArgs = append(deliveryArgs, micros(q.Until))
-	}
-	st := &hookd.Stats{ByStatus: map[hookd.DeliveryStatus]int{
-		hookd.StatusPending: 0, hookd.StatusRetrying: 0, hookd.StatusSuccess: 0, hookd.StatusFailed: 0,
-	}}
+	attemptWhere, deliveryWhere, attemptArgs, deliveryArgs := sqlrow.StatsWhere(q, func(int) string { return "?" })
+	st := sqlrow.NewStats()
 	var avgUs sql.NullFloat64
 	if err := s.queryRow(ctx, `SELECT count(*), coalesce(sum(success), 0), avg(CASE WHEN status_code > 0 THEN duration_us END)
 		FROM attempts WHERE `+attemptWhere, attemptArgs...).Scan(&st.TotalDeliveries, &st.SuccessfulDeliveries, &avgUs); err != nil {
 		return nil, fmt.Errorf("attempt stats: %w", err)
 	}
-	st.FailedDeliveries = st.TotalDeliveries - st.SuccessfulDeliveries
-	if st.TotalDeliveries > 0 {
-		st.SuccessRate = float64(st.SuccessfulDeliveries) / float64(st.TotalDeliveries)
-	}
-	st.AverageResponseTimeMs = avgUs.Float64 / 1000
+	sqlrow.FinishStats(st, avgUs.Float64)
 	rows, err := s.queryRead(ctx, `SELECT status, count(*) FROM deliveries WHERE `+deliveryWhere+` GROUP BY status`, deliveryArgs...)
 	if err != nil {
 		return nil, fmt.Errorf("delivery stats: %w", err)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/hookd/hookd/internal/sqlrow"
+
 	"github.com/hookd/hookd"
 )
 
@@ -27,12 +29,12 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	var res *hookd.PublishResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res = nil
-		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, micros(ev.Timestamp), ev.Payload)
+		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload)
 		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
 		if n, _ := r.RowsAffected(); n == 0 {
-			first, err := scanEvent(tx.QueryRow(`SELECT `+eventCols+` FROM events WHERE tenant_id = ? AND id = ?`, ev.TenantID, ev.ID))
+			first, err := sqlrow.ScanEvent(tx.QueryRow(`SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = ? AND id = ?`, ev.TenantID, ev.ID))
 			if err != nil {
 				return fmt.Errorf("read first event: %w", err)
 			}
@@ -51,7 +53,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 		// One statement for all of the event's deliveries; the join skips
 		// webhooks deleted or disabled since they were matched.
 		if len(webhookIDs) > 0 {
-			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, micros(now), micros(now), micros(now), jsonList(byWebhook(ids, webhookIDs)), ev.TenantID)
+			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), ev.TenantID)
 			if err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
@@ -68,26 +70,8 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	return res, nil
 }
 
-const eventCols = `seq, tenant_id, id, type, channels, created_at, payload`
-
-func scanEvent(r scanner) (*hookd.Event, error) {
-	e := &hookd.Event{}
-	var channels sql.NullString
-	var created int64
-	if err := r.Scan(&e.Seq, &e.TenantID, &e.ID, &e.Type, &channels, &created, &e.Payload); err != nil {
-		return nil, err
-	}
-	if channels.Valid {
-		if err := json.Unmarshal([]byte(channels.String), &e.Channels); err != nil {
-			return nil, err
-		}
-	}
-	e.Timestamp = fromMicros(created)
-	return e, nil
-}
-
 func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event, error) {
-	e, err := scanEvent(s.queryRow(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	e, err := sqlrow.ScanEvent(s.queryRow(ctx, `SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
 		return nil, notFound("get event", err)
 	}
@@ -95,7 +79,7 @@ func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event
 }
 
 func (s *Store) ListEvents(ctx context.Context, q hookd.EventQuery) ([]*hookd.Event, error) {
-	query := `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ?`
+	query := `SELECT ` + sqlrow.EventCols + ` FROM events WHERE tenant_id = ?`
 	args := []any{q.TenantID}
 	if q.Type != "" {
 		query += ` AND type = ?`
@@ -114,7 +98,7 @@ func (s *Store) ListEvents(ctx context.Context, q hookd.EventQuery) ([]*hookd.Ev
 	defer rows.Close()
 	out := []*hookd.Event{}
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := sqlrow.ScanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list events: %w", err)
 		}
@@ -123,25 +107,8 @@ func (s *Store) ListEvents(ctx context.Context, q hookd.EventQuery) ([]*hookd.Ev
 	return out, rows.Err()
 }
 
-const deliveryCols = `id, tenant_id, event_id, webhook_id, event_type, status, attempts, next_attempt_at,
-	last_status_code, last_error, response_time_us, created_at, updated_at`
-
-func scanDelivery(r scanner) (*hookd.Delivery, error) {
-	d := &hookd.Delivery{}
-	var next sql.NullInt64
-	var rt, created, updated int64
-	if err := r.Scan(&d.ID, &d.TenantID, &d.EventID, &d.WebhookID, &d.EventType, &d.Status, &d.Attempts, &next,
-		&d.LastStatusCode, &d.LastError, &rt, &created, &updated); err != nil {
-		return nil, err
-	}
-	d.NextAttemptAt = fromMicros(next.Int64)
-	d.ResponseTime = microDuration(rt)
-	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return d, nil
-}
-
 func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID string) ([]*hookd.Delivery, error) {
-	rows, err := s.queryRead(ctx, `SELECT `+deliveryCols+` FROM deliveries
+	rows, err := s.queryRead(ctx, `SELECT `+sqlrow.DeliveryCols+` FROM deliveries
 		WHERE event_seq = (SELECT seq FROM events WHERE tenant_id = ? AND id = ?) ORDER BY id`, tenantID, eventID)
 	if err != nil {
 		return nil, fmt.Errorf("list event deliveries: %w", err)
@@ -149,7 +116,7 @@ func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID strin
 	defer rows.Close()
 	out := []*hookd.Delivery{}
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, err := sqlrow.ScanDelivery(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list event deliveries: %w", err)
 		}
@@ -167,13 +134,3 @@ const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_
 const insertDeliveries = `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
 	SELECT j.value, w.tenant_id, ?, w.id, ?, ?, 'PENDING', ?, ?, ?
 	FROM json_each(?) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1`
-
-// byWebhook maps each webhook ID to its new delivery's ID. A webhook
-// listed twice gets one delivery.
-func byWebhook(deliveryIDs, webhookIDs []string) map[string]string {
-	out := make(map[string]string, len(webhookIDs))
-	for i, w := range webhookIDs {
-		out[w] = deliveryIDs[i]
-	}
-	return out
-}

@@ -12,7 +12,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -443,26 +442,6 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// jsonList encodes a list as the one parameter of a json_each.
-func jsonList(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromMicros(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
-
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
@@ -473,5 +452,3 @@ func notFound(what string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
-
-func microDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }

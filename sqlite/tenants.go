@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/hookd/hookd/internal/sqlrow"
+
 	"github.com/hookd/hookd"
 )
 
@@ -30,7 +32,7 @@ func (s *Store) SetAdminKeyHash(ctx context.Context, hash []byte) error {
 
 func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`, t.ID, t.Name, micros(t.CreatedAt))
+		_, err := tx.Exec(`INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("create tenant %s: %w", t.ID, hookd.ErrConflict)
 		}
@@ -48,7 +50,7 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error)
 	if err != nil {
 		return nil, notFound("get tenant", err)
 	}
-	t.CreatedAt = fromMicros(created)
+	t.CreatedAt = sqlrow.FromMicros(created)
 	return t, nil
 }
 
@@ -69,7 +71,7 @@ func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant,
 		if err := rows.Scan(&t.ID, &t.Name, &created); err != nil {
 			return nil, 0, fmt.Errorf("list tenants: %w", err)
 		}
-		t.CreatedAt = fromMicros(created)
+		t.CreatedAt = sqlrow.FromMicros(created)
 		out = append(out, t)
 	}
 	return out, total, rows.Err()
@@ -106,7 +108,7 @@ func affected(what string, res sql.Result, err error) error {
 func (s *Store) CreateAPIKey(ctx context.Context, k *hookd.APIKey) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO api_keys (id, tenant_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			k.ID, k.TenantID, k.Name, k.Hash, micros(k.CreatedAt))
+			k.ID, k.TenantID, k.Name, k.Hash, sqlrow.Micros(k.CreatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("create api key: %w", hookd.ErrConflict)
 		}
@@ -125,7 +127,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]*hookd.APIK
 	defer rows.Close()
 	out := []*hookd.APIKey{}
 	for rows.Next() {
-		k, err := scanKey(rows)
+		k, err := sqlrow.ScanKey(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list api keys: %w", err)
 		}
@@ -142,52 +144,17 @@ func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 }
 
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, error) {
-	k, err := scanKey(s.queryRow(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE hash = ?`, hash))
+	k, err := sqlrow.ScanKey(s.queryRow(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, notFound("api key", err)
 	}
 	return k, nil
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanKey(r scanner) (*hookd.APIKey, error) {
-	k := &hookd.APIKey{}
-	var created int64
-	if err := r.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &created); err != nil {
-		return nil, err
-	}
-	k.CreatedAt = fromMicros(created)
-	return k, nil
-}
-
-const eventTypeCols = `name, description, schema, archived, created_at, updated_at`
-
-func scanEventType(r scanner) (*hookd.EventType, error) {
-	et := &hookd.EventType{}
-	var schema sql.NullString
-	var created, updated int64
-	if err := r.Scan(&et.Name, &et.Description, &schema, &et.Archived, &created, &updated); err != nil {
-		return nil, err
-	}
-	if schema.Valid {
-		et.Schema = []byte(schema.String)
-	}
-	et.CreatedAt, et.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return et, nil
-}
-
-func nullText(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return string(b)
-}
-
 func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO event_types (`+eventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			et.Name, et.Description, nullText(et.Schema), et.Archived, micros(et.CreatedAt), micros(et.UpdatedAt))
+		_, err := tx.Exec(`INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			et.Name, et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.CreatedAt), sqlrow.Micros(et.UpdatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("create event type %s: %w", et.Name, hookd.ErrConflict)
 		}
@@ -199,7 +166,7 @@ func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error 
 }
 
 func (s *Store) GetEventType(ctx context.Context, name string) (*hookd.EventType, error) {
-	et, err := scanEventType(s.queryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
+	et, err := sqlrow.ScanEventType(s.queryRow(ctx, `SELECT `+sqlrow.EventTypeCols+` FROM event_types WHERE name = ?`, name))
 	if err != nil {
 		return nil, notFound("get event type", err)
 	}
@@ -207,14 +174,14 @@ func (s *Store) GetEventType(ctx context.Context, name string) (*hookd.EventType
 }
 
 func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) {
-	rows, err := s.queryRead(ctx, `SELECT `+eventTypeCols+` FROM event_types ORDER BY name`)
+	rows, err := s.queryRead(ctx, `SELECT `+sqlrow.EventTypeCols+` FROM event_types ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list event types: %w", err)
 	}
 	defer rows.Close()
 	out := []*hookd.EventType{}
 	for rows.Next() {
-		et, err := scanEventType(rows)
+		et, err := sqlrow.ScanEventType(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list event types: %w", err)
 		}
@@ -226,7 +193,7 @@ func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) 
 func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`UPDATE event_types SET description = ?, schema = ?, archived = ?, updated_at = ? WHERE name = ?`,
-			et.Description, nullText(et.Schema), et.Archived, micros(et.UpdatedAt), et.Name)
+			et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), et.Name)
 		return affected("update event type", res, err)
 	})
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +17,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/hookd/hookd/postgres"
 )
 
 type client struct {
@@ -66,9 +71,39 @@ func eventually(t *testing.T, what string, fn func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// TestEndToEnd drives a whole hookd process through its API: publish,
-// delivery to a real receiver, failure, retry, stats, test send, rotation.
+// dbs returns the --db values the process tests run against: SQLite
+// always, and PostgreSQL (in a schema of its own) when HOOKD_TEST_POSTGRES
+// is set.
+func dbs(t *testing.T) map[string]string {
+	out := map[string]string{"sqlite": filepath.Join(t.TempDir(), "hookd.db")}
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	if url == "" {
+		return out
+	}
+	schema := fmt.Sprintf("hookd_e2e_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	ctx := context.Background()
+	if err := postgres.CreateSchema(ctx, url, schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { postgres.DropSchema(context.Background(), url, schema) })
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	out["postgres"] = url + sep + "search_path=" + schema
+	return out
+}
+
+// TestEndToEnd drives a whole hookd process through its API, on each
+// engine: publish, delivery to a real receiver, failure, retry, stats,
+// test send, rotation.
 func TestEndToEnd(t *testing.T) {
+	for name, db := range dbs(t) {
+		t.Run(name, func(t *testing.T) { endToEnd(t, db) })
+	}
+}
+
+func endToEnd(t *testing.T, db string) {
 	var failing atomic.Bool
 	var mu sync.Mutex
 	var got []*http.Request
@@ -86,7 +121,7 @@ func TestEndToEnd(t *testing.T) {
 	defer rcv.Close()
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
 
-	url, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "e2e.db"), "--admin-key", "adm",
+	url, _, stop := start(t, "--db", db, "--admin-key", "adm",
 		"--allow-networks", "127.0.0.0/8", "--retry-schedule", "100ms")
 	defer stop()
 	c := &client{t: t, base: url, key: "adm"}
@@ -204,7 +239,12 @@ func TestEndToEnd(t *testing.T) {
 // TestAPIRoleDoesNotDeliver checks the split: an api process stores and
 // answers, a worker process delivers and serves only health checks.
 func TestRoles(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "roles.db")
+	for name, db := range dbs(t) {
+		t.Run(name, func(t *testing.T) { roles(t, db) })
+	}
+}
+
+func roles(t *testing.T, db string) {
 	var hits atomic.Int32
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer rcv.Close()

@@ -28,6 +28,7 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/httpapi"
 	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/postgres"
 	"github.com/hookd/hookd/sqlite"
 )
 
@@ -199,25 +200,23 @@ func redactDB(db string) string {
 	return db
 }
 
-var errNoPostgres = errors.New("PostgreSQL is not supported by this build yet; use a SQLite path")
-
 func migrateDB(ctx context.Context, db string) error {
 	if isPostgres(db) {
-		return errNoPostgres
+		return postgres.Migrate(ctx, db)
 	}
 	return sqlite.Migrate(ctx, db)
 }
 
 func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (hookd.Store, error) {
-	if isPostgres(cfg.DB) {
-		return nil, errNoPostgres
-	}
 	var box *hookd.SecretBox
 	if cfg.EncryptionKey != nil {
 		var err error
 		if box, err = hookd.NewSecretBox(cfg.EncryptionKey); err != nil {
 			return nil, err
 		}
+	}
+	if isPostgres(cfg.DB) {
+		return postgres.Open(ctx, postgres.Config{URL: cfg.DB, Box: box, Logger: log})
 	}
 	return sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Box: box, Logger: log})
 }

@@ -1,0 +1,297 @@
+// Package sqlrow is the row encoding the SQL stores share: which columns a
+// domain type has, how its values are written as parameters and read back.
+// Both engines keep times as Unix microseconds and lists and maps as JSON
+// text, so one encoding serves both; each engine's SQL stays in its own
+// package.
+package sqlrow
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+const WebhookCols = `id, tenant_id, name, url, events, headers, timeout_ms, enabled, ssl_verification,
+	channels, filter, max_attempts, rate_limit, description, metadata, signature,
+	secret, previous_secret, previous_secret_expires_at, created_at, updated_at`
+
+func JSONText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func WebhookArgs(box *hookd.SecretBox, w *hookd.Webhook) ([]any, error) {
+	events, err := JSONText(w.Events)
+	if err != nil {
+		return nil, err
+	}
+	headers := w.Headers
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	hdr, err := JSONText(headers)
+	if err != nil {
+		return nil, err
+	}
+	md := w.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	meta, err := JSONText(md)
+	if err != nil {
+		return nil, err
+	}
+	var channels, filter, sig any
+	if w.Channels != nil {
+		if channels, err = JSONText(w.Channels); err != nil {
+			return nil, err
+		}
+	}
+	if w.Filter != "" {
+		filter = w.Filter
+	}
+	if w.Signature != nil {
+		if sig, err = JSONText(w.Signature); err != nil {
+			return nil, err
+		}
+	}
+	return []any{
+		w.ID, w.TenantID, w.Name, w.URL, events, hdr, w.Timeout.Milliseconds(), w.Enabled, w.SSLVerification,
+		channels, filter, w.MaxAttempts, w.RateLimit, w.Description, meta, sig,
+		box.Seal(w.Secret), box.Seal(w.PreviousSecret), Micros(w.PreviousSecretExpiresAt),
+		Micros(w.CreatedAt), Micros(w.UpdatedAt),
+	}, nil
+}
+
+func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
+	w := &hookd.Webhook{}
+	var events, headers, meta string
+	var channels, filter, sig sql.NullString
+	var timeoutMs, prevExp, created, updated int64
+	var secret, prev string
+	if err := r.Scan(&w.ID, &w.TenantID, &w.Name, &w.URL, &events, &headers, &timeoutMs, &w.Enabled, &w.SSLVerification,
+		&channels, &filter, &w.MaxAttempts, &w.RateLimit, &w.Description, &meta, &sig,
+		&secret, &prev, &prevExp, &created, &updated); err != nil {
+		return nil, err
+	}
+	w.Timeout = time.Duration(timeoutMs) * time.Millisecond
+	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
+		return nil, fmt.Errorf("webhook %s events: %w", w.ID, err)
+	}
+	if err := json.Unmarshal([]byte(headers), &w.Headers); err != nil {
+		return nil, fmt.Errorf("webhook %s headers: %w", w.ID, err)
+	}
+	if err := json.Unmarshal([]byte(meta), &w.Metadata); err != nil {
+		return nil, fmt.Errorf("webhook %s metadata: %w", w.ID, err)
+	}
+	if channels.Valid {
+		if err := json.Unmarshal([]byte(channels.String), &w.Channels); err != nil {
+			return nil, fmt.Errorf("webhook %s channels: %w", w.ID, err)
+		}
+	}
+	w.Filter = filter.String
+	if sig.Valid {
+		w.Signature = &hookd.Signature{}
+		if err := json.Unmarshal([]byte(sig.String), w.Signature); err != nil {
+			return nil, fmt.Errorf("webhook %s signature: %w", w.ID, err)
+		}
+	}
+	var err error
+	if w.Secret, err = box.Open(secret); err != nil {
+		return nil, fmt.Errorf("webhook %s secret: %w", w.ID, err)
+	}
+	if w.PreviousSecret, err = box.Open(prev); err != nil {
+		return nil, fmt.Errorf("webhook %s previous secret: %w", w.ID, err)
+	}
+	w.PreviousSecretExpiresAt = FromMicros(prevExp)
+	w.CreatedAt, w.UpdatedAt = FromMicros(created), FromMicros(updated)
+	return w, nil
+}
+
+// Disabling ends the webhook's waiting deliveries here, in the same
+// transaction, so no worker can claim one after the answer.
+const DisabledError = "webhook disabled"
+
+const EventCols = `seq, tenant_id, id, type, channels, created_at, payload`
+
+func ScanEvent(r Scanner) (*hookd.Event, error) {
+	e := &hookd.Event{}
+	var channels sql.NullString
+	var created int64
+	if err := r.Scan(&e.Seq, &e.TenantID, &e.ID, &e.Type, &channels, &created, &e.Payload); err != nil {
+		return nil, err
+	}
+	if channels.Valid {
+		if err := json.Unmarshal([]byte(channels.String), &e.Channels); err != nil {
+			return nil, err
+		}
+	}
+	e.Timestamp = FromMicros(created)
+	return e, nil
+}
+
+const DeliveryCols = `id, tenant_id, event_id, webhook_id, event_type, status, attempts, next_attempt_at,
+	last_status_code, last_error, response_time_us, created_at, updated_at`
+
+func ScanDelivery(r Scanner) (*hookd.Delivery, error) {
+	d := &hookd.Delivery{}
+	var next sql.NullInt64
+	var rt, created, updated int64
+	if err := r.Scan(&d.ID, &d.TenantID, &d.EventID, &d.WebhookID, &d.EventType, &d.Status, &d.Attempts, &next,
+		&d.LastStatusCode, &d.LastError, &rt, &created, &updated); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt = FromMicros(next.Int64)
+	d.ResponseTime = MicroDuration(rt)
+	d.CreatedAt, d.UpdatedAt = FromMicros(created), FromMicros(updated)
+	return d, nil
+}
+
+// ByWebhook maps each webhook ID to its new delivery's ID. A webhook
+// listed twice gets one delivery.
+func ByWebhook(deliveryIDs, webhookIDs []string) map[string]string {
+	out := make(map[string]string, len(webhookIDs))
+	for i, w := range webhookIDs {
+		out[w] = deliveryIDs[i]
+	}
+	return out
+}
+
+type Scanner interface{ Scan(dest ...any) error }
+
+func ScanKey(r Scanner) (*hookd.APIKey, error) {
+	k := &hookd.APIKey{}
+	var created int64
+	if err := r.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &created); err != nil {
+		return nil, err
+	}
+	k.CreatedAt = FromMicros(created)
+	return k, nil
+}
+
+const EventTypeCols = `name, description, schema, archived, created_at, updated_at`
+
+func ScanEventType(r Scanner) (*hookd.EventType, error) {
+	et := &hookd.EventType{}
+	var schema sql.NullString
+	var created, updated int64
+	if err := r.Scan(&et.Name, &et.Description, &schema, &et.Archived, &created, &updated); err != nil {
+		return nil, err
+	}
+	if schema.Valid {
+		et.Schema = []byte(schema.String)
+	}
+	et.CreatedAt, et.UpdatedAt = FromMicros(created), FromMicros(updated)
+	return et, nil
+}
+
+func NullText(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func NonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func Prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func Micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func FromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func MicroDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
+
+// JSONList encodes a list as the one parameter of a json_each.
+func JSONList(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// AttemptCols are the attempt log's columns in the order ScanAttempt reads.
+const AttemptCols = `number, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body`
+
+// ScanAttempt reads one attempt of the log (AttemptCols).
+func ScanAttempt(r Scanner) (*hookd.Attempt, error) {
+	a := &hookd.Attempt{}
+	var started, dur int64
+	var rq, rs string
+	if err := r.Scan(&a.Number, &started, &dur, &a.StatusCode, &a.Error, &a.Success, &rq, &rs, &a.ResponseBody); err != nil {
+		return nil, err
+	}
+	a.StartedAt, a.Duration = FromMicros(started), MicroDuration(dur)
+	if err := json.Unmarshal([]byte(rq), &a.RequestHeaders); err != nil {
+		return nil, fmt.Errorf("attempt request headers: %w", err)
+	}
+	if err := json.Unmarshal([]byte(rs), &a.ResponseHeaders); err != nil {
+		return nil, fmt.Errorf("attempt response headers: %w", err)
+	}
+	return a, nil
+}
+
+// StatsWhere builds the WHERE clauses of the two statistics queries:
+// attempts by start time, deliveries by creation time. ph renders the i-th
+// (1-based) placeholder of the engine's SQL.
+func StatsWhere(q hookd.StatsQuery, ph func(int) string) (attemptWhere, deliveryWhere string, attemptArgs, deliveryArgs []any) {
+	args := []any{q.TenantID}
+	where := "tenant_id = " + ph(1)
+	if q.WebhookID != "" {
+		args = append(args, q.WebhookID)
+		where += " AND webhook_id = " + ph(len(args))
+	}
+	attemptWhere, deliveryWhere = where, where
+	for _, b := range []struct {
+		t  time.Time
+		op string
+	}{{q.Since, ">="}, {q.Until, "<="}} {
+		if b.t.IsZero() {
+			continue
+		}
+		args = append(args, Micros(b.t))
+		attemptWhere += " AND started_at " + b.op + " " + ph(len(args))
+		deliveryWhere += " AND created_at " + b.op + " " + ph(len(args))
+	}
+	return attemptWhere, deliveryWhere, args, args
+}
+
+// NewStats returns empty statistics with every status present.
+func NewStats() *hookd.Stats {
+	return &hookd.Stats{ByStatus: map[hookd.DeliveryStatus]int{
+		hookd.StatusPending: 0, hookd.StatusRetrying: 0, hookd.StatusSuccess: 0, hookd.StatusFailed: 0,
+	}}
+}
+
+// FinishStats derives the failures, the rate and the mean response time
+// (avgUs: microseconds, over the attempts that got an answer).
+func FinishStats(st *hookd.Stats, avgUs float64) {
+	st.FailedDeliveries = st.TotalDeliveries - st.SuccessfulDeliveries
+	if st.TotalDeliveries > 0 {
+		st.SuccessRate = float64(st.SuccessfulDeliveries) / float64(st.TotalDeliveries)
+	}
+	st.AverageResponseTimeMs = avgUs / 1000
+}

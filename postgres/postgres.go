@@ -1,0 +1,227 @@
+// Package postgres implements hookd.Store on PostgreSQL (pgx v5, pgxpool),
+// for running several hookd processes on one database. It passes the same
+// storetest conformance suite as the SQLite store.
+//
+// Differences from SQLite, by design: there is no single writer: every
+// write is its own transaction and PostgreSQL's concurrent commits share
+// WAL flushes. Claims use FOR UPDATE SKIP LOCKED, so processes never claim
+// the same row.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config configures Open.
+type Config struct {
+	// URL is a postgres:// connection URL.
+	URL string
+	// Schema, when set, is created if missing and used as the search path
+	// (tests give each run its own).
+	Schema string
+	// Box encrypts endpoint secrets at rest; nil stores them as they are.
+	Box    *hookd.SecretBox
+	Clock  hookd.Clock
+	Logger *slog.Logger
+	// MaxConns sizes the pool. Default 16.
+	MaxConns int32
+}
+
+// Store is the PostgreSQL hookd.Store.
+type Store struct {
+	pool  *pgxpool.Pool
+	box   *hookd.SecretBox
+	clock hookd.Clock
+	log   *slog.Logger
+}
+
+var _ hookd.Store = (*Store)(nil)
+
+// Open connects, applies migrations and returns the store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 16
+	}
+	pc.MaxConns = cfg.MaxConns
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Schema != "" {
+		if err := CreateSchema(ctx, cfg.URL, cfg.Schema); err != nil {
+			return nil, err
+		}
+		pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, box: cfg.Box, clock: cfg.Clock, log: cfg.Logger}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// CreateSchema creates a schema if it is missing (for test runs: a hookd
+// process is pointed at it with search_path in its URL).
+func CreateSchema(ctx context.Context, url, schema string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize())
+	return err
+}
+
+// DropSchema removes a schema made for a test run.
+func DropSchema(ctx context.Context, url, schema string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+	return err
+}
+
+// Migrate applies pending migrations and returns (for `hookd migrate`).
+func Migrate(ctx context.Context, url string) error {
+	s, err := Open(ctx, Config{URL: url})
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+// migrate applies the embedded migrations under an advisory lock, so that
+// replicas starting together apply each one once.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7061746368)`); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migrate: bad file name %s", name)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, _ := migrations.ReadFile(name)
+		if _, err := tx.Exec(ctx, string(body)); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// wrap maps a driver error to the store contract's sentinels.
+func wrap(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+	case pgCode(err) == "23505": // unique_violation
+		return fmt.Errorf("%s: %w", what, hookd.ErrConflict)
+	case pgCode(err) == "23503": // foreign_key_violation: what it points to is gone
+		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// exec runs one statement and wants it to change a row.
+func (s *Store) execOne(ctx context.Context, what, query string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return wrap(what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+	}
+	return nil
+}
+
+// collect reads rows with scan into a slice (never nil).
+func collect[T any](rows pgx.Rows, err error, what string, scan func(sqlrow.Scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, wrap(what, err)
+		}
+		out = append(out, v)
+	}
+	return out, wrap(what, rows.Err())
+}

@@ -1,0 +1,96 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/storetest"
+)
+
+var schemaN atomic.Int64
+
+// open returns a store in a schema of its own, dropped when the test ends.
+// Tests skip without HOOKD_TEST_POSTGRES (.ci/run sets it).
+func open(t *testing.T, box *hookd.SecretBox) hookd.Store {
+	t.Helper()
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	schema := fmt.Sprintf("hookd_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, Box: box, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if err := postgres.DropSchema(context.Background(), url, schema); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) hookd.Store { return open(t, nil) })
+}
+
+func TestConformanceEncrypted(t *testing.T) {
+	box, err := hookd.NewSecretBox(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, func(t *testing.T) hookd.Store { return open(t, box) })
+}
+
+func TestMigrateTwice(t *testing.T) {
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	schema := fmt.Sprintf("hookd_test_migrate_%d", os.Getpid())
+	ctx := context.Background()
+	defer postgres.DropSchema(ctx, url, schema)
+	for i := 0; i < 2; i++ {
+		s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		s.Close()
+	}
+}
+
+func TestWakeups(t *testing.T) {
+	s := open(t, nil).(*postgres.Store)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := s.Wakeups(ctx)
+	<-wake // the first one covers whatever was queued before listening
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}))
+	must(s.CreateWebhook(ctx, &hookd.Webhook{ID: "wh_1", TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
+		Timeout: time.Second, Enabled: true, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}))
+	ev := &hookd.Event{ID: "e1", TenantID: "t", Type: "a.b", Timestamp: now}
+	must(ev.BuildPayload([]byte(`{}`), nil))
+	if _, err := s.PublishEvent(ctx, ev, []string{"wh_1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up after a publish")
+	}
+}

@@ -1,0 +1,99 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
+)
+
+func (s *Store) AdminKeyHash(ctx context.Context) ([]byte, error) {
+	var h []byte
+	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'admin_key_hash'`).Scan(&h)
+	return h, wrap("admin key", err)
+}
+
+func (s *Store) SetAdminKeyHash(ctx context.Context, hash []byte) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('admin_key_hash', $1)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, hash)
+	return wrap("set admin key", err)
+}
+
+func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt))
+	return wrap("create tenant "+t.ID, err)
+}
+
+func scanTenant(r sqlrow.Scanner) (*hookd.Tenant, error) {
+	t := &hookd.Tenant{}
+	var created int64
+	if err := r.Scan(&t.ID, &t.Name, &created); err != nil {
+		return nil, err
+	}
+	t.CreatedAt = sqlrow.FromMicros(created)
+	return t, nil
+}
+
+func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error) {
+	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT id, name, created_at FROM tenants WHERE id = $1`, id))
+	return t, wrap("get tenant", err)
+}
+
+func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant, int, error) {
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
+		return nil, 0, wrap("count tenants", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT $1 OFFSET $2`, p.Limit, p.Offset)
+	out, err := collect(rows, err, "list tenants", scanTenant)
+	return out, total, err
+}
+
+func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
+	return s.execOne(ctx, "update tenant", `UPDATE tenants SET name = $1 WHERE id = $2`, t.Name, t.ID)
+}
+
+func (s *Store) DeleteTenant(ctx context.Context, id string) error {
+	return s.execOne(ctx, "delete tenant", `DELETE FROM tenants WHERE id = $1`, id)
+}
+
+func (s *Store) CreateAPIKey(ctx context.Context, k *hookd.APIKey) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, tenant_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		k.ID, k.TenantID, k.Name, k.Hash, sqlrow.Micros(k.CreatedAt))
+	return wrap("create api key", err)
+}
+
+func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]*hookd.APIKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE tenant_id = $1 ORDER BY id`, tenantID)
+	return collect(rows, err, "list api keys", sqlrow.ScanKey)
+}
+
+func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
+	return s.execOne(ctx, "delete api key", `DELETE FROM api_keys WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+}
+
+func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, error) {
+	k, err := sqlrow.ScanKey(s.pool.QueryRow(ctx, `SELECT id, tenant_id, name, hash, created_at FROM api_keys WHERE hash = $1`, hash))
+	return k, wrap("api key", err)
+}
+
+func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		et.Name, et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.CreatedAt), sqlrow.Micros(et.UpdatedAt))
+	return wrap("create event type "+et.Name, err)
+}
+
+func (s *Store) GetEventType(ctx context.Context, name string) (*hookd.EventType, error) {
+	et, err := sqlrow.ScanEventType(s.pool.QueryRow(ctx, `SELECT `+sqlrow.EventTypeCols+` FROM event_types WHERE name = $1`, name))
+	return et, wrap("get event type", err)
+}
+
+func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.EventTypeCols+` FROM event_types ORDER BY name`)
+	return collect(rows, err, "list event types", sqlrow.ScanEventType)
+}
+
+func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error {
+	return s.execOne(ctx, "update event type", `UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4 WHERE name = $5`,
+		et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), et.Name)
+}

@@ -1,0 +1,94 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
+)
+
+// params returns "$from, $from+1, …" for n parameters.
+func params(from, n int) string {
+	p := make([]string, n)
+	for i := range p {
+		p[i] = fmt.Sprintf("$%d", from+i)
+	}
+	return strings.Join(p, ", ")
+}
+
+var webhookInsert = `INSERT INTO webhooks (` + sqlrow.WebhookCols + `) VALUES (` + params(1, 21) + `)`
+
+func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
+	args, err := sqlrow.WebhookArgs(s.box, w)
+	if err != nil {
+		return fmt.Errorf("create webhook: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, webhookInsert, args...)
+	return wrap("create webhook", err)
+}
+
+func (s *Store) scanWebhook(r sqlrow.Scanner) (*hookd.Webhook, error) {
+	return sqlrow.ScanWebhook(s.box, r)
+}
+
+func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (*hookd.Webhook, error) {
+	w, err := s.scanWebhook(s.pool.QueryRow(ctx, `SELECT `+sqlrow.WebhookCols+` FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	return w, wrap("get webhook", err)
+}
+
+func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hookd.Webhook, int, error) {
+	where := `tenant_id = $1`
+	args := []any{q.TenantID}
+	if q.Enabled != nil {
+		where += ` AND enabled = $2`
+		args = append(args, *q.Enabled)
+	}
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, wrap("count webhooks", err)
+	}
+	n := len(args)
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM webhooks WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`, sqlrow.WebhookCols, where, n+1, n+2),
+		append(args, q.Limit, q.Offset)...)
+	out, err := collect(rows, err, "list webhooks", s.scanWebhook)
+	return out, total, err
+}
+
+func (s *Store) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hookd.Webhook, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.WebhookCols+` FROM webhooks WHERE tenant_id = $1 AND enabled ORDER BY id`, tenantID)
+	return collect(rows, err, "list webhooks", s.scanWebhook)
+}
+
+var webhookUpdate = `UPDATE webhooks SET (` + sqlrow.WebhookCols + `) = (` + params(1, 21) + `) WHERE tenant_id = $22 AND id = $23`
+
+func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook) error {
+	args, err := sqlrow.WebhookArgs(s.box, w)
+	if err != nil {
+		return fmt.Errorf("update webhook: %w", err)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, webhookUpdate, append(args, w.TenantID, w.ID)...)
+		if err != nil {
+			return wrap("update webhook", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("update webhook: %w", hookd.ErrNotFound)
+		}
+		if !w.Enabled {
+			_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = $1, updated_at = $2
+				WHERE webhook_id = $3 AND status IN ('PENDING', 'RETRYING')`, sqlrow.DisabledError, sqlrow.Micros(w.UpdatedAt), w.ID)
+			if err != nil {
+				return wrap("update webhook: fail waiting deliveries", err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
+	return s.execOne(ctx, "delete webhook", `DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+}
