@@ -110,6 +110,7 @@ type Config struct {
 	RetrySchedule []time.Duration // --retry-schedule, HOOKD_RETRY_SCHEDULE; default hookd.DefaultRetrySchedule
 	LogFormat     string          // --log-format, HOOKD_LOG_FORMAT; "text" or "json"
 	Role          string          // --role, HOOKD_ROLE; "all", "api" or "worker"
+	Lease         time.Duration   // --lease, HOOKD_LEASE; default 2m
 }
 
 func env(name, def string) string {
@@ -132,6 +133,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		retry    = fs.String("retry-schedule", env("HOOKD_RETRY_SCHEDULE", ""), "comma-separated Go durations: the wait before attempt 2, 3, … (HOOKD_RETRY_SCHEDULE; default "+scheduleString(hookd.DefaultRetrySchedule)+")")
 		logFmt   = fs.String("log-format", env("HOOKD_LOG_FORMAT", "text"), "text or json (HOOKD_LOG_FORMAT)")
 		role     = fs.String("role", env("HOOKD_ROLE", "all"), "all, api or worker (HOOKD_ROLE)")
+		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this; keep it above the longest webhook timeout (60s) or a slow attempt may be sent twice (HOOKD_LEASE)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -158,6 +160,9 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	}
 	if _, err := netguard.ParseAllowList(cfg.AllowNetworks); err != nil {
 		return nil, fmt.Errorf("--allow-networks: %w", err)
+	}
+	if cfg.Lease, err = time.ParseDuration(*lease); err != nil || cfg.Lease <= 0 {
+		return nil, fmt.Errorf("--lease must be a positive duration such as 2m, not %q", *lease)
 	}
 	switch cfg.Role {
 	case "all", "api", "worker":
@@ -273,7 +278,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	}
 	var engine *delivery.Engine
 	if cfg.Role != "api" {
-		engine = delivery.New(delivery.Config{Store: store, Logger: log, Guard: guard, RetrySchedule: cfg.RetrySchedule})
+		if cfg.Lease <= hookd.MaxTimeout {
+			log.Warn("--lease is not above the longest webhook timeout: an attempt slower than the lease may be sent twice", "lease", cfg.Lease, "maxTimeout", hookd.MaxTimeout)
+		}
+		engine = delivery.New(delivery.Config{Store: store, Logger: log, Guard: guard, RetrySchedule: cfg.RetrySchedule, Lease: cfg.Lease})
 		if err := engine.Start(ctx); err != nil {
 			return err
 		}

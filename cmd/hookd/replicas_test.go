@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// TestReplicasSurviveKill runs three hookd processes on one PostgreSQL
+// database and kills one with SIGKILL while it holds claimed deliveries in
+// flight. Every accepted event must reach the receiver, the victim's held
+// deliveries re-sent by the others once its lease runs out. Duplicates are
+// allowed (at-least-once) and reported.
+func TestReplicasSurviveKill(t *testing.T) {
+	db, ok := dbs(t)["postgres"]
+	if !ok {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	if testing.Short() {
+		t.Skip("builds hookd")
+	}
+	bin := filepath.Join(t.TempDir(), "hookd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	var mu sync.Mutex
+	okHits, slowAfter := map[string]int{}, map[string]int{}
+	var killed atomic.Bool
+	victimHolding := make(chan struct{}, 100)
+	release := make(chan struct{})
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("webhook-id")
+		switch r.URL.Path {
+		case "/ok":
+			mu.Lock()
+			okHits[id]++
+			mu.Unlock()
+		case "/slow":
+			if !killed.Load() {
+				victimHolding <- struct{}{}
+				<-release // held until the victim is dead; its answer goes nowhere
+				return
+			}
+			mu.Lock()
+			slowAfter[id]++
+			mu.Unlock()
+		}
+	}))
+	defer rcv.Close()
+	defer close(release)
+
+	type proc struct {
+		cmd *exec.Cmd
+		url string
+	}
+	startProc := func() *proc {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8",
+			"--lease", "3s", "--retry-schedule", "200ms", "--log-format", "json")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+		p := &proc{cmd: cmd, url: "http://" + addr}
+		eventually(t, "a replica ready", func() bool {
+			res, err := http.Get(p.url + "/readyz")
+			if err != nil {
+				return false
+			}
+			res.Body.Close()
+			return res.StatusCode == 200
+		})
+		return p
+	}
+	publish := func(p *proc, n int) []string {
+		pc := &client{t: t, base: p.url, key: "adm"}
+		var ids []string
+		for i := 0; i < n; i++ {
+			ids = append(ids, pc.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{"i": i}})["id"].(string))
+		}
+		return ids
+	}
+
+	victim := startProc()
+	c := &client{t: t, base: victim.url, key: "adm"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "ok", "url": rcv.URL + "/ok", "events": []string{"*"}})
+	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "slow", "url": rcv.URL + "/slow", "events": []string{"*"}, "timeoutMs": 60000})
+
+	// The victim alone delivers first, and dies with sends in flight.
+	accepted := publish(victim, 20)
+	<-victimHolding
+	killed.Store(true)
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.cmd.Wait()
+
+	b, d := startProc(), startProc()
+	accepted = append(accepted, publish(b, 30)...)
+	accepted = append(accepted, publish(d, 30)...)
+
+	delivered := func() (ok, slow, dup int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range accepted {
+			if okHits[id] > 0 {
+				ok++
+			}
+			if slowAfter[id] > 0 {
+				slow++
+			}
+			dup += max(okHits[id]-1, 0) + max(slowAfter[id]-1, 0)
+		}
+		return
+	}
+	eventually(t, "every accepted event at both endpoints", func() bool {
+		ok, slow, _ := delivered()
+		return ok == len(accepted) && slow == len(accepted)
+	})
+	_, _, dup := delivered()
+	t.Logf("%d events accepted by 3 replicas, one killed mid-send; every one delivered to both endpoints; %d duplicate requests", len(accepted), dup)
+}
