@@ -15,15 +15,20 @@ import (
 	"github.com/hookd/hookd"
 )
 
+// WebhookCols are a webhook's columns in the order WebhookArgs writes and
+// ScanWebhook reads them.
 const WebhookCols = `id, tenant_id, name, url, events, headers, timeout_ms, enabled, ssl_verification,
 	channels, filter, max_attempts, rate_limit, description, metadata, signature,
 	secret, previous_secret, previous_secret_expires_at, created_at, updated_at`
 
+// JSONText encodes v for a JSON-valued text column.
 func JSONText(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
 }
 
+// WebhookArgs returns w's column values (WebhookCols), its secrets sealed
+// with box.
 func WebhookArgs(box *hookd.SecretBox, w *hookd.Webhook) ([]any, error) {
 	events, err := JSONText(w.Events)
 	if err != nil {
@@ -67,6 +72,7 @@ func WebhookArgs(box *hookd.SecretBox, w *hookd.Webhook) ([]any, error) {
 	}, nil
 }
 
+// ScanWebhook reads a webhook row (WebhookCols), opening its secrets with box.
 func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 	w := &hookd.Webhook{}
 	var events, headers, meta string
@@ -112,12 +118,15 @@ func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 	return w, nil
 }
 
-// Disabling ends the webhook's waiting deliveries here, in the same
-// transaction, so no worker can claim one after the answer.
+// DisabledError is the lastError of deliveries ended because their webhook
+// was disabled. Stores end them in the transaction that disables it, so no
+// worker can claim one after the answer.
 const DisabledError = "webhook disabled"
 
+// EventCols are an event's columns in the order ScanEvent reads them.
 const EventCols = `seq, tenant_id, id, type, channels, created_at, payload`
 
+// ScanEvent reads an event row (EventCols).
 func ScanEvent(r Scanner) (*hookd.Event, error) {
 	e := &hookd.Event{}
 	var channels sql.NullString
@@ -134,9 +143,11 @@ func ScanEvent(r Scanner) (*hookd.Event, error) {
 	return e, nil
 }
 
+// DeliveryCols are a delivery's columns in the order ScanDelivery reads them.
 const DeliveryCols = `id, tenant_id, event_id, webhook_id, event_type, status, attempts, next_attempt_at,
 	last_status_code, last_error, response_time_us, created_at, updated_at`
 
+// ScanDelivery reads a delivery row (DeliveryCols).
 func ScanDelivery(r Scanner) (*hookd.Delivery, error) {
 	d := &hookd.Delivery{}
 	var next sql.NullInt64
@@ -161,8 +172,10 @@ func ByWebhook(deliveryIDs, webhookIDs []string) map[string]string {
 	return out
 }
 
+// Scanner is a row of database/sql or pgx.
 type Scanner interface{ Scan(dest ...any) error }
 
+// ScanKey reads an API key row: id, tenant_id, name, hash, created_at.
 func ScanKey(r Scanner) (*hookd.APIKey, error) {
 	k := &hookd.APIKey{}
 	var created int64
@@ -173,8 +186,10 @@ func ScanKey(r Scanner) (*hookd.APIKey, error) {
 	return k, nil
 }
 
+// EventTypeCols are an event type's columns in the order ScanEventType reads them.
 const EventTypeCols = `name, description, schema, archived, created_at, updated_at`
 
+// ScanEventType reads an event type row (EventTypeCols).
 func ScanEventType(r Scanner) (*hookd.EventType, error) {
 	et := &hookd.EventType{}
 	var schema sql.NullString
@@ -189,6 +204,7 @@ func ScanEventType(r Scanner) (*hookd.EventType, error) {
 	return et, nil
 }
 
+// NullText is b as a text parameter, NULL when empty.
 func NullText(b []byte) any {
 	if len(b) == 0 {
 		return nil
@@ -196,6 +212,7 @@ func NullText(b []byte) any {
 	return string(b)
 }
 
+// NonNil returns m, or an empty map for nil, so it encodes as {}.
 func NonNil(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}
@@ -203,6 +220,7 @@ func NonNil(m map[string]string) map[string]string {
 	return m
 }
 
+// Prefixed qualifies each column of a list with p (a table alias and a dot).
 func Prefixed(p, cols string) string {
 	parts := strings.Split(cols, ",")
 	for i, c := range parts {
@@ -211,6 +229,7 @@ func Prefixed(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
+// Micros is t as Unix microseconds, the stores' time encoding; 0 for the zero time.
 func Micros(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -218,6 +237,7 @@ func Micros(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
+// FromMicros reverses Micros.
 func FromMicros(v int64) time.Time {
 	if v == 0 {
 		return time.Time{}
@@ -225,9 +245,11 @@ func FromMicros(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
 }
 
+// MicroDuration is a stored microsecond count as a duration.
 func MicroDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 
-// JSONList encodes a list as the one parameter of a json_each.
+// JSONList encodes a list or map as one JSON parameter (json_each,
+// jsonb_each_text), so that statements over variable-length lists keep one text.
 func JSONList(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
