@@ -12,9 +12,6 @@ import (
 	"github.com/hookd/hookd/internal/sqlrow"
 )
 
-// claimScan is how many due rows a claim looks at per row it may take.
-const claimScan = 4
-
 func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hookd.ClaimResult, error) {
 	res := &hookd.ClaimResult{}
 	if p.Limit <= 0 {
@@ -27,17 +24,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 		// passed over, never waited for or claimed twice.
 		rows, err := tx.Query(ctx, `SELECT d.id, d.webhook_id, w.enabled FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= $1
-			ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`, now, p.Limit*claimScan)
+			ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`, now, p.Limit*sqlrow.ScanFactor)
 		if err != nil {
 			return wrap("claim: scan", err)
 		}
-		var picked, disabled []string
-		deferred := map[time.Duration][]string{}
-		type roomOf struct {
-			left    int
-			deferBy time.Duration
-		}
-		room := map[string]*roomOf{}
+		pick := sqlrow.NewPicker(p)
 		for rows.Next() {
 			var id, wid string
 			var enabled bool
@@ -45,48 +36,30 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 				rows.Close()
 				return wrap("claim: scan", err)
 			}
-			switch {
-			case !enabled:
-				disabled = append(disabled, id)
-				continue
-			case len(picked) == p.Limit:
-				continue
-			}
-			r := room[wid]
-			if r == nil {
-				left, by := p.Room(wid)
-				r = &roomOf{left, by}
-				room[wid] = r
-			}
-			if r.left <= 0 {
-				deferred[r.deferBy] = append(deferred[r.deferBy], id)
-			} else {
-				picked = append(picked, id)
-				r.left--
-			}
+			pick.Add(id, wid, enabled)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return wrap("claim: scan", err)
 		}
-		if len(disabled) > 0 {
+		if len(pick.Disabled) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = $1, updated_at = $2 WHERE id = ANY($3)`,
-				sqlrow.DisabledError, now, disabled); err != nil {
+				sqlrow.DisabledError, now, pick.Disabled); err != nil {
 				return wrap("claim: fail disabled", err)
 			}
 		}
-		for by, ids := range deferred {
+		for by, ids := range pick.Deferred {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2)`, sqlrow.Micros(p.Now.Add(by)), ids); err != nil {
 				return wrap("claim: defer", err)
 			}
 		}
-		if len(picked) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2)`, sqlrow.Micros(p.Now.Add(p.Lease)), picked); err != nil {
+		if len(pick.Picked) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2)`, sqlrow.Micros(p.Now.Add(p.Lease)), pick.Picked); err != nil {
 				return wrap("claim: lease", err)
 			}
 			rows, err := tx.Query(ctx, `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload
 				FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
-				WHERE d.id = ANY($1) ORDER BY d.id`, picked)
+				WHERE d.id = ANY($1) ORDER BY d.id`, pick.Picked)
 			claims, err := collect(rows, err, "claim: read", func(r sqlrow.Scanner) (*hookd.Claim, error) {
 				c := &hookd.Claim{}
 				var updated int64

@@ -11,10 +11,6 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// claimScanFactor is how many due rows one claim looks at per row it may take:
-// rows of saturated webhooks are skipped (and deferred) on the way.
-const claimScanFactor = 4
-
 // The claim's statements; see hot in sqlite.go.
 const (
 	claimScan = `SELECT d.id, d.webhook_id, w.enabled FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
@@ -42,17 +38,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res.Claims = nil
 		now := sqlrow.Micros(p.Now)
-		rows, err := s.query(tx, claimScan, now, p.Limit*claimScanFactor)
+		rows, err := s.query(tx, claimScan, now, p.Limit*sqlrow.ScanFactor)
 		if err != nil {
 			return fmt.Errorf("claim: scan: %w", err)
 		}
-		var picked, disabled []string
-		deferred := map[time.Duration][]string{}
-		type roomOf struct {
-			left    int
-			deferBy time.Duration
-		}
-		room := map[string]*roomOf{}
+		pick := sqlrow.NewPicker(p)
 		for rows.Next() {
 			var id, wid string
 			var enabled bool
@@ -60,47 +50,29 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 				rows.Close()
 				return fmt.Errorf("claim: scan: %w", err)
 			}
-			if !enabled {
-				disabled = append(disabled, id)
-				continue
-			}
-			if len(picked) == p.Limit {
-				continue // due, but the batch is full: left as it is
-			}
-			r := room[wid]
-			if r == nil {
-				left, deferBy := p.Room(wid)
-				r = &roomOf{left, deferBy}
-				room[wid] = r
-			}
-			if r.left <= 0 {
-				deferred[r.deferBy] = append(deferred[r.deferBy], id)
-			} else {
-				picked = append(picked, id)
-				r.left--
-			}
+			pick.Add(id, wid, enabled)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("claim: scan: %w", err)
 		}
-		if len(disabled) > 0 {
-			_, err := s.exec(tx, claimFailDisabled, sqlrow.DisabledError, now, sqlrow.JSONList(disabled))
+		if len(pick.Disabled) > 0 {
+			_, err := s.exec(tx, claimFailDisabled, sqlrow.DisabledError, now, sqlrow.JSONList(pick.Disabled))
 			if err != nil {
 				return fmt.Errorf("claim: fail disabled: %w", err)
 			}
 		}
-		for by, ids := range deferred {
+		for by, ids := range pick.Deferred {
 			if _, err := s.exec(tx, claimMove, sqlrow.Micros(p.Now.Add(by)), sqlrow.JSONList(ids)); err != nil {
 				return fmt.Errorf("claim: defer: %w", err)
 			}
 		}
-		if len(picked) > 0 {
-			_, err := s.exec(tx, claimMove, sqlrow.Micros(p.Now.Add(p.Lease)), sqlrow.JSONList(picked))
+		if len(pick.Picked) > 0 {
+			_, err := s.exec(tx, claimMove, sqlrow.Micros(p.Now.Add(p.Lease)), sqlrow.JSONList(pick.Picked))
 			if err != nil {
 				return fmt.Errorf("claim: lease: %w", err)
 			}
-			rows, err := s.query(tx, claimRead, sqlrow.JSONList(picked))
+			rows, err := s.query(tx, claimRead, sqlrow.JSONList(pick.Picked))
 			if err != nil {
 				return fmt.Errorf("claim: read: %w", err)
 			}

@@ -317,3 +317,52 @@ func FinishStats(st *hookd.Stats, avgUs float64) {
 	}
 	st.AverageResponseTimeMs = avgUs / 1000
 }
+
+// ScanFactor is how many due rows a claim looks at per row it may take:
+// rows of webhooks without room are passed over (and deferred) on the way.
+const ScanFactor = 4
+
+// Picker sorts a claim's scanned due rows into the ones to lease, the ones
+// to defer (a webhook without room, by how long) and the ones of disabled
+// webhooks, by the ClaimParams' rules. Both stores scan the same way and
+// feed it.
+type Picker struct {
+	p        hookd.ClaimParams
+	room     map[string]*room
+	Picked   []string
+	Deferred map[time.Duration][]string
+	Disabled []string
+}
+
+type room struct {
+	left    int
+	deferBy time.Duration
+}
+
+// NewPicker starts sorting a claim's rows.
+func NewPicker(p hookd.ClaimParams) *Picker {
+	return &Picker{p: p, room: map[string]*room{}, Deferred: map[time.Duration][]string{}}
+}
+
+// Add sorts one due row, in the order scanned (oldest due first).
+func (k *Picker) Add(id, webhookID string, enabled bool) {
+	switch {
+	case !enabled:
+		k.Disabled = append(k.Disabled, id)
+		return
+	case len(k.Picked) == k.p.Limit:
+		return // due, but the batch is full: left as it is
+	}
+	r := k.room[webhookID]
+	if r == nil {
+		left, by := k.p.Room(webhookID)
+		r = &room{left, by}
+		k.room[webhookID] = r
+	}
+	if r.left <= 0 {
+		k.Deferred[r.deferBy] = append(k.Deferred[r.deferBy], id)
+		return
+	}
+	k.Picked = append(k.Picked, id)
+	r.left--
+}
