@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/hookd/hookd/postgres"
 )
 
 // benchConfig is `hookd bench`'s configuration.
@@ -320,6 +322,34 @@ func runBaseline(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 	return row, nil
 }
 
+// benchDB is the --db of one row's hookd: a fresh SQLite file, or for
+// PostgreSQL a fresh schema (named after the row's directory) of cfg.DB.
+func benchDB(ctx context.Context, cfg *benchConfig, dir string) (string, error) {
+	if cfg.DB == "" {
+		return filepath.Join(dir, "bench.db"), nil
+	}
+	if !isPostgres(cfg.DB) {
+		return cfg.DB, nil
+	}
+	schema := "hookd_bench_" + strings.NewReplacer("-", "_", ".", "_").Replace(filepath.Base(dir))
+	if err := postgres.CreateSchema(ctx, cfg.DB, schema); err != nil {
+		return "", err
+	}
+	sep := "?"
+	if strings.Contains(cfg.DB, "?") {
+		sep = "&"
+	}
+	return cfg.DB + sep + "search_path=" + schema, nil
+}
+
+// dropBenchDB removes a row's PostgreSQL schema.
+func dropBenchDB(cfg *benchConfig, dir string) {
+	if isPostgres(cfg.DB) {
+		schema := "hookd_bench_" + strings.NewReplacer("-", "_", ".", "_").Replace(filepath.Base(dir))
+		_ = postgres.DropSchema(context.Background(), cfg.DB, schema)
+	}
+}
+
 // hookdProc is a hookd child process under measurement.
 type hookdProc struct {
 	cmd  *exec.Cmd
@@ -338,9 +368,9 @@ func startHookd(ctx context.Context, cfg *benchConfig, dir string, extra ...stri
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	db := cfg.DB
-	if db == "" {
-		db = filepath.Join(dir, "bench.db")
+	db, err := benchDB(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
 	}
 	p := &hookdProc{url: "http://" + addr, key: "bench-admin-key", dir: dir, out: &bytes.Buffer{}}
 	args := append([]string{"serve", "--addr", addr, "--db", db, "--admin-key", p.key, "--allow-networks", "127.0.0.0/8", "--log-format", "json"}, extra...)
@@ -504,6 +534,7 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *receiver, spec loadSpec
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	defer dropBenchDB(cfg, dir)
 	p, err := startHookd(ctx, cfg, dir)
 	if err != nil {
 		return nil, err
@@ -551,11 +582,15 @@ func runBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	if cfg.DB == "" {
-		cfg2 := *cfg
-		cfg2.DB = filepath.Join(dir, "backlog.db")
-		cfg = &cfg2
+	defer dropBenchDB(cfg, dir)
+	// Both processes of this row use one database.
+	shared, err := benchDB(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
 	}
+	cfg2 := *cfg
+	cfg2.DB = shared
+	cfg = &cfg2
 	const fanout = 100
 	events := int64((cfg.Backlog + fanout - 1) / fanout)
 	api, err := startHookd(ctx, cfg, dir, "--role", "api")
