@@ -82,8 +82,9 @@ type ClaimParams struct {
 	Limit int
 	// Room says how many more deliveries of a webhook the caller can take
 	// now, and how far to push back its due rows when it has none, so that
-	// one saturated endpoint's backlog does not stand in front of the
-	// others' work.
+	// one slow endpoint's backlog does not stand in front of the others'
+	// work. A deferral of 0 leaves them due (the webhook drains fast; moving
+	// its rows would cost writes for nothing).
 	Room func(webhookID string) (room int, deferBy time.Duration)
 }
 

@@ -117,7 +117,7 @@ type Engine struct {
 
 	mu        sync.Mutex
 	inflight  int
-	starved   bool // the last claim wanted more workers than were free
+	starved   bool // due work waits for room: a finishing send wakes the loop
 	endpoints map[string]*endpoint
 	hooks     map[string]*hookd.Webhook
 
@@ -228,8 +228,14 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 				if len(res.Claims) == limit {
 					continue // more may be due right now
 				}
-				if !res.NextDue.IsZero() {
-					wait = min(wait, max(res.NextDue.Sub(now), time.Millisecond))
+				if !res.NextDue.IsZero() && res.NextDue.After(now) {
+					wait = min(wait, res.NextDue.Sub(now))
+				} else if !res.NextDue.IsZero() {
+					// Work is due that the claim left for lack of room: the
+					// next send to finish makes room and wakes the loop.
+					e.mu.Lock()
+					e.starved = true
+					e.mu.Unlock()
 				}
 			}
 		} else {
@@ -260,7 +266,7 @@ func (e *Engine) room(webhookID string) (int, time.Duration) {
 	case ep.failing:
 		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferFailing
 	case ep.latency > 0 && ep.latency < e.cfg.FastAnswer:
-		return e.cfg.PerEndpoint*e.cfg.FastQueue - ep.held, e.cfg.DeferBy
+		return e.cfg.PerEndpoint*e.cfg.FastQueue - ep.held, 0
 	}
 	return e.cfg.PerEndpoint - ep.held, e.cfg.DeferBy
 }

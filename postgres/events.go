@@ -20,65 +20,6 @@ func channelsArg(ch []string) (any, error) {
 	return string(b), err
 }
 
-func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string) (*hookd.PublishResult, error) {
-	channels, err := channelsArg(ev.Channels)
-	if err != nil {
-		return nil, fmt.Errorf("publish event: %w", err)
-	}
-	now := s.clock.Now()
-	ids := make([]string, len(webhookIDs))
-	for i := range ids {
-		ids[i] = hookd.NewID(hookd.PrefixDelivery, now)
-	}
-	var res *hookd.PublishResult
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var seq int64
-		// ON CONFLICT waits for a concurrent insert of the same key to
-		// commit, so two replicas publishing one id create one event.
-		err := tx.QueryRow(ctx, `INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq`,
-			ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload).Scan(&seq)
-		if err == pgx.ErrNoRows {
-			first, err := sqlrow.ScanEvent(tx.QueryRow(ctx, `SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = $1 AND id = $2`, ev.TenantID, ev.ID))
-			if err != nil {
-				return wrap("read first event", err)
-			}
-			var count int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_seq = $1`, first.Seq).Scan(&count); err != nil {
-				return wrap("count deliveries", err)
-			}
-			res = &hookd.PublishResult{Event: first, Deliveries: count, Duplicate: true}
-			return nil
-		}
-		if err != nil {
-			return wrap("insert event", err)
-		}
-		created := 0
-		if len(webhookIDs) > 0 {
-			t := sqlrow.Micros(now)
-			tag, err := tx.Exec(ctx, `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
-				SELECT j.value, w.tenant_id, $1, w.id, $2, $3, 'PENDING', $4, $4, $4
-				FROM jsonb_each_text($5::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $6 AND w.enabled`,
-				seq, ev.ID, ev.Type, t, sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), ev.TenantID)
-			if err != nil {
-				return wrap("insert deliveries", err)
-			}
-			created = int(tag.RowsAffected())
-			// Sent on commit: idle workers in every process wake up.
-			if _, err := tx.Exec(ctx, `SELECT pg_notify('`+wakeChannel+`', '')`); err != nil {
-				return wrap("notify", err)
-			}
-		}
-		ev.Seq = seq
-		res = &hookd.PublishResult{Event: ev, Deliveries: created}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("publish event: %w", err)
-	}
-	return res, nil
-}
-
 func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event, error) {
 	e, err := sqlrow.ScanEvent(s.pool.QueryRow(ctx, `SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	return e, wrap("get event", err)

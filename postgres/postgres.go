@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,10 +49,14 @@ type Config struct {
 
 // Store is the PostgreSQL hookd.Store.
 type Store struct {
-	pool  *pgxpool.Pool
-	box   *hookd.SecretBox
-	clock hookd.Clock
-	log   *slog.Logger
+	pool      *pgxpool.Pool
+	box       *hookd.SecretBox
+	clock     hookd.Clock
+	log       *slog.Logger
+	publishes chan *publishReq
+	stop      chan struct{}
+	pubDone   chan struct{}
+	closeOnce sync.Once
 }
 
 var _ hookd.Store = (*Store)(nil)
@@ -79,11 +84,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, box: cfg.Box, clock: cfg.Clock, log: cfg.Logger}
+	s := &Store{pool: pool, box: cfg.Box, clock: cfg.Clock, log: cfg.Logger,
+		publishes: make(chan *publishReq, 4*maxPublishBatch), stop: make(chan struct{}), pubDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	go s.publisher()
 	return s, nil
 }
 
@@ -162,8 +169,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	return tx.Commit(ctx)
 }
 
+// Close stops the publisher after the publishes already queued and closes
+// the pool.
 func (s *Store) Close() error {
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.pubDone
+		s.pool.Close()
+	})
 	return nil
 }
 

@@ -360,7 +360,9 @@ func (k *Picker) Add(id, webhookID string, enabled bool) {
 		k.room[webhookID] = r
 	}
 	if r.left <= 0 {
-		k.Deferred[r.deferBy] = append(k.Deferred[r.deferBy], id)
+		if r.deferBy > 0 { // 0: leave it due; the webhook will have room soon
+			k.Deferred[r.deferBy] = append(k.Deferred[r.deferBy], id)
+		}
 		return
 	}
 	k.Picked = append(k.Picked, id)

@@ -1,0 +1,156 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
+)
+
+// Publishing is group-committed, as in the SQLite store: one goroutine takes
+// whatever publishes are waiting (up to maxPublishBatch) and runs them as
+// one pipelined batch in one transaction, so a burst of publishes pays for
+// one round trip and one WAL flush, not one each.
+const maxPublishBatch = 256
+
+type publishReq struct {
+	ctx  context.Context
+	ev   *hookd.Event
+	args []any
+	res  *hookd.PublishResult
+	err  error
+	done chan struct{}
+}
+
+// insertEventAndDeliveries stores an event and its deliveries in one
+// statement, and returns the new seq (NULL when the id was taken) and how
+// many deliveries were created.
+const insertEventAndDeliveries = `WITH e AS (
+		INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq
+	), d AS (
+		INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
+		SELECT j.value, w.tenant_id, e.seq, w.id, $2, $3, 'PENDING', $7, $7, $7
+		FROM e CROSS JOIN jsonb_each_text($8::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $1 AND w.enabled
+		RETURNING 1
+	)
+	SELECT (SELECT seq FROM e), (SELECT count(*) FROM d)`
+
+func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string) (*hookd.PublishResult, error) {
+	channels, err := channelsArg(ev.Channels)
+	if err != nil {
+		return nil, fmt.Errorf("publish event: %w", err)
+	}
+	now := s.clock.Now()
+	ids := make([]string, len(webhookIDs))
+	for i := range ids {
+		ids[i] = hookd.NewID(hookd.PrefixDelivery, now)
+	}
+	req := &publishReq{ctx: ctx, ev: ev, done: make(chan struct{}), args: []any{
+		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.Micros(now),
+		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)),
+	}}
+	select {
+	case s.publishes <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, errors.New("postgres: store closed")
+	}
+	<-req.done // once queued it may commit: wait for the outcome
+	if req.err != nil {
+		return nil, fmt.Errorf("publish event: %w", req.err)
+	}
+	return req.res, nil
+}
+
+func (s *Store) publisher() {
+	defer close(s.pubDone)
+	for {
+		var batch []*publishReq
+		select {
+		case r := <-s.publishes:
+			batch = append(batch, r)
+		case <-s.stop:
+			// Run what was queued before Close, then stop.
+			for {
+				select {
+				case r := <-s.publishes:
+					r.err = s.publishBatch([]*publishReq{r})
+					close(r.done)
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxPublishBatch {
+			select {
+			case r := <-s.publishes:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		if err := s.publishBatch(batch); err != nil && len(batch) > 1 {
+			// Something in the batch failed and took the transaction with it:
+			// run each alone, so the failure stays with its own request.
+			for _, r := range batch {
+				r.err = s.publishBatch([]*publishReq{r})
+			}
+		} else if err != nil {
+			batch[0].err = err
+		}
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+func (s *Store) publishBatch(batch []*publishReq) error {
+	ctx := context.Background()
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, r := range batch {
+			b.Queue(insertEventAndDeliveries, r.args...)
+		}
+		b.Queue(`SELECT pg_notify('` + wakeChannel + `', '')`)
+		br := tx.SendBatch(ctx, b)
+		for _, r := range batch {
+			var seq *int64
+			var created int
+			if err := br.QueryRow().Scan(&seq, &created); err != nil {
+				br.Close()
+				return wrap("insert event", err)
+			}
+			if seq != nil {
+				r.ev.Seq = *seq
+				r.res = &hookd.PublishResult{Event: r.ev, Deliveries: created}
+			}
+		}
+		if err := br.Close(); err != nil {
+			return wrap("publish batch", err)
+		}
+		// Duplicates (rare): read the first event inside the same
+		// transaction, after the batch.
+		for _, r := range batch {
+			if r.res != nil {
+				continue
+			}
+			first, err := sqlrow.ScanEvent(tx.QueryRow(ctx, `SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = $1 AND id = $2`, r.ev.TenantID, r.ev.ID))
+			if err != nil {
+				return wrap("read first event", err)
+			}
+			var count int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_seq = $1`, first.Seq).Scan(&count); err != nil {
+				return wrap("count deliveries", err)
+			}
+			r.res = &hookd.PublishResult{Event: first, Deliveries: count, Duplicate: true}
+		}
+		return nil
+	})
+}
