@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -21,10 +22,10 @@ type eventInput struct {
 }
 
 type publishAnswer struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	Timestamp  any    `json:"timestamp"`
-	Deliveries int    `json:"deliveries"`
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	Timestamp  time.Time `json:"timestamp"`
+	Deliveries int       `json:"deliveries"`
 }
 
 func isObject(raw json.RawMessage) bool {

@@ -331,22 +331,31 @@ func benchDB(ctx context.Context, cfg *benchConfig, dir string) (string, error) 
 	if !isPostgres(cfg.DB) {
 		return cfg.DB, nil
 	}
-	schema := "hookd_bench_" + strings.NewReplacer("-", "_", ".", "_").Replace(filepath.Base(dir))
+	schema := benchSchema(dir)
 	if err := postgres.CreateSchema(ctx, cfg.DB, schema); err != nil {
 		return "", err
 	}
+	return withSearchPath(cfg.DB, schema), nil
+}
+
+// benchSchema names a row's PostgreSQL schema after its directory.
+func benchSchema(dir string) string {
+	return "hookd_bench_" + strings.NewReplacer("-", "_", ".", "_").Replace(filepath.Base(dir))
+}
+
+// withSearchPath points a postgres:// URL at schema.
+func withSearchPath(url, schema string) string {
 	sep := "?"
-	if strings.Contains(cfg.DB, "?") {
+	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	return cfg.DB + sep + "search_path=" + schema, nil
+	return url + sep + "search_path=" + schema
 }
 
 // dropBenchDB removes a row's PostgreSQL schema.
 func dropBenchDB(cfg *benchConfig, dir string) {
 	if isPostgres(cfg.DB) {
-		schema := "hookd_bench_" + strings.NewReplacer("-", "_", ".", "_").Replace(filepath.Base(dir))
-		_ = postgres.DropSchema(context.Background(), cfg.DB, schema)
+		_ = postgres.DropSchema(context.Background(), cfg.DB, benchSchema(dir))
 	}
 }
 

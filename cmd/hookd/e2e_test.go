@@ -86,11 +86,7 @@ func dbs(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { postgres.DropSchema(context.Background(), url, schema) })
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	out["postgres"] = url + sep + "search_path=" + schema
+	out["postgres"] = withSearchPath(url, schema)
 	return out
 }
 
