@@ -41,7 +41,7 @@ type benchConfig struct {
 	Progress   io.Writer
 }
 
-var allScenarios = []string{"baseline", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog"}
+var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog"}
 
 // isolationRate is the offered rate of the two isolation rows unless --rate
 // is given: below saturation, so that the rows compare latency, not queues.
@@ -122,6 +122,8 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 			if row != nil {
 				baseline = row.DeliveredPerSec
 			}
+		case "relay":
+			row, err = runRelay(ctx, cfg, rcv)
 		case "fanout1":
 			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 1024, rate: cfg.Rate})
 			if row != nil {
@@ -318,6 +320,47 @@ func runBaseline(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 	el := time.Since(start).Seconds()
 	row := &BenchRow{Scenario: "baseline", Fanout: 1, PayloadBytes: 1024, DeliveredPerSec: float64(n.Load()) / el, Delivered: n.Load(), Expected: n.Load(),
 		Note: "a plain Go HTTP client posting the same bodies to the same receiver: the loopback ceiling"}
+	percentiles(rcv.reset(), row)
+	return row, nil
+}
+
+// runRelay measures what two HTTP exchanges per event cost on this machine
+// with nothing stored: a relay in the bench process takes the same publish
+// requests and forwards each one to the receiver before answering 202. No
+// webhook service, however it stores events, can beat this row here.
+func runRelay(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	out := newClient(cfg.Publishers)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		res, err := out.Post(rcv.url+"/ok/0", "application/json", bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	rcv.reset()
+	start := time.Now()
+	accepted, pubDur := publish(ctx, cfg, &hookdProc{url: "http://" + ln.Addr().String()}, 1024, cfg.Rate, cfg.Duration, 0, nil)
+	delivered, lastNs := rcv.count.Load(), rcv.last.Load()
+	row := &BenchRow{Scenario: "relay", Fanout: 1, PayloadBytes: 1024, OfferedRate: cfg.Rate,
+		AcceptedPerSec: float64(accepted) / pubDur.Seconds(), Delivered: delivered, Expected: accepted,
+		Note: "a relay with no storage, in the bench process: each publish forwarded to the receiver before its 202; the ceiling of two HTTP exchanges per event"}
+	if lastNs > 0 {
+		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	}
 	percentiles(rcv.reset(), row)
 	return row, nil
 }
