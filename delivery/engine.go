@@ -21,8 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/netguard"
 )
@@ -137,7 +135,6 @@ type endpoint struct {
 	failing bool          // the last attempt got no HTTP answer
 	latency time.Duration // moving average of answered attempts; 0 until one
 	sends   chan struct{} // PerEndpoint send slots
-	limiter *rate.Limiter
 }
 
 var _ hookd.Tester = (*Engine)(nil)
@@ -346,18 +343,6 @@ func (e *Engine) webhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, e
 	return wh, nil
 }
 
-func (e *Engine) limiter(ep *endpoint, wh *hookd.Webhook) *rate.Limiter {
-	if wh.RateLimit <= 0 {
-		return nil
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if ep.limiter == nil || ep.limiter.Limit() != rate.Limit(wh.RateLimit) {
-		ep.limiter = rate.NewLimiter(rate.Limit(wh.RateLimit), wh.RateLimit)
-	}
-	return ep.limiter
-}
-
 // deliver makes one attempt of a claim and returns what to record (nil:
 // nothing, the delivery is gone).
 func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint) *hookd.AttemptResult {
@@ -373,11 +358,6 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint) *hoo
 		return release
 	case !wh.Enabled:
 		return release // the next claim ends it FAILED
-	}
-	if lim := e.limiter(ep, wh); lim != nil {
-		if err := lim.Wait(ctx); err != nil {
-			return release
-		}
 	}
 	select {
 	case ep.sends <- struct{}{}:

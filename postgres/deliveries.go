@@ -22,25 +22,28 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 		res.Claims = nil
 		// SKIP LOCKED: rows another process is claiming right now are
 		// passed over, never waited for or claimed twice.
-		rows, err := tx.Query(ctx, `SELECT d.id, d.webhook_id, w.enabled FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		rows, err := tx.Query(ctx, `SELECT d.id, d.webhook_id, w.enabled, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= $1
 			ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`, now, p.Limit*sqlrow.ScanFactor)
+		due, err := collect(rows, err, "claim: scan", func(r sqlrow.Scanner) (sqlrow.DueRow, error) {
+			var d sqlrow.DueRow
+			err := r.Scan(&d.ID, &d.WebhookID, &d.Enabled, &d.RateLimit)
+			return d, err
+		})
 		if err != nil {
-			return wrap("claim: scan", err)
+			return err
 		}
 		pick := sqlrow.NewPicker(p)
-		for rows.Next() {
-			var id, wid string
-			var enabled bool
-			if err := rows.Scan(&id, &wid, &enabled); err != nil {
-				rows.Close()
-				return wrap("claim: scan", err)
-			}
-			pick.Add(id, wid, enabled)
+		if err := budgets(ctx, tx, pick, due); err != nil {
+			return err
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return wrap("claim: scan", err)
+		for _, r := range due {
+			pick.Add(r)
+		}
+		for wid, tat := range pick.Spent() {
+			if _, err := tx.Exec(ctx, `UPDATE rate_budgets SET tat = $2 WHERE webhook_id = $1`, wid, sqlrow.Micros(tat)); err != nil {
+				return wrap("claim: spend rate budget", err)
+			}
 		}
 		if len(pick.Disabled) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = $1, updated_at = $2 WHERE id = ANY($3)`,
@@ -86,6 +89,41 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 		return nil, err
 	}
 	return res, nil
+}
+
+// budgets gives the picker the budget of each rate-limited webhook among
+// the due rows, locking it (in webhook order, so that replicas never
+// deadlock) until the claim commits: replicas spend one budget in turn.
+func budgets(ctx context.Context, tx pgx.Tx, pick *sqlrow.Picker, due []sqlrow.DueRow) error {
+	ids := sqlrow.RateLimited(due)
+	if len(ids) == 0 {
+		return nil
+	}
+	rates := map[string]int{}
+	for _, r := range due {
+		rates[r.WebhookID] = r.RateLimit
+	}
+	// A budget row must exist before it can be locked.
+	if _, err := tx.Exec(ctx, `INSERT INTO rate_budgets (webhook_id, tat) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING`, ids); err != nil {
+		return wrap("claim: rate budgets", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE`, ids)
+	type tat struct {
+		id string
+		at int64
+	}
+	tats, err := collect(rows, err, "claim: rate budgets", func(r sqlrow.Scanner) (tat, error) {
+		var t tat
+		err := r.Scan(&t.id, &t.at)
+		return t, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range tats {
+		pick.Budget(t.id, sqlrow.FromMicros(t.at), rates[t.id])
+	}
+	return nil
 }
 
 func (s *Store) RecordAttempts(ctx context.Context, results []*hookd.AttemptResult) error {

@@ -13,7 +13,7 @@ import (
 
 // The claim's statements; see hot in sqlite.go.
 const (
-	claimScan = `SELECT d.id, d.webhook_id, w.enabled FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+	claimScan = `SELECT d.id, d.webhook_id, w.enabled, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= ?
 		ORDER BY d.next_attempt_at LIMIT ?`
 	claimFailDisabled = `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = ?, updated_at = ?
@@ -22,6 +22,8 @@ const (
 	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
+	readBudgets   = `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id IN (SELECT value FROM json_each(?))`
+	spendBudget   = `INSERT INTO rate_budgets (webhook_id, tat) VALUES (?, ?) ON CONFLICT (webhook_id) DO UPDATE SET tat = excluded.tat`
 	nextDue       = `SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('PENDING', 'RETRYING')`
 	insertAttempt = `INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
 		SELECT id, attempts + 1, tenant_id, webhook_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`
@@ -42,19 +44,30 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 		if err != nil {
 			return fmt.Errorf("claim: scan: %w", err)
 		}
-		pick := sqlrow.NewPicker(p)
+		var due []sqlrow.DueRow
 		for rows.Next() {
-			var id, wid string
-			var enabled bool
-			if err := rows.Scan(&id, &wid, &enabled); err != nil {
+			var r sqlrow.DueRow
+			if err := rows.Scan(&r.ID, &r.WebhookID, &r.Enabled, &r.RateLimit); err != nil {
 				rows.Close()
 				return fmt.Errorf("claim: scan: %w", err)
 			}
-			pick.Add(id, wid, enabled)
+			due = append(due, r)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("claim: scan: %w", err)
+		}
+		pick := sqlrow.NewPicker(p)
+		if err := s.budgets(tx, pick, due); err != nil {
+			return err
+		}
+		for _, r := range due {
+			pick.Add(r)
+		}
+		for wid, tat := range pick.Spent() {
+			if _, err := s.exec(tx, spendBudget, wid, sqlrow.Micros(tat)); err != nil {
+				return fmt.Errorf("claim: spend rate budget: %w", err)
+			}
 		}
 		if len(pick.Disabled) > 0 {
 			_, err := s.exec(tx, claimFailDisabled, sqlrow.DisabledError, now, sqlrow.JSONList(pick.Disabled))
@@ -107,6 +120,40 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 		return nil, err
 	}
 	return res, nil
+}
+
+// budgets gives the picker the stored budget of each rate-limited webhook
+// among the due rows.
+func (s *Store) budgets(tx *sql.Tx, pick *sqlrow.Picker, due []sqlrow.DueRow) error {
+	ids := sqlrow.RateLimited(due)
+	if len(ids) == 0 {
+		return nil
+	}
+	rates := map[string]int{}
+	for _, r := range due {
+		rates[r.WebhookID] = r.RateLimit
+	}
+	tats := map[string]int64{}
+	rows, err := s.query(tx, readBudgets, sqlrow.JSONList(ids))
+	if err != nil {
+		return fmt.Errorf("claim: read rate budgets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var tat int64
+		if err := rows.Scan(&id, &tat); err != nil {
+			return fmt.Errorf("claim: read rate budgets: %w", err)
+		}
+		tats[id] = tat
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("claim: read rate budgets: %w", err)
+	}
+	for _, id := range ids {
+		pick.Budget(id, sqlrow.FromMicros(tats[id]), rates[id])
+	}
+	return nil
 }
 
 func (s *Store) RecordAttempts(ctx context.Context, results []*hookd.AttemptResult) error {

@@ -404,7 +404,7 @@ func (s *Store) query(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) 
 // hot lists the statements of the delivery path: publish, claim, record.
 var hot = []string{
 	insertEvent, insertDeliveries,
-	claimScan, claimFailDisabled, claimMove, claimRead, nextDue,
+	claimScan, claimFailDisabled, claimMove, claimRead, nextDue, readBudgets, spendBudget,
 	insertAttempt, updateDelivery, releaseDelivery,
 }
 

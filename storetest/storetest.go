@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"DeleteTenantCascades": testDeleteTenantCascades,
 		"PublishManyWebhooks":  testPublishManyWebhooks,
 		"Queue":                testQueue,
+		"RateBudget":           testRateBudget,
 		"TestDelivery":         testTestDelivery,
 	}
 	for name, fn := range tests {
@@ -471,6 +472,78 @@ func claim(t *testing.T, s hookd.Store, now time.Time, limit int, room func(stri
 	res, err := s.ClaimDeliveries(ctx(), hookd.ClaimParams{Now: now, Lease: time.Minute, Limit: limit, Room: room})
 	must(t, err)
 	return res
+}
+
+// A rate-limited webhook's budget is spent by claims and kept in the
+// store, so that concurrent claimers (replicas) share one budget.
+func testRateBudget(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	limited, free := webhook("acme", "wh_r"), webhook("acme", "wh_f")
+	limited.RateLimit = 20 // a request every 50ms, bursts of 2
+	must(t, s.CreateWebhook(ctx(), limited))
+	must(t, s.CreateWebhook(ctx(), free))
+	for i := 0; i < 16; i++ {
+		_, err := s.PublishEvent(ctx(), event("acme", fmt.Sprintf("e%d", i), "a.b"), []string{"wh_r", "wh_f"})
+		must(t, err)
+	}
+	now := hookd.Truncate(time.Now().Add(time.Second))
+	count := func(res *hookd.ClaimResult) map[string]int {
+		n := map[string]int{}
+		for _, c := range res.Claims {
+			n[c.WebhookID]++
+		}
+		return n
+	}
+	if n := count(claim(t, s, now, 100, nil)); n["wh_r"] != 2 || n["wh_f"] != 16 {
+		t.Fatalf("first claim took %v, want wh_r's burst of 2 and all 16 of wh_f", n)
+	}
+	// Concurrent claims at one instant share the refilled burst of 2, round
+	// after round.
+	for round := 0; round < 4; round++ {
+		now = now.Add(10 * time.Second)
+		var mu sync.Mutex
+		total := map[string]int{}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				res, err := s.ClaimDeliveries(ctx(), hookd.ClaimParams{Now: now, Lease: time.Minute, Limit: 1,
+					Room: func(string) (int, time.Duration) { return 100, time.Second }})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for w, n := range count(res) {
+					total[w] += n
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if total["wh_r"] != 2 {
+			t.Fatalf("round %d: concurrent claims took %d of the rate-limited webhook's rows, want its burst of 2", round, total["wh_r"])
+		}
+	}
+	// Nothing more until the next 50ms step; NextDue says when.
+	res := claim(t, s, now.Add(time.Millisecond), 100, nil)
+	if n := count(res); n["wh_r"] != 0 {
+		t.Fatalf("claimed %d over budget", n["wh_r"])
+	}
+	if want := now.Add(50 * time.Millisecond); !res.NextDue.Equal(want) {
+		t.Fatalf("NextDue = %v, want %v (the budget's next step)", res.NextDue, want)
+	}
+	if n := count(claim(t, s, now.Add(50*time.Millisecond), 100, nil)); n["wh_r"] != 1 {
+		t.Fatalf("at the next step claimed %d, want 1", n["wh_r"])
+	}
+	// An idle second refills the burst, and no more.
+	if n := count(claim(t, s, now.Add(2*time.Second), 100, nil)); n["wh_r"] != 2 {
+		t.Fatalf("after a pause claimed %d, want the burst of 2", n["wh_r"])
+	}
 }
 
 func testQueue(t *testing.T, s hookd.Store) {

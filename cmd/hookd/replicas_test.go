@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
 )
 
 // TestReplicasSurviveKill runs three hookd processes on one PostgreSQL
@@ -27,10 +30,7 @@ func TestReplicasSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hookd")
 	}
-	bin := filepath.Join(t.TempDir(), "hookd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHookd(t)
 
 	var mu sync.Mutex
 	okHits, slowAfter := map[string]int{}, map[string]int{}
@@ -58,36 +58,7 @@ func TestReplicasSurviveKill(t *testing.T) {
 	defer rcv.Close()
 	defer close(release)
 
-	type proc struct {
-		cmd *exec.Cmd
-		url string
-	}
-	startProc := func() *proc {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8",
-			"--lease", "3s", "--retry-schedule", "200ms", "--log-format", "json")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-		p := &proc{cmd: cmd, url: "http://" + addr}
-		eventually(t, "a replica ready", func() bool {
-			res, err := http.Get(p.url + "/readyz")
-			if err != nil {
-				return false
-			}
-			res.Body.Close()
-			return res.StatusCode == 200
-		})
-		return p
-	}
+	startProc := func() *proc { return startReplica(t, bin, db) }
 	publish := func(p *proc, n int) []string {
 		pc := &client{t: t, base: p.url, key: "adm"}
 		var ids []string
@@ -137,4 +108,100 @@ func TestReplicasSurviveKill(t *testing.T) {
 	})
 	_, _, dup := delivered()
 	t.Logf("%d events accepted by 3 replicas, one killed mid-send; every one delivered to both endpoints; %d duplicate requests", len(accepted), dup)
+}
+
+func buildHookd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hookd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type proc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startReplica runs `hookd serve` on db and waits until it is ready.
+func startReplica(t *testing.T, bin, db string) *proc {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8",
+		"--lease", "3s", "--retry-schedule", "200ms", "--log-format", "json")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	p := &proc{cmd: cmd, url: "http://" + addr}
+	eventually(t, "a replica ready", func() bool {
+		res, err := http.Get(p.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	return p
+}
+
+// TestReplicasShareRateLimit: a webhook's rateLimit is one budget for all
+// replicas, not one per process.
+func TestReplicasShareRateLimit(t *testing.T) {
+	db, ok := dbs(t)["postgres"]
+	if !ok {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	if testing.Short() {
+		t.Skip("builds hookd")
+	}
+	bin := buildHookd(t)
+	var mu sync.Mutex
+	var arrivals []time.Time
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	procs := []*proc{startReplica(t, bin, db), startReplica(t, bin, db), startReplica(t, bin, db)}
+	c := &client{t: t, base: procs[0].url, key: "adm"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+	const perSecond, events = 10, 36
+	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "limited", "url": rcv.URL, "events": []string{"*"}, "rateLimit": perSecond})
+	for i := 0; i < events; i++ {
+		pc := &client{t: t, base: procs[i%3].url, key: "adm"}
+		pc.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{"i": i}})
+	}
+	eventually(t, "every event delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(arrivals) >= events
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	// Three per-process budgets would let about 30 a second through.
+	worst := 0
+	for i := range arrivals {
+		n := 0
+		for _, a := range arrivals[i:] {
+			if a.Sub(arrivals[i]) < time.Second {
+				n++
+			}
+		}
+		worst = max(worst, n)
+	}
+	if limit := perSecond + hookd.RateBurst(perSecond) + 1; worst > limit {
+		t.Fatalf("%d requests within one second to a webhook limited to %d/s by 3 replicas (at most %d allowed)", worst, perSecond, limit)
+	}
+	t.Logf("%d events through 3 replicas at %d/s: at most %d in any second, %v in all", events, perSecond, worst, arrivals[len(arrivals)-1].Sub(arrivals[0]))
 }

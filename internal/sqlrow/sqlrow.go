@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -329,6 +330,7 @@ const ScanFactor = 4
 type Picker struct {
 	p        hookd.ClaimParams
 	room     map[string]*room
+	budgets  map[string]*budget
 	Picked   []string
 	Deferred map[time.Duration][]string
 	Disabled []string
@@ -339,15 +341,69 @@ type room struct {
 	deferBy time.Duration
 }
 
+// budget is a rate-limited webhook's share of the claim: see hookd.RateAvailable.
+type budget struct {
+	tat     time.Time
+	rate    int
+	left    int
+	used    int
+	deferBy time.Duration // for rows beyond the budget
+}
+
 // NewPicker starts sorting a claim's rows.
 func NewPicker(p hookd.ClaimParams) *Picker {
-	return &Picker{p: p, room: map[string]*room{}, Deferred: map[time.Duration][]string{}}
+	return &Picker{p: p, room: map[string]*room{}, budgets: map[string]*budget{}, Deferred: map[time.Duration][]string{}}
+}
+
+// DueRow is one row of a claim's scan.
+type DueRow struct {
+	ID, WebhookID string
+	Enabled       bool
+	RateLimit     int
+}
+
+// RateLimited lists the enabled rate-limited webhooks among rows, sorted so
+// that every process locks their budgets in one order.
+func RateLimited(rows []DueRow) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, r := range rows {
+		if r.Enabled && r.RateLimit > 0 && !seen[r.WebhookID] {
+			seen[r.WebhookID] = true
+			ids = append(ids, r.WebhookID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Budget caps a rate-limited webhook's picks at what its shared budget
+// (its stored TAT) allows now; its rows beyond that are deferred until the
+// budget has room again. Call it before Add.
+func (k *Picker) Budget(webhookID string, tat time.Time, perSecond int) {
+	n, wait := hookd.RateAvailable(tat, k.p.Now, perSecond)
+	if n > 0 {
+		_, wait = hookd.RateTake(tat, k.p.Now, perSecond, n)
+	}
+	k.budgets[webhookID] = &budget{tat: tat, rate: perSecond, left: n, deferBy: max(wait.Round(time.Millisecond), time.Millisecond)}
+}
+
+// Spent is the new TAT of every rate-limited webhook that had rows picked.
+func (k *Picker) Spent() map[string]time.Time {
+	out := map[string]time.Time{}
+	for id, b := range k.budgets {
+		if b.used > 0 {
+			out[id], _ = hookd.RateTake(b.tat, k.p.Now, b.rate, b.used)
+		}
+	}
+	return out
 }
 
 // Add sorts one due row, in the order scanned (oldest due first).
-func (k *Picker) Add(id, webhookID string, enabled bool) {
+func (k *Picker) Add(row DueRow) {
+	id, webhookID := row.ID, row.WebhookID
 	switch {
-	case !enabled:
+	case !row.Enabled:
 		k.Disabled = append(k.Disabled, id)
 		return
 	case len(k.Picked) == k.p.Limit:
@@ -364,6 +420,14 @@ func (k *Picker) Add(id, webhookID string, enabled bool) {
 			k.Deferred[r.deferBy] = append(k.Deferred[r.deferBy], id)
 		}
 		return
+	}
+	if b := k.budgets[webhookID]; b != nil {
+		if b.left <= 0 {
+			k.Deferred[b.deferBy] = append(k.Deferred[b.deferBy], id)
+			return
+		}
+		b.left--
+		b.used++
 	}
 	k.Picked = append(k.Picked, id)
 	r.left--
