@@ -2,13 +2,11 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +15,6 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/httpapi"
 	"github.com/hookd/hookd/netguard"
-	"github.com/hookd/hookd/sqlite"
 )
 
 const adminKey = "test-admin-key"
@@ -31,11 +28,7 @@ type env struct {
 
 func newEnv(t *testing.T, mods ...func(*httpapi.Config)) *env {
 	t.Helper()
-	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openStore(t)
 	cfg := httpapi.Config{Store: store, AdminKeyHash: hookd.HashKey(adminKey)}
 	for _, m := range mods {
 		m(&cfg)

@@ -13,7 +13,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -206,8 +208,27 @@ func wrap(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, hookd.ErrConflict)
 	case pgCode(err) == "23503": // foreign_key_violation: what it points to is gone
 		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+	case unreachable(err):
+		return fmt.Errorf("%s: %w: %w", what, hookd.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// unreachable tells a database that is away (down, restarting, refusing
+// connections) from a failed statement, so that callers answer 503 and
+// try again rather than report a fault.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), pgconn.Timeout(err), pgconn.SafeToRetry(err):
+		return true
+	}
+	code := pgCode(err)
+	// Class 08: connection exception; 57P01–57P03: the server is shutting
+	// down or not yet accepting connections.
+	return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03"
 }
 
 // exec runs one statement and wants it to change a row.

@@ -1,0 +1,93 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/sqlite"
+)
+
+// onPostgres is every API test, run again with PostgreSQL under the API.
+var onPostgres = map[string]func(*testing.T){
+	"Health": TestHealth, "Auth": TestAuth, "APIKeyRevocation": TestAPIKeyRevocation, "Tenants": TestTenants,
+	"EventTypes": TestEventTypes, "WebhookCreate": TestWebhookCreate, "WebhookValidation": TestWebhookValidation,
+	"WebhookPolicyFlags": TestWebhookPolicyFlags, "WebhookPatchDelete": TestWebhookPatchDelete,
+	"WebhookList": TestWebhookList, "Publish": TestPublish, "PublishIdempotency": TestPublishIdempotency,
+	"SizeLimits": TestSizeLimits, "ListEvents": TestListEvents, "DeleteTenantRemovesEverything": TestDeleteTenantRemovesEverything,
+	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
+}
+
+// Tests that do not touch a store, and so are not run twice.
+var storeless = []string{"TestOpenAPIMatchesRoutes", "TestOnPostgres", "TestEveryTestOnPostgres"}
+
+// TestOnPostgres runs the API tests on PostgreSQL (from HOOKD_TEST_POSTGRES,
+// a schema per test); newEnv picks the engine from the test's name.
+func TestOnPostgres(t *testing.T) {
+	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	for name, fn := range onPostgres {
+		t.Run(name, fn)
+	}
+}
+
+// TestEveryTestOnPostgres keeps onPostgres complete: a new API test runs on
+// both engines unless it is listed as storeless.
+func TestEveryTestOnPostgres(t *testing.T) {
+	files, _ := filepath.Glob("*_test.go")
+	for _, f := range files {
+		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range parsed.Scope.Objects {
+			if !strings.HasPrefix(name, "Test") || slices.Contains(storeless, name) {
+				continue
+			}
+			if _, ok := onPostgres[strings.TrimPrefix(name, "Test")]; !ok {
+				t.Errorf("%s (%s) is not in onPostgres", name, f)
+			}
+		}
+	}
+}
+
+var schemaN atomic.Int64
+
+// openStore is the store under a test's API: SQLite in a temporary file,
+// or a fresh PostgreSQL schema under TestOnPostgres.
+func openStore(t *testing.T) hookd.Store {
+	t.Helper()
+	ctx := context.Background()
+	if !strings.HasPrefix(t.Name(), "TestOnPostgres/") {
+		s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	schema := fmt.Sprintf("hookd_api_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
+	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if err := postgres.DropSchema(context.Background(), url, schema); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return s
+}
