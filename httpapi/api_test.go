@@ -837,3 +837,20 @@ func TestPublishSeesWritesAtOnce(t *testing.T) {
 	e.do("DELETE", "/v1/tenants/acme", adminKey, nil).want(t, 204)
 	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 404)
 }
+
+// The migration from a legacy scheme to standard that docs/SIGNATURES.md
+// describes: rotate to a whsec_ secret under the legacy scheme, then
+// switch the scheme, and the secret is kept.
+func TestSchemeMigrationKeepsSecret(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	id := e.webhook("acme", map[string]any{"name": "legacy", "url": "https://example.com/h", "events": []string{"a.b"},
+		"signature": map[string]any{"scheme": "github"}, "secret": "legacy-secret-0123456789"})
+	newSecret := hookd.GenerateSecret(hookd.SchemeStandard)
+	e.do("POST", "/v1/tenants/acme/webhooks/"+id+"/secret/rotate", adminKey, map[string]any{"secret": newSecret}).want(t, 200)
+	e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"signature": map[string]any{"scheme": "standard"}}).want(t, 200)
+	if got := e.do("GET", "/v1/tenants/acme/webhooks/"+id+"/secret", adminKey, nil).want(t, 200).body["secret"]; got != newSecret {
+		t.Fatalf("secret after the switch = %v, want the rotated %s", got, newSecret)
+	}
+}

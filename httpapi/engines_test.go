@@ -26,6 +26,7 @@ var onPostgres = map[string]func(*testing.T){
 	"WebhookList": TestWebhookList, "Publish": TestPublish, "PublishIdempotency": TestPublishIdempotency,
 	"SizeLimits": TestSizeLimits, "ListEvents": TestListEvents, "DeleteTenantRemovesEverything": TestDeleteTenantRemovesEverything,
 	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
+	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret,
 }
 
 // Tests that do not touch a store, and so are not run twice.

@@ -36,6 +36,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
+		if errors.Is(err, errNotVerified) {
+			os.Exit(1) // hookd verify has said why
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "hookd:", err)
 		}
@@ -49,6 +52,7 @@ Usage:
   hookd serve [flags]     run the API, the delivery workers and the console
   hookd migrate [flags]   apply schema migrations and exit
   hookd bench [flags]     measure throughput and latency end to end (see docs/PERFORMANCE.md)
+  hookd verify [flags]    check the signature of a saved webhook request (see docs/SIGNATURES.md)
   hookd version           print the version
 
 Run "hookd serve -h" for the flags. Every flag has an environment variable;
@@ -73,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		}
 		_, err = runBench(ctx, cfg, stdout)
 		return err
+	case "verify":
+		return runVerify(args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,93 @@
+package delivery
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v75/github"
+	"github.com/stripe/stripe-go/v85/webhook"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/verify"
+)
+
+// Every scheme, sent over HTTP by the real sender, verifies at a receiver
+// guarded by the verify package's middleware, with the current and with the
+// previous secret during a rotation; and where the Go ecosystem has an
+// independent verifier for the scheme (stripe-go, go-github), it agrees.
+func TestSentRequestsVerify(t *testing.T) {
+	guard := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	s := newSender(guard, "hookd/test")
+	body := []byte(`{"id":"evt_1","type":"a.b","timestamp":"2026-01-02T03:04:05Z","data":{"x":"{body}"}}`)
+	template := &hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{id}:{timestamp}:{type}:{body}",
+		Encoding: "base64", Prefix: "v=", TimestampHeader: "X-Ts", EventHeader: "X-Type"}
+	for _, sig := range []*hookd.Signature{
+		nil, {Scheme: hookd.SchemeStandardEd25519}, {Scheme: hookd.SchemeGitHub}, {Scheme: hookd.SchemeStripe},
+		{Scheme: hookd.SchemePlinqx}, {Scheme: hookd.SchemePlextrac}, {Scheme: hookd.SchemeForjinn}, template,
+	} {
+		t.Run(sig.SchemeName(), func(t *testing.T) {
+			scheme := sig.SchemeName()
+			current, previous := hookd.GenerateSecret(scheme), hookd.GenerateSecret(scheme)
+			verifyWith := []string{current}
+			if scheme == hookd.SchemeStandardEd25519 {
+				pub, err := hookd.PublicKey(current)
+				if err != nil {
+					t.Fatal(err)
+				}
+				verifyWith = []string{pub} // receivers need only the public key
+			}
+			var seen http.Header
+			v := &verify.Verifier{Scheme: scheme, Secrets: verifyWith}
+			if sig != nil && scheme == hookd.SchemeHMACSHA256 {
+				v.Template = verify.Template{Header: sig.Header, Content: sig.Content, Encoding: sig.Encoding, Prefix: sig.Prefix,
+					TimestampHeader: sig.TimestampHeader, EventHeader: sig.EventHeader}
+			}
+			rcv := httptest.NewServer(v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				if string(b) != string(body) {
+					t.Errorf("handler got %q", b)
+				}
+				seen = r.Header.Clone()
+			})))
+			defer rcv.Close()
+			now := time.Now()
+			wh := &hookd.Webhook{ID: "wh_1", URL: rcv.URL, Timeout: 5 * time.Second, SSLVerification: true, Signature: sig,
+				Secret: current, PreviousSecret: previous, PreviousSecretExpiresAt: now.Add(time.Hour)}
+			a := s.send(context.Background(), wh, "evt_1", "a.b", "dlv_1", 1, body, now)
+			if !a.Success {
+				t.Fatalf("receiver refused the request: %d %s %s", a.StatusCode, a.Error, a.ResponseBody)
+			}
+			// During the rotation the previous secret verifies too, where
+			// the scheme carries more than one signature.
+			prevV := *v
+			prevV.Secrets = []string{previous}
+			if scheme == hookd.SchemeStandardEd25519 {
+				pub, _ := hookd.PublicKey(previous)
+				prevV.Secrets = []string{pub}
+			}
+			err := prevV.Verify(seen, body)
+			if multi := scheme == hookd.SchemeStandard || scheme == hookd.SchemeStandardEd25519 || scheme == hookd.SchemeStripe; multi != (err == nil) {
+				t.Errorf("previous secret during the grace: %v (the scheme carries several signatures: %v)", err, multi)
+			}
+			switch scheme {
+			case hookd.SchemeStripe:
+				if err := webhook.ValidatePayload(body, seen.Get("Stripe-Signature"), current); err != nil {
+					t.Errorf("stripe-go: %v", err)
+				}
+				if err := webhook.ValidatePayload(body, seen.Get("Stripe-Signature"), previous); err != nil {
+					t.Errorf("stripe-go, previous secret: %v", err)
+				}
+			case hookd.SchemeGitHub:
+				if err := github.ValidateSignature(seen.Get("X-Hub-Signature-256"), body, []byte(current)); err != nil {
+					t.Errorf("go-github: %v", err)
+				}
+			}
+		})
+	}
+}
