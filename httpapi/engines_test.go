@@ -2,19 +2,17 @@ package httpapi_test
 
 import (
 	"context"
-	"fmt"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/postgres/pgtest"
 	"github.com/hookd/hookd/sqlite"
 )
 
@@ -63,32 +61,17 @@ func TestEveryTestOnPostgres(t *testing.T) {
 	}
 }
 
-var schemaN atomic.Int64
-
 // openStore is the store under a test's API: SQLite in a temporary file,
 // or a fresh PostgreSQL schema under TestOnPostgres.
 func openStore(t *testing.T) hookd.Store {
 	t.Helper()
-	ctx := context.Background()
-	if !strings.HasPrefix(t.Name(), "TestOnPostgres/") {
-		s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+	if strings.HasPrefix(t.Name(), "TestOnPostgres/") {
+		return pgtest.Open(t, postgres.Config{})
 	}
-	url := os.Getenv("HOOKD_TEST_POSTGRES")
-	schema := fmt.Sprintf("hookd_api_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
-	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MaxConns: 4})
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.Close()
-		if err := postgres.DropSchema(context.Background(), url, schema); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
+	t.Cleanup(func() { s.Close() })
 	return s
 }

@@ -95,13 +95,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 // the due rows, locking it (in webhook order, so that replicas never
 // deadlock) until the claim commits: replicas spend one budget in turn.
 func budgets(ctx context.Context, tx pgx.Tx, pick *sqlrow.Picker, due []sqlrow.DueRow) error {
-	ids := sqlrow.RateLimited(due)
+	ids, rates := sqlrow.RateLimited(due)
 	if len(ids) == 0 {
 		return nil
-	}
-	rates := map[string]int{}
-	for _, r := range due {
-		rates[r.WebhookID] = r.RateLimit
 	}
 	// A budget row must exist before it can be locked.
 	if _, err := tx.Exec(ctx, `INSERT INTO rate_budgets (webhook_id, tat) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING`, ids); err != nil {

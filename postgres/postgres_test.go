@@ -4,38 +4,18 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/postgres/pgtest"
 	"github.com/hookd/hookd/storetest"
 )
 
-var schemaN atomic.Int64
-
-// open returns a store in a schema of its own, dropped when the test ends.
-// Tests skip without HOOKD_TEST_POSTGRES (.ci/run sets it).
+// open returns a store in a schema of its own (pgtest).
 func open(t *testing.T, box *hookd.SecretBox) hookd.Store {
-	t.Helper()
-	url := os.Getenv("HOOKD_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
-	schema := fmt.Sprintf("hookd_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
-	ctx := context.Background()
-	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, Box: box, MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		if err := postgres.DropSchema(context.Background(), url, schema); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	return s
+	return pgtest.Open(t, postgres.Config{Box: box})
 }
 
 func TestConformance(t *testing.T) {

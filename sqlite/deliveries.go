@@ -125,13 +125,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hook
 // budgets gives the picker the stored budget of each rate-limited webhook
 // among the due rows.
 func (s *Store) budgets(tx *sql.Tx, pick *sqlrow.Picker, due []sqlrow.DueRow) error {
-	ids := sqlrow.RateLimited(due)
+	ids, rates := sqlrow.RateLimited(due)
 	if len(ids) == 0 {
 		return nil
-	}
-	rates := map[string]int{}
-	for _, r := range due {
-		rates[r.WebhookID] = r.RateLimit
 	}
 	tats := map[string]int64{}
 	rows, err := s.query(tx, readBudgets, sqlrow.JSONList(ids))

@@ -23,14 +23,7 @@ import (
 // deliveries re-sent by the others once its lease runs out. Duplicates are
 // allowed (at-least-once) and reported.
 func TestReplicasSurviveKill(t *testing.T) {
-	db, ok := dbs(t)["postgres"]
-	if !ok {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
-	if testing.Short() {
-		t.Skip("builds hookd")
-	}
-	bin := buildHookd(t)
+	bin, db := replicaSetup(t)
 
 	var mu sync.Mutex
 	okHits, slowAfter := map[string]int{}, map[string]int{}
@@ -110,6 +103,20 @@ func TestReplicasSurviveKill(t *testing.T) {
 	t.Logf("%d events accepted by 3 replicas, one killed mid-send; every one delivered to both endpoints; %d duplicate requests", len(accepted), dup)
 }
 
+// replicaSetup skips without PostgreSQL or in -short mode, and otherwise
+// returns a freshly built hookd and a --db of a schema of the test's own.
+func replicaSetup(t *testing.T) (bin, db string) {
+	t.Helper()
+	db, ok := dbs(t)["postgres"]
+	if !ok {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	if testing.Short() {
+		t.Skip("builds hookd")
+	}
+	return buildHookd(t), db
+}
+
 func buildHookd(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "hookd")
@@ -156,14 +163,7 @@ func startReplica(t *testing.T, bin, db string) *proc {
 // TestReplicasShareRateLimit: a webhook's rateLimit is one budget for all
 // replicas, not one per process.
 func TestReplicasShareRateLimit(t *testing.T) {
-	db, ok := dbs(t)["postgres"]
-	if !ok {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
-	if testing.Short() {
-		t.Skip("builds hookd")
-	}
-	bin := buildHookd(t)
+	bin, db := replicaSetup(t)
 	var mu sync.Mutex
 	var arrivals []time.Time
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

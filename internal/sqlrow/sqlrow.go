@@ -363,18 +363,18 @@ type DueRow struct {
 }
 
 // RateLimited lists the enabled rate-limited webhooks among rows, sorted so
-// that every process locks their budgets in one order.
-func RateLimited(rows []DueRow) []string {
-	seen := map[string]bool{}
+// that every process locks their budgets in one order, with their rates.
+func RateLimited(rows []DueRow) ([]string, map[string]int) {
+	rates := map[string]int{}
 	var ids []string
 	for _, r := range rows {
-		if r.Enabled && r.RateLimit > 0 && !seen[r.WebhookID] {
-			seen[r.WebhookID] = true
+		if _, seen := rates[r.WebhookID]; r.Enabled && r.RateLimit > 0 && !seen {
+			rates[r.WebhookID] = r.RateLimit
 			ids = append(ids, r.WebhookID)
 		}
 	}
 	slices.Sort(ids)
-	return ids
+	return ids, rates
 }
 
 // Budget caps a rate-limited webhook's picks at what its shared budget

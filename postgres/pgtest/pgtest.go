@@ -1,0 +1,43 @@
+// Package pgtest opens PostgreSQL stores for tests: each in a schema of its
+// own on the server HOOKD_TEST_POSTGRES names, dropped when the test ends,
+// so tests run in parallel on one database. Without the variable the test
+// is skipped (.ci/run sets it).
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/postgres"
+)
+
+var schemaN atomic.Int64
+
+// Open opens a store as cfg says, with URL and Schema filled in.
+func Open(t testing.TB, cfg postgres.Config) *postgres.Store {
+	t.Helper()
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	cfg.URL = url
+	cfg.Schema = fmt.Sprintf("hookd_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 4
+	}
+	s, err := postgres.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if err := postgres.DropSchema(context.Background(), url, cfg.Schema); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return s
+}
