@@ -17,7 +17,8 @@ import "time"
 // once: a tenth of a second's worth, at least one.
 func RateBurst(perSecond int) int { return max(1, perSecond/10) }
 
-// rateSlack is how far the TAT may run ahead of now: the burst.
+// rateStep is the spacing of sends, and the slack: how far the TAT may run
+// ahead of now (the burst).
 func rateStep(perSecond int) (step, slack time.Duration) {
 	step = time.Second / time.Duration(perSecond)
 	return step, step * time.Duration(RateBurst(perSecond))

@@ -230,6 +230,11 @@ func (v *Verifier) anyHex(got, content string) error {
 	if err != nil || len(sig) != sha256.Size {
 		return fmt.Errorf("%w: the signature is not 64 hex digits", ErrMalformed)
 	}
+	return v.anyMAC(sig, content)
+}
+
+// anyMAC checks a raw HMAC-SHA256 of content against each secret string.
+func (v *Verifier) anyMAC(sig []byte, content string) error {
 	for _, s := range v.Secrets {
 		if hmac.Equal(mac([]byte(s), content), sig) {
 			return nil
@@ -403,12 +408,7 @@ func (v *Verifier) template(h http.Header, body []byte) error {
 		}
 	}
 	content := strings.NewReplacer("{id}", vals["{id}"], "{timestamp}", vals["{timestamp}"], "{type}", vals["{type}"], "{body}", vals["{body}"]).Replace(t.Content)
-	for _, s := range v.Secrets {
-		if hmac.Equal(mac([]byte(s), content), sig) {
-			return nil
-		}
-	}
-	return v.noMatch()
+	return v.anyMAC(sig, content)
 }
 
 func or(s, def string) string {
