@@ -82,6 +82,21 @@ type Store interface {
 	// manual attempt each, and returns how many.
 	RetryFailed(ctx context.Context, tenantID, webhookID string, now time.Time) (int, error)
 	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
+	// StatsSeries returns q.Buckets periods of statistics, oldest first.
+	StatsSeries(ctx context.Context, q SeriesQuery) ([]*SeriesBucket, error)
+
+	// CreateConsoleSession stores a portal link or a signed-in console
+	// session, and drops the sessions that expired before cs.CreatedAt.
+	CreateConsoleSession(ctx context.Context, cs *ConsoleSession) error
+	// RedeemPortalLink uses up the unexpired portal link whose token hashes
+	// to linkHash, signing its session in with the cookie hash tokenHash. A
+	// used, expired or unknown link is ErrNotFound.
+	RedeemPortalLink(ctx context.Context, linkHash, tokenHash []byte, now time.Time) (*ConsoleSession, error)
+	// ConsoleSessionByToken returns the unexpired session whose cookie
+	// hashes to tokenHash, or ErrNotFound.
+	ConsoleSessionByToken(ctx context.Context, tokenHash []byte, now time.Time) (*ConsoleSession, error)
+	// DeleteConsoleSession signs a session out.
+	DeleteConsoleSession(ctx context.Context, id string) error
 }
 
 // Waker is implemented by stores that can tell a process when another

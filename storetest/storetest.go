@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore NewStore) {
 		"Queue":                testQueue,
 		"RateBudget":           testRateBudget,
 		"TestDelivery":         testTestDelivery,
+		"ConsoleSessions":      testConsoleSessions,
+		"StatsSeries":          testStatsSeries,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

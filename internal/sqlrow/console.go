@@ -1,0 +1,105 @@
+package sqlrow
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// SessionColumns are the console_sessions columns ScanSession reads.
+const SessionColumns = "id, tenant_id, key_id, read_only, link_hash, token_hash, expires_at, created_at"
+
+// SessionArgs are a session's values in SessionColumns order.
+func SessionArgs(s *hookd.ConsoleSession) []any {
+	return []any{s.ID, nullString(s.TenantID), nullString(s.KeyID), s.ReadOnly, nullBytes(s.LinkHash), nullBytes(s.TokenHash),
+		Micros(s.ExpiresAt), Micros(s.CreatedAt)}
+}
+
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// ScanSession reads a row of SessionColumns.
+func ScanSession(r Scanner) (*hookd.ConsoleSession, error) {
+	s := &hookd.ConsoleSession{}
+	var tenant, key sql.NullString
+	var expires, created int64
+	if err := r.Scan(&s.ID, &tenant, &key, &s.ReadOnly, &s.LinkHash, &s.TokenHash, &expires, &created); err != nil {
+		return nil, err
+	}
+	s.TenantID, s.KeyID = tenant.String, key.String
+	s.ExpiresAt, s.CreatedAt = FromMicros(expires), FromMicros(created)
+	return s, nil
+}
+
+// SeriesSQL builds the two queries of hookd.Store.StatsSeries: attempts per
+// (bucket, latency bin) with their successes, and deliveries per (bucket,
+// status). Bin -1 holds attempts that got no answer. ph renders the i-th
+// (1-based) placeholder of the engine's SQL.
+func SeriesSQL(q hookd.SeriesQuery, ph func(int) string) (attempts, deliveries string, args []any) {
+	args = []any{Micros(q.Since), q.Step.Microseconds(), q.TenantID, Micros(q.Since), Micros(q.Until())}
+	where := "tenant_id = " + ph(3)
+	if q.WebhookID != "" {
+		args = append(args, q.WebhookID)
+		where += " AND webhook_id = " + ph(6)
+	}
+	var bins strings.Builder
+	bins.WriteString("CASE WHEN status_code = 0 THEN -1")
+	for i, b := range hookd.LatencyBounds {
+		fmt.Fprintf(&bins, " WHEN duration_us < %d THEN %d", b.Microseconds(), i)
+	}
+	fmt.Fprintf(&bins, " ELSE %d END", len(hookd.LatencyBounds))
+	bucket := "(%s - " + ph(1) + ") / " + ph(2)
+	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + bins.String() + " AS bin, count(*), sum(CASE WHEN success THEN 1 ELSE 0 END)" +
+		" FROM attempts WHERE " + where + " AND started_at >= " + ph(4) + " AND started_at < " + ph(5) + " GROUP BY 1, 2"
+	deliveries = "SELECT " + fmt.Sprintf(bucket, "created_at") + " AS bucket, status, count(*)" +
+		" FROM deliveries WHERE " + where + " AND created_at >= " + ph(4) + " AND created_at < " + ph(5) + " GROUP BY 1, 2"
+	return attempts, deliveries, args
+}
+
+// Series collects the rows of SeriesSQL's queries into buckets.
+type Series struct{ Buckets []*hookd.SeriesBucket }
+
+// NewSeries returns q's empty buckets.
+func NewSeries(q hookd.SeriesQuery) *Series {
+	s := &Series{Buckets: make([]*hookd.SeriesBucket, q.Buckets)}
+	for i := range s.Buckets {
+		b := NewStats()
+		s.Buckets[i] = &hookd.SeriesBucket{Start: q.Since.Add(time.Duration(i) * q.Step), ByStatus: b.ByStatus}
+	}
+	return s
+}
+
+// AddAttempts adds a row of the attempts query.
+func (s *Series) AddAttempts(bucket int64, bin, n, successes int) {
+	if bucket < 0 || bucket >= int64(len(s.Buckets)) {
+		return
+	}
+	b := s.Buckets[bucket]
+	b.Attempts += n
+	b.Successes += successes
+	if bin >= 0 && bin < len(b.Latency) {
+		b.Latency[bin] += n
+	}
+}
+
+// AddDeliveries adds a row of the deliveries query.
+func (s *Series) AddDeliveries(bucket int64, status string, n int) {
+	if bucket < 0 || bucket >= int64(len(s.Buckets)) {
+		return
+	}
+	s.Buckets[bucket].ByStatus[hookd.DeliveryStatus(status)] += n
+}
