@@ -24,7 +24,7 @@ var onPostgres = map[string]func(*testing.T){
 	"WebhookList": TestWebhookList, "Publish": TestPublish, "PublishIdempotency": TestPublishIdempotency,
 	"SizeLimits": TestSizeLimits, "ListEvents": TestListEvents, "DeleteTenantRemovesEverything": TestDeleteTenantRemovesEverything,
 	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
-	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret,
+	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret, "PortalSessions": TestPortalSessions,
 }
 
 // Tests that do not touch a store, and so are not run twice.

@@ -37,6 +37,9 @@ type Config struct {
 	// type or webhook list that another process changed. Writes through
 	// this API are seen at once. Default 1s; negative disables the cache.
 	CacheTTL time.Duration
+	// PublicURL is the scheme and host that visitors reach hookd at, for
+	// portal links (https://hooks.example.com). Default: the request's.
+	PublicURL string
 }
 
 // Server is the API's http.Handler.
@@ -123,6 +126,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/tenants/{tenantId}/api-keys", tenantAdmin, s.createAPIKey},
 		{"GET", "/v1/tenants/{tenantId}/api-keys", tenantAdmin, s.listAPIKeys},
 		{"DELETE", "/v1/tenants/{tenantId}/api-keys/{keyId}", tenantAdmin, s.deleteAPIKey},
+		{"POST", "/v1/tenants/{tenantId}/portal-sessions", tenantAdmin, s.createPortalSession},
 
 		{"GET", "/v1/event-types", anyKey, s.listEventTypes},
 		{"POST", "/v1/event-types", adminOnly, s.createEventType},

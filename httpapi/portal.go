@@ -1,0 +1,64 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// PortalPath is where a portal link points: the console redeems the token
+// that follows it.
+const PortalPath = "/console/portal/"
+
+func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		ExpiresInSeconds Opt[int64] `json:"expiresInSeconds"`
+		ReadOnly         Opt[bool]  `json:"readOnly"`
+	}
+	if err := decodeOptional(r, &in); err != nil {
+		return err
+	}
+	v := &hookd.ValidationError{}
+	expires := hookd.DefaultPortalExpiry
+	if in.ExpiresInSeconds.ok(v, "expiresInSeconds", "an integer") {
+		expires = time.Duration(in.ExpiresInSeconds.V) * time.Second
+		if expires < hookd.MinPortalExpiry || expires > hookd.MaxPortalExpiry {
+			v.Add("expiresInSeconds", "must be 60–604800 (7 days)")
+		}
+	}
+	readOnly := false
+	if in.ReadOnly.ok(v, "readOnly", "a boolean") {
+		readOnly = in.ReadOnly.V
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	token, hash := hookd.NewToken()
+	cs := &hookd.ConsoleSession{ID: hookd.NewID(hookd.PrefixConsoleSession, now), TenantID: r.PathValue("tenantId"),
+		ReadOnly: readOnly, LinkHash: hash, ExpiresAt: now.Add(expires), CreatedAt: now}
+	if err := s.store.CreateConsoleSession(r.Context(), cs); err != nil {
+		return tenantErr(cs.TenantID, err)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"url": s.baseURL(r) + PortalPath + token, "expiresAt": cs.ExpiresAt})
+	return nil
+}
+
+// baseURL is where visitors reach this hookd: Config.PublicURL, or else
+// the scheme and host the request came in on.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// Invalidate drops what the API caches of a tenant's webhooks, after a
+// change made elsewhere in this process (the console).
+func (s *Server) Invalidate(tenantID string) { s.hooks.invalidate(tenantID) }
