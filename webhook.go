@@ -284,3 +284,29 @@ func (w *Webhook) Matches(ev *Event, in func() *FilterInput) bool {
 	ok, err := f.Match(in())
 	return err == nil && ok
 }
+
+// MaxGrace bounds a rotation's grace: long enough for any receiver's
+// deploy, short enough that an old secret does not linger.
+const MaxGrace = 30 * 24 * time.Hour
+
+// Rotate makes secret the signing secret. For grace after now the old one
+// signs too, so receivers can switch without dropping requests.
+func (w *Webhook) Rotate(secret string, grace time.Duration, now time.Time) {
+	w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
+	if grace > 0 && w.Secret != "" && w.Secret != secret {
+		w.PreviousSecret, w.PreviousSecretExpiresAt = w.Secret, now.Add(grace)
+	}
+	w.Secret = secret
+	w.UpdatedAt = now
+}
+
+// FitSecret gives the webhook a fresh secret when its scheme changed from
+// oldScheme to one whose secret format the old secret does not fit (say
+// standard → standard-ed25519): the old one could not sign in the new
+// scheme anyway.
+func (w *Webhook) FitSecret(oldScheme string) {
+	if scheme := w.Signature.SchemeName(); scheme != oldScheme && ValidateSecret(scheme, w.Secret) != nil {
+		w.Secret = GenerateSecret(scheme)
+		w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
+	}
+}

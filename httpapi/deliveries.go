@@ -183,10 +183,6 @@ func decodeOptional(r *http.Request, dst any) error {
 	return decode(r, dst)
 }
 
-// MaxGrace bounds a rotation's grace: long enough for any receiver's
-// deploy, short enough that an old secret does not linger.
-const MaxGrace = 30 * 24 * time.Hour
-
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Secret       Opt[string] `json:"secret"`
@@ -203,7 +199,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	v := &hookd.ValidationError{}
 	grace := 24 * time.Hour
 	if in.GraceSeconds.ok(v, "graceSeconds", "an integer") {
-		if in.GraceSeconds.V < 0 || time.Duration(in.GraceSeconds.V)*time.Second > MaxGrace {
+		if in.GraceSeconds.V < 0 || time.Duration(in.GraceSeconds.V)*time.Second > hookd.MaxGrace {
 			v.Add("graceSeconds", "must be 0–2592000 (30 days)")
 		}
 		grace = time.Duration(in.GraceSeconds.V) * time.Second
@@ -222,13 +218,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	wh.PreviousSecret, wh.PreviousSecretExpiresAt = "", time.Time{}
-	if grace > 0 && wh.Secret != "" && wh.Secret != secret {
-		wh.PreviousSecret, wh.PreviousSecretExpiresAt = wh.Secret, now.Add(grace)
-	}
-	wh.Secret = secret
-	wh.UpdatedAt = now
+	wh.Rotate(secret, grace, s.clock.Now())
 	err = s.store.UpdateWebhook(r.Context(), wh)
 	s.hooks.invalidate(wh.TenantID)
 	if err != nil {

@@ -231,13 +231,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	// A new scheme whose secret format the old secret does not fit (say
-	// standard → standard-ed25519) gets a fresh secret, readable with
-	// GET …/secret; the old one could not sign in the new scheme anyway.
-	if scheme := wh.Signature.SchemeName(); scheme != oldScheme && hookd.ValidateSecret(scheme, wh.Secret) != nil {
-		wh.Secret = hookd.GenerateSecret(scheme)
-		wh.PreviousSecret, wh.PreviousSecretExpiresAt = "", time.Time{}
-	}
+	wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret
 	rules, err := s.rules(r, in.Events.Set)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/console"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/httpapi"
 	"github.com/hookd/hookd/netguard"
@@ -117,6 +119,7 @@ type Config struct {
 	LogFormat     string          // --log-format, HOOKD_LOG_FORMAT; "text" or "json"
 	Role          string          // --role, HOOKD_ROLE; "all", "api" or "worker"
 	Lease         time.Duration   // --lease, HOOKD_LEASE; default 2m
+	PublicURL     string          // --public-url, HOOKD_PUBLIC_URL; default: each request's own scheme and host
 }
 
 func env(name, def string) string {
@@ -139,6 +142,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		retry    = fs.String("retry-schedule", env("HOOKD_RETRY_SCHEDULE", ""), "comma-separated Go durations: the wait before attempt 2, 3, … (HOOKD_RETRY_SCHEDULE; default "+scheduleString(hookd.DefaultRetrySchedule)+")")
 		logFmt   = fs.String("log-format", env("HOOKD_LOG_FORMAT", "text"), "text or json (HOOKD_LOG_FORMAT)")
 		role     = fs.String("role", env("HOOKD_ROLE", "all"), "all, api or worker (HOOKD_ROLE)")
+		public   = fs.String("public-url", env("HOOKD_PUBLIC_URL", ""), "the scheme and host visitors reach hookd at, e.g. https://hooks.example.com: portal links use it, and an https one marks console cookies Secure behind a TLS proxy (HOOKD_PUBLIC_URL; default: each request's own)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this; keep it above the longest webhook timeout (60s) or a slow attempt may be sent twice (HOOKD_LEASE)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -147,8 +151,14 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, LogFormat: *logFmt, Role: *role}
+	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, LogFormat: *logFmt, Role: *role,
+		PublicURL: strings.TrimRight(*public, "/")}
 	var err error
+	if cfg.PublicURL != "" {
+		if u, perr := url.Parse(cfg.PublicURL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			return nil, fmt.Errorf("--public-url must be a scheme and host such as https://hooks.example.com, not %q", cfg.PublicURL)
+		}
+	}
 	if cfg.HTTPSOnly, err = strconv.ParseBool(*https); err != nil {
 		return nil, fmt.Errorf("--https-only: %q is not true or false", *https)
 	}
@@ -280,7 +290,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	guard := netguard.New(allow)
 	apiCfg := httpapi.Config{
 		Store: store, Logger: log, AdminKeyHash: hash, Guard: guard,
-		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1,
+		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1, PublicURL: cfg.PublicURL,
 	}
 	var engine *delivery.Engine
 	if cfg.Role != "api" {
@@ -293,7 +303,26 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		}
 		apiCfg.Notify, apiCfg.Tester = engine.Notify, engine
 	}
-	var handler http.Handler = httpapi.New(apiCfg)
+	api := httpapi.New(apiCfg)
+	var handler http.Handler = api
+	if cfg.Role != "worker" {
+		con, err := console.New(console.Config{
+			Store: store, Logger: log, AdminKeyHash: hash, Guard: guard, HTTPSOnly: cfg.HTTPSOnly,
+			DefaultMaxAttempts: apiCfg.DefaultMaxAttempts, Tester: apiCfg.Tester, Notify: apiCfg.Notify,
+			Changed: api.Invalidate, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		})
+		if err != nil {
+			if engine != nil {
+				engine.Stop()
+			}
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/console/", con)
+		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
+		mux.Handle("/", api)
+		handler = mux
+	}
 	if cfg.Role == "worker" {
 		// A worker answers health checks only.
 		mux := http.NewServeMux()

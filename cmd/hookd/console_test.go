@@ -1,0 +1,442 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts headless Chromium (Debian's package; .ci/run installs
+// it) and returns a context whose actions run in one tab.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("HOOKD_CHROMIUM")
+	if path == "" {
+		for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+			if _, err := os.Stat(p); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("HOOKD_REQUIRE_BROWSER") != "" {
+			t.Fatal("no Chromium found: install Debian's chromium package (.ci/run does) or set HOOKD_CHROMIUM")
+		}
+		t.Skip("no Chromium found; .ci/run installs it")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		// The machine has no network beyond loopback: keep Chromium from
+		// trying (its refused connections slow it down).
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// shots saves screenshots as test artifacts: in $HOOKD_ARTIFACTS/console
+// (.ci/run sets it), else in the test's temporary directory.
+type shots struct {
+	t   *testing.T
+	dir string
+	n   int
+}
+
+func newShots(t *testing.T) *shots {
+	dir := t.TempDir()
+	if a := os.Getenv("HOOKD_ARTIFACTS"); a != "" {
+		dir = filepath.Join(a, "console")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &shots{t: t, dir: dir}
+}
+
+func (s *shots) take(ctx context.Context, name string) {
+	s.t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		s.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	s.n++
+	path := filepath.Join(s.dir, fmt.Sprintf("%02d-%s.png", s.n, name))
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func act(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+// read runs an action that reads a value.
+func read[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// waitText reloads the page until sel's text contains want.
+func waitText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		if s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))); err == nil && strings.Contains(s, want) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+		act(t, ctx, "reload", chromedp.Reload())
+	}
+	t.Fatalf("%s never showed %q; it shows %q", sel, want, text(t, ctx, sel))
+}
+
+// TestConsoleInBrowser walks the console in real Chromium the way a
+// tenant's admin does: in through a portal link from the platform's page,
+// create a webhook with the form, send a test, read the delivery and its
+// attempt, fix a failure with Retry, rotate the secret, disable, delete.
+// Then it checks the walls: another tenant's pages, forms without the CSRF
+// token, a read-only session, and the operator's tenant switcher.
+func TestConsoleInBrowser(t *testing.T) {
+	ctx := browser(t)
+	shot := newShots(t)
+
+	var failing atomic.Bool
+	var mu sync.Mutex
+	var seen []http.Header
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		if failing.Load() {
+			w.WriteHeader(500)
+			io.WriteString(w, `{"error":"down for maintenance"}`)
+			return
+		}
+		w.Header().Set("X-Receiver", "yes")
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer rcv.Close()
+
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm",
+		"--allow-networks", "127.0.0.0/8", "--retry-schedule", "1s")
+	defer stop()
+	admin := &client{t: t, base: base, key: "adm"}
+	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc"})
+	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "globex", "name": "Globex"})
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.completed", "description": "An invocation finished"})
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.failed", "description": "An invocation failed"})
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "document.uploaded", "description": "A document was uploaded",
+		"schema": map[string]any{"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}}})
+	other := admin.must(201, "POST", "/v1/tenants/globex/webhooks", map[string]any{"name": "Globex hook", "url": rcv.URL, "events": []string{"*"}})
+	otherTest := admin.must(200, "POST", "/v1/tenants/globex/webhooks/"+other["id"].(string)+"/test", nil)
+	mu.Lock()
+	seen = nil // Globex's test send
+	mu.Unlock()
+
+	// In through a portal link that the platform's own page (another site:
+	// localhost against 127.0.0.1) links to.
+	link := admin.must(201, "POST", "/v1/tenants/acme/portal-sessions", map[string]any{})["url"].(string)
+	platform := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><title>Platform</title><a id="webhooks" href="%s">Webhooks</a>`, link)
+	}))
+	defer platform.Close()
+	platformURL := strings.Replace(platform.URL, "127.0.0.1", "localhost", 1)
+	act(t, ctx, "open the platform's page", chromedp.Navigate(platformURL), chromedp.Click(chromedp.CSS("#webhooks")),
+		chromedp.WaitVisible(`//h1[text()="Webhooks"]`))
+	if h := text(t, ctx, ".tenant-name"); h != "Acme Inc" {
+		t.Fatalf("signed in as %q", h)
+	}
+	shot.take(ctx, "webhooks-empty")
+	// The link is used up: a second visit signs nobody in.
+	res, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 || len(res.Cookies()) != 0 {
+		t.Fatalf("second use of the link: %d %v", res.StatusCode, res.Cookies())
+	}
+
+	// A form with mistakes comes back with each problem at its field.
+	act(t, ctx, "open the form", chromedp.Click(`//a[text()="Create webhook"]`), chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SetValue(chromedp.CSS("#url"), "ftp://example.com"),
+		chromedp.Click(chromedp.CSS(`button.primary[value="save"]`)), chromedp.WaitVisible(chromedp.CSS("#problems")))
+	if p := text(t, ctx, "#problems"); !strings.Contains(p, "name") || !strings.Contains(p, "url") || !strings.Contains(p, "events") {
+		t.Fatalf("problems = %q", p)
+	}
+	if invalid := read(t, ctx, chromedp.AttributeValue(chromedp.CSS("#url"), "aria-invalid")); invalid.Value != "true" {
+		t.Fatal("the bad URL field is not marked aria-invalid")
+	}
+	shot.take(ctx, "webhook-form-errors")
+
+	// The CEL check against a sample event, without saving.
+	act(t, ctx, "test a filter", chromedp.SetValue(chromedp.CSS("#filter"), "data.amount > 10"),
+		chromedp.Click(chromedp.CSS("details summary")),
+		chromedp.Click(chromedp.CSS(`button[value="test-filter"]`)), chromedp.WaitVisible(chromedp.CSS("#filter-result")))
+	if r := text(t, ctx, "#filter-result"); !strings.Contains(r, "matches") || strings.Contains(r, "not match") {
+		t.Fatalf("filter result = %q", r)
+	}
+	shot.take(ctx, "webhook-form-filter")
+
+	// Create it for real: events from the catalog, a custom header row.
+	act(t, ctx, "fill the form",
+		chromedp.SetValue(chromedp.CSS("#name"), "Billing"),
+		chromedp.SetValue(chromedp.CSS("#url"), rcv.URL+"/hooks"),
+		chromedp.SetValue(chromedp.CSS("#filter"), " "), // the server trims it; SetValue cannot set ""
+		chromedp.Click(chromedp.CSS(`input[name="events"][value="invocation.*"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="events"][value="document.uploaded"]`)),
+		chromedp.Click(chromedp.CSS(`.rows[data-rows="header"] button.add-row`)),
+		chromedp.SetValue(chromedp.CSS("#hn-0"), "X-Team"), chromedp.SetValue(chromedp.CSS("#hv-0"), "billing"),
+		chromedp.SetValue(chromedp.CSS("#maxAttempts"), "1"),
+		chromedp.SetValue(chromedp.CSS("#timeoutMs"), "5000"),
+	)
+	rows := read(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('.rows[data-rows="header"] .row').length`))
+	if rows != 3 {
+		t.Fatalf("Add header made %d rows, want 3", rows)
+	}
+	shot.take(ctx, "webhook-form")
+	act(t, ctx, "create", chromedp.Click(chromedp.CSS(`button.primary[value="save"]`)), chromedp.WaitVisible(chromedp.CSS("#secret-value")))
+	here := read(t, ctx, chromedp.Location())
+	m := regexp.MustCompile(`/console/webhooks/(wh_[a-z0-9]+)`).FindStringSubmatch(here)
+	if m == nil {
+		t.Fatalf("after create at %s", here)
+	}
+	whID := m[1]
+	acme := admin.must(200, "GET", "/v1/tenants/acme/webhooks/"+whID, nil)
+	if acme["name"] != "Billing" || acme["maxAttempts"] != float64(1) || acme["timeoutMs"] != float64(5000) ||
+		acme["headers"].(map[string]any)["X-Team"] != "billing" || fmt.Sprint(acme["events"]) != "[invocation.* document.uploaded]" {
+		t.Fatalf("created = %v", acme)
+	}
+	secret := text(t, ctx, "#secret-value")
+	if api := admin.must(200, "GET", "/v1/tenants/acme/webhooks/"+whID+"/secret", nil)["secret"]; api != secret {
+		t.Fatalf("page shows secret %q, API %q", secret, api)
+	}
+
+	// Send test: the result shows inline; the delivery and its attempt.
+	act(t, ctx, "send a test", chromedp.Click(`//button[text()="Send test"]`), chromedp.WaitVisible(chromedp.CSS("#test-result")))
+	if r := text(t, ctx, "#test-result"); !strings.Contains(r, "Test delivered") || !strings.Contains(r, "HTTP 200") || !strings.Contains(r, `{"ok":true}`) {
+		t.Fatalf("test result = %q", r)
+	}
+	shot.take(ctx, "webhook-test-sent")
+	mu.Lock()
+	if len(seen) != 1 || seen[0].Get("X-Team") != "billing" || seen[0].Get("Webhook-Signature") == "" {
+		t.Fatalf("receiver saw %v", seen)
+	}
+	mu.Unlock()
+	act(t, ctx, "open the delivery", chromedp.Click(`//a[text()="See the delivery"]`), chromedp.WaitVisible(chromedp.CSS("#attempt-1")))
+	if a := text(t, ctx, ".attempt"); !strings.Contains(a, "HTTP 200") || !strings.Contains(a, "Webhook-Id") || !strings.Contains(a, "X-Receiver") {
+		t.Fatalf("attempt = %q", a)
+	}
+	shot.take(ctx, "delivery-success")
+
+	// A failing endpoint: the delivery ends FAILED (one attempt), shows in
+	// Failed deliveries, and Retry delivers it once the endpoint is fixed.
+	failing.Store(true)
+	pub := admin.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{"amount": 12}})
+	act(t, ctx, "open failed deliveries", chromedp.Click(`//nav//a[text()="Failed deliveries"]`), chromedp.WaitVisible(`//h1[text()="Failed deliveries"]`))
+	waitText(t, ctx, "main", "HTTP 500")
+	shot.take(ctx, "failed")
+	act(t, ctx, "open the failed delivery", chromedp.Click(chromedp.CSS(`table.list a[href^="/console/deliveries/"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#attempt-1")))
+	if h := text(t, ctx, "h1"); !strings.Contains(h, "FAILED") {
+		t.Fatalf("delivery heading = %q", h)
+	}
+	if body := text(t, ctx, ".attempt"); !strings.Contains(body, "down for maintenance") {
+		t.Fatalf("attempt = %q", body)
+	}
+	shot.take(ctx, "delivery-failed")
+	failing.Store(false)
+	act(t, ctx, "retry", chromedp.Click(`//button[text()="Retry"]`), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	waitText(t, ctx, "h1", "SUCCESS")
+	if n := text(t, ctx, "#attempts-h + article + article h3"); !strings.Contains(n, "Attempt 2 · HTTP 200") {
+		t.Fatalf("second attempt = %q", n)
+	}
+	shot.take(ctx, "delivery-retried")
+
+	// The event and its deliveries; the catalog; the statistics.
+	act(t, ctx, "events", chromedp.Click(`//nav//a[text()="Events"]`), chromedp.WaitVisible(`//h1[text()="Events"]`))
+	shot.take(ctx, "events")
+	act(t, ctx, "event", chromedp.Navigate(base+"/console/events/"+pub["id"].(string)), chromedp.WaitVisible(chromedp.CSS("#deliveries-h")))
+	if d := text(t, ctx, "main"); !strings.Contains(d, "Billing") || !strings.Contains(d, `"amount": 12`) {
+		t.Fatalf("event page = %q", d)
+	}
+	shot.take(ctx, "event")
+	act(t, ctx, "event types", chromedp.Click(`//nav//a[text()="Event types"]`), chromedp.WaitVisible(`//h1[text()="Event types"]`))
+	if d := text(t, ctx, "main"); !strings.Contains(d, "A document was uploaded") || !strings.Contains(d, "JSON Schema") {
+		t.Fatalf("event types = %q", d)
+	}
+	shot.take(ctx, "event-types")
+	act(t, ctx, "statistics", chromedp.Click(`//nav//a[text()="Statistics"]`), chromedp.WaitVisible(chromedp.CSS("svg.chart")))
+	if n := text(t, ctx, "#total-attempts"); n != "3" {
+		t.Fatalf("attempts in 24 h = %q, want 3 (test, failure, retry)", n)
+	}
+	bars := read(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart rect").length`))
+	lines := read(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart polyline").length`))
+	if bars < 1 || lines != 3 {
+		t.Fatalf("charts drew %d bar segments and %d lines", bars, lines)
+	}
+	shot.take(ctx, "stats")
+	act(t, ctx, "statistics, 7 days", chromedp.Navigate(base+"/console/stats?window=7d&webhook="+whID), chromedp.WaitVisible(chromedp.CSS("svg.chart")))
+	shot.take(ctx, "stats-7d")
+
+	// Rotate the secret: a new one, the old one still signing for the grace.
+	act(t, ctx, "rotate", chromedp.Navigate(base+"/console/webhooks/"+whID+"?secret=show"), chromedp.WaitVisible(chromedp.CSS("#secret-value")),
+		chromedp.Click(`//button[text()="Rotate secret"]`), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	rotated := text(t, ctx, "#secret-value")
+	if rotated == secret || !strings.HasPrefix(rotated, "whsec_") {
+		t.Fatalf("rotated secret %q (was %q)", rotated, secret)
+	}
+	if api := admin.must(200, "GET", "/v1/tenants/acme/webhooks/"+whID+"/secret", nil)["secret"]; api != rotated {
+		t.Fatalf("API secret after rotation = %q", api)
+	}
+	if g := text(t, ctx, "#secret"); !strings.Contains(g, "previous secret also signs until") {
+		t.Fatalf("no grace shown: %q", g)
+	}
+	shot.take(ctx, "webhook-rotated")
+
+	// Disable and enable; the list shows the state and the last delivery.
+	act(t, ctx, "disable", chromedp.Click(`//button[text()="Disable"]`), chromedp.WaitVisible(`//h1/span[text()="Disabled"]`))
+	act(t, ctx, "enable", chromedp.Click(`//button[text()="Enable"]`), chromedp.WaitVisible(`//h1/span[text()="Enabled"]`))
+	act(t, ctx, "list", chromedp.Click(`//nav//a[text()="Webhooks"]`), chromedp.WaitVisible(chromedp.CSS("table.list")))
+	if row := text(t, ctx, "table.list tbody tr"); !strings.Contains(row, "Billing") || !strings.Contains(row, "Enabled") || !strings.Contains(row, "SUCCESS") {
+		t.Fatalf("list row = %q", row)
+	}
+	shot.take(ctx, "webhooks")
+
+	// Edit keeps every field it does not change.
+	act(t, ctx, "edit", chromedp.Navigate(base+"/console/webhooks/"+whID+"/edit"), chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SetValue(chromedp.CSS("#name"), "Billing v2"), chromedp.Click(chromedp.CSS(`button.primary[value="save"]`)),
+		chromedp.WaitVisible(`//h1[contains(., "Billing v2")]`))
+	edited := admin.must(200, "GET", "/v1/tenants/acme/webhooks/"+whID, nil)
+	if edited["maxAttempts"] != float64(1) || edited["headers"].(map[string]any)["X-Team"] != "billing" || len(edited["events"].([]any)) != 2 {
+		t.Fatalf("edit changed other fields: %v", edited)
+	}
+
+	// The walls. Another tenant's webhook and delivery are not found.
+	for _, p := range []string{"/console/webhooks/" + other["id"].(string), "/console/deliveries/" + otherTest["deliveryId"].(string)} {
+		act(t, ctx, "open "+p, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS("h1")))
+		if h := text(t, ctx, "h1"); h != "Not Found" {
+			t.Fatalf("%s shows %q to another tenant", p, h)
+		}
+	}
+	shot.take(ctx, "other-tenant-not-found")
+	// A form posted without the CSRF token changes nothing: from the page
+	// itself (a script that has the cookie but not the token)…
+	status := read(t, ctx, chromedp.Evaluate[int](fmt.Sprintf(`fetch("/console/webhooks/%s/delete", {method: "POST",
+		headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "confirm=1"}).then(r => r.status)`, whID), chromedp.EvalAwaitPromise))
+	if status != 403 {
+		t.Fatalf("POST without the CSRF token = %d, want 403", status)
+	}
+	// …and with the session's cookie but a wrong or missing token.
+	jar, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/console/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookies := jar.Cookies
+	var session *http.Cookie
+	for _, c := range cookies {
+		if c.Name == "hookd_session" {
+			if !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict {
+				t.Fatalf("session cookie = %+v", c)
+			}
+			session = &http.Cookie{Name: c.Name, Value: c.Value}
+		}
+	}
+	if session == nil {
+		t.Fatal("no session cookie")
+	}
+	for _, token := range []string{"", "forged"} {
+		if code, _ := consolePost(t, base+"/console/webhooks/"+whID+"/delete", session, url.Values{"csrf": {token}}); code != 403 {
+			t.Fatalf("POST with token %q = %d, want 403", token, code)
+		}
+	}
+	admin.must(200, "GET", "/v1/tenants/acme/webhooks/"+whID, nil)
+
+	// Delete, with a confirmation step.
+	act(t, ctx, "delete", chromedp.Navigate(base+"/console/webhooks/"+whID), chromedp.Click(`//a[text()="Delete…"]`),
+		chromedp.WaitVisible(`//button[text()="Delete webhook"]`))
+	shot.take(ctx, "webhook-delete")
+	act(t, ctx, "confirm", chromedp.Click(`//button[text()="Delete webhook"]`), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	admin.must(404, "GET", "/v1/tenants/acme/webhooks/"+whID, nil)
+
+	// A phone: the sidebar turns into a row of links.
+	act(t, ctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/console/events/"+pub["id"].(string)),
+		chromedp.WaitVisible(chromedp.CSS("h1")))
+	shot.take(ctx, "phone-event")
+	act(t, ctx, "desktop", chromedp.EmulateViewport(1280, 900))
+
+	// The operator signs in with the admin key and picks a tenant.
+	act(t, ctx, "sign out", chromedp.Click(`//button[text()="Sign out"]`), chromedp.WaitVisible(chromedp.CSS("#key")))
+	shot.take(ctx, "login")
+	act(t, ctx, "sign in as operator", chromedp.SendKeys(chromedp.CSS("#key"), "adm"), chromedp.Submit(chromedp.CSS("#key")),
+		chromedp.WaitVisible(`//h1[text()="Tenants"]`))
+	shot.take(ctx, "tenants")
+	act(t, ctx, "open Globex", chromedp.Click(`//button[text()="Open Globex"]`), chromedp.WaitVisible(`//a[text()="Globex hook"]`))
+	act(t, ctx, "switch to acme", chromedp.SetValue(chromedp.CSS("#tenant-switch"), "acme"), chromedp.Submit(chromedp.CSS("#tenant-switch")),
+		chromedp.WaitVisible(`//h1[text()="Webhooks"]`))
+	if h := text(t, ctx, "main"); strings.Contains(h, "Globex hook") {
+		t.Fatal("switched to acme but still shows Globex's webhooks")
+	}
+
+	// A bad key is refused on the sign-in page.
+	act(t, ctx, "sign out", chromedp.Click(`//button[text()="Sign out"]`), chromedp.WaitVisible(chromedp.CSS("#key")),
+		chromedp.SendKeys(chromedp.CSS("#key"), "nope"), chromedp.Submit(chromedp.CSS("#key")),
+		chromedp.WaitVisible(chromedp.CSS("#login-problem")))
+}
+
+// consolePost posts a console form with a session cookie and does not
+// follow the redirect.
+func consolePost(t *testing.T, target string, session *http.Cookie, form url.Values) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", target, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(session)
+	res, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -1,0 +1,114 @@
+package console
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/hookd/hookd"
+)
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
+	return s.showLogin(w, r, http.StatusOK, "")
+}
+
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, problem string) error {
+	// Sign-in has no session yet, so its CSRF token is a cookie of its own
+	// that the form repeats (a cross-site form cannot read or set it).
+	token, _ := hookd.NewToken()
+	s.setCookie(w, r, loginCookie, token, s.clock.Now().Add(s.cfg.SessionTTL))
+	s.render(w, r, nil, status, "login", "Sign in", map[string]any{"LoginCSRF": token, "Problem": problem})
+	return nil
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return &pageError{http.StatusBadRequest, "The form could not be read."}
+	}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+		return &pageError{http.StatusForbidden, "The form's security token is missing or wrong. Reload the page and try again."}
+	}
+	key := strings.TrimSpace(r.PostForm.Get("key"))
+	if key == "" {
+		return s.showLogin(w, r, http.StatusUnprocessableEntity, "Enter an API key.")
+	}
+	now := s.clock.Now()
+	token, tokenHash := hookd.NewToken()
+	cs := &hookd.ConsoleSession{ID: hookd.NewID(hookd.PrefixConsoleSession, now), TokenHash: tokenHash,
+		ExpiresAt: now.Add(s.cfg.SessionTTL), CreatedAt: now}
+	hash := hookd.HashKey(key)
+	if len(s.cfg.AdminKeyHash) == 0 || subtle.ConstantTimeCompare(hash, s.cfg.AdminKeyHash) != 1 {
+		k, err := s.store.APIKeyByHash(r.Context(), hash)
+		if errors.Is(err, hookd.ErrNotFound) {
+			return s.showLogin(w, r, http.StatusUnauthorized, "That key is not known to hookd.")
+		}
+		if err != nil {
+			return err
+		}
+		cs.TenantID, cs.KeyID = k.TenantID, k.ID
+	}
+	if err := s.store.CreateConsoleSession(r.Context(), cs); err != nil {
+		return err
+	}
+	s.setCookie(w, r, loginCookie, "", now)
+	s.setCookie(w, r, SessionCookie, token, cs.ExpiresAt)
+	http.Redirect(w, r, "/console", http.StatusSeeOther)
+	return nil
+}
+
+// redeem signs the visitor in with a portal link, once.
+func (s *Server) redeem(w http.ResponseWriter, r *http.Request) error {
+	token, tokenHash := hookd.NewToken()
+	cs, err := s.store.RedeemPortalLink(r.Context(), hookd.HashKey(r.PathValue("token")), tokenHash, s.clock.Now())
+	if errors.Is(err, hookd.ErrNotFound) {
+		return &pageError{http.StatusNotFound, "This sign-in link has been used already or has expired. Ask for a new one where you found it."}
+	}
+	if err != nil {
+		return err
+	}
+	s.setCookie(w, r, SessionCookie, token, cs.ExpiresAt)
+	http.Redirect(w, r, "/console", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := s.store.DeleteConsoleSession(r.Context(), v.session.ID); err != nil && !errors.Is(err, hookd.ErrNotFound) {
+		return err
+	}
+	s.setCookie(w, r, SessionCookie, "", s.clock.Now())
+	s.setCookie(w, r, tenantCookie, "", s.clock.Now())
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) tenantsPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if !v.operator {
+		http.Redirect(w, r, "/console/webhooks", http.StatusSeeOther)
+		return nil
+	}
+	page := pageOf(r, 50)
+	list, total, err := s.store.ListTenants(r.Context(), page)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, v, http.StatusOK, "tenants", "Tenants", map[string]any{"Tenants": list, "Pager": pager(r, page, total, len(list))})
+	return nil
+}
+
+func (s *Server) switchTenant(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if !v.operator {
+		return &pageError{http.StatusForbidden, "Only the operator's session can switch tenants."}
+	}
+	id := r.PostForm.Get("tenant")
+	if _, err := s.store.GetTenant(r.Context(), id); err != nil {
+		if errors.Is(err, hookd.ErrNotFound) {
+			return notFound("There is no tenant " + id + ".")
+		}
+		return err
+	}
+	s.setCookie(w, r, tenantCookie, id, v.session.ExpiresAt)
+	http.Redirect(w, r, "/console/webhooks", http.StatusSeeOther)
+	return nil
+}

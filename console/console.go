@@ -1,0 +1,325 @@
+// Package console serves hookd's web console under /console: server-rendered
+// pages (html/template, embedded with go:embed) where a tenant's admins
+// manage webhooks, read deliveries and fix failures. Every form works
+// without JavaScript; console.js only adds conveniences (copy, more rows).
+package console
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/netguard"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Cookie names. The session cookie holds a random token whose SHA-256 is
+// the stored session; the tenant cookie is the operator's current tenant.
+const (
+	SessionCookie = "hookd_session"
+	tenantCookie  = "hookd_tenant"
+	loginCookie   = "hookd_login" // CSRF token of the sign-in form
+)
+
+// Config configures the console. Zero values are usable except Store.
+type Config struct {
+	Store  hookd.Store
+	Logger *slog.Logger
+	Clock  hookd.Clock
+	// AdminKeyHash is the SHA-256 of the operator's key: signing in with it
+	// gives a session over every tenant.
+	AdminKeyHash []byte
+	// Guard, HTTPSOnly and DefaultMaxAttempts are the API's webhook rules,
+	// so that the console accepts exactly what the API accepts.
+	Guard              *netguard.Policy
+	HTTPSOnly          bool
+	DefaultMaxAttempts int
+	// Tester makes test sends; nil when this process does not deliver.
+	Tester hookd.Tester
+	// Notify wakes the delivery engine after a retry.
+	Notify func()
+	// Changed is called after a tenant's webhooks change, so that the
+	// API's caches see it at once.
+	Changed func(tenantID string)
+	// SecureCookies marks cookies Secure even on plain HTTP requests: set
+	// it when a TLS-terminating proxy is in front (hookd's public URL is
+	// https). Requests that arrive over TLS always get Secure cookies.
+	SecureCookies bool
+	// SessionTTL is how long an API-key sign-in lasts. Default 12h.
+	SessionTTL time.Duration
+}
+
+// Server is the console's http.Handler; mount it at /console/.
+type Server struct {
+	cfg   Config
+	store hookd.Store
+	log   *slog.Logger
+	clock hookd.Clock
+	mux   *http.ServeMux
+	pages map[string]*pageTemplate
+}
+
+// New builds the console.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = netguard.New(nil)
+	}
+	if cfg.DefaultMaxAttempts <= 0 {
+		cfg.DefaultMaxAttempts = 8
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("console templates: %w", err)
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(), pages: pages}
+	static, _ := fs.Sub(staticFS, "static")
+	fileServer := http.StripPrefix("/console/static/", http.FileServerFS(static))
+	s.mux.Handle("GET /console/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fileServer.ServeHTTP(w, r)
+	}))
+	s.mux.Handle("GET /console/login", s.public(s.loginPage))
+	s.mux.Handle("POST /console/login", s.public(s.login))
+	s.mux.Handle("GET /console/portal/{token}", s.public(s.redeem))
+	s.mux.Handle("POST /console/logout", s.signedIn(s.logout, anyTenant))
+	s.mux.Handle("POST /console/tenant", s.signedIn(s.switchTenant, anyTenant))
+	s.mux.Handle("GET /console/tenants", s.signedIn(s.tenantsPage, anyTenant))
+	s.mux.Handle("GET /console/{$}", s.signedIn(func(w http.ResponseWriter, r *http.Request, v *visit) error {
+		http.Redirect(w, r, "/console/webhooks", http.StatusSeeOther)
+		return nil
+	}, anyTenant))
+
+	s.mux.Handle("GET /console/webhooks", s.signedIn(s.webhooksPage, inTenant))
+	s.mux.Handle("GET /console/webhooks/new", s.signedIn(s.newWebhookPage, writer))
+	s.mux.Handle("POST /console/webhooks", s.signedIn(s.createWebhook, writer))
+	s.mux.Handle("GET /console/webhooks/{id}", s.signedIn(s.webhookPage, inTenant))
+	s.mux.Handle("GET /console/webhooks/{id}/edit", s.signedIn(s.editWebhookPage, writer))
+	s.mux.Handle("POST /console/webhooks/{id}", s.signedIn(s.updateWebhook, writer))
+	s.mux.Handle("POST /console/webhooks/{id}/test", s.signedIn(s.testWebhook, writer))
+	s.mux.Handle("POST /console/webhooks/{id}/retry-failed", s.signedIn(s.retryFailed, writer))
+	s.mux.Handle("POST /console/webhooks/{id}/enabled", s.signedIn(s.setEnabled, writer))
+	s.mux.Handle("POST /console/webhooks/{id}/rotate", s.signedIn(s.rotateSecret, writer))
+	s.mux.Handle("GET /console/webhooks/{id}/delete", s.signedIn(s.deleteWebhookPage, writer))
+	s.mux.Handle("POST /console/webhooks/{id}/delete", s.signedIn(s.deleteWebhook, writer))
+	s.mux.Handle("GET /console/deliveries/{id}", s.signedIn(s.deliveryPage, inTenant))
+	s.mux.Handle("POST /console/deliveries/{id}/retry", s.signedIn(s.retryDelivery, writer))
+	s.mux.Handle("GET /console/failed", s.signedIn(s.failedPage, inTenant))
+	s.mux.Handle("GET /console/event-types", s.signedIn(s.eventTypesPage, anyTenant))
+	s.mux.Handle("GET /console/events", s.signedIn(s.eventsPage, inTenant))
+	s.mux.Handle("GET /console/events/{id}", s.signedIn(s.eventPage, inTenant))
+	s.mux.Handle("GET /console/stats", s.signedIn(s.statsPage, inTenant))
+	s.mux.Handle("/console/", s.public(func(w http.ResponseWriter, r *http.Request) error {
+		return notFound("no console page " + r.URL.Path)
+	}))
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// Pages show secrets and payloads: never cache them, never frame them.
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+// visit is who is looking, and in which tenant.
+type visit struct {
+	session  *hookd.ConsoleSession
+	token    string // the cookie, from which the CSRF token derives
+	tenant   *hookd.Tenant
+	operator bool
+}
+
+func (v *visit) csrf() string { return csrfToken(v.token) }
+
+// csrfToken derives a form token from the session's cookie. A page of
+// another site can neither read the HttpOnly cookie nor this page, so it
+// cannot produce the token; hookd need not store it.
+func csrfToken(cookie string) string {
+	m := hmac.New(sha256.New, []byte(cookie))
+	m.Write([]byte("hookd console csrf"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+type access int
+
+const (
+	anyTenant access = iota // signed in; an operator need not have picked a tenant
+	inTenant                // signed in, acting in a tenant
+	writer                  // in a tenant, and allowed to change it
+)
+
+type handler func(w http.ResponseWriter, r *http.Request, v *visit) error
+
+// pageError is an error shown to the visitor as a page with a status.
+type pageError struct {
+	status int
+	msg    string
+}
+
+func (e *pageError) Error() string { return e.msg }
+
+func notFound(msg string) error { return &pageError{http.StatusNotFound, msg} }
+
+func (s *Server) public(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, nil, err)
+		}
+	})
+}
+
+func (s *Server) signedIn(h handler, level access) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.authenticate(r)
+		if err != nil {
+			s.fail(w, r, nil, err)
+			return
+		}
+		if v == nil {
+			if r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+				// Browsers hold SameSite=Strict cookies back from a navigation
+				// another site started: a portal link in the platform's page
+				// and the redirect after it. Load the page again from here.
+				s.render(w, r, nil, http.StatusOK, "reload", "Signing in", map[string]any{"URL": r.URL.RequestURI()})
+				return
+			}
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+				return
+			}
+			s.fail(w, r, nil, &pageError{http.StatusUnauthorized, "You are not signed in, or your session has ended."})
+			return
+		}
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil {
+				s.fail(w, r, v, &pageError{http.StatusBadRequest, "The form could not be read."})
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(v.csrf())) != 1 {
+				s.fail(w, r, v, &pageError{http.StatusForbidden, "The form's security token is missing or wrong. Reload the page and try again."})
+				return
+			}
+		}
+		if level >= inTenant && v.tenant == nil {
+			http.Redirect(w, r, "/console/tenants", http.StatusSeeOther)
+			return
+		}
+		if level == writer && v.session.ReadOnly {
+			s.fail(w, r, v, &pageError{http.StatusForbidden, "This session is read-only: it can look but not change anything."})
+			return
+		}
+		if err := h(w, r, v); err != nil {
+			s.fail(w, r, v, err)
+		}
+	})
+}
+
+// authenticate returns the visit of the request's session cookie, or nil
+// when there is no live session.
+func (s *Server) authenticate(r *http.Request) (*visit, error) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	cs, err := s.store.ConsoleSessionByToken(r.Context(), hookd.HashKey(c.Value), s.clock.Now())
+	if errors.Is(err, hookd.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := &visit{session: cs, token: c.Value, operator: cs.TenantID == "" && cs.KeyID == ""}
+	tenantID := cs.TenantID
+	if v.operator {
+		if tc, err := r.Cookie(tenantCookie); err == nil {
+			tenantID = tc.Value
+		}
+	}
+	if tenantID != "" {
+		t, err := s.store.GetTenant(r.Context(), tenantID)
+		switch {
+		case err == nil:
+			v.tenant = t
+		case !errors.Is(err, hookd.ErrNotFound):
+			return nil, err
+		case !v.operator:
+			return nil, nil // the tenant is gone, and its sessions with it
+		}
+	}
+	return v, nil
+}
+
+func (s *Server) secure(r *http.Request) bool { return r.TLS != nil || s.cfg.SecureCookies }
+
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/console", HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode}
+	if !expires.IsZero() {
+		c.Expires = expires
+	}
+	if value == "" {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+// fail renders err as a page. Store faults are logged, never shown.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *visit, err error) {
+	var pe *pageError
+	var ve *hookd.ValidationError
+	switch {
+	case errors.As(err, &pe):
+	case errors.Is(err, hookd.ErrNotFound):
+		pe = &pageError{http.StatusNotFound, "Not found."}
+	case errors.As(err, &ve):
+		pe = &pageError{http.StatusUnprocessableEntity, ve.Error()}
+	case errors.Is(err, hookd.ErrConflict):
+		pe = &pageError{http.StatusConflict, strings.TrimPrefix(err.Error(), "conflict: ")}
+	case errors.Is(err, hookd.ErrUnavailable):
+		pe = &pageError{http.StatusServiceUnavailable, "The database is not answering. Try again in a moment."}
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return
+	default:
+		s.log.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		pe = &pageError{http.StatusInternalServerError, "Something went wrong on hookd's side. It has been logged."}
+	}
+	s.render(w, r, v, pe.status, "error", "Error", map[string]any{"Status": pe.status, "StatusText": http.StatusText(pe.status), "Message": pe.msg})
+}
+
+func (s *Server) changed(tenantID string) {
+	if s.cfg.Changed != nil {
+		s.cfg.Changed(tenantID)
+	}
+}
+
+func (s *Server) notify() {
+	if s.cfg.Notify != nil {
+		s.cfg.Notify()
+	}
+}

@@ -1,0 +1,181 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+type pageTemplate struct {
+	t   *template.Template
+	nav string // the sidebar item the page belongs to
+}
+
+// navOf puts each page under a sidebar item.
+var navOf = map[string]string{
+	"webhooks": "webhooks", "webhook": "webhooks", "webhook_form": "webhooks", "webhook_delete": "webhooks",
+	"delivery": "webhooks", "event_types": "event-types", "events": "events", "event": "events",
+	"failed": "failed", "stats": "stats", "tenants": "tenants",
+}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ms": func(d time.Duration) string {
+		if d < 10*time.Millisecond {
+			return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+		}
+		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+	},
+	"pct": func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
+	"lower": func(s hookd.DeliveryStatus) string { return strings.ToLower(string(s)) },
+	"pretty": func(b []byte) string {
+		var out bytes.Buffer
+		if json.Indent(&out, b, "", "  ") != nil {
+			return string(b)
+		}
+		return out.String()
+	},
+	"join": strings.Join,
+	"has": func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	},
+	"statuses": func() []hookd.DeliveryStatus {
+		return []hookd.DeliveryStatus{hookd.StatusPending, hookd.StatusRetrying, hookd.StatusSuccess, hookd.StatusFailed}
+	},
+	"deref": func(p any) any {
+		switch v := p.(type) {
+		case *int:
+			if v != nil {
+				return *v
+			}
+		case *string:
+			if v != nil {
+				return *v
+			}
+		}
+		return nil
+	},
+}
+
+func parseTemplates() (map[string]*pageTemplate, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*pageTemplate{}
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = &pageTemplate{t: t, nav: navOf[name]}
+	}
+	return pages, nil
+}
+
+// page is what every template gets.
+type page struct {
+	Title    string
+	Nav      string
+	Tenant   *hookd.Tenant
+	Operator bool
+	ReadOnly bool
+	SignedIn bool
+	CSRF     string
+	Notice   string
+	D        map[string]any
+}
+
+// notices are the messages a redirect may ask a page to show; only their
+// codes travel in the URL, so a link cannot make hookd say anything else.
+var notices = map[string]string{
+	"created":  "The webhook was created.",
+	"saved":    "The webhook was saved.",
+	"enabled":  "The webhook is enabled.",
+	"disabled": "The webhook is disabled; its waiting deliveries have ended FAILED.",
+	"rotated":  "The secret was rotated.",
+	"retried":  "The delivery was queued for one more attempt.",
+	"deleted":  "The webhook was deleted.",
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, v *visit, status int, name, title string, data map[string]any) {
+	pt, ok := s.pages[name]
+	if !ok {
+		http.Error(w, "no template "+name, http.StatusInternalServerError)
+		return
+	}
+	p := page{Title: title, Nav: pt.nav, D: data, Notice: notices[r.URL.Query().Get("notice")]}
+	if n := r.URL.Query().Get("retried"); n != "" {
+		if count, err := strconv.Atoi(n); err == nil {
+			p.Notice = fmt.Sprintf("%d failed deliveries were queued for one more attempt each.", count)
+		}
+	}
+	if v != nil {
+		p.SignedIn, p.Tenant, p.Operator, p.ReadOnly, p.CSRF = true, v.tenant, v.operator, v.session.ReadOnly, v.csrf()
+	}
+	var buf bytes.Buffer
+	if err := pt.t.Execute(&buf, p); err != nil {
+		s.log.ErrorContext(r.Context(), "render console page", "page", name, "err", err)
+		http.Error(w, "the page could not be drawn", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// pageOf reads the offset paging of a list page.
+func pageOf(r *http.Request, limit int) hookd.Page {
+	off, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	return hookd.Page{Limit: limit, Offset: max(off, 0)}
+}
+
+// pagerLinks are a list's previous and next links.
+type pagerLinks struct {
+	From, To, Total int
+	Prev, Next      string
+}
+
+func pager(r *http.Request, p hookd.Page, total, n int) pagerLinks {
+	pl := pagerLinks{From: p.Offset + 1, To: p.Offset + n, Total: total}
+	link := func(off int) string {
+		q := url.Values{}
+		for k, v := range r.URL.Query() {
+			q[k] = v
+		}
+		q.Set("offset", strconv.Itoa(off))
+		return r.URL.Path + "?" + q.Encode()
+	}
+	if p.Offset > 0 {
+		pl.Prev = link(max(p.Offset-p.Limit, 0))
+	}
+	if p.Offset+n < total {
+		pl.Next = link(p.Offset + p.Limit)
+	}
+	return pl
+}

@@ -1,0 +1,39 @@
+// hookd console: small conveniences on top of pages that work without
+// JavaScript. No framework, no build step.
+(function () {
+  "use strict";
+  // Copy buttons: shown only where the clipboard can be used.
+  document.querySelectorAll("button.copy").forEach(function (btn) {
+    if (!navigator.clipboard) return;
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      var el = document.getElementById(btn.dataset.copy);
+      navigator.clipboard.writeText(el.textContent.trim()).then(function () {
+        btn.textContent = "Copied";
+        setTimeout(function () { btn.textContent = "Copy"; }, 1500);
+      });
+    });
+  });
+  // "Add header" / "Add metadata": clone the last row, emptied.
+  document.querySelectorAll(".rows").forEach(function (box) {
+    var add = box.querySelector("button.add-row");
+    if (!add) return;
+    add.hidden = false;
+    add.addEventListener("click", function () {
+      var rows = box.querySelectorAll(".row");
+      var last = rows[rows.length - 1];
+      var row = last.cloneNode(true);
+      var n = rows.length;
+      row.querySelectorAll("input").forEach(function (input) {
+        input.value = "";
+        input.id = input.id.replace(/-\d+$/, "-" + n);
+      });
+      row.querySelectorAll("label").forEach(function (label) {
+        label.htmlFor = label.htmlFor.replace(/-\d+$/, "-" + n);
+        label.textContent = label.textContent.replace(/\d+$/, n);
+      });
+      last.after(row);
+      row.querySelector("input").focus();
+    });
+  });
+})();

@@ -1,0 +1,552 @@
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// webhookRow is a line of the webhooks list.
+type webhookRow struct {
+	Webhook     *hookd.Webhook
+	Stats       *hookd.Stats // the last 24 hours
+	Last        *hookd.Delivery
+	HasAttempts bool
+}
+
+func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	p := pageOf(r, 25)
+	list, total, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: v.tenant.ID, Page: p})
+	if err != nil {
+		return err
+	}
+	since := s.clock.Now().Add(-24 * time.Hour)
+	rows := make([]webhookRow, len(list))
+	for i, wh := range list {
+		st, err := s.store.Stats(r.Context(), hookd.StatsQuery{TenantID: v.tenant.ID, WebhookID: wh.ID, Since: since})
+		if err != nil {
+			return err
+		}
+		last, _, err := s.store.ListDeliveries(r.Context(), hookd.DeliveryQuery{TenantID: v.tenant.ID, WebhookID: wh.ID, Limit: 1})
+		if err != nil {
+			return err
+		}
+		rows[i] = webhookRow{Webhook: wh, Stats: st, HasAttempts: st.TotalDeliveries > 0}
+		if len(last) > 0 {
+			rows[i].Last = last[0]
+		}
+	}
+	s.render(w, r, v, http.StatusOK, "webhooks", "Webhooks", map[string]any{"Rows": rows, "Pager": pager(r, p, total, len(list))})
+	return nil
+}
+
+// kv is a row of the form's headers or metadata.
+type kv struct{ Key, Value string }
+
+// webhookForm holds the form's fields as typed, so that a form with a
+// mistake comes back as the visitor left it.
+type webhookForm struct {
+	Name, URL, Description, Filter, Channels string
+	TimeoutMs, MaxAttempts, RateLimit, Secret string
+	Events                                   []string
+	Headers, Metadata                        []kv
+	Enabled, SSLVerification, Unsigned       bool
+	Sig                                      hookd.Signature
+	Sample                                   string
+}
+
+func formOf(wh *hookd.Webhook) *webhookForm {
+	f := &webhookForm{Name: wh.Name, URL: wh.URL, Description: wh.Description, Filter: wh.Filter,
+		Channels: strings.Join(wh.Channels, ", "), TimeoutMs: strconv.FormatInt(wh.Timeout.Milliseconds(), 10),
+		MaxAttempts: strconv.Itoa(wh.MaxAttempts), Events: wh.Events, Enabled: wh.Enabled, SSLVerification: wh.SSLVerification}
+	if wh.RateLimit > 0 {
+		f.RateLimit = strconv.Itoa(wh.RateLimit)
+	}
+	f.Headers, f.Metadata = rowsOf(wh.Headers), rowsOf(wh.Metadata)
+	if wh.Signature != nil {
+		f.Sig = *wh.Signature
+	}
+	f.Sig.Scheme = wh.Signature.SchemeName()
+	return f
+}
+
+func rowsOf(m map[string]string) []kv {
+	out := make([]kv, 0, len(m))
+	for k, v := range m {
+		out = append(out, kv{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+func parseForm(form url.Values) *webhookForm {
+	f := &webhookForm{Name: form.Get("name"), URL: strings.TrimSpace(form.Get("url")), Description: form.Get("description"),
+		Filter: strings.TrimSpace(form.Get("filter")), Channels: form.Get("channels"), TimeoutMs: strings.TrimSpace(form.Get("timeoutMs")),
+		MaxAttempts: strings.TrimSpace(form.Get("maxAttempts")), RateLimit: strings.TrimSpace(form.Get("rateLimit")),
+		Secret: strings.TrimSpace(form.Get("secret")), Events: form["events"], Enabled: form.Get("enabled") != "",
+		SSLVerification: form.Get("sslVerification") != "", Unsigned: form.Get("unsigned") != "", Sample: form.Get("sample"),
+		Sig: hookd.Signature{Scheme: form.Get("scheme"), Header: form.Get("sigHeader"), Content: form.Get("sigContent"),
+			Encoding: form.Get("sigEncoding"), Prefix: form.Get("sigPrefix"), TimestampHeader: form.Get("sigTimestampHeader"),
+			EventHeader: form.Get("sigEventHeader")}}
+	f.Headers = pairs(form["headerName"], form["headerValue"])
+	f.Metadata = pairs(form["metaKey"], form["metaValue"])
+	return f
+}
+
+func pairs(keys, values []string) []kv {
+	var out []kv
+	for i, k := range keys {
+		val := ""
+		if i < len(values) {
+			val = values[i]
+		}
+		if strings.TrimSpace(k) == "" && val == "" {
+			continue // a blank row
+		}
+		out = append(out, kv{strings.TrimSpace(k), val})
+	}
+	return out
+}
+
+// apply sets wh's fields from the form; typing problems go to v, the
+// rules of the values are wh.Validate's, as in the API.
+func (f *webhookForm) apply(v *hookd.ValidationError, wh *hookd.Webhook) {
+	wh.Name, wh.URL, wh.Description, wh.Filter = f.Name, f.URL, f.Description, f.Filter
+	wh.Events = f.Events
+	wh.Enabled, wh.SSLVerification = f.Enabled, f.SSLVerification
+	wh.Channels = nil
+	for _, c := range strings.FieldsFunc(f.Channels, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if c = strings.TrimSpace(c); c != "" {
+			wh.Channels = append(wh.Channels, c)
+		}
+	}
+	number := func(field, raw string, set func(int)) {
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			v.Add(field, "must be a whole number")
+			return
+		}
+		set(n)
+	}
+	number("timeoutMs", f.TimeoutMs, func(n int) {
+		wh.Timeout = time.Duration(n) * time.Millisecond
+		if n < 1000 || n > 60000 {
+			wh.Timeout = -1
+		}
+	})
+	number("maxAttempts", f.MaxAttempts, func(n int) { wh.MaxAttempts = n })
+	wh.RateLimit = 0
+	if f.RateLimit != "" {
+		number("rateLimit", f.RateLimit, func(n int) {
+			wh.RateLimit = n
+			if n < 1 {
+				v.Add("rateLimit", "must be 1–100000 requests per second, or empty for unlimited")
+			}
+		})
+	}
+	wh.Headers, wh.Metadata = mapOf(v, "headers", f.Headers), mapOf(v, "metadata", f.Metadata)
+	wh.Signature = nil
+	if f.Sig.Scheme != "" && f.Sig.Scheme != hookd.SchemeStandard {
+		sig := f.Sig
+		if sig.Scheme != hookd.SchemeHMACSHA256 {
+			sig = hookd.Signature{Scheme: sig.Scheme} // the template fields belong to hmac-sha256 only
+		}
+		wh.Signature = &sig
+	}
+}
+
+func mapOf(v *hookd.ValidationError, field string, rows []kv) map[string]string {
+	if len(rows) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for _, r := range rows {
+		switch {
+		case r.Key == "":
+			v.Add(field, "every row with a value needs a name")
+		case m[r.Key] != "":
+			v.Add(field+"."+r.Key, "is given twice")
+		default:
+			m[r.Key] = r.Value
+		}
+	}
+	return m
+}
+
+// eventOption is a choice of the events field.
+type eventOption struct {
+	Value, Description string
+	Archived           bool
+}
+
+// eventOptions lists what a webhook may subscribe to: everything, each
+// prefix wildcard that matches a live type, then each type, plus whatever
+// the webhook already has (an archived type it keeps).
+func eventOptions(catalog []*hookd.EventType, selected []string) []eventOption {
+	out := []eventOption{{Value: "*", Description: "Every event type, including those added later."}}
+	prefixes := map[string]bool{}
+	var types []eventOption
+	for _, et := range catalog {
+		if et.Archived {
+			continue
+		}
+		parts := strings.Split(et.Name, ".")
+		for i := 1; i < len(parts); i++ {
+			prefixes[strings.Join(parts[:i], ".")] = true
+		}
+		types = append(types, eventOption{Value: et.Name, Description: et.Description})
+	}
+	var ps []string
+	for p := range prefixes {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	for _, p := range ps {
+		out = append(out, eventOption{Value: p + ".*", Description: "Every type whose name starts with " + p + "."})
+	}
+	out = append(out, types...)
+	for _, s := range selected {
+		found := false
+		for _, o := range out {
+			found = found || o.Value == s
+		}
+		if !found {
+			out = append(out, eventOption{Value: s, Description: "Archived: no new events of it are published.", Archived: true})
+		}
+	}
+	return out
+}
+
+func (s *Server) rules(r *http.Request) (hookd.WebhookRules, []*hookd.EventType, error) {
+	catalog, err := s.store.ListEventTypes(r.Context())
+	return hookd.WebhookRules{Guard: s.cfg.Guard, HTTPSOnly: s.cfg.HTTPSOnly, Catalog: catalog}, catalog, err
+}
+
+const sampleEvent = `{
+  "type": "invocation.completed",
+  "data": {"status": "ok", "amount": 42},
+  "metadata": {},
+  "channels": []
+}`
+
+func (s *Server) showForm(w http.ResponseWriter, r *http.Request, v *visit, status int, wh *hookd.Webhook, f *webhookForm, problems *hookd.ValidationError, filterResult map[string]any) error {
+	catalog, err := s.store.ListEventTypes(r.Context())
+	if err != nil {
+		return err
+	}
+	errs := map[string]string{}
+	if problems != nil {
+		for _, d := range problems.Details {
+			key := d.Field
+			if i := strings.IndexAny(key, ".["); i > 0 {
+				key = key[:i]
+			}
+			if errs[key] != "" {
+				errs[key] += "; "
+			}
+			errs[key] += d.Message
+		}
+	}
+	if f.Sample == "" {
+		f.Sample = sampleEvent
+	}
+	// Two blank rows to type into without JavaScript.
+	f.Headers = append(f.Headers, kv{}, kv{})
+	f.Metadata = append(f.Metadata, kv{}, kv{})
+	title := "Create webhook"
+	if wh != nil {
+		title = "Edit " + wh.Name
+	}
+	s.render(w, r, v, status, "webhook_form", title, map[string]any{
+		"Webhook": wh, "Form": f, "Errors": errs, "Problems": problems, "Options": eventOptions(catalog, f.Events),
+		"Schemes": []string{hookd.SchemeStandard, hookd.SchemeStandardEd25519, hookd.SchemeGitHub, hookd.SchemeStripe,
+			hookd.SchemePlinqx, hookd.SchemePlextrac, hookd.SchemeForjinn, hookd.SchemeHMACSHA256},
+		"FilterResult": filterResult,
+	})
+	return nil
+}
+
+func (s *Server) newWebhookPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f := formOf(&hookd.Webhook{Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true, MaxAttempts: s.cfg.DefaultMaxAttempts})
+	return s.showForm(w, r, v, http.StatusOK, nil, f, nil, nil)
+}
+
+// checkFilter runs the form's filter against its sample event.
+func checkFilter(f *webhookForm) map[string]any {
+	if f.Filter == "" {
+		return map[string]any{"Error": "There is no filter to test: without one, every event that matches the event types is sent."}
+	}
+	flt, err := hookd.CompileFilter(f.Filter)
+	if err != nil {
+		return map[string]any{"Error": "The filter " + err.Error()}
+	}
+	var sample struct {
+		Type     string         `json:"type"`
+		Data     map[string]any `json:"data"`
+		Metadata map[string]any `json:"metadata"`
+		Channels []string       `json:"channels"`
+	}
+	if err := json.Unmarshal([]byte(f.Sample), &sample); err != nil {
+		return map[string]any{"Error": "The sample event is not a JSON object with type, data, metadata and channels: " + err.Error()}
+	}
+	if sample.Data == nil {
+		sample.Data = map[string]any{}
+	}
+	if sample.Metadata == nil {
+		sample.Metadata = map[string]any{}
+	}
+	ok, err := flt.Match(&hookd.FilterInput{Type: sample.Type, Data: sample.Data, Metadata: sample.Metadata, Channels: sample.Channels})
+	if err != nil {
+		return map[string]any{"Error": "Evaluating the filter failed, which counts as no match: " + err.Error()}
+	}
+	return map[string]any{"Match": ok}
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f := parseForm(r.PostForm)
+	if r.PostForm.Get("action") == "test-filter" {
+		return s.showForm(w, r, v, http.StatusOK, nil, f, nil, checkFilter(f))
+	}
+	now := s.clock.Now()
+	wh := &hookd.Webhook{ID: hookd.NewID(hookd.PrefixWebhook, now), TenantID: v.tenant.ID, CreatedAt: now, UpdatedAt: now}
+	problems := &hookd.ValidationError{}
+	f.apply(problems, wh)
+	switch {
+	case f.Unsigned:
+		wh.Secret = "" // Validate allows it only for non-standard HMAC schemes
+	case f.Secret != "":
+		wh.Secret = f.Secret
+	default:
+		wh.Secret = hookd.GenerateSecret(wh.Signature.SchemeName())
+	}
+	if err := s.validate(r, wh, problems); err != nil {
+		return err
+	}
+	if problems.Err() != nil {
+		return s.showForm(w, r, v, http.StatusUnprocessableEntity, nil, f, problems, nil)
+	}
+	err := s.store.CreateWebhook(r.Context(), wh)
+	s.changed(wh.TenantID)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?notice=created&secret=show", http.StatusSeeOther)
+	return nil
+}
+
+// validate adds wh's problems by the API's rules to problems.
+func (s *Server) validate(r *http.Request, wh *hookd.Webhook, problems *hookd.ValidationError) error {
+	rules, _, err := s.rules(r)
+	if err != nil {
+		return err
+	}
+	var ve *hookd.ValidationError
+	if err := wh.Validate(rules); errors.As(err, &ve) {
+		problems.Details = append(problems.Details, ve.Details...)
+	}
+	return nil
+}
+
+func (s *Server) loadWebhook(r *http.Request, v *visit) (*hookd.Webhook, error) {
+	id := r.PathValue("id")
+	wh, err := s.store.GetWebhook(r.Context(), v.tenant.ID, id)
+	if errors.Is(err, hookd.ErrNotFound) {
+		return nil, notFound("There is no webhook " + id + " in " + v.tenant.Name + ".")
+	}
+	return wh, err
+}
+
+func (s *Server) editWebhookPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	return s.showForm(w, r, v, http.StatusOK, wh, formOf(wh), nil, nil)
+}
+
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	f := parseForm(r.PostForm)
+	if r.PostForm.Get("action") == "test-filter" {
+		return s.showForm(w, r, v, http.StatusOK, wh, f, nil, checkFilter(f))
+	}
+	oldScheme := wh.Signature.SchemeName()
+	problems := &hookd.ValidationError{}
+	f.apply(problems, wh)
+	wh.FitSecret(oldScheme)
+	if err := s.validate(r, wh, problems); err != nil {
+		return err
+	}
+	if problems.Err() != nil {
+		return s.showForm(w, r, v, http.StatusUnprocessableEntity, wh, f, problems, nil)
+	}
+	wh.UpdatedAt = s.clock.Now()
+	err = s.store.UpdateWebhook(r.Context(), wh)
+	s.changed(wh.TenantID)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?notice=saved", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) webhookPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	return s.showWebhook(w, r, v, nil)
+}
+
+// showWebhook draws a webhook's page; test is a test send's result to show.
+func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *visit, test map[string]any) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	dq := hookd.DeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Limit: 26, Before: q.Get("before")}
+	if st := hookd.DeliveryStatus(q.Get("status")); st.Valid() {
+		dq.Status = st
+	}
+	list, total, err := s.store.ListDeliveries(r.Context(), dq)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Webhook": wh, "Status": string(dq.Status), "Total": total, "Before": dq.Before, "Test": test,
+		"Scheme": wh.Signature.SchemeName()}
+	if len(list) > 25 {
+		list = list[:25]
+		next := url.Values{"before": {list[24].ID}}
+		if dq.Status != "" {
+			next.Set("status", string(dq.Status))
+		}
+		data["Next"] = "/console/webhooks/" + wh.ID + "?" + next.Encode() + "#deliveries"
+	}
+	data["Deliveries"] = list
+	st, err := s.store.Stats(r.Context(), hookd.StatsQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Since: s.clock.Now().Add(-24 * time.Hour)})
+	if err != nil {
+		return err
+	}
+	data["Stats"] = st
+	if q.Get("secret") == "show" && !v.session.ReadOnly {
+		data["Secret"] = wh.Secret
+		data["ShowSecret"] = true
+		if wh.Signature.SchemeName() == hookd.SchemeStandardEd25519 {
+			if pk, err := hookd.PublicKey(wh.Secret); err == nil {
+				data["PublicKey"] = pk
+			}
+		}
+	}
+	if !wh.PreviousSecretExpiresAt.IsZero() && wh.PreviousSecretExpiresAt.After(s.clock.Now()) {
+		data["GraceUntil"] = wh.PreviousSecretExpiresAt
+	}
+	s.render(w, r, v, http.StatusOK, "webhook", wh.Name, data)
+	return nil
+}
+
+func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, v *visit) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Tester == nil {
+		return s.showWebhook(w, r, v, map[string]any{"Error": "This hookd process does not deliver (--role api); send tests from one that does."})
+	}
+	typ := strings.TrimSpace(r.PostForm.Get("type"))
+	if typ != "" && !hookd.ValidEventTypeName(typ) {
+		return s.showWebhook(w, r, v, map[string]any{"Error": "The event type must look like invocation.completed."})
+	}
+	res, err := s.cfg.Tester.Test(r.Context(), wh, typ, nil)
+	if err != nil {
+		return err
+	}
+	return s.showWebhook(w, r, v, map[string]any{"Result": res})
+}
+
+func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	if !wh.Enabled {
+		return &pageError{http.StatusConflict, "The webhook is disabled: enable it before retrying its deliveries."}
+	}
+	n, err := s.store.RetryFailed(r.Context(), wh.TenantID, wh.ID, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.notify()
+	}
+	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?retried="+strconv.Itoa(n), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, v *visit) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	wh.Enabled = r.PostForm.Get("enabled") == "true"
+	wh.UpdatedAt = s.clock.Now()
+	err = s.store.UpdateWebhook(r.Context(), wh)
+	s.changed(wh.TenantID)
+	if err != nil {
+		return err
+	}
+	notice := "disabled"
+	if wh.Enabled {
+		notice = "enabled"
+	}
+	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?notice="+notice, http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, v *visit) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	grace, err := time.ParseDuration(r.PostForm.Get("grace"))
+	if err != nil || grace < 0 || grace > hookd.MaxGrace {
+		return &pageError{http.StatusUnprocessableEntity, "The grace period must be between none and 30 days."}
+	}
+	wh.Rotate(hookd.GenerateSecret(wh.Signature.SchemeName()), grace, s.clock.Now())
+	err = s.store.UpdateWebhook(r.Context(), wh)
+	s.changed(wh.TenantID)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?notice=rotated&secret=show#secret", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) deleteWebhookPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, v, http.StatusOK, "webhook_delete", "Delete "+wh.Name, map[string]any{"Webhook": wh})
+	return nil
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, v *visit) error {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return err
+	}
+	err = s.store.DeleteWebhook(r.Context(), wh.TenantID, wh.ID)
+	s.changed(wh.TenantID)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/console/webhooks?notice=deleted", http.StatusSeeOther)
+	return nil
+}
