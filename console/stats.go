@@ -81,7 +81,10 @@ type bar struct {
 
 type line struct {
 	Name, Class, Points string
+	Dots                []point // so that a lone hour shows too
 }
+
+type point struct{ X, Y float64 }
 
 type chart struct {
 	W, H, PlotL, PlotR, PlotT, PlotB int
@@ -110,8 +113,8 @@ func newChart(buckets []*hookd.SeriesBucket) *chart {
 	return c
 }
 
-// niceMax rounds a chart's top up to 1, 2 or 5 times a power of ten, so
-// the axis reads in round numbers.
+// niceMax rounds a chart's top up to 1, 2, 4 or 8 times a power of ten, so
+// that its quarters (the grid lines) read as round numbers.
 func niceMax(v float64) float64 {
 	if v <= 0 {
 		return 1
@@ -120,7 +123,7 @@ func niceMax(v float64) float64 {
 	for p*10 <= v {
 		p *= 10
 	}
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 2, 4, 8, 10} {
 		if m*p >= v {
 			return m * p
 		}
@@ -149,7 +152,7 @@ func volumeChart(buckets []*hookd.SeriesBucket) *chart {
 		most = max(most, n)
 	}
 	c.Empty = most == 0
-	top := niceMax(float64(most))
+	top := max(niceMax(float64(most)), 4) // counts: whole numbers on the axis
 	c.YTicks = yTicks(top, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
 	slot := float64(plotW) / float64(len(buckets))
 	order := []hookd.DeliveryStatus{hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusRetrying, hookd.StatusPending}
@@ -195,14 +198,18 @@ func latencyChart(buckets []*hookd.SeriesBucket) *chart {
 	c.YTicks = yTicks(top, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + " ms" })
 	slot := float64(plotW) / float64(len(buckets))
 	for i, q := range qs {
+		l := line{Name: q.name, Class: percentileLineClassOf + q.name}
 		var pts []string
 		for j, ms := range values[i] {
 			if ms < 0 {
 				continue
 			}
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", marginL+(float64(j)+0.5)*slot, marginT+plotH-ms/top*plotH))
+			p := point{marginL + (float64(j)+0.5)*slot, marginT + plotH - ms/top*plotH}
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", p.X, p.Y))
+			l.Dots = append(l.Dots, p)
 		}
-		c.Lines = append(c.Lines, line{Name: q.name, Class: percentileLineClassOf + q.name, Points: strings.Join(pts, " ")})
+		l.Points = strings.Join(pts, " ")
+		c.Lines = append(c.Lines, l)
 	}
 	return c
 }

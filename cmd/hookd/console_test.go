@@ -78,7 +78,7 @@ func newShots(t *testing.T) *shots {
 
 func (s *shots) take(ctx context.Context, name string) {
 	s.t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 makes a PNG
 	if err != nil {
 		s.t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -122,11 +122,12 @@ func TestFlagsAndEnv(t *testing.T) {
 }
 
 func TestParseConfig(t *testing.T) {
-	cfg, err := parseConfig("serve", []string{"--retry-schedule", "1s,2s", "--https-only", "true", "--allow-networks", "127.0.0.0/8", "--encryption-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--log-format", "json", "--role", "api"}, io.Discard)
+	cfg, err := parseConfig("serve", []string{"--retry-schedule", "1s,2s", "--https-only", "true", "--allow-networks", "127.0.0.0/8", "--encryption-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--log-format", "json", "--role", "api", "--public-url", "https://hooks.example.com/"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.RetrySchedule) != 2 || !cfg.HTTPSOnly || len(cfg.EncryptionKey) != 32 || cfg.Role != "api" || cfg.LogFormat != "json" {
+	if len(cfg.RetrySchedule) != 2 || !cfg.HTTPSOnly || len(cfg.EncryptionKey) != 32 || cfg.Role != "api" || cfg.LogFormat != "json" ||
+		cfg.PublicURL != "https://hooks.example.com" {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	cfg, err = parseConfig("serve", nil, io.Discard)
@@ -140,6 +141,8 @@ func TestParseConfig(t *testing.T) {
 		{"--encryption-key", "c2hvcnQ="},
 		{"--log-format", "xml"},
 		{"--role", "both"},
+		{"--public-url", "hooks.example.com"},
+		{"--public-url", "https://hooks.example.com/console"},
 		{"--nope"},
 		{"extra"},
 	} {

@@ -1,0 +1,391 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/console"
+	"github.com/hookd/hookd/sqlite"
+)
+
+const adminKey = "operator-key"
+
+type env struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store hookd.Store
+}
+
+func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cfg := console.Config{Store: store, AdminKeyHash: hookd.HashKey(adminKey)}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	con, err := console.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(con)
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, store: store}
+	now := time.Now()
+	for _, id := range []string{"acme", "globex"} {
+		must(t, store.CreateTenant(context.Background(), &hookd.Tenant{ID: id, Name: strings.ToUpper(id[:1]) + id[1:], CreatedAt: now}))
+	}
+	must(t, store.CreateEventType(context.Background(), &hookd.EventType{Name: "invocation.completed", Description: "An invocation finished", CreatedAt: now, UpdatedAt: now}))
+	return e
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// webhook makes a webhook with one delivery.
+func (e *env) webhook(tenant string) (*hookd.Webhook, string) {
+	e.t.Helper()
+	now := hookd.Truncate(time.Now())
+	wh := &hookd.Webhook{ID: hookd.NewID(hookd.PrefixWebhook, now), TenantID: tenant, Name: tenant + " hook", URL: "https://example.com/hook",
+		Events: []string{"*"}, Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true, MaxAttempts: 3,
+		Secret: hookd.GenerateSecret(hookd.SchemeStandard), CreatedAt: now, UpdatedAt: now}
+	must(e.t, e.store.CreateWebhook(context.Background(), wh))
+	ev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: tenant, Type: "invocation.completed", Timestamp: now}
+	must(e.t, ev.BuildPayload(json.RawMessage(`{"n":1}`), nil))
+	_, err := e.store.PublishEvent(context.Background(), ev, []string{wh.ID})
+	must(e.t, err)
+	ds, err := e.store.ListEventDeliveries(context.Background(), tenant, ev.ID)
+	must(e.t, err)
+	return wh, ds[0].ID
+}
+
+// portal makes a portal link for tenant and uses it, returning the cookie.
+func (e *env) portal(tenant string, readOnly bool) *http.Cookie {
+	e.t.Helper()
+	token, hash := hookd.NewToken()
+	now := time.Now()
+	must(e.t, e.store.CreateConsoleSession(context.Background(), &hookd.ConsoleSession{ID: hookd.NewID(hookd.PrefixConsoleSession, now),
+		TenantID: tenant, ReadOnly: readOnly, LinkHash: hash, ExpiresAt: now.Add(time.Hour), CreatedAt: now}))
+	res := e.do("GET", "/console/portal/"+token, nil, nil)
+	if res.status != 303 || res.location != "/console" {
+		e.t.Fatalf("portal link: %d → %q", res.status, res.location)
+	}
+	for _, c := range res.cookies {
+		if c.Name == console.SessionCookie {
+			return c
+		}
+	}
+	e.t.Fatal("the portal link set no session cookie")
+	return nil
+}
+
+type result struct {
+	status   int
+	body     string
+	location string
+	cookies  []*http.Cookie
+}
+
+var client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (e *env) do(method, path string, form url.Values, cookie *http.Cookie, headers ...string) result {
+	e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if cookie != nil {
+		req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return result{res.StatusCode, string(b), res.Header.Get("Location"), res.Cookies()}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf reads the form token off a page of the session.
+func (e *env) csrf(cookie *http.Cookie) string {
+	e.t.Helper()
+	m := csrfField.FindStringSubmatch(e.do("GET", "/console/event-types", nil, cookie).body)
+	if m == nil {
+		e.t.Fatal("no CSRF token on the page")
+	}
+	return m[1]
+}
+
+func TestPortalLink(t *testing.T) {
+	e := newEnv(t)
+	token, hash := hookd.NewToken()
+	now := time.Now()
+	must(t, e.store.CreateConsoleSession(context.Background(), &hookd.ConsoleSession{ID: "cs_1", TenantID: "acme", LinkHash: hash,
+		ExpiresAt: now.Add(time.Hour), CreatedAt: now}))
+	first := e.do("GET", "/console/portal/"+token, nil, nil)
+	if first.status != 303 || first.location != "/console" || len(first.cookies) != 1 {
+		t.Fatalf("first use: %+v", first)
+	}
+	c := first.cookies[0]
+	if c.Name != console.SessionCookie || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/console" {
+		t.Fatalf("cookie = %+v", c)
+	}
+	if second := e.do("GET", "/console/portal/"+token, nil, nil); second.status != 404 || len(second.cookies) != 0 {
+		t.Fatalf("second use: %d %v", second.status, second.cookies)
+	}
+	if r := e.do("GET", "/console/webhooks", nil, c); r.status != 200 || !strings.Contains(r.body, "Acme") {
+		t.Fatalf("signed in: %d", r.status)
+	}
+	// Behind a TLS proxy the cookie is Secure.
+	e2 := newEnv(t, func(c *console.Config) { c.SecureCookies = true })
+	if c := e2.portal("acme", false); !c.Secure {
+		t.Fatal("cookie not Secure with SecureCookies")
+	}
+}
+
+func TestNotSignedIn(t *testing.T) {
+	e := newEnv(t)
+	if r := e.do("GET", "/console/webhooks", nil, nil); r.status != 303 || r.location != "/console/login" {
+		t.Fatalf("no session: %d %q", r.status, r.location)
+	}
+	if r := e.do("GET", "/console/webhooks", nil, &http.Cookie{Name: console.SessionCookie, Value: "made-up"}); r.status != 303 {
+		t.Fatalf("unknown session: %d", r.status)
+	}
+	if r := e.do("POST", "/console/webhooks", url.Values{"name": {"x"}}, nil); r.status != 401 {
+		t.Fatalf("POST without a session: %d", r.status)
+	}
+	// A navigation that another site started arrives without the Strict
+	// cookie: the page loads itself again from here, where it has it.
+	r := e.do("GET", "/console/webhooks", nil, nil, "Sec-Fetch-Site", "cross-site")
+	if r.status != 200 || !strings.Contains(r.body, `http-equiv="refresh"`) {
+		t.Fatalf("cross-site arrival: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/console/nothing-here", nil, nil); r.status != 404 {
+		t.Fatalf("unknown page: %d", r.status)
+	}
+}
+
+func TestTenantWalls(t *testing.T) {
+	e := newEnv(t)
+	mine, myDelivery := e.webhook("acme")
+	theirs, theirDelivery := e.webhook("globex")
+	acme := e.portal("acme", false)
+	token := e.csrf(acme)
+	for _, p := range []string{"/console/webhooks/" + mine.ID, "/console/deliveries/" + myDelivery, "/console/webhooks/" + mine.ID + "/edit"} {
+		if r := e.do("GET", p, nil, acme); r.status != 200 {
+			t.Fatalf("own %s: %d", p, r.status)
+		}
+	}
+	for _, p := range []string{"/console/webhooks/" + theirs.ID, "/console/deliveries/" + theirDelivery, "/console/webhooks/" + theirs.ID + "/edit",
+		"/console/stats?webhook=" + theirs.ID} {
+		if r := e.do("GET", p, nil, acme); r.status != 404 || strings.Contains(r.body, "globex hook") {
+			t.Fatalf("another tenant's %s: %d", p, r.status)
+		}
+	}
+	for _, p := range []string{"/console/webhooks/" + theirs.ID + "/delete", "/console/webhooks/" + theirs.ID + "/enabled", "/console/deliveries/" + theirDelivery + "/retry"} {
+		if r := e.do("POST", p, url.Values{"csrf": {token}, "enabled": {"false"}}, acme); r.status != 404 {
+			t.Fatalf("POST %s in another tenant: %d", p, r.status)
+		}
+	}
+	if _, err := e.store.GetWebhook(context.Background(), "globex", theirs.ID); err != nil {
+		t.Fatal("another tenant's webhook was deleted")
+	}
+	if r := e.do("GET", "/console/failed", nil, acme); strings.Contains(r.body, theirDelivery) {
+		t.Fatal("failed deliveries list another tenant's")
+	}
+	// A tenant cannot switch tenants, whatever its cookies say.
+	if r := e.do("POST", "/console/tenant", url.Values{"csrf": {token}, "tenant": {"globex"}}, acme); r.status != 403 {
+		t.Fatalf("tenant switch by a tenant: %d", r.status)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	wh, _ := e.webhook("acme")
+	acme := e.portal("acme", false)
+	for _, token := range []string{"", "forged", e.csrf(e.portal("acme", false))} { // the last: another session's
+		if r := e.do("POST", "/console/webhooks/"+wh.ID+"/enabled", url.Values{"csrf": {token}, "enabled": {"false"}}, acme); r.status != 403 {
+			t.Fatalf("token %q: %d", token, r.status)
+		}
+	}
+	if got, _ := e.store.GetWebhook(context.Background(), "acme", wh.ID); !got.Enabled {
+		t.Fatal("a forged form disabled the webhook")
+	}
+	r := e.do("POST", "/console/webhooks/"+wh.ID+"/enabled", url.Values{"csrf": {e.csrf(acme)}, "enabled": {"false"}}, acme)
+	if r.status != 303 {
+		t.Fatalf("with the token: %d", r.status)
+	}
+	if got, _ := e.store.GetWebhook(context.Background(), "acme", wh.ID); got.Enabled {
+		t.Fatal("the real form did not disable the webhook")
+	}
+	// Sign-in has its own token (a cookie the form repeats).
+	if r := e.do("POST", "/console/login", url.Values{"key": {adminKey}}, nil); r.status != 403 {
+		t.Fatalf("sign-in without its token: %d", r.status)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	e := newEnv(t)
+	wh, dlv := e.webhook("acme")
+	ro := e.portal("acme", true)
+	token := e.csrf(ro)
+	page := e.do("GET", "/console/webhooks/"+wh.ID+"?secret=show", nil, ro)
+	if page.status != 200 || strings.Contains(page.body, "Send test") || strings.Contains(page.body, wh.Secret) || !strings.Contains(page.body, "read-only") {
+		t.Fatalf("read-only webhook page: %d", page.status)
+	}
+	for _, p := range []string{"/console/webhooks/new", "/console/webhooks/" + wh.ID + "/edit"} {
+		if r := e.do("GET", p, nil, ro); r.status != 403 {
+			t.Fatalf("GET %s read-only: %d", p, r.status)
+		}
+	}
+	for _, p := range []string{"/console/webhooks", "/console/webhooks/" + wh.ID, "/console/webhooks/" + wh.ID + "/test",
+		"/console/webhooks/" + wh.ID + "/rotate", "/console/webhooks/" + wh.ID + "/delete", "/console/webhooks/" + wh.ID + "/retry-failed",
+		"/console/deliveries/" + dlv + "/retry"} {
+		if r := e.do("POST", p, url.Values{"csrf": {token}, "grace": {"0s"}, "name": {"x"}}, ro); r.status != 403 {
+			t.Fatalf("POST %s read-only: %d", p, r.status)
+		}
+	}
+	if r := e.do("POST", "/console/logout", url.Values{"csrf": {token}}, ro); r.status != 303 {
+		t.Fatalf("sign out read-only: %d", r.status)
+	}
+	if r := e.do("GET", "/console/webhooks", nil, ro); r.status != 303 {
+		t.Fatalf("after sign-out: %d", r.status)
+	}
+}
+
+// login signs in with key through the form, as a browser does.
+func (e *env) login(key string) (result, *http.Cookie) {
+	e.t.Helper()
+	page := e.do("GET", "/console/login", nil, nil)
+	var loginCookie *http.Cookie
+	for _, c := range page.cookies {
+		loginCookie = c
+	}
+	m := csrfField.FindStringSubmatch(page.body)
+	res := e.do("POST", "/console/login", url.Values{"csrf": {m[1]}, "key": {key}}, loginCookie)
+	for _, c := range res.cookies {
+		if c.Name == console.SessionCookie && c.Value != "" {
+			return res, c
+		}
+	}
+	return res, nil
+}
+
+func TestKeySignIn(t *testing.T) {
+	e := newEnv(t)
+	if r, c := e.login("nope"); r.status != 401 || c != nil {
+		t.Fatalf("bad key: %d", r.status)
+	}
+	// The operator picks a tenant.
+	_, op := e.login(adminKey)
+	if r := e.do("GET", "/console/webhooks", nil, op); r.status != 303 || r.location != "/console/tenants" {
+		t.Fatalf("operator without a tenant: %d %q", r.status, r.location)
+	}
+	if r := e.do("GET", "/console/tenants", nil, op); !strings.Contains(r.body, "Globex") || !strings.Contains(r.body, "Acme") {
+		t.Fatal("tenants page lacks tenants")
+	}
+	sw := e.do("POST", "/console/tenant", url.Values{"csrf": {e.csrf(op)}, "tenant": {"globex"}}, op)
+	if sw.status != 303 || len(sw.cookies) != 1 {
+		t.Fatalf("switch: %d", sw.status)
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/console/webhooks", nil)
+	req.AddCookie(op)
+	req.AddCookie(sw.cookies[0])
+	res, err := client.Do(req)
+	must(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `value="globex"`) {
+		t.Fatalf("after switch: %d", res.StatusCode)
+	}
+	if r := e.do("POST", "/console/tenant", url.Values{"csrf": {e.csrf(op)}, "tenant": {"missing"}}, op); r.status != 404 {
+		t.Fatalf("switch to a missing tenant: %d", r.status)
+	}
+
+	// A tenant key's session ends when the key is revoked.
+	key := &hookd.APIKey{ID: "key_1", TenantID: "acme", Name: "k", Hash: hookd.HashKey("tenant-key"), CreatedAt: time.Now()}
+	must(t, e.store.CreateAPIKey(context.Background(), key))
+	_, tk := e.login("tenant-key")
+	if r := e.do("GET", "/console/webhooks", nil, tk); r.status != 200 || !strings.Contains(r.body, "Acme") {
+		t.Fatalf("tenant key session: %d", r.status)
+	}
+	must(t, e.store.DeleteAPIKey(context.Background(), "acme", key.ID))
+	if r := e.do("GET", "/console/webhooks", nil, tk); r.status != 303 {
+		t.Fatalf("after the key's revocation: %d", r.status)
+	}
+}
+
+func TestWebhookForm(t *testing.T) {
+	var changed []string
+	e := newEnv(t, func(c *console.Config) { c.Changed = func(id string) { changed = append(changed, id) } })
+	acme := e.portal("acme", false)
+	token := e.csrf(acme)
+	bad := e.do("POST", "/console/webhooks", url.Values{"csrf": {token}, "name": {""}, "url": {"http://127.0.0.1/x"}, "timeoutMs": {"abc"},
+		"maxAttempts": {"3"}, "headerName": {"Content-Type"}, "headerValue": {"x"}}, acme)
+	if bad.status != 422 {
+		t.Fatalf("bad form: %d", bad.status)
+	}
+	for _, want := range []string{"name-err", "url-err", "events-err", "must be a whole number", "reserved", `value="http://127.0.0.1/x"`} {
+		if !strings.Contains(bad.body, want) {
+			t.Errorf("the bad form's page lacks %q", want)
+		}
+	}
+	if len(changed) != 0 {
+		t.Fatal("a refused form reported a change")
+	}
+	ok := e.do("POST", "/console/webhooks", url.Values{"csrf": {token}, "name": {"Orders"}, "url": {"https://example.com/orders"},
+		"events": {"invocation.*"}, "timeoutMs": {"2000"}, "maxAttempts": {"4"}, "rateLimit": {"5"}, "enabled": {"on"},
+		"sslVerification": {"on"}, "channels": {"eu, us"}, "filter": {"data.n > 0"}, "headerName": {"X-A", ""}, "headerValue": {"1", ""},
+		"metaKey": {"team"}, "metaValue": {"core"}, "scheme": {"github"}, "secret": {"a-github-secret-1234"}}, acme)
+	if ok.status != 303 || !strings.HasPrefix(ok.location, "/console/webhooks/wh_") {
+		t.Fatalf("good form: %d %s", ok.status, ok.body)
+	}
+	id := strings.TrimPrefix(strings.SplitN(ok.location, "?", 2)[0], "/console/webhooks/")
+	wh, err := e.store.GetWebhook(context.Background(), "acme", id)
+	must(t, err)
+	if wh.Timeout != 2*time.Second || wh.MaxAttempts != 4 || wh.RateLimit != 5 || len(wh.Channels) != 2 || wh.Filter != "data.n > 0" ||
+		wh.Headers["X-A"] != "1" || wh.Metadata["team"] != "core" || wh.Signature.SchemeName() != "github" || wh.Secret != "a-github-secret-1234" {
+		t.Fatalf("created = %+v", wh)
+	}
+	if len(changed) != 1 || changed[0] != "acme" {
+		t.Fatalf("changed = %v", changed)
+	}
+	// No delivering engine in this process: the test send says so.
+	if r := e.do("POST", "/console/webhooks/"+id+"/test", url.Values{"csrf": {token}}, acme); r.status != 200 || !strings.Contains(r.body, "does not deliver") {
+		t.Fatalf("test without an engine: %d", r.status)
+	}
+	// Every page draws.
+	for _, p := range []string{"/console/webhooks", "/console/webhooks/" + id, "/console/webhooks/" + id + "?status=FAILED",
+		"/console/webhooks/" + id + "/delete", "/console/events", "/console/failed", "/console/event-types",
+		"/console/stats", "/console/stats?window=7d&webhook=" + id, "/console/webhooks/new"} {
+		if r := e.do("GET", p, nil, acme); r.status != 200 {
+			t.Errorf("GET %s: %d", p, r.status)
+		}
+	}
+}
