@@ -53,13 +53,13 @@ type kv struct{ Key, Value string }
 // webhookForm holds the form's fields as typed, so that a form with a
 // mistake comes back as the visitor left it.
 type webhookForm struct {
-	Name, URL, Description, Filter, Channels string
+	Name, URL, Description, Filter, Channels  string
 	TimeoutMs, MaxAttempts, RateLimit, Secret string
-	Events                                   []string
-	Headers, Metadata                        []kv
-	Enabled, SSLVerification, Unsigned       bool
-	Sig                                      hookd.Signature
-	Sample                                   string
+	Events                                    []string
+	Headers, Metadata                         []kv
+	Enabled, SSLVerification, Unsigned        bool
+	Sig                                       hookd.Signature
+	Sample                                    string
 }
 
 func formOf(wh *hookd.Webhook) *webhookForm {
