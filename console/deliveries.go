@@ -9,21 +9,23 @@ import (
 	"github.com/hookd/hookd"
 )
 
-func (s *Server) loadDelivery(r *http.Request, v *visit) (*hookd.DeliveryDetail, error) {
+// loadDelivery reads the delivery of the path and its webhook, in the
+// visitor's tenant.
+func (s *Server) loadDelivery(r *http.Request, v *visit) (*hookd.DeliveryDetail, *hookd.Webhook, error) {
 	id := r.PathValue("id")
 	d, err := s.store.GetDelivery(r.Context(), v.tenant.ID, id)
 	if errors.Is(err, hookd.ErrNotFound) {
-		return nil, notFound("There is no delivery " + id + " in " + v.tenant.Name + ".")
+		return nil, nil, notFound("There is no delivery " + id + " in " + v.tenant.Name + ".")
 	}
-	return d, err
+	if err != nil {
+		return nil, nil, err
+	}
+	wh, err := s.store.GetWebhook(r.Context(), v.tenant.ID, d.Delivery.WebhookID)
+	return d, wh, err
 }
 
 func (s *Server) deliveryPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	d, err := s.loadDelivery(r, v)
-	if err != nil {
-		return err
-	}
-	wh, err := s.store.GetWebhook(r.Context(), v.tenant.ID, d.Delivery.WebhookID)
+	d, wh, err := s.loadDelivery(r, v)
 	if err != nil {
 		return err
 	}
@@ -32,16 +34,12 @@ func (s *Server) deliveryPage(w http.ResponseWriter, r *http.Request, v *visit) 
 }
 
 func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, v *visit) error {
-	d, err := s.loadDelivery(r, v)
-	if err != nil {
-		return err
-	}
-	wh, err := s.store.GetWebhook(r.Context(), v.tenant.ID, d.Delivery.WebhookID)
+	d, wh, err := s.loadDelivery(r, v)
 	if err != nil {
 		return err
 	}
 	if !wh.Enabled {
-		return &pageError{http.StatusConflict, "The webhook is disabled: enable it before retrying its deliveries."}
+		return errDisabled
 	}
 	if err := s.store.RetryDelivery(r.Context(), v.tenant.ID, d.Delivery.ID, s.clock.Now()); err != nil {
 		return err

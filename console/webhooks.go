@@ -476,7 +476,7 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 		return err
 	}
 	if !wh.Enabled {
-		return &pageError{http.StatusConflict, "The webhook is disabled: enable it before retrying its deliveries."}
+		return errDisabled
 	}
 	n, err := s.store.RetryFailed(r.Context(), wh.TenantID, wh.ID, s.clock.Now())
 	if err != nil {
