@@ -32,13 +32,23 @@ type SeriesBucket struct {
 // with GROUP BY instead of sending every attempt to hookd, so a week of
 // statistics costs one row per bin and period.
 var LatencyBounds = []time.Duration{
-	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
 	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second,
 	2500 * time.Millisecond, 5 * time.Second, 10 * time.Second, 30 * time.Second,
 }
 
 // LatencyHistogram counts response times per bin of LatencyBounds.
-type LatencyHistogram [13]int
+type LatencyHistogram [15]int
+
+// LatencyBin is the bin of LatencyBounds that d falls in.
+func LatencyBin(d time.Duration) int {
+	for i, b := range LatencyBounds {
+		if d < b {
+			return i
+		}
+	}
+	return len(LatencyBounds)
+}
 
 // Count is how many response times the histogram holds.
 func (h *LatencyHistogram) Count() int {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/console"
+	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/postgres/pgtest"
 	"github.com/hookd/hookd/sqlite"
 )
 
@@ -28,11 +31,7 @@ type env struct {
 
 func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 	t.Helper()
-	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openStore(t)
 	cfg := console.Config{Store: store, AdminKeyHash: hookd.HashKey(adminKey)}
 	for _, m := range mods {
 		m(&cfg)
@@ -50,6 +49,36 @@ func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 	}
 	must(t, store.CreateEventType(context.Background(), &hookd.EventType{Name: "invocation.completed", Description: "An invocation finished", CreatedAt: now, UpdatedAt: now}))
 	return e
+}
+
+// onPostgres is every console test, run again with PostgreSQL underneath.
+var onPostgres = map[string]func(*testing.T){
+	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
+	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm,
+}
+
+func TestOnPostgres(t *testing.T) {
+	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	for name, fn := range onPostgres {
+		t.Run(name, fn)
+	}
+}
+
+// openStore is SQLite in a temporary file, or a fresh PostgreSQL schema
+// under TestOnPostgres.
+func openStore(t *testing.T) hookd.Store {
+	t.Helper()
+	if strings.HasPrefix(t.Name(), "TestOnPostgres/") {
+		return pgtest.Open(t, postgres.Config{})
+	}
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func must(t *testing.T, err error) {

@@ -109,6 +109,21 @@ func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request, v *visit) er
 		data["Next"] = "/console/events?" + next.Encode()
 	}
 	data["Events"] = list
+	// Each event's deliveries by status: a page is 50 events, each an
+	// indexed read of a handful of rows.
+	counts := map[string]map[hookd.DeliveryStatus]int{}
+	for _, ev := range list {
+		ds, err := s.store.ListEventDeliveries(r.Context(), v.tenant.ID, ev.ID)
+		if err != nil {
+			return err
+		}
+		c := map[hookd.DeliveryStatus]int{}
+		for _, d := range ds {
+			c[d.Status]++
+		}
+		counts[ev.ID] = c
+	}
+	data["Counts"] = counts
 	s.render(w, r, v, http.StatusOK, "events", "Events", data)
 	return nil
 }

@@ -294,6 +294,9 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// The event and its deliveries; the catalog; the statistics.
 	act(t, ctx, "events", chromedp.Click(`//nav//a[text()="Events"]`), chromedp.WaitVisible(`//h1[text()="Events"]`))
+	if row := text(t, ctx, "table.list tbody tr"); !strings.Contains(row, "invocation.completed") || !strings.Contains(row, "SUCCESS 1") {
+		t.Fatalf("newest event row = %q", row)
+	}
 	shot.take(ctx, "events")
 	act(t, ctx, "event", chromedp.Navigate(base+"/console/events/"+pub["id"].(string)), chromedp.WaitVisible(chromedp.CSS("#deliveries-h")))
 	if d := text(t, ctx, "main"); !strings.Contains(d, "Billing") || !strings.Contains(d, `"amount": 12`) {
