@@ -405,6 +405,32 @@ func TestWebhookForm(t *testing.T) {
 	if len(changed) != 1 || changed[0] != "acme" {
 		t.Fatalf("changed = %v", changed)
 	}
+	// Editing keeps an archived event type the webhook already has, as the
+	// API's PATCH does; adding one is refused.
+	now := time.Now()
+	legacy := &hookd.EventType{Name: "legacy.thing", Description: "old", CreatedAt: now, UpdatedAt: now}
+	must(t, e.store.CreateEventType(context.Background(), legacy))
+	wh.Events = []string{"legacy.thing", "invocation.*"}
+	must(t, e.store.UpdateWebhook(context.Background(), wh))
+	legacy.Archived = true
+	must(t, e.store.UpdateEventType(context.Background(), legacy))
+	edit := url.Values{"csrf": {token}, "name": {"Orders v2"}, "url": {wh.URL}, "events": {"invocation.*", "legacy.thing"},
+		"timeoutMs": {"2000"}, "maxAttempts": {"4"}, "enabled": {"on"}, "scheme": {"github"}}
+	if r := e.do("POST", "/console/webhooks/"+id, edit, acme); r.status != 303 {
+		t.Fatalf("edit keeping an archived type: %d %s", r.status, r.body)
+	}
+	wh, err = e.store.GetWebhook(context.Background(), "acme", id)
+	must(t, err)
+	if wh.Name != "Orders v2" || wh.Secret != "a-github-secret-1234" || len(wh.Headers) != 0 {
+		t.Fatalf("edited = %+v", wh)
+	}
+	edit["events"] = []string{"invocation.*"}
+	e.do("POST", "/console/webhooks/"+id, edit, acme)
+	edit["events"] = []string{"invocation.*", "legacy.thing"}
+	if r := e.do("POST", "/console/webhooks/"+id, edit, acme); r.status != 422 {
+		t.Fatalf("adding an archived type: %d", r.status)
+	}
+
 	// No delivering engine in this process: the test send says so.
 	if r := e.do("POST", "/console/webhooks/"+id+"/test", url.Values{"csrf": {token}}, acme); r.status != 200 || !strings.Contains(r.body, "does not deliver") {
 		t.Fatalf("test without an engine: %d", r.status)

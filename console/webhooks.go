@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,6 +161,13 @@ func (f *webhookForm) apply(v *hookd.ValidationError, wh *hookd.Webhook) {
 		}
 		wh.Signature = &sig
 	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 func mapOf(v *hookd.ValidationError, field string, rows []kv) map[string]string {
@@ -326,7 +334,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	default:
 		wh.Secret = hookd.GenerateSecret(wh.Signature.SchemeName())
 	}
-	if err := s.validate(r, wh, problems); err != nil {
+	if err := s.validate(r, wh, problems, true); err != nil {
 		return err
 	}
 	if problems.Err() != nil {
@@ -341,11 +349,16 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	return nil
 }
 
-// validate adds wh's problems by the API's rules to problems.
-func (s *Server) validate(r *http.Request, wh *hookd.Webhook, problems *hookd.ValidationError) error {
+// validate adds wh's problems by the API's rules to problems. As with
+// the API's PATCH, events are checked against the catalog only when they
+// changed, so a webhook keeps an archived type it already has.
+func (s *Server) validate(r *http.Request, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents bool) error {
 	rules, _, err := s.rules(r)
 	if err != nil {
 		return err
+	}
+	if !checkEvents {
+		rules.Catalog = nil
 	}
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
@@ -380,11 +393,11 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	if r.PostForm.Get("action") == "test-filter" {
 		return s.showForm(w, r, v, http.StatusOK, wh, f, nil, checkFilter(f))
 	}
-	oldScheme := wh.Signature.SchemeName()
+	oldScheme, oldEvents := wh.Signature.SchemeName(), slices.Clone(wh.Events)
 	problems := &hookd.ValidationError{}
 	f.apply(problems, wh)
 	wh.FitSecret(oldScheme)
-	if err := s.validate(r, wh, problems); err != nil {
+	if err := s.validate(r, wh, problems, !sameSet(oldEvents, wh.Events)); err != nil {
 		return err
 	}
 	if problems.Err() != nil {
