@@ -191,6 +191,22 @@ func TestPortalLink(t *testing.T) {
 	if r := e.do("GET", "/console/webhooks", nil, c); r.status != 200 || !strings.Contains(r.body, "Acme") {
 		t.Fatalf("signed in: %d", r.status)
 	}
+	// Over TLS the cookie is Secure.
+	token, hash = hookd.NewToken()
+	must(t, e.store.CreateConsoleSession(context.Background(), &hookd.ConsoleSession{ID: "cs_2", TenantID: "acme", LinkHash: hash,
+		ExpiresAt: now.Add(time.Hour), CreatedAt: now}))
+	con, err := console.New(console.Config{Store: e.store})
+	must(t, err)
+	tls := httptest.NewTLSServer(con)
+	defer tls.Close()
+	tc := tls.Client()
+	tc.CheckRedirect = client.CheckRedirect
+	res, err := tc.Get(tls.URL + "/console/portal/" + token)
+	must(t, err)
+	res.Body.Close()
+	if cs := res.Cookies(); res.StatusCode != 303 || len(cs) != 1 || !cs[0].Secure {
+		t.Fatalf("over TLS: %d %v", res.StatusCode, cs)
+	}
 	// Behind a TLS proxy the cookie is Secure.
 	e2 := newEnv(t, func(c *console.Config) { c.SecureCookies = true })
 	if c := e2.portal("acme", false); !c.Secure {
