@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,9 +15,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/console"
-	"github.com/hookd/hookd/postgres"
-	"github.com/hookd/hookd/postgres/pgtest"
-	"github.com/hookd/hookd/sqlite"
+	"github.com/hookd/hookd/internal/teststore"
 )
 
 const adminKey = "operator-key"
@@ -31,7 +28,7 @@ type env struct {
 
 func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 	t.Helper()
-	store := openStore(t)
+	store := teststore.Open(t)
 	cfg := console.Config{Store: store, AdminKeyHash: hookd.HashKey(adminKey)}
 	for _, m := range mods {
 		m(&cfg)
@@ -64,21 +61,6 @@ func TestOnPostgres(t *testing.T) {
 	for name, fn := range onPostgres {
 		t.Run(name, fn)
 	}
-}
-
-// openStore is SQLite in a temporary file, or a fresh PostgreSQL schema
-// under TestOnPostgres.
-func openStore(t *testing.T) hookd.Store {
-	t.Helper()
-	if strings.HasPrefix(t.Name(), "TestOnPostgres/") {
-		return pgtest.Open(t, postgres.Config{})
-	}
-	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 func must(t *testing.T, err error) {

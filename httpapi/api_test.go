@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/httpapi"
+	"github.com/hookd/hookd/internal/teststore"
 	"github.com/hookd/hookd/netguard"
 )
 
@@ -28,7 +29,7 @@ type env struct {
 
 func newEnv(t *testing.T, mods ...func(*httpapi.Config)) *env {
 	t.Helper()
-	store := openStore(t)
+	store := teststore.Open(t)
 	cfg := httpapi.Config{Store: store, AdminKeyHash: hookd.HashKey(adminKey)}
 	for _, m := range mods {
 		m(&cfg)

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"go/parser"
 	"go/token"
 	"os"
@@ -9,11 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/hookd/hookd"
-	"github.com/hookd/hookd/postgres"
-	"github.com/hookd/hookd/postgres/pgtest"
-	"github.com/hookd/hookd/sqlite"
 )
 
 // onPostgres is every API test, run again with PostgreSQL under the API.
@@ -59,19 +53,4 @@ func TestEveryTestOnPostgres(t *testing.T) {
 			}
 		}
 	}
-}
-
-// openStore is the store under a test's API: SQLite in a temporary file,
-// or a fresh PostgreSQL schema under TestOnPostgres.
-func openStore(t *testing.T) hookd.Store {
-	t.Helper()
-	if strings.HasPrefix(t.Name(), "TestOnPostgres/") {
-		return pgtest.Open(t, postgres.Config{})
-	}
-	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
