@@ -54,13 +54,10 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, v *visit) err
 
 // Chart geometry: a plot area inside margins for the axes' labels.
 const (
-	chartW, chartH         = 760, 240
-	marginL, marginR       = 56, 12
-	marginT, marginB       = 12, 30
-	plotW, plotH           = chartW - marginL - marginR, chartH - marginT - marginB
-	statusClassOf          = "status-"
-	percentileLineClassOf  = "line-"
-	xLabelEvery24, xLabel7 = 3, 24
+	chartW, chartH   = 760, 240
+	marginL, marginR = 56, 12
+	marginT, marginB = 12, 30
+	plotW, plotH     = chartW - marginL - marginR, chartH - marginT - marginB
 )
 
 type tick struct {
@@ -96,16 +93,16 @@ type chart struct {
 
 func newChart(buckets []*hookd.SeriesBucket) *chart {
 	c := &chart{W: chartW, H: chartH, PlotL: marginL, PlotR: chartW - marginR, PlotT: marginT, PlotB: chartH - marginB}
-	every := xLabelEvery24
-	if len(buckets) > 48 {
-		every = xLabel7
+	every, daily := 3, len(buckets) > 48 // a label every 3 hours, or every day
+	if daily {
+		every = 24
 	}
 	for i, b := range buckets {
 		if i%every != 0 {
 			continue
 		}
 		label := b.Start.UTC().Format("15:04")
-		if every == xLabel7 {
+		if daily {
 			label = b.Start.UTC().Format("Jan 2")
 		}
 		c.XTicks = append(c.XTicks, tick{At: marginL + (float64(i)+0.5)*plotW/float64(len(buckets)), Label: label})
@@ -166,7 +163,7 @@ func volumeChart(buckets []*hookd.SeriesBucket) *chart {
 			}
 			h := float64(n) / top * plotH
 			y -= h
-			br.Segments = append(br.Segments, segment{Y: y, H: h, Class: statusClassOf + strings.ToLower(string(st)),
+			br.Segments = append(br.Segments, segment{Y: y, H: h, Class: "status-" + strings.ToLower(string(st)),
 				Title: fmt.Sprintf("%s: %d %s", b.Start.UTC().Format("Jan 2 15:04"), n, st)})
 		}
 		c.Bars = append(c.Bars, br)
@@ -198,7 +195,7 @@ func latencyChart(buckets []*hookd.SeriesBucket) *chart {
 	c.YTicks = yTicks(top, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + " ms" })
 	slot := float64(plotW) / float64(len(buckets))
 	for i, q := range qs {
-		l := line{Name: q.name, Class: percentileLineClassOf + q.name}
+		l := line{Name: q.name, Class: "line-" + q.name}
 		var pts []string
 		for j, ms := range values[i] {
 			if ms < 0 {

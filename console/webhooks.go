@@ -16,10 +16,9 @@ import (
 
 // webhookRow is a line of the webhooks list.
 type webhookRow struct {
-	Webhook     *hookd.Webhook
-	Stats       *hookd.Stats // the last 24 hours
-	Last        *hookd.Delivery
-	HasAttempts bool
+	Webhook *hookd.Webhook
+	Stats   *hookd.Stats // the last 24 hours
+	Last    *hookd.Delivery
 }
 
 func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -39,7 +38,7 @@ func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, v *visit) 
 		if err != nil {
 			return err
 		}
-		rows[i] = webhookRow{Webhook: wh, Stats: st, HasAttempts: st.TotalDeliveries > 0}
+		rows[i] = webhookRow{Webhook: wh, Stats: st}
 		if len(last) > 0 {
 			rows[i].Last = last[0]
 		}
@@ -232,11 +231,6 @@ func eventOptions(catalog []*hookd.EventType, selected []string) []eventOption {
 	return out
 }
 
-func (s *Server) rules(r *http.Request) (hookd.WebhookRules, []*hookd.EventType, error) {
-	catalog, err := s.store.ListEventTypes(r.Context())
-	return hookd.WebhookRules{Guard: s.cfg.Guard, HTTPSOnly: s.cfg.HTTPSOnly, Catalog: catalog}, catalog, err
-}
-
 const sampleEvent = `{
   "type": "invocation.completed",
   "data": {"status": "ok", "amount": 42},
@@ -353,12 +347,13 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 // the API's PATCH, events are checked against the catalog only when they
 // changed, so a webhook keeps an archived type it already has.
 func (s *Server) validate(r *http.Request, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents bool) error {
-	rules, _, err := s.rules(r)
-	if err != nil {
-		return err
-	}
-	if !checkEvents {
-		rules.Catalog = nil
+	rules := hookd.WebhookRules{Guard: s.cfg.Guard, HTTPSOnly: s.cfg.HTTPSOnly}
+	if checkEvents {
+		catalog, err := s.store.ListEventTypes(r.Context())
+		if err != nil {
+			return err
+		}
+		rules.Catalog = catalog
 	}
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {

@@ -304,8 +304,19 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		apiCfg.Notify, apiCfg.Tester = engine.Notify, engine
 	}
 	api := httpapi.New(apiCfg)
-	var handler http.Handler = api
-	if cfg.Role != "worker" {
+	var handler http.Handler
+	if cfg.Role == "worker" {
+		// A worker answers health checks only.
+		mux := http.NewServeMux()
+		mux.Handle("GET /healthz", api)
+		mux.Handle("GET /readyz", api)
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":{"code":"not_found","message":"this process runs --role worker: it serves no API"}}`+"\n")
+		})
+		handler = mux
+	} else {
 		con, err := console.New(console.Config{
 			Store: store, Logger: log, AdminKeyHash: hash, Guard: guard, HTTPSOnly: cfg.HTTPSOnly,
 			DefaultMaxAttempts: apiCfg.DefaultMaxAttempts, Tester: apiCfg.Tester, Notify: apiCfg.Notify,
@@ -321,18 +332,6 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		mux.Handle("/console/", con)
 		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 		mux.Handle("/", api)
-		handler = mux
-	}
-	if cfg.Role == "worker" {
-		// A worker answers health checks only.
-		mux := http.NewServeMux()
-		mux.Handle("GET /healthz", handler)
-		mux.Handle("GET /readyz", handler)
-		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `{"error":{"code":"not_found","message":"this process runs --role worker: it serves no API"}}`+"\n")
-		})
 		handler = mux
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
