@@ -19,9 +19,6 @@ type Attempt struct {
 	ResponseBody    []byte // at most MaxResponseBody
 }
 
-// MaxResponseBody is how much of a receiver's answer is read and kept.
-const MaxResponseBody = 4 << 10
-
 func (a *Attempt) MarshalJSON() ([]byte, error) {
 	type out struct {
 		Number          int               `json:"number"`
@@ -73,51 +70,6 @@ func (d *DeliveryDetail) MarshalJSON() ([]byte, error) {
 		Payload    json.RawMessage `json:"payload"`
 		AttemptLog []*Attempt      `json:"attemptLog"`
 	}{deliveryJSON(d.Delivery), d.Payload, a})
-}
-
-// ClaimParams asks the store for due deliveries.
-type ClaimParams struct {
-	Now   time.Time
-	Lease time.Duration // claimed rows fall due again after this, if not recorded
-	Limit int
-	// Room says how many more deliveries of a webhook the caller can take
-	// now, and how far to push back its due rows when it has none, so that
-	// one slow endpoint's backlog does not stand in front of the others'
-	// work. A deferral of 0 leaves them due (the webhook drains fast; moving
-	// its rows would cost writes for nothing).
-	Room func(webhookID string) (room int, deferBy time.Duration)
-}
-
-// Claim is a delivery leased to one worker, with what sending it needs.
-type Claim struct {
-	DeliveryID       string
-	TenantID         string
-	EventID          string
-	EventType        string
-	WebhookID        string
-	WebhookUpdatedAt time.Time // to tell a cached webhook is stale
-	Attempts         int       // made before this one
-	Manual           bool      // a manual retry: one attempt, no automatic retries
-	Payload          []byte
-}
-
-// ClaimResult is a batch of claims and when the next waiting delivery falls
-// due (zero if none waits).
-type ClaimResult struct {
-	Claims  []*Claim
-	NextDue time.Time
-}
-
-// AttemptResult is the outcome of one attempt, to be recorded.
-type AttemptResult struct {
-	DeliveryID string
-	Attempt    *Attempt
-	// Status is the delivery's new status; NextAttemptAt is set for RETRYING.
-	Status        DeliveryStatus
-	NextAttemptAt time.Time
-	// Release, when set, records nothing: the attempt did not happen (the
-	// process is stopping) and the delivery is due again at NextAttemptAt.
-	Release bool
 }
 
 // DeliveryQuery selects a webhook's deliveries, newest first.

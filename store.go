@@ -13,6 +13,8 @@ import (
 // into one transaction (group commit), so the cost of durability is paid
 // per batch, not per request.
 type Store interface {
+	Queue
+
 	Ping(ctx context.Context) error
 	Close() error
 
@@ -40,9 +42,13 @@ type Store interface {
 	CreateWebhook(ctx context.Context, w *Webhook) error
 	GetWebhook(ctx context.Context, tenantID, id string) (*Webhook, error)
 	ListWebhooks(ctx context.Context, q WebhookQuery) ([]*Webhook, int, error)
-	// UpdateWebhook writes every field of w. When w is disabled, its
-	// waiting deliveries end FAILED in the same transaction.
-	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// UpdateWebhook writes every field of w, provided the stored webhook
+	// is still the version read (its UpdatedAt equals read); otherwise it
+	// changes nothing and returns ErrConflict, so that concurrent edits
+	// never undo each other (a rotation written back by a PATCH that read
+	// the webhook before it). When w is disabled, its waiting deliveries
+	// end FAILED in the same transaction.
+	UpdateWebhook(ctx context.Context, w *Webhook, read time.Time) error
 	// DeleteWebhook deletes the webhook and all its delivery history.
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
 	// EnabledWebhooks returns the tenant's enabled webhooks, for matching.
@@ -59,15 +65,11 @@ type Store interface {
 	ListEvents(ctx context.Context, q EventQuery) ([]*Event, error)
 	ListEventDeliveries(ctx context.Context, tenantID, eventID string) ([]*Delivery, error)
 
-	// ClaimDeliveries leases due deliveries of enabled webhooks (see
-	// ClaimParams). Due deliveries of disabled webhooks end FAILED.
-	ClaimDeliveries(ctx context.Context, p ClaimParams) (*ClaimResult, error)
-	// RecordAttempts writes attempt outcomes in one transaction. Results of
-	// deliveries deleted meanwhile are dropped.
-	RecordAttempts(ctx context.Context, results []*AttemptResult) error
-	// CreateTestDelivery stores ev and a delivery of it to webhookID,
-	// leased to the caller until leaseUntil, and returns the delivery.
-	CreateTestDelivery(ctx context.Context, ev *Event, webhookID string, leaseUntil time.Time) (*Delivery, error)
+	// CreateTestDelivery stores ev and a manual delivery of it to
+	// webhookID, leased to the caller for lease (by the store's clock), and
+	// returns the claim. Should the caller die, the delivery falls due when
+	// the lease ends.
+	CreateTestDelivery(ctx context.Context, ev *Event, webhookID string, lease time.Duration) (*Claim, error)
 
 	GetDelivery(ctx context.Context, tenantID, id string) (*DeliveryDetail, error)
 	// ListDeliveries returns a webhook's deliveries newest first, and their
@@ -76,11 +78,14 @@ type Store interface {
 	// ListFailedDeliveries returns the tenant's FAILED deliveries, most
 	// recently failed first.
 	ListFailedDeliveries(ctx context.Context, tenantID string, p Page) ([]*Delivery, int, error)
-	// RetryDelivery makes a delivery due now for one manual attempt.
-	RetryDelivery(ctx context.Context, tenantID, id string, now time.Time) error
+	// RetryDelivery makes a delivery due now (by the store's clock) for one
+	// manual attempt, whatever its status, and takes it from any lease that
+	// has run out. While a live lease holds it (an attempt is being sent)
+	// it changes nothing and returns ErrConflict.
+	RetryDelivery(ctx context.Context, tenantID, id string) error
 	// RetryFailed makes every FAILED delivery of a webhook due now for one
 	// manual attempt each, and returns how many.
-	RetryFailed(ctx context.Context, tenantID, webhookID string, now time.Time) (int, error)
+	RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error)
 	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
 	// StatsSeries returns q.Buckets periods of statistics, oldest first.
 	StatsSeries(ctx context.Context, q SeriesQuery) ([]*SeriesBucket, error)

@@ -1,7 +1,9 @@
 package hookd
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"time"
@@ -297,6 +299,17 @@ func (w *Webhook) Rotate(secret string, grace time.Duration, now time.Time) {
 		w.PreviousSecret, w.PreviousSecretExpiresAt = w.Secret, now.Add(grace)
 	}
 	w.Secret = secret
+	w.Touch(now)
+}
+
+// Touch marks a change at now. UpdatedAt is the webhook's version (an edit
+// is written only over the version it read), so it always moves forward,
+// even for two changes within one microsecond.
+func (w *Webhook) Touch(now time.Time) {
+	now = Truncate(now)
+	if !now.After(w.UpdatedAt) {
+		now = w.UpdatedAt.Add(time.Microsecond)
+	}
 	w.UpdatedAt = now
 }
 
@@ -308,5 +321,33 @@ func (w *Webhook) FitSecret(oldScheme string) {
 	if scheme := w.Signature.SchemeName(); scheme != oldScheme && ValidateSecret(scheme, w.Secret) != nil {
 		w.Secret = GenerateSecret(scheme)
 		w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
+	}
+}
+
+// EditWebhook is the one way a webhook is changed after it is made: it
+// reads the webhook, lets edit change it, and writes it over the version it
+// read. When another change was written in between, it reads the new
+// version and edits that instead, so concurrent edits never undo each
+// other. edit may return an error (a 409 for a stale updatedAt the caller
+// named, a 422) to write nothing.
+func EditWebhook(ctx context.Context, s Store, clock Clock, tenantID, id string, edit func(*Webhook) error) (*Webhook, error) {
+	for try := 0; ; try++ {
+		w, err := s.GetWebhook(ctx, tenantID, id)
+		if err != nil {
+			return nil, err
+		}
+		read := w.UpdatedAt
+		if err := edit(w); err != nil {
+			return nil, err
+		}
+		w.Touch(clock.Now())
+		err = s.UpdateWebhook(ctx, w, read)
+		if errors.Is(err, ErrConflict) && try < 8 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return w, nil
 	}
 }

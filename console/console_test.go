@@ -408,8 +408,10 @@ func TestWebhookForm(t *testing.T) {
 	now := time.Now()
 	legacy := &hookd.EventType{Name: "legacy.thing", Description: "old", CreatedAt: now, UpdatedAt: now}
 	must(t, e.store.CreateEventType(context.Background(), legacy))
+	read := wh.UpdatedAt
 	wh.Events = []string{"legacy.thing", "invocation.*"}
-	must(t, e.store.UpdateWebhook(context.Background(), wh))
+	wh.Touch(time.Now())
+	must(t, e.store.UpdateWebhook(context.Background(), wh, read))
 	legacy.Archived = true
 	must(t, e.store.UpdateEventType(context.Background(), legacy))
 	edit := url.Values{"csrf": {token}, "name": {"Orders v2"}, "url": {wh.URL}, "events": {"invocation.*", "legacy.thing"},

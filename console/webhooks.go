@@ -266,8 +266,12 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, v *visit, stat
 	if wh != nil {
 		title = "Edit " + wh.Name
 	}
+	version := ""
+	if wh != nil {
+		version = versionOf(wh)
+	}
 	s.render(w, r, v, status, "webhook_form", title, map[string]any{
-		"Webhook": wh, "Form": f, "Errors": errs, "Problems": problems, "Options": eventOptions(catalog, f.Events),
+		"Webhook": wh, "Version": version, "Form": f, "Errors": errs, "Problems": problems, "Options": eventOptions(catalog, f.Events),
 		"Schemes": []string{hookd.SchemeStandard, hookd.SchemeStandardEd25519, hookd.SchemeGitHub, hookd.SchemeStripe,
 			hookd.SchemePlinqx, hookd.SchemePlextrac, hookd.SchemeForjinn, hookd.SchemeHMACSHA256},
 		"FilterResult": filterResult,
@@ -379,6 +383,10 @@ func (s *Server) editWebhookPage(w http.ResponseWriter, r *http.Request, v *visi
 	return s.showForm(w, r, v, http.StatusOK, wh, formOf(wh), nil, nil)
 }
 
+// errStale: the form was filled in over a version of the webhook that has
+// changed since.
+var errStale = errors.New("stale form")
+
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit) error {
 	wh, err := s.loadWebhook(r, v)
 	if err != nil {
@@ -388,25 +396,44 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	if r.PostForm.Get("action") == "test-filter" {
 		return s.showForm(w, r, v, http.StatusOK, wh, f, nil, checkFilter(f))
 	}
-	oldScheme, oldEvents := wh.Signature.SchemeName(), slices.Clone(wh.Events)
-	problems := &hookd.ValidationError{}
-	f.apply(problems, wh)
-	wh.FitSecret(oldScheme)
-	if err := s.validate(r, wh, problems, !sameSet(oldEvents, wh.Events)); err != nil {
-		return err
-	}
-	if problems.Err() != nil {
+	version := r.PostForm.Get("version")
+	var problems *hookd.ValidationError
+	updated, err := s.edit(r, v, wh.ID, func(wh *hookd.Webhook) error {
+		if version != "" && version != versionOf(wh) {
+			return errStale
+		}
+		oldScheme, oldEvents := wh.Signature.SchemeName(), slices.Clone(wh.Events)
+		problems = &hookd.ValidationError{}
+		f.apply(problems, wh)
+		wh.FitSecret(oldScheme)
+		if err := s.validate(r, wh, problems, !sameSet(oldEvents, wh.Events)); err != nil {
+			return err
+		}
+		return problems.Err()
+	})
+	switch {
+	case errors.Is(err, errStale):
+		// Shown over the current version: saving again is a deliberate
+		// choice to overwrite what the other person changed.
+		current, err := s.loadWebhook(r, v)
+		if err != nil {
+			return err
+		}
+		stale := &hookd.ValidationError{}
+		stale.Add("webhook", "was changed by someone else since you opened this form, so your changes were not saved. "+
+			"Check the form and save again to apply them over the current version.")
+		return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
+	case problems != nil && problems.Err() != nil:
 		return s.showForm(w, r, v, http.StatusUnprocessableEntity, wh, f, problems, nil)
-	}
-	wh.UpdatedAt = s.clock.Now()
-	err = s.store.UpdateWebhook(r.Context(), wh)
-	s.changed(wh.TenantID)
-	if err != nil {
+	case err != nil:
 		return err
 	}
-	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?notice=saved", http.StatusSeeOther)
+	http.Redirect(w, r, "/console/webhooks/"+updated.ID+"?notice=saved", http.StatusSeeOther)
 	return nil
 }
+
+// versionOf is the form's record of the version it edits.
+func versionOf(wh *hookd.Webhook) string { return wh.UpdatedAt.UTC().Format(time.RFC3339Nano) }
 
 func (s *Server) webhookPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	return s.showWebhook(w, r, v, nil)
@@ -486,7 +513,7 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 	if !wh.Enabled {
 		return errDisabled
 	}
-	n, err := s.store.RetryFailed(r.Context(), wh.TenantID, wh.ID, s.clock.Now())
+	n, err := s.store.RetryFailed(r.Context(), wh.TenantID, wh.ID)
 	if err != nil {
 		return err
 	}
@@ -497,15 +524,23 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 	return nil
 }
 
-func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, v *visit) error {
-	wh, err := s.loadWebhook(r, v)
-	if err != nil {
-		return err
+// edit changes a webhook through the one path every change takes
+// (hookd.EditWebhook) and tells the API's cache.
+func (s *Server) edit(r *http.Request, v *visit, id string, change func(*hookd.Webhook) error) (*hookd.Webhook, error) {
+	wh, err := hookd.EditWebhook(r.Context(), s.store, s.clock, v.tenant.ID, id, change)
+	s.changed(v.tenant.ID)
+	if errors.Is(err, hookd.ErrNotFound) {
+		return nil, notFound("There is no webhook " + id + " in " + v.tenant.Name + ".")
 	}
-	wh.Enabled = r.PostForm.Get("enabled") == "true"
-	wh.UpdatedAt = s.clock.Now()
-	err = s.store.UpdateWebhook(r.Context(), wh)
-	s.changed(wh.TenantID)
+	return wh, err
+}
+
+func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, v *visit) error {
+	enabled := r.PostForm.Get("enabled") == "true"
+	wh, err := s.edit(r, v, r.PathValue("id"), func(wh *hookd.Webhook) error {
+		wh.Enabled = enabled
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -518,17 +553,14 @@ func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, v *visit) er
 }
 
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, v *visit) error {
-	wh, err := s.loadWebhook(r, v)
-	if err != nil {
-		return err
-	}
 	grace, err := time.ParseDuration(r.PostForm.Get("grace"))
 	if err != nil || grace < 0 || grace > hookd.MaxGrace {
 		return &pageError{http.StatusUnprocessableEntity, "The grace period must be between none and 30 days."}
 	}
-	wh.Rotate(hookd.GenerateSecret(wh.Signature.SchemeName()), grace, s.clock.Now())
-	err = s.store.UpdateWebhook(r.Context(), wh)
-	s.changed(wh.TenantID)
+	wh, err := s.edit(r, v, r.PathValue("id"), func(wh *hookd.Webhook) error {
+		wh.Rotate(hookd.GenerateSecret(wh.Signature.SchemeName()), grace, s.clock.Now())
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -1,15 +1,21 @@
 // Package delivery is hookd's delivery engine: it claims due deliveries
-// from the store in batches, signs and sends them, and records each attempt
-// and what comes next (success, a retry on the schedule, or failure).
+// through the queue (package queue), signs and sends them, and hands each
+// outcome to one recorder that writes them in batches.
 //
-// Isolation: the engine has a global budget of claimed deliveries (Workers)
-// and each endpoint a room: how many of its deliveries it may hold, queued
-// or in flight. The room is small while the endpoint gets no answer
+// The engine's own part is policy and sending. Isolation: the engine holds
+// at most Workers deliveries, from their claim until their outcome is
+// written, and each endpoint has a room: how many of its deliveries it may
+// hold. The room is small while the endpoint gets no answer
 // (FailingEndpoint), PerEndpoint until it has shown it answers fast, and
-// FastQueue times that after; at most PerEndpoint are sent at once. A claim
-// takes no more of an endpoint's deliveries than it has room for and defers
-// the rest, so an endpoint that hangs holds a few sends, not the engine, and
-// one that answers fast is not throttled.
+// FastQueue times that after; at most PerEndpoint are sent at once. So an
+// endpoint that hangs holds a few sends, not the engine, and one that
+// answers fast is not throttled.
+//
+// Leases: every claim is the engine's until its lease ends, and the engine
+// never starts an attempt that could outlast it: a delivery whose lease has
+// less than the attempt's timeout (and the time to record it) left is given
+// a longer lease first, and dropped unsent if another process took it
+// meanwhile.
 package delivery
 
 import (
@@ -23,6 +29,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/queue"
 )
 
 // Config configures the engine. Zero values take the documented defaults.
@@ -35,8 +42,8 @@ type Config struct {
 	// RetrySchedule is the wait before attempt 2, 3, …; default
 	// hookd.DefaultRetrySchedule.
 	RetrySchedule []time.Duration
-	// Workers caps the deliveries this process holds (queued or in
-	// flight). Default 2048.
+	// Workers caps the deliveries this process holds, from their claim
+	// until their outcome is written. Default 2048.
 	Workers int
 	// PerEndpoint caps concurrent sends to one webhook, and its room until
 	// it has answered fast. Default 32.
@@ -52,15 +59,25 @@ type Config struct {
 	// ClaimBatch caps deliveries per claim. A claim waits for a commit, so
 	// this is how many deliveries one commit cycle can start. Default 1024.
 	ClaimBatch int
-	// Lease is how long a claimed delivery stays this process's; one that
-	// is not recorded by then (the process died) is sent again. It must
-	// exceed the longest timeout. Default 2m.
+	// Lease is how long a claimed delivery stays this process's; one whose
+	// process died is sent again when its lease ends. An attempt that could
+	// outlast what is left of its lease gets a longer one first (its
+	// timeout + BodyTimeout + LeaseMargin). Default 2m.
 	Lease time.Duration
-	// DeferBy is how far the due deliveries of a webhook without room are
-	// pushed back. Default 250ms.
+	// LeaseMargin is the time an attempt's lease must have left after the
+	// attempt, for its outcome to be written. Default 5s.
+	LeaseMargin time.Duration
+	// BodyTimeout bounds reading a response body once its status line
+	// arrived; the status line alone decides the outcome. Default 1s.
+	BodyTimeout time.Duration
+	// StoreTimeout bounds each claim, record and lease extension. It must
+	// be shorter than Lease. Default 30s, or Lease/2 when that is shorter.
+	StoreTimeout time.Duration
+	// DeferBy is how long a webhook without room is passed over by claims.
+	// Default 250ms.
 	DeferBy time.Duration
 	// DeferFailing is the same for a webhook whose last attempt got no
-	// answer: its backlog is not re-read on every claim. Default 5s.
+	// answer. Default 5s.
 	DeferFailing time.Duration
 	// PollInterval is the longest the engine sleeps without a wake-up.
 	// Default 1s.
@@ -68,8 +85,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long Stop lets sends in flight finish;
 	// the rest are released to be sent again. Default 10s.
 	ShutdownTimeout time.Duration
-	// RecordBatch caps attempt results per write. Default 2048.
+	// RecordBatch caps outcomes per write. Default 2048.
 	RecordBatch int
+	// CacheIdle is how long an endpoint's state and a webhook (with its
+	// secrets) stay cached after their last delivery. Default 5m.
+	CacheIdle time.Duration
 }
 
 func (c *Config) defaults() {
@@ -90,10 +110,26 @@ func (c *Config) defaults() {
 	setDefault(&c.ClaimBatch, 1024)
 	setDefault(&c.RecordBatch, 2048)
 	setDefault(&c.Lease, 2*time.Minute)
+	setDefault(&c.LeaseMargin, 5*time.Second)
+	setDefault(&c.BodyTimeout, time.Second)
+	setDefault(&c.StoreTimeout, min(30*time.Second, c.Lease/2))
 	setDefault(&c.DeferBy, 250*time.Millisecond)
 	setDefault(&c.DeferFailing, 5*time.Second)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.ShutdownTimeout, 10*time.Second)
+	setDefault(&c.CacheIdle, 5*time.Minute)
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("delivery: no Store")
+	case c.StoreTimeout >= c.Lease:
+		return fmt.Errorf("delivery: StoreTimeout (%s) must be shorter than Lease (%s): a claim could outlast its own lease", c.StoreTimeout, c.Lease)
+	case c.FailingEndpoint > c.PerEndpoint:
+		return fmt.Errorf("delivery: FailingEndpoint (%d) is more than PerEndpoint (%d)", c.FailingEndpoint, c.PerEndpoint)
+	}
+	return nil
 }
 
 func setDefault[T int | time.Duration](v *T, d T) {
@@ -111,16 +147,18 @@ type Engine struct {
 	sender *sender
 
 	wake    chan struct{}
-	results chan *hookd.AttemptResult
+	results chan *result
 
-	mu       sync.Mutex
-	inflight int
-	// starvedFor counts down finishing sends while due work waits for room
-	// or workers; the one that reaches zero wakes the loop. Waiting for a
-	// few, not one, keeps claims batched.
+	mu sync.Mutex
+	// held counts deliveries claimed and not yet recorded: Workers caps it.
+	held int
+	// starvedFor counts down recorded outcomes while due work waits for
+	// room; the one that reaches zero wakes the loop. Waiting for a few,
+	// not one, keeps claims batched.
 	starvedFor int
 	endpoints  map[string]*endpoint
-	hooks      map[string]*hookd.Webhook
+	hooks      map[string]*cachedHook
+	swept      time.Time
 
 	stopLoop  context.CancelFunc
 	stopSends context.CancelFunc
@@ -131,25 +169,43 @@ type Engine struct {
 }
 
 type endpoint struct {
-	held    int           // claimed and not finished
-	failing bool          // the last attempt got no HTTP answer
-	latency time.Duration // moving average of answered attempts; 0 until one
-	sends   chan struct{} // PerEndpoint send slots
+	held     int           // claimed and not yet recorded
+	failing  bool          // the last attempt got no HTTP answer
+	latency  time.Duration // moving average of answered attempts; 0 until one
+	sends    chan struct{} // PerEndpoint send slots
+	lastUsed time.Time
+}
+
+type cachedHook struct {
+	wh       *hookd.Webhook
+	lastUsed time.Time
+}
+
+// result is what became of one claim; every claim makes exactly one.
+type result struct {
+	claim   *hookd.Claim
+	outcome *hookd.Outcome // nil: a release, or nothing to write
+	release bool
 }
 
 var _ hookd.Tester = (*Engine)(nil)
 
 // New returns an engine; it does nothing until Start.
-func New(cfg Config) *Engine {
+func New(cfg Config) (*Engine, error) {
 	cfg.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	return &Engine{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
-		sender:    newSender(cfg.Guard, "hookd/"+hookd.Version),
-		wake:      make(chan struct{}, 1),
-		results:   make(chan *hookd.AttemptResult, cfg.RecordBatch*4),
+		sender: newSender(cfg.Guard, "hookd/"+hookd.Version, cfg.BodyTimeout),
+		wake:   make(chan struct{}, 1),
+		// Every held delivery makes one result, so a send never waits to
+		// hand its result over.
+		results:   make(chan *result, cfg.Workers),
 		endpoints: map[string]*endpoint{},
-		hooks:     map[string]*hookd.Webhook{},
-	}
+		hooks:     map[string]*cachedHook{},
+	}, nil
 }
 
 // Notify tells the engine that deliveries may be due now (an event was
@@ -180,7 +236,7 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 // Stop stops claiming, lets sends in flight finish for up to
-// ShutdownTimeout, releases the ones still running, and records every
+// ShutdownTimeout, releases the ones still running, and writes every
 // outcome before it returns. Calling it again does nothing.
 func (e *Engine) Stop() { e.stopOnce.Do(e.stop) }
 
@@ -208,39 +264,55 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 	for {
 		wait := e.cfg.PollInterval
 		e.mu.Lock()
-		free := e.cfg.Workers - e.inflight
+		free := e.cfg.Workers - e.held
 		e.mu.Unlock()
 		if free > 0 {
 			limit := min(free, e.cfg.ClaimBatch)
-			now := e.clock.Now()
-			res, err := e.store.ClaimDeliveries(ctx, hookd.ClaimParams{
-				Now: now, Lease: e.cfg.Lease, Limit: limit, Room: e.room,
-			})
+			before := e.clock.Now()
+			// The claim is not cut off by Stop: what it leased is released
+			// at once below, not left to its lease.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
+			res, err := queue.Claim(cctx, e.store, queue.ClaimParams{Limit: limit, Lease: e.cfg.Lease, Room: e.room})
+			cancel()
+			stopping := ctx.Err() != nil
 			switch {
-			case ctx.Err() != nil:
-				return
 			case err != nil:
-				e.log.Error("claim deliveries", "err", err)
-			default:
+				if !stopping {
+					e.log.Error("claim deliveries", "err", err)
+				}
+			case stopping:
 				for _, c := range res.Claims {
-					e.dispatch(sendCtx, c)
+					e.hold(c)
+					e.results <- &result{claim: c, release: true}
+				}
+			default:
+				deadline := before.Add(e.cfg.Lease)
+				for _, c := range res.Claims {
+					e.dispatch(sendCtx, c, deadline)
+				}
+				if res.Failed > 0 {
+					e.log.Info("deliveries of disabled webhooks ended FAILED", "count", res.Failed)
 				}
 				if len(res.Claims) == limit {
 					continue // more may be due right now
 				}
-				if !res.NextDue.IsZero() && res.NextDue.After(now) {
-					wait = min(wait, res.NextDue.Sub(now))
-				} else if !res.NextDue.IsZero() {
+				if next := res.NextDue; !next.IsZero() && next.After(res.Now) {
+					wait = min(wait, next.Sub(res.Now))
+				} else if !next.IsZero() {
 					// Work is due that the claim left for lack of room:
-					// finishing sends make room and wake the loop.
+					// recorded outcomes make room and wake the loop.
 					e.starve()
 					wait = min(wait, starvedPoll)
 				}
+			}
+			if stopping {
+				return
 			}
 		} else {
 			e.starve()
 			wait = min(wait, starvedPoll)
 		}
+		e.sweep()
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -254,17 +326,18 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 // starvedPoll bounds the wait of a loop that left due work unclaimed.
 const starvedPoll = 20 * time.Millisecond
 
-// starve makes the loop wait for an eighth of the sends in flight (at most
-// 16) to finish before it claims again: enough to batch claims, few enough
-// that a busy endpoint is not left idle (measured both ways on both stores).
+// starve makes the loop wait for an eighth of the deliveries held (at most
+// 16) to be recorded before it claims again: enough to batch claims, few
+// enough that a busy endpoint is not left idle (measured both ways on both
+// stores).
 func (e *Engine) starve() {
 	e.mu.Lock()
-	e.starvedFor = max(1, min(16, e.inflight/8))
+	e.starvedFor = max(1, min(16, e.held/8))
 	e.mu.Unlock()
 }
 
-// room is ClaimParams.Room: how many more of a webhook's deliveries this
-// process can take now, and how far to push back the rest.
+// room is queue.ClaimParams.Room: how many more of a webhook's deliveries
+// this process can take now, and how long to pass it over when none.
 func (e *Engine) room(webhookID string) (int, time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -276,81 +349,114 @@ func (e *Engine) room(webhookID string) (int, time.Duration) {
 	case ep.failing:
 		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferFailing
 	case ep.latency > 0 && ep.latency < e.cfg.FastAnswer:
+		// A fast endpoint frees room in moments: consider it again on the
+		// next claim.
 		return e.cfg.PerEndpoint*e.cfg.FastQueue - ep.held, 0
 	}
 	return e.cfg.PerEndpoint - ep.held, e.cfg.DeferBy
 }
 
-func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim) {
+// hold counts a claim against Workers and its endpoint's room until its
+// result is recorded.
+func (e *Engine) hold(c *hookd.Claim) *endpoint {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	ep := e.endpoints[c.WebhookID]
 	if ep == nil {
 		ep = &endpoint{sends: make(chan struct{}, e.cfg.PerEndpoint)}
 		e.endpoints[c.WebhookID] = ep
 	}
 	ep.held++
-	e.inflight++
+	ep.lastUsed = e.clock.Now()
+	e.held++
+	return ep
+}
+
+// unhold frees the claims of recorded results, and wakes a starved loop.
+func (e *Engine) unhold(rs []*result) {
+	e.mu.Lock()
+	wakeUp := false
+	for _, r := range rs {
+		if ep := e.endpoints[r.claim.WebhookID]; ep != nil {
+			ep.held--
+		}
+		e.held--
+		if e.starvedFor > 0 {
+			e.starvedFor--
+			wakeUp = wakeUp || e.starvedFor == 0
+		}
+	}
 	e.mu.Unlock()
+	if wakeUp {
+		e.Notify()
+	}
+}
+
+func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim, deadline time.Time) {
+	ep := e.hold(c)
 	e.sends.Add(1)
 	go func() {
 		defer e.sends.Done()
-		r := e.deliver(ctx, c, ep)
-		e.mu.Lock()
-		ep.held--
-		e.inflight--
-		if r != nil && r.Attempt != nil {
-			a := r.Attempt
-			ep.failing = !a.Success && a.StatusCode == 0
-			if a.StatusCode != 0 {
-				if ep.latency == 0 {
-					ep.latency = a.Duration
-				} else {
-					ep.latency = (7*ep.latency + a.Duration) / 8
-				}
-			}
-		}
-		wakeUp := false
-		if e.starvedFor > 0 {
-			e.starvedFor--
-			wakeUp = e.starvedFor == 0
-		}
-		e.mu.Unlock()
-		if r != nil {
-			e.results <- r
-		}
-		if wakeUp {
-			e.Notify()
-		}
+		e.results <- e.deliver(ctx, c, ep, deadline)
 	}()
 }
 
 // webhook returns the webhook of a claim from the cache, reading it again
 // when it changed since it was cached.
 func (e *Engine) webhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, error) {
+	now := e.clock.Now()
 	e.mu.Lock()
-	wh := e.hooks[c.WebhookID]
-	e.mu.Unlock()
-	if wh != nil && wh.UpdatedAt.Equal(c.WebhookUpdatedAt) {
-		return wh, nil
+	ch := e.hooks[c.WebhookID]
+	if ch != nil && ch.wh.UpdatedAt.Equal(c.WebhookUpdatedAt) {
+		ch.lastUsed = now
+		e.mu.Unlock()
+		return ch.wh, nil
 	}
+	e.mu.Unlock()
 	wh, err := e.store.GetWebhook(ctx, c.TenantID, c.WebhookID)
-	if err != nil {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case errors.Is(err, hookd.ErrNotFound):
+		delete(e.hooks, c.WebhookID) // its secrets go with it
+		return nil, err
+	case err != nil:
 		return nil, err
 	}
-	e.mu.Lock()
-	e.hooks[c.WebhookID] = wh
-	e.mu.Unlock()
+	e.hooks[c.WebhookID] = &cachedHook{wh: wh, lastUsed: now}
 	return wh, nil
 }
 
-// deliver makes one attempt of a claim and returns what to record (nil:
-// nothing, the delivery is gone).
-func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint) *hookd.AttemptResult {
-	release := &hookd.AttemptResult{DeliveryID: c.DeliveryID, Release: true, NextAttemptAt: e.clock.Now()}
+// sweep forgets endpoints and webhooks unused for CacheIdle, so that
+// deleted webhooks' secrets do not stay in memory.
+func (e *Engine) sweep() {
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now.Sub(e.swept) < e.cfg.CacheIdle/4 {
+		return
+	}
+	e.swept = now
+	for id, ep := range e.endpoints {
+		if ep.held == 0 && now.Sub(ep.lastUsed) >= e.cfg.CacheIdle {
+			delete(e.endpoints, id)
+		}
+	}
+	for id, ch := range e.hooks {
+		if now.Sub(ch.lastUsed) >= e.cfg.CacheIdle {
+			delete(e.hooks, id)
+		}
+	}
+}
+
+// deliver makes one attempt of a claim, if its lease allows, and returns
+// what to record.
+func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time) *result {
+	release := &result{claim: c, release: true}
 	wh, err := e.webhook(ctx, c)
 	switch {
 	case errors.Is(err, hookd.ErrNotFound):
-		return nil // deleted with its deliveries
+		return &result{claim: c} // deleted with its deliveries
 	case err != nil:
 		if ctx.Err() == nil {
 			e.log.Error("read webhook", "webhook", c.WebhookID, "err", err)
@@ -365,37 +471,72 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint) *hoo
 	case <-ctx.Done():
 		return release
 	}
-	now := e.clock.Now()
-	a := e.sender.send(ctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, now)
+	// Never start an attempt that could outlast the lease: the delivery
+	// would fall due while it is being sent.
+	need := wh.Timeout + e.cfg.BodyTimeout + e.cfg.LeaseMargin
+	if e.clock.Now().Add(need).After(deadline) {
+		ok, err := e.extend(ctx, c, max(e.cfg.Lease, need))
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				e.log.Error("extend lease; the delivery will be sent when its lease ends", "delivery", c.DeliveryID, "err", err)
+			}
+			return release
+		case !ok:
+			e.log.Warn("lease lost before sending: another claim took the delivery", "delivery", c.DeliveryID)
+			return &result{claim: c}
+		}
+	}
+	a := e.sender.send(ctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, e.clock.Now())
 	if ctx.Err() != nil && !a.Success {
 		return release // stopped mid-attempt: it did not count
 	}
-	return e.outcome(wh, c, a)
+	e.mu.Lock()
+	ep.failing = !a.Success && a.StatusCode == 0
+	if a.StatusCode != 0 {
+		if ep.latency == 0 {
+			ep.latency = a.Duration
+		} else {
+			ep.latency = (7*ep.latency + a.Duration) / 8
+		}
+	}
+	e.mu.Unlock()
+	return &result{claim: c, outcome: e.outcome(wh, c, a)}
 }
 
-func (e *Engine) outcome(wh *hookd.Webhook, c *hookd.Claim, a *hookd.Attempt) *hookd.AttemptResult {
-	r := &hookd.AttemptResult{DeliveryID: c.DeliveryID, Attempt: a}
+// extend lengthens a claim's lease to d and reports whether it is still
+// this process's.
+func (e *Engine) extend(ctx context.Context, c *hookd.Claim, d time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.StoreTimeout)
+	defer cancel()
+	ok, _, err := queue.Extend(ctx, e.store, []hookd.Lease{c.Lease}, d)
+	return len(ok) == 1, err
+}
+
+func (e *Engine) outcome(wh *hookd.Webhook, c *hookd.Claim, a *hookd.Attempt) *hookd.Outcome {
+	o := &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, Attempt: a}
 	switch {
 	case a.Success:
-		r.Status = hookd.StatusSuccess
+		o.Status = hookd.StatusSuccess
 	case c.Manual || a.Number >= wh.MaxAttempts:
-		r.Status = hookd.StatusFailed
+		o.Status = hookd.StatusFailed
 	default:
-		r.Status = hookd.StatusRetrying
-		wait := Backoff(e.cfg.RetrySchedule, a.Number, jitterRand())
+		o.Status = hookd.StatusRetrying
+		o.RetryIn = Backoff(e.cfg.RetrySchedule, a.Number, jitterRand())
 		if a.StatusCode == 429 || a.StatusCode == 503 {
-			wait = max(wait, RetryAfter(a.ResponseHeaders["Retry-After"], a.StartedAt))
+			o.RetryIn = max(o.RetryIn, RetryAfter(a.ResponseHeaders["Retry-After"], a.StartedAt))
 		}
-		r.NextAttemptAt = a.StartedAt.Add(a.Duration).Add(wait)
 	}
-	return r
+	return o
 }
 
-// record writes attempt outcomes in batches: whatever has arrived, up to
-// RecordBatch, in one store call.
+// record writes results in batches: whatever has arrived, up to
+// RecordBatch, in one write. A delivery is held (counted against Workers
+// and its endpoint's room) until its result is written here, so a slow
+// store slows the claims, never the other way round.
 func (e *Engine) record() {
 	defer close(e.recDone)
-	batch := make([]*hookd.AttemptResult, 0, e.cfg.RecordBatch)
+	batch := make([]*result, 0, e.cfg.RecordBatch)
 	for r := range e.results {
 		batch = append(batch[:0], r)
 	fill:
@@ -410,18 +551,37 @@ func (e *Engine) record() {
 				break fill
 			}
 		}
-		// Outcomes that cannot be written are not lost work: their
-		// deliveries stay leased and are sent again when the lease ends.
-		var err error
-		for try := 0; try < 3; try++ {
-			if err = e.store.RecordAttempts(context.Background(), batch); err == nil {
-				break
-			}
-			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+		e.write(batch)
+		e.unhold(batch)
+	}
+}
+
+// write records a batch of results. What cannot be written is not lost
+// work: its deliveries stay leased and are sent again when the lease ends.
+func (e *Engine) write(batch []*result) {
+	var outcomes []*hookd.Outcome
+	var releases []queue.Release
+	for _, r := range batch {
+		switch {
+		case r.outcome != nil:
+			outcomes = append(outcomes, r.outcome)
+		case r.release:
+			releases = append(releases, queue.Release{Lease: r.claim.Lease, WebhookID: r.claim.WebhookID})
 		}
-		if err != nil {
-			e.log.Error("record attempts; their deliveries will be sent again after the lease", "count", len(batch), "err", err)
-		}
+	}
+	if len(outcomes)+len(releases) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.StoreTimeout)
+	defer cancel()
+	rec, err := queue.Record(ctx, e.store, outcomes, releases)
+	if err != nil {
+		e.log.Error("record attempts; their deliveries will be sent again after the lease", "err", err)
+	}
+	if rec.Stale > 0 {
+		// A lease ran out before its outcome came (or a manual retry took
+		// the delivery): the outcome changed nothing.
+		e.log.Warn("stale outcomes not recorded", "count", rec.Stale)
 	}
 }
 
@@ -442,16 +602,17 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if err := ev.BuildPayload(data, nil); err != nil {
 		return nil, hookd.Invalid("data", "is not valid JSON")
 	}
-	d, err := e.store.CreateTestDelivery(ctx, ev, wh.ID, now.Add(e.cfg.Lease))
+	c, err := e.store.CreateTestDelivery(ctx, ev, wh.ID, max(e.cfg.Lease, wh.Timeout+e.cfg.BodyTimeout+e.cfg.LeaseMargin))
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}
-	a := e.sender.send(ctx, wh, ev.ID, ev.Type, d.ID, 1, ev.Payload, e.clock.Now())
-	r := e.outcome(wh, &hookd.Claim{DeliveryID: d.ID, Manual: true}, a)
-	if err := e.store.RecordAttempts(context.WithoutCancel(ctx), []*hookd.AttemptResult{r}); err != nil {
-		return nil, fmt.Errorf("test send: record: %w", err)
+	a := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, ev.Payload, e.clock.Now())
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
+	defer cancel()
+	if _, err := queue.Record(rctx, e.store, []*hookd.Outcome{e.outcome(wh, c, a)}, nil); err != nil {
+		return nil, fmt.Errorf("test send: %w", err)
 	}
-	res := &hookd.TestResult{Success: a.Success, ResponseTimeMs: a.Duration.Milliseconds(), DeliveryID: d.ID, EventID: ev.ID}
+	res := &hookd.TestResult{Success: a.Success, ResponseTimeMs: a.Duration.Milliseconds(), DeliveryID: c.DeliveryID, EventID: ev.ID}
 	if a.StatusCode != 0 {
 		code, body := a.StatusCode, string(a.ResponseBody)
 		res.StatusCode, res.ResponseBody = &code, &body

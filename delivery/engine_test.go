@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/queue"
 	"github.com/hookd/hookd/sqlite"
 )
 
@@ -59,7 +60,10 @@ func newHarness(t *testing.T, mods ...func(*delivery.Config)) *harness {
 }
 
 func (h *harness) start() {
-	h.engine = delivery.New(h.cfg)
+	var err error
+	if h.engine, err = delivery.New(h.cfg); err != nil {
+		h.t.Fatal(err)
+	}
 	if err := h.engine.Start(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}
@@ -100,6 +104,16 @@ func (h *harness) publish(hooks ...*hookd.Webhook) *hookd.Event {
 	}
 	h.engine.Notify()
 	return ev
+}
+
+func (h *harness) setEnabled(w *hookd.Webhook, enabled bool) {
+	h.t.Helper()
+	if _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
+		w.Enabled = enabled
+		return nil
+	}); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // wait polls the event's delivery to webhook until cond holds.
@@ -381,8 +395,8 @@ func TestAbandonedClaimIsResent(t *testing.T) {
 	wh := h.webhook(rcv.URL)
 	ev := h.publish(wh)
 	// A process claims the delivery and dies before recording anything.
-	res, err := h.store.ClaimDeliveries(context.Background(), hookd.ClaimParams{
-		Now: time.Now(), Lease: time.Second, Limit: 10, Room: func(string) (int, time.Duration) { return 10, time.Second },
+	res, err := queue.Claim(context.Background(), h.store, queue.ClaimParams{
+		Lease: time.Second, Limit: 10, Room: func(string) (int, time.Duration) { return 10, time.Second },
 	})
 	if err != nil || len(res.Claims) != 1 {
 		t.Fatalf("claim = %v, %v", res, err)
@@ -465,11 +479,7 @@ func TestDisabledWebhook(t *testing.T) {
 	rcv := newReceiver(t, nil)
 	wh := h.webhook(rcv.URL)
 	ev := h.publish(wh)
-	wh.Enabled = false
-	wh.UpdatedAt = time.Now()
-	if err := h.store.UpdateWebhook(context.Background(), wh); err != nil {
-		t.Fatal(err)
-	}
+	h.setEnabled(wh, false)
 	h.start()
 	dd := h.wait(ev, wh, "failed", status(hookd.StatusFailed))
 	if dd.Delivery.LastError != "webhook disabled" || dd.Delivery.Attempts != 0 {
@@ -479,12 +489,8 @@ func TestDisabledWebhook(t *testing.T) {
 	if len(rcv.got()) != 0 {
 		t.Fatal("a disabled webhook got a request")
 	}
-	wh.Enabled = true
-	wh.UpdatedAt = time.Now()
-	if err := h.store.UpdateWebhook(context.Background(), wh); err != nil {
-		t.Fatal(err)
-	}
-	n, err := h.store.RetryFailed(context.Background(), "acme", wh.ID, time.Now())
+	h.setEnabled(wh, true)
+	n, err := h.store.RetryFailed(context.Background(), "acme", wh.ID)
 	if err != nil || n != 1 {
 		t.Fatalf("RetryFailed = %d, %v", n, err)
 	}
@@ -504,7 +510,7 @@ func TestManualRetryIsOneAttempt(t *testing.T) {
 	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.MaxAttempts = 2 })
 	ev := h.publish(wh)
 	dd := h.wait(ev, wh, "failed", status(hookd.StatusFailed))
-	if err := h.store.RetryDelivery(context.Background(), "acme", dd.Delivery.ID, time.Now()); err != nil {
+	if err := h.store.RetryDelivery(context.Background(), "acme", dd.Delivery.ID); err != nil {
 		t.Fatal(err)
 	}
 	h.engine.Notify()
@@ -516,7 +522,7 @@ func TestManualRetryIsOneAttempt(t *testing.T) {
 		t.Fatalf("requests = %d, want 3: a failed manual retry is not retried", n)
 	}
 	fail.Store(false)
-	if err := h.store.RetryDelivery(context.Background(), "acme", dd.Delivery.ID, time.Now()); err != nil {
+	if err := h.store.RetryDelivery(context.Background(), "acme", dd.Delivery.ID); err != nil {
 		t.Fatal(err)
 	}
 	h.engine.Notify()

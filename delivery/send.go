@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -22,24 +23,30 @@ import (
 // endpoint; every connection is checked by the SSRF guard on the address
 // actually dialled.
 type sender struct {
-	verified *http.Client
-	insecure *http.Client // for webhooks with sslVerification false
-	ua       string
+	verified    *http.Client
+	insecure    *http.Client // for webhooks with sslVerification false
+	ua          string
+	bodyTimeout time.Duration
 }
 
-func newSender(guard *netguard.Policy, ua string) *sender {
+// maxHeaderBytes bounds what the transport reads of a response's headers
+// (net/http's default is 10 MiB); hookd.MaxResponseHeaders of them is kept.
+const maxHeaderBytes = 64 << 10
+
+func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *sender {
 	mk := func(skipVerify bool) *http.Client {
 		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
 		tr := &http.Transport{
-			Proxy:                 nil, // a proxy would dial for us, past the guard
-			DialContext:           d.DialContext,
-			MaxIdleConns:          4096,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-			ForceAttemptHTTP2:     true,
-			TLSClientConfig:       &tls.Config{InsecureSkipVerify: skipVerify}, //nolint:gosec // per-webhook opt-out
+			Proxy:                  nil, // a proxy would dial for us, past the guard
+			DialContext:            d.DialContext,
+			MaxIdleConns:           4096,
+			MaxIdleConnsPerHost:    256,
+			IdleConnTimeout:        90 * time.Second,
+			TLSHandshakeTimeout:    10 * time.Second,
+			ExpectContinueTimeout:  time.Second,
+			MaxResponseHeaderBytes: maxHeaderBytes,
+			ForceAttemptHTTP2:      true,
+			TLSClientConfig:        &tls.Config{InsecureSkipVerify: skipVerify}, //nolint:gosec // per-webhook opt-out
 		}
 		return &http.Client{
 			Transport: tr,
@@ -47,18 +54,24 @@ func newSender(guard *netguard.Policy, ua string) *sender {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &sender{verified: mk(false), insecure: mk(true), ua: ua}
+	return &sender{verified: mk(false), insecure: mk(true), ua: ua, bodyTimeout: bodyTimeout}
 }
 
 // sensitive headers are kept in the attempt log with their value hidden.
 var sensitive = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true}
 
 // send makes one attempt of delivering body to wh and returns it. It never
-// fails: every problem is the attempt's Error.
+// fails: every problem is the attempt's Error. The status line decides the
+// outcome: it must come within the webhook's timeout, and a 2xx is a
+// success even if the body then stalls (the body is read, for the log
+// only, within bodyTimeout more).
 func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType, deliveryID string, number int, body []byte, now time.Time) *hookd.Attempt {
 	a := &hookd.Attempt{Number: number, StartedAt: now}
-	ctx, cancel := context.WithTimeout(ctx, wh.Timeout)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(wh.Timeout, func() { timedOut.Store(true); cancel() })
+	defer func() { timer.Stop() }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(body))
 	if err != nil {
 		a.Error = "bad webhook URL: " + err.Error()
@@ -88,33 +101,39 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	}
 	start := time.Now()
 	res, err := client.Do(req)
+	a.Duration = time.Since(start)
 	if err != nil {
-		a.Duration = time.Since(start)
+		if timedOut.Load() {
+			err = context.DeadlineExceeded
+		}
 		a.Error = describe(err, wh.Timeout)
 		return a
 	}
+	// The status line came in time: from here only the body's own
+	// deadline applies.
+	if timer.Stop() {
+		timer = time.AfterFunc(s.bodyTimeout, cancel)
+	}
 	a.StatusCode = res.StatusCode
-	a.ResponseHeaders = flatten(res.Header)
+	a.ResponseHeaders = hookd.CleanHeaders(flatten(res.Header), hookd.MaxResponseHeaders)
 	// Read at most what the log keeps; a huge or endless body costs nothing
 	// more than that.
-	a.ResponseBody, err = io.ReadAll(io.LimitReader(res.Body, hookd.MaxResponseBody))
-	a.Duration = time.Since(start)
+	a.ResponseBody, _ = io.ReadAll(io.LimitReader(res.Body, hookd.MaxResponseBody))
 	// Drain a little more so the connection can be reused, then give up.
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	res.Body.Close()
 	switch {
-	case err != nil && ctx.Err() != nil:
-		a.Error = describe(ctx.Err(), wh.Timeout)
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		a.Success = true
 	case res.StatusCode >= 300 && res.StatusCode < 400:
 		a.Error = fmt.Sprintf("redirect (%d) not followed", res.StatusCode)
 		if loc := res.Header.Get("Location"); loc != "" {
 			a.Error += ": Location " + loc
 		}
-	case res.StatusCode < 200 || res.StatusCode >= 300:
-		a.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
 	default:
-		a.Success = true
+		a.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
 	}
+	a.Error = hookd.CleanText(a.Error, hookd.MaxErrorText)
 	return a
 }
 

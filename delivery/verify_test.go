@@ -23,7 +23,7 @@ import (
 // independent verifier for the scheme (stripe-go, go-github), it agrees.
 func TestSentRequestsVerify(t *testing.T) {
 	guard := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
-	s := newSender(guard, "hookd/test")
+	s := newSender(guard, "hookd/test", time.Second)
 	body := []byte(`{"id":"evt_1","type":"a.b","timestamp":"2026-01-02T03:04:05Z","data":{"x":"{body}"}}`)
 	template := &hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{id}:{timestamp}:{type}:{body}",
 		Encoding: "base64", Prefix: "v=", TimestampHeader: "X-Ts", EventHeader: "X-Type"}

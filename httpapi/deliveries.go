@@ -109,7 +109,10 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireEnabled(r, d.Delivery.WebhookID); err != nil {
 		return err
 	}
-	if err := s.store.RetryDelivery(r.Context(), tenantID, id, s.clock.Now()); err != nil {
+	if err := s.store.RetryDelivery(r.Context(), tenantID, id); err != nil {
+		if errors.Is(err, hookd.ErrConflict) {
+			return errorf(hookd.ErrConflict, "delivery "+id+" is being sent now: retry it once this attempt is recorded")
+		}
 		return deliveryErr(id, err)
 	}
 	s.notify()
@@ -125,7 +128,7 @@ func (s *Server) retryAllFailed(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireEnabled(r, wh.ID); err != nil {
 		return err
 	}
-	n, err := s.store.RetryFailed(r.Context(), wh.TenantID, wh.ID, s.clock.Now())
+	n, err := s.store.RetryFailed(r.Context(), wh.TenantID, wh.ID)
 	if err != nil {
 		return err
 	}
@@ -191,11 +194,6 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(r, &in); err != nil {
 		return err
 	}
-	wh, err := s.loadWebhook(r)
-	if err != nil {
-		return err
-	}
-	scheme := wh.Signature.SchemeName()
 	v := &hookd.ValidationError{}
 	grace := 24 * time.Hour
 	if in.GraceSeconds.ok(v, "graceSeconds", "an integer") {
@@ -204,25 +202,33 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		}
 		grace = time.Duration(in.GraceSeconds.V) * time.Second
 	}
-	secret := hookd.GenerateSecret(scheme)
-	switch {
-	case !in.Secret.Set:
-	case in.Secret.Null:
-		secret = ""
-	case in.Secret.ok(v, "secret", "a string"):
-		secret = in.Secret.V
-	}
-	if err := hookd.ValidateSecret(scheme, secret); err != nil && len(v.Details) == 0 {
-		v.Add("secret", "%v", err)
+	if !in.Secret.Null {
+		in.Secret.ok(v, "secret", "a string")
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	wh.Rotate(secret, grace, s.clock.Now())
-	err = s.store.UpdateWebhook(r.Context(), wh)
-	s.hooks.invalidate(wh.TenantID)
+	id := r.PathValue("webhookId")
+	var secret string
+	_, err := hookd.EditWebhook(r.Context(), s.store, s.clock, r.PathValue("tenantId"), id, func(wh *hookd.Webhook) error {
+		scheme := wh.Signature.SchemeName()
+		switch {
+		case !in.Secret.Set:
+			secret = hookd.GenerateSecret(scheme)
+		case in.Secret.Null:
+			secret = ""
+		default:
+			secret = in.Secret.V
+		}
+		if err := hookd.ValidateSecret(scheme, secret); err != nil {
+			return hookd.Invalid("secret", "%v", err)
+		}
+		wh.Rotate(secret, grace, s.clock.Now())
+		return nil
+	})
+	s.hooks.invalidate(r.PathValue("tenantId"))
 	if err != nil {
-		return webhookErr(wh.ID, err)
+		return webhookErr(id, err)
 	}
 	out := map[string]any{"secret": nil}
 	if secret != "" {

@@ -213,37 +213,48 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// webhookPatch is the body of PATCH: any create field but secret, and the
+// updatedAt the change is based on.
+type webhookPatch struct {
+	webhookInput
+	UpdatedAt Opt[time.Time] `json:"updatedAt"`
+}
+
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
-	var in webhookInput
+	var in webhookPatch
 	if err := decode(r, &in); err != nil {
 		return err
 	}
 	if in.Secret.Set {
 		return hookd.BadRequest("secret cannot be changed with PATCH: use POST …/secret/rotate")
 	}
-	wh, err := s.loadWebhook(r)
-	if err != nil {
-		return err
-	}
-	oldScheme := wh.Signature.SchemeName()
 	v := &hookd.ValidationError{}
-	in.apply(v, wh, s.cfg.DefaultMaxAttempts)
+	in.UpdatedAt.ok(v, "updatedAt", "an RFC 3339 time, as read")
 	if err := v.Err(); err != nil {
 		return err
 	}
-	wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret
-	rules, err := s.rules(r, in.Events.Set)
+	id := r.PathValue("webhookId")
+	wh, err := hookd.EditWebhook(r.Context(), s.store, s.clock, r.PathValue("tenantId"), id, func(wh *hookd.Webhook) error {
+		if in.UpdatedAt.Set && !wh.UpdatedAt.Equal(in.UpdatedAt.V) {
+			return errorf(hookd.ErrConflict, "webhook "+wh.ID+" changed since updatedAt "+in.UpdatedAt.V.UTC().Format(time.RFC3339Nano)+
+				": read it again and apply your change to what it is now")
+		}
+		oldScheme := wh.Signature.SchemeName()
+		v := &hookd.ValidationError{}
+		in.apply(v, wh, s.cfg.DefaultMaxAttempts)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret
+		rules, err := s.rules(r, in.Events.Set)
+		if err != nil {
+			return err
+		}
+		return wh.Validate(rules)
+	})
+	s.hooks.invalidate(r.PathValue("tenantId"))
 	if err != nil {
-		return err
-	}
-	if err := wh.Validate(rules); err != nil {
-		return err
-	}
-	wh.UpdatedAt = s.clock.Now()
-	err = s.store.UpdateWebhook(r.Context(), wh)
-	s.hooks.invalidate(wh.TenantID)
-	if err != nil {
-		return webhookErr(wh.ID, err)
+		return webhookErr(id, err)
 	}
 	writeJSON(w, http.StatusOK, wh)
 	return nil

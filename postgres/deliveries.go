@@ -2,158 +2,14 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/sqlrow"
 )
-
-func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hookd.ClaimResult, error) {
-	res := &hookd.ClaimResult{}
-	if p.Limit <= 0 {
-		return res, nil
-	}
-	now := sqlrow.Micros(p.Now)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		res.Claims = nil
-		// SKIP LOCKED: rows another process is claiming right now are
-		// passed over, never waited for or claimed twice.
-		rows, err := tx.Query(ctx, `SELECT d.id, d.webhook_id, w.enabled, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= $1
-			ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`, now, p.Limit*sqlrow.ScanFactor)
-		due, err := collect(rows, err, "claim: scan", func(r sqlrow.Scanner) (sqlrow.DueRow, error) {
-			var d sqlrow.DueRow
-			err := r.Scan(&d.ID, &d.WebhookID, &d.Enabled, &d.RateLimit)
-			return d, err
-		})
-		if err != nil {
-			return err
-		}
-		pick := sqlrow.NewPicker(p)
-		if err := budgets(ctx, tx, pick, due); err != nil {
-			return err
-		}
-		for _, r := range due {
-			pick.Add(r)
-		}
-		for wid, tat := range pick.Spent() {
-			if _, err := tx.Exec(ctx, `UPDATE rate_budgets SET tat = $2 WHERE webhook_id = $1`, wid, sqlrow.Micros(tat)); err != nil {
-				return wrap("claim: spend rate budget", err)
-			}
-		}
-		if len(pick.Disabled) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = $1, updated_at = $2 WHERE id = ANY($3)`,
-				sqlrow.DisabledError, now, pick.Disabled); err != nil {
-				return wrap("claim: fail disabled", err)
-			}
-		}
-		for by, ids := range pick.Deferred {
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2)`, sqlrow.Micros(p.Now.Add(by)), ids); err != nil {
-				return wrap("claim: defer", err)
-			}
-		}
-		if len(pick.Picked) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2)`, sqlrow.Micros(p.Now.Add(p.Lease)), pick.Picked); err != nil {
-				return wrap("claim: lease", err)
-			}
-			rows, err := tx.Query(ctx, `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload
-				FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
-				WHERE d.id = ANY($1) ORDER BY d.id`, pick.Picked)
-			claims, err := collect(rows, err, "claim: read", func(r sqlrow.Scanner) (*hookd.Claim, error) {
-				c := &hookd.Claim{}
-				var updated int64
-				err := r.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Payload)
-				c.WebhookUpdatedAt = sqlrow.FromMicros(updated)
-				return c, err
-			})
-			if err != nil {
-				return err
-			}
-			res.Claims = claims
-		}
-		var next *int64
-		if err := tx.QueryRow(ctx, `SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('PENDING', 'RETRYING')`).Scan(&next); err != nil {
-			return wrap("claim: next due", err)
-		}
-		res.NextDue = time.Time{}
-		if next != nil {
-			res.NextDue = sqlrow.FromMicros(*next)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// budgets gives the picker the budget of each rate-limited webhook among
-// the due rows, locking it (in webhook order, so that replicas never
-// deadlock) until the claim commits: replicas spend one budget in turn.
-func budgets(ctx context.Context, tx pgx.Tx, pick *sqlrow.Picker, due []sqlrow.DueRow) error {
-	ids, rates := sqlrow.RateLimited(due)
-	if len(ids) == 0 {
-		return nil
-	}
-	// A budget row must exist before it can be locked.
-	if _, err := tx.Exec(ctx, `INSERT INTO rate_budgets (webhook_id, tat) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING`, ids); err != nil {
-		return wrap("claim: rate budgets", err)
-	}
-	rows, err := tx.Query(ctx, `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE`, ids)
-	type tat struct {
-		id string
-		at int64
-	}
-	tats, err := collect(rows, err, "claim: rate budgets", func(r sqlrow.Scanner) (tat, error) {
-		var t tat
-		err := r.Scan(&t.id, &t.at)
-		return t, err
-	})
-	if err != nil {
-		return err
-	}
-	for _, t := range tats {
-		pick.Budget(t.id, sqlrow.FromMicros(t.at), rates[t.id])
-	}
-	return nil
-}
-
-func (s *Store) RecordAttempts(ctx context.Context, results []*hookd.AttemptResult) error {
-	b := &pgx.Batch{}
-	for _, r := range results {
-		if r.Release {
-			b.Queue(`UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND status IN ('PENDING', 'RETRYING')`, sqlrow.Micros(r.NextAttemptAt), r.DeliveryID)
-			continue
-		}
-		a := r.Attempt
-		rq, err := json.Marshal(sqlrow.NonNil(a.RequestHeaders))
-		if err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		rs, err := json.Marshal(sqlrow.NonNil(a.ResponseHeaders))
-		if err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		b.Queue(`INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
-			SELECT id, attempts + 1, tenant_id, webhook_id, $1, $2, $3, $4, $5, $6, $7, $8 FROM deliveries WHERE id = $9`,
-			sqlrow.Micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.Error, a.Success, string(rq), string(rs), a.ResponseBody, r.DeliveryID)
-		var next any
-		if r.Status == hookd.StatusPending || r.Status == hookd.StatusRetrying {
-			next = sqlrow.Micros(r.NextAttemptAt)
-		}
-		b.Queue(`UPDATE deliveries SET attempts = attempts + 1, status = $1, next_attempt_at = $2, manual = false,
-			last_status_code = $3, last_error = $4, response_time_us = $5, updated_at = $6 WHERE id = $7`,
-			string(r.Status), next, a.StatusCode, a.Error, a.Duration.Microseconds(), sqlrow.Micros(a.StartedAt.Add(a.Duration)), r.DeliveryID)
-	}
-	// One transaction, one round trip: the batch is sent as a pipeline.
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return wrap("record attempts", tx.SendBatch(ctx, b).Close())
-	})
-}
 
 func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*hookd.DeliveryDetail, error) {
 	dd := &hookd.DeliveryDetail{}
@@ -219,23 +75,53 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, tenantID string, p hoo
 	return out, total, err
 }
 
-const retryStatus = `CASE WHEN attempts > 0 THEN 'RETRYING' ELSE 'PENDING' END`
+// retrySet makes a delivery due now ($1) for one manual attempt with a new
+// lease token (see the SQLite store).
+const retrySet = `status = CASE WHEN attempts > 0 THEN 'RETRYING' ELSE 'PENDING' END, next_attempt_at = n.now, manual = true,
+	leased = false, lease_token = lease_token + 1, updated_at = n.now`
 
-func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string, now time.Time) error {
-	return s.execOne(ctx, "retry delivery", `UPDATE deliveries SET status = `+retryStatus+`, next_attempt_at = $1, manual = true, updated_at = $1
-		WHERE tenant_id = $2 AND id = $3`, sqlrow.Micros(now), tenantID, id)
+func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var webhookID string
+		var now int64
+		err := tx.QueryRow(ctx, `UPDATE deliveries d SET `+retrySet+` FROM (SELECT coalesce($1::bigint, `+dbNow+`) AS now) n
+			WHERE d.tenant_id = $2 AND d.id = $3 AND NOT (d.leased AND d.status IN `+sqlrow.WaitingStatuses+` AND d.next_attempt_at > n.now)
+			RETURNING d.webhook_id, n.now`, s.nowArg(), tenantID, id).Scan(&webhookID, &now)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&n); err != nil {
+				return wrap("retry delivery", err)
+			}
+			if n > 0 {
+				return fmt.Errorf("retry delivery %s: an attempt is being sent: %w", id, hookd.ErrConflict)
+			}
+			return fmt.Errorf("retry delivery: %w", hookd.ErrNotFound)
+		}
+		if err != nil {
+			return wrap("retry delivery", err)
+		}
+		return wrap("retry", markOne(ctx, tx, webhookID, now))
+	})
 }
 
-func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = `+retryStatus+`, next_attempt_at = $1, manual = true, updated_at = $1
-		WHERE tenant_id = $2 AND webhook_id = $3 AND status = 'FAILED'`, sqlrow.Micros(now), tenantID, webhookID)
-	if err != nil {
-		return 0, wrap("retry failed deliveries", err)
-	}
-	if tag.RowsAffected() > 0 {
-		_, _ = s.pool.Exec(ctx, `SELECT pg_notify('`+wakeChannel+`', '')`)
-	}
-	return int(tag.RowsAffected()), nil
+func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var now int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce($1::bigint, `+dbNow+`)`, s.nowArg()).Scan(&now); err != nil {
+			return wrap("retry failed deliveries", err)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET `+retrySet+` FROM (SELECT $1::bigint AS now) n
+			WHERE tenant_id = $2 AND webhook_id = $3 AND status = 'FAILED'`, now, tenantID, webhookID)
+		if err != nil {
+			return wrap("retry failed deliveries", err)
+		}
+		if n = int(tag.RowsAffected()); n == 0 {
+			return nil
+		}
+		return wrap("retry", markOne(ctx, tx, webhookID, now))
+	})
+	return n, err
 }
 
 func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, error) {

@@ -48,30 +48,34 @@ func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID strin
 	return collect(rows, err, "list event deliveries", sqlrow.ScanDelivery)
 }
 
-func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhookID string, leaseUntil time.Time) (*hookd.Delivery, error) {
-	now := s.clock.Now()
-	d := &hookd.Delivery{
-		ID: hookd.NewID(hookd.PrefixDelivery, now), TenantID: ev.TenantID, EventID: ev.ID, WebhookID: webhookID,
-		EventType: ev.Type, Status: hookd.StatusPending, NextAttemptAt: leaseUntil, CreatedAt: now, UpdatedAt: now,
+func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhookID string, lease time.Duration) (*hookd.Claim, error) {
+	c := &hookd.Claim{
+		Lease:    hookd.Lease{DeliveryID: hookd.NewID(hookd.PrefixDelivery, time.Now()), Token: 1},
+		TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type, WebhookID: webhookID, Manual: true, Payload: ev.Payload,
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES ($1, $2, $3, NULL, $4, $5) RETURNING seq`,
-			ev.TenantID, ev.ID, ev.Type, sqlrow.Micros(ev.Timestamp), ev.Payload).Scan(&ev.Seq); err != nil {
+		var now int64
+		if err := tx.QueryRow(ctx, `INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES ($1, $2, $3, NULL, $4, $5)
+			RETURNING seq, coalesce($6::bigint, `+dbNow+`)`,
+			ev.TenantID, ev.ID, ev.Type, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg()).Scan(&ev.Seq, &now); err != nil {
 			return wrap("insert test event", err)
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, manual, created_at, updated_at)
-			SELECT $1, $2, $3, id, $4, $5, 'PENDING', $6, true, $7, $7 FROM webhooks WHERE id = $8 AND tenant_id = $2`,
-			d.ID, d.TenantID, ev.Seq, d.EventID, d.EventType, sqlrow.Micros(leaseUntil), sqlrow.Micros(now), webhookID)
+		until := now + lease.Microseconds()
+		tag, err := tx.Exec(ctx, `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, manual, lease_token, leased, created_at, updated_at)
+			SELECT $1, $2, $3, id, $4, $5, 'PENDING', $6, true, $7, true, $8, $8 FROM webhooks WHERE id = $9 AND tenant_id = $2`,
+			c.DeliveryID, c.TenantID, ev.Seq, c.EventID, c.EventType, until, c.Token, now, webhookID)
 		if err != nil {
 			return wrap("insert test delivery", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("insert test delivery: %w", hookd.ErrNotFound)
 		}
-		return nil
+		c.LeasedUntil = sqlrow.FromMicros(until)
+		// Should the caller die, the delivery falls due when its lease ends.
+		return wrap("insert test delivery", markOne(ctx, tx, webhookID, until))
 	})
 	if err != nil {
 		return nil, err
 	}
-	return d, nil
+	return c, nil
 }

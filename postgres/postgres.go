@@ -47,14 +47,27 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxConns sizes the pool. Default 16.
 	MaxConns int32
+	// OpTimeout bounds each of the delivery path's transactions (a claim,
+	// a batch of outcomes, a batch of publishes). Default 30s.
+	OpTimeout time.Duration
+	// StatementTimeout is the server's statement_timeout for every
+	// connection, unless the URL sets one. Default 60s; it must not be
+	// shorter than OpTimeout.
+	StatementTimeout time.Duration
+	// KeepAlive is the TCP keepalive period of connections, and
+	// tcp_user_timeout is twice it: a database that vanishes from the
+	// network is noticed within about that, not after the kernel's 15
+	// minutes. Default 15s.
+	KeepAlive time.Duration
 }
 
 // Store is the PostgreSQL hookd.Store.
 type Store struct {
 	pool      *pgxpool.Pool
 	box       *hookd.SecretBox
-	clock     hookd.Clock
+	clock     hookd.Clock // nil: the database's clock
 	log       *slog.Logger
+	opTimeout time.Duration
 	publishes chan *publishReq
 	stop      chan struct{}
 	pubDone   chan struct{}
@@ -72,7 +85,24 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 16
 	}
+	if cfg.OpTimeout <= 0 {
+		cfg.OpTimeout = 30 * time.Second
+	}
+	if cfg.StatementTimeout <= 0 {
+		cfg.StatementTimeout = 60 * time.Second
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 15 * time.Second
+	}
+	if cfg.StatementTimeout < cfg.OpTimeout {
+		return nil, fmt.Errorf("postgres: StatementTimeout (%s) is shorter than OpTimeout (%s)", cfg.StatementTimeout, cfg.OpTimeout)
+	}
 	pc.MaxConns = cfg.MaxConns
+	if _, set := pc.ConnConfig.RuntimeParams["statement_timeout"]; !set {
+		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: cfg.KeepAlive, Control: userTimeout(2 * cfg.KeepAlive)}
+	pc.ConnConfig.DialFunc = d.DialContext
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -86,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, box: cfg.Box, clock: cfg.Clock, log: cfg.Logger,
+	s := &Store{pool: pool, box: cfg.Box, clock: cfg.Clock, log: cfg.Logger, opTimeout: cfg.OpTimeout,
 		publishes: make(chan *publishReq, 4*maxPublishBatch), stop: make(chan struct{}), pubDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()

@@ -14,12 +14,12 @@ import (
 )
 
 // open returns a store in a schema of its own (pgtest).
-func open(t *testing.T, box *hookd.SecretBox) hookd.Store {
-	return pgtest.Open(t, postgres.Config{Box: box})
+func open(t *testing.T, box *hookd.SecretBox, clock hookd.Clock) hookd.Store {
+	return pgtest.Open(t, postgres.Config{Box: box, Clock: clock})
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) hookd.Store { return open(t, nil) })
+	storetest.Run(t, func(t *testing.T, clock hookd.Clock) hookd.Store { return open(t, nil, clock) })
 }
 
 func TestConformanceEncrypted(t *testing.T) {
@@ -27,7 +27,7 @@ func TestConformanceEncrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.Run(t, func(t *testing.T) hookd.Store { return open(t, box) })
+	storetest.Run(t, func(t *testing.T, clock hookd.Clock) hookd.Store { return open(t, box, clock) })
 }
 
 func TestMigrateTwice(t *testing.T) {
@@ -48,7 +48,7 @@ func TestMigrateTwice(t *testing.T) {
 }
 
 func TestWakeups(t *testing.T) {
-	s := open(t, nil).(*postgres.Store)
+	s := open(t, nil, nil).(*postgres.Store)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wake := s.Wakeups(ctx)

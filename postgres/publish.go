@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,9 +19,10 @@ import (
 const maxPublishBatch = 256
 
 type publishReq struct {
-	ctx  context.Context
-	ev   *hookd.Event
-	args []any
+	ctx        context.Context
+	ev         *hookd.Event
+	webhookIDs []string
+	args       []any
 	res  *hookd.PublishResult
 	err  error
 	done chan struct{}
@@ -34,8 +36,9 @@ const insertEventAndDeliveries = `WITH e AS (
 		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq
 	), d AS (
 		INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
-		SELECT j.value, w.tenant_id, e.seq, w.id, $2, $3, 'PENDING', $7, $7, $7
-		FROM e CROSS JOIN jsonb_each_text($8::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $1 AND w.enabled
+		SELECT j.value, w.tenant_id, e.seq, w.id, $2, $3, 'PENDING', n.now, n.now, n.now
+		FROM e CROSS JOIN (SELECT coalesce($7::bigint, `+dbNow+`) AS now) n
+		CROSS JOIN jsonb_each_text($8::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $1 AND w.enabled
 		RETURNING 1
 	)
 	SELECT (SELECT seq FROM e), (SELECT count(*) FROM d)`
@@ -45,13 +48,12 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	if err != nil {
 		return nil, fmt.Errorf("publish event: %w", err)
 	}
-	now := s.clock.Now()
 	ids := make([]string, len(webhookIDs))
 	for i := range ids {
-		ids[i] = hookd.NewID(hookd.PrefixDelivery, now)
+		ids[i] = hookd.NewID(hookd.PrefixDelivery, ev.Timestamp)
 	}
-	req := &publishReq{ctx: ctx, ev: ev, done: make(chan struct{}), args: []any{
-		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.Micros(now),
+	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, done: make(chan struct{}), args: []any{
+		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg(),
 		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)),
 	}}
 	select {
@@ -111,16 +113,42 @@ func (s *Store) publisher() {
 	}
 }
 
+// publishBatch runs a batch of publishes in one transaction. Its results
+// are set only once it has committed: a rerun never answers with what a
+// rolled-back run saw.
 func (s *Store) publishBatch(batch []*publishReq) error {
-	ctx := context.Background()
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opTimeout)
+	defer cancel()
+	res := make([]*hookd.PublishResult, len(batch))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		clear(res)
 		b := &pgx.Batch{}
+		hooks := map[string]bool{}
 		for _, r := range batch {
 			b.Queue(insertEventAndDeliveries, r.args...)
+			for _, id := range r.webhookIDs {
+				hooks[id] = true
+			}
 		}
-		b.Queue(`SELECT pg_notify('` + wakeChannel + `', '')`)
+		// Marked due last, just before the commit, so that the webhooks'
+		// rows are locked (see markDue) for as short a time as can be.
+		if len(hooks) > 0 {
+			ids := make([]string, 0, len(hooks))
+			for id := range hooks {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			at := make([]*int64, len(ids)) // the database's now, as the deliveries'
+			if s.clock != nil {
+				now := sqlrow.Micros(s.clock.Now())
+				for i := range at {
+					at[i] = &now
+				}
+			}
+			queueMarkDue(b, ids, at)
+		}
 		br := tx.SendBatch(ctx, b)
-		for _, r := range batch {
+		for i, r := range batch {
 			var seq *int64
 			var created int
 			if err := br.QueryRow().Scan(&seq, &created); err != nil {
@@ -128,8 +156,9 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 				return wrap("insert event", err)
 			}
 			if seq != nil {
-				r.ev.Seq = *seq
-				r.res = &hookd.PublishResult{Event: r.ev, Deliveries: created}
+				ev := *r.ev
+				ev.Seq = *seq
+				res[i] = &hookd.PublishResult{Event: &ev, Deliveries: created}
 			}
 		}
 		if err := br.Close(); err != nil {
@@ -137,8 +166,8 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 		}
 		// Duplicates (rare): read the first event inside the same
 		// transaction, after the batch.
-		for _, r := range batch {
-			if r.res != nil {
+		for i, r := range batch {
+			if res[i] != nil {
 				continue
 			}
 			first, err := sqlrow.ScanEvent(tx.QueryRow(ctx, `SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = $1 AND id = $2`, r.ev.TenantID, r.ev.ID))
@@ -149,8 +178,19 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_seq = $1`, first.Seq).Scan(&count); err != nil {
 				return wrap("count deliveries", err)
 			}
-			r.res = &hookd.PublishResult{Event: first, Deliveries: count, Duplicate: true}
+			res[i] = &hookd.PublishResult{Event: first, Deliveries: count, Duplicate: true}
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for i, r := range batch {
+		r.ev.Seq = res[i].Event.Seq
+		r.res = res[i]
+		if !res[i].Duplicate {
+			r.res.Event = r.ev
+		}
+	}
+	return nil
 }

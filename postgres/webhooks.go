@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,24 +64,35 @@ func (s *Store) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hookd.
 	return collect(rows, err, "list webhooks", s.scanWebhook)
 }
 
-var webhookUpdate = `UPDATE webhooks SET (` + sqlrow.WebhookCols + `) = (` + params(1, 21) + `) WHERE tenant_id = $22 AND id = $23`
+var webhookUpdate = `UPDATE webhooks SET (` + sqlrow.WebhookCols + `) = (` + params(1, 21) + `) WHERE tenant_id = $22 AND id = $23 AND updated_at = $24`
 
-func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook) error {
+func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.Time) error {
 	args, err := sqlrow.WebhookArgs(s.box, w)
 	if err != nil {
 		return fmt.Errorf("update webhook: %w", err)
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, webhookUpdate, append(args, w.TenantID, w.ID)...)
+		tag, err := tx.Exec(ctx, webhookUpdate, append(args, w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err != nil {
 			return wrap("update webhook", err)
 		}
 		if tag.RowsAffected() == 0 {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE tenant_id = $1 AND id = $2`, w.TenantID, w.ID).Scan(&n); err != nil {
+				return wrap("update webhook", err)
+			}
+			if n > 0 {
+				return fmt.Errorf("update webhook %s: changed since it was read: %w", w.ID, hookd.ErrConflict)
+			}
 			return fmt.Errorf("update webhook: %w", hookd.ErrNotFound)
 		}
 		if !w.Enabled {
-			_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = $1, updated_at = $2
-				WHERE webhook_id = $3 AND status IN ('PENDING', 'RETRYING')`, sqlrow.DisabledError, sqlrow.Micros(w.UpdatedAt), w.ID)
+			// Deliveries being sent right now finish; their outcome is
+			// recorded as it comes.
+			_, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'FAILED', next_attempt_at = NULL, leased = false, last_error = $1, updated_at = n.now
+				FROM (SELECT coalesce($2::bigint, `+dbNow+`) AS now) n
+				WHERE d.webhook_id = $3 AND d.status IN `+sqlrow.WaitingStatuses+` AND NOT (d.leased AND d.next_attempt_at > n.now)`,
+				hookd.DisabledError, s.nowArg(), w.ID)
 			if err != nil {
 				return wrap("update webhook: fail waiting deliveries", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/queue"
 	"github.com/hookd/hookd/sqlite"
 )
 
@@ -66,21 +67,21 @@ func BenchmarkClaimRecord(b *testing.B) {
 	b.ResetTimer()
 	done := 0
 	for done < b.N {
-		res, err := s.ClaimDeliveries(ctx, hookd.ClaimParams{Now: time.Now(), Lease: time.Minute, Limit: 256, Room: room})
+		res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 256, Lease: time.Minute, Room: room})
 		if err != nil {
 			b.Fatal(err)
 		}
 		if len(res.Claims) == 0 {
 			b.Fatal("ran out of due deliveries")
 		}
-		results := make([]*hookd.AttemptResult, len(res.Claims))
+		outcomes := make([]*hookd.Outcome, len(res.Claims))
 		for i, c := range res.Claims {
-			results[i] = &hookd.AttemptResult{DeliveryID: c.DeliveryID, Status: hookd.StatusSuccess, Attempt: &hookd.Attempt{
+			outcomes[i] = &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, Status: hookd.StatusSuccess, Attempt: &hookd.Attempt{
 				Number: 1, StartedAt: now, Duration: time.Millisecond, StatusCode: 200, Success: true,
 				RequestHeaders: headers, ResponseHeaders: map[string]string{}, ResponseBody: []byte("ok"),
 			}}
 		}
-		if err := s.RecordAttempts(ctx, results); err != nil {
+		if _, err := queue.Record(ctx, s, outcomes, nil); err != nil {
 			b.Fatal(err)
 		}
 		done += len(res.Claims)

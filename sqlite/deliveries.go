@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,201 +12,12 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// The claim's statements; see hot in sqlite.go.
-const (
-	claimScan = `SELECT d.id, d.webhook_id, w.enabled, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= ?
-		ORDER BY d.next_attempt_at LIMIT ?`
-	claimFailDisabled = `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = ?, updated_at = ?
-		WHERE id IN (SELECT value FROM json_each(?))`
-	claimMove = `UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))`
-	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload
-		FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
-	readBudgets   = `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id IN (SELECT value FROM json_each(?))`
-	spendBudget   = `INSERT INTO rate_budgets (webhook_id, tat) VALUES (?, ?) ON CONFLICT (webhook_id) DO UPDATE SET tat = excluded.tat`
-	nextDue       = `SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('PENDING', 'RETRYING')`
-	insertAttempt = `INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
-		SELECT id, attempts + 1, tenant_id, webhook_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`
-	updateDelivery = `UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?, manual = 0,
-		last_status_code = ?, last_error = ?, response_time_us = ?, updated_at = ? WHERE id = ?`
-	releaseDelivery = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status IN ('PENDING', 'RETRYING')`
-)
-
-func (s *Store) ClaimDeliveries(ctx context.Context, p hookd.ClaimParams) (*hookd.ClaimResult, error) {
-	res := &hookd.ClaimResult{}
-	if p.Limit <= 0 {
-		return res, nil
-	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res.Claims = nil
-		now := sqlrow.Micros(p.Now)
-		rows, err := s.query(tx, claimScan, now, p.Limit*sqlrow.ScanFactor)
-		if err != nil {
-			return fmt.Errorf("claim: scan: %w", err)
-		}
-		var due []sqlrow.DueRow
-		for rows.Next() {
-			var r sqlrow.DueRow
-			if err := rows.Scan(&r.ID, &r.WebhookID, &r.Enabled, &r.RateLimit); err != nil {
-				rows.Close()
-				return fmt.Errorf("claim: scan: %w", err)
-			}
-			due = append(due, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("claim: scan: %w", err)
-		}
-		pick := sqlrow.NewPicker(p)
-		if err := s.budgets(tx, pick, due); err != nil {
-			return err
-		}
-		for _, r := range due {
-			pick.Add(r)
-		}
-		for wid, tat := range pick.Spent() {
-			if _, err := s.exec(tx, spendBudget, wid, sqlrow.Micros(tat)); err != nil {
-				return fmt.Errorf("claim: spend rate budget: %w", err)
-			}
-		}
-		if len(pick.Disabled) > 0 {
-			_, err := s.exec(tx, claimFailDisabled, sqlrow.DisabledError, now, sqlrow.JSONList(pick.Disabled))
-			if err != nil {
-				return fmt.Errorf("claim: fail disabled: %w", err)
-			}
-		}
-		for by, ids := range pick.Deferred {
-			if _, err := s.exec(tx, claimMove, sqlrow.Micros(p.Now.Add(by)), sqlrow.JSONList(ids)); err != nil {
-				return fmt.Errorf("claim: defer: %w", err)
-			}
-		}
-		if len(pick.Picked) > 0 {
-			_, err := s.exec(tx, claimMove, sqlrow.Micros(p.Now.Add(p.Lease)), sqlrow.JSONList(pick.Picked))
-			if err != nil {
-				return fmt.Errorf("claim: lease: %w", err)
-			}
-			rows, err := s.query(tx, claimRead, sqlrow.JSONList(pick.Picked))
-			if err != nil {
-				return fmt.Errorf("claim: read: %w", err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				c := &hookd.Claim{}
-				var updated int64
-				if err := rows.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Payload); err != nil {
-					return fmt.Errorf("claim: read: %w", err)
-				}
-				c.WebhookUpdatedAt = sqlrow.FromMicros(updated)
-				res.Claims = append(res.Claims, c)
-			}
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("claim: read: %w", err)
-			}
-		}
-		var next sql.NullInt64
-		nrows, err := s.query(tx, nextDue)
-		if err != nil {
-			return fmt.Errorf("claim: next due: %w", err)
-		}
-		defer nrows.Close()
-		nrows.Next()
-		if err := nrows.Scan(&next); err != nil {
-			return fmt.Errorf("claim: next due: %w", err)
-		}
-		res.NextDue = sqlrow.FromMicros(next.Int64)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// budgets gives the picker the stored budget of each rate-limited webhook
-// among the due rows.
-func (s *Store) budgets(tx *sql.Tx, pick *sqlrow.Picker, due []sqlrow.DueRow) error {
-	ids, rates := sqlrow.RateLimited(due)
-	if len(ids) == 0 {
-		return nil
-	}
-	tats := map[string]int64{}
-	rows, err := s.query(tx, readBudgets, sqlrow.JSONList(ids))
-	if err != nil {
-		return fmt.Errorf("claim: read rate budgets: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var tat int64
-		if err := rows.Scan(&id, &tat); err != nil {
-			return fmt.Errorf("claim: read rate budgets: %w", err)
-		}
-		tats[id] = tat
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("claim: read rate budgets: %w", err)
-	}
-	for _, id := range ids {
-		pick.Budget(id, sqlrow.FromMicros(tats[id]), rates[id])
-	}
-	return nil
-}
-
-func (s *Store) RecordAttempts(ctx context.Context, results []*hookd.AttemptResult) error {
-	type row struct {
-		r                      *hookd.AttemptResult
-		reqHeaders, resHeaders string
-	}
-	prepared := make([]row, len(results))
-	for i, r := range results {
-		prepared[i].r = r
-		if r.Release {
-			continue
-		}
-		rq, err := sqlrow.JSONText(sqlrow.NonNil(r.Attempt.RequestHeaders))
-		if err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		rs, err := sqlrow.JSONText(sqlrow.NonNil(r.Attempt.ResponseHeaders))
-		if err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-		prepared[i].reqHeaders, prepared[i].resHeaders = rq, rs
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		ins, upd := tx.Stmt(s.stmts[insertAttempt]), tx.Stmt(s.stmts[updateDelivery])
-		for _, p := range prepared {
-			r := p.r
-			if r.Release {
-				if _, err := s.exec(tx, releaseDelivery, sqlrow.Micros(r.NextAttemptAt), r.DeliveryID); err != nil {
-					return fmt.Errorf("release delivery: %w", err)
-				}
-				continue
-			}
-			a := r.Attempt
-			if _, err := ins.Exec(sqlrow.Micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, a.Error, a.Success,
-				p.reqHeaders, p.resHeaders, a.ResponseBody, r.DeliveryID); err != nil {
-				return fmt.Errorf("insert attempt: %w", err)
-			}
-			var next any
-			if r.Status == hookd.StatusPending || r.Status == hookd.StatusRetrying {
-				next = sqlrow.Micros(r.NextAttemptAt)
-			}
-			end := a.StartedAt.Add(a.Duration)
-			if _, err := upd.Exec(string(r.Status), next, a.StatusCode, a.Error, a.Duration.Microseconds(), sqlrow.Micros(end), r.DeliveryID); err != nil {
-				return fmt.Errorf("update delivery: %w", err)
-			}
-		}
-		return nil
-	})
-}
-
-func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhookID string, leaseUntil time.Time) (*hookd.Delivery, error) {
+func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhookID string, lease time.Duration) (*hookd.Claim, error) {
 	now := s.clock.Now()
-	d := &hookd.Delivery{
-		ID: hookd.NewID(hookd.PrefixDelivery, now), TenantID: ev.TenantID, EventID: ev.ID, WebhookID: webhookID,
-		EventType: ev.Type, Status: hookd.StatusPending, NextAttemptAt: leaseUntil, CreatedAt: now, UpdatedAt: now,
+	c := &hookd.Claim{
+		Lease:    hookd.Lease{DeliveryID: hookd.NewID(hookd.PrefixDelivery, now), Token: 1},
+		TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type, WebhookID: webhookID,
+		Manual: true, Payload: ev.Payload, LeasedUntil: now.Add(lease),
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.Exec(`INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES (?, ?, ?, NULL, ?, ?)`,
@@ -217,11 +29,16 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 		if err != nil {
 			return err
 		}
-		r, err = tx.Exec(`INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, manual, created_at, updated_at)
-			SELECT ?, ?, ?, id, ?, ?, 'PENDING', ?, 1, ?, ? FROM webhooks WHERE id = ? AND tenant_id = ?`,
-			d.ID, d.TenantID, seq, d.EventID, d.EventType, sqlrow.Micros(leaseUntil), sqlrow.Micros(now), sqlrow.Micros(now), webhookID, ev.TenantID)
+		until := sqlrow.Micros(c.LeasedUntil)
+		r, err = tx.Exec(`INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, manual, lease_token, leased, created_at, updated_at)
+			SELECT ?, ?, ?, id, ?, ?, 'PENDING', ?, 1, ?, 1, ?, ? FROM webhooks WHERE id = ? AND tenant_id = ?`,
+			c.DeliveryID, c.TenantID, seq, c.EventID, c.EventType, until, c.Token, sqlrow.Micros(now), sqlrow.Micros(now), webhookID, ev.TenantID)
 		if err := affected("insert test delivery", r, err); err != nil {
 			return err
+		}
+		// Should the caller die, the delivery falls due when its lease ends.
+		if _, err := s.exec(tx, markDue, sqlrow.JSONList(map[string]int64{webhookID: until})); err != nil {
+			return fmt.Errorf("insert test delivery: %w", err)
 		}
 		ev.Seq = seq
 		return nil
@@ -229,7 +46,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 	if err != nil {
 		return nil, err
 	}
-	return d, nil
+	return c, nil
 }
 
 func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*hookd.DeliveryDetail, error) {
@@ -310,27 +127,58 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, tenantID string, p hoo
 }
 
 // A manual retry is due now, flagged manual so that its failure ends the
-// delivery FAILED again instead of starting the schedule over.
-const retryStatus = `CASE WHEN attempts > 0 THEN 'RETRYING' ELSE 'PENDING' END`
+// delivery FAILED again instead of starting the schedule over. It takes a
+// new lease token, so an outcome of an earlier lease that ran out changes
+// nothing.
+const (
+	retryStatus = `CASE WHEN attempts > 0 THEN 'RETRYING' ELSE 'PENDING' END`
+	retrySet    = `status = ` + retryStatus + `, next_attempt_at = ?, manual = 1, leased = 0, lease_token = lease_token + 1, updated_at = ?`
+)
 
-func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string, now time.Time) error {
+func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
+	now := sqlrow.Micros(s.clock.Now())
 	return s.write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.Exec(`UPDATE deliveries SET status = `+retryStatus+`, next_attempt_at = ?, manual = 1, updated_at = ?
-			WHERE tenant_id = ? AND id = ?`, sqlrow.Micros(now), sqlrow.Micros(now), tenantID, id)
-		return affected("retry delivery", r, err)
+		var webhookID string
+		// A live lease: an attempt is being sent.
+		err := tx.QueryRow(`UPDATE deliveries SET `+retrySet+` WHERE tenant_id = ? AND id = ?
+			AND NOT (leased = 1 AND status IN ('PENDING', 'RETRYING') AND next_attempt_at > ?) RETURNING webhook_id`,
+			now, now, tenantID, id, now).Scan(&webhookID)
+		if errors.Is(err, sql.ErrNoRows) {
+			var n int
+			if err := tx.QueryRow(`SELECT count(*) FROM deliveries WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&n); err != nil {
+				return fmt.Errorf("retry delivery: %w", err)
+			}
+			if n > 0 {
+				return fmt.Errorf("retry delivery %s: an attempt is being sent: %w", id, hookd.ErrConflict)
+			}
+			return fmt.Errorf("retry delivery: %w", hookd.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("retry delivery: %w", err)
+		}
+		if _, err := s.exec(tx, markDue, sqlrow.JSONList(map[string]int64{webhookID: now})); err != nil {
+			return fmt.Errorf("retry delivery: %w", err)
+		}
+		return nil
 	})
 }
 
-func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, now time.Time) (int, error) {
+func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error) {
+	now := sqlrow.Micros(s.clock.Now())
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.Exec(`UPDATE deliveries SET status = `+retryStatus+`, next_attempt_at = ?, manual = 1, updated_at = ?
-			WHERE tenant_id = ? AND webhook_id = ? AND status = 'FAILED'`, sqlrow.Micros(now), sqlrow.Micros(now), tenantID, webhookID)
+		r, err := tx.Exec(`UPDATE deliveries SET `+retrySet+` WHERE tenant_id = ? AND webhook_id = ? AND status = 'FAILED'`,
+			now, now, tenantID, webhookID)
 		if err != nil {
 			return fmt.Errorf("retry failed deliveries: %w", err)
 		}
-		n, err = r.RowsAffected()
-		return err
+		if n, err = r.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		if _, err := s.exec(tx, markDue, sqlrow.JSONList(map[string]int64{webhookID: now})); err != nil {
+			return fmt.Errorf("retry failed deliveries: %w", err)
+		}
+		return nil
 	})
 	return int(n), err
 }

@@ -53,12 +53,18 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 		// One statement for all of the event's deliveries; the join skips
 		// webhooks deleted or disabled since they were matched.
 		if len(webhookIDs) > 0 {
-			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), ev.TenantID)
+			byWebhook := sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs))
+			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.Micros(now), byWebhook, ev.TenantID)
 			if err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
 			n, _ := r.RowsAffected()
 			created = int(n)
+			if created > 0 {
+				if _, err := s.exec(tx, markPublished, sqlrow.Micros(now), byWebhook, ev.TenantID); err != nil {
+					return fmt.Errorf("mark webhooks due: %w", err)
+				}
+			}
 		}
 		ev.Seq = seq
 		res = &hookd.PublishResult{Event: ev, Deliveries: created}

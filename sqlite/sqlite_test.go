@@ -14,9 +14,11 @@ import (
 	"github.com/hookd/hookd/storetest"
 )
 
-func open(t testing.TB, box *hookd.SecretBox) *sqlite.Store {
+func open(t testing.TB, box *hookd.SecretBox) *sqlite.Store { return openClock(t, box, nil) }
+
+func openClock(t testing.TB, box *hookd.SecretBox, clock hookd.Clock) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db"), Box: box})
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hookd.db"), Box: box, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +26,7 @@ func open(t testing.TB, box *hookd.SecretBox) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) hookd.Store { return open(t, nil) })
+	storetest.Run(t, func(t *testing.T, clock hookd.Clock) hookd.Store { return openClock(t, nil, clock) })
 }
 
 func TestConformanceEncrypted(t *testing.T) {
@@ -32,7 +34,7 @@ func TestConformanceEncrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.Run(t, func(t *testing.T) hookd.Store { return open(t, box) })
+	storetest.Run(t, func(t *testing.T, clock hookd.Clock) hookd.Store { return openClock(t, box, clock) })
 }
 
 func TestSecretsEncryptedAtRest(t *testing.T) {

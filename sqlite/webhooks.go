@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/hookd/hookd/internal/sqlrow"
 
@@ -72,20 +73,34 @@ func (s *Store) queryWebhooks(ctx context.Context, query string, args ...any) ([
 	return out, rows.Err()
 }
 
-func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook) error {
+func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.Time) error {
 	args, err := sqlrow.WebhookArgs(s.box, w)
 	if err != nil {
 		return fmt.Errorf("update webhook: %w", err)
 	}
+	now := sqlrow.Micros(s.clock.Now())
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`UPDATE webhooks SET (`+sqlrow.WebhookCols+`) = (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-			WHERE tenant_id = ? AND id = ?`, append(args, w.TenantID, w.ID)...)
-		if err := affected("update webhook", res, err); err != nil {
-			return err
+			WHERE tenant_id = ? AND id = ? AND updated_at = ?`, append(args, w.TenantID, w.ID, sqlrow.Micros(read))...)
+		if err != nil {
+			return fmt.Errorf("update webhook: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var exists int
+			if err := tx.QueryRow(`SELECT count(*) FROM webhooks WHERE tenant_id = ? AND id = ?`, w.TenantID, w.ID).Scan(&exists); err != nil {
+				return fmt.Errorf("update webhook: %w", err)
+			}
+			if exists > 0 {
+				return fmt.Errorf("update webhook %s: changed since it was read: %w", w.ID, hookd.ErrConflict)
+			}
+			return fmt.Errorf("update webhook: %w", hookd.ErrNotFound)
 		}
 		if !w.Enabled {
-			_, err := tx.Exec(`UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, last_error = ?, updated_at = ?
-				WHERE webhook_id = ? AND status IN ('PENDING', 'RETRYING')`, sqlrow.DisabledError, sqlrow.Micros(w.UpdatedAt), w.ID)
+			// Deliveries being sent right now finish; their outcome is
+			// recorded as it comes.
+			_, err := tx.Exec(`UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = 0, last_error = ?, updated_at = ?
+				WHERE webhook_id = ? AND status IN ('PENDING', 'RETRYING') AND NOT (leased = 1 AND next_attempt_at > ?)`,
+				hookd.DisabledError, now, w.ID, now)
 			if err != nil {
 				return fmt.Errorf("update webhook: fail waiting deliveries: %w", err)
 			}

@@ -83,7 +83,7 @@ func testConsoleSessions(t *testing.T, s hookd.Store) {
 	}
 }
 
-func testStatsSeries(t *testing.T, s hookd.Store) {
+func testStatsSeries(t *testing.T, s hookd.Store, clock *Clock) {
 	tenant(t, s, "acme")
 	tenant(t, s, "globex")
 	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
@@ -102,11 +102,12 @@ func testStatsSeries(t *testing.T, s hookd.Store) {
 	must(t, err)
 	hour := ds[len(ds)-1].CreatedAt.Add(-time.Minute)
 	first := hour.Add(90 * time.Minute) // the second bucket
-	cl := claim(t, s, first, 100, nil).Claims
+	clock.Advance(first.Sub(clock.Now()))
+	cl := claim(t, s, 100, nil).Claims
 	if len(cl) != 9 {
 		t.Fatalf("claimed %d", len(cl))
 	}
-	var results []*hookd.AttemptResult
+	var results []*hookd.Outcome
 	for i, c := range cl {
 		if c.WebhookID == "wh_g" {
 			continue
@@ -119,9 +120,9 @@ func testStatsSeries(t *testing.T, s hookd.Store) {
 		case i%4 == 2: // no answer: no response time
 			a.Duration, a.StatusCode, a.Success, a.Error, status = 30*time.Second, 0, false, "timeout", hookd.StatusFailed
 		}
-		results = append(results, &hookd.AttemptResult{DeliveryID: c.DeliveryID, Attempt: a, Status: status})
+		results = append(results, &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, Attempt: a, Status: status})
 	}
-	must(t, s.RecordAttempts(ctx(), results))
+	record(t, s, results...)
 
 	q := hookd.SeriesQuery{TenantID: "acme", Since: hour, Step: time.Hour, Buckets: 3}
 	buckets, err := s.StatsSeries(ctx(), q)

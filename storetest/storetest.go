@@ -15,8 +15,11 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// NewStore opens an empty store for one test; the suite closes it.
-type NewStore func(t *testing.T) hookd.Store
+// NewStore opens an empty store for one test, on the given clock; the
+// suite closes it. Every store takes its time from the clock it is given
+// (PostgreSQL's included, which otherwise reads the database's), so the
+// suite moves time instead of waiting for it.
+type NewStore func(t *testing.T, clock hookd.Clock) hookd.Store
 
 // Run runs the whole suite.
 func Run(t *testing.T, newStore NewStore) {
@@ -34,20 +37,49 @@ func Run(t *testing.T, newStore NewStore) {
 		"DisableFailsWaiting":  testDisableFailsWaiting,
 		"DeleteTenantCascades": testDeleteTenantCascades,
 		"PublishManyWebhooks":  testPublishManyWebhooks,
-		"Queue":                testQueue,
-		"RateBudget":           testRateBudget,
-		"TestDelivery":         testTestDelivery,
 		"ConsoleSessions":      testConsoleSessions,
-		"StatsSeries":          testStatsSeries,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s := newStore(t)
+			s := newStore(t, NewClock().Now)
 			t.Cleanup(func() { s.Close() })
 			fn(t, s)
 		})
 	}
+	for name, fn := range timed {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := NewClock()
+			s := newStore(t, clock.Now)
+			t.Cleanup(func() { s.Close() })
+			fn(t, s, clock)
+		})
+	}
+}
+
+// Clock is the stores' clock in the suite: it stands still until a case
+// moves it.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts a clock after every time the suite writes (base).
+func NewClock() *Clock { return &Clock{t: base.Add(24 * time.Hour)} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 var base = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
@@ -211,12 +243,12 @@ func testWebhooks(t *testing.T, s hookd.Store) {
 	got.Channels = nil
 	got.Filter = ""
 	got.UpdatedAt = base.Add(time.Minute)
-	must(t, s.UpdateWebhook(ctx(), got))
+	must(t, s.UpdateWebhook(ctx(), got, base))
 	again, _ := s.GetWebhook(ctx(), "acme", "wh_1")
 	if again.Name != "renamed" || again.Channels != nil || again.Filter != "" || !again.UpdatedAt.Equal(base.Add(time.Minute)) {
 		t.Fatalf("after update = %+v", again)
 	}
-	wantErr(t, s.UpdateWebhook(ctx(), webhook("acme", "wh_missing")), hookd.ErrNotFound)
+	wantErr(t, s.UpdateWebhook(ctx(), webhook("acme", "wh_missing"), base), hookd.ErrNotFound)
 
 	w2 := webhook("acme", "wh_2")
 	w2.Enabled = false
@@ -422,7 +454,7 @@ func testDisableFailsWaiting(t *testing.T, s hookd.Store) {
 	must(t, err)
 	w.Enabled = false
 	w.UpdatedAt = base.Add(time.Minute)
-	must(t, s.UpdateWebhook(ctx(), w))
+	must(t, s.UpdateWebhook(ctx(), w, base))
 	ds, _ := s.ListEventDeliveries(ctx(), "acme", "e1")
 	if len(ds) != 1 || ds[0].Status != hookd.StatusFailed || ds[0].LastError == "" {
 		t.Fatalf("after disable: %+v", ds[0])
@@ -466,252 +498,3 @@ func testPublishManyWebhooks(t *testing.T, s hookd.Store) {
 	}
 }
 
-func claim(t *testing.T, s hookd.Store, now time.Time, limit int, room func(string) (int, time.Duration)) *hookd.ClaimResult {
-	t.Helper()
-	if room == nil {
-		room = func(string) (int, time.Duration) { return 1000, time.Second }
-	}
-	res, err := s.ClaimDeliveries(ctx(), hookd.ClaimParams{Now: now, Lease: time.Minute, Limit: limit, Room: room})
-	must(t, err)
-	return res
-}
-
-// A rate-limited webhook's budget is spent by claims and kept in the
-// store, so that concurrent claimers (replicas) share one budget.
-func testRateBudget(t *testing.T, s hookd.Store) {
-	tenant(t, s, "acme")
-	limited, free := webhook("acme", "wh_r"), webhook("acme", "wh_f")
-	limited.RateLimit = 20 // a request every 50ms, bursts of 2
-	must(t, s.CreateWebhook(ctx(), limited))
-	must(t, s.CreateWebhook(ctx(), free))
-	for i := 0; i < 16; i++ {
-		_, err := s.PublishEvent(ctx(), event("acme", fmt.Sprintf("e%d", i), "a.b"), []string{"wh_r", "wh_f"})
-		must(t, err)
-	}
-	now := hookd.Truncate(time.Now().Add(time.Second))
-	count := func(res *hookd.ClaimResult) map[string]int {
-		n := map[string]int{}
-		for _, c := range res.Claims {
-			n[c.WebhookID]++
-		}
-		return n
-	}
-	if n := count(claim(t, s, now, 100, nil)); n["wh_r"] != 2 || n["wh_f"] != 16 {
-		t.Fatalf("first claim took %v, want wh_r's burst of 2 and all 16 of wh_f", n)
-	}
-	// Concurrent claims at one instant share the refilled burst of 2, round
-	// after round.
-	for round := 0; round < 4; round++ {
-		now = now.Add(10 * time.Second)
-		var mu sync.Mutex
-		total := map[string]int{}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := 0; i < 8; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				res, err := s.ClaimDeliveries(ctx(), hookd.ClaimParams{Now: now, Lease: time.Minute, Limit: 1,
-					Room: func(string) (int, time.Duration) { return 100, time.Second }})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				for w, n := range count(res) {
-					total[w] += n
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		if total["wh_r"] != 2 {
-			t.Fatalf("round %d: concurrent claims took %d of the rate-limited webhook's rows, want its burst of 2", round, total["wh_r"])
-		}
-	}
-	// Nothing more until the next 50ms step; NextDue says when.
-	res := claim(t, s, now.Add(time.Millisecond), 100, nil)
-	if n := count(res); n["wh_r"] != 0 {
-		t.Fatalf("claimed %d over budget", n["wh_r"])
-	}
-	if want := now.Add(50 * time.Millisecond); !res.NextDue.Equal(want) {
-		t.Fatalf("NextDue = %v, want %v (the budget's next step)", res.NextDue, want)
-	}
-	if n := count(claim(t, s, now.Add(50*time.Millisecond), 100, nil)); n["wh_r"] != 1 {
-		t.Fatalf("at the next step claimed %d, want 1", n["wh_r"])
-	}
-	// An idle second refills the burst, and no more.
-	if n := count(claim(t, s, now.Add(2*time.Second), 100, nil)); n["wh_r"] != 2 {
-		t.Fatalf("after a pause claimed %d, want the burst of 2", n["wh_r"])
-	}
-}
-
-func testQueue(t *testing.T, s hookd.Store) {
-	tenant(t, s, "acme")
-	a, b := webhook("acme", "wh_a"), webhook("acme", "wh_b")
-	must(t, s.CreateWebhook(ctx(), a))
-	must(t, s.CreateWebhook(ctx(), b))
-	for i := 0; i < 3; i++ {
-		_, err := s.PublishEvent(ctx(), event("acme", fmt.Sprintf("e%d", i), "a.b"), []string{"wh_a", "wh_b"})
-		must(t, err)
-	}
-	now := hookd.Truncate(time.Now().Add(time.Second))
-
-	// wh_a has room for one; the rest of its due rows are deferred.
-	res := claim(t, s, now, 10, func(w string) (int, time.Duration) {
-		if w == "wh_a" {
-			return 1, 10 * time.Second
-		}
-		return 10, time.Second
-	})
-	perHook := map[string]int{}
-	for _, c := range res.Claims {
-		perHook[c.WebhookID]++
-		if len(c.Payload) == 0 || c.EventType != "a.b" || c.Attempts != 0 || c.Manual || c.WebhookUpdatedAt.IsZero() {
-			t.Fatalf("claim = %+v", c)
-		}
-	}
-	if perHook["wh_a"] != 1 || perHook["wh_b"] != 3 {
-		t.Fatalf("claimed per webhook = %v, want wh_a 1, wh_b 3", perHook)
-	}
-	// Leased and deferred rows are not due again now.
-	if again := claim(t, s, now, 10, nil); len(again.Claims) != 0 {
-		t.Fatalf("claimed %d leased or deferred rows again", len(again.Claims))
-	}
-	if res.NextDue.IsZero() || !res.NextDue.After(now) {
-		t.Fatalf("NextDue = %v", res.NextDue)
-	}
-	// Deferred rows fall due after the deferral, leased ones after the lease.
-	if n := len(claim(t, s, now.Add(11*time.Second), 10, nil).Claims); n != 2 {
-		t.Fatalf("after the deferral claimed %d, want wh_a's other 2", n)
-	}
-	if n := len(claim(t, s, now.Add(2*time.Minute), 10, nil).Claims); n != 6 {
-		t.Fatalf("after the lease claimed %d, want all 6 (nothing was recorded)", n)
-	}
-
-	// Record: one success, one retry, one failure, one release.
-	later := now.Add(3 * time.Minute)
-	cl := claim(t, s, later, 10, nil).Claims
-	if len(cl) != 6 {
-		t.Fatalf("claimed %d", len(cl))
-	}
-	att := func(ok bool, code int) *hookd.Attempt {
-		return &hookd.Attempt{StartedAt: later, Duration: 20 * time.Millisecond, StatusCode: code, Success: ok,
-			Error: map[bool]string{false: "HTTP 500"}[ok], RequestHeaders: map[string]string{"Webhook-Id": "x"},
-			ResponseHeaders: map[string]string{"X-A": "b"}, ResponseBody: []byte("body")}
-	}
-	next := later.Add(time.Hour)
-	must(t, s.RecordAttempts(ctx(), []*hookd.AttemptResult{
-		{DeliveryID: cl[0].DeliveryID, Attempt: att(true, 200), Status: hookd.StatusSuccess},
-		{DeliveryID: cl[1].DeliveryID, Attempt: att(false, 500), Status: hookd.StatusRetrying, NextAttemptAt: next},
-		{DeliveryID: cl[2].DeliveryID, Attempt: att(false, 500), Status: hookd.StatusFailed},
-		{DeliveryID: cl[3].DeliveryID, Release: true, NextAttemptAt: later},
-		{DeliveryID: "dlv_deleted_meanwhile", Attempt: att(true, 200), Status: hookd.StatusSuccess},
-	}))
-	d0, err := s.GetDelivery(ctx(), "acme", cl[0].DeliveryID)
-	must(t, err)
-	if d0.Delivery.Status != hookd.StatusSuccess || d0.Delivery.Attempts != 1 || d0.Delivery.LastStatusCode != 200 ||
-		len(d0.Attempts) != 1 || d0.Attempts[0].Number != 1 || string(d0.Attempts[0].ResponseBody) != "body" ||
-		d0.Attempts[0].RequestHeaders["Webhook-Id"] != "x" || d0.Delivery.ResponseTime != 20*time.Millisecond || len(d0.Payload) == 0 {
-		t.Fatalf("success = %+v %+v", d0.Delivery, d0.Attempts)
-	}
-	d1, _ := s.GetDelivery(ctx(), "acme", cl[1].DeliveryID)
-	if d1.Delivery.Status != hookd.StatusRetrying || !d1.Delivery.NextAttemptAt.Equal(next) || d1.Delivery.LastError != "HTTP 500" {
-		t.Fatalf("retrying = %+v", d1.Delivery)
-	}
-	d3, _ := s.GetDelivery(ctx(), "acme", cl[3].DeliveryID)
-	if d3.Delivery.Attempts != 0 || len(d3.Attempts) != 0 {
-		t.Fatalf("a released delivery counted an attempt: %+v", d3.Delivery)
-	}
-	// The released one is due at once; the retrying one at its time.
-	if c := claim(t, s, later, 10, nil).Claims; len(c) != 1 || c[0].DeliveryID != cl[3].DeliveryID {
-		t.Fatalf("after release claimed %v", c)
-	}
-	// At the retry time: the retry, the 2 never recorded, and the released
-	// one claimed just above (its lease has run out too).
-	if c := claim(t, s, next, 10, nil).Claims; len(c) != 4 {
-		t.Fatalf("at the retry time claimed %d", len(c))
-	}
-
-	// Failed list, manual retry, retry-all-failed.
-	failed, total, err := s.ListFailedDeliveries(ctx(), "acme", hookd.Page{Limit: 10})
-	must(t, err)
-	if total != 1 || failed[0].ID != cl[2].DeliveryID {
-		t.Fatalf("failed = %d %v", total, failed)
-	}
-	must(t, s.RetryDelivery(ctx(), "acme", cl[2].DeliveryID, next))
-	wantErr(t, s.RetryDelivery(ctx(), "other", cl[2].DeliveryID, next), hookd.ErrNotFound)
-	c := claim(t, s, next, 10, nil).Claims
-	if len(c) != 1 || !c[0].Manual || c[0].Attempts != 1 {
-		t.Fatalf("manual retry claim = %+v", c)
-	}
-	must(t, s.RecordAttempts(ctx(), []*hookd.AttemptResult{{DeliveryID: c[0].DeliveryID, Attempt: att(false, 500), Status: hookd.StatusFailed}}))
-	dd, _ := s.GetDelivery(ctx(), "acme", c[0].DeliveryID)
-	if dd.Delivery.Attempts != 2 || len(dd.Attempts) != 2 || dd.Attempts[1].Number != 2 {
-		t.Fatalf("after manual attempt: %+v", dd.Delivery)
-	}
-	wid := dd.Delivery.WebhookID
-	n, err := s.RetryFailed(ctx(), "acme", wid, next)
-	must(t, err)
-	if n != 1 {
-		t.Fatalf("RetryFailed = %d", n)
-	}
-
-	// Listing by webhook: newest first, status filter, cursor.
-	list, total, err := s.ListDeliveries(ctx(), hookd.DeliveryQuery{TenantID: "acme", WebhookID: "wh_a", Limit: 2})
-	must(t, err)
-	if total != 3 || len(list) != 2 || list[0].ID < list[1].ID {
-		t.Fatalf("list = %d %v", total, list)
-	}
-	rest, total, err := s.ListDeliveries(ctx(), hookd.DeliveryQuery{TenantID: "acme", WebhookID: "wh_a", Limit: 10, Before: list[1].ID})
-	must(t, err)
-	if total != -1 || len(rest) != 1 {
-		t.Fatalf("after cursor = %d %v", total, rest)
-	}
-	ok, total, _ := s.ListDeliveries(ctx(), hookd.DeliveryQuery{TenantID: "acme", WebhookID: cl[0].WebhookID, Status: hookd.StatusSuccess, Limit: 10})
-	if total != 1 || len(ok) != 1 {
-		t.Fatalf("SUCCESS filter = %d", total)
-	}
-
-	// Stats count attempts (by start time) and deliveries (by creation).
-	st, err := s.Stats(ctx(), hookd.StatsQuery{TenantID: "acme"})
-	must(t, err)
-	if st.TotalDeliveries != 4 || st.SuccessfulDeliveries != 1 || st.FailedDeliveries != 3 || st.SuccessRate != 0.25 ||
-		st.AverageResponseTimeMs != 20 || st.ByStatus[hookd.StatusSuccess] != 1 {
-		t.Fatalf("stats = %+v", st)
-	}
-	st, _ = s.Stats(ctx(), hookd.StatsQuery{TenantID: "acme", Since: later.Add(time.Second)})
-	if st.TotalDeliveries != 0 || st.SuccessRate != 0 {
-		t.Fatalf("stats after = %+v", st)
-	}
-
-	// A disabled webhook's due rows end FAILED at the claim.
-	b.Enabled = false
-	b.UpdatedAt = base.Add(time.Hour)
-	must(t, s.UpdateWebhook(ctx(), b))
-	failedB, _, _ := s.ListDeliveries(ctx(), hookd.DeliveryQuery{TenantID: "acme", WebhookID: "wh_b", Status: hookd.StatusFailed, Limit: 10})
-	for _, d := range failedB {
-		if d.LastError == "" {
-			t.Fatalf("disabled delivery without a reason: %+v", d)
-		}
-	}
-}
-
-func testTestDelivery(t *testing.T, s hookd.Store) {
-	tenant(t, s, "acme")
-	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
-	ev := event("acme", "evt_test", "webhook.test")
-	d, err := s.CreateTestDelivery(ctx(), ev, "wh_a", time.Now().Add(time.Minute))
-	must(t, err)
-	if d.Status != hookd.StatusPending || d.EventID != "evt_test" {
-		t.Fatalf("test delivery = %+v", d)
-	}
-	// Leased to the caller: no worker takes it.
-	if c := claim(t, s, time.Now(), 10, nil).Claims; len(c) != 0 {
-		t.Fatalf("a worker claimed the test delivery")
-	}
-	_, err = s.CreateTestDelivery(ctx(), event("acme", "evt_test2", "webhook.test"), "wh_missing", time.Now())
-	wantErr(t, err, hookd.ErrNotFound)
-}

@@ -143,7 +143,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		logFmt   = fs.String("log-format", env("HOOKD_LOG_FORMAT", "text"), "text or json (HOOKD_LOG_FORMAT)")
 		role     = fs.String("role", env("HOOKD_ROLE", "all"), "all, api or worker (HOOKD_ROLE)")
 		public   = fs.String("public-url", env("HOOKD_PUBLIC_URL", ""), "the scheme and host visitors reach hookd at, e.g. https://hooks.example.com: portal links use it, and an https one marks console cookies Secure behind a TLS proxy (HOOKD_PUBLIC_URL; default: each request's own)")
-		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this; keep it above the longest webhook timeout (60s) or a slow attempt may be sent twice (HOOKD_LEASE)")
+		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -228,7 +228,26 @@ func migrateDB(ctx context.Context, db string) error {
 	return sqlite.Migrate(ctx, db)
 }
 
-func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (hookd.Store, error) {
+// processClock is the process's clock: the wall clock, shifted by
+// HOOKD_TEST_CLOCK_SKEW (a Go duration) for the tests that show replicas
+// whose clocks disagree still never send a delivery twice. On PostgreSQL
+// the store keeps the database's clock whatever this one says.
+func processClock() (hookd.Clock, error) {
+	v := os.Getenv("HOOKD_TEST_CLOCK_SKEW")
+	if v == "" {
+		return nil, nil
+	}
+	skew, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("HOOKD_TEST_CLOCK_SKEW: %w", err)
+	}
+	return func() time.Time { return time.Now().Add(skew) }, nil
+}
+
+// openStore opens the database. A SQLite store keeps the process's clock;
+// a PostgreSQL store, shared by processes whose clocks may disagree, the
+// database's.
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger, clock hookd.Clock) (hookd.Store, error) {
 	var box *hookd.SecretBox
 	if cfg.EncryptionKey != nil {
 		var err error
@@ -239,7 +258,7 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (hookd.Store,
 	if isPostgres(cfg.DB) {
 		return postgres.Open(ctx, postgres.Config{URL: cfg.DB, Box: box, Logger: log})
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Box: box, Logger: log})
+	return sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Box: box, Logger: log, Clock: clock})
 }
 
 // adminKeyHash returns the hash the API checks the admin key against: the
@@ -277,7 +296,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	store, err := openStore(ctx, cfg, log)
+	clock, err := processClock()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg, log, clock)
 	if err != nil {
 		return err
 	}
@@ -289,15 +312,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	allow, _ := netguard.ParseAllowList(cfg.AllowNetworks)
 	guard := netguard.New(allow)
 	apiCfg := httpapi.Config{
-		Store: store, Logger: log, AdminKeyHash: hash, Guard: guard,
+		Store: store, Logger: log, Clock: clock, AdminKeyHash: hash, Guard: guard,
 		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1, PublicURL: cfg.PublicURL,
 	}
 	var engine *delivery.Engine
 	if cfg.Role != "api" {
-		if cfg.Lease <= hookd.MaxTimeout {
-			log.Warn("--lease is not above the longest webhook timeout: an attempt slower than the lease may be sent twice", "lease", cfg.Lease, "maxTimeout", hookd.MaxTimeout)
+		engine, err = delivery.New(delivery.Config{Store: store, Logger: log, Clock: clock, Guard: guard, RetrySchedule: cfg.RetrySchedule, Lease: cfg.Lease})
+		if err != nil {
+			return err
 		}
-		engine = delivery.New(delivery.Config{Store: store, Logger: log, Guard: guard, RetrySchedule: cfg.RetrySchedule, Lease: cfg.Lease})
 		if err := engine.Start(ctx); err != nil {
 			return err
 		}
@@ -318,7 +341,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		handler = mux
 	} else {
 		con, err := console.New(console.Config{
-			Store: store, Logger: log, AdminKeyHash: hash, Guard: guard, HTTPSOnly: cfg.HTTPSOnly,
+			Store: store, Logger: log, Clock: clock, AdminKeyHash: hash, Guard: guard, HTTPSOnly: cfg.HTTPSOnly,
 			DefaultMaxAttempts: apiCfg.DefaultMaxAttempts, Tester: apiCfg.Tester, Notify: apiCfg.Notify,
 			Changed: api.Invalidate, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		})
@@ -345,7 +368,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		// A test send waits for its attempt (up to the longest webhook
+		// timeout) before it answers.
+		WriteTimeout: hookd.MaxTimeout + 30*time.Second,
+		IdleTimeout:  120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("hookd listening", "addr", ln.Addr().String(), "db", redactDB(cfg.DB), "role", cfg.Role, "version", hookd.Version)

@@ -20,8 +20,9 @@ import (
 // TestReplicasSurviveKill runs three hookd processes on one PostgreSQL
 // database and kills one with SIGKILL while it holds claimed deliveries in
 // flight. Every accepted event must reach the receiver, the victim's held
-// deliveries re-sent by the others once its lease runs out. Duplicates are
-// allowed (at-least-once) and reported.
+// deliveries re-sent by the others once its lease runs out (an attempt's
+// lease covers its timeout, 1s here, and the time to record it). Duplicates
+// are allowed (a process died holding them) and reported.
 func TestReplicasSurviveKill(t *testing.T) {
 	bin, db := replicaSetup(t)
 
@@ -66,7 +67,7 @@ func TestReplicasSurviveKill(t *testing.T) {
 	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
 	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
 	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "ok", "url": rcv.URL + "/ok", "events": []string{"*"}})
-	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "slow", "url": rcv.URL + "/slow", "events": []string{"*"}, "timeoutMs": 60000})
+	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "slow", "url": rcv.URL + "/slow", "events": []string{"*"}, "timeoutMs": 1000})
 
 	// The victim alone delivers first, and dies with sends in flight.
 	accepted := publish(victim, 20)
@@ -131,8 +132,9 @@ type proc struct {
 	url string
 }
 
-// startReplica runs `hookd serve` on db and waits until it is ready.
-func startReplica(t *testing.T, bin, db string) *proc {
+// startReplica runs `hookd serve` on db and waits until it is ready; env
+// is added to its environment.
+func startReplica(t *testing.T, bin, db string, env ...string) *proc {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -142,6 +144,7 @@ func startReplica(t *testing.T, bin, db string) *proc {
 	ln.Close()
 	cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8",
 		"--lease", "3s", "--retry-schedule", "200ms", "--log-format", "json")
+	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -204,4 +207,64 @@ func TestReplicasShareRateLimit(t *testing.T) {
 		t.Fatalf("%d requests within one second to a webhook limited to %d/s by 3 replicas (at most %d allowed)", worst, perSecond, limit)
 	}
 	t.Logf("%d events through 3 replicas at %d/s: at most %d in any second, %v in all", events, perSecond, worst, arrivals[len(arrivals)-1].Sub(arrivals[0]))
+}
+
+// TestReplicasNeverSendTwice: with no process dying, no delivery is
+// received twice, though three processes claim from one queue with a lease
+// (3s) shorter than an attempt needs (its 1s timeout and the time to record
+// it: every attempt's lease is extended before it starts), and though one
+// replica's clock is a minute fast and another's a minute slow (leases are
+// read against the database's clock).
+func TestReplicasNeverSendTwice(t *testing.T) {
+	bin, db := replicaSetup(t)
+	var mu sync.Mutex
+	hits := map[string]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(150 * time.Millisecond) // the receiver's work
+		}
+		mu.Lock()
+		hits[r.URL.Path+" "+r.Header.Get("webhook-id")]++
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	procs := []*proc{
+		startReplica(t, bin, db),
+		startReplica(t, bin, db, "HOOKD_TEST_CLOCK_SKEW=1m"),
+		startReplica(t, bin, db, "HOOKD_TEST_CLOCK_SKEW=-1m"),
+	}
+	c := &client{t: t, base: procs[0].url, key: "adm"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+	for _, path := range []string{"/fast", "/slow"} {
+		c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": path, "url": rcv.URL + path, "events": []string{"*"}, "timeoutMs": 1000})
+	}
+	const events = 300
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func(p *proc) {
+			defer wg.Done()
+			pc := &client{t: t, base: p.url, key: "adm"}
+			for j := 0; j < events/3; j++ {
+				pc.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{"j": j}})
+			}
+		}(procs[i])
+	}
+	wg.Wait()
+	eventually(t, "every event at both endpoints", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(hits) == 2*events
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for k, n := range hits {
+		if n > 1 {
+			t.Errorf("%s received %d times", k, n)
+		}
+	}
+	if !t.Failed() {
+		t.Logf("%d deliveries through 3 replicas (clocks -1m, 0, +1m, lease 3s): none received twice", len(hits))
+	}
 }

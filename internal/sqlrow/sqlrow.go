@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -118,11 +117,6 @@ func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 	w.CreatedAt, w.UpdatedAt = FromMicros(created), FromMicros(updated)
 	return w, nil
 }
-
-// DisabledError is the lastError of deliveries ended because their webhook
-// was disabled. Stores end them in the transaction that disables it, so no
-// worker can claim one after the answer.
-const DisabledError = "webhook disabled"
 
 // EventCols are an event's columns in the order ScanEvent reads them.
 const EventCols = `seq, tenant_id, id, type, channels, created_at, payload`
@@ -319,116 +313,43 @@ func FinishStats(st *hookd.Stats, avgUs float64) {
 	st.AverageResponseTimeMs = avgUs / 1000
 }
 
-// ScanFactor is how many due rows a claim looks at per row it may take:
-// rows of webhooks without room are passed over (and deferred) on the way.
-const ScanFactor = 4
-
-// Picker sorts a claim's scanned due rows into the ones to lease, the ones
-// to defer (a webhook without room, by how long) and the ones of disabled
-// webhooks, by the ClaimParams' rules. Both stores scan the same way and
-// feed it.
-type Picker struct {
-	p        hookd.ClaimParams
-	room     map[string]*room
-	budgets  map[string]*budget
-	Picked   []string
-	Deferred map[time.Duration][]string
-	Disabled []string
+// AttemptRow is an attempt as the attempts table keeps it: cleaned and
+// capped (hookd.Attempt.Cleaned), so that no receiver's answer can make a
+// store refuse the row, and its headers as JSON text.
+type AttemptRow struct {
+	StartedAt       int64
+	DurationUs      int64
+	StatusCode      int
+	Error           string
+	Success         bool
+	RequestHeaders  string
+	ResponseHeaders string
+	ResponseBody    []byte
 }
 
-type room struct {
-	left    int
-	deferBy time.Duration
-}
-
-// budget is a rate-limited webhook's share of the claim: see hookd.RateAvailable.
-type budget struct {
-	tat     time.Time
-	rate    int
-	left    int
-	used    int
-	deferBy time.Duration // for rows beyond the budget
-}
-
-// NewPicker starts sorting a claim's rows.
-func NewPicker(p hookd.ClaimParams) *Picker {
-	return &Picker{p: p, room: map[string]*room{}, budgets: map[string]*budget{}, Deferred: map[time.Duration][]string{}}
-}
-
-// DueRow is one row of a claim's scan.
-type DueRow struct {
-	ID, WebhookID string
-	Enabled       bool
-	RateLimit     int
-}
-
-// RateLimited lists the enabled rate-limited webhooks among rows, sorted so
-// that every process locks their budgets in one order, with their rates.
-func RateLimited(rows []DueRow) ([]string, map[string]int) {
-	rates := map[string]int{}
-	var ids []string
-	for _, r := range rows {
-		if _, seen := rates[r.WebhookID]; r.Enabled && r.RateLimit > 0 && !seen {
-			rates[r.WebhookID] = r.RateLimit
-			ids = append(ids, r.WebhookID)
-		}
+// AttemptRowOf encodes a for the attempts table.
+func AttemptRowOf(a *hookd.Attempt) (AttemptRow, error) {
+	c := a.Cleaned()
+	rq, err := JSONText(NonNil(c.RequestHeaders))
+	if err != nil {
+		return AttemptRow{}, err
 	}
-	slices.Sort(ids)
-	return ids, rates
+	rs, err := JSONText(NonNil(c.ResponseHeaders))
+	if err != nil {
+		return AttemptRow{}, err
+	}
+	return AttemptRow{StartedAt: Micros(c.StartedAt), DurationUs: c.Duration.Microseconds(), StatusCode: c.StatusCode,
+		Error: c.Error, Success: c.Success, RequestHeaders: rq, ResponseHeaders: rs, ResponseBody: c.ResponseBody}, nil
 }
 
-// Budget caps a rate-limited webhook's picks at what its shared budget
-// (its stored TAT) allows now; its rows beyond that are deferred until the
-// budget has room again. Call it before Add.
-func (k *Picker) Budget(webhookID string, tat time.Time, perSecond int) {
-	n, wait := hookd.RateAvailable(tat, k.p.Now, perSecond)
-	if n > 0 {
-		_, wait = hookd.RateTake(tat, k.p.Now, perSecond, n)
+// NextAttempt is a RETRYING or PENDING outcome's next_attempt_at, NULL
+// once the delivery is final.
+func NextAttempt(o *hookd.Outcome, now time.Time) any {
+	if t := o.NextAttemptAt(now); !t.IsZero() {
+		return Micros(t)
 	}
-	k.budgets[webhookID] = &budget{tat: tat, rate: perSecond, left: n, deferBy: max(wait.Round(time.Millisecond), time.Millisecond)}
+	return nil
 }
 
-// Spent is the new TAT of every rate-limited webhook that had rows picked.
-func (k *Picker) Spent() map[string]time.Time {
-	out := map[string]time.Time{}
-	for id, b := range k.budgets {
-		if b.used > 0 {
-			out[id], _ = hookd.RateTake(b.tat, k.p.Now, b.rate, b.used)
-		}
-	}
-	return out
-}
-
-// Add sorts one due row, in the order scanned (oldest due first).
-func (k *Picker) Add(row DueRow) {
-	id, webhookID := row.ID, row.WebhookID
-	switch {
-	case !row.Enabled:
-		k.Disabled = append(k.Disabled, id)
-		return
-	case len(k.Picked) == k.p.Limit:
-		return // due, but the batch is full: left as it is
-	}
-	r := k.room[webhookID]
-	if r == nil {
-		left, by := k.p.Room(webhookID)
-		r = &room{left, by}
-		k.room[webhookID] = r
-	}
-	if r.left <= 0 {
-		if r.deferBy > 0 { // 0: leave it due; the webhook will have room soon
-			k.Deferred[r.deferBy] = append(k.Deferred[r.deferBy], id)
-		}
-		return
-	}
-	if b := k.budgets[webhookID]; b != nil {
-		if b.left <= 0 {
-			k.Deferred[b.deferBy] = append(k.Deferred[b.deferBy], id)
-			return
-		}
-		b.left--
-		b.used++
-	}
-	k.Picked = append(k.Picked, id)
-	r.left--
-}
+// WaitingStatuses is the SQL list of statuses that wait in the queue.
+const WaitingStatuses = `('PENDING', 'RETRYING')`

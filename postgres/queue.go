@@ -1,0 +1,341 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
+)
+
+// dbNow is the database's clock in the stores' encoding (Unix
+// microseconds). Replicas' clocks may disagree; the database's is the one
+// every lease, due time and rate budget is read against. now() is the
+// transaction's start, so one transaction sees one time.
+const dbNow = `(extract(epoch from now()) * 1000000)::bigint`
+
+// nowArg is the parameter that statements read as coalesce($n, dbNow): NULL
+// (the database's clock) unless the store was given a clock (tests).
+func (s *Store) nowArg() any {
+	if s.clock == nil {
+		return nil
+	}
+	return sqlrow.Micros(s.clock.Now())
+}
+
+// QueueTx runs fn in a transaction with a deadline, so that a database that
+// stops answering cannot hold the delivery engine forever.
+func (s *Store) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
+	defer cancel()
+	return wrap("queue", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&queueTx{s: s, tx: tx}) }))
+}
+
+type queueTx struct {
+	s  *Store
+	tx pgx.Tx
+}
+
+var _ hookd.QueueTx = (*queueTx)(nil)
+
+func (q *queueTx) Now(ctx context.Context) (time.Time, error) {
+	if q.s.clock != nil {
+		return q.s.clock.Now(), nil
+	}
+	var now int64
+	if err := q.tx.QueryRow(ctx, `SELECT `+dbNow).Scan(&now); err != nil {
+		return time.Time{}, wrap("now", err)
+	}
+	return sqlrow.FromMicros(now), nil
+}
+
+func (q *queueTx) DueWebhooks(ctx context.Context, p *hookd.DueWebhooksParams) ([]*hookd.DueWebhook, error) {
+	rows, err := q.tx.Query(ctx, `SELECT q.webhook_id, q.due_at, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
+		WHERE q.due_at <= $1 ORDER BY q.due_at LIMIT $2`, sqlrow.Micros(p.Now), p.Limit)
+	return collect(rows, err, "due webhooks", func(r sqlrow.Scanner) (*hookd.DueWebhook, error) {
+		w := &hookd.DueWebhook{}
+		var due int64
+		err := r.Scan(&w.ID, &due, &w.Enabled, &w.RateLimit)
+		w.DueAt = sqlrow.FromMicros(due)
+		return w, err
+	})
+}
+
+// RateBudgets locks each budget (in webhook order, so that replicas never
+// deadlock) until the claim commits: replicas spend one budget in turn.
+func (q *queueTx) RateBudgets(ctx context.Context, p *hookd.RateBudgetsParams) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(p.WebhookIDs))
+	if len(p.WebhookIDs) == 0 {
+		return out, nil
+	}
+	// A budget row must exist before it can be locked.
+	if _, err := q.tx.Exec(ctx, `INSERT INTO rate_budgets (webhook_id, tat) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING`, p.WebhookIDs); err != nil {
+		return nil, wrap("rate budgets", err)
+	}
+	rows, err := q.tx.Query(ctx, `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE`, p.WebhookIDs)
+	type tat struct {
+		id string
+		at int64
+	}
+	tats, err := collect(rows, err, "rate budgets", func(r sqlrow.Scanner) (tat, error) {
+		var t tat
+		err := r.Scan(&t.id, &t.at)
+		return t, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tats {
+		out[t.id] = sqlrow.FromMicros(t.at)
+	}
+	return out, nil
+}
+
+func (q *queueTx) SetRateBudgets(ctx context.Context, p *hookd.SetRateBudgetsParams) error {
+	if len(p.TATs) == 0 {
+		return nil
+	}
+	ids, tats := columns(p.TATs)
+	_, err := q.tx.Exec(ctx, `UPDATE rate_budgets r SET tat = u.tat FROM unnest($1::text[], $2::bigint[]) AS u(id, tat) WHERE r.webhook_id = u.id`, ids, tats)
+	return wrap("set rate budgets", err)
+}
+
+// columns splits a map of times into sorted IDs and their times, as array
+// parameters.
+func columns(m map[string]time.Time) ([]string, []int64) {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ts := make([]int64, len(ids))
+	for i, id := range ids {
+		ts[i] = sqlrow.Micros(m[id])
+	}
+	return ids, ts
+}
+
+func (q *queueTx) FailDue(ctx context.Context, p *hookd.FailDueParams) (int, error) {
+	if len(p.WebhookIDs) == 0 {
+		return 0, nil
+	}
+	tag, err := q.tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = false, last_error = $1, updated_at = $2
+		WHERE webhook_id = ANY($3) AND status IN `+sqlrow.WaitingStatuses+` AND next_attempt_at <= $2`, p.Error, sqlrow.Micros(p.Now), p.WebhookIDs)
+	if err != nil {
+		return 0, wrap("fail due deliveries", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// leaseDeliveries takes each webhook's due rows through deliveries_queue (a
+// seek and a short range per webhook, however long its backlog), skips rows
+// another claim is leasing, leases them and reads what sending needs, in one
+// statement.
+const leaseDeliveries = `WITH take AS (
+		SELECT d.id FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS t(webhook_id, n, ord)
+		CROSS JOIN LATERAL (
+			SELECT id, next_attempt_at FROM deliveries WHERE webhook_id = t.webhook_id AND status IN ` + sqlrow.WaitingStatuses + ` AND next_attempt_at <= $3
+			ORDER BY next_attempt_at LIMIT t.n FOR UPDATE SKIP LOCKED
+		) d
+		ORDER BY t.ord, d.next_attempt_at LIMIT $5
+	), leased AS (
+		UPDATE deliveries d SET next_attempt_at = $4, lease_token = d.lease_token + 1, leased = true
+		FROM take WHERE d.id = take.id
+		RETURNING d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, d.attempts, d.manual, d.lease_token, d.event_seq
+	)
+	SELECT l.id, l.tenant_id, l.event_id, l.event_type, l.webhook_id, w.updated_at, l.attempts, l.manual, l.lease_token, e.payload
+	FROM leased l JOIN events e ON e.seq = l.event_seq JOIN webhooks w ON w.id = l.webhook_id ORDER BY l.id`
+
+func (q *queueTx) LeaseDeliveries(ctx context.Context, p *hookd.LeaseDeliveriesParams) ([]*hookd.Claim, error) {
+	var ids []string
+	var ns []int32
+	for _, t := range p.Take {
+		if t.N > 0 {
+			ids, ns = append(ids, t.WebhookID), append(ns, int32(t.N))
+		}
+	}
+	if len(ids) == 0 || p.Limit <= 0 {
+		return nil, nil
+	}
+	rows, err := q.tx.Query(ctx, leaseDeliveries, ids, ns, sqlrow.Micros(p.Now), sqlrow.Micros(p.Until), p.Limit)
+	return collect(rows, err, "lease deliveries", func(r sqlrow.Scanner) (*hookd.Claim, error) {
+		c := &hookd.Claim{LeasedUntil: p.Until}
+		var updated int64
+		err := r.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Token, &c.Payload)
+		c.WebhookUpdatedAt = sqlrow.FromMicros(updated)
+		return c, err
+	})
+}
+
+// RequeueWebhooks first locks the webhooks' rows, passing over those a
+// concurrent transaction holds (it is marking them due: they stay due),
+// and only then, in a second statement and so with a snapshot taken after
+// the locks, reads each webhook's earliest waiting delivery. A delivery
+// made waiting by a transaction that has not committed yet cannot be
+// missed: that transaction marks its webhook due before it commits, and so
+// either held the lock first (the webhook is passed over) or waits for this
+// claim to commit and then lowers due_at itself.
+func (q *queueTx) RequeueWebhooks(ctx context.Context, p *hookd.RequeueWebhooksParams) error {
+	if len(p.NotBefore) == 0 {
+		return nil
+	}
+	ids, nbs := columns(p.NotBefore)
+	rows, err := q.tx.Query(ctx, `SELECT webhook_id FROM due_webhooks WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE SKIP LOCKED`, ids)
+	locked, err := collect(rows, err, "requeue webhooks: lock", func(r sqlrow.Scanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	if err != nil || len(locked) == 0 {
+		return err
+	}
+	held := make(map[string]bool, len(locked))
+	for _, id := range locked {
+		held[id] = true
+	}
+	var keep []string
+	var keepNB []int64
+	for i, id := range ids {
+		if held[id] {
+			keep, keepNB = append(keep, id), append(keepNB, nbs[i])
+		}
+	}
+	_, err = q.tx.Exec(ctx, `WITH m AS (
+			SELECT u.id, u.nb, (SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = u.id AND d.status IN `+sqlrow.WaitingStatuses+`) AS next
+			FROM unnest($1::text[], $2::bigint[]) AS u(id, nb)
+		), gone AS (
+			DELETE FROM due_webhooks q USING m WHERE q.webhook_id = m.id AND m.next IS NULL
+		)
+		UPDATE due_webhooks q SET due_at = GREATEST(m.nb, m.next) FROM m WHERE q.webhook_id = m.id AND m.next IS NOT NULL`, keep, keepNB)
+	return wrap("requeue webhooks", err)
+}
+
+func (q *queueTx) NextDue(ctx context.Context) (time.Time, error) {
+	var next *int64
+	if err := q.tx.QueryRow(ctx, `SELECT min(due_at) FROM due_webhooks`).Scan(&next); err != nil {
+		return time.Time{}, wrap("next due", err)
+	}
+	if next == nil {
+		return time.Time{}, nil
+	}
+	return sqlrow.FromMicros(*next), nil
+}
+
+// recordOutcomes writes a whole batch in one statement: the fenced update
+// of each delivery whose lease is current, and an attempt row for each one
+// updated. It returns the IDs written.
+const recordOutcomes = `WITH o AS (
+		SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::int[], $9::text[],
+			$10::bool[], $11::text[], $12::text[], $13::bytea[])
+		AS o(id, token, status, next_at, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
+	), u AS (
+		UPDATE deliveries d SET attempts = d.attempts + 1, status = o.status, next_attempt_at = o.next_at, manual = false, leased = false,
+			last_status_code = o.status_code, last_error = o.error, response_time_us = o.duration_us, updated_at = $1
+		FROM o WHERE d.id = o.id AND d.lease_token = o.token AND d.leased
+		RETURNING d.id, d.attempts, d.tenant_id, d.webhook_id
+	)
+	INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
+	SELECT u.id, u.attempts, u.tenant_id, u.webhook_id, o.started_at, o.duration_us, o.status_code, o.error, o.success, o.request_headers, o.response_headers, o.response_body
+	FROM u JOIN o ON o.id = u.id
+	RETURNING delivery_id`
+
+func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
+	n := len(p.Outcomes)
+	if n == 0 {
+		return nil, nil
+	}
+	var (
+		ids, statuses, errs, reqH, resH = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		tokens, started, durs           = make([]int64, n), make([]int64, n), make([]int64, n)
+		next                            = make([]*int64, n)
+		codes                           = make([]int32, n)
+		oks                             = make([]bool, n)
+		bodies                          = make([][]byte, n)
+	)
+	for i, o := range p.Outcomes {
+		a, err := sqlrow.AttemptRowOf(o.Attempt)
+		if err != nil {
+			return nil, fmt.Errorf("record outcomes: %w", err)
+		}
+		ids[i], tokens[i], statuses[i] = o.DeliveryID, o.Token, string(o.Status)
+		if t := o.NextAttemptAt(p.Now); !t.IsZero() {
+			v := sqlrow.Micros(t)
+			next[i] = &v
+		}
+		started[i], durs[i], codes[i], errs[i], oks[i] = a.StartedAt, a.DurationUs, int32(a.StatusCode), a.Error, a.Success
+		reqH[i], resH[i], bodies[i] = a.RequestHeaders, a.ResponseHeaders, a.ResponseBody
+	}
+	rows, err := q.tx.Query(ctx, recordOutcomes, sqlrow.Micros(p.Now), ids, tokens, statuses, next, started, durs, codes, errs, oks, reqH, resH, bodies)
+	return collect(rows, err, "record outcomes", scanID)
+}
+
+func scanID(r sqlrow.Scanner) (string, error) {
+	var id string
+	return id, r.Scan(&id)
+}
+
+// fenced runs a lease statement whose parameters are $1, the leases' IDs
+// ($2) and their tokens ($3), and returns the IDs it changed.
+func (q *queueTx) fenced(ctx context.Context, what, query string, first any, leases []hookd.Lease) ([]string, error) {
+	if len(leases) == 0 {
+		return nil, nil
+	}
+	ids, tokens := make([]string, len(leases)), make([]int64, len(leases))
+	for i, l := range leases {
+		ids[i], tokens[i] = l.DeliveryID, l.Token
+	}
+	rows, err := q.tx.Query(ctx, query, first, ids, tokens)
+	return collect(rows, err, what, scanID)
+}
+
+func (q *queueTx) ReleaseLeases(ctx context.Context, p *hookd.ReleaseLeasesParams) ([]string, error) {
+	return q.fenced(ctx, "release leases", `UPDATE deliveries d SET next_attempt_at = $1, leased = false
+		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased RETURNING d.id`,
+		sqlrow.Micros(p.At), p.Leases)
+}
+
+func (q *queueTx) ExtendLeases(ctx context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
+	return q.fenced(ctx, "extend leases", `UPDATE deliveries d SET next_attempt_at = $1
+		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased RETURNING d.id`,
+		sqlrow.Micros(p.Until), p.Leases)
+}
+
+func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
+	if len(p.Due) == 0 {
+		return nil
+	}
+	ids, dues := columns(p.Due)
+	at := make([]*int64, len(dues))
+	for i := range dues {
+		at[i] = &dues[i]
+	}
+	return wrap("mark due", markDue(ctx, q.tx, ids, at).Close())
+}
+
+// markDue queues, on a batch of the caller's, the lowering of webhooks'
+// due_at (a nil time: the database's now), in webhook order so that
+// concurrent transactions never deadlock, and a wake-up for the other
+// processes. It always takes the rows' locks, even where due_at is low
+// enough already: that is what keeps a concurrent claim from requeueing a
+// webhook past a delivery this transaction made waiting (see
+// RequeueWebhooks).
+func markDue(ctx context.Context, tx pgx.Tx, ids []string, at []*int64) pgx.BatchResults {
+	b := &pgx.Batch{}
+	queueMarkDue(b, ids, at)
+	return tx.SendBatch(ctx, b)
+}
+
+func queueMarkDue(b *pgx.Batch, ids []string, at []*int64) {
+	b.Queue(`INSERT INTO due_webhooks (webhook_id, due_at)
+		SELECT u.id, coalesce(u.due, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) JOIN webhooks w ON w.id = u.id ORDER BY u.id
+		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at)
+	b.Queue(`SELECT pg_notify('` + wakeChannel + `', '')`)
+}
+
+// markOne is markDue for one webhook, due at a time in microseconds.
+func markOne(ctx context.Context, tx pgx.Tx, webhookID string, at int64) error {
+	return markDue(ctx, tx, []string{webhookID}, []*int64{&at}).Close()
+}

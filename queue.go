@@ -1,0 +1,195 @@
+package hookd
+
+import (
+	"context"
+	"time"
+)
+
+// Queue is the storage side of the delivery queue: small primitives over
+// the deliveries table and the due_webhooks index, each with one params
+// struct. The queue's algorithm (a fair claim, fenced outcomes, requeueing)
+// is written once, in package queue, over these primitives; each store
+// implements them with its own SQL, and storetest proves each one on every
+// engine.
+//
+// The model: a claim leases a delivery by moving its next_attempt_at to
+// the lease's end and giving it a new lease token; every later write about
+// that attempt (its outcome, a release, an extension) names the token and
+// changes nothing once another claim or a manual retry has taken it. A
+// webhook with waiting deliveries has a row in due_webhooks whose due_at is
+// never later than its earliest waiting delivery (except while the claim
+// defers the webhook on purpose), so a claim finds work per webhook, in
+// round-robin order, never behind another webhook's backlog.
+type Queue interface {
+	// QueueTx runs fn in one transaction and commits it. A store may run fn
+	// more than once (SQLite reruns a group commit that another write
+	// broke), so fn must start from scratch each time.
+	QueueTx(ctx context.Context, fn func(QueueTx) error) error
+}
+
+// QueueTx is the queue's primitives inside one transaction.
+type QueueTx interface {
+	// Now is the store's clock: the database's on PostgreSQL, so that every
+	// replica's leases, due times and rate budgets agree whatever their
+	// own clocks say.
+	Now(ctx context.Context) (time.Time, error)
+	// DueWebhooks returns webhooks whose due_at is not after p.Now, the
+	// longest waiting first.
+	DueWebhooks(ctx context.Context, p *DueWebhooksParams) ([]*DueWebhook, error)
+	// RateBudgets returns the stored budget (theoretical arrival time; zero
+	// when none is stored) of each webhook, locking them until the
+	// transaction ends where replicas share them.
+	RateBudgets(ctx context.Context, p *RateBudgetsParams) (map[string]time.Time, error)
+	// SetRateBudgets stores new budgets.
+	SetRateBudgets(ctx context.Context, p *SetRateBudgetsParams) error
+	// FailDue ends the due deliveries of the given webhooks FAILED with
+	// p.Error, and returns how many (a webhook disabled after its
+	// deliveries were queued).
+	FailDue(ctx context.Context, p *FailDueParams) (int, error)
+	// LeaseDeliveries leases, webhook by webhook in p.Take's order, up to
+	// each one's N due deliveries, the earliest due first, and no more than
+	// p.Limit in all, until p.Until, each with a new lease token, and
+	// returns them with what sending them needs. Deliveries another
+	// transaction is leasing now are passed over.
+	LeaseDeliveries(ctx context.Context, p *LeaseDeliveriesParams) ([]*Claim, error)
+	// RequeueWebhooks sets each webhook's due_at to the later of
+	// p.NotBefore[w] and its earliest waiting delivery, and drops the
+	// webhooks that have none. A webhook another transaction is marking
+	// due now is left as it is.
+	RequeueWebhooks(ctx context.Context, p *RequeueWebhooksParams) error
+	// NextDue is the earliest due_at (zero when no webhook waits).
+	NextDue(ctx context.Context) (time.Time, error)
+	// RecordOutcomes writes each outcome whose lease is still current
+	// (same token, not yet recorded or released): one attempt row and the
+	// delivery's new state. It returns the IDs written; the others were
+	// stale and changed nothing.
+	RecordOutcomes(ctx context.Context, p *RecordOutcomesParams) ([]string, error)
+	// ReleaseLeases makes the still-current leases due at p.At without
+	// counting an attempt, and returns the IDs released.
+	ReleaseLeases(ctx context.Context, p *ReleaseLeasesParams) ([]string, error)
+	// ExtendLeases moves the still-current leases' end to p.Until, and
+	// returns the IDs extended.
+	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]string, error)
+	// MarkDue makes each webhook due no later than the given time.
+	MarkDue(ctx context.Context, p *MarkDueParams) error
+}
+
+// DisabledError is the lastError of deliveries ended because their webhook
+// was disabled: in the transaction that disables it, or by the claim that
+// finds a delivery queued for it after all.
+const DisabledError = "webhook disabled"
+
+// DueWebhooksParams selects due webhooks.
+type DueWebhooksParams struct {
+	Now   time.Time
+	Limit int
+}
+
+// DueWebhook is a webhook with deliveries due, as a claim needs it.
+type DueWebhook struct {
+	ID        string
+	DueAt     time.Time
+	Enabled   bool
+	RateLimit int // requests per second; 0: unlimited
+}
+
+// RateBudgetsParams names the budgets to read and lock.
+type RateBudgetsParams struct {
+	WebhookIDs []string // sorted, so that replicas lock in one order
+}
+
+// SetRateBudgetsParams stores budgets.
+type SetRateBudgetsParams struct {
+	TATs map[string]time.Time
+}
+
+// FailDueParams ends due deliveries FAILED.
+type FailDueParams struct {
+	Now        time.Time
+	WebhookIDs []string
+	Error      string
+}
+
+// LeaseDeliveriesParams leases due deliveries.
+type LeaseDeliveriesParams struct {
+	Now   time.Time
+	Until time.Time
+	// Take lists webhooks in the order they are served, each with the most
+	// of its deliveries to lease; Limit caps the deliveries in all.
+	Take  []Take
+	Limit int
+}
+
+// Take is one webhook's share of a claim.
+type Take struct {
+	WebhookID string
+	N         int
+}
+
+// RequeueWebhooksParams places webhooks in the queue again after a claim.
+type RequeueWebhooksParams struct {
+	NotBefore map[string]time.Time
+}
+
+// Lease names one claim of a delivery.
+type Lease struct {
+	DeliveryID string
+	Token      int64
+}
+
+// RecordOutcomesParams writes outcomes.
+type RecordOutcomesParams struct {
+	Now      time.Time
+	Outcomes []*Outcome
+}
+
+// ReleaseLeasesParams gives leases back.
+type ReleaseLeasesParams struct {
+	At     time.Time
+	Leases []Lease
+}
+
+// ExtendLeasesParams lengthens leases.
+type ExtendLeasesParams struct {
+	Until  time.Time
+	Leases []Lease
+}
+
+// MarkDueParams lowers webhooks' due_at.
+type MarkDueParams struct {
+	Due map[string]time.Time
+}
+
+// Claim is a delivery leased to one worker, with what sending it needs.
+type Claim struct {
+	Lease
+	TenantID         string
+	EventID          string
+	EventType        string
+	WebhookID        string
+	WebhookUpdatedAt time.Time // to tell a cached webhook is stale
+	Attempts         int       // made before this one
+	Manual           bool      // a manual retry: one attempt, no automatic retries
+	Payload          []byte
+	LeasedUntil      time.Time // by the store's clock
+}
+
+// Outcome is what became of one attempt, to be recorded.
+type Outcome struct {
+	Lease
+	WebhookID string
+	Attempt   *Attempt
+	// Status is the delivery's new status; a RETRYING delivery falls due
+	// RetryIn after the outcome is recorded (by the store's clock).
+	Status  DeliveryStatus
+	RetryIn time.Duration
+}
+
+// NextAttemptAt is when a recorded outcome's delivery falls due again
+// (zero once it is final).
+func (o *Outcome) NextAttemptAt(now time.Time) time.Time {
+	if o.Status != StatusRetrying && o.Status != StatusPending {
+		return time.Time{}
+	}
+	return now.Add(o.RetryIn)
+}

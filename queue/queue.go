@@ -1,0 +1,266 @@
+// Package queue is hookd's delivery queue, written once over the small
+// primitives every store offers (hookd.Queue): the fair claim of due
+// deliveries, the fenced recording of outcomes and releases, and lease
+// extensions. Which deliveries a caller can take now (its rooms) is the
+// caller's policy, passed in; the order of the steps, the rate budgets, the
+// requeueing and the fencing are here, so that a fix is made once for every
+// engine.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// ClaimParams asks for due deliveries.
+type ClaimParams struct {
+	// Limit is the most deliveries to claim, over all webhooks.
+	Limit int
+	// Lease is how long claimed deliveries are the caller's.
+	Lease time.Duration
+	// Room says how many more of a webhook's deliveries the caller can take
+	// now and, when it can take none, how long to pass the webhook over (0:
+	// until the next claim, after the webhooks that waited longer).
+	Room func(webhookID string) (room int, wait time.Duration)
+}
+
+// ClaimResult is what a claim leased.
+type ClaimResult struct {
+	// Now is the claim's time by the store's clock.
+	Now    time.Time
+	Claims []*hookd.Claim
+	// NextDue is when the next webhook falls due (zero if none waits); at
+	// or before Now when due work was left for lack of room.
+	NextDue time.Time
+	// Failed counts due deliveries of disabled webhooks ended FAILED.
+	Failed int
+}
+
+// Claim leases due deliveries in one transaction. Webhooks are taken in
+// the order they fell due, the longest waiting first, and each gives at
+// most its room (and its rate budget): one webhook's backlog is never in
+// front of another webhook's due delivery, and a webhook that was served
+// goes to the back of the line (its due_at becomes the claim's time).
+func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, error) {
+	res := &ClaimResult{}
+	if p.Limit <= 0 {
+		return res, nil
+	}
+	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
+		*res = ClaimResult{} // a store may run this more than once
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		res.Now = now
+		due, err := tx.DueWebhooks(ctx, &hookd.DueWebhooksParams{Now: now, Limit: p.Limit})
+		if err != nil {
+			return err
+		}
+		var limited []string
+		for _, w := range due {
+			if w.Enabled && w.RateLimit > 0 {
+				limited = append(limited, w.ID)
+			}
+		}
+		slices.Sort(limited)
+		tats, err := tx.RateBudgets(ctx, &hookd.RateBudgetsParams{WebhookIDs: limited})
+		if err != nil {
+			return err
+		}
+		var take []hookd.Take
+		notBefore := make(map[string]time.Time, len(due))
+		rates := map[string]int{}
+		var disabled []string
+		for _, w := range due {
+			notBefore[w.ID] = now
+			if !w.Enabled {
+				disabled = append(disabled, w.ID)
+				continue
+			}
+			room, wait := p.Room(w.ID)
+			if room <= 0 {
+				notBefore[w.ID] = now.Add(wait)
+				continue
+			}
+			n := room
+			if w.RateLimit > 0 {
+				avail, wait := hookd.RateAvailable(tats[w.ID], now, w.RateLimit)
+				if avail <= 0 {
+					notBefore[w.ID] = now.Add(wait)
+					continue
+				}
+				n = min(n, avail)
+				rates[w.ID] = w.RateLimit
+			}
+			take = append(take, hookd.Take{WebhookID: w.ID, N: n})
+		}
+		if res.Failed, err = tx.FailDue(ctx, &hookd.FailDueParams{Now: now, WebhookIDs: disabled, Error: hookd.DisabledError}); err != nil {
+			return err
+		}
+		res.Claims, err = tx.LeaseDeliveries(ctx, &hookd.LeaseDeliveriesParams{Now: now, Until: now.Add(p.Lease), Take: take, Limit: p.Limit})
+		if err != nil {
+			return err
+		}
+		used := map[string]int{}
+		for _, c := range res.Claims {
+			used[c.WebhookID]++
+		}
+		if len(res.Claims) >= p.Limit {
+			// The limit ran out at the last webhook served: those after it
+			// were not, and keep their place in the line.
+			last := -1
+			for i, t := range take {
+				if used[t.WebhookID] > 0 {
+					last = i
+				}
+			}
+			for _, t := range take[last+1:] {
+				delete(notBefore, t.WebhookID)
+			}
+		}
+		if len(rates) > 0 {
+			spent := map[string]time.Time{}
+			for id, n := range used {
+				if _, ok := rates[id]; !ok {
+					continue
+				}
+				// Its rows beyond the budget wait for its next step.
+				var wait time.Duration
+				spent[id], wait = hookd.RateTake(tats[id], now, rates[id], n)
+				notBefore[id] = now.Add(wait)
+			}
+			if err := tx.SetRateBudgets(ctx, &hookd.SetRateBudgetsParams{TATs: spent}); err != nil {
+				return err
+			}
+		}
+		if err := tx.RequeueWebhooks(ctx, &hookd.RequeueWebhooksParams{NotBefore: notBefore}); err != nil {
+			return err
+		}
+		res.NextDue, err = tx.NextDue(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return res, nil
+}
+
+// Release gives a claim back without counting an attempt (the attempt did
+// not happen: the process is stopping, or the lease was too short for it).
+type Release struct {
+	hookd.Lease
+	WebhookID string
+}
+
+// Recorded says what a Record wrote.
+type Recorded struct {
+	Written  []string // deliveries whose outcome was written
+	Released []string // deliveries released
+	// Stale counts outcomes and releases that changed nothing: their
+	// delivery was claimed again, retried by hand or deleted meanwhile.
+	Stale int
+}
+
+// Record writes outcomes and releases, each only while its lease is
+// current, and makes the webhooks of retried and released deliveries due
+// then. A batch is one transaction; if it fails, it is split in halves
+// until every part that can be written is, so that one bad outcome sinks
+// only itself. The error joins the failures of what could not be written
+// (their leases run out and they are sent again).
+func Record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, releases []Release) (*Recorded, error) {
+	rec := &Recorded{}
+	err := record(ctx, q, outcomes, releases, rec)
+	return rec, err
+}
+
+func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, releases []Release, rec *Recorded) error {
+	n := len(outcomes) + len(releases)
+	if n == 0 {
+		return nil
+	}
+	var written, released []string
+	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		written, err = tx.RecordOutcomes(ctx, &hookd.RecordOutcomesParams{Now: now, Outcomes: outcomes})
+		if err != nil {
+			return err
+		}
+		leases := make([]hookd.Lease, len(releases))
+		for i, r := range releases {
+			leases[i] = r.Lease
+		}
+		released, err = tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: now, Leases: leases})
+		if err != nil {
+			return err
+		}
+		due := map[string]time.Time{}
+		soonest := func(id string, t time.Time) {
+			if d, ok := due[id]; !ok || t.Before(d) {
+				due[id] = t
+			}
+		}
+		byID := make(map[string]*hookd.Outcome, len(outcomes))
+		for _, o := range outcomes {
+			byID[o.DeliveryID] = o
+		}
+		for _, id := range written {
+			if o := byID[id]; o != nil {
+				if t := o.NextAttemptAt(now); !t.IsZero() {
+					soonest(o.WebhookID, t)
+				}
+			}
+		}
+		webhookOf := make(map[string]string, len(releases))
+		for _, r := range releases {
+			webhookOf[r.DeliveryID] = r.WebhookID
+		}
+		for _, id := range released {
+			soonest(webhookOf[id], now)
+		}
+		return tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due})
+	})
+	if err == nil {
+		rec.Written = append(rec.Written, written...)
+		rec.Released = append(rec.Released, released...)
+		rec.Stale += n - len(written) - len(released)
+		return nil
+	}
+	if n == 1 || ctx.Err() != nil {
+		return fmt.Errorf("record %d outcomes and releases: %w", n, err)
+	}
+	// Split in halves, outcomes first.
+	ho := min(n/2, len(outcomes))
+	hr := n/2 - ho
+	return errors.Join(
+		record(ctx, q, outcomes[:ho], releases[:hr], rec),
+		record(ctx, q, outcomes[ho:], releases[hr:], rec),
+	)
+}
+
+// Extend lengthens leases to d from now (by the store's clock) and
+// returns the ones extended (the others are no longer the caller's) and
+// when the extension was made, by the store's clock.
+func Extend(ctx context.Context, q hookd.Queue, leases []hookd.Lease, d time.Duration) (extended []string, at time.Time, err error) {
+	err = q.QueueTx(ctx, func(tx hookd.QueueTx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		at = now
+		extended, err = tx.ExtendLeases(ctx, &hookd.ExtendLeasesParams{Until: now.Add(d), Leases: leases})
+		return err
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("extend leases: %w", err)
+	}
+	return extended, at, nil
+}

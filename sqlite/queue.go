@@ -1,0 +1,294 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
+)
+
+// The queue's statements (hookd.QueueTx); all are prepared at Open (hot).
+const (
+	dueWebhooks = `SELECT q.webhook_id, q.due_at, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
+		WHERE q.due_at <= ? ORDER BY q.due_at LIMIT ?`
+	readBudgets = `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id IN (SELECT value FROM json_each(?))`
+	spendBudget = `INSERT INTO rate_budgets (webhook_id, tat) VALUES (?, ?) ON CONFLICT (webhook_id) DO UPDATE SET tat = excluded.tat`
+	failDue     = `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = 0, last_error = ?, updated_at = ?
+		WHERE webhook_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'RETRYING') AND next_attempt_at <= ?`
+	// leaseWebhook takes one webhook's due rows through deliveries_queue:
+	// a seek and a short range, however long its backlog.
+	leaseWebhook = `UPDATE deliveries SET next_attempt_at = ?, lease_token = lease_token + 1, leased = 1
+		WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = ? AND status IN ('PENDING', 'RETRYING') AND next_attempt_at <= ?
+			ORDER BY next_attempt_at LIMIT ?)
+		RETURNING id, lease_token`
+	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload
+		FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
+	// requeueDrop and requeueSet read each webhook's earliest waiting
+	// delivery with one seek of deliveries_queue.
+	requeueDrop = `DELETE FROM due_webhooks WHERE webhook_id IN (SELECT key FROM json_each(?))
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = due_webhooks.webhook_id AND d.status IN ('PENDING', 'RETRYING'))`
+	requeueSet = `UPDATE due_webhooks SET due_at = max(j.value, (SELECT min(d.next_attempt_at) FROM deliveries d
+			WHERE d.webhook_id = due_webhooks.webhook_id AND d.status IN ('PENDING', 'RETRYING')))
+		FROM json_each(?) j WHERE due_webhooks.webhook_id = j.key`
+	nextDue = `SELECT min(due_at) FROM due_webhooks`
+	// The fence: an attempt's writes apply only while its lease is current.
+	insertAttempt = `INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
+		SELECT id, attempts + 1, tenant_id, webhook_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ? AND lease_token = ? AND leased = 1`
+	updateDelivery = `UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?, manual = 0, leased = 0,
+		last_status_code = ?, last_error = ?, response_time_us = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
+	releaseLease = `UPDATE deliveries SET next_attempt_at = ?, leased = 0 WHERE id = ? AND lease_token = ? AND leased = 1`
+	extendLease  = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
+	// markDue lowers due_at, and writes nothing when it is low enough
+	// already (the usual case for a busy webhook). A webhook deleted
+	// meanwhile is skipped by the join.
+	markDue = `INSERT INTO due_webhooks (webhook_id, due_at) SELECT w.id, j.value FROM json_each(?) j JOIN webhooks w ON w.id = j.key WHERE true
+		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`
+	// markPublished is markDue for a new event's deliveries: the same JSON
+	// object the delivery insert reads (webhook ID → delivery ID), joined
+	// the same way.
+	markPublished = `INSERT INTO due_webhooks (webhook_id, due_at) SELECT w.id, ? FROM json_each(?) j
+		JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1 WHERE true
+		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`
+)
+
+// QueueTx runs fn in the writer's current transaction: claims and records
+// share commits with publishes (group commit).
+func (s *Store) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return fn(&queueTx{s: s, tx: tx}) })
+}
+
+type queueTx struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+var _ hookd.QueueTx = (*queueTx)(nil)
+
+func (q *queueTx) exec(query string, args ...any) (int64, error) {
+	r, err := q.s.exec(q.tx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+func (q *queueTx) Now(context.Context) (time.Time, error) { return q.s.clock.Now(), nil }
+
+func (q *queueTx) DueWebhooks(_ context.Context, p *hookd.DueWebhooksParams) ([]*hookd.DueWebhook, error) {
+	rows, err := q.s.query(q.tx, dueWebhooks, sqlrow.Micros(p.Now), p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("due webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []*hookd.DueWebhook
+	for rows.Next() {
+		w := &hookd.DueWebhook{}
+		var due int64
+		if err := rows.Scan(&w.ID, &due, &w.Enabled, &w.RateLimit); err != nil {
+			return nil, fmt.Errorf("due webhooks: %w", err)
+		}
+		w.DueAt = sqlrow.FromMicros(due)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+func (q *queueTx) RateBudgets(_ context.Context, p *hookd.RateBudgetsParams) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(p.WebhookIDs))
+	if len(p.WebhookIDs) == 0 {
+		return out, nil
+	}
+	// The single writer serialises claims: nothing to lock.
+	rows, err := q.s.query(q.tx, readBudgets, sqlrow.JSONList(p.WebhookIDs))
+	if err != nil {
+		return nil, fmt.Errorf("rate budgets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var tat int64
+		if err := rows.Scan(&id, &tat); err != nil {
+			return nil, fmt.Errorf("rate budgets: %w", err)
+		}
+		out[id] = sqlrow.FromMicros(tat)
+	}
+	return out, rows.Err()
+}
+
+func (q *queueTx) SetRateBudgets(_ context.Context, p *hookd.SetRateBudgetsParams) error {
+	for id, tat := range p.TATs {
+		if _, err := q.exec(spendBudget, id, sqlrow.Micros(tat)); err != nil {
+			return fmt.Errorf("set rate budget: %w", err)
+		}
+	}
+	return nil
+}
+
+func (q *queueTx) FailDue(_ context.Context, p *hookd.FailDueParams) (int, error) {
+	if len(p.WebhookIDs) == 0 {
+		return 0, nil
+	}
+	now := sqlrow.Micros(p.Now)
+	n, err := q.exec(failDue, p.Error, now, sqlrow.JSONList(p.WebhookIDs), now)
+	if err != nil {
+		return 0, fmt.Errorf("fail due deliveries: %w", err)
+	}
+	return int(n), nil
+}
+
+func (q *queueTx) LeaseDeliveries(_ context.Context, p *hookd.LeaseDeliveriesParams) ([]*hookd.Claim, error) {
+	now, until := sqlrow.Micros(p.Now), sqlrow.Micros(p.Until)
+	tokens := map[string]int64{}
+	var ids []string
+	for _, t := range p.Take {
+		n := min(t.N, p.Limit-len(ids))
+		if n <= 0 {
+			continue
+		}
+		rows, err := q.s.query(q.tx, leaseWebhook, until, t.WebhookID, now, n)
+		if err != nil {
+			return nil, fmt.Errorf("lease deliveries: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var token int64
+			if err := rows.Scan(&id, &token); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("lease deliveries: %w", err)
+			}
+			tokens[id] = token
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("lease deliveries: %w", err)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := q.s.query(q.tx, claimRead, sqlrow.JSONList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("lease deliveries: read: %w", err)
+	}
+	defer rows.Close()
+	out := make([]*hookd.Claim, 0, len(ids))
+	for rows.Next() {
+		c := &hookd.Claim{LeasedUntil: p.Until}
+		var updated int64
+		if err := rows.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Payload); err != nil {
+			return nil, fmt.Errorf("lease deliveries: read: %w", err)
+		}
+		c.WebhookUpdatedAt = sqlrow.FromMicros(updated)
+		c.Token = tokens[c.DeliveryID]
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (q *queueTx) RequeueWebhooks(_ context.Context, p *hookd.RequeueWebhooksParams) error {
+	if len(p.NotBefore) == 0 {
+		return nil
+	}
+	list := sqlrow.JSONList(micros(p.NotBefore))
+	if _, err := q.exec(requeueDrop, list); err != nil {
+		return fmt.Errorf("requeue webhooks: %w", err)
+	}
+	if _, err := q.exec(requeueSet, list); err != nil {
+		return fmt.Errorf("requeue webhooks: %w", err)
+	}
+	return nil
+}
+
+func micros(m map[string]time.Time) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k, t := range m {
+		out[k] = sqlrow.Micros(t)
+	}
+	return out
+}
+
+func (q *queueTx) NextDue(context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	rows, err := q.s.query(q.tx, nextDue)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next due: %w", err)
+	}
+	defer rows.Close()
+	rows.Next()
+	if err := rows.Scan(&next); err != nil {
+		return time.Time{}, fmt.Errorf("next due: %w", err)
+	}
+	return sqlrow.FromMicros(next.Int64), nil
+}
+
+func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
+	now := sqlrow.Micros(p.Now)
+	var applied []string
+	for _, o := range p.Outcomes {
+		a, err := sqlrow.AttemptRowOf(o.Attempt)
+		if err != nil {
+			return nil, fmt.Errorf("record outcome: %w", err)
+		}
+		n, err := q.exec(insertAttempt, a.StartedAt, a.DurationUs, a.StatusCode, a.Error, a.Success,
+			a.RequestHeaders, a.ResponseHeaders, a.ResponseBody, o.DeliveryID, o.Token)
+		if err != nil {
+			return nil, fmt.Errorf("insert attempt: %w", err)
+		}
+		if n == 0 {
+			continue // stale: claimed again, retried by hand, or gone
+		}
+		if _, err := q.exec(updateDelivery, string(o.Status), sqlrow.NextAttempt(o, p.Now), a.StatusCode, a.Error, a.DurationUs,
+			now, o.DeliveryID, o.Token); err != nil {
+			return nil, fmt.Errorf("update delivery: %w", err)
+		}
+		applied = append(applied, o.DeliveryID)
+	}
+	return applied, nil
+}
+
+// fenced runs a lease statement (its last two parameters: delivery ID and
+// token) for each lease, and returns the IDs it changed.
+func (q *queueTx) fenced(query string, first any, leases []hookd.Lease) ([]string, error) {
+	var done []string
+	for _, l := range leases {
+		n, err := q.exec(query, first, l.DeliveryID, l.Token)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			done = append(done, l.DeliveryID)
+		}
+	}
+	return done, nil
+}
+
+func (q *queueTx) ReleaseLeases(_ context.Context, p *hookd.ReleaseLeasesParams) ([]string, error) {
+	done, err := q.fenced(releaseLease, sqlrow.Micros(p.At), p.Leases)
+	if err != nil {
+		return nil, fmt.Errorf("release leases: %w", err)
+	}
+	return done, nil
+}
+
+func (q *queueTx) ExtendLeases(_ context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
+	done, err := q.fenced(extendLease, sqlrow.Micros(p.Until), p.Leases)
+	if err != nil {
+		return nil, fmt.Errorf("extend leases: %w", err)
+	}
+	return done, nil
+}
+
+func (q *queueTx) MarkDue(_ context.Context, p *hookd.MarkDueParams) error {
+	if len(p.Due) == 0 {
+		return nil
+	}
+	if _, err := q.exec(markDue, sqlrow.JSONList(micros(p.Due))); err != nil {
+		return fmt.Errorf("mark due: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package hookd
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Caps on what is kept of a receiver's answer (the contract's "What a
+// receiver gets"), and of an attempt's error text, which can quote it.
+const (
+	MaxResponseBody    = 4 << 10 // bytes of the response body kept
+	MaxResponseHeaders = 8 << 10 // bytes of response header names and values kept, in all
+	MaxErrorText       = 1 << 10 // bytes of an attempt's error kept
+)
+
+// CleanText makes text that came from the network storable in any
+// database: invalid UTF-8 becomes U+FFFD, NUL bytes are dropped, and it is
+// cut to at most max bytes on a character boundary. Every string a receiver
+// controls passes through it before it is stored.
+func CleanText(s string, max int) string {
+	if len(s) <= max && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(min(len(s), max))
+	for _, r := range s { // ranging decodes invalid bytes as U+FFFD
+		if r == 0 {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// CleanHeaders returns h with every name and value cleaned, kept in name
+// order until names and values reach max bytes in all; what is left out is
+// counted under the name "…".
+func CleanHeaders(h map[string]string, max int) map[string]string {
+	if len(h) == 0 {
+		return h
+	}
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make(map[string]string, min(len(h), 64))
+	used, dropped := 0, 0
+	for _, k := range names {
+		ck := CleanText(k, 256)
+		left := max - used - len(ck)
+		if ck == "" || left <= 0 || dropped > 0 {
+			dropped++
+			continue
+		}
+		v := CleanText(h[k], left)
+		out[ck] = v
+		used += len(ck) + len(v)
+	}
+	if dropped > 0 {
+		out["…"] = strconv.Itoa(dropped) + " more headers not kept"
+	}
+	return out
+}
+
+// Cleaned returns a copy of a that any store accepts: its error, headers
+// and body cleaned and capped.
+func (a *Attempt) Cleaned() *Attempt {
+	c := *a
+	c.Error = CleanText(a.Error, MaxErrorText)
+	c.RequestHeaders = CleanHeaders(a.RequestHeaders, MaxResponseHeaders)
+	c.ResponseHeaders = CleanHeaders(a.ResponseHeaders, MaxResponseHeaders)
+	if body := CleanText(string(a.ResponseBody), MaxResponseBody); len(body) != len(a.ResponseBody) || body != string(a.ResponseBody) {
+		c.ResponseBody = []byte(body)
+	}
+	return &c
+}
