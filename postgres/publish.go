@@ -23,9 +23,9 @@ type publishReq struct {
 	ev         *hookd.Event
 	webhookIDs []string
 	args       []any
-	res  *hookd.PublishResult
-	err  error
-	done chan struct{}
+	res        *hookd.PublishResult
+	err        error
+	done       chan struct{}
 }
 
 // insertEventAndDeliveries stores an event and its deliveries in one
@@ -37,7 +37,7 @@ const insertEventAndDeliveries = `WITH e AS (
 	), d AS (
 		INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
 		SELECT j.value, w.tenant_id, e.seq, w.id, $2, $3, 'PENDING', n.now, n.now, n.now
-		FROM e CROSS JOIN (SELECT coalesce($7::bigint, `+dbNow+`) AS now) n
+		FROM e CROSS JOIN (SELECT coalesce($7::bigint, ` + dbNow + `) AS now) n
 		CROSS JOIN jsonb_each_text($8::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $1 AND w.enabled
 		RETURNING 1
 	)

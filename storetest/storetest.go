@@ -497,4 +497,3 @@ func testPublishManyWebhooks(t *testing.T, s hookd.Store) {
 		t.Fatalf("deliveries = %d, want 1200", res.Deliveries)
 	}
 }
-

@@ -372,7 +372,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		// timeout) before it answers.
 		WriteTimeout: hookd.MaxTimeout + 30*time.Second,
 		IdleTimeout:  120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("hookd listening", "addr", ln.Addr().String(), "db", redactDB(cfg.DB), "role", cfg.Role, "version", hookd.Version)
 	if ready != nil {
