@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -160,6 +161,8 @@ type Engine struct {
 	hooks      map[string]*cachedHook
 	swept      time.Time
 
+	loopCtx   context.Context
+	loops     atomic.Int64 // claim loop iterations, for tests to wait on
 	stopLoop  context.CancelFunc
 	stopSends context.CancelFunc
 	loopDone  chan struct{}
@@ -221,7 +224,7 @@ func (e *Engine) Notify() {
 func (e *Engine) Start(ctx context.Context) error {
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	sendCtx, stopSends := context.WithCancel(context.WithoutCancel(ctx))
-	e.stopLoop, e.stopSends = stopLoop, stopSends
+	e.loopCtx, e.stopLoop, e.stopSends = loopCtx, stopLoop, stopSends
 	e.loopDone, e.recDone = make(chan struct{}), make(chan struct{})
 	go e.record()
 	go e.loop(loopCtx, sendCtx)
@@ -262,6 +265,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
+		e.loops.Add(1)
 		wait := e.cfg.PollInterval
 		e.mu.Lock()
 		free := e.cfg.Workers - e.held

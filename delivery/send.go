@@ -31,7 +31,7 @@ type sender struct {
 
 // maxHeaderBytes bounds what the transport reads of a response's headers
 // (net/http's default is 10 MiB); hookd.MaxResponseHeaders of them is kept.
-const maxHeaderBytes = 64 << 10
+const maxHeaderBytes = 256 << 10
 
 func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *sender {
 	mk := func(skipVerify bool) *http.Client {

@@ -50,7 +50,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	}
 	ids := make([]string, len(webhookIDs))
 	for i := range ids {
-		ids[i] = hookd.NewID(hookd.PrefixDelivery, ev.Timestamp)
+		ids[i] = hookd.NewID(hookd.PrefixDelivery, s.clock.Now())
 	}
 	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, done: make(chan struct{}), args: []any{
 		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg(),

@@ -103,9 +103,11 @@ func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, err
 		if res.Failed, err = tx.FailDue(ctx, &hookd.FailDueParams{Now: now, WebhookIDs: disabled, Error: hookd.DisabledError}); err != nil {
 			return err
 		}
-		res.Claims, err = tx.LeaseDeliveries(ctx, &hookd.LeaseDeliveriesParams{Now: now, Until: now.Add(p.Lease), Take: take, Limit: p.Limit})
-		if err != nil {
-			return err
+		if len(take) > 0 {
+			res.Claims, err = tx.LeaseDeliveries(ctx, &hookd.LeaseDeliveriesParams{Now: now, Until: now.Add(p.Lease), Take: take, Limit: p.Limit})
+			if err != nil {
+				return err
+			}
 		}
 		used := map[string]int{}
 		for _, c := range res.Claims {

@@ -65,7 +65,7 @@ func publish(t *testing.T, s hookd.Store, prefix string, n int, webhooks ...stri
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	sem := make(chan struct{}, 32)
+	sem := make(chan struct{}, 128)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s%05d", prefix, i)
 		wg.Add(1)

@@ -1,0 +1,21 @@
+package delivery
+
+// Cached is how many webhooks and endpoints the engine keeps in memory.
+func (e *Engine) Cached() (webhooks, endpoints int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.hooks), len(e.endpoints)
+}
+
+// Loops counts the claim loop's iterations.
+func (e *Engine) Loops() int64 { return e.loops.Load() }
+
+// Stopping reports whether Stop has told the claim loop to end.
+func (e *Engine) Stopping() bool { return e.loopCtx.Err() != nil }
+
+// Held is how many deliveries are claimed and not yet recorded.
+func (e *Engine) Held() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.held
+}

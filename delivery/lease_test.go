@@ -1,0 +1,346 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/queue"
+	"github.com/hookd/hookd/sqlite"
+)
+
+var errGated = errors.New("gated")
+
+// gated is a real store whose queue can be held at one step (RecordOutcomes
+// or LeaseDeliveries): a transaction that reaches it while the gate is
+// shut returns errGated, is rolled back, and runs again from scratch once
+// the gate opens (a QueueTx function may always be run again). So the
+// step waits outside any transaction, and the rest of the store goes on.
+type gated struct {
+	*sqlite.Store
+	step    string
+	open    chan struct{}
+	once    sync.Once
+	reached chan struct{} // signalled whenever a transaction meets the shut gate
+	written atomic.Int64  // outcomes written
+}
+
+func gate(step string) func(*delivery.Config) *gated {
+	return func(c *delivery.Config) *gated {
+		g := &gated{Store: c.Store.(*sqlite.Store), step: step, open: make(chan struct{}), reached: make(chan struct{}, 1)}
+		c.Store = g
+		return g
+	}
+}
+
+func (g *gated) Open() { g.once.Do(func() { close(g.open) }) }
+
+func (g *gated) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) error {
+	for {
+		err := g.Store.QueueTx(ctx, func(tx hookd.QueueTx) error { return fn(&gatedTx{QueueTx: tx, g: g}) })
+		if !errors.Is(err, errGated) {
+			return err
+		}
+		select {
+		case g.reached <- struct{}{}:
+		default:
+		}
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+type gatedTx struct {
+	hookd.QueueTx
+	g *gated
+}
+
+func (t *gatedTx) shut(step string) bool {
+	select {
+	case <-t.g.open:
+		return false
+	default:
+		return t.g.step == step
+	}
+}
+
+func (t *gatedTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
+	if t.shut("record") {
+		return nil, errGated
+	}
+	ids, err := t.QueueTx.RecordOutcomes(ctx, p)
+	t.g.written.Add(int64(len(ids))) // counted before the commit: errs on the side of fewer outstanding
+	return ids, err
+}
+
+func (t *gatedTx) LeaseDeliveries(ctx context.Context, p *hookd.LeaseDeliveriesParams) ([]*hookd.Claim, error) {
+	if t.shut("lease") {
+		return nil, errGated
+	}
+	return t.QueueTx.LeaseDeliveries(ctx, p)
+}
+
+// hits counts requests per webhook-id.
+type hits struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *hits) add(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == nil {
+		h.n = map[string]int{}
+	}
+	h.n[id]++
+}
+
+func (h *hits) twice() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for id, n := range h.n {
+		if n > 1 {
+			out = append(out, fmt.Sprintf("%s ×%d", id, n))
+		}
+	}
+	return out
+}
+
+// A 1 s lease, 8 deliveries held for a slow endpoint with one send at a
+// time: the last ones wait longer than their lease. Each attempt's lease is
+// extended before it starts, so none is claimed again while queued, and
+// every delivery is sent exactly once.
+func TestShortLeaseSlowReceiverSendsOnce(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) {
+		c.Lease, c.PerEndpoint, c.FastQueue, c.FastAnswer, c.FailingEndpoint = time.Second, 1, 8, time.Second, 1
+	})
+	var got hits
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		got.add(r.Header.Get("webhook-id"))
+		time.Sleep(300 * time.Millisecond) // the receiver's work
+	})
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
+	// One answer first, so the endpoint counts as answering fast: its room
+	// is 8 with one send at a time.
+	h.wait(h.publish(wh), wh, "first", status(hookd.StatusSuccess))
+	var events []*hookd.Event
+	for i := 0; i < 9; i++ {
+		events = append(events, h.publish(wh))
+	}
+	for _, ev := range events {
+		h.wait(ev, wh, "success", status(hookd.StatusSuccess))
+	}
+	if dup := got.twice(); len(dup) > 0 {
+		t.Fatalf("sent more than once by one healthy process: %v", dup)
+	}
+}
+
+// Outcomes that cannot be written hold their deliveries: the engine never
+// has more than Workers deliveries sent and not recorded.
+func TestRecordingStalledCapsSends(t *testing.T) {
+	const workers = 16
+	var g *gated
+	h := newHarness(t, func(c *delivery.Config) {
+		c.Workers, c.PerEndpoint = workers, workers
+		g = gate("record")(c)
+	})
+	defer g.Open()
+	var received, worst atomic.Int64
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if out := received.Add(1) - g.written.Load(); out > worst.Load() {
+			worst.Store(out)
+		}
+	})
+	wh := h.webhook(rcv.URL)
+	var events []*hookd.Event
+	for i := 0; i < 200; i++ {
+		events = append(events, h.publish(wh))
+	}
+	for received.Load() < workers {
+		time.Sleep(time.Millisecond)
+	}
+	// The engine is full: a few more turns of its claim loop claim nothing.
+	for loops := h.engine.Loops(); h.engine.Loops() < loops+3; {
+		h.engine.Notify()
+		runtime.Gosched()
+	}
+	if n := received.Load(); n != workers || h.engine.Held() != workers {
+		t.Fatalf("with recording stalled: %d sent, %d held; at most %d may be outstanding", n, h.engine.Held(), workers)
+	}
+	g.Open()
+	for _, ev := range events {
+		h.wait(ev, wh, "success", status(hookd.StatusSuccess))
+	}
+	if w := worst.Load(); w > workers {
+		t.Fatalf("%d sends outstanding at once, Workers is %d", w, workers)
+	}
+}
+
+// A 2xx status line within the timeout is a success, even if the body then
+// stalls: one attempt, no retry.
+func TestStalledBodyIsOneSuccess(t *testing.T) {
+	stall := make(chan struct{})
+	defer close(stall)
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("started"))
+		w.(http.Flusher).Flush()
+		select { // the body never ends
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	})
+	h := newHarness(t, func(c *delivery.Config) { c.BodyTimeout = 100 * time.Millisecond })
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = 2 * time.Second })
+	dd := h.wait(h.publish(wh), wh, "success", status(hookd.StatusSuccess))
+	if dd.Delivery.Attempts != 1 || dd.Delivery.LastStatusCode != 200 || len(rcv.got()) != 1 || dd.Attempts[0].Error != "" {
+		t.Fatalf("delivery %+v, attempt %+v, %d requests", dd.Delivery, dd.Attempts[0], len(rcv.got()))
+	}
+	if string(dd.Attempts[0].ResponseBody) != "started" {
+		t.Fatalf("body kept = %q", dd.Attempts[0].ResponseBody)
+	}
+}
+
+// A receiver answering with 2,000 headers: what is kept is capped at 8 KiB
+// and neither the database nor the process grows with it.
+func TestManyResponseHeadersCapped(t *testing.T) {
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 2000; i++ {
+			w.Header().Set(fmt.Sprintf("X-Header-%04d", i), fmt.Sprintf("value-%04d-%s", i, "abcdefghijklmnop"))
+		}
+	})
+	h := newHarness(t)
+	wh := h.webhook(rcv.URL)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var events []*hookd.Event
+	for i := 0; i < 20; i++ {
+		events = append(events, h.publish(wh))
+	}
+	for _, ev := range events {
+		dd := h.wait(ev, wh, "success", status(hookd.StatusSuccess))
+		n := 0
+		for k, v := range dd.Attempts[0].ResponseHeaders {
+			n += len(k) + len(v)
+		}
+		if n > hookd.MaxResponseHeaders+64 || dd.Attempts[0].ResponseHeaders["…"] == "" {
+			t.Fatalf("kept %d bytes of response headers (%d headers)", n, len(dd.Attempts[0].ResponseHeaders))
+		}
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 32<<20 {
+		t.Fatalf("heap grew %d MB over 20 attempts", grew>>20)
+	}
+}
+
+// The engine forgets a deleted webhook (and its secrets) once it has been
+// idle for CacheIdle.
+func TestCachesForgetDeletedWebhooks(t *testing.T) {
+	clock := &movable{t: time.Now()}
+	h := newHarness(t, func(c *delivery.Config) { c.Clock = clock.Now })
+	rcv := newReceiver(t, nil)
+	wh := h.webhook(rcv.URL)
+	h.wait(h.publish(wh), wh, "success", status(hookd.StatusSuccess))
+	if hooks, eps := h.engine.Cached(); hooks != 1 || eps != 1 {
+		t.Fatalf("cached %d webhooks, %d endpoints", hooks, eps)
+	}
+	if err := h.store.DeleteWebhook(context.Background(), "acme", wh.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5 * time.Minute)
+	for {
+		h.engine.Notify()
+		if hooks, eps := h.engine.Cached(); hooks == 0 && eps == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A Stop while a claim is being written does not strand what it leased:
+// the claimed deliveries are released, due at once.
+func TestStopDuringClaimReleases(t *testing.T) {
+	var g *gated
+	h := newHarness(t, func(c *delivery.Config) { g = gate("lease")(c) })
+	rcv := newReceiver(t, nil)
+	wh := h.webhook(rcv.URL)
+	for i := 0; i < 5; i++ {
+		h.publish(wh)
+	}
+	<-g.reached // a claim is under way
+	stopped := make(chan struct{})
+	go func() { h.engine.Stop(); close(stopped) }()
+	for !h.engine.Stopping() {
+		runtime.Gosched()
+	}
+	g.Open()
+	<-stopped
+	if len(rcv.got()) != 0 {
+		t.Fatalf("sent %d after Stop", len(rcv.got()))
+	}
+	res, err := queue.Claim(context.Background(), h.store, queue.ClaimParams{Limit: 10, Lease: time.Minute,
+		Room: func(string) (int, time.Duration) { return 10, 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Claims) != 5 {
+		t.Fatalf("after a stop mid-claim, %d of 5 deliveries due; the rest are stranded in a lease", len(res.Claims))
+	}
+}
+
+func TestConfigRelations(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), sqlite.Config{Path: t.TempDir() + "/hookd.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, tc := range []struct {
+		name string
+		cfg  delivery.Config
+		ok   bool
+	}{
+		{"defaults", delivery.Config{Store: store}, true},
+		{"short lease, derived store timeout", delivery.Config{Store: store, Lease: time.Second}, true},
+		{"store timeout not shorter than the lease", delivery.Config{Store: store, Lease: time.Second, StoreTimeout: time.Second}, false},
+		{"failing room above the send cap", delivery.Config{Store: store, PerEndpoint: 2, FailingEndpoint: 3}, false},
+		{"no store", delivery.Config{}, false},
+	} {
+		_, err := delivery.New(tc.cfg)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+}
+
+// movable is a clock that moves only when told.
+type movable struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (m *movable) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.t
+}
+
+func (m *movable) Advance(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.t = m.t.Add(d)
+}
