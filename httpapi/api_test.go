@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/hookd/hookd/httpapi"
 	"github.com/hookd/hookd/internal/teststore"
 	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/queue"
 )
 
 const adminKey = "test-admin-key"
@@ -854,4 +856,58 @@ func TestSchemeMigrationKeepsSecret(t *testing.T) {
 	if got := e.do("GET", "/v1/tenants/acme/webhooks/"+id+"/secret", adminKey, nil).want(t, 200).body["secret"]; got != newSecret {
 		t.Fatalf("secret after the switch = %v, want the rotated %s", got, newSecret)
 	}
+}
+
+// A PATCH names the updatedAt it read; a webhook changed since (by another
+// PATCH or a rotation) answers 409 and changes nothing. Without updatedAt a
+// PATCH never writes back what it did not change (the rotated secret).
+func TestWebhookPatchUpdatedAt(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	path := "/v1/tenants/acme/webhooks/" + e.webhook("acme", map[string]any{})
+	read := e.do("GET", path, adminKey, nil).want(t, 200).body["updatedAt"]
+	first := e.do("PATCH", path, adminKey, map[string]any{"name": "first", "updatedAt": read}).want(t, 200)
+	if first.body["updatedAt"] == read {
+		t.Fatal("updatedAt did not move")
+	}
+	r := e.do("PATCH", path, adminKey, map[string]any{"name": "second", "updatedAt": read}).want(t, 409)
+	if r.code() != "conflict" {
+		t.Fatalf("stale PATCH: %s", r.raw)
+	}
+	if got := e.do("GET", path, adminKey, nil).want(t, 200); got.body["name"] != "first" {
+		t.Fatalf("a stale PATCH changed the webhook: %s", got.raw)
+	}
+	e.do("PATCH", path, adminKey, map[string]any{"updatedAt": "yesterday"}).want(t, 422).hasField(t, "updatedAt")
+
+	rotated := e.do("POST", path+"/secret/rotate", adminKey, map[string]any{}).want(t, 200).body["secret"]
+	e.do("PATCH", path, adminKey, map[string]any{"name": "third", "updatedAt": first.body["updatedAt"]}).want(t, 409)
+	e.do("PATCH", path, adminKey, map[string]any{"name": "third"}).want(t, 200)
+	if s := e.do("GET", path+"/secret", adminKey, nil).want(t, 200); s.body["secret"] != rotated {
+		t.Fatal("a PATCH undid a rotation")
+	}
+}
+
+// A manual retry of a delivery whose attempt is being sent answers 409.
+func TestRetryWhileSending(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	e.webhook("acme", map[string]any{})
+	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 202)
+	res, err := queue.Claim(context.Background(), e.store, queue.ClaimParams{Limit: 1, Lease: time.Minute,
+		Room: func(string) (int, time.Duration) { return 1, 0 }})
+	if err != nil || len(res.Claims) != 1 {
+		t.Fatalf("claim = %v, %v", res, err)
+	}
+	c := res.Claims[0]
+	path := "/v1/tenants/acme/deliveries/" + c.DeliveryID + "/retry"
+	if r := e.do("POST", path, adminKey, nil).want(t, 409); r.code() != "conflict" {
+		t.Fatalf("retry while sending: %s", r.raw)
+	}
+	a := &hookd.Attempt{Number: 1, StartedAt: res.Now, StatusCode: 500, Error: "HTTP 500"}
+	if _, err := queue.Record(context.Background(), e.store, []*hookd.Outcome{{Lease: c.Lease, WebhookID: c.WebhookID, Attempt: a, Status: hookd.StatusFailed}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.do("POST", path, adminKey, nil).want(t, 202)
 }

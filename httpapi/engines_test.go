@@ -19,6 +19,7 @@ var onPostgres = map[string]func(*testing.T){
 	"SizeLimits": TestSizeLimits, "ListEvents": TestListEvents, "DeleteTenantRemovesEverything": TestDeleteTenantRemovesEverything,
 	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
 	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret, "PortalSessions": TestPortalSessions,
+	"WebhookPatchUpdatedAt": TestWebhookPatchUpdatedAt, "RetryWhileSending": TestRetryWhileSending,
 }
 
 // Tests that do not touch a store, and so are not run twice.

@@ -100,7 +100,7 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 		if err != nil {
 			return wrap("retry delivery", err)
 		}
-		return wrap("retry", markOne(ctx, tx, webhookID, now))
+		return wrap("retry", s.markOne(ctx, tx, webhookID, now))
 	})
 }
 
@@ -119,7 +119,7 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string) (in
 		if n = int(tag.RowsAffected()); n == 0 {
 			return nil
 		}
-		return wrap("retry", markOne(ctx, tx, webhookID, now))
+		return wrap("retry", s.markOne(ctx, tx, webhookID, now))
 	})
 	return n, err
 }

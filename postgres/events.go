@@ -72,7 +72,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 		}
 		c.LeasedUntil = sqlrow.FromMicros(until)
 		// Should the caller die, the delivery falls due when its lease ends.
-		return wrap("insert test delivery", markOne(ctx, tx, webhookID, until))
+		return wrap("insert test delivery", s.markOne(ctx, tx, webhookID, until))
 	})
 	if err != nil {
 		return nil, err

@@ -3,10 +3,19 @@ package postgres
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// wakeChannel is the NOTIFY channel a publish signals on commit.
-const wakeChannel = "hookd_due"
+// wakeChannel is the NOTIFY channel that every transaction making work due
+// signals on commit. Channels are per database, not per schema, so a store
+// given a schema of its own (tests) listens on one of its own too.
+func wakeChannel(schema string) string {
+	if schema == "" {
+		return "hookd_due"
+	}
+	return "hookd_due_" + schema
+}
 
 // Wakeups implements hookd.Waker with LISTEN on a connection of its own,
 // reconnecting after errors (a database restart) until ctx ends.
@@ -33,7 +42,7 @@ func (s *Store) listen(ctx context.Context, out chan<- struct{}) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN `+wakeChannel); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{s.wake}.Sanitize()); err != nil {
 		return err
 	}
 	// Work queued while we were not listening is picked up by the

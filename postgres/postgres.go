@@ -68,6 +68,7 @@ type Store struct {
 	clock     hookd.Clock // nil: the database's clock
 	log       *slog.Logger
 	opTimeout time.Duration
+	wake      string // the NOTIFY channel (wakeChannel)
 	publishes chan *publishReq
 	stop      chan struct{}
 	pubDone   chan struct{}
@@ -116,7 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, box: cfg.Box, clock: cfg.Clock, log: cfg.Logger, opTimeout: cfg.OpTimeout,
+	s := &Store{pool: pool, box: cfg.Box, clock: cfg.Clock, log: cfg.Logger, opTimeout: cfg.OpTimeout, wake: wakeChannel(cfg.Schema),
 		publishes: make(chan *publishReq, 4*maxPublishBatch), stop: make(chan struct{}), pubDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()

@@ -10,6 +10,7 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/postgres"
 	"github.com/hookd/hookd/postgres/pgtest"
+	"github.com/hookd/hookd/queue"
 	"github.com/hookd/hookd/storetest"
 )
 
@@ -72,5 +73,26 @@ func TestWakeups(t *testing.T) {
 	case <-wake:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no wake-up after a publish")
+	}
+	// A manual retry wakes the other processes too, whichever process (an
+	// --role api one included) took the request.
+	res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 1, Lease: time.Minute, Room: func(string) (int, time.Duration) { return 1, 0 }})
+	must(err)
+	c := res.Claims[0]
+	_, err = queue.Record(ctx, s, []*hookd.Outcome{{Lease: c.Lease, WebhookID: c.WebhookID, Status: hookd.StatusFailed,
+		Attempt: &hookd.Attempt{Number: 1, StartedAt: now, StatusCode: 500}}}, nil)
+	must(err)
+	for drained := false; !drained; {
+		select {
+		case <-wake:
+		default:
+			drained = true
+		}
+	}
+	must(s.RetryDelivery(ctx, "t", c.DeliveryID))
+	select {
+	case <-wake:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up after a manual retry")
 	}
 }

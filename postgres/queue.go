@@ -312,7 +312,7 @@ func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
 	for i := range dues {
 		at[i] = &dues[i]
 	}
-	return wrap("mark due", markDue(ctx, q.tx, ids, at).Close())
+	return wrap("mark due", q.s.markDue(ctx, q.tx, ids, at).Close())
 }
 
 // markDue queues, on a batch of the caller's, the lowering of webhooks'
@@ -322,20 +322,20 @@ func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
 // enough already: that is what keeps a concurrent claim from requeueing a
 // webhook past a delivery this transaction made waiting (see
 // RequeueWebhooks).
-func markDue(ctx context.Context, tx pgx.Tx, ids []string, at []*int64) pgx.BatchResults {
+func (s *Store) markDue(ctx context.Context, tx pgx.Tx, ids []string, at []*int64) pgx.BatchResults {
 	b := &pgx.Batch{}
-	queueMarkDue(b, ids, at)
+	s.queueMarkDue(b, ids, at)
 	return tx.SendBatch(ctx, b)
 }
 
-func queueMarkDue(b *pgx.Batch, ids []string, at []*int64) {
+func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64) {
 	b.Queue(`INSERT INTO due_webhooks (webhook_id, due_at)
 		SELECT u.id, coalesce(u.due, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) JOIN webhooks w ON w.id = u.id ORDER BY u.id
 		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at)
-	b.Queue(`SELECT pg_notify('` + wakeChannel + `', '')`)
+	b.Queue(`SELECT pg_notify($1, '')`, s.wake)
 }
 
 // markOne is markDue for one webhook, due at a time in microseconds.
-func markOne(ctx context.Context, tx pgx.Tx, webhookID string, at int64) error {
-	return markDue(ctx, tx, []string{webhookID}, []*int64{&at}).Close()
+func (s *Store) markOne(ctx context.Context, tx pgx.Tx, webhookID string, at int64) error {
+	return s.markDue(ctx, tx, []string{webhookID}, []*int64{&at}).Close()
 }

@@ -1,0 +1,51 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// A batch of publishes that fails leaves no request holding a result: each
+// is answered only from a transaction that committed (a rerun of one that
+// meanwhile became a duplicate once answered with the rolled-back insert).
+func TestFailedPublishBatchAnswersNothing(t *testing.T) {
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("hookd_test_publish_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	s, err := Open(ctx, Config{URL: url, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DropSchema(ctx, url, schema)
+	defer s.Close()
+	now := time.Now()
+	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	req := func(tenant, id string) *publishReq {
+		ev := &hookd.Event{ID: id, TenantID: tenant, Type: "a.b", Timestamp: now}
+		if err := ev.BuildPayload([]byte(`{}`), nil); err != nil {
+			t.Fatal(err)
+		}
+		return &publishReq{ctx: ctx, ev: ev, done: make(chan struct{}),
+			args: []any{tenant, id, "a.b", nil, now.UnixMicro(), ev.Payload, s.nowArg(), "{}"}}
+	}
+	good, bad := req("t", "e1"), req("no-such-tenant", "e2")
+	if err := s.publishBatch([]*publishReq{good, bad}); err == nil {
+		t.Fatal("a batch with a publish for a missing tenant committed")
+	}
+	if good.res != nil || good.ev.Seq != 0 {
+		t.Fatalf("a request holds a result from a rolled-back batch: %+v", good.res)
+	}
+	if err := s.publishBatch([]*publishReq{good}); err != nil || good.res == nil || good.res.Duplicate || good.ev.Seq == 0 {
+		t.Fatalf("alone: %v, %+v", err, good.res)
+	}
+}
