@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -64,6 +65,8 @@ type Store struct {
 	cdb   *sql.DB // the checkpointer's connection
 	// pageSize is the database's page size: the WAL holds one page a frame.
 	pageSize int64
+	// restart asks the writer to start the WAL over (restartWAL).
+	restart atomic.Bool
 	cpDone   chan struct{}
 	writes   chan *writeReq
 	stmts    map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
@@ -175,10 +178,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // pays for it. A PASSIVE checkpoint copies frames but never starts the WAL
 // over: under steady reads and writes some reader always holds a mark in
 // it, and the file grew without end (12 GB in 5 minutes at 1,000 events/s).
-// So once the WAL holds more than WALLimit, the checkpointer runs a RESTART
-// checkpoint: it waits (briefly; readers are short) for readers to move
-// past the WAL, copies what is left, and makes the writer start the WAL
-// over from its beginning, and journal_size_limit cuts the file back.
+// So once the WAL holds more than WALLimit, the checkpointer copies what is
+// there and asks the writer to start the WAL over (restartWAL), and
+// journal_size_limit cuts the file back when it does.
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
 	t := time.NewTicker(s.cfg.CheckpointEvery)
@@ -203,9 +205,17 @@ func (s *Store) checkpoint() error {
 	if frames*s.pageSize <= s.cfg.WALLimit {
 		return nil
 	}
-	// SQLITE_BUSY here (readers did not leave in time) is not a fault: the
-	// next tick tries again.
-	return s.cdb.QueryRow(`PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
+	// Copy what came in meanwhile too, so the writer's restart has little
+	// left to do, then ask for it.
+	if err := s.cdb.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+		return err
+	}
+	s.restart.Store(true)
+	select { // wake an idle writer
+	case s.writes <- &writeReq{ctx: context.Background(), fn: func(*sql.Tx) error { return nil }, done: make(chan error, 1)}:
+	default:
+	}
+	return nil
 }
 
 // Migrate applies pending migrations and returns (for `hookd migrate`).
@@ -345,6 +355,25 @@ func (s *Store) writer() {
 			}
 		}
 		s.runBatch(batch)
+		if s.restart.Swap(false) {
+			s.restartWAL()
+		}
+	}
+}
+
+// restartWAL runs on the writer, between batches, when the checkpointer
+// found the WAL over WALLimit: a RESTART checkpoint there never competes
+// with the writer for its lock (from another connection it lost that race
+// under steady load, and the WAL grew past 300 MB). The checkpointer has
+// just copied nearly every frame, so what is left to copy is small; readers
+// are waited for briefly, and if one stays the checkpointer asks again.
+func (s *Store) restartWAL() {
+	var busy, frames, copied int64
+	_, _ = s.wdb.Exec(`PRAGMA busy_timeout = 100`)
+	err := s.wdb.QueryRow(`PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied)
+	_, _ = s.wdb.Exec(`PRAGMA busy_timeout = 10000`)
+	if err != nil {
+		s.log.Warn("wal restart", "err", err)
 	}
 }
 

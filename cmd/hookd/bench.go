@@ -38,10 +38,17 @@ type benchConfig struct {
 	DrainWait  time.Duration // how long to wait for deliveries after publishing stops
 	JSON       bool
 	DB         string // passed to hookd as --db; default a fresh SQLite file per scenario
-	Progress   io.Writer
+	// The fairness row: a backlog of FairBacklog deliveries to one fast
+	// webhook while another tenant publishes FairRate events/s.
+	FairBacklog int
+	FairRate    float64
+	// The soak row: SoakRate events/s for SoakDuration.
+	SoakDuration time.Duration
+	SoakRate     float64
+	Progress     io.Writer
 }
 
-var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog"}
+var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "soak"}
 
 // isolationRate is the offered rate of the two isolation rows unless --rate
 // is given: below saturation, so that the rows compare latency, not queues.
@@ -53,7 +60,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	self, _ := os.Executable()
 	cfg := &benchConfig{Progress: stderr}
 	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second)")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
 	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
@@ -61,6 +68,10 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.DurationVar(&cfg.DrainWait, "drain-wait", 5*time.Minute, "how long to wait for deliveries after publishing stops")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.DB, "db", "", "hookd's --db (default: a fresh SQLite file per scenario)")
+	fs.IntVar(&cfg.FairBacklog, "fair-backlog", 100_000, "the fairness row's backlog of deliveries to one tenant's fast webhook")
+	fs.Float64Var(&cfg.FairRate, "fair-rate", 50, "the fairness row's other tenant's events/s, published while the backlog drains")
+	fs.DurationVar(&cfg.SoakDuration, "soak-duration", 10*time.Minute, "the soak row's publishing time")
+	fs.Float64Var(&cfg.SoakRate, "soak-rate", 1000, "the soak row's events/s")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -93,6 +104,14 @@ type BenchRow struct {
 	CPUCores        float64 `json:"hookdCpuCores"`
 	PeakRSSMB       float64 `json:"hookdPeakRssMB"`
 	OfBaseline      float64 `json:"ofBaseline,omitempty"`
+	// The soak row's watch of the process and its files.
+	WALPeakMB       float64 `json:"walPeakMB,omitempty"`
+	DBBytesPerEvent float64 `json:"dbBytesPerEvent,omitempty"`
+	RSSStartMB      float64 `json:"rssStartMB,omitempty"`
+	RSSEndMB        float64 `json:"rssEndMB,omitempty"`
+	// Duplicates counts deliveries received more than once (rows that
+	// track it).
+	Duplicates int64 `json:"duplicates"`
 	Note            string  `json:"note,omitempty"`
 }
 
@@ -152,6 +171,10 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 20, hanging: hanging, payload: 1024, rate: r})
 		case "backlog":
 			row, err = runBacklog(ctx, cfg, rcv)
+		case "fairness":
+			row, err = runFairness(ctx, cfg, rcv)
+		case "soak":
+			row, err = runSoak(ctx, cfg, rcv)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", sc, err)
@@ -188,6 +211,13 @@ func printReport(w io.Writer, rep *BenchReport) {
 		if r.Note != "" {
 			fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Note)
 		}
+		if r.Scenario == "soak" || r.Scenario == "fairness" {
+			fmt.Fprintf(w, "%s: %d deliveries received more than once\n", r.Scenario, r.Duplicates)
+		}
+		if r.RSSEndMB > 0 {
+			fmt.Fprintf(w, "%s: WAL peak %.1f MB, %.0f database bytes per event, RSS %.0f MB at 10 s and %.0f MB at the end\n",
+				r.Scenario, r.WALPeakMB, r.DBBytesPerEvent, r.RSSStartMB, r.RSSEndMB)
+		}
 	}
 }
 
@@ -199,8 +229,13 @@ type receiver struct {
 	url   string
 	mu    sync.Mutex
 	lat   []time.Duration
+	other []time.Duration // the fairness row's other tenant
 	count atomic.Int64
 	last  atomic.Int64 // unix ns of the last healthy delivery
+	// seen, when set, holds every webhook-id received, to count duplicates
+	// (the soak and fairness rows; too big for the backlog's million).
+	seen atomic.Pointer[sync.Map]
+	dups atomic.Int64
 	stop  chan struct{}
 }
 
@@ -220,8 +255,22 @@ func startReceiver() (*receiver, error) {
 			r.lat = append(r.lat, d)
 			r.mu.Unlock()
 		}
+		if seen := r.seen.Load(); seen != nil {
+			if _, dup := seen.LoadOrStore(req.Header.Get("webhook-id"), struct{}{}); dup {
+				r.dups.Add(1)
+			}
+		}
 		r.count.Add(1)
 		r.last.Store(now.UnixNano())
+	})
+	// The fairness row's other tenant: latencies kept apart.
+	mux.HandleFunc("POST /other/{n}", func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if sent := sentAt(body); sent > 0 {
+			r.mu.Lock()
+			r.other = append(r.other, time.Duration(time.Now().UnixNano()-sent))
+			r.mu.Unlock()
+		}
 	})
 	mux.HandleFunc("POST /hang/{n}", func(w http.ResponseWriter, req *http.Request) {
 		select {
@@ -239,8 +288,11 @@ func (r *receiver) reset() []time.Duration {
 	defer r.mu.Unlock()
 	lat := r.lat
 	r.lat = make([]time.Duration, 0, 1<<16)
+	r.other = nil
 	r.count.Store(0)
 	r.last.Store(0)
+	r.seen.Store(nil)
+	r.dups.Store(0)
 	return lat
 }
 
@@ -518,6 +570,11 @@ type loadSpec struct {
 // publish sends events to p for d (or until n are accepted, when n > 0)
 // and returns how many were accepted and for how long publishing ran.
 func publish(ctx context.Context, cfg *benchConfig, p *hookdProc, payload int, offered float64, d time.Duration, n int64, progress func(accepted int64)) (int64, time.Duration) {
+	return publishTo(ctx, cfg, p, "bench", payload, offered, d, n, progress)
+}
+
+// publishTo is publish for a tenant of the caller's.
+func publishTo(ctx context.Context, cfg *benchConfig, p *hookdProc, tenant string, payload int, offered float64, d time.Duration, n int64, progress func(accepted int64)) (int64, time.Duration) {
 	client := newClient(cfg.Publishers)
 	body := eventBody(payload)
 	var lim *rate.Limiter
@@ -537,7 +594,7 @@ func publish(ctx context.Context, cfg *benchConfig, p *hookdProc, payload int, o
 				if lim != nil && lim.Wait(pctx) != nil {
 					return
 				}
-				req, _ := http.NewRequestWithContext(pctx, "POST", p.url+"/v1/tenants/bench/events", bytes.NewReader(body()))
+				req, _ := http.NewRequestWithContext(pctx, "POST", p.url+"/v1/tenants/"+tenant+"/events", bytes.NewReader(body()))
 				req.Header.Set("Authorization", "Bearer "+p.key)
 				res, err := client.Do(req)
 				if err != nil {
@@ -644,27 +701,16 @@ func runBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow
 	cfg2.DB = shared
 	cfg = &cfg2
 	const fanout = 100
-	events := int64((cfg.Backlog + fanout - 1) / fanout)
-	api, err := startHookd(ctx, cfg, dir, "--role", "api")
+	accepted, err := makeBacklog(ctx, cfg, rcv, dir, "backlog", fanout, cfg.Backlog, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := api.setup(rcv, fanout, 0); err != nil {
-		api.kill()
-		return nil, err
-	}
-	start := time.Now()
-	accepted, _ := publish(ctx, cfg, api, 1024, 0, time.Hour, events, func(a int64) {
-		fmt.Fprintf(cfg.Progress, "\rbacklog    creating: %d/%d deliveries (%.0f/s)   ", a*fanout, events*fanout, float64(a*fanout)/time.Since(start).Seconds())
-	})
-	api.stop()
-	rcv.reset()
 	worker, err := startHookd(ctx, cfg, dir, "--role", "worker")
 	if err != nil {
 		return nil, err
 	}
 	defer worker.stop()
-	start = time.Now()
+	start := time.Now()
 	want := accepted * fanout
 	drain(cfg, rcv, want, func() {
 		n := rcv.count.Load()
@@ -677,6 +723,176 @@ func runBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow
 		Note: fmt.Sprintf("%d deliveries created with workers off, then drained by one worker; latency counts from publish, so it includes the wait", want)}
 	if lastNs > 0 {
 		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	}
+	percentiles(rcv.reset(), row)
+	return row, nil
+}
+
+// makeBacklog creates about deliveries pending deliveries of the bench
+// tenant, fanout webhooks, with workers off (--role api, then stopped), in
+// cfg.DB (shared by the row's processes), and returns how many events were
+// accepted. more, when set, sets up more before the workers start.
+func makeBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver, dir, name string, fanout, deliveries int, more func(*hookdProc) error) (int64, error) {
+	events := int64((deliveries + fanout - 1) / fanout)
+	api, err := startHookd(ctx, cfg, dir, "--role", "api")
+	if err != nil {
+		return 0, err
+	}
+	defer api.stop()
+	if err := api.setup(rcv, fanout, 0); err != nil {
+		return 0, err
+	}
+	if more != nil {
+		if err := more(api); err != nil {
+			return 0, err
+		}
+	}
+	start := time.Now()
+	accepted, _ := publish(ctx, cfg, api, 1024, 0, time.Hour, events, func(a int64) {
+		fmt.Fprintf(cfg.Progress, "\r%-10s creating: %d/%d deliveries (%.0f/s)   ", name, a*int64(fanout), events*int64(fanout), float64(a)*float64(fanout)/time.Since(start).Seconds())
+	})
+	rcv.reset()
+	return accepted, nil
+}
+
+// runFairness: tenant "bench" has FairBacklog deliveries due to one fast
+// webhook when the worker starts; meanwhile tenant "other" publishes
+// FairRate events/s to a webhook of its own. The row's latency is the other
+// tenant's, publish → receive: what one tenant's backlog costs another.
+func runFairness(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	defer dropBenchDB(cfg, dir)
+	shared, err := benchDB(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg2 := *cfg
+	cfg2.DB = shared
+	cfg = &cfg2
+	accepted, err := makeBacklog(ctx, cfg, rcv, dir, "fairness", 1, cfg.FairBacklog, func(p *hookdProc) error {
+		if err := p.call("POST", "/v1/tenants", map[string]any{"id": "other", "name": "other"}); err != nil {
+			return err
+		}
+		return p.call("POST", "/v1/tenants/other/webhooks", map[string]any{"name": "other", "url": rcv.url + "/other/0", "events": []string{"*"}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	rcv.seen.Store(&sync.Map{})
+	p, err := startHookd(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	start := time.Now()
+	other, pubDur := publishTo(ctx, cfg, p, "other", 1024, cfg.FairRate, cfg.Duration, 0, func(int64) {
+		fmt.Fprintf(cfg.Progress, "\rfairness   backlog delivered %d/%d   ", rcv.count.Load(), accepted)
+	})
+	backlogAt := rcv.count.Load() // how far the backlog had drained when the other tenant stopped
+	for deadline := time.Now().Add(cfg.DrainWait); ; time.Sleep(20 * time.Millisecond) {
+		rcv.mu.Lock()
+		got := int64(len(rcv.other))
+		rcv.mu.Unlock()
+		if got >= other || time.Now().After(deadline) {
+			break
+		}
+	}
+	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
+	rcv.mu.Lock()
+	lat := append([]time.Duration(nil), rcv.other...)
+	rcv.mu.Unlock()
+	cores, rss := p.usage()
+	dups := rcv.dups.Load()
+	row := &BenchRow{Scenario: "fairness", Duplicates: dups, Fanout: 1, PayloadBytes: 1024, OfferedRate: cfg.FairRate,
+		AcceptedPerSec: float64(other) / pubDur.Seconds(), Delivered: int64(len(lat)), Expected: other, CPUCores: cores, PeakRSSMB: rss,
+		DeliveredPerSec: float64(backlogAt) / time.Since(start).Seconds(),
+		Note: fmt.Sprintf("latency is tenant other's (%.0f events/s) while tenant bench's %d deliveries to one fast webhook drain; delivered/s is the backlog's", cfg.FairRate, accepted)}
+	percentiles(lat, row)
+	rcv.reset()
+	return row, nil
+}
+
+// runSoak publishes SoakRate events/s to one fast webhook for SoakDuration
+// and watches, every second, the WAL's size, and hookd's resident memory;
+// the database's size per event is read after hookd stops (its last
+// checkpoint folds the WAL in).
+func runSoak(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	defer dropBenchDB(cfg, dir)
+	p, err := startHookd(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			p.stop()
+		}
+	}()
+	if err := p.setup(rcv, 1, 0); err != nil {
+		return nil, err
+	}
+	rcv.reset()
+	rcv.seen.Store(&sync.Map{})
+	row := &BenchRow{Scenario: "soak", Fanout: 1, PayloadBytes: 1024, OfferedRate: cfg.SoakRate}
+	db := filepath.Join(dir, "bench.db")
+	watchDone, stopWatch := make(chan struct{}), make(chan struct{})
+	var walPeak atomic.Int64
+	var rssStart float64
+	go func() {
+		defer close(watchDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for i := 1; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-stopWatch:
+				return
+			case <-t.C:
+			}
+			if fi, err := os.Stat(db + "-wal"); err == nil {
+				walPeak.Store(max(walPeak.Load(), fi.Size()))
+			}
+			if i == 10 {
+				rssStart = procRSS(p.cmd.Process.Pid)
+			}
+		}
+	}()
+	start := time.Now()
+	accepted, pubDur := publish(ctx, cfg, p, 1024, cfg.SoakRate, cfg.SoakDuration, 0, func(a int64) {
+		el := time.Since(start).Seconds()
+		fmt.Fprintf(cfg.Progress, "\rsoak       %4.0fs  accepted %6.0f ev/s  delivered %6.0f/s  WAL peak %5.1f MB  RSS %4.0f MB   ",
+			el, float64(a)/el, float64(rcv.count.Load())/el, float64(walPeak.Load())/(1<<20), procRSS(p.cmd.Process.Pid))
+	})
+	rssEnd := procRSS(p.cmd.Process.Pid)
+	drain(cfg, rcv, accepted, func() {})
+	fmt.Fprintf(cfg.Progress, "\r%-110s\r", "")
+	delivered, lastNs := rcv.count.Load(), rcv.last.Load()
+	cores, rss := p.usage()
+	close(stopWatch)
+	<-watchDone
+	p.stop()
+	stopped = true
+	row.AcceptedPerSec, row.Delivered, row.Expected = float64(accepted)/pubDur.Seconds(), delivered, accepted
+	row.CPUCores, row.PeakRSSMB, row.RSSStartMB, row.RSSEndMB = cores, rss, rssStart, rssEnd
+	row.Duplicates = rcv.dups.Load()
+	if lastNs > 0 {
+		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	}
+	if fi, err := os.Stat(db); err == nil && accepted > 0 {
+		row.WALPeakMB = float64(walPeak.Load()) / (1 << 20)
+		row.DBBytesPerEvent = float64(fi.Size()) / float64(accepted)
+	} else {
+		row.Note = "the WAL and database are watched on SQLite only"
 	}
 	percentiles(rcv.reset(), row)
 	return row, nil
@@ -700,13 +916,19 @@ func procCPU(pid int) time.Duration {
 }
 
 // procPeakRSS is a process's peak resident set (VmHWM), in bytes.
-func procPeakRSS(pid int) int64 {
+func procPeakRSS(pid int) int64 { return procStatus(pid, "VmHWM:") }
+
+// procRSS is a process's resident set now (VmRSS), in MB.
+func procRSS(pid int) float64 { return float64(procStatus(pid, "VmRSS:")) / (1 << 20) }
+
+// procStatus reads a kB field of /proc/PID/status, in bytes.
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}

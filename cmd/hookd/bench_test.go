@@ -25,8 +25,9 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	var out, progress bytes.Buffer
 	cfg := &benchConfig{
-		Hookd: bin, Scenarios: []string{"baseline", "relay", "fanout1", "half", "fanout10", "isolation-control", "isolation", "backlog"},
+		Hookd: bin, Scenarios: []string{"baseline", "relay", "fanout1", "half", "fanout10", "isolation-control", "isolation", "backlog", "fairness", "soak"},
 		Duration: time.Second, Rate: 200, Publishers: 4, Backlog: 500, DrainWait: 60 * time.Second, JSON: true, Progress: &progress,
+		FairBacklog: 500, FairRate: 20, SoakDuration: 2 * time.Second, SoakRate: 100,
 	}
 	rep, err := runBench(context.Background(), cfg, &out)
 	if err != nil {
@@ -45,6 +46,12 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		if r.Scenario == "isolation" && !strings.Contains(r.Note, "hang") {
 			t.Errorf("isolation note = %q", r.Note)
+		}
+		if r.Scenario == "soak" && (r.WALPeakMB <= 0 || r.DBBytesPerEvent <= 0 || r.RSSEndMB <= 0 || r.Duplicates != 0) {
+			t.Errorf("soak figures: %+v", r)
+		}
+		if r.Scenario == "fairness" && r.Duplicates != 0 {
+			t.Errorf("fairness: %d received twice", r.Duplicates)
 		}
 	}
 }
