@@ -67,13 +67,13 @@ type Store struct {
 	pageSize int64
 	// restart asks the writer to start the WAL over (restartWAL).
 	restart atomic.Bool
-	cpDone   chan struct{}
-	writes   chan *writeReq
-	stmts    map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
-	reads    sync.Map             // query text → *sql.Stmt prepared on rdb
-	stop     chan struct{}
-	done     chan struct{}
-	once     sync.Once
+	cpDone  chan struct{}
+	writes  chan *writeReq
+	stmts   map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
+	reads   sync.Map             // query text → *sql.Stmt prepared on rdb
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 }
 
 var _ hookd.Store = (*Store)(nil)

@@ -111,8 +111,8 @@ type BenchRow struct {
 	RSSEndMB        float64 `json:"rssEndMB,omitempty"`
 	// Duplicates counts deliveries received more than once (rows that
 	// track it).
-	Duplicates int64 `json:"duplicates"`
-	Note            string  `json:"note,omitempty"`
+	Duplicates int64  `json:"duplicates"`
+	Note       string `json:"note,omitempty"`
 }
 
 // BenchReport is the whole run.
@@ -236,7 +236,7 @@ type receiver struct {
 	// (the soak and fairness rows; too big for the backlog's million).
 	seen atomic.Pointer[sync.Map]
 	dups atomic.Int64
-	stop  chan struct{}
+	stop chan struct{}
 }
 
 func startReceiver() (*receiver, error) {
@@ -810,7 +810,7 @@ func runFairness(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 	row := &BenchRow{Scenario: "fairness", Duplicates: dups, Fanout: 1, PayloadBytes: 1024, OfferedRate: cfg.FairRate,
 		AcceptedPerSec: float64(other) / pubDur.Seconds(), Delivered: int64(len(lat)), Expected: other, CPUCores: cores, PeakRSSMB: rss,
 		DeliveredPerSec: float64(backlogAt) / time.Since(start).Seconds(),
-		Note: fmt.Sprintf("latency is tenant other's (%.0f events/s) while tenant bench's %d deliveries to one fast webhook drain; delivered/s is the backlog's", cfg.FairRate, accepted)}
+		Note:            fmt.Sprintf("latency is tenant other's (%.0f events/s) while tenant bench's %d deliveries to one fast webhook drain; delivered/s is the backlog's", cfg.FairRate, accepted)}
 	percentiles(lat, row)
 	rcv.reset()
 	return row, nil
