@@ -447,6 +447,30 @@ func withSearchPath(url, schema string) string {
 	return url + sep + "search_path=" + schema
 }
 
+// rowSetup makes a row's directory and, when the row's processes share one
+// database (shared), points a copy of cfg at it. cleanup removes both.
+func rowSetup(ctx context.Context, cfg *benchConfig, shared bool) (string, *benchConfig, func(), error) {
+	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cleanup := func() {
+		dropBenchDB(cfg, dir)
+		os.RemoveAll(dir)
+	}
+	if !shared {
+		return dir, cfg, cleanup, nil
+	}
+	db, err := benchDB(ctx, cfg, dir)
+	if err != nil {
+		cleanup()
+		return "", nil, nil, err
+	}
+	own := *cfg
+	own.DB = db
+	return dir, &own, cleanup, nil
+}
+
 // dropBenchDB removes a row's PostgreSQL schema.
 func dropBenchDB(cfg *benchConfig, dir string) {
 	if isPostgres(cfg.DB) {
@@ -638,12 +662,11 @@ func drain(cfg *benchConfig, rcv *receiver, want int64, progress func()) {
 }
 
 func runLoad(ctx context.Context, cfg *benchConfig, rcv *receiver, spec loadSpec) (*BenchRow, error) {
-	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	dir, cfg, cleanup, err := rowSetup(ctx, cfg, false)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	defer dropBenchDB(cfg, dir)
+	defer cleanup()
 	p, err := startHookd(ctx, cfg, dir)
 	if err != nil {
 		return nil, err
@@ -686,20 +709,11 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *receiver, spec loadSpec
 // runBacklog creates Backlog pending deliveries with workers off (--role
 // api), then starts a worker and measures the drain.
 func runBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
-	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	dir, cfg, cleanup, err := rowSetup(ctx, cfg, true)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	defer dropBenchDB(cfg, dir)
-	// Both processes of this row use one database.
-	shared, err := benchDB(ctx, cfg, dir)
-	if err != nil {
-		return nil, err
-	}
-	cfg2 := *cfg
-	cfg2.DB = shared
-	cfg = &cfg2
+	defer cleanup()
 	const fanout = 100
 	accepted, err := makeBacklog(ctx, cfg, rcv, dir, "backlog", fanout, cfg.Backlog, nil)
 	if err != nil {
@@ -760,19 +774,11 @@ func makeBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver, dir, name
 // FairRate events/s to a webhook of its own. The row's latency is the other
 // tenant's, publish → receive: what one tenant's backlog costs another.
 func runFairness(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
-	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	dir, cfg, cleanup, err := rowSetup(ctx, cfg, true)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	defer dropBenchDB(cfg, dir)
-	shared, err := benchDB(ctx, cfg, dir)
-	if err != nil {
-		return nil, err
-	}
-	cfg2 := *cfg
-	cfg2.DB = shared
-	cfg = &cfg2
+	defer cleanup()
 	accepted, err := makeBacklog(ctx, cfg, rcv, dir, "fairness", 1, cfg.FairBacklog, func(p *hookdProc) error {
 		if err := p.call("POST", "/v1/tenants", map[string]any{"id": "other", "name": "other"}); err != nil {
 			return err
@@ -821,12 +827,11 @@ func runFairness(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 // the database's size per event is read after hookd stops (its last
 // checkpoint folds the WAL in).
 func runSoak(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
-	dir, err := os.MkdirTemp("", "hookd-bench-*")
+	dir, cfg, cleanup, err := rowSetup(ctx, cfg, false)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	defer dropBenchDB(cfg, dir)
+	defer cleanup()
 	p, err := startHookd(ctx, cfg, dir)
 	if err != nil {
 		return nil, err
