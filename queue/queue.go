@@ -236,6 +236,20 @@ func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, relea
 		rec.Stale += n - len(written) - len(released)
 		return nil
 	}
+	if a := attemptOf(outcomes); a != nil && (a.RequestHeaders != nil || a.ResponseHeaders != nil || a.ResponseBody != nil) &&
+		n == 1 && ctx.Err() == nil && !errors.Is(err, hookd.ErrUnavailable) {
+		// The database refuses this one outcome. Its attempt still
+		// happened: keep it without what the receiver sent, so that it
+		// counts towards maxAttempts instead of being sent again forever.
+		o := *outcomes[0]
+		a := *o.Attempt
+		a.RequestHeaders, a.ResponseHeaders, a.ResponseBody = nil, nil, nil
+		a.Error = hookd.CleanText("the outcome could not be stored in full: "+a.Error, hookd.MaxErrorText)
+		o.Attempt = &a
+		if err2 := record(ctx, q, []*hookd.Outcome{&o}, nil, rec); err2 == nil {
+			return fmt.Errorf("record outcome %s in full (kept without the answer): %w", o.DeliveryID, err)
+		}
+	}
 	if n == 1 || ctx.Err() != nil {
 		return fmt.Errorf("record %d outcomes and releases: %w", n, err)
 	}
@@ -246,6 +260,13 @@ func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, relea
 		record(ctx, q, outcomes[:ho], releases[:hr], rec),
 		record(ctx, q, outcomes[ho:], releases[hr:], rec),
 	)
+}
+
+func attemptOf(outcomes []*hookd.Outcome) *hookd.Attempt {
+	if len(outcomes) != 1 {
+		return nil
+	}
+	return outcomes[0].Attempt
 }
 
 // Extend lengthens leases to d from now (by the store's clock) and
