@@ -18,6 +18,10 @@ var (
 	ErrTooLarge       = errors.New("payload too large")
 	ErrRateLimited    = errors.New("rate limited")
 	ErrUnavailable    = errors.New("unavailable")
+	// ErrRefused is a value the database will not hold (a bad row, not a
+	// database that is away): writing it again unchanged cannot succeed.
+	// No status maps to it: it reaching a client is a fault (500).
+	ErrRefused = errors.New("refused by the database")
 )
 
 // FieldError names one problem with one field of a request.

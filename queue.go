@@ -88,7 +88,6 @@ type DueWebhooksParams struct {
 // DueWebhook is a webhook with deliveries due, as a claim needs it.
 type DueWebhook struct {
 	ID        string
-	DueAt     time.Time
 	Enabled   bool
 	RateLimit int // requests per second; 0: unlimited
 }

@@ -299,7 +299,6 @@ func (w *Webhook) Rotate(secret string, grace time.Duration, now time.Time) {
 		w.PreviousSecret, w.PreviousSecretExpiresAt = w.Secret, now.Add(grace)
 	}
 	w.Secret = secret
-	w.Touch(now)
 }
 
 // Touch marks a change at now. UpdatedAt is the webhook's version (an edit

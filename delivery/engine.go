@@ -61,18 +61,17 @@ type Config struct {
 	// this is how many deliveries one commit cycle can start. Default 1024.
 	ClaimBatch int
 	// Lease is how long a claimed delivery stays this process's; one whose
-	// process died is sent again when its lease ends. An attempt that could
-	// outlast what is left of its lease gets a longer one first (its
-	// timeout + BodyTimeout + LeaseMargin). Default 2m.
+	// process died is sent again when its lease ends. An attempt must end
+	// and have its outcome written within its lease: one that could not
+	// (its timeout, BodyTimeout, and twice StoreTimeout for the write it
+	// may queue behind and its own) gets a longer lease before it starts.
+	// Default 2m.
 	Lease time.Duration
-	// LeaseMargin is the time an attempt's lease must have left after the
-	// attempt, for its outcome to be written. Default 5s.
-	LeaseMargin time.Duration
 	// BodyTimeout bounds reading a response body once its status line
 	// arrived; the status line alone decides the outcome. Default 1s.
 	BodyTimeout time.Duration
 	// StoreTimeout bounds each claim, record and lease extension. It must
-	// be shorter than Lease. Default 30s, or Lease/2 when that is shorter.
+	// be shorter than Lease. Default 10s, or Lease/4 when that is shorter.
 	StoreTimeout time.Duration
 	// DeferBy is how long a webhook without room is passed over by claims.
 	// Default 250ms.
@@ -111,9 +110,8 @@ func (c *Config) defaults() {
 	setDefault(&c.ClaimBatch, 1024)
 	setDefault(&c.RecordBatch, 2048)
 	setDefault(&c.Lease, 2*time.Minute)
-	setDefault(&c.LeaseMargin, 5*time.Second)
 	setDefault(&c.BodyTimeout, time.Second)
-	setDefault(&c.StoreTimeout, min(30*time.Second, c.Lease/2))
+	setDefault(&c.StoreTimeout, min(10*time.Second, c.Lease/4))
 	setDefault(&c.DeferBy, 250*time.Millisecond)
 	setDefault(&c.DeferFailing, 5*time.Second)
 	setDefault(&c.PollInterval, time.Second)
@@ -186,9 +184,10 @@ type cachedHook struct {
 
 // result is what became of one claim; every claim makes exactly one.
 type result struct {
-	claim   *hookd.Claim
-	outcome *hookd.Outcome // nil: a release, or nothing to write
-	release bool
+	claim    *hookd.Claim
+	outcome  *hookd.Outcome // nil: a release, or nothing to write
+	release  bool
+	deadline time.Time // the lease's end by this process's clock: writing it later is pointless
 }
 
 var _ hookd.Tester = (*Engine)(nil)
@@ -287,7 +286,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			case stopping:
 				for _, c := range res.Claims {
 					e.hold(c)
-					e.results <- &result{claim: c, release: true}
+					e.results <- &result{claim: c, release: true, deadline: before.Add(e.cfg.Lease)}
 				}
 			default:
 				deadline := before.Add(e.cfg.Lease)
@@ -456,7 +455,7 @@ func (e *Engine) sweep() {
 // deliver makes one attempt of a claim, if its lease allows, and returns
 // what to record.
 func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time) *result {
-	release := &result{claim: c, release: true}
+	release := &result{claim: c, release: true, deadline: deadline}
 	wh, err := e.webhook(ctx, c)
 	switch {
 	case errors.Is(err, hookd.ErrNotFound):
@@ -475,11 +474,12 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	case <-ctx.Done():
 		return release
 	}
-	// Never start an attempt that could outlast the lease: the delivery
-	// would fall due while it is being sent.
-	need := wh.Timeout + e.cfg.BodyTimeout + e.cfg.LeaseMargin
-	if e.clock.Now().Add(need).After(deadline) {
-		ok, err := e.extend(ctx, c, max(e.cfg.Lease, need))
+	// Never start an attempt that could outlast the lease, with the
+	// writing of its outcome: the delivery would fall due before it.
+	need := e.attemptLease(wh)
+	if now := e.clock.Now(); now.Add(need).After(deadline) {
+		d := max(e.cfg.Lease, need)
+		ok, err := e.extend(ctx, c, d)
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
@@ -490,6 +490,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 			e.log.Warn("lease lost before sending: another claim took the delivery", "delivery", c.DeliveryID)
 			return &result{claim: c}
 		}
+		deadline = now.Add(d)
 	}
 	a := e.sender.send(ctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, e.clock.Now())
 	if ctx.Err() != nil && !a.Success {
@@ -505,7 +506,15 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 	}
 	e.mu.Unlock()
-	return &result{claim: c, outcome: e.outcome(wh, c, a)}
+	return &result{claim: c, outcome: e.outcome(wh, c, a), deadline: deadline}
+}
+
+// attemptLease is the most an attempt of wh can take from its start until
+// its outcome is written: the timeout to the status line, the body's read,
+// and the recorder's write it may wait behind and its own, each bounded by
+// StoreTimeout.
+func (e *Engine) attemptLease(wh *hookd.Webhook) time.Duration {
+	return wh.Timeout + e.cfg.BodyTimeout + 2*e.cfg.StoreTimeout
 }
 
 // extend lengthens a claim's lease to d and reports whether it is still
@@ -560,32 +569,60 @@ func (e *Engine) record() {
 	}
 }
 
-// write records a batch of results. What cannot be written is not lost
-// work: its deliveries stay leased and are sent again when the lease ends.
+// write records a batch of results. What the store cannot take is tried
+// again for as long as its lease lasts, and its delivery stays held
+// meanwhile: a store that is slow or away stops the claims, instead of
+// outcomes going unwritten and their deliveries being sent again. What is
+// still unwritten when its lease ends (or when the engine stops) is not
+// lost work: the delivery is sent again.
 func (e *Engine) write(batch []*result) {
-	var outcomes []*hookd.Outcome
-	var releases []queue.Release
-	for _, r := range batch {
-		switch {
-		case r.outcome != nil:
-			outcomes = append(outcomes, r.outcome)
-		case r.release:
-			releases = append(releases, queue.Release{Lease: r.claim.Lease, WebhookID: r.claim.WebhookID})
+	pending := batch
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		var outcomes []*hookd.Outcome
+		var releases []queue.Release
+		for _, r := range pending {
+			switch {
+			case r.outcome != nil:
+				outcomes = append(outcomes, r.outcome)
+			case r.release:
+				releases = append(releases, queue.Release{Lease: r.claim.Lease, WebhookID: r.claim.WebhookID})
+			}
 		}
-	}
-	if len(outcomes)+len(releases) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.StoreTimeout)
-	defer cancel()
-	rec, err := queue.Record(ctx, e.store, outcomes, releases)
-	if err != nil {
-		e.log.Error("record attempts; their deliveries will be sent again after the lease", "err", err)
-	}
-	if rec.Stale > 0 {
-		// A lease ran out before its outcome came (or a manual retry took
-		// the delivery): the outcome changed nothing.
-		e.log.Warn("stale outcomes not recorded", "count", rec.Stale)
+		if len(outcomes)+len(releases) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.StoreTimeout)
+		rec, err := queue.Record(ctx, e.store, outcomes, releases)
+		cancel()
+		if rec.Stale > 0 {
+			// A lease ran out before its outcome came (or a manual retry took
+			// the delivery): the outcome changed nothing.
+			e.log.Warn("stale outcomes not recorded", "count", rec.Stale)
+		}
+		if err == nil {
+			return
+		}
+		failed := make(map[string]bool, len(rec.Failed))
+		for _, id := range rec.Failed {
+			failed[id] = true
+		}
+		now := e.clock.Now()
+		var again []*result
+		for _, r := range pending {
+			if failed[r.claim.DeliveryID] && now.Before(r.deadline) {
+				again = append(again, r)
+			}
+		}
+		if len(again) == 0 || e.loopCtx.Err() != nil {
+			e.log.Error("record attempts; what was not written is sent again after its lease", "notWritten", len(rec.Failed), "err", err)
+			return
+		}
+		e.log.Warn("record attempts; trying again", "count", len(again), "err", err)
+		pending = again
+		select {
+		case <-time.After(wait):
+		case <-e.loopCtx.Done():
+		}
 	}
 }
 
@@ -606,7 +643,7 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if err := ev.BuildPayload(data, nil); err != nil {
 		return nil, hookd.Invalid("data", "is not valid JSON")
 	}
-	c, err := e.store.CreateTestDelivery(ctx, ev, wh.ID, max(e.cfg.Lease, wh.Timeout+e.cfg.BodyTimeout+e.cfg.LeaseMargin))
+	c, err := e.store.CreateTestDelivery(ctx, ev, wh.ID, max(e.cfg.Lease, e.attemptLease(wh)))
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}

@@ -30,6 +30,7 @@ type gated struct {
 	open    chan struct{}
 	once    sync.Once
 	reached chan struct{} // signalled whenever a transaction meets the shut gate
+	met     atomic.Int64  // how many times one did
 	written atomic.Int64  // outcomes written
 }
 
@@ -49,6 +50,7 @@ func (g *gated) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) error
 		if !errors.Is(err, errGated) {
 			return err
 		}
+		g.met.Add(1)
 		select {
 		case g.reached <- struct{}{}:
 		default:
@@ -147,13 +149,14 @@ func TestShortLeaseSlowReceiverSendsOnce(t *testing.T) {
 	}
 }
 
-// Outcomes that cannot be written hold their deliveries: the engine never
-// has more than Workers deliveries sent and not recorded.
+// Outcomes that cannot be written hold their deliveries, through the
+// writes that time out and are tried again: the engine never has more
+// than Workers deliveries sent and not recorded.
 func TestRecordingStalledCapsSends(t *testing.T) {
 	const workers = 16
 	var g *gated
 	h := newHarness(t, func(c *delivery.Config) {
-		c.Workers, c.PerEndpoint = workers, workers
+		c.Workers, c.PerEndpoint, c.StoreTimeout = workers, workers, 200*time.Millisecond
 		g = gate("record")(c)
 	})
 	defer g.Open()
@@ -171,7 +174,11 @@ func TestRecordingStalledCapsSends(t *testing.T) {
 	for received.Load() < workers {
 		time.Sleep(time.Millisecond)
 	}
-	// The engine is full: a few more turns of its claim loop claim nothing.
+	// The recorder's writes time out and are tried again, and meanwhile
+	// the engine is full: more turns of its claim loop claim nothing.
+	for met := g.met.Load(); g.met.Load() < met+3; {
+		time.Sleep(time.Millisecond)
+	}
 	for loops := h.engine.Loops(); h.engine.Loops() < loops+3; {
 		h.engine.Notify()
 		runtime.Gosched()

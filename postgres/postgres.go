@@ -175,6 +175,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7061746368)`); err != nil {
 		return fmt.Errorf("migrate: lock: %w", err)
 	}
+	// A migration may rebuild an index of a large table: the connections'
+	// statement_timeout is not for it.
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -241,6 +246,8 @@ func wrap(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
 	case unreachable(err):
 		return fmt.Errorf("%s: %w: %w", what, hookd.ErrUnavailable, err)
+	case refused(err):
+		return fmt.Errorf("%s: %w: %w", what, hookd.ErrRefused, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -260,6 +267,14 @@ func unreachable(err error) bool {
 	// Class 08: connection exception; 57P01–57P03: the server is shutting
 	// down or not yet accepting connections.
 	return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03"
+}
+
+// refused tells a value the database will not hold: a data exception
+// (class 22: bad encoding, out of range, …) or a check or not-null
+// violation.
+func refused(err error) bool {
+	code := pgCode(err)
+	return strings.HasPrefix(code, "22") || code == "23514" || code == "23502"
 }
 
 // exec runs one statement and wants it to change a row.

@@ -145,7 +145,7 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 					at[i] = &now
 				}
 			}
-			s.queueMarkDue(b, ids, at)
+			s.queueMarkDue(b, ids, at, true)
 		}
 		br := tx.SendBatch(ctx, b)
 		for i, r := range batch {

@@ -54,14 +54,11 @@ func (q *queueTx) Now(ctx context.Context) (time.Time, error) {
 }
 
 func (q *queueTx) DueWebhooks(ctx context.Context, p *hookd.DueWebhooksParams) ([]*hookd.DueWebhook, error) {
-	rows, err := q.tx.Query(ctx, `SELECT q.webhook_id, q.due_at, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
+	rows, err := q.tx.Query(ctx, `SELECT q.webhook_id, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
 		WHERE q.due_at <= $1 ORDER BY q.due_at LIMIT $2`, sqlrow.Micros(p.Now), p.Limit)
 	return collect(rows, err, "due webhooks", func(r sqlrow.Scanner) (*hookd.DueWebhook, error) {
 		w := &hookd.DueWebhook{}
-		var due int64
-		err := r.Scan(&w.ID, &due, &w.Enabled, &w.RateLimit)
-		w.DueAt = sqlrow.FromMicros(due)
-		return w, err
+		return w, r.Scan(&w.ID, &w.Enabled, &w.RateLimit)
 	})
 }
 
@@ -185,31 +182,17 @@ func (q *queueTx) RequeueWebhooks(ctx context.Context, p *hookd.RequeueWebhooksP
 	}
 	ids, nbs := columns(p.NotBefore)
 	rows, err := q.tx.Query(ctx, `SELECT webhook_id FROM due_webhooks WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE SKIP LOCKED`, ids)
-	locked, err := collect(rows, err, "requeue webhooks: lock", func(r sqlrow.Scanner) (string, error) {
-		var id string
-		return id, r.Scan(&id)
-	})
+	locked, err := collect(rows, err, "requeue webhooks: lock", scanID)
 	if err != nil || len(locked) == 0 {
 		return err
 	}
-	held := make(map[string]bool, len(locked))
-	for _, id := range locked {
-		held[id] = true
-	}
-	var keep []string
-	var keepNB []int64
-	for i, id := range ids {
-		if held[id] {
-			keep, keepNB = append(keep, id), append(keepNB, nbs[i])
-		}
-	}
 	_, err = q.tx.Exec(ctx, `WITH m AS (
 			SELECT u.id, u.nb, (SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = u.id AND d.status IN `+sqlrow.WaitingStatuses+`) AS next
-			FROM unnest($1::text[], $2::bigint[]) AS u(id, nb)
+			FROM unnest($1::text[], $2::bigint[]) AS u(id, nb) WHERE u.id = ANY($3)
 		), gone AS (
 			DELETE FROM due_webhooks q USING m WHERE q.webhook_id = m.id AND m.next IS NULL
 		)
-		UPDATE due_webhooks q SET due_at = GREATEST(m.nb, m.next) FROM m WHERE q.webhook_id = m.id AND m.next IS NOT NULL`, keep, keepNB)
+		UPDATE due_webhooks q SET due_at = GREATEST(m.nb, m.next) FROM m WHERE q.webhook_id = m.id AND m.next IS NOT NULL`, ids, nbs, locked)
 	return wrap("requeue webhooks", err)
 }
 
@@ -235,11 +218,11 @@ const recordOutcomes = `WITH o AS (
 		UPDATE deliveries d SET attempts = d.attempts + 1, status = o.status, next_attempt_at = o.next_at, manual = false, leased = false,
 			last_status_code = o.status_code, last_error = o.error, response_time_us = o.duration_us, updated_at = $1
 		FROM o WHERE d.id = o.id AND d.lease_token = o.token AND d.leased
-		RETURNING d.id, d.attempts, d.tenant_id, d.webhook_id
+		RETURNING d.id, d.lease_token, d.attempts, d.tenant_id, d.webhook_id
 	)
 	INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
 	SELECT u.id, u.attempts, u.tenant_id, u.webhook_id, o.started_at, o.duration_us, o.status_code, o.error, o.success, o.request_headers, o.response_headers, o.response_body
-	FROM u JOIN o ON o.id = u.id
+	FROM u JOIN o ON o.id = u.id AND o.token = u.lease_token
 	RETURNING delivery_id`
 
 func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
@@ -312,30 +295,32 @@ func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
 	for i := range dues {
 		at[i] = &dues[i]
 	}
-	return wrap("mark due", q.s.markDue(ctx, q.tx, ids, at).Close())
-}
-
-// markDue queues, on a batch of the caller's, the lowering of webhooks'
-// due_at (a nil time: the database's now), in webhook order so that
-// concurrent transactions never deadlock, and a wake-up for the other
-// processes. It always takes the rows' locks, even where due_at is low
-// enough already: that is what keeps a concurrent claim from requeueing a
-// webhook past a delivery this transaction made waiting (see
-// RequeueWebhooks).
-func (s *Store) markDue(ctx context.Context, tx pgx.Tx, ids []string, at []*int64) pgx.BatchResults {
 	b := &pgx.Batch{}
-	s.queueMarkDue(b, ids, at)
-	return tx.SendBatch(ctx, b)
+	q.s.queueMarkDue(b, ids, at, false)
+	return wrap("mark due", q.tx.SendBatch(ctx, b).Close())
 }
 
-func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64) {
+// queueMarkDue queues on b the lowering of webhooks' due_at (a nil time:
+// the database's now), in webhook order so that concurrent transactions
+// never deadlock, and a wake-up for the other processes; enabledOnly skips
+// disabled webhooks (a publish made them no deliveries). It always takes
+// the rows' locks, even where due_at is low enough already: that is what
+// keeps a concurrent claim from requeueing a webhook past a delivery this
+// transaction made waiting (see RequeueWebhooks).
+func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64, enabledOnly bool) {
+	join := `JOIN webhooks w ON w.id = u.id`
+	if enabledOnly {
+		join += ` AND w.enabled`
+	}
 	b.Queue(`INSERT INTO due_webhooks (webhook_id, due_at)
-		SELECT u.id, coalesce(u.due, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) JOIN webhooks w ON w.id = u.id ORDER BY u.id
+		SELECT u.id, coalesce(u.due, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) `+join+` ORDER BY u.id
 		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at)
 	b.Queue(`SELECT pg_notify($1, '')`, s.wake)
 }
 
-// markOne is markDue for one webhook, due at a time in microseconds.
+// markOne marks one webhook due at a time in microseconds, in tx.
 func (s *Store) markOne(ctx context.Context, tx pgx.Tx, webhookID string, at int64) error {
-	return s.markDue(ctx, tx, []string{webhookID}, []*int64{&at}).Close()
+	b := &pgx.Batch{}
+	s.queueMarkDue(b, []string{webhookID}, []*int64{&at}, false)
+	return tx.SendBatch(ctx, b).Close()
 }

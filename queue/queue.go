@@ -167,6 +167,9 @@ type Recorded struct {
 	// Stale counts outcomes and releases that changed nothing: their
 	// delivery was claimed again, retried by hand or deleted meanwhile.
 	Stale int
+	// Failed lists the deliveries whose outcome or release could not be
+	// written (the error says why); they may be tried again.
+	Failed []string
 }
 
 // Record writes outcomes and releases, each only while its lease is
@@ -237,7 +240,7 @@ func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, relea
 		return nil
 	}
 	if a := attemptOf(outcomes); a != nil && (a.RequestHeaders != nil || a.ResponseHeaders != nil || a.ResponseBody != nil) &&
-		n == 1 && ctx.Err() == nil && !errors.Is(err, hookd.ErrUnavailable) {
+		errors.Is(err, hookd.ErrRefused) {
 		// The database refuses this one outcome. Its attempt still
 		// happened: keep it without what the receiver sent, so that it
 		// counts towards maxAttempts instead of being sent again forever.
@@ -251,6 +254,12 @@ func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, relea
 		}
 	}
 	if n == 1 || ctx.Err() != nil {
+		for _, o := range outcomes {
+			rec.Failed = append(rec.Failed, o.DeliveryID)
+		}
+		for _, r := range releases {
+			rec.Failed = append(rec.Failed, r.DeliveryID)
+		}
 		return fmt.Errorf("record %d outcomes and releases: %w", n, err)
 	}
 	// Split in halves, outcomes first.

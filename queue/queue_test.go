@@ -3,7 +3,7 @@ package queue_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +27,7 @@ type refusingTx struct{ hookd.QueueTx }
 func (t refusingTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
 	for _, o := range p.Outcomes {
 		if o.Attempt.ResponseBody != nil {
-			return nil, errors.New("invalid byte sequence")
+			return nil, fmt.Errorf("%w: invalid byte sequence", hookd.ErrRefused)
 		}
 	}
 	return t.QueueTx.RecordOutcomes(ctx, p)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 
 // The queue's statements (hookd.QueueTx); all are prepared at Open (hot).
 const (
-	dueWebhooks = `SELECT q.webhook_id, q.due_at, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
+	dueWebhooks = `SELECT q.webhook_id, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
 		WHERE q.due_at <= ? ORDER BY q.due_at LIMIT ?`
 	readBudgets = `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id IN (SELECT value FROM json_each(?))`
 	spendBudget = `INSERT INTO rate_budgets (webhook_id, tat) VALUES (?, ?) ON CONFLICT (webhook_id) DO UPDATE SET tat = excluded.tat`
@@ -78,6 +79,19 @@ func (q *queueTx) exec(query string, args ...any) (int64, error) {
 
 func (q *queueTx) Now(context.Context) (time.Time, error) { return q.s.clock.Now(), nil }
 
+// refused marks a value SQLite will not hold (a constraint, a mismatch, a
+// value too big) as hookd.ErrRefused.
+func refused(err error) error {
+	var se interface{ Code() int }
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 18, 19, 20: // SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH
+			return fmt.Errorf("%w: %w", hookd.ErrRefused, err)
+		}
+	}
+	return err
+}
+
 func (q *queueTx) DueWebhooks(_ context.Context, p *hookd.DueWebhooksParams) ([]*hookd.DueWebhook, error) {
 	rows, err := q.s.query(q.tx, dueWebhooks, sqlrow.Micros(p.Now), p.Limit)
 	if err != nil {
@@ -87,11 +101,9 @@ func (q *queueTx) DueWebhooks(_ context.Context, p *hookd.DueWebhooksParams) ([]
 	var out []*hookd.DueWebhook
 	for rows.Next() {
 		w := &hookd.DueWebhook{}
-		var due int64
-		if err := rows.Scan(&w.ID, &due, &w.Enabled, &w.RateLimit); err != nil {
+		if err := rows.Scan(&w.ID, &w.Enabled, &w.RateLimit); err != nil {
 			return nil, fmt.Errorf("due webhooks: %w", err)
 		}
-		w.DueAt = sqlrow.FromMicros(due)
 		out = append(out, w)
 	}
 	return out, rows.Err()
@@ -237,14 +249,18 @@ func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParam
 		n, err := q.exec(insertAttempt, a.StartedAt, a.DurationUs, a.StatusCode, a.Error, a.Success,
 			a.RequestHeaders, a.ResponseHeaders, a.ResponseBody, o.DeliveryID, o.Token)
 		if err != nil {
-			return nil, fmt.Errorf("insert attempt: %w", err)
+			return nil, fmt.Errorf("insert attempt: %w", refused(err))
 		}
 		if n == 0 {
 			continue // stale: claimed again, retried by hand, or gone
 		}
-		if _, err := q.exec(updateDelivery, string(o.Status), sqlrow.NextAttempt(o, p.Now), a.StatusCode, a.Error, a.DurationUs,
+		var next any
+		if t := o.NextAttemptAt(p.Now); !t.IsZero() {
+			next = sqlrow.Micros(t)
+		}
+		if _, err := q.exec(updateDelivery, string(o.Status), next, a.StatusCode, a.Error, a.DurationUs,
 			now, o.DeliveryID, o.Token); err != nil {
-			return nil, fmt.Errorf("update delivery: %w", err)
+			return nil, fmt.Errorf("update delivery: %w", refused(err))
 		}
 		applied = append(applied, o.DeliveryID)
 	}

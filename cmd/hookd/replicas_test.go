@@ -150,7 +150,13 @@ func startReplica(t *testing.T, bin, db string, env ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("replica %s:\n%s", addr, out.String())
+		}
+	})
 	p := &proc{cmd: cmd, url: "http://" + addr}
 	eventually(t, "a replica ready", func() bool {
 		res, err := http.Get(p.url + "/readyz")

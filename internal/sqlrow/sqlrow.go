@@ -342,14 +342,5 @@ func AttemptRowOf(a *hookd.Attempt) (AttemptRow, error) {
 		Error: c.Error, Success: c.Success, RequestHeaders: rq, ResponseHeaders: rs, ResponseBody: c.ResponseBody}, nil
 }
 
-// NextAttempt is a RETRYING or PENDING outcome's next_attempt_at, NULL
-// once the delivery is final.
-func NextAttempt(o *hookd.Outcome, now time.Time) any {
-	if t := o.NextAttemptAt(now); !t.IsZero() {
-		return Micros(t)
-	}
-	return nil
-}
-
 // WaitingStatuses is the SQL list of statuses that wait in the queue.
 const WaitingStatuses = `('PENDING', 'RETRYING')`
