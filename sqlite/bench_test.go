@@ -47,9 +47,22 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 // BenchmarkClaimRecord measures the queue's write path per delivery: claim
-// a batch (lease), then record each outcome (attempt row + delivery
-// update), batched as the engine batches them.
+// a batch of 256 (lease), then record each outcome (attempt row + delivery
+// update), batched as the engine batches them, over events of fan-out 100.
+// room is each webhook's room: "all" lets one webhook fill a batch (each
+// delivery of it belongs to another event, so a batch touches 256 events'
+// rows); 8 spreads a batch over 32 webhooks, as rooms do in the engine.
 func BenchmarkClaimRecord(b *testing.B) {
+	for _, room := range []int{1 << 20, 8} {
+		name := "room=8"
+		if room > 8 {
+			name = "room=all"
+		}
+		b.Run(name, func(b *testing.B) { benchClaimRecord(b, room) })
+	}
+}
+
+func benchClaimRecord(b *testing.B, perWebhook int) {
 	s, hooks := benchStore(b, 100)
 	defer s.Close()
 	ctx := context.Background()
@@ -62,7 +75,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	room := func(string) (int, time.Duration) { return 1 << 20, time.Second }
+	room := func(string) (int, time.Duration) { return perWebhook, 0 }
 	headers := map[string]string{"Content-Type": "application/json", "User-Agent": "hookd/dev", "Webhook-Id": "evt_x"}
 	b.ResetTimer()
 	done := 0

@@ -61,7 +61,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 			n, _ := r.RowsAffected()
 			created = int(n)
 			if created > 0 {
-				if _, err := s.exec(tx, markPublished, sqlrow.Micros(now), byWebhook, ev.TenantID); err != nil {
+				if _, err := s.exec(tx, markPublished, sqlrow.Micros(now), seq); err != nil {
 					return fmt.Errorf("mark webhooks due: %w", err)
 				}
 			}

@@ -51,8 +51,7 @@ const (
 	// markPublished is markDue for a new event's deliveries: the same JSON
 	// object the delivery insert reads (webhook ID → delivery ID), joined
 	// the same way.
-	markPublished = `INSERT INTO due_webhooks (webhook_id, due_at) SELECT w.id, ? FROM json_each(?) j
-		JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1 WHERE true
+	markPublished = `INSERT INTO due_webhooks (webhook_id, due_at) SELECT webhook_id, ? FROM deliveries WHERE event_seq = ?
 		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`
 )
 

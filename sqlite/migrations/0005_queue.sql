@@ -20,11 +20,10 @@ CREATE TABLE due_webhooks (
 CREATE INDEX due_webhooks_due ON due_webhooks (due_at);
 INSERT INTO due_webhooks (webhook_id, due_at)
     SELECT webhook_id, min(next_attempt_at) FROM deliveries WHERE status IN ('PENDING', 'RETRYING') GROUP BY webhook_id;
--- A delivery's status is one of the contract's: a write of anything else
--- fails, and alone (queue.Record splits a batch around it).
-CREATE TRIGGER deliveries_status_insert BEFORE INSERT ON deliveries
-    WHEN NEW.status NOT IN ('PENDING', 'RETRYING', 'SUCCESS', 'FAILED', 'CANCELED')
-    BEGIN SELECT RAISE(ABORT, 'invalid delivery status'); END;
+-- A delivery's status is one of the contract's: an outcome that writes
+-- anything else fails, and alone (queue.Record splits a batch around it).
+-- Inserts are hookd's own SQL with 'PENDING' written in: a trigger there
+-- cost a third of the publish rate at fan-out 10, so there is none.
 CREATE TRIGGER deliveries_status_update BEFORE UPDATE OF status ON deliveries
     WHEN NEW.status NOT IN ('PENDING', 'RETRYING', 'SUCCESS', 'FAILED', 'CANCELED')
     BEGIN SELECT RAISE(ABORT, 'invalid delivery status'); END;
