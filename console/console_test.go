@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -430,6 +431,27 @@ func TestWebhookForm(t *testing.T) {
 	if r := e.do("POST", "/console/webhooks/"+id, edit, acme); r.status != 422 {
 		t.Fatalf("adding an archived type: %d", r.status)
 	}
+	// The form names the version it was opened on: saved over a newer one
+	// (someone else's edit), it is refused and shown again over the current.
+	form := e.do("GET", "/console/webhooks/"+id+"/edit", nil, acme)
+	m := regexp.MustCompile(`name="version" value="([^"]+)"`).FindStringSubmatch(form.body)
+	if m == nil {
+		t.Fatalf("the edit form carries no version: %s", form.body)
+	}
+	edit["events"] = []string{"invocation.*"}
+	edit["version"] = []string{html.UnescapeString(m[1])}
+	edit["name"] = []string{"Orders v3"}
+	if r := e.do("POST", "/console/webhooks/"+id, edit, acme); r.status != 303 {
+		t.Fatalf("saving over the version read: %d %s", r.status, r.body)
+	}
+	edit["name"] = []string{"Orders v4, from the old form"}
+	if r := e.do("POST", "/console/webhooks/"+id, edit, acme); r.status != 409 || !strings.Contains(r.body, "changed by someone else") {
+		t.Fatalf("saving a stale form: %d", r.status)
+	}
+	if wh, _ := e.store.GetWebhook(context.Background(), "acme", id); wh.Name != "Orders v3" {
+		t.Fatalf("a stale form was saved: %q", wh.Name)
+	}
+	delete(edit, "version")
 
 	// No delivering engine in this process: the test send says so.
 	if r := e.do("POST", "/console/webhooks/"+id+"/test", url.Values{"csrf": {token}}, acme); r.status != 200 || !strings.Contains(r.body, "does not deliver") {
