@@ -66,7 +66,10 @@ func TestReplicasSurviveKill(t *testing.T) {
 	c := &client{t: t, base: victim.url, key: "adm"}
 	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
 	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
-	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "ok", "url": rcv.URL + "/ok", "events": []string{"*"}})
+	// Timeouts of 1s: a dead process's deliveries wait for the longer of
+	// the lease (3s) and what an attempt needs (its timeout, and the time
+	// to record it), which a default 30s timeout would make 32s.
+	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "ok", "url": rcv.URL + "/ok", "events": []string{"*"}, "timeoutMs": 1000})
 	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "slow", "url": rcv.URL + "/slow", "events": []string{"*"}, "timeoutMs": 1000})
 
 	// The victim alone delivers first, and dies with sends in flight.
