@@ -154,7 +154,8 @@ func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, err
 }
 
 // Release gives a claim back without counting an attempt (the attempt did
-// not happen: the process is stopping, or the lease was too short for it).
+// not happen: the process is stopping, or the webhook could not be read or
+// is disabled).
 type Release struct {
 	hookd.Lease
 	WebhookID string
