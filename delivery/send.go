@@ -115,7 +115,9 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 		timer = time.AfterFunc(s.bodyTimeout, cancel)
 	}
 	a.StatusCode = res.StatusCode
-	a.ResponseHeaders = hookd.CleanHeaders(flatten(res.Header), hookd.MaxResponseHeaders)
+	// Kept as sent: the store's codec cleans and caps what it keeps
+	// (hookd.Attempt.Cleaned).
+	a.ResponseHeaders = flatten(res.Header)
 	// Read at most what the log keeps; a huge or endless body costs nothing
 	// more than that.
 	a.ResponseBody, _ = io.ReadAll(io.LimitReader(res.Body, hookd.MaxResponseBody))
@@ -133,7 +135,6 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	default:
 		a.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
 	}
-	a.Error = hookd.CleanText(a.Error, hookd.MaxErrorText)
 	return a
 }
 

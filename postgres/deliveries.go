@@ -88,14 +88,7 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 			WHERE d.tenant_id = $2 AND d.id = $3 AND NOT (d.leased AND d.status IN `+sqlrow.WaitingStatuses+` AND d.next_attempt_at > n.now)
 			RETURNING d.webhook_id, n.now`, s.nowArg(), tenantID, id).Scan(&webhookID, &now)
 		if errors.Is(err, pgx.ErrNoRows) {
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&n); err != nil {
-				return wrap("retry delivery", err)
-			}
-			if n > 0 {
-				return fmt.Errorf("retry delivery %s: an attempt is being sent: %w", id, hookd.ErrConflict)
-			}
-			return fmt.Errorf("retry delivery: %w", hookd.ErrNotFound)
+			return changedOrGone(ctx, tx, "deliveries", tenantID, id, "retry delivery", "an attempt is being sent")
 		}
 		if err != nil {
 			return wrap("retry delivery", err)

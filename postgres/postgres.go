@@ -277,6 +277,20 @@ func refused(err error) bool {
 	return strings.HasPrefix(code, "22") || code == "23514" || code == "23502"
 }
 
+// changedOrGone explains a conditional write that changed nothing: the row
+// is there and did not meet the condition (ErrConflict, because why), or it
+// is gone (ErrNotFound).
+func changedOrGone(ctx context.Context, tx pgx.Tx, table, tenantID, id, what, why string) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&n); err != nil {
+		return wrap(what, err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%s %s: %s: %w", what, id, why, hookd.ErrConflict)
+	}
+	return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+}
+
 // exec runs one statement and wants it to change a row.
 func (s *Store) execOne(ctx context.Context, what, query string, args ...any) error {
 	tag, err := s.pool.Exec(ctx, query, args...)

@@ -138,14 +138,7 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 				ids = append(ids, id)
 			}
 			slices.Sort(ids)
-			at := make([]*int64, len(ids)) // the database's now, as the deliveries'
-			if s.clock != nil {
-				now := sqlrow.Micros(s.clock.Now())
-				for i := range at {
-					at[i] = &now
-				}
-			}
-			s.queueMarkDue(b, ids, at, true)
+			s.queueMarkDue(b, ids, make([]*int64, len(ids)), true) // due now, as the deliveries
 		}
 		br := tx.SendBatch(ctx, b)
 		for i, r := range batch {

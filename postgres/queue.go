@@ -301,7 +301,7 @@ func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
 }
 
 // queueMarkDue queues on b the lowering of webhooks' due_at (a nil time:
-// the database's now), in webhook order so that concurrent transactions
+// the store's now, as nowArg), in webhook order so that concurrent transactions
 // never deadlock, and a wake-up for the other processes; enabledOnly skips
 // disabled webhooks (a publish made them no deliveries). It always takes
 // the rows' locks, even where due_at is low enough already: that is what
@@ -313,8 +313,8 @@ func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64, enabledOnl
 		join += ` AND w.enabled`
 	}
 	b.Queue(`INSERT INTO due_webhooks (webhook_id, due_at)
-		SELECT u.id, coalesce(u.due, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) `+join+` ORDER BY u.id
-		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at)
+		SELECT u.id, coalesce(u.due, $3::bigint, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) `+join+` ORDER BY u.id
+		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at, s.nowArg())
 	b.Queue(`SELECT pg_notify($1, '')`, s.wake)
 }
 

@@ -77,14 +77,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 			return wrap("update webhook", err)
 		}
 		if tag.RowsAffected() == 0 {
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE tenant_id = $1 AND id = $2`, w.TenantID, w.ID).Scan(&n); err != nil {
-				return wrap("update webhook", err)
-			}
-			if n > 0 {
-				return fmt.Errorf("update webhook %s: changed since it was read: %w", w.ID, hookd.ErrConflict)
-			}
-			return fmt.Errorf("update webhook: %w", hookd.ErrNotFound)
+			return changedOrGone(ctx, tx, "webhooks", w.TenantID, w.ID, "update webhook", "changed since it was read")
 		}
 		if !w.Enabled {
 			// Deliveries being sent right now finish; their outcome is

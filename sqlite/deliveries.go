@@ -144,14 +144,7 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 			AND NOT (leased = 1 AND status IN ('PENDING', 'RETRYING') AND next_attempt_at > ?) RETURNING webhook_id`,
 			now, now, tenantID, id, now).Scan(&webhookID)
 		if errors.Is(err, sql.ErrNoRows) {
-			var n int
-			if err := tx.QueryRow(`SELECT count(*) FROM deliveries WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&n); err != nil {
-				return fmt.Errorf("retry delivery: %w", err)
-			}
-			if n > 0 {
-				return fmt.Errorf("retry delivery %s: an attempt is being sent: %w", id, hookd.ErrConflict)
-			}
-			return fmt.Errorf("retry delivery: %w", hookd.ErrNotFound)
+			return changedOrGone(tx, "deliveries", tenantID, id, "retry delivery", "an attempt is being sent")
 		}
 		if err != nil {
 			return fmt.Errorf("retry delivery: %w", err)

@@ -514,6 +514,20 @@ func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// changedOrGone explains a conditional write that changed nothing: the row
+// is there and did not meet the condition (ErrConflict, because why), or it
+// is gone (ErrNotFound).
+func changedOrGone(tx *sql.Tx, table, tenantID, id, what, why string) error {
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM `+table+` WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&n); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%s %s: %s: %w", what, id, why, hookd.ErrConflict)
+	}
+	return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+}
+
 func notFound(what string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)

@@ -86,14 +86,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 			return fmt.Errorf("update webhook: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			var exists int
-			if err := tx.QueryRow(`SELECT count(*) FROM webhooks WHERE tenant_id = ? AND id = ?`, w.TenantID, w.ID).Scan(&exists); err != nil {
-				return fmt.Errorf("update webhook: %w", err)
-			}
-			if exists > 0 {
-				return fmt.Errorf("update webhook %s: changed since it was read: %w", w.ID, hookd.ErrConflict)
-			}
-			return fmt.Errorf("update webhook: %w", hookd.ErrNotFound)
+			return changedOrGone(tx, "webhooks", w.TenantID, w.ID, "update webhook", "changed since it was read")
 		}
 		if !w.Enabled {
 			// Deliveries being sent right now finish; their outcome is
