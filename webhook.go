@@ -169,7 +169,7 @@ func validateURL(v *ValidationError, raw string, r WebhookRules) {
 		return
 	}
 	if err := r.Guard.CheckHost(u.Hostname()); err != nil {
-		v.Add("url", "%v", err)
+		v.Add("url", "%v; hookd's operator can let a network through with --allow-networks (HOOKD_ALLOW_NETWORKS)", err)
 	}
 }
 

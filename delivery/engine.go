@@ -90,6 +90,13 @@ type Config struct {
 	// CacheIdle is how long an endpoint's state and a webhook (with its
 	// secrets) stay cached after their last delivery. Default 5m.
 	CacheIdle time.Duration
+	// FailureLogEvery is how often a webhook's failed attempts may each
+	// be logged: one line per failed attempt, but at most one per webhook
+	// in this time, counting the ones left out in the next. Default 1m.
+	FailureLogEvery time.Duration
+	// FailureLogBurst caps failed-attempt lines per second across
+	// webhooks. Default 20.
+	FailureLogBurst int
 }
 
 func (c *Config) defaults() {
@@ -117,6 +124,8 @@ func (c *Config) defaults() {
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.ShutdownTimeout, 10*time.Second)
 	setDefault(&c.CacheIdle, 5*time.Minute)
+	setDefault(&c.FailureLogEvery, time.Minute)
+	setDefault(&c.FailureLogBurst, 20)
 }
 
 func (c *Config) validate() error {
@@ -144,6 +153,8 @@ type Engine struct {
 	log    *slog.Logger
 	clock  hookd.Clock
 	sender *sender
+	// failures logs failed attempts, rate-limited.
+	failures *failLog
 
 	wake    chan struct{}
 	results chan *result
@@ -200,8 +211,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	return &Engine{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
-		sender: newSender(cfg.Guard, "hookd/"+hookd.Version, cfg.BodyTimeout),
-		wake:   make(chan struct{}, 1),
+		sender:   newSender(cfg.Guard, "hookd/"+hookd.Version, cfg.BodyTimeout),
+		failures: newFailLog(cfg.Logger, cfg.FailureLogEvery, cfg.FailureLogBurst),
+		wake:     make(chan struct{}, 1),
 		// Every held delivery makes one result, so a send never waits to
 		// hand its result over.
 		results:   make(chan *result, cfg.Workers),
@@ -257,6 +269,8 @@ func (e *Engine) stop() {
 	e.stopSends()
 	close(e.results)
 	<-e.recDone
+	// Receivers see the connections end now, not when they time out.
+	e.sender.closeIdle()
 }
 
 func (e *Engine) loop(ctx, sendCtx context.Context) {
@@ -431,9 +445,11 @@ func (e *Engine) webhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, e
 }
 
 // sweep forgets endpoints and webhooks unused for CacheIdle, so that
-// deleted webhooks' secrets do not stay in memory.
+// deleted webhooks' secrets do not stay in memory, and reports failed
+// attempts the log left out.
 func (e *Engine) sweep() {
 	now := e.clock.Now()
+	e.failures.sweep(now)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if now.Sub(e.swept) < e.cfg.CacheIdle/4 {
@@ -492,7 +508,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 		deadline = now.Add(d)
 	}
-	a := e.sender.send(ctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, e.clock.Now())
+	a, sendErr := e.sender.send(ctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, e.clock.Now())
 	if ctx.Err() != nil && !a.Success {
 		return release // stopped mid-attempt: it did not count
 	}
@@ -506,7 +522,11 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 	}
 	e.mu.Unlock()
-	return &result{claim: c, outcome: e.outcome(wh, c, a), deadline: deadline}
+	o := e.outcome(wh, c, a)
+	if !a.Success {
+		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
+	}
+	return &result{claim: c, outcome: o, deadline: deadline}
 }
 
 // attemptLease is the most an attempt of wh can take from its start until
@@ -647,7 +667,7 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}
-	a := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, ev.Payload, e.clock.Now())
+	a, _ := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, ev.Payload, e.clock.Now())
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
 	defer cancel()
 	if _, err := queue.Record(rctx, e.store, []*hookd.Outcome{e.outcome(wh, c, a)}, nil); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -372,8 +373,63 @@ func TestResponseBodyCapped(t *testing.T) {
 	}
 }
 
+// logBuf collects an engine's log as JSON lines.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+
+// records returns the lines whose message is msg.
+func (l *logBuf) records(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	text := l.b.String()
+	l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		var m map[string]any
+		if line == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func logTo(l *logBuf) func(*delivery.Config) {
+	return func(c *delivery.Config) { c.Logger = slog.New(slog.NewJSONHandler(l, nil)) }
+}
+
+// A failing endpoint's attempts are logged with who and why, one line per
+// webhook per FailureLogEvery: here three failed attempts make one line.
+func TestFailedAttemptsLogged(t *testing.T) {
+	var log logBuf
+	h := newHarness(t, logTo(&log))
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	dd := h.wait(ev, wh, "three failed attempts", status(hookd.StatusFailed))
+	lines := log.records(t, "attempt failed")
+	if len(lines) != 1 {
+		t.Fatalf("%d lines for %d failed attempts: %v", len(lines), dd.Delivery.Attempts, lines)
+	}
+	l := lines[0]
+	if l["level"] != "WARN" || l["tenant"] != "acme" || l["webhook"] != wh.ID || l["delivery"] != dd.Delivery.ID || l["event"] != ev.ID ||
+		l["reason"] != "HTTP 503" || l["status"] != 503.0 || l["attempt"] != 1.0 || l["retryIn"] == nil {
+		t.Fatalf("line %v", l)
+	}
+}
+
 func TestSSRFGuardAtDialTime(t *testing.T) {
-	h := newHarness(t, func(c *delivery.Config) { c.Guard = netguard.New(nil) })
+	var log logBuf
+	h := newHarness(t, func(c *delivery.Config) { c.Guard = netguard.New(nil) }, logTo(&log))
 	rcv := newReceiver(t, nil)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(rcv.URL, "http://"))
 	// "localhost" resolves to a loopback address only when dialled: the
@@ -385,6 +441,12 @@ func TestSSRFGuardAtDialTime(t *testing.T) {
 	}
 	if n := len(rcv.got()); n != 0 {
 		t.Fatalf("the blocked receiver got %d requests", n)
+	}
+	// The log says so, and how to let the network through.
+	lines := log.records(t, "attempt refused by the SSRF guard")
+	if len(lines) != 1 || lines[0]["webhook"] != wh.ID || lines[0]["tenant"] != "acme" ||
+		!strings.Contains(lines[0]["reason"].(string), "loopback") || !strings.Contains(lines[0]["hint"].(string), "--allow-networks") {
+		t.Fatalf("log lines %v", lines)
 	}
 }
 

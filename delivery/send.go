@@ -60,12 +60,13 @@ func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *se
 // sensitive headers are kept in the attempt log with their value hidden.
 var sensitive = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true}
 
-// send makes one attempt of delivering body to wh and returns it. It never
-// fails: every problem is the attempt's Error. The status line decides the
+// send makes one attempt of delivering body to wh and returns it. Every
+// problem is the attempt's Error; the error returned is the request's own,
+// when it got no answer, for callers that tell kinds of failure apart. The status line decides the
 // outcome: it must come within the webhook's timeout, and a 2xx is a
 // success even if the body then stalls (the body is read, for the log
 // only, within bodyTimeout more).
-func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType, deliveryID string, number int, body []byte, now time.Time) *hookd.Attempt {
+func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType, deliveryID string, number int, body []byte, now time.Time) (*hookd.Attempt, error) {
 	a := &hookd.Attempt{Number: number, StartedAt: now}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -75,7 +76,7 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(body))
 	if err != nil {
 		a.Error = "bad webhook URL: " + err.Error()
-		return a
+		return a, nil
 	}
 	h := req.Header
 	for k, v := range wh.Headers {
@@ -91,7 +92,7 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	signed, err := sign(h, wh.Signature, wh.SigningSecrets(now), eventID, eventType, now.Unix(), body)
 	if err != nil {
 		a.Error = "cannot sign: " + err.Error()
-		return a
+		return a, nil
 	}
 	a.RequestHeaders = logHeaders(h, signed)
 
@@ -107,7 +108,7 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 			err = context.DeadlineExceeded
 		}
 		a.Error = describe(err, wh.Timeout)
-		return a
+		return a, err
 	}
 	// The status line came in time: from here only the body's own
 	// deadline applies.
@@ -135,7 +136,12 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	default:
 		a.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
 	}
-	return a
+	return a, nil
+}
+
+func (s *sender) closeIdle() {
+	s.verified.CloseIdleConnections()
+	s.insecure.CloseIdleConnections()
 }
 
 func describe(err error, timeout time.Duration) string {
@@ -147,7 +153,7 @@ func describe(err error, timeout time.Duration) string {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return "SSRF guard: " + strings.TrimPrefix(err.Error(), "dial tcp ")
+		return strings.TrimPrefix(err.Error(), "dial tcp ") // it names the guard
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

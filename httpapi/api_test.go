@@ -537,7 +537,12 @@ func TestWebhookPatchDelete(t *testing.T) {
 		t.Fatal("PATCH answer shows the secret")
 	}
 	e.do("PATCH", path, adminKey, map[string]any{"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}).want(t, 400)
-	e.do("PATCH", path, adminKey, map[string]any{"url": "http://127.0.0.1/x"}).want(t, 422).hasField(t, "url")
+	// The guard's refusal says how an operator lets the network through.
+	refused := e.do("PATCH", path, adminKey, map[string]any{"url": "http://127.0.0.1/x"}).want(t, 422)
+	refused.hasField(t, "url")
+	if !strings.Contains(string(refused.raw), "127.0.0.1 is a loopback address") || !strings.Contains(string(refused.raw), "--allow-networks (HOOKD_ALLOW_NETWORKS)") {
+		t.Fatalf("the guard's refusal: %s", refused.raw)
+	}
 	e.do("PATCH", path, adminKey, map[string]any{"name": nil}).want(t, 422).hasField(t, "name")
 	e.do("PATCH", path, adminKey, map[string]any{"filter": "data."}).want(t, 422).hasField(t, "filter")
 	if got := e.do("GET", path, adminKey, nil).want(t, 200); got.body["name"] != "renamed" {

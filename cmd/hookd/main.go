@@ -3,6 +3,8 @@
 //	hookd serve     API + delivery workers + console (the default role)
 //	hookd migrate   apply schema migrations and exit
 //	hookd bench     measure throughput and latency end to end
+//	hookd verify    check the signature of a saved request
+//	hookd listen    a receiver for local development
 //	hookd version   print the version
 package main
 
@@ -37,16 +39,28 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
-		if errors.Is(err, errNotVerified) {
-			os.Exit(1) // hookd verify has said why
-		}
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "hookd:", err)
-		}
-		os.Exit(2)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) && !errors.Is(err, errNotVerified) {
+		fmt.Fprintln(os.Stderr, "hookd:", err)
 	}
+	os.Exit(exitCode(err))
 }
+
+// exitCode is 0 on success, 1 when hookd verify found a request that does
+// not verify (it has said why), and 2 for every other error: usage, bad
+// flags, or a server that could not run.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errNotVerified):
+		return 1
+	}
+	return 2
+}
+
+// errUsage makes hookd exit 2 after it has printed its usage.
+var errUsage = errors.New("usage")
 
 const usage = `hookd — webhook delivery service
 
@@ -55,9 +69,10 @@ Usage:
   hookd migrate [flags]   apply schema migrations and exit
   hookd bench [flags]     measure throughput and latency end to end (see docs/PERFORMANCE.md)
   hookd verify [flags]    check the signature of a saved webhook request (see docs/SIGNATURES.md)
+  hookd listen [flags]    receive webhooks on 127.0.0.1:9000 for local development, checking signatures
   hookd version           print the version
 
-Run "hookd serve -h" for the flags. Every flag has an environment variable;
+Run "hookd serve -h" (or any command with -h) for its flags. Every flag has an environment variable;
 the flag wins.
 `
 
@@ -65,7 +80,8 @@ the flag wins.
 // listening address once the server accepts connections (for tests).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) == 0 {
-		args = []string{"serve"}
+		fmt.Fprint(stderr, usage)
+		return errUsage
 	}
 	switch args[0] {
 	case "version", "--version", "-version":
@@ -81,6 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		return err
 	case "verify":
 		return runVerify(args[1:], os.Stdin, stdout, stderr)
+	case "listen":
+		return runListen(ctx, args[1:], stdout, stderr, ready)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -138,29 +156,38 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		adminKey = fs.String("admin-key", env("HOOKD_ADMIN_KEY", ""), "the operator's key; generated and printed once when unset and none is stored (HOOKD_ADMIN_KEY)")
 		encKey   = fs.String("encryption-key", env("HOOKD_ENCRYPTION_KEY", ""), "32 bytes, base64: encrypts endpoint secrets at rest with AES-256-GCM (HOOKD_ENCRYPTION_KEY)")
 		allow    = fs.String("allow-networks", env("HOOKD_ALLOW_NETWORKS", ""), "comma-separated CIDRs the SSRF guard lets through, e.g. 127.0.0.0/8 (HOOKD_ALLOW_NETWORKS)")
-		https    = fs.String("https-only", env("HOOKD_HTTPS_ONLY", "false"), "refuse http:// webhook URLs (HOOKD_HTTPS_ONLY)")
+		https    = fs.Bool("https-only", false, "refuse http:// webhook URLs, for production; --https-only alone turns it on (HOOKD_HTTPS_ONLY=true)")
 		retry    = fs.String("retry-schedule", env("HOOKD_RETRY_SCHEDULE", ""), "comma-separated Go durations: the wait before attempt 2, 3, … (HOOKD_RETRY_SCHEDULE; default "+scheduleString(hookd.DefaultRetrySchedule)+")")
 		logFmt   = fs.String("log-format", env("HOOKD_LOG_FORMAT", "text"), "text or json (HOOKD_LOG_FORMAT)")
 		role     = fs.String("role", env("HOOKD_ROLE", "all"), "all, api or worker (HOOKD_ROLE)")
 		public   = fs.String("public-url", env("HOOKD_PUBLIC_URL", ""), "the scheme and host visitors reach hookd at, e.g. https://hooks.example.com: portal links use it, and an https one marks console cookies Secure behind a TLS proxy (HOOKD_PUBLIC_URL; default: each request's own)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
 	)
+	// A boolean flag's default comes from its variable, so that the bare
+	// --https-only works as every boolean flag does.
+	if v, ok := os.LookupEnv("HOOKD_HTTPS_ONLY"); ok && v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("HOOKD_HTTPS_ONLY: %q is not true or false", v)
+		}
+		*https = on
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
+		if _, err := strconv.ParseBool(fs.Arg(0)); err == nil {
+			return nil, fmt.Errorf("unexpected argument %q: a boolean flag takes its value after =, as in --https-only=%s", fs.Arg(0), fs.Arg(0))
+		}
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, LogFormat: *logFmt, Role: *role,
+	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, HTTPSOnly: *https, LogFormat: *logFmt, Role: *role,
 		PublicURL: strings.TrimRight(*public, "/")}
 	var err error
 	if cfg.PublicURL != "" {
 		if u, perr := url.Parse(cfg.PublicURL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			return nil, fmt.Errorf("--public-url must be a scheme and host such as https://hooks.example.com, not %q", cfg.PublicURL)
 		}
-	}
-	if cfg.HTTPSOnly, err = strconv.ParseBool(*https); err != nil {
-		return nil, fmt.Errorf("--https-only: %q is not true or false", *https)
 	}
 	if *encKey != "" {
 		cfg.EncryptionKey, err = base64.StdEncoding.DecodeString(*encKey)

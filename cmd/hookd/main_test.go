@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -122,7 +123,7 @@ func TestFlagsAndEnv(t *testing.T) {
 }
 
 func TestParseConfig(t *testing.T) {
-	cfg, err := parseConfig("serve", []string{"--retry-schedule", "1s,2s", "--https-only", "true", "--allow-networks", "127.0.0.0/8", "--encryption-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--log-format", "json", "--role", "api", "--public-url", "https://hooks.example.com/"}, io.Discard)
+	cfg, err := parseConfig("serve", []string{"--retry-schedule", "1s,2s", "--https-only", "--allow-networks", "127.0.0.0/8", "--encryption-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--log-format", "json", "--role", "api", "--public-url", "https://hooks.example.com/"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,9 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"--retry-schedule", "soon"},
-		{"--https-only", "maybe"},
+		{"--https-only=maybe"},
+		{"--https-only", "true"}, // a boolean flag's value comes after =
+
 		{"--allow-networks", "nope"},
 		{"--encryption-key", "c2hvcnQ="},
 		{"--log-format", "xml"},
@@ -164,7 +167,80 @@ func TestCommands(t *testing.T) {
 	if err := run(context.Background(), []string{"migrate", "--db", db}, io.Discard, io.Discard, nil); err != nil {
 		t.Fatalf("migrate twice: %v", err)
 	}
-	if err := run(context.Background(), []string{"bogus"}, io.Discard, io.Discard, nil); err == nil {
-		t.Fatal("unknown command accepted")
+}
+
+// hookd alone or with an unknown command prints its usage to stderr and
+// exits 2; it never starts serving.
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{nil, {"bogus"}, {"--addr", ":0"}} {
+		var out, errOut bytes.Buffer
+		err := run(t.Context(), args, &out, &errOut, nil)
+		if code := exitCode(err); code != 2 {
+			t.Errorf("hookd %v: exit %d (%v), want 2", args, code, err)
+		}
+		if !strings.Contains(errOut.String(), "Usage:") || !strings.Contains(errOut.String(), "hookd listen") || out.Len() > 0 {
+			t.Errorf("hookd %v: stdout %q, stderr %q", args, out.String(), errOut.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"help"}, &out, io.Discard, nil); err != nil || !strings.Contains(out.String(), "Usage:") {
+		t.Errorf("hookd help: %v %q", err, out.String())
+	}
+	if exitCode(nil) != 0 || exitCode(errNotVerified) != 1 || exitCode(fmt.Errorf("wrapped: %w", errNotVerified)) != 1 {
+		t.Error("exit codes of success and of a request that does not verify")
+	}
+}
+
+// The bare --https-only turns the refusal on, HOOKD_HTTPS_ONLY sets the
+// default, and the flag wins over it either way.
+func TestHTTPSOnlyIsABooleanFlag(t *testing.T) {
+	tests := []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, false},
+		{"", []string{"--https-only"}, true},
+		{"", []string{"--https-only=true"}, true},
+		{"", []string{"--https-only=false"}, false},
+		{"true", nil, true},
+		{"1", nil, true},
+		{"true", []string{"--https-only=false"}, false},
+		{"false", []string{"--https-only"}, true},
+	}
+	for _, tt := range tests {
+		t.Setenv("HOOKD_HTTPS_ONLY", tt.env)
+		cfg, err := parseConfig("serve", tt.args, io.Discard)
+		if err != nil || cfg.HTTPSOnly != tt.want {
+			t.Errorf("HOOKD_HTTPS_ONLY=%q %v: %+v %v, want %v", tt.env, tt.args, cfg, err, tt.want)
+		}
+	}
+	t.Setenv("HOOKD_HTTPS_ONLY", "yes please")
+	if _, err := parseConfig("serve", nil, io.Discard); err == nil || !strings.Contains(err.Error(), "HOOKD_HTTPS_ONLY") {
+		t.Errorf("a bad HOOKD_HTTPS_ONLY: %v", err)
+	}
+
+	// And a running hookd given the bare flag refuses http:// URLs.
+	t.Setenv("HOOKD_HTTPS_ONLY", "")
+	url, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "h.db"), "--admin-key", "k", "--https-only")
+	defer stop()
+	post := func(path, body string) int {
+		req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer k")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := post("/v1/tenants", `{"id":"acme","name":"Acme"}`); code != 201 {
+		t.Fatalf("tenant: %d", code)
+	}
+	if code := post("/v1/tenants/acme/webhooks", `{"name":"h","events":["*"],"url":"http://example.com/hook"}`); code != 422 {
+		t.Errorf("http:// webhook with --https-only: %d, want 422", code)
+	}
+	if code := post("/v1/tenants/acme/webhooks", `{"name":"h","events":["*"],"url":"https://example.com/hook"}`); code != 201 {
+		t.Errorf("the same webhook on https://: %d, want 201", code)
 	}
 }

@@ -35,25 +35,14 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hookd verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, verifyUsage); fs.PrintDefaults() }
-	var secrets multiFlag
-	v := &verify.Verifier{}
-	fs.Var(&secrets, "secret", "the webhook's secret (repeat it to try several); for standard-ed25519 the whpk_ public key")
-	fs.StringVar(&v.Scheme, "scheme", verify.Standard, "the signature scheme: "+strings.Join(verify.Schemes, ", "))
-	fs.DurationVar(&v.Tolerance, "tolerance", verify.DefaultTolerance, "how far the signed timestamp may be from now")
-	fs.StringVar(&v.Template.Header, "header", "", "hmac-sha256: the signature header")
-	fs.StringVar(&v.Template.Content, "content", "", "hmac-sha256: what is signed, e.g. {timestamp}.{body}")
-	fs.StringVar(&v.Template.Encoding, "encoding", "hex", "hmac-sha256: hex or base64")
-	fs.StringVar(&v.Template.Prefix, "prefix", "", "hmac-sha256: the signature's prefix, e.g. sha256=")
-	fs.StringVar(&v.Template.TimestampHeader, "timestamp-header", "", "hmac-sha256: the timestamp header (default webhook-timestamp)")
-	fs.StringVar(&v.Template.EventHeader, "event-header", "", "hmac-sha256: the event type header (default hookd-event-type)")
+	v := verifierFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if len(secrets) == 0 {
+	if len(v.Secrets) == 0 {
 		fs.Usage()
 		return errors.New("--secret is required")
 	}
-	v.Secrets = secrets
 	in := stdin
 	if name := fs.Arg(0); name != "" && name != "-" {
 		f, err := os.Open(name)
@@ -91,6 +80,22 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  Headers present: %s\n", strings.Join(headerNames(h), ", "))
 	}
 	return errNotVerified
+}
+
+// verifierFlags defines the flags that describe a verifier, shared by
+// hookd verify and hookd listen; the verifier is filled in by fs.Parse.
+func verifierFlags(fs *flag.FlagSet) *verify.Verifier {
+	v := &verify.Verifier{}
+	fs.Var((*multiFlag)(&v.Secrets), "secret", "the webhook's secret (repeat it to try several); for standard-ed25519 the whpk_ public key")
+	fs.StringVar(&v.Scheme, "scheme", verify.Standard, "the signature scheme: "+strings.Join(verify.Schemes, ", "))
+	fs.DurationVar(&v.Tolerance, "tolerance", verify.DefaultTolerance, "how far the signed timestamp may be from now")
+	fs.StringVar(&v.Template.Header, "header", "", "hmac-sha256: the signature header")
+	fs.StringVar(&v.Template.Content, "content", "", "hmac-sha256: what is signed, e.g. {timestamp}.{body}")
+	fs.StringVar(&v.Template.Encoding, "encoding", "hex", "hmac-sha256: hex or base64")
+	fs.StringVar(&v.Template.Prefix, "prefix", "", "hmac-sha256: the signature's prefix, e.g. sha256=")
+	fs.StringVar(&v.Template.TimestampHeader, "timestamp-header", "", "hmac-sha256: the timestamp header (default webhook-timestamp)")
+	fs.StringVar(&v.Template.EventHeader, "event-header", "", "hmac-sha256: the event type header (default hookd-event-type)")
+	return v
 }
 
 // parseSavedRequest reads headers, a blank line and the body; a leading

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startListen runs hookd listen until the test ends and returns its
+// address and what it prints.
+func startListen(t *testing.T, args ...string) (string, *syncBuf) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuf{}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"listen", "--addr", "127.0.0.1:0"}, args...), out, io.Discard, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("listen exited: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("listen did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("listen: %v", err)
+		}
+	})
+	return addr, out
+}
+
+// hookd listen verifies what a real hookd sends in every scheme it signs
+// with, and refuses the same requests signed with another secret, saying
+// why.
+func TestListenVerifiesEveryScheme(t *testing.T) {
+	url, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "l.db"), "--admin-key", "k", "--allow-networks", "127.0.0.0/8")
+	defer stop()
+	c := &client{t: t, base: url, key: "k"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.completed", "description": "d"})
+
+	const hmacSecret = "a-receivers-own-secret-1234"
+	template := map[string]any{"scheme": "hmac-sha256", "header": "X-Sig", "content": "{timestamp}.{body}", "encoding": "base64", "prefix": "sha256="}
+	tests := []struct {
+		scheme    string
+		signature map[string]any
+		secret    string   // the webhook's; "" generates one
+		flags     []string // hookd listen's beyond --scheme and --secret
+	}{
+		{scheme: "standard"},
+		{scheme: "standard-ed25519"},
+		{scheme: "github", secret: hmacSecret},
+		{scheme: "stripe", secret: hmacSecret},
+		{scheme: "plinqx", secret: hmacSecret},
+		{scheme: "plextrac", secret: hmacSecret},
+		{scheme: "forjinn", secret: hmacSecret},
+		{scheme: "hmac-sha256", signature: template, secret: hmacSecret,
+			flags: []string{"--header", "X-Sig", "--content", "{timestamp}.{body}", "--encoding", "base64", "--prefix", "sha256="}},
+	}
+	type receiver struct {
+		out       *syncBuf
+		good, bad string // the webhook ids
+	}
+	receivers := map[string]*receiver{}
+	for _, tt := range tests {
+		sig := tt.signature
+		if sig == nil {
+			sig = map[string]any{"scheme": tt.scheme}
+		}
+		// The receiver knows the good webhook's secret (for ed25519, its
+		// public key); the bad webhook signs with a secret of its own.
+		good := map[string]any{"name": tt.scheme + " good", "events": []string{"*"}, "signature": sig}
+		if tt.secret != "" {
+			good["secret"] = tt.secret
+		}
+		bad := map[string]any{"name": tt.scheme + " bad", "events": []string{"*"}, "signature": sig}
+		r := &receiver{}
+		// The webhooks need the receiver's address, the receiver the good
+		// webhook's secret: create the good one at a placeholder URL first.
+		good["url"] = "http://127.0.0.1:1/"
+		gw := c.must(201, "POST", "/v1/tenants/acme/webhooks", good)
+		r.good = gw["id"].(string)
+		secret := gw["secret"].(string)
+		if tt.scheme == "standard-ed25519" {
+			sec := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+r.good+"/secret", nil)
+			secret = sec["publicKey"].(string)
+		}
+		addr, out := startListen(t, append([]string{"--scheme", tt.scheme, "--secret", secret}, tt.flags...)...)
+		r.out = out
+		c.must(200, "PATCH", "/v1/tenants/acme/webhooks/"+r.good, map[string]any{"url": "http://" + addr + "/good"})
+		bad["url"] = "http://" + addr + "/bad"
+		r.bad = c.must(201, "POST", "/v1/tenants/acme/webhooks", bad)["id"].(string)
+		receivers[tt.scheme] = r
+	}
+
+	ev := c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{"n": 1}})
+	evt := ev["id"].(string)
+	line := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d POST (/\w+) webhook-id=(\S+) type=(\S+) attempt=(\d+) (.*) → (\d+) (.*)$`)
+	for scheme, r := range receivers {
+		var lines [][]string
+		eventually(t, scheme+" receiver's two lines", func() bool {
+			lines = line.FindAllStringSubmatch(r.out.String(), -1)
+			return len(lines) >= 2
+		})
+		for _, l := range lines {
+			path, id, typ, attempt, verdict, status, body := l[1], l[2], l[3], l[4], l[5], l[6], l[7]
+			if id != evt || typ != "invocation.completed" || attempt != "1" || status != "200" || !strings.HasPrefix(body, `{"id":"`+evt) {
+				t.Errorf("%s: line %q", scheme, l[0])
+			}
+			switch path {
+			case "/good":
+				if verdict != "verified" {
+					t.Errorf("%s: the right secret: %q", scheme, l[0])
+				}
+			case "/bad":
+				if !strings.HasPrefix(verdict, "bad signature: ") || !strings.Contains(verdict, "no signature matches") {
+					t.Errorf("%s: another secret: %q", scheme, l[0])
+				}
+			default:
+				t.Errorf("%s: unexpected path in %q", scheme, l[0])
+			}
+		}
+	}
+	if t.Failed() {
+		for scheme, r := range receivers {
+			t.Logf("%s:\n%s", scheme, r.out)
+		}
+	}
+}
+
+// --status and --fail-rate choose the answer: a fail rate fails exactly
+// that share of requests, spread evenly; a request with no signature is
+// refused with the header it lacks; without --secret nothing is checked.
+func TestListenAnswers(t *testing.T) {
+	post := func(addr string, h map[string]string) int {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/x", strings.NewReader(`{"a":"`+strings.Repeat("b", 200)+"\x1b[31m\"}"))
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	addr, out := startListen(t, "--status", "204", "--fail-rate", "0.5", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	var codes []int
+	for range 4 {
+		codes = append(codes, post(addr, map[string]string{"webhook-id": "evt_1", "hookd-attempt": "2"}))
+	}
+	if fmt.Sprint(codes) != "[204 500 204 500]" {
+		t.Errorf("--status 204 --fail-rate 0.5 answered %v", codes)
+	}
+	text := out.String()
+	if !strings.Contains(text, "webhook-id=evt_1 type=- attempt=2 bad signature: missing header: webhook-timestamp → 204") ||
+		!strings.Contains(text, "… (213 bytes)") || strings.Contains(text, "\x1b") {
+		t.Errorf("lines:\n%s", text)
+	}
+
+	addr, out = startListen(t)
+	if code := post(addr, nil); code != 200 {
+		t.Errorf("default status %d", code)
+	}
+	if !strings.Contains(out.String(), "webhook-id=- type=- attempt=- unchecked (no --secret) → 200") {
+		t.Errorf("lines:\n%s", out)
+	}
+
+	for _, args := range [][]string{{"--status", "99"}, {"--fail-rate", "2"}, {"--scheme", "nope"}, {"extra"}} {
+		if err := run(t.Context(), append([]string{"listen"}, args...), io.Discard, io.Discard, nil); exitCode(err) != 2 {
+			t.Errorf("hookd listen %v: %v", args, err)
+		}
+	}
+}

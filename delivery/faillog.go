@@ -1,0 +1,122 @@
+package delivery
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// failLog writes a line per failed attempt, but at most one per webhook
+// every `every`, and at most `burst` a second across webhooks: a dead
+// endpoint with ten thousand deliveries, or a thousand dead endpoints, must
+// not flood the log. The attempts a webhook's lines leave out are counted
+// in its next line ("notLogged"), or in a line of their own once its
+// interval has passed with no failure to carry them.
+type failLog struct {
+	log   *slog.Logger
+	every time.Duration
+	burst int
+
+	mu     sync.Mutex
+	hooks  map[string]*failState
+	swept  time.Time
+	second time.Time // the second the global count is for
+	inSec  int
+}
+
+type failState struct {
+	tenant  string
+	last    time.Time // of its last line
+	skipped int
+}
+
+func newFailLog(log *slog.Logger, every time.Duration, burst int) *failLog {
+	return &failLog{log: log, every: every, burst: burst, hooks: map[string]*failState{}}
+}
+
+// failed logs, or counts, one failed attempt of c whose outcome is o;
+// blocked says the SSRF guard refused its connection.
+func (f *failLog) failed(now time.Time, c *hookd.Claim, o *hookd.Outcome, blocked bool) {
+	f.mu.Lock()
+	st := f.hooks[c.WebhookID]
+	if st == nil {
+		st = &failState{tenant: c.TenantID}
+		f.hooks[c.WebhookID] = st
+	}
+	if !st.last.IsZero() && now.Sub(st.last) < f.every || !f.allow(now) {
+		st.skipped++
+		f.mu.Unlock()
+		return
+	}
+	skipped := st.skipped
+	st.last, st.skipped = now, 0
+	f.mu.Unlock()
+
+	a := o.Attempt
+	attrs := []any{"tenant", c.TenantID, "webhook", c.WebhookID, "delivery", c.DeliveryID, "event", c.EventID,
+		"attempt", a.Number, "reason", a.Error}
+	if a.StatusCode != 0 {
+		attrs = append(attrs, "status", a.StatusCode)
+	}
+	if o.Status == hookd.StatusRetrying {
+		attrs = append(attrs, "retryIn", o.RetryIn.Round(time.Second).String())
+	} else {
+		attrs = append(attrs, "final", true)
+	}
+	if skipped > 0 {
+		attrs = append(attrs, "notLogged", skipped)
+	}
+	msg := "attempt failed"
+	if blocked {
+		msg = "attempt refused by the SSRF guard"
+		attrs = append(attrs, "hint", allowHint)
+	}
+	f.log.Warn(msg, attrs...)
+}
+
+// allowHint says how to let a refused network through.
+const allowHint = "the operator lets a network through with --allow-networks (HOOKD_ALLOW_NETWORKS), e.g. 127.0.0.0/8 for a receiver on this machine"
+
+// allow takes one line from this second's budget. f.mu is held.
+func (f *failLog) allow(now time.Time) bool {
+	if sec := now.Truncate(time.Second); !sec.Equal(f.second) {
+		f.second, f.inSec = sec, 0
+	}
+	if f.inSec >= f.burst {
+		return false
+	}
+	f.inSec++
+	return true
+}
+
+// sweep reports the attempts left out for webhooks whose interval has
+// passed without another failure, and forgets webhooks with nothing left
+// to report.
+func (f *failLog) sweep(now time.Time) {
+	type pending struct {
+		id string
+		st failState
+	}
+	var out []pending
+	f.mu.Lock()
+	if now.Sub(f.swept) < f.every/4 {
+		f.mu.Unlock()
+		return
+	}
+	f.swept = now
+	for id, st := range f.hooks {
+		if now.Sub(st.last) < f.every {
+			continue
+		}
+		if st.skipped > 0 {
+			out = append(out, pending{id, *st})
+		}
+		delete(f.hooks, id)
+	}
+	f.mu.Unlock()
+	for _, p := range out {
+		f.log.Warn("attempts failed and not logged", "tenant", p.st.tenant, "webhook", p.id, "notLogged", p.st.skipped)
+	}
+}
