@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +17,7 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hookd")
 	}
-	bin := filepath.Join(t.TempDir(), "hookd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHookd(t)
 	var out, progress bytes.Buffer
 	cfg := &benchConfig{
 		Hookd: bin, Scenarios: []string{"baseline", "relay", "fanout1", "half", "fanout10", "isolation-control", "isolation", "backlog", "fairness", "soak"},

@@ -34,6 +34,11 @@ import (
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/postgres"
 	"github.com/hookd/hookd/sqlite"
+
+	// Certificate authorities for https:// webhooks where the system has
+	// none, as in hookd's image, which is built on an empty base; where
+	// the system has its own, they are used instead.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -121,14 +120,6 @@ func replicaSetup(t *testing.T) (bin, db string) {
 	return buildHookd(t), db
 }
 
-func buildHookd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hookd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 type proc struct {
 	cmd *exec.Cmd
