@@ -120,7 +120,6 @@ func replicaSetup(t *testing.T) (bin, db string) {
 	return buildHookd(t), db
 }
 
-
 type proc struct {
 	cmd *exec.Cmd
 	url string
