@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,36 +8,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // startListen runs hookd listen until the test ends and returns its
 // address and what it prints.
 func startListen(t *testing.T, args ...string) (string, *syncBuf) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuf{}
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"listen", "--addr", "127.0.0.1:0"}, args...), out, io.Discard, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("listen exited: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("listen did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("listen: %v", err)
-		}
-	})
+	addr, stop := runReady(t, append([]string{"listen", "--addr", "127.0.0.1:0"}, args...), out, io.Discard)
+	t.Cleanup(stop)
 	return addr, out
 }
 

@@ -26,30 +26,36 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // start runs hookd serve until the test ends and returns its base URL.
 func start(t *testing.T, args ...string) (string, *syncBuf, func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuf{}
+	addr, stop := runReady(t, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), io.Discard, stderr)
+	return "http://" + addr, stderr, stop
+}
+
+// runReady runs a hookd command that listens until stop is called, and
+// returns the address it listens on once it does.
+func runReady(t *testing.T, args []string, stdout, stderr io.Writer) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), io.Discard, stderr, ready)
-	}()
+	go func() { done <- run(ctx, args, stdout, stderr, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
 	case err := <-done:
 		cancel()
-		t.Fatalf("serve exited: %v\n%s", err, stderr)
+		t.Fatalf("hookd %s exited: %v\n%s", args[0], err, stderr)
 	case <-time.After(10 * time.Second):
 		cancel()
-		t.Fatal("serve did not start")
+		t.Fatalf("hookd %s did not start", args[0])
 	}
 	stop := func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+			t.Errorf("hookd %s: %v", args[0], err)
 		}
 	}
-	return "http://" + addr, stderr, stop
+	return addr, stop
 }
 
 func get(t *testing.T, url, key string) int {
