@@ -24,6 +24,22 @@ var (
 	ErrRefused = errors.New("refused by the database")
 )
 
+// Error is a sentinel with the message its reader should see ("webhook
+// wh_… not found"); the transports map the sentinel to a status and show
+// the message.
+type Error struct {
+	Kind    error
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Errorf returns an *Error of kind with a formatted message.
+func Errorf(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
 // FieldError names one problem with one field of a request.
 type FieldError struct {
 	Field   string `json:"field"`
@@ -49,6 +65,16 @@ func (e *ValidationError) Unwrap() error { return ErrValidation }
 // Add records a problem with field.
 func (e *ValidationError) Add(field, format string, args ...any) {
 	e.Details = append(e.Details, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Has reports whether e holds a problem with field.
+func (e *ValidationError) Has(field string) bool {
+	for _, d := range e.Details {
+		if d.Field == field {
+			return true
+		}
+	}
+	return false
 }
 
 // Err returns e when it holds any problem, nil otherwise.

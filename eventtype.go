@@ -34,6 +34,8 @@ func (et *EventType) Validate() error {
 	}
 	if utf8.RuneCountInString(et.Description) > 1000 {
 		v.Add("description", "must be at most 1000 characters")
+	} else {
+		CheckText(v, "description", et.Description)
 	}
 	if len(et.Schema) > 0 {
 		if _, err := CompileSchema(et.Schema); err != nil {

@@ -13,6 +13,7 @@ var Version = "dev"
 const (
 	MaxRequestBody = 1 << 20   // a request body over this answers 413
 	MaxEventData   = 256 << 10 // an event's data over this answers 413
+	MaxEventMeta   = 16 << 10  // an event's metadata over this is refused (422)
 )
 
 // Timestamps are kept at microsecond precision: both SQLite integers and

@@ -13,6 +13,7 @@ const (
 	PrefixEvent    = "evt_"
 	PrefixDelivery = "dlv_"
 	PrefixKey      = "key_"
+	PrefixAudit    = "aud_"
 )
 
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -37,8 +38,14 @@ func NewID(prefix string, now time.Time) string {
 	return string(out)
 }
 
+// ExternalIDRule says what ValidExternalID accepts.
+const ExternalIDRule = "must be 1–64 characters of A-Za-z0-9_.-, and not . or .."
+
 var externalID = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 
 // ValidExternalID reports whether s may be a caller-chosen ID (tenant IDs,
 // event idempotency keys): 1–64 of A-Za-z0-9_.-
-func ValidExternalID(s string) bool { return externalID.MatchString(s) }
+func ValidExternalID(s string) bool {
+	// "." and ".." would name the path itself or its parent in a URL.
+	return s != "." && s != ".." && externalID.MatchString(s)
+}

@@ -56,6 +56,17 @@ func (s *Signature) SchemeName() string {
 	return s.Scheme
 }
 
+// MultiSignature reports whether the scheme's request can carry several
+// signatures, so that during a rotation's grace the old and the new
+// secret both sign. The others carry one, by the new secret.
+func (s *Signature) MultiSignature() bool {
+	switch s.SchemeName() {
+	case SchemeStandard, SchemeStandardEd25519, SchemeStripe:
+		return true
+	}
+	return false
+}
+
 func (s *Signature) validate(v *ValidationError) {
 	if s == nil {
 		return

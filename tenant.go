@@ -17,7 +17,7 @@ type Tenant struct {
 func (t *Tenant) Validate() error {
 	v := &ValidationError{}
 	if !ValidExternalID(t.ID) {
-		v.Add("id", "must be 1–64 characters of A-Za-z0-9_.-")
+		v.Add("id", ExternalIDRule)
 	}
 	validateName(v, "name", t.Name)
 	return v.Err()
@@ -26,7 +26,16 @@ func (t *Tenant) Validate() error {
 func validateName(v *ValidationError, field, name string) {
 	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
 		v.Add(field, "must be 1–200 characters")
+	} else {
+		CheckText(v, field, name)
 	}
+}
+
+// Validate checks the fields a client sets.
+func (k *APIKey) Validate() error {
+	v := &ValidationError{}
+	validateName(v, "name", k.Name)
+	return v.Err()
 }
 
 // APIKey is a tenant's key. Only its SHA-256 hash is stored; the key itself

@@ -37,6 +37,22 @@ func CleanText(s string, max int) string {
 	return b.String()
 }
 
+// CheckText adds a problem to v when s is text hookd will not store: a NUL
+// character (PostgreSQL refuses it in text; other readers cut strings at
+// it) or invalid UTF-8. Every text field a client sets passes through it,
+// in the domain's validation, so the API and the console refuse alike.
+func CheckText(v *ValidationError, field, s string) bool {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		v.Add(field, "must not contain NUL (\\u0000) characters")
+	case !utf8.ValidString(s):
+		v.Add(field, "must be valid UTF-8")
+	default:
+		return true
+	}
+	return false
+}
+
 // CleanHeaders returns h with every name and value cleaned, kept in name
 // order until names and values reach max bytes in all; what is left out is
 // counted under the name "…".

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -86,10 +87,14 @@ func (w *Webhook) Validate(r WebhookRules) error {
 		switch {
 		case !validHeaderName(name):
 			v.Add("headers."+name, "is not a valid header name")
+		case hopByHopHeader(name):
+			v.Add("headers."+name, "is a hop-by-hop header, which belongs to one connection and breaks HTTP/2 requests")
 		case reservedHeader(name):
 			v.Add("headers."+name, "is reserved by hookd")
 		case strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096:
 			v.Add("headers."+name, "must be at most 4096 characters without line breaks")
+		default:
+			CheckText(v, "headers."+name, value)
 		}
 	}
 	if len(w.Headers) > 50 {
@@ -99,14 +104,12 @@ func (w *Webhook) Validate(r WebhookRules) error {
 		v.Add("timeoutMs", "must be 1000–60000")
 	}
 	for i, c := range w.Channels {
-		if c == "" || len(c) > 128 {
-			v.Add("channels["+itoa(i)+"]", "must be 1–128 characters")
-		}
+		ValidateChannel(v, "channels["+itoa(i)+"]", c)
 	}
 	if len(w.Channels) > 100 {
 		v.Add("channels", "must have at most 100 entries")
 	}
-	if w.Filter != "" {
+	if w.Filter != "" && CheckText(v, "filter", w.Filter) {
 		if _, err := CompileFilter(w.Filter); err != nil {
 			v.Add("filter", "%v", err)
 		}
@@ -119,6 +122,8 @@ func (w *Webhook) Validate(r WebhookRules) error {
 	}
 	if utf8.RuneCountInString(w.Description) > 1000 {
 		v.Add("description", "must be at most 1000 characters")
+	} else {
+		CheckText(v, "description", w.Description)
 	}
 	if len(w.Metadata) > 50 {
 		v.Add("metadata", "must have at most 50 entries")
@@ -126,6 +131,8 @@ func (w *Webhook) Validate(r WebhookRules) error {
 	for k, val := range w.Metadata {
 		if len(k) > 128 || len(val) > 1024 {
 			v.Add("metadata."+k, "keys must be at most 128 and values 1024 characters")
+		} else if CheckText(v, "metadata", k) {
+			CheckText(v, "metadata."+k, val)
 		}
 	}
 	w.Signature.validate(v)
@@ -168,6 +175,12 @@ func validateURL(v *ValidationError, raw string, r WebhookRules) {
 		v.Add("url", "must name a host")
 		return
 	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			v.Add("url", "port %s is not a port: ports are 1–65535", p)
+			return
+		}
+	}
 	if err := r.Guard.CheckHost(u.Hostname()); err != nil {
 		v.Add("url", "%v; hookd's operator can let a network through with --allow-networks (HOOKD_ALLOW_NETWORKS)", err)
 	}
@@ -187,14 +200,35 @@ func validHeaderName(name string) bool {
 	return true
 }
 
+// hopByHopHeader reports whether name describes one connection rather
+// than the request (RFC 9110 section 7.6.1): a sender may not forward it,
+// and HTTP/2 forbids it, so a request carrying it fails there.
+func hopByHopHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade":
+		return true
+	}
+	return strings.HasPrefix(n, "proxy-")
+}
+
+// ValidateChannel checks one channel name of a webhook or an event.
+func ValidateChannel(v *ValidationError, field, c string) {
+	if c == "" || len(c) > 128 {
+		v.Add(field, "must be 1–128 characters")
+		return
+	}
+	CheckText(v, field, c)
+}
+
 // reservedHeader reports whether hookd sets this header itself.
 func reservedHeader(name string) bool {
 	n := strings.ToLower(name)
 	switch n {
-	case "host", "content-type", "content-length", "user-agent", "transfer-encoding", "connection":
+	case "host", "content-type", "content-length", "user-agent":
 		return true
 	}
-	return strings.HasPrefix(n, "webhook-") || strings.HasPrefix(n, "hookd-")
+	return strings.HasPrefix(n, "webhook-") || strings.HasPrefix(n, "hookd-") || hopByHopHeader(n)
 }
 
 // MarshalJSON renders the webhook as the API shows it: never with a secret.

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
-	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/service"
 )
 
 //go:embed templates/*.html
@@ -37,26 +37,16 @@ const (
 	loginCookie   = "hookd_login" // CSRF token of the sign-in form
 )
 
-// Config configures the console. Zero values are usable except Store.
+// Config configures the console. Zero values are usable except Service.
 type Config struct {
-	Store  hookd.Store
-	Logger *slog.Logger
-	Clock  hookd.Clock
+	// Service does every change, as it does for the API, so the console
+	// accepts exactly what the API accepts.
+	Service *service.Service
+	Logger  *slog.Logger
+	Clock   hookd.Clock
 	// AdminKeyHash is the SHA-256 of the operator's key: signing in with it
 	// gives a session over every tenant.
 	AdminKeyHash []byte
-	// Guard, HTTPSOnly and DefaultMaxAttempts are the API's webhook rules,
-	// so that the console accepts exactly what the API accepts.
-	Guard              *netguard.Policy
-	HTTPSOnly          bool
-	DefaultMaxAttempts int
-	// Tester makes test sends; nil when this process does not deliver.
-	Tester hookd.Tester
-	// Notify wakes the delivery engine after a retry.
-	Notify func()
-	// Changed is called after a tenant's webhooks change, so that the
-	// API's caches see it at once.
-	Changed func(tenantID string)
 	// SecureCookies marks cookies Secure even on plain HTTP requests: set
 	// it when a TLS-terminating proxy is in front (hookd's public URL is
 	// https). Requests that arrive over TLS always get Secure cookies.
@@ -68,7 +58,8 @@ type Config struct {
 // Server is the console's http.Handler; mount it at /console/.
 type Server struct {
 	cfg   Config
-	store hookd.Store
+	svc   *service.Service
+	store hookd.Store // for reads
 	log   *slog.Logger
 	clock hookd.Clock
 	mux   *http.ServeMux
@@ -80,12 +71,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Guard == nil {
-		cfg.Guard = netguard.New(nil)
-	}
-	if cfg.DefaultMaxAttempts <= 0 {
-		cfg.DefaultMaxAttempts = 8
-	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
@@ -93,7 +78,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(), pages: pages}
+	s := &Server{cfg: cfg, svc: cfg.Service, store: cfg.Service.Store(), log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(), pages: pages}
 	static, _ := fs.Sub(staticFS, "static")
 	fileServer := http.StripPrefix("/console/static/", http.FileServerFS(static))
 	s.mux.Handle("GET /console/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -157,6 +142,18 @@ type visit struct {
 }
 
 func (v *visit) csrf() string { return csrfToken(v.token) }
+
+// actor is who the audit log says made the visit's changes: the key that
+// signed in, "admin" for the operator, or the portal link's session.
+func (v *visit) actor() hookd.Actor {
+	switch {
+	case v.session.KeyID != "":
+		return hookd.Actor{Type: hookd.ActorConsole, ID: v.session.KeyID}
+	case v.operator:
+		return hookd.Actor{Type: hookd.ActorConsole, ID: "admin"}
+	}
+	return hookd.Actor{Type: hookd.ActorConsole, ID: v.session.ID}
+}
 
 // csrfToken derives a form token from the session's cookie. A page of
 // another site can neither read the HttpOnly cookie nor this page, so it
@@ -237,6 +234,7 @@ func (s *Server) signedIn(h handler, level access) http.Handler {
 			s.fail(w, r, v, &pageError{http.StatusForbidden, "This session is read-only: it can look but not change anything."})
 			return
 		}
+		r = r.WithContext(hookd.WithActor(r.Context(), v.actor()))
 		if err := h(w, r, v); err != nil {
 			s.fail(w, r, v, err)
 		}
@@ -312,16 +310,4 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *visit, err erro
 		pe = &pageError{http.StatusInternalServerError, "Something went wrong on hookd's side. It has been logged."}
 	}
 	s.render(w, r, v, pe.status, "error", "Error", map[string]any{"Status": pe.status, "StatusText": http.StatusText(pe.status), "Message": pe.msg})
-}
-
-func (s *Server) changed(tenantID string) {
-	if s.cfg.Changed != nil {
-		s.cfg.Changed(tenantID)
-	}
-}
-
-func (s *Server) notify() {
-	if s.cfg.Notify != nil {
-		s.cfg.Notify()
-	}
 }

@@ -41,13 +41,12 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, v *visit)
 	if !wh.Enabled {
 		return errDisabled
 	}
-	if err := s.store.RetryDelivery(r.Context(), v.tenant.ID, d.Delivery.ID); err != nil {
+	if err := s.svc.RetryDelivery(r.Context(), v.tenant.ID, d.Delivery.ID); err != nil {
 		if errors.Is(err, hookd.ErrConflict) {
 			return &pageError{http.StatusConflict, "This delivery is being sent right now. Retry it once this attempt has finished."}
 		}
 		return err
 	}
-	s.notify()
 	http.Redirect(w, r, "/console/deliveries/"+d.Delivery.ID+"?notice=retried", http.StatusSeeOther)
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -162,13 +161,6 @@ func (f *webhookForm) apply(v *hookd.ValidationError, wh *hookd.Webhook) {
 	}
 }
 
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
-}
-
 func mapOf(v *hookd.ValidationError, field string, rows []kv) map[string]string {
 	if len(rows) == 0 {
 		return nil
@@ -280,7 +272,7 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, v *visit, stat
 }
 
 func (s *Server) newWebhookPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	f := formOf(&hookd.Webhook{Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true, MaxAttempts: s.cfg.DefaultMaxAttempts})
+	f := formOf(s.svc.NewWebhook(v.tenant.ID))
 	return s.showForm(w, r, v, http.StatusOK, nil, f, nil, nil)
 }
 
@@ -320,26 +312,21 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	if r.PostForm.Get("action") == "test-filter" {
 		return s.showForm(w, r, v, http.StatusOK, nil, f, nil, checkFilter(f))
 	}
-	now := s.clock.Now()
-	wh := &hookd.Webhook{ID: hookd.NewID(hookd.PrefixWebhook, now), TenantID: v.tenant.ID, CreatedAt: now, UpdatedAt: now}
+	wh := s.svc.NewWebhook(v.tenant.ID)
 	problems := &hookd.ValidationError{}
 	f.apply(problems, wh)
+	var secret *string
 	switch {
 	case f.Unsigned:
-		wh.Secret = "" // Validate allows it only for non-standard HMAC schemes
+		secret = new(string) // only non-standard HMAC schemes allow it
 	case f.Secret != "":
-		wh.Secret = f.Secret
-	default:
-		wh.Secret = hookd.GenerateSecret(wh.Signature.SchemeName())
+		secret = &f.Secret
 	}
-	if err := s.validate(r, wh, problems, true); err != nil {
-		return err
+	err := s.svc.CreateWebhook(r.Context(), wh, secret, problems)
+	var ve *hookd.ValidationError
+	if errors.As(err, &ve) {
+		return s.showForm(w, r, v, http.StatusUnprocessableEntity, nil, f, ve, nil)
 	}
-	if problems.Err() != nil {
-		return s.showForm(w, r, v, http.StatusUnprocessableEntity, nil, f, problems, nil)
-	}
-	err := s.store.CreateWebhook(r.Context(), wh)
-	s.changed(wh.TenantID)
 	if err != nil {
 		return err
 	}
@@ -347,28 +334,9 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	return nil
 }
 
-// validate adds wh's problems by the API's rules to problems. As with
-// the API's PATCH, events are checked against the catalog only when they
-// changed, so a webhook keeps an archived type it already has.
-func (s *Server) validate(r *http.Request, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents bool) error {
-	rules := hookd.WebhookRules{Guard: s.cfg.Guard, HTTPSOnly: s.cfg.HTTPSOnly}
-	if checkEvents {
-		catalog, err := s.store.ListEventTypes(r.Context())
-		if err != nil {
-			return err
-		}
-		rules.Catalog = catalog
-	}
-	var ve *hookd.ValidationError
-	if err := wh.Validate(rules); errors.As(err, &ve) {
-		problems.Details = append(problems.Details, ve.Details...)
-	}
-	return nil
-}
-
 func (s *Server) loadWebhook(r *http.Request, v *visit) (*hookd.Webhook, error) {
 	id := r.PathValue("id")
-	wh, err := s.store.GetWebhook(r.Context(), v.tenant.ID, id)
+	wh, err := s.svc.Webhook(r.Context(), v.tenant.ID, id)
 	if errors.Is(err, hookd.ErrNotFound) {
 		return nil, notFound("There is no webhook " + id + " in " + v.tenant.Name + ".")
 	}
@@ -396,23 +364,18 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	if r.PostForm.Get("action") == "test-filter" {
 		return s.showForm(w, r, v, http.StatusOK, wh, f, nil, checkFilter(f))
 	}
-	version := r.PostForm.Get("version")
-	var problems *hookd.ValidationError
-	updated, err := s.edit(r, v, wh.ID, func(wh *hookd.Webhook) error {
-		if version != "" && version != versionOf(wh) {
-			return errStale
+	var version time.Time
+	if raw := r.PostForm.Get("version"); raw != "" {
+		if version, err = time.Parse(time.RFC3339Nano, raw); err != nil {
+			return &pageError{http.StatusBadRequest, "The form's version field is not one this console wrote."}
 		}
-		oldScheme, oldEvents := wh.Signature.SchemeName(), slices.Clone(wh.Events)
-		problems = &hookd.ValidationError{}
+	}
+	updated, err := s.svc.UpdateWebhook(r.Context(), v.tenant.ID, wh.ID, version, func(wh *hookd.Webhook, problems *hookd.ValidationError) {
 		f.apply(problems, wh)
-		wh.FitSecret(oldScheme)
-		if err := s.validate(r, wh, problems, !sameSet(oldEvents, wh.Events)); err != nil {
-			return err
-		}
-		return problems.Err()
 	})
+	var ve *hookd.ValidationError
 	switch {
-	case errors.Is(err, errStale):
+	case errors.Is(err, hookd.ErrConflict):
 		// Shown over the current version: saving again is a deliberate
 		// choice to overwrite what the other person changed.
 		current, err := s.loadWebhook(r, v)
@@ -423,8 +386,8 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 		stale.Add("webhook", "was changed by someone else since you opened this form, so your changes were not saved. "+
 			"Check the form and save again to apply them over the current version.")
 		return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
-	case problems != nil && problems.Err() != nil:
-		return s.showForm(w, r, v, http.StatusUnprocessableEntity, wh, f, problems, nil)
+	case errors.As(err, &ve):
+		return s.showForm(w, r, v, http.StatusUnprocessableEntity, wh, f, ve, nil)
 	case err != nil:
 		return err
 	}
@@ -491,14 +454,14 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	if s.cfg.Tester == nil {
+	if !s.svc.CanTest() {
 		return s.showWebhook(w, r, v, map[string]any{"Error": "This hookd process does not deliver (--role api); send tests from one that does."})
 	}
 	typ := strings.TrimSpace(r.PostForm.Get("type"))
 	if typ != "" && !hookd.ValidEventTypeName(typ) {
 		return s.showWebhook(w, r, v, map[string]any{"Error": "The event type must look like invocation.completed."})
 	}
-	res, err := s.cfg.Tester.Test(r.Context(), wh, typ, nil)
+	res, err := s.svc.Test(r.Context(), wh.TenantID, wh.ID, typ, nil)
 	if err != nil {
 		return err
 	}
@@ -513,34 +476,16 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 	if !wh.Enabled {
 		return errDisabled
 	}
-	n, err := s.store.RetryFailed(r.Context(), wh.TenantID, wh.ID)
+	n, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID)
 	if err != nil {
 		return err
-	}
-	if n > 0 {
-		s.notify()
 	}
 	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?retried="+strconv.Itoa(n), http.StatusSeeOther)
 	return nil
 }
 
-// edit changes a webhook through the one path every change takes
-// (hookd.EditWebhook) and tells the API's cache.
-func (s *Server) edit(r *http.Request, v *visit, id string, change func(*hookd.Webhook) error) (*hookd.Webhook, error) {
-	wh, err := hookd.EditWebhook(r.Context(), s.store, s.clock, v.tenant.ID, id, change)
-	s.changed(v.tenant.ID)
-	if errors.Is(err, hookd.ErrNotFound) {
-		return nil, notFound("There is no webhook " + id + " in " + v.tenant.Name + ".")
-	}
-	return wh, err
-}
-
 func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, v *visit) error {
-	enabled := r.PostForm.Get("enabled") == "true"
-	wh, err := s.edit(r, v, r.PathValue("id"), func(wh *hookd.Webhook) error {
-		wh.Enabled = enabled
-		return nil
-	})
+	wh, err := s.svc.SetEnabled(r.Context(), v.tenant.ID, r.PathValue("id"), r.PostForm.Get("enabled") == "true")
 	if err != nil {
 		return err
 	}
@@ -557,14 +502,11 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, v *visit) 
 	if err != nil || grace < 0 || grace > hookd.MaxGrace {
 		return &pageError{http.StatusUnprocessableEntity, "The grace period must be between none and 30 days."}
 	}
-	wh, err := s.edit(r, v, r.PathValue("id"), func(wh *hookd.Webhook) error {
-		wh.Rotate(hookd.GenerateSecret(wh.Signature.SchemeName()), grace, s.clock.Now())
-		return nil
-	})
-	if err != nil {
+	id := r.PathValue("id")
+	if _, err := s.svc.RotateSecret(r.Context(), v.tenant.ID, id, nil, &grace); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?notice=rotated&secret=show#secret", http.StatusSeeOther)
+	http.Redirect(w, r, "/console/webhooks/"+id+"?notice=rotated&secret=show#secret", http.StatusSeeOther)
 	return nil
 }
 
@@ -582,9 +524,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
-	err = s.store.DeleteWebhook(r.Context(), wh.TenantID, wh.ID)
-	s.changed(wh.TenantID)
-	if err != nil {
+	if err := s.svc.DeleteWebhook(r.Context(), wh.TenantID, wh.ID); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/console/webhooks?notice=deleted", http.StatusSeeOther)

@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/internal/teststore"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/queue"
+	"github.com/hookd/hookd/service"
 )
 
 const adminKey = "test-admin-key"
@@ -27,19 +28,28 @@ type env struct {
 	srv   *httptest.Server
 	store hookd.Store
 	api   *httpapi.Server
+	svc   *service.Service
 }
 
-func newEnv(t *testing.T, mods ...func(*httpapi.Config)) *env {
+// config is what a test may change: the API's and its service's.
+type config struct {
+	httpapi.Config
+	svc service.Config
+}
+
+func newEnv(t *testing.T, mods ...func(*config)) *env {
 	t.Helper()
 	store := teststore.Open(t)
-	cfg := httpapi.Config{Store: store, AdminKeyHash: hookd.HashKey(adminKey)}
+	cfg := config{Config: httpapi.Config{AdminKeyHash: hookd.HashKey(adminKey)}, svc: service.Config{Store: store}}
 	for _, m := range mods {
 		m(&cfg)
 	}
-	api := httpapi.New(cfg)
+	svc := service.New(cfg.svc)
+	cfg.Service = svc
+	api := httpapi.New(cfg.Config)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, store: store, api: api}
+	return &env{t: t, srv: srv, store: store, api: api, svc: svc}
 }
 
 type resp struct {
@@ -415,7 +425,7 @@ func TestWebhookCreate(t *testing.T) {
 }
 
 func TestWebhookValidation(t *testing.T) {
-	e := newEnv(t, func(c *httpapi.Config) { c.HTTPSOnly = false })
+	e := newEnv(t, func(c *config) { c.svc.HTTPSOnly = false })
 	e.tenant("acme")
 	e.eventType("invocation.completed", nil)
 	e.eventType("old.thing", nil)
@@ -501,18 +511,18 @@ func TestWebhookValidation(t *testing.T) {
 
 func TestWebhookPolicyFlags(t *testing.T) {
 	allow, _ := netguard.ParseAllowList("127.0.0.0/8")
-	e := newEnv(t, func(c *httpapi.Config) { c.Guard = netguard.New(allow) })
+	e := newEnv(t, func(c *config) { c.svc.Guard = netguard.New(allow) })
 	e.tenant("acme")
 	e.webhook("acme", map[string]any{"url": "http://127.0.0.1:9999/x"})
 	e.webhook("acme", map[string]any{"url": "http://localhost:9999/x"})
 	e.do("POST", "/v1/tenants/acme/webhooks", adminKey, map[string]any{"name": "n", "url": "http://10.0.0.1/x", "events": []string{"*"}}).want(t, 422).hasField(t, "url")
 
-	h := newEnv(t, func(c *httpapi.Config) { c.HTTPSOnly = true })
+	h := newEnv(t, func(c *config) { c.svc.HTTPSOnly = true })
 	h.tenant("acme")
 	h.do("POST", "/v1/tenants/acme/webhooks", adminKey, map[string]any{"name": "n", "url": "http://example.com/x", "events": []string{"*"}}).want(t, 422).hasField(t, "url")
 	h.webhook("acme", map[string]any{"url": "https://example.com/x"})
 
-	m := newEnv(t, func(c *httpapi.Config) { c.DefaultMaxAttempts = 4 })
+	m := newEnv(t, func(c *config) { c.svc.DefaultMaxAttempts = 4 })
 	m.tenant("acme")
 	r := m.do("POST", "/v1/tenants/acme/webhooks", adminKey, map[string]any{"name": "n", "url": "https://example.com/x", "events": []string{"*"}}).want(t, 201)
 	if r.body["maxAttempts"] != 4.0 {
@@ -554,7 +564,10 @@ func TestWebhookPatchDelete(t *testing.T) {
 	// Archived types stay on a webhook that a PATCH leaves alone.
 	e.do("DELETE", "/v1/event-types/c.d", adminKey, nil).want(t, 204)
 	e.do("PATCH", path, adminKey, map[string]any{"name": "again"}).want(t, 200)
-	e.do("PATCH", path, adminKey, map[string]any{"events": []string{"c.d"}}).want(t, 422).hasField(t, "events[0]")
+	// The same list again is no change; a changed list is checked, archived
+	// types and all (the console sends the whole list on every save).
+	e.do("PATCH", path, adminKey, map[string]any{"events": []string{"c.d"}}).want(t, 200)
+	e.do("PATCH", path, adminKey, map[string]any{"events": []string{"c.d", "*"}}).want(t, 422).hasField(t, "events[0]")
 
 	e.do("PATCH", "/v1/tenants/acme/webhooks/wh_missing", adminKey, map[string]any{"name": "x"}).want(t, 404)
 	e.do("DELETE", path, adminKey, nil).want(t, 204)
@@ -816,7 +829,7 @@ func TestUnknownRoute(t *testing.T) {
 // TestPublishSeesWritesAtOnce: publishing caches the catalog, tenants and
 // webhook lists, but a write through the API is seen by the next publish.
 func TestPublishSeesWritesAtOnce(t *testing.T) {
-	e := newEnv(t, func(c *httpapi.Config) { c.CacheTTL = time.Hour })
+	e := newEnv(t, func(c *config) { c.svc.CacheTTL = time.Hour })
 	e.tenant("acme")
 	e.eventType("a.b", nil)
 	publish := func() float64 {

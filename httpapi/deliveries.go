@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -15,12 +14,6 @@ func deliveryErr(id string, err error) error {
 		return errorf(hookd.ErrNotFound, "delivery "+id+" not found")
 	}
 	return err
-}
-
-func (s *Server) notify() {
-	if s.cfg.Notify != nil {
-		s.cfg.Notify()
-	}
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
@@ -89,51 +82,19 @@ func (s *Server) listFailed(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) requireEnabled(r *http.Request, webhookID string) error {
-	wh, err := s.store.GetWebhook(r.Context(), r.PathValue("tenantId"), webhookID)
-	if err != nil {
-		return webhookErr(webhookID, err)
-	}
-	if !wh.Enabled {
-		return errorf(hookd.ErrConflict, "webhook "+wh.ID+" is disabled: enable it before retrying its deliveries")
-	}
-	return nil
-}
-
 func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
-	tenantID, id := r.PathValue("tenantId"), r.PathValue("deliveryId")
-	d, err := s.store.GetDelivery(r.Context(), tenantID, id)
-	if err != nil {
-		return deliveryErr(id, err)
-	}
-	if err := s.requireEnabled(r, d.Delivery.WebhookID); err != nil {
+	id := r.PathValue("deliveryId")
+	if err := s.svc.RetryDelivery(r.Context(), r.PathValue("tenantId"), id); err != nil {
 		return err
 	}
-	if err := s.store.RetryDelivery(r.Context(), tenantID, id); err != nil {
-		if errors.Is(err, hookd.ErrConflict) {
-			return errorf(hookd.ErrConflict, "delivery "+id+" is being sent now: retry it once this attempt is recorded")
-		}
-		return deliveryErr(id, err)
-	}
-	s.notify()
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "queued"})
 	return nil
 }
 
 func (s *Server) retryAllFailed(w http.ResponseWriter, r *http.Request) error {
-	wh, err := s.loadWebhook(r)
+	n, err := s.svc.RetryFailed(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"))
 	if err != nil {
 		return err
-	}
-	if err := s.requireEnabled(r, wh.ID); err != nil {
-		return err
-	}
-	n, err := s.store.RetryFailed(r.Context(), wh.TenantID, wh.ID)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		s.notify()
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"retried": n})
 	return nil
@@ -195,44 +156,31 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := &hookd.ValidationError{}
-	grace := 24 * time.Hour
+	var grace *time.Duration
 	if in.GraceSeconds.ok(v, "graceSeconds", "an integer") {
-		if in.GraceSeconds.V < 0 || time.Duration(in.GraceSeconds.V)*time.Second > hookd.MaxGrace {
-			v.Add("graceSeconds", "must be 0–2592000 (30 days)")
+		g := time.Duration(in.GraceSeconds.V) * time.Second
+		if in.GraceSeconds.V < 0 || in.GraceSeconds.V > int64(hookd.MaxGrace/time.Second) {
+			g = -1 // out of range, however it multiplies
 		}
-		grace = time.Duration(in.GraceSeconds.V) * time.Second
+		grace = &g
 	}
-	if !in.Secret.Null {
-		in.Secret.ok(v, "secret", "a string")
+	var secret *string
+	switch {
+	case in.Secret.Null:
+		secret = new(string)
+	case in.Secret.ok(v, "secret", "a string"):
+		secret = &in.Secret.V
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	id := r.PathValue("webhookId")
-	var secret string
-	_, err := hookd.EditWebhook(r.Context(), s.store, s.clock, r.PathValue("tenantId"), id, func(wh *hookd.Webhook) error {
-		scheme := wh.Signature.SchemeName()
-		switch {
-		case !in.Secret.Set:
-			secret = hookd.GenerateSecret(scheme)
-		case in.Secret.Null:
-			secret = ""
-		default:
-			secret = in.Secret.V
-		}
-		if err := hookd.ValidateSecret(scheme, secret); err != nil {
-			return hookd.Invalid("secret", "%v", err)
-		}
-		wh.Rotate(secret, grace, s.clock.Now())
-		return nil
-	})
-	s.hooks.invalidate(r.PathValue("tenantId"))
+	next, err := s.svc.RotateSecret(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"), secret, grace)
 	if err != nil {
-		return webhookErr(id, err)
+		return err
 	}
 	out := map[string]any{"secret": nil}
-	if secret != "" {
-		out["secret"] = secret
+	if next != "" {
+		out["secret"] = next
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -250,9 +198,6 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	typ := ""
 	if in.Type.ok(v, "type", "a string") {
 		typ = in.Type.V
-		if !hookd.ValidEventTypeName(typ) {
-			v.Add("type", "must match ^[a-z0-9_]+(\\.[a-z0-9_]+)*$")
-		}
 	}
 	var data json.RawMessage
 	if in.Data.ok(v, "data", "a JSON object") {
@@ -261,24 +206,11 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) error {
 		}
 		data = in.Data.V
 	}
-	if len(data) > hookd.MaxEventData {
-		return errorf(hookd.ErrTooLarge, "event data is larger than 262144 bytes")
-	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	wh, err := s.loadWebhook(r)
+	res, err := s.svc.Test(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"), typ, data)
 	if err != nil {
-		return err
-	}
-	if s.cfg.Tester == nil {
-		return errorf(hookd.ErrUnavailable, "this process does not deliver (--role api): send tests through a process that does")
-	}
-	res, err := s.cfg.Tester.Test(r.Context(), wh, typ, data)
-	if err != nil {
-		if errors.Is(err, hookd.ErrNotFound) {
-			return webhookErr(wh.ID, err)
-		}
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)

@@ -38,16 +38,7 @@ type errorDetail struct {
 	Details []hookd.FieldError `json:"details,omitempty"`
 }
 
-// apiError is an error with the message the client should read.
-type apiError struct {
-	sentinel error
-	msg      string
-}
-
-func (e *apiError) Error() string { return e.msg }
-func (e *apiError) Unwrap() error { return e.sentinel }
-
-func errorf(sentinel error, msg string) error { return &apiError{sentinel: sentinel, msg: msg} }
+func errorf(sentinel error, msg string) error { return &hookd.Error{Kind: sentinel, Message: msg} }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := http.StatusInternalServerError, "internal"

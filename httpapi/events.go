@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/service"
 )
 
 type eventInput struct {
@@ -38,124 +37,43 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	tenantID := r.PathValue("tenantId")
 	v := &hookd.ValidationError{}
-
-	if in.Data.Set && !in.Data.Null && len(in.Data.V) > hookd.MaxEventData {
-		return errorf(hookd.ErrTooLarge, fmt.Sprintf("event data is larger than %d bytes", hookd.MaxEventData))
-	}
-	var et *hookd.EventType
+	var p service.Publication
 	if in.Type.ok(v, "type", "a string") {
-		var err error
-		name := in.Type.V
-		et, err = s.eventTypes.get(name, func() (*hookd.EventType, error) { return s.store.GetEventType(r.Context(), name) })
-		switch {
-		case isNotFound(err):
-			v.Add("type", "unknown event type %q", in.Type.V)
-		case err != nil:
-			return err
-		case et.Archived:
-			v.Add("type", "event type %q is archived", in.Type.V)
-			et = nil
+		p.Type = in.Type.V
+	}
+	if in.Data.ok(v, "data", "a JSON object") {
+		if !isObject(in.Data.V) {
+			v.Add("data", "must be a JSON object")
 		}
-	} else if !in.Type.Set {
-		v.Add("type", "is required")
+		p.Data = in.Data.V
 	}
-	if !in.Data.Set {
-		v.Add("data", "is required")
-	} else if in.Data.ok(v, "data", "a JSON object") && !isObject(in.Data.V) {
-		v.Add("data", "must be a JSON object")
-	}
-	id := r.Header.Get("Idempotency-Key")
+	p.ID = r.Header.Get("Idempotency-Key")
 	if in.ID.ok(v, "id", "a string") {
-		if id != "" && id != in.ID.V {
+		if p.ID != "" && p.ID != in.ID.V {
 			v.Add("id", "differs from the Idempotency-Key header")
 		}
-		id = in.ID.V
+		p.ID, p.IDSet = in.ID.V, true
 	}
-	if id != "" && !hookd.ValidExternalID(id) {
-		v.Add("id", "must be 1–64 characters of A-Za-z0-9_.-")
-	}
-	var metadata json.RawMessage
 	if in.Metadata.okOrNull(v, "metadata", "a JSON object") && !in.Metadata.Null {
 		if !isObject(in.Metadata.V) {
 			v.Add("metadata", "must be a JSON object")
-		} else {
-			metadata = in.Metadata.V
 		}
+		p.Metadata = in.Metadata.V
 	}
-	var channels []string
 	if in.Channels.okOrNull(v, "channels", "an array of strings") {
-		channels = in.Channels.V
-		for i, c := range channels {
-			if c == "" || len(c) > 128 {
-				v.Add(fmt.Sprintf("channels[%d]", i), "must be 1–128 characters")
-			}
-		}
+		p.Channels = in.Channels.V
 	}
-	if len(v.Details) == 0 && len(et.Schema) > 0 {
-		schema, err := hookd.CompileSchema(et.Schema)
-		if err != nil {
-			return fmt.Errorf("compile stored schema of %s: %w", et.Name, err)
-		}
-		if err := schema.Validate(in.Data.V); err != nil {
-			return err
-		}
-	}
-	if err := v.Err(); err != nil {
-		return err
-	}
-
-	now := s.clock.Now()
-	if id == "" {
-		id = hookd.NewID(hookd.PrefixEvent, now)
-	}
-	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: channels, Timestamp: now}
-	if err := ev.BuildPayload(in.Data.V, metadata); err != nil {
-		return hookd.Invalid("data", "is not valid JSON")
-	}
-	targets, err := s.match(r, ev, in.Data.V, metadata)
+	res, err := s.svc.Publish(r.Context(), r.PathValue("tenantId"), p, v)
 	if err != nil {
 		return err
-	}
-	res, err := s.store.PublishEvent(r.Context(), ev, targets)
-	if err != nil {
-		return fmt.Errorf("%w: %w", hookd.ErrUnavailable, err)
 	}
 	status := http.StatusAccepted
-	if res.Deliveries > 0 && !res.Duplicate {
-		s.notify()
-	}
 	if res.Duplicate {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, publishAnswer{ID: res.Event.ID, Type: res.Event.Type, Timestamp: res.Event.Timestamp, Deliveries: res.Deliveries})
 	return nil
-}
-
-// match returns the IDs of the tenant's webhooks that ev goes to. The
-// filter input is decoded once per event, and only if some webhook has a
-// filter.
-func (s *Server) match(r *http.Request, ev *hookd.Event, data, metadata json.RawMessage) ([]string, error) {
-	hooks, err := s.hooks.get(ev.TenantID, func() ([]*hookd.Webhook, error) { return s.store.EnabledWebhooks(r.Context(), ev.TenantID) })
-	if err != nil {
-		return nil, err
-	}
-	input := sync.OnceValue(func() *hookd.FilterInput {
-		in := &hookd.FilterInput{Type: ev.Type, Channels: ev.Channels}
-		_ = json.Unmarshal(data, &in.Data)
-		if len(metadata) > 0 {
-			_ = json.Unmarshal(metadata, &in.Metadata)
-		}
-		return in
-	})
-	var ids []string
-	for _, wh := range hooks {
-		if wh.Matches(ev, input) {
-			ids = append(ids, wh.ID)
-		}
-	}
-	return ids, nil
 }
 
 func encodeCursor(seq int64) string {

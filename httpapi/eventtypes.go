@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/hookd/hookd"
@@ -44,8 +43,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	et := &hookd.EventType{CreatedAt: now, UpdatedAt: now}
+	et := &hookd.EventType{}
 	v := &hookd.ValidationError{}
 	if in.Name.ok(v, "name", "a string") {
 		et.Name = in.Name.V
@@ -56,16 +54,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 		v.Add("description", "is required")
 	}
 	in.apply(v, et)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := et.Validate(); err != nil {
-		return err
-	}
-	if err := s.store.CreateEventType(r.Context(), et); err != nil {
-		if errors.Is(err, hookd.ErrConflict) {
-			return errorf(hookd.ErrConflict, "event type "+et.Name+" already exists")
-		}
+	if err := s.svc.CreateEventType(r.Context(), et, v); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, et)
@@ -92,7 +81,6 @@ func (s *Server) getEventType(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("name")
 	var in eventTypeInput
 	if err := decode(r, &in); err != nil {
 		return err
@@ -100,23 +88,9 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	if in.Name.Set {
 		return hookd.BadRequest("an event type cannot be renamed")
 	}
-	et, err := s.store.GetEventType(r.Context(), name)
+	et, err := s.svc.UpdateEventType(r.Context(), r.PathValue("name"), func(et *hookd.EventType, v *hookd.ValidationError) { in.apply(v, et) })
 	if err != nil {
-		return eventTypeErr(name, err)
-	}
-	v := &hookd.ValidationError{}
-	in.apply(v, et)
-	if err := v.Err(); err != nil {
 		return err
-	}
-	if err := et.Validate(); err != nil {
-		return err
-	}
-	et.UpdatedAt = s.clock.Now()
-	err = s.store.UpdateEventType(r.Context(), et)
-	s.eventTypes.invalidate(name)
-	if err != nil {
-		return eventTypeErr(name, err)
 	}
 	writeJSON(w, http.StatusOK, et)
 	return nil
@@ -125,19 +99,8 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 // archiveEventType is DELETE: the type is kept, marked archived, so that
 // webhooks subscribed to it and its past events stay readable.
 func (s *Server) archiveEventType(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("name")
-	et, err := s.store.GetEventType(r.Context(), name)
-	if err != nil {
-		return eventTypeErr(name, err)
-	}
-	if !et.Archived {
-		et.Archived = true
-		et.UpdatedAt = s.clock.Now()
-		err := s.store.UpdateEventType(r.Context(), et)
-		s.eventTypes.invalidate(name)
-		if err != nil {
-			return eventTypeErr(name, err)
-		}
+	if err := s.svc.ArchiveEventType(r.Context(), r.PathValue("name")); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

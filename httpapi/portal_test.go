@@ -48,7 +48,7 @@ func TestPortalSessions(t *testing.T) {
 	e.do("POST", "/v1/tenants/acme/portal-sessions", adminKey, map[string]any{"tenant": "x"}).want(t, 400)
 
 	// Behind a proxy the link carries the configured public URL.
-	e2 := newEnv(t, func(c *httpapi.Config) { c.PublicURL = "https://hooks.example.com/" })
+	e2 := newEnv(t, func(c *config) { c.PublicURL = "https://hooks.example.com/" })
 	e2.tenant("acme")
 	r = e2.do("POST", "/v1/tenants/acme/portal-sessions", adminKey, nil).want(t, 201)
 	if u := r.body["url"].(string); !strings.HasPrefix(u, "https://hooks.example.com"+httpapi.PortalPath) {

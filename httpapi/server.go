@@ -11,32 +11,17 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
-	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/service"
 )
 
-// Config configures the API. Zero values are usable except Store.
+// Config configures the API. Zero values are usable except Service.
 type Config struct {
-	Store  hookd.Store
-	Logger *slog.Logger
-	Clock  hookd.Clock
+	// Service does every change; the API decodes, calls it and encodes.
+	Service *service.Service
+	Logger  *slog.Logger
+	Clock   hookd.Clock
 	// AdminKeyHash is the SHA-256 of the operator's key.
 	AdminKeyHash []byte
-	// Guard is the SSRF policy for webhook URLs; nil blocks every private range.
-	Guard *netguard.Policy
-	// HTTPSOnly refuses http:// webhook URLs.
-	HTTPSOnly bool
-	// DefaultMaxAttempts is a new webhook's maxAttempts when it gives none:
-	// the retry schedule's length + 1. Default 8.
-	DefaultMaxAttempts int
-	// Notify, when set, is called after new work is queued (a publish, a
-	// retry), so that delivery starts at once instead of at the next poll.
-	Notify func()
-	// Tester makes test sends; nil answers them 503 (an API-only process).
-	Tester hookd.Tester
-	// CacheTTL bounds how long publishing may use a cached tenant, event
-	// type or webhook list that another process changed. Writes through
-	// this API are seen at once. Default 1s; negative disables the cache.
-	CacheTTL time.Duration
 	// PublicURL is the scheme and host that visitors reach hookd at, for
 	// portal links (https://hooks.example.com). Default: the request's.
 	PublicURL string
@@ -44,14 +29,12 @@ type Config struct {
 
 // Server is the API's http.Handler.
 type Server struct {
-	cfg        Config
-	store      hookd.Store
-	log        *slog.Logger
-	clock      hookd.Clock
-	mux        *http.ServeMux
-	tenants    *cache[*hookd.Tenant]
-	eventTypes *cache[*hookd.EventType]
-	hooks      *cache[[]*hookd.Webhook] // enabled webhooks by tenant
+	cfg   Config
+	svc   *service.Service
+	store hookd.Store // for reads
+	log   *slog.Logger
+	clock hookd.Clock
+	mux   *http.ServeMux
 }
 
 // New builds the server and its routes.
@@ -59,18 +42,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.DefaultMaxAttempts <= 0 {
-		cfg.DefaultMaxAttempts = 8
-	}
-	if cfg.Guard == nil {
-		cfg.Guard = netguard.New(nil)
-	}
-	if cfg.CacheTTL == 0 {
-		cfg.CacheTTL = time.Second
-	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(),
-		tenants: newCache[*hookd.Tenant](cfg.CacheTTL), eventTypes: newCache[*hookd.EventType](cfg.CacheTTL),
-		hooks: newCache[[]*hookd.Webhook](cfg.CacheTTL)}
+	s := &Server{cfg: cfg, svc: cfg.Service, store: cfg.Service.Store(), log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
@@ -160,6 +132,7 @@ func (s *Server) routes() []route {
 type principal struct {
 	admin    bool
 	tenantID string
+	keyID    string
 }
 
 type ctxKey struct{}
@@ -187,7 +160,11 @@ func (s *Server) authorize(r *http.Request, level authLevel) error {
 	if err != nil {
 		return err
 	}
-	*r = *r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+	actor := hookd.Actor{Type: hookd.ActorAdmin}
+	if !p.admin {
+		actor = hookd.Actor{Type: hookd.ActorKey, ID: p.keyID}
+	}
+	*r = *r.WithContext(hookd.WithActor(context.WithValue(r.Context(), ctxKey{}, p), actor))
 	tenantID := r.PathValue("tenantId")
 	switch level {
 	case anyKey:
@@ -209,8 +186,8 @@ func (s *Server) authorize(r *http.Request, level authLevel) error {
 	if p.admin {
 		// A tenant key implies its tenant exists (keys die with it); the
 		// admin key does not.
-		if _, err := s.tenants.get(tenantID, func() (*hookd.Tenant, error) { return s.store.GetTenant(r.Context(), tenantID) }); err != nil {
-			return tenantErr(tenantID, err)
+		if _, err := s.svc.Tenant(r.Context(), tenantID); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -244,7 +221,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if subtle.ConstantTimeCompare(hash, k.Hash) != 1 {
 		return principal{}, errorf(hookd.ErrUnauthorized, "unknown API key")
 	}
-	return principal{tenantID: k.TenantID}, nil
+	return principal{tenantID: k.TenantID, keyID: k.ID}, nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {

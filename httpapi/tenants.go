@@ -27,7 +27,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := &hookd.ValidationError{}
-	t := &hookd.Tenant{CreatedAt: s.clock.Now()}
+	t := &hookd.Tenant{}
 	if in.ID.ok(v, "id", "a string") {
 		t.ID = in.ID.V
 	} else if !in.ID.Set {
@@ -38,18 +38,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 	} else if !in.Name.Set {
 		v.Add("name", "is required")
 	}
-	if len(v.Details) == 0 {
-		if err := t.Validate(); err != nil {
-			return err
-		}
-	}
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := s.store.CreateTenant(r.Context(), t); err != nil {
-		if errors.Is(err, hookd.ErrConflict) {
-			return errorf(hookd.ErrConflict, "tenant "+t.ID+" already exists")
-		}
+	if err := s.svc.CreateTenant(r.Context(), t, v); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, t)
@@ -80,50 +69,31 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("tenantId")
 	var in struct {
 		Name Opt[string] `json:"name"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	t, err := s.store.GetTenant(r.Context(), id)
+	t, err := s.svc.UpdateTenant(r.Context(), r.PathValue("tenantId"), func(t *hookd.Tenant, v *hookd.ValidationError) {
+		if in.Name.ok(v, "name", "a string") {
+			t.Name = in.Name.V
+		}
+	})
 	if err != nil {
-		return tenantErr(id, err)
-	}
-	v := &hookd.ValidationError{}
-	if in.Name.ok(v, "name", "a string") {
-		t.Name = in.Name.V
-	}
-	if err := v.Err(); err != nil {
 		return err
 	}
-	if err := t.Validate(); err != nil {
-		return err
-	}
-	if err := s.store.UpdateTenant(r.Context(), t); err != nil {
-		return tenantErr(id, err)
-	}
-	s.tenants.invalidate(id)
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }
 
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("tenantId")
-	err := s.store.DeleteTenant(r.Context(), id)
-	s.tenants.invalidate(id)
-	s.hooks.invalidate(id)
-	if err != nil {
-		return tenantErr(id, err)
+	if err := s.svc.DeleteTenant(r.Context(), r.PathValue("tenantId")); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
-// Tenant API keys start with hk_ so that secret scanners and people can
-// tell them apart from endpoint secrets (whsec_).
-const tenantKeyPrefix = "hk_"
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
@@ -133,22 +103,14 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := &hookd.ValidationError{}
-	name := ""
-	if in.Name.ok(v, "name", "a string") {
-		name = in.Name.V
-		if len(name) < 1 || len(name) > 200 {
-			v.Add("name", "must be 1–200 characters")
-		}
-	} else if !in.Name.Set {
+	if !in.Name.ok(v, "name", "a string") && !in.Name.Set {
 		v.Add("name", "is required")
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	key := hookd.GenerateAPIKey(tenantKeyPrefix)
-	k := &hookd.APIKey{ID: hookd.NewID(hookd.PrefixKey, now), TenantID: r.PathValue("tenantId"), Name: name, Hash: hookd.HashKey(key), CreatedAt: now}
-	if err := s.store.CreateAPIKey(r.Context(), k); err != nil {
+	k, key, err := s.svc.CreateAPIKey(r.Context(), r.PathValue("tenantId"), in.Name.V)
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "name": k.Name, "key": key, "createdAt": k.CreatedAt})
@@ -165,11 +127,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("keyId")
-	if err := s.store.DeleteAPIKey(r.Context(), r.PathValue("tenantId"), id); err != nil {
-		if isNotFound(err) {
-			return errorf(hookd.ErrNotFound, "API key "+id+" not found")
-		}
+	if err := s.svc.DeleteAPIKey(r.Context(), r.PathValue("tenantId"), r.PathValue("keyId")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -91,18 +91,6 @@ func (in *webhookInput) apply(v *hookd.ValidationError, wh *hookd.Webhook, defau
 	}
 }
 
-func (s *Server) rules(r *http.Request, checkEvents bool) (hookd.WebhookRules, error) {
-	rules := hookd.WebhookRules{Guard: s.cfg.Guard, HTTPSOnly: s.cfg.HTTPSOnly}
-	if checkEvents {
-		catalog, err := s.store.ListEventTypes(r.Context())
-		if err != nil {
-			return rules, err
-		}
-		rules.Catalog = catalog
-	}
-	return rules, nil
-}
-
 func webhookErr(id string, err error) error {
 	if isNotFound(err) {
 		return errorf(hookd.ErrNotFound, "webhook "+id+" not found")
@@ -134,40 +122,23 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	wh := &hookd.Webhook{
-		ID: hookd.NewID(hookd.PrefixWebhook, now), TenantID: r.PathValue("tenantId"),
-		Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true,
-		MaxAttempts: s.cfg.DefaultMaxAttempts, CreatedAt: now, UpdatedAt: now,
-	}
+	wh := s.svc.NewWebhook(r.PathValue("tenantId"))
 	v := &hookd.ValidationError{}
 	for field, set := range map[string]bool{"name": in.Name.Set, "url": in.URL.Set, "events": in.Events.Set} {
 		if !set {
 			v.Add(field, "is required")
 		}
 	}
-	in.apply(v, wh, s.cfg.DefaultMaxAttempts)
+	in.apply(v, wh, s.svc.DefaultMaxAttempts())
+	var secret *string
 	switch {
-	case !in.Secret.Set:
-		wh.Secret = hookd.GenerateSecret(wh.Signature.SchemeName())
+	case !in.Secret.Set: // generated
 	case in.Secret.Null:
-		wh.Secret = "" // unsigned; Validate allows it only for non-standard schemes
+		secret = new(string) // unsigned; only non-standard schemes allow it
 	case in.Secret.ok(v, "secret", "a string"):
-		wh.Secret = in.Secret.V
+		secret = &in.Secret.V
 	}
-	if err := v.Err(); err != nil {
-		return err
-	}
-	rules, err := s.rules(r, true)
-	if err != nil {
-		return err
-	}
-	if err := wh.Validate(rules); err != nil {
-		return err
-	}
-	err = s.store.CreateWebhook(r.Context(), wh)
-	s.hooks.invalidate(wh.TenantID)
-	if err != nil {
+	if err := s.svc.CreateWebhook(r.Context(), wh, secret, v); err != nil {
 		return err
 	}
 	body, err := withSecret(wh)
@@ -196,12 +167,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) loadWebhook(r *http.Request) (*hookd.Webhook, error) {
-	id := r.PathValue("webhookId")
-	wh, err := s.store.GetWebhook(r.Context(), r.PathValue("tenantId"), id)
-	if err != nil {
-		return nil, webhookErr(id, err)
-	}
-	return wh, nil
+	return s.svc.Webhook(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"))
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -233,39 +199,18 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	id := r.PathValue("webhookId")
-	wh, err := hookd.EditWebhook(r.Context(), s.store, s.clock, r.PathValue("tenantId"), id, func(wh *hookd.Webhook) error {
-		if in.UpdatedAt.Set && !wh.UpdatedAt.Equal(in.UpdatedAt.V) {
-			return errorf(hookd.ErrConflict, "webhook "+wh.ID+" changed since updatedAt "+in.UpdatedAt.V.UTC().Format(time.RFC3339Nano)+
-				": read it again and apply your change to what it is now")
-		}
-		oldScheme := wh.Signature.SchemeName()
-		v := &hookd.ValidationError{}
-		in.apply(v, wh, s.cfg.DefaultMaxAttempts)
-		if err := v.Err(); err != nil {
-			return err
-		}
-		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret
-		rules, err := s.rules(r, in.Events.Set)
-		if err != nil {
-			return err
-		}
-		return wh.Validate(rules)
-	})
-	s.hooks.invalidate(r.PathValue("tenantId"))
+	wh, err := s.svc.UpdateWebhook(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"), in.UpdatedAt.V,
+		func(wh *hookd.Webhook, v *hookd.ValidationError) { in.apply(v, wh, s.svc.DefaultMaxAttempts()) })
 	if err != nil {
-		return webhookErr(id, err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, wh)
 	return nil
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("webhookId")
-	err := s.store.DeleteWebhook(r.Context(), r.PathValue("tenantId"), id)
-	s.hooks.invalidate(r.PathValue("tenantId"))
-	if err != nil {
-		return webhookErr(id, err)
+	if err := s.svc.DeleteWebhook(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId")); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -33,6 +33,7 @@ import (
 	"github.com/hookd/hookd/httpapi"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/service"
 	"github.com/hookd/hookd/sqlite"
 
 	// Certificate authorities for https:// webhooks where the system has
@@ -343,9 +344,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	}
 	allow, _ := netguard.ParseAllowList(cfg.AllowNetworks)
 	guard := netguard.New(allow)
-	apiCfg := httpapi.Config{
-		Store: store, Logger: log, Clock: clock, AdminKeyHash: hash, Guard: guard,
-		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1, PublicURL: cfg.PublicURL,
+	svcCfg := service.Config{
+		Store: store, Logger: log, Clock: clock, Guard: guard,
+		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1,
 	}
 	var engine *delivery.Engine
 	if cfg.Role != "api" {
@@ -356,9 +357,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		if err := engine.Start(ctx); err != nil {
 			return err
 		}
-		apiCfg.Notify, apiCfg.Tester = engine.Notify, engine
+		svcCfg.Notify, svcCfg.Tester = engine.Notify, engine
 	}
-	api := httpapi.New(apiCfg)
+	svc := service.New(svcCfg)
+	api := httpapi.New(httpapi.Config{Service: svc, Logger: log, Clock: clock, AdminKeyHash: hash, PublicURL: cfg.PublicURL})
 	var handler http.Handler
 	if cfg.Role == "worker" {
 		// A worker answers health checks only.
@@ -373,9 +375,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		handler = mux
 	} else {
 		con, err := console.New(console.Config{
-			Store: store, Logger: log, Clock: clock, AdminKeyHash: hash, Guard: guard, HTTPSOnly: cfg.HTTPSOnly,
-			DefaultMaxAttempts: apiCfg.DefaultMaxAttempts, Tester: apiCfg.Tester, Notify: apiCfg.Notify,
-			Changed: api.Invalidate, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+			Service: svc, Logger: log, Clock: clock, AdminKeyHash: hash,
+			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		})
 		if err != nil {
 			if engine != nil {

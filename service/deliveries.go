@@ -1,0 +1,88 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/hookd/hookd"
+)
+
+func deliveryNotFound(err error, id string) error {
+	return notFound(err, "delivery %s not found", id)
+}
+
+// enabled returns the webhook if it may have deliveries retried: a
+// disabled one may not (enable it first).
+func (s *Service) enabled(ctx context.Context, tenantID, webhookID string) (*hookd.Webhook, error) {
+	wh, err := s.Webhook(ctx, tenantID, webhookID)
+	if err != nil {
+		return nil, err
+	}
+	if !wh.Enabled {
+		return nil, hookd.Errorf(hookd.ErrConflict, "webhook %s is disabled: enable it before retrying its deliveries", wh.ID)
+	}
+	return wh, nil
+}
+
+// RetryDelivery queues one more attempt of a delivery right away,
+// whatever its status. A delivery being sent now is a conflict.
+func (s *Service) RetryDelivery(ctx context.Context, tenantID, id string) error {
+	d, err := s.store.GetDelivery(ctx, tenantID, id)
+	if err != nil {
+		return deliveryNotFound(err, id)
+	}
+	if _, err := s.enabled(ctx, tenantID, d.Delivery.WebhookID); err != nil {
+		return err
+	}
+	ctx, e := s.audited(ctx, tenantID)
+	e.Action, e.Target = hookd.AuditDeliveriesRetried, hookd.AuditTarget{Type: "delivery", ID: id}
+	if err := s.store.RetryDelivery(ctx, tenantID, id); err != nil {
+		if errors.Is(err, hookd.ErrConflict) {
+			return hookd.Errorf(hookd.ErrConflict, "delivery %s is being sent now: retry it once this attempt is recorded", id)
+		}
+		return deliveryNotFound(err, id)
+	}
+	s.notify()
+	return nil
+}
+
+// RetryFailed queues one more attempt of each of a webhook's FAILED
+// deliveries and returns how many.
+func (s *Service) RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error) {
+	wh, err := s.enabled(ctx, tenantID, webhookID)
+	if err != nil {
+		return 0, err
+	}
+	ctx, e := s.audited(ctx, tenantID)
+	e.Action, e.Target = hookd.AuditDeliveriesRetried, hookd.AuditTarget{Type: "webhook", ID: wh.ID}
+	n, err := s.store.RetryFailed(ctx, tenantID, wh.ID)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		s.notify()
+	}
+	return n, nil
+}
+
+// Test sends a test event of eventType (default webhook.test) with data
+// (default the type's first example, or a generic body) to a webhook now,
+// enabled or not, and returns the receiver's answer.
+func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType string, data json.RawMessage) (*hookd.TestResult, error) {
+	if eventType != "" && !hookd.ValidEventTypeName(eventType) {
+		return nil, hookd.Invalid("type", "must match ^[a-z0-9_]+(\\.[a-z0-9_]+)*$")
+	}
+	if len(data) > hookd.MaxEventData {
+		return nil, hookd.Errorf(hookd.ErrTooLarge, "event data is larger than %d bytes", hookd.MaxEventData)
+	}
+	wh, err := s.Webhook(ctx, tenantID, webhookID)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Tester == nil {
+		return nil, hookd.Errorf(hookd.ErrUnavailable, "this process does not deliver (--role api): send tests through a process that does")
+	}
+	res, err := s.cfg.Tester.Test(ctx, wh, eventType, data)
+	return res, webhookNotFound(err, wh.ID)
+}

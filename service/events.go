@@ -1,0 +1,135 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/hookd/hookd"
+)
+
+// Publication is an event to publish, as decoded by a transport: Data and
+// Metadata are JSON objects (the transport checks the shape), Metadata
+// may be nil, ID may be empty (hookd makes one).
+type Publication struct {
+	Type     string
+	Data     json.RawMessage
+	Metadata json.RawMessage
+	ID       string
+	IDSet    bool // ID was given, even if empty
+	Channels []string
+}
+
+// Publish validates an event, matches it to the tenant's enabled webhooks,
+// and stores it with one delivery per match, durable on return; then the
+// engine is woken. problems are the transport's decoding problems,
+// reported with the rules' own. An event whose ID the tenant already used
+// is not stored again: the result is the first one, with Duplicate set.
+func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, problems *hookd.ValidationError) (*hookd.PublishResult, error) {
+	if len(p.Data) > hookd.MaxEventData {
+		return nil, hookd.Errorf(hookd.ErrTooLarge, "event data is larger than %d bytes", hookd.MaxEventData)
+	}
+	v := &hookd.ValidationError{}
+	if problems != nil {
+		v.Details = append(v.Details, problems.Details...)
+	}
+	var et *hookd.EventType
+	if p.Type == "" && !v.Has("type") {
+		v.Add("type", "is required")
+	}
+	if p.Data == nil && !v.Has("data") {
+		v.Add("data", "is required")
+	}
+	if p.Type != "" {
+		var err error
+		et, err = s.eventTypes.get(p.Type, func() (*hookd.EventType, error) { return s.store.GetEventType(ctx, p.Type) })
+		switch {
+		case isNotFound(err):
+			v.Add("type", "unknown event type %q", p.Type)
+		case err != nil:
+			return nil, err
+		case et.Archived:
+			v.Add("type", "event type %q is archived", p.Type)
+			et = nil
+		}
+	}
+	if p.Data != nil && !utf8.Valid(p.Data) {
+		v.Add("data", "must be valid UTF-8")
+	}
+	switch {
+	case len(p.Metadata) > hookd.MaxEventMeta:
+		v.Add("metadata", "must be at most %d bytes", hookd.MaxEventMeta)
+	case !utf8.Valid(p.Metadata):
+		v.Add("metadata", "must be valid UTF-8")
+	}
+	if p.IDSet && p.ID == "" {
+		v.Add("id", "must not be empty: leave it out to have hookd make one")
+	} else if p.ID != "" && !hookd.ValidExternalID(p.ID) {
+		v.Add("id", hookd.ExternalIDRule)
+	}
+	for i, c := range p.Channels {
+		hookd.ValidateChannel(v, fmt.Sprintf("channels[%d]", i), c)
+	}
+	if len(v.Details) == 0 && et != nil && len(et.Schema) > 0 {
+		schema, err := hookd.CompileSchema(et.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("compile stored schema of %s: %w", et.Name, err)
+		}
+		if err := schema.Validate(p.Data); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+
+	now := s.clock.Now()
+	id := p.ID
+	if id == "" {
+		id = hookd.NewID(hookd.PrefixEvent, now)
+	}
+	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: p.Channels, Timestamp: now}
+	if err := ev.BuildPayload(p.Data, p.Metadata); err != nil {
+		return nil, hookd.Invalid("data", "is not valid JSON")
+	}
+	targets, err := s.Match(ctx, ev, p.Data, p.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.store.PublishEvent(ctx, ev, targets)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", hookd.ErrUnavailable, err)
+	}
+	if res.Deliveries > 0 && !res.Duplicate {
+		s.notify()
+	}
+	return res, nil
+}
+
+// Match returns the IDs of the tenant's enabled webhooks that ev goes to:
+// publishing calls it, and so will anything that delivers stored events
+// again. The filter input is decoded once per event, and only if some
+// webhook has a filter.
+func (s *Service) Match(ctx context.Context, ev *hookd.Event, data, metadata json.RawMessage) ([]string, error) {
+	hooks, err := s.hooks.get(ev.TenantID, func() ([]*hookd.Webhook, error) { return s.store.EnabledWebhooks(ctx, ev.TenantID) })
+	if err != nil {
+		return nil, err
+	}
+	input := sync.OnceValue(func() *hookd.FilterInput {
+		in := &hookd.FilterInput{Type: ev.Type, Channels: ev.Channels}
+		_ = json.Unmarshal(data, &in.Data)
+		if len(metadata) > 0 {
+			_ = json.Unmarshal(metadata, &in.Metadata)
+		}
+		return in
+	})
+	var ids []string
+	for _, wh := range hooks {
+		if wh.Matches(ev, input) {
+			ids = append(ids, wh.ID)
+		}
+	}
+	return ids, nil
+}

@@ -1,0 +1,115 @@
+// Package service holds hookd's use-cases: every change to tenants, keys,
+// webhooks, events and deliveries, whoever asks for it. The /v1 API and the
+// console decode a request, call one function here, and encode its answer;
+// the rules (validation, 409s, what publishing matches, cache invalidation,
+// waking the engine, the audit log) are written here once.
+//
+// The actor of a change comes from the context (hookd.WithActor), set by
+// the transport that authenticated the request; each change's audit entry
+// rides in the context to the store (hookd.WithAudit), which writes it in
+// the change's own transaction.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/netguard"
+)
+
+// Config configures the service. Zero values are usable except Store.
+type Config struct {
+	Store  hookd.Store
+	Logger *slog.Logger
+	Clock  hookd.Clock
+	// Guard is the SSRF policy for webhook URLs; nil blocks every private
+	// range.
+	Guard *netguard.Policy
+	// HTTPSOnly refuses http:// webhook URLs.
+	HTTPSOnly bool
+	// DefaultMaxAttempts is a new webhook's maxAttempts when it gives none:
+	// the retry schedule's length + 1. Default 8.
+	DefaultMaxAttempts int
+	// Notify, when set, is called after new work is queued (a publish, a
+	// retry), so that delivery starts at once instead of at the next poll.
+	Notify func()
+	// Tester makes test sends; nil refuses them (an API-only process).
+	Tester hookd.Tester
+	// CacheTTL bounds how long publishing may use a cached event type or
+	// webhook list, or authorization a cached tenant, that another process
+	// changed. Changes made through this service are seen at once. Default
+	// 1s; negative disables the cache.
+	CacheTTL time.Duration
+}
+
+// Service is hookd's use-cases over one store.
+type Service struct {
+	cfg   Config
+	store hookd.Store
+	log   *slog.Logger
+	clock hookd.Clock
+
+	tenants    *cache[*hookd.Tenant]
+	eventTypes *cache[*hookd.EventType]
+	hooks      *cache[[]*hookd.Webhook] // enabled webhooks by tenant
+}
+
+// New returns the service.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DefaultMaxAttempts <= 0 {
+		cfg.DefaultMaxAttempts = 8
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = netguard.New(nil)
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = time.Second
+	}
+	return &Service{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
+		tenants: newCache[*hookd.Tenant](cfg.CacheTTL), eventTypes: newCache[*hookd.EventType](cfg.CacheTTL),
+		hooks: newCache[[]*hookd.Webhook](cfg.CacheTTL)}
+}
+
+// Store is the store the service works on, for the transports' reads.
+func (s *Service) Store() hookd.Store { return s.store }
+
+// DefaultMaxAttempts is a new webhook's maxAttempts.
+func (s *Service) DefaultMaxAttempts() int { return s.cfg.DefaultMaxAttempts }
+
+// CanTest reports whether this process makes test sends.
+func (s *Service) CanTest() bool { return s.cfg.Tester != nil }
+
+func (s *Service) notify() {
+	if s.cfg.Notify != nil {
+		s.cfg.Notify()
+	}
+}
+
+// audited returns ctx carrying a new audit entry of the tenant, by the
+// context's actor, for the store to write with the change; the caller
+// fills in its action, target and changes before the write.
+func (s *Service) audited(ctx context.Context, tenantID string) (context.Context, *hookd.AuditEntry) {
+	now := s.clock.Now()
+	e := &hookd.AuditEntry{ID: hookd.NewID(hookd.PrefixAudit, now), TenantID: tenantID, At: now, Actor: hookd.ActorFrom(ctx)}
+	return hookd.WithAudit(ctx, e), e
+}
+
+// Tenant returns a tenant, from a cache that changes through this service
+// invalidate; for authorizing requests, which read it on every call.
+func (s *Service) Tenant(ctx context.Context, id string) (*hookd.Tenant, error) {
+	t, err := s.tenants.get(id, func() (*hookd.Tenant, error) { return s.store.GetTenant(ctx, id) })
+	return t, notFound(err, "tenant %s not found", id)
+}
+
+// notFound gives a store's ErrNotFound the message a reader should see.
+func notFound(err error, format string, args ...any) error {
+	if err != nil && isNotFound(err) {
+		return hookd.Errorf(hookd.ErrNotFound, format, args...)
+	}
+	return err
+}

@@ -1,0 +1,162 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+func tenantNotFound(err error, id string) error { return notFound(err, "tenant %s not found", id) }
+
+// CreateTenant stores a new tenant; its id taken is a conflict.
+func (s *Service) CreateTenant(ctx context.Context, t *hookd.Tenant, problems *hookd.ValidationError) error {
+	t.CreatedAt = s.clock.Now()
+	if err := problems.Err(); err != nil {
+		return err
+	}
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if err := s.store.CreateTenant(ctx, t); err != nil {
+		if errors.Is(err, hookd.ErrConflict) {
+			return hookd.Errorf(hookd.ErrConflict, "tenant %s already exists", t.ID)
+		}
+		return err
+	}
+	return nil
+}
+
+// UpdateTenant changes a tenant's fields with change.
+func (s *Service) UpdateTenant(ctx context.Context, id string, change func(t *hookd.Tenant, v *hookd.ValidationError)) (*hookd.Tenant, error) {
+	t, err := s.store.GetTenant(ctx, id)
+	if err != nil {
+		return nil, tenantNotFound(err, id)
+	}
+	before := *t
+	v := &hookd.ValidationError{}
+	change(t, v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, e := s.audited(ctx, id)
+	if before.Name != t.Name {
+		e.Action, e.Target = hookd.AuditTenantUpdated, hookd.AuditTarget{Type: "tenant", ID: id}
+		e.Changes = map[string]hookd.Change{"name": {From: before.Name, To: t.Name}}
+	}
+	err = s.store.UpdateTenant(ctx, t)
+	s.tenants.invalidate(id)
+	return t, tenantNotFound(err, id)
+}
+
+// DeleteTenant deletes a tenant and everything under it (its audit log
+// too: there is no tenant left to read it).
+func (s *Service) DeleteTenant(ctx context.Context, id string) error {
+	err := s.store.DeleteTenant(ctx, id)
+	s.tenants.invalidate(id)
+	s.hooks.invalidate(id)
+	return tenantNotFound(err, id)
+}
+
+// TenantKeyPrefix starts tenant keys, so that secret scanners and people
+// can tell them from endpoint secrets (whsec_).
+const TenantKeyPrefix = "hk_"
+
+// CreateAPIKey makes a tenant key and returns it with the key itself,
+// which is never readable again.
+func (s *Service) CreateAPIKey(ctx context.Context, tenantID, name string) (*hookd.APIKey, string, error) {
+	now := s.clock.Now()
+	key := hookd.GenerateAPIKey(TenantKeyPrefix)
+	k := &hookd.APIKey{ID: hookd.NewID(hookd.PrefixKey, now), TenantID: tenantID, Name: name, Hash: hookd.HashKey(key), CreatedAt: now}
+	if err := k.Validate(); err != nil {
+		return nil, "", err
+	}
+	ctx, e := s.audited(ctx, tenantID)
+	e.Action, e.Target = hookd.AuditKeyCreated, hookd.AuditTarget{Type: "key", ID: k.ID}
+	e.Changes = map[string]hookd.Change{"name": {From: nil, To: name}}
+	if err := s.store.CreateAPIKey(ctx, k); err != nil {
+		return nil, "", tenantNotFound(err, tenantID)
+	}
+	return k, key, nil
+}
+
+// DeleteAPIKey revokes a tenant key at once.
+func (s *Service) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
+	ctx, e := s.audited(ctx, tenantID)
+	e.Action, e.Target = hookd.AuditKeyRevoked, hookd.AuditTarget{Type: "key", ID: id}
+	return notFound(s.store.DeleteAPIKey(ctx, tenantID, id), "API key %s not found", id)
+}
+
+// CreatePortalSession makes a one-time link into the tenant's console,
+// valid for expires, and returns its token.
+func (s *Service) CreatePortalSession(ctx context.Context, tenantID string, expires time.Duration, readOnly bool) (string, *hookd.ConsoleSession, error) {
+	if expires < hookd.MinPortalExpiry || expires > hookd.MaxPortalExpiry {
+		return "", nil, hookd.Invalid("expiresInSeconds", "must be 60–604800 (7 days)")
+	}
+	now := s.clock.Now()
+	token, hash := hookd.NewToken()
+	cs := &hookd.ConsoleSession{ID: hookd.NewID(hookd.PrefixConsoleSession, now), TenantID: tenantID,
+		ReadOnly: readOnly, LinkHash: hash, ExpiresAt: now.Add(expires), CreatedAt: now}
+	if err := s.store.CreateConsoleSession(ctx, cs); err != nil {
+		return "", nil, tenantNotFound(err, tenantID)
+	}
+	return token, cs, nil
+}
+
+func eventTypeNotFound(err error, name string) error {
+	return notFound(err, "event type %s not found", name)
+}
+
+// CreateEventType adds a type to the instance-wide catalog.
+func (s *Service) CreateEventType(ctx context.Context, et *hookd.EventType, problems *hookd.ValidationError) error {
+	now := s.clock.Now()
+	et.CreatedAt, et.UpdatedAt = now, now
+	if err := problems.Err(); err != nil {
+		return err
+	}
+	if err := et.Validate(); err != nil {
+		return err
+	}
+	if err := s.store.CreateEventType(ctx, et); err != nil {
+		if errors.Is(err, hookd.ErrConflict) {
+			return hookd.Errorf(hookd.ErrConflict, "event type %s already exists", et.Name)
+		}
+		return err
+	}
+	return nil
+}
+
+// UpdateEventType changes a type's fields with change.
+func (s *Service) UpdateEventType(ctx context.Context, name string, change func(et *hookd.EventType, v *hookd.ValidationError)) (*hookd.EventType, error) {
+	et, err := s.store.GetEventType(ctx, name)
+	if err != nil {
+		return nil, eventTypeNotFound(err, name)
+	}
+	v := &hookd.ValidationError{}
+	change(et, v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := et.Validate(); err != nil {
+		return nil, err
+	}
+	et.UpdatedAt = s.clock.Now()
+	err = s.store.UpdateEventType(ctx, et)
+	s.eventTypes.invalidate(name)
+	return et, eventTypeNotFound(err, name)
+}
+
+// ArchiveEventType archives a type: no new events of it, while webhooks
+// subscribed to it and its past events stay readable.
+func (s *Service) ArchiveEventType(ctx context.Context, name string) error {
+	et, err := s.store.GetEventType(ctx, name)
+	if err != nil || et.Archived {
+		return eventTypeNotFound(err, name)
+	}
+	_, err = s.UpdateEventType(ctx, name, func(et *hookd.EventType, _ *hookd.ValidationError) { et.Archived = true })
+	return err
+}

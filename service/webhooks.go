@@ -1,0 +1,207 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, hookd.ErrNotFound) }
+
+func webhookNotFound(err error, id string) error {
+	return notFound(err, "webhook %s not found", id)
+}
+
+// NewWebhook returns a webhook of the tenant with hookd's defaults, for a
+// transport to fill in from its request and give to CreateWebhook.
+func (s *Service) NewWebhook(tenantID string) *hookd.Webhook {
+	now := s.clock.Now()
+	return &hookd.Webhook{
+		ID: hookd.NewID(hookd.PrefixWebhook, now), TenantID: tenantID,
+		Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true,
+		MaxAttempts: s.cfg.DefaultMaxAttempts, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+func (s *Service) rules(ctx context.Context, checkEvents bool) (hookd.WebhookRules, error) {
+	rules := hookd.WebhookRules{Guard: s.cfg.Guard, HTTPSOnly: s.cfg.HTTPSOnly}
+	if checkEvents {
+		catalog, err := s.store.ListEventTypes(ctx)
+		if err != nil {
+			return rules, err
+		}
+		rules.Catalog = catalog
+	}
+	return rules, nil
+}
+
+// check validates wh by the webhook rules and returns every problem, the
+// transport's (problems: fields it could not decode) and the rules' alike,
+// so that a client fixes them all at once.
+func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents bool) error {
+	all := &hookd.ValidationError{}
+	if problems != nil {
+		all.Details = append(all.Details, problems.Details...)
+	}
+	rules, err := s.rules(ctx, checkEvents)
+	if err != nil {
+		return err
+	}
+	var ve *hookd.ValidationError
+	if err := wh.Validate(rules); errors.As(err, &ve) {
+		all.Details = append(all.Details, ve.Details...)
+	} else if err != nil {
+		return err
+	}
+	return all.Err()
+}
+
+// CreateWebhook stores wh, made with NewWebhook and filled in by the
+// transport. secret nil generates one for the webhook's scheme; "" leaves
+// it unsigned, which only a non-standard HMAC scheme allows. problems are
+// the transport's decoding problems, reported with the rules' own.
+func (s *Service) CreateWebhook(ctx context.Context, wh *hookd.Webhook, secret *string, problems *hookd.ValidationError) error {
+	if secret == nil {
+		wh.Secret = hookd.GenerateSecret(wh.Signature.SchemeName())
+	} else {
+		wh.Secret = *secret
+	}
+	if err := s.check(ctx, wh, problems, true); err != nil {
+		return err
+	}
+	ctx, e := s.audited(ctx, wh.TenantID)
+	e.Action, e.Target, e.Changes = hookd.AuditWebhookCreated, hookd.AuditTarget{Type: "webhook", ID: wh.ID}, hookd.WebhookChanges(nil, wh)
+	err := s.store.CreateWebhook(ctx, wh)
+	s.hooks.invalidate(wh.TenantID)
+	return notFound(err, "tenant %s not found", wh.TenantID)
+}
+
+// Webhook reads one webhook.
+func (s *Service) Webhook(ctx context.Context, tenantID, id string) (*hookd.Webhook, error) {
+	wh, err := s.store.GetWebhook(ctx, tenantID, id)
+	return wh, webhookNotFound(err, id)
+}
+
+// UpdateWebhook changes a webhook: change sets fields on the webhook as it
+// is now, adding what it cannot decode to v; the result is validated by
+// the webhook rules and written unless another change came first, in
+// which case it is read again and change applied to that. version, when
+// not zero, is the updatedAt the change was based on: if the webhook
+// changed since, nothing is written and the error is ErrConflict.
+func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, version time.Time, change func(wh *hookd.Webhook, v *hookd.ValidationError)) (*hookd.Webhook, error) {
+	return s.edit(ctx, tenantID, id, func(wh *hookd.Webhook) error {
+		if !version.IsZero() && !wh.UpdatedAt.Equal(version) {
+			return hookd.Errorf(hookd.ErrConflict, "webhook %s changed since updatedAt %s: read it again and apply your change to what it is now",
+				wh.ID, version.UTC().Format(time.RFC3339Nano))
+		}
+		oldScheme, oldEvents := wh.Signature.SchemeName(), slices.Clone(wh.Events)
+		problems := &hookd.ValidationError{}
+		change(wh, problems)
+		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret
+		// Events are checked against the catalog only when they changed,
+		// so a webhook keeps an archived type it already has.
+		return s.check(ctx, wh, problems, !sameSet(oldEvents, wh.Events))
+	})
+}
+
+// SetEnabled enables or disables a webhook. Disabling ends its waiting
+// deliveries FAILED, in the same transaction.
+func (s *Service) SetEnabled(ctx context.Context, tenantID, id string, enabled bool) (*hookd.Webhook, error) {
+	return s.edit(ctx, tenantID, id, func(wh *hookd.Webhook) error {
+		wh.Enabled = enabled
+		return nil
+	})
+}
+
+// DefaultGrace is how long a rotated-out secret keeps signing when the
+// caller does not say, on a scheme that carries several signatures.
+const DefaultGrace = 24 * time.Hour
+
+// RotateSecret makes a new signing secret: secret nil generates one, ""
+// leaves the webhook unsigned (a non-standard HMAC scheme only). For
+// grace (nil: DefaultGrace where the scheme can carry two signatures, none
+// where it cannot) the old secret signs too. It returns the new secret.
+func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, secret *string, grace *time.Duration) (string, error) {
+	if grace != nil && (*grace < 0 || *grace > hookd.MaxGrace) {
+		return "", hookd.Invalid("graceSeconds", "must be 0–2592000 (30 days)")
+	}
+	var next string
+	_, err := s.edit(ctx, tenantID, id, func(wh *hookd.Webhook) error {
+		scheme := wh.Signature.SchemeName()
+		g := DefaultGrace
+		if !wh.Signature.MultiSignature() {
+			g = 0
+		}
+		if grace != nil {
+			if *grace > 0 && !wh.Signature.MultiSignature() {
+				return hookd.Invalid("graceSeconds", "must be 0: the %s scheme carries one signature per request, so the old and new secrets cannot both sign; "+
+					"give the receiver the new secret before rotating, or move the webhook to standard", scheme)
+			}
+			g = *grace
+		}
+		next = hookd.GenerateSecret(scheme)
+		if secret != nil {
+			next = *secret
+		}
+		if err := hookd.ValidateSecret(scheme, next); err != nil {
+			return hookd.Invalid("secret", "%v", err)
+		}
+		wh.Rotate(next, g, s.clock.Now())
+		return nil
+	})
+	return next, err
+}
+
+// DeleteWebhook deletes a webhook and all its delivery history.
+func (s *Service) DeleteWebhook(ctx context.Context, tenantID, id string) error {
+	wh, err := s.Webhook(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	ctx, e := s.audited(ctx, tenantID)
+	e.Action, e.Target, e.Changes = hookd.AuditWebhookDeleted, hookd.AuditTarget{Type: "webhook", ID: id}, hookd.WebhookChanges(wh, nil)
+	err = s.store.DeleteWebhook(ctx, tenantID, id)
+	s.hooks.invalidate(tenantID)
+	return webhookNotFound(err, id)
+}
+
+// edit is the one read-modify-write of a webhook (hookd.EditWebhook), with
+// its audit entry made from what each try read, and the tenant's cached
+// webhooks dropped.
+func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*hookd.Webhook) error) (*hookd.Webhook, error) {
+	ctx, e := s.audited(ctx, tenantID)
+	wh, err := hookd.EditWebhook(ctx, s.store, s.clock, tenantID, id, func(wh *hookd.Webhook) error {
+		before := *wh
+		rotated := wh.Secret
+		if err := change(wh); err != nil {
+			return err
+		}
+		e.Target = hookd.AuditTarget{Type: "webhook", ID: wh.ID}
+		e.Changes = hookd.WebhookChanges(&before, wh)
+		e.Action = ""
+		_, toggled := e.Changes["enabled"]
+		switch {
+		case len(e.Changes) == 0 && wh.Secret != rotated:
+			e.Action = hookd.AuditWebhookSecretRotated
+		case len(e.Changes) == 1 && toggled && wh.Enabled:
+			e.Action = hookd.AuditWebhookEnabled
+		case len(e.Changes) == 1 && toggled:
+			e.Action = hookd.AuditWebhookDisabled
+		case len(e.Changes) > 0:
+			e.Action = hookd.AuditWebhookUpdated
+		}
+		return nil
+	})
+	s.hooks.invalidate(tenantID)
+	return wh, webhookNotFound(err, id)
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
