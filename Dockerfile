@@ -4,7 +4,7 @@
 # From source (needs the golang image and the Go module proxy):
 #   docker build -t hookd .
 # Offline, from a binary built on the host (no base image is pulled):
-#   CGO_ENABLED=0 go build -trimpath -o hookd ./cmd/hookd
+#   CGO_ENABLED=0 go build -trimpath -ldflags="-X github.com/hookd/hookd.Version=1.2.3" -o hookd ./cmd/hookd
 #   podman build --pull=never --target prebuilt -t hookd .
 #
 # No HEALTHCHECK: orchestrators probe GET /healthz (the process serves) and
@@ -29,13 +29,14 @@ CMD ["serve"]
 FROM runtime AS prebuilt
 COPY --chmod=0755 hookd /usr/local/bin/hookd
 
-# The binary built here from source.
+# The binary built here from source; VERSION is what `hookd version` says.
 FROM golang:${GO_VERSION} AS build
+ARG VERSION=dev
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/hookd ./cmd/hookd
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/hookd/hookd.Version=${VERSION}" -o /out/hookd ./cmd/hookd
 
 # The default target.
 FROM runtime AS source

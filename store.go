@@ -90,6 +90,12 @@ type Store interface {
 	// StatsSeries returns q.Buckets periods of statistics, oldest first.
 	StatsSeries(ctx context.Context, q SeriesQuery) ([]*SeriesBucket, error)
 
+	// ListAudit returns a tenant's audit entries, newest first. Entries are
+	// written by the changes they describe: each write method given a
+	// context with hookd.WithAudit writes its entry in its transaction
+	// when it changes something.
+	ListAudit(ctx context.Context, q AuditQuery) ([]*AuditEntry, error)
+
 	// CreateConsoleSession stores a portal link or a signed-in console
 	// session, and drops the sessions that expired before cs.CreatedAt.
 	CreateConsoleSession(ctx context.Context, cs *ConsoleSession) error

@@ -96,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		return nil
 	}, anyTenant))
 
+	s.mux.Handle("GET /console/audit", s.signedIn(s.auditPage, inTenant))
 	s.mux.Handle("GET /console/webhooks", s.signedIn(s.webhooksPage, inTenant))
 	s.mux.Handle("GET /console/webhooks/new", s.signedIn(s.newWebhookPage, writer))
 	s.mux.Handle("POST /console/webhooks", s.signedIn(s.createWebhook, writer))

@@ -55,7 +55,7 @@ func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 // onPostgres is every console test, run again with PostgreSQL underneath.
 var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
-	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm,
+	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -467,5 +467,42 @@ func TestWebhookForm(t *testing.T) {
 		if r := e.do("GET", p, nil, acme); r.status != 200 {
 			t.Errorf("GET %s: %d", p, r.status)
 		}
+	}
+}
+
+// Changes made in the console are in the audit log as the console's, by the
+// session's portal link, and the audit page shows them, filtered.
+func TestAuditPage(t *testing.T) {
+	e := newEnv(t)
+	acme := e.portal("acme", false)
+	token := e.csrf(acme)
+	ok := e.do("POST", "/console/webhooks", url.Values{"csrf": {token}, "name": {"Orders"}, "url": {"https://example.com/orders"},
+		"events": {"invocation.*"}, "timeoutMs": {"2000"}, "maxAttempts": {"4"}, "enabled": {"on"}, "sslVerification": {"on"},
+		"headerName": {"X-Token"}, "headerValue": {"header-value-secret"}}, acme)
+	if ok.status != 303 {
+		t.Fatalf("create: %d %s", ok.status, ok.body)
+	}
+	id := strings.TrimPrefix(strings.SplitN(ok.location, "?", 2)[0], "/console/webhooks/")
+	if r := e.do("POST", "/console/webhooks/"+id+"/enabled", url.Values{"csrf": {token}, "enabled": {"false"}}, acme); r.status != 303 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	list, err := e.store.ListAudit(context.Background(), hookd.AuditQuery{TenantID: "acme", Limit: 10})
+	must(t, err)
+	if len(list) != 2 || list[0].Action != hookd.AuditWebhookDisabled || list[1].Action != hookd.AuditWebhookCreated ||
+		list[0].Actor.Type != hookd.ActorConsole || !strings.HasPrefix(list[0].Actor.ID, hookd.PrefixConsoleSession) || list[1].Target.ID != id {
+		t.Fatalf("audit log %+v", list)
+	}
+	page := e.do("GET", "/console/audit", nil, acme)
+	if page.status != 200 || !strings.Contains(page.body, "webhook.disabled") || !strings.Contains(page.body, "webhook.created") ||
+		!strings.Contains(page.body, "/console/webhooks/"+id) || strings.Contains(page.body, "header-value-secret") || !strings.Contains(page.body, "X-Token") {
+		t.Fatalf("audit page: %d\n%s", page.status, page.body)
+	}
+	filtered := e.do("GET", "/console/audit?action=webhook.created", nil, acme)
+	if strings.Contains(filtered.body, "<code>webhook.disabled</code>") || !strings.Contains(filtered.body, "<code>webhook.created</code>") {
+		t.Fatalf("filtered page:\n%s", filtered.body)
+	}
+	// Another tenant's session sees none of it.
+	if other := e.do("GET", "/console/audit", nil, e.portal("globex", true)); strings.Contains(other.body, id) {
+		t.Fatal("globex sees acme's audit log")
 	}
 }

@@ -24,11 +24,22 @@ type pageTemplate struct {
 // navOf puts each page under a sidebar item.
 var navOf = map[string]string{
 	"webhooks": "webhooks", "webhook": "webhooks", "webhook_form": "webhooks", "webhook_delete": "webhooks",
-	"delivery": "webhooks", "event_types": "event-types", "events": "events", "event": "events",
+	"delivery": "webhooks", "event_types": "event-types", "events": "events", "event": "events", "audit": "audit",
 	"failed": "failed", "stats": "stats", "tenants": "tenants",
 }
 
 var funcs = template.FuncMap{
+	// change renders one side of an audit change: a value as JSON, short.
+	"change": func(v any) string {
+		if v == nil {
+			return "—"
+		}
+		b, _ := json.Marshal(v)
+		if s := string(b); len(s) <= 200 {
+			return s
+		}
+		return hookd.CleanText(string(b), 200) + "…"
+	},
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

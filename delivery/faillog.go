@@ -19,11 +19,11 @@ type failLog struct {
 	every time.Duration
 	burst int
 
-	mu     sync.Mutex
-	hooks  map[string]*failState
-	swept  time.Time
-	second time.Time // the second the global count is for
-	inSec  int
+	mu       sync.Mutex
+	hooks    map[string]*failState
+	swept    time.Time
+	tokens   float64 // lines the log may write now, across webhooks
+	refilled time.Time
 }
 
 type failState struct {
@@ -79,44 +79,53 @@ func (f *failLog) failed(now time.Time, c *hookd.Claim, o *hookd.Outcome, blocke
 // allowHint says how to let a refused network through.
 const allowHint = "the operator lets a network through with --allow-networks (HOOKD_ALLOW_NETWORKS), e.g. 127.0.0.0/8 for a receiver on this machine"
 
-// allow takes one line from this second's budget. f.mu is held.
+// allow takes one line from a bucket that holds burst lines and refills
+// at burst a second. A time earlier than the last refill (two goroutines'
+// clock readings out of order) refills nothing. f.mu is held.
 func (f *failLog) allow(now time.Time) bool {
-	if sec := now.Truncate(time.Second); !sec.Equal(f.second) {
-		f.second, f.inSec = sec, 0
+	if elapsed := now.Sub(f.refilled); elapsed > 0 {
+		f.tokens = min(float64(f.burst), f.tokens+elapsed.Seconds()*float64(f.burst))
+		f.refilled = now
 	}
-	if f.inSec >= f.burst {
+	if f.tokens < 1 {
 		return false
 	}
-	f.inSec++
+	f.tokens--
 	return true
 }
 
 // sweep reports the attempts left out for webhooks whose interval has
 // passed without another failure, and forgets webhooks with nothing left
-// to report.
+// to report. Its report is one line, however many webhooks it covers, so
+// a thousand dead endpoints cannot flood the log through it either; the
+// line names the one with the most attempts left out.
 func (f *failLog) sweep(now time.Time) {
-	type pending struct {
-		id string
-		st failState
-	}
-	var out []pending
 	f.mu.Lock()
 	if now.Sub(f.swept) < f.every/4 {
 		f.mu.Unlock()
 		return
 	}
 	f.swept = now
+	var hooks, attempts, most int
+	var mostID, mostTenant string
 	for id, st := range f.hooks {
 		if now.Sub(st.last) < f.every {
 			continue
 		}
 		if st.skipped > 0 {
-			out = append(out, pending{id, *st})
+			hooks++
+			attempts += st.skipped
+			if st.skipped > most {
+				most, mostID, mostTenant = st.skipped, id, st.tenant
+			}
 		}
 		delete(f.hooks, id)
 	}
 	f.mu.Unlock()
-	for _, p := range out {
-		f.log.Warn("attempts failed and not logged", "tenant", p.st.tenant, "webhook", p.id, "notLogged", p.st.skipped)
+	switch {
+	case hooks == 1:
+		f.log.Warn("attempts failed and not logged", "tenant", mostTenant, "webhook", mostID, "notLogged", attempts)
+	case hooks > 1:
+		f.log.Warn("attempts failed and not logged", "webhooks", hooks, "notLogged", attempts, "most", mostID, "mostTenant", mostTenant, "mostNotLogged", most)
 	}
 }

@@ -87,3 +87,25 @@ func TestFailLogLimits(t *testing.T) {
 		t.Errorf("%d webhooks remembered", len(f.hooks))
 	}
 }
+
+// However many webhooks a sweep reports, it writes one line.
+func TestFailLogSweepIsOneLine(t *testing.T) {
+	var buf bytes.Buffer
+	f := newFailLog(slog.New(slog.NewJSONHandler(&buf, nil)), time.Minute, 2)
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 1000 {
+		c := &hookd.Claim{TenantID: "acme", WebhookID: fmt.Sprintf("wh_%d", i)}
+		o := &hookd.Outcome{Attempt: &hookd.Attempt{Number: 1, Error: "HTTP 500"}, Status: hookd.StatusRetrying}
+		f.failed(t0, c, o, false)
+		f.failed(t0.Add(time.Second), c, o, false)
+	}
+	// Two seconds at 2 lines a second, in all.
+	if n := len(lines(t, &buf)); n != 4 {
+		t.Fatalf("%d lines for 2000 failures over two seconds, want 4", n)
+	}
+	f.sweep(t0.Add(2 * time.Minute))
+	got := lines(t, &buf)
+	if len(got) != 1 || got[0]["webhooks"].(float64) < 990 || got[0]["notLogged"].(float64) < 1990 || got[0]["mostNotLogged"] != 2.0 {
+		t.Fatalf("sweep wrote %v", got)
+	}
+}

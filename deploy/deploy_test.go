@@ -105,6 +105,19 @@ func kinds(objs map[string]object) []string {
 
 const dbURL = "database.url=postgres://hookd:pw@db.internal:5432/hookd"
 
+// job returns the migration Job's key: its name ends in a hash of the image
+// and the chart.
+func job(t *testing.T, objs map[string]object) string {
+	t.Helper()
+	for k := range objs {
+		if strings.HasPrefix(k, "Job/rel-hookd-migrate-") {
+			return k
+		}
+	}
+	t.Fatalf("no migration Job in %v", kinds(objs))
+	return ""
+}
+
 func TestChartLints(t *testing.T) {
 	if out, err := helm(t, "lint", chart, "--strict", "--set", dbURL); err != nil {
 		t.Fatalf("helm lint: %v\n%s", err, out)
@@ -116,8 +129,9 @@ func TestChartLints(t *testing.T) {
 // and a Secret the chart made.
 func TestChartRendersRoles(t *testing.T) {
 	objs := render(t, dbURL)
+	jobName := job(t, objs)
 	want := []string{
-		"Deployment/rel-hookd-api", "Deployment/rel-hookd-worker", "Job/rel-hookd-migrate-1",
+		"Deployment/rel-hookd-api", "Deployment/rel-hookd-worker", jobName,
 		"PodDisruptionBudget/rel-hookd-api", "PodDisruptionBudget/rel-hookd-worker",
 		"Secret/rel-hookd-secret", "Service/rel-hookd",
 	}
@@ -159,14 +173,25 @@ func TestChartRendersRoles(t *testing.T) {
 	if sel := get(objs["Service/rel-hookd"], "spec", "selector", "app.kubernetes.io/component"); sel != "api" {
 		t.Errorf("the Service selects %v", sel)
 	}
-	job := objs["Job/rel-hookd-migrate-1"]
-	if ann := get(job, "metadata", "annotations"); ann != nil {
+	mj := objs[jobName]
+	if ann := get(mj, "metadata", "annotations"); ann != nil {
 		t.Errorf("the migration Job has annotations (a Helm hook would block installs): %v", ann)
 	}
-	if args := get(job, "spec", "template", "spec", "containers", "0", "args"); !slices.Equal(args.([]any), []any{"migrate"}) {
+	if args := get(mj, "spec", "template", "spec", "containers", "0", "args"); !slices.Equal(args.([]any), []any{"migrate"}) {
 		t.Errorf("the Job runs %v", args)
 	}
+	// A new image is a new Job (a Job's pod template cannot change); the
+	// same one renders the same name, under helm template too.
+	if again := job(t, render(t, dbURL)); again != jobName {
+		t.Errorf("the same chart rendered Job %s, then %s", jobName, again)
+	}
+	if other := job(t, render(t, dbURL, "image.tag=2.0.0")); other == jobName {
+		t.Errorf("a new image kept the Job's name %s", other)
+	}
 	sec := objs["Secret/rel-hookd-secret"]
+	if get(sec, "metadata", "annotations", "helm.sh/resource-policy") != "keep" {
+		t.Error("the generated Secret (the encryption key) would go with helm uninstall")
+	}
 	for _, k := range []string{"database-url", "admin-key", "encryption-key"} {
 		if v, _ := get(sec, "data", k).(string); v == "" {
 			t.Errorf("the Secret has no %s", k)
@@ -199,7 +224,7 @@ func TestChartSwitches(t *testing.T) {
 			t.Errorf("%s settings %v", role, env)
 		}
 	}
-	if ref := get(objs["Job/rel-hookd-migrate-1"], "spec", "template", "spec", "containers", "0", "env", "0", "valueFrom", "secretKeyRef", "name"); ref != "hookd-prod" {
+	if ref := get(objs[job(t, objs)], "spec", "template", "spec", "containers", "0", "env", "0", "valueFrom", "secretKeyRef", "name"); ref != "hookd-prod" {
 		t.Errorf("the Job's database from %v", ref)
 	}
 	hpa := objs["HorizontalPodAutoscaler/rel-hookd-worker"]

@@ -20,6 +20,7 @@ var onPostgres = map[string]func(*testing.T){
 	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
 	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret, "PortalSessions": TestPortalSessions,
 	"WebhookPatchUpdatedAt": TestWebhookPatchUpdatedAt, "RetryWhileSending": TestRetryWhileSending,
+	"AuditLog": TestAuditLog,
 }
 
 // Tests that do not touch a store, and so are not run twice.

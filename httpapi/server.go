@@ -99,6 +99,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/tenants/{tenantId}/api-keys", tenantAdmin, s.listAPIKeys},
 		{"DELETE", "/v1/tenants/{tenantId}/api-keys/{keyId}", tenantAdmin, s.deleteAPIKey},
 		{"POST", "/v1/tenants/{tenantId}/portal-sessions", tenantAdmin, s.createPortalSession},
+		{"GET", "/v1/tenants/{tenantId}/audit-log", tenantScope, s.listAudit},
 
 		{"GET", "/v1/event-types", anyKey, s.listEventTypes},
 		{"POST", "/v1/event-types", adminOnly, s.createEventType},

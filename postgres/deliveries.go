@@ -93,7 +93,10 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 		if err != nil {
 			return wrap("retry delivery", err)
 		}
-		return wrap("retry", s.markOne(ctx, tx, webhookID, now))
+		if err := s.markOne(ctx, tx, webhookID, now); err != nil {
+			return wrap("retry", err)
+		}
+		return writeAudit(ctx, tx)
 	})
 }
 
@@ -110,9 +113,12 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string) (in
 			return wrap("retry failed deliveries", err)
 		}
 		if n = int(tag.RowsAffected()); n == 0 {
-			return nil
+			return nil // nothing changed: no audit entry
 		}
-		return wrap("retry", s.markOne(ctx, tx, webhookID, now))
+		if err := s.markOne(ctx, tx, webhookID, now); err != nil {
+			return wrap("retry", err)
+		}
+		return writeAudit(ctx, tx)
 	})
 	return n, err
 }

@@ -50,7 +50,7 @@ func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant,
 }
 
 func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
-	return s.execOne(ctx, "update tenant", `UPDATE tenants SET name = $1 WHERE id = $2`, t.Name, t.ID)
+	return s.changeOne(ctx, "update tenant", `UPDATE tenants SET name = $1 WHERE id = $2`, t.Name, t.ID)
 }
 
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
@@ -58,9 +58,11 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 }
 
 func (s *Store) CreateAPIKey(ctx context.Context, k *hookd.APIKey) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, tenant_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		k.ID, k.TenantID, k.Name, k.Hash, sqlrow.Micros(k.CreatedAt))
-	return wrap("create api key", err)
+	return s.change(ctx, func(q execer) error {
+		_, err := q.Exec(ctx, `INSERT INTO api_keys (id, tenant_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			k.ID, k.TenantID, k.Name, k.Hash, sqlrow.Micros(k.CreatedAt))
+		return wrap("create api key", err)
+	})
 }
 
 func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]*hookd.APIKey, error) {
@@ -69,7 +71,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]*hookd.APIK
 }
 
 func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
-	return s.execOne(ctx, "delete api key", `DELETE FROM api_keys WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	return s.changeOne(ctx, "delete api key", `DELETE FROM api_keys WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 }
 
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, error) {

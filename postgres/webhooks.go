@@ -28,8 +28,10 @@ func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("create webhook: %w", err)
 	}
-	_, err = s.pool.Exec(ctx, webhookInsert, args...)
-	return wrap("create webhook", err)
+	return s.change(ctx, func(q execer) error {
+		_, err := q.Exec(ctx, webhookInsert, args...)
+		return wrap("create webhook", err)
+	})
 }
 
 func (s *Store) scanWebhook(r sqlrow.Scanner) (*hookd.Webhook, error) {
@@ -90,10 +92,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 				return wrap("update webhook: fail waiting deliveries", err)
 			}
 		}
-		return nil
+		return writeAudit(ctx, tx)
 	})
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
-	return s.execOne(ctx, "delete webhook", `DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	return s.changeOne(ctx, "delete webhook", `DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 }

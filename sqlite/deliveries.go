@@ -152,7 +152,7 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 		if _, err := s.exec(tx, markDue, sqlrow.JSONList(map[string]int64{webhookID: now})); err != nil {
 			return fmt.Errorf("retry delivery: %w", err)
 		}
-		return nil
+		return writeAudit(ctx, tx)
 	})
 }
 
@@ -171,7 +171,7 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string) (in
 		if _, err := s.exec(tx, markDue, sqlrow.JSONList(map[string]int64{webhookID: now})); err != nil {
 			return fmt.Errorf("retry failed deliveries: %w", err)
 		}
-		return nil
+		return writeAudit(ctx, tx)
 	})
 	return int(n), err
 }

@@ -80,7 +80,10 @@ func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant,
 func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`UPDATE tenants SET name = ? WHERE id = ?`, t.Name, t.ID)
-		return affected("update tenant", res, err)
+		if err := affected("update tenant", res, err); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx)
 	})
 }
 
@@ -115,7 +118,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *hookd.APIKey) error {
 		if err != nil {
 			return fmt.Errorf("create api key: %w", err)
 		}
-		return nil
+		return writeAudit(ctx, tx)
 	})
 }
 
@@ -139,7 +142,10 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]*hookd.APIK
 func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`DELETE FROM api_keys WHERE tenant_id = ? AND id = ?`, tenantID, id)
-		return affected("delete api key", res, err)
+		if err := affected("delete api key", res, err); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx)
 	})
 }
 

@@ -24,7 +24,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 		if err != nil {
 			return fmt.Errorf("create webhook: %w", err)
 		}
-		return nil
+		return writeAudit(ctx, tx)
 	})
 }
 
@@ -98,13 +98,16 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 				return fmt.Errorf("update webhook: fail waiting deliveries: %w", err)
 			}
 		}
-		return nil
+		return writeAudit(ctx, tx)
 	})
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`DELETE FROM webhooks WHERE tenant_id = ? AND id = ?`, tenantID, id)
-		return affected("delete webhook", res, err)
+		if err := affected("delete webhook", res, err); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx)
 	})
 }

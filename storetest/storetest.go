@@ -23,6 +23,14 @@ type NewStore func(t *testing.T, clock hookd.Clock) hookd.Store
 
 // Run runs the whole suite.
 func Run(t *testing.T, newStore NewStore) {
+	for name, fn := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t, NewClock().Now)
+			t.Cleanup(func() { s.Close() })
+			fn(t, s)
+		})
+	}
 	tests := map[string]func(*testing.T, hookd.Store){
 		"AdminKey":             testAdminKey,
 		"Tenants":              testTenants,
@@ -57,6 +65,9 @@ func Run(t *testing.T, newStore NewStore) {
 		})
 	}
 }
+
+// cases are the untimed cases kept in other files of the suite.
+var cases = map[string]func(*testing.T, hookd.Store){}
 
 // Clock is the stores' clock in the suite: it stands still until a case
 // moves it.

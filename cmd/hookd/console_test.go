@@ -339,6 +339,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Disable and enable; the list shows the state and the last delivery.
 	act(t, ctx, "disable", chromedp.Click(`//button[text()="Disable"]`), chromedp.WaitVisible(`//h1/span[text()="Disabled"]`))
 	act(t, ctx, "enable", chromedp.Click(`//button[text()="Enable"]`), chromedp.WaitVisible(`//h1/span[text()="Enabled"]`))
+	// The audit log shows what was just done here, newest first.
+	act(t, ctx, "audit log", chromedp.Click(`//nav//a[text()="Audit log"]`), chromedp.WaitVisible(chromedp.CSS("table.audit")))
+	if row := text(t, ctx, "table.audit tbody tr"); !strings.Contains(row, "webhook.enabled") || !strings.Contains(row, "console") {
+		t.Fatalf("newest audit row = %q", row)
+	}
+	shot.take(ctx, "audit")
 	act(t, ctx, "list", chromedp.Click(`//nav//a[text()="Webhooks"]`), chromedp.WaitVisible(chromedp.CSS("table.list")))
 	if row := text(t, ctx, "table.list tbody tr"); !strings.Contains(row, "Billing") || !strings.Contains(row, "Enabled") || !strings.Contains(row, "SUCCESS") {
 		t.Fatalf("list row = %q", row)

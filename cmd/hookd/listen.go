@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/verify"
@@ -29,8 +30,12 @@ answers, and the start of the body.
 Flags:
 `
 
-// listenBodyShown is how much of each body a line shows.
-const listenBodyShown = 96
+// listenBodyShown is how much of each body a line shows; listenMaxBody
+// is the most read of one.
+const (
+	listenBodyShown = 96
+	listenMaxBody   = 2 << 20
+)
 
 // runListen is hookd listen. ready, when not nil, receives the listening
 // address once requests are accepted (for tests).
@@ -100,11 +105,13 @@ type listener struct {
 }
 
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 2<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, listenMaxBody+1))
 	verdict := "unchecked (no --secret)"
 	switch {
 	case err != nil:
 		verdict = "unreadable body: " + err.Error()
+	case len(body) > listenMaxBody:
+		verdict = "unchecked: the body is over 2 MiB (hookd sends at most 1 MiB)"
 	case len(l.v.Secrets) > 0:
 		if err := l.v.Verify(r.Header, body); err != nil {
 			verdict = "bad signature: " + err.Error()
@@ -128,11 +135,19 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(code)
 }
 
+// field is a header's value as one word: nothing a sender puts in a header
+// can make a line seem to say something else ("… verified → 200").
 func field(h http.Header, name string) string {
-	if v := h.Get(name); v != "" {
-		return printable(v, 100)
+	v := h.Get(name)
+	if v == "" {
+		return "-"
 	}
-	return "-"
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || !unicode.IsGraphic(r) {
+			return '_'
+		}
+		return r
+	}, printable(v, 100))
 }
 
 // snippet is the start of a body, on one line.
@@ -149,7 +164,7 @@ func snippet(body []byte) string {
 func printable(s string, max int) string {
 	var b strings.Builder
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if r != ' ' && !unicode.IsGraphic(r) { // control and format characters: escapes, bidi overrides
 			r = ' '
 		}
 		if b.Len()+utf8.RuneLen(r) > max {

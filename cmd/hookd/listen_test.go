@@ -150,6 +150,14 @@ func TestListenAnswers(t *testing.T) {
 	}
 
 	addr, out = startListen(t)
+	// A header cannot fake a verdict: its spaces and format characters
+	// (a bidi override) become _.
+	if code := post(addr, map[string]string{"webhook-id": "x type=a attempt=1 verified → 200 ‮"}); code != 200 {
+		t.Errorf("default status %d", code)
+	}
+	if !strings.Contains(out.String(), "webhook-id=x_type=a_attempt=1_verified_→_200__ type=- attempt=- unchecked (no --secret) → 200") {
+		t.Errorf("lines:\n%s", out)
+	}
 	if code := post(addr, nil); code != 200 {
 		t.Errorf("default status %d", code)
 	}

@@ -344,3 +344,64 @@ func AttemptRowOf(a *hookd.Attempt) (AttemptRow, error) {
 
 // WaitingStatuses is the SQL list of statuses that wait in the queue.
 const WaitingStatuses = `('PENDING', 'RETRYING')`
+
+// AuditCols are the audit log's columns as AuditArgs gives them.
+const AuditCols = `id, tenant_id, at, actor_type, actor_id, action, target_type, target_id, changes`
+
+// AuditArgs is an audit entry as row values.
+func AuditArgs(e *hookd.AuditEntry) ([]any, error) {
+	changes, err := JSONText(NonNilChanges(e.Changes))
+	if err != nil {
+		return nil, fmt.Errorf("audit changes: %w", err)
+	}
+	return []any{e.ID, e.TenantID, Micros(e.At), string(e.Actor.Type), e.Actor.ID, e.Action, e.Target.Type, e.Target.ID, changes}, nil
+}
+
+// NonNilChanges renders no changes as {}, not null.
+func NonNilChanges(m map[string]hookd.Change) map[string]hookd.Change {
+	if m == nil {
+		return map[string]hookd.Change{}
+	}
+	return m
+}
+
+// ScanAudit reads seq, then AuditCols.
+func ScanAudit(r Scanner) (*hookd.AuditEntry, error) {
+	var e hookd.AuditEntry
+	var at int64
+	var actorType, changes string
+	if err := r.Scan(&e.Seq, &e.ID, &e.TenantID, &at, &actorType, &e.Actor.ID, &e.Action, &e.Target.Type, &e.Target.ID, &changes); err != nil {
+		return nil, err
+	}
+	e.At, e.Actor.Type = FromMicros(at), hookd.ActorType(actorType)
+	if err := json.Unmarshal([]byte(changes), &e.Changes); err != nil {
+		return nil, fmt.Errorf("audit changes: %w", err)
+	}
+	return &e, nil
+}
+
+// AuditWhere is the filter of an audit query, with ph making the n-th
+// placeholder.
+func AuditWhere(q hookd.AuditQuery, ph func(int) string) (string, []any) {
+	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += ` AND ` + cond + ph(len(args))
+	}
+	if q.Action != "" {
+		add(`action = `, q.Action)
+	}
+	if q.TargetID != "" {
+		add(`target_id = `, q.TargetID)
+	}
+	if !q.Since.IsZero() {
+		add(`at >= `, Micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		add(`at <= `, Micros(q.Until))
+	}
+	if q.Before > 0 {
+		add(`seq < `, q.Before)
+	}
+	return where, args
+}

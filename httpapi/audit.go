@@ -1,0 +1,37 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/hookd/hookd"
+)
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", 50, 1, 250)
+	if err != nil {
+		return err
+	}
+	q := hookd.AuditQuery{TenantID: r.PathValue("tenantId"), Action: r.URL.Query().Get("action"), TargetID: r.URL.Query().Get("targetId"), Limit: limit + 1}
+	if q.Since, err = queryTime(r, "since"); err != nil {
+		return err
+	}
+	if q.Until, err = queryTime(r, "until"); err != nil {
+		return err
+	}
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		if q.Before, err = decodeCursor(c); err != nil {
+			return err
+		}
+	}
+	list, err := s.store.ListAudit(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	var next any
+	if len(list) > limit {
+		list = list[:limit]
+		next = encodeCursor(list[limit-1].Seq)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list, "nextCursor": next})
+	return nil
+}
