@@ -24,7 +24,7 @@ import (
 const adminKey = "test-admin-key"
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	store hookd.Store
 	api   *httpapi.Server
@@ -37,7 +37,7 @@ type config struct {
 	svc service.Config
 }
 
-func newEnv(t *testing.T, mods ...func(*config)) *env {
+func newEnv(t testing.TB, mods ...func(*config)) *env {
 	t.Helper()
 	store := teststore.Open(t)
 	cfg := config{Config: httpapi.Config{AdminKeyHash: hookd.HashKey(adminKey)}, svc: service.Config{Store: store}}
@@ -102,7 +102,7 @@ func (e *env) do(method, path, key string, body any, headers ...string) *resp {
 }
 
 // want checks the status and, for errors, the contract's error shape.
-func (r *resp) want(t *testing.T, status int) *resp {
+func (r *resp) want(t testing.TB, status int) *resp {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.raw)
@@ -137,7 +137,7 @@ func (r *resp) fields() []string {
 	return out
 }
 
-func (r *resp) hasField(t *testing.T, field string) {
+func (r *resp) hasField(t testing.TB, field string) {
 	t.Helper()
 	for _, f := range r.fields() {
 		if f == field {

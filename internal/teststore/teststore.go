@@ -17,7 +17,7 @@ import (
 )
 
 // Open returns the test's store; it is closed when the test ends.
-func Open(t *testing.T) hookd.Store {
+func Open(t testing.TB) hookd.Store {
 	t.Helper()
 	if strings.HasPrefix(t.Name(), "TestOnPostgres/") {
 		return pgtest.Open(t, postgres.Config{})

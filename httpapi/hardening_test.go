@@ -1,0 +1,115 @@
+package httpapi_test
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// Input that hookd must refuse with a 4xx, and store nothing of: each row
+// was accepted, or answered 500 on PostgreSQL, before.
+func TestInputHardening(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	wh := e.webhook("acme", map[string]any{})
+	hook := func(set map[string]any) map[string]any {
+		b := map[string]any{"name": "n", "url": "https://example.com/x", "events": []string{"*"}}
+		for k, v := range set {
+			b[k] = v
+		}
+		return b
+	}
+	nul := "a\u0000b"
+	tests := []struct {
+		name, method, path string
+		body               any
+		status             int
+		field              string
+	}{
+		// 1. NUL in any text field.
+		{"NUL in a tenant name", "POST", "/v1/tenants", map[string]any{"id": "t1", "name": nul}, 422, "name"},
+		{"NUL in a tenant rename", "PATCH", "/v1/tenants/acme", map[string]any{"name": nul}, 422, "name"},
+		{"NUL in a key name", "POST", "/v1/tenants/acme/api-keys", map[string]any{"name": nul}, 422, "name"},
+		{"NUL in an event type description", "POST", "/v1/event-types", map[string]any{"name": "x.y", "description": nul}, 422, "description"},
+		{"NUL in a webhook name", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"name": nul}), 422, "name"},
+		{"NUL in a webhook description", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"description": nul}), 422, "description"},
+		{"NUL in a filter", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"filter": "type == \"" + nul + "\""}), 422, "filter"},
+		{"NUL in a channel", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"channels": []string{nul}}), 422, "channels[0]"},
+		{"NUL in a metadata value", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"metadata": map[string]string{"k": nul}}), 422, "metadata.k"},
+		{"NUL in a PATCHed name", "PATCH", "/v1/tenants/acme/webhooks/" + wh, map[string]any{"name": nul}, 422, "name"},
+		{"NUL in an event channel", "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}, "channels": []string{nul}}, 422, "channels[0]"},
+		// 2. Invalid UTF-8 in event data and metadata (raw bytes in a JSON string).
+		{"invalid UTF-8 in data", "POST", "/v1/tenants/acme/events", `{"type":"a.b","data":{"s":"` + "\xff\xfe" + `"}}`, 422, "data"},
+		{"invalid UTF-8 in metadata", "POST", "/v1/tenants/acme/events", `{"type":"a.b","data":{},"metadata":{"s":"` + "\xc3" + `"}}`, 422, "metadata"},
+		// 5. "." and ".." as ids.
+		{"tenant id .", "POST", "/v1/tenants", map[string]any{"id": ".", "name": "n"}, 422, "id"},
+		{"tenant id ..", "POST", "/v1/tenants", map[string]any{"id": "..", "name": "n"}, 422, "id"},
+		{"event id ..", "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}, "id": ".."}, 422, "id"},
+		// 6. Hop-by-hop headers, which break HTTP/2 requests.
+		{"Upgrade header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"headers": map[string]string{"Upgrade": "h2c"}}), 422, "headers.Upgrade"},
+		{"TE header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"headers": map[string]string{"Te": "trailers"}}), 422, "headers.Te"},
+		{"Keep-Alive header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"headers": map[string]string{"Keep-Alive": "timeout=5"}}), 422, "headers.Keep-Alive"},
+		{"Proxy- header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"headers": map[string]string{"Proxy-Authorization": "x"}}), 422, "headers.Proxy-Authorization"},
+		{"Trailer header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"headers": map[string]string{"Trailer": "x"}}), 422, "headers.Trailer"},
+		{"Connection header in a PATCH", "PATCH", "/v1/tenants/acme/webhooks/" + wh, map[string]any{"headers": map[string]string{"Connection": "close"}}, 422, "headers.Connection"},
+		// 7. An empty event id is not "no id".
+		{"empty event id", "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}, "id": ""}, 422, "id"},
+		// 8. Ports outside 1–65535.
+		{"port 99999", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"url": "https://example.com:99999/x"}), 422, "url"},
+		{"port 0", "PATCH", "/v1/tenants/acme/webhooks/" + wh, map[string]any{"url": "https://example.com:0/x"}, 422, "url"},
+		// 9. Event metadata is capped at 16 KiB.
+		{"metadata over 16 KiB", "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{},
+			"metadata": map[string]any{"s": strings.Repeat("m", 16<<10)}}, 422, "metadata"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(tt.method, tt.path, adminKey, tt.body).want(t, tt.status)
+			r.hasField(t, tt.field)
+			if !utf8.Valid(r.raw) {
+				t.Fatalf("the answer is not UTF-8: %q", r.raw)
+			}
+		})
+	}
+	// Nothing of those was stored.
+	if r := e.do("GET", "/v1/tenants/acme/events", adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 0 {
+		t.Errorf("events stored: %s", r.raw)
+	}
+	if r := e.do("GET", "/v1/tenants/acme/webhooks", adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 1 {
+		t.Errorf("webhooks stored: %s", r.raw)
+	}
+	if r := e.do("GET", "/v1/tenants", adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 1 {
+		t.Errorf("tenants stored: %s", r.raw)
+	}
+	// Metadata just under the cap, and a port at the top of the range, pass.
+	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{},
+		"metadata": map[string]any{"s": strings.Repeat("m", 16<<10-20)}}).want(t, 202)
+	e.do("PATCH", "/v1/tenants/acme/webhooks/"+wh, adminKey, map[string]any{"url": "https://example.com:65535/x"}).want(t, 200)
+}
+
+// 10. A rotation grace on a scheme that carries one signature cannot sign
+// with both secrets: refused, saying why; the default there is none.
+func TestRotationGraceOnOneSignatureSchemes(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	for _, scheme := range []string{"github", "plinqx", "plextrac", "forjinn"} {
+		id := e.webhook("acme", map[string]any{"signature": map[string]any{"scheme": scheme}, "secret": "a-receivers-secret-123"})
+		path := "/v1/tenants/acme/webhooks/" + id + "/secret/rotate"
+		r := e.do("POST", path, adminKey, map[string]any{"graceSeconds": 3600}).want(t, 422)
+		r.hasField(t, "graceSeconds")
+		if !strings.Contains(string(r.raw), "one signature") {
+			t.Errorf("%s: %s", scheme, r.raw)
+		}
+		e.do("POST", path, adminKey, nil).want(t, 200) // no grace: the old secret stops at once
+		e.do("POST", path, adminKey, map[string]any{"graceSeconds": 0}).want(t, 200)
+	}
+	// Schemes that carry several signatures keep the grace.
+	for _, scheme := range []string{"standard", "stripe"} {
+		body := map[string]any{"signature": map[string]any{"scheme": scheme}}
+		if scheme == "stripe" {
+			body["secret"] = "a-receivers-secret-123"
+		}
+		id := e.webhook("acme", body)
+		e.do("POST", "/v1/tenants/acme/webhooks/"+id+"/secret/rotate", adminKey, map[string]any{"graceSeconds": 3600}).want(t, 200)
+	}
+}
