@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/console"
+	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/internal/teststore"
 	"github.com/hookd/hookd/service"
 )
@@ -32,7 +33,7 @@ type env struct {
 func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 	t.Helper()
 	store := teststore.Open(t)
-	svc := service.New(service.Config{Store: store})
+	svc := service.New(service.Config{Store: store, Guard: &netguard.Policy{Resolver: netguard.Offline}})
 	cfg := console.Config{Service: svc, AdminKeyHash: hookd.HashKey(adminKey)}
 	for _, m := range mods {
 		m(&cfg)

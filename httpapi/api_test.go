@@ -40,9 +40,12 @@ type config struct {
 func newEnv(t testing.TB, mods ...func(*config)) *env {
 	t.Helper()
 	store := teststore.Open(t)
-	cfg := config{Config: httpapi.Config{AdminKeyHash: hookd.HashKey(adminKey)}, svc: service.Config{Store: store}}
+	cfg := config{Config: httpapi.Config{AdminKeyHash: hookd.HashKey(adminKey)}, svc: service.Config{Store: store, Guard: &netguard.Policy{Resolver: netguard.Offline}}}
 	for _, m := range mods {
 		m(&cfg)
+	}
+	if cfg.svc.Guard.Resolver == nil {
+		cfg.svc.Guard.Resolver = netguard.Offline // tests send no DNS query off the machine
 	}
 	svc := service.New(cfg.svc)
 	cfg.Service = svc

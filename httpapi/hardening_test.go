@@ -42,6 +42,10 @@ func TestInputHardening(t *testing.T) {
 		// 2. Invalid UTF-8 in event data and metadata (raw bytes in a JSON string).
 		{"invalid UTF-8 in data", "POST", "/v1/tenants/acme/events", `{"type":"a.b","data":{"s":"` + "\xff\xfe" + `"}}`, 422, "data"},
 		{"invalid UTF-8 in metadata", "POST", "/v1/tenants/acme/events", `{"type":"a.b","data":{},"metadata":{"s":"` + "\xc3" + `"}}`, 422, "metadata"},
+		// 4. Loopback written as browsers would map it.
+		{"full-width loopback", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"url": "http://１２７.０.０.１/x"}), 422, "url"},
+		{"ideographic dots", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"url": "http://127。0。0。1/x"}), 422, "url"},
+		{"IPv4-translated loopback", "PATCH", "/v1/tenants/acme/webhooks/" + wh, map[string]any{"url": "http://[::ffff:0:127.0.0.1]/x"}, 422, "url"},
 		// 5. "." and ".." as ids.
 		{"tenant id .", "POST", "/v1/tenants", map[string]any{"id": ".", "name": "n"}, 422, "id"},
 		{"tenant id ..", "POST", "/v1/tenants", map[string]any{"id": "..", "name": "n"}, 422, "id"},

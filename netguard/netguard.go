@@ -6,6 +6,7 @@
 package netguard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/net/idna"
 )
 
 // ErrBlocked is wrapped by every refusal of the guard.
@@ -48,12 +52,13 @@ var blocked = func() []rangeRule {
 		{"fe80::/10", "link-local"},
 		{"fec0::/10", "reserved"}, // site-local, deprecated
 		{"ff00::/8", "multicast"},
-		{"64:ff9b::/96", "reserved"},   // NAT64: may embed a private IPv4
-		{"64:ff9b:1::/48", "reserved"}, // local NAT64
-		{"100::/64", "reserved"},       // discard
-		{"2001:db8::/32", "reserved"},  // documentation
-		{"2002::/16", "reserved"},      // 6to4: may embed a private IPv4
-		{"2001::/32", "reserved"},      // Teredo
+		{"::ffff:0:0:0/96", "reserved"}, // IPv4-translated (SIIT): embeds an IPv4 address
+		{"64:ff9b::/96", "reserved"},    // NAT64: may embed a private IPv4
+		{"64:ff9b:1::/48", "reserved"},  // local NAT64
+		{"100::/64", "reserved"},        // discard
+		{"2001:db8::/32", "reserved"},   // documentation
+		{"2002::/16", "reserved"},       // 6to4: may embed a private IPv4
+		{"2001::/32", "reserved"},       // Teredo
 	}
 	out := make([]rangeRule, len(rules))
 	for i, r := range rules {
@@ -66,6 +71,9 @@ var blocked = func() []rangeRule {
 // range above; Allow lets chosen networks through.
 type Policy struct {
 	allow []netip.Prefix
+	// Resolver looks names up for CheckResolved; nil is the system's, the
+	// one the sender's dialer uses.
+	Resolver *net.Resolver
 }
 
 // New returns a policy that lets the allow networks through.
@@ -122,11 +130,29 @@ func (p *Policy) allowList() []netip.Prefix {
 	return p.allow
 }
 
+// hostMapping maps a host as browsers and Go's HTTP client do before they
+// look it up (UTS #46: full-width digits and letters to ASCII, ideographic
+// full stops to dots), without refusing names DNS allows (underscores).
+var hostMapping = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idna.Transitional(false))
+
+// normalHost is host as it will be looked up.
+func normalHost(host string) string {
+	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.Contains(h, ":") {
+		return strings.ToLower(h) // an IPv6 literal: nothing to map
+	}
+	if mapped, err := hostMapping.ToASCII(h); err == nil && mapped != "" {
+		h = mapped
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
 // CheckHost applies the policy to a URL's host as written: a literal
-// address (in any form a resolver would accept, such as 2130706433 or
-// 0x7f.1) or localhost. Other names are checked when they are dialled.
+// address (in any form a resolver would accept, such as 2130706433,
+// 0x7f.1 or １２７。０。０。１) or localhost. Other names are checked by
+// Resolve and again when they are dialled.
 func (p *Policy) CheckHost(host string) error {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	h := normalHost(host)
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		if err := p.CheckAddr(netip.MustParseAddr("127.0.0.1")); err != nil {
@@ -144,6 +170,47 @@ func (p *Policy) CheckHost(host string) error {
 		return p.CheckAddr(a)
 	}
 	return nil
+}
+
+// ResolveTimeout bounds CheckResolved's lookup.
+const ResolveTimeout = 2 * time.Second
+
+// CheckResolved looks host up as the sender will (the system's resolver,
+// /etc/hosts included) and refuses it if any address it names is blocked,
+// so that a name mapped to a private address is refused when the webhook
+// is saved, not only when it is dialled. A name that does not resolve now
+// passes: its DNS may be set up later, and every dial is checked anyway.
+func (p *Policy) CheckResolved(ctx context.Context, host string) error {
+	h := normalHost(host)
+	if _, err := netip.ParseAddr(h); err == nil {
+		return nil // a literal: CheckHost's
+	}
+	ctx, cancel := context.WithTimeout(ctx, ResolveTimeout)
+	defer cancel()
+	addrs, err := p.resolver().LookupNetIP(ctx, "ip", h)
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if err := p.CheckAddr(a); err != nil {
+			return fmt.Errorf("%s resolves to %w", host, err)
+		}
+	}
+	return nil
+}
+
+// Offline is a resolver that looks nothing up: with it, CheckResolved
+// passes every name (dials are still checked). Tests use it, so that they
+// send no DNS query off the machine.
+var Offline = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+	return nil, errors.New("netguard: offline resolver")
+}}
+
+func (p *Policy) resolver() *net.Resolver {
+	if p != nil && p.Resolver != nil {
+		return p.Resolver
+	}
+	return net.DefaultResolver
 }
 
 // parseLegacyIPv4 reads the inet_aton forms some resolvers accept: one to

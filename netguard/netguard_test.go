@@ -1,10 +1,14 @@
 package netguard
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 func TestCheckHost(t *testing.T) {
@@ -52,6 +56,13 @@ func TestCheckHost(t *testing.T) {
 		{"64:ff9b::a00:1", "reserved"},
 		{"8.8.8.8", ""},
 		{"1.2.3.4.5", ""}, // not an address; a name, checked at dial time
+		// Mapped as browsers and Go's HTTP client map a host before lookup.
+		{"１２７.０.０.１", "loopback"}, // full-width digits and dots
+		{"127。0。0。1", "loopback"}, // ideographic full stops
+		{"１０。０。０。１", "private"},
+		{"ＬＯＣＡＬＨＯＳＴ", "loopback"},
+		{"[::ffff:0:127.0.0.1]", "reserved"}, // IPv4-translated
+		{"ｅｘａｍｐｌｅ.com", ""},
 	}
 	p := New(nil)
 	for _, tt := range tests {
@@ -146,4 +157,77 @@ func FuzzCheckHost(f *testing.F) {
 			t.Fatalf("loopback %q let through", host)
 		}
 	})
+}
+
+// dnsServer answers every A query with addr, over UDP on 127.0.0.1, and
+// returns a resolver that asks it.
+func dnsServer(t *testing.T, addr netip.Addr) *net.Resolver {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p dnsmessage.Parser
+			h, err := p.Start(buf[:n])
+			if err != nil {
+				continue
+			}
+			q, err := p.Question()
+			if err != nil {
+				continue
+			}
+			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true})
+			b.EnableCompression()
+			_ = b.StartQuestions()
+			_ = b.Question(q)
+			_ = b.StartAnswers()
+			if q.Type == dnsmessage.TypeA {
+				_ = b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}, dnsmessage.AResource{A: addr.As4()})
+			}
+			msg, err := b.Finish()
+			if err == nil {
+				pc.WriteTo(msg, from)
+			}
+		}
+	}()
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
+	}}
+}
+
+// A name that resolves to a blocked address is refused when the webhook
+// is saved; one that resolves to a public address, or not at all, passes.
+func TestCheckResolved(t *testing.T) {
+	private := &Policy{Resolver: dnsServer(t, netip.MustParseAddr("10.1.2.3"))}
+	err := private.CheckResolved(t.Context(), "internal.example.com")
+	if !errors.Is(err, ErrBlocked) || !strings.Contains(err.Error(), "internal.example.com resolves to 10.1.2.3 is a private address") {
+		t.Fatalf("a name of a private address: %v", err)
+	}
+	if err := private.CheckResolved(t.Context(), "ｉｎｔｅｒｎａｌ.example.com"); !errors.Is(err, ErrBlocked) {
+		t.Fatalf("the same name in full-width letters: %v", err)
+	}
+	allowed := &Policy{allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Resolver: private.Resolver}
+	if err := allowed.CheckResolved(t.Context(), "internal.example.com"); err != nil {
+		t.Fatalf("an allowed network: %v", err)
+	}
+	public := &Policy{Resolver: dnsServer(t, netip.MustParseAddr("93.184.216.34"))}
+	if err := public.CheckResolved(t.Context(), "www.example.com"); err != nil {
+		t.Fatalf("a public name: %v", err)
+	}
+	nowhere := &Policy{Resolver: Offline}
+	if err := nowhere.CheckResolved(t.Context(), "www.example.com"); err != nil {
+		t.Fatalf("a name that does not resolve now: %v", err)
+	}
+	if err := private.CheckResolved(t.Context(), "10.0.0.1"); err != nil {
+		t.Fatalf("a literal is CheckHost's: %v", err)
+	}
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"net/url"
 	"slices"
 	"time"
 
@@ -41,7 +42,7 @@ func (s *Service) rules(ctx context.Context, checkEvents bool) (hookd.WebhookRul
 // check validates wh by the webhook rules and returns every problem, the
 // transport's (problems: fields it could not decode) and the rules' alike,
 // so that a client fixes them all at once.
-func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents bool) error {
+func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents, resolve bool) error {
 	all := &hookd.ValidationError{}
 	if problems != nil {
 		all.Details = append(all.Details, problems.Details...)
@@ -56,6 +57,15 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	} else if err != nil {
 		return err
 	}
+	// A new URL's name is looked up now too, as the sender will look it
+	// up: a name mapped to a private address is refused before any send.
+	if resolve && !all.Has("url") {
+		if u, err := url.Parse(wh.URL); err == nil {
+			if err := s.cfg.Guard.CheckResolved(ctx, u.Hostname()); err != nil {
+				all.Add("url", "%v; hookd's operator can let a network through with --allow-networks (HOOKD_ALLOW_NETWORKS)", err)
+			}
+		}
+	}
 	return all.Err()
 }
 
@@ -69,7 +79,7 @@ func (s *Service) CreateWebhook(ctx context.Context, wh *hookd.Webhook, secret *
 	} else {
 		wh.Secret = *secret
 	}
-	if err := s.check(ctx, wh, problems, true); err != nil {
+	if err := s.check(ctx, wh, problems, true, true); err != nil {
 		return err
 	}
 	ctx, e := s.audited(ctx, wh.TenantID)
@@ -97,13 +107,13 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, versio
 			return hookd.Errorf(hookd.ErrConflict, "webhook %s changed since updatedAt %s: read it again and apply your change to what it is now",
 				wh.ID, version.UTC().Format(time.RFC3339Nano))
 		}
-		oldScheme, oldEvents := wh.Signature.SchemeName(), slices.Clone(wh.Events)
+		oldScheme, oldEvents, oldURL := wh.Signature.SchemeName(), slices.Clone(wh.Events), wh.URL
 		problems := &hookd.ValidationError{}
 		change(wh, problems)
 		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret
 		// Events are checked against the catalog only when they changed,
 		// so a webhook keeps an archived type it already has.
-		return s.check(ctx, wh, problems, !sameSet(oldEvents, wh.Events))
+		return s.check(ctx, wh, problems, !sameSet(oldEvents, wh.Events), wh.URL != oldURL)
 	})
 }
 
