@@ -16,8 +16,8 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/console"
-	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/internal/teststore"
+	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/service"
 )
 
