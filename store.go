@@ -14,6 +14,7 @@ import (
 // per batch, not per request.
 type Store interface {
 	Queue
+	KeyStore
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -76,6 +76,7 @@ Usage:
   hookd bench [flags]     measure throughput and latency end to end (see docs/PERFORMANCE.md)
   hookd verify [flags]    check the signature of a saved webhook request (see docs/SIGNATURES.md)
   hookd listen [flags]    receive webhooks on 127.0.0.1:9000 for local development, checking signatures
+  hookd rekey [flags]     move the stored endpoint secrets to a new --encryption-key
   hookd version           print the version
 
 Run "hookd serve -h" (or any command with -h) for its flags. Every flag has an environment variable;
@@ -105,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		return runVerify(args[1:], os.Stdin, stdout, stderr)
 	case "listen":
 		return runListen(ctx, args[1:], stdout, stderr, ready)
+	case "rekey":
+		return runRekey(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -338,6 +341,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		return err
 	}
 	defer store.Close()
+	if err := hookd.CheckEncryptionKey(ctx, store, cfg.EncryptionKey); err != nil {
+		return err
+	}
 	hash, err := adminKeyHash(ctx, cfg, store, stderr)
 	if err != nil {
 		return err

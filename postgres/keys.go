@@ -1,0 +1,75 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+)
+
+func (s *Store) Setting(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, name).Scan(&v)
+	return v, wrap("setting "+name, err)
+}
+
+func (s *Store) SetSetting(ctx context.Context, name string, value []byte) error {
+	return setSetting(ctx, s.pool, name, value)
+}
+
+func setSetting(ctx context.Context, q execer, name string, value []byte) error {
+	_, err := q.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, name, value)
+	return wrap("set "+name, err)
+}
+
+func (s *Store) EncryptedSecret(ctx context.Context) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, `SELECT secret FROM webhooks WHERE secret LIKE 'aes:%'
+		UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret LIKE 'aes:%' LIMIT 1`).Scan(&v)
+	return v, wrap("encrypted secret", err)
+}
+
+func (s *Store) Reseal(ctx context.Context, p hookd.ResealParams) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n = 0
+		// Every webhook row is locked for the rewrite: a concurrent edit
+		// waits, and then writes with the new key's process or fails.
+		rows, err := tx.Query(ctx, `SELECT id, secret, previous_secret FROM webhooks ORDER BY id FOR UPDATE`)
+		if err != nil {
+			return wrap("reseal", err)
+		}
+		type row struct{ id, secret, prev string }
+		all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			err := r.Scan(&x.id, &x.secret, &x.prev)
+			return x, err
+		})
+		if err != nil {
+			return wrap("reseal", err)
+		}
+		for _, r := range all {
+			secret, prev := r.secret, r.prev
+			for _, v := range []*string{&secret, &prev} {
+				if *v == "" {
+					continue
+				}
+				if *v, err = p.Reseal(*v); err != nil {
+					return fmt.Errorf("reseal webhook %s: %w", r.id, err)
+				}
+				n++
+			}
+			if _, err := tx.Exec(ctx, `UPDATE webhooks SET secret = $1, previous_secret = $2 WHERE id = $3`, secret, prev, r.id); err != nil {
+				return wrap("reseal webhook "+r.id, err)
+			}
+		}
+		if p.Fingerprint == "" {
+			_, err := tx.Exec(ctx, `DELETE FROM settings WHERE key = $1`, hookd.SettingKeyFingerprint)
+			return wrap("reseal", err)
+		}
+		return setSetting(ctx, tx, hookd.SettingKeyFingerprint, []byte(p.Fingerprint))
+	})
+	return n, err
+}

@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/hookd/hookd"
+)
+
+func (s *Store) Setting(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	if err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, name).Scan(&v); err != nil {
+		return nil, notFound("setting "+name, err)
+	}
+	return v, nil
+}
+
+func (s *Store) SetSetting(ctx context.Context, name string, value []byte) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return setSetting(tx, name, value) })
+}
+
+func setSetting(tx *sql.Tx, name string, value []byte) error {
+	_, err := tx.Exec(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, name, value)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", name, err)
+	}
+	return nil
+}
+
+func (s *Store) EncryptedSecret(ctx context.Context) (string, error) {
+	var v string
+	err := s.queryRow(ctx, `SELECT secret FROM webhooks WHERE secret LIKE 'aes:%'
+		UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret LIKE 'aes:%' LIMIT 1`).Scan(&v)
+	if err != nil {
+		return "", notFound("encrypted secret", err)
+	}
+	return v, nil
+}
+
+func (s *Store) Reseal(ctx context.Context, p hookd.ResealParams) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		n = 0
+		type row struct{ id, secret, prev string }
+		rows, err := tx.Query(`SELECT id, secret, previous_secret FROM webhooks`)
+		if err != nil {
+			return fmt.Errorf("reseal: %w", err)
+		}
+		var all []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.secret, &r.prev); err != nil {
+				rows.Close()
+				return fmt.Errorf("reseal: %w", err)
+			}
+			all = append(all, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reseal: %w", err)
+		}
+		for _, r := range all {
+			secret, prev := r.secret, r.prev
+			for _, v := range []*string{&secret, &prev} {
+				if *v == "" {
+					continue
+				}
+				if *v, err = p.Reseal(*v); err != nil {
+					return fmt.Errorf("reseal webhook %s: %w", r.id, err)
+				}
+				n++
+			}
+			if _, err := tx.Exec(`UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?`, secret, prev, r.id); err != nil {
+				return fmt.Errorf("reseal webhook %s: %w", r.id, err)
+			}
+		}
+		if p.Fingerprint == "" {
+			_, err := tx.Exec(`DELETE FROM settings WHERE key = ?`, hookd.SettingKeyFingerprint)
+			return err
+		}
+		return setSetting(tx, hookd.SettingKeyFingerprint, []byte(p.Fingerprint))
+	})
+	return n, err
+}

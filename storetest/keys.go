@@ -1,0 +1,105 @@
+package storetest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd"
+)
+
+func init() {
+	for name, fn := range map[string]func(*testing.T, hookd.Store){
+		"Settings":                 testSettings,
+		"EncryptedSecret":          testEncryptedSecret,
+		"ResealRewritesEverything": testResealRewritesEverything,
+		"ResealAllOrNothing":       testResealAllOrNothing,
+	} {
+		cases[name] = fn
+	}
+}
+
+func testSettings(t *testing.T, s hookd.Store) {
+	_, err := s.Setting(ctx(), "x")
+	wantErr(t, err, hookd.ErrNotFound)
+	must(t, s.SetSetting(ctx(), "x", []byte("1")))
+	must(t, s.SetSetting(ctx(), "x", []byte("2")))
+	if v, err := s.Setting(ctx(), "x"); err != nil || string(v) != "2" {
+		t.Fatalf("setting = %q, %v", v, err)
+	}
+}
+
+// EncryptedSecret finds a secret stored encrypted, if the store encrypts
+// (the suite runs with and without a key), and never a plain one.
+func testEncryptedSecret(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	_, err := s.EncryptedSecret(ctx())
+	wantErr(t, err, hookd.ErrNotFound)
+	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
+	v, err := s.EncryptedSecret(ctx())
+	switch {
+	case err == nil && !strings.HasPrefix(v, "aes:"):
+		t.Fatalf("encrypted secret %q", v)
+	case err != nil && !errors.Is(err, hookd.ErrNotFound):
+		t.Fatal(err)
+	}
+}
+
+// Reseal rewrites every secret, a rotation's previous one included, and
+// records the fingerprint.
+func testResealRewritesEverything(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	a, b := webhook("acme", "wh_a"), webhook("acme", "wh_b")
+	b.PreviousSecret, b.PreviousSecretExpiresAt = hookd.GenerateSecret(hookd.SchemeStandard), base.Add(24*3600e9)
+	unsigned := webhook("acme", "wh_c")
+	unsigned.Signature, unsigned.Secret = &hookd.Signature{Scheme: hookd.SchemeGitHub}, ""
+	for _, w := range []*hookd.Webhook{a, b, unsigned} {
+		must(t, s.CreateWebhook(ctx(), w))
+	}
+	var seen []string
+	n, err := s.Reseal(ctx(), hookd.ResealParams{Fingerprint: "f1", Reseal: func(stored string) (string, error) {
+		seen = append(seen, stored)
+		return "plain:resealed", nil
+	}})
+	must(t, err)
+	if n != 3 || len(seen) != 3 {
+		t.Fatalf("resealed %d (%d seen), want 3: two secrets and a previous one; none for an unsigned webhook", n, len(seen))
+	}
+	if fp, err := s.Setting(ctx(), hookd.SettingKeyFingerprint); err != nil || string(fp) != "f1" {
+		t.Fatalf("fingerprint %q %v", fp, err)
+	}
+	got, err := s.GetWebhook(ctx(), "acme", "wh_b")
+	must(t, err)
+	if got.Secret != "resealed" || got.PreviousSecret != "resealed" {
+		t.Fatalf("after reseal: %q %q", got.Secret, got.PreviousSecret)
+	}
+}
+
+// A Reseal that fails part way changes nothing.
+func testResealAllOrNothing(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	a, b := webhook("acme", "wh_a"), webhook("acme", "wh_b")
+	must(t, s.CreateWebhook(ctx(), a))
+	must(t, s.CreateWebhook(ctx(), b))
+	must(t, s.SetSetting(ctx(), hookd.SettingKeyFingerprint, []byte("old")))
+	calls := 0
+	_, err := s.Reseal(ctx(), hookd.ResealParams{Fingerprint: "new", Reseal: func(string) (string, error) {
+		if calls++; calls == 2 {
+			return "", errors.New("cannot open")
+		}
+		return "plain:changed", nil
+	}})
+	if err == nil {
+		t.Fatal("a failed reseal reported success")
+	}
+	for _, w := range []*hookd.Webhook{a, b} {
+		got, err := s.GetWebhook(ctx(), "acme", w.ID)
+		must(t, err)
+		if got.Secret != w.Secret {
+			t.Fatalf("%s's secret changed by a failed reseal", w.ID)
+		}
+	}
+	if fp, _ := s.Setting(ctx(), hookd.SettingKeyFingerprint); string(fp) != "old" {
+		t.Fatalf("fingerprint %q after a failed reseal", fp)
+	}
+}
