@@ -5,9 +5,12 @@ import (
 	"time"
 )
 
-// Store is the storage contract. sqlite/ and postgres/ implement it and
-// storetest checks that they behave alike. Methods return ErrNotFound for a
-// missing row and ErrConflict for a taken unique key, wrapped.
+// Store is the storage contract: every role below, which one value
+// implements. sqlite/ and postgres/ implement it and storetest checks that
+// they behave alike. Each consumer asks for the roles it uses: the delivery
+// engine for Deliverer, the console for what it reads. Methods return
+// ErrNotFound for a missing row and ErrConflict for a taken unique key,
+// wrapped.
 //
 // Every write is built to share commits: engines batch concurrent writes
 // into one transaction (group commit), so the cost of durability is paid
@@ -15,10 +18,20 @@ import (
 type Store interface {
 	Queue
 	KeyStore
+	Tenancy
+	Catalog
+	Events
+	Deliveries
+	Statistics
+	Consoles
+	AuditLog
 
 	Ping(ctx context.Context) error
 	Close() error
+}
 
+// Tenancy is tenants, their keys and the operator's key.
+type Tenancy interface {
 	// AdminKeyHash returns the stored hash of the operator's key, or ErrNotFound.
 	AdminKeyHash(ctx context.Context) ([]byte, error)
 	SetAdminKeyHash(ctx context.Context, hash []byte) error
@@ -34,7 +47,10 @@ type Store interface {
 	ListAPIKeys(ctx context.Context, tenantID string) ([]*APIKey, error)
 	DeleteAPIKey(ctx context.Context, tenantID, id string) error
 	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+}
 
+// Catalog is the event types and the tenants' webhooks.
+type Catalog interface {
 	CreateEventType(ctx context.Context, et *EventType) error
 	GetEventType(ctx context.Context, name string) (*EventType, error)
 	ListEventTypes(ctx context.Context) ([]*EventType, error)
@@ -54,7 +70,10 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
 	// EnabledWebhooks returns the tenant's enabled webhooks, for matching.
 	EnabledWebhooks(ctx context.Context, tenantID string) ([]*Webhook, error)
+}
 
+// Events is publishing and reading events.
+type Events interface {
 	// PublishEvent stores ev and one PENDING delivery per webhook ID that
 	// still exists and is enabled, in one transaction, durable on return.
 	// When the tenant already has an event with ev.ID it stores nothing and
@@ -65,7 +84,10 @@ type Store interface {
 	// when Before is set.
 	ListEvents(ctx context.Context, q EventQuery) ([]*Event, error)
 	ListEventDeliveries(ctx context.Context, tenantID, eventID string) ([]*Delivery, error)
+}
 
+// Deliveries is reading deliveries and queueing them again by hand.
+type Deliveries interface {
 	// CreateTestDelivery stores ev and a manual delivery of it to
 	// webhookID, leased to the caller for lease (by the store's clock), and
 	// returns the claim. Should the caller die, the delivery falls due when
@@ -87,16 +109,17 @@ type Store interface {
 	// RetryFailed makes every FAILED delivery of a webhook due now for one
 	// manual attempt each, and returns how many.
 	RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error)
+}
+
+// Statistics is what the statistics pages and endpoints read.
+type Statistics interface {
 	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
 	// StatsSeries returns q.Buckets periods of statistics, oldest first.
 	StatsSeries(ctx context.Context, q SeriesQuery) ([]*SeriesBucket, error)
+}
 
-	// ListAudit returns a tenant's audit entries, newest first. Entries are
-	// written by the changes they describe: each write method given a
-	// context with hookd.WithAudit writes its entry in its transaction
-	// when it changes something.
-	ListAudit(ctx context.Context, q AuditQuery) ([]*AuditEntry, error)
-
+// Consoles is the console's sessions and portal links.
+type Consoles interface {
 	// CreateConsoleSession stores a portal link or a signed-in console
 	// session, and drops the sessions that expired before cs.CreatedAt.
 	CreateConsoleSession(ctx context.Context, cs *ConsoleSession) error
@@ -109,6 +132,22 @@ type Store interface {
 	ConsoleSessionByToken(ctx context.Context, tokenHash []byte, now time.Time) (*ConsoleSession, error)
 	// DeleteConsoleSession signs a session out.
 	DeleteConsoleSession(ctx context.Context, id string) error
+}
+
+// AuditLog reads the audit log. Entries are written by the changes they
+// describe: each write method given a context with WithAudit writes its
+// entry in its own transaction when it changes something.
+type AuditLog interface {
+	// ListAudit returns a tenant's audit entries, newest first.
+	ListAudit(ctx context.Context, q AuditQuery) ([]*AuditEntry, error)
+}
+
+// Deliverer is what the delivery engine needs of a store: the queue, the
+// webhooks it sends to, and the test sends it makes.
+type Deliverer interface {
+	Queue
+	GetWebhook(ctx context.Context, tenantID, id string) (*Webhook, error)
+	CreateTestDelivery(ctx context.Context, ev *Event, webhookID string, lease time.Duration) (*Claim, error)
 }
 
 // Waker is implemented by stores that can tell a process when another

@@ -35,7 +35,7 @@ import (
 
 // Config configures the engine. Zero values take the documented defaults.
 type Config struct {
-	Store  hookd.Store
+	Store  hookd.Deliverer
 	Logger *slog.Logger
 	Clock  hookd.Clock
 	// Guard is checked on every address dialled; nil blocks private ranges.
@@ -149,7 +149,7 @@ func setDefault[T int | time.Duration](v *T, d T) {
 // Engine delivers. Start it once; Stop it once.
 type Engine struct {
 	cfg    Config
-	store  hookd.Store
+	store  hookd.Deliverer
 	log    *slog.Logger
 	clock  hookd.Clock
 	sender *sender
