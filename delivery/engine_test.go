@@ -107,6 +107,25 @@ func (h *harness) publish(hooks ...*hookd.Webhook) *hookd.Event {
 	return ev
 }
 
+// settle returns once the engine has looked for due work twice since the
+// call, woken each time, and holds nothing: whatever it was going to send
+// by now, it has sent. Tests prove that something is not sent with it,
+// instead of sleeping.
+func (h *harness) settle() {
+	h.t.Helper()
+	for range 2 {
+		n := h.engine.Loops()
+		h.engine.Notify()
+		deadline := time.Now().Add(10 * time.Second)
+		for h.engine.Loops() <= n+1 || h.engine.Held() > 0 {
+			if time.Now().After(deadline) {
+				h.t.Fatal("the engine did not settle")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
 func (h *harness) setEnabled(w *hookd.Webhook, enabled bool) {
 	h.t.Helper()
 	if _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
@@ -336,7 +355,7 @@ func TestRetriesUntilSuccessThenFailed(t *testing.T) {
 	if dd.Delivery.Attempts != 2 || !dd.Delivery.NextAttemptAt.IsZero() {
 		t.Fatalf("failed delivery = %+v", dd.Delivery)
 	}
-	time.Sleep(300 * time.Millisecond)
+	h.settle()
 	if n := len(dead.got()); n != 2 {
 		t.Fatalf("receiver got %d requests after FAILED, want 2", n)
 	}
@@ -579,7 +598,7 @@ func TestManualRetryIsOneAttempt(t *testing.T) {
 	dd = h.wait(ev, wh, "failed again after one manual attempt", func(d *hookd.DeliveryDetail) bool {
 		return d.Delivery.Attempts == 3 && d.Delivery.Status == hookd.StatusFailed
 	})
-	time.Sleep(300 * time.Millisecond)
+	h.settle()
 	if n := len(rcv.got()); n != 3 {
 		t.Fatalf("requests = %d, want 3: a failed manual retry is not retried", n)
 	}
@@ -603,9 +622,20 @@ func TestRateLimit(t *testing.T) {
 		h.wait(ev, wh, "delivered", status(hookd.StatusSuccess))
 	}
 	got := rcv.got()
-	// A burst of 5, then 5 a second: 15 requests span at least 2 seconds.
+	// A burst of 5, then 5 a second: 15 requests span at least 2 seconds,
+	// and no second holds more than the burst and a second's worth (a
+	// limiter that let 14 through at once would pass the span alone).
 	if span := got[len(got)-1].at.Sub(got[0].at); span < 1800*time.Millisecond {
 		t.Fatalf("15 requests at 5/s took %v", span)
+	}
+	for i := range got {
+		n := 0
+		for j := i; j < len(got) && got[j].at.Sub(got[i].at) < time.Second; j++ {
+			n++
+		}
+		if n > 10 {
+			t.Fatalf("%d requests within a second from request %d: the limit is a burst of 5 and 5 a second", n, i)
+		}
 	}
 }
 
@@ -649,7 +679,7 @@ func TestTestSend(t *testing.T) {
 		t.Fatalf("kept delivery = %+v, %v", dd, err)
 	}
 	// The engine does not send it a second time.
-	time.Sleep(300 * time.Millisecond)
+	h.settle()
 	if len(rcv.got()) != 1 {
 		t.Fatalf("test send went out %d times", len(rcv.got()))
 	}

@@ -250,15 +250,26 @@ func roles(t *testing.T, db string) {
 	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
 	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
 	wh := c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "r", "url": rcv.URL, "events": []string{"*"}})
-	c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}})
-	c.must(503, "POST", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/test", nil)
-	time.Sleep(300 * time.Millisecond)
-	if hits.Load() != 0 {
-		t.Fatal("an api-role process delivered")
+	var events []string
+	for range 2 {
+		events = append(events, c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}})["id"].(string))
 	}
+	c.must(503, "POST", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/test", nil)
 	worker, _, stopWorker := start(t, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8", "--role", "worker")
 	defer stopWorker()
-	eventually(t, "the worker's delivery", func() bool { return hits.Load() == 1 })
+	// Both events are sent once, by the worker: had the api process sent
+	// one too, it would have recorded an attempt of its own.
+	for _, id := range events {
+		eventually(t, "the worker's delivery of "+id, func() bool {
+			_, got := c.call("GET", "/v1/tenants/acme/events/"+id, nil)
+			ds, _ := got["deliveries"].([]any)
+			return len(ds) == 1 && ds[0].(map[string]any)["status"] == "SUCCESS"
+		})
+	}
+	st := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/stats", nil)
+	if hits.Load() != 2 || st["totalDeliveries"] != 2.0 {
+		t.Fatalf("%d requests and %v attempts for two events, want 2: an api-role process delivered", hits.Load(), st["totalDeliveries"])
+	}
 	if code := get(t, worker+"/healthz", ""); code != 200 {
 		t.Fatalf("worker healthz = %d", code)
 	}
