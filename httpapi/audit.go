@@ -32,6 +32,6 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		list = list[:limit]
 		next = encodeCursor(list[limit-1].Seq)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list, "nextCursor": next})
+	s.writeJSON(w, http.StatusOK, map[string]any{"data": list, "nextCursor": next})
 	return nil
 }

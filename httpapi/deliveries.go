@@ -55,7 +55,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if total >= 0 {
 		out["total"] = total
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -65,7 +65,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return deliveryErr(id, err)
 	}
-	writeJSON(w, http.StatusOK, d)
+	s.writeJSON(w, http.StatusOK, d)
 	return nil
 }
 
@@ -78,7 +78,7 @@ func (s *Server) listFailed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list, "total": total})
+	s.writeJSON(w, http.StatusOK, map[string]any{"data": list, "total": total})
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.RetryDelivery(r.Context(), r.PathValue("tenantId"), id); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "queued"})
+	s.writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "queued"})
 	return nil
 }
 
@@ -96,7 +96,7 @@ func (s *Server) retryAllFailed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"retried": n})
+	s.writeJSON(w, http.StatusAccepted, map[string]any{"retried": n})
 	return nil
 }
 
@@ -135,7 +135,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	s.writeJSON(w, http.StatusOK, st)
 	return nil
 }
 
@@ -182,7 +182,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if next != "" {
 		out["secret"] = next
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -213,6 +213,6 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	s.writeJSON(w, http.StatusOK, res)
 	return nil
 }

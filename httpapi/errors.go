@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/hookd/hookd"
@@ -68,13 +67,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			body.Error.Message = "service unavailable; try again"
 		}
 	}
-	writeJSON(w, status, body)
+	s.writeJSON(w, status, body)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		slog.Error("encode response", "err", err)
+		s.log.Error("encode response", "err", err)
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
 	}

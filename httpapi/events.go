@@ -72,7 +72,7 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	if res.Duplicate {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, publishAnswer{ID: res.Event.ID, Type: res.Event.Type, Timestamp: res.Event.Timestamp, Deliveries: res.Deliveries})
+	s.writeJSON(w, status, publishAnswer{ID: res.Event.ID, Type: res.Event.Type, Timestamp: res.Event.Timestamp, Deliveries: res.Deliveries})
 	return nil
 }
 
@@ -112,7 +112,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		events = events[:limit]
 		next = encodeCursor(events[limit-1].Seq)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": events, "nextCursor": next})
+	s.writeJSON(w, http.StatusOK, map[string]any{"data": events, "nextCursor": next})
 	return nil
 }
 
@@ -129,6 +129,6 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, &hookd.EventWithDeliveries{Event: ev, Deliveries: ds})
+	s.writeJSON(w, http.StatusOK, &hookd.EventWithDeliveries{Event: ev, Deliveries: ds})
 	return nil
 }

@@ -57,7 +57,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.CreateEventType(r.Context(), et, v); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, et)
+	s.writeJSON(w, http.StatusCreated, et)
 	return nil
 }
 
@@ -66,7 +66,7 @@ func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+	s.writeJSON(w, http.StatusOK, map[string]any{"data": list})
 	return nil
 }
 
@@ -76,7 +76,7 @@ func (s *Server) getEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return eventTypeErr(name, err)
 	}
-	writeJSON(w, http.StatusOK, et)
+	s.writeJSON(w, http.StatusOK, et)
 	return nil
 }
 
@@ -92,7 +92,7 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, et)
+	s.writeJSON(w, http.StatusOK, et)
 	return nil
 }
 

@@ -39,7 +39,7 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"url": s.baseURL(r) + PortalPath + token, "expiresAt": cs.ExpiresAt})
+	s.writeJSON(w, http.StatusCreated, map[string]any{"url": s.baseURL(r) + PortalPath + token, "expiresAt": cs.ExpiresAt})
 	return nil
 }
 

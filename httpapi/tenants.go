@@ -41,7 +41,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.CreateTenant(r.Context(), t, v); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, t)
+	s.writeJSON(w, http.StatusCreated, t)
 	return nil
 }
 
@@ -54,7 +54,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list, "total": total, "limit": page.Limit, "offset": page.Offset})
+	s.writeJSON(w, http.StatusOK, map[string]any{"data": list, "total": total, "limit": page.Limit, "offset": page.Offset})
 	return nil
 }
 
@@ -64,7 +64,7 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return tenantErr(id, err)
 	}
-	writeJSON(w, http.StatusOK, t)
+	s.writeJSON(w, http.StatusOK, t)
 	return nil
 }
 
@@ -83,7 +83,7 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, t)
+	s.writeJSON(w, http.StatusOK, t)
 	return nil
 }
 
@@ -113,7 +113,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "name": k.Name, "key": key, "createdAt": k.CreatedAt})
+	s.writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "name": k.Name, "key": key, "createdAt": k.CreatedAt})
 	return nil
 }
 
@@ -122,7 +122,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": keys})
+	s.writeJSON(w, http.StatusOK, map[string]any{"data": keys})
 	return nil
 }
 

@@ -145,7 +145,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, body)
+	s.writeJSON(w, http.StatusCreated, body)
 	return nil
 }
 
@@ -162,7 +162,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list, "total": total, "limit": page.Limit, "offset": page.Offset})
+	s.writeJSON(w, http.StatusOK, map[string]any{"data": list, "total": total, "limit": page.Limit, "offset": page.Offset})
 	return nil
 }
 
@@ -175,7 +175,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wh)
+	s.writeJSON(w, http.StatusOK, wh)
 	return nil
 }
 
@@ -204,7 +204,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wh)
+	s.writeJSON(w, http.StatusOK, wh)
 	return nil
 }
 
@@ -232,6 +232,6 @@ func (s *Server) getWebhookSecret(w http.ResponseWriter, r *http.Request) error 
 		}
 		out["publicKey"] = pk
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -3,9 +3,12 @@
 //
 // Durability: WAL mode with synchronous=FULL, so a commit is on disk when it
 // returns. Every write goes through one writer goroutine that runs whatever
-// writes are waiting in a single transaction, each inside its own savepoint
-// (group commit): one fsync is shared by the whole batch, and a failing
-// write rolls back alone.
+// writes are waiting in a single transaction (group commit): one fsync is
+// shared by the whole batch. Writes almost never fail, so a batch runs
+// without savepoints; when one write fails, the transaction is rolled back
+// and the batch runs again with a savepoint around each write, so the
+// failing write rolls back alone. A write function may therefore run twice,
+// and must have no effect outside its transaction.
 package sqlite
 
 import (

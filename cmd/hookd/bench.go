@@ -22,7 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/hookd/hookd/internal/loadgen"
 
 	"github.com/hookd/hookd/postgres"
 )
@@ -122,11 +122,11 @@ type BenchReport struct {
 }
 
 func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchReport, error) {
-	rcv, err := startReceiver()
+	rcv, err := loadgen.StartReceiver()
 	if err != nil {
 		return nil, err
 	}
-	defer rcv.close()
+	defer rcv.Close()
 	rep := &BenchReport{Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
 	var baseline float64
 	var fanout1 float64
@@ -221,134 +221,18 @@ func printReport(w io.Writer, rep *BenchReport) {
 	}
 }
 
-// receiver is the bench's own webhook endpoint: /ok/N answers 200 at once
-// and records the publish → receive latency carried in the body; /hang/N
-// holds the request until the client gives up.
-type receiver struct {
-	srv   *http.Server
-	url   string
-	mu    sync.Mutex
-	lat   []time.Duration
-	other []time.Duration // the fairness row's other tenant
-	count atomic.Int64
-	last  atomic.Int64 // unix ns of the last healthy delivery
-	// seen, when set, holds every webhook-id received, to count duplicates
-	// (the soak and fairness rows; too big for the backlog's million).
-	seen atomic.Pointer[sync.Map]
-	dups atomic.Int64
-	stop chan struct{}
-}
-
-func startReceiver() (*receiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	r := &receiver{url: "http://" + ln.Addr().String(), stop: make(chan struct{})}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /ok/{n}", func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		now := time.Now()
-		if sent := sentAt(body); sent > 0 {
-			d := time.Duration(now.UnixNano() - sent)
-			r.mu.Lock()
-			r.lat = append(r.lat, d)
-			r.mu.Unlock()
-		}
-		if seen := r.seen.Load(); seen != nil {
-			if _, dup := seen.LoadOrStore(req.Header.Get("webhook-id"), struct{}{}); dup {
-				r.dups.Add(1)
-			}
-		}
-		r.count.Add(1)
-		r.last.Store(now.UnixNano())
-	})
-	// The fairness row's other tenant: latencies kept apart.
-	mux.HandleFunc("POST /other/{n}", func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		if sent := sentAt(body); sent > 0 {
-			r.mu.Lock()
-			r.other = append(r.other, time.Duration(time.Now().UnixNano()-sent))
-			r.mu.Unlock()
-		}
-	})
-	mux.HandleFunc("POST /hang/{n}", func(w http.ResponseWriter, req *http.Request) {
-		select {
-		case <-req.Context().Done():
-		case <-r.stop:
-		}
-	})
-	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go r.srv.Serve(ln)
-	return r, nil
-}
-
-func (r *receiver) reset() []time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	lat := r.lat
-	r.lat = make([]time.Duration, 0, 1<<16)
-	r.other = nil
-	r.count.Store(0)
-	r.last.Store(0)
-	r.seen.Store(nil)
-	r.dups.Store(0)
-	return lat
-}
-
-func (r *receiver) close() {
-	close(r.stop)
-	r.srv.Close()
-}
-
-// sentAt finds "sent":NNN in a body without decoding it.
-func sentAt(body []byte) int64 {
-	i := bytes.Index(body, []byte(`"sent":`))
-	if i < 0 {
-		return 0
-	}
-	j := i + len(`"sent":`)
-	k := j
-	for k < len(body) && body[k] >= '0' && body[k] <= '9' {
-		k++
-	}
-	n, _ := strconv.ParseInt(string(body[j:k]), 10, 64)
-	return n
-}
-
-// eventBody is a publish request of about payload bytes of data.
-func eventBody(payload int) func() []byte {
-	pad := strings.Repeat("x", max(payload-40, 0))
-	return func() []byte {
-		return []byte(`{"type":"bench.event","data":{"sent":` + strconv.FormatInt(time.Now().UnixNano(), 10) + `,"pad":"` + pad + `"}}`)
-	}
-}
-
+// percentiles fills row's latency columns from lat.
 func percentiles(lat []time.Duration, row *BenchRow) {
-	if len(lat) == 0 {
-		return
-	}
-	slices.Sort(lat)
-	at := func(p float64) float64 {
-		i := min(int(p*float64(len(lat))), len(lat)-1)
-		return float64(lat[i]) / float64(time.Millisecond)
-	}
-	row.P50Ms, row.P90Ms, row.P99Ms = at(0.50), at(0.90), at(0.99)
-	row.MaxMs = float64(lat[len(lat)-1]) / float64(time.Millisecond)
-}
-
-func newClient(conns int) *http.Client {
-	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, IdleConnTimeout: time.Minute,
-	}}
+	l := loadgen.Summarize(lat)
+	row.P50Ms, row.P90Ms, row.P99Ms, row.MaxMs = l.P50, l.P90, l.P99, l.Max
 }
 
 // runBaseline is the machine's loopback ceiling: a plain Go client posting
 // the same bodies to the same receiver, as fast as it answers.
-func runBaseline(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
-	rcv.reset()
-	client := newClient(cfg.Publishers)
-	body := eventBody(1024)
+func runBaseline(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*BenchRow, error) {
+	rcv.Reset()
+	client := loadgen.NewClient(cfg.Publishers)
+	body := loadgen.EventBody(1024)
 	var n atomic.Int64
 	deadline := time.Now().Add(cfg.Duration)
 	start := time.Now()
@@ -358,7 +242,7 @@ func runBaseline(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 		go func(i int) {
 			defer wg.Done()
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				res, err := client.Post(rcv.url+"/ok/"+strconv.Itoa(i), "application/json", bytes.NewReader(body()))
+				res, err := client.Post(rcv.URL+"/ok/"+strconv.Itoa(i), "application/json", bytes.NewReader(body()))
 				if err != nil {
 					continue
 				}
@@ -372,7 +256,7 @@ func runBaseline(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 	el := time.Since(start).Seconds()
 	row := &BenchRow{Scenario: "baseline", Fanout: 1, PayloadBytes: 1024, DeliveredPerSec: float64(n.Load()) / el, Delivered: n.Load(), Expected: n.Load(),
 		Note: "a plain Go HTTP client posting the same bodies to the same receiver: the loopback ceiling"}
-	percentiles(rcv.reset(), row)
+	percentiles(rcv.Reset(), row)
 	return row, nil
 }
 
@@ -380,19 +264,19 @@ func runBaseline(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 // with nothing stored: a relay in the bench process takes the same publish
 // requests and forwards each one to the receiver before answering 202. No
 // webhook service, however it stores events, can beat this row here.
-func runRelay(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+func runRelay(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*BenchRow, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	out := newClient(cfg.Publishers)
+	out := loadgen.NewClient(cfg.Publishers)
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		res, err := out.Post(rcv.url+"/ok/0", "application/json", bytes.NewReader(body))
+		res, err := out.Post(rcv.URL+"/ok/0", "application/json", bytes.NewReader(body))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -403,17 +287,17 @@ func runRelay(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, 
 	})}
 	go srv.Serve(ln)
 	defer srv.Close()
-	rcv.reset()
+	rcv.Reset()
 	start := time.Now()
 	accepted, pubDur := publish(ctx, cfg, &hookdProc{url: "http://" + ln.Addr().String()}, 1024, cfg.Rate, cfg.Duration, 0, nil)
-	delivered, lastNs := rcv.count.Load(), rcv.last.Load()
+	delivered, last := rcv.Count(), rcv.Last()
 	row := &BenchRow{Scenario: "relay", Fanout: 1, PayloadBytes: 1024, OfferedRate: cfg.Rate,
 		AcceptedPerSec: float64(accepted) / pubDur.Seconds(), Delivered: delivered, Expected: accepted,
 		Note: "a relay with no storage, in the bench process: each publish forwarded to the receiver before its 202; the ceiling of two HTTP exchanges per event"}
-	if lastNs > 0 {
-		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	if !last.IsZero() {
+		row.DeliveredPerSec = float64(delivered) / last.Sub(start).Seconds()
 	}
-	percentiles(rcv.reset(), row)
+	percentiles(rcv.Reset(), row)
 	return row, nil
 }
 
@@ -520,14 +404,14 @@ func startHookd(ctx context.Context, cfg *benchConfig, dir string, extra ...stri
 			return nil, fmt.Errorf("hookd did not become ready: %s", p.out)
 		}
 	}
-	p.cpu0, p.t0 = procCPU(p.cmd.Process.Pid), time.Now()
+	p.cpu0, p.t0 = loadgen.ProcCPU(p.cmd.Process.Pid), time.Now()
 	return p, nil
 }
 
 func (p *hookdProc) usage() (cores, rssMB float64) {
 	pid := p.cmd.Process.Pid
-	cores = (procCPU(pid) - p.cpu0).Seconds() / time.Since(p.t0).Seconds()
-	return cores, float64(procPeakRSS(pid)) / (1 << 20)
+	cores = (loadgen.ProcCPU(pid) - p.cpu0).Seconds() / time.Since(p.t0).Seconds()
+	return cores, float64(loadgen.ProcPeakRSS(pid)) / (1 << 20)
 }
 
 // stop ends hookd gracefully and waits for it.
@@ -562,7 +446,7 @@ func (p *hookdProc) call(method, path string, body any) error {
 
 // setup creates the bench tenant, its event type and webhooks: fanout
 // healthy ones and hanging ones (10 s timeout).
-func (p *hookdProc) setup(rcv *receiver, fanout, hanging int) error {
+func (p *hookdProc) setup(rcv *loadgen.Receiver, fanout, hanging int) error {
 	if err := p.call("POST", "/v1/tenants", map[string]any{"id": "bench", "name": "bench"}); err != nil {
 		return err
 	}
@@ -570,9 +454,9 @@ func (p *hookdProc) setup(rcv *receiver, fanout, hanging int) error {
 		return err
 	}
 	for i := 0; i < fanout; i++ {
-		url, timeout := fmt.Sprintf("%s/ok/%d", rcv.url, i), 30000
+		url, timeout := fmt.Sprintf("%s/ok/%d", rcv.URL, i), 30000
 		if i < hanging {
-			url, timeout = fmt.Sprintf("%s/hang/%d", rcv.url, i), 10000
+			url, timeout = fmt.Sprintf("%s/hang/%d", rcv.URL, i), 10000
 		}
 		if err := p.call("POST", "/v1/tenants/bench/webhooks", map[string]any{
 			"name": fmt.Sprintf("bench %d", i), "url": url, "events": []string{"*"}, "timeoutMs": timeout,
@@ -599,60 +483,15 @@ func publish(ctx context.Context, cfg *benchConfig, p *hookdProc, payload int, o
 
 // publishTo is publish for a tenant of the caller's.
 func publishTo(ctx context.Context, cfg *benchConfig, p *hookdProc, tenant string, payload int, offered float64, d time.Duration, n int64, progress func(accepted int64)) (int64, time.Duration) {
-	client := newClient(cfg.Publishers)
-	body := eventBody(payload)
-	var lim *rate.Limiter
-	if offered > 0 {
-		lim = rate.NewLimiter(rate.Limit(offered), max(1, int(offered/100)))
-	}
-	var accepted atomic.Int64
-	pctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i := 0; i < cfg.Publishers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for pctx.Err() == nil && (n == 0 || accepted.Load() < n) {
-				if lim != nil && lim.Wait(pctx) != nil {
-					return
-				}
-				req, _ := http.NewRequestWithContext(pctx, "POST", p.url+"/v1/tenants/"+tenant+"/events", bytes.NewReader(body()))
-				req.Header.Set("Authorization", "Bearer "+p.key)
-				res, err := client.Do(req)
-				if err != nil {
-					continue
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode == http.StatusAccepted {
-					accepted.Add(1)
-				}
-			}
-		}()
-	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	for {
-		select {
-		case <-done:
-			return accepted.Load(), time.Since(start)
-		case <-tick.C:
-			if progress != nil {
-				progress(accepted.Load())
-			}
-		}
-	}
+	return loadgen.Publish(ctx, loadgen.Load{URL: p.url + "/v1/tenants/" + tenant + "/events", Key: p.key, Publishers: cfg.Publishers,
+		Body: loadgen.EventBody(payload), Rate: offered, Duration: d, Limit: n, Progress: progress})
 }
 
 // drain waits until want healthy deliveries arrived or DrainWait passes.
-func drain(cfg *benchConfig, rcv *receiver, want int64, progress func()) {
+func drain(cfg *benchConfig, rcv *loadgen.Receiver, want int64, progress func()) {
 	deadline := time.Now().Add(cfg.DrainWait)
 	last := time.Now()
-	for rcv.count.Load() < want && time.Now().Before(deadline) {
+	for rcv.Count() < want && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 		if time.Since(last) > time.Second {
 			progress()
@@ -661,7 +500,7 @@ func drain(cfg *benchConfig, rcv *receiver, want int64, progress func()) {
 	}
 }
 
-func runLoad(ctx context.Context, cfg *benchConfig, rcv *receiver, spec loadSpec) (*BenchRow, error) {
+func runLoad(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, spec loadSpec) (*BenchRow, error) {
 	dir, cfg, cleanup, err := rowSetup(ctx, cfg, false)
 	if err != nil {
 		return nil, err
@@ -675,24 +514,24 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *receiver, spec loadSpec
 	if err := p.setup(rcv, spec.fanout, spec.hanging); err != nil {
 		return nil, err
 	}
-	rcv.reset()
+	rcv.Reset()
 	healthy := int64(spec.fanout - spec.hanging)
 	start := time.Now()
 	accepted, pubDur := publish(ctx, cfg, p, spec.payload, spec.rate, cfg.Duration, 0, func(a int64) {
 		el := time.Since(start).Seconds()
-		fmt.Fprintf(cfg.Progress, "\r%-10s %4.0fs  accepted %8.0f ev/s  delivered %8.0f/s   ", spec.name, el, float64(a)/el, float64(rcv.count.Load())/el)
+		fmt.Fprintf(cfg.Progress, "\r%-10s %4.0fs  accepted %8.0f ev/s  delivered %8.0f/s   ", spec.name, el, float64(a)/el, float64(rcv.Count())/el)
 	})
 	want := accepted * healthy
 	drain(cfg, rcv, want, func() {
-		fmt.Fprintf(cfg.Progress, "\r%-10s draining: %d/%d delivered            ", spec.name, rcv.count.Load(), want)
+		fmt.Fprintf(cfg.Progress, "\r%-10s draining: %d/%d delivered            ", spec.name, rcv.Count(), want)
 	})
 	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
-	delivered, lastNs := rcv.count.Load(), rcv.last.Load()
+	delivered, last := rcv.Count(), rcv.Last()
 	cores, rss := p.usage()
 	row := &BenchRow{Scenario: spec.name, Fanout: spec.fanout, PayloadBytes: spec.payload, OfferedRate: spec.rate,
 		AcceptedPerSec: float64(accepted) / pubDur.Seconds(), Delivered: delivered, Expected: want, CPUCores: cores, PeakRSSMB: rss}
-	if lastNs > 0 {
-		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	if !last.IsZero() {
+		row.DeliveredPerSec = float64(delivered) / last.Sub(start).Seconds()
 	}
 	switch {
 	case spec.hanging > 0:
@@ -702,13 +541,13 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *receiver, spec loadSpec
 	case spec.name == "half":
 		row.Note = "fanout1 offered half the rate the fanout1 row reached"
 	}
-	percentiles(rcv.reset(), row)
+	percentiles(rcv.Reset(), row)
 	return row, nil
 }
 
 // runBacklog creates Backlog pending deliveries with workers off (--role
 // api), then starts a worker and measures the drain.
-func runBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+func runBacklog(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*BenchRow, error) {
 	dir, cfg, cleanup, err := rowSetup(ctx, cfg, true)
 	if err != nil {
 		return nil, err
@@ -727,18 +566,18 @@ func runBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow
 	start := time.Now()
 	want := accepted * fanout
 	drain(cfg, rcv, want, func() {
-		n := rcv.count.Load()
+		n := rcv.Count()
 		fmt.Fprintf(cfg.Progress, "\rbacklog    draining: %d/%d (%.0f/s)            ", n, want, float64(n)/time.Since(start).Seconds())
 	})
 	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
-	delivered, lastNs := rcv.count.Load(), rcv.last.Load()
+	delivered, last := rcv.Count(), rcv.Last()
 	cores, rss := worker.usage()
 	row := &BenchRow{Scenario: "backlog", Fanout: fanout, PayloadBytes: 1024, Delivered: delivered, Expected: want, CPUCores: cores, PeakRSSMB: rss,
 		Note: fmt.Sprintf("%d deliveries created with workers off, then drained by one worker; latency counts from publish, so it includes the wait", want)}
-	if lastNs > 0 {
-		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	if !last.IsZero() {
+		row.DeliveredPerSec = float64(delivered) / last.Sub(start).Seconds()
 	}
-	percentiles(rcv.reset(), row)
+	percentiles(rcv.Reset(), row)
 	return row, nil
 }
 
@@ -746,7 +585,7 @@ func runBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow
 // tenant, fanout webhooks, with workers off (--role api, then stopped), in
 // cfg.DB (shared by the row's processes), and returns how many events were
 // accepted. more, when set, sets up more before the workers start.
-func makeBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver, dir, name string, fanout, deliveries int, more func(*hookdProc) error) (int64, error) {
+func makeBacklog(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, dir, name string, fanout, deliveries int, more func(*hookdProc) error) (int64, error) {
 	events := int64((deliveries + fanout - 1) / fanout)
 	api, err := startHookd(ctx, cfg, dir, "--role", "api")
 	if err != nil {
@@ -765,7 +604,7 @@ func makeBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver, dir, name
 	accepted, _ := publish(ctx, cfg, api, 1024, 0, time.Hour, events, func(a int64) {
 		fmt.Fprintf(cfg.Progress, "\r%-10s creating: %d/%d deliveries (%.0f/s)   ", name, a*int64(fanout), events*int64(fanout), float64(a)*float64(fanout)/time.Since(start).Seconds())
 	})
-	rcv.reset()
+	rcv.Reset()
 	return accepted, nil
 }
 
@@ -773,7 +612,7 @@ func makeBacklog(ctx context.Context, cfg *benchConfig, rcv *receiver, dir, name
 // webhook when the worker starts; meanwhile tenant "other" publishes
 // FairRate events/s to a webhook of its own. The row's latency is the other
 // tenant's, publish → receive: what one tenant's backlog costs another.
-func runFairness(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+func runFairness(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*BenchRow, error) {
 	dir, cfg, cleanup, err := rowSetup(ctx, cfg, true)
 	if err != nil {
 		return nil, err
@@ -783,12 +622,12 @@ func runFairness(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 		if err := p.call("POST", "/v1/tenants", map[string]any{"id": "other", "name": "other"}); err != nil {
 			return err
 		}
-		return p.call("POST", "/v1/tenants/other/webhooks", map[string]any{"name": "other", "url": rcv.url + "/other/0", "events": []string{"*"}})
+		return p.call("POST", "/v1/tenants/other/webhooks", map[string]any{"name": "other", "url": rcv.URL + "/other/0", "events": []string{"*"}})
 	})
 	if err != nil {
 		return nil, err
 	}
-	rcv.seen.Store(&sync.Map{})
+	rcv.CountDuplicates()
 	p, err := startHookd(ctx, cfg, dir)
 	if err != nil {
 		return nil, err
@@ -796,29 +635,24 @@ func runFairness(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 	defer p.stop()
 	start := time.Now()
 	other, pubDur := publishTo(ctx, cfg, p, "other", 1024, cfg.FairRate, cfg.Duration, 0, func(int64) {
-		fmt.Fprintf(cfg.Progress, "\rfairness   backlog delivered %d/%d   ", rcv.count.Load(), accepted)
+		fmt.Fprintf(cfg.Progress, "\rfairness   backlog delivered %d/%d   ", rcv.Count(), accepted)
 	})
-	backlogAt := rcv.count.Load() // how far the backlog had drained when the other tenant stopped
+	backlogAt := rcv.Count() // how far the backlog had drained when the other tenant stopped
 	for deadline := time.Now().Add(cfg.DrainWait); ; time.Sleep(20 * time.Millisecond) {
-		rcv.mu.Lock()
-		got := int64(len(rcv.other))
-		rcv.mu.Unlock()
-		if got >= other || time.Now().After(deadline) {
+		if got := int64(len(rcv.Other())); got >= other || time.Now().After(deadline) {
 			break
 		}
 	}
 	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
-	rcv.mu.Lock()
-	lat := append([]time.Duration(nil), rcv.other...)
-	rcv.mu.Unlock()
+	lat := rcv.Other()
 	cores, rss := p.usage()
-	dups := rcv.dups.Load()
+	dups := rcv.Duplicates()
 	row := &BenchRow{Scenario: "fairness", Duplicates: dups, Fanout: 1, PayloadBytes: 1024, OfferedRate: cfg.FairRate,
 		AcceptedPerSec: float64(other) / pubDur.Seconds(), Delivered: int64(len(lat)), Expected: other, CPUCores: cores, PeakRSSMB: rss,
 		DeliveredPerSec: float64(backlogAt) / time.Since(start).Seconds(),
 		Note:            fmt.Sprintf("latency is tenant other's (%.0f events/s) while tenant bench's %d deliveries to one fast webhook drain; delivered/s is the backlog's", cfg.FairRate, accepted)}
 	percentiles(lat, row)
-	rcv.reset()
+	rcv.Reset()
 	return row, nil
 }
 
@@ -826,7 +660,7 @@ func runFairness(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRo
 // and watches, every second, the WAL's size, and hookd's resident memory;
 // the database's size per event is read after hookd stops (its last
 // checkpoint folds the WAL in).
-func runSoak(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, error) {
+func runSoak(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*BenchRow, error) {
 	dir, cfg, cleanup, err := rowSetup(ctx, cfg, false)
 	if err != nil {
 		return nil, err
@@ -845,8 +679,8 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, e
 	if err := p.setup(rcv, 1, 0); err != nil {
 		return nil, err
 	}
-	rcv.reset()
-	rcv.seen.Store(&sync.Map{})
+	rcv.Reset()
+	rcv.CountDuplicates()
 	row := &BenchRow{Scenario: "soak", Fanout: 1, PayloadBytes: 1024, OfferedRate: cfg.SoakRate}
 	db := filepath.Join(dir, "bench.db")
 	watchDone, stopWatch := make(chan struct{}), make(chan struct{})
@@ -868,7 +702,7 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, e
 				walPeak.Store(max(walPeak.Load(), fi.Size()))
 			}
 			if i == 10 {
-				rssStart = procRSS(p.cmd.Process.Pid)
+				rssStart = float64(loadgen.ProcRSS(p.cmd.Process.Pid))/(1<<20)
 			}
 		}
 	}()
@@ -876,12 +710,12 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, e
 	accepted, pubDur := publish(ctx, cfg, p, 1024, cfg.SoakRate, cfg.SoakDuration, 0, func(a int64) {
 		el := time.Since(start).Seconds()
 		fmt.Fprintf(cfg.Progress, "\rsoak       %4.0fs  accepted %6.0f ev/s  delivered %6.0f/s  WAL peak %5.1f MB  RSS %4.0f MB   ",
-			el, float64(a)/el, float64(rcv.count.Load())/el, float64(walPeak.Load())/(1<<20), procRSS(p.cmd.Process.Pid))
+			el, float64(a)/el, float64(rcv.Count())/el, float64(walPeak.Load())/(1<<20), float64(loadgen.ProcRSS(p.cmd.Process.Pid))/(1<<20))
 	})
-	rssEnd := procRSS(p.cmd.Process.Pid)
+	rssEnd := float64(loadgen.ProcRSS(p.cmd.Process.Pid))/(1<<20)
 	drain(cfg, rcv, accepted, func() {})
 	fmt.Fprintf(cfg.Progress, "\r%-110s\r", "")
-	delivered, lastNs := rcv.count.Load(), rcv.last.Load()
+	delivered, last := rcv.Count(), rcv.Last()
 	cores, rss := p.usage()
 	close(stopWatch)
 	<-watchDone
@@ -889,9 +723,9 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, e
 	stopped = true
 	row.AcceptedPerSec, row.Delivered, row.Expected = float64(accepted)/pubDur.Seconds(), delivered, accepted
 	row.CPUCores, row.PeakRSSMB, row.RSSStartMB, row.RSSEndMB = cores, rss, rssStart, rssEnd
-	row.Duplicates = rcv.dups.Load()
-	if lastNs > 0 {
-		row.DeliveredPerSec = float64(delivered) / time.Unix(0, lastNs).Sub(start).Seconds()
+	row.Duplicates = rcv.Duplicates()
+	if !last.IsZero() {
+		row.DeliveredPerSec = float64(delivered) / last.Sub(start).Seconds()
 	}
 	if fi, err := os.Stat(db); err == nil && accepted > 0 {
 		row.WALPeakMB = float64(walPeak.Load()) / (1 << 20)
@@ -899,44 +733,7 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *receiver) (*BenchRow, e
 	} else {
 		row.Note = "the WAL and database are watched on SQLite only"
 	}
-	percentiles(rcv.reset(), row)
+	percentiles(rcv.Reset(), row)
 	return row, nil
 }
 
-// procCPU is a process's user + system CPU time, from /proc.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) start at ")".
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const clkTck = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / clkTck
-}
-
-// procPeakRSS is a process's peak resident set (VmHWM), in bytes.
-func procPeakRSS(pid int) int64 { return procStatus(pid, "VmHWM:") }
-
-// procRSS is a process's resident set now (VmRSS), in MB.
-func procRSS(pid int) float64 { return float64(procStatus(pid, "VmRSS:")) / (1 << 20) }
-
-// procStatus reads a kB field of /proc/PID/status, in bytes.
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
