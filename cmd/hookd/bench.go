@@ -702,7 +702,7 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*Ben
 				walPeak.Store(max(walPeak.Load(), fi.Size()))
 			}
 			if i == 10 {
-				rssStart = float64(loadgen.ProcRSS(p.cmd.Process.Pid))/(1<<20)
+				rssStart = float64(loadgen.ProcRSS(p.cmd.Process.Pid)) / (1 << 20)
 			}
 		}
 	}()
@@ -712,7 +712,7 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*Ben
 		fmt.Fprintf(cfg.Progress, "\rsoak       %4.0fs  accepted %6.0f ev/s  delivered %6.0f/s  WAL peak %5.1f MB  RSS %4.0f MB   ",
 			el, float64(a)/el, float64(rcv.Count())/el, float64(walPeak.Load())/(1<<20), float64(loadgen.ProcRSS(p.cmd.Process.Pid))/(1<<20))
 	})
-	rssEnd := float64(loadgen.ProcRSS(p.cmd.Process.Pid))/(1<<20)
+	rssEnd := float64(loadgen.ProcRSS(p.cmd.Process.Pid)) / (1 << 20)
 	drain(cfg, rcv, accepted, func() {})
 	fmt.Fprintf(cfg.Progress, "\r%-110s\r", "")
 	delivered, last := rcv.Count(), rcv.Last()
@@ -736,4 +736,3 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*Ben
 	percentiles(rcv.Reset(), row)
 	return row, nil
 }
-
