@@ -19,13 +19,7 @@ func (s *Store) CreateConsoleSession(ctx context.Context, cs *hookd.ConsoleSessi
 			return fmt.Errorf("sweep console sessions: %w", err)
 		}
 		_, err := tx.Exec(`INSERT INTO console_sessions (`+sqlrow.SessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sqlrow.SessionArgs(cs)...)
-		if isUnique(err) {
-			return fmt.Errorf("create console session: %w", hookd.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("create console session: %w", err)
-		}
-		return nil
+		return insertErr("create console session", err)
 	})
 }
 

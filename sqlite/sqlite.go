@@ -517,6 +517,21 @@ func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// insertErr names what went wrong with an insert as PostgreSQL's store
+// does: a taken key is ErrConflict, a row it refers to that is gone (its
+// tenant) ErrNotFound.
+func insertErr(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUnique(err):
+		return fmt.Errorf("%s: %w", what, hookd.ErrConflict)
+	case strings.Contains(err.Error(), "FOREIGN KEY constraint failed"):
+		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // changedOrGone explains a conditional write that changed nothing: the row
 // is there and did not meet the condition (ErrConflict, because why), or it
 // is gone (ErrNotFound).

@@ -112,11 +112,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *hookd.APIKey) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO api_keys (id, tenant_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 			k.ID, k.TenantID, k.Name, k.Hash, sqlrow.Micros(k.CreatedAt))
-		if isUnique(err) {
-			return fmt.Errorf("create api key: %w", hookd.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("create api key: %w", err)
+		if err := insertErr("create api key", err); err != nil {
+			return err
 		}
 		return writeAudit(ctx, tx)
 	})

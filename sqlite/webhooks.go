@@ -18,11 +18,8 @@ func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO webhooks (`+sqlrow.WebhookCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
-		if isUnique(err) {
-			return fmt.Errorf("create webhook: %w", hookd.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("create webhook: %w", err)
+		if err := insertErr("create webhook", err); err != nil {
+			return err
 		}
 		return writeAudit(ctx, tx)
 	})

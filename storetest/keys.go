@@ -14,6 +14,7 @@ func init() {
 		"EncryptedSecret":          testEncryptedSecret,
 		"ResealRewritesEverything": testResealRewritesEverything,
 		"ResealAllOrNothing":       testResealAllOrNothing,
+		"ChildOfMissingTenant":     testChildOfMissingTenant,
 	} {
 		cases[name] = fn
 	}
@@ -102,4 +103,13 @@ func testResealAllOrNothing(t *testing.T, s hookd.Store) {
 	if fp, _ := s.Setting(ctx(), hookd.SettingKeyFingerprint); string(fp) != "old" {
 		t.Fatalf("fingerprint %q after a failed reseal", fp)
 	}
+}
+
+// A row made under a tenant that is gone (deleted meanwhile) is not found,
+// on every engine, not a fault.
+func testChildOfMissingTenant(t *testing.T, s hookd.Store) {
+	wantErr(t, s.CreateWebhook(ctx(), webhook("gone", "wh_a")), hookd.ErrNotFound)
+	wantErr(t, s.CreateAPIKey(ctx(), &hookd.APIKey{ID: "key_a", TenantID: "gone", Name: "k", Hash: []byte("h"), CreatedAt: base}), hookd.ErrNotFound)
+	wantErr(t, s.CreateConsoleSession(ctx(), &hookd.ConsoleSession{ID: "cs_a", TenantID: "gone", LinkHash: []byte("l"),
+		ExpiresAt: base.Add(3600e9), CreatedAt: base}), hookd.ErrNotFound)
 }

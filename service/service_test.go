@@ -1,0 +1,391 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/teststore"
+	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/service"
+)
+
+// Each use-case is tested here once, on SQLite and (under TestOnPostgres)
+// on PostgreSQL; the transports' tests check how they decode and encode.
+var onPostgres = map[string]func(*testing.T){
+	"CreateWebhook": TestCreateWebhook, "UpdateWebhook": TestUpdateWebhook, "EnableRotateDelete": TestEnableRotateDelete,
+	"Publish": TestPublish, "Retry": TestRetry, "TestSend": TestTestSend, "TenantsAndKeys": TestTenantsAndKeys,
+	"EventTypes": TestEventTypes, "PortalSession": TestPortalSession,
+}
+
+func TestOnPostgres(t *testing.T) {
+	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	for name, fn := range onPostgres {
+		t.Run(name, fn)
+	}
+}
+
+type fixture struct {
+	t      *testing.T
+	store  hookd.Store
+	svc    *service.Service
+	notify atomic.Int32
+	ctx    context.Context
+}
+
+// tester records test sends instead of making them: the service's part of
+// a test send is choosing what to send and refusing what it must.
+type tester struct{ got []string }
+
+func (ts *tester) Test(_ context.Context, wh *hookd.Webhook, eventType string, data json.RawMessage) (*hookd.TestResult, error) {
+	ts.got = append(ts.got, wh.ID+" "+eventType+" "+string(data))
+	return &hookd.TestResult{Success: true}, nil
+}
+
+func newFixture(t *testing.T, mods ...func(*service.Config)) *fixture {
+	f := &fixture{t: t, store: teststore.Open(t), ctx: hookd.WithActor(context.Background(), hookd.Actor{Type: hookd.ActorKey, ID: "key_test"})}
+	cfg := service.Config{Store: f.store, Guard: &netguard.Policy{Resolver: netguard.Offline}, Notify: func() { f.notify.Add(1) }}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	f.svc = service.New(cfg)
+	must(t, f.svc.CreateTenant(f.ctx, &hookd.Tenant{ID: "acme", Name: "Acme"}, nil))
+	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "a.b"}, nil))
+	return f
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("err = %v, want %v", err, target)
+	}
+}
+
+// fields returns the fields a validation error names.
+func fields(err error) []string {
+	var ve *hookd.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	var out []string
+	for _, d := range ve.Details {
+		out = append(out, d.Field)
+	}
+	return out
+}
+
+func (f *fixture) webhook(mods ...func(*hookd.Webhook)) *hookd.Webhook {
+	f.t.Helper()
+	wh := f.svc.NewWebhook("acme")
+	wh.Name, wh.URL, wh.Events = "orders", "https://example.com/o", []string{"*"}
+	for _, m := range mods {
+		m(wh)
+	}
+	must(f.t, f.svc.CreateWebhook(f.ctx, wh, nil, nil))
+	return wh
+}
+
+func (f *fixture) actions() []string {
+	f.t.Helper()
+	list, err := f.store.ListAudit(context.Background(), hookd.AuditQuery{TenantID: "acme", Limit: 100})
+	must(f.t, err)
+	var out []string
+	for _, e := range list {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+func TestCreateWebhook(t *testing.T) {
+	f := newFixture(t)
+	// The transport's problems and the rules' come back together.
+	wh := f.svc.NewWebhook("acme")
+	wh.URL = "http://127.0.0.1/x"
+	transport := &hookd.ValidationError{}
+	transport.Add("timeoutMs", "must be an integer")
+	err := f.svc.CreateWebhook(f.ctx, wh, nil, transport)
+	if got := strings.Join(fields(err), ","); got != "timeoutMs,name,url,events" {
+		t.Fatalf("problems %q", got)
+	}
+	// A generated secret fits the scheme; an explicit empty one is only
+	// for non-standard HMAC schemes.
+	ok := f.webhook()
+	if !strings.HasPrefix(ok.Secret, "whsec_") || ok.MaxAttempts != 8 || !ok.Enabled {
+		t.Fatalf("created %+v", ok)
+	}
+	empty := ""
+	wh = f.svc.NewWebhook("acme")
+	wh.Name, wh.URL, wh.Events = "n", "https://example.com/x", []string{"*"}
+	if err := f.svc.CreateWebhook(f.ctx, wh, &empty, nil); !strings.Contains(strings.Join(fields(err), ","), "secret") {
+		t.Fatalf("an unsigned standard webhook: %v", err)
+	}
+	wh.Signature = &hookd.Signature{Scheme: hookd.SchemeGitHub}
+	must(t, f.svc.CreateWebhook(f.ctx, wh, &empty, nil))
+	// The tenant's cached webhooks see it at once: publishing matches it.
+	ids, err := f.svc.Match(f.ctx, &hookd.Event{TenantID: "acme", Type: "a.b"}, []byte(`{}`), nil)
+	must(t, err)
+	if len(ids) != 2 {
+		t.Fatalf("matched %v", ids)
+	}
+	if got := f.actions(); strings.Join(got, ",") != "webhook.created,webhook.created" {
+		t.Fatalf("audit %v", got)
+	}
+	// An unknown tenant is not found, and nothing is recorded.
+	wh = f.svc.NewWebhook("nobody")
+	wh.Name, wh.URL, wh.Events = "n", "https://example.com/x", []string{"*"}
+	wantErr(t, f.svc.CreateWebhook(f.ctx, wh, nil, nil), hookd.ErrNotFound)
+}
+
+func TestUpdateWebhook(t *testing.T) {
+	f := newFixture(t)
+	wh := f.webhook()
+	got, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, wh.UpdatedAt, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.Name = "renamed" })
+	must(t, err)
+	if got.Name != "renamed" || !got.UpdatedAt.After(wh.UpdatedAt) {
+		t.Fatalf("updated %+v", got)
+	}
+	// A change based on the old version is a conflict and writes nothing.
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, wh.UpdatedAt, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.Name = "stale" })
+	wantErr(t, err, hookd.ErrConflict)
+	// Problems of decoding and of the rules together; nothing written.
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, v *hookd.ValidationError) {
+		v.Add("enabled", "must be a boolean")
+		w.URL = "ftp://x"
+	})
+	if got := strings.Join(fields(err), ","); got != "enabled,url" {
+		t.Fatalf("problems %q", got)
+	}
+	// A scheme that the secret does not fit gets a new secret.
+	got, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Signature = &hookd.Signature{Scheme: hookd.SchemeStandardEd25519}
+	})
+	must(t, err)
+	if !strings.HasPrefix(got.Secret, "whsk_") {
+		t.Fatalf("secret after the scheme change %q", got.Secret)
+	}
+	// No change, no audit entry.
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(*hookd.Webhook, *hookd.ValidationError) {})
+	must(t, err)
+	if got := f.actions(); strings.Join(got, ",") != "webhook.updated,webhook.updated,webhook.created" {
+		t.Fatalf("audit %v", got)
+	}
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", "wh_missing", time.Time{}, func(*hookd.Webhook, *hookd.ValidationError) {})
+	wantErr(t, err, hookd.ErrNotFound)
+}
+
+func TestEnableRotateDelete(t *testing.T) {
+	f := newFixture(t)
+	wh := f.webhook()
+	_, err := f.svc.SetEnabled(f.ctx, "acme", wh.ID, false)
+	must(t, err)
+	ids, _ := f.svc.Match(f.ctx, &hookd.Event{TenantID: "acme", Type: "a.b"}, []byte(`{}`), nil)
+	if len(ids) != 0 {
+		t.Fatal("a disabled webhook is matched")
+	}
+	_, err = f.svc.SetEnabled(f.ctx, "acme", wh.ID, true)
+	must(t, err)
+	next, err := f.svc.RotateSecret(f.ctx, "acme", wh.ID, nil, nil)
+	must(t, err)
+	got, _ := f.svc.Webhook(f.ctx, "acme", wh.ID)
+	if grace := got.PreviousSecretExpiresAt.Sub(got.UpdatedAt); got.Secret != next || got.PreviousSecret != wh.Secret || grace < service.DefaultGrace-time.Second || grace > service.DefaultGrace {
+		t.Fatalf("after rotation %+v", got)
+	}
+	g := time.Hour
+	gh := f.webhook(func(w *hookd.Webhook) {
+		w.Signature, w.Secret = &hookd.Signature{Scheme: hookd.SchemeGitHub}, "a-receivers-secret-1"
+	})
+	_, err = f.svc.RotateSecret(f.ctx, "acme", gh.ID, nil, &g)
+	if strings.Join(fields(err), ",") != "graceSeconds" {
+		t.Fatalf("grace on a one-signature scheme: %v", err)
+	}
+	_, err = f.svc.RotateSecret(f.ctx, "acme", gh.ID, nil, nil)
+	must(t, err)
+	if got, _ := f.svc.Webhook(f.ctx, "acme", gh.ID); got.PreviousSecret != "" {
+		t.Fatal("a one-signature scheme kept its old secret signing")
+	}
+	bad := "short"
+	_, err = f.svc.RotateSecret(f.ctx, "acme", gh.ID, &bad, nil)
+	if strings.Join(fields(err), ",") != "secret" {
+		t.Fatalf("a bad secret: %v", err)
+	}
+	must(t, f.svc.DeleteWebhook(f.ctx, "acme", wh.ID))
+	wantErr(t, f.svc.DeleteWebhook(f.ctx, "acme", wh.ID), hookd.ErrNotFound)
+	want := "webhook.deleted,webhook.secret_rotated,webhook.created,webhook.secret_rotated,webhook.enabled,webhook.disabled,webhook.created"
+	if got := strings.Join(f.actions(), ","); got != want {
+		t.Fatalf("audit %s\nwant  %s", got, want)
+	}
+}
+
+func TestPublish(t *testing.T) {
+	f := newFixture(t)
+	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "s.v", Schema: json.RawMessage(`{"type":"object","required":["n"]}`)}, nil))
+	all := f.webhook()
+	eu := f.webhook(func(w *hookd.Webhook) { w.Channels = []string{"eu"} })
+	big := f.webhook(func(w *hookd.Webhook) { w.Filter = "data.n > 10" })
+	res, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{"n":20}`), Channels: []string{"eu"}, ID: "e1", IDSet: true}, nil)
+	must(t, err)
+	if res.Deliveries != 3 || res.Duplicate || f.notify.Load() != 1 {
+		t.Fatalf("published %+v, notified %d", res, f.notify.Load())
+	}
+	res, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{"n":1}`)}, nil)
+	must(t, err)
+	ds, _ := f.store.ListEventDeliveries(context.Background(), "acme", res.Event.ID)
+	if len(ds) != 1 || ds[0].WebhookID != all.ID {
+		t.Fatalf("matched %+v (eu %s, big %s)", ds, eu.ID, big.ID)
+	}
+	res, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{"n":20}`), ID: "e1", IDSet: true}, nil)
+	must(t, err)
+	if !res.Duplicate || res.Event.ID != "e1" || f.notify.Load() != 2 {
+		t.Fatalf("a used id: %+v, notified %d", res, f.notify.Load())
+	}
+	tests := []struct {
+		name string
+		p    service.Publication
+		want string
+	}{
+		{"no type, no data", service.Publication{}, "type,data"},
+		{"unknown type", service.Publication{Type: "x.y", Data: []byte(`{}`)}, "type"},
+		{"schema", service.Publication{Type: "s.v", Data: []byte(`{}`)}, "data"},
+		{"empty id", service.Publication{Type: "a.b", Data: []byte(`{}`), IDSet: true}, "id"},
+		{"bad id", service.Publication{Type: "a.b", Data: []byte(`{}`), ID: "..", IDSet: true}, "id"},
+		{"bad channel", service.Publication{Type: "a.b", Data: []byte(`{}`), Channels: []string{""}}, "channels[0]"},
+		{"metadata over 16 KiB", service.Publication{Type: "a.b", Data: []byte(`{}`), Metadata: []byte(`{"s":"` + strings.Repeat("m", 16<<10) + `"}`)}, "metadata"},
+		{"invalid UTF-8", service.Publication{Type: "a.b", Data: []byte("{\"s\":\"\xff\"}")}, "data"},
+	}
+	for _, tt := range tests {
+		_, err := f.svc.Publish(f.ctx, "acme", tt.p, nil)
+		got := strings.Join(fields(err), ",")
+		if tt.name == "schema" && err != nil && got == "" {
+			got = "data" // a schema's refusal names the data's own paths
+		}
+		if !errors.Is(err, hookd.ErrValidation) || !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%s: %v (fields %q), want %s", tt.name, err, got, tt.want)
+		}
+	}
+	_, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{"s":"` + strings.Repeat("x", hookd.MaxEventData) + `"}`)}, nil)
+	wantErr(t, err, hookd.ErrTooLarge)
+}
+
+func TestRetry(t *testing.T) {
+	f := newFixture(t)
+	wh := f.webhook()
+	res, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil)
+	must(t, err)
+	ds, _ := f.store.ListEventDeliveries(context.Background(), "acme", res.Event.ID)
+	_, err = f.svc.SetEnabled(f.ctx, "acme", wh.ID, false) // ends it FAILED
+	must(t, err)
+	wantErr(t, f.svc.RetryDelivery(f.ctx, "acme", ds[0].ID), hookd.ErrConflict)
+	_, err = f.svc.RetryFailed(f.ctx, "acme", wh.ID)
+	wantErr(t, err, hookd.ErrConflict)
+	_, err = f.svc.SetEnabled(f.ctx, "acme", wh.ID, true)
+	must(t, err)
+	before := f.notify.Load()
+	n, err := f.svc.RetryFailed(f.ctx, "acme", wh.ID)
+	must(t, err)
+	if n != 1 || f.notify.Load() != before+1 {
+		t.Fatalf("retried %d, notified %d", n, f.notify.Load()-before)
+	}
+	must(t, f.svc.RetryDelivery(f.ctx, "acme", ds[0].ID))
+	wantErr(t, f.svc.RetryDelivery(f.ctx, "acme", "dlv_missing"), hookd.ErrNotFound)
+	if got := strings.Join(f.actions()[:2], ","); got != "deliveries.retried,deliveries.retried" {
+		t.Fatalf("audit %v", f.actions())
+	}
+}
+
+func TestTestSend(t *testing.T) {
+	ts := &tester{}
+	f := newFixture(t, func(c *service.Config) { c.Tester = ts })
+	wh := f.webhook()
+	_, err := f.svc.Test(f.ctx, "acme", wh.ID, "a.b", []byte(`{"x":1}`))
+	must(t, err)
+	if len(ts.got) != 1 || ts.got[0] != wh.ID+` a.b {"x":1}` {
+		t.Fatalf("sent %v", ts.got)
+	}
+	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "Not A Type", nil)
+	wantErr(t, err, hookd.ErrValidation)
+	_, err = f.svc.Test(f.ctx, "acme", "wh_missing", "", nil)
+	wantErr(t, err, hookd.ErrNotFound)
+	// A process that does not deliver refuses test sends.
+	api := service.New(service.Config{Store: f.store})
+	_, err = api.Test(f.ctx, "acme", wh.ID, "", nil)
+	wantErr(t, err, hookd.ErrUnavailable)
+}
+
+func TestTenantsAndKeys(t *testing.T) {
+	f := newFixture(t)
+	wantErr(t, f.svc.CreateTenant(f.ctx, &hookd.Tenant{ID: "acme", Name: "Again"}, nil), hookd.ErrConflict)
+	wantErr(t, f.svc.CreateTenant(f.ctx, &hookd.Tenant{ID: "..", Name: "Dots"}, nil), hookd.ErrValidation)
+	tn, err := f.svc.UpdateTenant(f.ctx, "acme", func(t *hookd.Tenant, _ *hookd.ValidationError) { t.Name = "Acme 2" })
+	must(t, err)
+	if got, _ := f.svc.Tenant(f.ctx, "acme"); got.Name != tn.Name {
+		t.Fatalf("the cached tenant is %q after a rename", got.Name)
+	}
+	_, err = f.svc.UpdateTenant(f.ctx, "acme", func(t *hookd.Tenant, _ *hookd.ValidationError) { t.Name = "a\x00b" })
+	wantErr(t, err, hookd.ErrValidation)
+	k, key, err := f.svc.CreateAPIKey(f.ctx, "acme", "ci")
+	must(t, err)
+	if !strings.HasPrefix(key, service.TenantKeyPrefix) {
+		t.Fatalf("key %q", key)
+	}
+	if got, err := f.store.APIKeyByHash(context.Background(), hookd.HashKey(key)); err != nil || got.ID != k.ID {
+		t.Fatalf("the key's hash: %v %v", got, err)
+	}
+	must(t, f.svc.DeleteAPIKey(f.ctx, "acme", k.ID))
+	wantErr(t, f.svc.DeleteAPIKey(f.ctx, "acme", k.ID), hookd.ErrNotFound)
+	if got := strings.Join(f.actions(), ","); got != "key.revoked,key.created,tenant.updated" {
+		t.Fatalf("audit %s", got)
+	}
+	must(t, f.svc.DeleteTenant(f.ctx, "acme"))
+	_, err = f.svc.Tenant(f.ctx, "acme")
+	wantErr(t, err, hookd.ErrNotFound)
+}
+
+func TestEventTypes(t *testing.T) {
+	f := newFixture(t)
+	wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "a.b"}, nil), hookd.ErrConflict)
+	wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "x.y", Schema: json.RawMessage(`{"type":"nope"}`)}, nil), hookd.ErrValidation)
+	_, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil) // caches the type
+	must(t, err)
+	must(t, f.svc.ArchiveEventType(f.ctx, "a.b"))
+	_, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil)
+	if strings.Join(fields(err), ",") != "type" {
+		t.Fatalf("publishing an archived type: %v", err)
+	}
+	et, err := f.svc.UpdateEventType(f.ctx, "a.b", func(et *hookd.EventType, _ *hookd.ValidationError) { et.Archived = false })
+	must(t, err)
+	if et.Archived {
+		t.Fatal("not restored")
+	}
+	wantErr(t, f.svc.ArchiveEventType(f.ctx, "x.nope"), hookd.ErrNotFound)
+}
+
+func TestPortalSession(t *testing.T) {
+	f := newFixture(t)
+	token, cs, err := f.svc.CreatePortalSession(f.ctx, "acme", time.Hour, true)
+	must(t, err)
+	if token == "" || !cs.ReadOnly || cs.TenantID != "acme" {
+		t.Fatalf("session %+v", cs)
+	}
+	if _, err := f.store.RedeemPortalLink(context.Background(), hookd.HashKey(token), hookd.HashKey("cookie"), time.Now()); err != nil {
+		t.Fatalf("the link does not redeem: %v", err)
+	}
+	_, _, err = f.svc.CreatePortalSession(f.ctx, "acme", time.Second, false)
+	wantErr(t, err, hookd.ErrValidation)
+	_, _, err = f.svc.CreatePortalSession(f.ctx, "nobody", time.Hour, false)
+	wantErr(t, err, hookd.ErrNotFound)
+}
