@@ -183,8 +183,6 @@ type pageError struct {
 
 func (e *pageError) Error() string { return e.msg }
 
-var errDisabled = &pageError{http.StatusConflict, "The webhook is disabled: enable it before retrying its deliveries."}
-
 func notFound(msg string) error { return &pageError{http.StatusNotFound, msg} }
 
 func (s *Server) public(h func(http.ResponseWriter, *http.Request) error) http.Handler {

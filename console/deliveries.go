@@ -34,17 +34,13 @@ func (s *Server) deliveryPage(w http.ResponseWriter, r *http.Request, v *visit) 
 }
 
 func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, v *visit) error {
-	d, wh, err := s.loadDelivery(r, v)
+	d, _, err := s.loadDelivery(r, v)
 	if err != nil {
 		return err
 	}
-	if !wh.Enabled {
-		return errDisabled
-	}
+	// The service's 409s (a disabled webhook, an attempt being sent) say
+	// why, and the error page shows it.
 	if err := s.svc.RetryDelivery(r.Context(), v.tenant.ID, d.Delivery.ID); err != nil {
-		if errors.Is(err, hookd.ErrConflict) {
-			return &pageError{http.StatusConflict, "This delivery is being sent right now. Retry it once this attempt has finished."}
-		}
 		return err
 	}
 	http.Redirect(w, r, "/console/deliveries/"+d.Delivery.ID+"?notice=retried", http.StatusSeeOther)

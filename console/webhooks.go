@@ -473,9 +473,6 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	if !wh.Enabled {
-		return errDisabled
-	}
 	n, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID)
 	if err != nil {
 		return err
