@@ -145,7 +145,7 @@ func auditView(w *Webhook) map[string]any {
 	raw, _ := json.Marshal(w) // MarshalJSON never renders secrets
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
-	for _, k := range []string{"id", "createdAt", "updatedAt", "health"} {
+	for _, k := range []string{"id", "createdAt", "updatedAt", "health", "disabledAt"} {
 		delete(m, k)
 	}
 	names := make([]any, 0, len(w.Headers))

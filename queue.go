@@ -72,6 +72,12 @@ type QueueTx interface {
 	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]string, error)
 	// MarkDue makes each webhook due no later than the given time.
 	MarkDue(ctx context.Context, p *MarkDueParams) error
+	// UpdateHealth folds recorded attempts into their webhooks' health and
+	// disables the webhooks p says must be (their waiting deliveries end
+	// FAILED, as when a user disables one), returning those it disabled.
+	UpdateHealth(ctx context.Context, p *UpdateHealthParams) ([]DisabledWebhook, error)
+	// WriteAudit writes audit entries of changes hookd made itself.
+	WriteAudit(ctx context.Context, entries []*AuditEntry) error
 }
 
 // DisabledError is the lastError of deliveries ended because their webhook

@@ -23,6 +23,11 @@ type Webhook struct {
 	Headers         map[string]string // extra request headers
 	Timeout         time.Duration
 	Enabled         bool
+	// DisabledReason says why a disabled webhook is (DisabledManual,
+	// DisabledGone, DisabledFailing), and DisabledAt since when; "" and
+	// zero while enabled.
+	DisabledReason  string
+	DisabledAt      time.Time
 	SSLVerification bool
 	Channels        []string // nil: every event; else only events carrying one of them
 	Filter          string   // CEL; "" means none
@@ -41,6 +46,10 @@ type Webhook struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// Health is kept by the store with the attempts it counts; writes of
+	// the webhook leave it alone (but re-enabling starts it afresh).
+	Health Health
 }
 
 // Defaults and bounds of the contract.
@@ -241,6 +250,9 @@ func (w *Webhook) MarshalJSON() ([]byte, error) {
 		Headers         map[string]string `json:"headers"`
 		TimeoutMs       int64             `json:"timeoutMs"`
 		Enabled         bool              `json:"enabled"`
+		DisabledReason  *string           `json:"disabledReason"`
+		DisabledAt      *time.Time        `json:"disabledAt"`
+		Health          Health            `json:"health"`
 		SSLVerification bool              `json:"sslVerification"`
 		Channels        []string          `json:"channels"`
 		Filter          *string           `json:"filter"`
@@ -257,7 +269,10 @@ func (w *Webhook) MarshalJSON() ([]byte, error) {
 		TimeoutMs: w.Timeout.Milliseconds(), Enabled: w.Enabled, SSLVerification: w.SSLVerification,
 		Channels: w.Channels, MaxAttempts: w.MaxAttempts, Description: w.Description,
 		Metadata: w.Metadata, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
-		Signature: Signature{Scheme: SchemeStandard},
+		Signature: Signature{Scheme: SchemeStandard}, Health: w.Health, DisabledAt: timeOrNil(w.DisabledAt),
+	}
+	if w.DisabledReason != "" {
+		o.DisabledReason = &w.DisabledReason
 	}
 	if o.Events == nil {
 		o.Events = []string{}

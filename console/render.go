@@ -29,6 +29,16 @@ var navOf = map[string]string{
 }
 
 var funcs = template.FuncMap{
+	// disabledWhy words a webhook's disabledReason.
+	"disabledWhy": func(reason string) string {
+		switch reason {
+		case hookd.DisabledGone:
+			return "its endpoint answered 410 Gone"
+		case hookd.DisabledFailing:
+			return "failing too long"
+		}
+		return "by a user"
+	},
 	// change renders one side of an audit change: a value as JSON, short.
 	"change": func(v any) string {
 		if v == nil {

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,6 +98,10 @@ type Config struct {
 	// FailureLogBurst caps failed-attempt lines per second across
 	// webhooks. Default 20.
 	FailureLogBurst int
+	// DisableAfter disables a webhook whose every attempt has failed for
+	// this long, with a delivery out of attempts in the streak
+	// (--disable-after); 0 never. A 410 Gone disables at once, always.
+	DisableAfter time.Duration
 }
 
 func (c *Config) defaults() {
@@ -153,6 +158,7 @@ type Engine struct {
 	log    *slog.Logger
 	clock  hookd.Clock
 	sender *sender
+	policy queue.Policy
 	// failures logs failed attempts, rate-limited.
 	failures *failLog
 
@@ -213,6 +219,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
 		sender:   newSender(cfg.Guard, "hookd/"+hookd.Version, cfg.BodyTimeout),
 		failures: newFailLog(cfg.Logger, cfg.FailureLogEvery, cfg.FailureLogBurst),
+		policy:   queue.Policy{DisableAfter: cfg.DisableAfter},
 		wake:     make(chan struct{}, 1),
 		// Every held delivery makes one result, so a send never waits to
 		// hand its result over.
@@ -551,7 +558,9 @@ func (e *Engine) outcome(wh *hookd.Webhook, c *hookd.Claim, a *hookd.Attempt) *h
 	switch {
 	case a.Success:
 		o.Status = hookd.StatusSuccess
-	case c.Manual || a.Number >= wh.MaxAttempts:
+	case c.Manual || a.Number >= wh.MaxAttempts || a.StatusCode == http.StatusGone:
+		// 410 Gone: the receiver says the endpoint is no more; the
+		// webhook is disabled as this outcome is recorded.
 		o.Status = hookd.StatusFailed
 	default:
 		o.Status = hookd.StatusRetrying
@@ -589,6 +598,17 @@ func (e *Engine) record() {
 	}
 }
 
+// logDisabled says which webhooks the recorded attempts disabled.
+func (e *Engine) logDisabled(ds []hookd.DisabledWebhook) {
+	for _, d := range ds {
+		why := "its receiver answered 410 Gone"
+		if d.Reason == hookd.DisabledFailing {
+			why = fmt.Sprintf("every attempt has failed for %s, with a delivery out of attempts", e.cfg.DisableAfter)
+		}
+		e.log.Warn("webhook disabled", "tenant", d.TenantID, "webhook", d.WebhookID, "reason", d.Reason, "why", why)
+	}
+}
+
 // write records a batch of results. What the store cannot take is tried
 // again for as long as its lease lasts, and its delivery stays held
 // meanwhile: a store that is slow or away stops the claims, instead of
@@ -612,8 +632,9 @@ func (e *Engine) write(batch []*result) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.StoreTimeout)
-		rec, err := queue.Record(ctx, e.store, outcomes, releases)
+		rec, err := e.policy.Record(ctx, e.store, outcomes, releases)
 		cancel()
+		e.logDisabled(rec.Disabled)
 		if rec.Stale > 0 {
 			// A lease ran out before its outcome came (or a manual retry took
 			// the delivery): the outcome changed nothing.
@@ -670,7 +691,9 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	a, _ := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, ev.Payload, e.clock.Now())
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
 	defer cancel()
-	if _, err := queue.Record(rctx, e.store, []*hookd.Outcome{e.outcome(wh, c, a)}, nil); err != nil {
+	rec, err := e.policy.Record(rctx, e.store, []*hookd.Outcome{e.outcome(wh, c, a)}, nil)
+	e.logDisabled(rec.Disabled)
+	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}
 	res := &hookd.TestResult{Success: a.Success, ResponseTimeMs: a.Duration.Milliseconds(), DeliveryID: c.DeliveryID, EventID: ev.ID}

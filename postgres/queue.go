@@ -324,3 +324,84 @@ func (s *Store) markOne(ctx context.Context, tx pgx.Tx, webhookID string, at int
 	s.queueMarkDue(b, []string{webhookID}, []*int64{&at}, false)
 	return tx.SendBatch(ctx, b).Close()
 }
+
+// updateHealth folds one batch's attempts into a webhook's health: a
+// success restarts the streak after it; failures without one extend it.
+const updateHealth = `UPDATE webhooks SET
+	consecutive_failures = CASE WHEN $1 THEN $2 ELSE consecutive_failures + $2 END,
+	failing_since = CASE WHEN $1 THEN $3 WHEN failing_since = 0 THEN $3 ELSE failing_since END,
+	last_success_at = CASE WHEN $1 THEN $4 ELSE last_success_at END,
+	exhausted = CASE WHEN $1 THEN $5 ELSE (exhausted OR $5) END
+	WHERE id = $6`
+
+// disableWebhooks disables the enabled webhooks among $5, moving
+// updated_at forward so an edit based on the version before fails and
+// reads again.
+const disableWebhooks = `UPDATE webhooks SET enabled = false, disabled_reason = $1, disabled_at = $2,
+	updated_at = greatest($2, updated_at + 1)
+	WHERE id = ANY($3) AND enabled %s RETURNING id, tenant_id`
+
+func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams) ([]hookd.DisabledWebhook, error) {
+	var gone, all []string
+	for _, u := range p.Updates {
+		if _, err := q.tx.Exec(ctx, updateHealth, u.Succeeded, u.Failures, sqlrow.Micros(u.FirstFailureAt), sqlrow.Micros(u.LastSuccessAt),
+			u.Exhausted, u.WebhookID); err != nil {
+			return nil, wrap("update health", err)
+		}
+		all = append(all, u.WebhookID)
+		if u.Gone {
+			gone = append(gone, u.WebhookID)
+		}
+	}
+	now := sqlrow.Micros(p.Now)
+	var out []hookd.DisabledWebhook
+	disable := func(reason string, ids []string, cond string, args ...any) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err := q.tx.Query(ctx, fmt.Sprintf(disableWebhooks, cond), append([]any{reason, now, ids}, args...)...)
+		if err != nil {
+			return wrap("disable webhooks", err)
+		}
+		ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookd.DisabledWebhook, error) {
+			d := hookd.DisabledWebhook{Reason: reason}
+			return d, r.Scan(&d.WebhookID, &d.TenantID)
+		})
+		if err != nil {
+			return wrap("disable webhooks", err)
+		}
+		out = append(out, ds...)
+		return nil
+	}
+	if err := disable(hookd.DisabledGone, gone, ""); err != nil {
+		return nil, err
+	}
+	if !p.DisableFailingSince.IsZero() {
+		if err := disable(hookd.DisabledFailing, all, `AND failing_since > 0 AND failing_since <= $4 AND exhausted`, sqlrow.Micros(p.DisableFailingSince)); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) > 0 {
+		ids := make([]string, len(out))
+		for i, d := range out {
+			ids[i] = d.WebhookID
+		}
+		// Deliveries being sent right now finish; their outcome is recorded
+		// as it comes.
+		if _, err := q.tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = false, last_error = $1, updated_at = $2
+			WHERE webhook_id = ANY($3) AND status IN `+sqlrow.WaitingStatuses+` AND NOT (leased AND next_attempt_at > $2)`,
+			hookd.DisabledError, now, ids); err != nil {
+			return nil, wrap("disable webhooks: fail waiting deliveries", err)
+		}
+	}
+	return out, nil
+}
+
+func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) error {
+	for _, e := range entries {
+		if err := writeAudit(hookd.WithAudit(ctx, e), q.tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -21,7 +21,7 @@ func params(from, n int) string {
 	return strings.Join(p, ", ")
 }
 
-var webhookInsert = `INSERT INTO webhooks (` + sqlrow.WebhookCols + `) VALUES (` + params(1, 21) + `)`
+var webhookInsert = `INSERT INTO webhooks (` + sqlrow.WebhookCols + `) VALUES (` + params(1, sqlrow.WebhookColCount) + `)`
 
 func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 	args, err := sqlrow.WebhookArgs(s.box, w)
@@ -39,7 +39,7 @@ func (s *Store) scanWebhook(r sqlrow.Scanner) (*hookd.Webhook, error) {
 }
 
 func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (*hookd.Webhook, error) {
-	w, err := s.scanWebhook(s.pool.QueryRow(ctx, `SELECT `+sqlrow.WebhookCols+` FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id))
+	w, err := s.scanWebhook(s.pool.QueryRow(ctx, `SELECT `+sqlrow.WebhookReadCols+` FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	return w, wrap("get webhook", err)
 }
 
@@ -55,18 +55,32 @@ func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hook
 		return nil, 0, wrap("count webhooks", err)
 	}
 	n := len(args)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM webhooks WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`, sqlrow.WebhookCols, where, n+1, n+2),
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM webhooks WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`, sqlrow.WebhookReadCols, where, n+1, n+2),
 		append(args, q.Limit, q.Offset)...)
 	out, err := collect(rows, err, "list webhooks", s.scanWebhook)
 	return out, total, err
 }
 
 func (s *Store) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hookd.Webhook, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.WebhookCols+` FROM webhooks WHERE tenant_id = $1 AND enabled ORDER BY id`, tenantID)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.WebhookReadCols+` FROM webhooks WHERE tenant_id = $1 AND enabled ORDER BY id`, tenantID)
 	return collect(rows, err, "list webhooks", s.scanWebhook)
 }
 
-var webhookUpdate = `UPDATE webhooks SET (` + sqlrow.WebhookCols + `) = (` + params(1, 21) + `) WHERE tenant_id = $22 AND id = $23 AND updated_at = $24`
+// webhookUpdate writes a webhook's fields over the version read. Its health
+// is the store's: left alone, except that re-enabling a webhook starts it
+// afresh (SET's right-hand sides see the row as it was).
+var webhookUpdate = fmt.Sprintf(`UPDATE webhooks SET (%s) = (%s), %s WHERE tenant_id = $%d AND id = $%d AND updated_at = $%d`,
+	sqlrow.WebhookCols, params(1, sqlrow.WebhookColCount), healthOnEnable("$8"),
+	sqlrow.WebhookColCount+1, sqlrow.WebhookColCount+2, sqlrow.WebhookColCount+3)
+
+// healthOnEnable resets the health columns when enabled (the old value)
+// is false and the new one (the parameter) is true.
+func healthOnEnable(newEnabled string) string {
+	reset := `NOT enabled AND ` + newEnabled + `::boolean`
+	return `consecutive_failures = CASE WHEN ` + reset + ` THEN 0 ELSE consecutive_failures END,
+	failing_since = CASE WHEN ` + reset + ` THEN 0 ELSE failing_since END,
+	exhausted = CASE WHEN ` + reset + ` THEN false ELSE exhausted END`
+}
 
 func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.Time) error {
 	args, err := sqlrow.WebhookArgs(s.box, w)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -171,6 +172,16 @@ type Recorded struct {
 	// Failed lists the deliveries whose outcome or release could not be
 	// written (the error says why); they may be tried again.
 	Failed []string
+	// Disabled lists the webhooks the recorded attempts disabled.
+	Disabled []hookd.DisabledWebhook
+}
+
+// Policy is what recording decides beyond writing outcomes: when hookd
+// disables a webhook. A 410 Gone always does, at once.
+type Policy struct {
+	// DisableAfter disables a webhook whose every attempt has failed for
+	// this long, with a delivery out of attempts in the streak; 0 never.
+	DisableAfter time.Duration
 }
 
 // Record writes outcomes and releases, each only while its lease is
@@ -180,17 +191,25 @@ type Recorded struct {
 // only itself. The error joins the failures of what could not be written
 // (their leases run out and they are sent again).
 func Record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, releases []Release) (*Recorded, error) {
+	return Policy{}.Record(ctx, q, outcomes, releases)
+}
+
+// Record is Record under the policy: in the same transaction as the
+// outcomes, their webhooks' health is updated and the webhooks the policy
+// disables are disabled, with an audit entry by hookd each.
+func (p Policy) Record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, releases []Release) (*Recorded, error) {
 	rec := &Recorded{}
-	err := record(ctx, q, outcomes, releases, rec)
+	err := p.record(ctx, q, outcomes, releases, rec)
 	return rec, err
 }
 
-func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, releases []Release, rec *Recorded) error {
+func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, releases []Release, rec *Recorded) error {
 	n := len(outcomes) + len(releases)
 	if n == 0 {
 		return nil
 	}
 	var written, released []string
+	var disabled []hookd.DisabledWebhook
 	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
@@ -232,11 +251,29 @@ func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, relea
 		for _, id := range released {
 			soonest(webhookOf[id], now)
 		}
-		return tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due})
+		if err := tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due}); err != nil {
+			return err
+		}
+		hp := &hookd.UpdateHealthParams{Now: now, Updates: healthUpdates(written, byID)}
+		if p.DisableAfter > 0 {
+			hp.DisableFailingSince = now.Add(-p.DisableAfter)
+		}
+		if disabled, err = tx.UpdateHealth(ctx, hp); err != nil || len(disabled) == 0 {
+			return err
+		}
+		entries := make([]*hookd.AuditEntry, len(disabled))
+		for i, d := range disabled {
+			entries[i] = &hookd.AuditEntry{ID: hookd.NewID(hookd.PrefixAudit, now), TenantID: d.TenantID, At: now,
+				Actor: hookd.Actor{Type: hookd.ActorHookd}, Action: hookd.AuditWebhookDisabled,
+				Target:  hookd.AuditTarget{Type: "webhook", ID: d.WebhookID},
+				Changes: map[string]hookd.Change{"enabled": {From: true, To: false}, "disabledReason": {From: nil, To: d.Reason}}}
+		}
+		return tx.WriteAudit(ctx, entries)
 	})
 	if err == nil {
 		rec.Written = append(rec.Written, written...)
 		rec.Released = append(rec.Released, released...)
+		rec.Disabled = append(rec.Disabled, disabled...)
 		rec.Stale += n - len(written) - len(released)
 		return nil
 	}
@@ -250,7 +287,7 @@ func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, relea
 		a.RequestHeaders, a.ResponseHeaders, a.ResponseBody = nil, nil, nil
 		a.Error = hookd.CleanText("the outcome could not be stored in full: "+a.Error, hookd.MaxErrorText)
 		o.Attempt = &a
-		if err2 := record(ctx, q, []*hookd.Outcome{&o}, nil, rec); err2 == nil {
+		if err2 := p.record(ctx, q, []*hookd.Outcome{&o}, nil, rec); err2 == nil {
 			return fmt.Errorf("record outcome %s in full (kept without the answer): %w", o.DeliveryID, err)
 		}
 	}
@@ -267,9 +304,47 @@ func record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Outcome, relea
 	ho := min(n/2, len(outcomes))
 	hr := n/2 - ho
 	return errors.Join(
-		record(ctx, q, outcomes[:ho], releases[:hr], rec),
-		record(ctx, q, outcomes[ho:], releases[hr:], rec),
+		p.record(ctx, q, outcomes[:ho], releases[:hr], rec),
+		p.record(ctx, q, outcomes[ho:], releases[hr:], rec),
 	)
+}
+
+// healthUpdates is what the written outcomes tell of their webhooks'
+// health: per webhook, in the order its attempts started, whether one
+// succeeded (the streak restarts after the last success), the failures
+// after it, whether one of those ended its delivery FAILED, and whether a
+// receiver answered 410 Gone. Sorted by webhook, so that transactions
+// lock webhook rows in one order.
+func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.HealthUpdate {
+	per := map[string][]*hookd.Outcome{}
+	for _, id := range written {
+		if o := byID[id]; o != nil && o.Attempt != nil {
+			per[o.WebhookID] = append(per[o.WebhookID], o)
+		}
+	}
+	out := make([]hookd.HealthUpdate, 0, len(per))
+	for id, os := range per {
+		slices.SortStableFunc(os, func(a, b *hookd.Outcome) int { return a.Attempt.StartedAt.Compare(b.Attempt.StartedAt) })
+		u := hookd.HealthUpdate{WebhookID: id}
+		for _, o := range os {
+			a := o.Attempt
+			switch {
+			case a.Success:
+				u.Succeeded, u.LastSuccessAt = true, a.StartedAt
+				u.Failures, u.FirstFailureAt, u.Exhausted = 0, time.Time{}, false
+			default:
+				if u.Failures == 0 {
+					u.FirstFailureAt = a.StartedAt
+				}
+				u.Failures++
+				u.Exhausted = u.Exhausted || o.Status == hookd.StatusFailed
+				u.Gone = u.Gone || a.StatusCode == 410
+			}
+		}
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b hookd.HealthUpdate) int { return strings.Compare(a.WebhookID, b.WebhookID) })
+	return out
 }
 
 func attemptOf(outcomes []*hookd.Outcome) *hookd.Attempt {

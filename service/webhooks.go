@@ -82,6 +82,9 @@ func (s *Service) CreateWebhook(ctx context.Context, wh *hookd.Webhook, secret *
 	if err := s.check(ctx, wh, problems, true, true); err != nil {
 		return err
 	}
+	if !wh.Enabled {
+		wh.DisabledReason, wh.DisabledAt = hookd.DisabledManual, wh.CreatedAt
+	}
 	ctx, e := s.audited(ctx, wh.TenantID)
 	e.Action, e.Target, e.Changes = hookd.AuditWebhookCreated, hookd.AuditTarget{Type: "webhook", ID: wh.ID}, hookd.WebhookChanges(nil, wh)
 	err := s.store.CreateWebhook(ctx, wh)
@@ -189,16 +192,30 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 		if err := change(wh); err != nil {
 			return err
 		}
+		// A user's disable says so; enabling clears why it was disabled
+		// (and the store starts its health afresh).
+		switch {
+		case before.Enabled && !wh.Enabled:
+			wh.DisabledReason, wh.DisabledAt = hookd.DisabledManual, s.clock.Now()
+		case !before.Enabled && wh.Enabled:
+			wh.DisabledReason, wh.DisabledAt = "", time.Time{}
+			// As the store does in the same write: a fresh streak.
+			wh.Health.ConsecutiveFailures, wh.Health.FailingSince = 0, time.Time{}
+		}
 		e.Target = hookd.AuditTarget{Type: "webhook", ID: wh.ID}
 		e.Changes = hookd.WebhookChanges(&before, wh)
 		e.Action = ""
 		_, toggled := e.Changes["enabled"]
+		others := len(e.Changes)
+		if _, ok := e.Changes["disabledReason"]; ok {
+			others-- // goes with enabled
+		}
 		switch {
 		case len(e.Changes) == 0 && wh.Secret != rotated:
 			e.Action = hookd.AuditWebhookSecretRotated
-		case len(e.Changes) == 1 && toggled && wh.Enabled:
+		case others == 1 && toggled && wh.Enabled:
 			e.Action = hookd.AuditWebhookEnabled
-		case len(e.Changes) == 1 && toggled:
+		case others == 1 && toggled:
 			e.Action = hookd.AuditWebhookDisabled
 		case len(e.Changes) > 0:
 			e.Action = hookd.AuditWebhookUpdated

@@ -307,3 +307,85 @@ func (q *queueTx) MarkDue(_ context.Context, p *hookd.MarkDueParams) error {
 	}
 	return nil
 }
+
+// updateHealth folds one batch's attempts into a webhook's health: a
+// success restarts the streak after it; failures without one extend it.
+const updateHealth = `UPDATE webhooks SET
+	consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
+	failing_since = CASE WHEN ? THEN ? WHEN failing_since = 0 THEN ? ELSE failing_since END,
+	last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
+	exhausted = CASE WHEN ? THEN ? ELSE (exhausted OR ?) END
+	WHERE id = ?`
+
+// disableWebhooks disables the enabled webhooks among a JSON list, moving
+// updated_at forward so an edit based on the version before fails and
+// reads again.
+const disableWebhooks = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ?,
+	updated_at = CASE WHEN ? > updated_at THEN ? ELSE updated_at + 1 END
+	WHERE id IN (SELECT value FROM json_each(?)) AND enabled = 1 %s RETURNING id, tenant_id`
+
+func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) ([]hookd.DisabledWebhook, error) {
+	var gone, all []string
+	for _, u := range p.Updates {
+		first := sqlrow.Micros(u.FirstFailureAt)
+		if _, err := q.exec(updateHealth, u.Succeeded, u.Failures, u.Failures, u.Succeeded, first, first,
+			u.Succeeded, sqlrow.Micros(u.LastSuccessAt), u.Succeeded, u.Exhausted, u.Exhausted, u.WebhookID); err != nil {
+			return nil, fmt.Errorf("update health: %w", err)
+		}
+		all = append(all, u.WebhookID)
+		if u.Gone {
+			gone = append(gone, u.WebhookID)
+		}
+	}
+	now := sqlrow.Micros(p.Now)
+	var out []hookd.DisabledWebhook
+	disable := func(reason string, ids []string, cond string, args ...any) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err := q.tx.Query(fmt.Sprintf(disableWebhooks, cond), append([]any{reason, now, now, now, sqlrow.JSONList(ids)}, args...)...)
+		if err != nil {
+			return fmt.Errorf("disable webhooks: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d := hookd.DisabledWebhook{Reason: reason}
+			if err := rows.Scan(&d.WebhookID, &d.TenantID); err != nil {
+				return fmt.Errorf("disable webhooks: %w", err)
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	}
+	if err := disable(hookd.DisabledGone, gone, ""); err != nil {
+		return nil, err
+	}
+	if !p.DisableFailingSince.IsZero() {
+		if err := disable(hookd.DisabledFailing, all, `AND failing_since > 0 AND failing_since <= ? AND exhausted = 1`, sqlrow.Micros(p.DisableFailingSince)); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) > 0 {
+		ids := make([]string, len(out))
+		for i, d := range out {
+			ids[i] = d.WebhookID
+		}
+		// Deliveries being sent right now finish; their outcome is recorded
+		// as it comes.
+		if _, err := q.exec(`UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = 0, last_error = ?, updated_at = ?
+			WHERE webhook_id IN (SELECT value FROM json_each(?)) AND status IN `+sqlrow.WaitingStatuses+` AND NOT (leased = 1 AND next_attempt_at > ?)`,
+			hookd.DisabledError, now, sqlrow.JSONList(ids), now); err != nil {
+			return nil, fmt.Errorf("disable webhooks: fail waiting deliveries: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) error {
+	for _, e := range entries {
+		if err := writeAudit(hookd.WithAudit(ctx, e), q.tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/internal/sqlrow"
@@ -11,13 +12,28 @@ import (
 	"github.com/hookd/hookd"
 )
 
+var (
+	webhookInsert = `INSERT INTO webhooks (` + sqlrow.WebhookCols + `) VALUES (` + placeholders(sqlrow.WebhookColCount) + `)`
+	// webhookUpdate writes a webhook's fields over the version read. Its
+	// health is the store's: left alone, except that re-enabling a webhook
+	// starts it afresh (SET's right-hand sides see the row as it was; the
+	// three parameters after the columns are the new enabled).
+	webhookUpdate = `UPDATE webhooks SET (` + sqlrow.WebhookCols + `) = (` + placeholders(sqlrow.WebhookColCount) + `),
+		consecutive_failures = CASE WHEN enabled = 0 AND ? THEN 0 ELSE consecutive_failures END,
+		failing_since = CASE WHEN enabled = 0 AND ? THEN 0 ELSE failing_since END,
+		exhausted = CASE WHEN enabled = 0 AND ? THEN 0 ELSE exhausted END
+		WHERE tenant_id = ? AND id = ? AND updated_at = ?`
+)
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
 func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 	args, err := sqlrow.WebhookArgs(s.box, w)
 	if err != nil {
 		return fmt.Errorf("create webhook: %w", err)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO webhooks (`+sqlrow.WebhookCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+		_, err := tx.Exec(webhookInsert, args...)
 		if err := insertErr("create webhook", err); err != nil {
 			return err
 		}
@@ -26,7 +42,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 }
 
 func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (*hookd.Webhook, error) {
-	w, err := sqlrow.ScanWebhook(s.box, s.queryRow(ctx, `SELECT `+sqlrow.WebhookCols+` FROM webhooks WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	w, err := sqlrow.ScanWebhook(s.box, s.queryRow(ctx, `SELECT `+sqlrow.WebhookReadCols+` FROM webhooks WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if err != nil {
 		return nil, notFound("get webhook", err)
 	}
@@ -44,13 +60,13 @@ func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hook
 	if err := s.queryRow(ctx, `SELECT count(*) FROM webhooks WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count webhooks: %w", err)
 	}
-	out, err := s.queryWebhooks(ctx, `SELECT `+sqlrow.WebhookCols+` FROM webhooks WHERE `+where+` ORDER BY id LIMIT ? OFFSET ?`,
+	out, err := s.queryWebhooks(ctx, `SELECT `+sqlrow.WebhookReadCols+` FROM webhooks WHERE `+where+` ORDER BY id LIMIT ? OFFSET ?`,
 		append(args, q.Limit, q.Offset)...)
 	return out, total, err
 }
 
 func (s *Store) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hookd.Webhook, error) {
-	return s.queryWebhooks(ctx, `SELECT `+sqlrow.WebhookCols+` FROM webhooks WHERE tenant_id = ? AND enabled = 1 ORDER BY id`, tenantID)
+	return s.queryWebhooks(ctx, `SELECT `+sqlrow.WebhookReadCols+` FROM webhooks WHERE tenant_id = ? AND enabled = 1 ORDER BY id`, tenantID)
 }
 
 func (s *Store) queryWebhooks(ctx context.Context, query string, args ...any) ([]*hookd.Webhook, error) {
@@ -77,8 +93,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 	}
 	now := sqlrow.Micros(s.clock.Now())
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE webhooks SET (`+sqlrow.WebhookCols+`) = (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-			WHERE tenant_id = ? AND id = ? AND updated_at = ?`, append(args, w.TenantID, w.ID, sqlrow.Micros(read))...)
+		res, err := tx.Exec(webhookUpdate, append(args, w.Enabled, w.Enabled, w.Enabled, w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err != nil {
 			return fmt.Errorf("update webhook: %w", err)
 		}

@@ -147,6 +147,7 @@ type Config struct {
 	Role          string          // --role, HOOKD_ROLE; "all", "api" or "worker"
 	Lease         time.Duration   // --lease, HOOKD_LEASE; default 2m
 	PublicURL     string          // --public-url, HOOKD_PUBLIC_URL; default: each request's own scheme and host
+	DisableAfter  time.Duration   // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
 }
 
 func env(name, def string) string {
@@ -170,6 +171,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		logFmt   = fs.String("log-format", env("HOOKD_LOG_FORMAT", "text"), "text or json (HOOKD_LOG_FORMAT)")
 		role     = fs.String("role", env("HOOKD_ROLE", "all"), "all, api or worker (HOOKD_ROLE)")
 		public   = fs.String("public-url", env("HOOKD_PUBLIC_URL", ""), "the scheme and host visitors reach hookd at, e.g. https://hooks.example.com: portal links use it, and an https one marks console cookies Secure behind a TLS proxy (HOOKD_PUBLIC_URL; default: each request's own)")
+		disable  = fs.String("disable-after", env("HOOKD_DISABLE_AFTER", "120h"), "disable a webhook whose every attempt has failed for this long, with a delivery out of attempts; 0 never (HOOKD_DISABLE_AFTER)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
 	)
 	// A boolean flag's default comes from its variable, so that the bare
@@ -212,6 +214,9 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	}
 	if _, err := netguard.ParseAllowList(cfg.AllowNetworks); err != nil {
 		return nil, fmt.Errorf("--allow-networks: %w", err)
+	}
+	if cfg.DisableAfter, err = time.ParseDuration(*disable); err != nil || cfg.DisableAfter < 0 {
+		return nil, fmt.Errorf("--disable-after must be a duration such as 120h, or 0 for never, not %q", *disable)
 	}
 	if cfg.Lease, err = time.ParseDuration(*lease); err != nil || cfg.Lease <= 0 {
 		return nil, fmt.Errorf("--lease must be a positive duration such as 2m, not %q", *lease)
@@ -356,7 +361,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	}
 	var engine *delivery.Engine
 	if cfg.Role != "api" {
-		engine, err = delivery.New(delivery.Config{Store: store, Logger: log, Clock: clock, Guard: guard, RetrySchedule: cfg.RetrySchedule, Lease: cfg.Lease})
+		engine, err = delivery.New(delivery.Config{Store: store, Logger: log, Clock: clock, Guard: guard, RetrySchedule: cfg.RetrySchedule,
+			Lease: cfg.Lease, DisableAfter: cfg.DisableAfter})
 		if err != nil {
 			return err
 		}

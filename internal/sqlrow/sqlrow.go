@@ -19,7 +19,14 @@ import (
 // ScanWebhook reads them.
 const WebhookCols = `id, tenant_id, name, url, events, headers, timeout_ms, enabled, ssl_verification,
 	channels, filter, max_attempts, rate_limit, description, metadata, signature,
-	secret, previous_secret, previous_secret_expires_at, created_at, updated_at`
+	secret, previous_secret, previous_secret_expires_at, created_at, updated_at, disabled_reason, disabled_at`
+
+// WebhookReadCols are WebhookCols and the health the store keeps, which
+// only UpdateHealth writes, in the order ScanWebhook reads them.
+const WebhookReadCols = WebhookCols + `, consecutive_failures, failing_since, last_success_at`
+
+// WebhookColCount is how many WebhookCols there are, for placeholders.
+const WebhookColCount = 23
 
 // JSONText encodes v for a JSON-valued text column.
 func JSONText(v any) (string, error) {
@@ -68,22 +75,26 @@ func WebhookArgs(box *hookd.SecretBox, w *hookd.Webhook) ([]any, error) {
 		w.ID, w.TenantID, w.Name, w.URL, events, hdr, w.Timeout.Milliseconds(), w.Enabled, w.SSLVerification,
 		channels, filter, w.MaxAttempts, w.RateLimit, w.Description, meta, sig,
 		box.Seal(w.Secret), box.Seal(w.PreviousSecret), Micros(w.PreviousSecretExpiresAt),
-		Micros(w.CreatedAt), Micros(w.UpdatedAt),
+		Micros(w.CreatedAt), Micros(w.UpdatedAt), NullString(w.DisabledReason), Micros(w.DisabledAt),
 	}, nil
 }
 
-// ScanWebhook reads a webhook row (WebhookCols), opening its secrets with box.
+// ScanWebhook reads a webhook row (WebhookReadCols), opening its secrets
+// with box.
 func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 	w := &hookd.Webhook{}
 	var events, headers, meta string
-	var channels, filter, sig sql.NullString
-	var timeoutMs, prevExp, created, updated int64
+	var channels, filter, sig, reason sql.NullString
+	var timeoutMs, prevExp, created, updated, disabledAt, failingSince, lastSuccess int64
 	var secret, prev string
 	if err := r.Scan(&w.ID, &w.TenantID, &w.Name, &w.URL, &events, &headers, &timeoutMs, &w.Enabled, &w.SSLVerification,
 		&channels, &filter, &w.MaxAttempts, &w.RateLimit, &w.Description, &meta, &sig,
-		&secret, &prev, &prevExp, &created, &updated); err != nil {
+		&secret, &prev, &prevExp, &created, &updated, &reason, &disabledAt,
+		&w.Health.ConsecutiveFailures, &failingSince, &lastSuccess); err != nil {
 		return nil, err
 	}
+	w.DisabledReason, w.DisabledAt = reason.String, FromMicros(disabledAt)
+	w.Health.FailingSince, w.Health.LastSuccessAt = FromMicros(failingSince), FromMicros(lastSuccess)
 	w.Timeout = time.Duration(timeoutMs) * time.Millisecond
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
 		return nil, fmt.Errorf("webhook %s events: %w", w.ID, err)
@@ -404,4 +415,12 @@ func AuditWhere(q hookd.AuditQuery, ph func(int) string) (string, []any) {
 		add(`seq < `, q.Before)
 	}
 	return where, args
+}
+
+// NullString is s, or NULL when empty.
+func NullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

@@ -1,0 +1,92 @@
+package hookd
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Why a webhook is disabled.
+const (
+	DisabledManual  = "manual"  // by a user
+	DisabledGone    = "gone"    // its receiver answered 410 Gone
+	DisabledFailing = "failing" // every attempt failed for --disable-after, with a delivery out of attempts
+)
+
+// Health is a webhook's recent delivery record, kept in the store and
+// updated with the attempts it counts, so every process sees the same.
+type Health struct {
+	ConsecutiveFailures int
+	FailingSince        time.Time // the first of the failures since the last success; zero when none
+	LastSuccessAt       time.Time
+}
+
+// Health statuses, as the API shows them.
+const (
+	HealthUnknown = "unknown" // no attempt yet (or none since it was re-enabled)
+	HealthHealthy = "healthy" // the last attempt succeeded
+	HealthFailing = "failing" // the last attempts failed
+)
+
+// Status names the health.
+func (h Health) Status() string {
+	switch {
+	case h.ConsecutiveFailures > 0:
+		return HealthFailing
+	case !h.LastSuccessAt.IsZero():
+		return HealthHealthy
+	}
+	return HealthUnknown
+}
+
+// MarshalJSON renders the health as the contract's
+// {status, failingSince, consecutiveFailures, lastSuccessAt}.
+func (h Health) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Status              string     `json:"status"`
+		FailingSince        *time.Time `json:"failingSince"`
+		ConsecutiveFailures int        `json:"consecutiveFailures"`
+		LastSuccessAt       *time.Time `json:"lastSuccessAt"`
+	}{h.Status(), timeOrNil(h.FailingSince), h.ConsecutiveFailures, timeOrNil(h.LastSuccessAt)})
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// HealthUpdate is what one recorded batch of attempts tells of a webhook's
+// health, for the store to fold into what it holds.
+type HealthUpdate struct {
+	WebhookID string
+	// Succeeded: an attempt succeeded, so the streak restarts after the
+	// last success (LastSuccessAt).
+	Succeeded     bool
+	LastSuccessAt time.Time
+	// Failures are the failed attempts after the last success (all of the
+	// batch's when none succeeded); FirstFailureAt is the first of them.
+	Failures       int
+	FirstFailureAt time.Time
+	// Exhausted: one of those failures ended its delivery FAILED.
+	Exhausted bool
+	// Gone: a receiver answered 410 Gone: the webhook is disabled at once.
+	Gone bool
+}
+
+// UpdateHealthParams folds health updates into the webhooks' health, and
+// disables the webhooks that must be: Gone ones, and enabled ones failing
+// since DisableFailingSince or earlier with a delivery out of attempts in
+// the streak (never, when DisableFailingSince is zero).
+type UpdateHealthParams struct {
+	Now                 time.Time
+	Updates             []HealthUpdate
+	DisableFailingSince time.Time
+}
+
+// DisabledWebhook is a webhook that UpdateHealth disabled.
+type DisabledWebhook struct {
+	WebhookID string
+	TenantID  string
+	Reason    string
+}

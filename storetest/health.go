@@ -1,0 +1,175 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/queue"
+)
+
+func init() {
+	for name, fn := range map[string]func(*testing.T, hookd.Store, *Clock){
+		"HealthFollowsAttempts":    testHealthFollowsAttempts,
+		"GoneDisablesAtOnce":       testGoneDisablesAtOnce,
+		"FailingDisabledAfter":     testFailingDisabledAfter,
+		"FailingNotDisabledEarly":  testFailingNotDisabledEarly,
+		"ReenabledStartsHealthy":   testReenabledStartsHealthy,
+		"DisabledOnceByTwoRecords": testDisabledOnceByTwoRecords,
+	} {
+		timed[name] = fn
+	}
+}
+
+func health(t *testing.T, s hookd.Store, id string) (*hookd.Webhook, hookd.Health) {
+	t.Helper()
+	w, err := s.GetWebhook(ctx(), "acme", id)
+	must(t, err)
+	return w, w.Health
+}
+
+func failed(c *hookd.Claim, status hookd.DeliveryStatus, code int, at time.Time) *hookd.Outcome {
+	return &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, Status: status, Attempt: att(false, code, at)}
+}
+
+// Failures extend a streak from its first; a success ends it.
+func testHealthFollowsAttempts(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	if _, h := health(t, s, "wh_a"); h.Status() != hookd.HealthUnknown {
+		t.Fatalf("new webhook: %+v", h)
+	}
+	publish(t, s, "e", 3, "wh_a")
+	res := claim(t, s, 10, nil)
+	t0 := clock.Now()
+	record(t, s, failed(res.Claims[0], hookd.StatusRetrying, 500, t0), failed(res.Claims[1], hookd.StatusRetrying, 500, t0.Add(time.Second)))
+	_, h := health(t, s, "wh_a")
+	if h.Status() != hookd.HealthFailing || h.ConsecutiveFailures != 2 || !h.FailingSince.Equal(t0) || !h.LastSuccessAt.IsZero() {
+		t.Fatalf("after two failures: %+v", h)
+	}
+	clock.Advance(time.Minute)
+	t1 := clock.Now()
+	record(t, s, outcome(res.Claims[2], hookd.StatusSuccess, t1))
+	_, h = health(t, s, "wh_a")
+	if h.Status() != hookd.HealthHealthy || h.ConsecutiveFailures != 0 || !h.FailingSince.IsZero() || !h.LastSuccessAt.Equal(t1) {
+		t.Fatalf("after a success: %+v", h)
+	}
+}
+
+// A 410 Gone disables the webhook in the transaction that records it: its
+// waiting deliveries end FAILED, and hookd's audit entry says why.
+func testGoneDisablesAtOnce(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 2, "wh_a")
+	c := claim(t, s, 1, nil).Claims[0]
+	rec := record(t, s, failed(c, hookd.StatusFailed, 410, clock.Now()))
+	if len(rec.Disabled) != 1 || rec.Disabled[0] != (hookd.DisabledWebhook{WebhookID: "wh_a", TenantID: "acme", Reason: hookd.DisabledGone}) {
+		t.Fatalf("disabled %+v", rec.Disabled)
+	}
+	w, _ := health(t, s, "wh_a")
+	if w.Enabled || w.DisabledReason != hookd.DisabledGone || !w.DisabledAt.Equal(clock.Now()) {
+		t.Fatalf("webhook %+v", w)
+	}
+	waiting, _, _ := s.ListDeliveries(ctx(), hookd.DeliveryQuery{TenantID: "acme", WebhookID: "wh_a", Status: hookd.StatusFailed, Limit: 10})
+	if len(waiting) != 2 {
+		t.Fatalf("FAILED deliveries %d, want the gone one and the waiting one", len(waiting))
+	}
+	log, err := s.ListAudit(ctx(), hookd.AuditQuery{TenantID: "acme", Limit: 10})
+	must(t, err)
+	if len(log) != 1 || log[0].Actor.Type != hookd.ActorHookd || log[0].Action != hookd.AuditWebhookDisabled || log[0].Changes["disabledReason"].To != hookd.DisabledGone {
+		t.Fatalf("audit %+v", log)
+	}
+}
+
+var disableAfter = queue.Policy{DisableAfter: time.Hour}
+
+// Failing for DisableAfter with a delivery out of attempts disables.
+func testFailingDisabledAfter(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 2, "wh_a")
+	res := claim(t, s, 10, nil)
+	_, err := disableAfter.Record(ctx(), s, []*hookd.Outcome{failed(res.Claims[0], hookd.StatusFailed, 500, clock.Now())}, nil)
+	must(t, err)
+	clock.Advance(time.Hour)
+	rec, err := disableAfter.Record(ctx(), s, []*hookd.Outcome{failed(res.Claims[1], hookd.StatusRetrying, 500, clock.Now())}, nil)
+	must(t, err)
+	w, h := health(t, s, "wh_a")
+	if len(rec.Disabled) != 1 || w.Enabled || w.DisabledReason != hookd.DisabledFailing || h.ConsecutiveFailures != 2 {
+		t.Fatalf("after an hour of failures: %+v, %+v, %+v", rec.Disabled, w, h)
+	}
+}
+
+// Not before DisableAfter, and not without a delivery out of attempts.
+func testFailingNotDisabledEarly(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	publish(t, s, "e", 2, "wh_a", "wh_b")
+	res := claim(t, s, 10, nil)
+	var a, b []*hookd.Claim
+	for _, c := range res.Claims {
+		if c.WebhookID == "wh_a" {
+			a = append(a, c)
+		} else {
+			b = append(b, c)
+		}
+	}
+	// wh_a: out of attempts, but failing for less than the hour.
+	_, err := disableAfter.Record(ctx(), s, []*hookd.Outcome{failed(a[0], hookd.StatusFailed, 500, clock.Now())}, nil)
+	must(t, err)
+	// wh_b: failing for the hour, but every delivery still has attempts.
+	_, err = disableAfter.Record(ctx(), s, []*hookd.Outcome{failed(b[0], hookd.StatusRetrying, 500, clock.Now())}, nil)
+	must(t, err)
+	clock.Advance(59 * time.Minute)
+	rec, err := disableAfter.Record(ctx(), s, []*hookd.Outcome{failed(a[1], hookd.StatusRetrying, 500, clock.Now())}, nil)
+	must(t, err)
+	if len(rec.Disabled) != 0 {
+		t.Fatalf("disabled before the hour: %+v", rec.Disabled)
+	}
+	clock.Advance(2 * time.Minute)
+	rec, err = disableAfter.Record(ctx(), s, []*hookd.Outcome{failed(b[1], hookd.StatusRetrying, 500, clock.Now())}, nil)
+	must(t, err)
+	if len(rec.Disabled) != 0 {
+		t.Fatalf("disabled with every delivery still retrying: %+v", rec.Disabled)
+	}
+}
+
+// A webhook a user enables again starts with a clean record.
+func testReenabledStartsHealthy(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 1, "wh_a")
+	c := one(t, s)
+	record(t, s, failed(c, hookd.StatusFailed, 410, clock.Now()))
+	w, _ := health(t, s, "wh_a")
+	read := w.UpdatedAt
+	w.Enabled, w.DisabledReason, w.DisabledAt = true, "", time.Time{}
+	w.UpdatedAt = read.Add(time.Second)
+	must(t, s.UpdateWebhook(ctx(), w, read))
+	w, h := health(t, s, "wh_a")
+	if !w.Enabled || w.DisabledReason != "" || h.ConsecutiveFailures != 0 || !h.FailingSince.IsZero() {
+		t.Fatalf("re-enabled: %+v %+v", w, h)
+	}
+	// An edit that leaves it enabled keeps its record.
+	publish(t, s, "f", 1, "wh_a")
+	clock.Advance(lease)
+	record(t, s, failed(one(t, s), hookd.StatusRetrying, 500, clock.Now()))
+	read = w.UpdatedAt
+	w.Name, w.UpdatedAt = "renamed", read.Add(time.Second)
+	must(t, s.UpdateWebhook(ctx(), w, read))
+	if _, h = health(t, s, "wh_a"); h.ConsecutiveFailures != 1 {
+		t.Fatalf("an edit reset the health: %+v", h)
+	}
+}
+
+// Two records that both find the webhook gone disable it once: one audit
+// entry, whichever process records second.
+func testDisabledOnceByTwoRecords(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 2, "wh_a")
+	res := claim(t, s, 10, nil)
+	r1 := record(t, s, failed(res.Claims[0], hookd.StatusFailed, 410, clock.Now()))
+	r2 := record(t, s, failed(res.Claims[1], hookd.StatusFailed, 410, clock.Now()))
+	if len(r1.Disabled)+len(r2.Disabled) != 1 {
+		t.Fatalf("disabled %d times", len(r1.Disabled)+len(r2.Disabled))
+	}
+	if log, _ := s.ListAudit(ctx(), hookd.AuditQuery{TenantID: "acme", Limit: 10}); len(log) != 1 {
+		t.Fatalf("%d audit entries", len(log))
+	}
+}
