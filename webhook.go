@@ -15,14 +15,14 @@ import (
 
 // Webhook is a tenant's endpoint and its subscription.
 type Webhook struct {
-	ID              string
-	TenantID        string
-	Name            string
-	URL             string
-	Events          []string          // names, "*" or "prefix.*"
-	Headers         map[string]string // extra request headers
-	Timeout         time.Duration
-	Enabled         bool
+	ID       string
+	TenantID string
+	Name     string
+	URL      string
+	Events   []string          // names, "*" or "prefix.*"
+	Headers  map[string]string // extra request headers
+	Timeout  time.Duration
+	Enabled  bool
 	// DisabledReason says why a disabled webhook is (DisabledManual,
 	// DisabledGone, DisabledFailing), and DisabledAt since when; "" and
 	// zero while enabled.

@@ -33,7 +33,9 @@ func autoDisable(t *testing.T, db string) {
 	if h := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+gone, nil)["health"].(map[string]any); h["status"] != "unknown" {
 		t.Fatalf("a new webhook's health %v", h)
 	}
-	publish := func() { c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}}) }
+	publish := func() {
+		c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}})
+	}
 	webhook := func(id string) map[string]any { return c.must(200, "GET", "/v1/tenants/acme/webhooks/"+id, nil) }
 
 	publish()
