@@ -84,6 +84,14 @@ type UpdateHealthParams struct {
 	DisableFailingSince time.Time
 }
 
+// HealthResult is what UpdateHealth did beyond the health itself.
+type HealthResult struct {
+	Disabled []DisabledWebhook
+	// Failed counts the waiting deliveries of the disabled webhooks that
+	// ended FAILED with them.
+	Failed int
+}
+
 // DisabledWebhook is a webhook that UpdateHealth disabled.
 type DisabledWebhook struct {
 	WebhookID string

@@ -74,8 +74,9 @@ type QueueTx interface {
 	MarkDue(ctx context.Context, p *MarkDueParams) error
 	// UpdateHealth folds recorded attempts into their webhooks' health and
 	// disables the webhooks p says must be (their waiting deliveries end
-	// FAILED, as when a user disables one), returning those it disabled.
-	UpdateHealth(ctx context.Context, p *UpdateHealthParams) ([]DisabledWebhook, error)
+	// FAILED, as when a user disables one), returning those it disabled
+	// and how many deliveries it ended.
+	UpdateHealth(ctx context.Context, p *UpdateHealthParams) (*HealthResult, error)
 	// WriteAudit writes audit entries of changes hookd made itself.
 	WriteAudit(ctx context.Context, entries []*AuditEntry) error
 }
@@ -177,6 +178,7 @@ type Claim struct {
 	Manual           bool      // a manual retry: one attempt, no automatic retries
 	Payload          []byte
 	LeasedUntil      time.Time // by the store's clock
+	PublishedAt      time.Time // the event's, for publish-to-delivery latency
 }
 
 // Outcome is what became of one attempt, to be recorded.

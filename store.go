@@ -113,6 +113,7 @@ type Deliveries interface {
 
 // Statistics is what the statistics pages and endpoints read.
 type Statistics interface {
+	QueueDepther
 	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
 	// StatsSeries returns q.Buckets periods of statistics, oldest first.
 	StatsSeries(ctx context.Context, q SeriesQuery) ([]*SeriesBucket, error)

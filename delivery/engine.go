@@ -102,11 +102,17 @@ type Config struct {
 	// this long, with a delivery out of attempts in the streak
 	// (--disable-after); 0 never. A 410 Gone disables at once, always.
 	DisableAfter time.Duration
+	// Observer is told of attempts, finished deliveries and disables (the
+	// metrics). Default: nothing is told.
+	Observer hookd.Observer
 }
 
 func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Observer == nil {
+		c.Observer = hookd.NopObserver{}
 	}
 	if c.Guard == nil {
 		c.Guard = netguard.New(nil)
@@ -315,6 +321,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 					e.dispatch(sendCtx, c, deadline)
 				}
 				if res.Failed > 0 {
+					e.cfg.Observer.Finished(hookd.StatusFailed, res.Failed)
 					e.log.Info("deliveries of disabled webhooks ended FAILED", "count", res.Failed)
 				}
 				if len(res.Claims) == limit {
@@ -529,6 +536,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 	}
 	e.mu.Unlock()
+	e.cfg.Observer.Attempted(a)
 	o := e.outcome(wh, c, a)
 	if !a.Success {
 		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
@@ -598,6 +606,38 @@ func (e *Engine) record() {
 	}
 }
 
+// observe tells the observer what a Record wrote (final statuses, first
+// successes after their publish) and logs the webhooks it disabled.
+func (e *Engine) observe(rec *queue.Recorded, results []*result) {
+	if len(rec.Written) > 0 {
+		written := make(map[string]bool, len(rec.Written))
+		for _, id := range rec.Written {
+			written[id] = true
+		}
+		finished := map[hookd.DeliveryStatus]int{}
+		for _, r := range results {
+			o := r.outcome
+			if o == nil || !written[o.DeliveryID] || (o.Status != hookd.StatusSuccess && o.Status != hookd.StatusFailed) {
+				continue
+			}
+			finished[o.Status]++
+			if o.Status == hookd.StatusSuccess && !r.claim.PublishedAt.IsZero() {
+				e.cfg.Observer.Delivered(o.Attempt.StartedAt.Add(o.Attempt.Duration).Sub(r.claim.PublishedAt))
+			}
+		}
+		for st, n := range finished {
+			e.cfg.Observer.Finished(st, n)
+		}
+	}
+	for _, d := range rec.Disabled {
+		e.cfg.Observer.Disabled(d.Reason)
+	}
+	if rec.FailedWithDisabled > 0 {
+		e.cfg.Observer.Finished(hookd.StatusFailed, rec.FailedWithDisabled)
+	}
+	e.logDisabled(rec.Disabled)
+}
+
 // logDisabled says which webhooks the recorded attempts disabled.
 func (e *Engine) logDisabled(ds []hookd.DisabledWebhook) {
 	for _, d := range ds {
@@ -634,7 +674,7 @@ func (e *Engine) write(batch []*result) {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.StoreTimeout)
 		rec, err := e.policy.Record(ctx, e.store, outcomes, releases)
 		cancel()
-		e.logDisabled(rec.Disabled)
+		e.observe(rec, pending)
 		if rec.Stale > 0 {
 			// A lease ran out before its outcome came (or a manual retry took
 			// the delivery): the outcome changed nothing.
@@ -691,8 +731,10 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	a, _ := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, ev.Payload, e.clock.Now())
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
 	defer cancel()
-	rec, err := e.policy.Record(rctx, e.store, []*hookd.Outcome{e.outcome(wh, c, a)}, nil)
-	e.logDisabled(rec.Disabled)
+	e.cfg.Observer.Attempted(a)
+	outcomes := []*hookd.Outcome{e.outcome(wh, c, a)}
+	rec, err := e.policy.Record(rctx, e.store, outcomes, nil)
+	e.observe(rec, []*result{{claim: c, outcome: outcomes[0]}})
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}

@@ -51,7 +51,7 @@ func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID strin
 func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhookID string, lease time.Duration) (*hookd.Claim, error) {
 	c := &hookd.Claim{
 		Lease:    hookd.Lease{DeliveryID: hookd.NewID(hookd.PrefixDelivery, time.Now()), Token: 1},
-		TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type, WebhookID: webhookID, Manual: true, Payload: ev.Payload,
+		TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type, WebhookID: webhookID, Manual: true, Payload: ev.Payload, PublishedAt: ev.Timestamp,
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var now int64

@@ -144,7 +144,7 @@ const leaseDeliveries = `WITH take AS (
 		FROM take WHERE d.id = take.id
 		RETURNING d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, d.attempts, d.manual, d.lease_token, d.event_seq
 	)
-	SELECT l.id, l.tenant_id, l.event_id, l.event_type, l.webhook_id, w.updated_at, l.attempts, l.manual, l.lease_token, e.payload
+	SELECT l.id, l.tenant_id, l.event_id, l.event_type, l.webhook_id, w.updated_at, l.attempts, l.manual, l.lease_token, e.payload, e.created_at
 	FROM leased l JOIN events e ON e.seq = l.event_seq JOIN webhooks w ON w.id = l.webhook_id ORDER BY l.id`
 
 func (q *queueTx) LeaseDeliveries(ctx context.Context, p *hookd.LeaseDeliveriesParams) ([]*hookd.Claim, error) {
@@ -161,9 +161,9 @@ func (q *queueTx) LeaseDeliveries(ctx context.Context, p *hookd.LeaseDeliveriesP
 	rows, err := q.tx.Query(ctx, leaseDeliveries, ids, ns, sqlrow.Micros(p.Now), sqlrow.Micros(p.Until), p.Limit)
 	return collect(rows, err, "lease deliveries", func(r sqlrow.Scanner) (*hookd.Claim, error) {
 		c := &hookd.Claim{LeasedUntil: p.Until}
-		var updated int64
-		err := r.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Token, &c.Payload)
-		c.WebhookUpdatedAt = sqlrow.FromMicros(updated)
+		var updated, published int64
+		err := r.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Token, &c.Payload, &published)
+		c.WebhookUpdatedAt, c.PublishedAt = sqlrow.FromMicros(updated), sqlrow.FromMicros(published)
 		return c, err
 	})
 }
@@ -341,7 +341,7 @@ const disableWebhooks = `UPDATE webhooks SET enabled = false, disabled_reason = 
 	updated_at = greatest($2, updated_at + 1)
 	WHERE id = ANY($3) AND enabled %s RETURNING id, tenant_id`
 
-func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams) ([]hookd.DisabledWebhook, error) {
+func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams) (*hookd.HealthResult, error) {
 	var gone, all []string
 	for _, u := range p.Updates {
 		if _, err := q.tx.Exec(ctx, updateHealth, u.Succeeded, u.Failures, sqlrow.Micros(u.FirstFailureAt), sqlrow.Micros(u.LastSuccessAt),
@@ -381,6 +381,7 @@ func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams)
 			return nil, err
 		}
 	}
+	res := &hookd.HealthResult{Disabled: out}
 	if len(out) > 0 {
 		ids := make([]string, len(out))
 		for i, d := range out {
@@ -388,13 +389,15 @@ func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams)
 		}
 		// Deliveries being sent right now finish; their outcome is recorded
 		// as it comes.
-		if _, err := q.tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = false, last_error = $1, updated_at = $2
+		tag, err := q.tx.Exec(ctx, `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = false, last_error = $1, updated_at = $2
 			WHERE webhook_id = ANY($3) AND status IN `+sqlrow.WaitingStatuses+` AND NOT (leased AND next_attempt_at > $2)`,
-			hookd.DisabledError, now, ids); err != nil {
+			hookd.DisabledError, now, ids)
+		if err != nil {
 			return nil, wrap("disable webhooks: fail waiting deliveries", err)
 		}
+		res.Failed = int(tag.RowsAffected())
 	}
-	return out, nil
+	return res, nil
 }
 
 func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) error {
@@ -404,4 +407,26 @@ func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) e
 		}
 	}
 	return nil
+}
+
+// queueDepth counts due deliveries per due webhook through
+// deliveries_queue (a range per webhook), and finds the oldest as each due
+// webhook's first index entry.
+const queueDepth = `WITH n AS (SELECT coalesce($1::bigint, ` + dbNow + `) AS now)
+	SELECT coalesce(sum(c.due), 0)::bigint, coalesce(min(c.oldest), 0)::bigint, (SELECT now FROM n)
+	FROM due_webhooks w, n
+	CROSS JOIN LATERAL (SELECT count(*) AS due, min(d.next_attempt_at) AS oldest FROM deliveries d
+		WHERE d.webhook_id = w.webhook_id AND d.status IN ` + sqlrow.WaitingStatuses + ` AND d.next_attempt_at <= n.now) c
+	WHERE w.due_at <= n.now`
+
+func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
+	var d hookd.QueueDepth
+	var oldest, now int64
+	if err := s.pool.QueryRow(ctx, queueDepth, s.nowArg()).Scan(&d.Due, &oldest, &now); err != nil {
+		return d, wrap("queue depth", err)
+	}
+	if oldest > 0 && oldest <= now {
+		d.OldestDue = sqlrow.FromMicros(oldest)
+	}
+	return d, nil
 }

@@ -172,8 +172,10 @@ type Recorded struct {
 	// Failed lists the deliveries whose outcome or release could not be
 	// written (the error says why); they may be tried again.
 	Failed []string
-	// Disabled lists the webhooks the recorded attempts disabled.
-	Disabled []hookd.DisabledWebhook
+	// Disabled lists the webhooks the recorded attempts disabled, and
+	// FailedWithDisabled counts their waiting deliveries, ended FAILED.
+	Disabled           []hookd.DisabledWebhook
+	FailedWithDisabled int
 }
 
 // Policy is what recording decides beyond writing outcomes: when hookd
@@ -209,7 +211,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		return nil
 	}
 	var written, released []string
-	var disabled []hookd.DisabledWebhook
+	var health *hookd.HealthResult
 	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
@@ -258,11 +260,11 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if p.DisableAfter > 0 {
 			hp.DisableFailingSince = now.Add(-p.DisableAfter)
 		}
-		if disabled, err = tx.UpdateHealth(ctx, hp); err != nil || len(disabled) == 0 {
+		if health, err = tx.UpdateHealth(ctx, hp); err != nil || len(health.Disabled) == 0 {
 			return err
 		}
-		entries := make([]*hookd.AuditEntry, len(disabled))
-		for i, d := range disabled {
+		entries := make([]*hookd.AuditEntry, len(health.Disabled))
+		for i, d := range health.Disabled {
 			entries[i] = &hookd.AuditEntry{ID: hookd.NewID(hookd.PrefixAudit, now), TenantID: d.TenantID, At: now,
 				Actor: hookd.Actor{Type: hookd.ActorHookd}, Action: hookd.AuditWebhookDisabled,
 				Target:  hookd.AuditTarget{Type: "webhook", ID: d.WebhookID},
@@ -273,7 +275,8 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 	if err == nil {
 		rec.Written = append(rec.Written, written...)
 		rec.Released = append(rec.Released, released...)
-		rec.Disabled = append(rec.Disabled, disabled...)
+		rec.Disabled = append(rec.Disabled, health.Disabled...)
+		rec.FailedWithDisabled += health.Failed
 		rec.Stale += n - len(written) - len(released)
 		return nil
 	}

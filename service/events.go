@@ -102,8 +102,11 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", hookd.ErrUnavailable, err)
 	}
-	if res.Deliveries > 0 && !res.Duplicate {
-		s.notify()
+	if !res.Duplicate {
+		s.cfg.Observer.Published(res.Deliveries)
+		if res.Deliveries > 0 {
+			s.notify()
+		}
 	}
 	return res, nil
 }

@@ -37,6 +37,9 @@ type Config struct {
 	Notify func()
 	// Tester makes test sends; nil refuses them (an API-only process).
 	Tester hookd.Tester
+	// Observer is told of published events (the metrics). Default:
+	// nothing is told.
+	Observer hookd.Observer
 	// CacheTTL bounds how long publishing may use a cached event type or
 	// webhook list, or authorization a cached tenant, that another process
 	// changed. Changes made through this service are seen at once. Default
@@ -69,6 +72,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = time.Second
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = hookd.NopObserver{}
 	}
 	return &Service{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
 		tenants: newCache[*hookd.Tenant](cfg.CacheTTL), eventTypes: newCache[*hookd.EventType](cfg.CacheTTL),

@@ -17,7 +17,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 	c := &hookd.Claim{
 		Lease:    hookd.Lease{DeliveryID: hookd.NewID(hookd.PrefixDelivery, now), Token: 1},
 		TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type, WebhookID: webhookID,
-		Manual: true, Payload: ev.Payload, LeasedUntil: now.Add(lease),
+		Manual: true, Payload: ev.Payload, LeasedUntil: now.Add(lease), PublishedAt: ev.Timestamp,
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.Exec(`INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES (?, ?, ?, NULL, ?, ?)`,

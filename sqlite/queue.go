@@ -25,7 +25,7 @@ const (
 		WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = ? AND status IN ('PENDING', 'RETRYING') AND next_attempt_at <= ?
 			ORDER BY next_attempt_at LIMIT ?)
 		RETURNING id, lease_token`
-	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload
+	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload, e.created_at
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
 	// requeueDrop and requeueSet read each webhook's earliest waiting
@@ -190,11 +190,11 @@ func (q *queueTx) LeaseDeliveries(_ context.Context, p *hookd.LeaseDeliveriesPar
 	out := make([]*hookd.Claim, 0, len(ids))
 	for rows.Next() {
 		c := &hookd.Claim{LeasedUntil: p.Until}
-		var updated int64
-		if err := rows.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Payload); err != nil {
+		var updated, published int64
+		if err := rows.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Payload, &published); err != nil {
 			return nil, fmt.Errorf("lease deliveries: read: %w", err)
 		}
-		c.WebhookUpdatedAt = sqlrow.FromMicros(updated)
+		c.WebhookUpdatedAt, c.PublishedAt = sqlrow.FromMicros(updated), sqlrow.FromMicros(published)
 		c.Token = tokens[c.DeliveryID]
 		out = append(out, c)
 	}
@@ -324,7 +324,7 @@ const disableWebhooks = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, d
 	updated_at = CASE WHEN ? > updated_at THEN ? ELSE updated_at + 1 END
 	WHERE id IN (SELECT value FROM json_each(?)) AND enabled = 1 %s RETURNING id, tenant_id`
 
-func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) ([]hookd.DisabledWebhook, error) {
+func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (*hookd.HealthResult, error) {
 	var gone, all []string
 	for _, u := range p.Updates {
 		first := sqlrow.Micros(u.FirstFailureAt)
@@ -365,6 +365,7 @@ func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (
 			return nil, err
 		}
 	}
+	res := &hookd.HealthResult{Disabled: out}
 	if len(out) > 0 {
 		ids := make([]string, len(out))
 		for i, d := range out {
@@ -372,13 +373,15 @@ func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (
 		}
 		// Deliveries being sent right now finish; their outcome is recorded
 		// as it comes.
-		if _, err := q.exec(`UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = 0, last_error = ?, updated_at = ?
+		n, err := q.exec(`UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = 0, last_error = ?, updated_at = ?
 			WHERE webhook_id IN (SELECT value FROM json_each(?)) AND status IN `+sqlrow.WaitingStatuses+` AND NOT (leased = 1 AND next_attempt_at > ?)`,
-			hookd.DisabledError, now, sqlrow.JSONList(ids), now); err != nil {
+			hookd.DisabledError, now, sqlrow.JSONList(ids), now)
+		if err != nil {
 			return nil, fmt.Errorf("disable webhooks: fail waiting deliveries: %w", err)
 		}
+		res.Failed = int(n)
 	}
-	return out, nil
+	return res, nil
 }
 
 func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) error {
@@ -388,4 +391,26 @@ func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) e
 		}
 	}
 	return nil
+}
+
+// queueDepth counts due deliveries per due webhook through
+// deliveries_queue (a range per webhook), and finds the oldest as each due
+// webhook's first index entry.
+const queueDepth = `SELECT
+	coalesce((SELECT sum((SELECT count(*) FROM deliveries d WHERE d.webhook_id = w.webhook_id AND d.status IN ` + sqlrow.WaitingStatuses + ` AND d.next_attempt_at <= ?1))
+		FROM due_webhooks w WHERE w.due_at <= ?1), 0),
+	coalesce((SELECT min((SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.webhook_id AND d.status IN ` + sqlrow.WaitingStatuses + `))
+		FROM due_webhooks w WHERE w.due_at <= ?1), 0)`
+
+func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
+	now := sqlrow.Micros(s.clock.Now())
+	var d hookd.QueueDepth
+	var oldest int64
+	if err := s.queryRow(ctx, queueDepth, now).Scan(&d.Due, &oldest); err != nil {
+		return d, fmt.Errorf("queue depth: %w", err)
+	}
+	if oldest > 0 && oldest <= now {
+		d.OldestDue = sqlrow.FromMicros(oldest)
+	}
+	return d, nil
 }

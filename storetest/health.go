@@ -16,6 +16,7 @@ func init() {
 		"FailingNotDisabledEarly":  testFailingNotDisabledEarly,
 		"ReenabledStartsHealthy":   testReenabledStartsHealthy,
 		"DisabledOnceByTwoRecords": testDisabledOnceByTwoRecords,
+		"QueueDepth":               testQueueDepth,
 	} {
 		timed[name] = fn
 	}
@@ -171,5 +172,25 @@ func testDisabledOnceByTwoRecords(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 	if log, _ := s.ListAudit(ctx(), hookd.AuditQuery{TenantID: "acme", Limit: 10}); len(log) != 1 {
 		t.Fatalf("%d audit entries", len(log))
+	}
+}
+
+// QueueDepth counts the due deliveries that are not being sent and finds
+// the oldest due time among them.
+func testQueueDepth(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	if d, err := s.QueueDepth(ctx()); err != nil || d.Due != 0 || !d.OldestDue.IsZero() {
+		t.Fatalf("empty queue: %+v %v", d, err)
+	}
+	t0 := clock.Now()
+	publish(t, s, "a", 3, "wh_a")
+	clock.Advance(time.Second)
+	publish(t, s, "b", 2, "wh_b")
+	if d, err := s.QueueDepth(ctx()); err != nil || d.Due != 5 || !d.OldestDue.Equal(t0) {
+		t.Fatalf("five due: %+v %v (want oldest %v)", d, err, t0)
+	}
+	claim(t, s, 3, nil) // being sent: not due
+	if d, err := s.QueueDepth(ctx()); err != nil || d.Due != 2 {
+		t.Fatalf("after a claim of 3: %+v %v", d, err)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/hookd/hookd/console"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/httpapi"
+	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/postgres"
 	"github.com/hookd/hookd/service"
@@ -148,6 +149,7 @@ type Config struct {
 	Lease         time.Duration   // --lease, HOOKD_LEASE; default 2m
 	PublicURL     string          // --public-url, HOOKD_PUBLIC_URL; default: each request's own scheme and host
 	DisableAfter  time.Duration   // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
+	MetricsAddr   string          // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
 }
 
 func env(name, def string) string {
@@ -171,6 +173,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		logFmt   = fs.String("log-format", env("HOOKD_LOG_FORMAT", "text"), "text or json (HOOKD_LOG_FORMAT)")
 		role     = fs.String("role", env("HOOKD_ROLE", "all"), "all, api or worker (HOOKD_ROLE)")
 		public   = fs.String("public-url", env("HOOKD_PUBLIC_URL", ""), "the scheme and host visitors reach hookd at, e.g. https://hooks.example.com: portal links use it, and an https one marks console cookies Secure behind a TLS proxy (HOOKD_PUBLIC_URL; default: each request's own)")
+		metrics  = fs.String("metrics-addr", env("HOOKD_METRICS_ADDR", ""), "a separate listen address for /metrics, e.g. :9090 (HOOKD_METRICS_ADDR; default: /metrics on --addr)")
 		disable  = fs.String("disable-after", env("HOOKD_DISABLE_AFTER", "120h"), "disable a webhook whose every attempt has failed for this long, with a delivery out of attempts; 0 never (HOOKD_DISABLE_AFTER)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
 	)
@@ -192,7 +195,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		}
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, HTTPSOnly: *https, LogFormat: *logFmt, Role: *role,
+	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, HTTPSOnly: *https, LogFormat: *logFmt, Role: *role, MetricsAddr: *metrics,
 		PublicURL: strings.TrimRight(*public, "/")}
 	var err error
 	if cfg.PublicURL != "" {
@@ -355,14 +358,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	}
 	allow, _ := netguard.ParseAllowList(cfg.AllowNetworks)
 	guard := netguard.New(allow)
+	m := metrics.New()
 	svcCfg := service.Config{
 		Store: store, Logger: log, Clock: clock, Guard: guard,
-		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1,
+		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1, Observer: m,
 	}
 	var engine *delivery.Engine
 	if cfg.Role != "api" {
 		engine, err = delivery.New(delivery.Config{Store: store, Logger: log, Clock: clock, Guard: guard, RetrySchedule: cfg.RetrySchedule,
-			Lease: cfg.Lease, DisableAfter: cfg.DisableAfter})
+			Lease: cfg.Lease, DisableAfter: cfg.DisableAfter, Observer: m})
 		if err != nil {
 			return err
 		}
@@ -379,6 +383,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		mux := http.NewServeMux()
 		mux.Handle("GET /healthz", api)
 		mux.Handle("GET /readyz", api)
+		if cfg.MetricsAddr == "" {
+			mux.Handle("GET /metrics", m.Handler())
+		}
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
@@ -397,6 +404,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 			return err
 		}
 		mux := http.NewServeMux()
+		if cfg.MetricsAddr == "" {
+			mux.Handle("GET /metrics", m.Handler())
+		}
 		mux.Handle("/console/", con)
 		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 		mux.Handle("/", api)
@@ -418,6 +428,28 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		WriteTimeout: hookd.MaxTimeout + 30*time.Second,
 		IdleTimeout:  120 * time.Second,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// The queue's gauges are sampled by the processes that deliver.
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	if engine != nil {
+		go m.Sample(sampleCtx, store, 15*time.Second, clock, log)
+	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			if engine != nil {
+				engine.Stop()
+			}
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", m.Handler())
+		msrv := &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	log.Info("hookd listening", "addr", ln.Addr().String(), "db", redactDB(cfg.DB), "role", cfg.Role, "version", hookd.Version)
 	if ready != nil {

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape reads /metrics and parses it as Prometheus does.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// value is the sum of a family's samples whose labels include want.
+func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	f := fams[name]
+	if f == nil {
+		return -1
+	}
+	total := 0.0
+	for _, m := range f.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			match = match && labels[k] == v
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.Counter.GetValue()
+		case m.Gauge != nil:
+			total += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			total += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return total
+}
+
+// /metrics counts what happened, by the contract's names, with no tenant
+// or webhook id in any label; --metrics-addr moves it to its own address.
+func TestMetrics(t *testing.T) {
+	for name, db := range dbs(t) {
+		t.Run(name, func(t *testing.T) {
+			var n atomic.Int32
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/gone":
+					w.WriteHeader(410)
+				case "/fail":
+					w.WriteHeader(500)
+				default:
+					n.Add(1)
+				}
+			}))
+			defer rcv.Close()
+			url, stderr, stop := start(t, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8", "--metrics-addr", "127.0.0.1:0")
+			defer stop()
+			c := &client{t: t, base: url, key: "adm"}
+			c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+			c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+			for _, path := range []string{"/ok", "/ok2", "/gone", "/fail"} {
+				body := map[string]any{"name": path, "url": rcv.URL + path, "events": []string{"*"}}
+				if path == "/fail" {
+					body["maxAttempts"] = 1
+				}
+				c.must(201, "POST", "/v1/tenants/acme/webhooks", body)
+			}
+			for range 3 {
+				c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}})
+			}
+			m := regexp.MustCompile(`"?metrics listening"? addr=(\S+)`).FindStringSubmatch(stderr.String())
+			if m == nil {
+				t.Fatalf("no metrics address in the log:\n%s", stderr)
+			}
+			metricsURL := "http://" + m[1] + "/metrics"
+			// 3 events × 4 webhooks; the 410 disables its webhook, which ends
+			// its other two deliveries FAILED.
+			var fams map[string]*dto.MetricFamily
+			eventually(t, "every delivery to finish", func() bool {
+				fams = scrape(t, metricsURL)
+				return value(fams, "hookd_deliveries_finished_total", nil) == 12
+			})
+			// The gone webhook's deliveries in flight when the first 410
+			// disabled it were sent: 1 to 3 of them.
+			gone := value(fams, "http_client_request_duration_seconds", map[string]string{"http_response_status_code": "410"})
+			if gone < 1 || gone > 3 {
+				t.Fatalf("%v attempts answered 410", gone)
+			}
+			checks := []struct {
+				name   string
+				labels map[string]string
+				want   float64
+			}{
+				{"hookd_events_published_total", nil, 3},
+				{"hookd_deliveries_created_total", nil, 12},
+				{"hookd_deliveries_finished_total", map[string]string{"status": "SUCCESS"}, 6},
+				{"hookd_deliveries_finished_total", map[string]string{"status": "FAILED"}, 6},
+				{"hookd_attempts_total", map[string]string{"outcome": "success"}, 6},
+				{"hookd_attempts_total", map[string]string{"outcome": "failure"}, 3 + gone},
+				{"http_client_request_duration_seconds", map[string]string{"http_request_method": "POST", "http_response_status_code": "200", "error_type": ""}, 6},
+				{"http_client_request_duration_seconds", map[string]string{"http_response_status_code": "500", "error_type": "500"}, 3},
+				{"http_client_request_duration_seconds", map[string]string{"http_response_status_code": "410", "error_type": "410"}, gone},
+				{"hookd_publish_to_delivery_seconds", nil, 6},
+				{"hookd_webhooks_disabled_total", map[string]string{"reason": "gone"}, 1},
+				{"hookd_webhooks_disabled_total", map[string]string{"reason": "failing"}, 0},
+			}
+			for _, ck := range checks {
+				if got := value(fams, ck.name, ck.labels); got != ck.want {
+					t.Errorf("%s%v = %v, want %v", ck.name, ck.labels, got, ck.want)
+				}
+			}
+			for _, name := range []string{"hookd_queue_due", "hookd_queue_oldest_due_seconds", "go_goroutines", "process_cpu_seconds_total"} {
+				if value(fams, name, nil) < 0 {
+					t.Errorf("no %s", name)
+				}
+			}
+			for name, f := range fams {
+				for _, m := range f.Metric {
+					for _, l := range m.Label {
+						if v := l.GetValue(); strings.Contains(v, "acme") || strings.Contains(v, "wh_") || strings.Contains(v, "evt_") {
+							t.Errorf("%s has an id in label %s=%s", name, l.GetName(), v)
+						}
+					}
+				}
+			}
+			// With --metrics-addr, the API's address does not serve them.
+			if code := get(t, url+"/metrics", ""); code != 404 {
+				t.Errorf("/metrics on --addr with --metrics-addr set: %d", code)
+			}
+		})
+	}
+	// Without it, /metrics is on --addr, with no key.
+	url, _, stop := start(t, "--db", t.TempDir()+"/m.db", "--admin-key", "adm")
+	defer stop()
+	if fams := scrape(t, url+"/metrics"); value(fams, "hookd_events_published_total", nil) != 0 {
+		t.Error("a fresh process counted events")
+	}
+}
