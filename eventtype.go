@@ -49,11 +49,11 @@ func (et *EventType) Validate() error {
 const AllEvents = "*"
 
 // PatternMatches reports whether a webhook's events entry matches type typ:
-// "*" matches every type, "a.*" every type under "a.", anything else only
-// itself.
+// "*" matches every type but hookd's own, "a.*" every type under "a.",
+// anything else only itself.
 func PatternMatches(pattern, typ string) bool {
 	if pattern == AllEvents {
-		return true
+		return !SystemEventType(typ)
 	}
 	if prefix, ok := strings.CutSuffix(pattern, ".*"); ok {
 		return strings.HasPrefix(typ, prefix+".")
@@ -104,3 +104,16 @@ func ValidatePatterns(v *ValidationError, patterns []string, catalog []*EventTyp
 		}
 	}
 }
+
+// hookd's own event types: operational events it publishes itself, in the
+// reserved hookd. namespace (the contract's "Endpoint health and
+// operational events"). A webhook receives them only by naming them or
+// hookd.*; "*" alone does not include them.
+const (
+	EventWebhookDisabled   = "hookd.webhook.disabled"
+	EventDeliveryExhausted = "hookd.delivery.exhausted"
+	EventWebhookRecovered  = "hookd.webhook.recovered"
+)
+
+// SystemEventType reports whether name is in hookd's reserved namespace.
+func SystemEventType(name string) bool { return strings.HasPrefix(name, "hookd.") }

@@ -189,7 +189,7 @@ type eventOption struct {
 // prefix wildcard that matches a live type, then each type, plus whatever
 // the webhook already has (an archived type it keeps).
 func eventOptions(catalog []*hookd.EventType, selected []string) []eventOption {
-	out := []eventOption{{Value: "*", Description: "Every event type, including those added later."}}
+	out := []eventOption{{Value: "*", Description: "Every event type, including those added later, but hookd's own operational events (choose hookd.* for those)."}}
 	prefixes := map[string]bool{}
 	var types []eventOption
 	for _, et := range catalog {

@@ -328,7 +328,7 @@ func TestEventTypes(t *testing.T) {
 	e.do("DELETE", "/v1/event-types/flow_completed", adminKey, nil).want(t, 204)
 	list := e.do("GET", "/v1/event-types", adminKey, nil).want(t, 200)
 	data := list.body["data"].([]any)
-	if len(data) != 2 {
+	if len(data) != 5 { // and hookd's own three
 		t.Fatalf("list = %s", list.raw)
 	}
 	for _, d := range data {
@@ -339,6 +339,27 @@ func TestEventTypes(t *testing.T) {
 	}
 	// Un-archiving is a PATCH.
 	e.do("PATCH", "/v1/event-types/flow_completed", adminKey, map[string]any{"archived": false}).want(t, 200)
+
+	// hookd's own types: listed, but not made, changed, archived or
+	// published by anyone else; "*" does not include them.
+	e.do("POST", "/v1/event-types", adminKey, map[string]any{"name": "hookd.custom", "description": ""}).want(t, 422).hasField(t, "name")
+	e.do("PATCH", "/v1/event-types/hookd.webhook.disabled", adminKey, map[string]any{"description": "x"}).want(t, 422)
+	e.do("DELETE", "/v1/event-types/hookd.webhook.disabled", adminKey, nil).want(t, 422)
+	e.tenant("acme")
+	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "hookd.webhook.disabled",
+		"data": map[string]any{"webhookId": "wh_x", "name": "n", "url": "u", "reason": "gone"}}).want(t, 422).hasField(t, "type")
+	all := e.webhook("acme", map[string]any{"events": []string{"*"}})
+	ops := e.webhook("acme", map[string]any{"events": []string{"hookd.*"}})
+	one := e.webhook("acme", map[string]any{"events": []string{"hookd.webhook.recovered"}})
+	for _, c := range []struct {
+		typ  string
+		want []string
+	}{{"hookd.webhook.disabled", []string{ops}}, {"hookd.webhook.recovered", []string{ops, one}}, {"flow_completed", []string{all}}} {
+		ids, err := e.svc.Match(context.Background(), &hookd.Event{TenantID: "acme", Type: c.typ}, []byte(`{}`), nil)
+		if err != nil || strings.Join(ids, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%s matched %v, want %v (%v)", c.typ, ids, c.want, err)
+		}
+	}
 }
 
 func TestWebhookCreate(t *testing.T) {

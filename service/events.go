@@ -53,6 +53,9 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 		case et.Archived:
 			v.Add("type", "event type %q is archived", p.Type)
 			et = nil
+		case hookd.SystemEventType(et.Name):
+			v.Add("type", "%q is one of hookd's own event types: hookd publishes it, no one else", p.Type)
+			et = nil
 		}
 	}
 	if p.Data != nil && !utf8.Valid(p.Data) {

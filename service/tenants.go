@@ -115,6 +115,9 @@ func eventTypeNotFound(err error, name string) error {
 func (s *Service) CreateEventType(ctx context.Context, et *hookd.EventType, problems *hookd.ValidationError) error {
 	now := s.clock.Now()
 	et.CreatedAt, et.UpdatedAt = now, now
+	if hookd.SystemEventType(et.Name) && !problems.Has("name") {
+		problems = joinProblems(problems, "name", "the hookd. namespace is reserved for hookd's own event types")
+	}
 	if err := problems.Err(); err != nil {
 		return err
 	}
@@ -135,6 +138,9 @@ func (s *Service) UpdateEventType(ctx context.Context, name string, change func(
 	et, err := s.store.GetEventType(ctx, name)
 	if err != nil {
 		return nil, eventTypeNotFound(err, name)
+	}
+	if hookd.SystemEventType(name) {
+		return nil, hookd.Invalid("name", "%s is one of hookd's own event types: it cannot be changed or archived", name)
 	}
 	v := &hookd.ValidationError{}
 	change(et, v)
@@ -157,6 +163,18 @@ func (s *Service) ArchiveEventType(ctx context.Context, name string) error {
 	if err != nil || et.Archived {
 		return eventTypeNotFound(err, name)
 	}
+	if hookd.SystemEventType(name) {
+		return hookd.Invalid("name", "%s is one of hookd's own event types: it cannot be archived", name)
+	}
 	_, err = s.UpdateEventType(ctx, name, func(et *hookd.EventType, _ *hookd.ValidationError) { et.Archived = true })
 	return err
+}
+
+// joinProblems returns problems (made if nil) with one more.
+func joinProblems(problems *hookd.ValidationError, field, msg string) *hookd.ValidationError {
+	if problems == nil {
+		problems = &hookd.ValidationError{}
+	}
+	problems.Add(field, "%s", msg)
+	return problems
 }
