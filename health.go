@@ -68,8 +68,10 @@ type HealthUpdate struct {
 	// batch's when none succeeded); FirstFailureAt is the first of them.
 	Failures       int
 	FirstFailureAt time.Time
-	// Exhausted: one of those failures ended its delivery FAILED.
-	Exhausted bool
+	// Exhausted: one of those failures ended its delivery FAILED;
+	// ExhaustedBy is the first such outcome.
+	Exhausted   bool
+	ExhaustedBy *Outcome
 	// Gone: a receiver answered 410 Gone: the webhook is disabled at once.
 	Gone bool
 }
@@ -90,6 +92,17 @@ type HealthResult struct {
 	// Failed counts the waiting deliveries of the disabled webhooks that
 	// ended FAILED with them.
 	Failed int
+}
+
+// HealthBefore is a webhook's health before an UpdateHealth, with what an
+// operational event about it says.
+type HealthBefore struct {
+	TenantID  string
+	Name      string
+	URL       string
+	Enabled   bool
+	Health    Health
+	Exhausted bool // a delivery ran out of attempts in the current streak
 }
 
 // DisabledWebhook is a webhook that UpdateHealth disabled.

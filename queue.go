@@ -72,6 +72,11 @@ type QueueTx interface {
 	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]string, error)
 	// MarkDue makes each webhook due no later than the given time.
 	MarkDue(ctx context.Context, p *MarkDueParams) error
+	// WebhookHealth reads the webhooks' health as it is, before outcomes
+	// change it, and locks their rows where writers share them (in id
+	// order, first in the transaction, as every writer of a webhook locks
+	// it before its deliveries).
+	WebhookHealth(ctx context.Context, webhookIDs []string) (map[string]*HealthBefore, error)
 	// UpdateHealth folds recorded attempts into their webhooks' health and
 	// disables the webhooks p says must be (their waiting deliveries end
 	// FAILED, as when a user disables one), returning those it disabled
@@ -79,6 +84,14 @@ type QueueTx interface {
 	UpdateHealth(ctx context.Context, p *UpdateHealthParams) (*HealthResult, error)
 	// WriteAudit writes audit entries of changes hookd made itself.
 	WriteAudit(ctx context.Context, entries []*AuditEntry) error
+	// EnabledWebhooks returns a tenant's enabled webhooks, to match an
+	// operational event hookd publishes in the transaction.
+	EnabledWebhooks(ctx context.Context, tenantID string) ([]*Webhook, error)
+	// AddEvents stores events and one PENDING delivery per webhook ID
+	// given with each, due at once (the caller marks their webhooks due):
+	// hookd's own operational events, in the transaction of the change
+	// that caused them.
+	AddEvents(ctx context.Context, p *AddEventsParams) error
 }
 
 // DisabledError is the lastError of deliveries ended because their webhook
@@ -143,6 +156,18 @@ type Lease struct {
 	Token      int64
 }
 
+// AddEventsParams is events to store with their deliveries.
+type AddEventsParams struct {
+	Now    time.Time
+	Events []EventToAdd
+}
+
+// EventToAdd is one event and the webhooks it goes to.
+type EventToAdd struct {
+	Event      *Event
+	WebhookIDs []string
+}
+
 // RecordOutcomesParams writes outcomes.
 type RecordOutcomesParams struct {
 	Now      time.Time
@@ -185,7 +210,12 @@ type Claim struct {
 type Outcome struct {
 	Lease
 	WebhookID string
-	Attempt   *Attempt
+	EventID   string // the delivery's event, for what an operational event says of it
+	EventType string
+	// Manual: a retry by hand or a test send, whose failure is not a
+	// delivery running out of its attempts.
+	Manual  bool
+	Attempt *Attempt
 	// Status is the delivery's new status; a RETRYING delivery falls due
 	// RetryIn after the outcome is recorded (by the store's clock).
 	Status  DeliveryStatus

@@ -562,7 +562,7 @@ func (e *Engine) extend(ctx context.Context, c *hookd.Claim, d time.Duration) (b
 }
 
 func (e *Engine) outcome(wh *hookd.Webhook, c *hookd.Claim, a *hookd.Attempt) *hookd.Outcome {
-	o := &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, Attempt: a}
+	o := &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, EventID: c.EventID, EventType: c.EventType, Manual: c.Manual, Attempt: a}
 	switch {
 	case a.Success:
 		o.Status = hookd.StatusSuccess

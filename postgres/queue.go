@@ -430,3 +430,53 @@ func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
 	}
 	return d, nil
 }
+
+// WebhookHealth reads the webhooks' health as it is, locking their rows in
+// id order before the transaction touches any of their deliveries: a user's
+// disable or delete locks the webhook, then its deliveries, and a record
+// must not take them the other way round.
+func (q *queueTx) WebhookHealth(ctx context.Context, ids []string) (map[string]*hookd.HealthBefore, error) {
+	out := make(map[string]*hookd.HealthBefore, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := q.tx.Query(ctx, `SELECT id, tenant_id, name, url, enabled, consecutive_failures, failing_since, last_success_at, exhausted
+		FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, wrap("read health", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var b hookd.HealthBefore
+		var since, last int64
+		if err := rows.Scan(&id, &b.TenantID, &b.Name, &b.URL, &b.Enabled, &b.Health.ConsecutiveFailures, &since, &last, &b.Exhausted); err != nil {
+			return nil, wrap("read health", err)
+		}
+		b.Health.FailingSince, b.Health.LastSuccessAt = sqlrow.FromMicros(since), sqlrow.FromMicros(last)
+		out[id] = &b
+	}
+	return out, wrap("read health", rows.Err())
+}
+
+func (q *queueTx) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hookd.Webhook, error) {
+	rows, err := q.tx.Query(ctx, `SELECT `+sqlrow.WebhookReadCols+` FROM webhooks WHERE tenant_id = $1 AND enabled ORDER BY id`, tenantID)
+	return collect(rows, err, "list webhooks", q.s.scanWebhook)
+}
+
+func (q *queueTx) AddEvents(ctx context.Context, p *hookd.AddEventsParams) error {
+	for _, e := range p.Events {
+		ev := e.Event // hookd's own events carry no channels
+		ids := make([]string, len(e.WebhookIDs))
+		for i := range ids {
+			ids[i] = hookd.NewID(hookd.PrefixDelivery, p.Now)
+		}
+		var seq *int64
+		var n int64
+		if err := q.tx.QueryRow(ctx, insertEventAndDeliveries, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload,
+			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs))).Scan(&seq, &n); err != nil {
+			return wrap("add event", err)
+		}
+	}
+	return nil
+}

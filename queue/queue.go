@@ -9,6 +9,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -217,6 +218,10 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err != nil {
 			return err
 		}
+		before, err := tx.WebhookHealth(ctx, webhooksOf(outcomes))
+		if err != nil {
+			return err
+		}
 		written, err = tx.RecordOutcomes(ctx, &hookd.RecordOutcomesParams{Now: now, Outcomes: outcomes})
 		if err != nil {
 			return err
@@ -260,8 +265,14 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if p.DisableAfter > 0 {
 			hp.DisableFailingSince = now.Add(-p.DisableAfter)
 		}
-		if health, err = tx.UpdateHealth(ctx, hp); err != nil || len(health.Disabled) == 0 {
+		if health, err = tx.UpdateHealth(ctx, hp); err != nil {
 			return err
+		}
+		if err := publishOperational(ctx, tx, now, operationalEvents(now, hp.Updates, before, health.Disabled)); err != nil {
+			return err
+		}
+		if len(health.Disabled) == 0 {
+			return nil
 		}
 		entries := make([]*hookd.AuditEntry, len(health.Disabled))
 		for i, d := range health.Disabled {
@@ -334,13 +345,17 @@ func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.Hea
 			switch {
 			case a.Success:
 				u.Succeeded, u.LastSuccessAt = true, a.StartedAt
-				u.Failures, u.FirstFailureAt, u.Exhausted = 0, time.Time{}, false
+				u.Failures, u.FirstFailureAt, u.Exhausted, u.ExhaustedBy = 0, time.Time{}, false, nil
 			default:
 				if u.Failures == 0 {
 					u.FirstFailureAt = a.StartedAt
 				}
 				u.Failures++
-				u.Exhausted = u.Exhausted || o.Status == hookd.StatusFailed
+				// Out of attempts: not a retry by hand, and not a 410,
+				// which disables the webhook instead.
+				if o.Status == hookd.StatusFailed && !o.Manual && a.StatusCode != 410 && !u.Exhausted {
+					u.Exhausted, u.ExhaustedBy = true, o
+				}
 				u.Gone = u.Gone || a.StatusCode == 410
 			}
 		}
@@ -348,6 +363,109 @@ func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.Hea
 	}
 	slices.SortFunc(out, func(a, b hookd.HealthUpdate) int { return strings.Compare(a.WebhookID, b.WebhookID) })
 	return out
+}
+
+// webhooksOf is the outcomes' webhooks, sorted and once each.
+func webhooksOf(outcomes []*hookd.Outcome) []string {
+	ids := make([]string, 0, len(outcomes))
+	for _, o := range outcomes {
+		ids = append(ids, o.WebhookID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// operational is an event hookd publishes about a tenant's webhook.
+type operational struct {
+	tenantID, typ string
+	data          map[string]any
+}
+
+// operationalEvents decides what the recorded attempts tell tenants: a
+// failing webhook that recovered, a first delivery out of attempts in a
+// streak of a webhook that had been healthy (once per streak, however many
+// deliveries run out), a webhook hookd disabled.
+func operationalEvents(now time.Time, updates []hookd.HealthUpdate, before map[string]*hookd.HealthBefore, disabled []hookd.DisabledWebhook) []operational {
+	var out []operational
+	for _, u := range updates {
+		b := before[u.WebhookID]
+		if b == nil {
+			continue
+		}
+		if u.Succeeded && b.Health.ConsecutiveFailures > 0 {
+			out = append(out, operational{b.TenantID, hookd.EventWebhookRecovered, map[string]any{
+				"webhookId": u.WebhookID, "name": b.Name, "url": b.URL, "failingSince": b.Health.FailingSince}})
+		}
+		if u.Exhausted && (u.Succeeded || !b.Exhausted) {
+			o := u.ExhaustedBy
+			var code, lastErr any
+			if o.Attempt.StatusCode != 0 {
+				code = o.Attempt.StatusCode
+			}
+			if o.Attempt.Error != "" {
+				lastErr = hookd.CleanText(o.Attempt.Error, hookd.MaxErrorText)
+			}
+			out = append(out, operational{b.TenantID, hookd.EventDeliveryExhausted, map[string]any{
+				"webhookId": u.WebhookID, "deliveryId": o.DeliveryID, "eventId": o.EventID, "eventType": o.EventType,
+				"lastStatusCode": code, "lastError": lastErr}})
+		}
+	}
+	for _, d := range disabled {
+		name, url := "", ""
+		if b := before[d.WebhookID]; b != nil {
+			name, url = b.Name, b.URL
+		}
+		out = append(out, operational{d.TenantID, hookd.EventWebhookDisabled, map[string]any{
+			"webhookId": d.WebhookID, "name": name, "url": url, "reason": d.Reason}})
+	}
+	return out
+}
+
+// publishOperational stores the events, each with a delivery to every
+// enabled webhook of its tenant that subscribes to it, in the transaction
+// of what caused them (an outbox): they exist exactly when their cause
+// does, and go out like any delivery.
+func publishOperational(ctx context.Context, tx hookd.QueueTx, now time.Time, events []operational) error {
+	if len(events) == 0 {
+		return nil
+	}
+	hooks := map[string][]*hookd.Webhook{}
+	add := &hookd.AddEventsParams{Now: now}
+	due := map[string]time.Time{}
+	for _, o := range events {
+		ws, ok := hooks[o.tenantID]
+		if !ok {
+			var err error
+			if ws, err = tx.EnabledWebhooks(ctx, o.tenantID); err != nil {
+				return err
+			}
+			hooks[o.tenantID] = ws
+		}
+		data, err := json.Marshal(o.data)
+		if err != nil {
+			return err
+		}
+		ev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: o.tenantID, Type: o.typ, Timestamp: now}
+		if err := ev.BuildPayload(data, nil); err != nil {
+			return err
+		}
+		input := func() *hookd.FilterInput {
+			in := &hookd.FilterInput{Type: ev.Type, Data: o.data, Metadata: map[string]any{}}
+			return in
+		}
+		var ids []string
+		for _, w := range ws {
+			if w.Matches(ev, input) {
+				ids = append(ids, w.ID)
+				due[w.ID] = now
+			}
+		}
+		add.Events = append(add.Events, hookd.EventToAdd{Event: ev, WebhookIDs: ids})
+	}
+	if err := tx.AddEvents(ctx, add); err != nil {
+		return err
+	}
+	return tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due})
 }
 
 func attemptOf(outcomes []*hookd.Outcome) *hookd.Attempt {

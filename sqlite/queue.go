@@ -414,3 +414,67 @@ func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
 	}
 	return d, nil
 }
+
+func (q *queueTx) WebhookHealth(_ context.Context, ids []string) (map[string]*hookd.HealthBefore, error) {
+	out := make(map[string]*hookd.HealthBefore, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := q.tx.Query(`SELECT id, tenant_id, name, url, enabled, consecutive_failures, failing_since, last_success_at, exhausted
+		FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`, sqlrow.JSONList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read health: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var b hookd.HealthBefore
+		var since, last int64
+		if err := rows.Scan(&id, &b.TenantID, &b.Name, &b.URL, &b.Enabled, &b.Health.ConsecutiveFailures, &since, &last, &b.Exhausted); err != nil {
+			return nil, fmt.Errorf("read health: %w", err)
+		}
+		b.Health.FailingSince, b.Health.LastSuccessAt = sqlrow.FromMicros(since), sqlrow.FromMicros(last)
+		out[id] = &b
+	}
+	return out, rows.Err()
+}
+
+func (q *queueTx) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hookd.Webhook, error) {
+	rows, err := q.tx.QueryContext(ctx, `SELECT `+sqlrow.WebhookReadCols+` FROM webhooks WHERE tenant_id = ? AND enabled = 1 ORDER BY id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []*hookd.Webhook
+	for rows.Next() {
+		w, err := sqlrow.ScanWebhook(q.s.box, rows)
+		if err != nil {
+			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+func (q *queueTx) AddEvents(_ context.Context, p *hookd.AddEventsParams) error {
+	now := sqlrow.Micros(p.Now)
+	for _, e := range p.Events {
+		ev := e.Event // hookd's own events carry no channels
+		r, err := q.tx.Exec(insertEvent, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload)
+		if err != nil {
+			return fmt.Errorf("add event: %w", err)
+		}
+		seq, err := r.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("add event: %w", err)
+		}
+		ids := make([]string, len(e.WebhookIDs))
+		for i := range ids {
+			ids[i] = hookd.NewID(hookd.PrefixDelivery, p.Now)
+		}
+		if _, err := q.tx.Exec(insertDeliveries, seq, ev.ID, ev.Type, now, now, now, sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs)), ev.TenantID); err != nil {
+			return fmt.Errorf("add event deliveries: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +19,8 @@ func init() {
 		"ReenabledStartsHealthy":   testReenabledStartsHealthy,
 		"DisabledOnceByTwoRecords": testDisabledOnceByTwoRecords,
 		"QueueDepth":               testQueueDepth,
+		"DisableAnnounced":         testDisableAnnounced,
+		"ExhaustedOncePerStreak":   testExhaustedOncePerStreak,
 	} {
 		timed[name] = fn
 	}
@@ -192,5 +196,78 @@ func testQueueDepth(t *testing.T, s hookd.Store, clock *Clock) {
 	claim(t, s, 3, nil) // being sent: not due
 	if d, err := s.QueueDepth(ctx()); err != nil || d.Due != 2 {
 		t.Fatalf("after a claim of 3: %+v %v", d, err)
+	}
+}
+
+func eventsOf(t *testing.T, s hookd.Store, typ string) []*hookd.Event {
+	t.Helper()
+	list, err := s.ListEvents(ctx(), hookd.EventQuery{TenantID: "acme", Type: typ, Limit: 100})
+	must(t, err)
+	return list
+}
+
+// A webhook hookd disables is announced, in the same transaction, to the
+// tenant's webhooks that subscribe to hookd's own events (not to "*").
+func testDisableAnnounced(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_all")
+	ops := webhook("acme", "wh_ops")
+	ops.Events = []string{"hookd.*"}
+	must(t, s.CreateWebhook(ctx(), ops))
+	publish(t, s, "e", 1, "wh_a")
+	c := claim(t, s, 10, nil).Claims[0]
+	record(t, s, failed(c, hookd.StatusFailed, 410, clock.Now()))
+	evs := eventsOf(t, s, hookd.EventWebhookDisabled)
+	if len(evs) != 1 {
+		t.Fatalf("%d disabled events", len(evs))
+	}
+	var body struct {
+		Data map[string]any `json:"data"`
+	}
+	must(t, json.Unmarshal(evs[0].Payload, &body))
+	if body.Data["webhookId"] != "wh_a" || body.Data["reason"] != "gone" || body.Data["url"] != "https://example.com/wh_a" || body.Data["name"] != "hook wh_a" {
+		t.Fatalf("event data %v", body.Data)
+	}
+	ds, _ := s.ListEventDeliveries(ctx(), "acme", evs[0].ID)
+	if len(ds) != 1 || ds[0].WebhookID != "wh_ops" || ds[0].Status != hookd.StatusPending {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	// It goes out like any delivery: the next claim takes it.
+	if res := claim(t, s, 10, nil); len(res.Claims) != 1 || res.Claims[0].EventType != hookd.EventWebhookDisabled {
+		t.Fatalf("claimed %+v", res.Claims)
+	}
+}
+
+// hookd.delivery.exhausted once per failing streak, and recovered when
+// the streak ends.
+func testExhaustedOncePerStreak(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 4, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	ex := func(c *hookd.Claim) *hookd.Outcome {
+		o := failed(c, hookd.StatusFailed, 500, clock.Now())
+		o.EventID, o.EventType = c.EventID, c.EventType
+		return o
+	}
+	record(t, s, ex(cs[0]))
+	clock.Advance(time.Second)
+	record(t, s, ex(cs[1])) // the same streak: no second alert
+	if evs := eventsOf(t, s, hookd.EventDeliveryExhausted); len(evs) != 1 || !strings.Contains(string(evs[0].Payload), cs[0].DeliveryID) ||
+		!strings.Contains(string(evs[0].Payload), `"lastStatusCode":500`) || !strings.Contains(string(evs[0].Payload), `"eventId":"`+cs[0].EventID) {
+		t.Fatalf("exhausted events %d: %s", len(evs), evs[0].Payload)
+	}
+	clock.Advance(time.Second)
+	record(t, s, outcome(cs[2], hookd.StatusSuccess, clock.Now()))
+	if evs := eventsOf(t, s, hookd.EventWebhookRecovered); len(evs) != 1 {
+		t.Fatalf("%d recovered events", len(evs))
+	}
+	clock.Advance(time.Second)
+	record(t, s, ex(cs[3])) // a new streak
+	if evs := eventsOf(t, s, hookd.EventDeliveryExhausted); len(evs) != 2 {
+		t.Fatalf("%d exhausted events after a new streak", len(evs))
+	}
+	// A manual attempt's failure is not a delivery out of attempts.
+	_, h := health(t, s, "wh_a")
+	if h.ConsecutiveFailures != 1 {
+		t.Fatalf("health %+v", h)
 	}
 }
