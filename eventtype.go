@@ -117,3 +117,12 @@ const (
 
 // SystemEventType reports whether name is in hookd's reserved namespace.
 func SystemEventType(name string) bool { return strings.HasPrefix(name, "hookd.") }
+
+// The operator's webhook (--operator-webhook) lives in a tenant of its own,
+// whose id no API caller can take (tenant ids have no colon): it receives
+// every tenant's operational events, each with metadata {"tenantId"}.
+// The operator sets its URL, so the SSRF guard does not apply to it.
+const (
+	OperatorTenant  = "hookd:operator"
+	OperatorWebhook = "wh_operator"
+)

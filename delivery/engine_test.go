@@ -727,3 +727,38 @@ func TestStats(t *testing.T) {
 		t.Fatalf("window = %+v", st)
 	}
 }
+
+// The operator's webhook is the operator's own URL: the SSRF guard, which
+// stops a tenant's loopback URL, does not apply to it.
+func TestOperatorWebhookPassesTheGuard(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) { c.Guard = netguard.New(nil) })
+	rcv := newReceiver(t, nil)
+	now := time.Now().UTC()
+	if err := h.store.CreateTenant(context.Background(), &hookd.Tenant{ID: hookd.OperatorTenant, Name: "operator", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	op := &hookd.Webhook{ID: hookd.OperatorWebhook, TenantID: hookd.OperatorTenant, Name: "operator", URL: rcv.URL, Events: []string{"hookd.*"},
+		Timeout: 5 * time.Second, Enabled: true, SSLVerification: true, MaxAttempts: 3, Secret: hookd.GenerateSecret(hookd.SchemeStandard),
+		CreatedAt: now, UpdatedAt: now}
+	if err := h.store.CreateWebhook(context.Background(), op); err != nil {
+		t.Fatal(err)
+	}
+	ev := &hookd.Event{ID: "evt_op", TenantID: hookd.OperatorTenant, Type: hookd.EventWebhookDisabled, Timestamp: hookd.Truncate(now)}
+	if err := ev.BuildPayload(json.RawMessage(`{"webhookId":"wh_x"}`), json.RawMessage(`{"tenantId":"acme"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.PublishEvent(context.Background(), ev, []string{op.ID}); err != nil {
+		t.Fatal(err)
+	}
+	tenant := h.webhook(rcv.URL)
+	h.engine.Notify()
+	h.wait(h.publish(tenant), tenant, "the tenant's loopback URL refused", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Attempts == 1 })
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rcv.got()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := rcv.got()
+	if len(got) != 1 || got[0].header.Get("webhook-id") != "evt_op" {
+		t.Fatalf("the receiver got %d requests", len(got))
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -25,6 +26,7 @@ import (
 type sender struct {
 	verified    *http.Client
 	insecure    *http.Client // for webhooks with sslVerification false
+	operator    *http.Client // for the operator's webhook: no SSRF guard
 	ua          string
 	bodyTimeout time.Duration
 }
@@ -34,8 +36,8 @@ type sender struct {
 const maxHeaderBytes = 256 << 10
 
 func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *sender {
-	mk := func(skipVerify bool) *http.Client {
-		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}
+	mk := func(skipVerify bool, control func(string, string, syscall.RawConn) error) *http.Client {
+		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: control}
 		tr := &http.Transport{
 			Proxy:                  nil, // a proxy would dial for us, past the guard
 			DialContext:            d.DialContext,
@@ -54,7 +56,7 @@ func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *se
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &sender{verified: mk(false), insecure: mk(true), ua: ua, bodyTimeout: bodyTimeout}
+	return &sender{verified: mk(false, guard.Control), insecure: mk(true, guard.Control), operator: mk(false, nil), ua: ua, bodyTimeout: bodyTimeout}
 }
 
 // sensitive headers are kept in the attempt log with their value hidden.
@@ -97,7 +99,10 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	a.RequestHeaders = logHeaders(h, signed)
 
 	client := s.verified
-	if !wh.SSLVerification {
+	switch {
+	case wh.TenantID == hookd.OperatorTenant:
+		client = s.operator // its URL is the operator's, not a tenant's
+	case !wh.SSLVerification:
 		client = s.insecure
 	}
 	start := time.Now()
@@ -142,6 +147,7 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 func (s *sender) closeIdle() {
 	s.verified.CloseIdleConnections()
 	s.insecure.CloseIdleConnections()
+	s.operator.CloseIdleConnections()
 }
 
 func describe(err error, timeout time.Duration) string {

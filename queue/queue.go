@@ -461,6 +461,31 @@ func publishOperational(ctx context.Context, tx hookd.QueueTx, now time.Time, ev
 			}
 		}
 		add.Events = append(add.Events, hookd.EventToAdd{Event: ev, WebhookIDs: ids})
+		// And a copy for the operator, saying whose it is.
+		ops, ok := hooks[hookd.OperatorTenant]
+		if !ok {
+			var err error
+			if ops, err = tx.EnabledWebhooks(ctx, hookd.OperatorTenant); err != nil {
+				return err
+			}
+			hooks[hookd.OperatorTenant] = ops
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		meta, _ := json.Marshal(map[string]string{"tenantId": o.tenantID})
+		oev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: hookd.OperatorTenant, Type: o.typ, Timestamp: now}
+		if err := oev.BuildPayload(data, meta); err != nil {
+			return err
+		}
+		var oids []string
+		for _, w := range ops {
+			if w.Matches(oev, input) {
+				oids = append(oids, w.ID)
+				due[w.ID] = now
+			}
+		}
+		add.Events = append(add.Events, hookd.EventToAdd{Event: oev, WebhookIDs: oids})
 	}
 	if err := tx.AddEvents(ctx, add); err != nil {
 		return err

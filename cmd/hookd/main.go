@@ -150,6 +150,11 @@ type Config struct {
 	PublicURL     string          // --public-url, HOOKD_PUBLIC_URL; default: each request's own scheme and host
 	DisableAfter  time.Duration   // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
 	MetricsAddr   string          // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
+	// OperatorWebhook receives every tenant's operational events
+	// (--operator-webhook, HOOKD_OPERATOR_WEBHOOK); OperatorSecret signs
+	// them (--operator-webhook-secret; default: generated and printed once).
+	OperatorWebhook string
+	OperatorSecret  string
 }
 
 func env(name, def string) string {
@@ -173,6 +178,8 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		logFmt   = fs.String("log-format", env("HOOKD_LOG_FORMAT", "text"), "text or json (HOOKD_LOG_FORMAT)")
 		role     = fs.String("role", env("HOOKD_ROLE", "all"), "all, api or worker (HOOKD_ROLE)")
 		public   = fs.String("public-url", env("HOOKD_PUBLIC_URL", ""), "the scheme and host visitors reach hookd at, e.g. https://hooks.example.com: portal links use it, and an https one marks console cookies Secure behind a TLS proxy (HOOKD_PUBLIC_URL; default: each request's own)")
+		opHook   = fs.String("operator-webhook", env("HOOKD_OPERATOR_WEBHOOK", ""), "a URL that receives every tenant's operational events (hookd.*), signed per Standard Webhooks; the SSRF guard does not apply to it (HOOKD_OPERATOR_WEBHOOK)")
+		opSecret = fs.String("operator-webhook-secret", env("HOOKD_OPERATOR_WEBHOOK_SECRET", ""), "the operator webhook's whsec_ secret (HOOKD_OPERATOR_WEBHOOK_SECRET; default: generated once and printed)")
 		metrics  = fs.String("metrics-addr", env("HOOKD_METRICS_ADDR", ""), "a separate listen address for /metrics, e.g. :9090 (HOOKD_METRICS_ADDR; default: /metrics on --addr)")
 		disable  = fs.String("disable-after", env("HOOKD_DISABLE_AFTER", "120h"), "disable a webhook whose every attempt has failed for this long, with a delivery out of attempts; 0 never (HOOKD_DISABLE_AFTER)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
@@ -196,6 +203,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, HTTPSOnly: *https, LogFormat: *logFmt, Role: *role, MetricsAddr: *metrics,
+		OperatorWebhook: *opHook, OperatorSecret: *opSecret,
 		PublicURL: strings.TrimRight(*public, "/")}
 	var err error
 	if cfg.PublicURL != "" {
@@ -217,6 +225,16 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	}
 	if _, err := netguard.ParseAllowList(cfg.AllowNetworks); err != nil {
 		return nil, fmt.Errorf("--allow-networks: %w", err)
+	}
+	if cfg.OperatorWebhook != "" {
+		if u, perr := url.Parse(cfg.OperatorWebhook); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--operator-webhook must be an absolute http:// or https:// URL, not %q", cfg.OperatorWebhook)
+		}
+	}
+	if cfg.OperatorSecret != "" {
+		if err := hookd.ValidateSecret(hookd.SchemeStandard, cfg.OperatorSecret); err != nil {
+			return nil, fmt.Errorf("--operator-webhook-secret: %w", err)
+		}
 	}
 	if cfg.DisableAfter, err = time.ParseDuration(*disable); err != nil || cfg.DisableAfter < 0 {
 		return nil, fmt.Errorf("--disable-after must be a duration such as 120h, or 0 for never, not %q", *disable)
@@ -327,6 +345,52 @@ func adminKeyHash(ctx context.Context, cfg *Config, store hookd.Store, stderr io
 	return h, nil
 }
 
+// operatorWebhook makes the stored operator webhook what the flags say:
+// its URL, its secret (the flag's; else the stored one; else a new one,
+// printed once), enabled while --operator-webhook is set and disabled
+// when it is not. It subscribes to every hookd.* event.
+func operatorWebhook(ctx context.Context, cfg *Config, store hookd.Store, clock hookd.Clock, stderr io.Writer) error {
+	wh, err := store.GetWebhook(ctx, hookd.OperatorTenant, hookd.OperatorWebhook)
+	switch {
+	case errors.Is(err, hookd.ErrNotFound) && cfg.OperatorWebhook == "":
+		return nil
+	case errors.Is(err, hookd.ErrNotFound):
+		now := clock.Now()
+		if err := store.CreateTenant(ctx, &hookd.Tenant{ID: hookd.OperatorTenant, Name: "hookd operator", CreatedAt: now}); err != nil && !errors.Is(err, hookd.ErrConflict) {
+			return fmt.Errorf("operator webhook: %w", err)
+		}
+		secret := cfg.OperatorSecret
+		if secret == "" {
+			secret = hookd.GenerateSecret(hookd.SchemeStandard)
+			fmt.Fprintf(stderr, "\nhookd generated the operator webhook's secret. It is shown only this once:\n\n    %s\n\nVerify the operator webhook's requests with it, or set --operator-webhook-secret.\n\n", secret)
+		}
+		wh = &hookd.Webhook{ID: hookd.OperatorWebhook, TenantID: hookd.OperatorTenant, Name: "operator", URL: cfg.OperatorWebhook,
+			Events: []string{"hookd.*"}, Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true,
+			MaxAttempts: len(cfg.RetrySchedule) + 1, Secret: secret, CreatedAt: now, UpdatedAt: now}
+		if err := store.CreateWebhook(ctx, wh); err != nil && !errors.Is(err, hookd.ErrConflict) {
+			return fmt.Errorf("operator webhook: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("operator webhook: %w", err)
+	}
+	_, err = hookd.EditWebhook(ctx, store, clock, hookd.OperatorTenant, hookd.OperatorWebhook, func(w *hookd.Webhook) error {
+		if cfg.OperatorWebhook == "" {
+			w.Enabled, w.DisabledReason = false, hookd.DisabledManual
+			return nil
+		}
+		w.URL, w.Enabled, w.DisabledReason, w.DisabledAt = cfg.OperatorWebhook, true, "", time.Time{}
+		if cfg.OperatorSecret != "" && cfg.OperatorSecret != w.Secret {
+			w.Rotate(cfg.OperatorSecret, 0, clock.Now())
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("operator webhook: %w", err)
+	}
+	return nil
+}
+
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, ready chan<- string) error {
 	// HOOKD_CPUPROFILE=FILE writes a CPU profile of the whole run (see
 	// docs/PERFORMANCE.md): how the figures there were worked on.
@@ -354,6 +418,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	}
 	hash, err := adminKeyHash(ctx, cfg, store, stderr)
 	if err != nil {
+		return err
+	}
+	if err := operatorWebhook(ctx, cfg, store, clock, stderr); err != nil {
 		return err
 	}
 	allow, _ := netguard.ParseAllowList(cfg.AllowNetworks)
