@@ -4,15 +4,20 @@ package deploy_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hookd/hookd/metrics"
 )
 
 const chart = "helm/hookd"
@@ -296,5 +301,43 @@ func TestComposeFile(t *testing.T) {
 	}
 	if ports := get(svc("api"), "ports"); ports == nil || get(svc("worker"), "ports") != nil {
 		t.Error("the api, and only the api, publishes a port")
+	}
+}
+
+// The Grafana dashboard asks only for metrics hookd serves.
+func TestDashboardMetricsExist(t *testing.T) {
+	raw, err := os.ReadFile("grafana/hookd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	metrics.New().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	served := rec.Body.String()
+	name := regexp.MustCompile(`\b(hookd_[a-z_]+|http_client_[a-z_]+|process_[a-z_]+)`)
+	n := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_count"), "_sum")
+				if !strings.Contains(served, "# TYPE "+base+" ") {
+					t.Errorf("panel %q asks for %s, which hookd does not serve", p.Title, m)
+				}
+				n++
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d metrics in the dashboard", n)
 	}
 }

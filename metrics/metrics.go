@@ -76,6 +76,7 @@ func New() *Metrics {
 	}
 	m.attempts.WithLabelValues("success")
 	m.attempts.WithLabelValues("failure")
+	m.duration.WithLabelValues("POST", "200", "") // so the family is there before the first attempt
 	m.disabled.WithLabelValues(hookd.DisabledGone)
 	m.disabled.WithLabelValues(hookd.DisabledFailing)
 	return m
