@@ -17,6 +17,9 @@ type Event struct {
 	Channels  []string
 	Timestamp time.Time
 	Payload   []byte
+	// TraceParent is the W3C traceparent of the span that published the
+	// event ("" when none), kept so its attempts join that trace.
+	TraceParent string
 }
 
 // Envelope is the body a receiver gets.

@@ -204,6 +204,7 @@ type Claim struct {
 	Payload          []byte
 	LeasedUntil      time.Time // by the store's clock
 	PublishedAt      time.Time // the event's, for publish-to-delivery latency
+	TraceParent      string    // the event's publish span, the parent of the attempt's
 }
 
 // Outcome is what became of one attempt, to be recorded.

@@ -25,9 +25,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/netguard"
@@ -522,7 +529,9 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 		deadline = now.Add(d)
 	}
-	a, sendErr := e.sender.send(ctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, e.clock.Now())
+	sctx, span := startAttempt(ctx, c, wh)
+	a, sendErr := e.sender.send(sctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, e.clock.Now())
+	endAttempt(span, a)
 	if ctx.Err() != nil && !a.Success {
 		return release // stopped mid-attempt: it did not count
 	}
@@ -748,4 +757,37 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 		res.Error = &msg
 	}
 	return res, nil
+}
+
+// tracer is hookd's, from the global provider: a no-op unless the process
+// exports traces (OTEL_EXPORTER_OTLP_ENDPOINT).
+var tracer = otel.Tracer("github.com/hookd/hookd/delivery")
+
+// startAttempt starts an attempt's span, a child of its event's publish
+// span (stored with the event, so an attempt hours later still joins the
+// trace), named and described per the OpenTelemetry HTTP client
+// conventions. The sender passes its context on to the receiver as
+// traceparent.
+func startAttempt(ctx context.Context, c *hookd.Claim, wh *hookd.Webhook) (context.Context, trace.Span) {
+	if c.TraceParent != "" {
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": c.TraceParent})
+	}
+	attrs := []attribute.KeyValue{attribute.String("http.request.method", http.MethodPost),
+		attribute.String("hookd.tenant.id", c.TenantID), attribute.String("hookd.webhook.id", c.WebhookID),
+		attribute.String("hookd.event.id", c.EventID), attribute.String("hookd.delivery.id", c.DeliveryID),
+		attribute.Int("hookd.attempt", c.Attempts+1)}
+	if u, err := url.Parse(wh.URL); err == nil {
+		attrs = append(attrs, attribute.String("server.address", u.Hostname()))
+	}
+	return tracer.Start(ctx, http.MethodPost, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+func endAttempt(span trace.Span, a *hookd.Attempt) {
+	if a.StatusCode != 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", a.StatusCode))
+	}
+	if !a.Success {
+		span.SetStatus(codes.Error, a.Error)
+	}
+	span.End()
 }

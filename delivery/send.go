@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/netguard"
 )
@@ -96,6 +98,9 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 		a.Error = "cannot sign: " + err.Error()
 		return a, nil
 	}
+	// The attempt's span, for a receiver that traces too (nothing when the
+	// attempt is not traced).
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(h))
 	a.RequestHeaders = logHeaders(h, signed)
 
 	client := s.verified

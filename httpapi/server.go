@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/service"
 )
@@ -141,6 +144,9 @@ type ctxKey struct{}
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// The caller's traceparent, when the process traces (the global
+		// propagator is a no-op otherwise).
+		r = r.WithContext(otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
 		r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
 		err := s.authorize(r, rt.auth)
 		if err == nil {

@@ -32,7 +32,7 @@ type publishReq struct {
 // statement, and returns the new seq (NULL when the id was taken) and how
 // many deliveries were created.
 const insertEventAndDeliveries = `WITH e AS (
-		INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES ($1, $2, $3, $4, $5, $6)
+		INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $9)
 		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq
 	), d AS (
 		INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
@@ -54,7 +54,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	}
 	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, done: make(chan struct{}), args: []any{
 		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg(),
-		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)),
+		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), sqlrow.NullString(ev.TraceParent),
 	}}
 	select {
 	case s.publishes <- req:

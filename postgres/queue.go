@@ -144,7 +144,7 @@ const leaseDeliveries = `WITH take AS (
 		FROM take WHERE d.id = take.id
 		RETURNING d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, d.attempts, d.manual, d.lease_token, d.event_seq
 	)
-	SELECT l.id, l.tenant_id, l.event_id, l.event_type, l.webhook_id, w.updated_at, l.attempts, l.manual, l.lease_token, e.payload, e.created_at
+	SELECT l.id, l.tenant_id, l.event_id, l.event_type, l.webhook_id, w.updated_at, l.attempts, l.manual, l.lease_token, e.payload, e.created_at, coalesce(e.traceparent, '')
 	FROM leased l JOIN events e ON e.seq = l.event_seq JOIN webhooks w ON w.id = l.webhook_id ORDER BY l.id`
 
 func (q *queueTx) LeaseDeliveries(ctx context.Context, p *hookd.LeaseDeliveriesParams) ([]*hookd.Claim, error) {
@@ -162,7 +162,7 @@ func (q *queueTx) LeaseDeliveries(ctx context.Context, p *hookd.LeaseDeliveriesP
 	return collect(rows, err, "lease deliveries", func(r sqlrow.Scanner) (*hookd.Claim, error) {
 		c := &hookd.Claim{LeasedUntil: p.Until}
 		var updated, published int64
-		err := r.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Token, &c.Payload, &published)
+		err := r.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Token, &c.Payload, &published, &c.TraceParent)
 		c.WebhookUpdatedAt, c.PublishedAt = sqlrow.FromMicros(updated), sqlrow.FromMicros(published)
 		return c, err
 	})
@@ -474,7 +474,7 @@ func (q *queueTx) AddEvents(ctx context.Context, p *hookd.AddEventsParams) error
 		var seq *int64
 		var n int64
 		if err := q.tx.QueryRow(ctx, insertEventAndDeliveries, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload,
-			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs))).Scan(&seq, &n); err != nil {
+			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs)), sqlrow.NullString(ev.TraceParent)).Scan(&seq, &n); err != nil {
 			return wrap("add event", err)
 		}
 	}

@@ -7,8 +7,28 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hookd/hookd"
 )
+
+// tracer is hookd's, from the global provider: a no-op unless the process
+// exports traces (OTEL_EXPORTER_OTLP_ENDPOINT).
+var tracer = otel.Tracer("github.com/hookd/hookd/service")
+
+// traceParent is the W3C traceparent of ctx's span, "" when not traced.
+func traceParent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c["traceparent"]
+}
 
 // Publication is an event to publish, as decoded by a transport: Data and
 // Metadata are JSON objects (the transport checks the shape), Metadata
@@ -27,7 +47,19 @@ type Publication struct {
 // engine is woken. problems are the transport's decoding problems,
 // reported with the rules' own. An event whose ID the tenant already used
 // is not stored again: the result is the first one, with Duplicate set.
-func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, problems *hookd.ValidationError) (*hookd.PublishResult, error) {
+func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, problems *hookd.ValidationError) (res *hookd.PublishResult, err error) {
+	// The publish span: a child of the caller's traceparent, and the
+	// parent of every attempt of the event, kept with it.
+	ctx, span := tracer.Start(ctx, "publish "+p.Type, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("hookd.tenant.id", tenantID), attribute.String("hookd.event.type", p.Type)))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		} else {
+			span.SetAttributes(attribute.String("hookd.event.id", res.Event.ID), attribute.Int("hookd.deliveries", res.Deliveries))
+		}
+		span.End()
+	}()
 	if len(p.Data) > hookd.MaxEventData {
 		return nil, hookd.Errorf(hookd.ErrTooLarge, "event data is larger than %d bytes", hookd.MaxEventData)
 	}
@@ -93,7 +125,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	if id == "" {
 		id = hookd.NewID(hookd.PrefixEvent, now)
 	}
-	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: p.Channels, Timestamp: now}
+	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: p.Channels, Timestamp: now, TraceParent: traceParent(ctx)}
 	if err := ev.BuildPayload(p.Data, p.Metadata); err != nil {
 		return nil, hookd.Invalid("data", "is not valid JSON")
 	}
@@ -101,7 +133,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.store.PublishEvent(ctx, ev, targets)
+	res, err = s.store.PublishEvent(ctx, ev, targets)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", hookd.ErrUnavailable, err)
 	}

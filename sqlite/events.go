@@ -29,7 +29,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	var res *hookd.PublishResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res = nil
-		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload)
+		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent))
 		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
@@ -131,7 +131,7 @@ func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID strin
 	return out, rows.Err()
 }
 
-const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)
+const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (tenant_id, id) DO NOTHING`
 
 // insertDeliveries inserts one event's deliveries from a JSON object that

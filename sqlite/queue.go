@@ -25,7 +25,7 @@ const (
 		WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = ? AND status IN ('PENDING', 'RETRYING') AND next_attempt_at <= ?
 			ORDER BY next_attempt_at LIMIT ?)
 		RETURNING id, lease_token`
-	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload, e.created_at
+	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload, e.created_at, coalesce(e.traceparent, '')
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
 	// requeueDrop and requeueSet read each webhook's earliest waiting
@@ -191,7 +191,7 @@ func (q *queueTx) LeaseDeliveries(_ context.Context, p *hookd.LeaseDeliveriesPar
 	for rows.Next() {
 		c := &hookd.Claim{LeasedUntil: p.Until}
 		var updated, published int64
-		if err := rows.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Payload, &published); err != nil {
+		if err := rows.Scan(&c.DeliveryID, &c.TenantID, &c.EventID, &c.EventType, &c.WebhookID, &updated, &c.Attempts, &c.Manual, &c.Payload, &published, &c.TraceParent); err != nil {
 			return nil, fmt.Errorf("lease deliveries: read: %w", err)
 		}
 		c.WebhookUpdatedAt, c.PublishedAt = sqlrow.FromMicros(updated), sqlrow.FromMicros(published)
@@ -460,7 +460,7 @@ func (q *queueTx) AddEvents(_ context.Context, p *hookd.AddEventsParams) error {
 	now := sqlrow.Micros(p.Now)
 	for _, e := range p.Events {
 		ev := e.Event // hookd's own events carry no channels
-		r, err := q.tx.Exec(insertEvent, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload)
+		r, err := q.tx.Exec(insertEvent, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent))
 		if err != nil {
 			return fmt.Errorf("add event: %w", err)
 		}

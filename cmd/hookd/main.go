@@ -408,6 +408,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	if err != nil {
 		return err
 	}
+	stopTracing, err := startTracing(ctx)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
 	store, err := openStore(ctx, cfg, log, clock)
 	if err != nil {
 		return err
