@@ -2,7 +2,10 @@ package hookd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"net/url"
 	"reflect"
 	"slices"
 	"time"
@@ -136,6 +139,15 @@ func WebhookChanges(before, after *Webhook) map[string]Change {
 			out[k] = Change{From: from, To: nil}
 		}
 	}
+	// A header whose value changed is a change too, told without its
+	// values (a rotated token must be in the log, and its value must not).
+	if before != nil && after != nil {
+		for name, v := range after.Headers {
+			if old, ok := before.Headers[name]; ok && old != v {
+				out["headers."+name] = Change{From: "[redacted]", To: "[redacted]"}
+			}
+		}
+	}
 	return out
 }
 
@@ -159,5 +171,22 @@ func auditView(w *Webhook) map[string]any {
 		return 1
 	})
 	m["headers"] = names
+	// Query strings often carry tokens: their values are not kept, but a
+	// changed value still shows as a changed URL.
+	if u, err := url.Parse(w.URL); err == nil && u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"[redacted-" + shortHash(q.Get(k)) + "]"}
+		}
+		u.RawQuery = q.Encode()
+		m["url"] = u.String()
+	}
 	return m
+}
+
+// shortHash tells two values apart without revealing either: two bytes of
+// a hash are enough to show a change and far too few to recover a value.
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte("hookd audit\x00" + s))
+	return hex.EncodeToString(h[:2])
 }

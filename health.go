@@ -22,7 +22,7 @@ type Health struct {
 
 // Health statuses, as the API shows them.
 const (
-	HealthUnknown = "unknown" // no attempt yet (or none since it was re-enabled)
+	HealthUnknown = "unknown" // no attempt yet (re-enabling keeps the last success: a webhook that had one shows healthy)
 	HealthHealthy = "healthy" // the last attempt succeeded
 	HealthFailing = "failing" // the last attempts failed
 )

@@ -14,6 +14,10 @@ type KeyStore interface {
 	// Setting returns a stored setting, or ErrNotFound.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	SetSetting(ctx context.Context, name string, value []byte) error
+	// InitSetting stores value unless the setting is there (not empty)
+	// already, and returns what is stored: of two processes that set it at
+	// once, one wins and both learn which.
+	InitSetting(ctx context.Context, name string, value []byte) ([]byte, error)
 	// EncryptedSecret returns one stored secret in its encrypted form
 	// ("aes:…"), or ErrNotFound when none is encrypted.
 	EncryptedSecret(ctx context.Context) (string, error)
@@ -87,7 +91,14 @@ func CheckEncryptionKey(ctx context.Context, s KeyStore, key []byte) error {
 	if want == "" {
 		return nil
 	}
-	return s.SetSetting(ctx, SettingKeyFingerprint, []byte(want))
+	got, err := s.InitSetting(ctx, SettingKeyFingerprint, []byte(want))
+	if err != nil {
+		return err
+	}
+	if string(got) != want {
+		return fmt.Errorf("%w: another process recorded the key whose fingerprint is %s for this database just now, and this --encryption-key's is %s; start every process with the same key", ErrWrongKey, got, want)
+	}
+	return nil
 }
 
 // Rekey moves every stored endpoint secret from the key oldKey (nil: they

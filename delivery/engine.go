@@ -741,9 +741,10 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
 	defer cancel()
 	e.cfg.Observer.Attempted(a)
-	outcomes := []*hookd.Outcome{e.outcome(wh, c, a)}
-	rec, err := e.policy.Record(rctx, e.store, outcomes, nil)
-	e.observe(rec, []*result{{claim: c, outcome: outcomes[0]}})
+	rec, err := e.policy.Record(rctx, e.store, []*hookd.Outcome{e.outcome(wh, c, a)}, nil)
+	// A test send is not a delivery of the platform's events: it counts as
+	// an attempt, not as a delivery created or finished.
+	e.observe(rec, nil)
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}

@@ -24,6 +24,16 @@ func setSetting(ctx context.Context, q execer, name string, value []byte) error 
 	return wrap("set "+name, err)
 }
 
+func (s *Store) InitSetting(ctx context.Context, name string, value []byte) ([]byte, error) {
+	var got []byte
+	err := s.pool.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO settings (key, value) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE length(settings.value) = 0
+			RETURNING value)
+		SELECT value FROM ins UNION ALL SELECT value FROM settings WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM ins)`, name, value).Scan(&got)
+	return got, wrap("init "+name, err)
+}
+
 func (s *Store) EncryptedSecret(ctx context.Context) (string, error) {
 	var v string
 	err := s.pool.QueryRow(ctx, `SELECT secret FROM webhooks WHERE secret LIKE 'aes:%'

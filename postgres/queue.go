@@ -326,12 +326,15 @@ func (s *Store) markOne(ctx context.Context, tx pgx.Tx, webhookID string, at int
 }
 
 // updateHealth folds one batch's attempts into a webhook's health: a
-// success restarts the streak after it; failures without one extend it.
+// success restarts the streak after it, unless the stored streak began
+// after it (another process recorded newer failures first); failures
+// without one extend the streak, which begins at the earliest failure.
 const updateHealth = `UPDATE webhooks SET
-	consecutive_failures = CASE WHEN $1 THEN $2 ELSE consecutive_failures + $2 END,
-	failing_since = CASE WHEN $1 THEN $3 WHEN failing_since = 0 THEN $3 ELSE failing_since END,
-	last_success_at = CASE WHEN $1 THEN $4 ELSE last_success_at END,
-	exhausted = CASE WHEN $1 THEN $5 ELSE (exhausted OR $5) END
+	consecutive_failures = CASE WHEN $1::boolean AND (failing_since = 0 OR $4::bigint > failing_since) THEN $2::int ELSE consecutive_failures + $2::int END,
+	failing_since = CASE WHEN $1::boolean AND (failing_since = 0 OR $4::bigint > failing_since) THEN $3::bigint
+		WHEN failing_since = 0 OR ($3::bigint > 0 AND $3::bigint < failing_since) THEN $3::bigint ELSE failing_since END,
+	last_success_at = CASE WHEN $1::boolean AND $4::bigint > last_success_at THEN $4::bigint ELSE last_success_at END,
+	exhausted = CASE WHEN $1::boolean AND (failing_since = 0 OR $4::bigint > failing_since) THEN $5::boolean ELSE (exhausted OR $5::boolean) END
 	WHERE id = $6`
 
 // disableWebhooks disables the enabled webhooks among $5, moving

@@ -345,7 +345,7 @@ func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.Hea
 			switch {
 			case a.Success:
 				u.Succeeded, u.LastSuccessAt = true, a.StartedAt
-				u.Failures, u.FirstFailureAt, u.Exhausted, u.ExhaustedBy = 0, time.Time{}, false, nil
+				u.Failures, u.FirstFailureAt, u.Exhausted, u.ExhaustedBy, u.Gone = 0, time.Time{}, false, nil, false
 			default:
 				if u.Failures == 0 {
 					u.FirstFailureAt = a.StartedAt

@@ -178,10 +178,29 @@ func TestUpdateWebhook(t *testing.T) {
 	if !strings.HasPrefix(got.Secret, "whsk_") {
 		t.Fatalf("secret after the scheme change %q", got.Secret)
 	}
+	// A header's value and a URL's query are changes told without their
+	// values.
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Headers = map[string]string{"X-Token": "first-token"}
+		w.URL = "https://example.com/o?token=first-query-token"
+	})
+	must(t, err)
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Headers = map[string]string{"X-Token": "second-token"}
+		w.URL = "https://example.com/o?token=second-query-token"
+	})
+	must(t, err)
+	log, err := f.store.ListAudit(context.Background(), hookd.AuditQuery{TenantID: "acme", Limit: 1})
+	must(t, err)
+	raw, _ := json.Marshal(log[0].Changes)
+	if _, ok := log[0].Changes["headers.X-Token"]; !ok || log[0].Changes["url"].From == log[0].Changes["url"].To ||
+		strings.Contains(string(raw), "token\"") || strings.Contains(string(raw), "first-") || strings.Contains(string(raw), "second-") {
+		t.Fatalf("the change of values: %s", raw)
+	}
 	// No change, no audit entry.
 	_, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(*hookd.Webhook, *hookd.ValidationError) {})
 	must(t, err)
-	if got := f.actions(); strings.Join(got, ",") != "webhook.updated,webhook.updated,webhook.created" {
+	if got := f.actions(); strings.Join(got, ",") != "webhook.updated,webhook.updated,webhook.updated,webhook.updated,webhook.created" {
 		t.Fatalf("audit %v", got)
 	}
 	_, err = f.svc.UpdateWebhook(f.ctx, "acme", "wh_missing", time.Time{}, func(*hookd.Webhook, *hookd.ValidationError) {})

@@ -28,6 +28,18 @@ func setSetting(tx *sql.Tx, name string, value []byte) error {
 	return nil
 }
 
+func (s *Store) InitSetting(ctx context.Context, name string, value []byte) ([]byte, error) {
+	var got []byte
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO settings (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE length(settings.value) = 0`, name, value); err != nil {
+			return fmt.Errorf("init %s: %w", name, err)
+		}
+		return tx.QueryRow(`SELECT value FROM settings WHERE key = ?`, name).Scan(&got)
+	})
+	return got, err
+}
+
 func (s *Store) EncryptedSecret(ctx context.Context) (string, error) {
 	var v string
 	err := s.queryRow(ctx, `SELECT secret FROM webhooks WHERE secret LIKE 'aes:%'

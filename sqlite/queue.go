@@ -309,13 +309,18 @@ func (q *queueTx) MarkDue(_ context.Context, p *hookd.MarkDueParams) error {
 }
 
 // updateHealth folds one batch's attempts into a webhook's health: a
-// success restarts the streak after it; failures without one extend it.
+// success restarts the streak after it, unless the stored streak began
+// after it (another process recorded newer failures first); failures
+// without one extend the streak, which begins at the earliest failure.
+// ?1 succeeded, ?2 failures, ?3 first failure, ?4 last success, ?5
+// exhausted, ?6 the webhook.
 const updateHealth = `UPDATE webhooks SET
-	consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
-	failing_since = CASE WHEN ? THEN ? WHEN failing_since = 0 THEN ? ELSE failing_since END,
-	last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
-	exhausted = CASE WHEN ? THEN ? ELSE (exhausted OR ?) END
-	WHERE id = ?`
+	consecutive_failures = CASE WHEN ?1 AND (failing_since = 0 OR ?4 > failing_since) THEN ?2 ELSE consecutive_failures + ?2 END,
+	failing_since = CASE WHEN ?1 AND (failing_since = 0 OR ?4 > failing_since) THEN ?3
+		WHEN failing_since = 0 OR (?3 > 0 AND ?3 < failing_since) THEN ?3 ELSE failing_since END,
+	last_success_at = CASE WHEN ?1 AND ?4 > last_success_at THEN ?4 ELSE last_success_at END,
+	exhausted = CASE WHEN ?1 AND (failing_since = 0 OR ?4 > failing_since) THEN ?5 ELSE (exhausted OR ?5) END
+	WHERE id = ?6`
 
 // disableWebhooks disables the enabled webhooks among a JSON list, moving
 // updated_at forward so an edit based on the version before fails and
@@ -327,9 +332,8 @@ const disableWebhooks = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, d
 func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (*hookd.HealthResult, error) {
 	var gone, all []string
 	for _, u := range p.Updates {
-		first := sqlrow.Micros(u.FirstFailureAt)
-		if _, err := q.exec(updateHealth, u.Succeeded, u.Failures, u.Failures, u.Succeeded, first, first,
-			u.Succeeded, sqlrow.Micros(u.LastSuccessAt), u.Succeeded, u.Exhausted, u.Exhausted, u.WebhookID); err != nil {
+		if _, err := q.exec(updateHealth, u.Succeeded, u.Failures, sqlrow.Micros(u.FirstFailureAt), sqlrow.Micros(u.LastSuccessAt),
+			u.Exhausted, u.WebhookID); err != nil {
 			return nil, fmt.Errorf("update health: %w", err)
 		}
 		all = append(all, u.WebhookID)

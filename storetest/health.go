@@ -19,6 +19,8 @@ func init() {
 		"ReenabledStartsHealthy":   testReenabledStartsHealthy,
 		"DisabledOnceByTwoRecords": testDisabledOnceByTwoRecords,
 		"QueueDepth":               testQueueDepth,
+		"GoneThenSuccessStays":     testGoneThenSuccessStays,
+		"OlderSuccessKeepsStreak":  testOlderSuccessKeepsStreak,
 		"DisableAnnounced":         testDisableAnnounced,
 		"ExhaustedOncePerStreak":   testExhaustedOncePerStreak,
 	} {
@@ -269,5 +271,34 @@ func testExhaustedOncePerStreak(t *testing.T, s hookd.Store, clock *Clock) {
 	_, h := health(t, s, "wh_a")
 	if h.ConsecutiveFailures != 1 {
 		t.Fatalf("health %+v", h)
+	}
+}
+
+// A 410 followed, in the same batch, by a success is not a gone endpoint:
+// the last answer counts.
+func testGoneThenSuccessStays(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 2, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	t0 := clock.Now()
+	rec := record(t, s, failed(cs[0], hookd.StatusFailed, 410, t0), outcome(cs[1], hookd.StatusSuccess, t0.Add(time.Second)))
+	if w, h := health(t, s, "wh_a"); len(rec.Disabled) != 0 || !w.Enabled || h.Status() != hookd.HealthHealthy {
+		t.Fatalf("after 410 then 200: disabled %v, %+v", rec.Disabled, h)
+	}
+}
+
+// Replicas record in any order: a success older than the stored streak's
+// start does not end it, nor move the last success back.
+func testOlderSuccessKeepsStreak(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 3, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	t0 := clock.Now()
+	record(t, s, outcome(cs[0], hookd.StatusSuccess, t0.Add(time.Second)))
+	record(t, s, failed(cs[1], hookd.StatusRetrying, 500, t0.Add(3*time.Second)))
+	record(t, s, outcome(cs[2], hookd.StatusSuccess, t0.Add(2*time.Second))) // recorded late
+	_, h := health(t, s, "wh_a")
+	if h.Status() != hookd.HealthFailing || h.ConsecutiveFailures != 1 || !h.FailingSince.Equal(t0.Add(3*time.Second)) || !h.LastSuccessAt.Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("after an older success recorded late: %+v", h)
 	}
 }

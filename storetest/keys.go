@@ -11,12 +11,30 @@ import (
 func init() {
 	for name, fn := range map[string]func(*testing.T, hookd.Store){
 		"Settings":                 testSettings,
+		"InitSetting":              testInitSetting,
 		"EncryptedSecret":          testEncryptedSecret,
 		"ResealRewritesEverything": testResealRewritesEverything,
 		"ResealAllOrNothing":       testResealAllOrNothing,
 		"ChildOfMissingTenant":     testChildOfMissingTenant,
 	} {
 		cases[name] = fn
+	}
+}
+
+// InitSetting sets a setting only where it is not set: the first value
+// stays, and each caller learns which.
+func testInitSetting(t *testing.T, s hookd.Store) {
+	got, err := s.InitSetting(ctx(), "fp", []byte("a"))
+	if err != nil || string(got) != "a" {
+		t.Fatalf("first: %q %v", got, err)
+	}
+	got, err = s.InitSetting(ctx(), "fp", []byte("b"))
+	if err != nil || string(got) != "a" {
+		t.Fatalf("second: %q %v, want the first to stay", got, err)
+	}
+	must(t, s.SetSetting(ctx(), "fp", []byte{}))
+	if got, err = s.InitSetting(ctx(), "fp", []byte("c")); err != nil || string(got) != "c" {
+		t.Fatalf("over an empty one: %q %v", got, err)
 	}
 }
 
