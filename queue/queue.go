@@ -432,26 +432,26 @@ func publishOperational(ctx context.Context, tx hookd.QueueTx, now time.Time, ev
 	hooks := map[string][]*hookd.Webhook{}
 	add := &hookd.AddEventsParams{Now: now}
 	due := map[string]time.Time{}
-	for _, o := range events {
-		ws, ok := hooks[o.tenantID]
+	// addEvent stores one event of tenant with a delivery to each of its
+	// enabled webhooks that subscribe to it.
+	addEvent := func(tenant string, o operational, data, meta []byte) error {
+		ws, ok := hooks[tenant]
 		if !ok {
 			var err error
-			if ws, err = tx.EnabledWebhooks(ctx, o.tenantID); err != nil {
+			if ws, err = tx.EnabledWebhooks(ctx, tenant); err != nil {
 				return err
 			}
-			hooks[o.tenantID] = ws
+			hooks[tenant] = ws
 		}
-		data, err := json.Marshal(o.data)
-		if err != nil {
-			return err
+		if tenant == hookd.OperatorTenant && len(ws) == 0 {
+			return nil // no operator webhook: no copy to keep
 		}
-		ev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: o.tenantID, Type: o.typ, Timestamp: now}
-		if err := ev.BuildPayload(data, nil); err != nil {
+		ev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: tenant, Type: o.typ, Timestamp: now}
+		if err := ev.BuildPayload(data, meta); err != nil {
 			return err
 		}
 		input := func() *hookd.FilterInput {
-			in := &hookd.FilterInput{Type: ev.Type, Data: o.data, Metadata: map[string]any{}}
-			return in
+			return &hookd.FilterInput{Type: ev.Type, Data: o.data, Metadata: map[string]any{}}
 		}
 		var ids []string
 		for _, w := range ws {
@@ -461,31 +461,21 @@ func publishOperational(ctx context.Context, tx hookd.QueueTx, now time.Time, ev
 			}
 		}
 		add.Events = append(add.Events, hookd.EventToAdd{Event: ev, WebhookIDs: ids})
-		// And a copy for the operator, saying whose it is.
-		ops, ok := hooks[hookd.OperatorTenant]
-		if !ok {
-			var err error
-			if ops, err = tx.EnabledWebhooks(ctx, hookd.OperatorTenant); err != nil {
-				return err
-			}
-			hooks[hookd.OperatorTenant] = ops
-		}
-		if len(ops) == 0 {
-			continue
-		}
-		meta, _ := json.Marshal(map[string]string{"tenantId": o.tenantID})
-		oev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: hookd.OperatorTenant, Type: o.typ, Timestamp: now}
-		if err := oev.BuildPayload(data, meta); err != nil {
+		return nil
+	}
+	for _, o := range events {
+		data, err := json.Marshal(o.data)
+		if err != nil {
 			return err
 		}
-		var oids []string
-		for _, w := range ops {
-			if w.Matches(oev, input) {
-				oids = append(oids, w.ID)
-				due[w.ID] = now
-			}
+		if err := addEvent(o.tenantID, o, data, nil); err != nil {
+			return err
 		}
-		add.Events = append(add.Events, hookd.EventToAdd{Event: oev, WebhookIDs: oids})
+		// And a copy for the operator, saying whose it is.
+		meta, _ := json.Marshal(map[string]string{"tenantId": o.tenantID})
+		if err := addEvent(hookd.OperatorTenant, o, data, meta); err != nil {
+			return err
+		}
 	}
 	if err := tx.AddEvents(ctx, add); err != nil {
 		return err

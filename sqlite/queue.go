@@ -424,21 +424,17 @@ func (q *queueTx) WebhookHealth(_ context.Context, ids []string) (map[string]*ho
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := q.tx.Query(`SELECT id, tenant_id, name, url, enabled, consecutive_failures, failing_since, last_success_at, exhausted
-		FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`, sqlrow.JSONList(ids))
+	rows, err := q.tx.Query(`SELECT `+sqlrow.HealthBeforeCols+` FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`, sqlrow.JSONList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("read health: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
-		var b hookd.HealthBefore
-		var since, last int64
-		if err := rows.Scan(&id, &b.TenantID, &b.Name, &b.URL, &b.Enabled, &b.Health.ConsecutiveFailures, &since, &last, &b.Exhausted); err != nil {
+		id, b, err := sqlrow.ScanHealthBefore(rows)
+		if err != nil {
 			return nil, fmt.Errorf("read health: %w", err)
 		}
-		b.Health.FailingSince, b.Health.LastSuccessAt = sqlrow.FromMicros(since), sqlrow.FromMicros(last)
-		out[id] = &b
+		out[id] = b
 	}
 	return out, rows.Err()
 }

@@ -424,3 +424,18 @@ func NullString(s string) any {
 	}
 	return s
 }
+
+// HealthBeforeCols are what ScanHealthBefore reads of a webhook.
+const HealthBeforeCols = `id, tenant_id, name, url, enabled, consecutive_failures, failing_since, last_success_at, exhausted`
+
+// ScanHealthBefore reads HealthBeforeCols.
+func ScanHealthBefore(r Scanner) (string, *hookd.HealthBefore, error) {
+	var id string
+	var b hookd.HealthBefore
+	var since, last int64
+	if err := r.Scan(&id, &b.TenantID, &b.Name, &b.URL, &b.Enabled, &b.Health.ConsecutiveFailures, &since, &last, &b.Exhausted); err != nil {
+		return "", nil, err
+	}
+	b.Health.FailingSince, b.Health.LastSuccessAt = FromMicros(since), FromMicros(last)
+	return id, &b, nil
+}
