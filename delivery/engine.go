@@ -524,7 +524,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 			}
 			return release
 		case !ok:
-			e.log.Warn("lease lost before sending: another claim took the delivery", "delivery", c.DeliveryID)
+			e.failures.leaseLost(e.clock.Now(), c)
 			return &result{claim: c}
 		}
 		deadline = now.Add(d)

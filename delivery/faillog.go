@@ -39,20 +39,10 @@ func newFailLog(log *slog.Logger, every time.Duration, burst int) *failLog {
 // failed logs, or counts, one failed attempt of c whose outcome is o;
 // blocked says the SSRF guard refused its connection.
 func (f *failLog) failed(now time.Time, c *hookd.Claim, o *hookd.Outcome, blocked bool) {
-	f.mu.Lock()
-	st := f.hooks[c.WebhookID]
-	if st == nil {
-		st = &failState{tenant: c.TenantID}
-		f.hooks[c.WebhookID] = st
-	}
-	if !st.last.IsZero() && now.Sub(st.last) < f.every || !f.allow(now) {
-		st.skipped++
-		f.mu.Unlock()
+	skipped, ok := f.take(now, c.WebhookID, c.TenantID)
+	if !ok {
 		return
 	}
-	skipped := st.skipped
-	st.last, st.skipped = now, 0
-	f.mu.Unlock()
 
 	a := o.Attempt
 	attrs := []any{"tenant", c.TenantID, "webhook", c.WebhookID, "delivery", c.DeliveryID, "event", c.EventID,
@@ -74,6 +64,41 @@ func (f *failLog) failed(now time.Time, c *hookd.Claim, o *hookd.Outcome, blocke
 		attrs = append(attrs, "hint", allowHint)
 	}
 	f.log.Warn(msg, attrs...)
+}
+
+// take decides whether a line about webhook may be written now: at most
+// one per webhook every f.every, within the burst across webhooks. It
+// returns how many were left out since the webhook's last line.
+func (f *failLog) take(now time.Time, webhook, tenant string) (skipped int, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.hooks[webhook]
+	if st == nil {
+		st = &failState{tenant: tenant}
+		f.hooks[webhook] = st
+	}
+	if !st.last.IsZero() && now.Sub(st.last) < f.every || !f.allow(now) {
+		st.skipped++
+		return 0, false
+	}
+	skipped = st.skipped
+	st.last, st.skipped = now, 0
+	return skipped, true
+}
+
+// leaseLost logs a claim that another took before it was sent (a lease
+// that ran out: a slow store, a paused process), under the same limits
+// as failed attempts, whose count it shares.
+func (f *failLog) leaseLost(now time.Time, c *hookd.Claim) {
+	skipped, ok := f.take(now, c.WebhookID, c.TenantID)
+	if !ok {
+		return
+	}
+	attrs := []any{"tenant", c.TenantID, "webhook", c.WebhookID, "delivery", c.DeliveryID}
+	if skipped > 0 {
+		attrs = append(attrs, "notLogged", skipped)
+	}
+	f.log.Warn("lease lost before sending: another claim took the delivery", attrs...)
 }
 
 // allowHint says how to let a refused network through.

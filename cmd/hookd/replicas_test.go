@@ -267,3 +267,63 @@ func TestReplicasNeverSendTwice(t *testing.T) {
 		t.Logf("%d deliveries through 3 replicas (clocks -1m, 0, +1m, lease 3s): none received twice", len(hits))
 	}
 }
+
+// TestReplicasDisableOnce: three replicas record a failing endpoint's
+// attempts at once; the webhook is disabled once, with one audit entry and
+// one hookd.webhook.disabled alert between them.
+func TestReplicasDisableOnce(t *testing.T) {
+	bin, db := replicaSetup(t)
+	var alerts atomic.Int32
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ops":
+			if r.Header.Get("hookd-event-type") == hookd.EventWebhookDisabled {
+				alerts.Add(1)
+			}
+		default:
+			w.WriteHeader(500)
+		}
+	}))
+	defer rcv.Close()
+	var procs []*proc
+	for range 3 {
+		procs = append(procs, startReplica(t, bin, db, "HOOKD_DISABLE_AFTER=1s"))
+	}
+	c := &client{t: t, base: procs[0].url, key: "adm"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+	failing := c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "fail", "url": rcv.URL + "/fail", "events": []string{"a.b"}})["id"].(string)
+	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "ops", "url": rcv.URL + "/ops", "events": []string{"hookd.webhook.disabled"}})
+	// Events through every replica until the webhook is disabled: each
+	// has 2 attempts 200 ms apart, so deliveries run out of attempts and
+	// failures keep coming past --disable-after.
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; ; i++ {
+		pc := &client{t: t, base: procs[i%3].url, key: "adm"}
+		if _, wh := pc.call("GET", "/v1/tenants/acme/webhooks/"+failing, nil); wh["enabled"] == false {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failing webhook was never disabled")
+		}
+		for range 5 {
+			pc.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}})
+		}
+		time.Sleep(100 * time.Millisecond) // the publishing rate, not a wait for anything
+	}
+	eventually(t, "the alert", func() bool { return alerts.Load() >= 1 })
+	log := c.must(200, "GET", "/v1/tenants/acme/audit-log?action=webhook.disabled", nil)["data"].([]any)
+	evs := c.must(200, "GET", "/v1/tenants/acme/events?type=hookd.webhook.disabled", nil)["data"].([]any)
+	if len(log) != 1 || len(evs) != 1 {
+		t.Fatalf("%d audit entries and %d events for one disable", len(log), len(evs))
+	}
+	// The one alert's delivery is done; no second one was ever made.
+	eventually(t, "the alert's delivery recorded", func() bool {
+		_, ev := c.call("GET", "/v1/tenants/acme/events/"+evs[0].(map[string]any)["id"].(string), nil)
+		ds, _ := ev["deliveries"].([]any)
+		return len(ds) == 1 && ds[0].(map[string]any)["status"] == "SUCCESS"
+	})
+	if n := alerts.Load(); n != 1 {
+		t.Fatalf("%d alerts", n)
+	}
+}
