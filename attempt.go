@@ -82,6 +82,23 @@ type DeliveryQuery struct {
 	Before    string // delivery ID cursor; "" means from the newest
 }
 
+// TenantDeliveryQuery selects a tenant's deliveries across its webhooks,
+// newest first (by creation time, then id).
+type TenantDeliveryQuery struct {
+	TenantID  string
+	Status    DeliveryStatus // "" for all
+	WebhookID string
+	EventType string
+	EventID   string
+	Since     time.Time // created at or after; zero for no bound
+	Until     time.Time // created at or before; zero for no bound
+	// Before is the cursor: deliveries older than this (creation time,
+	// then id); zero CreatedAt for the newest.
+	BeforeAt time.Time
+	BeforeID string
+	Limit    int
+}
+
 // StatsQuery selects what statistics count.
 type StatsQuery struct {
 	TenantID  string

@@ -98,6 +98,9 @@ type Deliveries interface {
 	// ListDeliveries returns a webhook's deliveries newest first, and their
 	// total when q.Before is empty.
 	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*Delivery, int, error)
+	// ListTenantDeliveries returns a tenant's deliveries across its
+	// webhooks, filtered, newest first.
+	ListTenantDeliveries(ctx context.Context, q TenantDeliveryQuery) ([]*Delivery, error)
 	// ListFailedDeliveries returns the tenant's FAILED deliveries, most
 	// recently failed first.
 	ListFailedDeliveries(ctx context.Context, tenantID string, p Page) ([]*Delivery, int, error)

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -214,5 +216,51 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// listTenantDeliveries is every webhook's deliveries of a tenant, newest
+// first, filtered; the cursor is the last one's creation time and id.
+func (s *Server) listTenantDeliveries(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", 50, 1, 250)
+	if err != nil {
+		return err
+	}
+	qs := r.URL.Query()
+	q := hookd.TenantDeliveryQuery{TenantID: r.PathValue("tenantId"), WebhookID: qs.Get("webhookId"), EventType: qs.Get("eventType"),
+		EventID: qs.Get("eventId"), Limit: limit + 1}
+	if st := qs.Get("status"); st != "" {
+		q.Status = hookd.DeliveryStatus(st)
+		// CANCELED is the contract's too, though nothing cancels yet.
+		if !q.Status.Valid() && st != "CANCELED" {
+			return hookd.BadRequest("query parameter status must be PENDING, RETRYING, SUCCESS, FAILED or CANCELED")
+		}
+	}
+	if q.Since, err = queryTime(r, "since"); err != nil {
+		return err
+	}
+	if q.Until, err = queryTime(r, "until"); err != nil {
+		return err
+	}
+	if c := qs.Get("cursor"); c != "" {
+		b, err := base64.RawURLEncoding.DecodeString(c)
+		at, id, ok := strings.Cut(string(b), ":")
+		micros, perr := strconv.ParseInt(at, 10, 64)
+		if err != nil || !ok || perr != nil || micros <= 0 || id == "" {
+			return hookd.BadRequest("query parameter cursor is not a cursor this API gave")
+		}
+		q.BeforeAt, q.BeforeID = time.UnixMicro(micros).UTC(), id
+	}
+	list, err := s.store.ListTenantDeliveries(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	var next any
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.CreatedAt.UnixMicro(), 10) + ":" + last.ID))
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"data": list, "nextCursor": next})
 	return nil
 }

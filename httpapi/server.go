@@ -123,6 +123,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/tenants/{tenantId}/webhooks/stats", tenantScope, s.stats},
 		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/stats", tenantScope, s.stats},
 
+		{"GET", "/v1/tenants/{tenantId}/deliveries", tenantScope, s.listTenantDeliveries},
 		{"GET", "/v1/tenants/{tenantId}/deliveries/failed", tenantScope, s.listFailed},
 		{"GET", "/v1/tenants/{tenantId}/deliveries/{deliveryId}", tenantScope, s.getDelivery},
 		{"POST", "/v1/tenants/{tenantId}/deliveries/{deliveryId}/retry", tenantScope, s.retryDelivery},

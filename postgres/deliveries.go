@@ -64,6 +64,13 @@ func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*h
 	return out, total, err
 }
 
+func (s *Store) ListTenantDeliveries(ctx context.Context, q hookd.TenantDeliveryQuery) ([]*hookd.Delivery, error) {
+	where, args := sqlrow.TenantDeliveriesWhere(q, func(i int) string { return fmt.Sprintf("$%d", i) })
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM deliveries WHERE %s ORDER BY created_at DESC, id DESC LIMIT $%d`, sqlrow.DeliveryCols, where, len(args)+1),
+		append(args, q.Limit)...)
+	return collect(rows, err, "list deliveries", sqlrow.ScanDelivery)
+}
+
 func (s *Store) ListFailedDeliveries(ctx context.Context, tenantID string, p hookd.Page) ([]*hookd.Delivery, int, error) {
 	var total int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'FAILED'`, tenantID).Scan(&total); err != nil {

@@ -116,6 +116,12 @@ func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*h
 	return out, total, err
 }
 
+func (s *Store) ListTenantDeliveries(ctx context.Context, q hookd.TenantDeliveryQuery) ([]*hookd.Delivery, error) {
+	where, args := sqlrow.TenantDeliveriesWhere(q, func(int) string { return "?" })
+	return s.queryDeliveries(ctx, `SELECT `+sqlrow.DeliveryCols+` FROM deliveries WHERE `+where+` ORDER BY created_at DESC, id DESC LIMIT ?`,
+		append(args, q.Limit)...)
+}
+
 func (s *Store) ListFailedDeliveries(ctx context.Context, tenantID string, p hookd.Page) ([]*hookd.Delivery, int, error) {
 	var total int
 	if err := s.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = ? AND status = 'FAILED'`, tenantID).Scan(&total); err != nil {

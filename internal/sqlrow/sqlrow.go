@@ -439,3 +439,39 @@ func ScanHealthBefore(r Scanner) (string, *hookd.HealthBefore, error) {
 	b.Health.FailingSince, b.Health.LastSuccessAt = FromMicros(since), FromMicros(last)
 	return id, &b, nil
 }
+
+// TenantDeliveriesWhere is the filter of a tenant's deliveries query, with
+// ph making the n-th placeholder; the order is created_at DESC, id DESC,
+// through deliveries_tenant_created.
+func TenantDeliveriesWhere(q hookd.TenantDeliveryQuery, ph func(int) string) (string, []any) {
+	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += ` AND ` + cond + ph(len(args))
+	}
+	if q.Status != "" {
+		add(`status = `, string(q.Status))
+	}
+	if q.WebhookID != "" {
+		add(`webhook_id = `, q.WebhookID)
+	}
+	if q.EventType != "" {
+		add(`event_type = `, q.EventType)
+	}
+	if q.EventID != "" {
+		add(`event_id = `, q.EventID)
+	}
+	if !q.Since.IsZero() {
+		add(`created_at >= `, Micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		add(`created_at <= `, Micros(q.Until))
+	}
+	if !q.BeforeAt.IsZero() {
+		at := Micros(q.BeforeAt)
+		args = append(args, at, at, q.BeforeID)
+		n := len(args)
+		where += ` AND (created_at < ` + ph(n-2) + ` OR (created_at = ` + ph(n-1) + ` AND id < ` + ph(n) + `))`
+	}
+	return where, args
+}
