@@ -123,7 +123,7 @@ type PublishResult struct {
 	Duplicate  bool
 }
 
-// DeliveryStatus is one of the contract's four states.
+// DeliveryStatus is one of the contract's five states.
 type DeliveryStatus string
 
 const (
@@ -131,12 +131,13 @@ const (
 	StatusRetrying DeliveryStatus = "RETRYING"
 	StatusSuccess  DeliveryStatus = "SUCCESS"
 	StatusFailed   DeliveryStatus = "FAILED"
+	StatusCanceled DeliveryStatus = "CANCELED" // ended by hand before it was sent; final
 )
 
-// Valid reports whether s is one of the four states.
+// Valid reports whether s is one of the five states.
 func (s DeliveryStatus) Valid() bool {
 	switch s {
-	case StatusPending, StatusRetrying, StatusSuccess, StatusFailed:
+	case StatusPending, StatusRetrying, StatusSuccess, StatusFailed, StatusCanceled:
 		return true
 	}
 	return false

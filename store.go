@@ -112,6 +112,11 @@ type Deliveries interface {
 	// RetryFailed makes every FAILED delivery of a webhook due now for one
 	// manual attempt each, and returns how many.
 	RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error)
+	// CancelDeliveries ends a webhook's PENDING and RETRYING deliveries
+	// CANCELED (those created before before, when it is not zero), but
+	// not one being sent now (a live lease: it finishes first), and
+	// returns how many.
+	CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (int, error)
 }
 
 // Statistics is what the statistics pages and endpoints read.

@@ -82,7 +82,7 @@ var funcs = template.FuncMap{
 		return false
 	},
 	"statuses": func() []hookd.DeliveryStatus {
-		return []hookd.DeliveryStatus{hookd.StatusPending, hookd.StatusRetrying, hookd.StatusSuccess, hookd.StatusFailed}
+		return []hookd.DeliveryStatus{hookd.StatusPending, hookd.StatusRetrying, hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusCanceled}
 	},
 	"deref": func(p any) any {
 		switch v := p.(type) {

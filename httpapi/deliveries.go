@@ -31,7 +31,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if st := r.URL.Query().Get("status"); st != "" {
 		q.Status = hookd.DeliveryStatus(st)
 		if !q.Status.Valid() {
-			return hookd.BadRequest("query parameter status must be PENDING, RETRYING, SUCCESS or FAILED")
+			return hookd.BadRequest("query parameter status must be PENDING, RETRYING, SUCCESS, FAILED or CANCELED")
 		}
 	}
 	if c := r.URL.Query().Get("cursor"); c != "" {
@@ -231,8 +231,7 @@ func (s *Server) listTenantDeliveries(w http.ResponseWriter, r *http.Request) er
 		EventID: qs.Get("eventId"), Limit: limit + 1}
 	if st := qs.Get("status"); st != "" {
 		q.Status = hookd.DeliveryStatus(st)
-		// CANCELED is the contract's too, though nothing cancels yet.
-		if !q.Status.Valid() && st != "CANCELED" {
+		if !q.Status.Valid() {
 			return hookd.BadRequest("query parameter status must be PENDING, RETRYING, SUCCESS, FAILED or CANCELED")
 		}
 	}
@@ -262,5 +261,28 @@ func (s *Server) listTenantDeliveries(w http.ResponseWriter, r *http.Request) er
 		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.CreatedAt.UnixMicro(), 10) + ":" + last.ID))
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"data": list, "nextCursor": next})
+	return nil
+}
+
+func (s *Server) cancelDeliveries(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Before Opt[time.Time] `json:"before"`
+	}
+	if err := decodeOptional(r, &in); err != nil {
+		return err
+	}
+	v := &hookd.ValidationError{}
+	var before time.Time
+	if in.Before.ok(v, "before", "an RFC 3339 time") {
+		before = in.Before.V
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	n, err := s.svc.CancelDeliveries(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"), before)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"canceled": n})
 	return nil
 }

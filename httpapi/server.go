@@ -120,6 +120,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/test", tenantScope, s.testWebhook},
 		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/deliveries", tenantScope, s.listDeliveries},
 		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/deliveries/retry-all-failed", tenantScope, s.retryAllFailed},
+		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/deliveries/cancel", tenantScope, s.cancelDeliveries},
 		{"GET", "/v1/tenants/{tenantId}/webhooks/stats", tenantScope, s.stats},
 		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/stats", tenantScope, s.stats},
 

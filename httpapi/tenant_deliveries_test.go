@@ -96,3 +96,36 @@ func TestTenantDeliveries(t *testing.T) {
 	}
 	e.do("GET", "/v1/tenants/acme/deliveries", key, nil).want(t, 404)
 }
+
+// POST …/deliveries/cancel ends waiting deliveries CANCELED (before a time,
+// when given); they are listed as such, counted, and audited.
+func TestCancelDeliveries(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	wh := e.webhook("acme", map[string]any{})
+	for range 3 {
+		e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 202)
+	}
+	path := "/v1/tenants/acme/webhooks/" + wh + "/deliveries/cancel"
+	if r := e.do("POST", path, adminKey, map[string]any{"before": "2000-01-01T00:00:00Z"}).want(t, 200); r.body["canceled"] != 0.0 {
+		t.Fatalf("before 2000: %s", r.raw)
+	}
+	if r := e.do("POST", path, adminKey, nil).want(t, 200); r.body["canceled"] != 3.0 {
+		t.Fatalf("cancel: %s", r.raw)
+	}
+	if r := e.do("GET", "/v1/tenants/acme/deliveries?status=CANCELED", adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 3 {
+		t.Fatalf("canceled list: %s", r.raw)
+	}
+	st := e.do("GET", "/v1/tenants/acme/webhooks/"+wh+"/stats", adminKey, nil).want(t, 200)
+	if st.body["byStatus"].(map[string]any)["CANCELED"] != 3.0 {
+		t.Fatalf("stats: %s", st.raw)
+	}
+	log := e.do("GET", "/v1/tenants/acme/audit-log?action=deliveries.canceled", adminKey, nil).want(t, 200)
+	if len(log.body["data"].([]any)) != 1 {
+		t.Fatalf("audit: %s", log.raw)
+	}
+	e.do("POST", path, adminKey, map[string]any{"before": "yesterday"}).want(t, 422).hasField(t, "before")
+	e.do("POST", path, adminKey, map[string]any{"after": "x"}).want(t, 400)
+	e.do("POST", "/v1/tenants/acme/webhooks/wh_missing/deliveries/cancel", adminKey, nil).want(t, 404)
+}

@@ -70,9 +70,8 @@ func New() *Metrics {
 		m.queueDue, m.queueOldest, m.sampleErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every label value that can appear, at zero, so rates work from the start.
-	// CANCELED is the contract's third final status; nothing cancels yet.
-	for _, s := range []string{string(hookd.StatusSuccess), string(hookd.StatusFailed), "CANCELED"} {
-		m.finished.WithLabelValues(s)
+	for _, s := range []hookd.DeliveryStatus{hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusCanceled} {
+		m.finished.WithLabelValues(string(s))
 	}
 	m.attempts.WithLabelValues("success")
 	m.attempts.WithLabelValues("failure")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -157,4 +158,27 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 		st.ByStatus[hookd.DeliveryStatus(status)] = n
 	}
 	return st, wrap("delivery stats", rows.Err())
+}
+
+func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var beforeArg any
+		if !before.IsZero() {
+			beforeArg = sqlrow.Micros(before)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'CANCELED', next_attempt_at = NULL, leased = false, lease_token = lease_token + 1,
+			last_error = 'canceled', updated_at = n.now
+			FROM (SELECT coalesce($1::bigint, `+dbNow+`) AS now) n
+			WHERE d.tenant_id = $2 AND d.webhook_id = $3 AND d.status IN `+sqlrow.WaitingStatuses+` AND NOT (d.leased AND d.next_attempt_at > n.now)
+			AND ($4::bigint IS NULL OR d.created_at < $4::bigint)`, s.nowArg(), tenantID, webhookID, beforeArg)
+		if err != nil {
+			return wrap("cancel deliveries", err)
+		}
+		if n = int(tag.RowsAffected()); n == 0 {
+			return nil // nothing changed: no audit entry
+		}
+		return writeAudit(ctx, tx)
+	})
+	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -85,4 +86,27 @@ func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType strin
 	}
 	res, err := s.cfg.Tester.Test(ctx, wh, eventType, data)
 	return res, webhookNotFound(err, wh.ID)
+}
+
+// CancelDeliveries ends a webhook's waiting deliveries CANCELED (those
+// created before before, when it is not zero); one being sent now
+// finishes first. It returns how many.
+func (s *Service) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (int, error) {
+	wh, err := s.Webhook(ctx, tenantID, webhookID)
+	if err != nil {
+		return 0, err
+	}
+	ctx, e := s.audited(ctx, tenantID)
+	e.Action, e.Target = hookd.AuditDeliveriesCanceled, hookd.AuditTarget{Type: "webhook", ID: wh.ID}
+	if !before.IsZero() {
+		e.Changes = map[string]hookd.Change{"before": {From: nil, To: before}}
+	}
+	n, err := s.store.CancelDeliveries(ctx, tenantID, wh.ID, before)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		s.cfg.Observer.Finished(hookd.StatusCanceled, n)
+	}
+	return n, nil
 }

@@ -21,7 +21,7 @@ import (
 var onPostgres = map[string]func(*testing.T){
 	"CreateWebhook": TestCreateWebhook, "UpdateWebhook": TestUpdateWebhook, "EnableRotateDelete": TestEnableRotateDelete,
 	"Publish": TestPublish, "Retry": TestRetry, "TestSend": TestTestSend, "TenantsAndKeys": TestTenantsAndKeys,
-	"EventTypes": TestEventTypes, "PortalSession": TestPortalSession,
+	"EventTypes": TestEventTypes, "PortalSession": TestPortalSession, "Cancel": TestCancel,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -407,4 +407,25 @@ func TestPortalSession(t *testing.T) {
 	wantErr(t, err, hookd.ErrValidation)
 	_, _, err = f.svc.CreatePortalSession(f.ctx, "nobody", time.Hour, false)
 	wantErr(t, err, hookd.ErrNotFound)
+}
+
+func TestCancel(t *testing.T) {
+	f := newFixture(t)
+	wh := f.webhook()
+	for range 2 {
+		_, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil)
+		must(t, err)
+	}
+	n, err := f.svc.CancelDeliveries(f.ctx, "acme", wh.ID, time.Time{})
+	if err != nil || n != 2 {
+		t.Fatalf("canceled %d, %v", n, err)
+	}
+	if n, _ := f.svc.CancelDeliveries(f.ctx, "acme", wh.ID, time.Time{}); n != 0 {
+		t.Fatalf("again: %d", n)
+	}
+	_, err = f.svc.CancelDeliveries(f.ctx, "acme", "wh_missing", time.Time{})
+	wantErr(t, err, hookd.ErrNotFound)
+	if got := f.actions(); got[0] != hookd.AuditDeliveriesCanceled || got[1] != hookd.AuditWebhookCreated {
+		t.Fatalf("audit %v", got)
+	}
 }

@@ -206,3 +206,26 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 	}
 	return st, rows.Err()
 }
+
+func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (int, error) {
+	now := sqlrow.Micros(s.clock.Now())
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		where := `tenant_id = ? AND webhook_id = ? AND status IN ` + sqlrow.WaitingStatuses + ` AND NOT (leased = 1 AND next_attempt_at > ?)`
+		args := []any{now, tenantID, webhookID, now} // updated_at, then the WHERE's
+		if !before.IsZero() {
+			where += ` AND created_at < ?`
+			args = append(args, sqlrow.Micros(before))
+		}
+		r, err := tx.Exec(`UPDATE deliveries SET status = 'CANCELED', next_attempt_at = NULL, leased = 0, lease_token = lease_token + 1,
+			last_error = 'canceled', updated_at = ? WHERE `+where, args...)
+		if err != nil {
+			return fmt.Errorf("cancel deliveries: %w", err)
+		}
+		if n, err = r.RowsAffected(); err != nil || n == 0 {
+			return err // nothing changed: no audit entry
+		}
+		return writeAudit(ctx, tx)
+	})
+	return int(n), err
+}

@@ -20,6 +20,7 @@ func init() {
 		"DisabledOnceByTwoRecords": testDisabledOnceByTwoRecords,
 		"QueueDepth":               testQueueDepth,
 		"GoneThenSuccessStays":     testGoneThenSuccessStays,
+		"CancelDeliveries":         testCancelDeliveries,
 		"OlderSuccessKeepsStreak":  testOlderSuccessKeepsStreak,
 		"DisableAnnounced":         testDisableAnnounced,
 		"ExhaustedOncePerStreak":   testExhaustedOncePerStreak,
@@ -300,5 +301,46 @@ func testOlderSuccessKeepsStreak(t *testing.T, s hookd.Store, clock *Clock) {
 	_, h := health(t, s, "wh_a")
 	if h.Status() != hookd.HealthFailing || h.ConsecutiveFailures != 1 || !h.FailingSince.Equal(t0.Add(3*time.Second)) || !h.LastSuccessAt.Equal(t0.Add(2*time.Second)) {
 		t.Fatalf("after an older success recorded late: %+v", h)
+	}
+}
+
+// CancelDeliveries ends waiting deliveries CANCELED, spares one being sent
+// and those created after before, and writes its audit entry only when it
+// changed something.
+func testCancelDeliveries(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 3, "wh_a")
+	sending := claim(t, s, 1, nil).Claims[0] // a live lease: being sent
+	clock.Advance(time.Second)
+	cut := clock.Now()
+	clock.Advance(time.Second)
+	later := publish(t, s, "f", 1, "wh_a")
+	c, _ := audited(hookd.AuditDeliveriesCanceled, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})
+	n, err := s.CancelDeliveries(c, "acme", "wh_a", cut)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("canceled %d, want the two waiting ones created before the cut", n)
+	}
+	if d := detail(t, s, sending.DeliveryID); d.Delivery.Status != hookd.StatusPending {
+		t.Fatalf("the one being sent: %s", d.Delivery.Status)
+	}
+	ds, _ := s.ListEventDeliveries(ctx(), "acme", later[0])
+	if ds[0].Status != hookd.StatusPending {
+		t.Fatalf("the later one: %s", ds[0].Status)
+	}
+	// Not due, and not claimed.
+	clock.Advance(lease)
+	if res := claim(t, s, 10, nil); len(res.Claims) != 2 {
+		t.Fatalf("claimed %d after the cancel, want the sending one (its lease ran out) and the later one", len(res.Claims))
+	}
+	if st, _ := s.Stats(ctx(), hookd.StatsQuery{TenantID: "acme"}); st.ByStatus[hookd.StatusCanceled] != 2 {
+		t.Fatalf("stats %v", st.ByStatus)
+	}
+	c, _ = audited(hookd.AuditDeliveriesCanceled, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})
+	if n, err := s.CancelDeliveries(c, "acme", "wh_a", cut); err != nil || n != 0 {
+		t.Fatalf("again: %d %v", n, err)
+	}
+	if log, _ := s.ListAudit(ctx(), hookd.AuditQuery{TenantID: "acme", Limit: 10}); len(log) != 1 {
+		t.Fatalf("%d audit entries: one cancel changed something", len(log))
 	}
 }

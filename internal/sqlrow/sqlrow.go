@@ -310,7 +310,7 @@ func StatsWhere(q hookd.StatsQuery, ph func(int) string) (attemptWhere, delivery
 // NewStats returns empty statistics with every status present.
 func NewStats() *hookd.Stats {
 	return &hookd.Stats{ByStatus: map[hookd.DeliveryStatus]int{
-		hookd.StatusPending: 0, hookd.StatusRetrying: 0, hookd.StatusSuccess: 0, hookd.StatusFailed: 0,
+		hookd.StatusPending: 0, hookd.StatusRetrying: 0, hookd.StatusSuccess: 0, hookd.StatusFailed: 0, hookd.StatusCanceled: 0,
 	}}
 }
 
