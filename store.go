@@ -109,9 +109,9 @@ type Deliveries interface {
 	// has run out. While a live lease holds it (an attempt is being sent)
 	// it changes nothing and returns ErrConflict.
 	RetryDelivery(ctx context.Context, tenantID, id string) error
-	// RetryFailed makes every FAILED delivery of a webhook due now for one
-	// manual attempt each, and returns how many.
-	RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error)
+	// RetryFailed makes every FAILED delivery of a webhook created within
+	// w due now for one manual attempt each, and returns how many.
+	RetryFailed(ctx context.Context, tenantID, webhookID string, w Window) (int, error)
 	// CancelDeliveries ends a webhook's PENDING and RETRYING deliveries
 	// CANCELED (those created before before, when it is not zero), but
 	// not one being sent now (a live lease: it finishes first), and
@@ -166,6 +166,12 @@ type Waker interface {
 	// Wakeups sends (without blocking) whenever work may have been queued,
 	// until ctx ends.
 	Wakeups(ctx context.Context) <-chan struct{}
+}
+
+// Window bounds a creation time, inclusive; a zero end is no bound.
+type Window struct {
+	Since time.Time
+	Until time.Time
 }
 
 // Page is an offset page.

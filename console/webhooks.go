@@ -473,7 +473,7 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	n, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID)
+	n, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID, hookd.Window{})
 	if err != nil {
 		return err
 	}

@@ -571,7 +571,7 @@ func TestDisabledWebhook(t *testing.T) {
 		t.Fatal("a disabled webhook got a request")
 	}
 	h.setEnabled(wh, true)
-	n, err := h.store.RetryFailed(context.Background(), "acme", wh.ID)
+	n, err := h.store.RetryFailed(context.Background(), "acme", wh.ID, hookd.Window{})
 	if err != nil || n != 1 {
 		t.Fatalf("RetryFailed = %d, %v", n, err)
 	}

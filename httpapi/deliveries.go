@@ -94,7 +94,25 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) retryAllFailed(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.svc.RetryFailed(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"))
+	var in struct {
+		Since Opt[time.Time] `json:"since"`
+		Until Opt[time.Time] `json:"until"`
+	}
+	if err := decodeOptional(r, &in); err != nil {
+		return err
+	}
+	v := &hookd.ValidationError{}
+	var win hookd.Window
+	if in.Since.ok(v, "since", "an RFC 3339 time") {
+		win.Since = in.Since.V
+	}
+	if in.Until.ok(v, "until", "an RFC 3339 time") {
+		win.Until = in.Until.V
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	n, err := s.svc.RetryFailed(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"), win)
 	if err != nil {
 		return err
 	}

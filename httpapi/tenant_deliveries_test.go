@@ -129,3 +129,33 @@ func TestCancelDeliveries(t *testing.T) {
 	e.do("POST", path, adminKey, map[string]any{"after": "x"}).want(t, 400)
 	e.do("POST", "/v1/tenants/acme/webhooks/wh_missing/deliveries/cancel", adminKey, nil).want(t, 404)
 }
+
+// POST …/deliveries/retry-all-failed takes an optional window of creation
+// times and retries only the FAILED deliveries created in it.
+func TestRetryAllFailedWindow(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	wh := e.webhook("acme", map[string]any{})
+	for range 2 {
+		e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 202)
+	}
+	hook := "/v1/tenants/acme/webhooks/" + wh
+	e.do("PATCH", hook, adminKey, map[string]any{"enabled": false}).want(t, 200) // ends both FAILED
+	e.do("PATCH", hook, adminKey, map[string]any{"enabled": true}).want(t, 200)
+	path := hook + "/deliveries/retry-all-failed"
+	for _, w := range []map[string]any{{"since": "2100-01-01T00:00:00Z"}, {"until": "2000-01-01T00:00:00Z"}} {
+		if r := e.do("POST", path, adminKey, w).want(t, 202); r.body["retried"] != 0.0 {
+			t.Fatalf("%v: %s", w, r.raw)
+		}
+	}
+	e.do("POST", path, adminKey, map[string]any{"since": "2001-01-01T00:00:00Z", "until": "2000-01-01T00:00:00Z"}).want(t, 422).hasField(t, "until")
+	e.do("POST", path, adminKey, map[string]any{"since": "yesterday"}).want(t, 422).hasField(t, "since")
+	e.do("POST", path, adminKey, map[string]any{"before": "2000-01-01T00:00:00Z"}).want(t, 400)
+	if r := e.do("POST", path, adminKey, map[string]any{"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}).want(t, 202); r.body["retried"] != 2.0 {
+		t.Fatalf("in the window: %s", r.raw)
+	}
+	if r := e.do("GET", "/v1/tenants/acme/deliveries?status=FAILED", adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 0 {
+		t.Fatalf("still FAILED: %s", r.raw)
+	}
+}

@@ -108,7 +108,7 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 	})
 }
 
-func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error) {
+func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, w hookd.Window) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var now int64
@@ -116,7 +116,8 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string) (in
 			return wrap("retry failed deliveries", err)
 		}
 		tag, err := tx.Exec(ctx, `UPDATE deliveries SET `+retrySet+` FROM (SELECT $1::bigint AS now) n
-			WHERE tenant_id = $2 AND webhook_id = $3 AND status = 'FAILED'`, now, tenantID, webhookID)
+			WHERE tenant_id = $2 AND webhook_id = $3 AND status = 'FAILED' AND created_at >= $4 AND ($5::bigint = 0 OR created_at <= $5)`,
+			now, tenantID, webhookID, sqlrow.Micros(w.Since), sqlrow.Micros(w.Until))
 		if err != nil {
 			return wrap("retry failed deliveries", err)
 		}

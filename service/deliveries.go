@@ -49,15 +49,18 @@ func (s *Service) RetryDelivery(ctx context.Context, tenantID, id string) error 
 }
 
 // RetryFailed queues one more attempt of each of a webhook's FAILED
-// deliveries and returns how many.
-func (s *Service) RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error) {
+// deliveries created within w and returns how many.
+func (s *Service) RetryFailed(ctx context.Context, tenantID, webhookID string, w hookd.Window) (int, error) {
+	if !w.Since.IsZero() && !w.Until.IsZero() && w.Until.Before(w.Since) {
+		return 0, hookd.Invalid("until", "is before since")
+	}
 	wh, err := s.enabled(ctx, tenantID, webhookID)
 	if err != nil {
 		return 0, err
 	}
 	ctx, e := s.audited(ctx, tenantID)
 	e.Action, e.Target = hookd.AuditDeliveriesRetried, hookd.AuditTarget{Type: "webhook", ID: wh.ID}
-	n, err := s.store.RetryFailed(ctx, tenantID, wh.ID)
+	n, err := s.store.RetryFailed(ctx, tenantID, wh.ID, w)
 	if err != nil {
 		return 0, err
 	}

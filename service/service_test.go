@@ -309,12 +309,12 @@ func TestRetry(t *testing.T) {
 	_, err = f.svc.SetEnabled(f.ctx, "acme", wh.ID, false) // ends it FAILED
 	must(t, err)
 	wantErr(t, f.svc.RetryDelivery(f.ctx, "acme", ds[0].ID), hookd.ErrConflict)
-	_, err = f.svc.RetryFailed(f.ctx, "acme", wh.ID)
+	_, err = f.svc.RetryFailed(f.ctx, "acme", wh.ID, hookd.Window{})
 	wantErr(t, err, hookd.ErrConflict)
 	_, err = f.svc.SetEnabled(f.ctx, "acme", wh.ID, true)
 	must(t, err)
 	before := f.notify.Load()
-	n, err := f.svc.RetryFailed(f.ctx, "acme", wh.ID)
+	n, err := f.svc.RetryFailed(f.ctx, "acme", wh.ID, hookd.Window{})
 	must(t, err)
 	if n != 1 || f.notify.Load() != before+1 {
 		t.Fatalf("retried %d, notified %d", n, f.notify.Load()-before)

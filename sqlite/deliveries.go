@@ -162,12 +162,13 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 	})
 }
 
-func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string) (int, error) {
+func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, w hookd.Window) (int, error) {
 	now := sqlrow.Micros(s.clock.Now())
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.Exec(`UPDATE deliveries SET `+retrySet+` WHERE tenant_id = ? AND webhook_id = ? AND status = 'FAILED'`,
-			now, now, tenantID, webhookID)
+		r, err := tx.Exec(`UPDATE deliveries SET `+retrySet+` WHERE tenant_id = ? AND webhook_id = ? AND status = 'FAILED'
+			AND created_at >= ? AND (? = 0 OR created_at <= ?)`,
+			now, now, tenantID, webhookID, sqlrow.Micros(w.Since), sqlrow.Micros(w.Until), sqlrow.Micros(w.Until))
 		if err != nil {
 			return fmt.Errorf("retry failed deliveries: %w", err)
 		}

@@ -101,7 +101,7 @@ func testAuditNotWrittenWithoutChange(t *testing.T, s hookd.Store) {
 	c, _ = audited(hookd.AuditKeyRevoked, hookd.AuditTarget{Type: "key", ID: "key_gone"})
 	wantErr(t, s.DeleteAPIKey(c, "acme", "key_gone"), hookd.ErrNotFound)
 	c, _ = audited(hookd.AuditDeliveriesRetried, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})
-	n, err := s.RetryFailed(c, "acme", "wh_a") // none FAILED
+	n, err := s.RetryFailed(c, "acme", "wh_a", hookd.Window{}) // none FAILED
 	must(t, err)
 	if n != 0 {
 		t.Fatalf("retried %d", n)

@@ -30,6 +30,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"ManualRetryOfLeasedDeliveryRefused": testRetryLeasedRefused,
 	"ManualRetryFencesExpiredLease":      testRetryAfterLeaseLost,
 	"RetryFailedIsManual":                testRetryFailed,
+	"RetryFailedWindow":                  testRetryFailedWindow,
 	"OutcomeWithInvalidTextStores":       testOutcomeInvalidText,
 	"OneBadOutcomeSinksAlone":            testOneBadOutcome,
 	"DisableSparesAttemptsInFlight":      testDisableSparesInFlight,
@@ -404,13 +405,49 @@ func testRetryFailed(t *testing.T, s hookd.Store, clock *Clock) {
 	if total != 1 || failed[0].ID != cl[0].DeliveryID {
 		t.Fatalf("failed = %d %v", total, failed)
 	}
-	n, err := s.RetryFailed(ctx(), "acme", "wh_a")
+	n, err := s.RetryFailed(ctx(), "acme", "wh_a", hookd.Window{})
 	must(t, err)
 	if n != 1 {
 		t.Fatalf("RetryFailed = %d", n)
 	}
 	if c := one(t, s); !c.Manual || c.DeliveryID != cl[0].DeliveryID {
 		t.Fatalf("retry claim = %+v", c)
+	}
+}
+
+// RetryFailed with a window retries only the FAILED deliveries created in
+// it; both ends are inclusive and a zero end is no bound.
+func testRetryFailedWindow(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	var made []time.Time
+	for i := range 3 {
+		publish(t, s, fmt.Sprintf("e%d", i), 1, "wh_a")
+		made = append(made, clock.Now())
+		clock.Advance(time.Minute)
+	}
+	cl := claim(t, s, 10, nil).Claims
+	var outs []*hookd.Outcome
+	for _, c := range cl {
+		outs = append(outs, outcome(c, hookd.StatusFailed, clock.Now()))
+	}
+	record(t, s, outs...)
+	for _, tc := range []struct {
+		w    hookd.Window
+		want int
+	}{
+		{hookd.Window{Since: made[2].Add(time.Second)}, 0},
+		{hookd.Window{Since: made[1], Until: made[1]}, 1},
+		{hookd.Window{Until: made[0]}, 1},
+		{hookd.Window{Since: made[2]}, 1},
+	} {
+		n, err := s.RetryFailed(ctx(), "acme", "wh_a", tc.w)
+		must(t, err)
+		if n != tc.want {
+			t.Fatalf("RetryFailed(%+v) = %d, want %d", tc.w, n, tc.want)
+		}
+	}
+	if res := claim(t, s, 10, nil); len(res.Claims) != 3 {
+		t.Fatalf("claimed %d manual attempts, want 3", len(res.Claims))
 	}
 }
 
