@@ -191,7 +191,9 @@ type WebhookQuery struct {
 type EventQuery struct {
 	TenantID string
 	Type     string
-	Before   int64 // Seq cursor; 0 means from the newest
+	Since    time.Time // creation time, inclusive; zero is no bound
+	Until    time.Time // creation time, inclusive; zero is no bound
+	Before   int64     // Seq cursor; 0 means from the newest
 	Limit    int
 }
 

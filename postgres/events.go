@@ -26,18 +26,9 @@ func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event
 }
 
 func (s *Store) ListEvents(ctx context.Context, q hookd.EventQuery) ([]*hookd.Event, error) {
-	query := `SELECT ` + sqlrow.EventCols + ` FROM events WHERE tenant_id = $1`
-	args := []any{q.TenantID}
-	if q.Type != "" {
-		args = append(args, q.Type)
-		query += fmt.Sprintf(` AND type = $%d`, len(args))
-	}
-	if q.Before > 0 {
-		args = append(args, q.Before)
-		query += fmt.Sprintf(` AND seq < $%d`, len(args))
-	}
+	where, args := sqlrow.EventsWhere(q, func(n int) string { return fmt.Sprintf("$%d", n) })
 	args = append(args, q.Limit)
-	query += fmt.Sprintf(` ORDER BY seq DESC LIMIT $%d`, len(args))
+	query := `SELECT ` + sqlrow.EventCols + ` FROM events WHERE ` + where + fmt.Sprintf(` ORDER BY seq DESC LIMIT $%d`, len(args))
 	rows, err := s.pool.Query(ctx, query, args...)
 	return collect(rows, err, "list events", sqlrow.ScanEvent)
 }

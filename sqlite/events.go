@@ -85,17 +85,8 @@ func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event
 }
 
 func (s *Store) ListEvents(ctx context.Context, q hookd.EventQuery) ([]*hookd.Event, error) {
-	query := `SELECT ` + sqlrow.EventCols + ` FROM events WHERE tenant_id = ?`
-	args := []any{q.TenantID}
-	if q.Type != "" {
-		query += ` AND type = ?`
-		args = append(args, q.Type)
-	}
-	if q.Before > 0 {
-		query += ` AND seq < ?`
-		args = append(args, q.Before)
-	}
-	query += ` ORDER BY seq DESC LIMIT ?`
+	where, args := sqlrow.EventsWhere(q, func(int) string { return "?" })
+	query := `SELECT ` + sqlrow.EventCols + ` FROM events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, q.Limit)
 	rows, err := s.queryRead(ctx, query, args...)
 	if err != nil {

@@ -31,6 +31,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"ManualRetryFencesExpiredLease":      testRetryAfterLeaseLost,
 	"RetryFailedIsManual":                testRetryFailed,
 	"RetryFailedWindow":                  testRetryFailedWindow,
+	"ListEventsWindow":                   testListEventsWindow,
 	"OutcomeWithInvalidTextStores":       testOutcomeInvalidText,
 	"OneBadOutcomeSinksAlone":            testOneBadOutcome,
 	"DisableSparesAttemptsInFlight":      testDisableSparesInFlight,
@@ -723,5 +724,45 @@ func testRotationNeverUndone(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 	if !errors.Is(s.UpdateWebhook(ctx(), got, got.UpdatedAt.Add(-time.Microsecond)), hookd.ErrConflict) {
 		t.Fatal("an update over an older version was written")
+	}
+}
+
+// ListEvents with since and until lists the events created in that window,
+// both ends inclusive, and pages through it with the cursor.
+func testListEventsWindow(t *testing.T, s hookd.Store, clock *Clock) {
+	tenant(t, s, "acme")
+	var made []time.Time
+	for i := range 5 {
+		ev := event("acme", fmt.Sprintf("e%d", i), "a.b")
+		ev.Timestamp = clock.Now() // publish stamps it so
+		_, err := s.PublishEvent(ctx(), ev, nil)
+		must(t, err)
+		made = append(made, ev.Timestamp)
+		clock.Advance(time.Minute)
+	}
+	list := func(q hookd.EventQuery) []string {
+		q.TenantID = "acme"
+		es, err := s.ListEvents(ctx(), q)
+		must(t, err)
+		return evIDs(es)
+	}
+	for _, tc := range []struct {
+		q    hookd.EventQuery
+		want string
+	}{
+		{hookd.EventQuery{Since: made[1], Until: made[3], Limit: 10}, "e3,e2,e1"},
+		{hookd.EventQuery{Since: made[3], Limit: 10}, "e4,e3"},
+		{hookd.EventQuery{Until: made[0], Limit: 10}, "e0"},
+		{hookd.EventQuery{Since: made[4].Add(time.Second), Limit: 10}, ""},
+		{hookd.EventQuery{Since: made[1], Until: made[3], Limit: 2}, "e3,e2"},
+	} {
+		if got := strings.Join(list(tc.q), ","); got != tc.want {
+			t.Fatalf("%+v: %s, want %s", tc.q, got, tc.want)
+		}
+	}
+	page, err := s.ListEvents(ctx(), hookd.EventQuery{TenantID: "acme", Since: made[1], Until: made[3], Limit: 2})
+	must(t, err)
+	if got := list(hookd.EventQuery{Since: made[1], Until: made[3], Before: page[1].Seq, Limit: 2}); strings.Join(got, ",") != "e1" {
+		t.Fatalf("second page: %v", got)
 	}
 }

@@ -440,6 +440,33 @@ func ScanHealthBefore(r Scanner) (string, *hookd.HealthBefore, error) {
 	return id, &b, nil
 }
 
+// EventsWhere is the filter of an events query, with ph making the n-th
+// placeholder; the order is seq DESC. The window filters on created_at
+// while the scan follows (tenant_id, seq): creation times rise with seq, so
+// a window near the newest events reads few rows, and one far back reads
+// the newer ones on its way (no index on created_at: it would cost every
+// publish).
+func EventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
+	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += ` AND ` + cond + ph(len(args))
+	}
+	if q.Type != "" {
+		add(`type = `, q.Type)
+	}
+	if !q.Since.IsZero() {
+		add(`created_at >= `, Micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		add(`created_at <= `, Micros(q.Until))
+	}
+	if q.Before > 0 {
+		add(`seq < `, q.Before)
+	}
+	return where, args
+}
+
 // TenantDeliveriesWhere is the filter of a tenant's deliveries query, with
 // ph making the n-th placeholder; the order is created_at DESC, id DESC,
 // through deliveries_tenant_created.
