@@ -25,6 +25,7 @@ type Store interface {
 	Statistics
 	Consoles
 	AuditLog
+	Retention
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -166,6 +167,33 @@ type Waker interface {
 	// Wakeups sends (without blocking) whenever work may have been queued,
 	// until ctx ends.
 	Wakeups(ctx context.Context) <-chan struct{}
+}
+
+// Retention is the store's primitive for pruning old events; the loop
+// that calls it lives in package retention.
+type Retention interface {
+	// PruneEvents looks at up to p.Limit events after p.After in seq
+	// order, stopping at the first created at or after p.Before, and
+	// deletes those whose every delivery is final (SUCCESS, FAILED,
+	// CANCELED) with their deliveries and attempts, adding their totals
+	// to the hourly roll-ups in the same transaction.
+	PruneEvents(ctx context.Context, p PruneParams) (*PruneResult, error)
+}
+
+// PruneParams are one batch of PruneEvents.
+type PruneParams struct {
+	After  int64     // seq to look after; 0 is from the oldest
+	Before time.Time // events created before it may go
+	Limit  int       // events looked at, at most
+}
+
+// PruneResult is what one batch did.
+type PruneResult struct {
+	Next       int64 // the After of the next batch
+	Done       bool  // no older event is left after Next
+	Events     int   // deleted
+	Deliveries int
+	Attempts   int
 }
 
 // Window bounds a creation time, inclusive; a zero end is no bound.

@@ -135,16 +135,16 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, w h
 func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, error) {
 	aw, dw, aargs, dargs := sqlrow.StatsWhere(q, func(i int) string { return fmt.Sprintf("$%d", i) })
 	st := sqlrow.NewStats()
-	var avgUs *float64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE success), avg(duration_us) FILTER (WHERE status_code > 0)
-		FROM attempts WHERE `+aw, aargs...).Scan(&st.TotalDeliveries, &st.SuccessfulDeliveries, &avgUs); err != nil {
+	var t sqlrow.AttemptTotals
+	if err := s.pool.QueryRow(ctx, `SELECT `+sqlrow.AttemptTotalsCols+` FROM attempts WHERE `+aw, aargs...).
+		Scan(&t.Attempts, &t.Successes, &t.Answered, &t.AnsweredUs); err != nil {
 		return nil, wrap("attempt stats", err)
 	}
-	if avgUs != nil {
-		sqlrow.FinishStats(st, *avgUs)
-	} else {
-		sqlrow.FinishStats(st, 0)
+	rollups, rargs := sqlrow.RollupSQL(q, func(i int) string { return fmt.Sprintf("$%d", i) })
+	if err := sqlrow.AddRollups(s.pool.QueryRow(ctx, rollups, rargs...), st, &t); err != nil {
+		return nil, wrap("rolled-up stats", err)
 	}
+	sqlrow.FinishStats(st, t)
 	rows, err := s.pool.Query(ctx, `SELECT status, count(*) FROM deliveries WHERE `+dw+` GROUP BY status`, dargs...)
 	if err != nil {
 		return nil, wrap("delivery stats", err)
@@ -156,7 +156,7 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 		if err := rows.Scan(&status, &n); err != nil {
 			return nil, wrap("delivery stats", err)
 		}
-		st.ByStatus[hookd.DeliveryStatus(status)] = n
+		st.ByStatus[hookd.DeliveryStatus(status)] += n
 	}
 	return st, wrap("delivery stats", rows.Err())
 }

@@ -186,12 +186,16 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, w h
 func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, error) {
 	attemptWhere, deliveryWhere, attemptArgs, deliveryArgs := sqlrow.StatsWhere(q, func(int) string { return "?" })
 	st := sqlrow.NewStats()
-	var avgUs sql.NullFloat64
-	if err := s.queryRow(ctx, `SELECT count(*), coalesce(sum(success), 0), avg(CASE WHEN status_code > 0 THEN duration_us END)
-		FROM attempts WHERE `+attemptWhere, attemptArgs...).Scan(&st.TotalDeliveries, &st.SuccessfulDeliveries, &avgUs); err != nil {
+	var t sqlrow.AttemptTotals
+	if err := s.queryRow(ctx, `SELECT `+sqlrow.AttemptTotalsCols+` FROM attempts WHERE `+attemptWhere, attemptArgs...).
+		Scan(&t.Attempts, &t.Successes, &t.Answered, &t.AnsweredUs); err != nil {
 		return nil, fmt.Errorf("attempt stats: %w", err)
 	}
-	sqlrow.FinishStats(st, avgUs.Float64)
+	rollups, rargs := sqlrow.RollupSQL(q, func(int) string { return "?" })
+	if err := sqlrow.AddRollups(s.queryRow(ctx, rollups, rargs...), st, &t); err != nil {
+		return nil, fmt.Errorf("rolled-up stats: %w", err)
+	}
+	sqlrow.FinishStats(st, t)
 	rows, err := s.queryRead(ctx, `SELECT status, count(*) FROM deliveries WHERE `+deliveryWhere+` GROUP BY status`, deliveryArgs...)
 	if err != nil {
 		return nil, fmt.Errorf("delivery stats: %w", err)
@@ -203,7 +207,7 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 		if err := rows.Scan(&status, &n); err != nil {
 			return nil, fmt.Errorf("delivery stats: %w", err)
 		}
-		st.ByStatus[hookd.DeliveryStatus(status)] = n
+		st.ByStatus[hookd.DeliveryStatus(status)] += n
 	}
 	return st, rows.Err()
 }

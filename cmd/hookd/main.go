@@ -34,6 +34,7 @@ import (
 	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/retention"
 	"github.com/hookd/hookd/service"
 	"github.com/hookd/hookd/sqlite"
 
@@ -149,6 +150,7 @@ type Config struct {
 	Lease         time.Duration   // --lease, HOOKD_LEASE; default 2m
 	PublicURL     string          // --public-url, HOOKD_PUBLIC_URL; default: each request's own scheme and host
 	DisableAfter  time.Duration   // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
+	Retention     time.Duration   // --retention, HOOKD_RETENTION; default 720h; 0 keeps everything
 	MetricsAddr   string          // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
 	// OperatorWebhook receives every tenant's operational events
 	// (--operator-webhook, HOOKD_OPERATOR_WEBHOOK); OperatorSecret signs
@@ -182,6 +184,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		opSecret = fs.String("operator-webhook-secret", env("HOOKD_OPERATOR_WEBHOOK_SECRET", ""), "the operator webhook's whsec_ secret (HOOKD_OPERATOR_WEBHOOK_SECRET; default: generated once and printed)")
 		metrics  = fs.String("metrics-addr", env("HOOKD_METRICS_ADDR", ""), "a separate listen address for /metrics, e.g. :9090 (HOOKD_METRICS_ADDR; default: /metrics on --addr)")
 		disable  = fs.String("disable-after", env("HOOKD_DISABLE_AFTER", "120h"), "disable a webhook whose every attempt has failed for this long, with a delivery out of attempts; 0 never (HOOKD_DISABLE_AFTER)")
+		keep     = fs.String("retention", env("HOOKD_RETENTION", "720h"), "how long a finished event (every delivery of it SUCCESS, FAILED or CANCELED) is kept with its deliveries and attempts; statistics keep hourly totals of what goes; 0 keeps everything (HOOKD_RETENTION)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
 	)
 	// A boolean flag's default comes from its variable, so that the bare
@@ -238,6 +241,9 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	}
 	if cfg.DisableAfter, err = time.ParseDuration(*disable); err != nil || cfg.DisableAfter < 0 {
 		return nil, fmt.Errorf("--disable-after must be a duration such as 120h, or 0 for never, not %q", *disable)
+	}
+	if cfg.Retention, err = time.ParseDuration(*keep); err != nil || cfg.Retention < 0 || (cfg.Retention > 0 && cfg.Retention < time.Minute) {
+		return nil, fmt.Errorf("--retention must be a duration of a minute or more such as 720h, or 0 to keep everything, not %q", *keep)
 	}
 	if cfg.Lease, err = time.ParseDuration(*lease); err != nil || cfg.Lease <= 0 {
 		return nil, fmt.Errorf("--lease must be a positive duration such as 2m, not %q", *lease)
@@ -507,11 +513,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		IdleTimeout:  120 * time.Second,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	// The queue's gauges are sampled by the processes that deliver.
+	// The queue's gauges are sampled, and old events pruned, by the
+	// processes that deliver.
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
 	if engine != nil {
 		go m.Sample(sampleCtx, store, 15*time.Second, clock, log)
+		pruner, err := retention.New(store, retention.Config{Retention: cfg.Retention, Clock: clock, Logger: log})
+		if err != nil {
+			ln.Close()
+			engine.Stop()
+			return err
+		}
+		pruner.Start(sampleCtx)
+		defer pruner.Stop()
 	}
 	if cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)

@@ -314,14 +314,17 @@ func NewStats() *hookd.Stats {
 	}}
 }
 
-// FinishStats derives the failures, the rate and the mean response time
-// (avgUs: microseconds, over the attempts that got an answer).
-func FinishStats(st *hookd.Stats, avgUs float64) {
+// FinishStats sets the attempt figures from their totals: failures, the
+// rate and the mean response time over the attempts that got an answer.
+func FinishStats(st *hookd.Stats, t AttemptTotals) {
+	st.TotalDeliveries, st.SuccessfulDeliveries = int(t.Attempts), int(t.Successes)
 	st.FailedDeliveries = st.TotalDeliveries - st.SuccessfulDeliveries
 	if st.TotalDeliveries > 0 {
 		st.SuccessRate = float64(st.SuccessfulDeliveries) / float64(st.TotalDeliveries)
 	}
-	st.AverageResponseTimeMs = avgUs / 1000
+	if t.Answered > 0 {
+		st.AverageResponseTimeMs = float64(t.AnsweredUs) / float64(t.Answered) / 1000
+	}
 }
 
 // AttemptRow is an attempt as the attempts table keeps it: cleaned and

@@ -1,0 +1,154 @@
+package sqlrow
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/hookd/hookd"
+)
+
+// hourUs is an hour in the stores' microseconds: roll-ups are keyed by the
+// start of the hour.
+const hourUs = 3600_000_000
+
+// EventAge is an event the pruner looked at.
+type EventAge struct {
+	Seq       int64
+	CreatedAt int64
+}
+
+// PruneScanSQL lists the events after a seq (ph(1)), oldest first, up to
+// ph(2) of them.
+func PruneScanSQL(ph func(int) string) string {
+	return `SELECT seq, created_at FROM events WHERE seq > ` + ph(1) + ` ORDER BY seq LIMIT ` + ph(2)
+}
+
+// OldEnough takes the events scanned (oldest first) up to the first that
+// is not older than before, and says where the next batch starts and
+// whether none older is left.
+func OldEnough(scanned []EventAge, p hookd.PruneParams) (old []int64, res *hookd.PruneResult) {
+	res = &hookd.PruneResult{Next: p.After, Done: len(scanned) < p.Limit}
+	before := Micros(p.Before)
+	for _, e := range scanned {
+		if e.CreatedAt >= before {
+			res.Done = true
+			break
+		}
+		old = append(old, e.Seq)
+		res.Next = e.Seq
+	}
+	return old, res
+}
+
+// SeqList renders seqs for an IN (…) list: they are integers the store
+// gave, so they are written into the statement, the same for both engines.
+func SeqList(seqs []int64) string {
+	var b strings.Builder
+	for i, s := range seqs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(s, 10))
+	}
+	return b.String()
+}
+
+// PruneWaitingSQL lists which of the events in seqs have a delivery still
+// waiting; suffix locks the rows on engines that need it.
+func PruneWaitingSQL(seqs, suffix string) string {
+	return `SELECT event_seq, status IN ` + WaitingStatuses + ` FROM deliveries WHERE event_seq IN (` + seqs + `)` + suffix
+}
+
+// PruneSQL are the statements that roll up and delete the events in seqs,
+// in order; the last three delete attempts, deliveries and events.
+func PruneSQL(seqs string) []string {
+	return []string{
+		`INSERT INTO stats_hourly (tenant_id, webhook_id, hour, attempts, successes, answered, answered_us)
+		SELECT a.tenant_id, a.webhook_id, a.started_at - a.started_at % ` + strconv.Itoa(hourUs) + `, count(*),
+			sum(CASE WHEN a.success THEN 1 ELSE 0 END), sum(CASE WHEN a.status_code > 0 THEN 1 ELSE 0 END),
+			sum(CASE WHEN a.status_code > 0 THEN a.duration_us ELSE 0 END)
+		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_seq IN (` + seqs + `)
+		GROUP BY a.tenant_id, a.webhook_id, a.started_at - a.started_at % ` + strconv.Itoa(hourUs) + `
+		ON CONFLICT (tenant_id, webhook_id, hour) DO UPDATE SET attempts = stats_hourly.attempts + excluded.attempts,
+			successes = stats_hourly.successes + excluded.successes, answered = stats_hourly.answered + excluded.answered,
+			answered_us = stats_hourly.answered_us + excluded.answered_us`,
+		`INSERT INTO stats_hourly (tenant_id, webhook_id, hour, delivered_success, delivered_failed, delivered_canceled)
+		SELECT tenant_id, webhook_id, created_at - created_at % ` + strconv.Itoa(hourUs) + `,
+			sum(CASE WHEN status = 'SUCCESS' THEN 1 ELSE 0 END), sum(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END),
+			sum(CASE WHEN status = 'CANCELED' THEN 1 ELSE 0 END)
+		FROM deliveries WHERE event_seq IN (` + seqs + `)
+		GROUP BY tenant_id, webhook_id, created_at - created_at % ` + strconv.Itoa(hourUs) + `
+		ON CONFLICT (tenant_id, webhook_id, hour) DO UPDATE SET delivered_success = stats_hourly.delivered_success + excluded.delivered_success,
+			delivered_failed = stats_hourly.delivered_failed + excluded.delivered_failed,
+			delivered_canceled = stats_hourly.delivered_canceled + excluded.delivered_canceled`,
+		`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_seq IN (` + seqs + `))`,
+		`DELETE FROM deliveries WHERE event_seq IN (` + seqs + `)`,
+		`DELETE FROM events WHERE seq IN (` + seqs + `)`,
+	}
+}
+
+// RollupSQL sums the roll-ups a statistics query covers: the hours that
+// overlap its window, since roll-ups keep no finer time.
+func RollupSQL(q hookd.StatsQuery, ph func(int) string) (string, []any) {
+	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += ` AND ` + cond + ph(len(args))
+	}
+	if q.WebhookID != "" {
+		add(`webhook_id = `, q.WebhookID)
+	}
+	if !q.Since.IsZero() {
+		add(`hour > `, Micros(q.Since)-hourUs)
+	}
+	if !q.Until.IsZero() {
+		add(`hour <= `, Micros(q.Until))
+	}
+	sum := func(col string) string { return `CAST(coalesce(sum(` + col + `), 0) AS BIGINT)` }
+	return `SELECT ` + sum("attempts") + `, ` + sum("successes") + `, ` + sum("answered") + `, ` + sum("answered_us") + `, ` +
+		sum("delivered_success") + `, ` + sum("delivered_failed") + `, ` + sum("delivered_canceled") + `
+		FROM stats_hourly WHERE ` + where, args
+}
+
+// AttemptTotalsCols are the attempt sums of a statistics query, over the
+// attempts table, for AttemptTotals.
+const AttemptTotalsCols = `count(*), CAST(coalesce(sum(CASE WHEN success THEN 1 ELSE 0 END), 0) AS BIGINT),
+	CAST(coalesce(sum(CASE WHEN status_code > 0 THEN 1 ELSE 0 END), 0) AS BIGINT),
+	CAST(coalesce(sum(CASE WHEN status_code > 0 THEN duration_us ELSE 0 END), 0) AS BIGINT)`
+
+// AttemptTotals are the sums statistics are made of.
+type AttemptTotals struct {
+	Attempts, Successes, Answered, AnsweredUs int64
+}
+
+// AddRollups scans RollupSQL's row into st and t.
+func AddRollups(r Scanner, st *hookd.Stats, t *AttemptTotals) error {
+	var a, s, n, us, ok, failed, canceled int64
+	if err := r.Scan(&a, &s, &n, &us, &ok, &failed, &canceled); err != nil {
+		return err
+	}
+	t.Attempts, t.Successes, t.Answered, t.AnsweredUs = t.Attempts+a, t.Successes+s, t.Answered+n, t.AnsweredUs+us
+	st.ByStatus[hookd.StatusSuccess] += int(ok)
+	st.ByStatus[hookd.StatusFailed] += int(failed)
+	st.ByStatus[hookd.StatusCanceled] += int(canceled)
+	return nil
+}
+
+// Finished drops from old the events that PruneWaitingSQL's rows show a
+// waiting delivery of.
+func Finished(old []int64, waiting map[int64]bool) []int64 {
+	out := old[:0:0]
+	for _, seq := range old {
+		if !waiting[seq] {
+			out = append(out, seq)
+		}
+	}
+	return out
+}
+
+// Pruned sets the counts of res from the rows the last three of PruneSQL's
+// statements deleted.
+func Pruned(res *hookd.PruneResult, deleted []int64) {
+	n := len(deleted)
+	res.Attempts, res.Deliveries, res.Events = int(deleted[n-3]), int(deleted[n-2]), int(deleted[n-1])
+}

@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
+)
+
+// pruneLock is the advisory lock that makes one replica at a time prune.
+const pruneLock = `SELECT pg_try_advisory_xact_lock(hashtext('hookd.retention'))`
+
+func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.PruneResult, error) {
+	var res *hookd.PruneResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var mine bool
+		if err := tx.QueryRow(ctx, pruneLock).Scan(&mine); err != nil {
+			return err
+		}
+		if !mine { // another replica is pruning
+			res = &hookd.PruneResult{Next: p.After, Done: true}
+			return nil
+		}
+		// The events are locked so that nothing adds a delivery to one
+		// between the check below and its deletion.
+		rows, err := tx.Query(ctx, sqlrow.PruneScanSQL(func(i int) string { return fmt.Sprintf("$%d", i) })+` FOR UPDATE`, p.After, p.Limit)
+		if err != nil {
+			return err
+		}
+		scanned, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sqlrow.EventAge, error) {
+			var e sqlrow.EventAge
+			return e, r.Scan(&e.Seq, &e.CreatedAt)
+		})
+		if err != nil {
+			return err
+		}
+		var old []int64
+		old, res = sqlrow.OldEnough(scanned, p)
+		if len(old) == 0 {
+			return nil
+		}
+		// Locking the deliveries reads their latest status: a manual retry
+		// that committed meanwhile keeps its event.
+		rows, err = tx.Query(ctx, sqlrow.PruneWaitingSQL(sqlrow.SeqList(old), ` FOR UPDATE`))
+		if err != nil {
+			return err
+		}
+		waiting := map[int64]bool{}
+		var seq int64
+		var w bool
+		if _, err := pgx.ForEachRow(rows, []any{&seq, &w}, func() error {
+			waiting[seq] = waiting[seq] || w
+			return nil
+		}); err != nil {
+			return err
+		}
+		finished := sqlrow.Finished(old, waiting)
+		if len(finished) == 0 {
+			return nil
+		}
+		var deleted []int64
+		for _, stmt := range sqlrow.PruneSQL(sqlrow.SeqList(finished)) {
+			tag, err := tx.Exec(ctx, stmt)
+			if err != nil {
+				return err
+			}
+			deleted = append(deleted, tag.RowsAffected())
+		}
+		sqlrow.Pruned(res, deleted)
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("prune events", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,140 @@
+// Package retention prunes finished events older than --retention, with
+// their deliveries and attempts, in small batches; the store rolls their
+// totals up into hourly statistics in the same transaction, so statistics
+// outlive the rows.
+//
+// The loop is here once; each store offers the one primitive,
+// hookd.Retention.PruneEvents. On PostgreSQL the primitive takes an
+// advisory lock, so that across replicas one prunes at a time.
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// Config configures a Pruner.
+type Config struct {
+	// Retention is how long a finished event is kept; 0 keeps everything.
+	Retention time.Duration
+	// Interval is the time between passes; default 1m.
+	Interval time.Duration
+	// Batch is how many events one transaction looks at; default 200, so
+	// that a batch holds SQLite's writer for a few milliseconds.
+	Batch int
+	// Clock defaults to time.Now.
+	Clock hookd.Clock
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) validate() error {
+	if c.Retention < 0 {
+		return errors.New("retention: Retention must not be negative")
+	}
+	if c.Interval == 0 {
+		c.Interval = time.Minute
+	}
+	if c.Batch == 0 {
+		c.Batch = 200
+	}
+	if c.Interval < 0 || c.Batch < 0 {
+		return errors.New("retention: Interval and Batch must be positive")
+	}
+	if c.Retention > 0 && c.Retention < c.Interval {
+		return fmt.Errorf("retention: Retention %s is shorter than the pass Interval %s", c.Retention, c.Interval)
+	}
+	if c.Clock == nil {
+		c.Clock = func() time.Time { return time.Now() }
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Pruner runs passes every Interval.
+type Pruner struct {
+	store hookd.Retention
+	cfg   Config
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a Pruner; its config is validated here.
+func New(store hookd.Retention, cfg Config) (*Pruner, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Pruner{store: store, cfg: cfg}, nil
+}
+
+// Totals is what a pass deleted.
+type Totals struct {
+	Events, Deliveries, Attempts int
+}
+
+// Pass prunes every finished event created before now minus Retention, one
+// batch at a time, and returns what it deleted. With Retention 0 it does
+// nothing.
+func (p *Pruner) Pass(ctx context.Context) (Totals, error) {
+	var t Totals
+	if p.cfg.Retention == 0 {
+		return t, nil
+	}
+	params := hookd.PruneParams{Before: p.cfg.Clock.Now().Add(-p.cfg.Retention), Limit: p.cfg.Batch}
+	for {
+		res, err := p.store.PruneEvents(ctx, params)
+		if err != nil {
+			return t, err
+		}
+		t.Events, t.Deliveries, t.Attempts = t.Events+res.Events, t.Deliveries+res.Deliveries, t.Attempts+res.Attempts
+		if res.Done || res.Next == params.After {
+			return t, nil
+		}
+		params.After = res.Next
+	}
+}
+
+// Start runs a pass now and then every Interval until Stop or ctx ends.
+func (p *Pruner) Start(ctx context.Context) {
+	if p.cfg.Retention == 0 {
+		return
+	}
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(p.cfg.Interval)
+		defer tick.Stop()
+		for {
+			t, err := p.Pass(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				p.cfg.Logger.Error("retention pass failed", "err", err)
+			case t.Events > 0:
+				p.cfg.Logger.Info("retention pass", "events", t.Events, "deliveries", t.Deliveries, "attempts", t.Attempts)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// Stop ends the loop and waits for a batch under way.
+func (p *Pruner) Stop() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+}
