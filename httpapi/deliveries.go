@@ -132,6 +132,21 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// queryWindow reads the since and until query parameters; until before
+// since is 400.
+func queryWindow(r *http.Request) (since, until time.Time, err error) {
+	if since, err = queryTime(r, "since"); err != nil {
+		return
+	}
+	if until, err = queryTime(r, "until"); err != nil {
+		return
+	}
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		err = hookd.BadRequest("until is before since")
+	}
+	return
+}
+
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	q := hookd.StatsQuery{TenantID: r.PathValue("tenantId")}
 	if id := r.PathValue("webhookId"); id != "" {
@@ -142,14 +157,8 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 		q.WebhookID = wh.ID
 	}
 	var err error
-	if q.Since, err = queryTime(r, "since"); err != nil {
+	if q.Since, q.Until, err = queryWindow(r); err != nil {
 		return err
-	}
-	if q.Until, err = queryTime(r, "until"); err != nil {
-		return err
-	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
-		return hookd.BadRequest("until is before since")
 	}
 	st, err := s.store.Stats(r.Context(), q)
 	if err != nil {
@@ -253,10 +262,7 @@ func (s *Server) listTenantDeliveries(w http.ResponseWriter, r *http.Request) er
 			return hookd.BadRequest("query parameter status must be PENDING, RETRYING, SUCCESS, FAILED or CANCELED")
 		}
 	}
-	if q.Since, err = queryTime(r, "since"); err != nil {
-		return err
-	}
-	if q.Until, err = queryTime(r, "until"); err != nil {
+	if q.Since, q.Until, err = queryWindow(r); err != nil {
 		return err
 	}
 	if c := qs.Get("cursor"); c != "" {

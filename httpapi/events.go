@@ -98,14 +98,8 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := hookd.EventQuery{TenantID: r.PathValue("tenantId"), Type: r.URL.Query().Get("type"), Limit: limit + 1}
-	if q.Since, err = queryTime(r, "since"); err != nil {
+	if q.Since, q.Until, err = queryWindow(r); err != nil {
 		return err
-	}
-	if q.Until, err = queryTime(r, "until"); err != nil {
-		return err
-	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
-		return hookd.BadRequest("until is before since")
 	}
 	if c := r.URL.Query().Get("cursor"); c != "" {
 		if q.Before, err = decodeCursor(c); err != nil {

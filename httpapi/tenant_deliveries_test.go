@@ -95,6 +95,7 @@ func TestTenantDeliveries(t *testing.T) {
 		t.Errorf("globex sees %d: %s", n, r.raw)
 	}
 	e.do("GET", "/v1/tenants/acme/deliveries", key, nil).want(t, 404)
+	e.do("GET", "/v1/tenants/acme/deliveries?since=2001-01-01T00:00:00Z&until=2000-01-01T00:00:00Z", adminKey, nil).want(t, 400)
 }
 
 // POST …/deliveries/cancel ends waiting deliveries CANCELED (before a time,

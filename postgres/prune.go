@@ -42,24 +42,28 @@ func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.Pr
 		if len(old) == 0 {
 			return nil
 		}
-		// Locking the deliveries reads their latest status: a manual retry
-		// that committed meanwhile keeps its event.
-		rows, err = tx.Query(ctx, sqlrow.PruneWaitingSQL(sqlrow.SeqList(old), ` FOR UPDATE`))
-		if err != nil {
-			return err
-		}
-		waiting := map[int64]bool{}
-		var seq int64
-		var w bool
-		if _, err := pgx.ForEachRow(rows, []any{&seq, &w}, func() error {
-			waiting[seq] = waiting[seq] || w
-			return nil
-		}); err != nil {
-			return err
-		}
-		finished := sqlrow.Finished(old, waiting)
-		if len(finished) == 0 {
-			return nil
+		// The deliveries of the finished ones are locked, and looked at again
+		// (a manual retry that committed meanwhile keeps its event). The
+		// waiting ones are never locked: a claim locks those, and the two
+		// must not wait on each other.
+		finished := old
+		for _, lock := range []string{"", " FOR UPDATE"} {
+			rows, err = tx.Query(ctx, sqlrow.PruneWaitingSQL(sqlrow.SeqList(finished), lock))
+			if err != nil {
+				return err
+			}
+			waiting := map[int64]bool{}
+			var seq int64
+			var w bool
+			if _, err := pgx.ForEachRow(rows, []any{&seq, &w}, func() error {
+				waiting[seq] = waiting[seq] || w
+				return nil
+			}); err != nil {
+				return err
+			}
+			if finished = sqlrow.Finished(finished, waiting); len(finished) == 0 {
+				return nil
+			}
 		}
 		var deleted []int64
 		for _, stmt := range sqlrow.PruneSQL(sqlrow.SeqList(finished)) {

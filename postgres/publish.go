@@ -138,7 +138,11 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 				ids = append(ids, id)
 			}
 			slices.Sort(ids)
-			s.queueMarkDue(b, ids, make([]*int64, len(ids)), true) // due now, as the deliveries
+			// Every webhook matched is marked, even one disabled by now: the
+			// insert above read enabled in its own snapshot, so a disable that
+			// committed between the two statements has a delivery of this
+			// publish that only a due mark lets a claim find (and end FAILED).
+			s.queueMarkDue(b, ids, make([]*int64, len(ids))) // due now, as the deliveries
 		}
 		br := tx.SendBatch(ctx, b)
 		for i, r := range batch {

@@ -296,22 +296,18 @@ func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
 		at[i] = &dues[i]
 	}
 	b := &pgx.Batch{}
-	q.s.queueMarkDue(b, ids, at, false)
+	q.s.queueMarkDue(b, ids, at)
 	return wrap("mark due", q.tx.SendBatch(ctx, b).Close())
 }
 
 // queueMarkDue queues on b the lowering of webhooks' due_at (a nil time:
 // the store's now, as nowArg), in webhook order so that concurrent transactions
-// never deadlock, and a wake-up for the other processes; enabledOnly skips
-// disabled webhooks (a publish made them no deliveries). It always takes
+// never deadlock, and a wake-up for the other processes. It always takes
 // the rows' locks, even where due_at is low enough already: that is what
 // keeps a concurrent claim from requeueing a webhook past a delivery this
 // transaction made waiting (see RequeueWebhooks).
-func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64, enabledOnly bool) {
+func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64) {
 	join := `JOIN webhooks w ON w.id = u.id`
-	if enabledOnly {
-		join += ` AND w.enabled`
-	}
 	b.Queue(`INSERT INTO due_webhooks (webhook_id, due_at)
 		SELECT u.id, coalesce(u.due, $3::bigint, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) `+join+` ORDER BY u.id
 		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at, s.nowArg())
@@ -321,7 +317,7 @@ func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64, enabledOnl
 // markOne marks one webhook due at a time in microseconds, in tx.
 func (s *Store) markOne(ctx context.Context, tx pgx.Tx, webhookID string, at int64) error {
 	b := &pgx.Batch{}
-	s.queueMarkDue(b, []string{webhookID}, []*int64{&at}, false)
+	s.queueMarkDue(b, []string{webhookID}, []*int64{&at})
 	return tx.SendBatch(ctx, b).Close()
 }
 

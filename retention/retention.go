@@ -23,11 +23,17 @@ import (
 type Config struct {
 	// Retention is how long a finished event is kept; 0 keeps everything.
 	Retention time.Duration
-	// Interval is the time between passes; default 1m.
+	// Interval is the time between passes; default 1m, or Retention when
+	// that is shorter (an event lives at most Retention plus Interval).
 	Interval time.Duration
 	// Batch is how many events one transaction looks at; default 200, so
 	// that a batch holds SQLite's writer for a few milliseconds.
 	Batch int
+	// Share is the most of the time a pass spends in batches: after each
+	// batch it waits so long that the batches take at most this share, so
+	// that pruning a long history leaves the database to live traffic.
+	// Default 0.1; 1 never waits.
+	Share float64
 	// Clock defaults to time.Now.
 	Clock hookd.Clock
 	// Logger defaults to slog.Default().
@@ -39,13 +45,16 @@ func (c *Config) validate() error {
 		return errors.New("retention: Retention must not be negative")
 	}
 	if c.Interval == 0 {
-		c.Interval = time.Minute
+		c.Interval = min(time.Minute, max(c.Retention, time.Second))
 	}
 	if c.Batch == 0 {
 		c.Batch = 200
 	}
-	if c.Interval < 0 || c.Batch < 0 {
-		return errors.New("retention: Interval and Batch must be positive")
+	if c.Share == 0 {
+		c.Share = 0.1
+	}
+	if c.Interval < 0 || c.Batch < 0 || c.Share < 0 || c.Share > 1 {
+		return errors.New("retention: Interval and Batch must be positive, Share in (0, 1]")
 	}
 	if c.Retention > 0 && c.Retention < c.Interval {
 		return fmt.Errorf("retention: Retention %s is shorter than the pass Interval %s", c.Retention, c.Interval)
@@ -91,6 +100,7 @@ func (p *Pruner) Pass(ctx context.Context) (Totals, error) {
 	}
 	params := hookd.PruneParams{Before: p.cfg.Clock.Now().Add(-p.cfg.Retention), Limit: p.cfg.Batch}
 	for {
+		began := time.Now()
 		res, err := p.store.PruneEvents(ctx, params)
 		if err != nil {
 			return t, err
@@ -100,6 +110,17 @@ func (p *Pruner) Pass(ctx context.Context) (Totals, error) {
 			return t, nil
 		}
 		params.After = res.Next
+		if p.cfg.Share < 1 {
+			// Real time, not the clock: this paces work, it decides nothing.
+			took := time.Since(began)
+			pause := time.NewTimer(time.Duration(float64(took) * (1 - p.cfg.Share) / p.cfg.Share))
+			select {
+			case <-ctx.Done():
+				pause.Stop()
+				return t, ctx.Err()
+			case <-pause.C:
+			}
+		}
 	}
 }
 

@@ -30,9 +30,11 @@ func TestConfig(t *testing.T) {
 	}{
 		{"defaults", retention.Config{Retention: 720 * time.Hour}, true},
 		{"keep everything", retention.Config{}, true},
+		{"shorter than the default pass", retention.Config{Retention: 2 * time.Second}, true},
 		{"negative", retention.Config{Retention: -time.Hour}, false},
 		{"shorter than a pass", retention.Config{Retention: time.Minute, Interval: time.Hour}, false},
 		{"negative batch", retention.Config{Retention: time.Hour, Batch: -1}, false},
+		{"share above 1", retention.Config{Retention: time.Hour, Share: 2}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := retention.New(nil, tc.cfg)

@@ -113,8 +113,9 @@ func testPruneInBatches(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
-// Statistics for a period are the same before and after its rows are
-// pruned: for all time, for one webhook, and for whole-hour windows.
+// Statistics and the charts' series for a period are the same before and
+// after its rows are pruned: for all time, for one webhook, and for
+// whole-hour windows and buckets.
 func testPruneKeepsStatistics(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a", "wh_b")
 	h0 := clock.Now().Truncate(time.Hour)
@@ -158,6 +159,20 @@ func testPruneKeepsStatistics(t *testing.T, s hookd.Store, clock *Clock) {
 		}
 		return out
 	}
+	series := []hookd.SeriesQuery{
+		{TenantID: "acme", Since: h0, Step: time.Hour, Buckets: 3},
+		{TenantID: "acme", WebhookID: "wh_a", Since: h0.Add(-2 * time.Hour), Step: 2 * time.Hour, Buckets: 3},
+	}
+	charts := func() [][]*hookd.SeriesBucket {
+		var out [][]*hookd.SeriesBucket
+		for _, q := range series {
+			b, err := s.StatsSeries(ctx(), q)
+			must(t, err)
+			out = append(out, b)
+		}
+		return out
+	}
+	beforeCharts := charts()
 	before := stats()
 	if before[0].TotalDeliveries != 10 || before[2].TotalDeliveries != 6 || before[0].ByStatus[hookd.StatusFailed] == 0 {
 		t.Fatalf("before: %+v %+v", before[0], before[2])
@@ -170,6 +185,13 @@ func testPruneKeepsStatistics(t *testing.T, s hookd.Store, clock *Clock) {
 	for i := range queries {
 		if !reflect.DeepEqual(before[i], after[i]) {
 			t.Errorf("%+v:\nbefore %+v\nafter  %+v", queries[i], before[i], after[i])
+		}
+	}
+	for i, after := range charts() {
+		for j := range after {
+			if !reflect.DeepEqual(beforeCharts[i][j], after[j]) {
+				t.Errorf("%+v bucket %d:\nbefore %+v\nafter  %+v", series[i], j, beforeCharts[i][j], after[j])
+			}
 		}
 	}
 	// Pruned again with nothing left: the roll-ups are not added twice.

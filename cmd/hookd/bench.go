@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -45,10 +46,12 @@ type benchConfig struct {
 	// The soak row: SoakRate events/s for SoakDuration.
 	SoakDuration time.Duration
 	SoakRate     float64
+	// The prune row's history of delivered events.
+	PruneHistory int
 	Progress     io.Writer
 }
 
-var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "soak"}
+var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "soak"}
 
 // isolationRate is the offered rate of the two isolation rows unless --rate
 // is given: below saturation, so that the rows compare latency, not queues.
@@ -60,7 +63,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	self, _ := os.Executable()
 	cfg := &benchConfig{Progress: stderr}
 	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched)")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
 	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
@@ -70,6 +73,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.StringVar(&cfg.DB, "db", "", "hookd's --db (default: a fresh SQLite file per scenario)")
 	fs.IntVar(&cfg.FairBacklog, "fair-backlog", 100_000, "the fairness row's backlog of deliveries to one tenant's fast webhook")
 	fs.Float64Var(&cfg.FairRate, "fair-rate", 50, "the fairness row's other tenant's events/s, published while the backlog drains")
+	fs.IntVar(&cfg.PruneHistory, "prune-history", 1_000_000, "the prune row's history: delivered events, fan-out 1, older than --retention when the row starts")
 	fs.DurationVar(&cfg.SoakDuration, "soak-duration", 10*time.Minute, "the soak row's publishing time")
 	fs.Float64Var(&cfg.SoakRate, "soak-rate", 1000, "the soak row's events/s")
 	if err := fs.Parse(args); err != nil {
@@ -173,6 +177,8 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 			row, err = runBacklog(ctx, cfg, rcv)
 		case "fairness":
 			row, err = runFairness(ctx, cfg, rcv)
+		case "prune":
+			row, err = runPrune(ctx, cfg, rcv)
 		case "soak":
 			row, err = runSoak(ctx, cfg, rcv)
 		}
@@ -368,7 +374,7 @@ type hookdProc struct {
 	url  string
 	key  string
 	dir  string
-	out  *bytes.Buffer
+	out  *syncBuffer
 	cpu0 time.Duration
 	t0   time.Time
 }
@@ -384,7 +390,7 @@ func startHookd(ctx context.Context, cfg *benchConfig, dir string, extra ...stri
 	if err != nil {
 		return nil, err
 	}
-	p := &hookdProc{url: "http://" + addr, key: "bench-admin-key", dir: dir, out: &bytes.Buffer{}}
+	p := &hookdProc{url: "http://" + addr, key: "bench-admin-key", dir: dir, out: &syncBuffer{}}
 	args := append([]string{"serve", "--addr", addr, "--db", db, "--admin-key", p.key, "--allow-networks", "127.0.0.0/8", "--log-format", "json"}, extra...)
 	p.cmd = exec.CommandContext(ctx, cfg.Hookd, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -406,6 +412,24 @@ func startHookd(ctx context.Context, cfg *benchConfig, dir string, extra ...stri
 	}
 	p.cpu0, p.t0 = loadgen.ProcCPU(p.cmd.Process.Pid), time.Now()
 	return p, nil
+}
+
+// syncBuffer is hookd's output, read while the process writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (p *hookdProc) usage() (cores, rssMB float64) {
@@ -514,6 +538,12 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, spec 
 	if err := p.setup(rcv, spec.fanout, spec.hanging); err != nil {
 		return nil, err
 	}
+	return loadRow(ctx, cfg, rcv, p, spec)
+}
+
+// loadRow publishes spec's load to p, set up already, for cfg.Duration and
+// measures it.
+func loadRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, p *hookdProc, spec loadSpec) (*BenchRow, error) {
 	rcv.Reset()
 	healthy := int64(spec.fanout - spec.hanging)
 	start := time.Now()
@@ -606,6 +636,77 @@ func makeBacklog(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, d
 	})
 	rcv.Reset()
 	return accepted, nil
+}
+
+// runPrune measures fanout1 at full rate while the pruner deletes a history
+// of PruneHistory delivered events (fan-out 1: an event, a delivery and an
+// attempt each), all of them older than --retention when the row starts.
+func runPrune(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*BenchRow, error) {
+	dir, cfg, cleanup, err := rowSetup(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	hist, err := startHookd(ctx, cfg, dir, "--retention", "0")
+	if err != nil {
+		return nil, err
+	}
+	if err := hist.setup(rcv, 1, 0); err != nil {
+		hist.stop()
+		return nil, err
+	}
+	start := time.Now()
+	accepted, _ := publish(ctx, cfg, hist, 1024, 0, time.Hour, int64(cfg.PruneHistory), func(a int64) {
+		fmt.Fprintf(cfg.Progress, "\rprune      history: %d/%d events (%.0f/s)   ", a, cfg.PruneHistory, float64(a)/time.Since(start).Seconds())
+	})
+	published := time.Now()
+	drain(cfg, rcv, accepted, func() {
+		fmt.Fprintf(cfg.Progress, "\rprune      history draining: %d/%d            ", rcv.Count(), accepted)
+	})
+	hist.stop()
+	// The whole history is older than --retention when the row starts.
+	const keep = 2 * time.Second
+	if wait := keep + time.Second - time.Since(published); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	p, err := startHookd(ctx, cfg, dir, "--retention", keep.String())
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	// The pass that starts with the process logs its totals when it ends.
+	rowStart := time.Now()
+	type pass struct {
+		took   time.Duration
+		events string
+	}
+	passed := make(chan pass, 1)
+	logged := regexp.MustCompile(`"msg":"retention pass","events":(\d+)`)
+	go func() {
+		for deadline := rowStart.Add(cfg.Duration + cfg.DrainWait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if m := logged.FindStringSubmatch(p.out.String()); m != nil {
+				passed <- pass{time.Since(rowStart), m[1]}
+				return
+			}
+		}
+		close(passed)
+	}()
+	row, err := loadRow(ctx, cfg, rcv, p, loadSpec{name: "prune", fanout: 1, payload: 1024, rate: cfg.Rate})
+	if err != nil {
+		return nil, err
+	}
+	if ps, ok := <-passed; ok {
+		row.Note = fmt.Sprintf("fanout1 for %s while the pruner deletes a %d-event history (fan-out 1, delivered): its first pass pruned %s events in %s",
+			cfg.Duration, accepted, ps.events, ps.took.Round(100*time.Millisecond))
+	} else {
+		row.Note = fmt.Sprintf("fanout1 for %s while the pruner deletes a %d-event history; the pass had not ended after %s",
+			cfg.Duration, accepted, (cfg.Duration + cfg.DrainWait).Round(time.Second))
+	}
+	return row, nil
 }
 
 // runFairness: tenant "bench" has FairBacklog deliveries due to one fast

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +21,9 @@ func TestBenchSmoke(t *testing.T) {
 	bin := buildHookd(t)
 	var out, progress bytes.Buffer
 	cfg := &benchConfig{
-		Hookd: bin, Scenarios: []string{"baseline", "relay", "fanout1", "half", "fanout10", "isolation-control", "isolation", "backlog", "fairness", "soak"},
+		Hookd: bin, Scenarios: []string{"baseline", "relay", "fanout1", "half", "fanout10", "isolation-control", "isolation", "backlog", "fairness", "prune", "soak"},
 		Duration: time.Second, Rate: 200, Publishers: 4, Backlog: 500, DrainWait: 60 * time.Second, JSON: true, Progress: &progress,
-		FairBacklog: 500, FairRate: 20, SoakDuration: 2 * time.Second, SoakRate: 100,
+		FairBacklog: 500, FairRate: 20, SoakDuration: 2 * time.Second, SoakRate: 100, PruneHistory: 300,
 	}
 	rep, err := runBench(context.Background(), cfg, &out)
 	if err != nil {
@@ -44,6 +45,9 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		if r.Scenario == "soak" && (r.WALPeakMB <= 0 || r.DBBytesPerEvent <= 0 || r.RSSEndMB <= 0 || r.Duplicates != 0) {
 			t.Errorf("soak figures: %+v", r)
+		}
+		if r.Scenario == "prune" && !regexp.MustCompile(`first pass pruned [1-9]\d{2,} events`).MatchString(r.Note) {
+			t.Errorf("prune note = %q: no pass pruned the history", r.Note)
 		}
 		if r.Scenario == "fairness" && r.Duplicates != 0 {
 			t.Errorf("fairness: %d received twice", r.Duplicates)

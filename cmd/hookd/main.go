@@ -242,8 +242,8 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	if cfg.DisableAfter, err = time.ParseDuration(*disable); err != nil || cfg.DisableAfter < 0 {
 		return nil, fmt.Errorf("--disable-after must be a duration such as 120h, or 0 for never, not %q", *disable)
 	}
-	if cfg.Retention, err = time.ParseDuration(*keep); err != nil || cfg.Retention < 0 || (cfg.Retention > 0 && cfg.Retention < time.Minute) {
-		return nil, fmt.Errorf("--retention must be a duration of a minute or more such as 720h, or 0 to keep everything, not %q", *keep)
+	if cfg.Retention, err = time.ParseDuration(*keep); err != nil || cfg.Retention < 0 || (cfg.Retention > 0 && cfg.Retention < time.Second) {
+		return nil, fmt.Errorf("--retention must be a duration of a second or more such as 720h, or 0 to keep everything, not %q", *keep)
 	}
 	if cfg.Lease, err = time.ParseDuration(*lease); err != nil || cfg.Lease <= 0 {
 		return nil, fmt.Errorf("--lease must be a positive duration such as 2m, not %q", *lease)

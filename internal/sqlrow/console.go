@@ -56,19 +56,34 @@ func SeriesSQL(q hookd.SeriesQuery, ph func(int) string) (attempts, deliveries s
 		args = append(args, q.WebhookID)
 		where += " AND webhook_id = " + ph(6)
 	}
+	bucket := "(%s - " + ph(1) + ") / " + ph(2)
+	// The roll-ups of pruned rows, by the hours that overlap the series; an
+	// hour counts whole in the bucket its start (or the series' start)
+	// falls in.
+	rolled := " FROM %s WHERE " + where + " AND hour > " + ph(4) + " - " + fmt.Sprint(hourUs) + " AND hour < " + ph(5)
+	hourBucket := "CASE WHEN hour < " + ph(1) + " THEN 0 ELSE (hour - " + ph(1) + ") / " + ph(2) + " END"
+	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + latencyBin + " AS bin, count(*), CAST(sum(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT)" +
+		" FROM attempts WHERE " + where + " AND started_at >= " + ph(4) + " AND started_at < " + ph(5) + " GROUP BY 1, 2" +
+		" UNION ALL SELECT " + hourBucket + ", bin, CAST(sum(attempts) AS BIGINT), CAST(sum(successes) AS BIGINT)" + fmt.Sprintf(rolled, "stats_hourly_bins") + " GROUP BY 1, 2"
+	deliveries = "SELECT " + fmt.Sprintf(bucket, "created_at") + " AS bucket, status, count(*)" +
+		" FROM deliveries WHERE " + where + " AND created_at >= " + ph(4) + " AND created_at < " + ph(5) + " GROUP BY 1, 2"
+	for _, c := range [][2]string{{"SUCCESS", "delivered_success"}, {"FAILED", "delivered_failed"}, {"CANCELED", "delivered_canceled"}} {
+		deliveries += " UNION ALL SELECT " + hourBucket + ", '" + c[0] + "', CAST(sum(" + c[1] + ") AS BIGINT)" + fmt.Sprintf(rolled, "stats_hourly") + " GROUP BY 1"
+	}
+	return attempts, deliveries, args
+}
+
+// latencyBin is an attempt's bin of hookd.LatencyBounds; -1 when it got
+// no answer.
+var latencyBin = func() string {
 	var bins strings.Builder
 	bins.WriteString("CASE WHEN status_code = 0 THEN -1")
 	for i, b := range hookd.LatencyBounds {
 		fmt.Fprintf(&bins, " WHEN duration_us < %d THEN %d", b.Microseconds(), i)
 	}
 	fmt.Fprintf(&bins, " ELSE %d END", len(hookd.LatencyBounds))
-	bucket := "(%s - " + ph(1) + ") / " + ph(2)
-	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + bins.String() + " AS bin, count(*), sum(CASE WHEN success THEN 1 ELSE 0 END)" +
-		" FROM attempts WHERE " + where + " AND started_at >= " + ph(4) + " AND started_at < " + ph(5) + " GROUP BY 1, 2"
-	deliveries = "SELECT " + fmt.Sprintf(bucket, "created_at") + " AS bucket, status, count(*)" +
-		" FROM deliveries WHERE " + where + " AND created_at >= " + ph(4) + " AND created_at < " + ph(5) + " GROUP BY 1, 2"
-	return attempts, deliveries, args
-}
+	return bins.String()
+}()
 
 // Series collects the rows of SeriesSQL's queries into buckets.
 type Series struct{ Buckets []*hookd.SeriesBucket }

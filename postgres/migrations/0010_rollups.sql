@@ -16,3 +16,15 @@ CREATE TABLE stats_hourly (
     delivered_canceled bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, webhook_id, hour)
 );
+
+-- The same attempts by latency bin (hookd.LatencyBounds; -1: no answer),
+-- for the console's charts.
+CREATE TABLE stats_hourly_bins (
+    tenant_id  text NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    webhook_id text NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    hour       bigint NOT NULL,
+    bin        bigint NOT NULL,
+    attempts   bigint NOT NULL,
+    successes  bigint NOT NULL,
+    PRIMARY KEY (tenant_id, webhook_id, hour, bin)
+);

@@ -16,3 +16,15 @@ CREATE TABLE stats_hourly (
     delivered_canceled INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, webhook_id, hour)
 );
+
+-- The same attempts by latency bin (hookd.LatencyBounds; -1: no answer),
+-- for the console's charts.
+CREATE TABLE stats_hourly_bins (
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    hour       INTEGER NOT NULL,
+    bin        INTEGER NOT NULL,
+    attempts   INTEGER NOT NULL,
+    successes  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, webhook_id, hour, bin)
+);
