@@ -27,13 +27,7 @@ func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.Pr
 		// The events are locked so that nothing adds a delivery to one
 		// between the check below and its deletion.
 		rows, err := tx.Query(ctx, sqlrow.PruneScanSQL(func(i int) string { return fmt.Sprintf("$%d", i) })+` FOR UPDATE`, p.After, p.Limit)
-		if err != nil {
-			return err
-		}
-		scanned, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sqlrow.EventAge, error) {
-			var e sqlrow.EventAge
-			return e, r.Scan(&e.Seq, &e.CreatedAt)
-		})
+		scanned, err := collect(rows, err, "scan events", sqlrow.ScanEventAge)
 		if err != nil {
 			return err
 		}

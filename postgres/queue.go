@@ -307,9 +307,8 @@ func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
 // keeps a concurrent claim from requeueing a webhook past a delivery this
 // transaction made waiting (see RequeueWebhooks).
 func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64) {
-	join := `JOIN webhooks w ON w.id = u.id`
 	b.Queue(`INSERT INTO due_webhooks (webhook_id, due_at)
-		SELECT u.id, coalesce(u.due, $3::bigint, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) `+join+` ORDER BY u.id
+		SELECT u.id, coalesce(u.due, $3::bigint, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) JOIN webhooks w ON w.id = u.id ORDER BY u.id
 		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at, s.nowArg())
 	b.Queue(`SELECT pg_notify($1, '')`, s.wake)
 }

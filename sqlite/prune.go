@@ -18,8 +18,8 @@ func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.Pr
 		}
 		var scanned []sqlrow.EventAge
 		for rows.Next() {
-			var e sqlrow.EventAge
-			if err := rows.Scan(&e.Seq, &e.CreatedAt); err != nil {
+			e, err := sqlrow.ScanEventAge(rows)
+			if err != nil {
 				rows.Close()
 				return err
 			}

@@ -62,7 +62,7 @@ func SeriesSQL(q hookd.SeriesQuery, ph func(int) string) (attempts, deliveries s
 	// falls in.
 	rolled := " FROM %s WHERE " + where + " AND hour > " + ph(4) + " - " + fmt.Sprint(hourUs) + " AND hour < " + ph(5)
 	hourBucket := "CASE WHEN hour < " + ph(1) + " THEN 0 ELSE (hour - " + ph(1) + ") / " + ph(2) + " END"
-	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + latencyBin + " AS bin, count(*), CAST(sum(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT)" +
+	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + latencyBin("") + " AS bin, count(*), CAST(sum(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT)" +
 		" FROM attempts WHERE " + where + " AND started_at >= " + ph(4) + " AND started_at < " + ph(5) + " GROUP BY 1, 2" +
 		" UNION ALL SELECT " + hourBucket + ", bin, CAST(sum(attempts) AS BIGINT), CAST(sum(successes) AS BIGINT)" + fmt.Sprintf(rolled, "stats_hourly_bins") + " GROUP BY 1, 2"
 	deliveries = "SELECT " + fmt.Sprintf(bucket, "created_at") + " AS bucket, status, count(*)" +
@@ -73,17 +73,17 @@ func SeriesSQL(q hookd.SeriesQuery, ph func(int) string) (attempts, deliveries s
 	return attempts, deliveries, args
 }
 
-// latencyBin is an attempt's bin of hookd.LatencyBounds; -1 when it got
-// no answer.
-var latencyBin = func() string {
+// latencyBin is an attempt's bin of hookd.LatencyBounds, -1 when it got
+// no answer; prefix qualifies the attempts table's columns ("a.").
+func latencyBin(prefix string) string {
 	var bins strings.Builder
-	bins.WriteString("CASE WHEN status_code = 0 THEN -1")
+	fmt.Fprintf(&bins, "CASE WHEN %sstatus_code = 0 THEN -1", prefix)
 	for i, b := range hookd.LatencyBounds {
-		fmt.Fprintf(&bins, " WHEN duration_us < %d THEN %d", b.Microseconds(), i)
+		fmt.Fprintf(&bins, " WHEN %sduration_us < %d THEN %d", prefix, b.Microseconds(), i)
 	}
 	fmt.Fprintf(&bins, " ELSE %d END", len(hookd.LatencyBounds))
 	return bins.String()
-}()
+}
 
 // Series collects the rows of SeriesSQL's queries into buckets.
 type Series struct{ Buckets []*hookd.SeriesBucket }

@@ -17,6 +17,12 @@ type EventAge struct {
 	CreatedAt int64
 }
 
+// ScanEventAge reads a row of PruneScanSQL.
+func ScanEventAge(r Scanner) (EventAge, error) {
+	var e EventAge
+	return e, r.Scan(&e.Seq, &e.CreatedAt)
+}
+
 // PruneScanSQL lists the events after a seq (ph(1)), oldest first, up to
 // ph(2) of them.
 func PruneScanSQL(ph func(int) string) string {
@@ -59,32 +65,35 @@ func PruneWaitingSQL(seqs, suffix string) string {
 	return `SELECT event_seq, status IN ` + WaitingStatuses + ` FROM deliveries WHERE event_seq IN (` + seqs + `)` + suffix
 }
 
+// hourOf is the start of the hour of a column of microseconds.
+func hourOf(col string) string { return col + " - " + col + " % " + strconv.Itoa(hourUs) }
+
 // PruneSQL are the statements that roll up and delete the events in seqs,
 // in order; the last three delete attempts, deliveries and events.
 func PruneSQL(seqs string) []string {
 	return []string{
 		`INSERT INTO stats_hourly (tenant_id, webhook_id, hour, attempts, successes, answered, answered_us)
-		SELECT a.tenant_id, a.webhook_id, a.started_at - a.started_at % ` + strconv.Itoa(hourUs) + `, count(*),
+		SELECT a.tenant_id, a.webhook_id, ` + hourOf("a.started_at") + `, count(*),
 			sum(CASE WHEN a.success THEN 1 ELSE 0 END), sum(CASE WHEN a.status_code > 0 THEN 1 ELSE 0 END),
 			sum(CASE WHEN a.status_code > 0 THEN a.duration_us ELSE 0 END)
 		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_seq IN (` + seqs + `)
-		GROUP BY a.tenant_id, a.webhook_id, a.started_at - a.started_at % ` + strconv.Itoa(hourUs) + `
+		GROUP BY 1, 2, 3
 		ON CONFLICT (tenant_id, webhook_id, hour) DO UPDATE SET attempts = stats_hourly.attempts + excluded.attempts,
 			successes = stats_hourly.successes + excluded.successes, answered = stats_hourly.answered + excluded.answered,
 			answered_us = stats_hourly.answered_us + excluded.answered_us`,
 		`INSERT INTO stats_hourly_bins (tenant_id, webhook_id, hour, bin, attempts, successes)
-		SELECT a.tenant_id, a.webhook_id, a.started_at - a.started_at % ` + strconv.Itoa(hourUs) + `, ` + strings.ReplaceAll(strings.ReplaceAll(latencyBin, "status_code", "a.status_code"), "duration_us", "a.duration_us") + `,
+		SELECT a.tenant_id, a.webhook_id, ` + hourOf("a.started_at") + `, ` + latencyBin("a.") + `,
 			count(*), sum(CASE WHEN a.success THEN 1 ELSE 0 END)
 		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_seq IN (` + seqs + `)
 		GROUP BY 1, 2, 3, 4
 		ON CONFLICT (tenant_id, webhook_id, hour, bin) DO UPDATE SET attempts = stats_hourly_bins.attempts + excluded.attempts,
 			successes = stats_hourly_bins.successes + excluded.successes`,
 		`INSERT INTO stats_hourly (tenant_id, webhook_id, hour, delivered_success, delivered_failed, delivered_canceled)
-		SELECT tenant_id, webhook_id, created_at - created_at % ` + strconv.Itoa(hourUs) + `,
+		SELECT tenant_id, webhook_id, ` + hourOf("created_at") + `,
 			sum(CASE WHEN status = 'SUCCESS' THEN 1 ELSE 0 END), sum(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END),
 			sum(CASE WHEN status = 'CANCELED' THEN 1 ELSE 0 END)
 		FROM deliveries WHERE event_seq IN (` + seqs + `)
-		GROUP BY tenant_id, webhook_id, created_at - created_at % ` + strconv.Itoa(hourUs) + `
+		GROUP BY 1, 2, 3
 		ON CONFLICT (tenant_id, webhook_id, hour) DO UPDATE SET delivered_success = stats_hourly.delivered_success + excluded.delivered_success,
 			delivered_failed = stats_hourly.delivered_failed + excluded.delivered_failed,
 			delivered_canceled = stats_hourly.delivered_canceled + excluded.delivered_canceled`,
