@@ -65,8 +65,8 @@ type Catalog interface {
 	// changes nothing and returns ErrConflict, so that concurrent edits
 	// never undo each other (a rotation written back by a PATCH that read
 	// the webhook before it). When w is disabled, its waiting deliveries
-	// end FAILED in the same transaction.
-	UpdateWebhook(ctx context.Context, w *Webhook, read time.Time) error
+	// end FAILED in the same transaction, and ended says how many.
+	UpdateWebhook(ctx context.Context, w *Webhook, read time.Time) (ended int, err error)
 	// DeleteWebhook deletes the webhook and all its delivery history.
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
 	// EnabledWebhooks returns the tenant's enabled webhooks, for matching.

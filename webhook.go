@@ -377,25 +377,26 @@ func (w *Webhook) FitSecret(oldScheme string) {
 // read. When another change was written in between, it reads the new
 // version and edits that instead, so concurrent edits never undo each
 // other. edit may return an error (a 409 for a stale updatedAt the caller
-// named, a 422) to write nothing.
-func EditWebhook(ctx context.Context, s Store, clock Clock, tenantID, id string, edit func(*Webhook) error) (*Webhook, error) {
+// named, a 422) to write nothing. ended is how many waiting deliveries a
+// disable ended FAILED.
+func EditWebhook(ctx context.Context, s Store, clock Clock, tenantID, id string, edit func(*Webhook) error) (w *Webhook, ended int, err error) {
 	for try := 0; ; try++ {
-		w, err := s.GetWebhook(ctx, tenantID, id)
+		w, err = s.GetWebhook(ctx, tenantID, id)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		read := w.UpdatedAt
 		if err := edit(w); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		w.Touch(clock.Now())
-		err = s.UpdateWebhook(ctx, w, read)
+		ended, err = s.UpdateWebhook(ctx, w, read)
 		if errors.Is(err, ErrConflict) && try < 8 {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return w, nil
+		return w, ended, nil
 	}
 }

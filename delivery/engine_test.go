@@ -128,7 +128,7 @@ func (h *harness) settle() {
 
 func (h *harness) setEnabled(w *hookd.Webhook, enabled bool) {
 	h.t.Helper()
-	if _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
+	if _, _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
 		w.Enabled = enabled
 		return nil
 	}); err != nil {

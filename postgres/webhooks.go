@@ -82,12 +82,13 @@ func healthOnEnable(newEnabled string) string {
 	exhausted = CASE WHEN ` + reset + ` THEN false ELSE exhausted END`
 }
 
-func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.Time) error {
+func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.Time) (int, error) {
 	args, err := sqlrow.WebhookArgs(s.box, w)
 	if err != nil {
-		return fmt.Errorf("update webhook: %w", err)
+		return 0, fmt.Errorf("update webhook: %w", err)
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	ended := 0
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, webhookUpdate, append(args, w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err != nil {
 			return wrap("update webhook", err)
@@ -98,16 +99,21 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 		if !w.Enabled {
 			// Deliveries being sent right now finish; their outcome is
 			// recorded as it comes.
-			_, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'FAILED', next_attempt_at = NULL, leased = false, last_error = $1, updated_at = n.now
+			tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'FAILED', next_attempt_at = NULL, leased = false, last_error = $1, updated_at = n.now
 				FROM (SELECT coalesce($2::bigint, `+dbNow+`) AS now) n
 				WHERE d.webhook_id = $3 AND d.status IN `+sqlrow.WaitingStatuses+` AND NOT (d.leased AND d.next_attempt_at > n.now)`,
 				hookd.DisabledError, s.nowArg(), w.ID)
 			if err != nil {
 				return wrap("update webhook: fail waiting deliveries", err)
 			}
+			ended = int(tag.RowsAffected())
 		}
 		return writeAudit(ctx, tx)
 	})
+	if err != nil {
+		return 0, err
+	}
+	return ended, nil
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {

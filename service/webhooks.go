@@ -186,7 +186,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, tenantID, id string) error 
 // webhooks dropped.
 func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*hookd.Webhook) error) (*hookd.Webhook, error) {
 	ctx, e := s.audited(ctx, tenantID)
-	wh, err := hookd.EditWebhook(ctx, s.store, s.clock, tenantID, id, func(wh *hookd.Webhook) error {
+	wh, ended, err := hookd.EditWebhook(ctx, s.store, s.clock, tenantID, id, func(wh *hookd.Webhook) error {
 		before := *wh
 		rotated := wh.Secret
 		if err := change(wh); err != nil {
@@ -223,6 +223,9 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 		return nil
 	})
 	s.hooks.invalidate(tenantID)
+	if ended > 0 {
+		s.cfg.Observer.Finished(hookd.StatusFailed, ended)
+	}
 	return wh, webhookNotFound(err, id)
 }
 

@@ -86,13 +86,14 @@ func (s *Store) queryWebhooks(ctx context.Context, query string, args ...any) ([
 	return out, rows.Err()
 }
 
-func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.Time) error {
+func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.Time) (int, error) {
 	args, err := sqlrow.WebhookArgs(s.box, w)
 	if err != nil {
-		return fmt.Errorf("update webhook: %w", err)
+		return 0, fmt.Errorf("update webhook: %w", err)
 	}
+	ended := 0
 	now := sqlrow.Micros(s.clock.Now())
-	return s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(webhookUpdate, append(args, w.Enabled, w.Enabled, w.Enabled, w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err != nil {
 			return fmt.Errorf("update webhook: %w", err)
@@ -103,15 +104,21 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 		if !w.Enabled {
 			// Deliveries being sent right now finish; their outcome is
 			// recorded as it comes.
-			_, err := tx.Exec(`UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = 0, last_error = ?, updated_at = ?
+			res, err := tx.Exec(`UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = 0, last_error = ?, updated_at = ?
 				WHERE webhook_id = ? AND status IN ('PENDING', 'RETRYING') AND NOT (leased = 1 AND next_attempt_at > ?)`,
 				hookd.DisabledError, now, w.ID, now)
 			if err != nil {
 				return fmt.Errorf("update webhook: fail waiting deliveries: %w", err)
 			}
+			n, _ := res.RowsAffected()
+			ended = int(n)
 		}
 		return writeAudit(ctx, tx)
 	})
+	if err != nil {
+		return 0, err
+	}
+	return ended, nil
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {

@@ -59,7 +59,7 @@ func testAuditWrittenWithEachChange(t *testing.T, s hookd.Store) {
 	c, _ = audited(hookd.AuditWebhookUpdated, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})
 	read := w.UpdatedAt
 	w.Name, w.UpdatedAt = "renamed", base.Add(time.Minute)
-	must(t, s.UpdateWebhook(c, w, read))
+	must(t, errOf(s.UpdateWebhook(c, w, read)))
 	tn := &hookd.Tenant{ID: "acme", Name: "Acme 2"}
 	c, _ = audited(hookd.AuditTenantUpdated, hookd.AuditTarget{Type: "tenant", ID: "acme"})
 	must(t, s.UpdateTenant(c, tn))
@@ -95,7 +95,7 @@ func testAuditNotWrittenWithoutChange(t *testing.T, s hookd.Store) {
 	c, _ = audited(hookd.AuditWebhookUpdated, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})
 	stale := *w
 	stale.Name = "stale"
-	wantErr(t, s.UpdateWebhook(c, &stale, base.Add(-time.Hour)), hookd.ErrConflict) // read an older version
+	wantErr(t, errOf(s.UpdateWebhook(c, &stale, base.Add(-time.Hour))), hookd.ErrConflict) // read an older version
 	c, _ = audited(hookd.AuditWebhookDeleted, hookd.AuditTarget{Type: "webhook", ID: "wh_gone"})
 	wantErr(t, s.DeleteWebhook(c, "acme", "wh_gone"), hookd.ErrNotFound)
 	c, _ = audited(hookd.AuditKeyRevoked, hookd.AuditTarget{Type: "key", ID: "key_gone"})
@@ -113,7 +113,7 @@ func testAuditNotWrittenWithoutChange(t *testing.T, s hookd.Store) {
 	w.Name = "plain"
 	read := w.UpdatedAt
 	w.UpdatedAt = base.Add(time.Minute)
-	must(t, s.UpdateWebhook(ctx(), w, read))
+	must(t, errOf(s.UpdateWebhook(ctx(), w, read)))
 	if got := auditActions(t, s); len(got) != 0 {
 		t.Fatalf("entries without a context entry: %q", got)
 	}

@@ -149,7 +149,7 @@ func testReenabledStartsHealthy(t *testing.T, s hookd.Store, clock *Clock) {
 	read := w.UpdatedAt
 	w.Enabled, w.DisabledReason, w.DisabledAt = true, "", time.Time{}
 	w.UpdatedAt = read.Add(time.Second)
-	must(t, s.UpdateWebhook(ctx(), w, read))
+	must(t, errOf(s.UpdateWebhook(ctx(), w, read)))
 	w, h := health(t, s, "wh_a")
 	if !w.Enabled || w.DisabledReason != "" || h.ConsecutiveFailures != 0 || !h.FailingSince.IsZero() {
 		t.Fatalf("re-enabled: %+v %+v", w, h)
@@ -160,7 +160,7 @@ func testReenabledStartsHealthy(t *testing.T, s hookd.Store, clock *Clock) {
 	record(t, s, failed(one(t, s), hookd.StatusRetrying, 500, clock.Now()))
 	read = w.UpdatedAt
 	w.Name, w.UpdatedAt = "renamed", read.Add(time.Second)
-	must(t, s.UpdateWebhook(ctx(), w, read))
+	must(t, errOf(s.UpdateWebhook(ctx(), w, read)))
 	if _, h = health(t, s, "wh_a"); h.ConsecutiveFailures != 1 {
 		t.Fatalf("an edit reset the health: %+v", h)
 	}

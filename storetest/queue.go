@@ -507,13 +507,14 @@ func testOneBadOutcome(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
-func disable(t *testing.T, s hookd.Store, id string) {
+func disable(t *testing.T, s hookd.Store, id string) (ended int) {
 	t.Helper()
-	_, err := hookd.EditWebhook(ctx(), s, NewClock().Now, "acme", id, func(w *hookd.Webhook) error {
+	_, ended, err := hookd.EditWebhook(ctx(), s, NewClock().Now, "acme", id, func(w *hookd.Webhook) error {
 		w.Enabled = false
 		return nil
 	})
 	must(t, err)
+	return ended
 }
 
 func testDisableSparesInFlight(t *testing.T, s hookd.Store, clock *Clock) {
@@ -521,7 +522,9 @@ func testDisableSparesInFlight(t *testing.T, s hookd.Store, clock *Clock) {
 	publish(t, s, "e", 1, "wh_a")
 	c := one(t, s)
 	publish(t, s, "f", 1, "wh_a")
-	disable(t, s, "wh_a")
+	if ended := disable(t, s, "wh_a"); ended != 1 {
+		t.Fatalf("the disable says it ended %d waiting deliveries, want 1", ended)
+	}
 	waiting, _, _ := s.ListDeliveries(ctx(), hookd.DeliveryQuery{TenantID: "acme", WebhookID: "wh_a", Status: hookd.StatusFailed, Limit: 10})
 	if len(waiting) != 1 || waiting[0].ID == c.DeliveryID || waiting[0].LastError != hookd.DisabledError {
 		t.Fatalf("after disable, FAILED = %+v; want the waiting one only", waiting)
@@ -535,7 +538,9 @@ func testClaimFailsDisabled(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	publish(t, s, "e", 1, "wh_a")
 	c := one(t, s)
-	disable(t, s, "wh_a")
+	if ended := disable(t, s, "wh_a"); ended != 0 {
+		t.Fatalf("the disable ended %d deliveries, but the only one is leased", ended)
+	}
 	clock.Advance(lease) // the attempt's process died
 	res := claim(t, s, 10, nil)
 	if len(res.Claims) != 0 || res.Failed != 1 {
@@ -690,11 +695,11 @@ func testStaleEditRefused(t *testing.T, s hookd.Store, clock *Clock) {
 	w := *read
 	w.Name = "first"
 	w.Touch(clock.Now())
-	must(t, s.UpdateWebhook(ctx(), &w, read.UpdatedAt))
+	must(t, errOf(s.UpdateWebhook(ctx(), &w, read.UpdatedAt)))
 	stale := *read
 	stale.Name = "second, from the old version"
 	stale.Touch(clock.Now())
-	wantErr(t, s.UpdateWebhook(ctx(), &stale, read.UpdatedAt), hookd.ErrConflict)
+	wantErr(t, errOf(s.UpdateWebhook(ctx(), &stale, read.UpdatedAt)), hookd.ErrConflict)
 	if got, _ := s.GetWebhook(ctx(), "acme", "wh_a"); got.Name != "first" {
 		t.Fatalf("a stale edit was written: %q", got.Name)
 	}
@@ -704,11 +709,11 @@ func testRotationNeverUndone(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	rotated := hookd.GenerateSecret(hookd.SchemeStandard)
 	calls := 0
-	w, err := hookd.EditWebhook(ctx(), s, clock.Now, "acme", "wh_a", func(w *hookd.Webhook) error {
+	w, _, err := hookd.EditWebhook(ctx(), s, clock.Now, "acme", "wh_a", func(w *hookd.Webhook) error {
 		calls++
 		if calls == 1 {
 			// A rotation lands between this edit's read and its write.
-			_, err := hookd.EditWebhook(ctx(), s, clock.Now, "acme", "wh_a", func(w *hookd.Webhook) error {
+			_, _, err := hookd.EditWebhook(ctx(), s, clock.Now, "acme", "wh_a", func(w *hookd.Webhook) error {
 				w.Rotate(rotated, time.Hour, clock.Now())
 				return nil
 			})
@@ -722,7 +727,7 @@ func testRotationNeverUndone(t *testing.T, s hookd.Store, clock *Clock) {
 	if calls != 2 || got.Secret != rotated || got.Name != "renamed" || w.Secret != rotated {
 		t.Fatalf("after an edit raced a rotation (%d tries): name %q, rotated secret kept %v", calls, got.Name, got.Secret == rotated)
 	}
-	if !errors.Is(s.UpdateWebhook(ctx(), got, got.UpdatedAt.Add(-time.Microsecond)), hookd.ErrConflict) {
+	if !errors.Is(errOf(s.UpdateWebhook(ctx(), got, got.UpdatedAt.Add(-time.Microsecond))), hookd.ErrConflict) {
 		t.Fatal("an update over an older version was written")
 	}
 }

@@ -98,6 +98,9 @@ var base = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
 
 func ctx() context.Context { return context.Background() }
 
+// errOf is a call's error, for must and wantErr.
+func errOf[T any](_ T, err error) error { return err }
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -260,12 +263,12 @@ func testWebhooks(t *testing.T, s hookd.Store) {
 	got.Channels = nil
 	got.Filter = ""
 	got.UpdatedAt = base.Add(time.Minute)
-	must(t, s.UpdateWebhook(ctx(), got, base))
+	must(t, errOf(s.UpdateWebhook(ctx(), got, base)))
 	again, _ := s.GetWebhook(ctx(), "acme", "wh_1")
 	if again.Name != "renamed" || again.Channels != nil || again.Filter != "" || !again.UpdatedAt.Equal(base.Add(time.Minute)) {
 		t.Fatalf("after update = %+v", again)
 	}
-	wantErr(t, s.UpdateWebhook(ctx(), webhook("acme", "wh_missing"), base), hookd.ErrNotFound)
+	wantErr(t, errOf(s.UpdateWebhook(ctx(), webhook("acme", "wh_missing"), base)), hookd.ErrNotFound)
 
 	w2 := webhook("acme", "wh_2")
 	w2.Enabled = false
@@ -471,7 +474,7 @@ func testDisableFailsWaiting(t *testing.T, s hookd.Store) {
 	must(t, err)
 	w.Enabled = false
 	w.UpdatedAt = base.Add(time.Minute)
-	must(t, s.UpdateWebhook(ctx(), w, base))
+	must(t, errOf(s.UpdateWebhook(ctx(), w, base)))
 	ds, _ := s.ListEventDeliveries(ctx(), "acme", "e1")
 	if len(ds) != 1 || ds[0].Status != hookd.StatusFailed || ds[0].LastError == "" {
 		t.Fatalf("after disable: %+v", ds[0])

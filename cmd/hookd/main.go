@@ -380,7 +380,7 @@ func operatorWebhook(ctx context.Context, cfg *Config, store hookd.Store, clock 
 	case err != nil:
 		return fmt.Errorf("operator webhook: %w", err)
 	}
-	_, err = hookd.EditWebhook(ctx, store, clock, hookd.OperatorTenant, hookd.OperatorWebhook, func(w *hookd.Webhook) error {
+	_, _, err = hookd.EditWebhook(ctx, store, clock, hookd.OperatorTenant, hookd.OperatorWebhook, func(w *hookd.Webhook) error {
 		if cfg.OperatorWebhook == "" {
 			w.Enabled, w.DisabledReason = false, hookd.DisabledManual
 			return nil

@@ -166,6 +166,21 @@ func TestMetrics(t *testing.T) {
 					}
 				}
 			}
+			// A user's disable ends the webhook's waiting deliveries FAILED
+			// in its own write, which no claim sees again: the request
+			// counts them, before the next scrape.
+			c.must(201, "POST", "/v1/event-types", map[string]any{"name": "c.d", "description": ""})
+			retrying := c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "retrying", "url": rcv.URL + "/fail", "events": []string{"c.d"}})["id"].(string)
+			c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "c.d", "data": map[string]any{}})
+			eventually(t, "the delivery to wait for its retry", func() bool {
+				ds := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+retrying+"/deliveries", nil)["data"].([]any)
+				return len(ds) == 1 && ds[0].(map[string]any)["status"] == "RETRYING"
+			})
+			failed := value(scrape(t, metricsURL), "hookd_deliveries_finished_total", map[string]string{"status": "FAILED"})
+			c.must(200, "PATCH", "/v1/tenants/acme/webhooks/"+retrying, map[string]any{"enabled": false})
+			if got := value(scrape(t, metricsURL), "hookd_deliveries_finished_total", map[string]string{"status": "FAILED"}); got != failed+1 {
+				t.Errorf("after a user's disable ended one waiting delivery, FAILED went from %v to %v", failed, got)
+			}
 			// With --metrics-addr, the API's address does not serve them.
 			if code := get(t, url+"/metrics", ""); code != 404 {
 				t.Errorf("/metrics on --addr with --metrics-addr set: %d", code)
