@@ -22,6 +22,9 @@ var (
 	// database that is away): writing it again unchanged cannot succeed.
 	// No status maps to it: it reaching a client is a fault (500).
 	ErrRefused = errors.New("refused by the database")
+	// ErrLeaseLost is a task's write made after its runner's lease was
+	// taken over: it wrote nothing. No status maps to it either.
+	ErrLeaseLost = errors.New("lease lost")
 )
 
 // Error is a sentinel with the message its reader should see ("webhook

@@ -1,6 +1,7 @@
 package hookd
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -72,6 +73,28 @@ type FilterInput struct {
 	Data     map[string]any
 	Metadata map[string]any
 	Channels []string
+}
+
+// NewFilterInput is what a webhook's filter sees of ev, whose data and
+// metadata (nil when none) are given as published: publish and replay
+// both match through it.
+func NewFilterInput(ev *Event, data, metadata json.RawMessage) *FilterInput {
+	in := &FilterInput{Type: ev.Type, Channels: ev.Channels}
+	_ = json.Unmarshal(data, &in.Data)
+	if len(metadata) > 0 {
+		_ = json.Unmarshal(metadata, &in.Metadata)
+	}
+	return in
+}
+
+// StoredFilterInput is NewFilterInput of a stored event, read from the
+// payload it keeps.
+func StoredFilterInput(ev *Event) *FilterInput {
+	env, err := ev.Envelope()
+	if err != nil {
+		return &FilterInput{Type: ev.Type, Channels: ev.Channels}
+	}
+	return NewFilterInput(ev, env.Data, env.Metadata)
 }
 
 // Match evaluates the filter. An evaluation error (a missing key, a cost

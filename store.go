@@ -26,6 +26,7 @@ type Store interface {
 	Consoles
 	AuditLog
 	Retention
+	Tasks
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -768,19 +768,33 @@ var tracer = otel.Tracer("github.com/hookd/hookd/delivery")
 // span (stored with the event, so an attempt hours later still joins the
 // trace), named and described per the OpenTelemetry HTTP client
 // conventions. The sender passes its context on to the receiver as
-// traceparent.
+// traceparent. Its attributes are few, as every attempt pays for them at
+// full load: the tenant and the event are its parent's, and are repeated
+// only on an attempt with no parent (an event published untraced). They
+// are set once the span is known to record, so that an attempt not
+// sampled (or not traced at all) builds none.
 func startAttempt(ctx context.Context, c *hookd.Claim, wh *hookd.Webhook) (context.Context, trace.Span) {
 	if c.TraceParent != "" {
 		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": c.TraceParent})
 	}
-	attrs := []attribute.KeyValue{attribute.String("http.request.method", http.MethodPost),
-		attribute.String("hookd.tenant.id", c.TenantID), attribute.String("hookd.webhook.id", c.WebhookID),
-		attribute.String("hookd.event.id", c.EventID), attribute.String("hookd.delivery.id", c.DeliveryID),
-		attribute.Int("hookd.attempt", c.Attempts+1)}
+	ctx, span := tracer.Start(ctx, http.MethodPost, trace.WithSpanKind(trace.SpanKindClient))
+	if !span.IsRecording() {
+		return ctx, span
+	}
+	attrs := make([]attribute.KeyValue, 0, 7)
+	attrs = append(attrs, attribute.String("http.request.method", http.MethodPost),
+		attribute.String("hookd.webhook.id", c.WebhookID), attribute.String("hookd.delivery.id", c.DeliveryID))
+	if c.TraceParent == "" {
+		attrs = append(attrs, attribute.String("hookd.tenant.id", c.TenantID), attribute.String("hookd.event.id", c.EventID))
+	}
+	if c.Attempts > 0 {
+		attrs = append(attrs, attribute.Int("http.request.resend_count", c.Attempts))
+	}
 	if u, err := url.Parse(wh.URL); err == nil {
 		attrs = append(attrs, attribute.String("server.address", u.Hostname()))
 	}
-	return tracer.Start(ctx, http.MethodPost, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	span.SetAttributes(attrs...)
+	return ctx, span
 }
 
 func endAttempt(span trace.Span, a *hookd.Attempt) {

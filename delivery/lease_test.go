@@ -157,6 +157,10 @@ func TestRecordingStalledCapsSends(t *testing.T) {
 	var g *gated
 	h := newHarness(t, func(c *delivery.Config) {
 		c.Workers, c.PerEndpoint, c.StoreTimeout = workers, workers, 200*time.Millisecond
+		// A lease far longer than the stall: a held delivery whose lease
+		// ran out would be let go and sent again, by design, which under a
+		// loaded -race run (a stall of several seconds) read as a cap broken.
+		c.Lease = 2 * time.Minute
 		g = gate("record")(c)
 	})
 	defer g.Open()

@@ -310,3 +310,43 @@ func (s *Server) cancelDeliveries(w http.ResponseWriter, r *http.Request) error 
 	s.writeJSON(w, http.StatusOK, map[string]any{"canceled": n})
 	return nil
 }
+
+func (s *Server) replay(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Since       Opt[time.Time] `json:"since"`
+		Until       Opt[time.Time] `json:"until"`
+		OnlyMissing Opt[bool]      `json:"onlyMissing"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	v := &hookd.ValidationError{}
+	var win hookd.Window
+	if in.Since.ok(v, "since", "an RFC 3339 time") {
+		win.Since = in.Since.V
+	} else if !in.Since.Set {
+		v.Add("since", "is required")
+	}
+	if in.Until.ok(v, "until", "an RFC 3339 time") {
+		win.Until = in.Until.V
+	}
+	onlyMissing := in.OnlyMissing.ok(v, "onlyMissing", "a boolean") && in.OnlyMissing.V
+	if err := v.Err(); err != nil {
+		return err
+	}
+	t, err := s.svc.Replay(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId"), win, onlyMissing)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, http.StatusAccepted, t)
+	return nil
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.svc.Task(r.Context(), r.PathValue("tenantId"), r.PathValue("taskId"))
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, http.StatusOK, t)
+	return nil
+}

@@ -121,6 +121,8 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/deliveries", tenantScope, s.listDeliveries},
 		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/deliveries/retry-all-failed", tenantScope, s.retryAllFailed},
 		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/deliveries/cancel", tenantScope, s.cancelDeliveries},
+		{"POST", "/v1/tenants/{tenantId}/webhooks/{webhookId}/replay", tenantScope, s.replay},
+		{"GET", "/v1/tenants/{tenantId}/tasks/{taskId}", tenantScope, s.getTask},
 		{"GET", "/v1/tenants/{tenantId}/webhooks/stats", tenantScope, s.stats},
 		{"GET", "/v1/tenants/{tenantId}/webhooks/{webhookId}/stats", tenantScope, s.stats},
 

@@ -155,14 +155,7 @@ func (s *Service) Match(ctx context.Context, ev *hookd.Event, data, metadata jso
 	if err != nil {
 		return nil, err
 	}
-	input := sync.OnceValue(func() *hookd.FilterInput {
-		in := &hookd.FilterInput{Type: ev.Type, Channels: ev.Channels}
-		_ = json.Unmarshal(data, &in.Data)
-		if len(metadata) > 0 {
-			_ = json.Unmarshal(metadata, &in.Metadata)
-		}
-		return in
-	})
+	input := sync.OnceValue(func() *hookd.FilterInput { return hookd.NewFilterInput(ev, data, metadata) })
 	var ids []string
 	for _, wh := range hooks {
 		if wh.Matches(ev, input) {

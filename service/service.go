@@ -35,6 +35,10 @@ type Config struct {
 	// Notify, when set, is called after new work is queued (a publish, a
 	// retry), so that delivery starts at once instead of at the next poll.
 	Notify func()
+	// NotifyTasks, when set, is called after a task is created, so that
+	// this process's task runner starts it at once instead of at its next
+	// poll.
+	NotifyTasks func()
 	// Tester makes test sends; nil refuses them (an API-only process).
 	Tester hookd.Tester
 	// Observer is told of published events (the metrics). Default:

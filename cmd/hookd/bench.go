@@ -43,6 +43,10 @@ type benchConfig struct {
 	// webhook while another tenant publishes FairRate events/s.
 	FairBacklog int
 	FairRate    float64
+	// The replay row: a replay of ReplayHistory delivered events while
+	// another tenant publishes ReplayLiveRate events/s.
+	ReplayHistory  int
+	ReplayLiveRate float64
 	// The soak row: SoakRate events/s for SoakDuration.
 	SoakDuration time.Duration
 	SoakRate     float64
@@ -51,7 +55,7 @@ type benchConfig struct {
 	Progress     io.Writer
 }
 
-var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "soak"}
+var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak"}
 
 // isolationRate is the offered rate of the two isolation rows unless --rate
 // is given: below saturation, so that the rows compare latency, not queues.
@@ -63,7 +67,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	self, _ := os.Executable()
 	cfg := &benchConfig{Progress: stderr}
 	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched)")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
 	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
@@ -73,6 +77,8 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.StringVar(&cfg.DB, "db", "", "hookd's --db (default: a fresh SQLite file per scenario)")
 	fs.IntVar(&cfg.FairBacklog, "fair-backlog", 100_000, "the fairness row's backlog of deliveries to one tenant's fast webhook")
 	fs.Float64Var(&cfg.FairRate, "fair-rate", 50, "the fairness row's other tenant's events/s, published while the backlog drains")
+	fs.IntVar(&cfg.ReplayHistory, "replay-history", 100_000, "the replay row's history: delivered events, fan-out 1, replayed by one task")
+	fs.Float64Var(&cfg.ReplayLiveRate, "replay-live-rate", 200, "the replay row's other tenant's events/s, published before and during the replay")
 	fs.IntVar(&cfg.PruneHistory, "prune-history", 1_000_000, "the prune row's history: delivered events, fan-out 1, older than --retention when the row starts")
 	fs.DurationVar(&cfg.SoakDuration, "soak-duration", 10*time.Minute, "the soak row's publishing time")
 	fs.Float64Var(&cfg.SoakRate, "soak-rate", 1000, "the soak row's events/s")
@@ -179,6 +185,8 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 			row, err = runFairness(ctx, cfg, rcv)
 		case "prune":
 			row, err = runPrune(ctx, cfg, rcv)
+		case "replay":
+			row, err = runReplay(ctx, cfg, rcv)
 		case "soak":
 			row, err = runSoak(ctx, cfg, rcv)
 		}
@@ -453,19 +461,30 @@ func (p *hookdProc) stop() {
 func (p *hookdProc) kill() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() }
 
 func (p *hookdProc) call(method, path string, body any) error {
-	b, _ := json.Marshal(body)
+	_, err := p.callJSON(method, path, body)
+	return err
+}
+
+// callJSON is call, with the answer's JSON object.
+func (p *hookdProc) callJSON(method, path string, body any) (map[string]any, error) {
+	var b []byte
+	if body != nil {
+		b, _ = json.Marshal(body)
+	}
 	req, _ := http.NewRequest(method, p.url+path, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+p.key)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer res.Body.Close()
+	msg, _ := io.ReadAll(res.Body)
 	if res.StatusCode >= 300 {
-		msg, _ := io.ReadAll(res.Body)
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, msg)
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, msg)
 	}
-	return nil
+	var out map[string]any
+	_ = json.Unmarshal(msg, &out)
+	return out, nil
 }
 
 // setup creates the bench tenant, its event type and webhooks: fanout
@@ -706,6 +725,110 @@ func runPrune(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*Be
 		row.Note = fmt.Sprintf("fanout1 for %s while the pruner deletes a %d-event history; the pass had not ended after %s",
 			cfg.Duration, accepted, (cfg.Duration + cfg.DrainWait).Round(time.Second))
 	}
+	return row, nil
+}
+
+// runReplay measures a replay: tenant bench has ReplayHistory delivered
+// events (fan-out 1) when tenant other starts publishing ReplayLiveRate
+// events/s to a webhook of its own, for Duration without a replay (the
+// control), then for Duration again while bench's whole history is
+// replayed to its webhook. The row's latency is other's during the
+// replay; delivered/s is the replay's, from its request to the last
+// replayed delivery received.
+func runReplay(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*BenchRow, error) {
+	dir, cfg, cleanup, err := rowSetup(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	p, err := startHookd(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	if err := p.setup(rcv, 1, 0); err != nil {
+		return nil, err
+	}
+	if err := p.call("POST", "/v1/tenants", map[string]any{"id": "other", "name": "other"}); err != nil {
+		return nil, err
+	}
+	if err := p.call("POST", "/v1/tenants/other/webhooks", map[string]any{"name": "other", "url": rcv.URL + "/other/0", "events": []string{"*"}}); err != nil {
+		return nil, err
+	}
+	hooks, err := p.callJSON("GET", "/v1/tenants/bench/webhooks", nil)
+	if err != nil {
+		return nil, err
+	}
+	data, _ := hooks["data"].([]any)
+	if len(data) != 1 {
+		return nil, fmt.Errorf("bench has %d webhooks, want 1", len(data))
+	}
+	webhook := data[0].(map[string]any)["id"].(string)
+	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)
+	start := time.Now()
+	history, _ := publish(ctx, cfg, p, 1024, 0, time.Hour, int64(cfg.ReplayHistory), func(a int64) {
+		fmt.Fprintf(cfg.Progress, "\rreplay     history: %d/%d events (%.0f/s)   ", a, cfg.ReplayHistory, float64(a)/time.Since(start).Seconds())
+	})
+	drain(cfg, rcv, history, func() {
+		fmt.Fprintf(cfg.Progress, "\rreplay     history draining: %d/%d            ", rcv.Count(), history)
+	})
+	rcv.Reset()
+	live := func(what string) (int64, time.Duration) {
+		return publishTo(ctx, cfg, p, "other", 1024, cfg.ReplayLiveRate, cfg.Duration, 0, func(int64) {
+			fmt.Fprintf(cfg.Progress, "\rreplay     %s: replayed %d/%d   ", what, rcv.Count(), history)
+		})
+	}
+	waitOther := func(n int64) {
+		for deadline := time.Now().Add(cfg.DrainWait); int64(len(rcv.Other())) < n && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		}
+	}
+	n, _ := live("control, no replay")
+	waitOther(n)
+	control := &BenchRow{}
+	percentiles(rcv.Other(), control)
+	rcv.Reset() // also forgets other's latencies
+	rcv.CountDuplicates()
+
+	replayStart := time.Now()
+	task, err := p.callJSON("POST", "/v1/tenants/bench/webhooks/"+webhook+"/replay", map[string]any{"since": since})
+	if err != nil {
+		return nil, err
+	}
+	taskID, _ := task["id"].(string)
+	var taskTook time.Duration
+	taskDone := make(chan struct{})
+	go func() {
+		defer close(taskDone)
+		for deadline := time.Now().Add(cfg.Duration + cfg.DrainWait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if t, err := p.callJSON("GET", "/v1/tenants/bench/tasks/"+taskID, nil); err == nil && t["status"] != "running" {
+				taskTook = time.Since(replayStart)
+				return
+			}
+		}
+	}()
+	other, pubDur := live("during the replay")
+	waitOther(other)
+	drain(cfg, rcv, history, func() {
+		fmt.Fprintf(cfg.Progress, "\rreplay     replay draining: %d/%d            ", rcv.Count(), history)
+	})
+	<-taskDone
+	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
+	replayed, last := rcv.Count(), rcv.Last()
+	cores, rss := p.usage()
+	row := &BenchRow{Scenario: "replay", Fanout: 1, PayloadBytes: 1024, OfferedRate: cfg.ReplayLiveRate,
+		AcceptedPerSec: float64(other) / pubDur.Seconds(), Delivered: replayed, Expected: history,
+		CPUCores: cores, PeakRSSMB: rss, Duplicates: rcv.Duplicates()}
+	if !last.IsZero() {
+		row.DeliveredPerSec = float64(replayed) / last.Sub(replayStart).Seconds()
+	}
+	percentiles(rcv.Other(), row)
+	took := "did not finish"
+	if taskTook > 0 {
+		took = fmt.Sprintf("made its %d deliveries in %s (%.0f events/s)", history, taskTook.Round(100*time.Millisecond), float64(history)/taskTook.Seconds())
+	}
+	row.Note = fmt.Sprintf("latency is tenant other's (%.0f events/s) during a replay of tenant bench's %d delivered events; without the replay its p50/p99 were %.1f/%.1f ms. The task %s; delivered/s is the replay's, request to last delivery",
+		cfg.ReplayLiveRate, history, control.P50Ms, control.P99Ms, took)
+	rcv.Reset()
 	return row, nil
 }
 

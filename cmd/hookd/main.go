@@ -37,6 +37,7 @@ import (
 	"github.com/hookd/hookd/retention"
 	"github.com/hookd/hookd/service"
 	"github.com/hookd/hookd/sqlite"
+	"github.com/hookd/hookd/tasks"
 
 	// Certificate authorities for https:// webhooks where the system has
 	// none, as in hookd's image, which is built on an empty base; where
@@ -312,6 +313,23 @@ func processClock() (hookd.Clock, error) {
 	return func() time.Time { return time.Now().Add(skew) }, nil
 }
 
+// taskConfig is the task runner's defaults, with HOOKD_TEST_TASK_PAUSE
+// and HOOKD_TEST_TASK_LEASE (Go durations) for the tests that kill a
+// process mid-replay: a pause between chunks to stop it in, and a lease
+// short enough that the next process takes the task over soon.
+func taskConfig() (tasks.Config, error) {
+	var c tasks.Config
+	for name, d := range map[string]*time.Duration{"HOOKD_TEST_TASK_PAUSE": &c.Pause, "HOOKD_TEST_TASK_LEASE": &c.Lease} {
+		if v := os.Getenv(name); v != "" {
+			var err error
+			if *d, err = time.ParseDuration(v); err != nil {
+				return c, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return c, nil
+}
+
 // openStore opens the database. A SQLite store keeps the process's clock;
 // a PostgreSQL store, shared by processes whose clocks may disagree, the
 // database's.
@@ -459,6 +477,21 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		}
 		svcCfg.Notify, svcCfg.Tester = engine.Notify, engine
 	}
+	// Tasks (replays) run on the processes that deliver.
+	var runner *tasks.Runner
+	if engine != nil {
+		tcfg, err := taskConfig()
+		if err != nil {
+			engine.Stop()
+			return err
+		}
+		tcfg.Wake, tcfg.Clock, tcfg.Logger = engine.Notify, clock, log
+		if runner, err = tasks.New(store, tcfg); err != nil {
+			engine.Stop()
+			return err
+		}
+		svcCfg.NotifyTasks = runner.Notify
+	}
 	svc := service.New(svcCfg)
 	api := httpapi.New(httpapi.Config{Service: svc, Logger: log, Clock: clock, AdminKeyHash: hash, PublicURL: cfg.PublicURL})
 	var handler http.Handler
@@ -527,6 +560,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		}
 		pruner.Start(sampleCtx)
 		defer pruner.Stop()
+		runner.Start(sampleCtx)
+		defer runner.Stop()
 	}
 	if cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)

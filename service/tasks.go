@@ -1,0 +1,57 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hookd/hookd"
+)
+
+// Replay starts a task that makes a new delivery to a webhook of every
+// event created in w that it subscribes to (with onlyMissing, of those
+// that have none to it yet), and returns the task.
+func (s *Service) Replay(ctx context.Context, tenantID, webhookID string, w hookd.Window, onlyMissing bool) (*hookd.Task, error) {
+	v := &hookd.ValidationError{}
+	if w.Since.IsZero() {
+		v.Add("since", "is required")
+	}
+	if !w.Since.IsZero() && !w.Until.IsZero() && w.Until.Before(w.Since) {
+		v.Add("until", "is before since")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	wh, err := s.Webhook(ctx, tenantID, webhookID)
+	if err != nil {
+		return nil, err
+	}
+	if !wh.Enabled {
+		return nil, hookd.Errorf(hookd.ErrConflict, "webhook %s is disabled: enable it before replaying to it", wh.ID)
+	}
+	params, err := json.Marshal(hookd.ReplayParams{WebhookID: wh.ID, Since: w.Since, Until: w.Until, OnlyMissing: onlyMissing})
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	now := s.clock.Now()
+	t := &hookd.Task{ID: hookd.NewID(hookd.PrefixTask, now), TenantID: tenantID, Kind: hookd.TaskReplay,
+		Status: hookd.TaskRunning, CreatedAt: now, Params: params}
+	ctx, e := s.audited(ctx, tenantID)
+	e.Action, e.Target = hookd.AuditDeliveriesReplayed, hookd.AuditTarget{Type: "webhook", ID: wh.ID}
+	if err := s.store.CreateTask(ctx, t); err != nil {
+		return nil, notFound(err, "tenant %s not found", tenantID)
+	}
+	if s.cfg.NotifyTasks != nil {
+		s.cfg.NotifyTasks()
+	}
+	return t, nil
+}
+
+// Task returns a tenant's task.
+func (s *Service) Task(ctx context.Context, tenantID, id string) (*hookd.Task, error) {
+	t, err := s.store.GetTask(ctx, tenantID, id)
+	if isNotFound(err) {
+		return nil, hookd.Errorf(hookd.ErrNotFound, "task %s not found", id)
+	}
+	return t, err
+}
