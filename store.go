@@ -181,6 +181,15 @@ type Retention interface {
 	PruneEvents(ctx context.Context, p PruneParams) (*PruneResult, error)
 }
 
+// Reclaimer is implemented by stores whose file keeps the space freed by
+// deletes until told to give it back (SQLite: incremental vacuum). The
+// pruner calls it, in small steps, after a pass that deleted rows.
+type Reclaimer interface {
+	// ReclaimSpace returns up to pages free pages to the file system and
+	// says how many it returned; 0 when none is left.
+	ReclaimSpace(ctx context.Context, pages int) (int, error)
+}
+
 // PruneParams are one batch of PruneEvents.
 type PruneParams struct {
 	After  int64     // seq to look after; 0 is from the oldest

@@ -34,6 +34,10 @@ type Config struct {
 	// that pruning a long history leaves the database to live traffic.
 	// Default 0.1; 1 never waits.
 	Share float64
+	// ReclaimStep is how many free pages one step of giving space back
+	// returns (on a store that keeps it, SQLite); default 1024 (4 MiB of
+	// 4 KiB pages), a few milliseconds of the writer.
+	ReclaimStep int
 	// Clock defaults to time.Now.
 	Clock hookd.Clock
 	// Logger defaults to slog.Default().
@@ -53,8 +57,11 @@ func (c *Config) validate() error {
 	if c.Share == 0 {
 		c.Share = 0.1
 	}
-	if c.Interval < 0 || c.Batch < 0 || c.Share < 0 || c.Share > 1 {
-		return errors.New("retention: Interval and Batch must be positive, Share in (0, 1]")
+	if c.ReclaimStep == 0 {
+		c.ReclaimStep = 1024
+	}
+	if c.Interval < 0 || c.Batch < 0 || c.ReclaimStep < 0 || c.Share < 0 || c.Share > 1 {
+		return errors.New("retention: Interval, Batch and ReclaimStep must be positive, Share in (0, 1]")
 	}
 	if c.Retention > 0 && c.Retention < c.Interval {
 		return fmt.Errorf("retention: Retention %s is shorter than the pass Interval %s", c.Retention, c.Interval)
@@ -88,6 +95,9 @@ func New(store hookd.Retention, cfg Config) (*Pruner, error) {
 // Totals is what a pass deleted.
 type Totals struct {
 	Events, Deliveries, Attempts int
+	// PagesReclaimed is the database pages given back to the file system
+	// afterwards (SQLite).
+	PagesReclaimed int
 }
 
 // Pass prunes every finished event created before now minus Retention, one
@@ -107,20 +117,49 @@ func (p *Pruner) Pass(ctx context.Context) (Totals, error) {
 		}
 		t.Events, t.Deliveries, t.Attempts = t.Events+res.Events, t.Deliveries+res.Deliveries, t.Attempts+res.Attempts
 		if res.Done || res.Next == params.After {
-			return t, nil
+			break
 		}
 		params.After = res.Next
-		if p.cfg.Share < 1 {
-			// Real time, not the clock: this paces work, it decides nothing.
-			took := time.Since(began)
-			pause := time.NewTimer(time.Duration(float64(took) * (1 - p.cfg.Share) / p.cfg.Share))
-			select {
-			case <-ctx.Done():
-				pause.Stop()
-				return t, ctx.Err()
-			case <-pause.C:
+		if err := p.pace(ctx, began); err != nil {
+			return t, err
+		}
+	}
+	if r, ok := p.store.(hookd.Reclaimer); ok && t.Events > 0 {
+		// The file gives back what the pass freed, a step at a time, paced
+		// as the batches are.
+		for {
+			began := time.Now()
+			n, err := r.ReclaimSpace(ctx, p.cfg.ReclaimStep)
+			if err != nil {
+				return t, err
+			}
+			t.PagesReclaimed += n
+			if n < p.cfg.ReclaimStep {
+				return t, nil
+			}
+			if err := p.pace(ctx, began); err != nil {
+				return t, err
 			}
 		}
+	}
+	return t, nil
+}
+
+// pace waits after a step that began at began so that steps take at most
+// Share of the time. Real time, not the clock: this paces work, it
+// decides nothing.
+func (p *Pruner) pace(ctx context.Context, began time.Time) error {
+	if p.cfg.Share >= 1 {
+		return nil
+	}
+	took := time.Since(began)
+	pause := time.NewTimer(time.Duration(float64(took) * (1 - p.cfg.Share) / p.cfg.Share))
+	defer pause.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-pause.C:
+		return nil
 	}
 }
 
@@ -141,7 +180,7 @@ func (p *Pruner) Start(ctx context.Context) {
 			case err != nil && ctx.Err() == nil:
 				p.cfg.Logger.Error("retention pass failed", "err", err)
 			case t.Events > 0:
-				p.cfg.Logger.Info("retention pass", "events", t.Events, "deliveries", t.Deliveries, "attempts", t.Attempts)
+				p.cfg.Logger.Info("retention pass", "events", t.Events, "deliveries", t.Deliveries, "attempts", t.Attempts, "pages_reclaimed", t.PagesReclaimed)
 			}
 			select {
 			case <-ctx.Done():

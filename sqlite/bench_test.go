@@ -2,8 +2,10 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +22,66 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(fmt.Sprintf("fanout=%d", fanout), func(b *testing.B) {
 			s, hooks := benchStore(b, fanout)
 			defer s.Close()
+			benchPublish(b, s, hooks)
+		})
+	}
+}
+
+// BenchmarkPublishCosts measures what parts of the schema cost publishing
+// (fan-out 10, where a delivery's indexes count ten times): the database
+// as hookd makes it; without the index the tenant-wide deliveries list
+// walks (deliveries_tenant_created); and made without auto-vacuum (as
+// databases made before it were), whose writes keep no pointer map.
+func BenchmarkPublishCosts(b *testing.B) {
+	b.Run("as made", func(b *testing.B) {
+		s, hooks := benchStore(b, 10)
+		defer s.Close()
+		benchPublish(b, s, hooks)
+	})
+	b.Run("without deliveries_tenant_created", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "hookd.db")
+		s, hooks := benchStoreAt(b, path, 10)
+		defer s.Close()
+		raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer raw.Close()
+		if _, err := raw.Exec(`DROP INDEX deliveries_tenant_created`); err != nil {
+			b.Fatal(err)
+		}
+		benchPublish(b, s, hooks)
+	})
+	b.Run("auto_vacuum none", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "hookd.db")
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// A table first: the file is no longer empty when hookd opens it.
+		if _, err := raw.Exec(`PRAGMA auto_vacuum = NONE; CREATE TABLE made_before (x INTEGER)`); err != nil {
+			b.Fatal(err)
+		}
+		raw.Close()
+		s, hooks := benchStoreAt(b, path, 10)
+		defer s.Close()
+		raw, err = sql.Open("sqlite", path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer raw.Close()
+		var mode int
+		if err := raw.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 0 {
+			b.Fatalf("auto_vacuum = %d, %v", mode, err)
+		}
+		benchPublish(b, s, hooks)
+	})
+}
+
+func benchPublish(b *testing.B, s *sqlite.Store, hooks []string) {
+	fanout := len(hooks)
+	{
+		{
 			ctx := context.Background()
 			now := time.Now().UTC()
 			data := json.RawMessage(`{"invocation":"abc","status":"ok","durationMs":1234}`)
@@ -42,7 +104,7 @@ func BenchmarkPublish(b *testing.B) {
 			})
 			b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(n.Load()*int64(fanout))/b.Elapsed().Seconds(), "deliveries/s")
-		})
+		}
 	}
 }
 
@@ -105,7 +167,14 @@ func benchClaimRecord(b *testing.B, perWebhook int) {
 // benchStore opens a store with tenant "t" and n webhooks subscribed to
 // everything, and returns the webhooks' IDs.
 func benchStore(b *testing.B, n int) (*sqlite.Store, []string) {
-	s := open(b, nil)
+	return benchStoreAt(b, filepath.Join(b.TempDir(), "hookd.db"), n)
+}
+
+func benchStoreAt(b *testing.B, path string, n int) (*sqlite.Store, []string) {
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	now := time.Now().UTC()
 	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {

@@ -9,6 +9,45 @@ import (
 	"github.com/hookd/hookd/internal/sqlrow"
 )
 
+var _ hookd.Reclaimer = (*Store)(nil)
+
+// ReclaimSpace runs one step of incremental vacuum in the writer: the
+// file shrinks by the free pages it moves to the end and cuts off. A
+// database made before hookd set auto_vacuum (see migrate) has none, and
+// returns 0: its file keeps reusing its free pages instead.
+func (s *Store) ReclaimSpace(ctx context.Context, pages int) (int, error) {
+	var freed int
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var before, after int
+		if err := tx.QueryRow(`PRAGMA freelist_count`).Scan(&before); err != nil {
+			return err
+		}
+		if before == 0 {
+			freed = 0
+			return nil
+		}
+		rows, err := tx.Query(fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, pages))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(`PRAGMA freelist_count`).Scan(&after); err != nil {
+			return err
+		}
+		freed = before - after
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reclaim space: %w", err)
+	}
+	return freed, nil
+}
+
 func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.PruneResult, error) {
 	var res *hookd.PruneResult
 	err := s.write(ctx, func(tx *sql.Tx) error {

@@ -109,7 +109,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// temp_store=MEMORY keeps statement sub-journals (multi-row statements
 	// inside a transaction) off the disk: they were an eighth of the writer's
 	// time as temp-file writes.
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(2)"
+	// auto_vacuum comes first: a new database frees the space it no longer
+	// needs (the pruner runs incremental_vacuum after deleting), and SQLite
+	// takes it only while the file is empty, before WAL mode writes its
+	// header. On a database made before, it changes nothing until a full
+	// VACUUM (docs/OPERATIONS.md).
+	pragmas := "_pragma=auto_vacuum(2)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(2)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	// The writer gets a 32 MiB page cache: it touches the queue's indexes
 	// on every batch. Readers keep SQLite's default.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,68 @@ func TestDurabilitySettings(t *testing.T) {
 	var mode string
 	if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v", mode, err)
+	}
+}
+
+// A new database is made with incremental auto-vacuum, so that the space
+// the pruner frees goes back to the file system: after a prune and the
+// reclaim steps, the file has no free page and fewer pages than before.
+func TestPruneReclaimsSpace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	raw, _ := sql.Open("sqlite", path)
+	defer raw.Close()
+	pragma := func(name string) int {
+		var n int
+		if err := raw.QueryRow(`PRAGMA ` + name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if mode := pragma("auto_vacuum"); mode != 2 {
+		t.Fatalf("auto_vacuum = %d, want 2 (incremental)", mode)
+	}
+	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "acme", Name: "Acme", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(`{"pad":"` + strings.Repeat("x", 4000) + `"}`)
+	for i := range 500 {
+		ev := &hookd.Event{ID: "e" + strconv.Itoa(i), TenantID: "acme", Type: "a.b", Timestamp: time.Now().Add(-time.Hour)}
+		if err := ev.BuildPayload(data, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PublishEvent(ctx, ev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := pragma("page_count")
+	res, err := s.PruneEvents(ctx, hookd.PruneParams{Before: time.Now(), Limit: 1000})
+	if err != nil || res.Events != 500 {
+		t.Fatalf("prune: %+v, %v", res, err)
+	}
+	if pragma("freelist_count") < 500 {
+		t.Fatalf("the prune freed %d pages, want the events' 500 or more", pragma("freelist_count"))
+	}
+	steps := 0
+	for {
+		n, err := s.ReclaimSpace(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if n > 100 {
+			t.Fatalf("a step of 100 pages gave back %d", n)
+		}
+		steps++
+	}
+	if free, pages := pragma("freelist_count"), pragma("page_count"); free != 0 || pages > full-500 || steps < 5 {
+		t.Fatalf("after %d reclaim steps: %d free pages, %d pages (were %d)", steps, free, pages, full)
 	}
 }
