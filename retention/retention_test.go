@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,8 +62,9 @@ func TestPass(t *testing.T) {
 		Events: []string{"*"}, Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true, MaxAttempts: 3,
 		Secret: hookd.GenerateSecret(hookd.SchemeStandard), CreatedAt: c.now(), UpdatedAt: c.now()}))
 	publish := func(id string) {
+		// Payloads of a few pages each, so that pruning frees pages.
 		ev := &hookd.Event{ID: id, TenantID: "acme", Type: "a.b", Timestamp: c.now()}
-		must(t, ev.BuildPayload([]byte(`{}`), nil))
+		must(t, ev.BuildPayload([]byte(`{"pad":"`+strings.Repeat("x", 10000)+`"}`), nil))
 		_, err := s.PublishEvent(ctx, ev, []string{"wh_a"})
 		must(t, err)
 	}
@@ -101,6 +103,9 @@ func TestPass(t *testing.T) {
 	must(t, err)
 	if n.Events != 7 || n.Deliveries != 7 || n.Attempts != 7 {
 		t.Fatalf("pruned %+v, want the 7 delivered old events", n)
+	}
+	if n.PagesReclaimed < 7*2 {
+		t.Fatalf("the pass gave back %d pages, want the pruned payloads' (at least 14)", n.PagesReclaimed)
 	}
 	for _, id := range []string{"waiting", "recent"} {
 		if _, err := s.GetEvent(ctx, "acme", id); err != nil {
