@@ -2,7 +2,10 @@ package hookd
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -97,6 +100,25 @@ type TenantDeliveryQuery struct {
 	BeforeAt time.Time
 	BeforeID string
 	Limit    int
+}
+
+// DeliveryCursor is the cursor of a list of deliveries that goes on after
+// d (newest first): its creation time and id, opaque to the caller.
+func DeliveryCursor(d *Delivery) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(d.CreatedAt.UnixMicro(), 10) + ":" + d.ID))
+}
+
+// SetCursor makes q go on after the delivery whose DeliveryCursor c is;
+// false when c is not one.
+func (q *TenantDeliveryQuery) SetCursor(c string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	at, id, ok := strings.Cut(string(b), ":")
+	micros, perr := strconv.ParseInt(at, 10, 64)
+	if err != nil || !ok || perr != nil || micros <= 0 || id == "" {
+		return false
+	}
+	q.BeforeAt, q.BeforeID = time.UnixMicro(micros).UTC(), id
+	return true
 }
 
 // StatsQuery selects what statistics count.

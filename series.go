@@ -37,8 +37,22 @@ var LatencyBounds = []time.Duration{
 	2500 * time.Millisecond, 5 * time.Second, 10 * time.Second, 30 * time.Second,
 }
 
-// LatencyHistogram counts response times per bin of LatencyBounds.
-type LatencyHistogram [15]int
+// LatencyHistogram counts response times per bin of LatencyBounds, and
+// adds them up per bin: a bin's mean places its quantiles inside it, so
+// that an endpoint whose every answer took 2.5 s reads 2.5 s, not the
+// middle of its bin.
+type LatencyHistogram struct {
+	Counts [15]int
+	Sums   [15]time.Duration
+}
+
+// Observe adds n response times that add up to sum to bin.
+func (h *LatencyHistogram) Observe(bin, n int, sum time.Duration) {
+	if bin >= 0 && bin < len(h.Counts) {
+		h.Counts[bin] += n
+		h.Sums[bin] += sum
+	}
+}
 
 // LatencyBin is the bin of LatencyBounds that d falls in.
 func LatencyBin(d time.Duration) int {
@@ -53,7 +67,7 @@ func LatencyBin(d time.Duration) int {
 // Count is how many response times the histogram holds.
 func (h *LatencyHistogram) Count() int {
 	n := 0
-	for _, c := range h {
+	for _, c := range h.Counts {
 		n += c
 	}
 	return n
@@ -61,13 +75,16 @@ func (h *LatencyHistogram) Count() int {
 
 // Add merges o into h.
 func (h *LatencyHistogram) Add(o *LatencyHistogram) {
-	for i, c := range o {
-		h[i] += c
+	for i := range o.Counts {
+		h.Counts[i] += o.Counts[i]
+		h.Sums[i] += o.Sums[i]
 	}
 }
 
 // Quantile estimates the q-quantile (0–1) by linear interpolation inside
-// its bin, so it is off by at most the bin's width. 0 when empty.
+// its bin, over the widest span centred on the bin's mean that fits in
+// it: exact when the bin's times are all equal, never outside the bin,
+// and the whole bin when its times spread evenly. 0 when empty.
 func (h *LatencyHistogram) Quantile(q float64) time.Duration {
 	n := h.Count()
 	if n == 0 {
@@ -75,18 +92,22 @@ func (h *LatencyHistogram) Quantile(q float64) time.Duration {
 	}
 	rank := q * float64(n)
 	seen := 0.0
-	for i, c := range h {
+	for i, c := range h.Counts {
 		if c == 0 {
 			continue
 		}
 		if seen+float64(c) >= rank {
 			lo, hi := binRange(i)
+			if mean := h.Sums[i] / time.Duration(c); mean >= lo && mean <= hi && h.Sums[i] > 0 {
+				half := min(mean-lo, hi-mean)
+				lo, hi = mean-half, mean+half
+			}
 			frac := (rank - seen) / float64(c)
 			return lo + time.Duration(frac*float64(hi-lo))
 		}
 		seen += float64(c)
 	}
-	_, hi := binRange(len(h) - 1)
+	_, hi := binRange(len(h.Counts) - 1)
 	return hi
 }
 

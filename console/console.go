@@ -109,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("POST /console/webhooks/{id}/rotate", s.signedIn(s.rotateSecret, writer))
 	s.mux.Handle("GET /console/webhooks/{id}/delete", s.signedIn(s.deleteWebhookPage, writer))
 	s.mux.Handle("POST /console/webhooks/{id}/delete", s.signedIn(s.deleteWebhook, writer))
+	s.mux.Handle("GET /console/deliveries", s.signedIn(s.deliveriesPage, inTenant))
 	s.mux.Handle("GET /console/deliveries/{id}", s.signedIn(s.deliveryPage, inTenant))
 	s.mux.Handle("POST /console/deliveries/{id}/retry", s.signedIn(s.retryDelivery, writer))
 	s.mux.Handle("GET /console/failed", s.signedIn(s.failedPage, inTenant))

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -144,5 +146,103 @@ func (s *Server) eventPage(w http.ResponseWriter, r *http.Request, v *visit) err
 		return err
 	}
 	s.render(w, r, v, http.StatusOK, "event", "Event "+ev.ID, map[string]any{"Event": ev, "Deliveries": ds, "Names": names})
+	return nil
+}
+
+// consoleTime is how the deliveries page's date inputs (datetime-local,
+// read as UTC) write times.
+const consoleTime = "2006-01-02T15:04:05"
+
+// deliveriesPage finds deliveries across the tenant's webhooks: by status,
+// webhook, event type and creation time, or an event's or a delivery's id
+// (a delivery id opens that delivery), newest first, a cursor per page.
+func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	qs := r.URL.Query()
+	q := hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: qs.Get("webhook"), EventType: strings.TrimSpace(qs.Get("type")), Limit: 51}
+	data := map[string]any{"Webhook": q.WebhookID, "Type": q.EventType, "Since": qs.Get("since"), "Until": qs.Get("until")}
+	problems := map[string]string{}
+	if st := hookd.DeliveryStatus(qs.Get("status")); st.Valid() {
+		q.Status = st
+		data["Status"] = string(st)
+	}
+	search := strings.TrimSpace(qs.Get("q"))
+	data["Search"] = search
+	if strings.HasPrefix(search, hookd.PrefixDelivery) {
+		if _, err := s.store.GetDelivery(r.Context(), v.tenant.ID, search); err == nil {
+			http.Redirect(w, r, "/console/deliveries/"+search, http.StatusSeeOther)
+			return nil
+		}
+		problems["q"] = "there is no delivery " + search + " in " + v.tenant.Name
+	} else if search != "" {
+		q.EventID = search
+	}
+	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
+		raw := qs.Get(name)
+		if raw == "" {
+			continue
+		}
+		if len(raw) == len("2006-01-02T15:04") {
+			raw += ":00"
+		}
+		t, err := time.Parse(consoleTime, raw)
+		if err != nil {
+			problems[name] = "not a date and time"
+			continue
+		}
+		*dst = t.UTC()
+		if name == "until" {
+			*dst = dst.Add(time.Second - time.Microsecond) // the whole second named
+		}
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
+		problems["until"] = "is before the start"
+	}
+	data["Problems"] = problems
+	data["Missing"] = problems["q"]
+	delete(problems, "q") // not the form's fault: the page says nothing matches
+	data["Filtered"] = q.Status != "" || q.WebhookID != "" || q.EventType != "" || search != "" || !q.Since.IsZero() || !q.Until.IsZero()
+	if c := qs.Get("after"); c != "" && q.SetCursor(c) {
+		data["Paged"] = true
+	}
+	var list []*hookd.Delivery
+	if len(problems) == 0 && data["Missing"] == "" {
+		var err error
+		if list, err = s.store.ListTenantDeliveries(r.Context(), q); err != nil {
+			return err
+		}
+	}
+	first := url.Values{}
+	for _, k := range []string{"q", "status", "webhook", "type", "since", "until"} {
+		if val := qs.Get(k); val != "" {
+			first.Set(k, val)
+		}
+	}
+	data["First"] = "/console/deliveries?" + first.Encode() + "#results"
+	if len(list) > 50 {
+		list = list[:50]
+		next := url.Values{}
+		for k, vs := range first {
+			next[k] = vs
+		}
+		next.Set("after", hookd.DeliveryCursor(list[49]))
+		data["Next"] = "/console/deliveries?" + next.Encode() + "#results"
+	}
+	data["Deliveries"] = list
+	names, err := s.webhookNames(r, v)
+	if err != nil {
+		return err
+	}
+	data["Names"] = names
+	hooks, _, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: v.tenant.ID, Page: hookd.Page{Limit: 250}})
+	if err != nil {
+		return err
+	}
+	data["Webhooks"] = hooks
+	types, err := s.store.ListEventTypes(r.Context())
+	if err != nil {
+		return err
+	}
+	data["Types"] = types
+	s.render(w, r, v, http.StatusOK, "deliveries", "Deliveries", data)
 	return nil
 }

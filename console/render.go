@@ -25,7 +25,7 @@ type pageTemplate struct {
 var navOf = map[string]string{
 	"webhooks": "webhooks", "webhook": "webhooks", "webhook_form": "webhooks", "webhook_delete": "webhooks",
 	"delivery": "webhooks", "event_types": "event-types", "events": "events", "event": "events", "audit": "audit",
-	"failed": "failed", "stats": "stats", "tenants": "tenants",
+	"failed": "failed", "stats": "stats", "tenants": "tenants", "deliveries": "deliveries",
 }
 
 var funcs = template.FuncMap{

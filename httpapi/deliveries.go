@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -265,14 +263,8 @@ func (s *Server) listTenantDeliveries(w http.ResponseWriter, r *http.Request) er
 	if q.Since, q.Until, err = queryWindow(r); err != nil {
 		return err
 	}
-	if c := qs.Get("cursor"); c != "" {
-		b, err := base64.RawURLEncoding.DecodeString(c)
-		at, id, ok := strings.Cut(string(b), ":")
-		micros, perr := strconv.ParseInt(at, 10, 64)
-		if err != nil || !ok || perr != nil || micros <= 0 || id == "" {
-			return hookd.BadRequest("query parameter cursor is not a cursor this API gave")
-		}
-		q.BeforeAt, q.BeforeID = time.UnixMicro(micros).UTC(), id
+	if c := qs.Get("cursor"); c != "" && !q.SetCursor(c) {
+		return hookd.BadRequest("query parameter cursor is not a cursor this API gave")
 	}
 	list, err := s.store.ListTenantDeliveries(r.Context(), q)
 	if err != nil {
@@ -281,8 +273,7 @@ func (s *Server) listTenantDeliveries(w http.ResponseWriter, r *http.Request) er
 	var next any
 	if len(list) > limit {
 		list = list[:limit]
-		last := list[limit-1]
-		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.CreatedAt.UnixMicro(), 10) + ":" + last.ID))
+		next = hookd.DeliveryCursor(list[limit-1])
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"data": list, "nextCursor": next})
 	return nil

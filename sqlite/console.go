@@ -64,10 +64,11 @@ func (s *Store) StatsSeries(ctx context.Context, q hookd.SeriesQuery) ([]*hookd.
 	for rows.Next() {
 		var bucket int64
 		var bin, n, ok int
-		if err := rows.Scan(&bucket, &bin, &n, &ok); err != nil {
+		var sumUs int64
+		if err := rows.Scan(&bucket, &bin, &n, &ok, &sumUs); err != nil {
 			return nil, fmt.Errorf("attempt series: %w", err)
 		}
-		series.AddAttempts(bucket, bin, n, ok)
+		series.AddAttempts(bucket, bin, n, ok, sumUs)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("attempt series: %w", err)

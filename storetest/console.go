@@ -140,7 +140,7 @@ func testStatsSeries(t *testing.T, s hookd.Store, clock *Clock) {
 		t.Fatalf("second hour = %+v, created %+v", tried, created)
 	}
 	timeouts := tried.Attempts - tried.Latency.Count()
-	if timeouts != 2 || tried.Latency[hookd.LatencyBin(7*time.Millisecond)] != tried.Successes || tried.Latency[hookd.LatencyBin(700*time.Millisecond)] != tried.Attempts-tried.Successes-timeouts {
+	if timeouts != 2 || tried.Latency.Counts[hookd.LatencyBin(7*time.Millisecond)] != tried.Successes || tried.Latency.Counts[hookd.LatencyBin(700*time.Millisecond)] != tried.Attempts-tried.Successes-timeouts {
 		t.Fatalf("latency bins = %v (%d attempts, %d successes)", tried.Latency, tried.Attempts, tried.Successes)
 	}
 	if p := tried.Latency.Quantile(0.99); p < 500*time.Millisecond || p > time.Second {

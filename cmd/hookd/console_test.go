@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -452,3 +453,96 @@ func consolePost(t *testing.T, target string, session *http.Cookie, form url.Val
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// The Deliveries page finds any delivery of the tenant: by status and
+// webhook, by event type, by an event's id, and by a delivery's id (which
+// opens it), 50 to a page with a cursor and no repeats.
+func TestConsoleFindsDeliveries(t *testing.T) {
+	ctx := browser(t)
+	shot := newShots(t)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if strings.HasSuffix(r.URL.Path, "/bad") {
+			w.WriteHeader(500)
+		}
+	}))
+	defer rcv.Close()
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--allow-networks", "127.0.0.0/8")
+	defer stop()
+	admin := &client{t: t, base: base, key: "adm"}
+	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc"})
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.completed", "description": ""})
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "document.uploaded", "description": ""})
+	admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Good", "url": rcv.URL + "/good", "events": []string{"*"}})
+	bad := admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Bad", "url": rcv.URL + "/bad", "events": []string{"*"}, "maxAttempts": 1})["id"].(string)
+	for range 30 {
+		admin.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{}})
+	}
+	admin.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"id": "evt_find_me", "type": "document.uploaded", "data": map[string]any{}})
+	eventually(t, "62 deliveries finished", func() bool {
+		ds := admin.must(200, "GET", "/v1/tenants/acme/deliveries?limit=250", nil)["data"].([]any)
+		for _, d := range ds {
+			if st := d.(map[string]any)["status"]; st == "PENDING" || st == "RETRYING" {
+				return false
+			}
+		}
+		return len(ds) == 62
+	})
+	one := admin.must(200, "GET", "/v1/tenants/acme/deliveries?eventId=evt_find_me&webhookId="+bad, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
+
+	link := admin.must(201, "POST", "/v1/tenants/acme/portal-sessions", map[string]any{})["url"].(string)
+	rows := func() int { return read(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#results tbody tr').length`)) }
+	ids := func() []string {
+		return read(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#results tbody tr td:first-child code')].map(c => c.textContent)`))
+	}
+	act(t, ctx, "sign in and open Deliveries", chromedp.Navigate(link), chromedp.WaitVisible(`//h1[text()="Webhooks"]`),
+		chromedp.Click(`//nav//a[text()="Deliveries"]`), chromedp.WaitVisible(`//h1[text()="Deliveries"]`))
+	if n := rows(); n != 50 {
+		t.Fatalf("the first page shows %d deliveries, want 50", n)
+	}
+	first := ids()
+	shot.take(ctx, "deliveries")
+	act(t, ctx, "older", chromedp.Click(`//a[@rel="next"]`), chromedp.WaitVisible(`//a[text()="← Newest"]`))
+	second := ids()
+	if len(second) != 12 {
+		t.Fatalf("the second page shows %d deliveries, want 12", len(second))
+	}
+	for _, id := range second {
+		if slices.Contains(first, id) {
+			t.Fatalf("%s is on both pages", id)
+		}
+	}
+
+	act(t, ctx, "filter by status and webhook", chromedp.Navigate(base+"/console/deliveries"), chromedp.WaitVisible(chromedp.CSS("#status")),
+		chromedp.SetValue(chromedp.CSS("#status"), "FAILED"), chromedp.SetValue(chromedp.CSS("#webhook"), bad),
+		chromedp.Click(`//button[text()="Find"]`), chromedp.WaitVisible(`//a[text()="Clear"]`))
+	if n := rows(); n != 31 {
+		t.Fatalf("FAILED to Bad: %d rows, want 31", n)
+	}
+	if badges := read(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#results .status-failed').length`)); badges != 31 {
+		t.Fatalf("%d FAILED badges among 31 rows", badges)
+	}
+	shot.take(ctx, "deliveries-filtered")
+	act(t, ctx, "filter by type", chromedp.Navigate(base+"/console/deliveries?type=document.uploaded"), chromedp.WaitVisible(chromedp.CSS("#results")))
+	if n := rows(); n != 2 {
+		t.Fatalf("document.uploaded: %d rows, want 2", n)
+	}
+	act(t, ctx, "find an event", chromedp.Navigate(base+"/console/deliveries"), chromedp.WaitVisible(chromedp.CSS("#q")),
+		chromedp.SetValue(chromedp.CSS("#q"), "evt_find_me"), chromedp.Click(`//button[text()="Find"]`), chromedp.WaitVisible(`//a[text()="Clear"]`))
+	if n := rows(); n != 2 {
+		t.Fatalf("evt_find_me: %d rows, want 2", n)
+	}
+	act(t, ctx, "find a delivery", chromedp.SetValue(chromedp.CSS("#q"), one), chromedp.Click(`//button[text()="Find"]`),
+		chromedp.WaitVisible(fmt.Sprintf(`//h1[contains(., %q)]`, one)))
+	act(t, ctx, "find no delivery", chromedp.Navigate(base+"/console/deliveries?q=dlv_nope"), chromedp.WaitVisible(chromedp.CSS("#results .empty")))
+	if e := text(t, ctx, "#results .empty"); !strings.Contains(e, "dlv_nope") {
+		t.Fatalf("an unknown delivery id says %q", e)
+	}
+	act(t, ctx, "a bad window", chromedp.Navigate(base+"/console/deliveries?since=2026-02-01T00:00&until=2026-01-01T00:00"), chromedp.WaitVisible(chromedp.CSS("#until-problem")))
+	act(t, ctx, "nothing in the window", chromedp.Navigate(base+"/console/deliveries?until=2001-01-01T00:00"), chromedp.WaitVisible(chromedp.CSS("#results .empty")))
+	if e := text(t, ctx, "#results .empty"); !strings.Contains(e, "match these filters") {
+		t.Fatalf("an empty window says %q", e)
+	}
+	act(t, ctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/console/deliveries"), chromedp.WaitVisible(chromedp.CSS("#results")))
+	shot.take(ctx, "deliveries-phone")
+}

@@ -62,9 +62,11 @@ func SeriesSQL(q hookd.SeriesQuery, ph func(int) string) (attempts, deliveries s
 	// falls in.
 	rolled := " FROM %s WHERE " + where + " AND hour > " + ph(4) + " - " + fmt.Sprint(hourUs) + " AND hour < " + ph(5)
 	hourBucket := "CASE WHEN hour < " + ph(1) + " THEN 0 ELSE (hour - " + ph(1) + ") / " + ph(2) + " END"
-	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + latencyBin("") + " AS bin, count(*), CAST(sum(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT)" +
+	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + latencyBin("") + " AS bin, count(*), CAST(sum(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT)," +
+		" CAST(sum(CASE WHEN status_code > 0 THEN duration_us ELSE 0 END) AS BIGINT)" +
 		" FROM attempts WHERE " + where + " AND started_at >= " + ph(4) + " AND started_at < " + ph(5) + " GROUP BY 1, 2" +
-		" UNION ALL SELECT " + hourBucket + ", bin, CAST(sum(attempts) AS BIGINT), CAST(sum(successes) AS BIGINT)" + fmt.Sprintf(rolled, "stats_hourly_bins") + " GROUP BY 1, 2"
+		" UNION ALL SELECT " + hourBucket + ", bin, CAST(sum(attempts) AS BIGINT), CAST(sum(successes) AS BIGINT), CAST(sum(answered_us) AS BIGINT)" +
+		fmt.Sprintf(rolled, "stats_hourly_bins") + " GROUP BY 1, 2"
 	deliveries = "SELECT " + fmt.Sprintf(bucket, "created_at") + " AS bucket, status, count(*)" +
 		" FROM deliveries WHERE " + where + " AND created_at >= " + ph(4) + " AND created_at < " + ph(5) + " GROUP BY 1, 2"
 	for _, c := range [][2]string{{"SUCCESS", "delivered_success"}, {"FAILED", "delivered_failed"}, {"CANCELED", "delivered_canceled"}} {
@@ -98,17 +100,16 @@ func NewSeries(q hookd.SeriesQuery) *Series {
 	return s
 }
 
-// AddAttempts adds a row of the attempts query.
-func (s *Series) AddAttempts(bucket int64, bin, n, successes int) {
+// AddAttempts adds a row of the attempts query: n attempts, successes of
+// them, and the answered ones' response times added up (sumUs).
+func (s *Series) AddAttempts(bucket int64, bin, n, successes int, sumUs int64) {
 	if bucket < 0 || bucket >= int64(len(s.Buckets)) {
 		return
 	}
 	b := s.Buckets[bucket]
 	b.Attempts += n
 	b.Successes += successes
-	if bin >= 0 && bin < len(b.Latency) {
-		b.Latency[bin] += n
-	}
+	b.Latency.Observe(bin, n, MicroDuration(sumUs))
 }
 
 // AddDeliveries adds a row of the deliveries query.

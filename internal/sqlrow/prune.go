@@ -81,13 +81,13 @@ func PruneSQL(seqs string) []string {
 		ON CONFLICT (tenant_id, webhook_id, hour) DO UPDATE SET attempts = stats_hourly.attempts + excluded.attempts,
 			successes = stats_hourly.successes + excluded.successes, answered = stats_hourly.answered + excluded.answered,
 			answered_us = stats_hourly.answered_us + excluded.answered_us`,
-		`INSERT INTO stats_hourly_bins (tenant_id, webhook_id, hour, bin, attempts, successes)
+		`INSERT INTO stats_hourly_bins (tenant_id, webhook_id, hour, bin, attempts, successes, answered_us)
 		SELECT a.tenant_id, a.webhook_id, ` + hourOf("a.started_at") + `, ` + latencyBin("a.") + `,
-			count(*), sum(CASE WHEN a.success THEN 1 ELSE 0 END)
+			count(*), sum(CASE WHEN a.success THEN 1 ELSE 0 END), sum(CASE WHEN a.status_code > 0 THEN a.duration_us ELSE 0 END)
 		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_seq IN (` + seqs + `)
 		GROUP BY 1, 2, 3, 4
 		ON CONFLICT (tenant_id, webhook_id, hour, bin) DO UPDATE SET attempts = stats_hourly_bins.attempts + excluded.attempts,
-			successes = stats_hourly_bins.successes + excluded.successes`,
+			successes = stats_hourly_bins.successes + excluded.successes, answered_us = stats_hourly_bins.answered_us + excluded.answered_us`,
 		`INSERT INTO stats_hourly (tenant_id, webhook_id, hour, delivered_success, delivered_failed, delivered_canceled)
 		SELECT tenant_id, webhook_id, ` + hourOf("created_at") + `,
 			sum(CASE WHEN status = 'SUCCESS' THEN 1 ELSE 0 END), sum(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END),
