@@ -491,7 +491,9 @@ func TestConsoleFindsDeliveries(t *testing.T) {
 	one := admin.must(200, "GET", "/v1/tenants/acme/deliveries?eventId=evt_find_me&webhookId="+bad, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
 
 	link := admin.must(201, "POST", "/v1/tenants/acme/portal-sessions", map[string]any{})["url"].(string)
-	rows := func() int { return read(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#results tbody tr').length`)) }
+	rows := func() int {
+		return read(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#results tbody tr').length`))
+	}
 	ids := func() []string {
 		return read(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#results tbody tr td:first-child code')].map(c => c.textContent)`))
 	}
