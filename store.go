@@ -103,6 +103,9 @@ type Deliveries interface {
 	// ListTenantDeliveries returns a tenant's deliveries across its
 	// webhooks, filtered, newest first.
 	ListTenantDeliveries(ctx context.Context, q TenantDeliveryQuery) ([]*Delivery, error)
+	// CountTenantDeliveries counts what ListTenantDeliveries would list,
+	// without its cursor and limit (a bulk action's preview).
+	CountTenantDeliveries(ctx context.Context, q TenantDeliveryQuery) (int, error)
 	// ListFailedDeliveries returns the tenant's FAILED deliveries, most
 	// recently failed first.
 	ListFailedDeliveries(ctx context.Context, tenantID string, p Page) ([]*Delivery, int, error)

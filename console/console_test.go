@@ -238,13 +238,14 @@ func TestTenantWalls(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"/console/webhooks/" + theirs.ID, "/console/deliveries/" + theirDelivery, "/console/webhooks/" + theirs.ID + "/edit",
-		"/console/stats?webhook=" + theirs.ID} {
+		"/console/stats?webhook=" + theirs.ID, "/console/webhooks/" + theirs.ID + "/confirm?action=cancel"} {
 		if r := e.do("GET", p, nil, acme); r.status != 404 || strings.Contains(r.body, "globex hook") {
 			t.Fatalf("another tenant's %s: %d", p, r.status)
 		}
 	}
-	for _, p := range []string{"/console/webhooks/" + theirs.ID + "/delete", "/console/webhooks/" + theirs.ID + "/enabled", "/console/deliveries/" + theirDelivery + "/retry"} {
-		if r := e.do("POST", p, url.Values{"csrf": {token}, "enabled": {"false"}}, acme); r.status != 404 {
+	for _, p := range []string{"/console/webhooks/" + theirs.ID + "/delete", "/console/webhooks/" + theirs.ID + "/enabled", "/console/deliveries/" + theirDelivery + "/retry",
+		"/console/webhooks/" + theirs.ID + "/cancel", "/console/webhooks/" + theirs.ID + "/replay", "/console/webhooks/" + theirs.ID + "/retry-failed"} {
+		if r := e.do("POST", p, url.Values{"csrf": {token}, "enabled": {"false"}, "since": {"2000-01-01T00:00"}}, acme); r.status != 404 {
 			t.Fatalf("POST %s in another tenant: %d", p, r.status)
 		}
 	}
@@ -294,14 +295,14 @@ func TestReadOnly(t *testing.T) {
 	if page.status != 200 || strings.Contains(page.body, "Send test") || strings.Contains(page.body, wh.Secret) || !strings.Contains(page.body, "read-only") {
 		t.Fatalf("read-only webhook page: %d", page.status)
 	}
-	for _, p := range []string{"/console/webhooks/new", "/console/webhooks/" + wh.ID + "/edit"} {
+	for _, p := range []string{"/console/webhooks/new", "/console/webhooks/" + wh.ID + "/edit", "/console/webhooks/" + wh.ID + "/confirm?action=disable"} {
 		if r := e.do("GET", p, nil, ro); r.status != 403 {
 			t.Fatalf("GET %s read-only: %d", p, r.status)
 		}
 	}
 	for _, p := range []string{"/console/webhooks", "/console/webhooks/" + wh.ID, "/console/webhooks/" + wh.ID + "/test",
 		"/console/webhooks/" + wh.ID + "/rotate", "/console/webhooks/" + wh.ID + "/delete", "/console/webhooks/" + wh.ID + "/retry-failed",
-		"/console/deliveries/" + dlv + "/retry"} {
+		"/console/deliveries/" + dlv + "/retry", "/console/webhooks/" + wh.ID + "/cancel", "/console/webhooks/" + wh.ID + "/replay"} {
 		if r := e.do("POST", p, url.Values{"csrf": {token}, "grace": {"0s"}, "name": {"x"}}, ro); r.status != 403 {
 			t.Fatalf("POST %s read-only: %d", p, r.status)
 		}

@@ -25,7 +25,7 @@ type pageTemplate struct {
 var navOf = map[string]string{
 	"webhooks": "webhooks", "webhook": "webhooks", "webhook_form": "webhooks", "webhook_delete": "webhooks",
 	"delivery": "webhooks", "event_types": "event-types", "events": "events", "event": "events", "audit": "audit",
-	"failed": "failed", "stats": "stats", "tenants": "tenants", "deliveries": "deliveries",
+	"failed": "failed", "stats": "stats", "tenants": "tenants", "deliveries": "deliveries", "confirm": "webhooks", "task": "webhooks",
 }
 
 var funcs = template.FuncMap{
@@ -65,6 +65,7 @@ var funcs = template.FuncMap{
 	},
 	"pct":   func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 	"lower": func(s hookd.DeliveryStatus) string { return strings.ToLower(string(s)) },
+	"replace": func(s, old, new string) string { return strings.ReplaceAll(s, old, new) },
 	"pretty": func(b []byte) string {
 		var out bytes.Buffer
 		if json.Indent(&out, b, "", "  ") != nil {
@@ -151,6 +152,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, v *visit, status
 		return
 	}
 	p := page{Title: title, Nav: pt.nav, D: data, Notice: notices[r.URL.Query().Get("notice")]}
+	if n := r.URL.Query().Get("canceled"); n != "" {
+		if count, err := strconv.Atoi(n); err == nil {
+			p.Notice = fmt.Sprintf("%d waiting deliveries were canceled.", count)
+		}
+	}
 	if n := r.URL.Query().Get("retried"); n != "" {
 		if count, err := strconv.Atoi(n); err == nil {
 			p.Notice = fmt.Sprintf("%d failed deliveries were queued for one more attempt each.", count)

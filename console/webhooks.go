@@ -473,7 +473,12 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	n, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID, hookd.Window{})
+	problems := map[string]string{}
+	win := bulkWindow(r.PostForm, problems)
+	if len(problems) > 0 {
+		return &pageError{http.StatusUnprocessableEntity, "The window is not two dates and times, the second after the first."}
+	}
+	n, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID, win)
 	if err != nil {
 		return err
 	}

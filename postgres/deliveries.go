@@ -72,6 +72,14 @@ func (s *Store) ListTenantDeliveries(ctx context.Context, q hookd.TenantDelivery
 	return collect(rows, err, "list deliveries", sqlrow.ScanDelivery)
 }
 
+func (s *Store) CountTenantDeliveries(ctx context.Context, q hookd.TenantDeliveryQuery) (int, error) {
+	q.BeforeAt, q.BeforeID = time.Time{}, ""
+	where, args := sqlrow.TenantDeliveriesWhere(q, func(i int) string { return fmt.Sprintf("$%d", i) })
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE `+where, args...).Scan(&n)
+	return n, wrap("count deliveries", err)
+}
+
 func (s *Store) ListFailedDeliveries(ctx context.Context, tenantID string, p hookd.Page) ([]*hookd.Delivery, int, error) {
 	var total int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'FAILED'`, tenantID).Scan(&total); err != nil {

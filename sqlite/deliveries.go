@@ -122,6 +122,16 @@ func (s *Store) ListTenantDeliveries(ctx context.Context, q hookd.TenantDelivery
 		append(args, q.Limit)...)
 }
 
+func (s *Store) CountTenantDeliveries(ctx context.Context, q hookd.TenantDeliveryQuery) (int, error) {
+	q.BeforeAt, q.BeforeID = time.Time{}, ""
+	where, args := sqlrow.TenantDeliveriesWhere(q, func(int) string { return "?" })
+	var n int
+	if err := s.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	return n, nil
+}
+
 func (s *Store) ListFailedDeliveries(ctx context.Context, tenantID string, p hookd.Page) ([]*hookd.Delivery, int, error) {
 	var total int
 	if err := s.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE tenant_id = ? AND status = 'FAILED'`, tenantID).Scan(&total); err != nil {

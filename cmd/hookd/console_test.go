@@ -341,7 +341,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot.take(ctx, "webhook-rotated")
 
 	// Disable and enable; the list shows the state and the last delivery.
-	act(t, ctx, "disable", chromedp.Click(`//button[text()="Disable"]`), chromedp.WaitVisible(`//h1/span[text()="Disabled"]`))
+	act(t, ctx, "disable", chromedp.Click(`//a[text()="Disable…"]`), chromedp.WaitVisible(chromedp.CSS("#what")),
+		chromedp.Click(`//button[text()="Disable"]`), chromedp.WaitVisible(`//h1/span[text()="Disabled"]`))
 	act(t, ctx, "enable", chromedp.Click(`//button[text()="Enable"]`), chromedp.WaitVisible(`//h1/span[text()="Enabled"]`))
 	// The audit log shows what was just done here, newest first.
 	act(t, ctx, "audit log", chromedp.Click(`//nav//a[text()="Audit log"]`), chromedp.WaitVisible(chromedp.CSS("table.audit")))
@@ -547,4 +548,110 @@ func TestConsoleFindsDeliveries(t *testing.T) {
 	}
 	act(t, ctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/console/deliveries"), chromedp.WaitVisible(chromedp.CSS("#results")))
 	shot.take(ctx, "deliveries-phone")
+}
+
+// Bulk actions preview what they will touch and ask first: retry failed,
+// replay a window (a task whose progress the page shows), cancel waiting
+// deliveries, and disable (which says how many waiting deliveries it ends).
+func TestConsoleBulkActions(t *testing.T) {
+	ctx := browser(t)
+	shot := newShots(t)
+	var mu sync.Mutex
+	good := map[string]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if !strings.HasSuffix(r.URL.Path, "/good") {
+			w.WriteHeader(500)
+			return
+		}
+		mu.Lock()
+		good[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--allow-networks", "127.0.0.0/8",
+		"--retry-schedule", "1h")
+	defer stop()
+	admin := &client{t: t, base: base, key: "adm"}
+	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc"})
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.completed", "description": ""})
+	goodID := admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Good", "url": rcv.URL + "/good", "events": []string{"*"}})["id"].(string)
+	badID := admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Bad", "url": rcv.URL + "/bad", "events": []string{"*"}, "maxAttempts": 1})["id"].(string)
+	slowID := admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Retrying", "url": rcv.URL + "/retrying", "events": []string{"*"}, "maxAttempts": 5})["id"].(string)
+	for range 5 {
+		admin.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{}})
+	}
+	count := func(webhook, status string) int {
+		return len(admin.must(200, "GET", "/v1/tenants/acme/deliveries?webhookId="+webhook+"&status="+status, nil)["data"].([]any))
+	}
+	eventually(t, "5 delivered, 5 failed, 5 waiting for a retry", func() bool {
+		return count(goodID, "SUCCESS") == 5 && count(badID, "FAILED") == 5 && count(slowID, "RETRYING") == 5
+	})
+	link := admin.must(201, "POST", "/v1/tenants/acme/portal-sessions", map[string]any{})["url"].(string)
+	act(t, ctx, "sign in", chromedp.Navigate(link), chromedp.WaitVisible(`//h1[text()="Webhooks"]`))
+	what := func() string { return text(t, ctx, "#what") }
+
+	// Retry failed: 5, asked first.
+	act(t, ctx, "retry failed", chromedp.Navigate(base+"/console/webhooks/"+badID), chromedp.Click(chromedp.CSS("details.bulk summary")),
+		chromedp.Click(`//button[text()="Retry failed…"]`), chromedp.WaitVisible(chromedp.CSS("#what")))
+	if w := what(); !strings.Contains(w, "5 failed deliveries") {
+		t.Fatalf("retry failed says %q", w)
+	}
+	if n := count(badID, "FAILED"); n != 5 {
+		t.Fatalf("the preview changed something: %d FAILED", n)
+	}
+	shot.take(ctx, "confirm-retry-failed")
+	act(t, ctx, "confirm the retry", chromedp.Click(`//button[text()="Retry them"]`), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	if n := text(t, ctx, ".notice"); !strings.Contains(n, "5 failed deliveries were queued") {
+		t.Fatalf("after the retry: %q", n)
+	}
+
+	// Replay everything to Good: a task, its progress, one more delivery each.
+	act(t, ctx, "replay", chromedp.Navigate(base+"/console/webhooks/"+goodID), chromedp.Click(chromedp.CSS("details.bulk summary")),
+		chromedp.WaitVisible(chromedp.CSS("#rp-since")))
+	read(t, ctx, chromedp.Evaluate[string](`document.querySelector('#rp-since').value = '2000-01-01T00:00:00'`))
+	act(t, ctx, "replay…", chromedp.Click(`//button[text()="Replay…"]`), chromedp.WaitVisible(chromedp.CSS("#what")))
+	// The 5 events, and hookd's own hookd.delivery.exhausted of Bad's
+	// streak, which Good's "*" does not take: gone through, not delivered.
+	if w := what(); !strings.Contains(w, "6 events") {
+		t.Fatalf("replay says %q", w)
+	}
+	shot.take(ctx, "confirm-replay")
+	act(t, ctx, "confirm the replay", chromedp.Click(`//button[text()="Replay"]`), chromedp.WaitVisible(chromedp.CSS("#task-status")))
+	waitText(t, ctx, "#task-status", "Finished: 6 of 6")
+	shot.take(ctx, "task-finished")
+	eventually(t, "each event received twice by Good", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range good {
+			if n != 2 {
+				return false
+			}
+		}
+		return len(good) == 5
+	})
+
+	// Disable warns of the waiting deliveries it ends; going back ends none.
+	act(t, ctx, "disable?", chromedp.Navigate(base+"/console/webhooks/"+slowID), chromedp.Click(`//a[text()="Disable…"]`), chromedp.WaitVisible(chromedp.CSS("#what")))
+	if w := what(); !strings.Contains(w, "5 waiting deliveries end FAILED") {
+		t.Fatalf("disable says %q", w)
+	}
+	shot.take(ctx, "confirm-disable")
+	act(t, ctx, "back", chromedp.Click(`//a[text()="Back to Retrying"]`), chromedp.WaitVisible(`//h1/span[text()="Enabled"]`))
+
+	// Cancel the waiting ones.
+	act(t, ctx, "cancel", chromedp.Click(chromedp.CSS("details.bulk summary")), chromedp.Click(`//button[text()="Cancel waiting…"]`), chromedp.WaitVisible(chromedp.CSS("#what")))
+	if w := what(); !strings.Contains(w, "5 waiting deliveries") {
+		t.Fatalf("cancel says %q", w)
+	}
+	act(t, ctx, "confirm the cancel", chromedp.Click(`//button[text()="Cancel them"]`), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	if n := count(slowID, "CANCELED"); n != 5 {
+		t.Fatalf("%d CANCELED after the cancel", n)
+	}
+	// Nothing left to cancel: the button is off.
+	act(t, ctx, "cancel again", chromedp.Navigate(base+"/console/webhooks/"+slowID+"/confirm?action=cancel"), chromedp.WaitVisible(chromedp.CSS("#what")))
+	if off := read(t, ctx, chromedp.Evaluate[bool](`document.querySelector('button[type=submit].danger').disabled`)); !off {
+		t.Fatal("the cancel button is on with nothing to cancel")
+	}
+	act(t, ctx, "a replay without its start", chromedp.Navigate(base+"/console/webhooks/"+goodID+"/confirm?action=replay"), chromedp.WaitVisible(chromedp.CSS("#problems")))
 }
