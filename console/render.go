@@ -63,8 +63,8 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
 	},
-	"pct":   func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
-	"lower": func(s hookd.DeliveryStatus) string { return strings.ToLower(string(s)) },
+	"pct":     func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
+	"lower":   func(s hookd.DeliveryStatus) string { return strings.ToLower(string(s)) },
 	"replace": func(s, old, new string) string { return strings.ReplaceAll(s, old, new) },
 	"pretty": func(b []byte) string {
 		var out bytes.Buffer
