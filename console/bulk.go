@@ -133,7 +133,7 @@ func (s *Server) cancelDeliveries(w http.ResponseWriter, r *http.Request, v *vis
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?canceled="+strconv.Itoa(n), http.StatusSeeOther)
+	s.redirect(w, r, "/console/webhooks/"+wh.ID, "canceled="+strconv.Itoa(n))
 	return nil
 }
 
@@ -161,7 +161,7 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, v *visit) erro
 	t, err := s.svc.Task(r.Context(), v.tenant.ID, r.PathValue("id"))
 	if err != nil {
 		if errors.Is(err, hookd.ErrNotFound) {
-			return notFound("There is no task " + r.PathValue("id") + " in " + v.tenant.Name + ".")
+			return notFound("There is no task " + r.PathValue("id") + " in " + sentence(v.tenant.Name))
 		}
 		return err
 	}

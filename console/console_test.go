@@ -56,7 +56,7 @@ func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 // onPostgres is every console test, run again with PostgreSQL underneath.
 var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
-	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage,
+	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -509,5 +509,44 @@ func TestAuditPage(t *testing.T) {
 	// Another tenant's session sees none of it.
 	if other := e.do("GET", "/console/audit", nil, e.portal("globex", true)); strings.Contains(other.body, id) {
 		t.Fatal("globex sees acme's audit log")
+	}
+}
+
+// A notice is shown once, on the page an action redirects to: not again on
+// a reload, and not on another page (a Not Found).
+func TestNoticeShownOnce(t *testing.T) {
+	e := newEnv(t)
+	wh, _ := e.webhook("acme")
+	acme := e.portal("acme", false)
+	r := e.do("POST", "/console/webhooks/"+wh.ID+"/enabled", url.Values{"csrf": {e.csrf(acme)}, "enabled": {"false"}}, acme)
+	if r.status != 303 || strings.Contains(r.location, "notice") {
+		t.Fatalf("disable: %d to %q", r.status, r.location)
+	}
+	var flash *http.Cookie
+	for _, c := range r.cookies {
+		if c.Name == "hookd_flash" {
+			flash = c
+		}
+	}
+	if flash == nil || !flash.HttpOnly {
+		t.Fatalf("no one-shot notice cookie: %v", r.cookies)
+	}
+	both := acme.Name + "=" + acme.Value + "; " + flash.Name + "=" + flash.Value
+	page := e.do("GET", r.location, nil, nil, "Cookie", both)
+	if !strings.Contains(page.body, "The webhook is disabled") {
+		t.Fatal("the notice is not on the page the action led to")
+	}
+	cleared := false
+	for _, c := range page.cookies {
+		cleared = cleared || (c.Name == "hookd_flash" && c.MaxAge < 0)
+	}
+	if !cleared {
+		t.Fatal("showing the notice did not clear it")
+	}
+	if again := e.do("GET", r.location, nil, acme); strings.Contains(again.body, "The webhook is disabled") {
+		t.Fatal("a reload showed the notice again")
+	}
+	if missing := e.do("GET", "/console/webhooks/wh_missing", nil, nil, "Cookie", both); missing.status != 404 || strings.Contains(missing.body, "The webhook is disabled") {
+		t.Fatalf("a Not Found page showed the notice: %d", missing.status)
 	}
 }

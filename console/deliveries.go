@@ -17,7 +17,7 @@ func (s *Server) loadDelivery(r *http.Request, v *visit) (*hookd.DeliveryDetail,
 	id := r.PathValue("id")
 	d, err := s.store.GetDelivery(r.Context(), v.tenant.ID, id)
 	if errors.Is(err, hookd.ErrNotFound) {
-		return nil, nil, notFound("There is no delivery " + id + " in " + v.tenant.Name + ".")
+		return nil, nil, notFound("There is no delivery " + id + " in " + sentence(v.tenant.Name))
 	}
 	if err != nil {
 		return nil, nil, err
@@ -45,7 +45,7 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, v *visit)
 	if err := s.svc.RetryDelivery(r.Context(), v.tenant.ID, d.Delivery.ID); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/console/deliveries/"+d.Delivery.ID+"?notice=retried", http.StatusSeeOther)
+	s.redirect(w, r, "/console/deliveries/"+d.Delivery.ID, "notice=retried")
 	return nil
 }
 
@@ -132,7 +132,7 @@ func (s *Server) eventPage(w http.ResponseWriter, r *http.Request, v *visit) err
 	id := r.PathValue("id")
 	ev, err := s.store.GetEvent(r.Context(), v.tenant.ID, id)
 	if errors.Is(err, hookd.ErrNotFound) {
-		return notFound("There is no event " + id + " in " + v.tenant.Name + ".")
+		return notFound("There is no event " + id + " in " + sentence(v.tenant.Name))
 	}
 	if err != nil {
 		return err

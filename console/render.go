@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -151,16 +152,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, v *visit, status
 		http.Error(w, "no template "+name, http.StatusInternalServerError)
 		return
 	}
-	p := page{Title: title, Nav: pt.nav, D: data, Notice: notices[r.URL.Query().Get("notice")]}
-	if n := r.URL.Query().Get("canceled"); n != "" {
-		if count, err := strconv.Atoi(n); err == nil {
-			p.Notice = fmt.Sprintf("%d waiting deliveries were canceled.", count)
-		}
-	}
-	if n := r.URL.Query().Get("retried"); n != "" {
-		if count, err := strconv.Atoi(n); err == nil {
-			p.Notice = fmt.Sprintf("%d failed deliveries were queued for one more attempt each.", count)
-		}
+	p := page{Title: title, Nav: pt.nav, D: data}
+	if status < 300 {
+		p.Notice = s.takeFlash(w, r)
 	}
 	if v != nil {
 		p.SignedIn, p.Tenant, p.Operator, p.ReadOnly, p.CSRF = true, v.tenant, v.operator, v.session.ReadOnly, v.csrf()
@@ -205,4 +199,61 @@ func pager(r *http.Request, p hookd.Page, total, n int) pagerLinks {
 		pl.Next = link(p.Offset + p.Limit)
 	}
 	return pl
+}
+
+// sentence ends s with one full stop: a name that has one ("Acme Inc.")
+// does not get a second.
+func sentence(s string) string {
+	if strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
+}
+
+// flashCookie carries a one-shot notice from an action to the page it
+// redirects to: shown once, then cleared, so a reload, a bookmark or the
+// next page (a Not Found) never shows it again.
+const flashCookie = "hookd_flash"
+
+// redirect answers an action with 303 to path, leaving the notice flash
+// (as a query string: "notice=saved", "retried=5") for the next page.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, path, flash string) {
+	if flash != "" {
+		s.setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(flash)), time.Now().Add(time.Minute))
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// takeFlash returns the notice left by the action before, and clears it.
+func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	s.setCookie(w, r, flashCookie, "", time.Time{})
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return ""
+	}
+	q, err := url.ParseQuery(string(raw))
+	if err != nil {
+		return ""
+	}
+	count := func(k string) (int, bool) {
+		n, err := strconv.Atoi(q.Get(k))
+		return n, err == nil
+	}
+	switch {
+	case q.Get("deleted") != "":
+		return fmt.Sprintf("The webhook %q was deleted, with its delivery history.", q.Get("deleted"))
+	case q.Has("canceled"):
+		if n, ok := count("canceled"); ok {
+			return plural(n, "waiting delivery was", "waiting deliveries were") + " canceled."
+		}
+	case q.Has("retried"):
+		if n, ok := count("retried"); ok {
+			return plural(n, "failed delivery was", "failed deliveries were") + " queued for one more attempt each."
+		}
+	}
+	return notices[q.Get("notice")]
 }

@@ -28,7 +28,7 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, v *visit) err
 	}
 	if id := r.URL.Query().Get("webhook"); id != "" {
 		if _, err := s.store.GetWebhook(r.Context(), v.tenant.ID, id); err != nil {
-			return notFound("There is no webhook " + id + " in " + v.tenant.Name + ".")
+			return notFound("There is no webhook " + id + " in " + sentence(v.tenant.Name))
 		}
 		q.WebhookID = id
 	}

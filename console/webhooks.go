@@ -330,7 +330,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?notice=created&secret=show", http.StatusSeeOther)
+	s.redirect(w, r, "/console/webhooks/"+wh.ID+"?secret=show", "notice=created")
 	return nil
 }
 
@@ -338,7 +338,7 @@ func (s *Server) loadWebhook(r *http.Request, v *visit) (*hookd.Webhook, error) 
 	id := r.PathValue("id")
 	wh, err := s.svc.Webhook(r.Context(), v.tenant.ID, id)
 	if errors.Is(err, hookd.ErrNotFound) {
-		return nil, notFound("There is no webhook " + id + " in " + v.tenant.Name + ".")
+		return nil, notFound("There is no webhook " + id + " in " + sentence(v.tenant.Name))
 	}
 	return wh, err
 }
@@ -391,7 +391,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	case err != nil:
 		return err
 	}
-	http.Redirect(w, r, "/console/webhooks/"+updated.ID+"?notice=saved", http.StatusSeeOther)
+	s.redirect(w, r, "/console/webhooks/"+updated.ID, "notice=saved")
 	return nil
 }
 
@@ -482,7 +482,7 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?retried="+strconv.Itoa(n), http.StatusSeeOther)
+	s.redirect(w, r, "/console/webhooks/"+wh.ID, "retried="+strconv.Itoa(n))
 	return nil
 }
 
@@ -495,7 +495,7 @@ func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, v *visit) er
 	if wh.Enabled {
 		notice = "enabled"
 	}
-	http.Redirect(w, r, "/console/webhooks/"+wh.ID+"?notice="+notice, http.StatusSeeOther)
+	s.redirect(w, r, "/console/webhooks/"+wh.ID, "notice="+notice)
 	return nil
 }
 
@@ -508,7 +508,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, v *visit) 
 	if _, err := s.svc.RotateSecret(r.Context(), v.tenant.ID, id, nil, &grace); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/console/webhooks/"+id+"?notice=rotated&secret=show#secret", http.StatusSeeOther)
+	s.redirect(w, r, "/console/webhooks/"+id+"?secret=show#secret", "notice=rotated")
 	return nil
 }
 
@@ -529,6 +529,6 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	if err := s.svc.DeleteWebhook(r.Context(), wh.TenantID, wh.ID); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/console/webhooks?notice=deleted", http.StatusSeeOther)
+	s.redirect(w, r, "/console/webhooks", "deleted="+url.QueryEscape(wh.Name))
 	return nil
 }
