@@ -51,11 +51,15 @@ var funcs = template.FuncMap{
 		}
 		return hookd.CleanText(string(b), 200) + "…"
 	},
-	"when": func(t time.Time) string {
+	// when is a time as a <time> element in UTC; console.js rewrites it in
+	// the viewer's zone with how long ago (or how soon), the exact UTC
+	// staying in its title.
+	"when": func(t time.Time) template.HTML {
 		if t.IsZero() {
 			return "—"
 		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		utc := t.UTC().Format("2006-01-02 15:04:05 UTC")
+		return template.HTML(`<time datetime="` + t.UTC().Format(time.RFC3339) + `" title="` + utc + `">` + utc + `</time>`)
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"ms": func(d time.Duration) string {

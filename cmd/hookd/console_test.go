@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -505,6 +506,26 @@ func TestConsoleFindsDeliveries(t *testing.T) {
 	}
 	first := ids()
 	shot.take(ctx, "deliveries")
+	// Times read in the viewer's zone, with how long ago; the exact UTC
+	// in the title.
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"}); err != nil {
+		t.Fatal(err)
+	}
+	act(t, ctx, "reload in Tokyo", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#results time")))
+	shown := text(t, ctx, "#results time")
+	at := read(t, ctx, chromedp.AttributeValue(chromedp.CSS("#results time"), "datetime"))
+	title := read(t, ctx, chromedp.AttributeValue(chromedp.CSS("#results time"), "title"))
+	utc, err := time.Parse(time.RFC3339, at.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	if local := utc.In(tokyo).Format("3:04:05"); !strings.Contains(shown, local) || !(strings.Contains(shown, "ago") || strings.Contains(shown, "now")) || !strings.HasSuffix(title.Value, "UTC") {
+		t.Fatalf("a time at %s reads %q (title %q), want Tokyo's %s and how long ago", at.Value, shown, title.Value, local)
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{}); err != nil {
+		t.Fatal(err)
+	}
 	act(t, ctx, "older", chromedp.Click(`//a[@rel="next"]`), chromedp.WaitVisible(`//a[text()="← Newest"]`))
 	second := ids()
 	if len(second) != 12 {

@@ -36,4 +36,24 @@
       row.querySelector("input").focus();
     });
   });
+  // Times: the server writes UTC; shown here in the viewer's own zone with
+  // how long ago (or how soon), the exact UTC kept in the title.
+  var rel = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+  var fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  var units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  document.querySelectorAll("time[datetime]").forEach(function (el) {
+    var at = new Date(el.getAttribute("datetime"));
+    if (isNaN(at)) return;
+    var text = fmt.format(at);
+    if (rel) {
+      var secs = (at.getTime() - Date.now()) / 1000;
+      for (var i = 0; i < units.length; i++) {
+        if (Math.abs(secs) >= units[i][1] || units[i][0] === "second") {
+          text += " (" + rel.format(Math.round(secs / units[i][1]), units[i][0]) + ")";
+          break;
+        }
+      }
+    }
+    el.textContent = text;
+  });
 })();
