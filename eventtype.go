@@ -2,6 +2,8 @@ package hookd
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -14,9 +16,13 @@ type EventType struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description"`
 	Schema      json.RawMessage `json:"schema"`
-	Archived    bool            `json:"archived"`
-	CreatedAt   time.Time       `json:"createdAt"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
+	// Examples are example data objects, each valid against Schema: the
+	// console shows them, and a test send of the type without data sends
+	// the first.
+	Examples  []json.RawMessage `json:"examples"`
+	Archived  bool              `json:"archived"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
 }
 
 var eventTypeName = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
@@ -37,13 +43,40 @@ func (et *EventType) Validate() error {
 	} else {
 		CheckText(v, "description", et.Description)
 	}
+	var schema *Schema
 	if len(et.Schema) > 0 {
-		if _, err := CompileSchema(et.Schema); err != nil {
+		var err error
+		if schema, err = CompileSchema(et.Schema); err != nil {
 			v.Add("schema", "%v", err)
+		}
+	}
+	if len(et.Examples) > MaxExamples {
+		v.Add("examples", "must be at most %d", MaxExamples)
+	}
+	for i, ex := range et.Examples {
+		field := fmt.Sprintf("examples[%d]", i)
+		var obj map[string]any
+		switch {
+		case len(ex) > MaxEventData:
+			v.Add(field, "must be at most %d bytes", MaxEventData)
+		case json.Unmarshal(ex, &obj) != nil || obj == nil:
+			v.Add(field, "must be a JSON object: an event's data")
+		case schema != nil:
+			var ve *ValidationError
+			if err := schema.Validate(ex); errors.As(err, &ve) {
+				for _, d := range ve.Details {
+					v.Add(field+strings.TrimPrefix(d.Field, "data"), "%s", d.Message)
+				}
+			} else if err != nil {
+				v.Add(field, "does not match the schema")
+			}
 		}
 	}
 	return v.Err()
 }
+
+// MaxExamples is how many examples an event type may keep.
+const MaxExamples = 10
 
 // Subscription patterns a webhook may list in its events.
 const AllEvents = "*"

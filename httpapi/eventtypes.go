@@ -8,10 +8,11 @@ import (
 )
 
 type eventTypeInput struct {
-	Name        Opt[string]          `json:"name"`
-	Description Opt[string]          `json:"description"`
-	Schema      Opt[json.RawMessage] `json:"schema"`
-	Archived    Opt[bool]            `json:"archived"`
+	Name        Opt[string]            `json:"name"`
+	Description Opt[string]            `json:"description"`
+	Schema      Opt[json.RawMessage]   `json:"schema"`
+	Archived    Opt[bool]              `json:"archived"`
+	Examples    Opt[[]json.RawMessage] `json:"examples"`
 }
 
 func eventTypeErr(name string, err error) error {
@@ -35,6 +36,12 @@ func (in *eventTypeInput) apply(v *hookd.ValidationError, et *hookd.EventType) {
 	}
 	if in.Archived.ok(v, "archived", "a boolean") {
 		et.Archived = in.Archived.V
+	}
+	if in.Examples.okOrNull(v, "examples", "a list of JSON objects") {
+		et.Examples = in.Examples.V
+		if et.Examples == nil {
+			et.Examples = []json.RawMessage{}
+		}
 	}
 }
 

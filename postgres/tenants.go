@@ -80,8 +80,8 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, e
 }
 
 func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		et.Name, et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.CreatedAt), sqlrow.Micros(et.UpdatedAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		et.Name, et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.CreatedAt), sqlrow.Micros(et.UpdatedAt), sqlrow.ExamplesText(et.Examples))
 	return wrap("create event type "+et.Name, err)
 }
 
@@ -96,6 +96,6 @@ func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) 
 }
 
 func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error {
-	return s.execOne(ctx, "update event type", `UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4 WHERE name = $5`,
-		et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), et.Name)
+	return s.execOne(ctx, "update event type", `UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4, examples = $6 WHERE name = $5`,
+		et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), et.Name, sqlrow.ExamplesText(et.Examples))
 }

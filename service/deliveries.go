@@ -87,6 +87,13 @@ func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType strin
 	if s.cfg.Tester == nil {
 		return nil, hookd.Errorf(hookd.ErrUnavailable, "this process does not deliver (--role api): send tests through a process that does")
 	}
+	if len(data) == 0 && eventType != "" {
+		// The type's first example, so that the test is a body its
+		// receiver can read (and its schema accepts).
+		if et, err := s.store.GetEventType(ctx, eventType); err == nil && len(et.Examples) > 0 {
+			data = et.Examples[0]
+		}
+	}
 	res, err := s.cfg.Tester.Test(ctx, wh, eventType, data)
 	return res, webhookNotFound(err, wh.ID)
 }

@@ -335,6 +335,19 @@ func TestTestSend(t *testing.T) {
 	if len(ts.got) != 1 || ts.got[0] != wh.ID+` a.b {"x":1}` {
 		t.Fatalf("sent %v", ts.got)
 	}
+	// Without data, a type's first example; a type without examples is
+	// left to the engine's generic body.
+	_, err = f.svc.UpdateEventType(f.ctx, "a.b", func(et *hookd.EventType, _ *hookd.ValidationError) {
+		et.Examples = []json.RawMessage{json.RawMessage(`{"first":true}`), json.RawMessage(`{"second":true}`)}
+	})
+	must(t, err)
+	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "a.b", nil)
+	must(t, err)
+	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "c.d", nil)
+	must(t, err)
+	if len(ts.got) != 3 || ts.got[1] != wh.ID+` a.b {"first":true}` || ts.got[2] != wh.ID+" c.d " {
+		t.Fatalf("sent %q", ts.got)
+	}
 	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "Not A Type", nil)
 	wantErr(t, err, hookd.ErrValidation)
 	_, err = f.svc.Test(f.ctx, "acme", "wh_missing", "", nil)

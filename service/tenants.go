@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -115,6 +116,9 @@ func eventTypeNotFound(err error, name string) error {
 func (s *Service) CreateEventType(ctx context.Context, et *hookd.EventType, problems *hookd.ValidationError) error {
 	now := s.clock.Now()
 	et.CreatedAt, et.UpdatedAt = now, now
+	if et.Examples == nil {
+		et.Examples = []json.RawMessage{}
+	}
 	if hookd.SystemEventType(et.Name) && !problems.Has("name") {
 		problems = joinProblems(problems, "name", "the hookd. namespace is reserved for hookd's own event types")
 	}

@@ -156,8 +156,8 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, e
 
 func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			et.Name, et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.CreatedAt), sqlrow.Micros(et.UpdatedAt))
+		_, err := tx.Exec(`INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			et.Name, et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.CreatedAt), sqlrow.Micros(et.UpdatedAt), sqlrow.ExamplesText(et.Examples))
 		if isUnique(err) {
 			return fmt.Errorf("create event type %s: %w", et.Name, hookd.ErrConflict)
 		}
@@ -195,8 +195,8 @@ func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) 
 
 func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE event_types SET description = ?, schema = ?, archived = ?, updated_at = ? WHERE name = ?`,
-			et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), et.Name)
+		res, err := tx.Exec(`UPDATE event_types SET description = ?, schema = ?, archived = ?, updated_at = ?, examples = ? WHERE name = ?`,
+			et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), sqlrow.ExamplesText(et.Examples), et.Name)
 		return affected("update event type", res, err)
 	})
 }

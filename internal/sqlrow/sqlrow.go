@@ -193,21 +193,37 @@ func ScanKey(r Scanner) (*hookd.APIKey, error) {
 }
 
 // EventTypeCols are an event type's columns in the order ScanEventType reads them.
-const EventTypeCols = `name, description, schema, archived, created_at, updated_at`
+const EventTypeCols = `name, description, schema, archived, created_at, updated_at, examples`
 
 // ScanEventType reads an event type row (EventTypeCols).
 func ScanEventType(r Scanner) (*hookd.EventType, error) {
 	et := &hookd.EventType{}
-	var schema sql.NullString
+	var schema, examples sql.NullString
 	var created, updated int64
-	if err := r.Scan(&et.Name, &et.Description, &schema, &et.Archived, &created, &updated); err != nil {
+	if err := r.Scan(&et.Name, &et.Description, &schema, &et.Archived, &created, &updated, &examples); err != nil {
 		return nil, err
+	}
+	et.Examples = []json.RawMessage{}
+	if examples.Valid {
+		if err := json.Unmarshal([]byte(examples.String), &et.Examples); err != nil {
+			return nil, err
+		}
 	}
 	if schema.Valid {
 		et.Schema = []byte(schema.String)
 	}
 	et.CreatedAt, et.UpdatedAt = FromMicros(created), FromMicros(updated)
 	return et, nil
+}
+
+// ExamplesText is an event type's examples as stored: a JSON array, NULL
+// when there are none.
+func ExamplesText(ex []json.RawMessage) any {
+	if len(ex) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(ex)
+	return string(b)
 }
 
 // NullText is b as a text parameter, NULL when empty.

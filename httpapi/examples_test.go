@@ -1,0 +1,37 @@
+package httpapi_test
+
+import "testing"
+
+// An event type keeps examples of its data, each checked against its
+// schema, on create and PATCH; GET and the list show them ([] when none).
+func TestEventTypeExamples(t *testing.T) {
+	e := newEnv(t)
+	schema := map[string]any{"type": "object", "required": []string{"id"}, "properties": map[string]any{"id": map[string]any{"type": "string"}}}
+	e.do("POST", "/v1/event-types", adminKey, map[string]any{"name": "a.b", "description": "", "schema": schema,
+		"examples": []any{map[string]any{"id": 7}}}).want(t, 422).hasField(t, "examples[0].id")
+	e.do("POST", "/v1/event-types", adminKey, map[string]any{"name": "a.b", "description": "", "examples": []any{"text"}}).want(t, 422).hasField(t, "examples[0]")
+	e.do("POST", "/v1/event-types", adminKey, map[string]any{"name": "a.b", "description": "", "examples": map[string]any{}}).want(t, 422).hasField(t, "examples")
+	r := e.do("POST", "/v1/event-types", adminKey, map[string]any{"name": "a.b", "description": "", "schema": schema,
+		"examples": []any{map[string]any{"id": "inv_1"}, map[string]any{"id": "inv_2", "extra": true}}}).want(t, 201)
+	if ex, _ := r.body["examples"].([]any); len(ex) != 2 || ex[0].(map[string]any)["id"] != "inv_1" {
+		t.Fatalf("created: %s", r.raw)
+	}
+	e.do("POST", "/v1/event-types", adminKey, map[string]any{"name": "c.d", "description": ""}).want(t, 201)
+	if g := e.do("GET", "/v1/event-types/c.d", adminKey, nil).want(t, 200); g.body["examples"] == nil || len(g.body["examples"].([]any)) != 0 {
+		t.Fatalf("a type without examples: %s", g.raw)
+	}
+	e.do("PATCH", "/v1/event-types/a.b", adminKey, map[string]any{"examples": []any{map[string]any{}}}).want(t, 422).hasField(t, "examples[0]")
+	if p := e.do("PATCH", "/v1/event-types/a.b", adminKey, map[string]any{"examples": []any{map[string]any{"id": "inv_3"}}}).want(t, 200); len(p.body["examples"].([]any)) != 1 {
+		t.Fatalf("patched: %s", p.raw)
+	}
+	list := e.do("GET", "/v1/event-types", adminKey, nil).want(t, 200)
+	for _, et := range list.body["data"].([]any) {
+		m := et.(map[string]any)
+		if _, ok := m["examples"].([]any); !ok {
+			t.Fatalf("%s in the list has no examples list: %v", m["name"], m)
+		}
+	}
+	if p := e.do("PATCH", "/v1/event-types/a.b", adminKey, map[string]any{"examples": nil}).want(t, 200); len(p.body["examples"].([]any)) != 0 {
+		t.Fatalf("examples null: %s", p.raw)
+	}
+}
