@@ -228,21 +228,27 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, path, flash st
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
-// takeFlash returns the notice left by the action before, and clears it.
-func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) string {
+// flashValues reads the flash the action before left, without clearing it.
+func flashValues(r *http.Request) url.Values {
 	c, err := r.Cookie(flashCookie)
 	if err != nil {
+		return nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return nil
+	}
+	q, _ := url.ParseQuery(string(raw))
+	return q
+}
+
+// takeFlash returns the notice left by the action before, and clears it.
+func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) string {
+	q := flashValues(r)
+	if q == nil {
 		return ""
 	}
 	s.setCookie(w, r, flashCookie, "", time.Time{})
-	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil {
-		return ""
-	}
-	q, err := url.ParseQuery(string(raw))
-	if err != nil {
-		return ""
-	}
 	count := func(k string) (int, bool) {
 		n, err := strconv.Atoi(q.Get(k))
 		return n, err == nil

@@ -1,10 +1,13 @@
 package console
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -433,6 +436,17 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *visit, t
 		return err
 	}
 	data["Stats"] = st
+	if test == nil {
+		if id := flashValues(r).Get("test"); id != "" {
+			if d, err := s.store.GetDelivery(r.Context(), wh.TenantID, id); err == nil && len(d.Attempts) > 0 {
+				test = map[string]any{"Result": testResult(d)}
+				data["Test"] = test
+			}
+		}
+	}
+	if data["TestTypes"], err = s.testTypes(r, wh); err != nil {
+		return err
+	}
 	if q.Get("secret") == "show" && !v.session.ReadOnly {
 		data["Secret"] = wh.Secret
 		data["ShowSecret"] = true
@@ -461,11 +475,22 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, v *visit) e
 	if typ != "" && !hookd.ValidEventTypeName(typ) {
 		return s.showWebhook(w, r, v, map[string]any{"Error": "The event type must look like invocation.completed."})
 	}
-	res, err := s.svc.Test(r.Context(), wh.TenantID, wh.ID, typ, nil)
+	var data json.RawMessage
+	if raw := strings.TrimSpace(r.PostForm.Get("data")); raw != "" {
+		var obj map[string]any
+		if json.Unmarshal([]byte(raw), &obj) != nil || obj == nil {
+			return s.showWebhook(w, r, v, map[string]any{"Error": "The data must be a JSON object, like {\"id\": \"inv_1\"}.", "Type": typ, "Data": raw})
+		}
+		data = json.RawMessage(raw)
+	}
+	res, err := s.svc.Test(r.Context(), wh.TenantID, wh.ID, typ, data)
 	if err != nil {
 		return err
 	}
-	return s.showWebhook(w, r, v, map[string]any{"Result": res})
+	// The answer is shown by the page this redirects to, from the test's
+	// stored delivery: a reload shows it again without sending again.
+	s.redirect(w, r, "/console/webhooks/"+wh.ID+"#test-result", "test="+url.QueryEscape(res.DeliveryID))
+	return nil
 }
 
 func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -531,4 +556,52 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	}
 	s.redirect(w, r, "/console/webhooks", "deleted="+url.QueryEscape(wh.Name))
 	return nil
+}
+
+// testType is a choice of the test-send form: a type the webhook
+// subscribes to, with its first example (what is sent unless edited).
+type testType struct {
+	Name    string
+	Example string
+}
+
+// testTypes are the catalog's types the webhook subscribes to, those with
+// an example first.
+func (s *Server) testTypes(r *http.Request, wh *hookd.Webhook) ([]testType, error) {
+	all, err := s.store.ListEventTypes(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var with, without []testType
+	for _, et := range all {
+		if et.Archived || hookd.SystemEventType(et.Name) || !slices.ContainsFunc(wh.Events, func(p string) bool { return hookd.PatternMatches(p, et.Name) }) {
+			continue
+		}
+		if len(et.Examples) == 0 {
+			without = append(without, testType{Name: et.Name})
+			continue
+		}
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, et.Examples[0], "", "  ") != nil {
+			pretty.Reset()
+			pretty.Write(et.Examples[0])
+		}
+		with = append(with, testType{Name: et.Name, Example: pretty.String()})
+	}
+	return append(with, without...), nil
+}
+
+// testResult is a test send's answer, read back from its stored delivery.
+func testResult(d *hookd.DeliveryDetail) *hookd.TestResult {
+	a := d.Attempts[len(d.Attempts)-1]
+	res := &hookd.TestResult{Success: a.Success, ResponseTimeMs: a.Duration.Milliseconds(), DeliveryID: d.Delivery.ID, EventID: d.Delivery.EventID}
+	if a.StatusCode != 0 {
+		code, body := a.StatusCode, string(a.ResponseBody)
+		res.StatusCode, res.ResponseBody = &code, &body
+	}
+	if a.Error != "" && (a.StatusCode == 0 || a.Error != fmt.Sprintf("HTTP %d", a.StatusCode)) {
+		msg := a.Error
+		res.Error = &msg
+	}
+	return res
 }

@@ -579,14 +579,16 @@ func TestConsoleBulkActions(t *testing.T) {
 	shot := newShots(t)
 	var mu sync.Mutex
 	good := map[string]int{}
+	var lastBody string
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		body, _ := io.ReadAll(r.Body)
 		if !strings.HasSuffix(r.URL.Path, "/good") {
 			w.WriteHeader(500)
 			return
 		}
 		mu.Lock()
 		good[r.Header.Get("webhook-id")]++
+		lastBody = string(body)
 		mu.Unlock()
 	}))
 	defer rcv.Close()
@@ -675,4 +677,47 @@ func TestConsoleBulkActions(t *testing.T) {
 		t.Fatal("the cancel button is on with nothing to cancel")
 	}
 	act(t, ctx, "a replay without its start", chromedp.Navigate(base+"/console/webhooks/"+goodID+"/confirm?action=replay"), chromedp.WaitVisible(chromedp.CSS("#problems")))
+
+	// A test send offers the types the webhook takes, with their first
+	// example as editable data; the answer shows after a redirect, so a
+	// reload does not send again.
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "document.uploaded", "description": "",
+		"schema":   map[string]any{"type": "object", "required": []string{"name"}},
+		"examples": []any{map[string]any{"name": "report.pdf", "bytes": 1024}}})
+	act(t, ctx, "the test form", chromedp.Navigate(base+"/console/webhooks/"+goodID), chromedp.WaitVisible(chromedp.CSS("#test-data")))
+	if v := read(t, ctx, chromedp.Value(chromedp.CSS("#test-data"))); !strings.Contains(v, `"report.pdf"`) {
+		t.Fatalf("the test data starts as %q, want document.uploaded's example", v)
+	}
+	act(t, ctx, "another type", chromedp.SetValue(chromedp.CSS("#test-type"), "invocation.completed"))
+	read(t, ctx, chromedp.Evaluate[bool](`document.getElementById("test-type").dispatchEvent(new Event("change"))`))
+	if v := read(t, ctx, chromedp.Value(chromedp.CSS("#test-data"))); v != "" {
+		t.Fatalf("a type without examples left the data %q", v)
+	}
+	act(t, ctx, "back to the example, edited", chromedp.SetValue(chromedp.CSS("#test-type"), "document.uploaded"))
+	read(t, ctx, chromedp.Evaluate[bool](`document.getElementById("test-type").dispatchEvent(new Event("change"))`))
+	act(t, ctx, "edit", chromedp.SetValue(chromedp.CSS("#test-data"), `{"name": "edited.pdf"}`))
+	mu.Lock()
+	before := len(good)
+	mu.Unlock()
+	act(t, ctx, "send", chromedp.Click(`//button[text()="Send test"]`), chromedp.WaitVisible(chromedp.CSS("#test-result")))
+	if r := text(t, ctx, "#test-result"); !strings.Contains(r, "Test delivered") || !strings.Contains(r, "HTTP 200") {
+		t.Fatalf("test result %q", r)
+	}
+	if loc := read(t, ctx, chromedp.Location()); strings.HasSuffix(strings.TrimSuffix(loc, "#test-result"), "/test") {
+		t.Fatalf("after a test send the page is %s: a reload would send again", loc)
+	}
+	mu.Lock()
+	sent, body := len(good), lastBody
+	mu.Unlock()
+	if sent != before+1 || !strings.Contains(body, `"data":{"name":"edited.pdf"}`) || !strings.Contains(body, `"type":"document.uploaded"`) {
+		t.Fatalf("the test send reached Good %d times, last with %s", sent-before, body)
+	}
+	shot.take(ctx, "webhook-test-sent")
+	act(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#test-data")))
+	mu.Lock()
+	again := len(good)
+	mu.Unlock()
+	if again != sent {
+		t.Fatal("a reload sent the test again")
+	}
 }

@@ -36,6 +36,14 @@
       row.querySelector("input").focus();
     });
   });
+  // The test form: choosing a type puts its first example in the data.
+  var testType = document.getElementById("test-type");
+  var testData = document.getElementById("test-data");
+  if (testType && testData) {
+    testType.addEventListener("change", function () {
+      testData.value = testType.selectedOptions[0].dataset.example || "";
+    });
+  }
   // Times: the server writes UTC; shown here in the viewer's own zone with
   // how long ago (or how soon), the exact UTC kept in the title.
   var rel = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
