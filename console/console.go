@@ -51,6 +51,12 @@ type Config struct {
 	// it when a TLS-terminating proxy is in front (hookd's public URL is
 	// https). Requests that arrive over TLS always get Secure cookies.
 	SecureCookies bool
+	// FrameAncestors are the origins (scheme://host[:port]) allowed to
+	// frame the console; none: no one may. When some are, the console's
+	// cookies are SameSite=None, Secure and Partitioned: a framed console
+	// is a third party in the platform's page, and browsers send it no
+	// other kind of cookie.
+	FrameAncestors []string
 	// SessionTTL is how long an API-key sign-in lasts. Default 12h.
 	SessionTTL time.Duration
 }
@@ -129,12 +135,18 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	// Pages show secrets and payloads: never cache them, never frame them.
+	// Pages show secrets and payloads: never cache them, and let only the
+	// listed origins frame them.
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
+	frames := "'none'"
+	if len(s.cfg.FrameAncestors) == 0 {
+		h.Set("X-Frame-Options", "DENY")
+	} else {
+		frames = strings.Join(s.cfg.FrameAncestors, " ")
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors "+frames+"; form-action 'self'; base-uri 'none'")
 	r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
 	s.mux.ServeHTTP(w, r)
 }
@@ -284,6 +296,9 @@ func (s *Server) secure(r *http.Request) bool { return r.TLS != nil || s.cfg.Sec
 
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
 	c := &http.Cookie{Name: name, Value: value, Path: "/console", HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode}
+	if len(s.cfg.FrameAncestors) > 0 {
+		c.SameSite, c.Secure, c.Partitioned = http.SameSiteNoneMode, true, true
+	}
 	if !expires.IsZero() {
 		c.Expires = expires
 	}

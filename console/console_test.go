@@ -56,7 +56,7 @@ func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 // onPostgres is every console test, run again with PostgreSQL underneath.
 var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
-	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce,
+	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "DeliveriesPageQuery": TestDeliveriesPageQuery,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -120,6 +120,7 @@ type result struct {
 	body     string
 	location string
 	cookies  []*http.Cookie
+	header   http.Header
 }
 
 var client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -146,7 +147,7 @@ func (e *env) do(method, path string, form url.Values, cookie *http.Cookie, head
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return result{res.StatusCode, string(b), res.Header.Get("Location"), res.Cookies()}
+	return result{res.StatusCode, string(b), res.Header.Get("Location"), res.Cookies(), res.Header}
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -548,5 +549,73 @@ func TestNoticeShownOnce(t *testing.T) {
 	}
 	if missing := e.do("GET", "/console/webhooks/wh_missing", nil, nil, "Cookie", both); missing.status != 404 || strings.Contains(missing.body, "The webhook is disabled") {
 		t.Fatalf("a Not Found page showed the notice: %d", missing.status)
+	}
+}
+
+// /console/deliveries reads the contract's query parameters: status,
+// webhookId, eventType, since and until (RFC 3339 or the form's UTC
+// datetime-local) and q (an event id; a delivery id opens it).
+func TestDeliveriesPageQuery(t *testing.T) {
+	e := newEnv(t)
+	wh, dlv := e.webhook("acme")
+	other, otherDlv := e.webhook("acme")
+	acme := e.portal("acme", false)
+	d, err := e.store.GetDelivery(context.Background(), "acme", dlv)
+	must(t, err)
+	for _, c := range []struct {
+		query     string
+		has, lack []string
+	}{
+		{"webhookId=" + wh.ID, []string{dlv}, []string{otherDlv}},
+		{"webhookId=" + other.ID + "&status=PENDING&eventType=invocation.completed", []string{otherDlv}, []string{dlv}},
+		{"status=CANCELED", nil, []string{dlv, otherDlv}},
+		{"eventType=a.b", nil, []string{dlv, otherDlv}},
+		{"since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z", []string{dlv, otherDlv}, nil},
+		{"until=2000-01-01T00:00", nil, []string{dlv, otherDlv}},
+		{"q=" + d.Delivery.EventID, []string{dlv}, []string{otherDlv}},
+	} {
+		r := e.do("GET", "/console/deliveries?"+c.query, nil, acme)
+		if r.status != 200 {
+			t.Fatalf("%s: %d", c.query, r.status)
+		}
+		for _, id := range c.has {
+			if !strings.Contains(r.body, id) {
+				t.Errorf("%s: %s not listed", c.query, id)
+			}
+		}
+		for _, id := range c.lack {
+			if strings.Contains(r.body, id) {
+				t.Errorf("%s: %s listed", c.query, id)
+			}
+		}
+	}
+	if r := e.do("GET", "/console/deliveries?q="+dlv, nil, acme); r.status != 303 || r.location != "/console/deliveries/"+dlv {
+		t.Fatalf("a delivery id: %d to %q", r.status, r.location)
+	}
+	if r := e.do("GET", "/console/deliveries?since=yesterday", nil, acme); !strings.Contains(r.body, "since-problem") {
+		t.Fatal("a bad since is not shown as a problem")
+	}
+}
+
+// Only the origins given may frame the console; with some given, its
+// cookies are SameSite=None, Secure and Partitioned so that a framed
+// console (a third party in the platform's page) keeps its session.
+func TestFrameAncestors(t *testing.T) {
+	closed := newEnv(t)
+	r := closed.do("GET", "/console/login", nil, nil)
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || r.header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("by default: CSP %q, X-Frame-Options %q", csp, r.header.Get("X-Frame-Options"))
+	}
+	open := newEnv(t, func(c *console.Config) { c.FrameAncestors = []string{"https://app.example.com", "http://localhost:3000"} })
+	r = open.do("GET", "/console/login", nil, nil)
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors https://app.example.com http://localhost:3000;") || r.header.Get("X-Frame-Options") != "" {
+		t.Fatalf("with two origins: CSP %q, X-Frame-Options %q", csp, r.header.Get("X-Frame-Options"))
+	}
+	session := open.portal("acme", false)
+	if session.SameSite != http.SameSiteNoneMode || !session.Secure || !session.Partitioned || !session.HttpOnly {
+		t.Fatalf("a framed console's session cookie: %+v", session)
+	}
+	if closed.portal("acme", false).SameSite != http.SameSiteStrictMode {
+		t.Fatal("an unframed console's cookie is not SameSite=Strict")
 	}
 }

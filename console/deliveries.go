@@ -158,7 +158,7 @@ const consoleTime = "2006-01-02T15:04:05"
 // (a delivery id opens that delivery), newest first, a cursor per page.
 func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	qs := r.URL.Query()
-	q := hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: qs.Get("webhook"), EventType: strings.TrimSpace(qs.Get("type")), Limit: 51}
+	q := hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: qs.Get("webhookId"), EventType: strings.TrimSpace(qs.Get("eventType")), Limit: 51}
 	data := map[string]any{"Webhook": q.WebhookID, "Type": q.EventType, "Since": qs.Get("since"), "Until": qs.Get("until")}
 	problems := map[string]string{}
 	if st := hookd.DeliveryStatus(qs.Get("status")); st.Valid() {
@@ -184,13 +184,16 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit
 		if len(raw) == len("2006-01-02T15:04") {
 			raw += ":00"
 		}
-		t, err := time.Parse(consoleTime, raw)
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			t, err = time.Parse(consoleTime, raw)
+		}
 		if err != nil {
 			problems[name] = "not a date and time"
 			continue
 		}
 		*dst = t.UTC()
-		if name == "until" {
+		if name == "until" && t.Nanosecond() == 0 {
 			*dst = dst.Add(time.Second - time.Microsecond) // the whole second named
 		}
 	}
@@ -212,7 +215,7 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit
 		}
 	}
 	first := url.Values{}
-	for _, k := range []string{"q", "status", "webhook", "type", "since", "until"} {
+	for _, k := range []string{"q", "status", "webhookId", "eventType", "since", "until"} {
 		if val := qs.Get(k); val != "" {
 			first.Set(k, val)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -547,7 +548,7 @@ func TestConsoleFindsDeliveries(t *testing.T) {
 		t.Fatalf("%d FAILED badges among 31 rows", badges)
 	}
 	shot.take(ctx, "deliveries-filtered")
-	act(t, ctx, "filter by type", chromedp.Navigate(base+"/console/deliveries?type=document.uploaded"), chromedp.WaitVisible(chromedp.CSS("#results")))
+	act(t, ctx, "filter by type", chromedp.Navigate(base+"/console/deliveries?eventType=document.uploaded"), chromedp.WaitVisible(chromedp.CSS("#results")))
 	if n := rows(); n != 2 {
 		t.Fatalf("document.uploaded: %d rows, want 2", n)
 	}
@@ -720,4 +721,86 @@ func TestConsoleBulkActions(t *testing.T) {
 	if again != sent {
 		t.Fatal("a reload sent the test again")
 	}
+}
+
+// With --console-frame-ancestors, the listed platform's page frames the
+// console (signed in through a portal link in the frame) and another
+// origin's page cannot.
+func TestConsoleFramedByListedOrigin(t *testing.T) {
+	ctx := browser(t)
+	shot := newShots(t)
+	page := func(link string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `<!doctype html><title>Platform</title><h1>Platform</h1><iframe id="console" src="%s" width="1000" height="600" onload="window.framed = (window.framed || 0) + 1"></iframe>`, link)
+		}))
+	}
+	// The platform's pages are on localhost, the console on 127.0.0.1:
+	// another site, so the frame is a third party.
+	listed := page("")
+	defer listed.Close()
+	listedOrigin := strings.Replace(listed.URL, "127.0.0.1", "localhost", 1)
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--console-frame-ancestors", listedOrigin)
+	defer stop()
+	admin := &client{t: t, base: base, key: "adm"}
+	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc"})
+	link := func() string {
+		return admin.must(201, "POST", "/v1/tenants/acme/portal-sessions", map[string]any{})["url"].(string)
+	}
+	listed.Config.Handler = page(link()).Config.Handler
+	other := page(link())
+	defer other.Close()
+
+	// open opens a platform's page and waits for its frame's load event:
+	// the signal that a refused frame has had its chance.
+	open := func(url string) {
+		act(t, ctx, "open "+url, chromedp.Navigate(url), chromedp.WaitVisible(`//h1[text()="Platform"]`))
+		for deadline := time.Now().Add(15 * time.Second); read(t, ctx, chromedp.Evaluate[int](`window.framed || 0`)) == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the frame never loaded")
+			}
+		}
+	}
+	// consoleFrames are the browser's frames showing the console (a
+	// cross-site frame is a target of its own).
+	consoleFrames := func() []*target.Info {
+		targets, err := chromedp.Targets(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []*target.Info
+		for _, ti := range targets {
+			if ti.Type == "iframe" && strings.HasPrefix(ti.URL, base) {
+				out = append(out, ti)
+			}
+		}
+		return out
+	}
+	// First the origin not listed: once its frame has loaded, the frame
+	// shows nothing of the console (the browser refused the page, and put
+	// its error page in the frame).
+	open(strings.Replace(other.URL, "127.0.0.1", "localhost", 1))
+	for _, ti := range consoleFrames() {
+		fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
+		t.Cleanup(cancel)
+		if h, _ := chromedp.Run(fctx, chromedp.Text(chromedp.CSS("h1"), chromedp.AtLeast(0))); h != "" {
+			t.Fatalf("an origin not listed framed the console: it shows %q", h)
+		}
+	}
+	// Then the listed one: the frame signs in through the portal link and
+	// shows the webhooks page.
+	open(listedOrigin)
+	var h string
+	for deadline := time.Now().Add(15 * time.Second); h != "Webhooks"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the listed origin's frame shows %q", h)
+		}
+		for _, ti := range consoleFrames() {
+			// Not cancelled here: that would close the frame's target and
+			// the page with it. The test's end does.
+			fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
+			t.Cleanup(cancel)
+			h, _ = chromedp.Run(fctx, chromedp.Text(chromedp.CSS("h1"), chromedp.AtLeast(0)))
+		}
+	}
+	shot.take(ctx, "console-framed")
 }

@@ -150,9 +150,12 @@ type Config struct {
 	Role          string          // --role, HOOKD_ROLE; "all", "api" or "worker"
 	Lease         time.Duration   // --lease, HOOKD_LEASE; default 2m
 	PublicURL     string          // --public-url, HOOKD_PUBLIC_URL; default: each request's own scheme and host
-	DisableAfter  time.Duration   // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
-	Retention     time.Duration   // --retention, HOOKD_RETENTION; default 720h; 0 keeps everything
-	MetricsAddr   string          // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
+	// FrameAncestors are the origins allowed to frame the console
+	// (--console-frame-ancestors, HOOKD_CONSOLE_FRAME_ANCESTORS); none: no one.
+	FrameAncestors []string
+	DisableAfter   time.Duration // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
+	Retention      time.Duration // --retention, HOOKD_RETENTION; default 720h; 0 keeps everything
+	MetricsAddr    string        // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
 	// OperatorWebhook receives every tenant's operational events
 	// (--operator-webhook, HOOKD_OPERATOR_WEBHOOK); OperatorSecret signs
 	// them (--operator-webhook-secret; default: generated and printed once).
@@ -186,6 +189,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		metrics  = fs.String("metrics-addr", env("HOOKD_METRICS_ADDR", ""), "a separate listen address for /metrics, e.g. :9090 (HOOKD_METRICS_ADDR; default: /metrics on --addr)")
 		disable  = fs.String("disable-after", env("HOOKD_DISABLE_AFTER", "120h"), "disable a webhook whose every attempt has failed for this long, with a delivery out of attempts; 0 never (HOOKD_DISABLE_AFTER)")
 		keep     = fs.String("retention", env("HOOKD_RETENTION", "720h"), "how long a finished event (every delivery of it SUCCESS, FAILED or CANCELED) is kept with its deliveries and attempts; statistics keep hourly totals of what goes; 0 keeps everything (HOOKD_RETENTION)")
+		frames   = fs.String("console-frame-ancestors", env("HOOKD_CONSOLE_FRAME_ANCESTORS", ""), "origins allowed to frame the console, space- or comma-separated, e.g. https://app.example.com (CSP frame-ancestors; its cookies become SameSite=None, Secure and Partitioned so a framed console keeps its session) (HOOKD_CONSOLE_FRAME_ANCESTORS; default: none may)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
 	)
 	// A boolean flag's default comes from its variable, so that the bare
@@ -214,6 +218,13 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		if u, perr := url.Parse(cfg.PublicURL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			return nil, fmt.Errorf("--public-url must be a scheme and host such as https://hooks.example.com, not %q", cfg.PublicURL)
 		}
+	}
+	for _, o := range strings.FieldsFunc(*frames, func(r rune) bool { return r == ',' || r == ' ' }) {
+		u, perr := url.Parse(o)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("--console-frame-ancestors takes origins such as https://app.example.com, not %q", o)
+		}
+		cfg.FrameAncestors = append(cfg.FrameAncestors, u.Scheme+"://"+u.Host)
 	}
 	if *encKey != "" {
 		cfg.EncryptionKey, err = base64.StdEncoding.DecodeString(*encKey)
@@ -512,7 +523,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	} else {
 		con, err := console.New(console.Config{
 			Service: svc, Logger: log, Clock: clock, AdminKeyHash: hash,
-			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), FrameAncestors: cfg.FrameAncestors,
 		})
 		if err != nil {
 			if engine != nil {
