@@ -606,7 +606,9 @@ func TestFrameAncestors(t *testing.T) {
 	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || r.header.Get("X-Frame-Options") != "DENY" {
 		t.Fatalf("by default: CSP %q, X-Frame-Options %q", csp, r.header.Get("X-Frame-Options"))
 	}
-	open := newEnv(t, func(c *console.Config) { c.FrameAncestors = []string{"https://app.example.com", "http://localhost:3000"} })
+	open := newEnv(t, func(c *console.Config) {
+		c.FrameAncestors = []string{"https://app.example.com", "http://localhost:3000"}
+	})
 	r = open.do("GET", "/console/login", nil, nil)
 	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors https://app.example.com http://localhost:3000;") || r.header.Get("X-Frame-Options") != "" {
 		t.Fatalf("with two origins: CSP %q, X-Frame-Options %q", csp, r.header.Get("X-Frame-Options"))
