@@ -129,12 +129,13 @@ func TestFlagsAndEnv(t *testing.T) {
 }
 
 func TestParseConfig(t *testing.T) {
-	cfg, err := parseConfig("serve", []string{"--retry-schedule", "1s,2s", "--https-only", "--allow-networks", "127.0.0.0/8", "--encryption-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--log-format", "json", "--role", "api", "--public-url", "https://hooks.example.com/"}, io.Discard)
+	cfg, err := parseConfig("serve", []string{"--retry-schedule", "1s,2s", "--https-only", "--allow-networks", "127.0.0.0/8", "--encryption-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--log-format", "json", "--role", "api", "--public-url", "https://hooks.example.com/",
+		"--console-frame-ancestors", "https://app.example.com, http://localhost:3000/"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.RetrySchedule) != 2 || !cfg.HTTPSOnly || len(cfg.EncryptionKey) != 32 || cfg.Role != "api" || cfg.LogFormat != "json" ||
-		cfg.PublicURL != "https://hooks.example.com" {
+		cfg.PublicURL != "https://hooks.example.com" || strings.Join(cfg.FrameAncestors, " ") != "https://app.example.com http://localhost:3000" {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	cfg, err = parseConfig("serve", nil, io.Discard)
@@ -152,6 +153,9 @@ func TestParseConfig(t *testing.T) {
 		{"--role", "both"},
 		{"--public-url", "hooks.example.com"},
 		{"--public-url", "https://hooks.example.com/console"},
+		{"--console-frame-ancestors", "*"},
+		{"--console-frame-ancestors", "https://app.example.com/embed"},
+		{"--console-frame-ancestors", "app.example.com"},
 		{"--nope"},
 		{"extra"},
 	} {
