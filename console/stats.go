@@ -10,18 +10,22 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// windows are the statistics page's periods: an hour a bar either way.
-var windows = map[string]int{"24h": 24, "7d": 7 * 24}
+// windows are the statistics page's periods: a bar an hour over a day, a
+// bar a day (UTC) past two days, so that a week is 7 bars, not 168.
+var windows = map[string]struct {
+	buckets int
+	step    time.Duration
+}{"24h": {24, time.Hour}, "7d": {7, 24 * time.Hour}}
 
 func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	window := r.URL.Query().Get("window")
-	hours, ok := windows[window]
+	win, ok := windows[window]
 	if !ok {
-		window, hours = "24h", 24
+		window, win = "24h", windows["24h"]
 	}
 	now := s.clock.Now()
-	q := hookd.SeriesQuery{TenantID: v.tenant.ID, Step: time.Hour, Buckets: hours,
-		Since: now.Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)}
+	q := hookd.SeriesQuery{TenantID: v.tenant.ID, Step: win.step, Buckets: win.buckets,
+		Since: now.Truncate(win.step).Add(-time.Duration(win.buckets-1) * win.step)}
 	hooks, _, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: v.tenant.ID, Page: hookd.Page{Limit: 250}})
 	if err != nil {
 		return err
@@ -47,7 +51,7 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, v *visit) err
 	s.render(w, r, v, http.StatusOK, "stats", "Statistics", map[string]any{
 		"Window": window, "Webhooks": hooks, "WebhookID": q.WebhookID, "Stats": st, "Since": q.Since,
 		"P50": all.Quantile(0.5), "P95": all.Quantile(0.95), "P99": all.Quantile(0.99),
-		"Volume": volumeChart(buckets), "Latency": latencyChart(buckets),
+		"Volume": volumeChart(buckets), "Latency": latencyChart(buckets), "Per": map[bool]string{true: "day", false: "hour"}[win.step > time.Hour],
 	})
 	return nil
 }
@@ -93,9 +97,9 @@ type chart struct {
 
 func newChart(buckets []*hookd.SeriesBucket) *chart {
 	c := &chart{W: chartW, H: chartH, PlotL: marginL, PlotR: chartW - marginR, PlotT: marginT, PlotB: chartH - marginB}
-	every, daily := 3, len(buckets) > 48 // a label every 3 hours, or every day
+	every, daily := 3, len(buckets) > 1 && buckets[1].Start.Sub(buckets[0].Start) >= 24*time.Hour // a label every 3 hours, or every day
 	if daily {
-		every = 24
+		every = 1
 	}
 	for i, b := range buckets {
 		if i%every != 0 {
@@ -164,7 +168,7 @@ func volumeChart(buckets []*hookd.SeriesBucket) *chart {
 			h := float64(n) / top * plotH
 			y -= h
 			br.Segments = append(br.Segments, segment{Y: y, H: h, Class: "status-" + strings.ToLower(string(st)),
-				Title: fmt.Sprintf("%s: %d %s", b.Start.UTC().Format("Jan 2 15:04"), n, st)})
+				Title: fmt.Sprintf("%s: %s %s", b.Start.UTC().Format("Jan 2 15:04"), plural(n, "delivery", "deliveries"), st)})
 		}
 		c.Bars = append(c.Bars, br)
 	}

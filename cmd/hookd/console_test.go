@@ -325,7 +325,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shot.take(ctx, "stats")
 	act(t, ctx, "statistics, 7 days", chromedp.Navigate(base+"/console/stats?window=7d&webhook="+whID), chromedp.WaitVisible(chromedp.CSS("svg.chart")))
+	// A week is 7 daily bars, labelled by day.
+	if days := read(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#volume-h ~ svg.chart .xlabel").length`)); days != 7 || !strings.Contains(text(t, ctx, "#volume-h"), "per day") {
+		t.Fatalf("7 days drew %d day labels, under %q", days, text(t, ctx, "#volume-h"))
+	}
 	shot.take(ctx, "stats-7d")
+	// A period without attempts reads —, not 0.0 %.
+	quiet := admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Quiet", "url": rcv.URL + "/quiet", "events": []string{"document.uploaded"}})["id"].(string)
+	act(t, ctx, "statistics of a webhook with none", chromedp.Navigate(base+"/console/stats?webhook="+quiet), chromedp.WaitVisible(chromedp.CSS("svg.chart")))
+	if rate := text(t, ctx, "#success-rate"); rate != "—" {
+		t.Fatalf("the success rate of no attempts reads %q", rate)
+	}
 
 	// Rotate the secret: a new one, the old one still signing for the grace.
 	act(t, ctx, "rotate", chromedp.Navigate(base+"/console/webhooks/"+whID+"?secret=show"), chromedp.WaitVisible(chromedp.CSS("#secret-value")),
