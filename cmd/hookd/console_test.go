@@ -578,7 +578,16 @@ func TestConsoleFindsDeliveries(t *testing.T) {
 	if e := text(t, ctx, "#results .empty"); !strings.Contains(e, "match these filters") {
 		t.Fatalf("an empty window says %q", e)
 	}
-	act(t, ctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/console/deliveries"), chromedp.WaitVisible(chromedp.CSS("#results")))
+	act(t, ctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/console/failed"), chromedp.WaitVisible(chromedp.CSS("table.list")))
+	// Stacked rows keep their column names; the sidebar shows where we are.
+	if label := read(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("table.list tbody td:nth-child(2)"), "::before").content`)); !strings.Contains(label, "Webhook") {
+		t.Fatalf("a stacked cell is labelled %s, want Webhook", label)
+	}
+	if seen := read(t, ctx, chromedp.Evaluate[bool](`(() => { const a = document.querySelector('.side a[aria-current="page"]').getBoundingClientRect(); return a.left >= 0 && a.right <= window.innerWidth })()`)); !seen {
+		t.Fatal("the sidebar's current item is out of view on a phone")
+	}
+	shot.take(ctx, "failed-phone")
+	act(t, ctx, "phone deliveries", chromedp.Navigate(base+"/console/deliveries"), chromedp.WaitVisible(chromedp.CSS("#results")))
 	shot.take(ctx, "deliveries-phone")
 }
 

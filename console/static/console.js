@@ -36,6 +36,20 @@
       row.querySelector("input").focus();
     });
   });
+  // Tables: each cell learns its column's name, which a phone's stacked
+  // rows show before it.
+  document.querySelectorAll("table.list").forEach(function (table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+    table.querySelectorAll("tbody tr").forEach(function (tr) {
+      Array.prototype.forEach.call(tr.children, function (td, i) {
+        if (!td.dataset.label && heads[i]) td.dataset.label = heads[i];
+      });
+    });
+  });
+  // On a phone the sidebar is a scrolling row: bring the current page's
+  // item into view.
+  var current = document.querySelector('.side a[aria-current="page"]');
+  if (current && current.scrollIntoView) current.scrollIntoView({ block: "nearest", inline: "center" });
   // The test form: choosing a type puts its first example in the data.
   var testType = document.getElementById("test-type");
   var testData = document.getElementById("test-data");
