@@ -704,6 +704,11 @@ func TestConsoleBulkActions(t *testing.T) {
 	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "document.uploaded", "description": "",
 		"schema":   map[string]any{"type": "object", "required": []string{"name"}},
 		"examples": []any{map[string]any{"name": "report.pdf", "bytes": 1024}}})
+	act(t, ctx, "the catalog shows examples", chromedp.Navigate(base+"/console/event-types"), chromedp.WaitVisible(`//summary[text()="1 example"]`),
+		chromedp.Click(`//summary[text()="1 example"]`))
+	if all := text(t, ctx, "table.list"); !strings.Contains(all, "report.pdf") {
+		t.Fatalf("the catalog's example is not shown: %q", all)
+	}
 	act(t, ctx, "the test form", chromedp.Navigate(base+"/console/webhooks/"+goodID), chromedp.WaitVisible(chromedp.CSS("#test-data")))
 	if v := read(t, ctx, chromedp.Value(chromedp.CSS("#test-data"))); !strings.Contains(v, `"report.pdf"`) {
 		t.Fatalf("the test data starts as %q, want document.uploaded's example", v)
