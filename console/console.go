@@ -57,6 +57,8 @@ type Config struct {
 	// is a third party in the platform's page, and browsers send it no
 	// other kind of cookie.
 	FrameAncestors []string
+	// Brand is the console's name, logo and accent; zero: hookd's own.
+	Brand Brand
 	// SessionTTL is how long an API-key sign-in lasts. Default 12h.
 	SessionTTL time.Duration
 }
@@ -80,6 +82,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
+	if err := cfg.Brand.Validate(); err != nil {
+		return nil, err
+	}
 	pages, err := parseTemplates()
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
@@ -91,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fileServer.ServeHTTP(w, r)
 	}))
+	s.mux.HandleFunc("GET /console/brand.css", s.brandCSS)
 	s.mux.Handle("GET /console/login", s.public(s.loginPage))
 	s.mux.Handle("POST /console/login", s.public(s.login))
 	s.mux.Handle("GET /console/portal/{token}", s.public(s.redeem))
@@ -146,7 +152,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors "+frames+"; form-action 'self'; base-uri 'none'")
+	img := "'self' data:"
+	if o := s.cfg.Brand.logoOrigin(); o != "" {
+		img += " " + o
+	}
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src "+img+"; style-src 'self'; script-src 'self'; frame-ancestors "+frames+"; form-action 'self'; base-uri 'none'")
 	r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
 	s.mux.ServeHTTP(w, r)
 }

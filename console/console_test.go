@@ -56,7 +56,7 @@ func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 // onPostgres is every console test, run again with PostgreSQL underneath.
 var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
-	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "DeliveriesPageQuery": TestDeliveriesPageQuery,
+	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "Brand": TestBrand, "DeliveriesPageQuery": TestDeliveriesPageQuery,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -619,5 +619,45 @@ func TestFrameAncestors(t *testing.T) {
 	}
 	if closed.portal("acme", false).SameSite != http.SameSiteStrictMode {
 		t.Fatal("an unframed console's cookie is not SameSite=Strict")
+	}
+}
+
+// A brand's accent must be readable on white; a brand shows in titles,
+// the top bar and the accent's stylesheet, and its logo's origin is the
+// one the CSP lets images come from.
+func TestBrand(t *testing.T) {
+	for _, c := range []struct {
+		b  console.Brand
+		ok bool
+	}{
+		{console.Brand{}, true},
+		{console.Brand{Name: "Acme Hooks", Accent: "#0f766e", LogoURL: "https://cdn.acme.test/logo.svg"}, true},
+		{console.Brand{Accent: "#ffbf47"}, false}, // 1.6:1
+		{console.Brand{Accent: "#777777"}, false}, // 4.48:1
+		{console.Brand{Accent: "#767676"}, true},  // 4.54:1
+		{console.Brand{Accent: "3b4cca"}, false},
+		{console.Brand{LogoURL: "http://cdn.acme.test/logo.svg"}, false},
+		{console.Brand{Name: "<script>"}, false},
+	} {
+		b := c.b
+		if err := b.Validate(); (err == nil) != c.ok {
+			t.Errorf("%+v: %v, want ok %v", c.b, err, c.ok)
+		}
+	}
+	e := newEnv(t, func(c *console.Config) {
+		c.Brand = console.Brand{Name: "Acme Hooks", Accent: "#0f766e", LogoURL: "https://cdn.acme.test/logo.svg"}
+	})
+	page := e.do("GET", "/console/webhooks", nil, e.portal("acme", false))
+	if !strings.Contains(page.body, "<title>Webhooks · Acme Hooks</title>") || !strings.Contains(page.body, `<img src="https://cdn.acme.test/logo.svg" alt="Acme Hooks"`) {
+		t.Fatalf("the branded page:\n%s", page.body[:min(len(page.body), 1500)])
+	}
+	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://cdn.acme.test;") {
+		t.Fatalf("CSP %q", csp)
+	}
+	if css := e.do("GET", "/console/brand.css", nil, nil); css.status != 200 || !strings.Contains(css.body, "--brand: #0f766e") {
+		t.Fatalf("brand.css: %d %q", css.status, css.body)
+	}
+	if plain := newEnv(t).do("GET", "/console/login", nil, nil); !strings.Contains(plain.body, "· hookd</title>") {
+		t.Fatal("the unbranded console is not hookd")
 	}
 }

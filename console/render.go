@@ -127,6 +127,7 @@ func parseTemplates() (map[string]*pageTemplate, error) {
 
 // page is what every template gets.
 type page struct {
+	Brand    Brand
 	Title    string
 	Nav      string
 	Tenant   *hookd.Tenant
@@ -156,7 +157,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, v *visit, status
 		http.Error(w, "no template "+name, http.StatusInternalServerError)
 		return
 	}
-	p := page{Title: title, Nav: pt.nav, D: data}
+	p := page{Title: title, Nav: pt.nav, D: data, Brand: s.cfg.Brand}
 	if status < 300 {
 		p.Notice = s.takeFlash(w, r)
 	}

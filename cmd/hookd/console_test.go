@@ -763,7 +763,8 @@ func TestConsoleFramedByListedOrigin(t *testing.T) {
 	listed := page("")
 	defer listed.Close()
 	listedOrigin := strings.Replace(listed.URL, "127.0.0.1", "localhost", 1)
-	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--console-frame-ancestors", listedOrigin)
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--console-frame-ancestors", listedOrigin,
+		"--console-name", "Acme Hooks", "--console-accent", "#0f766e")
 	defer stop()
 	admin := &client{t: t, base: base, key: "adm"}
 	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc"})
@@ -827,4 +828,13 @@ func TestConsoleFramedByListedOrigin(t *testing.T) {
 		}
 	}
 	shot.take(ctx, "console-framed")
+	// The console wears the platform's name and accent.
+	act(t, ctx, "the branded sign-in page", chromedp.Navigate(base+"/console/login"), chromedp.WaitVisible(`//button[text()="Sign in"]`))
+	if title := read(t, ctx, chromedp.Title()); title != "Sign in · Acme Hooks" {
+		t.Fatalf("title %q", title)
+	}
+	if bg := read(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("button.primary")).backgroundColor`)); bg != "rgb(15, 118, 110)" {
+		t.Fatalf("the primary button is %s, want the accent #0f766e", bg)
+	}
+	shot.take(ctx, "login-branded")
 }

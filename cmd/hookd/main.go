@@ -153,9 +153,12 @@ type Config struct {
 	// FrameAncestors are the origins allowed to frame the console
 	// (--console-frame-ancestors, HOOKD_CONSOLE_FRAME_ANCESTORS); none: no one.
 	FrameAncestors []string
-	DisableAfter   time.Duration // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
-	Retention      time.Duration // --retention, HOOKD_RETENTION; default 720h; 0 keeps everything
-	MetricsAddr    string        // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
+	// Brand is the console's name, logo and accent (--console-name,
+	// --console-logo-url, --console-accent).
+	Brand        console.Brand
+	DisableAfter time.Duration // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
+	Retention    time.Duration // --retention, HOOKD_RETENTION; default 720h; 0 keeps everything
+	MetricsAddr  string        // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
 	// OperatorWebhook receives every tenant's operational events
 	// (--operator-webhook, HOOKD_OPERATOR_WEBHOOK); OperatorSecret signs
 	// them (--operator-webhook-secret; default: generated and printed once).
@@ -190,6 +193,9 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		disable  = fs.String("disable-after", env("HOOKD_DISABLE_AFTER", "120h"), "disable a webhook whose every attempt has failed for this long, with a delivery out of attempts; 0 never (HOOKD_DISABLE_AFTER)")
 		keep     = fs.String("retention", env("HOOKD_RETENTION", "720h"), "how long a finished event (every delivery of it SUCCESS, FAILED or CANCELED) is kept with its deliveries and attempts; statistics keep hourly totals of what goes; 0 keeps everything (HOOKD_RETENTION)")
 		frames   = fs.String("console-frame-ancestors", env("HOOKD_CONSOLE_FRAME_ANCESTORS", ""), "origins allowed to frame the console, space- or comma-separated, e.g. https://app.example.com (CSP frame-ancestors; its cookies become SameSite=None, Secure and Partitioned so a framed console keeps its session) (HOOKD_CONSOLE_FRAME_ANCESTORS; default: none may)")
+		cName    = fs.String("console-name", env("HOOKD_CONSOLE_NAME", "hookd"), "the product name the console shows in its top bar and titles, for a platform that presents it as its own (HOOKD_CONSOLE_NAME)")
+		cLogo    = fs.String("console-logo-url", env("HOOKD_CONSOLE_LOGO_URL", ""), "an https image the console shows in its top bar instead of its name (HOOKD_CONSOLE_LOGO_URL)")
+		cAccent  = fs.String("console-accent", env("HOOKD_CONSOLE_ACCENT", "#3b4cca"), "the console's accent colour, #rrggbb, at least 4.5:1 against white (HOOKD_CONSOLE_ACCENT)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
 	)
 	// A boolean flag's default comes from its variable, so that the bare
@@ -225,6 +231,10 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 			return nil, fmt.Errorf("--console-frame-ancestors takes origins such as https://app.example.com, not %q", o)
 		}
 		cfg.FrameAncestors = append(cfg.FrameAncestors, u.Scheme+"://"+u.Host)
+	}
+	cfg.Brand = console.Brand{Name: *cName, LogoURL: *cLogo, Accent: *cAccent}
+	if err := cfg.Brand.Validate(); err != nil {
+		return nil, fmt.Errorf("--console-name, --console-logo-url, --console-accent: %w", err)
 	}
 	if *encKey != "" {
 		cfg.EncryptionKey, err = base64.StdEncoding.DecodeString(*encKey)
@@ -523,7 +533,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	} else {
 		con, err := console.New(console.Config{
 			Service: svc, Logger: log, Clock: clock, AdminKeyHash: hash,
-			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), FrameAncestors: cfg.FrameAncestors,
+			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), FrameAncestors: cfg.FrameAncestors, Brand: cfg.Brand,
 		})
 		if err != nil {
 			if engine != nil {

@@ -156,6 +156,9 @@ func TestParseConfig(t *testing.T) {
 		{"--console-frame-ancestors", "*"},
 		{"--console-frame-ancestors", "https://app.example.com/embed"},
 		{"--console-frame-ancestors", "app.example.com"},
+		{"--console-accent", "#ffbf47"}, // 1.6:1 against white
+		{"--console-accent", "blue"},
+		{"--console-logo-url", "http://cdn.example.com/logo.png"},
 		{"--nope"},
 		{"extra"},
 	} {
