@@ -838,3 +838,66 @@ func TestConsoleFramedByListedOrigin(t *testing.T) {
 	}
 	shot.take(ctx, "login-branded")
 }
+
+// TestConsoleScreenshots saves every page of the console empty and with
+// data, at a desktop's and a phone's width, as CI's artifacts (and fails
+// on a page that does not draw).
+func TestConsoleScreenshots(t *testing.T) {
+	ctx := browser(t)
+	shot := newShots(t)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if strings.HasSuffix(r.URL.Path, "/bad") {
+			w.WriteHeader(500)
+		}
+	}))
+	defer rcv.Close()
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--allow-networks", "127.0.0.0/8")
+	defer stop()
+	admin := &client{t: t, base: base, key: "adm"}
+	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc."})
+	act(t, ctx, "sign in", chromedp.Navigate(admin.must(201, "POST", "/v1/tenants/acme/portal-sessions", map[string]any{})["url"].(string)),
+		chromedp.WaitVisible(`//h1[text()="Webhooks"]`))
+	pages := []string{"webhooks", "deliveries", "failed", "events", "event-types", "stats", "audit"}
+	// extra pages are "name=path".
+	sweep := func(state string, extra ...string) {
+		for _, width := range []struct {
+			name string
+			w, h int64
+		}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+			act(t, ctx, width.name, chromedp.EmulateViewport(width.w, width.h))
+			for _, p := range append(pages, extra...) {
+				name, path, ok := strings.Cut(p, "=")
+				if !ok {
+					path = p
+				}
+				act(t, ctx, "open "+path, chromedp.Navigate(base+"/console/"+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+				shot.take(ctx, name+"-"+state+"-"+width.name)
+			}
+		}
+	}
+	sweep("empty")
+
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.completed", "description": "An invocation finished",
+		"examples": []any{map[string]any{"invocationId": "inv_1", "status": "ok"}}})
+	good := admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Billing", "url": rcv.URL + "/good", "events": []string{"*"},
+		"headers": map[string]string{"X-Team": "billing"}})["id"].(string)
+	admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Audit sink", "url": rcv.URL + "/bad", "events": []string{"*"}, "maxAttempts": 1})
+	for i := range 12 {
+		admin.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{"invocationId": fmt.Sprintf("inv_%d", i)}})
+	}
+	eventually(t, "24 deliveries finished", func() bool {
+		ds := admin.must(200, "GET", "/v1/tenants/acme/deliveries?limit=100", nil)["data"].([]any)
+		done := 0
+		for _, d := range ds {
+			if st := d.(map[string]any)["status"]; st == "SUCCESS" || st == "FAILED" {
+				done++
+			}
+		}
+		return done == 24
+	})
+	task := admin.must(202, "POST", "/v1/tenants/acme/webhooks/"+good+"/replay", map[string]any{"since": "2000-01-01T00:00:00Z"})["id"].(string)
+	dlv := admin.must(200, "GET", "/v1/tenants/acme/deliveries?limit=1", nil)["data"].([]any)[0].(map[string]any)
+	sweep("data", "webhook=webhooks/"+good, "delivery=deliveries/"+dlv["id"].(string), "event=events/"+dlv["eventId"].(string), "task=tasks/"+task,
+		"confirm=webhooks/"+good+"/confirm?action=disable", "edit=webhooks/"+good+"/edit", "new=webhooks/new")
+}
