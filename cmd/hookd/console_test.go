@@ -896,6 +896,22 @@ func TestConsoleScreenshots(t *testing.T) {
 		}
 		return done == 24
 	})
+	// Health shows: the failing endpoint reads Failing with its streak, in
+	// red; a disabled one is grey, not red.
+	act(t, ctx, "health", chromedp.Navigate(base+"/console/webhooks"), chromedp.WaitVisible(chromedp.CSS("table.list")))
+	rows := text(t, ctx, "table.list tbody")
+	if !strings.Contains(rows, "Healthy") || !regexp.MustCompile(`Failing\s+12 in a row since`).MatchString(rows) {
+		t.Fatalf("the list's health: %q", rows)
+	}
+	quiet := admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Paused", "url": rcv.URL + "/good", "events": []string{"hookd.webhook.disabled"}})["id"].(string)
+	admin.must(200, "PATCH", "/v1/tenants/acme/webhooks/"+quiet, map[string]any{"enabled": false})
+	act(t, ctx, "disabled", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(".badge.off")))
+	colour := func(sel string) string {
+		return read(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("`+sel+`")).color`))
+	}
+	if off, failing := colour(".badge.off"), colour(".badge.health-failing"); off == failing {
+		t.Fatalf("Disabled and Failing are both %s", off)
+	}
 	task := admin.must(202, "POST", "/v1/tenants/acme/webhooks/"+good+"/replay", map[string]any{"since": "2000-01-01T00:00:00Z"})["id"].(string)
 	dlv := admin.must(200, "GET", "/v1/tenants/acme/deliveries?limit=1", nil)["data"].([]any)[0].(map[string]any)
 	sweep("data", "webhook=webhooks/"+good, "delivery=deliveries/"+dlv["id"].(string), "event=events/"+dlv["eventId"].(string), "task=tasks/"+task,
