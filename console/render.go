@@ -71,6 +71,8 @@ var funcs = template.FuncMap{
 	"pct":     func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 	"lower":   func(s hookd.DeliveryStatus) string { return strings.ToLower(string(s)) },
 	"replace": func(s, old, new string) string { return strings.ReplaceAll(s, old, new) },
+	// plural is "1 attempt", "2 attempts".
+	"plural": plural,
 	"pretty": func(b []byte) string {
 		var out bytes.Buffer
 		if json.Indent(&out, b, "", "  ") != nil {

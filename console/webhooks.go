@@ -436,6 +436,19 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *visit, t
 		return err
 	}
 	data["Stats"] = st
+	waiting := map[string]int{}
+	for _, st := range []hookd.DeliveryStatus{hookd.StatusPending, hookd.StatusRetrying} {
+		n, err := s.store.CountTenantDeliveries(r.Context(), hookd.TenantDeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Status: st})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			waiting[string(st)] = n
+		}
+	}
+	if len(waiting) > 0 {
+		data["Waiting"] = waiting
+	}
 	if test == nil {
 		if id := flashValues(r).Get("test"); id != "" {
 			if d, err := s.store.GetDelivery(r.Context(), wh.TenantID, id); err == nil && len(d.Attempts) > 0 {

@@ -675,7 +675,11 @@ func TestConsoleBulkActions(t *testing.T) {
 	})
 
 	// Disable warns of the waiting deliveries it ends; going back ends none.
-	act(t, ctx, "disable?", chromedp.Navigate(base+"/console/webhooks/"+slowID), chromedp.Click(`//a[text()="Disable…"]`), chromedp.WaitVisible(chromedp.CSS("#what")))
+	act(t, ctx, "the retrying webhook", chromedp.Navigate(base+"/console/webhooks/"+slowID), chromedp.WaitVisible(chromedp.CSS("dl.facts")))
+	if facts := text(t, ctx, "dl.facts"); !strings.Contains(facts, "5 deliveries RETRYING") || !strings.Contains(facts, "Failing") || !strings.Contains(facts, "5 attempts in a row failed") {
+		t.Fatalf("the retrying webhook's facts: %q", facts)
+	}
+	act(t, ctx, "disable?", chromedp.Click(`//a[text()="Disable…"]`), chromedp.WaitVisible(chromedp.CSS("#what")))
 	if w := what(); !strings.Contains(w, "5 waiting deliveries end FAILED") {
 		t.Fatalf("disable says %q", w)
 	}
