@@ -29,11 +29,15 @@ const (
 	SchemePlextrac        = "plextrac"
 	SchemeForjinn         = "forjinn"
 	SchemeHMACSHA256      = "hmac-sha256"
+	// SchemeSvix is the standard signature under Svix's header names
+	// (svix-id, svix-timestamp, svix-signature), for receivers that
+	// verify with Svix's libraries.
+	SchemeSvix = "svix"
 )
 
 var schemes = map[string]bool{
 	SchemeStandard: true, SchemeStandardEd25519: true, SchemeGitHub: true, SchemeStripe: true,
-	SchemePlinqx: true, SchemePlextrac: true, SchemeForjinn: true, SchemeHMACSHA256: true,
+	SchemePlinqx: true, SchemePlextrac: true, SchemeForjinn: true, SchemeHMACSHA256: true, SchemeSvix: true,
 }
 
 // Signature is a webhook's choice of signature scheme; nil means standard.
@@ -61,7 +65,7 @@ func (s *Signature) SchemeName() string {
 // secret both sign. The others carry one, by the new secret.
 func (s *Signature) MultiSignature() bool {
 	switch s.SchemeName() {
-	case SchemeStandard, SchemeStandardEd25519, SchemeStripe:
+	case SchemeStandard, SchemeStandardEd25519, SchemeStripe, SchemeSvix:
 		return true
 	}
 	return false
@@ -72,7 +76,7 @@ func (s *Signature) validate(v *ValidationError) {
 		return
 	}
 	if !schemes[s.Scheme] {
-		v.Add("signature.scheme", "must be one of standard, standard-ed25519, github, stripe, plinqx, plextrac, forjinn, hmac-sha256")
+		v.Add("signature.scheme", "must be one of standard, standard-ed25519, svix, github, stripe, plinqx, plextrac, forjinn, hmac-sha256")
 		return
 	}
 	if s.Scheme != SchemeHMACSHA256 {
@@ -135,7 +139,7 @@ func GenerateSecret(scheme string) string {
 // explicit null: unsigned, allowed only for non-standard HMAC schemes.
 func ValidateSecret(scheme, secret string) error {
 	switch scheme {
-	case SchemeStandard:
+	case SchemeStandard, SchemeSvix:
 		if secret == "" {
 			return errors.New("may be null only with a non-standard HMAC signature scheme")
 		}

@@ -267,7 +267,7 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, v *visit, stat
 	}
 	s.render(w, r, v, status, "webhook_form", title, map[string]any{
 		"Webhook": wh, "Version": version, "Form": f, "Errors": errs, "Problems": problems, "Options": eventOptions(catalog, f.Events),
-		"Schemes": []string{hookd.SchemeStandard, hookd.SchemeStandardEd25519, hookd.SchemeGitHub, hookd.SchemeStripe,
+		"Schemes": []string{hookd.SchemeStandard, hookd.SchemeStandardEd25519, hookd.SchemeSvix, hookd.SchemeGitHub, hookd.SchemeStripe,
 			hookd.SchemePlinqx, hookd.SchemePlextrac, hookd.SchemeForjinn, hookd.SchemeHMACSHA256},
 		"FilterResult": filterResult,
 	})

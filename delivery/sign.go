@@ -70,6 +70,23 @@ func sign(h http.Header, sig *hookd.Signature, secrets []string, id, eventType s
 			}
 			return SignStandard(key, id, ts, body), nil
 		})
+	case hookd.SchemeSvix:
+		// Svix's headers carry Standard Webhooks' id, timestamp and
+		// signature under its own names.
+		if _, err := signEach(h, secrets, func(secret string) (string, error) {
+			key, err := hookd.StandardKey(secret)
+			if err != nil {
+				return "", err
+			}
+			return SignStandard(key, id, ts, body), nil
+		}); err != nil {
+			return nil, err
+		}
+		h.Set("svix-id", id)
+		h.Set("svix-timestamp", tsStr)
+		h.Set("svix-signature", h.Get(HeaderSignature))
+		h.Del(HeaderSignature)
+		return []string{"svix-signature"}, nil
 	case hookd.SchemeStandardEd25519:
 		return signEach(h, secrets, func(secret string) (string, error) {
 			key, err := hookd.Ed25519Key(secret)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-github/v75/github"
 	"github.com/stripe/stripe-go/v85/webhook"
+	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/netguard"
@@ -28,7 +29,7 @@ func TestSentRequestsVerify(t *testing.T) {
 	template := &hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{id}:{timestamp}:{type}:{body}",
 		Encoding: "base64", Prefix: "v=", TimestampHeader: "X-Ts", EventHeader: "X-Type"}
 	for _, sig := range []*hookd.Signature{
-		nil, {Scheme: hookd.SchemeStandardEd25519}, {Scheme: hookd.SchemeGitHub}, {Scheme: hookd.SchemeStripe},
+		nil, {Scheme: hookd.SchemeStandardEd25519}, {Scheme: hookd.SchemeSvix}, {Scheme: hookd.SchemeGitHub}, {Scheme: hookd.SchemeStripe},
 		{Scheme: hookd.SchemePlinqx}, {Scheme: hookd.SchemePlextrac}, {Scheme: hookd.SchemeForjinn}, template,
 	} {
 		t.Run(sig.SchemeName(), func(t *testing.T) {
@@ -72,7 +73,7 @@ func TestSentRequestsVerify(t *testing.T) {
 				prevV.Secrets = []string{pub}
 			}
 			err := prevV.Verify(seen, body)
-			if multi := scheme == hookd.SchemeStandard || scheme == hookd.SchemeStandardEd25519 || scheme == hookd.SchemeStripe; multi != (err == nil) {
+			if multi := scheme == hookd.SchemeStandard || scheme == hookd.SchemeStandardEd25519 || scheme == hookd.SchemeStripe || scheme == hookd.SchemeSvix; multi != (err == nil) {
 				t.Errorf("previous secret during the grace: %v (the scheme carries several signatures: %v)", err, multi)
 			}
 			switch scheme {
@@ -82,6 +83,20 @@ func TestSentRequestsVerify(t *testing.T) {
 				}
 				if err := webhook.ValidatePayload(body, seen.Get("Stripe-Signature"), previous); err != nil {
 					t.Errorf("stripe-go, previous secret: %v", err)
+				}
+			case hookd.SchemeSvix:
+				// Svix's own SDK, as its users verify, with either secret.
+				for _, secret := range []string{current, previous} {
+					wh, err := svix.NewWebhook(secret)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := wh.Verify(body, seen); err != nil {
+						t.Errorf("svix SDK: %v", err)
+					}
+				}
+				if seen.Get("webhook-signature") != "" {
+					t.Error("the svix scheme also sent webhook-signature")
 				}
 			case hookd.SchemeGitHub:
 				if err := github.ValidateSignature(seen.Get("X-Hub-Signature-256"), body, []byte(current)); err != nil {

@@ -1,6 +1,9 @@
 package httpapi_test
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // An event type keeps examples of its data, each checked against its
 // schema, on create and PATCH; GET and the list show them ([] when none).
@@ -34,4 +37,22 @@ func TestEventTypeExamples(t *testing.T) {
 	if p := e.do("PATCH", "/v1/event-types/a.b", adminKey, map[string]any{"examples": nil}).want(t, 200); len(p.body["examples"].([]any)) != 0 {
 		t.Fatalf("examples null: %s", p.raw)
 	}
+}
+
+// The native API selects the svix signature scheme: a whsec_ secret, as
+// Svix's libraries expect.
+func TestSvixScheme(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	id := e.webhook("acme", map[string]any{"signature": map[string]any{"scheme": "svix"}})
+	r := e.do("GET", "/v1/tenants/acme/webhooks/"+id, adminKey, nil).want(t, 200)
+	if sig, _ := r.body["signature"].(map[string]any); sig["scheme"] != "svix" {
+		t.Fatalf("webhook: %s", r.raw)
+	}
+	if s := e.do("GET", "/v1/tenants/acme/webhooks/"+id+"/secret", adminKey, nil).want(t, 200); !strings.HasPrefix(s.body["secret"].(string), "whsec_") {
+		t.Fatalf("secret: %s", s.raw)
+	}
+	e.do("POST", "/v1/tenants/acme/webhooks", adminKey, map[string]any{"name": "n", "url": "https://example.com/h", "events": []string{"*"},
+		"signature": map[string]any{"scheme": "svix"}, "secret": nil}).want(t, 422).hasField(t, "secret")
 }

@@ -39,10 +39,12 @@ const (
 	Plextrac        = "plextrac"
 	Forjinn         = "forjinn"
 	HMACSHA256      = "hmac-sha256"
+	// Svix is Standard's signature under Svix's header names.
+	Svix = "svix"
 )
 
 // Schemes lists every scheme Verify knows.
-var Schemes = []string{Standard, StandardEd25519, GitHub, Stripe, Plinqx, Plextrac, Forjinn, HMACSHA256}
+var Schemes = []string{Standard, StandardEd25519, Svix, GitHub, Stripe, Plinqx, Plextrac, Forjinn, HMACSHA256}
 
 // The reasons a request fails; Verify's errors wrap one of them and say
 // more.
@@ -92,8 +94,12 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 		return fmt.Errorf("%w: no secret given", ErrConfig)
 	}
 	switch v.scheme() {
-	case Standard:
-		return v.standard(h, body, "v1", func(secret, content string, sig []byte) (bool, error) {
+	case Standard, Svix:
+		prefix := "webhook-"
+		if v.scheme() == Svix {
+			prefix = "svix-"
+		}
+		return v.standard(h, body, prefix, "v1", func(secret, content string, sig []byte) (bool, error) {
 			key, err := standardKey(secret)
 			if err != nil {
 				return false, err
@@ -101,7 +107,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 			return hmac.Equal(mac(key, content), sig), nil
 		})
 	case StandardEd25519:
-		return v.standard(h, body, "v1a", func(secret, content string, sig []byte) (bool, error) {
+		return v.standard(h, body, "webhook-", "v1a", func(secret, content string, sig []byte) (bool, error) {
 			pub, err := ed25519Public(secret)
 			if err != nil {
 				return false, err
@@ -250,20 +256,20 @@ func (v *Verifier) noMatch() error {
 
 // standard verifies the Standard Webhooks headers: webhook-signature holds
 // space-separated "version,base64" entries over "{id}.{timestamp}.{body}".
-func (v *Verifier) standard(h http.Header, body []byte, version string, check func(secret, content string, sig []byte) (bool, error)) error {
-	id, err := header(h, "webhook-id")
+func (v *Verifier) standard(h http.Header, body []byte, prefix, version string, check func(secret, content string, sig []byte) (bool, error)) error {
+	id, err := header(h, prefix+"id")
 	if err != nil {
 		return err
 	}
-	ts, err := header(h, "webhook-timestamp")
+	ts, err := header(h, prefix+"timestamp")
 	if err != nil {
 		return err
 	}
-	sigs, err := header(h, "webhook-signature")
+	sigs, err := header(h, prefix+"signature")
 	if err != nil {
 		return err
 	}
-	if err := v.checkTime(ts, "webhook-timestamp"); err != nil {
+	if err := v.checkTime(ts, prefix+"timestamp"); err != nil {
 		return err
 	}
 	content := id + "." + ts + "." + string(body)
@@ -271,19 +277,19 @@ func (v *Verifier) standard(h http.Header, body []byte, version string, check fu
 	for _, entry := range strings.Fields(sigs) {
 		ver, b64, ok := strings.Cut(entry, ",")
 		if !ok {
-			return fmt.Errorf("%w: webhook-signature entry %q is not version,signature", ErrMalformed, entry)
+			return fmt.Errorf("%w: %ssignature entry %q is not version,signature", ErrMalformed, prefix, entry)
 		}
 		if ver != version {
 			continue // another version: not ours to check
 		}
 		sig, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil {
-			return fmt.Errorf("%w: webhook-signature entry is not base64", ErrMalformed)
+			return fmt.Errorf("%w: %ssignature entry is not base64", ErrMalformed, prefix)
 		}
 		candidates = append(candidates, sig)
 	}
 	if len(candidates) == 0 {
-		return fmt.Errorf("%w: webhook-signature has no %s signature", ErrMalformed, version)
+		return fmt.Errorf("%w: %ssignature has no %s signature", ErrMalformed, prefix, version)
 	}
 	for _, secret := range v.Secrets {
 		for _, sig := range candidates {
