@@ -36,6 +36,11 @@ type Webhook struct {
 	Description     string
 	Metadata        map[string]string
 	Signature       *Signature // nil means standard
+	// BodyMode is what a request's body is: BodyEnvelope ("", the
+	// default) the event's envelope {id, type, timestamp, data,
+	// metadata?}, or BodyRaw its data alone, as Svix sends a message's
+	// payload.
+	BodyMode string
 
 	// Secret is the signing secret in clear ("" = unsigned). Stores seal it
 	// with a SecretBox on the way in.
@@ -145,6 +150,9 @@ func (w *Webhook) Validate(r WebhookRules) error {
 		}
 	}
 	w.Signature.validate(v)
+	if w.BodyMode != "" && w.BodyMode != BodyEnvelope && w.BodyMode != BodyRaw {
+		v.Add("bodyMode", "must be envelope or raw")
+	}
 	if err := ValidateSecret(w.Signature.SchemeName(), w.Secret); err != nil {
 		v.Add("secret", "%v", err)
 	}
@@ -261,6 +269,7 @@ func (w *Webhook) MarshalJSON() ([]byte, error) {
 		Description     string            `json:"description"`
 		Metadata        map[string]string `json:"metadata"`
 		Signature       Signature         `json:"signature"`
+		BodyMode        string            `json:"bodyMode"`
 		CreatedAt       time.Time         `json:"createdAt"`
 		UpdatedAt       time.Time         `json:"updatedAt"`
 	}
@@ -270,6 +279,7 @@ func (w *Webhook) MarshalJSON() ([]byte, error) {
 		Channels: w.Channels, MaxAttempts: w.MaxAttempts, Description: w.Description,
 		Metadata: w.Metadata, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 		Signature: Signature{Scheme: SchemeStandard}, Health: w.Health, DisabledAt: timeOrNil(w.DisabledAt),
+		BodyMode: w.BodyModeName(),
 	}
 	if w.DisabledReason != "" {
 		o.DisabledReason = &w.DisabledReason
@@ -399,4 +409,34 @@ func EditWebhook(ctx context.Context, s Store, clock Clock, tenantID, id string,
 		}
 		return w, ended, nil
 	}
+}
+
+// Body modes (Webhook.BodyMode).
+const (
+	BodyEnvelope = "envelope"
+	BodyRaw      = "raw"
+)
+
+// BodyModeName is the body mode, envelope when unset.
+func (w *Webhook) BodyModeName() string {
+	if w.BodyMode == BodyRaw {
+		return BodyRaw
+	}
+	return BodyEnvelope
+}
+
+// Body is what a request to w carries for an event whose stored payload
+// (its envelope) is payload: the envelope, or in raw mode its data alone,
+// byte for byte as stored.
+func (w *Webhook) Body(payload []byte) []byte {
+	if w.BodyMode != BodyRaw {
+		return payload
+	}
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(payload, &env) != nil || env.Data == nil {
+		return payload
+	}
+	return env.Data
 }

@@ -530,7 +530,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		deadline = now.Add(d)
 	}
 	sctx, span := startAttempt(ctx, c, wh)
-	a, sendErr := e.sender.send(sctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, c.Payload, e.clock.Now())
+	a, sendErr := e.sender.send(sctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, wh.Body(c.Payload), e.clock.Now())
 	endAttempt(span, a)
 	if ctx.Err() != nil && !a.Success {
 		return release // stopped mid-attempt: it did not count
@@ -737,7 +737,7 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}
-	a, _ := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, ev.Payload, e.clock.Now())
+	a, _ := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, wh.Body(ev.Payload), e.clock.Now())
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
 	defer cancel()
 	e.cfg.Observer.Attempted(a)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/delivery"
@@ -760,5 +761,35 @@ func TestOperatorWebhookPassesTheGuard(t *testing.T) {
 	got := rcv.got()
 	if len(got) != 1 || got[0].header.Get("webhook-id") != "evt_op" {
 		t.Fatalf("the receiver got %d requests", len(got))
+	}
+}
+
+// A webhook in raw body mode with the svix scheme gets what a Svix
+// endpoint gets: the event's data alone as the body, signed under svix-*
+// headers, which Svix's SDK verifies.
+func TestRawBodyForSvixReceivers(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t, nil)
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) {
+		w.BodyMode, w.Signature = hookd.BodyRaw, &hookd.Signature{Scheme: hookd.SchemeSvix}
+	})
+	ev := h.publish(wh)
+	h.wait(ev, wh, "success", status(hookd.StatusSuccess))
+	got := rcv.got()
+	if len(got) != 1 {
+		t.Fatalf("%d requests", len(got))
+	}
+	if string(got[0].body) != `{"n":1,"s":"<é>"}` {
+		t.Fatalf("raw body %s, want the event's data alone", got[0].body)
+	}
+	sv, err := svix.NewWebhook(wh.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sv.Verify(got[0].body, got[0].header); err != nil {
+		t.Fatalf("svix SDK: %v", err)
+	}
+	if got[0].header.Get("svix-id") != ev.ID {
+		t.Fatalf("svix-id %q, want the event id", got[0].header.Get("svix-id"))
 	}
 }

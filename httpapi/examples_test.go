@@ -56,3 +56,24 @@ func TestSvixScheme(t *testing.T) {
 	e.do("POST", "/v1/tenants/acme/webhooks", adminKey, map[string]any{"name": "n", "url": "https://example.com/h", "events": []string{"*"},
 		"signature": map[string]any{"scheme": "svix"}, "secret": nil}).want(t, 422).hasField(t, "secret")
 }
+
+// bodyMode raw is kept and shown; anything but envelope or raw is 422.
+func TestBodyMode(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	id := e.webhook("acme", map[string]any{})
+	if r := e.do("GET", "/v1/tenants/acme/webhooks/"+id, adminKey, nil).want(t, 200); r.body["bodyMode"] != "envelope" {
+		t.Fatalf("default: %s", r.raw)
+	}
+	if r := e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"bodyMode": "raw"}).want(t, 200); r.body["bodyMode"] != "raw" {
+		t.Fatalf("raw: %s", r.raw)
+	}
+	if r := e.do("GET", "/v1/tenants/acme/webhooks/"+id, adminKey, nil).want(t, 200); r.body["bodyMode"] != "raw" {
+		t.Fatalf("stored: %s", r.raw)
+	}
+	e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"bodyMode": "xml"}).want(t, 422).hasField(t, "bodyMode")
+	if r := e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"bodyMode": nil}).want(t, 200); r.body["bodyMode"] != "envelope" {
+		t.Fatalf("null: %s", r.raw)
+	}
+}

@@ -25,6 +25,7 @@ type webhookInput struct {
 	Description     Opt[string]            `json:"description"`
 	Metadata        Opt[map[string]string] `json:"metadata"`
 	Signature       Opt[hookd.Signature]   `json:"signature"`
+	BodyMode        Opt[string]            `json:"bodyMode"`
 }
 
 // apply copies the fields the body sets onto wh. Type problems go to v;
@@ -88,6 +89,9 @@ func (in *webhookInput) apply(v *hookd.ValidationError, wh *hookd.Webhook, defau
 			sig := in.Signature.V
 			wh.Signature = &sig
 		}
+	}
+	if in.BodyMode.okOrNull(v, "bodyMode", "envelope or raw") {
+		wh.BodyMode = in.BodyMode.V // null: the default, envelope
 	}
 }
 
