@@ -37,6 +37,7 @@ import (
 	"github.com/hookd/hookd/retention"
 	"github.com/hookd/hookd/service"
 	"github.com/hookd/hookd/sqlite"
+	"github.com/hookd/hookd/svixapi"
 	"github.com/hookd/hookd/tasks"
 
 	// Certificate authorities for https:// webhooks where the system has
@@ -546,6 +547,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 			mux.Handle("GET /metrics", m.Handler())
 		}
 		mux.Handle("/console/", con)
+		mux.Handle("/api/v1/", svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hash, Logger: log, Clock: clock}))
 		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 		mux.Handle("/", api)
 		handler = mux

@@ -1,0 +1,476 @@
+// Package svixapi serves /api/v1: the part of Svix's API that its SDKs
+// use, on hookd's store and service layer, so that a platform on a Svix
+// SDK points serverUrl at hookd and keeps its code. Like httpapi it is a
+// transport: it decodes Svix's shapes, calls one service function and
+// encodes Svix's answer; no use-case is written twice.
+//
+// Mapping: an application is a tenant (its uid is the tenant's id), an
+// endpoint a webhook (signed with the svix scheme, sending the raw
+// payload), a message an event. This first slice covers health,
+// applications, endpoints and their secrets, and messages; see
+// docs/SVIX.md for what is not there yet.
+package svixapi
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/service"
+)
+
+// Config configures the Svix-compatible API.
+type Config struct {
+	Service *service.Service
+	// AdminKeyHash is the SHA-256 of the operator's key, the only token
+	// this API takes (Svix's server has one too).
+	AdminKeyHash []byte
+	Logger       *slog.Logger
+	Clock        hookd.Clock
+}
+
+// Server is /api/v1's http.Handler.
+type Server struct {
+	cfg   Config
+	svc   *service.Service
+	store hookd.Store
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New returns the API's handler; mount it at /api/v1/.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, svc: cfg.Service, store: cfg.Service.Store(), log: cfg.Logger, mux: http.NewServeMux()}
+	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		// Svix's SDKs and users write paths with or without the slash.
+		for _, p := range []string{pattern, pattern + "/"} {
+			s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+				if err := h(w, r); err != nil {
+					s.fail(w, r, err)
+				}
+			})
+		}
+	}
+	route("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	route("POST /api/v1/app", s.authed(s.createApp))
+	route("GET /api/v1/app", s.authed(s.listApps))
+	route("GET /api/v1/app/{app}", s.authed(s.getApp))
+	route("DELETE /api/v1/app/{app}", s.authed(s.deleteApp))
+	route("POST /api/v1/app/{app}/endpoint", s.authed(s.createEndpoint))
+	route("GET /api/v1/app/{app}/endpoint", s.authed(s.listEndpoints))
+	route("GET /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.getEndpoint))
+	route("GET /api/v1/app/{app}/endpoint/{endpoint}/secret", s.authed(s.endpointSecret))
+	route("POST /api/v1/app/{app}/msg", s.authed(s.createMessage))
+	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, svixError{Code: "not_found", Detail: "hookd does not serve " + r.Method + " " + r.URL.Path + " (yet): see docs/SVIX.md for what it covers"})
+	})
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+// authed lets only the admin key through; its actor is the admin, as on
+// /v1.
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || strings.TrimSpace(key) == "" {
+			return hookd.Errorf(hookd.ErrUnauthorized, "missing bearer token: send Authorization: Bearer KEY")
+		}
+		if len(s.cfg.AdminKeyHash) == 0 || subtle.ConstantTimeCompare(hookd.HashKey(strings.TrimSpace(key)), s.cfg.AdminKeyHash) != 1 {
+			return hookd.Errorf(hookd.ErrUnauthorized, "invalid token: /api/v1 takes hookd's admin key")
+		}
+		*r = *r.WithContext(hookd.WithActor(r.Context(), hookd.Actor{Type: hookd.ActorAdmin}))
+		return h(w, r)
+	}
+}
+
+// svixError is Svix's error body.
+type svixError struct {
+	Code   string `json:"code"`
+	Detail any    `json:"detail"`
+}
+
+// validationItem is one entry of Svix's 422 detail.
+type validationItem struct {
+	Loc  []string `json:"loc"`
+	Msg  string   `json:"msg"`
+	Type string   `json:"type"`
+}
+
+// statuses maps hookd's sentinels to Svix's status and code.
+var statuses = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{hookd.ErrUnauthorized, http.StatusUnauthorized, "authentication_failed"},
+	{hookd.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{hookd.ErrNotFound, http.StatusNotFound, "not_found"},
+	{hookd.ErrConflict, http.StatusConflict, "conflict"},
+	{hookd.ErrInvalidRequest, http.StatusBadRequest, "bad_request"},
+	{hookd.ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+	{hookd.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
+	{hookd.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ve *hookd.ValidationError
+	if errors.As(err, &ve) {
+		items := make([]validationItem, 0, len(ve.Details))
+		for _, d := range ve.Details {
+			items = append(items, validationItem{Loc: []string{"body", d.Field}, Msg: d.Message, Type: "value_error"})
+		}
+		writeJSON(w, http.StatusUnprocessableEntity, svixError{Code: "validation", Detail: items})
+		return
+	}
+	for _, st := range statuses {
+		if errors.Is(err, st.err) {
+			msg := st.code
+			var he *hookd.Error
+			if errors.As(err, &he) {
+				msg = he.Message
+			}
+			writeJSON(w, st.status, svixError{Code: st.code, Detail: msg})
+			return
+		}
+	}
+	s.log.ErrorContext(r.Context(), "svix api", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeJSON(w, http.StatusInternalServerError, svixError{Code: "server_error", Detail: "internal error"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON object; unknown fields are ignored on this surface,
+// as Svix's server ignores them.
+func decode(r *http.Request, dst any) error {
+	if err := json.NewDecoder(r.Body).Decode(dst); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return hookd.Errorf(hookd.ErrTooLarge, "request body is larger than %d bytes", hookd.MaxRequestBody)
+		}
+		return hookd.Errorf(hookd.ErrInvalidRequest, "the body is not the JSON object this route takes: %v", err)
+	}
+	return nil
+}
+
+// list is Svix's list envelope. hookd pages these lists by offset: the
+// iterator is the next offset.
+type list[T any] struct {
+	Data         []T     `json:"data"`
+	Iterator     *string `json:"iterator"`
+	PrevIterator *string `json:"prevIterator"`
+	Done         bool    `json:"done"`
+}
+
+func page(r *http.Request) hookd.Page {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 || limit > 250 {
+		limit = 50
+	}
+	off, _ := strconv.Atoi(r.URL.Query().Get("iterator"))
+	return hookd.Page{Limit: limit, Offset: max(off, 0)}
+}
+
+func newList[T any](data []T, p hookd.Page, total int) list[T] {
+	l := list[T]{Data: data, Done: p.Offset+len(data) >= total}
+	if l.Data == nil {
+		l.Data = []T{}
+	}
+	if !l.Done {
+		next := strconv.Itoa(p.Offset + len(data))
+		l.Iterator = &next
+	}
+	if p.Offset > 0 {
+		prev := strconv.Itoa(max(p.Offset-p.Limit, 0))
+		l.PrevIterator = &prev
+	}
+	return l
+}
+
+// Applications are tenants.
+
+type appIn struct {
+	Name      string            `json:"name"`
+	UID       *string           `json:"uid"`
+	Metadata  map[string]string `json:"metadata"`
+	RateLimit *int              `json:"rateLimit"`
+}
+
+type appOut struct {
+	ID        string            `json:"id"`
+	UID       string            `json:"uid"`
+	Name      string            `json:"name"`
+	Metadata  map[string]string `json:"metadata"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+}
+
+func toApp(t *hookd.Tenant) appOut {
+	return appOut{ID: t.ID, UID: t.ID, Name: t.Name, Metadata: map[string]string{}, CreatedAt: t.CreatedAt, UpdatedAt: t.CreatedAt}
+}
+
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
+	var in appIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	id := ""
+	if in.UID != nil {
+		id = *in.UID
+	} else {
+		id = hookd.NewID("app_", time.Now())
+	}
+	if r.URL.Query().Get("get_if_exists") == "true" {
+		if t, err := s.svc.Tenant(r.Context(), id); err == nil {
+			writeJSON(w, http.StatusOK, toApp(t))
+			return nil
+		}
+	}
+	t := &hookd.Tenant{ID: id, Name: in.Name}
+	if err := s.svc.CreateTenant(r.Context(), t, nil); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toApp(t))
+	return nil
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
+	p := page(r)
+	ts, total, err := s.store.ListTenants(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := make([]appOut, 0, len(ts))
+	for _, t := range ts {
+		if t.ID == hookd.OperatorTenant {
+			continue
+		}
+		out = append(out, toApp(t))
+	}
+	writeJSON(w, http.StatusOK, newList(out, p, total))
+	return nil
+}
+
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toApp(t))
+	return nil
+}
+
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteTenant(r.Context(), t.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// app is the path's application; the operator's own tenant is not one.
+func (s *Server) app(r *http.Request) (*hookd.Tenant, error) {
+	id := r.PathValue("app")
+	t, err := s.svc.Tenant(r.Context(), id)
+	if errors.Is(err, hookd.ErrNotFound) || (err == nil && t.ID == hookd.OperatorTenant) {
+		return nil, hookd.Errorf(hookd.ErrNotFound, "application %s not found", id)
+	}
+	return t, err
+}
+
+// Endpoints are webhooks that sign with the svix scheme and send the raw
+// payload.
+
+type endpointIn struct {
+	URL         string            `json:"url"`
+	Description string            `json:"description"`
+	FilterTypes []string          `json:"filterTypes"`
+	Channels    []string          `json:"channels"`
+	Disabled    bool              `json:"disabled"`
+	RateLimit   *int              `json:"rateLimit"`
+	Secret      *string           `json:"secret"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+type endpointOut struct {
+	ID          string            `json:"id"`
+	URL         string            `json:"url"`
+	Description string            `json:"description"`
+	FilterTypes []string          `json:"filterTypes,omitempty"`
+	Channels    []string          `json:"channels,omitempty"`
+	Disabled    bool              `json:"disabled"`
+	RateLimit   *int              `json:"rateLimit,omitempty"`
+	Metadata    map[string]string `json:"metadata"`
+	Version     int               `json:"version"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+}
+
+func toEndpoint(wh *hookd.Webhook) endpointOut {
+	out := endpointOut{ID: wh.ID, URL: wh.URL, Description: wh.Description, Channels: wh.Channels, Disabled: !wh.Enabled,
+		Metadata: wh.Metadata, Version: 1, CreatedAt: wh.CreatedAt, UpdatedAt: wh.UpdatedAt}
+	if len(wh.Events) != 1 || wh.Events[0] != hookd.AllEvents {
+		out.FilterTypes = wh.Events
+	}
+	if wh.RateLimit > 0 {
+		out.RateLimit = &wh.RateLimit
+	}
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
+	}
+	return out
+}
+
+func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	var in endpointIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	wh := s.svc.NewWebhook(t.ID)
+	wh.URL, wh.Description, wh.Channels, wh.Metadata = in.URL, in.Description, in.Channels, in.Metadata
+	wh.Name = in.Description
+	if wh.Name == "" {
+		wh.Name = in.URL
+	}
+	wh.Events = []string{hookd.AllEvents}
+	if len(in.FilterTypes) > 0 {
+		wh.Events = in.FilterTypes // null or empty: every type, as in Svix
+	}
+	wh.Enabled = !in.Disabled
+	if in.RateLimit != nil {
+		wh.RateLimit = *in.RateLimit
+	}
+	wh.Signature, wh.BodyMode = &hookd.Signature{Scheme: hookd.SchemeSvix}, hookd.BodyRaw
+	if in.Secret != nil && !strings.HasPrefix(*in.Secret, hookd.SecretPrefix) {
+		prefixed := hookd.SecretPrefix + *in.Secret // Svix takes the key with or without whsec_
+		in.Secret = &prefixed
+	}
+	if err := s.svc.CreateWebhook(r.Context(), wh, in.Secret, nil); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toEndpoint(wh))
+	return nil
+}
+
+func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	p := page(r)
+	hooks, total, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: t.ID, Page: p})
+	if err != nil {
+		return err
+	}
+	out := make([]endpointOut, 0, len(hooks))
+	for _, wh := range hooks {
+		out = append(out, toEndpoint(wh))
+	}
+	writeJSON(w, http.StatusOK, newList(out, p, total))
+	return nil
+}
+
+func (s *Server) endpoint(r *http.Request) (*hookd.Webhook, error) {
+	t, err := s.app(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.svc.Webhook(r.Context(), t.ID, r.PathValue("endpoint"))
+}
+
+func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEndpoint(wh))
+	return nil
+}
+
+func (s *Server) endpointSecret(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"key": wh.Secret})
+	return nil
+}
+
+// Messages are events.
+
+type messageIn struct {
+	EventType string          `json:"eventType"`
+	EventID   *string         `json:"eventId"`
+	Payload   json.RawMessage `json:"payload"`
+	Channels  []string        `json:"channels"`
+}
+
+type messageOut struct {
+	ID        string          `json:"id"`
+	EventID   *string         `json:"eventId,omitempty"`
+	EventType string          `json:"eventType"`
+	Payload   json.RawMessage `json:"payload"`
+	Channels  []string        `json:"channels,omitempty"`
+	Timestamp time.Time       `json:"timestamp"`
+}
+
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	var in messageIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	// Svix takes any event type name; hookd's catalog holds the types
+	// events are published with, so a new valid name joins it (no schema).
+	if hookd.ValidEventTypeName(in.EventType) {
+		if _, err := s.store.GetEventType(r.Context(), in.EventType); errors.Is(err, hookd.ErrNotFound) {
+			err := s.svc.CreateEventType(r.Context(), &hookd.EventType{Name: in.EventType}, nil)
+			if err != nil && !errors.Is(err, hookd.ErrConflict) {
+				return err
+			}
+		}
+	}
+	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels}
+	if in.EventID != nil {
+		p.ID, p.IDSet = *in.EventID, true
+	}
+	res, err := s.svc.Publish(r.Context(), t.ID, p, nil)
+	if err != nil {
+		return err
+	}
+	out := messageOut{ID: res.Event.ID, EventID: in.EventID, EventType: res.Event.Type, Payload: in.Payload, Channels: res.Event.Channels, Timestamp: res.Event.Timestamp}
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
