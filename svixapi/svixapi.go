@@ -473,4 +473,3 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
 }
-
