@@ -12,6 +12,7 @@
 package svixapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -51,8 +52,9 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, store: cfg.Service.Store(), log: cfg.Logger, mux: http.NewServeMux()}
 	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
-		// Svix's SDKs and users write paths with or without the slash.
-		for _, p := range []string{pattern, pattern + "/"} {
+		// Svix's SDKs and users write paths with or without the slash
+		// ({$}: the slash ends the path, it does not open a subtree).
+		for _, p := range []string{pattern, pattern + "/{$}"} {
 			s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 				if err := h(w, r); err != nil {
 					s.fail(w, r, err)
@@ -363,6 +365,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	wh.Events = []string{hookd.AllEvents}
 	if len(in.FilterTypes) > 0 {
 		wh.Events = in.FilterTypes // null or empty: every type, as in Svix
+		if err := s.ensureTypes(r.Context(), in.FilterTypes...); err != nil {
+			return err
+		}
 	}
 	wh.Enabled = !in.Disabled
 	if in.RateLimit != nil {
@@ -424,6 +429,26 @@ func (s *Server) endpointSecret(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// ensureTypes adds to the catalog the event type names it lacks: Svix
+// takes any name in a message or an endpoint's filterTypes, hookd's
+// catalog holds every type events are published with (and subscribed
+// to), so a new name joins it, with no schema. A name hookd cannot hold
+// is left for the service to refuse (422).
+func (s *Server) ensureTypes(ctx context.Context, names ...string) error {
+	for _, name := range names {
+		if !hookd.ValidEventTypeName(name) || hookd.SystemEventType(name) {
+			continue
+		}
+		if _, err := s.store.GetEventType(ctx, name); !errors.Is(err, hookd.ErrNotFound) {
+			continue
+		}
+		if err := s.svc.CreateEventType(ctx, &hookd.EventType{Name: name}, nil); err != nil && !errors.Is(err, hookd.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
 // Messages are events.
 
 type messageIn struct {
@@ -451,15 +476,8 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	// Svix takes any event type name; hookd's catalog holds the types
-	// events are published with, so a new valid name joins it (no schema).
-	if hookd.ValidEventTypeName(in.EventType) {
-		if _, err := s.store.GetEventType(r.Context(), in.EventType); errors.Is(err, hookd.ErrNotFound) {
-			err := s.svc.CreateEventType(r.Context(), &hookd.EventType{Name: in.EventType}, nil)
-			if err != nil && !errors.Is(err, hookd.ErrConflict) {
-				return err
-			}
-		}
+	if err := s.ensureTypes(r.Context(), in.EventType); err != nil {
+		return err
 	}
 	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels}
 	if in.EventID != nil {

@@ -1,0 +1,170 @@
+package svixapi_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/teststore"
+	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/service"
+	"github.com/hookd/hookd/svixapi"
+)
+
+const adminKey = "adm"
+
+type env struct {
+	t   *testing.T
+	srv *httptest.Server
+}
+
+func newEnv(t *testing.T) *env {
+	store := teststore.Open(t)
+	svc := service.New(service.Config{Store: store, Guard: &netguard.Policy{Resolver: netguard.Offline}})
+	srv := httptest.NewServer(svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hookd.HashKey(adminKey)}))
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv}
+}
+
+// do sends a request with the admin key and returns the status and body.
+func (e *env) do(method, path, body string) (int, map[string]any) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return res.StatusCode, out
+}
+
+// onPostgres is every test here, run again on PostgreSQL.
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors}
+
+func TestOnPostgres(t *testing.T) {
+	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	for name, fn := range onPostgres {
+		t.Run(name, fn)
+	}
+}
+
+// Applications are tenants: uid is the id, get_if_exists returns the one
+// there, lists page by iterator until done.
+func TestApplications(t *testing.T) {
+	e := newEnv(t)
+	for _, uid := range []string{"a1", "a2", "a3"} {
+		if code, out := e.do("POST", "/api/v1/app", `{"name":"App `+uid+`","uid":"`+uid+`","unknownField":1}`); code != 201 || out["id"] != uid || out["uid"] != uid {
+			t.Fatalf("create %s: %d %v", uid, code, out)
+		}
+	}
+	if code, out := e.do("POST", "/api/v1/app/?get_if_exists=true", `{"name":"Other","uid":"a1"}`); code != 200 || out["name"] != "App a1" {
+		t.Fatalf("get_if_exists: %d %v", code, out)
+	}
+	if code, out := e.do("POST", "/api/v1/app", `{"name":"Again","uid":"a1"}`); code != 409 || out["code"] != "conflict" {
+		t.Fatalf("a taken uid: %d %v", code, out)
+	}
+	if code, out := e.do("POST", "/api/v1/app", `{"name":"No uid"}`); code != 201 || !strings.HasPrefix(out["id"].(string), "app_") {
+		t.Fatalf("without a uid: %d %v", code, out)
+	}
+	seen := map[string]bool{}
+	for it := ""; ; {
+		code, out := e.do("GET", "/api/v1/app?limit=2"+it, "")
+		if code != 200 {
+			t.Fatalf("list: %d %v", code, out)
+		}
+		for _, a := range out["data"].([]any) {
+			id := a.(map[string]any)["id"].(string)
+			if seen[id] {
+				t.Fatalf("%s listed twice", id)
+			}
+			seen[id] = true
+		}
+		if out["done"] == true {
+			break
+		}
+		it = "&iterator=" + out["iterator"].(string)
+	}
+	if len(seen) != 4 {
+		t.Fatalf("listed %d applications, want 4", len(seen))
+	}
+	if code, _ := e.do("DELETE", "/api/v1/app/a2", ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, out := e.do("GET", "/api/v1/app/a2/", ""); code != 404 || out["code"] != "not_found" {
+		t.Fatalf("deleted: %d %v", code, out)
+	}
+}
+
+// Endpoints are svix-signed, raw-body webhooks; a secret may come with or
+// without whsec_; a message's new event type joins the catalog.
+func TestEndpointsAndMessages(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	key := "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	code, ep := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/hook","secret":"`+key+`","filterTypes":["invoice.paid"],"channels":["eu"]}`)
+	if code != 201 || ep["version"] != 1.0 || ep["disabled"] != false {
+		t.Fatalf("create endpoint: %d %v", code, ep)
+	}
+	if code, s := e.do("GET", "/api/v1/app/acme/endpoint/"+ep["id"].(string)+"/secret", ""); code != 200 || s["key"] != "whsec_"+key {
+		t.Fatalf("secret: %d %v", code, s)
+	}
+	if code, got := e.do("GET", "/api/v1/app/acme/endpoint/"+ep["id"].(string), ""); code != 200 || got["filterTypes"].([]any)[0] != "invoice.paid" {
+		t.Fatalf("get endpoint: %d %v", code, got)
+	}
+	code, msg := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"inv-1","payload":{"a":1},"channels":["eu"]}`)
+	if code != 202 || msg["id"] != "inv-1" || msg["eventId"] != "inv-1" {
+		t.Fatalf("message: %d %v", code, msg)
+	}
+	if code, again := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"inv-1","payload":{"a":2}}`); code != 202 || again["id"] != "inv-1" {
+		t.Fatalf("the same eventId again: %d %v", code, again)
+	}
+	if code, bad := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"Invoice-Paid","payload":{}}`); code != 422 || bad["detail"] == nil {
+		t.Fatalf("a type name hookd cannot hold: %d %v", code, bad)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/nope/msg", `{"eventType":"a.b","payload":{}}`); code != 404 {
+		t.Fatalf("an unknown application: %d", code)
+	}
+}
+
+// Errors come in Svix's shapes: 401 without the admin key, 422 with
+// {loc, msg, type}, 404 naming a route hookd does not serve.
+func TestErrors(t *testing.T) {
+	e := newEnv(t)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/app", nil)
+	req.Header.Set("Authorization", "Bearer wrong")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Fatalf("a wrong key: %d", res.StatusCode)
+	}
+	code, out := e.do("POST", "/api/v1/app", `{"name":"","uid":"not valid!"}`)
+	detail, _ := out["detail"].([]any)
+	if code != 422 || len(detail) == 0 {
+		t.Fatalf("invalid app: %d %v", code, out)
+	}
+	first := detail[0].(map[string]any)
+	if loc, _ := first["loc"].([]any); len(loc) != 2 || loc[0] != "body" || first["msg"] == "" || first["type"] != "value_error" {
+		t.Fatalf("validation detail: %v", first)
+	}
+	if code, out := e.do("POST", "/api/v1/app/x/endpoint/y/recover", `{}`); code != 404 || !strings.Contains(out["detail"].(string), "docs/SVIX.md") {
+		t.Fatalf("an operation not served: %d %v", code, out)
+	}
+	if code, out := e.do("POST", "/api/v1/app", `not json`); code != 400 || out["code"] != "bad_request" {
+		t.Fatalf("not JSON: %d %v", code, out)
+	}
+}
