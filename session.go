@@ -45,3 +45,7 @@ func NewToken() (token string, hash []byte) {
 	token = base64.RawURLEncoding.EncodeToString(b[:])
 	return token, HashKey(token)
 }
+
+// PortalPath is where a portal link's token goes: PortalPath + token,
+// under hookd's public URL.
+const PortalPath = "/console/portal/"

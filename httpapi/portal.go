@@ -10,7 +10,7 @@ import (
 
 // PortalPath is where a portal link points: the console redeems the token
 // that follows it.
-const PortalPath = "/console/portal/"
+const PortalPath = hookd.PortalPath
 
 func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) error {
 	var in struct {

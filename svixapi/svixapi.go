@@ -34,6 +34,9 @@ type Config struct {
 	AdminKeyHash []byte
 	Logger       *slog.Logger
 	Clock        hookd.Clock
+	// PublicURL is where visitors reach hookd (portal links); default:
+	// each request's own scheme and host.
+	PublicURL string
 }
 
 // Server is /api/v1's http.Handler.
@@ -74,7 +77,10 @@ func New(cfg Config) *Server {
 	route("GET /api/v1/app/{app}/endpoint", s.authed(s.listEndpoints))
 	route("GET /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.getEndpoint))
 	route("GET /api/v1/app/{app}/endpoint/{endpoint}/secret", s.authed(s.endpointSecret))
+	route("POST /api/v1/app/{app}/endpoint/{endpoint}/secret/rotate", s.authed(s.rotateSecret))
+	route("POST /api/v1/app/{app}/endpoint/{endpoint}/recover", s.authed(s.recoverEndpoint))
 	route("POST /api/v1/app/{app}/msg", s.authed(s.createMessage))
+	route("POST /api/v1/auth/app-portal-access/{app}", s.authed(s.portalAccess))
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, svixError{Code: "not_found", Detail: "hookd does not serve " + r.Method + " " + r.URL.Path + " (yet): see docs/SVIX.md for what it covers"})
 	})
@@ -489,5 +495,91 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := messageOut{ID: res.Event.ID, EventID: in.EventID, EventType: res.Event.Type, Payload: in.Payload, Channels: res.Event.Channels, Timestamp: res.Event.Timestamp}
 	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Key *string `json:"key"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Key != nil && !strings.HasPrefix(*in.Key, hookd.SecretPrefix) {
+		prefixed := hookd.SecretPrefix + *in.Key
+		in.Key = &prefixed
+	}
+	// Svix keeps the old secret valid for 24 hours, and so does hookd.
+	grace := 24 * time.Hour
+	if _, err := s.svc.RotateSecret(r.Context(), wh.TenantID, wh.ID, in.Key, &grace); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// recoverEndpoint retries the endpoint's failed deliveries created in the
+// window. hookd queues them at once (retry-all-failed), so the task Svix
+// answers with is already finished.
+func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Since time.Time  `json:"since"`
+		Until *time.Time `json:"until"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Since.IsZero() {
+		return hookd.Invalid("since", "is required")
+	}
+	win := hookd.Window{Since: in.Since}
+	if in.Until != nil {
+		win.Until = *in.Until
+	}
+	if _, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID, win); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": hookd.NewID("qtask_", time.Now()), "status": "finished", "task": "endpoint.recover"})
+	return nil
+}
+
+// portalAccess is a one-time link into the application's console.
+func (s *Server) portalAccess(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Expiry   *int64 `json:"expiry"` // seconds
+		ReadOnly bool   `json:"readOnly"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	expires := hookd.DefaultPortalExpiry
+	if in.Expiry != nil {
+		expires = time.Duration(*in.Expiry) * time.Second
+	}
+	token, _, err := s.svc.CreatePortalSession(r.Context(), t.ID, expires, in.ReadOnly)
+	if err != nil {
+		return err
+	}
+	base := s.cfg.PublicURL
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": strings.TrimRight(base, "/") + hookd.PortalPath + token, "token": token})
 	return nil
 }

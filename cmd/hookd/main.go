@@ -547,7 +547,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 			mux.Handle("GET /metrics", m.Handler())
 		}
 		mux.Handle("/console/", con)
-		mux.Handle("/api/v1/", svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hash, Logger: log, Clock: clock}))
+		mux.Handle("/api/v1/", svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hash, Logger: log, Clock: clock, PublicURL: cfg.PublicURL}))
 		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 		mux.Handle("/", api)
 		handler = mux

@@ -8,8 +8,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 )
@@ -25,8 +28,18 @@ func TestSvixSDK(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var reqs []got
+	var down atomic.Bool
+	var downHits atomic.Int32
+	down.Store(true)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/down" {
+			downHits.Add(1)
+			if down.Load() {
+				w.WriteHeader(500)
+			}
+			return
+		}
 		mu.Lock()
 		reqs = append(reqs, got{b, r.Header.Clone()})
 		mu.Unlock()
@@ -94,9 +107,66 @@ func TestSvixSDK(t *testing.T) {
 		t.Fatalf("svix-id %q, message %q", r.header.Get("svix-id"), msg.Id)
 	}
 	// One store: the endpoint is a webhook of tenant acme in /v1.
-	native := (&client2{t: t, base: base, key: "adm"}).must(200, "GET", "/v1/tenants/acme/webhooks/"+ep.Id, nil)
+	native := admin(t, base).must(200, "GET", "/v1/tenants/acme/webhooks/"+ep.Id, nil)
 	if native["url"] != rcv.URL+"/hook" || native["bodyMode"] != "raw" || native["signature"].(map[string]any)["scheme"] != "svix" {
 		t.Fatalf("the endpoint in /v1: %v", native)
+	}
+	// Rotate: the new key signs from now on, the old one still verifies
+	// during the grace.
+	if err := client.Endpoint.RotateSecret(ctx, app.Id, ep.Id, &svix.EndpointSecretRotateIn{}); err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	rotated, err := client.Endpoint.GetSecret(ctx, app.Id, ep.Id)
+	if err != nil || rotated.Key == secret.Key {
+		t.Fatalf("after the rotation the secret is %v (%v)", rotated, err)
+	}
+	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the second message", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(reqs) == 2
+	})
+	mu.Lock()
+	second := reqs[1]
+	mu.Unlock()
+	for _, key := range []string{rotated.Key, secret.Key} {
+		v, _ := svix.NewWebhook(key)
+		if err := v.Verify(second.body, second.header); err != nil {
+			t.Fatalf("after the rotation, %s…: %v", key[:10], err)
+		}
+	}
+	// Recover: an endpoint's failed deliveries of a window are sent again.
+	failing := admin(t, base).must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "down", "url": rcv.URL + "/down", "events": []string{"*"}, "maxAttempts": 1})["id"].(string)
+	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the delivery to the failing endpoint to end FAILED", func() bool {
+		ds := admin(t, base).must(200, "GET", "/v1/tenants/acme/deliveries?webhookId="+failing+"&status=FAILED", nil)["data"].([]any)
+		return len(ds) == 1
+	})
+	down.Store(false)
+	rec, err := client.Endpoint.Recover(ctx, app.Id, failing, &svix.RecoverIn{Since: time.Now().Add(-time.Hour)})
+	if err != nil || rec.Status != "finished" || rec.Task != "endpoint.recover" {
+		t.Fatalf("recover: %+v, %v", rec, err)
+	}
+	eventually(t, "the recovered delivery to succeed", func() bool {
+		ds := admin(t, base).must(200, "GET", "/v1/tenants/acme/deliveries?webhookId="+failing+"&status=SUCCESS", nil)["data"].([]any)
+		return len(ds) == 1 && downHits.Load() == 2
+	})
+	// A portal link into the application's console.
+	access, err := client.Authentication.AppPortalAccess(ctx, app.Id, &svix.AppPortalAccessIn{})
+	if err != nil || access.Token == "" || !strings.HasPrefix(access.Url, base+"/console/portal/") {
+		t.Fatalf("portal access: %+v, %v", access, err)
+	}
+	res, err := noRedirect.Get(access.Url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 303 || len(res.Cookies()) == 0 {
+		t.Fatalf("the portal link: %d, cookies %v", res.StatusCode, res.Cookies())
 	}
 	// An unknown token is refused, in Svix's error shape.
 	bad := svix.New("wrong", &svix.SvixOptions{ServerUrl: u})
@@ -109,4 +179,4 @@ func TestSvixSDK(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-type client2 = client
+func admin(t *testing.T, base string) *client { return &client{t: t, base: base, key: "adm"} }
