@@ -81,6 +81,11 @@ func New(cfg Config) *Server {
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/recover", s.authed(s.recoverEndpoint))
 	route("POST /api/v1/app/{app}/msg", s.authed(s.createMessage))
 	route("POST /api/v1/auth/app-portal-access/{app}", s.authed(s.portalAccess))
+	route("POST /api/v1/event-type", s.authed(s.createEventType))
+	route("GET /api/v1/event-type", s.authed(s.listEventTypes))
+	route("GET /api/v1/event-type/{name}", s.authed(s.getEventType))
+	route("GET /api/v1/app/{app}/attempt/endpoint/{endpoint}", s.authed(s.endpointAttempts))
+	route("GET /api/v1/app/{app}/attempt/msg/{msg}", s.authed(s.messageAttempts))
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, svixError{Code: "not_found", Detail: "hookd does not serve " + r.Method + " " + r.URL.Path + " (yet): see docs/SVIX.md for what it covers"})
 	})
@@ -581,5 +586,180 @@ func (s *Server) portalAccess(w http.ResponseWriter, r *http.Request) error {
 		base = scheme + "://" + r.Host
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"url": strings.TrimRight(base, "/") + hookd.PortalPath + token, "token": token})
+	return nil
+}
+
+// Message attempts are a delivery's attempts. An attempt's id is its
+// delivery's and its number, so it is stable across lists.
+
+type attemptOut struct {
+	ID                 string    `json:"id"`
+	MsgID              string    `json:"msgId"`
+	EndpointID         string    `json:"endpointId"`
+	URL                string    `json:"url"`
+	Response           string    `json:"response"`
+	ResponseStatusCode int       `json:"responseStatusCode"`
+	ResponseDurationMs int64     `json:"responseDurationMs"`
+	Status             int       `json:"status"`      // 0 success, 2 failed (Svix's MessageStatus)
+	TriggerType        int       `json:"triggerType"` // 0 scheduled (Svix's)
+	Timestamp          time.Time `json:"timestamp"`
+}
+
+// attemptsOf are a delivery's attempts, newest first.
+func (s *Server) attemptsOf(r *http.Request, d *hookd.Delivery, url string) ([]attemptOut, error) {
+	detail, err := s.store.GetDelivery(r.Context(), d.TenantID, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]attemptOut, 0, len(detail.Attempts))
+	for i := len(detail.Attempts) - 1; i >= 0; i-- {
+		a := detail.Attempts[i]
+		at := attemptOut{ID: "atmpt_" + strings.TrimPrefix(d.ID, hookd.PrefixDelivery) + "_" + strconv.Itoa(a.Number),
+			MsgID: d.EventID, EndpointID: d.WebhookID, URL: url, Response: string(a.ResponseBody),
+			ResponseStatusCode: a.StatusCode, ResponseDurationMs: a.Duration.Milliseconds(), Status: 2, Timestamp: a.StartedAt}
+		if a.Success {
+			at.Status = 0
+		}
+		out = append(out, at)
+	}
+	return out, nil
+}
+
+func (s *Server) endpointAttempts(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	p := page(r)
+	ds, total, err := s.store.ListDeliveries(r.Context(), hookd.DeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Limit: p.Limit, Offset: p.Offset})
+	if err != nil {
+		return err
+	}
+	var out []attemptOut
+	for _, d := range ds {
+		as, err := s.attemptsOf(r, d, wh.URL)
+		if err != nil {
+			return err
+		}
+		out = append(out, as...)
+	}
+	// The iterator pages deliveries: each page holds their attempts.
+	l := newList(out, p, total)
+	if !l.Done {
+		next := strconv.Itoa(p.Offset + len(ds))
+		l.Iterator = &next
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("msg")
+	if _, err := s.store.GetEvent(r.Context(), t.ID, id); err != nil {
+		if errors.Is(err, hookd.ErrNotFound) {
+			return hookd.Errorf(hookd.ErrNotFound, "message %s not found", id)
+		}
+		return err
+	}
+	ds, err := s.store.ListEventDeliveries(r.Context(), t.ID, id)
+	if err != nil {
+		return err
+	}
+	var out []attemptOut
+	for _, d := range ds {
+		url := ""
+		if wh, err := s.svc.Webhook(r.Context(), t.ID, d.WebhookID); err == nil {
+			url = wh.URL
+		}
+		as, err := s.attemptsOf(r, d, url)
+		if err != nil {
+			return err
+		}
+		out = append(out, as...)
+	}
+	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out)))
+	return nil
+}
+
+// Event types are the catalog's. Svix keeps a schema per version
+// ("schemas": {"1": …}); hookd keeps one, version 1.
+
+type eventTypeIn struct {
+	Name        string                     `json:"name"`
+	Description string                     `json:"description"`
+	Archived    bool                       `json:"archived"`
+	Schemas     map[string]json.RawMessage `json:"schemas"`
+}
+
+type eventTypeOut struct {
+	Name        string                     `json:"name"`
+	Description string                     `json:"description"`
+	Archived    bool                       `json:"archived"`
+	Deprecated  bool                       `json:"deprecated"`
+	Schemas     map[string]json.RawMessage `json:"schemas,omitempty"`
+	CreatedAt   time.Time                  `json:"createdAt"`
+	UpdatedAt   time.Time                  `json:"updatedAt"`
+}
+
+func toEventType(et *hookd.EventType) eventTypeOut {
+	out := eventTypeOut{Name: et.Name, Description: et.Description, Archived: et.Archived, CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt}
+	if len(et.Schema) > 0 {
+		out.Schemas = map[string]json.RawMessage{"1": et.Schema}
+	}
+	return out
+}
+
+func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
+	var in eventTypeIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	et := &hookd.EventType{Name: in.Name, Description: in.Description, Archived: in.Archived}
+	if len(in.Schemas) > 1 {
+		return hookd.Invalid("schemas", "hookd keeps one schema per event type: give only version 1")
+	}
+	for version, schema := range in.Schemas {
+		if version != "1" {
+			return hookd.Invalid("schemas", "hookd keeps one schema per event type: give it as version 1, not %q", version)
+		}
+		et.Schema = schema
+	}
+	if err := s.svc.CreateEventType(r.Context(), et, nil); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toEventType(et))
+	return nil
+}
+
+func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
+	all, err := s.store.ListEventTypes(r.Context())
+	if err != nil {
+		return err
+	}
+	includeArchived := r.URL.Query().Get("include_archived") == "true"
+	out := []eventTypeOut{}
+	for _, et := range all {
+		if hookd.SystemEventType(et.Name) || (et.Archived && !includeArchived) {
+			continue
+		}
+		out = append(out, toEventType(et))
+	}
+	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out)))
+	return nil
+}
+
+func (s *Server) getEventType(w http.ResponseWriter, r *http.Request) error {
+	et, err := s.store.GetEventType(r.Context(), r.PathValue("name"))
+	if errors.Is(err, hookd.ErrNotFound) {
+		return hookd.Errorf(hookd.ErrNotFound, "event type %s not found", r.PathValue("name"))
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEventType(et))
 	return nil
 }

@@ -67,6 +67,21 @@ func TestSvixSDK(t *testing.T) {
 	} else if se, ok := err.(*svix.Error); !ok || se.Status() != 404 {
 		t.Fatalf("a missing application: %v", err)
 	}
+	schema := map[string]any{"type": "object", "required": []any{"invoiceId"}}
+	et, err := client.EventType.Create(ctx, &svix.EventTypeIn{Name: "invoice.paid", Description: "An invoice was paid", Schemas: map[string]any{"1": schema}})
+	if err != nil || et.Name != "invoice.paid" || et.Schemas["1"] == nil {
+		t.Fatalf("create event type: %+v, %v", et, err)
+	}
+	types, err := client.EventType.List(ctx, nil)
+	if err != nil || len(types.Data) != 1 || types.Data[0].Name != "invoice.paid" {
+		t.Fatalf("list event types: %+v, %v", types, err)
+	}
+	// The schema is enforced, in Svix's 422 shape.
+	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: map[string]any{"x": 1}}); err == nil {
+		t.Fatal("a payload against the schema was accepted")
+	} else if se, ok := err.(*svix.Error); !ok || se.Status() != 422 {
+		t.Fatalf("a payload against the schema: %v", err)
+	}
 	ep, err := client.Endpoint.Create(ctx, app.Id, &svix.EndpointIn{Url: rcv.URL + "/hook", Description: ptr("billing")})
 	if err != nil {
 		t.Fatalf("create endpoint: %v", err)
@@ -105,6 +120,16 @@ func TestSvixSDK(t *testing.T) {
 	}
 	if r.header.Get("svix-id") != msg.Id {
 		t.Fatalf("svix-id %q, message %q", r.header.Get("svix-id"), msg.Id)
+	}
+	// The attempts, by endpoint and by message, with stable ids.
+	byEndpoint, err := client.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, nil)
+	if err != nil || len(byEndpoint.Data) != 1 || byEndpoint.Data[0].MsgId != msg.Id || byEndpoint.Data[0].Status != svix.MessageStatus(0) ||
+		byEndpoint.Data[0].ResponseStatusCode != 200 || byEndpoint.Data[0].Url != rcv.URL+"/hook" {
+		t.Fatalf("attempts by endpoint: %+v, %v", byEndpoint, err)
+	}
+	byMsg, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, nil)
+	if err != nil || len(byMsg.Data) != 1 || byMsg.Data[0].Id != byEndpoint.Data[0].Id {
+		t.Fatalf("attempts by message: %+v, %v", byMsg, err)
 	}
 	// One store: the endpoint is a webhook of tenant acme in /v1.
 	native := admin(t, base).must(200, "GET", "/v1/tenants/acme/webhooks/"+ep.Id, nil)
