@@ -77,6 +77,8 @@ func New(cfg Config) *Server {
 	route("GET /api/v1/app/{app}/endpoint", s.authed(s.listEndpoints))
 	route("GET /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.getEndpoint))
 	route("GET /api/v1/app/{app}/endpoint/{endpoint}/secret", s.authed(s.endpointSecret))
+	route("PUT /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.updateEndpoint))
+	route("DELETE /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.deleteEndpoint))
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/secret/rotate", s.authed(s.rotateSecret))
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/recover", s.authed(s.recoverEndpoint))
 	route("POST /api/v1/app/{app}/msg", s.authed(s.createMessage))
@@ -761,5 +763,55 @@ func (s *Server) getEventType(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toEventType(et))
+	return nil
+}
+
+// updateEndpoint is Svix's PUT: the endpoint becomes what the body says
+// (absent lists and fields are cleared), through the service's one edit.
+func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	var in endpointIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := s.ensureTypes(r.Context(), in.FilterTypes...); err != nil {
+		return err
+	}
+	wh, err := s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, func(wh *hookd.Webhook, _ *hookd.ValidationError) {
+		wh.URL, wh.Description, wh.Channels, wh.Enabled = in.URL, in.Description, in.Channels, !in.Disabled
+		if in.Description != "" {
+			wh.Name = in.Description
+		}
+		wh.Events = []string{hookd.AllEvents}
+		if len(in.FilterTypes) > 0 {
+			wh.Events = in.FilterTypes
+		}
+		wh.RateLimit = 0
+		if in.RateLimit != nil {
+			wh.RateLimit = *in.RateLimit
+		}
+		if in.Metadata != nil {
+			wh.Metadata = in.Metadata
+		}
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEndpoint(wh))
+	return nil
+}
+
+func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteWebhook(r.Context(), wh.TenantID, wh.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -136,6 +136,21 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code, _ := e.do("POST", "/api/v1/app/nope/msg", `{"eventType":"a.b","payload":{}}`); code != 404 {
 		t.Fatalf("an unknown application: %d", code)
 	}
+	// PUT replaces: the filter and channels go when absent; disabled sticks.
+	path := "/api/v1/app/acme/endpoint/" + ep["id"].(string)
+	if code, up := e.do("PUT", path, `{"url":"https://example.com/new","disabled":true,"description":"renamed"}`); code != 200 ||
+		up["url"] != "https://example.com/new" || up["disabled"] != true || up["filterTypes"] != nil || up["channels"] != nil {
+		t.Fatalf("update: %d %v", code, up)
+	}
+	if code, up := e.do("PUT", path, `{"url":"ftp://example.com"}`); code != 422 {
+		t.Fatalf("a bad URL: %d %v", code, up)
+	}
+	if code, _ := e.do("DELETE", path, ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, _ := e.do("GET", path, ""); code != 404 {
+		t.Fatalf("deleted: %d", code)
+	}
 }
 
 // Errors come in Svix's shapes: 401 without the admin key, 422 with
@@ -161,7 +176,7 @@ func TestErrors(t *testing.T) {
 	if loc, _ := first["loc"].([]any); len(loc) != 2 || loc[0] != "body" || first["msg"] == "" || first["type"] != "value_error" {
 		t.Fatalf("validation detail: %v", first)
 	}
-	if code, out := e.do("POST", "/api/v1/app/x/endpoint/y/recover", `{}`); code != 404 || !strings.Contains(out["detail"].(string), "docs/SVIX.md") {
+	if code, out := e.do("POST", "/api/v1/app/x/endpoint/y/send-example", `{}`); code != 404 || !strings.Contains(out["detail"].(string), "docs/SVIX.md") {
 		t.Fatalf("an operation not served: %d %v", code, out)
 	}
 	if code, out := e.do("POST", "/api/v1/app", `not json`); code != 400 || out["code"] != "bad_request" {
