@@ -16,9 +16,12 @@ import (
 // confirmation page with how many it will touch, and done by the POST
 // that page sends: nothing is queued, cancelled or replayed by one click.
 
-// bulkWindow reads a bulk action's since and until (datetime-local, UTC)
-// from form values; problems name the field.
-func bulkWindow(vals url.Values, problems map[string]string) hookd.Window {
+// formWindow reads since and until from a form or a query: the date
+// inputs' datetime-local (UTC, with or without seconds) or RFC 3339.
+// With inclusiveUntil, an until to the second takes in that whole second
+// (an end the user reads as inclusive); without, it is exact (a "created
+// before"). problems name the field.
+func formWindow(vals url.Values, problems map[string]string, inclusiveUntil bool) hookd.Window {
 	var w hookd.Window
 	for name, dst := range map[string]*time.Time{"since": &w.Since, "until": &w.Until} {
 		raw := vals.Get(name)
@@ -28,12 +31,18 @@ func bulkWindow(vals url.Values, problems map[string]string) hookd.Window {
 		if len(raw) == len("2006-01-02T15:04") {
 			raw += ":00"
 		}
-		t, err := time.Parse(consoleTime, raw)
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			t, err = time.Parse(consoleTime, raw)
+		}
 		if err != nil {
 			problems[name] = "not a date and time"
 			continue
 		}
 		*dst = t.UTC()
+		if name == "until" && inclusiveUntil && t.Nanosecond() == 0 {
+			*dst = dst.Add(time.Second - time.Microsecond)
+		}
 	}
 	if !w.Since.IsZero() && !w.Until.IsZero() && w.Until.Before(w.Since) {
 		problems["until"] = "is before the start"
@@ -50,8 +59,8 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, v *visit) e
 	}
 	qs := r.URL.Query()
 	problems := map[string]string{}
-	win := bulkWindow(qs, problems)
 	action := qs.Get("action")
+	win := formWindow(qs, problems, action != "cancel")
 	data := map[string]any{"Webhook": wh, "Action": action, "Since": qs.Get("since"), "Until": qs.Get("until"),
 		"OnlyMissing": qs.Get("onlyMissing") != "", "Problems": problems}
 	count := func(st hookd.DeliveryStatus, until time.Time) (int, error) {
@@ -125,7 +134,7 @@ func (s *Server) cancelDeliveries(w http.ResponseWriter, r *http.Request, v *vis
 		return err
 	}
 	problems := map[string]string{}
-	win := bulkWindow(r.PostForm, problems)
+	win := formWindow(r.PostForm, problems, false)
 	if len(problems) > 0 {
 		return &pageError{http.StatusUnprocessableEntity, "The time is not a date and time."}
 	}
@@ -143,7 +152,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, v *visit) error 
 		return err
 	}
 	problems := map[string]string{}
-	win := bulkWindow(r.PostForm, problems)
+	win := formWindow(r.PostForm, problems, true)
 	if len(problems) > 0 {
 		return &pageError{http.StatusUnprocessableEntity, "The window is not two dates and times, the second after the first."}
 	}

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -176,30 +175,8 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit
 	} else if search != "" {
 		q.EventID = search
 	}
-	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
-		raw := qs.Get(name)
-		if raw == "" {
-			continue
-		}
-		if len(raw) == len("2006-01-02T15:04") {
-			raw += ":00"
-		}
-		t, err := time.Parse(time.RFC3339Nano, raw)
-		if err != nil {
-			t, err = time.Parse(consoleTime, raw)
-		}
-		if err != nil {
-			problems[name] = "not a date and time"
-			continue
-		}
-		*dst = t.UTC()
-		if name == "until" && t.Nanosecond() == 0 {
-			*dst = dst.Add(time.Second - time.Microsecond) // the whole second named
-		}
-	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
-		problems["until"] = "is before the start"
-	}
+	win := formWindow(qs, problems, true)
+	q.Since, q.Until = win.Since, win.Until
 	data["Problems"] = problems
 	data["Missing"] = problems["q"]
 	delete(problems, "q") // not the form's fault: the page says nothing matches

@@ -512,7 +512,7 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 		return err
 	}
 	problems := map[string]string{}
-	win := bulkWindow(r.PostForm, problems)
+	win := formWindow(r.PostForm, problems, true)
 	if len(problems) > 0 {
 		return &pageError{http.StatusUnprocessableEntity, "The window is not two dates and times, the second after the first."}
 	}
