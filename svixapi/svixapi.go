@@ -82,6 +82,16 @@ func New(cfg Config) *Server {
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/secret/rotate", s.authed(s.rotateSecret))
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/recover", s.authed(s.recoverEndpoint))
 	route("POST /api/v1/app/{app}/msg", s.authed(s.createMessage))
+	route("GET /api/v1/app/{app}/msg", s.authed(s.listMessages))
+	route("GET /api/v1/app/{app}/msg/{msg}", s.authed(s.getMessage))
+	route("PATCH /api/v1/app/{app}", s.authed(s.patchApp))
+	route("PUT /api/v1/app/{app}", s.authed(s.patchApp))
+	route("PATCH /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.patchEndpoint))
+	route("POST /api/v1/app/{app}/endpoint/{endpoint}/send-example", s.authed(s.sendExample))
+	route("GET /api/v1/app/{app}/endpoint/{endpoint}/stats", s.authed(s.endpointStats))
+	route("GET /api/v1/app/{app}/endpoint/{endpoint}/headers", s.authed(s.getHeaders))
+	route("PUT /api/v1/app/{app}/endpoint/{endpoint}/headers", s.authed(s.setHeaders))
+	route("PATCH /api/v1/app/{app}/endpoint/{endpoint}/headers", s.authed(s.setHeaders))
 	route("POST /api/v1/auth/app-portal-access/{app}", s.authed(s.portalAccess))
 	route("POST /api/v1/event-type", s.authed(s.createEventType))
 	route("GET /api/v1/event-type", s.authed(s.listEventTypes))
@@ -810,6 +820,251 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := s.svc.DeleteWebhook(r.Context(), wh.TenantID, wh.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// toMessage is an event as a message: its payload is the event's data.
+func toMessage(ev *hookd.Event) messageOut {
+	out := messageOut{ID: ev.ID, EventType: ev.Type, Channels: ev.Channels, Timestamp: ev.Timestamp, Payload: json.RawMessage("{}")}
+	if env, err := ev.Envelope(); err == nil && env.Data != nil {
+		out.Payload = env.Data
+	}
+	return out
+}
+
+// listMessages pages the application's events newest first; the iterator
+// is the last one's seq.
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	p := page(r)
+	q := hookd.EventQuery{TenantID: t.ID, Limit: p.Limit + 1}
+	if it := r.URL.Query().Get("iterator"); it != "" {
+		if q.Before, err = strconv.ParseInt(it, 10, 64); err != nil {
+			return hookd.Errorf(hookd.ErrInvalidRequest, "iterator is not one this API gave")
+		}
+	}
+	evs, err := s.store.ListEvents(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	l := list[messageOut]{Data: []messageOut{}, Done: len(evs) <= p.Limit}
+	if !l.Done {
+		evs = evs[:p.Limit]
+		next := strconv.FormatInt(evs[len(evs)-1].Seq, 10)
+		l.Iterator = &next
+	}
+	for _, ev := range evs {
+		if hookd.SystemEventType(ev.Type) {
+			continue
+		}
+		l.Data = append(l.Data, toMessage(ev))
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	ev, err := s.store.GetEvent(r.Context(), t.ID, r.PathValue("msg"))
+	if errors.Is(err, hookd.ErrNotFound) {
+		return hookd.Errorf(hookd.ErrNotFound, "message %s not found", r.PathValue("msg"))
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toMessage(ev))
+	return nil
+}
+
+// patchApp renames an application (PUT and PATCH alike: its name is all
+// hookd keeps of it).
+func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Name != nil {
+		if t, err = s.svc.UpdateTenant(r.Context(), t.ID, func(t *hookd.Tenant, _ *hookd.ValidationError) { t.Name = *in.Name }); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, toApp(t))
+	return nil
+}
+
+// patchEndpoint changes the fields the body names.
+func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		URL         *string            `json:"url"`
+		Description *string            `json:"description"`
+		FilterTypes *[]string          `json:"filterTypes"`
+		Channels    *[]string          `json:"channels"`
+		Disabled    *bool              `json:"disabled"`
+		RateLimit   *int               `json:"rateLimit"`
+		Metadata    *map[string]string `json:"metadata"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.FilterTypes != nil {
+		if err := s.ensureTypes(r.Context(), *in.FilterTypes...); err != nil {
+			return err
+		}
+	}
+	wh, err := s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, func(wh *hookd.Webhook, _ *hookd.ValidationError) {
+		if in.URL != nil {
+			wh.URL = *in.URL
+		}
+		if in.Description != nil {
+			wh.Description = *in.Description
+		}
+		if in.FilterTypes != nil {
+			wh.Events = []string{hookd.AllEvents}
+			if len(*in.FilterTypes) > 0 {
+				wh.Events = *in.FilterTypes
+			}
+		}
+		if in.Channels != nil {
+			wh.Channels = *in.Channels
+		}
+		if in.Disabled != nil {
+			wh.Enabled = !*in.Disabled
+		}
+		if in.RateLimit != nil {
+			wh.RateLimit = *in.RateLimit
+		}
+		if in.Metadata != nil {
+			wh.Metadata = *in.Metadata
+		}
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEndpoint(wh))
+	return nil
+}
+
+// sendExample sends the event type's example (exampleIndex, default the
+// first) to the endpoint now, as a test send.
+func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		EventType    string `json:"eventType"`
+		ExampleIndex int    `json:"exampleIndex"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	var data json.RawMessage
+	if et, err := s.store.GetEventType(r.Context(), in.EventType); err == nil && len(et.Examples) > 0 {
+		if in.ExampleIndex < 0 || in.ExampleIndex >= len(et.Examples) {
+			return hookd.Invalid("exampleIndex", "must be below %d, the type's examples", len(et.Examples))
+		}
+		data = et.Examples[in.ExampleIndex]
+	}
+	res, err := s.svc.Test(r.Context(), wh.TenantID, wh.ID, in.EventType, data)
+	if err != nil {
+		return err
+	}
+	ev, err := s.store.GetEvent(r.Context(), wh.TenantID, res.EventID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, toMessage(ev))
+	return nil
+}
+
+// endpointStats counts the endpoint's deliveries as Svix's statuses: a
+// waiting (PENDING or RETRYING) delivery is pending; none is counted as
+// sending.
+func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	count := map[hookd.DeliveryStatus]int{}
+	for _, st := range []hookd.DeliveryStatus{hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusPending, hookd.StatusRetrying} {
+		if count[st], err = s.store.CountTenantDeliveries(r.Context(), hookd.TenantDeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Status: st}); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"success": count[hookd.StatusSuccess], "fail": count[hookd.StatusFailed],
+		"pending": count[hookd.StatusPending] + count[hookd.StatusRetrying], "sending": 0})
+	return nil
+}
+
+// sensitiveHeaders are the headers whose values are never shown back, as
+// Svix lists them under "sensitive".
+var sensitiveHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true}
+
+func (s *Server) getHeaders(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Headers   map[string]string `json:"headers"`
+		Sensitive []string          `json:"sensitive"`
+	}{Headers: map[string]string{}, Sensitive: []string{}}
+	for k, v := range wh.Headers {
+		if sensitiveHeaders[strings.ToLower(k)] {
+			out.Sensitive = append(out.Sensitive, k)
+			continue
+		}
+		out.Headers[k] = v
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// setHeaders is PUT (the headers become the body's) and PATCH (the body's
+// are set, a null value removes one).
+func (s *Server) setHeaders(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Headers map[string]*string `json:"headers"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	_, err = s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, func(wh *hookd.Webhook, _ *hookd.ValidationError) {
+		if r.Method == http.MethodPut || wh.Headers == nil {
+			wh.Headers = map[string]string{}
+		}
+		for k, v := range in.Headers {
+			if v == nil {
+				delete(wh.Headers, k)
+			} else {
+				wh.Headers[k] = *v
+			}
+		}
+	})
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

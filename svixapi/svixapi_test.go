@@ -136,6 +136,47 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code, _ := e.do("POST", "/api/v1/app/nope/msg", `{"eventType":"a.b","payload":{}}`); code != 404 {
 		t.Fatalf("an unknown application: %d", code)
 	}
+	// Messages list newest first and read back with their payload.
+	for i := range 3 {
+		e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","payload":{"n":`+string(rune('0'+i))+`}}`)
+	}
+	code, msgs := e.do("GET", "/api/v1/app/acme/msg?limit=2", "")
+	data, _ := msgs["data"].([]any)
+	if code != 200 || len(data) != 2 || msgs["done"] != false || data[0].(map[string]any)["payload"].(map[string]any)["n"] != 2.0 {
+		t.Fatalf("messages: %d %v", code, msgs)
+	}
+	code, rest := e.do("GET", "/api/v1/app/acme/msg?limit=2&iterator="+msgs["iterator"].(string), "")
+	if code != 200 || len(rest["data"].([]any)) != 2 || rest["done"] != true {
+		t.Fatalf("messages, page 2: %d %v", code, rest)
+	}
+	if code, one := e.do("GET", "/api/v1/app/acme/msg/inv-1", ""); code != 200 || one["payload"].(map[string]any)["a"] != 1.0 {
+		t.Fatalf("message inv-1: %d %v", code, one)
+	}
+	// Stats count the endpoint's deliveries (waiting ones are pending): one
+	// message carried its channel.
+	id := ep["id"].(string)
+	if code, st := e.do("GET", "/api/v1/app/acme/endpoint/"+id+"/stats", ""); code != 200 || st["pending"] != 1.0 || st["success"] != 0.0 {
+		t.Fatalf("stats: %d %v", code, st)
+	}
+	// Headers: PATCH adds and removes, a sensitive one's value is never shown.
+	if code, _ := e.do("PATCH", "/api/v1/app/acme/endpoint/"+id+"/headers", `{"headers":{"X-Team":"billing","Authorization":"Bearer s3cret"}}`); code != 204 {
+		t.Fatalf("patch headers: %d", code)
+	}
+	code, hs := e.do("GET", "/api/v1/app/acme/endpoint/"+id+"/headers", "")
+	if code != 200 || hs["headers"].(map[string]any)["X-Team"] != "billing" || hs["headers"].(map[string]any)["Authorization"] != nil || len(hs["sensitive"].([]any)) != 1 {
+		t.Fatalf("headers: %d %v", code, hs)
+	}
+	e.do("PATCH", "/api/v1/app/acme/endpoint/"+id+"/headers", `{"headers":{"X-Team":null}}`)
+	if _, hs := e.do("GET", "/api/v1/app/acme/endpoint/"+id+"/headers", ""); hs["headers"].(map[string]any)["X-Team"] != nil {
+		t.Fatalf("a null header stayed: %v", hs)
+	}
+	// PATCH changes only what it names; an application is renamed.
+	if code, p := e.do("PATCH", "/api/v1/app/acme/endpoint/"+id, `{"description":"patched"}`); code != 200 || p["description"] != "patched" || p["url"] != "https://example.com/hook" {
+		t.Fatalf("patch endpoint: %d %v", code, p)
+	}
+	if code, a := e.do("PATCH", "/api/v1/app/acme", `{"name":"Acme 2"}`); code != 200 || a["name"] != "Acme 2" {
+		t.Fatalf("patch app: %d %v", code, a)
+	}
 	// PUT replaces: the filter and channels go when absent; disabled sticks.
 	path := "/api/v1/app/acme/endpoint/" + ep["id"].(string)
 	if code, up := e.do("PUT", path, `{"url":"https://example.com/new","disabled":true,"description":"renamed"}`); code != 200 ||
@@ -176,7 +217,7 @@ func TestErrors(t *testing.T) {
 	if loc, _ := first["loc"].([]any); len(loc) != 2 || loc[0] != "body" || first["msg"] == "" || first["type"] != "value_error" {
 		t.Fatalf("validation detail: %v", first)
 	}
-	if code, out := e.do("POST", "/api/v1/app/x/endpoint/y/send-example", `{}`); code != 404 || !strings.Contains(out["detail"].(string), "docs/SVIX.md") {
+	if code, out := e.do("POST", "/api/v1/app/x/endpoint/y/transformation", `{}`); code != 404 || !strings.Contains(out["detail"].(string), "docs/SVIX.md") {
 		t.Fatalf("an operation not served: %d %v", code, out)
 	}
 	if code, out := e.do("POST", "/api/v1/app", `not json`); code != 400 || out["code"] != "bad_request" {
