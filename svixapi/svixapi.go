@@ -96,6 +96,9 @@ func New(cfg Config) *Server {
 	route("POST /api/v1/event-type", s.authed(s.createEventType))
 	route("GET /api/v1/event-type", s.authed(s.listEventTypes))
 	route("GET /api/v1/event-type/{name}", s.authed(s.getEventType))
+	route("PUT /api/v1/event-type/{name}", s.authed(s.updateEventType))
+	route("PATCH /api/v1/event-type/{name}", s.authed(s.updateEventType))
+	route("DELETE /api/v1/event-type/{name}", s.authed(s.archiveEventType))
 	route("GET /api/v1/app/{app}/attempt/endpoint/{endpoint}", s.authed(s.endpointAttempts))
 	route("GET /api/v1/app/{app}/attempt/msg/{msg}", s.authed(s.messageAttempts))
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -731,15 +734,11 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	et := &hookd.EventType{Name: in.Name, Description: in.Description, Archived: in.Archived}
-	if len(in.Schemas) > 1 {
-		return hookd.Invalid("schemas", "hookd keeps one schema per event type: give only version 1")
+	schema, err := versionOne(in.Schemas)
+	if err != nil {
+		return err
 	}
-	for version, schema := range in.Schemas {
-		if version != "1" {
-			return hookd.Invalid("schemas", "hookd keeps one schema per event type: give it as version 1, not %q", version)
-		}
-		et.Schema = schema
-	}
+	et.Schema = schema
 	if err := s.svc.CreateEventType(r.Context(), et, nil); err != nil {
 		return err
 	}
@@ -1065,6 +1064,64 @@ func (s *Server) setHeaders(w http.ResponseWriter, r *http.Request) error {
 		}
 	})
 	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// versionOne is the schema of a Svix schemas map: hookd keeps one, as
+// version 1; nil when none is given.
+func versionOne(schemas map[string]json.RawMessage) (json.RawMessage, error) {
+	if len(schemas) > 1 {
+		return nil, hookd.Invalid("schemas", "hookd keeps one schema per event type: give only version 1")
+	}
+	for version, schema := range schemas {
+		if version != "1" {
+			return nil, hookd.Invalid("schemas", "hookd keeps one schema per event type: give it as version 1, not %q", version)
+		}
+		return schema, nil
+	}
+	return nil, nil
+}
+
+// updateEventType is PUT and PATCH: the description, the schema and
+// archived, where the body gives them.
+func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Description *string                    `json:"description"`
+		Archived    *bool                      `json:"archived"`
+		Schemas     map[string]json.RawMessage `json:"schemas"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	schema, err := versionOne(in.Schemas)
+	if err != nil {
+		return err
+	}
+	et, err := s.svc.UpdateEventType(r.Context(), r.PathValue("name"), func(et *hookd.EventType, _ *hookd.ValidationError) {
+		if in.Description != nil {
+			et.Description = *in.Description
+		}
+		if in.Archived != nil {
+			et.Archived = *in.Archived
+		}
+		if schema != nil {
+			et.Schema = schema
+		}
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEventType(et))
+	return nil
+}
+
+// archiveEventType is DELETE: the type is archived, as in Svix (its
+// webhooks and past events stay readable).
+func (s *Server) archiveEventType(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.ArchiveEventType(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

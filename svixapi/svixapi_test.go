@@ -49,7 +49,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -191,6 +191,33 @@ func TestEndpointsAndMessages(t *testing.T) {
 	}
 	if code, _ := e.do("GET", path, ""); code != 404 {
 		t.Fatalf("deleted: %d", code)
+	}
+}
+
+// Event types: created with a version-1 schema, updated, archived (and
+// listed only with include_archived).
+func TestEventTypes(t *testing.T) {
+	e := newEnv(t)
+	if code, et := e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"A user","schemas":{"1":{"type":"object"}}}`); code != 201 || et["schemas"] == nil {
+		t.Fatalf("create: %d %v", code, et)
+	}
+	if code, _ := e.do("POST", "/api/v1/event-type", `{"name":"user.deleted","description":"","schemas":{"2":{}}}`); code != 422 {
+		t.Fatalf("a version-2 schema: %d", code)
+	}
+	if code, et := e.do("PATCH", "/api/v1/event-type/user.created", `{"description":"A user signed up"}`); code != 200 || et["description"] != "A user signed up" || et["schemas"] == nil {
+		t.Fatalf("patch: %d %v", code, et)
+	}
+	if code, _ := e.do("DELETE", "/api/v1/event-type/user.created", ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if _, l := e.do("GET", "/api/v1/event-type", ""); len(l["data"].([]any)) != 0 {
+		t.Fatalf("an archived type is listed: %v", l)
+	}
+	if _, l := e.do("GET", "/api/v1/event-type?include_archived=true", ""); len(l["data"].([]any)) != 1 || l["data"].([]any)[0].(map[string]any)["archived"] != true {
+		t.Fatalf("with include_archived: %v", l)
+	}
+	if code, _ := e.do("PATCH", "/api/v1/event-type/nope", `{}`); code != 404 {
+		t.Fatalf("an unknown type: %d", code)
 	}
 }
 
