@@ -27,6 +27,7 @@ type Store interface {
 	AuditLog
 	Retention
 	Tasks
+	Idempotency
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -182,6 +183,25 @@ type Retention interface {
 	// CANCELED) with their deliveries and attempts, adding their totals
 	// to the hourly roll-ups in the same transaction.
 	PruneEvents(ctx context.Context, p PruneParams) (*PruneResult, error)
+}
+
+// Idempotency keeps the answers to requests made with an idempotency key
+// (Svix's SDKs send one on every POST), so that a request sent again
+// gets the first answer instead of acting twice.
+type Idempotency interface {
+	// SavedResponse returns the answer kept for scope and key since since,
+	// or ErrNotFound.
+	SavedResponse(ctx context.Context, scope, key string, since time.Time) (*SavedResponse, error)
+	// SaveResponse keeps an answer (the first one wins) and drops those
+	// saved before r.CreatedAt minus keep.
+	SaveResponse(ctx context.Context, scope, key string, r *SavedResponse, keep time.Duration) error
+}
+
+// SavedResponse is a kept answer.
+type SavedResponse struct {
+	Status    int
+	Body      []byte
+	CreatedAt time.Time
 }
 
 // Reclaimer is implemented by stores whose file keeps the space freed by

@@ -42,3 +42,25 @@ func testCountTenantDeliveries(t *testing.T, s hookd.Store, clock *Clock) {
 		t.Fatalf("FAILED: %d, want 1", n)
 	}
 }
+
+func init() {
+	timed["SavedResponses"] = testSavedResponses
+}
+
+// A saved answer is found within its window, the first one wins, and
+// saving drops the answers older than the window.
+func testSavedResponses(t *testing.T, s hookd.Store, clock *Clock) {
+	now := clock.Now()
+	must(t, s.SaveResponse(ctx(), "POST /a", "k1", &hookd.SavedResponse{Status: 201, Body: []byte(`{"id":"1"}`), CreatedAt: now}, 12*time.Hour))
+	must(t, s.SaveResponse(ctx(), "POST /a", "k1", &hookd.SavedResponse{Status: 500, Body: []byte(`{}`), CreatedAt: now}, 12*time.Hour))
+	got, err := s.SavedResponse(ctx(), "POST /a", "k1", now.Add(-time.Hour))
+	must(t, err)
+	if got.Status != 201 || string(got.Body) != `{"id":"1"}` {
+		t.Fatalf("saved: %d %s", got.Status, got.Body)
+	}
+	wantErr(t, errOf(s.SavedResponse(ctx(), "POST /b", "k1", now.Add(-time.Hour))), hookd.ErrNotFound)
+	wantErr(t, errOf(s.SavedResponse(ctx(), "POST /a", "k1", now.Add(time.Second))), hookd.ErrNotFound)
+	later := now.Add(13 * time.Hour)
+	must(t, s.SaveResponse(ctx(), "POST /a", "k2", &hookd.SavedResponse{Status: 202, Body: []byte(`{}`), CreatedAt: later}, 12*time.Hour))
+	wantErr(t, errOf(s.SavedResponse(ctx(), "POST /a", "k1", time.Time{})), hookd.ErrNotFound)
+}

@@ -12,6 +12,7 @@
 package svixapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -124,8 +125,61 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(h
 			return hookd.Errorf(hookd.ErrUnauthorized, "invalid token: /api/v1 takes hookd's admin key")
 		}
 		*r = *r.WithContext(hookd.WithActor(r.Context(), hookd.Actor{Type: hookd.ActorAdmin}))
+		if r.Method == http.MethodPost {
+			return s.idempotent(w, r, h)
+		}
 		return h(w, r)
 	}
+}
+
+// idempotencyWindow is how long an idempotency key's answer is kept.
+const idempotencyWindow = 12 * time.Hour
+
+// idempotent answers a POST sent again with the same idempotency-key
+// header (Svix's SDKs put one on every POST) with the first answer, kept
+// in the store for 12 hours, instead of acting twice. The key never
+// becomes an event's id (eventId does that). Failed requests (an error
+// answer) are not kept, so they can be tried again.
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request) error) error {
+	key := r.Header.Get("idempotency-key")
+	if key == "" || len(key) > 256 {
+		return h(w, r)
+	}
+	scope := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
+	now := s.cfg.Clock.Now()
+	if saved, err := s.store.SavedResponse(r.Context(), scope, key, now.Add(-idempotencyWindow)); err == nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(saved.Status)
+		_, _ = w.Write(saved.Body)
+		return nil
+	}
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	if err := h(rec, r); err != nil {
+		return err
+	}
+	if rec.status < 300 {
+		if err := s.store.SaveResponse(r.Context(), scope, key, &hookd.SavedResponse{Status: rec.status, Body: rec.body.Bytes(), CreatedAt: now}, idempotencyWindow); err != nil {
+			s.log.WarnContext(r.Context(), "keep an idempotent answer", "err", err)
+		}
+	}
+	return nil
+}
+
+// recorder passes an answer through and keeps a copy.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (rec *recorder) WriteHeader(status int) {
+	rec.status = status
+	rec.ResponseWriter.WriteHeader(status)
+}
+
+func (rec *recorder) Write(b []byte) (int, error) {
+	rec.body.Write(b)
+	return rec.ResponseWriter.Write(b)
 }
 
 // svixError is Svix's error body.

@@ -49,7 +49,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -191,6 +191,49 @@ func TestEndpointsAndMessages(t *testing.T) {
 	}
 	if code, _ := e.do("GET", path, ""); code != 404 {
 		t.Fatalf("deleted: %d", code)
+	}
+}
+
+// A POST sent again with the same idempotency-key gets the first answer
+// and acts once; another key acts again; the key is not the event's id.
+func TestIdempotencyKey(t *testing.T) {
+	e := newEnv(t)
+	post := func(path, body, key string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		req.Header.Set("idempotency-key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out
+	}
+	c1, a1 := post("/api/v1/app", `{"name":"No uid"}`, "k-1")
+	c2, a2 := post("/api/v1/app/", `{"name":"No uid"}`, "k-1")
+	if c1 != 201 || c2 != 201 || a1["id"] != a2["id"] {
+		t.Fatalf("the same key twice: %d %v, %d %v", c1, a1, c2, a2)
+	}
+	if _, a3 := post("/api/v1/app", `{"name":"No uid"}`, "k-2"); a3["id"] == a1["id"] {
+		t.Fatal("another key got the first answer")
+	}
+	if _, l := e.do("GET", "/api/v1/app", ""); len(l["data"].([]any)) != 2 {
+		t.Fatalf("applications: %v", l)
+	}
+	app := a1["id"].(string)
+	_, m1 := post("/api/v1/app/"+app+"/msg", `{"eventType":"a.b","payload":{}}`, "m-1")
+	_, m2 := post("/api/v1/app/"+app+"/msg", `{"eventType":"a.b","payload":{}}`, "m-1")
+	if m1["id"] != m2["id"] || m1["id"] == "m-1" {
+		t.Fatalf("a message sent twice with one key: %v, %v", m1, m2)
+	}
+	// An answer that failed is not kept: the same key tries again.
+	if c, _ := post("/api/v1/app", `{"name":"","uid":"bad uid"}`, "k-3"); c != 422 {
+		t.Fatalf("a bad request: %d", c)
+	}
+	if c, _ := post("/api/v1/app", `{"name":"Good","uid":"good"}`, "k-3"); c != 201 {
+		t.Fatalf("the same key after a failure: %d", c)
 	}
 }
 
