@@ -71,6 +71,9 @@ type Catalog interface {
 	UpdateWebhook(ctx context.Context, w *Webhook, read time.Time) (ended int, err error)
 	// DeleteWebhook deletes the webhook and all its delivery history.
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
+	// WebhookIDByUID returns the id of the tenant's webhook with uid, or
+	// ErrNotFound.
+	WebhookIDByUID(ctx context.Context, tenantID, uid string) (string, error)
 	// EnabledWebhooks returns the tenant's enabled webhooks, for matching.
 	EnabledWebhooks(ctx context.Context, tenantID string) ([]*Webhook, error)
 }

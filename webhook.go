@@ -41,6 +41,10 @@ type Webhook struct {
 	// metadata?}, or BodyRaw its data alone, as Svix sends a message's
 	// payload.
 	BodyMode string
+	// UID is the caller's own name for the webhook, unique in its tenant
+	// ("" for none): Svix's endpoint uid, which its API takes in place of
+	// the id.
+	UID string
 
 	// Secret is the signing secret in clear ("" = unsigned). Stores seal it
 	// with a SecretBox on the way in.
@@ -150,6 +154,9 @@ func (w *Webhook) Validate(r WebhookRules) error {
 		}
 	}
 	w.Signature.validate(v)
+	if w.UID != "" && !ValidExternalID(w.UID) {
+		v.Add("uid", ExternalIDRule)
+	}
 	if w.BodyMode != "" && w.BodyMode != BodyEnvelope && w.BodyMode != BodyRaw {
 		v.Add("bodyMode", "must be envelope or raw")
 	}

@@ -43,6 +43,12 @@ func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (*hookd.Web
 	return w, wrap("get webhook", err)
 }
 
+func (s *Store) WebhookIDByUID(ctx context.Context, tenantID, uid string) (string, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT id FROM webhooks WHERE tenant_id = $1 AND uid = $2`, tenantID, uid).Scan(&id)
+	return id, wrap("webhook by uid", err)
+}
+
 func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hookd.Webhook, int, error) {
 	where := `tenant_id = $1`
 	args := []any{q.TenantID}

@@ -49,6 +49,14 @@ func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (*hookd.Web
 	return w, nil
 }
 
+func (s *Store) WebhookIDByUID(ctx context.Context, tenantID, uid string) (string, error) {
+	var id string
+	if err := s.queryRow(ctx, `SELECT id FROM webhooks WHERE tenant_id = ? AND uid = ?`, tenantID, uid).Scan(&id); err != nil {
+		return "", notFound("webhook by uid", err)
+	}
+	return id, nil
+}
+
 func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hookd.Webhook, int, error) {
 	where := `tenant_id = ?`
 	args := []any{q.TenantID}

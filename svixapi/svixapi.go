@@ -396,10 +396,12 @@ type endpointIn struct {
 	RateLimit   *int              `json:"rateLimit"`
 	Secret      *string           `json:"secret"`
 	Metadata    map[string]string `json:"metadata"`
+	UID         string            `json:"uid"`
 }
 
 type endpointOut struct {
 	ID          string            `json:"id"`
+	UID         string            `json:"uid,omitempty"`
 	URL         string            `json:"url"`
 	Description string            `json:"description"`
 	FilterTypes []string          `json:"filterTypes,omitempty"`
@@ -413,7 +415,7 @@ type endpointOut struct {
 }
 
 func toEndpoint(wh *hookd.Webhook) endpointOut {
-	out := endpointOut{ID: wh.ID, URL: wh.URL, Description: wh.Description, Channels: wh.Channels, Disabled: !wh.Enabled,
+	out := endpointOut{ID: wh.ID, UID: wh.UID, URL: wh.URL, Description: wh.Description, Channels: wh.Channels, Disabled: !wh.Enabled,
 		Metadata: wh.Metadata, Version: 1, CreatedAt: wh.CreatedAt, UpdatedAt: wh.UpdatedAt}
 	if len(wh.Events) != 1 || wh.Events[0] != hookd.AllEvents {
 		out.FilterTypes = wh.Events
@@ -437,7 +439,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	wh := s.svc.NewWebhook(t.ID)
-	wh.URL, wh.Description, wh.Channels, wh.Metadata = in.URL, in.Description, in.Channels, in.Metadata
+	wh.URL, wh.Description, wh.Channels, wh.Metadata, wh.UID = in.URL, in.Description, in.Channels, in.Metadata, in.UID
 	wh.Name = in.Description
 	if wh.Name == "" {
 		wh.Name = in.URL
@@ -483,12 +485,21 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// endpoint is the path's endpoint, named by its id or its uid.
 func (s *Server) endpoint(r *http.Request) (*hookd.Webhook, error) {
 	t, err := s.app(r)
 	if err != nil {
 		return nil, err
 	}
-	return s.svc.Webhook(r.Context(), t.ID, r.PathValue("endpoint"))
+	ref := r.PathValue("endpoint")
+	wh, err := s.svc.Webhook(r.Context(), t.ID, ref)
+	if errors.Is(err, hookd.ErrNotFound) {
+		if id, uerr := s.store.WebhookIDByUID(r.Context(), t.ID, ref); uerr == nil {
+			return s.svc.Webhook(r.Context(), t.ID, id)
+		}
+		return nil, hookd.Errorf(hookd.ErrNotFound, "endpoint %s not found", ref)
+	}
+	return wh, err
 }
 
 func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) error {

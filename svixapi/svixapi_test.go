@@ -177,6 +177,19 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code, a := e.do("PATCH", "/api/v1/app/acme", `{"name":"Acme 2"}`); code != 200 || a["name"] != "Acme 2" {
 		t.Fatalf("patch app: %d %v", code, a)
 	}
+	// An endpoint's uid names it in paths, and is its tenant's only.
+	if code, u := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/u","uid":"billing-ep"}`); code != 201 || u["uid"] != "billing-ep" {
+		t.Fatalf("an endpoint with a uid: %d %v", code, u)
+	}
+	if code, u := e.do("GET", "/api/v1/app/acme/endpoint/billing-ep", ""); code != 200 || u["url"] != "https://example.com/u" {
+		t.Fatalf("by uid: %d %v", code, u)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/v","uid":"billing-ep"}`); code != 409 {
+		t.Fatalf("a taken uid: %d", code)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/v","uid":"not valid!"}`); code != 422 {
+		t.Fatalf("a bad uid: %d", code)
+	}
 	// PUT replaces: the filter and channels go when absent; disabled sticks.
 	path := "/api/v1/app/acme/endpoint/" + ep["id"].(string)
 	if code, up := e.do("PUT", path, `{"url":"https://example.com/new","disabled":true,"description":"renamed"}`); code != 200 ||

@@ -19,14 +19,14 @@ import (
 // ScanWebhook reads them.
 const WebhookCols = `id, tenant_id, name, url, events, headers, timeout_ms, enabled, ssl_verification,
 	channels, filter, max_attempts, rate_limit, description, metadata, signature,
-	secret, previous_secret, previous_secret_expires_at, created_at, updated_at, disabled_reason, disabled_at, body_mode`
+	secret, previous_secret, previous_secret_expires_at, created_at, updated_at, disabled_reason, disabled_at, body_mode, uid`
 
 // WebhookReadCols are WebhookCols and the health the store keeps, which
 // only UpdateHealth writes, in the order ScanWebhook reads them.
 const WebhookReadCols = WebhookCols + `, consecutive_failures, failing_since, last_success_at`
 
 // WebhookColCount is how many WebhookCols there are, for placeholders.
-const WebhookColCount = 24
+const WebhookColCount = 25
 
 // JSONText encodes v for a JSON-valued text column.
 func JSONText(v any) (string, error) {
@@ -75,7 +75,7 @@ func WebhookArgs(box *hookd.SecretBox, w *hookd.Webhook) ([]any, error) {
 		w.ID, w.TenantID, w.Name, w.URL, events, hdr, w.Timeout.Milliseconds(), w.Enabled, w.SSLVerification,
 		channels, filter, w.MaxAttempts, w.RateLimit, w.Description, meta, sig,
 		box.Seal(w.Secret), box.Seal(w.PreviousSecret), Micros(w.PreviousSecretExpiresAt),
-		Micros(w.CreatedAt), Micros(w.UpdatedAt), NullString(w.DisabledReason), Micros(w.DisabledAt), w.BodyModeName(),
+		Micros(w.CreatedAt), Micros(w.UpdatedAt), NullString(w.DisabledReason), Micros(w.DisabledAt), w.BodyModeName(), NullString(w.UID),
 	}, nil
 }
 
@@ -84,16 +84,16 @@ func WebhookArgs(box *hookd.SecretBox, w *hookd.Webhook) ([]any, error) {
 func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 	w := &hookd.Webhook{}
 	var events, headers, meta string
-	var channels, filter, sig, reason sql.NullString
+	var channels, filter, sig, reason, uid sql.NullString
 	var timeoutMs, prevExp, created, updated, disabledAt, failingSince, lastSuccess int64
 	var secret, prev string
 	if err := r.Scan(&w.ID, &w.TenantID, &w.Name, &w.URL, &events, &headers, &timeoutMs, &w.Enabled, &w.SSLVerification,
 		&channels, &filter, &w.MaxAttempts, &w.RateLimit, &w.Description, &meta, &sig,
-		&secret, &prev, &prevExp, &created, &updated, &reason, &disabledAt, &w.BodyMode,
+		&secret, &prev, &prevExp, &created, &updated, &reason, &disabledAt, &w.BodyMode, &uid,
 		&w.Health.ConsecutiveFailures, &failingSince, &lastSuccess); err != nil {
 		return nil, err
 	}
-	w.DisabledReason, w.DisabledAt = reason.String, FromMicros(disabledAt)
+	w.DisabledReason, w.DisabledAt, w.UID = reason.String, FromMicros(disabledAt), uid.String
 	w.Health.FailingSince, w.Health.LastSuccessAt = FromMicros(failingSince), FromMicros(lastSuccess)
 	w.Timeout = time.Duration(timeoutMs) * time.Millisecond
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
