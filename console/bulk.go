@@ -129,14 +129,9 @@ func plural(n int, one, many string) string {
 }
 
 func (s *Server) cancelDeliveries(w http.ResponseWriter, r *http.Request, v *visit) error {
-	wh, err := s.loadWebhook(r, v)
+	wh, win, err := s.windowed(r, v, false)
 	if err != nil {
 		return err
-	}
-	problems := map[string]string{}
-	win := formWindow(r.PostForm, problems, false)
-	if len(problems) > 0 {
-		return &pageError{http.StatusUnprocessableEntity, "The time is not a date and time."}
 	}
 	n, err := s.svc.CancelDeliveries(r.Context(), wh.TenantID, wh.ID, win.Until)
 	if err != nil {
@@ -147,14 +142,9 @@ func (s *Server) cancelDeliveries(w http.ResponseWriter, r *http.Request, v *vis
 }
 
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, v *visit) error {
-	wh, err := s.loadWebhook(r, v)
+	wh, win, err := s.windowed(r, v, true)
 	if err != nil {
 		return err
-	}
-	problems := map[string]string{}
-	win := formWindow(r.PostForm, problems, true)
-	if len(problems) > 0 {
-		return &pageError{http.StatusUnprocessableEntity, "The window is not two dates and times, the second after the first."}
 	}
 	t, err := s.svc.Replay(r.Context(), wh.TenantID, wh.ID, win, r.PostForm.Get("onlyMissing") != "")
 	if err != nil {
@@ -182,4 +172,18 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request, v *visit) erro
 	}
 	s.render(w, r, v, http.StatusOK, "task", "Task "+t.ID, map[string]any{"Task": t, "Params": p, "Webhook": wh})
 	return nil
+}
+
+// windowed reads a bulk action's webhook and the window its form posted.
+func (s *Server) windowed(r *http.Request, v *visit, inclusiveUntil bool) (*hookd.Webhook, hookd.Window, error) {
+	wh, err := s.loadWebhook(r, v)
+	if err != nil {
+		return nil, hookd.Window{}, err
+	}
+	problems := map[string]string{}
+	win := formWindow(r.PostForm, problems, inclusiveUntil)
+	if len(problems) > 0 {
+		return nil, hookd.Window{}, &pageError{http.StatusUnprocessableEntity, "The window is not two dates and times, the second after the first."}
+	}
+	return wh, win, nil
 }

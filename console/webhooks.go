@@ -507,14 +507,9 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, v *visit) e
 }
 
 func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) error {
-	wh, err := s.loadWebhook(r, v)
+	wh, win, err := s.windowed(r, v, true)
 	if err != nil {
 		return err
-	}
-	problems := map[string]string{}
-	win := formWindow(r.PostForm, problems, true)
-	if len(problems) > 0 {
-		return &pageError{http.StatusUnprocessableEntity, "The window is not two dates and times, the second after the first."}
 	}
 	n, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID, win)
 	if err != nil {

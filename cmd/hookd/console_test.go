@@ -473,16 +473,7 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 func TestConsoleFindsDeliveries(t *testing.T) {
 	ctx := browser(t)
 	shot := newShots(t)
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		if strings.HasSuffix(r.URL.Path, "/bad") {
-			w.WriteHeader(500)
-		}
-	}))
-	defer rcv.Close()
-	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--allow-networks", "127.0.0.0/8")
-	defer stop()
-	admin := &client{t: t, base: base, key: "adm"}
+	rcv, base, admin := consoleServer(t)
 	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc"})
 	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.completed", "description": ""})
 	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "document.uploaded", "description": ""})
@@ -849,16 +840,7 @@ func TestConsoleFramedByListedOrigin(t *testing.T) {
 func TestConsoleScreenshots(t *testing.T) {
 	ctx := browser(t)
 	shot := newShots(t)
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		if strings.HasSuffix(r.URL.Path, "/bad") {
-			w.WriteHeader(500)
-		}
-	}))
-	defer rcv.Close()
-	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--allow-networks", "127.0.0.0/8")
-	defer stop()
-	admin := &client{t: t, base: base, key: "adm"}
+	rcv, base, admin := consoleServer(t)
 	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc."})
 	act(t, ctx, "sign in", chromedp.Navigate(admin.must(201, "POST", "/v1/tenants/acme/portal-sessions", map[string]any{})["url"].(string)),
 		chromedp.WaitVisible(`//h1[text()="Webhooks"]`))
@@ -920,4 +902,19 @@ func TestConsoleScreenshots(t *testing.T) {
 	dlv := admin.must(200, "GET", "/v1/tenants/acme/deliveries?limit=1", nil)["data"].([]any)[0].(map[string]any)
 	sweep("data", "webhook=webhooks/"+good, "delivery=deliveries/"+dlv["id"].(string), "event=events/"+dlv["eventId"].(string), "task=tasks/"+task,
 		"confirm=webhooks/"+good+"/confirm?action=disable", "edit=webhooks/"+good+"/edit", "new=webhooks/new")
+}
+
+// consoleServer starts hookd with a receiver that answers 500 on paths
+// ending in /bad and 200 otherwise, and returns them with an admin client.
+func consoleServer(t *testing.T) (rcv *httptest.Server, base string, admin *client) {
+	rcv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if strings.HasSuffix(r.URL.Path, "/bad") {
+			w.WriteHeader(500)
+		}
+	}))
+	t.Cleanup(rcv.Close)
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--allow-networks", "127.0.0.0/8")
+	t.Cleanup(stop)
+	return rcv, base, &client{t: t, base: base, key: "adm"}
 }
