@@ -29,6 +29,19 @@ func (o *Opt[T]) UnmarshalJSON(b []byte) error {
 		o.Null = true
 		return nil
 	}
+	// The common fields, without a decoder each: the request's decoder
+	// has already checked that b is JSON, and neither kind has fields to
+	// refuse.
+	switch p := any(&o.V).(type) {
+	case *json.RawMessage:
+		*p = append(json.RawMessage(nil), b...)
+		return nil
+	case *string:
+		if err := json.Unmarshal(b, p); err != nil {
+			o.err = err
+		}
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&o.V); err != nil {
