@@ -55,7 +55,7 @@ type benchConfig struct {
 	Progress     io.Writer
 }
 
-var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak"}
+var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak", "rate100", "rate500"}
 
 // isolationRate is the offered rate of the two isolation rows unless --rate
 // is given: below saturation, so that the rows compare latency, not queues.
@@ -67,7 +67,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	self, _ := os.Executable()
 	cfg := &benchConfig{Progress: stderr}
 	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched)")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; rate100, rate500: fanout1 offered 100 or 500 events/s, for the CPU an event costs at a platform's usual rates; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
 	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
@@ -112,6 +112,9 @@ type BenchRow struct {
 	P99Ms           float64 `json:"p99Ms"`
 	MaxMs           float64 `json:"maxMs"`
 	CPUCores        float64 `json:"hookdCpuCores"`
+	// CPUPerEventUs is hookd's CPU time per accepted event, from the
+	// first publish to the last delivery (load rows).
+	CPUPerEventUs float64 `json:"cpuPerEventUs,omitempty"`
 	PeakRSSMB       float64 `json:"hookdPeakRssMB"`
 	OfBaseline      float64 `json:"ofBaseline,omitempty"`
 	// The soak row's watch of the process and its files.
@@ -163,6 +166,12 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 				return rep, errors.New("the half row needs the fanout1 row first")
 			}
 			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 1024, rate: fanout1 / 2})
+		case "rate100", "rate500":
+			r := 100.0
+			if sc == "rate500" {
+				r = 500
+			}
+			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 1024, rate: r})
 		case "fanout10":
 			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 10, payload: 1024, rate: cfg.Rate})
 		case "fanout100":
@@ -210,15 +219,19 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 func printReport(w io.Writer, rep *BenchReport) {
 	fmt.Fprintf(w, "machine: %s\n\n", rep.Machine)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tfanout\tpayload\taccepted ev/s\tdelivered/s\tof baseline\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcpu cores\tpeak RSS MB\tdelivered\t")
+	fmt.Fprintln(tw, "scenario\tfanout\tpayload\taccepted ev/s\tdelivered/s\tof baseline\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcpu cores\tcpu µs/event\tpeak RSS MB\tdelivered\t")
 	for _, r := range rep.Rows {
 		of := ""
 		if r.OfBaseline > 0 {
 			of = fmt.Sprintf("%.0f%%", 100*r.OfBaseline)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%d/%d\t\n",
+		perEvent := ""
+		if r.CPUPerEventUs > 0 {
+			perEvent = fmt.Sprintf("%.0f", r.CPUPerEventUs)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%s\t%.0f\t%d/%d\t\n",
 			r.Scenario, r.Fanout, r.PayloadBytes, r.AcceptedPerSec, r.DeliveredPerSec, of,
-			r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs, r.CPUCores, r.PeakRSSMB, r.Delivered, r.Expected)
+			r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs, r.CPUCores, perEvent, r.PeakRSSMB, r.Delivered, r.Expected)
 	}
 	tw.Flush()
 	for _, r := range rep.Rows {
@@ -565,7 +578,7 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, spec 
 func loadRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, p *hookdProc, spec loadSpec) (*BenchRow, error) {
 	rcv.Reset()
 	healthy := int64(spec.fanout - spec.hanging)
-	start := time.Now()
+	start, cpuStart := time.Now(), loadgen.ProcCPU(p.cmd.Process.Pid)
 	accepted, pubDur := publish(ctx, cfg, p, spec.payload, spec.rate, cfg.Duration, 0, func(a int64) {
 		el := time.Since(start).Seconds()
 		fmt.Fprintf(cfg.Progress, "\r%-10s %4.0fs  accepted %8.0f ev/s  delivered %8.0f/s   ", spec.name, el, float64(a)/el, float64(rcv.Count())/el)
@@ -576,9 +589,13 @@ func loadRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, p *ho
 	})
 	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
 	delivered, last := rcv.Count(), rcv.Last()
+	cpu := loadgen.ProcCPU(p.cmd.Process.Pid) - cpuStart
 	cores, rss := p.usage()
 	row := &BenchRow{Scenario: spec.name, Fanout: spec.fanout, PayloadBytes: spec.payload, OfferedRate: spec.rate,
 		AcceptedPerSec: float64(accepted) / pubDur.Seconds(), Delivered: delivered, Expected: want, CPUCores: cores, PeakRSSMB: rss}
+	if accepted > 0 {
+		row.CPUPerEventUs = float64(cpu.Microseconds()) / float64(accepted)
+	}
 	if !last.IsZero() {
 		row.DeliveredPerSec = float64(delivered) / last.Sub(start).Seconds()
 	}
