@@ -115,8 +115,8 @@ type BenchRow struct {
 	// CPUPerEventUs is hookd's CPU time per accepted event, from the
 	// first publish to the last delivery (load rows).
 	CPUPerEventUs float64 `json:"cpuPerEventUs,omitempty"`
-	PeakRSSMB       float64 `json:"hookdPeakRssMB"`
-	OfBaseline      float64 `json:"ofBaseline,omitempty"`
+	PeakRSSMB     float64 `json:"hookdPeakRssMB"`
+	OfBaseline    float64 `json:"ofBaseline,omitempty"`
 	// The soak row's watch of the process and its files.
 	WALPeakMB       float64 `json:"walPeakMB,omitempty"`
 	DBBytesPerEvent float64 `json:"dbBytesPerEvent,omitempty"`
