@@ -156,3 +156,17 @@ type TestResult struct {
 type Tester interface {
 	Test(ctx context.Context, wh *Webhook, eventType string, data json.RawMessage) (*TestResult, error)
 }
+
+// TestResult is a test send's answer from its attempt.
+func (a *Attempt) TestResult(deliveryID, eventID string) *TestResult {
+	res := &TestResult{Success: a.Success, ResponseTimeMs: a.Duration.Milliseconds(), DeliveryID: deliveryID, EventID: eventID}
+	if a.StatusCode != 0 {
+		code, body := a.StatusCode, string(a.ResponseBody)
+		res.StatusCode, res.ResponseBody = &code, &body
+	}
+	if a.Error != "" {
+		msg := a.Error
+		res.Error = &msg
+	}
+	return res
+}

@@ -96,3 +96,10 @@ func (a *Attempt) Cleaned() *Attempt {
 	}
 	return &c
 }
+
+// sensitiveHeaders are request headers whose values are secrets: the
+// attempt log keeps them hidden, and no API shows them back.
+var sensitiveHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true}
+
+// SensitiveHeader reports whether a header's value is a secret.
+func SensitiveHeader(name string) bool { return sensitiveHeaders[strings.ToLower(name)] }

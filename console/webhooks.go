@@ -602,14 +602,9 @@ func (s *Server) testTypes(r *http.Request, wh *hookd.Webhook) ([]testType, erro
 // testResult is a test send's answer, read back from its stored delivery.
 func testResult(d *hookd.DeliveryDetail) *hookd.TestResult {
 	a := d.Attempts[len(d.Attempts)-1]
-	res := &hookd.TestResult{Success: a.Success, ResponseTimeMs: a.Duration.Milliseconds(), DeliveryID: d.Delivery.ID, EventID: d.Delivery.EventID}
-	if a.StatusCode != 0 {
-		code, body := a.StatusCode, string(a.ResponseBody)
-		res.StatusCode, res.ResponseBody = &code, &body
-	}
-	if a.Error != "" && (a.StatusCode == 0 || a.Error != fmt.Sprintf("HTTP %d", a.StatusCode)) {
-		msg := a.Error
-		res.Error = &msg
+	res := a.TestResult(d.Delivery.ID, d.Delivery.EventID)
+	if a.StatusCode != 0 && a.Error == fmt.Sprintf("HTTP %d", a.StatusCode) {
+		res.Error = nil // the status already says it
 	}
 	return res
 }

@@ -748,16 +748,7 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}
-	res := &hookd.TestResult{Success: a.Success, ResponseTimeMs: a.Duration.Milliseconds(), DeliveryID: c.DeliveryID, EventID: ev.ID}
-	if a.StatusCode != 0 {
-		code, body := a.StatusCode, string(a.ResponseBody)
-		res.StatusCode, res.ResponseBody = &code, &body
-	}
-	if a.Error != "" {
-		msg := a.Error
-		res.Error = &msg
-	}
-	return res, nil
+	return a.TestResult(c.DeliveryID, ev.ID), nil
 }
 
 // tracer is hookd's, from the global provider: a no-op unless the process

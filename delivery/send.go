@@ -61,9 +61,6 @@ func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *se
 	return &sender{verified: mk(false, guard.Control), insecure: mk(true, guard.Control), operator: mk(false, nil), ua: ua, bodyTimeout: bodyTimeout}
 }
 
-// sensitive headers are kept in the attempt log with their value hidden.
-var sensitive = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true}
-
 // send makes one attempt of delivering body to wh and returns it. Every
 // problem is the attempt's Error; the error returned is the request's own,
 // when it got no answer, for callers that tell kinds of failure apart. The status line decides the
@@ -187,7 +184,7 @@ func logHeaders(h http.Header, signed []string) map[string]string {
 		delete(out, http.CanonicalHeaderKey(name))
 	}
 	for k := range out {
-		if sensitive[strings.ToLower(k)] {
+		if hookd.SensitiveHeader(k) {
 			out[k] = "[redacted]"
 		}
 	}

@@ -90,7 +90,7 @@ func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType strin
 	if len(data) == 0 && eventType != "" {
 		// The type's first example, so that the test is a body its
 		// receiver can read (and its schema accepts).
-		if et, err := s.store.GetEventType(ctx, eventType); err == nil && len(et.Examples) > 0 {
+		if et, err := s.EventType(ctx, eventType); err == nil && len(et.Examples) > 0 {
 			data = et.Examples[0]
 		}
 	}

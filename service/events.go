@@ -76,7 +76,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	}
 	if p.Type != "" {
 		var err error
-		et, err = s.eventTypes.get(p.Type, func() (*hookd.EventType, error) { return s.store.GetEventType(ctx, p.Type) })
+		et, err = s.EventType(ctx, p.Type)
 		switch {
 		case isNotFound(err):
 			v.Add("type", "unknown event type %q", p.Type)
@@ -144,6 +144,12 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 		}
 	}
 	return res, nil
+}
+
+// EventType reads a catalog type through the cache publishing uses (a
+// change made through this service is seen at once).
+func (s *Service) EventType(ctx context.Context, name string) (*hookd.EventType, error) {
+	return s.eventTypes.get(name, func() (*hookd.EventType, error) { return s.store.GetEventType(ctx, name) })
 }
 
 // Match returns the IDs of the tenant's enabled webhooks that ev goes to:

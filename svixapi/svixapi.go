@@ -530,7 +530,7 @@ func (s *Server) ensureTypes(ctx context.Context, names ...string) error {
 		if !hookd.ValidEventTypeName(name) || hookd.SystemEventType(name) {
 			continue
 		}
-		if _, err := s.store.GetEventType(ctx, name); !errors.Is(err, hookd.ErrNotFound) {
+		if _, err := s.svc.EventType(ctx, name); !errors.Is(err, hookd.ErrNotFound) {
 			continue
 		}
 		if err := s.svc.CreateEventType(ctx, &hookd.EventType{Name: name}, nil); err != nil && !errors.Is(err, hookd.ErrConflict) {
@@ -1042,7 +1042,7 @@ func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var data json.RawMessage
-	if et, err := s.store.GetEventType(r.Context(), in.EventType); err == nil && len(et.Examples) > 0 {
+	if et, err := s.svc.EventType(r.Context(), in.EventType); err == nil && len(et.Examples) > 0 {
 		if in.ExampleIndex < 0 || in.ExampleIndex >= len(et.Examples) {
 			return hookd.Invalid("exampleIndex", "must be below %d, the type's examples", len(et.Examples))
 		}
@@ -1079,10 +1079,6 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// sensitiveHeaders are the headers whose values are never shown back, as
-// Svix lists them under "sensitive".
-var sensitiveHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true}
-
 func (s *Server) getHeaders(w http.ResponseWriter, r *http.Request) error {
 	wh, err := s.endpoint(r)
 	if err != nil {
@@ -1093,7 +1089,7 @@ func (s *Server) getHeaders(w http.ResponseWriter, r *http.Request) error {
 		Sensitive []string          `json:"sensitive"`
 	}{Headers: map[string]string{}, Sensitive: []string{}}
 	for k, v := range wh.Headers {
-		if sensitiveHeaders[strings.ToLower(k)] {
+		if hookd.SensitiveHeader(k) { // listed under "sensitive", as Svix does
 			out.Sensitive = append(out.Sensitive, k)
 			continue
 		}
