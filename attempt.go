@@ -11,12 +11,15 @@ import (
 
 // Attempt is one HTTP request made for a delivery, as the attempt log keeps it.
 type Attempt struct {
-	Number          int
-	StartedAt       time.Time
-	Duration        time.Duration
-	StatusCode      int // 0: no HTTP answer
-	Error           string
-	Success         bool
+	Number     int
+	StartedAt  time.Time
+	Duration   time.Duration
+	StatusCode int // 0: no HTTP answer
+	Error      string
+	Success    bool
+	// Manual: made by hand (a retry, a recovery, a test send), not by
+	// the retry schedule.
+	Manual          bool
 	RequestHeaders  map[string]string // without signatures or secrets
 	ResponseHeaders map[string]string
 	ResponseBody    []byte // at most MaxResponseBody
@@ -29,12 +32,16 @@ func (a *Attempt) MarshalJSON() ([]byte, error) {
 		DurationMs      int64             `json:"durationMs"`
 		StatusCode      *int              `json:"statusCode"`
 		Error           *string           `json:"error"`
+		Trigger         string            `json:"trigger"`
 		RequestHeaders  map[string]string `json:"requestHeaders"`
 		ResponseHeaders map[string]string `json:"responseHeaders"`
 		ResponseBody    *string           `json:"responseBody"`
 	}
-	o := out{Number: a.Number, StartedAt: a.StartedAt, DurationMs: a.Duration.Milliseconds(),
+	o := out{Number: a.Number, StartedAt: a.StartedAt, DurationMs: a.Duration.Milliseconds(), Trigger: "schedule",
 		RequestHeaders: a.RequestHeaders, ResponseHeaders: a.ResponseHeaders}
+	if a.Manual {
+		o.Trigger = "manual"
+	}
 	if a.StatusCode != 0 {
 		c := a.StatusCode
 		o.StatusCode = &c

@@ -70,8 +70,11 @@ func (e *ValidationError) Add(field, format string, args ...any) {
 	e.Details = append(e.Details, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-// Has reports whether e holds a problem with field.
+// Has reports whether e holds a problem with field (a nil e holds none).
 func (e *ValidationError) Has(field string) bool {
+	if e == nil {
+		return false
+	}
 	for _, d := range e.Details {
 		if d.Field == field {
 			return true

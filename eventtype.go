@@ -25,19 +25,53 @@ type EventType struct {
 	UpdatedAt time.Time         `json:"updatedAt"`
 }
 
-var eventTypeName = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+// NameRule is a rule a new event type's name must follow. Each API makes
+// names by its own: /v1 and the console by NativeNames, /api/v1 by
+// SvixNames, which are Svix's and take more (capitals, "-"). The catalog
+// holds both, and everything that reads a name (publishing, subscribing,
+// filters) takes both.
+type NameRule struct {
+	pattern *regexp.Regexp
+	max     int
+	text    string
+}
 
-// ValidEventTypeName reports whether name may name an event type.
+var (
+	// NativeNames: dot-separated segments of lower case letters, digits
+	// and "_", at most 200 characters (the contract's rule).
+	NativeNames = NameRule{regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`), 200,
+		"must match ^[a-z0-9_]+(\\.[a-z0-9_]+)*$ and be at most 200 characters"}
+	// SvixNames: letters, digits, "-", "_" and ".", at most 256
+	// characters, as Svix's API takes them.
+	SvixNames = NameRule{regexp.MustCompile(`^[a-zA-Z0-9\-_.]+$`), 256,
+		"must match ^[a-zA-Z0-9\\-_.]+$ and be at most 256 characters"}
+)
+
+// Valid reports whether name follows the rule.
+func (r NameRule) Valid(name string) bool {
+	return len(name) <= r.max && r.pattern.MatchString(name)
+}
+
+// Check adds a problem to v when name does not follow the rule.
+func (r NameRule) Check(v *ValidationError, field, name string) {
+	if !r.Valid(name) && !v.Has(field) {
+		v.Add(field, "%s", r.text)
+	}
+}
+
+// Problem says what the rule asks of a name.
+func (r NameRule) Problem() string { return r.text }
+
+// ValidEventTypeName reports whether the catalog may hold name, made by
+// either rule (NativeNames' names are all SvixNames' too).
 func ValidEventTypeName(name string) bool {
-	return len(name) <= 200 && eventTypeName.MatchString(name)
+	return SvixNames.Valid(name)
 }
 
 // Validate checks the event type and compiles its schema, if any.
 func (et *EventType) Validate() error {
 	v := &ValidationError{}
-	if !ValidEventTypeName(et.Name) {
-		v.Add("name", "must match ^[a-z0-9_]+(\\.[a-z0-9_]+)*$ and be at most 200 characters")
-	}
+	SvixNames.Check(v, "name", et.Name)
 	if utf8.RuneCountInString(et.Description) > 1000 {
 		v.Add("description", "must be at most 1000 characters")
 	} else {
@@ -149,7 +183,10 @@ const (
 )
 
 // SystemEventType reports whether name is in hookd's reserved namespace.
-func SystemEventType(name string) bool { return strings.HasPrefix(name, "hookd.") }
+func SystemEventType(name string) bool { return strings.HasPrefix(name, SystemEventPrefix) }
+
+// SystemEventPrefix begins the name of each of hookd's own event types.
+const SystemEventPrefix = "hookd."
 
 // The operator's webhook (--operator-webhook) lives in a tenant of its own,
 // whose id no API caller can take (tenant ids have no colon): it receives

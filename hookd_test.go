@@ -32,14 +32,21 @@ func TestPatternMatches(t *testing.T) {
 	}
 }
 
-func TestValidEventTypeName(t *testing.T) {
-	for name, want := range map[string]bool{
-		"invocation.completed": true, "flow_completed": true, "a": true, "a1.b_2.c3": true,
-		"": false, "A.b": false, "a..b": false, ".a": false, "a.": false, "a-b": false, "a b": false, "a.*": false,
-		strings.Repeat("a", 201): false,
+// Each API names types by its rule; the catalog holds both, and every name
+// /v1 makes is one /api/v1 could make.
+func TestEventTypeNameRules(t *testing.T) {
+	for name, want := range map[string][2]bool{ // native, Svix's
+		"invocation.completed": {true, true}, "flow_completed": {true, true}, "a": {true, true}, "a1.b_2.c3": {true, true},
+		"A.b": {false, true}, "a..b": {false, true}, ".a": {false, true}, "a.": {false, true}, "a-b": {false, true},
+		"Invoice-Paid": {false, true}, strings.Repeat("a", 201): {false, true}, strings.Repeat("a", 256): {false, true},
+		"": {false, false}, "a b": {false, false}, "a.*": {false, false}, "a/b": {false, false}, "é": {false, false},
+		strings.Repeat("a", 257): {false, false},
 	} {
-		if got := ValidEventTypeName(name); got != want {
-			t.Errorf("ValidEventTypeName(%q) = %v, want %v", name, got, want)
+		if got := [2]bool{NativeNames.Valid(name), SvixNames.Valid(name)}; got != want {
+			t.Errorf("%q: native, Svix's = %v, want %v", name, got, want)
+		}
+		if ValidEventTypeName(name) != want[1] {
+			t.Errorf("ValidEventTypeName(%q) = %v", name, !want[1])
 		}
 	}
 }

@@ -255,6 +255,9 @@ type WebhookQuery struct {
 type EventQuery struct {
 	TenantID string
 	Type     string
+	Types    []string  // any of these (none: any type)
+	Channel  string    // events published to this channel
+	NoSystem bool      // leave out hookd's own event types
 	Since    time.Time // creation time, inclusive; zero is no bound
 	Until    time.Time // creation time, inclusive; zero is no bound
 	Before   int64     // Seq cursor; 0 means from the newest

@@ -571,6 +571,7 @@ func (e *Engine) extend(ctx context.Context, c *hookd.Claim, d time.Duration) (b
 }
 
 func (e *Engine) outcome(wh *hookd.Webhook, c *hookd.Claim, a *hookd.Attempt) *hookd.Outcome {
+	a.Manual = c.Manual
 	o := &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, EventID: c.EventID, EventType: c.EventType, Manual: c.Manual, Attempt: a}
 	switch {
 	case a.Success:

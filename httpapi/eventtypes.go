@@ -61,7 +61,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 		v.Add("description", "is required")
 	}
 	in.apply(v, et)
-	if err := s.svc.CreateEventType(r.Context(), et, v); err != nil {
+	if err := s.svc.CreateEventType(r.Context(), et, hookd.NativeNames, v); err != nil {
 		return err
 	}
 	s.writeJSON(w, http.StatusCreated, et)

@@ -21,7 +21,7 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*hookd.De
 		return nil, wrap("get delivery", err)
 	}
 	dd.Delivery = d
-	rows, err := s.pool.Query(ctx, `SELECT number, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.AttemptCols+`
 		FROM attempts WHERE delivery_id = $1 ORDER BY number`, id)
 	attempts, err := collect(rows, err, "get delivery attempts", sqlrow.ScanAttempt)
 	if err != nil {

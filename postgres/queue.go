@@ -212,16 +212,16 @@ func (q *queueTx) NextDue(ctx context.Context) (time.Time, error) {
 // updated. It returns the IDs written.
 const recordOutcomes = `WITH o AS (
 		SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::int[], $9::text[],
-			$10::bool[], $11::text[], $12::text[], $13::bytea[])
-		AS o(id, token, status, next_at, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
+			$10::bool[], $11::bool[], $12::text[], $13::text[], $14::bytea[])
+		AS o(id, token, status, next_at, started_at, duration_us, status_code, error, success, manual, request_headers, response_headers, response_body)
 	), u AS (
 		UPDATE deliveries d SET attempts = d.attempts + 1, status = o.status, next_attempt_at = o.next_at, manual = false, leased = false,
 			last_status_code = o.status_code, last_error = o.error, response_time_us = o.duration_us, updated_at = $1
 		FROM o WHERE d.id = o.id AND d.lease_token = o.token AND d.leased
 		RETURNING d.id, d.lease_token, d.attempts, d.tenant_id, d.webhook_id
 	)
-	INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
-	SELECT u.id, u.attempts, u.tenant_id, u.webhook_id, o.started_at, o.duration_us, o.status_code, o.error, o.success, o.request_headers, o.response_headers, o.response_body
+	INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, manual, request_headers, response_headers, response_body)
+	SELECT u.id, u.attempts, u.tenant_id, u.webhook_id, o.started_at, o.duration_us, o.status_code, o.error, o.success, o.manual, o.request_headers, o.response_headers, o.response_body
 	FROM u JOIN o ON o.id = u.id AND o.token = u.lease_token
 	RETURNING delivery_id`
 
@@ -235,7 +235,7 @@ func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 		tokens, started, durs           = make([]int64, n), make([]int64, n), make([]int64, n)
 		next                            = make([]*int64, n)
 		codes                           = make([]int32, n)
-		oks                             = make([]bool, n)
+		oks, manual                     = make([]bool, n), make([]bool, n)
 		bodies                          = make([][]byte, n)
 	)
 	for i, o := range p.Outcomes {
@@ -249,9 +249,10 @@ func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 			next[i] = &v
 		}
 		started[i], durs[i], codes[i], errs[i], oks[i] = a.StartedAt, a.DurationUs, int32(a.StatusCode), a.Error, a.Success
+		manual[i] = a.Manual
 		reqH[i], resH[i], bodies[i] = a.RequestHeaders, a.ResponseHeaders, a.ResponseBody
 	}
-	rows, err := q.tx.Query(ctx, recordOutcomes, sqlrow.Micros(p.Now), ids, tokens, statuses, next, started, durs, codes, errs, oks, reqH, resH, bodies)
+	rows, err := q.tx.Query(ctx, recordOutcomes, sqlrow.Micros(p.Now), ids, tokens, statuses, next, started, durs, codes, errs, oks, manual, reqH, resH, bodies)
 	return collect(rows, err, "record outcomes", scanID)
 }
 

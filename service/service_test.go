@@ -58,7 +58,7 @@ func newFixture(t *testing.T, mods ...func(*service.Config)) *fixture {
 	}
 	f.svc = service.New(cfg)
 	must(t, f.svc.CreateTenant(f.ctx, &hookd.Tenant{ID: "acme", Name: "Acme"}, nil))
-	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "a.b"}, nil))
+	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "a.b"}, hookd.NativeNames, nil))
 	return f
 }
 
@@ -252,7 +252,7 @@ func TestEnableRotateDelete(t *testing.T) {
 
 func TestPublish(t *testing.T) {
 	f := newFixture(t)
-	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "s.v", Schema: json.RawMessage(`{"type":"object","required":["n"]}`)}, nil))
+	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "s.v", Schema: json.RawMessage(`{"type":"object","required":["n"]}`)}, hookd.NativeNames, nil))
 	all := f.webhook()
 	eu := f.webhook(func(w *hookd.Webhook) { w.Channels = []string{"eu"} })
 	big := f.webhook(func(w *hookd.Webhook) { w.Filter = "data.n > 10" })
@@ -389,8 +389,8 @@ func TestTenantsAndKeys(t *testing.T) {
 
 func TestEventTypes(t *testing.T) {
 	f := newFixture(t)
-	wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "a.b"}, nil), hookd.ErrConflict)
-	wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "x.y", Schema: json.RawMessage(`{"type":"nope"}`)}, nil), hookd.ErrValidation)
+	wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "a.b"}, hookd.NativeNames, nil), hookd.ErrConflict)
+	wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "x.y", Schema: json.RawMessage(`{"type":"nope"}`)}, hookd.NativeNames, nil), hookd.ErrValidation)
 	_, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil) // caches the type
 	must(t, err)
 	must(t, f.svc.ArchiveEventType(f.ctx, "a.b"))

@@ -112,14 +112,19 @@ func eventTypeNotFound(err error, name string) error {
 	return notFound(err, "event type %s not found", name)
 }
 
-// CreateEventType adds a type to the instance-wide catalog.
-func (s *Service) CreateEventType(ctx context.Context, et *hookd.EventType, problems *hookd.ValidationError) error {
+// CreateEventType adds a type to the instance-wide catalog, its name made
+// by the caller's API's rule.
+func (s *Service) CreateEventType(ctx context.Context, et *hookd.EventType, names hookd.NameRule, problems *hookd.ValidationError) error {
 	now := s.clock.Now()
 	et.CreatedAt, et.UpdatedAt = now, now
 	if et.Examples == nil {
 		et.Examples = []json.RawMessage{}
 	}
-	if hookd.SystemEventType(et.Name) && !problems.Has("name") {
+	switch {
+	case problems.Has("name"):
+	case !names.Valid(et.Name):
+		problems = joinProblems(problems, "name", names.Problem())
+	case hookd.SystemEventType(et.Name):
 		problems = joinProblems(problems, "name", "the hookd. namespace is reserved for hookd's own event types")
 	}
 	if err := problems.Err(); err != nil {

@@ -37,8 +37,8 @@ const (
 		FROM json_each(?) j WHERE due_webhooks.webhook_id = j.key`
 	nextDue = `SELECT min(due_at) FROM due_webhooks`
 	// The fence: an attempt's writes apply only while its lease is current.
-	insertAttempt = `INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body)
-		SELECT id, attempts + 1, tenant_id, webhook_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ? AND lease_token = ? AND leased = 1`
+	insertAttempt = `INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, manual, request_headers, response_headers, response_body)
+		SELECT id, attempts + 1, tenant_id, webhook_id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ? AND lease_token = ? AND leased = 1`
 	updateDelivery = `UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?, manual = 0, leased = 0,
 		last_status_code = ?, last_error = ?, response_time_us = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
 	releaseLease = `UPDATE deliveries SET next_attempt_at = ?, leased = 0 WHERE id = ? AND lease_token = ? AND leased = 1`
@@ -245,7 +245,7 @@ func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParam
 		if err != nil {
 			return nil, fmt.Errorf("record outcome: %w", err)
 		}
-		n, err := q.exec(insertAttempt, a.StartedAt, a.DurationUs, a.StatusCode, a.Error, a.Success,
+		n, err := q.exec(insertAttempt, a.StartedAt, a.DurationUs, a.StatusCode, a.Error, a.Success, a.Manual,
 			a.RequestHeaders, a.ResponseHeaders, a.ResponseBody, o.DeliveryID, o.Token)
 		if err != nil {
 			return nil, fmt.Errorf("insert attempt: %w", refused(err))

@@ -32,6 +32,8 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"RetryFailedIsManual":                testRetryFailed,
 	"RetryFailedWindow":                  testRetryFailedWindow,
 	"ListEventsWindow":                   testListEventsWindow,
+	"ListEventsFilters":                  testListEventsFilters,
+	"AttemptKeepsItsTrigger":             testAttemptTrigger,
 	"OutcomeWithInvalidTextStores":       testOutcomeInvalidText,
 	"OneBadOutcomeSinksAlone":            testOneBadOutcome,
 	"DisableSparesAttemptsInFlight":      testDisableSparesInFlight,
@@ -416,6 +418,23 @@ func testRetryFailed(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
+// An attempt of a manual retry is logged as manual; the schedule's are not.
+func testAttemptTrigger(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 1, "wh_a")
+	c := one(t, s)
+	record(t, s, outcome(c, hookd.StatusFailed, clock.Now()))
+	must(t, s.RetryDelivery(ctx(), "acme", c.DeliveryID))
+	again := one(t, s)
+	o := outcome(again, hookd.StatusSuccess, clock.Now())
+	o.Attempt.Number, o.Attempt.Manual = 2, again.Manual
+	record(t, s, o)
+	as := detail(t, s, c.DeliveryID).Attempts
+	if len(as) != 2 || as[0].Manual || !as[1].Manual {
+		t.Fatalf("attempts' manual: %v", []bool{as[0].Manual, len(as) > 1 && as[1].Manual})
+	}
+}
+
 // RetryFailed with a window retries only the FAILED deliveries created in
 // it; both ends are inclusive and a zero end is no bound.
 func testRetryFailedWindow(t *testing.T, s hookd.Store, clock *Clock) {
@@ -729,6 +748,45 @@ func testRotationNeverUndone(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 	if !errors.Is(errOf(s.UpdateWebhook(ctx(), got, got.UpdatedAt.Add(-time.Microsecond))), hookd.ErrConflict) {
 		t.Fatal("an update over an older version was written")
+	}
+}
+
+// ListEvents filters by any of several types, by channel (an entry of the
+// event's list, matched whole), and leaves hookd's own types out on asking.
+func testListEventsFilters(t *testing.T, s hookd.Store, clock *Clock) {
+	tenant(t, s, "acme")
+	for _, e := range []struct {
+		id, typ  string
+		channels []string
+	}{
+		{"e0", "a.b", nil}, {"e1", "Invoice-Paid", []string{"eu", "us_east"}}, {"e2", "c.d", []string{"eu-west"}},
+		{"e3", hookd.EventWebhookDisabled, nil}, {"e4", "a.b", []string{`say "100%"`}},
+	} {
+		ev := event("acme", e.id, e.typ)
+		ev.Channels = e.channels
+		_, err := s.PublishEvent(ctx(), ev, nil)
+		must(t, err)
+	}
+	for _, tc := range []struct {
+		q    hookd.EventQuery
+		want string
+	}{
+		{hookd.EventQuery{Types: []string{"a.b", "Invoice-Paid"}}, "e4,e1,e0"},
+		{hookd.EventQuery{Types: []string{"x.y"}}, ""},
+		{hookd.EventQuery{Channel: "eu"}, "e1"},
+		{hookd.EventQuery{Channel: "us_east"}, "e1"},
+		{hookd.EventQuery{Channel: "us%east"}, ""},
+		{hookd.EventQuery{Channel: "us"}, ""},
+		{hookd.EventQuery{Channel: `say "100%"`}, "e4"},
+		{hookd.EventQuery{NoSystem: true}, "e4,e2,e1,e0"},
+		{hookd.EventQuery{Types: []string{"a.b"}, Channel: "eu"}, ""},
+	} {
+		tc.q.TenantID, tc.q.Limit = "acme", 10
+		es, err := s.ListEvents(ctx(), tc.q)
+		must(t, err)
+		if got := strings.Join(evIDs(es), ","); got != tc.want {
+			t.Fatalf("%+v: %s, want %s", tc.q, got, tc.want)
+		}
 	}
 }
 

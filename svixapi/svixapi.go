@@ -85,6 +85,7 @@ func New(cfg Config) *Server {
 	route("POST /api/v1/app/{app}/msg", s.authed(s.createMessage))
 	route("GET /api/v1/app/{app}/msg", s.authed(s.listMessages))
 	route("GET /api/v1/app/{app}/msg/{msg}", s.authed(s.getMessage))
+	route("POST /api/v1/app/{app}/msg/{msg}/endpoint/{endpoint}/resend", s.authed(s.resend))
 	route("PATCH /api/v1/app/{app}", s.authed(s.patchApp))
 	route("PUT /api/v1/app/{app}", s.authed(s.patchApp))
 	route("PATCH /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.patchEndpoint))
@@ -527,13 +528,13 @@ func (s *Server) endpointSecret(w http.ResponseWriter, r *http.Request) error {
 // is left for the service to refuse (422).
 func (s *Server) ensureTypes(ctx context.Context, names ...string) error {
 	for _, name := range names {
-		if !hookd.ValidEventTypeName(name) || hookd.SystemEventType(name) {
+		if !hookd.SvixNames.Valid(name) || hookd.SystemEventType(name) {
 			continue
 		}
 		if _, err := s.svc.EventType(ctx, name); !errors.Is(err, hookd.ErrNotFound) {
 			continue
 		}
-		if err := s.svc.CreateEventType(ctx, &hookd.EventType{Name: name}, nil); err != nil && !errors.Is(err, hookd.ErrConflict) {
+		if err := s.svc.CreateEventType(ctx, &hookd.EventType{Name: name}, hookd.SvixNames, nil); err != nil && !errors.Is(err, hookd.ErrConflict) {
 			return err
 		}
 	}
@@ -636,6 +637,32 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// resend is a manual retry of the message's delivery to the endpoint: one
+// more attempt, whatever became of the earlier ones (its triggerType is 1).
+// A message never sent to the endpoint (it was not subscribed, or did not
+// exist yet) has nothing to resend: 404.
+func (s *Server) resend(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("msg")
+	ds, err := s.store.ListEventDeliveries(r.Context(), wh.TenantID, id)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.WebhookID == wh.ID {
+			if err := s.svc.RetryDelivery(r.Context(), wh.TenantID, d.ID); err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusAccepted)
+			return nil
+		}
+	}
+	return hookd.Errorf(hookd.ErrNotFound, "message %s was not sent to endpoint %s", id, r.PathValue("endpoint"))
+}
+
 // portalAccess is a one-time link into the application's console.
 func (s *Server) portalAccess(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.app(r)
@@ -681,7 +708,7 @@ type attemptOut struct {
 	ResponseStatusCode int       `json:"responseStatusCode"`
 	ResponseDurationMs int64     `json:"responseDurationMs"`
 	Status             int       `json:"status"`      // 0 success, 2 failed (Svix's MessageStatus)
-	TriggerType        int       `json:"triggerType"` // 0 scheduled (Svix's)
+	TriggerType        int       `json:"triggerType"` // 0 scheduled, 1 manual (Svix's)
 	Timestamp          time.Time `json:"timestamp"`
 }
 
@@ -699,6 +726,9 @@ func (s *Server) attemptsOf(r *http.Request, d *hookd.Delivery, url string) ([]a
 			ResponseStatusCode: a.StatusCode, ResponseDurationMs: a.Duration.Milliseconds(), Status: 2, Timestamp: a.StartedAt}
 		if a.Success {
 			at.Status = 0
+		}
+		if a.Manual {
+			at.TriggerType = 1
 		}
 		out = append(out, at)
 	}
@@ -804,7 +834,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	et.Schema = schema
-	if err := s.svc.CreateEventType(r.Context(), et, nil); err != nil {
+	if err := s.svc.CreateEventType(r.Context(), et, hookd.SvixNames, nil); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, toEventType(et))
@@ -891,8 +921,13 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 // toMessage is an event as a message: its payload is the event's data.
-func toMessage(ev *hookd.Event) messageOut {
+// toMessage is an event as Svix's message; without content its payload
+// is {} (Svix's with_content=false).
+func toMessage(ev *hookd.Event, withContent bool) messageOut {
 	out := messageOut{ID: ev.ID, EventType: ev.Type, Channels: ev.Channels, Timestamp: ev.Timestamp, Payload: json.RawMessage("{}")}
+	if !withContent {
+		return out
+	}
 	if env, err := ev.Envelope(); err == nil && env.Data != nil {
 		out.Payload = env.Data
 	}
@@ -907,15 +942,42 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := page(r)
-	q := hookd.EventQuery{TenantID: t.ID, Limit: p.Limit + 1}
-	if it := r.URL.Query().Get("iterator"); it != "" {
+	qs := r.URL.Query()
+	q := hookd.EventQuery{TenantID: t.ID, Limit: p.Limit + 1, NoSystem: true, Channel: qs.Get("channel")}
+	if it := qs.Get("iterator"); it != "" {
 		if q.Before, err = strconv.ParseInt(it, 10, 64); err != nil {
 			return hookd.Errorf(hookd.ErrInvalidRequest, "iterator is not one this API gave")
 		}
 	}
-	evs, err := s.store.ListEvents(r.Context(), q)
-	if err != nil {
+	// event_types repeats (Svix's SDKs) or lists with commas.
+	for _, v := range qs["event_types"] {
+		for _, typ := range strings.Split(v, ",") {
+			if typ != "" {
+				q.Types = append(q.Types, typ)
+			}
+		}
+	}
+	v := &hookd.ValidationError{}
+	for _, b := range []struct {
+		name string
+		to   *time.Time
+	}{{"after", &q.Since}, {"before", &q.Until}} {
+		if s := qs.Get(b.name); s != "" {
+			if *b.to, err = time.Parse(time.RFC3339Nano, s); err != nil {
+				v.Add(b.name, "must be an RFC 3339 date-time")
+			}
+		}
+	}
+	if err := v.Err(); err != nil {
 		return err
+	}
+	withContent := qs.Get("with_content") != "false"
+	var evs []*hookd.Event
+	// hookd keeps no tags: no message has the one asked for.
+	if qs.Get("tag") == "" {
+		if evs, err = s.store.ListEvents(r.Context(), q); err != nil {
+			return err
+		}
 	}
 	l := list[messageOut]{Data: []messageOut{}, Done: len(evs) <= p.Limit}
 	if !l.Done {
@@ -924,10 +986,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 		l.Iterator = &next
 	}
 	for _, ev := range evs {
-		if hookd.SystemEventType(ev.Type) {
-			continue
-		}
-		l.Data = append(l.Data, toMessage(ev))
+		l.Data = append(l.Data, toMessage(ev, withContent))
 	}
 	writeJSON(w, http.StatusOK, l)
 	return nil
@@ -945,7 +1004,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toMessage(ev))
+	writeJSON(w, http.StatusOK, toMessage(ev, r.URL.Query().Get("with_content") != "false"))
 	return nil
 }
 
@@ -1056,7 +1115,7 @@ func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, toMessage(ev))
+	writeJSON(w, http.StatusAccepted, toMessage(ev, true))
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/teststore"
@@ -49,7 +50,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -130,7 +131,7 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code, again := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"inv-1","payload":{"a":2}}`); code != 202 || again["id"] != "inv-1" {
 		t.Fatalf("the same eventId again: %d %v", code, again)
 	}
-	if code, bad := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"Invoice-Paid","payload":{}}`); code != 422 || bad["detail"] == nil {
+	if code, bad := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice paid!","payload":{}}`); code != 422 || bad["detail"] == nil {
 		t.Fatalf("a type name hookd cannot hold: %d %v", code, bad)
 	}
 	if code, _ := e.do("POST", "/api/v1/app/nope/msg", `{"eventType":"a.b","payload":{}}`); code != 404 {
@@ -305,5 +306,83 @@ func TestErrors(t *testing.T) {
 	}
 	if code, out := e.do("POST", "/api/v1/app", `not json`); code != 400 || out["code"] != "bad_request" {
 		t.Fatalf("not JSON: %d %v", code, out)
+	}
+}
+
+// Messages list by event types, channel, a time window and without
+// content, as Svix's filters ask; names Svix allows (capitals, "-") are
+// types here too; hookd keeps no tags, so a tag matches nothing.
+func TestMessageFilters(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	if code, et := e.do("POST", "/api/v1/event-type", `{"name":"User-Signup","description":"Svix's names"}`); code != 201 || et["name"] != "User-Signup" {
+		t.Fatalf("an event type with capitals and -: %d %v", code, et)
+	}
+	if code, _ := e.do("POST", "/api/v1/event-type", `{"name":"user signup","description":""}`); code != 422 {
+		t.Fatalf("a name Svix refuses too: %d", code)
+	}
+	send := func(id, typ, channels string) string {
+		code, m := e.do("POST", "/api/v1/app/acme/msg", `{"eventId":"`+id+`","eventType":"`+typ+`","payload":{"id":"`+id+`"},"channels":`+channels+`}`)
+		if code != 202 {
+			t.Fatalf("message %s: %d %v", id, code, m)
+		}
+		return m["timestamp"].(string)
+	}
+	send("m1", "User-Signup", `["eu"]`)
+	send("m2", "Invoice.Paid", `["us"]`) // joins the catalog as it is
+	send("m3", "user.deleted", `null`)
+	ids := func(query string) string {
+		t.Helper()
+		code, l := e.do("GET", "/api/v1/app/acme/msg"+query, "")
+		if code != 200 {
+			t.Fatalf("%s: %d %v", query, code, l)
+		}
+		var out []string
+		for _, m := range l["data"].([]any) {
+			out = append(out, m.(map[string]any)["id"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	for query, want := range map[string]string{
+		"": "m3,m2,m1",
+		"?event_types=User-Signup&event_types=user.deleted": "m3,m1",
+		"?event_types=Invoice.Paid,user.deleted":            "m3,m2",
+		"?channel=eu":                                       "m1",
+		"?channel=e":                                        "",
+		"?tag=project_1":                                    "",
+		"?event_types=nope":                                 "",
+	} {
+		if got := ids(query); got != want {
+			t.Errorf("%q: %s, want %s", query, got, want)
+		}
+	}
+	// after and before bound the creation time, both ends inclusive.
+	_, all := e.do("GET", "/api/v1/app/acme/msg", "")
+	first := all["data"].([]any)[2].(map[string]any)["timestamp"].(string)
+	if got := ids("?after=" + first); !strings.Contains(got, "m1") {
+		t.Errorf("after the first's own time: %s", got)
+	}
+	if got := ids("?before=" + first); !strings.HasSuffix(got, "m1") {
+		t.Errorf("before the first's own time: %s", got)
+	}
+	at, _ := time.Parse(time.RFC3339Nano, first)
+	if got := ids("?after=" + at.Add(time.Hour).Format(time.RFC3339Nano)); got != "" {
+		t.Errorf("after an hour later: %s", got)
+	}
+	if got := ids("?before=" + at.Add(-time.Hour).Format(time.RFC3339Nano)); got != "" {
+		t.Errorf("before an hour earlier: %s", got)
+	}
+	if code, bad := e.do("GET", "/api/v1/app/acme/msg?before=yesterday", ""); code != 422 || bad["detail"] == nil {
+		t.Errorf("a bad date: %d %v", code, bad)
+	}
+	_, bare := e.do("GET", "/api/v1/app/acme/msg?with_content=false&limit=1", "")
+	if p := bare["data"].([]any)[0].(map[string]any)["payload"].(map[string]any); len(p) != 0 {
+		t.Errorf("without content: %v", p)
+	}
+	if _, one := e.do("GET", "/api/v1/app/acme/msg/m1?with_content=false", ""); len(one["payload"].(map[string]any)) != 0 {
+		t.Errorf("one message without content: %v", one)
+	}
+	if _, one := e.do("GET", "/api/v1/app/acme/msg/m1", ""); one["payload"].(map[string]any)["id"] != "m1" {
+		t.Errorf("one message: %v", one)
 	}
 }

@@ -152,7 +152,7 @@ func endToEnd(t *testing.T, db string) {
 		t.Fatalf("delivery = %v", d)
 	}
 	log := d["attemptLog"].([]any)
-	if len(log) != 1 || log[0].(map[string]any)["statusCode"] != 200.0 {
+	if len(log) != 1 || log[0].(map[string]any)["statusCode"] != 200.0 || log[0].(map[string]any)["trigger"] != "schedule" {
 		t.Fatalf("attempt log = %v", log)
 	}
 	if hdrs := log[0].(map[string]any)["requestHeaders"].(map[string]any); hdrs["Webhook-Signature"] != nil || hdrs["Webhook-Id"] != ev["id"] {
@@ -192,6 +192,9 @@ func endToEnd(t *testing.T, db string) {
 	eventually(t, "the manual retry", func() bool {
 		return c.must(200, "GET", "/v1/tenants/acme/deliveries/"+dlvID, nil)["attempts"] == 2.0
 	})
+	if log := c.must(200, "GET", "/v1/tenants/acme/deliveries/"+dlvID, nil)["attemptLog"].([]any); log[1].(map[string]any)["trigger"] != "manual" {
+		t.Fatalf("a retry's attempt = %v", log[1])
+	}
 	c.must(404, "POST", "/v1/tenants/acme/deliveries/dlv_nope/retry", nil)
 
 	// Test send: synchronous, kept as a delivery.

@@ -203,6 +203,36 @@ func TestSvixSDK(t *testing.T) {
 		ds := admin(t, base).must(200, "GET", "/v1/tenants/acme/deliveries?webhookId="+failing+"&status=SUCCESS", nil)["data"].([]any)
 		return len(ds) == 1 && downHits.Load() == 2
 	})
+	// The recovered attempt was made by hand (triggerType 1), the first by
+	// the schedule (0); newest first.
+	down1, err := client.MessageAttempt.ListByEndpoint(ctx, app.Id, failing, nil)
+	if err != nil || len(down1.Data) != 2 || down1.Data[0].TriggerType != 1 || down1.Data[1].TriggerType != 0 || down1.Data[0].Status != 0 {
+		t.Fatalf("the recovered endpoint's attempts: %+v, %v", down1, err)
+	}
+	// Resend: one more attempt of a message to an endpoint, by hand.
+	mu.Lock()
+	before := len(reqs)
+	mu.Unlock()
+	if err := client.MessageAttempt.Resend(ctx, app.Id, msg.Id, ep.Id); err != nil {
+		t.Fatalf("resend: %v", err)
+	}
+	eventually(t, "the resent message", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(reqs) == before+1 && reqs[before].header.Get("svix-id") == msg.Id
+	})
+	eventually(t, "the resend's attempt in the log", func() bool {
+		as, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, nil)
+		return err == nil && len(as.Data) == 2 && as.Data[0].TriggerType == 1 && as.Data[1].TriggerType == 0
+	})
+	// Svix's names (capitals, "-") and the messages list's filters.
+	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "Invoice-Voided", Payload: payload, Channels: []string{"eu"}}); err != nil {
+		t.Fatalf("a message of a type with capitals: %v", err)
+	}
+	voided, err := client.Message.List(ctx, app.Id, &svix.MessageListOptions{EventTypes: &[]string{"Invoice-Voided"}, Channel: ptr("eu"), After: ptr(time.Now().Add(-time.Hour))})
+	if err != nil || len(voided.Data) != 1 || voided.Data[0].EventType != "Invoice-Voided" {
+		t.Fatalf("messages of one type and channel: %+v, %v", voided, err)
+	}
 	// A portal link into the application's console.
 	access, err := client.Authentication.AppPortalAccess(ctx, app.Id, &svix.AppPortalAccessIn{})
 	if err != nil || access.Token == "" || !strings.HasPrefix(access.Url, base+"/console/portal/") {

@@ -278,14 +278,14 @@ func JSONList(v any) string {
 }
 
 // AttemptCols are the attempt log's columns in the order ScanAttempt reads.
-const AttemptCols = `number, started_at, duration_us, status_code, error, success, request_headers, response_headers, response_body`
+const AttemptCols = `number, started_at, duration_us, status_code, error, success, manual, request_headers, response_headers, response_body`
 
 // ScanAttempt reads one attempt of the log (AttemptCols).
 func ScanAttempt(r Scanner) (*hookd.Attempt, error) {
 	a := &hookd.Attempt{}
 	var started, dur int64
 	var rq, rs string
-	if err := r.Scan(&a.Number, &started, &dur, &a.StatusCode, &a.Error, &a.Success, &rq, &rs, &a.ResponseBody); err != nil {
+	if err := r.Scan(&a.Number, &started, &dur, &a.StatusCode, &a.Error, &a.Success, &a.Manual, &rq, &rs, &a.ResponseBody); err != nil {
 		return nil, err
 	}
 	a.StartedAt, a.Duration = FromMicros(started), MicroDuration(dur)
@@ -352,6 +352,7 @@ type AttemptRow struct {
 	StatusCode      int
 	Error           string
 	Success         bool
+	Manual          bool
 	RequestHeaders  string
 	ResponseHeaders string
 	ResponseBody    []byte
@@ -369,7 +370,7 @@ func AttemptRowOf(a *hookd.Attempt) (AttemptRow, error) {
 		return AttemptRow{}, err
 	}
 	return AttemptRow{StartedAt: Micros(c.StartedAt), DurationUs: c.Duration.Microseconds(), StatusCode: c.StatusCode,
-		Error: c.Error, Success: c.Success, RequestHeaders: rq, ResponseHeaders: rs, ResponseBody: c.ResponseBody}, nil
+		Error: c.Error, Success: c.Success, Manual: c.Manual, RequestHeaders: rq, ResponseHeaders: rs, ResponseBody: c.ResponseBody}, nil
 }
 
 // WaitingStatuses is the SQL list of statuses that wait in the queue.
@@ -465,6 +466,8 @@ func ScanHealthBefore(r Scanner) (string, *hookd.HealthBefore, error) {
 // a window near the newest events reads few rows, and one far back reads
 // the newer ones on its way (no index on created_at: it would cost every
 // publish).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 func EventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
 	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
 	add := func(cond string, v any) {
@@ -473,6 +476,28 @@ func EventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
 	}
 	if q.Type != "" {
 		add(`type = `, q.Type)
+	}
+	if len(q.Types) > 0 {
+		where += ` AND type IN (`
+		for i, t := range q.Types {
+			args = append(args, t)
+			if i > 0 {
+				where += `, `
+			}
+			where += ph(len(args))
+		}
+		where += `)`
+	}
+	if q.Channel != "" {
+		// channels is the JSON list the event was stored with: an entry
+		// is its JSON string, quotes included, which no other entry
+		// holds (a quote inside one is escaped).
+		b, _ := json.Marshal(q.Channel)
+		add(`channels LIKE `, "%"+likeEscaper.Replace(string(b))+"%")
+		where += ` ESCAPE '\'`
+	}
+	if q.NoSystem {
+		add(`type NOT LIKE `, hookd.SystemEventPrefix+"%")
 	}
 	if !q.Since.IsZero() {
 		add(`created_at >= `, Micros(q.Since))
