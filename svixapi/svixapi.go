@@ -389,15 +389,18 @@ func (s *Server) app(r *http.Request) (*hookd.Tenant, error) {
 // payload.
 
 type endpointIn struct {
-	URL         string            `json:"url"`
-	Description string            `json:"description"`
-	FilterTypes []string          `json:"filterTypes"`
-	Channels    []string          `json:"channels"`
-	Disabled    bool              `json:"disabled"`
-	RateLimit   *int              `json:"rateLimit"`
-	Secret      *string           `json:"secret"`
-	Metadata    map[string]string `json:"metadata"`
-	UID         string            `json:"uid"`
+	URL         string   `json:"url"`
+	Description string   `json:"description"`
+	FilterTypes []string `json:"filterTypes"`
+	Channels    []string `json:"channels"`
+	Disabled    bool     `json:"disabled"`
+	RateLimit   *int     `json:"rateLimit"`
+	// ThrottleRate is rateLimit's newer name in Svix's API: either is taken
+	// (the answer says rateLimit, which every SDK version reads).
+	ThrottleRate *int              `json:"throttleRate"`
+	Secret       *string           `json:"secret"`
+	Metadata     map[string]string `json:"metadata"`
+	UID          string            `json:"uid"`
 }
 
 type endpointOut struct {
@@ -438,6 +441,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	var in endpointIn
 	if err := decode(r, &in); err != nil {
 		return err
+	}
+	if in.RateLimit == nil {
+		in.RateLimit = in.ThrottleRate
 	}
 	wh := s.svc.NewWebhook(t.ID)
 	wh.URL, wh.Description, wh.Channels, wh.Metadata, wh.UID = in.URL, in.Description, in.Channels, in.Metadata, in.UID
@@ -881,6 +887,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	if in.RateLimit == nil {
+		in.RateLimit = in.ThrottleRate
+	}
 	if err := s.ensureTypes(r.Context(), in.FilterTypes...); err != nil {
 		return err
 	}
@@ -1037,16 +1046,20 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
-		URL         *string            `json:"url"`
-		Description *string            `json:"description"`
-		FilterTypes *[]string          `json:"filterTypes"`
-		Channels    *[]string          `json:"channels"`
-		Disabled    *bool              `json:"disabled"`
-		RateLimit   *int               `json:"rateLimit"`
-		Metadata    *map[string]string `json:"metadata"`
+		URL          *string            `json:"url"`
+		Description  *string            `json:"description"`
+		FilterTypes  *[]string          `json:"filterTypes"`
+		Channels     *[]string          `json:"channels"`
+		Disabled     *bool              `json:"disabled"`
+		RateLimit    *int               `json:"rateLimit"`
+		ThrottleRate *int               `json:"throttleRate"`
+		Metadata     *map[string]string `json:"metadata"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
+	}
+	if in.RateLimit == nil {
+		in.RateLimit = in.ThrottleRate
 	}
 	if in.FilterTypes != nil {
 		if err := s.ensureTypes(r.Context(), *in.FilterTypes...); err != nil {

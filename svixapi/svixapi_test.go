@@ -185,6 +185,13 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code, u := e.do("GET", "/api/v1/app/acme/endpoint/billing-ep", ""); code != 200 || u["url"] != "https://example.com/u" {
 		t.Fatalf("by uid: %d %v", code, u)
 	}
+	// throttleRate is rateLimit's newer name: taken on create and PATCH,
+	// answered as rateLimit.
+	if code, th := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/t","throttleRate":7}`); code != 201 || th["rateLimit"] != 7.0 {
+		t.Fatalf("throttleRate: %d %v", code, th)
+	} else if code, th := e.do("PATCH", "/api/v1/app/acme/endpoint/"+th["id"].(string), `{"throttleRate":9}`); code != 200 || th["rateLimit"] != 9.0 {
+		t.Fatalf("throttleRate, patched: %d %v", code, th)
+	}
 	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/v","uid":"billing-ep"}`); code != 409 {
 		t.Fatalf("a taken uid: %d", code)
 	}

@@ -81,6 +81,7 @@ Usage:
   hookd verify [flags]    check the signature of a saved webhook request (see docs/SIGNATURES.md)
   hookd listen [flags]    receive webhooks on 127.0.0.1:9000 for local development, checking signatures
   hookd rekey [flags]     move the stored endpoint secrets to a new --encryption-key
+  hookd svix-import [flags]  copy event types, applications and endpoints from a Svix server (see docs/SVIX.md)
   hookd version           print the version
 
 Run "hookd serve -h" (or any command with -h) for its flags. Every flag has an environment variable;
@@ -112,6 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		return runListen(ctx, args[1:], stdout, stderr, ready)
 	case "rekey":
 		return runRekey(ctx, args[1:], stdout, stderr)
+	case "svix-import":
+		return runSvixImport(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -245,6 +246,18 @@ func TestSvixSDK(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 303 || len(res.Cookies()) == 0 {
 		t.Fatalf("the portal link: %d, cookies %v", res.StatusCode, res.Cookies())
+	}
+	// Signed in, the console lists the endpoint among the tenant's webhooks.
+	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(u, res.Cookies())
+	page, err := (&http.Client{Jar: jar}).Get(base + res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || !strings.Contains(string(html), rcv.URL+"/hook") {
+		t.Fatalf("the console after the portal link (%s): %d\n%s", res.Header.Get("Location"), page.StatusCode, html)
 	}
 	// An unknown token is refused, in Svix's error shape.
 	bad := svix.New("wrong", &svix.SvixOptions{ServerUrl: u})

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	svix "github.com/svix/svix-webhooks/go"
+)
+
+// svix-import copies a Svix server's event types, applications and
+// endpoints (secrets and headers too) into hookd, and copies them again
+// without making anything twice. The source is another hookd: it speaks the
+// same API, which is what svix-import reads.
+func TestSvixImport(t *testing.T) {
+	var mu sync.Mutex
+	var got []*http.Request
+	var bodies [][]byte
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, bodies = append(got, r), append(bodies, b)
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	args := []string{"--admin-key", "adm", "--allow-networks", "127.0.0.0/8"}
+	srcBase, _, stopSrc := start(t, append(args, "--db", filepath.Join(t.TempDir(), "src.db"))...)
+	defer stopSrc()
+	dstBase, _, stopDst := start(t, append(args, "--db", filepath.Join(t.TempDir(), "dst.db"))...)
+	defer stopDst()
+	src, dst := admin(t, srcBase), admin(t, dstBase)
+
+	src.must(201, "POST", "/api/v1/event-type", map[string]any{"name": "invoice.paid", "description": "Paid", "schemas": map[string]any{"1": map[string]any{"type": "object", "required": []any{"invoiceId"}}}})
+	src.must(201, "POST", "/api/v1/event-type", map[string]any{"name": "Old-Type", "description": "Gone"})
+	src.must(204, "DELETE", "/api/v1/event-type/Old-Type", nil)
+	src.must(201, "POST", "/api/v1/app", map[string]any{"name": "Acme", "uid": "acme"})
+	beta := src.must(201, "POST", "/api/v1/app", map[string]any{"name": "Beta"})["id"].(string)
+	key := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	src.must(201, "POST", "/api/v1/app/acme/endpoint", map[string]any{"url": rcv.URL + "/billing", "uid": "billing", "secret": key,
+		"filterTypes": []any{"invoice.paid"}, "channels": []any{"eu"}, "rateLimit": 10, "metadata": map[string]any{"team": "billing"}})
+	src.must(204, "PUT", "/api/v1/app/acme/endpoint/billing/headers", map[string]any{"headers": map[string]any{"X-Team": "billing", "Authorization": "Bearer s3cret"}})
+	betaEp := src.must(201, "POST", "/api/v1/app/"+beta+"/endpoint", map[string]any{"url": rcv.URL + "/beta", "disabled": true})["id"].(string)
+
+	importOnce := func() string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), []string{"svix-import", "--from", srcBase, "--from-token", "adm", "--to", dstBase, "--to-token", "adm"}, &out, &errb, nil); err != nil {
+			t.Fatalf("svix-import: %v\n%s%s", err, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	out := importOnce()
+	for _, want := range []string{"imported 2 event types, 2 applications, 2 endpoints", "header Authorization is sensitive", "application " + beta + " → tenant " + beta} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the report lacks %q:\n%s", want, out)
+		}
+	}
+	types := dst.must(200, "GET", "/api/v1/event-type?include_archived=true", nil)["data"].([]any)
+	if len(types) != 2 {
+		t.Fatalf("event types: %v", types)
+	}
+	for _, et := range types {
+		m := et.(map[string]any)
+		if m["name"] == "Old-Type" && m["archived"] != true || m["name"] == "invoice.paid" && m["schemas"] == nil {
+			t.Fatalf("event type: %v", m)
+		}
+	}
+	if a := dst.must(200, "GET", "/api/v1/app/acme", nil); a["name"] != "Acme" {
+		t.Fatalf("application acme: %v", a)
+	}
+	ep := dst.must(200, "GET", "/api/v1/app/acme/endpoint/billing", nil)
+	if ep["url"] != rcv.URL+"/billing" || ep["filterTypes"].([]any)[0] != "invoice.paid" || ep["channels"].([]any)[0] != "eu" ||
+		ep["rateLimit"] != 10.0 || ep["metadata"].(map[string]any)["team"] != "billing" {
+		t.Fatalf("endpoint billing: %v", ep)
+	}
+	if s := dst.must(200, "GET", "/api/v1/app/acme/endpoint/billing/secret", nil); s["key"] != key {
+		t.Fatalf("the secret: %v", s)
+	}
+	if h := dst.must(200, "GET", "/api/v1/app/acme/endpoint/billing/headers", nil)["headers"].(map[string]any); h["X-Team"] != "billing" || h["Authorization"] != nil {
+		t.Fatalf("headers: %v", h)
+	}
+	// The endpoint without a uid is found by its id at the source.
+	if b := dst.must(200, "GET", "/api/v1/app/"+beta+"/endpoint/"+betaEp, nil); b["disabled"] != true || b["uid"] != betaEp {
+		t.Fatalf("beta's endpoint: %v", b)
+	}
+	// A message sent through hookd reaches the endpoint signed with the
+	// secret its receiver already has.
+	u, _ := url.Parse(dstBase)
+	client := svix.New("adm", &svix.SvixOptions{ServerUrl: u})
+	msg, err := client.Message.Create(context.Background(), "acme", &svix.MessageIn{EventType: "invoice.paid", Payload: map[string]any{"invoiceId": "i1"}, Channels: []string{"eu"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the message at the imported endpoint", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 1
+	})
+	wh, _ := svix.NewWebhook(key)
+	if err := wh.Verify(bodies[0], got[0].Header); err != nil || got[0].Header.Get("svix-id") != msg.Id || got[0].URL.Path != "/billing" {
+		t.Fatalf("the imported endpoint's request: %v, %s %s", err, got[0].URL.Path, got[0].Header.Get("svix-id"))
+	}
+
+	// Again, after changes at the source: updated, nothing made twice, a
+	// new secret rotated in.
+	src.must(200, "PATCH", "/api/v1/app/acme/endpoint/billing", map[string]any{"url": rcv.URL + "/billing2"})
+	src.must(204, "POST", "/api/v1/app/acme/endpoint/billing/secret/rotate", map[string]any{"key": "whsec_bmV3IHNlY3JldCBmb3IgYmlsbGluZyEh"})
+	if out := importOnce(); !strings.Contains(out, "imported 2 event types, 2 applications, 2 endpoints") {
+		t.Fatalf("again: %s", out)
+	}
+	if eps := dst.must(200, "GET", "/api/v1/app/acme/endpoint", nil)["data"].([]any); len(eps) != 1 || eps[0].(map[string]any)["url"] != rcv.URL+"/billing2" {
+		t.Fatalf("acme's endpoints after the second import: %v", eps)
+	}
+	if s := dst.must(200, "GET", "/api/v1/app/acme/endpoint/billing/secret", nil); s["key"] != "whsec_bmV3IHNlY3JldCBmb3IgYmlsbGluZyEh" {
+		t.Fatalf("the secret after the second import: %v", s)
+	}
+	if apps := dst.must(200, "GET", "/api/v1/app", nil)["data"].([]any); len(apps) != 2 {
+		t.Fatalf("applications after the second import: %v", apps)
+	}
+
+	// Usage errors and a source that refuses.
+	var errb bytes.Buffer
+	if err := run(context.Background(), []string{"svix-import", "--from", srcBase}, io.Discard, &errb, nil); err != errUsage {
+		t.Fatalf("without --to: %v", err)
+	}
+	err = run(context.Background(), []string{"svix-import", "--from", srcBase, "--from-token", "wrong", "--to", dstBase, "--to-token", "adm"}, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Fatalf("a wrong source token: %v", err)
+	}
+}
