@@ -49,8 +49,8 @@ func runSvixImport(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return errUsage
 	}
 	im := &svixImport{
-		src:  &svixClient{base: strings.TrimRight(*from, "/"), token: *fromToken},
-		dst:  &svixClient{base: strings.TrimRight(*to, "/"), token: *toToken},
+		src: &svixClient{base: strings.TrimRight(*from, "/"), token: *fromToken},
+		dst: &svixClient{base: strings.TrimRight(*to, "/"), token: *toToken},
 		out: stdout,
 		hc:  &http.Client{Timeout: 30 * time.Second},
 	}
