@@ -87,7 +87,7 @@ func New(cfg Config) *Server {
 	route("GET /api/v1/app/{app}/msg/{msg}", s.authed(s.getMessage))
 	route("POST /api/v1/app/{app}/msg/{msg}/endpoint/{endpoint}/resend", s.authed(s.resend))
 	route("PATCH /api/v1/app/{app}", s.authed(s.patchApp))
-	route("PUT /api/v1/app/{app}", s.authed(s.patchApp))
+	route("PUT /api/v1/app/{app}", s.authed(s.putApp))
 	route("PATCH /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.patchEndpoint))
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/send-example", s.authed(s.sendExample))
 	route("GET /api/v1/app/{app}/endpoint/{endpoint}/stats", s.authed(s.endpointStats))
@@ -98,7 +98,7 @@ func New(cfg Config) *Server {
 	route("POST /api/v1/event-type", s.authed(s.createEventType))
 	route("GET /api/v1/event-type", s.authed(s.listEventTypes))
 	route("GET /api/v1/event-type/{name}", s.authed(s.getEventType))
-	route("PUT /api/v1/event-type/{name}", s.authed(s.updateEventType))
+	route("PUT /api/v1/event-type/{name}", s.authed(s.putEventType))
 	route("PATCH /api/v1/event-type/{name}", s.authed(s.updateEventType))
 	route("DELETE /api/v1/event-type/{name}", s.authed(s.archiveEventType))
 	route("GET /api/v1/app/{app}/attempt/endpoint/{endpoint}", s.authed(s.endpointAttempts))
@@ -219,7 +219,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		for _, d := range ve.Details {
 			items = append(items, validationItem{Loc: []string{"body", d.Field}, Msg: d.Message, Type: "value_error"})
 		}
-		writeJSON(w, http.StatusUnprocessableEntity, svixError{Code: "validation", Detail: items})
+		// Svix's HTTPValidationError is {detail} alone (its SDKs refuse
+		// any other field).
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": items})
 		return
 	}
 	for _, st := range statuses {
@@ -274,13 +276,16 @@ func page(r *http.Request) hookd.Page {
 	return hookd.Page{Limit: limit, Offset: max(off, 0)}
 }
 
-func newList[T any](data []T, p hookd.Page, total int) list[T] {
-	l := list[T]{Data: data, Done: p.Offset+len(data) >= total}
+// newList pages a list by offset: consumed is how many of the store's rows
+// this page took (more than len(data) where some were left out), total
+// how many there are.
+func newList[T any](data []T, p hookd.Page, consumed, total int) list[T] {
+	l := list[T]{Data: data, Done: p.Offset+consumed >= total}
 	if l.Data == nil {
 		l.Data = []T{}
 	}
 	if !l.Done {
-		next := strconv.Itoa(p.Offset + len(data))
+		next := strconv.Itoa(p.Offset + consumed)
 		l.Iterator = &next
 	}
 	if p.Offset > 0 {
@@ -350,7 +355,7 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, toApp(t))
 	}
-	writeJSON(w, http.StatusOK, newList(out, p, total))
+	writeJSON(w, http.StatusOK, newList(out, p, len(ts), total))
 	return nil
 }
 
@@ -442,6 +447,16 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	wh, err := s.addEndpoint(r.Context(), t, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toEndpoint(wh))
+	return nil
+}
+
+// addEndpoint makes an endpoint of t (POST, and PUT of one not there).
+func (s *Server) addEndpoint(ctx context.Context, t *hookd.Tenant, in endpointIn) (*hookd.Webhook, error) {
 	if in.RateLimit == nil {
 		in.RateLimit = in.ThrottleRate
 	}
@@ -454,8 +469,8 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	wh.Events = []string{hookd.AllEvents}
 	if len(in.FilterTypes) > 0 {
 		wh.Events = in.FilterTypes // null or empty: every type, as in Svix
-		if err := s.ensureTypes(r.Context(), in.FilterTypes...); err != nil {
-			return err
+		if err := s.ensureTypes(ctx, in.FilterTypes...); err != nil {
+			return nil, err
 		}
 	}
 	wh.Enabled = !in.Disabled
@@ -467,11 +482,10 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 		prefixed := hookd.SecretPrefix + *in.Secret // Svix takes the key with or without whsec_
 		in.Secret = &prefixed
 	}
-	if err := s.svc.CreateWebhook(r.Context(), wh, in.Secret, nil); err != nil {
-		return err
+	if err := s.svc.CreateWebhook(ctx, wh, in.Secret, nil); err != nil {
+		return nil, err
 	}
-	writeJSON(w, http.StatusCreated, toEndpoint(wh))
-	return nil
+	return wh, nil
 }
 
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
@@ -488,7 +502,7 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	for _, wh := range hooks {
 		out = append(out, toEndpoint(wh))
 	}
-	writeJSON(w, http.StatusOK, newList(out, p, total))
+	writeJSON(w, http.StatusOK, newList(out, p, len(hooks), total))
 	return nil
 }
 
@@ -574,6 +588,10 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	// Svix's payload is a JSON object (its SDKs read it back as one).
+	if p := bytes.TrimLeft(in.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		return hookd.Invalid("payload", "must be a JSON object")
+	}
 	if err := s.ensureTypes(r.Context(), in.EventType); err != nil {
 		return err
 	}
@@ -584,6 +602,12 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	res, err := s.svc.Publish(r.Context(), t.ID, p, nil)
 	if err != nil {
 		return err
+	}
+	if res.Duplicate {
+		// As svix-server: an eventId already used is a conflict (the
+		// message is not sent again). A retry of the same request with
+		// its idempotency-key gets the first answer instead.
+		return hookd.Errorf(hookd.ErrConflict, "a message with eventId %s already exists", res.Event.ID)
 	}
 	out := messageOut{ID: res.Event.ID, EventID: in.EventID, EventType: res.Event.Type, Payload: in.Payload, Channels: res.Event.Channels, Timestamp: res.Event.Timestamp}
 	writeJSON(w, http.StatusAccepted, out)
@@ -601,17 +625,24 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.Key != nil && !strings.HasPrefix(*in.Key, hookd.SecretPrefix) {
-		prefixed := hookd.SecretPrefix + *in.Key
-		in.Key = &prefixed
-	}
-	// Svix keeps the old secret valid for 24 hours, and so does hookd.
-	grace := 24 * time.Hour
-	if _, err := s.svc.RotateSecret(r.Context(), wh.TenantID, wh.ID, in.Key, &grace); err != nil {
+	if err := s.rotate(r.Context(), wh, in.Key); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// rotate gives wh a new secret, key (with or without whsec_, as Svix takes
+// it) or a fresh one when nil; the old one stays valid for 24 hours, as in
+// Svix.
+func (s *Server) rotate(ctx context.Context, wh *hookd.Webhook, key *string) error {
+	if key != nil && !strings.HasPrefix(*key, hookd.SecretPrefix) {
+		prefixed := hookd.SecretPrefix + *key
+		key = &prefixed
+	}
+	grace := 24 * time.Hour
+	_, err := s.svc.RotateSecret(ctx, wh.TenantID, wh.ID, key, &grace)
+	return err
 }
 
 // recoverEndpoint retries the endpoint's failed deliveries created in the
@@ -760,12 +791,7 @@ func (s *Server) endpointAttempts(w http.ResponseWriter, r *http.Request) error 
 		out = append(out, as...)
 	}
 	// The iterator pages deliveries: each page holds their attempts.
-	l := newList(out, p, total)
-	if !l.Done {
-		next := strconv.Itoa(p.Offset + len(ds))
-		l.Iterator = &next
-	}
-	writeJSON(w, http.StatusOK, l)
+	writeJSON(w, http.StatusOK, newList(out, p, len(ds), total))
 	return nil
 }
 
@@ -785,11 +811,16 @@ func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	only := r.URL.Query().Get("endpoint_id") // an endpoint's id or uid
 	var out []attemptOut
 	for _, d := range ds {
 		url := ""
-		if wh, err := s.svc.Webhook(r.Context(), t.ID, d.WebhookID); err == nil {
+		wh, err := s.svc.Webhook(r.Context(), t.ID, d.WebhookID)
+		if err == nil {
 			url = wh.URL
+		}
+		if only != "" && d.WebhookID != only && (wh == nil || wh.UID != only) {
+			continue
 		}
 		as, err := s.attemptsOf(r, d, url)
 		if err != nil {
@@ -797,7 +828,7 @@ func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, as...)
 	}
-	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out)))
+	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out), len(out)))
 	return nil
 }
 
@@ -834,6 +865,10 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	return s.addEventType(w, r, in)
+}
+
+func (s *Server) addEventType(w http.ResponseWriter, r *http.Request, in eventTypeIn) error {
 	et := &hookd.EventType{Name: in.Name, Description: in.Description, Archived: in.Archived}
 	schema, err := versionOne(in.Schemas)
 	if err != nil {
@@ -860,7 +895,7 @@ func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, toEventType(et))
 	}
-	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out)))
+	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out), len(out)))
 	return nil
 }
 
@@ -880,10 +915,28 @@ func (s *Server) getEventType(w http.ResponseWriter, r *http.Request) error {
 // (absent lists and fields are cleared), through the service's one edit.
 func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	cur, err := s.endpoint(r)
+	var in endpointIn
+	if errors.Is(err, hookd.ErrNotFound) {
+		// Svix's PUT makes the endpoint it does not find, the path
+		// naming it (its uid).
+		t, terr := s.app(r)
+		if terr != nil {
+			return terr
+		}
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		in.UID = r.PathValue("endpoint")
+		wh, err := s.addEndpoint(r.Context(), t, in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, toEndpoint(wh))
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	var in endpointIn
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -1017,8 +1070,25 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// patchApp renames an application (PUT and PATCH alike: its name is all
-// hookd keeps of it).
+// putApp is Svix's PUT: it renames the application, or makes it (the path
+// naming it) when there is none.
+func (s *Server) putApp(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.app(r); errors.Is(err, hookd.ErrNotFound) {
+		var in appIn
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		t := &hookd.Tenant{ID: r.PathValue("app"), Name: in.Name}
+		if err := s.svc.CreateTenant(r.Context(), t, nil); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, toApp(t))
+		return nil
+	}
+	return s.patchApp(w, r)
+}
+
+// patchApp renames an application (its name is all hookd keeps of it).
 func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.app(r)
 	if err != nil {
@@ -1054,12 +1124,23 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 		RateLimit    *int               `json:"rateLimit"`
 		ThrottleRate *int               `json:"throttleRate"`
 		Metadata     *map[string]string `json:"metadata"`
+		Secret       *string            `json:"secret"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
 	if in.RateLimit == nil {
 		in.RateLimit = in.ThrottleRate
+	}
+	if in.Secret != nil {
+		// Checked first, so that a bad one changes nothing.
+		key := *in.Secret
+		if !strings.HasPrefix(key, hookd.SecretPrefix) {
+			key = hookd.SecretPrefix + key
+		}
+		if err := hookd.ValidateSecret(hookd.SchemeSvix, key); err != nil {
+			return hookd.Invalid("secret", "%v", err)
+		}
 	}
 	if in.FilterTypes != nil {
 		if err := s.ensureTypes(r.Context(), *in.FilterTypes...); err != nil {
@@ -1095,6 +1176,13 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if in.Secret != nil {
+		// A new secret, as a rotation: the old one signs on for the
+		// grace, so receivers can follow.
+		if err := s.rotate(r.Context(), wh, in.Secret); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, toEndpoint(wh))
 	return nil
 }
@@ -1114,11 +1202,23 @@ func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var data json.RawMessage
-	if et, err := s.svc.EventType(r.Context(), in.EventType); err == nil && len(et.Examples) > 0 {
-		if in.ExampleIndex < 0 || in.ExampleIndex >= len(et.Examples) {
-			return hookd.Invalid("exampleIndex", "must be below %d, the type's examples", len(et.Examples))
+	if et, err := s.svc.EventType(r.Context(), in.EventType); err == nil {
+		// hookd's examples, else the schema's own "examples" (where Svix
+		// keeps them); with neither, the service's test data.
+		examples := et.Examples
+		if len(examples) == 0 {
+			var sch struct {
+				Examples []json.RawMessage `json:"examples"`
+			}
+			_ = json.Unmarshal(et.Schema, &sch)
+			examples = sch.Examples
 		}
-		data = et.Examples[in.ExampleIndex]
+		switch {
+		case in.ExampleIndex < 0 || len(examples) > 0 && in.ExampleIndex >= len(examples):
+			return hookd.Invalid("exampleIndex", "must be from 0 to %d, the type's examples", max(len(examples)-1, 0))
+		case len(examples) > 0:
+			data = examples[in.ExampleIndex]
+		}
 	}
 	res, err := s.svc.Test(r.Context(), wh.TenantID, wh.ID, in.EventType, data)
 	if err != nil {
@@ -1220,6 +1320,20 @@ func versionOne(schemas map[string]json.RawMessage) (json.RawMessage, error) {
 
 // updateEventType is PUT and PATCH: the description, the schema and
 // archived, where the body gives them.
+// putEventType is Svix's PUT: it changes the type, or makes it (the path
+// naming it) when the catalog lacks it.
+func (s *Server) putEventType(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.store.GetEventType(r.Context(), r.PathValue("name")); errors.Is(err, hookd.ErrNotFound) {
+		var in eventTypeIn
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		in.Name = r.PathValue("name")
+		return s.addEventType(w, r, in)
+	}
+	return s.updateEventType(w, r)
+}
+
 func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Description *string                    `json:"description"`

@@ -20,8 +20,9 @@ import (
 const adminKey = "adm"
 
 type env struct {
-	t   *testing.T
-	srv *httptest.Server
+	t     *testing.T
+	srv   *httptest.Server
+	store hookd.Store
 }
 
 func newEnv(t *testing.T) *env {
@@ -29,7 +30,7 @@ func newEnv(t *testing.T) *env {
 	svc := service.New(service.Config{Store: store, Guard: &netguard.Policy{Resolver: netguard.Offline}})
 	srv := httptest.NewServer(svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hookd.HashKey(adminKey)}))
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv}
+	return &env{t: t, srv: srv, store: store}
 }
 
 // do sends a request with the admin key and returns the status and body.
@@ -50,7 +51,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -65,6 +66,11 @@ func TestOnPostgres(t *testing.T) {
 // there, lists page by iterator until done.
 func TestApplications(t *testing.T) {
 	e := newEnv(t)
+	// The operator's own tenant is no application: never listed, and the
+	// pages around it neither repeat nor end early.
+	if err := e.store.CreateTenant(t.Context(), &hookd.Tenant{ID: hookd.OperatorTenant, Name: "operator", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	for _, uid := range []string{"a1", "a2", "a3"} {
 		if code, out := e.do("POST", "/api/v1/app", `{"name":"App `+uid+`","uid":"`+uid+`","unknownField":1}`); code != 201 || out["id"] != uid || out["uid"] != uid {
 			t.Fatalf("create %s: %d %v", uid, code, out)
@@ -81,7 +87,7 @@ func TestApplications(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for it := ""; ; {
-		code, out := e.do("GET", "/api/v1/app?limit=2"+it, "")
+		code, out := e.do("GET", "/api/v1/app?limit=1"+it, "")
 		if code != 200 {
 			t.Fatalf("list: %d %v", code, out)
 		}
@@ -128,8 +134,17 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code != 202 || msg["id"] != "inv-1" || msg["eventId"] != "inv-1" {
 		t.Fatalf("message: %d %v", code, msg)
 	}
-	if code, again := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"inv-1","payload":{"a":2}}`); code != 202 || again["id"] != "inv-1" {
-		t.Fatalf("the same eventId again: %d %v", code, again)
+	if code, again := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"inv-1","payload":{"a":2}}`); code != 409 || again["code"] != "conflict" {
+		t.Fatalf("the same eventId again (a conflict, as in svix-server): %d %v", code, again)
+	}
+	for _, payload := range []string{`[1,2]`, `"text"`, `null`, ``} {
+		body := `{"eventType":"invoice.paid","payload":` + payload + `}`
+		if payload == "" {
+			body = `{"eventType":"invoice.paid"}`
+		}
+		if code, bad := e.do("POST", "/api/v1/app/acme/msg", body); code != 422 {
+			t.Fatalf("payload %s (Svix's is an object): %d %v", payload, code, bad)
+		}
 	}
 	if code, bad := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice paid!","payload":{}}`); code != 422 || bad["detail"] == nil {
 		t.Fatalf("a type name hookd cannot hold: %d %v", code, bad)
@@ -301,8 +316,8 @@ func TestErrors(t *testing.T) {
 	}
 	code, out := e.do("POST", "/api/v1/app", `{"name":"","uid":"not valid!"}`)
 	detail, _ := out["detail"].([]any)
-	if code != 422 || len(detail) == 0 {
-		t.Fatalf("invalid app: %d %v", code, out)
+	if code != 422 || len(detail) == 0 || len(out) != 1 {
+		t.Fatalf("invalid app (Svix's HTTPValidationError is {detail} alone): %d %v", code, out)
 	}
 	first := detail[0].(map[string]any)
 	if loc, _ := first["loc"].([]any); len(loc) != 2 || loc[0] != "body" || first["msg"] == "" || first["type"] != "value_error" {
@@ -391,5 +406,48 @@ func TestMessageFilters(t *testing.T) {
 	}
 	if _, one := e.do("GET", "/api/v1/app/acme/msg/m1", ""); one["payload"].(map[string]any)["id"] != "m1" {
 		t.Errorf("one message: %v", one)
+	}
+}
+
+// PUT makes what it does not find (an application, an endpoint with the
+// path as its uid, an event type), 201; PATCH takes a new secret as a
+// rotation, and a bad one changes nothing.
+func TestPutMakesAndPatchSecret(t *testing.T) {
+	e := newEnv(t)
+	if code, a := e.do("PUT", "/api/v1/app/made-by-put", `{"name":"Put"}`); code != 201 || a["id"] != "made-by-put" || a["name"] != "Put" {
+		t.Fatalf("PUT a new application: %d %v", code, a)
+	}
+	if code, a := e.do("PUT", "/api/v1/app/made-by-put", `{"name":"Put 2"}`); code != 200 || a["name"] != "Put 2" {
+		t.Fatalf("PUT it again: %d %v", code, a)
+	}
+	if code, et := e.do("PUT", "/api/v1/event-type/Order-Placed", `{"description":"made by PUT"}`); code != 201 || et["name"] != "Order-Placed" {
+		t.Fatalf("PUT a new event type: %d %v", code, et)
+	}
+	if code, et := e.do("PUT", "/api/v1/event-type/Order-Placed", `{"description":"changed"}`); code != 200 || et["description"] != "changed" {
+		t.Fatalf("PUT it again: %d %v", code, et)
+	}
+	path := "/api/v1/app/made-by-put/endpoint/ep-put"
+	if code, ep := e.do("PUT", path, `{"url":"https://example.com/put"}`); code != 201 || ep["uid"] != "ep-put" {
+		t.Fatalf("PUT a new endpoint: %d %v", code, ep)
+	}
+	if code, ep := e.do("PUT", path, `{"url":"https://example.com/put2"}`); code != 200 || ep["url"] != "https://example.com/put2" {
+		t.Fatalf("PUT it again: %d %v", code, ep)
+	}
+	if code, _ := e.do("PUT", "/api/v1/app/nope/endpoint/x", `{"url":"https://example.com/x"}`); code != 404 {
+		t.Fatalf("PUT an endpoint of no application: %d", code)
+	}
+	_, before := e.do("GET", path+"/secret", "")
+	if code, _ := e.do("PATCH", path, `{"url":"https://example.com/changed","secret":"short"}`); code != 422 {
+		t.Fatalf("PATCH a bad secret: %d", code)
+	}
+	if _, ep := e.do("GET", path, ""); ep["url"] != "https://example.com/put2" {
+		t.Fatalf("a refused PATCH changed the endpoint: %v", ep)
+	}
+	key := "whsec_bmV3IHNlY3JldCBmb3IgYmlsbGluZyEh"
+	if code, _ := e.do("PATCH", path, `{"secret":"`+key+`"}`); code != 200 {
+		t.Fatalf("PATCH a secret: %d", code)
+	}
+	if _, after := e.do("GET", path+"/secret", ""); after["key"] != key || before["key"] == key {
+		t.Fatalf("the secret after PATCH: %v (before %v)", after, before)
 	}
 }

@@ -226,6 +226,40 @@ func TestSvixSDK(t *testing.T) {
 		as, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, nil)
 		return err == nil && len(as.Data) == 2 && as.Data[0].TriggerType == 1 && as.Data[1].TriggerType == 0
 	})
+	// The endpoint's attempts page by delivery, one a page here: every
+	// attempt (the resent message's two among them) comes once, and the
+	// pages end only at the last.
+	mu.Lock()
+	sent := len(reqs)
+	mu.Unlock()
+	seen := map[string]bool{}
+	var it *string
+	for pages := 0; ; pages++ {
+		page, err := client.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, &svix.MessageAttemptListOptions{Limit: ptr(int32(1)), Iterator: it})
+		if err != nil || pages > 20 {
+			t.Fatalf("attempts by endpoint, page %d: %+v, %v", pages, page, err)
+		}
+		for _, a := range page.Data {
+			if seen[a.Id] {
+				t.Fatalf("attempt %s listed twice", a.Id)
+			}
+			seen[a.Id] = true
+		}
+		if page.Done {
+			break
+		}
+		it = page.Iterator.Get()
+	}
+	if len(seen) != sent {
+		t.Fatalf("paged through %d attempts, the endpoint got %d requests", len(seen), sent)
+	}
+	// Attempts by message, of one endpoint (by id or uid).
+	if as, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, &svix.MessageAttemptListOptions{EndpointId: ptr(failing)}); err != nil || len(as.Data) != 0 {
+		t.Fatalf("the message's attempts to an endpoint that never got it: %+v, %v", as, err)
+	}
+	if as, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, &svix.MessageAttemptListOptions{EndpointId: ptr(ep.Id)}); err != nil || len(as.Data) != 2 {
+		t.Fatalf("the message's attempts to its endpoint: %+v, %v", as, err)
+	}
 	// Svix's names (capitals, "-") and the messages list's filters.
 	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "Invoice-Voided", Payload: payload, Channels: []string{"eu"}}); err != nil {
 		t.Fatalf("a message of a type with capitals: %v", err)
