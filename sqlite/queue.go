@@ -329,6 +329,16 @@ const disableWebhooks = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, d
 	updated_at = CASE WHEN ? > updated_at THEN ? ELSE updated_at + 1 END
 	WHERE id IN (SELECT value FROM json_each(?)) AND enabled = 1 %s RETURNING id, tenant_id`
 
+// The two texts disable runs (fixed, so prepared at Open: every record
+// runs the failing one).
+var (
+	disableGone    = fmt.Sprintf(disableWebhooks, "")
+	disableFailing = fmt.Sprintf(disableWebhooks, `AND failing_since > 0 AND failing_since <= ? AND exhausted = 1`)
+)
+
+// webhookHealth reads the health of the webhooks a record batch touches.
+const webhookHealth = `SELECT ` + sqlrow.HealthBeforeCols + ` FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`
+
 func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (*hookd.HealthResult, error) {
 	var gone, all []string
 	for _, u := range p.Updates {
@@ -343,11 +353,11 @@ func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (
 	}
 	now := sqlrow.Micros(p.Now)
 	var out []hookd.DisabledWebhook
-	disable := func(reason string, ids []string, cond string, args ...any) error {
+	disable := func(reason string, ids []string, query string, args ...any) error {
 		if len(ids) == 0 {
 			return nil
 		}
-		rows, err := q.tx.Query(fmt.Sprintf(disableWebhooks, cond), append([]any{reason, now, now, now, sqlrow.JSONList(ids)}, args...)...)
+		rows, err := q.s.query(q.tx, query, append([]any{reason, now, now, now, sqlrow.JSONList(ids)}, args...)...)
 		if err != nil {
 			return fmt.Errorf("disable webhooks: %w", err)
 		}
@@ -361,11 +371,11 @@ func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (
 		}
 		return rows.Err()
 	}
-	if err := disable(hookd.DisabledGone, gone, ""); err != nil {
+	if err := disable(hookd.DisabledGone, gone, disableGone); err != nil {
 		return nil, err
 	}
 	if !p.DisableFailingSince.IsZero() {
-		if err := disable(hookd.DisabledFailing, all, `AND failing_since > 0 AND failing_since <= ? AND exhausted = 1`, sqlrow.Micros(p.DisableFailingSince)); err != nil {
+		if err := disable(hookd.DisabledFailing, all, disableFailing, sqlrow.Micros(p.DisableFailingSince)); err != nil {
 			return nil, err
 		}
 	}
@@ -424,7 +434,7 @@ func (q *queueTx) WebhookHealth(_ context.Context, ids []string) (map[string]*ho
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := q.tx.Query(`SELECT `+sqlrow.HealthBeforeCols+` FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`, sqlrow.JSONList(ids))
+	rows, err := q.s.query(q.tx, webhookHealth, sqlrow.JSONList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("read health: %w", err)
 	}
