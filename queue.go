@@ -23,7 +23,12 @@ import (
 type Queue interface {
 	// QueueTx runs fn in one transaction and commits it. A store may run fn
 	// more than once (SQLite reruns a group commit that another write
-	// broke), so fn must start from scratch each time.
+	// broke), so fn must start from scratch each time. The commit may be
+	// relaxed: safe from a crash of the process once QueueTx returns, but
+	// lost to a power cut or a crash of the machine (or of PostgreSQL)
+	// before the store's next flush. Claims, outcomes and leases may be: a
+	// lost one means one more send, which at-least-once allows, and nothing
+	// is half-written (a transaction is lost whole). A publish never is.
 	QueueTx(ctx context.Context, fn func(QueueTx) error) error
 }
 

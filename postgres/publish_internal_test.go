@@ -49,3 +49,32 @@ func TestFailedPublishBatchAnswersNothing(t *testing.T) {
 		t.Fatalf("alone: %v, %+v", err, good.res)
 	}
 }
+
+// A queue transaction commits asynchronously; other transactions keep the
+// server's synchronous_commit.
+func TestQueueCommitsAsynchronously(t *testing.T) {
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("hookd_test_async_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	s, err := Open(ctx, Config{URL: url, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DropSchema(ctx, url, schema)
+	defer s.Close()
+	var inQueue, outside string
+	if err := s.QueueTx(ctx, func(q hookd.QueueTx) error {
+		return q.(*queueTx).tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&inQueue)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&outside); err != nil {
+		t.Fatal(err)
+	}
+	if inQueue != "off" || outside != "on" {
+		t.Fatalf("synchronous_commit: %q in a queue transaction, %q outside", inQueue, outside)
+	}
+}

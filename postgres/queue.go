@@ -32,7 +32,16 @@ func (s *Store) nowArg() any {
 func (s *Store) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
 	defer cancel()
-	return wrap("queue", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&queueTx{s: s, tx: tx}) }))
+	return wrap("queue", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// An asynchronous commit (hookd.Queue's relaxed commit): it does
+		// not wait for its WAL flush, which the WAL writer makes within
+		// wal_writer_delay; a crash of PostgreSQL before it loses the
+		// transaction whole, never part of it.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		return fn(&queueTx{s: s, tx: tx})
+	}))
 }
 
 type queueTx struct {

@@ -58,7 +58,7 @@ const (
 // QueueTx runs fn in the writer's current transaction: claims and records
 // share commits with publishes (group commit).
 func (s *Store) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return fn(&queueTx{s: s, tx: tx}) })
+	return s.writeRelaxed(ctx, func(tx *sql.Tx) error { return fn(&queueTx{s: s, tx: tx}) })
 }
 
 type queueTx struct {

@@ -4,7 +4,11 @@
 // Durability: WAL mode with synchronous=FULL, so a commit is on disk when it
 // returns. Every write goes through one writer goroutine that runs whatever
 // writes are waiting in a single transaction (group commit): one fsync is
-// shared by the whole batch. Writes almost never fail, so a batch runs
+// shared by the whole batch. A batch of queue transactions alone (claims,
+// outcomes, leases: hookd.Queue) commits with synchronous=NORMAL: in the
+// WAL, safe from a process crash at once, and on disk with the next full
+// commit or checkpoint, so a power cut may undo the last few (one more
+// send, which at-least-once allows) but never a publish. Writes almost never fail, so a batch runs
 // without savepoints; when one write fails, the transaction is rolled back
 // and the batch runs again with a savepoint around each write, so the
 // failing write rolls back alone. A write function may therefore run twice,
@@ -73,6 +77,8 @@ type Store struct {
 	cpDone  chan struct{}
 	writes  chan *writeReq
 	stmts   map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
+	// relaxed: wdb's synchronous is NORMAL now (the writer's alone).
+	relaxed bool
 	reads   sync.Map             // query text → *sql.Stmt prepared on rdb
 	stop    chan struct{}
 	done    chan struct{}
@@ -316,12 +322,26 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(tx *sql.Tx) error
 	done chan error
+	// relaxed: the write need not be on disk when it returns, only safe
+	// from a process crash (a queue transaction).
+	relaxed bool
 }
 
 // write runs fn in the writer's current transaction and returns once that
-// transaction is committed (or fn failed and was rolled back alone).
+// transaction is committed, on disk (or fn failed and was rolled back
+// alone).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return s.submit(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// writeRelaxed is write for a queue transaction: committed when it returns,
+// but on disk only with a later full commit or checkpoint, unless it shares
+// its batch with a write that needs the disk.
+func (s *Store) writeRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.submit(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), relaxed: true})
+}
+
+func (s *Store) submit(ctx context.Context, req *writeReq) error {
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
@@ -387,6 +407,16 @@ func (s *Store) restartWAL() {
 
 func (s *Store) runBatch(batch []*writeReq) {
 	errs := make([]error, len(batch))
+	relaxed := true
+	for _, req := range batch {
+		relaxed = relaxed && req.relaxed
+	}
+	if err := s.setRelaxed(relaxed); err != nil {
+		for _, req := range batch {
+			req.done <- err
+		}
+		return
+	}
 	// Writes almost never fail, so a batch first runs without savepoints
 	// (two statements fewer per write). If any write fails, the whole
 	// transaction is rolled back and the batch runs again with a savepoint
@@ -407,6 +437,29 @@ func (s *Store) runBatch(batch []*writeReq) {
 }
 
 var errRerun = errors.New("rerun with savepoints")
+
+// setRelaxed sets the writer's synchronous for the next batch: NORMAL for a
+// batch of queue transactions alone, else FULL. Failing to relax is only
+// slower; failing to go back to FULL fails the batch, as its commit would
+// not be on disk when its writers are told it is.
+func (s *Store) setRelaxed(relaxed bool) error {
+	if relaxed == s.relaxed {
+		return nil
+	}
+	mode := "FULL"
+	if relaxed {
+		mode = "NORMAL"
+	}
+	if _, err := s.wdb.Exec(`PRAGMA synchronous = ` + mode); err != nil {
+		if relaxed {
+			s.log.Warn("relax synchronous", "err", err)
+			return nil
+		}
+		return fmt.Errorf("synchronous = FULL: %w", err)
+	}
+	s.relaxed = relaxed
+	return nil
+}
 
 func (s *Store) runTx(batch []*writeReq, errs []error, savepoints bool) error {
 	tx, err := s.wdb.Begin()

@@ -52,10 +52,16 @@ type benchConfig struct {
 	SoakRate     float64
 	// The prune row's history of delivered events.
 	PruneHistory int
+	// The replica rows' backlog of deliveries.
+	ReplicaBacklog int
 	Progress     io.Writer
 }
 
 var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak", "rate100", "rate500"}
+
+// extraScenarios run only when named: replicas needs PostgreSQL (several
+// processes on one database).
+var extraScenarios = []string{"replicas"}
 
 // isolationRate is the offered rate of the two isolation rows unless --rate
 // is given: below saturation, so that the rows compare latency, not queues.
@@ -67,7 +73,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	self, _ := os.Executable()
 	cfg := &benchConfig{Progress: stderr}
 	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; rate100, rate500: fanout1 offered 100 or 500 events/s, for the CPU an event costs at a platform's usual rates; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched)")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; rate100, rate500: fanout1 offered 100 or 500 events/s, for the CPU an event costs at a platform's usual rates; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched; and, only when named, replicas: a --replica-backlog drained by 1, 2 and 3 --role worker processes on one PostgreSQL --db)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
 	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
@@ -80,6 +86,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.IntVar(&cfg.ReplayHistory, "replay-history", 100_000, "the replay row's history: delivered events, fan-out 1, replayed by one task")
 	fs.Float64Var(&cfg.ReplayLiveRate, "replay-live-rate", 200, "the replay row's other tenant's events/s, published before and during the replay")
 	fs.IntVar(&cfg.PruneHistory, "prune-history", 1_000_000, "the prune row's history: delivered events, fan-out 1, older than --retention when the row starts")
+	fs.IntVar(&cfg.ReplicaBacklog, "replica-backlog", 200_000, "the replicas rows' backlog: deliveries, fan-out 10, drained by 1, 2 and 3 workers")
 	fs.DurationVar(&cfg.SoakDuration, "soak-duration", 10*time.Minute, "the soak row's publishing time")
 	fs.Float64Var(&cfg.SoakRate, "soak-rate", 1000, "the soak row's events/s")
 	if err := fs.Parse(args); err != nil {
@@ -89,8 +96,11 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		if !slices.Contains(allScenarios, s) {
+		if !slices.Contains(allScenarios, s) && !slices.Contains(extraScenarios, s) {
 			return nil, fmt.Errorf("unknown scenario %q", s)
+		}
+		if s == "replicas" && !isPostgres(cfg.DB) {
+			return nil, errors.New("the replicas rows need --db postgres://… (several processes on one database)")
 		}
 		cfg.Scenarios = append(cfg.Scenarios, s)
 	}
@@ -190,6 +200,15 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 20, hanging: hanging, payload: 1024, rate: r})
 		case "backlog":
 			row, err = runBacklog(ctx, cfg, rcv)
+		case "replicas":
+			var rows []*BenchRow
+			rows, err = runReplicas(ctx, cfg, rcv)
+			if err == nil {
+				for _, r := range rows[:len(rows)-1] {
+					rep.Rows = append(rep.Rows, *r)
+				}
+				row = rows[len(rows)-1]
+			}
 		case "fairness":
 			row, err = runFairness(ctx, cfg, rcv)
 		case "prune":
@@ -640,6 +659,71 @@ func runBacklog(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*
 	cores, rss := worker.usage()
 	row := &BenchRow{Scenario: "backlog", Fanout: fanout, PayloadBytes: 1024, Delivered: delivered, Expected: want, CPUCores: cores, PeakRSSMB: rss,
 		Note: fmt.Sprintf("%d deliveries created with workers off, then drained by one worker; latency counts from publish, so it includes the wait", want)}
+	if !last.IsZero() {
+		row.DeliveredPerSec = float64(delivered) / last.Sub(start).Seconds()
+	}
+	percentiles(rcv.Reset(), row)
+	return row, nil
+}
+
+// runReplicas drains the same backlog (--replica-backlog deliveries,
+// fan-out 10, made with workers off) with 1, 2 and 3 --role worker
+// processes on one database, one row each: the replica curve. Rates count
+// from the workers' start to the last delivery; cores are the workers'
+// together. Every delivery must arrive once.
+func runReplicas(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) ([]*BenchRow, error) {
+	var rows []*BenchRow
+	for n := 1; n <= 3; n++ {
+		row, err := runReplicaRow(ctx, cfg, rcv, n)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func runReplicaRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, workers int) (*BenchRow, error) {
+	dir, cfg, cleanup, err := rowSetup(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	const fanout = 10
+	name := fmt.Sprintf("replicas%d", workers)
+	accepted, err := makeBacklog(ctx, cfg, rcv, dir, name, fanout, cfg.ReplicaBacklog, nil)
+	if err != nil {
+		return nil, err
+	}
+	rcv.CountDuplicates()
+	start := time.Now()
+	procs := make([]*hookdProc, 0, workers)
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	for range workers {
+		p, err := startHookd(ctx, cfg, dir, "--role", "worker")
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+	}
+	want := accepted * fanout
+	drain(cfg, rcv, want, func() {
+		n := rcv.Count()
+		fmt.Fprintf(cfg.Progress, "\r%-10s draining: %d/%d (%.0f/s)            ", name, n, want, float64(n)/time.Since(start).Seconds())
+	})
+	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
+	delivered, last := rcv.Count(), rcv.Last()
+	row := &BenchRow{Scenario: name, Fanout: fanout, PayloadBytes: 1024, Delivered: delivered, Expected: want, Duplicates: rcv.Duplicates(),
+		Note: fmt.Sprintf("%d deliveries made with workers off, drained by %d --role worker processes on one database; cores and RSS are the workers' together", want, workers)}
+	for _, p := range procs {
+		c, rss := p.usage()
+		row.CPUCores += c
+		row.PeakRSSMB += rss
+	}
 	if !last.IsZero() {
 		row.DeliveredPerSec = float64(delivered) / last.Sub(start).Seconds()
 	}
