@@ -79,7 +79,7 @@ type Store struct {
 	stmts   map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
 	// relaxed: wdb's synchronous is NORMAL now (the writer's alone).
 	relaxed bool
-	reads   sync.Map             // query text → *sql.Stmt prepared on rdb
+	reads   sync.Map // query text → *sql.Stmt prepared on rdb
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once

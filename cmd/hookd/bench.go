@@ -54,7 +54,7 @@ type benchConfig struct {
 	PruneHistory int
 	// The replica rows' backlog of deliveries.
 	ReplicaBacklog int
-	Progress     io.Writer
+	Progress       io.Writer
 }
 
 var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak", "rate100", "rate500"}
