@@ -47,9 +47,10 @@ var (
 		"must match ^[a-zA-Z0-9\\-_.]+$ and be at most 256 characters"}
 )
 
-// Valid reports whether name follows the rule.
+// Valid reports whether name follows the rule. "." and ".." never do: a
+// path could not name them.
 func (r NameRule) Valid(name string) bool {
-	return len(name) <= r.max && r.pattern.MatchString(name)
+	return len(name) <= r.max && r.pattern.MatchString(name) && name != "." && name != ".."
 }
 
 // Check adds a problem to v when name does not follow the rule.

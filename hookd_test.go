@@ -40,7 +40,7 @@ func TestEventTypeNameRules(t *testing.T) {
 		"A.b": {false, true}, "a..b": {false, true}, ".a": {false, true}, "a.": {false, true}, "a-b": {false, true},
 		"Invoice-Paid": {false, true}, strings.Repeat("a", 201): {false, true}, strings.Repeat("a", 256): {false, true},
 		"": {false, false}, "a b": {false, false}, "a.*": {false, false}, "a/b": {false, false}, "é": {false, false},
-		strings.Repeat("a", 257): {false, false},
+		strings.Repeat("a", 257): {false, false}, ".": {false, false}, "..": {false, false}, "...": {false, true},
 	} {
 		if got := [2]bool{NativeNames.Valid(name), SvixNames.Valid(name)}; got != want {
 			t.Errorf("%q: native, Svix's = %v, want %v", name, got, want)

@@ -77,4 +77,22 @@ func TestQueueCommitsAsynchronously(t *testing.T) {
 	if inQueue != "off" || outside != "on" {
 		t.Fatalf("synchronous_commit: %q in a queue transaction, %q outside", inQueue, outside)
 	}
+	// One that writes an audit entry (or hookd's own events) waits for its
+	// flush again.
+	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	if err := s.QueueTx(ctx, func(q hookd.QueueTx) error {
+		if err := q.WriteAudit(ctx, []*hookd.AuditEntry{{ID: "aud_1", TenantID: "t", At: time.Now(), Action: "webhook.disabled",
+			Actor: hookd.Actor{Type: "system"}, Target: hookd.AuditTarget{Type: "webhook", ID: "wh_1"}}}); err != nil {
+			return err
+		}
+		return q.(*queueTx).tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&after)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after != "on" {
+		t.Fatalf("synchronous_commit after an audit entry: %q", after)
+	}
 }

@@ -409,6 +409,9 @@ func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams)
 }
 
 func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) error {
+	if err := q.durable(ctx, len(entries)); err != nil {
+		return err
+	}
 	for _, e := range entries {
 		if err := writeAudit(hookd.WithAudit(ctx, e), q.tx); err != nil {
 			return err
@@ -468,7 +471,23 @@ func (q *queueTx) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hook
 	return collect(rows, err, "list webhooks", q.s.scanWebhook)
 }
 
+// durable makes the transaction's commit wait for its WAL flush again when
+// it writes n things that must not be lost to a crash of PostgreSQL:
+// hookd's own events and audit entries (an operational event sent and
+// then lost would be made again under another id). The commit follows the
+// last setting.
+func (q *queueTx) durable(ctx context.Context, n int) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := q.tx.Exec(ctx, `SET LOCAL synchronous_commit = on`)
+	return wrap("durable commit", err)
+}
+
 func (q *queueTx) AddEvents(ctx context.Context, p *hookd.AddEventsParams) error {
+	if err := q.durable(ctx, len(p.Events)); err != nil {
+		return err
+	}
 	for _, e := range p.Events {
 		ev := e.Event // hookd's own events carry no channels
 		ids := make([]string, len(e.WebhookIDs))

@@ -350,6 +350,13 @@ func TestTestSend(t *testing.T) {
 	}
 	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "Not A Type", nil)
 	wantErr(t, err, hookd.ErrValidation)
+	// A name outside the native rule must be a catalog type (one made by
+	// Svix's rule through /api/v1), never a new one.
+	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "Order-Placed", nil)
+	wantErr(t, err, hookd.ErrValidation)
+	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "Order-Placed"}, hookd.SvixNames, nil))
+	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "Order-Placed", nil)
+	must(t, err)
 	_, err = f.svc.Test(f.ctx, "acme", "wh_missing", "", nil)
 	wantErr(t, err, hookd.ErrNotFound)
 	// A process that does not deliver refuses test sends.

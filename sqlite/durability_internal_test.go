@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -34,5 +35,38 @@ func TestQueueCommitsRelaxed(t *testing.T) {
 		if got != step.want {
 			t.Fatalf("step %d: synchronous = %d, want %d", i, got, step.want)
 		}
+	}
+}
+
+// A queue transaction that writes an audit entry (or hookd's own events)
+// runs again as a full write: what it stores must survive a power cut.
+func TestQueueDurableWritesCommitFull(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	runs, sync := 0, 0
+	err = s.QueueTx(ctx, func(q hookd.QueueTx) error {
+		runs++
+		if err := q.(*queueTx).tx.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil {
+			return err
+		}
+		return q.WriteAudit(ctx, []*hookd.AuditEntry{{ID: "aud_1", TenantID: "t", At: time.Now(), Action: "webhook.disabled",
+			Actor: hookd.Actor{Type: "system"}, Target: hookd.AuditTarget{Type: "webhook", ID: "wh_1"}}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.ListAudit(ctx, hookd.AuditQuery{TenantID: "t", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 || sync != 2 || len(entries) != 1 {
+		t.Fatalf("runs %d, synchronous %d at the last, %d entries written", runs, sync, len(entries))
 	}
 }

@@ -58,12 +58,28 @@ const (
 // QueueTx runs fn in the writer's current transaction: claims and records
 // share commits with publishes (group commit).
 func (s *Store) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) error {
-	return s.writeRelaxed(ctx, func(tx *sql.Tx) error { return fn(&queueTx{s: s, tx: tx}) })
+	err := s.writeRelaxed(ctx, func(tx *sql.Tx) error { return fn(&queueTx{s: s, tx: tx, relaxed: true}) })
+	if errors.Is(err, errDurable) {
+		// It holds what must be on disk when it returns: run it again,
+		// from scratch, as a full write (SQLite cannot change a
+		// transaction's synchronous once it has begun).
+		return s.write(ctx, func(tx *sql.Tx) error { return fn(&queueTx{s: s, tx: tx}) })
+	}
+	return err
 }
+
+// errDurable stops a relaxed queue transaction that is about to write what
+// must not be lost to a power cut: hookd's own events and audit entries
+// (an operational event sent and then lost would be made again under
+// another id).
+var errDurable = errors.New("queue transaction needs a full commit")
 
 type queueTx struct {
 	s  *Store
 	tx *sql.Tx
+	// relaxed: the transaction commits with synchronous=NORMAL, so the
+	// durable writes ask for a full one (errDurable) instead.
+	relaxed bool
 }
 
 var _ hookd.QueueTx = (*queueTx)(nil)
@@ -399,6 +415,9 @@ func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (
 }
 
 func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) error {
+	if q.relaxed && len(entries) > 0 {
+		return errDurable
+	}
 	for _, e := range entries {
 		if err := writeAudit(hookd.WithAudit(ctx, e), q.tx); err != nil {
 			return err
@@ -467,6 +486,9 @@ func (q *queueTx) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hook
 }
 
 func (q *queueTx) AddEvents(_ context.Context, p *hookd.AddEventsParams) error {
+	if q.relaxed && len(p.Events) > 0 {
+		return errDurable
+	}
 	now := sqlrow.Micros(p.Now)
 	for _, e := range p.Events {
 		ev := e.Event // hookd's own events carry no channels

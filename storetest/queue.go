@@ -760,7 +760,7 @@ func testListEventsFilters(t *testing.T, s hookd.Store, clock *Clock) {
 		channels []string
 	}{
 		{"e0", "a.b", nil}, {"e1", "Invoice-Paid", []string{"eu", "us_east"}}, {"e2", "c.d", []string{"eu-west"}},
-		{"e3", hookd.EventWebhookDisabled, nil}, {"e4", "a.b", []string{`say "100%"`}},
+		{"e3", hookd.EventWebhookDisabled, nil}, {"e4", "a.b", []string{`say "100%"`}}, {"e5", "Hookd.Mine", []string{"EU"}},
 	} {
 		ev := event("acme", e.id, e.typ)
 		ev.Channels = e.channels
@@ -772,13 +772,14 @@ func testListEventsFilters(t *testing.T, s hookd.Store, clock *Clock) {
 		want string
 	}{
 		{hookd.EventQuery{Types: []string{"a.b", "Invoice-Paid"}}, "e4,e1,e0"},
+		{hookd.EventQuery{Channel: "EU"}, "e5"},
 		{hookd.EventQuery{Types: []string{"x.y"}}, ""},
 		{hookd.EventQuery{Channel: "eu"}, "e1"},
 		{hookd.EventQuery{Channel: "us_east"}, "e1"},
 		{hookd.EventQuery{Channel: "us%east"}, ""},
 		{hookd.EventQuery{Channel: "us"}, ""},
 		{hookd.EventQuery{Channel: `say "100%"`}, "e4"},
-		{hookd.EventQuery{NoSystem: true}, "e4,e2,e1,e0"},
+		{hookd.EventQuery{NoSystem: true}, "e5,e4,e2,e1,e0"},
 		{hookd.EventQuery{Types: []string{"a.b"}, Channel: "eu"}, ""},
 	} {
 		tc.q.TenantID, tc.q.Limit = "acme", 10

@@ -634,13 +634,18 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 
 // rotate gives wh a new secret, key (with or without whsec_, as Svix takes
 // it) or a fresh one when nil; the old one stays valid for 24 hours, as in
-// Svix.
+// Svix, where the webhook's scheme can carry two signatures (one made
+// through /v1 may sign with one; then the new one signs alone).
 func (s *Server) rotate(ctx context.Context, wh *hookd.Webhook, key *string) error {
-	if key != nil && !strings.HasPrefix(*key, hookd.SecretPrefix) {
+	multi := wh.Signature.MultiSignature()
+	if key != nil && multi && !strings.HasPrefix(*key, hookd.SecretPrefix) && !strings.HasPrefix(*key, hookd.SigningKeyPrefix) {
 		prefixed := hookd.SecretPrefix + *key
 		key = &prefixed
 	}
 	grace := 24 * time.Hour
+	if !multi {
+		grace = 0
+	}
 	_, err := s.svc.RotateSecret(ctx, wh.TenantID, wh.ID, key, &grace)
 	return err
 }
@@ -1133,14 +1138,16 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 		in.RateLimit = in.ThrottleRate
 	}
 	if in.Secret != nil {
-		// Checked first, so that a bad one changes nothing.
+		// Checked first, by the webhook's own scheme (one made through
+		// /v1 may sign otherwise), so that a bad one changes nothing.
 		key := *in.Secret
-		if !strings.HasPrefix(key, hookd.SecretPrefix) {
+		if cur.Signature.MultiSignature() && !strings.HasPrefix(key, hookd.SecretPrefix) && !strings.HasPrefix(key, hookd.SigningKeyPrefix) {
 			key = hookd.SecretPrefix + key
 		}
-		if err := hookd.ValidateSecret(hookd.SchemeSvix, key); err != nil {
+		if err := hookd.ValidateSecret(cur.Signature.SchemeName(), key); err != nil {
 			return hookd.Invalid("secret", "%v", err)
 		}
+		in.Secret = &key
 	}
 	if in.FilterTypes != nil {
 		if err := s.ensureTypes(r.Context(), *in.FilterTypes...); err != nil {

@@ -23,6 +23,7 @@ type env struct {
 	t     *testing.T
 	srv   *httptest.Server
 	store hookd.Store
+	svc   *service.Service
 }
 
 func newEnv(t *testing.T) *env {
@@ -30,7 +31,7 @@ func newEnv(t *testing.T) *env {
 	svc := service.New(service.Config{Store: store, Guard: &netguard.Policy{Resolver: netguard.Offline}})
 	srv := httptest.NewServer(svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hookd.HashKey(adminKey)}))
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, store: store}
+	return &env{t: t, srv: srv, store: store, svc: svc}
 }
 
 // do sends a request with the admin key and returns the status and body.
@@ -51,7 +52,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -449,5 +450,33 @@ func TestPutMakesAndPatchSecret(t *testing.T) {
 	}
 	if _, after := e.do("GET", path+"/secret", ""); after["key"] != key || before["key"] == key {
 		t.Fatalf("the secret after PATCH: %v (before %v)", after, before)
+	}
+}
+
+// PATCH of a secret on a webhook made through /v1 with a one-signature
+// scheme (github) checks the key by that scheme and rotates without a
+// grace (the old and new keys cannot both sign); a bad key changes nothing.
+func TestPatchSecretOfNativeWebhook(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	wh := e.svc.NewWebhook("acme")
+	wh.Name, wh.URL, wh.Events = "gh", "https://example.com/gh", []string{hookd.AllEvents}
+	wh.Signature = &hookd.Signature{Scheme: hookd.SchemeGitHub}
+	if err := e.svc.CreateWebhook(t.Context(), wh, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/app/acme/endpoint/" + wh.ID
+	if code, bad := e.do("PATCH", path, `{"url":"https://example.com/changed","secret":"short"}`); code != 422 {
+		t.Fatalf("a key too short for github: %d %v", code, bad)
+	}
+	if _, ep := e.do("GET", path, ""); ep["url"] != "https://example.com/gh" {
+		t.Fatalf("a refused PATCH changed the webhook: %v", ep)
+	}
+	key := "a-github-secret-of-some-length"
+	if code, out := e.do("PATCH", path, `{"url":"https://example.com/changed","secret":"`+key+`"}`); code != 200 || out["url"] != "https://example.com/changed" {
+		t.Fatalf("PATCH with a github key: %d %v", code, out)
+	}
+	if _, s := e.do("GET", path+"/secret", ""); s["key"] != key {
+		t.Fatalf("the secret: %v", s)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -38,9 +39,9 @@ func runSvixImport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, svixImportUsage); fs.PrintDefaults() }
 	from := fs.String("from", "", "the source server's base URL (as the Svix SDKs' serverUrl)")
-	fromToken := fs.String("from-token", "", "the source's API token")
+	fromToken := fs.String("from-token", os.Getenv("HOOKD_SVIX_FROM_TOKEN"), "the source's API token (env HOOKD_SVIX_FROM_TOKEN, which keeps it out of the process list)")
 	to := fs.String("to", "", "hookd's base URL")
-	toToken := fs.String("to-token", "", "hookd's admin key")
+	toToken := fs.String("to-token", os.Getenv("HOOKD_SVIX_TO_TOKEN"), "hookd's admin key (env HOOKD_SVIX_TO_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,7 +114,8 @@ func (im *svixImport) app(ctx context.Context, app map[string]any) error {
 	}
 	in := pick(app, "name", "metadata", "rateLimit")
 	in["uid"] = tenant
-	status, body, err := im.dst.do(ctx, http.MethodPost, "/api/v1/app?get_if_exists=true", in)
+	// PUT makes the application or renames it.
+	status, body, err := im.dst.do(ctx, http.MethodPut, "/api/v1/app/"+url.PathEscape(tenant), in)
 	if err := answered(err, status, body, "application "+tenant); err != nil {
 		return err
 	}
@@ -179,8 +181,26 @@ func (im *svixImport) endpoint(ctx context.Context, srcApp, tenant string, ep ma
 	if err := answered(err, status, body, "endpoint "+srcID); err != nil {
 		return err
 	}
-	if len(headers.Headers) > 0 {
-		status, body, err := im.dst.do(ctx, http.MethodPut, dstPath+"/"+url.PathEscape(uid)+"/headers", map[string]any{"headers": headers.Headers})
+	// The source's headers are set and the ones it no longer has are
+	// removed (null), by PATCH: the sensitive ones set in hookd by hand
+	// (which neither side shows) stay.
+	var have struct {
+		Headers map[string]string `json:"headers"`
+	}
+	if err := im.dst.get(ctx, dstPath+"/"+url.PathEscape(uid)+"/headers", &have); err != nil {
+		return fmt.Errorf("read the headers of endpoint %s in hookd: %w", uid, err)
+	}
+	patch := map[string]any{}
+	for k := range have.Headers {
+		if _, ok := headers.Headers[k]; !ok {
+			patch[k] = nil
+		}
+	}
+	for k, v := range headers.Headers {
+		patch[k] = v
+	}
+	if len(patch) > 0 {
+		status, body, err := im.dst.do(ctx, http.MethodPatch, dstPath+"/"+url.PathEscape(uid)+"/headers", map[string]any{"headers": patch})
 		if err := answered(err, status, body, "the headers of endpoint "+srcID); err != nil {
 			return err
 		}

@@ -108,8 +108,12 @@ func TestSvixImport(t *testing.T) {
 		t.Fatalf("the imported endpoint's request: %v, %s %s", err, got[0].URL.Path, got[0].Header.Get("svix-id"))
 	}
 
-	// Again, after changes at the source: updated, nothing made twice, a
-	// new secret rotated in.
+	// Again, after changes at the source (a renamed application, a new
+	// URL, a header gone, a rotation) and a sensitive header set in hookd
+	// by hand: updated, nothing made twice, the hand-set header kept.
+	dst.must(204, "PATCH", "/api/v1/app/acme/endpoint/billing/headers", map[string]any{"headers": map[string]any{"Authorization": "Bearer by-hand"}})
+	src.must(204, "PUT", "/api/v1/app/acme/endpoint/billing/headers", map[string]any{"headers": map[string]any{"X-Other": "1"}})
+	src.must(200, "PATCH", "/api/v1/app/acme", map[string]any{"name": "Acme Inc"})
 	src.must(200, "PATCH", "/api/v1/app/acme/endpoint/billing", map[string]any{"url": rcv.URL + "/billing2"})
 	src.must(204, "POST", "/api/v1/app/acme/endpoint/billing/secret/rotate", map[string]any{"key": "whsec_bmV3IHNlY3JldCBmb3IgYmlsbGluZyEh"})
 	if out := importOnce(); !strings.Contains(out, "imported 2 event types, 2 applications, 2 endpoints") {
@@ -123,6 +127,13 @@ func TestSvixImport(t *testing.T) {
 	}
 	if apps := dst.must(200, "GET", "/api/v1/app", nil)["data"].([]any); len(apps) != 2 {
 		t.Fatalf("applications after the second import: %v", apps)
+	}
+	if a := dst.must(200, "GET", "/api/v1/app/acme", nil); a["name"] != "Acme Inc" {
+		t.Fatalf("the renamed application: %v", a)
+	}
+	h := dst.must(200, "GET", "/api/v1/app/acme/endpoint/billing/headers", nil)
+	if hs := h["headers"].(map[string]any); hs["X-Other"] != "1" || hs["X-Team"] != nil || len(h["sensitive"].([]any)) != 1 {
+		t.Fatalf("headers after the second import: %v", h)
 	}
 
 	// Usage errors and a source that refuses.

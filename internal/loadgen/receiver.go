@@ -53,7 +53,8 @@ func StartReceiver() (*Receiver, error) {
 			r.mu.Unlock()
 		}
 		if seen := r.seen.Load(); seen != nil {
-			if _, dup := seen.LoadOrStore(req.Header.Get("webhook-id"), struct{}{}); dup {
+			// An event reaches each of its webhooks (one path each) once.
+			if _, dup := seen.LoadOrStore(req.PathValue("n")+" "+req.Header.Get("webhook-id"), struct{}{}); dup {
 				r.dups.Add(1)
 			}
 		}
@@ -115,7 +116,8 @@ func (r *Receiver) Other() []time.Duration {
 // until the next Reset, counting those that come again.
 func (r *Receiver) CountDuplicates() { r.seen.Store(&sync.Map{}) }
 
-// Duplicates is how many /ok requests repeated a webhook-id.
+// Duplicates is how many /ok requests repeated a webhook-id on one path
+// (one webhook).
 func (r *Receiver) Duplicates() int64 { return r.dups.Load() }
 
 // Close stops the receiver, letting hanging requests go.

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -466,8 +467,6 @@ func ScanHealthBefore(r Scanner) (string, *hookd.HealthBefore, error) {
 // a window near the newest events reads few rows, and one far back reads
 // the newer ones on its way (no index on created_at: it would cost every
 // publish).
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
 func EventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
 	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
 	add := func(cond string, v any) {
@@ -491,13 +490,15 @@ func EventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
 	if q.Channel != "" {
 		// channels is the JSON list the event was stored with: an entry
 		// is its JSON string, quotes included, which no other entry
-		// holds (a quote inside one is escaped).
+		// holds (a quote inside one is escaped). replace() finds it,
+		// case-sensitive and with no pattern characters, on both engines
+		// (SQLite's LIKE ignores case).
 		b, _ := json.Marshal(q.Channel)
-		add(`channels LIKE `, "%"+likeEscaper.Replace(string(b))+"%")
-		where += ` ESCAPE '\'`
+		args = append(args, string(b))
+		where += ` AND replace(channels, ` + ph(len(args)) + `, '') <> channels`
 	}
 	if q.NoSystem {
-		add(`type NOT LIKE `, hookd.SystemEventPrefix+"%")
+		where += ` AND substr(type, 1, ` + strconv.Itoa(len(hookd.SystemEventPrefix)) + `) <> '` + hookd.SystemEventPrefix + `'`
 	}
 	if !q.Since.IsZero() {
 		add(`created_at >= `, Micros(q.Since))
