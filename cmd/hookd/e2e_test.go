@@ -99,23 +99,48 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// recorder keeps every request a test receiver gets, with its body.
+type recorder struct {
+	mu     sync.Mutex
+	reqs   []*http.Request
+	bodies [][]byte
+}
+
+func (rec *recorder) record(r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	rec.mu.Lock()
+	rec.reqs, rec.bodies = append(rec.reqs, r), append(rec.bodies, b)
+	rec.mu.Unlock()
+}
+
+func (rec *recorder) count() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return len(rec.reqs)
+}
+
+// at is the i-th request and its body (negative i counts from the end).
+func (rec *recorder) at(i int) (*http.Request, []byte) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if i < 0 {
+		i += len(rec.reqs)
+	}
+	return rec.reqs[i], rec.bodies[i]
+}
+
 func endToEnd(t *testing.T, db string) {
 	var failing atomic.Bool
-	var mu sync.Mutex
-	var got []*http.Request
-	var bodies [][]byte
+	rec := &recorder{}
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got, bodies = append(got, r), append(bodies, b)
-		mu.Unlock()
+		rec.record(r)
 		if failing.Load() {
 			w.WriteHeader(500)
 			io.WriteString(w, "down for maintenance")
 		}
 	}))
 	defer rcv.Close()
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	count := rec.count
 
 	url, _, stop := start(t, "--db", db, "--admin-key", "adm",
 		"--allow-networks", "127.0.0.0/8", "--retry-schedule", "100ms")
@@ -132,12 +157,10 @@ func endToEnd(t *testing.T, db string) {
 	// Publish → delivered, signed, logged.
 	ev := c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{"n": 1}})
 	eventually(t, "the first delivery", func() bool { return count() == 1 })
-	mu.Lock()
 	lib, _ := standardwebhooks.NewWebhook(secret)
-	if err := lib.Verify(bodies[0], got[0].Header); err != nil {
-		t.Fatalf("receiver cannot verify: %v", err)
+	if first, body := rec.at(0); lib.Verify(body, first.Header) != nil {
+		t.Fatalf("receiver cannot verify: %v", lib.Verify(body, first.Header))
 	}
-	mu.Unlock()
 	var dlvID string
 	eventually(t, "SUCCESS", func() bool {
 		out := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+id+"/deliveries?status=SUCCESS", nil)
@@ -216,9 +239,7 @@ func endToEnd(t *testing.T, db string) {
 	before := count()
 	c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{"n": 3}})
 	eventually(t, "delivery after rotation", func() bool { return count() > before })
-	mu.Lock()
-	last, lastBody := got[len(got)-1], bodies[len(bodies)-1]
-	mu.Unlock()
+	last, lastBody := rec.at(-1)
 	for _, s := range []string{secret, newSecret} {
 		lib, _ := standardwebhooks.NewWebhook(s)
 		if err := lib.Verify(lastBody, last.Header); err != nil {

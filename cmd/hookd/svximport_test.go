@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	svix "github.com/svix/svix-webhooks/go"
@@ -20,15 +19,8 @@ import (
 // without making anything twice. The source is another hookd: it speaks the
 // same API, which is what svix-import reads.
 func TestSvixImport(t *testing.T) {
-	var mu sync.Mutex
-	var got []*http.Request
-	var bodies [][]byte
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got, bodies = append(got, r), append(bodies, b)
-		mu.Unlock()
-	}))
+	rec := &recorder{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rec.record(r) }))
 	defer rcv.Close()
 	args := []string{"--admin-key", "adm", "--allow-networks", "127.0.0.0/8"}
 	srcBase, _, stopSrc := start(t, append(args, "--db", filepath.Join(t.TempDir(), "src.db"))...)
@@ -98,14 +90,10 @@ func TestSvixImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the message at the imported endpoint", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got) == 1
-	})
+	eventually(t, "the message at the imported endpoint", func() bool { return rec.count() == 1 })
 	wh, _ := svix.NewWebhook(key)
-	if err := wh.Verify(bodies[0], got[0].Header); err != nil || got[0].Header.Get("svix-id") != msg.Id || got[0].URL.Path != "/billing" {
-		t.Fatalf("the imported endpoint's request: %v, %s %s", err, got[0].URL.Path, got[0].Header.Get("svix-id"))
+	if got, body := rec.at(0); wh.Verify(body, got.Header) != nil || got.Header.Get("svix-id") != msg.Id || got.URL.Path != "/billing" {
+		t.Fatalf("the imported endpoint's request: %v, %s %s", wh.Verify(body, got.Header), got.URL.Path, got.Header.Get("svix-id"))
 	}
 
 	// Again, after changes at the source (a renamed application, a new
