@@ -989,9 +989,15 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 
 // toMessage is an event as a message: its payload is the event's data.
 // toMessage is an event as Svix's message; without content its payload
-// is {} (Svix's with_content=false).
+// is {} (Svix's with_content=false). Its eventId is its id when the caller
+// gave it (hookd's own ids begin evt_; a caller's eventId that does too
+// reads back as none).
 func toMessage(ev *hookd.Event, withContent bool) messageOut {
 	out := messageOut{ID: ev.ID, EventType: ev.Type, Channels: ev.Channels, Timestamp: ev.Timestamp, Payload: json.RawMessage("{}")}
+	if !strings.HasPrefix(ev.ID, hookd.PrefixEvent) {
+		id := ev.ID
+		out.EventID = &id
+	}
 	if !withContent {
 		return out
 	}

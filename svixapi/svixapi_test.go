@@ -166,8 +166,11 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code != 200 || len(rest["data"].([]any)) != 2 || rest["done"] != true {
 		t.Fatalf("messages, page 2: %d %v", code, rest)
 	}
-	if code, one := e.do("GET", "/api/v1/app/acme/msg/inv-1", ""); code != 200 || one["payload"].(map[string]any)["a"] != 1.0 {
+	if code, one := e.do("GET", "/api/v1/app/acme/msg/inv-1", ""); code != 200 || one["payload"].(map[string]any)["a"] != 1.0 || one["eventId"] != "inv-1" {
 		t.Fatalf("message inv-1: %d %v", code, one)
+	}
+	if first := data[0].(map[string]any); first["eventId"] != nil {
+		t.Fatalf("a message sent without an eventId has one: %v", first)
 	}
 	// Stats count the endpoint's deliveries (waiting ones are pending): one
 	// message carried its channel.
