@@ -14,14 +14,10 @@ import (
 // visitor's tenant.
 func (s *Server) loadDelivery(r *http.Request, v *visit) (*hookd.DeliveryDetail, *hookd.Webhook, error) {
 	id := r.PathValue("id")
-	d, err := s.store.GetDelivery(r.Context(), v.tenant.ID, id)
+	d, wh, err := s.svc.Delivery(r.Context(), v.tenant.ID, id)
 	if errors.Is(err, hookd.ErrNotFound) {
 		return nil, nil, notFound("There is no delivery " + id + " in " + sentence(v.tenant.Name))
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	wh, err := s.store.GetWebhook(r.Context(), v.tenant.ID, d.Delivery.WebhookID)
 	return d, wh, err
 }
 

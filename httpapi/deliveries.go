@@ -61,7 +61,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("deliveryId")
-	d, err := s.store.GetDelivery(r.Context(), r.PathValue("tenantId"), id)
+	d, _, err := s.svc.Delivery(r.Context(), r.PathValue("tenantId"), id)
 	if err != nil {
 		return deliveryErr(id, err)
 	}

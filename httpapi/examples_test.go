@@ -72,8 +72,18 @@ func TestBodyMode(t *testing.T) {
 	if r := e.do("GET", "/v1/tenants/acme/webhooks/"+id, adminKey, nil).want(t, 200); r.body["bodyMode"] != "raw" {
 		t.Fatalf("stored: %s", r.raw)
 	}
+	// A delivery's payload is the body its requests carry: the data alone.
+	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{"n": 1}}).want(t, 202)
+	dl := e.do("GET", "/v1/tenants/acme/webhooks/"+id+"/deliveries", adminKey, nil).want(t, 200).body["data"].([]any)
+	dlv := dl[0].(map[string]any)["id"].(string)
+	if p := e.do("GET", "/v1/tenants/acme/deliveries/"+dlv, adminKey, nil).want(t, 200).body["payload"].(map[string]any); len(p) != 1 || p["n"] != 1.0 {
+		t.Fatalf("a raw-mode delivery's payload: %v", p)
+	}
 	e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"bodyMode": "xml"}).want(t, 422).hasField(t, "bodyMode")
 	if r := e.do("PATCH", "/v1/tenants/acme/webhooks/"+id, adminKey, map[string]any{"bodyMode": nil}).want(t, 200); r.body["bodyMode"] != "envelope" {
 		t.Fatalf("null: %s", r.raw)
+	}
+	if p := e.do("GET", "/v1/tenants/acme/deliveries/"+dlv, adminKey, nil).want(t, 200).body["payload"].(map[string]any); p["type"] != "a.b" || p["data"] == nil {
+		t.Fatalf("an envelope-mode delivery's payload: %v", p)
 	}
 }

@@ -13,6 +13,23 @@ func deliveryNotFound(err error, id string) error {
 	return notFound(err, "delivery %s not found", id)
 }
 
+// Delivery reads a delivery with its attempt log and its webhook. Its
+// Payload is the body its requests carry: the event's envelope, or its
+// data alone for a webhook in raw body mode (the contract's "the body
+// sent").
+func (s *Service) Delivery(ctx context.Context, tenantID, id string) (*hookd.DeliveryDetail, *hookd.Webhook, error) {
+	d, err := s.store.GetDelivery(ctx, tenantID, id)
+	if err != nil {
+		return nil, nil, deliveryNotFound(err, id)
+	}
+	wh, err := s.Webhook(ctx, tenantID, d.Delivery.WebhookID)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.Payload = wh.Body(d.Payload)
+	return d, wh, nil
+}
+
 // enabled returns the webhook if it may have deliveries retried: a
 // disabled one may not (enable it first).
 func (s *Service) enabled(ctx context.Context, tenantID, webhookID string) (*hookd.Webhook, error) {
