@@ -469,9 +469,6 @@ func (s *Server) addEndpoint(ctx context.Context, t *hookd.Tenant, in endpointIn
 	wh.Events = []string{hookd.AllEvents}
 	if len(in.FilterTypes) > 0 {
 		wh.Events = in.FilterTypes // null or empty: every type, as in Svix
-		if err := s.ensureTypes(ctx, in.FilterTypes...); err != nil {
-			return nil, err
-		}
 	}
 	wh.Enabled = !in.Disabled
 	if in.RateLimit != nil {
@@ -482,7 +479,7 @@ func (s *Server) addEndpoint(ctx context.Context, t *hookd.Tenant, in endpointIn
 		prefixed := hookd.SecretPrefix + *in.Secret // Svix takes the key with or without whsec_
 		in.Secret = &prefixed
 	}
-	if err := s.svc.CreateWebhook(ctx, wh, in.Secret, nil); err != nil {
+	if err := s.withTypes(ctx, in.FilterTypes, func() error { return s.svc.CreateWebhook(ctx, wh, in.Secret, nil) }); err != nil {
 		return nil, err
 	}
 	return wh, nil
@@ -541,6 +538,26 @@ func (s *Server) endpointSecret(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// withTypes runs fn (a publish or a webhook edit); when it fails only for
+// event type names the catalog lacks, it adds them (ensureTypes) and runs
+// fn again. A request wrong in any other way adds none.
+func (s *Server) withTypes(ctx context.Context, names []string, fn func() error) error {
+	err := fn()
+	var ve *hookd.ValidationError
+	if len(names) == 0 || !errors.As(err, &ve) || len(ve.Details) == 0 {
+		return err
+	}
+	for _, d := range ve.Details {
+		if d.Field != "type" && !strings.HasPrefix(d.Field, "events[") {
+			return err
+		}
+	}
+	if err := s.ensureTypes(ctx, names...); err != nil {
+		return err
+	}
+	return fn()
+}
+
 // ensureTypes adds to the catalog the event type names it lacks: Svix
 // takes any name in a message or an endpoint's filterTypes, hookd's
 // catalog holds every type events are published with (and subscribed
@@ -592,15 +609,15 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if p := bytes.TrimLeft(in.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
 		return hookd.Invalid("payload", "must be a JSON object")
 	}
-	if err := s.ensureTypes(r.Context(), in.EventType); err != nil {
-		return err
-	}
 	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels}
 	if in.EventID != nil {
 		p.ID, p.IDSet = *in.EventID, true
 	}
-	res, err := s.svc.Publish(r.Context(), t.ID, p, nil)
-	if err != nil {
+	var res *hookd.PublishResult
+	if err := s.withTypes(r.Context(), []string{in.EventType}, func() (err error) {
+		res, err = s.svc.Publish(r.Context(), t.ID, p, nil)
+		return err
+	}); err != nil {
 		return err
 	}
 	if res.Duplicate {
@@ -948,10 +965,21 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if in.RateLimit == nil {
 		in.RateLimit = in.ThrottleRate
 	}
-	if err := s.ensureTypes(r.Context(), in.FilterTypes...); err != nil {
+	var wh *hookd.Webhook
+	err = s.withTypes(r.Context(), in.FilterTypes, func() (err error) {
+		wh, err = s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, s.putEdit(in))
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	wh, err := s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, func(wh *hookd.Webhook, _ *hookd.ValidationError) {
+	writeJSON(w, http.StatusOK, toEndpoint(wh))
+	return nil
+}
+
+// putEdit is PUT's edit of an endpoint: it becomes what in says.
+func (s *Server) putEdit(in endpointIn) func(wh *hookd.Webhook, _ *hookd.ValidationError) {
+	return func(wh *hookd.Webhook, _ *hookd.ValidationError) {
 		wh.URL, wh.Description, wh.Channels, wh.Enabled = in.URL, in.Description, in.Channels, !in.Disabled
 		if in.Description != "" {
 			wh.Name = in.Description
@@ -967,12 +995,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 		if in.Metadata != nil {
 			wh.Metadata = in.Metadata
 		}
-	})
-	if err != nil {
-		return err
 	}
-	writeJSON(w, http.StatusOK, toEndpoint(wh))
-	return nil
 }
 
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
@@ -1155,36 +1178,39 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 		}
 		in.Secret = &key
 	}
+	var types []string
 	if in.FilterTypes != nil {
-		if err := s.ensureTypes(r.Context(), *in.FilterTypes...); err != nil {
-			return err
-		}
+		types = *in.FilterTypes
 	}
-	wh, err := s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, func(wh *hookd.Webhook, _ *hookd.ValidationError) {
-		if in.URL != nil {
-			wh.URL = *in.URL
-		}
-		if in.Description != nil {
-			wh.Description = *in.Description
-		}
-		if in.FilterTypes != nil {
-			wh.Events = []string{hookd.AllEvents}
-			if len(*in.FilterTypes) > 0 {
-				wh.Events = *in.FilterTypes
+	var wh *hookd.Webhook
+	err = s.withTypes(r.Context(), types, func() (err error) {
+		wh, err = s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, func(wh *hookd.Webhook, _ *hookd.ValidationError) {
+			if in.URL != nil {
+				wh.URL = *in.URL
 			}
-		}
-		if in.Channels != nil {
-			wh.Channels = *in.Channels
-		}
-		if in.Disabled != nil {
-			wh.Enabled = !*in.Disabled
-		}
-		if in.RateLimit != nil {
-			wh.RateLimit = *in.RateLimit
-		}
-		if in.Metadata != nil {
-			wh.Metadata = *in.Metadata
-		}
+			if in.Description != nil {
+				wh.Description = *in.Description
+			}
+			if in.FilterTypes != nil {
+				wh.Events = []string{hookd.AllEvents}
+				if len(*in.FilterTypes) > 0 {
+					wh.Events = *in.FilterTypes
+				}
+			}
+			if in.Channels != nil {
+				wh.Channels = *in.Channels
+			}
+			if in.Disabled != nil {
+				wh.Enabled = !*in.Disabled
+			}
+			if in.RateLimit != nil {
+				wh.RateLimit = *in.RateLimit
+			}
+			if in.Metadata != nil {
+				wh.Metadata = *in.Metadata
+			}
+		})
+		return err
 	})
 	if err != nil {
 		return err

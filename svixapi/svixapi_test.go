@@ -52,7 +52,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -481,5 +481,36 @@ func TestPatchSecretOfNativeWebhook(t *testing.T) {
 	}
 	if _, s := e.do("GET", path+"/secret", ""); s["key"] != key {
 		t.Fatalf("the secret: %v", s)
+	}
+}
+
+// A message or an endpoint naming types the catalog lacks adds them only
+// when nothing else is wrong with it.
+func TestNewTypesOnlyWithValidRequests(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"brand.new","payload":{},"channels":[""]}`); code != 422 {
+		t.Fatalf("a message with a bad channel: %d", code)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"ftp://example.com","filterTypes":["other.new"]}`); code != 422 {
+		t.Fatalf("an endpoint with a bad URL: %d", code)
+	}
+	for _, name := range []string{"brand.new", "other.new"} {
+		if code, _ := e.do("GET", "/api/v1/event-type/"+name, ""); code != 404 {
+			t.Fatalf("a refused request added %s: %d", name, code)
+		}
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"brand.new","payload":{}}`); code != 202 {
+		t.Fatalf("a good message of a new type: %d", code)
+	}
+	if code, ep := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/h","filterTypes":["other.new"]}`); code != 201 {
+		t.Fatalf("a good endpoint with a new type: %d %v", code, ep)
+	} else if code, _ := e.do("PATCH", "/api/v1/app/acme/endpoint/"+ep["id"].(string), `{"url":"ftp://x","filterTypes":["third.new"]}`); code != 422 {
+		t.Fatalf("a bad PATCH: %d", code)
+	}
+	for name, want := range map[string]int{"brand.new": 200, "other.new": 200, "third.new": 404} {
+		if code, _ := e.do("GET", "/api/v1/event-type/"+name, ""); code != want {
+			t.Fatalf("%s: %d, want %d", name, code, want)
+		}
 	}
 }
