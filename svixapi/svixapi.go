@@ -19,6 +19,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -771,8 +772,93 @@ type attemptOut struct {
 	Timestamp          time.Time `json:"timestamp"`
 }
 
-// attemptsOf are a delivery's attempts, newest first.
-func (s *Server) attemptsOf(r *http.Request, d *hookd.Delivery, url string) ([]attemptOut, error) {
+// attemptFilter is an attempt list's query: Svix's filters.
+type attemptFilter struct {
+	status, codeClass *int
+	after, before     time.Time
+	types             map[string]bool
+	channel           string
+	none              bool // a tag: hookd keeps none, so nothing matches
+	withContent       bool
+}
+
+func parseAttemptFilter(r *http.Request) (*attemptFilter, error) {
+	qs := r.URL.Query()
+	f := &attemptFilter{withContent: qs.Get("with_content") != "false", channel: qs.Get("channel"), none: qs.Get("tag") != ""}
+	v := &hookd.ValidationError{}
+	for _, n := range []struct {
+		name string
+		to   **int
+	}{{"status", &f.status}, {"status_code_class", &f.codeClass}} {
+		if s := qs.Get(n.name); s != "" {
+			i, err := strconv.Atoi(s)
+			if err != nil {
+				v.Add(n.name, "must be an integer")
+				continue
+			}
+			*n.to = &i
+		}
+	}
+	for _, b := range []struct {
+		name string
+		to   *time.Time
+	}{{"after", &f.after}, {"before", &f.before}} {
+		if s := qs.Get(b.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				v.Add(b.name, "must be an RFC 3339 date-time")
+			}
+			*b.to = t
+		}
+	}
+	for _, list := range qs["event_types"] {
+		for _, typ := range strings.Split(list, ",") {
+			if typ != "" {
+				if f.types == nil {
+					f.types = map[string]bool{}
+				}
+				f.types[typ] = true
+			}
+		}
+	}
+	return f, v.Err()
+}
+
+// mayMatch reports whether d's attempts may match (its event's type and
+// channel).
+func (s *Server) mayMatch(r *http.Request, f *attemptFilter, d *hookd.Delivery) (bool, error) {
+	if f.none || f.types != nil && !f.types[d.EventType] {
+		return false, nil
+	}
+	if f.channel == "" {
+		return true, nil
+	}
+	ev, err := s.store.GetEvent(r.Context(), d.TenantID, d.EventID)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(ev.Channels, f.channel), nil
+}
+
+// attempt reports whether an attempt matches: Svix's status (0 success, 2
+// failed), its status code class (0 no answer, 100, 200 … 500), and the
+// after/before bounds of its time.
+func (f *attemptFilter) attempt(a attemptOut) bool {
+	switch {
+	case f.status != nil && a.Status != *f.status,
+		f.codeClass != nil && a.ResponseStatusCode/100*100 != *f.codeClass,
+		!f.after.IsZero() && a.Timestamp.Before(f.after),
+		!f.before.IsZero() && a.Timestamp.After(f.before):
+		return false
+	}
+	return true
+}
+
+// attemptsOf are a delivery's attempts that f lets through, newest first.
+func (s *Server) attemptsOf(r *http.Request, f *attemptFilter, d *hookd.Delivery, url string) ([]attemptOut, error) {
+	if ok, err := s.mayMatch(r, f, d); !ok || err != nil {
+		return nil, err
+	}
 	detail, err := s.store.GetDelivery(r.Context(), d.TenantID, d.ID)
 	if err != nil {
 		return nil, err
@@ -789,13 +875,22 @@ func (s *Server) attemptsOf(r *http.Request, d *hookd.Delivery, url string) ([]a
 		if a.Manual {
 			at.TriggerType = 1
 		}
-		out = append(out, at)
+		if !f.withContent {
+			at.Response = ""
+		}
+		if f.attempt(at) {
+			out = append(out, at)
+		}
 	}
 	return out, nil
 }
 
 func (s *Server) endpointAttempts(w http.ResponseWriter, r *http.Request) error {
 	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseAttemptFilter(r)
 	if err != nil {
 		return err
 	}
@@ -806,7 +901,7 @@ func (s *Server) endpointAttempts(w http.ResponseWriter, r *http.Request) error 
 	}
 	var out []attemptOut
 	for _, d := range ds {
-		as, err := s.attemptsOf(r, d, wh.URL)
+		as, err := s.attemptsOf(r, f, d, wh.URL)
 		if err != nil {
 			return err
 		}
@@ -819,6 +914,10 @@ func (s *Server) endpointAttempts(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseAttemptFilter(r)
 	if err != nil {
 		return err
 	}
@@ -844,7 +943,7 @@ func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 		if only != "" && d.WebhookID != only && (wh == nil || wh.UID != only) {
 			continue
 		}
-		as, err := s.attemptsOf(r, d, url)
+		as, err := s.attemptsOf(r, f, d, url)
 		if err != nil {
 			return err
 		}

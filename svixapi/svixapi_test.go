@@ -178,6 +178,11 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code, st := e.do("GET", "/api/v1/app/acme/endpoint/"+id+"/stats", ""); code != 200 || st["pending"] != 1.0 || st["success"] != 0.0 {
 		t.Fatalf("stats: %d %v", code, st)
 	}
+	for _, q := range []string{"status=x", "status_code_class=5xx", "before=yesterday"} {
+		if code, bad := e.do("GET", "/api/v1/app/acme/attempt/endpoint/"+id+"?"+q, ""); code != 422 {
+			t.Fatalf("attempts ?%s: %d %v", q, code, bad)
+		}
+	}
 	// Headers: PATCH adds and removes, a sensitive one's value is never shown.
 	if code, _ := e.do("PATCH", "/api/v1/app/acme/endpoint/"+id+"/headers", `{"headers":{"X-Team":"billing","Authorization":"Bearer s3cret"}}`); code != 204 {
 		t.Fatalf("patch headers: %d", code)

@@ -38,6 +38,7 @@ func TestSvixSDK(t *testing.T) {
 			downHits.Add(1)
 			if down.Load() {
 				w.WriteHeader(500)
+				io.WriteString(w, "down")
 			}
 			return
 		}
@@ -209,6 +210,40 @@ func TestSvixSDK(t *testing.T) {
 	down1, err := client.MessageAttempt.ListByEndpoint(ctx, app.Id, failing, nil)
 	if err != nil || len(down1.Data) != 2 || down1.Data[0].TriggerType != 1 || down1.Data[1].TriggerType != 0 || down1.Data[0].Status != 0 {
 		t.Fatalf("the recovered endpoint's attempts: %+v, %v", down1, err)
+	}
+	// The attempt lists' filters: status, status code class, event types,
+	// channel, a tag (hookd keeps none), content.
+	for _, tc := range []struct {
+		name string
+		opts svix.MessageAttemptListOptions
+		want int
+	}{
+		{"failed", svix.MessageAttemptListOptions{Status: ptr(svix.MessageStatus(2))}, 1},
+		{"succeeded", svix.MessageAttemptListOptions{Status: ptr(svix.MessageStatus(0))}, 1},
+		{"another type", svix.MessageAttemptListOptions{EventTypes: &[]string{"other.type"}}, 0},
+		{"its type", svix.MessageAttemptListOptions{EventTypes: &[]string{"invoice.paid"}}, 2},
+		{"a channel it lacks", svix.MessageAttemptListOptions{Channel: ptr("eu")}, 0},
+		{"a tag", svix.MessageAttemptListOptions{Tag: ptr("t")}, 0},
+		{"after now", svix.MessageAttemptListOptions{After: ptr(time.Now().Add(time.Minute))}, 0},
+	} {
+		as, err := client.MessageAttempt.ListByEndpoint(ctx, app.Id, failing, &tc.opts)
+		if err != nil || len(as.Data) != tc.want {
+			t.Fatalf("the failing endpoint's attempts, %s: %+v, %v", tc.name, as, err)
+		}
+	}
+	// (status_code_class over plain HTTP: v1.44.0's ListByEndpoint drops
+	// that option, calling req.StatusCodeClass without keeping its result.)
+	for class, want := range map[string]int{"500": 1, "200": 1, "400": 0} {
+		as := admin(t, base).must(200, "GET", "/api/v1/app/acme/attempt/endpoint/"+failing+"?status_code_class="+class, nil)["data"].([]any)
+		if len(as) != want {
+			t.Fatalf("status_code_class=%s: %v", class, as)
+		}
+	}
+	if as, err := client.MessageAttempt.ListByEndpoint(ctx, app.Id, failing, nil); err != nil || as.Data[1].Response != "down" {
+		t.Fatalf("attempts with content: %+v, %v", as, err)
+	}
+	if as, err := client.MessageAttempt.ListByEndpoint(ctx, app.Id, failing, &svix.MessageAttemptListOptions{WithContent: ptr(false)}); err != nil || as.Data[1].Response != "" {
+		t.Fatalf("attempts without content: %+v, %v", as, err)
 	}
 	// Resend: one more attempt of a message to an endpoint, by hand.
 	mu.Lock()
