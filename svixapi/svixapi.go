@@ -1378,9 +1378,26 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// since and until bound the deliveries' creation time, as Svix's do.
+	q := hookd.TenantDeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID}
+	v := &hookd.ValidationError{}
+	for _, b := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if s := r.URL.Query().Get(b.name); s != "" {
+			if *b.to, err = time.Parse(time.RFC3339Nano, s); err != nil {
+				v.Add(b.name, "must be an RFC 3339 date-time")
+			}
+		}
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
 	count := map[hookd.DeliveryStatus]int{}
 	for _, st := range []hookd.DeliveryStatus{hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusPending, hookd.StatusRetrying} {
-		if count[st], err = s.store.CountTenantDeliveries(r.Context(), hookd.TenantDeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Status: st}); err != nil {
+		q.Status = st
+		if count[st], err = s.store.CountTenantDeliveries(r.Context(), q); err != nil {
 			return err
 		}
 	}

@@ -178,6 +178,16 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code, st := e.do("GET", "/api/v1/app/acme/endpoint/"+id+"/stats", ""); code != 200 || st["pending"] != 1.0 || st["success"] != 0.0 {
 		t.Fatalf("stats: %d %v", code, st)
 	}
+	hour := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if code, st := e.do("GET", "/api/v1/app/acme/endpoint/"+id+"/stats?since="+hour, ""); code != 200 || st["pending"] != 0.0 {
+		t.Fatalf("stats since an hour from now: %d %v", code, st)
+	}
+	if code, st := e.do("GET", "/api/v1/app/acme/endpoint/"+id+"/stats?until="+hour, ""); code != 200 || st["pending"] != 1.0 {
+		t.Fatalf("stats until an hour from now: %d %v", code, st)
+	}
+	if code, _ := e.do("GET", "/api/v1/app/acme/endpoint/"+id+"/stats?since=soon", ""); code != 422 {
+		t.Fatalf("stats with a bad since: %d", code)
+	}
 	for _, q := range []string{"status=x", "status_code_class=5xx", "before=yesterday"} {
 		if code, bad := e.do("GET", "/api/v1/app/acme/attempt/endpoint/"+id+"?"+q, ""); code != 422 {
 			t.Fatalf("attempts ?%s: %d %v", q, code, bad)
