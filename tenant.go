@@ -11,6 +11,9 @@ type Tenant struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Metadata is its callers' own key-value pairs (Svix's application
+	// metadata); /v1 shows it when set.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // Validate checks the fields a client sets.
@@ -20,6 +23,7 @@ func (t *Tenant) Validate() error {
 		v.Add("id", ExternalIDRule)
 	}
 	validateName(v, "name", t.Name)
+	validateMetadata(v, t.Metadata)
 	return v.Err()
 }
 

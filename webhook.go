@@ -143,16 +143,7 @@ func (w *Webhook) Validate(r WebhookRules) error {
 	} else {
 		CheckText(v, "description", w.Description)
 	}
-	if len(w.Metadata) > 50 {
-		v.Add("metadata", "must have at most 50 entries")
-	}
-	for k, val := range w.Metadata {
-		if len(k) > 128 || len(val) > 1024 {
-			v.Add("metadata."+k, "keys must be at most 128 and values 1024 characters")
-		} else if CheckText(v, "metadata", k) {
-			CheckText(v, "metadata."+k, val)
-		}
-	}
+	validateMetadata(v, w.Metadata)
 	w.Signature.validate(v)
 	if w.UID != "" && !ValidExternalID(w.UID) {
 		v.Add("uid", ExternalIDRule)
@@ -446,4 +437,19 @@ func (w *Webhook) Body(payload []byte) []byte {
 		return payload
 	}
 	return env.Data
+}
+
+// validateMetadata checks a webhook's or a tenant's metadata: at most 50
+// entries of clean text, keys up to 128 characters and values up to 1024.
+func validateMetadata(v *ValidationError, m map[string]string) {
+	if len(m) > 50 {
+		v.Add("metadata", "must have at most 50 entries")
+	}
+	for k, val := range m {
+		if len(k) > 128 || len(val) > 1024 {
+			v.Add("metadata."+k, "keys must be at most 128 and values 1024 characters")
+		} else if CheckText(v, "metadata", k) {
+			CheckText(v, "metadata."+k, val)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/sqlrow"
@@ -20,22 +21,16 @@ func (s *Store) SetAdminKeyHash(ctx context.Context, hash []byte) error {
 }
 
 func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt))
+	meta, err := sqlrow.TenantMetadata(t)
+	if err != nil {
+		return fmt.Errorf("create tenant: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO tenants (id, name, created_at, metadata) VALUES ($1, $2, $3, $4)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt), meta)
 	return wrap("create tenant "+t.ID, err)
 }
 
-func scanTenant(r sqlrow.Scanner) (*hookd.Tenant, error) {
-	t := &hookd.Tenant{}
-	var created int64
-	if err := r.Scan(&t.ID, &t.Name, &created); err != nil {
-		return nil, err
-	}
-	t.CreatedAt = sqlrow.FromMicros(created)
-	return t, nil
-}
-
 func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error) {
-	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT id, name, created_at FROM tenants WHERE id = $1`, id))
+	t, err := sqlrow.ScanTenant(s.pool.QueryRow(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants WHERE id = $1`, id))
 	return t, wrap("get tenant", err)
 }
 
@@ -44,13 +39,17 @@ func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant,
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
 		return nil, 0, wrap("count tenants", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT $1 OFFSET $2`, p.Limit, p.Offset)
-	out, err := collect(rows, err, "list tenants", scanTenant)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants ORDER BY created_at, id LIMIT $1 OFFSET $2`, p.Limit, p.Offset)
+	out, err := collect(rows, err, "list tenants", sqlrow.ScanTenant)
 	return out, total, err
 }
 
 func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
-	return s.changeOne(ctx, "update tenant", `UPDATE tenants SET name = $1 WHERE id = $2`, t.Name, t.ID)
+	meta, err := sqlrow.TenantMetadata(t)
+	if err != nil {
+		return fmt.Errorf("update tenant: %w", err)
+	}
+	return s.changeOne(ctx, "update tenant", `UPDATE tenants SET name = $1, metadata = $3 WHERE id = $2`, t.Name, t.ID, meta)
 }
 
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {

@@ -31,8 +31,12 @@ func (s *Store) SetAdminKeyHash(ctx context.Context, hash []byte) error {
 }
 
 func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
+	meta, err := sqlrow.TenantMetadata(t)
+	if err != nil {
+		return fmt.Errorf("create tenant: %w", err)
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt))
+		_, err := tx.Exec(`INSERT INTO tenants (id, name, created_at, metadata) VALUES (?, ?, ?, ?)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt), meta)
 		if isUnique(err) {
 			return fmt.Errorf("create tenant %s: %w", t.ID, hookd.ErrConflict)
 		}
@@ -44,13 +48,10 @@ func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
 }
 
 func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error) {
-	t := &hookd.Tenant{}
-	var created int64
-	err := s.queryRow(ctx, `SELECT id, name, created_at FROM tenants WHERE id = ?`, id).Scan(&t.ID, &t.Name, &created)
+	t, err := sqlrow.ScanTenant(s.queryRow(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants WHERE id = ?`, id))
 	if err != nil {
 		return nil, notFound("get tenant", err)
 	}
-	t.CreatedAt = sqlrow.FromMicros(created)
 	return t, nil
 }
 
@@ -59,27 +60,29 @@ func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant,
 	if err := s.queryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count tenants: %w", err)
 	}
-	rows, err := s.queryRead(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT ? OFFSET ?`, p.Limit, p.Offset)
+	rows, err := s.queryRead(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants ORDER BY created_at, id LIMIT ? OFFSET ?`, p.Limit, p.Offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list tenants: %w", err)
 	}
 	defer rows.Close()
 	out := []*hookd.Tenant{}
 	for rows.Next() {
-		t := &hookd.Tenant{}
-		var created int64
-		if err := rows.Scan(&t.ID, &t.Name, &created); err != nil {
+		t, err := sqlrow.ScanTenant(rows)
+		if err != nil {
 			return nil, 0, fmt.Errorf("list tenants: %w", err)
 		}
-		t.CreatedAt = sqlrow.FromMicros(created)
 		out = append(out, t)
 	}
 	return out, total, rows.Err()
 }
 
 func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
+	meta, err := sqlrow.TenantMetadata(t)
+	if err != nil {
+		return fmt.Errorf("update tenant: %w", err)
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE tenants SET name = ? WHERE id = ?`, t.Name, t.ID)
+		res, err := tx.Exec(`UPDATE tenants SET name = ?, metadata = ? WHERE id = ?`, t.Name, meta, t.ID)
 		if err := affected("update tenant", res, err); err != nil {
 			return err
 		}

@@ -140,19 +140,27 @@ func testTenants(t *testing.T, s hookd.Store) {
 	wantErr(t, s.CreateTenant(ctx(), &hookd.Tenant{ID: "acme", Name: "again", CreatedAt: base}), hookd.ErrConflict)
 	got, err := s.GetTenant(ctx(), "acme")
 	must(t, err)
-	if got.Name != "Tenant acme" || !got.CreatedAt.Equal(base) {
+	if got.Name != "Tenant acme" || !got.CreatedAt.Equal(base) || got.Metadata != nil {
 		t.Fatalf("GetTenant = %+v", got)
 	}
-	got.Name = "Acme Inc."
+	got.Name, got.Metadata = "Acme Inc.", map[string]string{"plan": "pro"}
 	must(t, s.UpdateTenant(ctx(), got))
 	got, _ = s.GetTenant(ctx(), "acme")
-	if got.Name != "Acme Inc." {
-		t.Fatalf("name not updated: %q", got.Name)
+	if got.Name != "Acme Inc." || got.Metadata["plan"] != "pro" {
+		t.Fatalf("not updated: %+v", got)
 	}
 	list, total, err := s.ListTenants(ctx(), hookd.Page{Limit: 1, Offset: 1})
 	must(t, err)
 	if total != 2 || len(list) != 1 || list[0].ID != "globex" {
 		t.Fatalf("ListTenants = %d %+v", total, list)
+	}
+	if first, _, _ := s.ListTenants(ctx(), hookd.Page{Limit: 1}); first[0].Metadata["plan"] != "pro" {
+		t.Fatalf("listed without its metadata: %+v", first[0])
+	}
+	got.Metadata = nil
+	must(t, s.UpdateTenant(ctx(), got))
+	if got, _ = s.GetTenant(ctx(), "acme"); got.Metadata != nil {
+		t.Fatalf("metadata not cleared: %+v", got.Metadata)
 	}
 	wantErr(t, s.UpdateTenant(ctx(), &hookd.Tenant{ID: "nope", Name: "x"}), hookd.ErrNotFound)
 	must(t, s.DeleteTenant(ctx(), "globex"))

@@ -315,7 +315,11 @@ type appOut struct {
 }
 
 func toApp(t *hookd.Tenant) appOut {
-	return appOut{ID: t.ID, UID: t.ID, Name: t.Name, Metadata: map[string]string{}, CreatedAt: t.CreatedAt, UpdatedAt: t.CreatedAt}
+	out := appOut{ID: t.ID, UID: t.ID, Name: t.Name, Metadata: t.Metadata, CreatedAt: t.CreatedAt, UpdatedAt: t.CreatedAt}
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
+	}
+	return out
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
@@ -335,7 +339,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	t := &hookd.Tenant{ID: id, Name: in.Name}
+	t := &hookd.Tenant{ID: id, Name: in.Name, Metadata: in.Metadata}
 	if err := s.svc.CreateTenant(r.Context(), t, nil); err != nil {
 		return err
 	}
@@ -1211,7 +1215,7 @@ func (s *Server) putApp(w http.ResponseWriter, r *http.Request) error {
 		if err := decode(r, &in); err != nil {
 			return err
 		}
-		t := &hookd.Tenant{ID: r.PathValue("app"), Name: in.Name}
+		t := &hookd.Tenant{ID: r.PathValue("app"), Name: in.Name, Metadata: in.Metadata}
 		if err := s.svc.CreateTenant(r.Context(), t, nil); err != nil {
 			return err
 		}
@@ -1221,20 +1225,29 @@ func (s *Server) putApp(w http.ResponseWriter, r *http.Request) error {
 	return s.patchApp(w, r)
 }
 
-// patchApp renames an application (its name is all hookd keeps of it).
+// patchApp changes an application's name and metadata (all hookd keeps
+// of it but its id).
 func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.app(r)
 	if err != nil {
 		return err
 	}
 	var in struct {
-		Name *string `json:"name"`
+		Name     *string            `json:"name"`
+		Metadata *map[string]string `json:"metadata"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.Name != nil {
-		if t, err = s.svc.UpdateTenant(r.Context(), t.ID, func(t *hookd.Tenant, _ *hookd.ValidationError) { t.Name = *in.Name }); err != nil {
+	if in.Name != nil || in.Metadata != nil {
+		if t, err = s.svc.UpdateTenant(r.Context(), t.ID, func(t *hookd.Tenant, _ *hookd.ValidationError) {
+			if in.Name != nil {
+				t.Name = *in.Name
+			}
+			if in.Metadata != nil {
+				t.Metadata = *in.Metadata
+			}
+		}); err != nil {
 			return err
 		}
 	}

@@ -212,6 +212,16 @@ func TestEndpointsAndMessages(t *testing.T) {
 	if code, a := e.do("PATCH", "/api/v1/app/acme", `{"name":"Acme 2"}`); code != 200 || a["name"] != "Acme 2" {
 		t.Fatalf("patch app: %d %v", code, a)
 	}
+	// An application keeps its metadata.
+	if code, a := e.do("PATCH", "/api/v1/app/acme", `{"metadata":{"plan":"pro"}}`); code != 200 || a["metadata"].(map[string]any)["plan"] != "pro" || a["name"] != "Acme 2" {
+		t.Fatalf("patch app metadata: %d %v", code, a)
+	}
+	if _, a := e.do("GET", "/api/v1/app/acme", ""); a["metadata"].(map[string]any)["plan"] != "pro" {
+		t.Fatalf("app metadata read back: %v", a)
+	}
+	if code, a := e.do("POST", "/api/v1/app", `{"name":"Meta","uid":"meta","metadata":{"region":"eu"}}`); code != 201 || a["metadata"].(map[string]any)["region"] != "eu" {
+		t.Fatalf("an app made with metadata: %d %v", code, a)
+	}
 	// An endpoint's uid names it in paths, and is its tenant's only.
 	if code, u := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/u","uid":"billing-ep"}`); code != 201 || u["uid"] != "billing-ep" {
 		t.Fatalf("an endpoint with a uid: %d %v", code, u)

@@ -547,3 +547,31 @@ func TenantDeliveriesWhere(q hookd.TenantDeliveryQuery, ph func(int) string) (st
 	}
 	return where, args
 }
+
+// TenantCols are the tenants table's columns in the order ScanTenant reads.
+const TenantCols = `id, name, created_at, metadata`
+
+// ScanTenant reads one tenant (TenantCols).
+func ScanTenant(r Scanner) (*hookd.Tenant, error) {
+	t := &hookd.Tenant{}
+	var created int64
+	var meta sql.NullString
+	if err := r.Scan(&t.ID, &t.Name, &created, &meta); err != nil {
+		return nil, err
+	}
+	t.CreatedAt = FromMicros(created)
+	if meta.Valid {
+		if err := json.Unmarshal([]byte(meta.String), &t.Metadata); err != nil {
+			return nil, fmt.Errorf("tenant %s metadata: %w", t.ID, err)
+		}
+	}
+	return t, nil
+}
+
+// TenantMetadata is a tenant's metadata for its column: NULL when none.
+func TenantMetadata(t *hookd.Tenant) (any, error) {
+	if len(t.Metadata) == 0 {
+		return nil, nil
+	}
+	return JSONText(t.Metadata)
+}
