@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -134,8 +135,13 @@ type BenchRow struct {
 	RSSEndMB        float64 `json:"rssEndMB,omitempty"`
 	// Duplicates counts deliveries received more than once (rows that
 	// track it).
-	Duplicates int64  `json:"duplicates"`
-	Note       string `json:"note,omitempty"`
+	Duplicates int64 `json:"duplicates"`
+	// FailedAttempts counts the attempts of the row's hookd that failed,
+	// by OpenTelemetry error.type (from its /metrics): a delivery whose
+	// first attempt failed waits for the retry schedule (5 s first), which
+	// is what a row's max latency of seconds is.
+	FailedAttempts map[string]int `json:"failedAttempts,omitempty"`
+	Note           string         `json:"note,omitempty"`
 }
 
 // BenchReport is the whole run.
@@ -256,6 +262,9 @@ func printReport(w io.Writer, rep *BenchReport) {
 	for _, r := range rep.Rows {
 		if r.Note != "" {
 			fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Note)
+		}
+		if len(r.FailedAttempts) > 0 {
+			fmt.Fprintf(w, "%s: failed attempts (retried on the schedule, 5 s first): %v\n", r.Scenario, r.FailedAttempts)
 		}
 		if r.Scenario == "soak" || r.Scenario == "fairness" {
 			fmt.Fprintf(w, "%s: %d deliveries received more than once\n", r.Scenario, r.Duplicates)
@@ -627,7 +636,41 @@ func loadRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, p *ho
 		row.Note = "fanout1 offered half the rate the fanout1 row reached"
 	}
 	percentiles(rcv.Reset(), row)
+	row.FailedAttempts = failedAttempts(p.url)
 	return row, nil
+}
+
+// failedAttempts reads hookd's failed attempts by error type from its
+// /metrics (nil when it has none, or no /metrics to read).
+func failedAttempts(base string) map[string]int {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	var out map[string]int
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "http_client_request_duration_seconds_count{") {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, `error_type="`)
+		typ, _, _ := strings.Cut(rest, `"`)
+		if !ok || typ == "" {
+			continue
+		}
+		fields := strings.Fields(line)
+		n, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil || n == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[typ] += int(n)
+	}
+	return out
 }
 
 // runBacklog creates Backlog pending deliveries with workers off (--role

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -52,5 +55,28 @@ func TestBenchSmoke(t *testing.T) {
 		if r.Scenario == "fairness" && r.Duplicates != 0 {
 			t.Errorf("fairness: %d received twice", r.Duplicates)
 		}
+	}
+}
+
+// A row's failed attempts are read from hookd's /metrics: the attempt
+// histogram's counts with an error type, summed by type.
+func TestFailedAttemptsFromMetrics(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `# TYPE http_client_request_duration_seconds histogram
+http_client_request_duration_seconds_bucket{error_type="",http_request_method="POST",http_response_status_code="200",le="0.005"} 3
+http_client_request_duration_seconds_count{error_type="",http_request_method="POST",http_response_status_code="200"} 90
+http_client_request_duration_seconds_count{error_type="500",http_request_method="POST",http_response_status_code="500"} 2
+http_client_request_duration_seconds_count{error_type="timeout",http_request_method="POST",http_response_status_code=""} 1
+http_client_request_duration_seconds_count{error_type="timeout",http_request_method="POST",http_response_status_code="504"} 4
+hookd_attempts_total{outcome="failure"} 7
+`)
+	}))
+	defer srv.Close()
+	got := failedAttempts(srv.URL)
+	if len(got) != 2 || got["500"] != 2 || got["timeout"] != 5 {
+		t.Fatalf("failed attempts = %v", got)
+	}
+	if got := failedAttempts("http://127.0.0.1:1"); got != nil {
+		t.Fatalf("no /metrics to read: %v", got)
 	}
 }
