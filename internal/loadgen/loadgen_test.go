@@ -108,4 +108,18 @@ func TestPublish(t *testing.T) {
 	if sent := n.Load(); sent > 60 || accepted > (sent+1)/2 || accepted < sent/2-2 || took < 450*time.Millisecond {
 		t.Fatalf("at 100/s for 0.5 s: %d sent, %d accepted, %v", sent, accepted, took)
 	}
+	// Slowest holds the longest accepted call.
+	var first atomic.Bool
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			time.Sleep(30 * time.Millisecond)
+		}
+		w.WriteHeader(202)
+	}))
+	defer slow.Close()
+	var slowest atomic.Int64
+	Publish(context.Background(), Load{URL: slow.URL, Key: "k", Publishers: 2, Body: EventBody(10), Duration: 10 * time.Second, Limit: 10, Slowest: &slowest})
+	if d := time.Duration(slowest.Load()); d < 30*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("slowest call %v, one took 30 ms", d)
+	}
 }

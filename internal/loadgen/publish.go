@@ -30,6 +30,9 @@ type Load struct {
 	Duration   time.Duration // how long to publish
 	Limit      int64         // stop once this many are accepted; 0 no limit
 	Progress   func(accepted int64)
+	// Slowest, when set, holds the longest an accepted publish call took
+	// (nanoseconds): a stall on hookd's publish side shows here.
+	Slowest *atomic.Int64
 }
 
 // Publish sends events for l.Duration (or until l.Limit are accepted) and
@@ -56,6 +59,7 @@ func Publish(ctx context.Context, l Load) (int64, time.Duration) {
 				}
 				req, _ := http.NewRequestWithContext(pctx, "POST", l.URL, bytes.NewReader(l.Body()))
 				req.Header.Set("Authorization", "Bearer "+l.Key)
+				t0 := time.Now()
 				res, err := client.Do(req)
 				if err != nil {
 					continue
@@ -64,6 +68,14 @@ func Publish(ctx context.Context, l Load) (int64, time.Duration) {
 				res.Body.Close()
 				if res.StatusCode == http.StatusAccepted {
 					accepted.Add(1)
+					if l.Slowest != nil {
+						for d := int64(time.Since(t0)); ; {
+							cur := l.Slowest.Load()
+							if d <= cur || l.Slowest.CompareAndSwap(cur, d) {
+								break
+							}
+						}
+					}
 				}
 			}
 		}()
