@@ -1157,6 +1157,10 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	v := &hookd.ValidationError{}
+	if len(q.Types) > 100 {
+		// Each is a parameter of the query.
+		v.Add("event_types", "must name at most 100 types")
+	}
 	for _, b := range []struct {
 		name string
 		to   *time.Time

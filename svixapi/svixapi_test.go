@@ -423,6 +423,9 @@ func TestMessageFilters(t *testing.T) {
 	if got := ids("?before=" + at.Add(-time.Hour).Format(time.RFC3339Nano)); got != "" {
 		t.Errorf("before an hour earlier: %s", got)
 	}
+	if code, _ := e.do("GET", "/api/v1/app/acme/msg?event_types="+strings.Repeat("a,", 101), ""); code != 422 {
+		t.Errorf("101 event types: %d", code)
+	}
 	if code, bad := e.do("GET", "/api/v1/app/acme/msg?before=yesterday", ""); code != 422 || bad["detail"] == nil {
 		t.Errorf("a bad date: %d %v", code, bad)
 	}
