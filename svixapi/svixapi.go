@@ -19,6 +19,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -480,9 +481,9 @@ func (s *Server) addEndpoint(ctx context.Context, t *hookd.Tenant, in endpointIn
 		wh.RateLimit = *in.RateLimit
 	}
 	wh.Signature, wh.BodyMode = &hookd.Signature{Scheme: hookd.SchemeSvix}, hookd.BodyRaw
-	if in.Secret != nil && !strings.HasPrefix(*in.Secret, hookd.SecretPrefix) {
-		prefixed := hookd.SecretPrefix + *in.Secret // Svix takes the key with or without whsec_
-		in.Secret = &prefixed
+	if in.Secret != nil {
+		key := svixKey(wh.Signature, *in.Secret)
+		in.Secret = &key
 	}
 	if err := s.withTypes(ctx, in.FilterTypes, func() error { return s.svc.CreateWebhook(ctx, wh, in.Secret, nil) }); err != nil {
 		return nil, err
@@ -654,18 +655,27 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// svixKey is a secret as Svix takes it, with or without whsec_, made the
+// key a webhook of sig stores: prefixed for the Standard Webhooks family
+// (a signing key's own prefix kept), as given for the others.
+func svixKey(sig *hookd.Signature, key string) string {
+	if sig.MultiSignature() && !strings.HasPrefix(key, hookd.SecretPrefix) && !strings.HasPrefix(key, hookd.SigningKeyPrefix) {
+		return hookd.SecretPrefix + key
+	}
+	return key
+}
+
 // rotate gives wh a new secret, key (with or without whsec_, as Svix takes
 // it) or a fresh one when nil; the old one stays valid for 24 hours, as in
 // Svix, where the webhook's scheme can carry two signatures (one made
 // through /v1 may sign with one; then the new one signs alone).
 func (s *Server) rotate(ctx context.Context, wh *hookd.Webhook, key *string) error {
-	multi := wh.Signature.MultiSignature()
-	if key != nil && multi && !strings.HasPrefix(*key, hookd.SecretPrefix) && !strings.HasPrefix(*key, hookd.SigningKeyPrefix) {
-		prefixed := hookd.SecretPrefix + *key
-		key = &prefixed
+	if key != nil {
+		k := svixKey(wh.Signature, *key)
+		key = &k
 	}
 	grace := 24 * time.Hour
-	if !multi {
+	if !wh.Signature.MultiSignature() {
 		grace = 0
 	}
 	_, err := s.svc.RotateSecret(ctx, wh.TenantID, wh.ID, key, &grace)
@@ -803,29 +813,40 @@ func parseAttemptFilter(r *http.Request) (*attemptFilter, error) {
 			*n.to = &i
 		}
 	}
-	for _, b := range []struct {
-		name string
-		to   *time.Time
-	}{{"after", &f.after}, {"before", &f.before}} {
-		if s := qs.Get(b.name); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				v.Add(b.name, "must be an RFC 3339 date-time")
-			}
-			*b.to = t
+	queryTime(qs, v, "after", &f.after)
+	queryTime(qs, v, "before", &f.before)
+	for _, typ := range queryTypes(qs) {
+		if f.types == nil {
+			f.types = map[string]bool{}
 		}
+		f.types[typ] = true
 	}
+	return f, v.Err()
+}
+
+// queryTypes is a query's event_types: repeated (Svix's SDKs) or listed
+// with commas.
+func queryTypes(qs url.Values) []string {
+	var out []string
 	for _, list := range qs["event_types"] {
 		for _, typ := range strings.Split(list, ",") {
 			if typ != "" {
-				if f.types == nil {
-					f.types = map[string]bool{}
-				}
-				f.types[typ] = true
+				out = append(out, typ)
 			}
 		}
 	}
-	return f, v.Err()
+	return out
+}
+
+// queryTime reads the query's RFC 3339 time name into to, if given.
+func queryTime(qs url.Values, v *hookd.ValidationError, name string, to *time.Time) {
+	if s := qs.Get(name); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			v.Add(name, "must be an RFC 3339 date-time")
+		}
+		*to = t
+	}
 }
 
 // mayMatch reports whether d's attempts may match (its event's type and
@@ -1148,29 +1169,14 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 			return hookd.Errorf(hookd.ErrInvalidRequest, "iterator is not one this API gave")
 		}
 	}
-	// event_types repeats (Svix's SDKs) or lists with commas.
-	for _, v := range qs["event_types"] {
-		for _, typ := range strings.Split(v, ",") {
-			if typ != "" {
-				q.Types = append(q.Types, typ)
-			}
-		}
-	}
+	q.Types = queryTypes(qs)
 	v := &hookd.ValidationError{}
 	if len(q.Types) > 100 {
 		// Each is a parameter of the query.
 		v.Add("event_types", "must name at most 100 types")
 	}
-	for _, b := range []struct {
-		name string
-		to   *time.Time
-	}{{"after", &q.Since}, {"before", &q.Until}} {
-		if s := qs.Get(b.name); s != "" {
-			if *b.to, err = time.Parse(time.RFC3339Nano, s); err != nil {
-				v.Add(b.name, "must be an RFC 3339 date-time")
-			}
-		}
-	}
+	queryTime(qs, v, "after", &q.Since)
+	queryTime(qs, v, "before", &q.Until)
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -1285,10 +1291,7 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if in.Secret != nil {
 		// Checked first, by the webhook's own scheme (one made through
 		// /v1 may sign otherwise), so that a bad one changes nothing.
-		key := *in.Secret
-		if cur.Signature.MultiSignature() && !strings.HasPrefix(key, hookd.SecretPrefix) && !strings.HasPrefix(key, hookd.SigningKeyPrefix) {
-			key = hookd.SecretPrefix + key
-		}
+		key := svixKey(cur.Signature, *in.Secret)
 		if err := hookd.ValidateSecret(cur.Signature.SchemeName(), key); err != nil {
 			return hookd.Invalid("secret", "%v", err)
 		}
@@ -1398,16 +1401,8 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) error {
 	// since and until bound the deliveries' creation time, as Svix's do.
 	q := hookd.TenantDeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID}
 	v := &hookd.ValidationError{}
-	for _, b := range []struct {
-		name string
-		to   *time.Time
-	}{{"since", &q.Since}, {"until", &q.Until}} {
-		if s := r.URL.Query().Get(b.name); s != "" {
-			if *b.to, err = time.Parse(time.RFC3339Nano, s); err != nil {
-				v.Add(b.name, "must be an RFC 3339 date-time")
-			}
-		}
-	}
+	queryTime(r.URL.Query(), v, "since", &q.Since)
+	queryTime(r.URL.Query(), v, "until", &q.Until)
 	if err := v.Err(); err != nil {
 		return err
 	}
