@@ -149,6 +149,11 @@ type PublishResult struct {
 	Event      *Event
 	Deliveries int
 	Duplicate  bool
+	// Leased are the deliveries stored leased to the caller, one per
+	// handoff webhook that still existed and was enabled: what sending
+	// each needs, but the webhook's UpdatedAt, which the store does not
+	// read.
+	Leased []*Claim
 }
 
 // DeliveryStatus is one of the contract's five states.

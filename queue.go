@@ -99,6 +99,33 @@ type QueueTx interface {
 	AddEvents(ctx context.Context, p *AddEventsParams) error
 }
 
+// Handoff names the deliveries of a publish that are stored already leased
+// to the publishing process's own engine, which sends them without a claim:
+// no claim transaction, no lease update, no payload read. The lease makes
+// it safe: should the process die, each delivery falls due when its lease
+// ends (its webhook is marked due then) and any process claims it.
+type Handoff struct {
+	// WebhookIDs are among the publish's webhooks: each one's delivery is
+	// leased (lease token 1) instead of due.
+	WebhookIDs []string
+	// Lease is how long, from the publish by the store's clock.
+	Lease time.Duration
+}
+
+// Taker is the delivery engine of a process that publishes and delivers,
+// as the publish sees it. Every Reserve that returns a handoff is followed
+// by exactly one Take.
+type Taker interface {
+	// Reserve holds room for one delivery to each of the webhooks it can
+	// send to now (enabled, without a rate limit, with room for one more),
+	// and returns the handoff to publish with: nil when it can take none.
+	Reserve(webhooks []*Webhook) *Handoff
+	// Take sends the leased deliveries the publish made with h stored
+	// (none when it failed or was a duplicate), and frees the room of the
+	// reserved webhooks that got none.
+	Take(h *Handoff, leased []*Claim)
+}
+
 // DisabledError is the lastError of deliveries ended because their webhook
 // was disabled: in the transaction that disables it, or by the claim that
 // finds a delivery queued for it after all.

@@ -82,9 +82,12 @@ type Catalog interface {
 type Events interface {
 	// PublishEvent stores ev and one PENDING delivery per webhook ID that
 	// still exists and is enabled, in one transaction, durable on return.
-	// When the tenant already has an event with ev.ID it stores nothing and
-	// returns that event with Duplicate set.
-	PublishEvent(ctx context.Context, ev *Event, webhookIDs []string) (*PublishResult, error)
+	// The deliveries to h's webhooks (h may be nil) are stored leased to
+	// the caller until h.Lease from now, their webhooks due then, and are
+	// returned as claims; the others are due now. When the tenant already
+	// has an event with ev.ID it stores nothing and returns that event with
+	// Duplicate set.
+	PublishEvent(ctx context.Context, ev *Event, webhookIDs []string, h *Handoff) (*PublishResult, error)
 	GetEvent(ctx context.Context, tenantID, id string) (*Event, error)
 	// ListEvents returns events newest first, those with Seq < q.Before
 	// when Before is set.

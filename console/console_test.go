@@ -88,7 +88,7 @@ func (e *env) webhook(tenant string) (*hookd.Webhook, string) {
 	must(e.t, e.store.CreateWebhook(context.Background(), wh))
 	ev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: tenant, Type: "invocation.completed", Timestamp: now}
 	must(e.t, ev.BuildPayload(json.RawMessage(`{"n":1}`), nil))
-	_, err := e.store.PublishEvent(context.Background(), ev, []string{wh.ID})
+	_, err := e.store.PublishEvent(context.Background(), ev, []string{wh.ID}, nil)
 	must(e.t, err)
 	ds, err := e.store.ListEventDeliveries(context.Background(), tenant, ev.ID)
 	must(e.t, err)

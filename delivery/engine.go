@@ -24,8 +24,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +116,12 @@ type Config struct {
 	Observer hookd.Observer
 }
 
+// Handed-off deliveries (Reserve, Take) hold at most half of Workers: the
+// other half is always there for claims (retries, backlogs, deliveries
+// published by other processes), which a steady stream of publishes to
+// fast endpoints would otherwise never let in.
+const handoffShare = 2
+
 func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -188,8 +196,13 @@ type Engine struct {
 	endpoints  map[string]*endpoint
 	hooks      map[string]*cachedHook
 	swept      time.Time
+	// reserved is room held for publishes in progress (Reserve), until
+	// their Take; stopped refuses new ones.
+	reserved map[*hookd.Handoff]*reservation
+	stopped  bool
 
 	loopCtx   context.Context
+	sendCtx   context.Context
 	loops     atomic.Int64 // claim loop iterations, for tests to wait on
 	stopLoop  context.CancelFunc
 	stopSends context.CancelFunc
@@ -207,6 +220,16 @@ type endpoint struct {
 	lastUsed time.Time
 }
 
+// reservation is the room a Reserve held for a publish.
+type reservation struct {
+	// since is this process's clock at the Reserve, before the publish: the
+	// lease the store gives ends no sooner than since plus its length.
+	since time.Time
+	// updated is each reserved webhook's UpdatedAt as the publish matched
+	// it (a claim reads it from the store), to tell a cached one is stale.
+	updated map[string]time.Time
+}
+
 type cachedHook struct {
 	wh       *hookd.Webhook
 	lastUsed time.Time
@@ -220,7 +243,10 @@ type result struct {
 	deadline time.Time // the lease's end by this process's clock: writing it later is pointless
 }
 
-var _ hookd.Tester = (*Engine)(nil)
+var (
+	_ hookd.Tester = (*Engine)(nil)
+	_ hookd.Taker  = (*Engine)(nil)
+)
 
 // New returns an engine; it does nothing until Start.
 func New(cfg Config) (*Engine, error) {
@@ -239,6 +265,7 @@ func New(cfg Config) (*Engine, error) {
 		results:   make(chan *result, cfg.Workers),
 		endpoints: map[string]*endpoint{},
 		hooks:     map[string]*cachedHook{},
+		reserved:  map[*hookd.Handoff]*reservation{},
 	}, nil
 }
 
@@ -255,7 +282,9 @@ func (e *Engine) Notify() {
 func (e *Engine) Start(ctx context.Context) error {
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	sendCtx, stopSends := context.WithCancel(context.WithoutCancel(ctx))
-	e.loopCtx, e.stopLoop, e.stopSends = loopCtx, stopLoop, stopSends
+	e.mu.Lock()
+	e.loopCtx, e.sendCtx, e.stopLoop, e.stopSends = loopCtx, sendCtx, stopLoop, stopSends
+	e.mu.Unlock()
 	e.loopDone, e.recDone = make(chan struct{}), make(chan struct{})
 	go e.record()
 	go e.loop(loopCtx, sendCtx)
@@ -277,6 +306,10 @@ func (e *Engine) Stop() { e.stopOnce.Do(e.stop) }
 func (e *Engine) stop() {
 	e.stopLoop()
 	<-e.loopDone
+	// No more handoffs; those reserved hold e.sends until their Take.
+	e.mu.Lock()
+	e.stopped = true
+	e.mu.Unlock()
 	done := make(chan struct{})
 	go func() { e.sends.Wait(); close(done) }()
 	select {
@@ -379,6 +412,10 @@ func (e *Engine) starve() {
 func (e *Engine) room(webhookID string) (int, time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.roomLocked(webhookID)
+}
+
+func (e *Engine) roomLocked(webhookID string) (int, time.Duration) {
 	ep := e.endpoints[webhookID]
 	if ep == nil {
 		return e.cfg.PerEndpoint, e.cfg.DeferBy
@@ -399,10 +436,14 @@ func (e *Engine) room(webhookID string) (int, time.Duration) {
 func (e *Engine) hold(c *hookd.Claim) *endpoint {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ep := e.endpoints[c.WebhookID]
+	return e.holdLocked(c.WebhookID)
+}
+
+func (e *Engine) holdLocked(webhookID string) *endpoint {
+	ep := e.endpoints[webhookID]
 	if ep == nil {
 		ep = &endpoint{sends: make(chan struct{}, e.cfg.PerEndpoint)}
-		e.endpoints[c.WebhookID] = ep
+		e.endpoints[webhookID] = ep
 	}
 	ep.held++
 	ep.lastUsed = e.clock.Now()
@@ -412,10 +453,19 @@ func (e *Engine) hold(c *hookd.Claim) *endpoint {
 
 // unhold frees the claims of recorded results, and wakes a starved loop.
 func (e *Engine) unhold(rs []*result) {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.claim.WebhookID
+	}
+	e.free(ids)
+}
+
+// free gives back one held delivery of each webhook listed.
+func (e *Engine) free(webhookIDs []string) {
 	e.mu.Lock()
 	wakeUp := false
-	for _, r := range rs {
-		if ep := e.endpoints[r.claim.WebhookID]; ep != nil {
+	for _, id := range webhookIDs {
+		if ep := e.endpoints[id]; ep != nil {
 			ep.held--
 		}
 		e.held--
@@ -430,8 +480,80 @@ func (e *Engine) unhold(rs []*result) {
 	}
 }
 
+// Reserve is hookd.Taker's: it holds room, as a claim would, for one
+// delivery to each webhook this engine can send to now, for a publish about
+// to store them leased to it. A rate-limited webhook is left to claims,
+// which keep its budget in the store for every replica.
+func (e *Engine) Reserve(webhooks []*hookd.Webhook) *hookd.Handoff {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped || e.sendCtx == nil {
+		return nil
+	}
+	var h *hookd.Handoff
+	var r *reservation
+	for _, wh := range webhooks {
+		if !wh.Enabled || wh.RateLimit > 0 || e.held >= e.cfg.Workers/handoffShare {
+			continue
+		}
+		if room, _ := e.roomLocked(wh.ID); room <= 0 {
+			continue
+		}
+		if h == nil {
+			h = &hookd.Handoff{Lease: e.cfg.Lease}
+			r = &reservation{since: e.clock.Now(), updated: map[string]time.Time{}}
+		} else if _, twice := r.updated[wh.ID]; twice {
+			continue
+		}
+		e.holdLocked(wh.ID)
+		h.WebhookIDs = append(h.WebhookIDs, wh.ID)
+		r.updated[wh.ID] = wh.UpdatedAt
+	}
+	if h == nil {
+		return nil
+	}
+	e.reserved[h] = r
+	e.sends.Add(1) // Stop waits for the Take
+	return h
+}
+
+// Take is hookd.Taker's: it sends the deliveries the publish stored leased
+// to this engine, with no claim, and frees the room of the webhooks that
+// got none (deleted or disabled meanwhile, or the publish failed).
+func (e *Engine) Take(h *hookd.Handoff, leased []*hookd.Claim) {
+	e.mu.Lock()
+	r := e.reserved[h]
+	delete(e.reserved, h)
+	sendCtx := e.sendCtx
+	e.mu.Unlock()
+	if r == nil {
+		return
+	}
+	defer e.sends.Done()
+	deadline := r.since.Add(h.Lease)
+	for _, c := range leased {
+		updated, ok := r.updated[c.WebhookID]
+		if !ok {
+			continue // not reserved: a store's mistake, and its lease will end
+		}
+		delete(r.updated, c.WebhookID)
+		c.WebhookUpdatedAt = updated
+		e.mu.Lock()
+		ep := e.endpoints[c.WebhookID] // held since the Reserve, so not swept
+		e.mu.Unlock()
+		e.start(sendCtx, c, ep, deadline)
+	}
+	if len(r.updated) > 0 {
+		e.free(slices.Collect(maps.Keys(r.updated)))
+	}
+}
+
 func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim, deadline time.Time) {
-	ep := e.hold(c)
+	e.start(ctx, c, e.hold(c), deadline)
+}
+
+// start sends a held delivery, and hands its result to the recorder.
+func (e *Engine) start(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time) {
 	e.sends.Add(1)
 	go func() {
 		defer e.sends.Done()

@@ -90,18 +90,25 @@ func (h *harness) webhook(url string, mods ...func(*hookd.Webhook)) *hookd.Webho
 	return w
 }
 
-func (h *harness) publish(hooks ...*hookd.Webhook) *hookd.Event {
+// newEvent makes a new event of tenant acme.
+func newEvent(h *harness) *hookd.Event {
 	h.t.Helper()
 	now := hookd.Truncate(time.Now())
 	ev := &hookd.Event{ID: fmt.Sprintf("evt_%d_%d", now.UnixNano(), h.n.Add(1)), TenantID: "acme", Type: "invocation.completed", Timestamp: now}
 	if err := ev.BuildPayload(json.RawMessage(`{"n":1,"s":"<é>"}`), json.RawMessage(`{"k":"v"}`)); err != nil {
 		h.t.Fatal(err)
 	}
+	return ev
+}
+
+func (h *harness) publish(hooks ...*hookd.Webhook) *hookd.Event {
+	h.t.Helper()
+	ev := newEvent(h)
 	ids := make([]string, len(hooks))
 	for i, w := range hooks {
 		ids[i] = w.ID
 	}
-	if _, err := h.store.PublishEvent(context.Background(), ev, ids); err != nil {
+	if _, err := h.store.PublishEvent(context.Background(), ev, ids, nil); err != nil {
 		h.t.Fatal(err)
 	}
 	h.engine.Notify()
@@ -748,7 +755,7 @@ func TestOperatorWebhookPassesTheGuard(t *testing.T) {
 	if err := ev.BuildPayload(json.RawMessage(`{"webhookId":"wh_x"}`), json.RawMessage(`{"tenantId":"acme"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.store.PublishEvent(context.Background(), ev, []string{op.ID}); err != nil {
+	if _, err := h.store.PublishEvent(context.Background(), ev, []string{op.ID}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tenant := h.webhook(rcv.URL)

@@ -356,7 +356,11 @@ func TestEventTypes(t *testing.T) {
 		typ  string
 		want []string
 	}{{"hookd.webhook.disabled", []string{ops}}, {"hookd.webhook.recovered", []string{ops, one}}, {"flow_completed", []string{all}}} {
-		ids, err := e.svc.Match(context.Background(), &hookd.Event{TenantID: "acme", Type: c.typ}, []byte(`{}`), nil)
+		hooks, err := e.svc.Match(context.Background(), &hookd.Event{TenantID: "acme", Type: c.typ}, []byte(`{}`), nil)
+		var ids []string
+		for _, wh := range hooks {
+			ids = append(ids, wh.ID)
+		}
 		slices.Sort(ids)
 		slices.Sort(c.want)
 		if err != nil || strings.Join(ids, ",") != strings.Join(c.want, ",") {

@@ -66,7 +66,7 @@ func TestWakeups(t *testing.T) {
 		Timeout: time.Second, Enabled: true, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}))
 	ev := &hookd.Event{ID: "e1", TenantID: "t", Type: "a.b", Timestamp: now}
 	must(ev.BuildPayload([]byte(`{}`), nil))
-	if _, err := s.PublishEvent(ctx, ev, []string{"wh_1"}); err != nil {
+	if _, err := s.PublishEvent(ctx, ev, []string{"wh_1"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	select {

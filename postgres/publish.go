@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,8 @@ type publishReq struct {
 	ctx        context.Context
 	ev         *hookd.Event
 	webhookIDs []string
+	h          *hookd.Handoff
+	leased     map[string]string // handed-off webhook → delivery
 	args       []any
 	res        *hookd.PublishResult
 	err        error
@@ -29,21 +32,27 @@ type publishReq struct {
 }
 
 // insertEventAndDeliveries stores an event and its deliveries in one
-// statement, and returns the new seq (NULL when the id was taken) and how
-// many deliveries were created.
+// statement, and returns the new seq (NULL when the id was taken), how
+// many deliveries were created, the database's now, and the deliveries
+// handed off to the publishing process (those to the webhooks in $10,
+// leased until now + $11 microseconds) with their webhooks.
 const insertEventAndDeliveries = `WITH e AS (
 		INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $9)
 		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq
+	), n AS (SELECT coalesce($7::bigint, ` + dbNow + `) AS now
 	), d AS (
-		INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
-		SELECT j.value, w.tenant_id, e.seq, w.id, $2, $3, 'PENDING', n.now, n.now, n.now
-		FROM e CROSS JOIN (SELECT coalesce($7::bigint, ` + dbNow + `) AS now) n
-		CROSS JOIN jsonb_each_text($8::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $1 AND w.enabled
-		RETURNING 1
+		INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, lease_token, leased, created_at, updated_at)
+		SELECT j.value, w.tenant_id, e.seq, w.id, $2, $3, 'PENDING', n.now + CASE WHEN l.leased THEN $11::bigint ELSE 0 END,
+			CASE WHEN l.leased THEN 1 ELSE 0 END, l.leased, n.now, n.now
+		FROM e CROSS JOIN n CROSS JOIN jsonb_each_text($8::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $1 AND w.enabled
+		CROSS JOIN LATERAL (SELECT coalesce(j.key = ANY($10::text[]), false) AS leased) l
+		RETURNING id, webhook_id, leased
 	)
-	SELECT (SELECT seq FROM e), (SELECT count(*) FROM d)`
+	SELECT (SELECT seq FROM e), (SELECT count(*) FROM d), (SELECT now FROM n),
+		coalesce((SELECT array_agg(id ORDER BY id) FROM d WHERE leased), '{}'),
+		coalesce((SELECT array_agg(webhook_id ORDER BY id) FROM d WHERE leased), '{}')`
 
-func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string) (*hookd.PublishResult, error) {
+func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string, h *hookd.Handoff) (*hookd.PublishResult, error) {
 	channels, err := channelsArg(ev.Channels)
 	if err != nil {
 		return nil, fmt.Errorf("publish event: %w", err)
@@ -52,9 +61,16 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	for i := range ids {
 		ids[i] = hookd.NewID(hookd.PrefixDelivery, s.clock.Now())
 	}
-	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, done: make(chan struct{}), args: []any{
+	_, leased := sqlrow.SplitHandoff(ids, webhookIDs, h)
+	var leasedHooks []string
+	var lease int64
+	if len(leased) > 0 {
+		leasedHooks = slices.Sorted(maps.Keys(leased))
+		lease = h.Lease.Microseconds()
+	}
+	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, h: h, leased: leased, done: make(chan struct{}), args: []any{
 		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg(),
-		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), sqlrow.NullString(ev.TraceParent),
+		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), sqlrow.NullString(ev.TraceParent), leasedHooks, lease,
 	}}
 	select {
 	case s.publishes <- req:
@@ -123,32 +139,42 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		clear(res)
 		b := &pgx.Batch{}
-		hooks := map[string]bool{}
+		// Each webhook is due now, or when the lease of its deliveries ends
+		// if all of them were handed off.
+		hooks := map[string]int64{}
 		for _, r := range batch {
 			b.Queue(insertEventAndDeliveries, r.args...)
 			for _, id := range r.webhookIDs {
-				hooks[id] = true
+				after := int64(0)
+				if _, ok := r.leased[id]; ok {
+					after = r.h.Lease.Microseconds()
+				}
+				if prev, ok := hooks[id]; !ok || after < prev {
+					hooks[id] = after
+				}
 			}
 		}
 		// Marked due last, just before the commit, so that the webhooks'
 		// rows are locked (see markDue) for as short a time as can be.
 		if len(hooks) > 0 {
-			ids := make([]string, 0, len(hooks))
-			for id := range hooks {
-				ids = append(ids, id)
+			ids := slices.Sorted(maps.Keys(hooks))
+			after := make([]int64, len(ids))
+			for i, id := range ids {
+				after[i] = hooks[id]
 			}
-			slices.Sort(ids)
 			// Every webhook matched is marked, even one disabled by now: the
 			// insert above read enabled in its own snapshot, so a disable that
 			// committed between the two statements has a delivery of this
 			// publish that only a due mark lets a claim find (and end FAILED).
-			s.queueMarkDue(b, ids, make([]*int64, len(ids))) // due now, as the deliveries
+			s.queueMarkDue(b, ids, make([]*int64, len(ids)), after)
 		}
 		br := tx.SendBatch(ctx, b)
 		for i, r := range batch {
 			var seq *int64
 			var created int
-			if err := br.QueryRow().Scan(&seq, &created); err != nil {
+			var now int64
+			var leasedIDs, leasedHooks []string
+			if err := br.QueryRow().Scan(&seq, &created, &now, &leasedIDs, &leasedHooks); err != nil {
 				br.Close()
 				return wrap("insert event", err)
 			}
@@ -156,6 +182,11 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 				ev := *r.ev
 				ev.Seq = *seq
 				res[i] = &hookd.PublishResult{Event: &ev, Deliveries: created}
+				for k, id := range leasedIDs {
+					c := sqlrow.HandedOff(r.ev, sqlrow.FromMicros(now+r.h.Lease.Microseconds()))
+					c.DeliveryID, c.WebhookID = id, leasedHooks[k]
+					res[i].Leased = append(res[i].Leased, c)
+				}
 			}
 		}
 		if err := br.Close(); err != nil {

@@ -306,27 +306,33 @@ func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
 		at[i] = &dues[i]
 	}
 	b := &pgx.Batch{}
-	q.s.queueMarkDue(b, ids, at)
+	q.s.queueMarkDue(b, ids, at, nil)
 	return wrap("mark due", q.tx.SendBatch(ctx, b).Close())
 }
 
 // queueMarkDue queues on b the lowering of webhooks' due_at (a nil time:
-// the store's now, as nowArg), in webhook order so that concurrent transactions
-// never deadlock, and a wake-up for the other processes. It always takes
-// the rows' locks, even where due_at is low enough already: that is what
-// keeps a concurrent claim from requeueing a webhook past a delivery this
-// transaction made waiting (see RequeueWebhooks).
-func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64) {
+// the store's now, as nowArg, plus the webhook's after, in microseconds;
+// after may be nil when no time is), in webhook order so that concurrent
+// transactions never deadlock, and a wake-up for the other processes unless
+// every webhook is due only later (deliveries handed off to this process,
+// due when their lease ends). It always takes the rows' locks, even where
+// due_at is low enough already: that is what keeps a concurrent claim from
+// requeueing a webhook past a delivery this transaction made waiting (see
+// RequeueWebhooks).
+func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64, after []int64) {
 	b.Queue(`INSERT INTO due_webhooks (webhook_id, due_at)
-		SELECT u.id, coalesce(u.due, $3::bigint, `+dbNow+`) FROM unnest($1::text[], $2::bigint[]) AS u(id, due) JOIN webhooks w ON w.id = u.id ORDER BY u.id
-		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at, s.nowArg())
-	b.Queue(`SELECT pg_notify($1, '')`, s.wake)
+		SELECT u.id, coalesce(u.due, coalesce($3::bigint, `+dbNow+`) + u.after) FROM unnest($1::text[], $2::bigint[], $4::bigint[]) AS u(id, due, after)
+		JOIN webhooks w ON w.id = u.id ORDER BY u.id
+		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at, s.nowArg(), after)
+	if after == nil || slices.Contains(after, 0) {
+		b.Queue(`SELECT pg_notify($1, '')`, s.wake)
+	}
 }
 
 // markOne marks one webhook due at a time in microseconds, in tx.
 func (s *Store) markOne(ctx context.Context, tx pgx.Tx, webhookID string, at int64) error {
 	b := &pgx.Batch{}
-	s.queueMarkDue(b, []string{webhookID}, []*int64{&at})
+	s.queueMarkDue(b, []string{webhookID}, []*int64{&at}, nil)
 	return tx.SendBatch(ctx, b).Close()
 }
 
@@ -495,9 +501,11 @@ func (q *queueTx) AddEvents(ctx context.Context, p *hookd.AddEventsParams) error
 			ids[i] = hookd.NewID(hookd.PrefixDelivery, p.Now)
 		}
 		var seq *int64
-		var n int64
+		var n, now int64
+		var leased []string
 		if err := q.tx.QueryRow(ctx, insertEventAndDeliveries, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload,
-			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs)), sqlrow.NullString(ev.TraceParent)).Scan(&seq, &n); err != nil {
+			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs)), sqlrow.NullString(ev.TraceParent), nil, int64(0)).
+			Scan(&seq, &n, &now, &leased, &leased); err != nil {
 			return wrap("add event", err)
 		}
 	}

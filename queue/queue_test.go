@@ -55,7 +55,7 @@ func TestRefusedOutcomeKeptWithoutAnswer(t *testing.T) {
 		Timeout: time.Second, Enabled: true, MaxAttempts: 3, CreatedAt: now, UpdatedAt: now}))
 	ev := &hookd.Event{ID: "e1", TenantID: "t", Type: "a.b", Timestamp: now}
 	must(ev.BuildPayload(json.RawMessage(`{}`), nil))
-	_, err = s.PublishEvent(ctx, ev, []string{"wh_1"})
+	_, err = s.PublishEvent(ctx, ev, []string{"wh_1"}, nil)
 	must(err)
 	res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 1, Lease: time.Minute, Room: func(string) (int, time.Duration) { return 1, 0 }})
 	must(err)

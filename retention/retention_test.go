@@ -65,7 +65,7 @@ func TestPass(t *testing.T) {
 		// Payloads of a few pages each, so that pruning frees pages.
 		ev := &hookd.Event{ID: id, TenantID: "acme", Type: "a.b", Timestamp: c.now()}
 		must(t, ev.BuildPayload([]byte(`{"pad":"`+strings.Repeat("x", 10000)+`"}`), nil))
-		_, err := s.PublishEvent(ctx, ev, []string{"wh_a"})
+		_, err := s.PublishEvent(ctx, ev, []string{"wh_a"}, nil)
 		must(t, err)
 	}
 	deliverAll := func() {

@@ -129,17 +129,34 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	if err := ev.BuildPayload(p.Data, p.Metadata); err != nil {
 		return nil, hookd.Invalid("data", "is not valid JSON")
 	}
-	targets, err := s.Match(ctx, ev, p.Data, p.Metadata)
+	matched, err := s.Match(ctx, ev, p.Data, p.Metadata)
 	if err != nil {
 		return nil, err
 	}
-	res, err = s.store.PublishEvent(ctx, ev, targets)
+	targets := make([]string, len(matched))
+	for i, wh := range matched {
+		targets[i] = wh.ID
+	}
+	// This process's engine takes the deliveries it has room for straight
+	// from the publish, leased to it: they are sent without a claim.
+	var h *hookd.Handoff
+	if s.cfg.Taker != nil && len(matched) > 0 {
+		h = s.cfg.Taker.Reserve(matched)
+	}
+	res, err = s.store.PublishEvent(ctx, ev, targets, h)
+	if h != nil {
+		var leased []*hookd.Claim
+		if err == nil && !res.Duplicate {
+			leased = res.Leased
+		}
+		s.cfg.Taker.Take(h, leased)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", hookd.ErrUnavailable, err)
 	}
 	if !res.Duplicate {
 		s.cfg.Observer.Published(res.Deliveries)
-		if res.Deliveries > 0 {
+		if res.Deliveries > len(res.Leased) {
 			s.notify()
 		}
 	}
@@ -152,21 +169,21 @@ func (s *Service) EventType(ctx context.Context, name string) (*hookd.EventType,
 	return s.eventTypes.get(name, func() (*hookd.EventType, error) { return s.store.GetEventType(ctx, name) })
 }
 
-// Match returns the IDs of the tenant's enabled webhooks that ev goes to:
+// Match returns the tenant's enabled webhooks that ev goes to:
 // publishing calls it, and so will anything that delivers stored events
 // again. The filter input is decoded once per event, and only if some
 // webhook has a filter.
-func (s *Service) Match(ctx context.Context, ev *hookd.Event, data, metadata json.RawMessage) ([]string, error) {
+func (s *Service) Match(ctx context.Context, ev *hookd.Event, data, metadata json.RawMessage) ([]*hookd.Webhook, error) {
 	hooks, err := s.hooks.get(ev.TenantID, func() ([]*hookd.Webhook, error) { return s.store.EnabledWebhooks(ctx, ev.TenantID) })
 	if err != nil {
 		return nil, err
 	}
 	input := sync.OnceValue(func() *hookd.FilterInput { return hookd.NewFilterInput(ev, data, metadata) })
-	var ids []string
+	var out []*hookd.Webhook
 	for _, wh := range hooks {
 		if wh.Matches(ev, input) {
-			ids = append(ids, wh.ID)
+			out = append(out, wh)
 		}
 	}
-	return ids, nil
+	return out, nil
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// this process's task runner starts it at once instead of at its next
 	// poll.
 	NotifyTasks func()
+	// Taker, when set, is this process's delivery engine: a publish hands
+	// it the deliveries it has room for, leased to it, so that they are
+	// sent without a claim.
+	Taker hookd.Taker
 	// Tester makes test sends; nil refuses them (an API-only process).
 	Tester hookd.Tester
 	// Observer is told of published events (the metrics). Default:

@@ -95,7 +95,7 @@ func benchPublish(b *testing.B, s *sqlite.Store, hooks []string) {
 						b.Error(err)
 						return
 					}
-					if _, err := s.PublishEvent(ctx, ev, hooks); err != nil {
+					if _, err := s.PublishEvent(ctx, ev, hooks, nil); err != nil {
 						b.Error(err)
 						return
 					}
@@ -133,7 +133,7 @@ func benchClaimRecord(b *testing.B, perWebhook int) {
 	for n := 0; n < b.N; n += len(hooks) {
 		ev := &hookd.Event{ID: hookd.NewID(hookd.PrefixEvent, now), TenantID: "t", Type: "a.b", Timestamp: now}
 		_ = ev.BuildPayload(json.RawMessage(`{"k":"v"}`), nil)
-		if _, err := s.PublishEvent(ctx, ev, hooks); err != nil {
+		if _, err := s.PublishEvent(ctx, ev, hooks, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

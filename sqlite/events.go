@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hookd/hookd/internal/sqlrow"
 
 	"github.com/hookd/hookd"
 )
 
-func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string) (*hookd.PublishResult, error) {
+func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string, h *hookd.Handoff) (*hookd.PublishResult, error) {
 	var channels any
 	if ev.Channels != nil {
 		b, err := json.Marshal(ev.Channels)
@@ -25,6 +26,11 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	ids := make([]string, len(webhookIDs))
 	for i := range ids {
 		ids[i] = hookd.NewID(hookd.PrefixDelivery, now)
+	}
+	due, leased := sqlrow.SplitHandoff(ids, webhookIDs, h)
+	var until time.Time
+	if h != nil {
+		until = now.Add(h.Lease)
 	}
 	var res *hookd.PublishResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -49,25 +55,42 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
-		created := 0
-		// One statement for all of the event's deliveries; the join skips
-		// webhooks deleted or disabled since they were matched.
-		if len(webhookIDs) > 0 {
-			byWebhook := sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs))
-			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.Micros(now), byWebhook, ev.TenantID)
+		res = &hookd.PublishResult{Event: ev}
+		// One statement for all of the event's due deliveries, one for its
+		// leased ones; the join skips webhooks deleted or disabled since
+		// they were matched.
+		if len(due) > 0 {
+			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.JSONList(due), ev.TenantID)
 			if err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
 			n, _ := r.RowsAffected()
-			created = int(n)
-			if created > 0 {
-				if _, err := s.exec(tx, markPublished, sqlrow.Micros(now), seq); err != nil {
-					return fmt.Errorf("mark webhooks due: %w", err)
+			res.Deliveries = int(n)
+		}
+		if len(leased) > 0 {
+			rows, err := s.query(tx, insertLeased, seq, ev.ID, ev.Type, sqlrow.Micros(until), sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.JSONList(leased), ev.TenantID)
+			if err != nil {
+				return fmt.Errorf("insert leased deliveries: %w", err)
+			}
+			for rows.Next() {
+				c := sqlrow.HandedOff(ev, until)
+				if err := rows.Scan(&c.DeliveryID, &c.WebhookID); err != nil {
+					rows.Close()
+					return fmt.Errorf("insert leased deliveries: %w", err)
 				}
+				res.Leased = append(res.Leased, c)
+			}
+			if err := rows.Close(); err != nil {
+				return fmt.Errorf("insert leased deliveries: %w", err)
+			}
+			res.Deliveries += len(res.Leased)
+		}
+		if res.Deliveries > 0 {
+			if _, err := s.exec(tx, markPublished, seq); err != nil {
+				return fmt.Errorf("mark webhooks due: %w", err)
 			}
 		}
 		ev.Seq = seq
-		res = &hookd.PublishResult{Event: ev, Deliveries: created}
 		return nil
 	})
 	if err != nil {
@@ -131,3 +154,10 @@ const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_
 const insertDeliveries = `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
 	SELECT j.value, w.tenant_id, ?, w.id, ?, ?, 'PENDING', ?, ?, ?
 	FROM json_each(?) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1`
+
+// insertLeased is insertDeliveries for the deliveries handed off to the
+// publishing process: leased to it (token 1) until the given time.
+const insertLeased = `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, lease_token, leased, created_at, updated_at)
+	SELECT j.value, w.tenant_id, ?, w.id, ?, ?, 'PENDING', ?, 1, 1, ?, ?
+	FROM json_each(?) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1
+	RETURNING id, webhook_id`

@@ -48,10 +48,10 @@ const (
 	// meanwhile is skipped by the join.
 	markDue = `INSERT INTO due_webhooks (webhook_id, due_at) SELECT w.id, j.value FROM json_each(?) j JOIN webhooks w ON w.id = j.key WHERE true
 		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`
-	// markPublished is markDue for a new event's deliveries: the same JSON
-	// object the delivery insert reads (webhook ID → delivery ID), joined
-	// the same way.
-	markPublished = `INSERT INTO due_webhooks (webhook_id, due_at) SELECT webhook_id, ? FROM deliveries WHERE event_seq = ?
+	// markPublished is markDue for a new event's deliveries, each due at
+	// its next_attempt_at: now, or the end of its lease when it was handed
+	// off (a webhook deleted since is gone from the insert already).
+	markPublished = `INSERT INTO due_webhooks (webhook_id, due_at) SELECT webhook_id, next_attempt_at FROM deliveries WHERE event_seq = ?
 		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`
 )
 

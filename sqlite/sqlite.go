@@ -532,7 +532,7 @@ func (s *Store) query(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) 
 
 // hot lists the statements of the delivery path: publish, claim, record.
 var hot = []string{
-	insertEvent, insertDeliveries, markPublished,
+	insertEvent, insertDeliveries, insertLeased, markPublished,
 	dueWebhooks, readBudgets, spendBudget, failDue, leaseWebhook, claimRead, requeueDrop, requeueSet, nextDue,
 	insertAttempt, updateDelivery, releaseLease, extendLease, markDue,
 	webhookHealth, updateHealth, disableGone, disableFailing,

@@ -130,7 +130,7 @@ func TestPruneReclaimsSpace(t *testing.T) {
 		if err := ev.BuildPayload(data, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.PublishEvent(ctx, ev, nil); err != nil {
+		if _, err := s.PublishEvent(ctx, ev, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

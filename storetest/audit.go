@@ -68,7 +68,7 @@ func testAuditWrittenWithEachChange(t *testing.T, s hookd.Store) {
 	c, _ = audited(hookd.AuditKeyRevoked, hookd.AuditTarget{Type: "key", ID: "key_1"})
 	must(t, s.DeleteAPIKey(c, "acme", "key_1"))
 
-	_, err = s.PublishEvent(ctx(), event("acme", "e1", "a.b"), []string{"wh_a"})
+	_, err = s.PublishEvent(ctx(), event("acme", "e1", "a.b"), []string{"wh_a"}, nil)
 	must(t, err)
 	ds, _ := s.ListEventDeliveries(ctx(), "acme", "e1")
 	c, _ = audited(hookd.AuditDeliveriesRetried, hookd.AuditTarget{Type: "delivery", ID: ds[0].ID})

@@ -90,10 +90,10 @@ func testStatsSeries(t *testing.T, s hookd.Store, clock *Clock) {
 	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_b")))
 	must(t, s.CreateWebhook(ctx(), webhook("globex", "wh_g")))
 	for i := 0; i < 4; i++ {
-		_, err := s.PublishEvent(ctx(), event("acme", fmt.Sprintf("e%d", i), "a.b"), []string{"wh_a", "wh_b"})
+		_, err := s.PublishEvent(ctx(), event("acme", fmt.Sprintf("e%d", i), "a.b"), []string{"wh_a", "wh_b"}, nil)
 		must(t, err)
 	}
-	_, err := s.PublishEvent(ctx(), event("globex", "g", "a.b"), []string{"wh_g"})
+	_, err := s.PublishEvent(ctx(), event("globex", "g", "a.b"), []string{"wh_g"}, nil)
 	must(t, err)
 
 	// The store stamps deliveries with its own clock: the window starts a

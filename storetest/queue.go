@@ -46,6 +46,10 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"StaleEditRefused":                   testStaleEditRefused,
 	"RotationNeverUndone":                testRotationNeverUndone,
 	"StatsSeries":                        testStatsSeries,
+	"HandoffLeasesToThePublisher":        testHandoffLeases,
+	"HandedOffFallsDueWhenLeaseEnds":     testHandoffLeaseRunsOut,
+	"HandoffSkipsDisabledWebhook":        testHandoffSkipsDisabled,
+	"DuplicatePublishHandsOffNothing":    testHandoffDuplicate,
 }
 
 const lease = time.Minute
@@ -77,7 +81,7 @@ func publish(t *testing.T, s hookd.Store, prefix string, n int, webhooks ...stri
 		go func(id string) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if _, err := s.PublishEvent(ctx(), event("acme", id, "a.b"), webhooks); err != nil {
+			if _, err := s.PublishEvent(ctx(), event("acme", id, "a.b"), webhooks, nil); err != nil {
 				errs <- err
 			}
 		}(ids[i])
@@ -764,7 +768,7 @@ func testListEventsFilters(t *testing.T, s hookd.Store, clock *Clock) {
 	} {
 		ev := event("acme", e.id, e.typ)
 		ev.Channels = e.channels
-		_, err := s.PublishEvent(ctx(), ev, nil)
+		_, err := s.PublishEvent(ctx(), ev, nil, nil)
 		must(t, err)
 	}
 	for _, tc := range []struct {
@@ -799,7 +803,7 @@ func testListEventsWindow(t *testing.T, s hookd.Store, clock *Clock) {
 	for i := range 5 {
 		ev := event("acme", fmt.Sprintf("e%d", i), "a.b")
 		ev.Timestamp = clock.Now() // publish stamps it so
-		_, err := s.PublishEvent(ctx(), ev, nil)
+		_, err := s.PublishEvent(ctx(), ev, nil, nil)
 		must(t, err)
 		made = append(made, ev.Timestamp)
 		clock.Advance(time.Minute)
@@ -828,5 +832,84 @@ func testListEventsWindow(t *testing.T, s hookd.Store, clock *Clock) {
 	must(t, err)
 	if got := list(hookd.EventQuery{Since: made[1], Until: made[3], Before: page[1].Seq, Limit: 2}); strings.Join(got, ",") != "e1" {
 		t.Fatalf("second page: %v", got)
+	}
+}
+
+// handOff publishes one event of acme to the webhooks, handing off the
+// deliveries to those in leased.
+func handOff(t *testing.T, s hookd.Store, id string, webhooks, leased []string) *hookd.PublishResult {
+	t.Helper()
+	res, err := s.PublishEvent(ctx(), event("acme", id, "a.b"), webhooks, &hookd.Handoff{WebhookIDs: leased, Lease: lease})
+	must(t, err)
+	return res
+}
+
+func testHandoffLeases(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	ev := event("acme", "e1", "a.b")
+	res, err := s.PublishEvent(ctx(), ev, []string{"wh_a", "wh_b"}, &hookd.Handoff{WebhookIDs: []string{"wh_a"}, Lease: lease})
+	must(t, err)
+	if res.Deliveries != 2 || len(res.Leased) != 1 {
+		t.Fatalf("published %d deliveries, %d handed off; want 2 and 1", res.Deliveries, len(res.Leased))
+	}
+	c := res.Leased[0]
+	if c.WebhookID != "wh_a" || c.Token != 1 || c.EventID != "e1" || c.EventType != "a.b" || c.TenantID != "acme" ||
+		string(c.Payload) != string(ev.Payload) || !c.LeasedUntil.Equal(clock.Now().Add(lease)) || !c.PublishedAt.Equal(ev.Timestamp) || c.Attempts != 0 {
+		t.Fatalf("handed off %+v", c)
+	}
+	// The claim finds only the delivery that was not handed off.
+	if got := one(t, s); got.WebhookID != "wh_b" {
+		t.Fatalf("claimed %s's delivery, want wh_b's", got.WebhookID)
+	}
+	// The handed-off lease fences like a claimed one.
+	rec := record(t, s, outcome(c, hookd.StatusSuccess, clock.Now()))
+	if len(rec.Written) != 1 || rec.Written[0] != c.DeliveryID {
+		t.Fatalf("recorded %+v", rec)
+	}
+	if d := detail(t, s, c.DeliveryID).Delivery; d.Status != hookd.StatusSuccess || d.Attempts != 1 {
+		t.Fatalf("after its outcome: %+v", d)
+	}
+}
+
+func testHandoffLeaseRunsOut(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	res := handOff(t, s, "e1", []string{"wh_a"}, []string{"wh_a"})
+	if len(res.Leased) != 1 {
+		t.Fatalf("handed off %d", len(res.Leased))
+	}
+	first := res.Leased[0]
+	// Nothing is due while the lease lasts, and the webhook falls due when
+	// it ends: a process that died holding it loses nothing.
+	c := claim(t, s, 10, nil)
+	if len(c.Claims) != 0 || !c.NextDue.Equal(first.LeasedUntil) {
+		t.Fatalf("during the lease: %d claimed, next due %s, want 0 and %s", len(c.Claims), c.NextDue, first.LeasedUntil)
+	}
+	clock.Advance(lease)
+	second := one(t, s)
+	if second.DeliveryID != first.DeliveryID || second.Token <= first.Token || string(second.Payload) != string(first.Payload) {
+		t.Fatalf("after the lease: %+v, first %+v", second.Lease, first.Lease)
+	}
+	if rec := record(t, s, outcome(first, hookd.StatusSuccess, clock.Now())); len(rec.Written) != 0 || rec.Stale != 1 {
+		t.Fatalf("the handed-off lease's late outcome: %+v, want stale", rec)
+	}
+}
+
+func testHandoffSkipsDisabled(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	off := webhook("acme", "wh_off")
+	off.Enabled = false
+	must(t, s.CreateWebhook(ctx(), off))
+	res := handOff(t, s, "e1", []string{"wh_a", "wh_off", "wh_gone"}, []string{"wh_a", "wh_off", "wh_gone"})
+	if res.Deliveries != 1 || len(res.Leased) != 1 || res.Leased[0].WebhookID != "wh_a" {
+		t.Fatalf("published %d, handed off %+v; want wh_a's alone", res.Deliveries, res.Leased)
+	}
+}
+
+func testHandoffDuplicate(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	handOff(t, s, "e1", []string{"wh_a"}, nil)
+	res := handOff(t, s, "e1", []string{"wh_a"}, []string{"wh_a"})
+	if !res.Duplicate || len(res.Leased) != 0 || res.Deliveries != 1 {
+		t.Fatalf("duplicate publish: %+v", res)
 	}
 }

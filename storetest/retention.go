@@ -25,7 +25,7 @@ func publishNow(t *testing.T, s hookd.Store, clock *Clock, id string, webhooks .
 	t.Helper()
 	ev := event("acme", id, "a.b")
 	ev.Timestamp = clock.Now()
-	_, err := s.PublishEvent(ctx(), ev, webhooks)
+	_, err := s.PublishEvent(ctx(), ev, webhooks, nil)
 	must(t, err)
 }
 

@@ -338,7 +338,7 @@ func testPublish(t *testing.T, s hookd.Store) {
 
 	ev := event("acme", "evt_1", "a.b")
 	ev.Channels = []string{"eu"}
-	res, err := s.PublishEvent(ctx(), ev, []string{"wh_a", "wh_b", "wh_off", "wh_gone"})
+	res, err := s.PublishEvent(ctx(), ev, []string{"wh_a", "wh_b", "wh_off", "wh_gone"}, nil)
 	must(t, err)
 	if res.Duplicate || res.Deliveries != 2 {
 		t.Fatalf("PublishEvent = %+v, want 2 deliveries (disabled and missing webhooks skipped)", res)
@@ -362,7 +362,7 @@ func testPublish(t *testing.T, s hookd.Store) {
 	wantErr(t, err, hookd.ErrNotFound)
 
 	// An event with no webhooks is still stored.
-	res, err = s.PublishEvent(ctx(), event("acme", "evt_2", "a.b"), nil)
+	res, err = s.PublishEvent(ctx(), event("acme", "evt_2", "a.b"), nil, nil)
 	must(t, err)
 	if res.Deliveries != 0 {
 		t.Fatalf("deliveries = %d", res.Deliveries)
@@ -374,10 +374,10 @@ func testPublishIdempotent(t *testing.T, s hookd.Store) {
 	tenant(t, s, "other")
 	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
 	first := event("acme", "order-42", "a.b")
-	_, err := s.PublishEvent(ctx(), first, []string{"wh_a"})
+	_, err := s.PublishEvent(ctx(), first, []string{"wh_a"}, nil)
 	must(t, err)
 	second := event("acme", "order-42", "c.d")
-	res, err := s.PublishEvent(ctx(), second, []string{"wh_a"})
+	res, err := s.PublishEvent(ctx(), second, []string{"wh_a"}, nil)
 	must(t, err)
 	if !res.Duplicate || res.Event.Type != "a.b" || res.Deliveries != 1 {
 		t.Fatalf("second publish = %+v", res)
@@ -387,7 +387,7 @@ func testPublishIdempotent(t *testing.T, s hookd.Store) {
 		t.Fatalf("deliveries = %d, want 1", len(ds))
 	}
 	// Keys are per tenant.
-	res, err = s.PublishEvent(ctx(), event("other", "order-42", "a.b"), nil)
+	res, err = s.PublishEvent(ctx(), event("other", "order-42", "a.b"), nil, nil)
 	must(t, err)
 	if res.Duplicate {
 		t.Fatal("other tenant's event counted as duplicate")
@@ -411,7 +411,7 @@ func testPublishConcurrent(t *testing.T, s hookd.Store) {
 			if i%2 == 0 {
 				id = "same"
 			}
-			res, err := s.PublishEvent(ctx(), event("acme", id, "a.b"), []string{"wh_a"})
+			res, err := s.PublishEvent(ctx(), event("acme", id, "a.b"), []string{"wh_a"}, nil)
 			if err != nil {
 				errs <- err
 				return
@@ -446,7 +446,7 @@ func testListEventsCursor(t *testing.T, s hookd.Store) {
 		if i%2 == 1 {
 			typ = "c.d"
 		}
-		_, err := s.PublishEvent(ctx(), event("acme", fmt.Sprintf("e%d", i), typ), nil)
+		_, err := s.PublishEvent(ctx(), event("acme", fmt.Sprintf("e%d", i), typ), nil, nil)
 		must(t, err)
 	}
 	page1, err := s.ListEvents(ctx(), hookd.EventQuery{TenantID: "acme", Limit: 2})
@@ -478,7 +478,7 @@ func testDisableFailsWaiting(t *testing.T, s hookd.Store) {
 	tenant(t, s, "acme")
 	w := webhook("acme", "wh_a")
 	must(t, s.CreateWebhook(ctx(), w))
-	_, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), []string{"wh_a"})
+	_, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), []string{"wh_a"}, nil)
 	must(t, err)
 	w.Enabled = false
 	w.UpdatedAt = base.Add(time.Minute)
@@ -493,7 +493,7 @@ func testDeleteTenantCascades(t *testing.T, s hookd.Store) {
 	tenant(t, s, "acme")
 	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
 	must(t, s.CreateAPIKey(ctx(), &hookd.APIKey{ID: "key_1", TenantID: "acme", Name: "k", Hash: hookd.HashKey("k"), CreatedAt: base}))
-	_, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), []string{"wh_a"})
+	_, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), []string{"wh_a"}, nil)
 	must(t, err)
 	must(t, s.DeleteTenant(ctx(), "acme"))
 	_, err = s.APIKeyByHash(ctx(), hookd.HashKey("k"))
@@ -519,7 +519,7 @@ func testPublishManyWebhooks(t *testing.T, s hookd.Store) {
 		must(t, s.CreateWebhook(ctx(), w))
 		hooks = append(hooks, w.ID)
 	}
-	res, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), hooks)
+	res, err := s.PublishEvent(ctx(), event("acme", "e1", "a.b"), hooks, nil)
 	must(t, err)
 	if res.Deliveries != 1200 {
 		t.Fatalf("deliveries = %d, want 1200", res.Deliveries)

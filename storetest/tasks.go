@@ -228,7 +228,7 @@ func testReplayRunsInChunks(t *testing.T, s hookd.Store, clock *Clock) {
 	must(t, s.CreateWebhook(ctx(), wh))
 	publish(t, s, "e", 7, "wh_a")
 	other := event("acme", "other", "c.d") // a type wh_a does not subscribe to
-	_, err := s.PublishEvent(ctx(), other, nil)
+	_, err := s.PublishEvent(ctx(), other, nil, nil)
 	must(t, err)
 	task := newReplay(t, s, clock, "wh_a", base, false)
 	wakes := 0

@@ -179,6 +179,31 @@ func ByWebhook(deliveryIDs, webhookIDs []string) map[string]string {
 	return out
 }
 
+// SplitHandoff is ByWebhook in two: the deliveries due now, and those
+// handed off to the publishing process (h may be nil).
+func SplitHandoff(deliveryIDs, webhookIDs []string, h *hookd.Handoff) (due, leased map[string]string) {
+	due = ByWebhook(deliveryIDs, webhookIDs)
+	if h == nil {
+		return due, nil
+	}
+	leased = make(map[string]string, len(h.WebhookIDs))
+	for _, w := range h.WebhookIDs {
+		if id, ok := due[w]; ok {
+			leased[w] = id
+			delete(due, w)
+		}
+	}
+	return due, leased
+}
+
+// HandedOff is the claim of a delivery of ev stored leased to the
+// publishing process until until, with token 1 (the first lease); the
+// caller sets its delivery and webhook.
+func HandedOff(ev *hookd.Event, until time.Time) *hookd.Claim {
+	return &hookd.Claim{Lease: hookd.Lease{Token: 1}, TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type,
+		Payload: ev.Payload, LeasedUntil: until, PublishedAt: ev.Timestamp, TraceParent: ev.TraceParent}
+}
+
 // Scanner is a row of database/sql or pgx.
 type Scanner interface{ Scan(dest ...any) error }
 
