@@ -70,3 +70,80 @@ func TestQueueDurableWritesCommitFull(t *testing.T) {
 		t.Fatalf("runs %d, synchronous %d at the last, %d entries written", runs, sync, len(entries))
 	}
 }
+
+// While publishes come often, a queue transaction alone waits for the next
+// one and shares its commit (and so its fsync) instead of paying for its
+// own.
+func TestQueueTxLingersForAPublish(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "hookd.db"), Linger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lingering := make(chan struct{}, 1)
+	s.lingering = func() { lingering <- struct{}{} }
+	for range 2 { // two writes in quick succession: durable writes are frequent
+		if err := s.write(ctx, func(*sql.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var inQueue, inWrite *sql.Tx
+	var sync int
+	done := make(chan error, 1)
+	go func() {
+		done <- s.QueueTx(ctx, func(q hookd.QueueTx) error {
+			inQueue = q.(*queueTx).tx
+			return inQueue.QueryRow(`PRAGMA synchronous`).Scan(&sync)
+		})
+	}()
+	select {
+	case <-lingering: // an hour's linger: only the write below ends it
+	case err := <-done:
+		t.Fatalf("the queue transaction did not wait for a publish (err %v)", err)
+	}
+	if err := s.write(ctx, func(tx *sql.Tx) error { inWrite = tx; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if inQueue != inWrite || sync != 2 {
+		t.Fatalf("the queue transaction ran alone (%v) or relaxed (synchronous %d): it did not share the write's commit", inQueue != inWrite, sync)
+	}
+}
+
+func TestPace(t *testing.T) {
+	const linger = 5 * time.Millisecond
+	now := time.Now()
+	for _, tc := range []struct {
+		name  string
+		gaps  []time.Duration // between durable batches, the last one just now
+		since time.Duration   // since the last
+		want  bool
+	}{
+		{"none yet", nil, 0, false},
+		{"one alone", []time.Duration{}, 0, false},
+		{"every 2ms", []time.Duration{2 * time.Millisecond, 2 * time.Millisecond}, time.Millisecond, true},
+		{"every 20ms", []time.Duration{20 * time.Millisecond, 20 * time.Millisecond}, time.Millisecond, false},
+		{"every 2ms, but not for a while", []time.Duration{2 * time.Millisecond, 2 * time.Millisecond}, time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p pace
+			if tc.gaps != nil {
+				at := now.Add(-tc.since)
+				for _, g := range tc.gaps {
+					at = at.Add(-g)
+				}
+				p.durable(at)
+				for _, g := range tc.gaps {
+					at = at.Add(g)
+					p.durable(at)
+				}
+			}
+			if got := p.frequent(linger); got != tc.want {
+				t.Fatalf("frequent = %v (gap %s), want %v", got, p.gap, tc.want)
+			}
+		})
+	}
+}

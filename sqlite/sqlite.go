@@ -50,6 +50,12 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBatch caps how many writes share one transaction. Default 256.
 	MaxBatch int
+	// Linger is how long a batch of queue transactions alone (claims,
+	// outcomes: commits that need not reach the disk at once) may wait for a
+	// publish to share its commit, while publishes come at least this often:
+	// one commit an event instead of two at a platform's usual rates. The
+	// wait ends as soon as a publish arrives. Default 5ms; negative: never.
+	Linger time.Duration
 	// ReadConns is the size of the read pool. Default 8.
 	ReadConns int
 	// CheckpointEvery is how often the WAL is copied into the database
@@ -79,10 +85,13 @@ type Store struct {
 	stmts   map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
 	// relaxed: wdb's synchronous is NORMAL now (the writer's alone).
 	relaxed bool
-	reads   sync.Map // query text → *sql.Stmt prepared on rdb
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	// lingering, when set (tests), is called as the writer starts to
+	// linger.
+	lingering func()
+	reads     sync.Map // query text → *sql.Stmt prepared on rdb
+	stop      chan struct{}
+	done      chan struct{}
+	once      sync.Once
 }
 
 var _ hookd.Store = (*Store)(nil)
@@ -99,6 +108,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = 5 * time.Millisecond
 	}
 	if cfg.ReadConns <= 0 {
 		cfg.ReadConns = 8
@@ -357,6 +369,7 @@ func (s *Store) submit(ctx context.Context, req *writeReq) error {
 func (s *Store) writer() {
 	defer close(s.done)
 	batch := make([]*writeReq, 0, s.cfg.MaxBatch)
+	var pace pace
 	for {
 		batch = batch[:0]
 		select {
@@ -373,20 +386,90 @@ func (s *Store) writer() {
 				}
 			}
 		}
-	fill:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case req := <-s.writes:
-				batch = append(batch, req)
-			default:
-				break fill
-			}
+		batch = s.fill(batch)
+		if relaxedOnly(batch) && pace.frequent(s.cfg.Linger) {
+			batch = s.linger(batch)
+		}
+		if !relaxedOnly(batch) {
+			pace.durable(time.Now())
 		}
 		s.runBatch(batch)
 		if s.restart.Swap(false) {
 			s.restartWAL()
 		}
 	}
+}
+
+// fill adds the writes waiting now, up to MaxBatch.
+func (s *Store) fill(batch []*writeReq) []*writeReq {
+	for len(batch) < s.cfg.MaxBatch {
+		select {
+		case req := <-s.writes:
+			batch = append(batch, req)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// linger waits up to Linger for a write that needs the disk, so that the
+// batch of queue transactions shares its commit instead of paying for one
+// of its own, and takes what else is waiting then.
+func (s *Store) linger(batch []*writeReq) []*writeReq {
+	if s.lingering != nil {
+		s.lingering()
+	}
+	t := time.NewTimer(s.cfg.Linger)
+	defer t.Stop()
+	for len(batch) < s.cfg.MaxBatch {
+		select {
+		case req := <-s.writes:
+			batch = append(batch, req)
+			if !req.relaxed {
+				return s.fill(batch)
+			}
+		case <-t.C:
+			return batch
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
+func relaxedOnly(batch []*writeReq) bool {
+	for _, req := range batch {
+		if !req.relaxed {
+			return false
+		}
+	}
+	return true
+}
+
+// pace follows how often batches with a write that needs the disk (a
+// publish, an edit) run: lingering pays only while one is likely soon.
+type pace struct {
+	last time.Time
+	gap  time.Duration // moving average of the time between them
+}
+
+func (p *pace) durable(now time.Time) {
+	if !p.last.IsZero() {
+		g := now.Sub(p.last)
+		if p.gap == 0 {
+			p.gap = g
+		} else {
+			p.gap = (3*p.gap + g) / 4
+		}
+	}
+	p.last = now
+}
+
+// frequent reports whether such batches come at least every linger, and
+// the last came recently enough for that to still hold.
+func (p *pace) frequent(linger time.Duration) bool {
+	return linger > 0 && p.gap > 0 && p.gap <= linger && time.Since(p.last) < 4*linger
 }
 
 // restartWAL runs on the writer, between batches, when the checkpointer
@@ -407,11 +490,7 @@ func (s *Store) restartWAL() {
 
 func (s *Store) runBatch(batch []*writeReq) {
 	errs := make([]error, len(batch))
-	relaxed := true
-	for _, req := range batch {
-		relaxed = relaxed && req.relaxed
-	}
-	if err := s.setRelaxed(relaxed); err != nil {
+	if err := s.setRelaxed(relaxedOnly(batch)); err != nil {
 		for _, req := range batch {
 			req.done <- err
 		}
