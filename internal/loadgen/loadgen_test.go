@@ -117,9 +117,9 @@ func TestPublish(t *testing.T) {
 		w.WriteHeader(202)
 	}))
 	defer slow.Close()
-	var slowest atomic.Int64
+	var slowest Call
 	Publish(context.Background(), Load{URL: slow.URL, Key: "k", Publishers: 2, Body: EventBody(10), Duration: 10 * time.Second, Limit: 10, Slowest: &slowest})
-	if d := time.Duration(slowest.Load()); d < 30*time.Millisecond || d > 5*time.Second {
-		t.Fatalf("slowest call %v, one took 30 ms", d)
+	if c := slowest.Load(); c.Total < 30*time.Millisecond || c.Total > 5*time.Second || c.Server < 30*time.Millisecond || c.Server > c.Total || c.Conn > c.Total-c.Server {
+		t.Fatalf("slowest call %+v, one took 30 ms in the server", c)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,9 +31,56 @@ type Load struct {
 	Duration   time.Duration // how long to publish
 	Limit      int64         // stop once this many are accepted; 0 no limit
 	Progress   func(accepted int64)
-	// Slowest, when set, holds the longest an accepted publish call took
-	// (nanoseconds): a stall on hookd's publish side shows here.
-	Slowest *atomic.Int64
+	// Slowest, when set, holds the slowest accepted publish call, and where
+	// its time went: a stall on hookd's publish side shows here.
+	Slowest *Call
+}
+
+// Call keeps the slowest of publish calls.
+type Call struct {
+	mu   sync.Mutex
+	slow Times
+}
+
+// Times is one publish call's time, in its phases.
+type Times struct {
+	// Total is from the call's start to its answer's status line.
+	Total time.Duration
+	// Conn is the wait for a connection (a dial, unless Reused); Server
+	// from the request written to the status line: hookd's share.
+	Conn, Server time.Duration
+	Reused       bool
+}
+
+// Load returns the slowest call's times.
+func (c *Call) Load() Times {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slow
+}
+
+// keep keeps t if it was slower.
+func (c *Call) keep(t *Times) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.Total > c.slow.Total {
+		c.slow = *t
+	}
+}
+
+// trace times a call's phases into c.
+func (c *Times) trace(ctx context.Context, t0 time.Time) context.Context {
+	var wrote atomic.Int64 // since t0; the transport writes and reads on goroutines of its own
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn:      func(i httptrace.GotConnInfo) { c.Conn, c.Reused = time.Since(t0), i.Reused },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(int64(time.Since(t0))) },
+		GotFirstResponseByte: func() {
+			c.Total = time.Since(t0)
+			if w := wrote.Load(); w > 0 {
+				c.Server = c.Total - time.Duration(w)
+			}
+		},
+	})
 }
 
 // Publish sends events for l.Duration (or until l.Limit are accepted) and
@@ -57,9 +105,11 @@ func Publish(ctx context.Context, l Load) (int64, time.Duration) {
 				if lim != nil && lim.Wait(pctx) != nil {
 					return
 				}
-				req, _ := http.NewRequestWithContext(pctx, "POST", l.URL, bytes.NewReader(l.Body()))
-				req.Header.Set("Authorization", "Bearer "+l.Key)
+				body := l.Body()
 				t0 := time.Now()
+				var call Times
+				req, _ := http.NewRequestWithContext(call.trace(pctx, t0), "POST", l.URL, bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+l.Key)
 				res, err := client.Do(req)
 				if err != nil {
 					continue
@@ -69,12 +119,7 @@ func Publish(ctx context.Context, l Load) (int64, time.Duration) {
 				if res.StatusCode == http.StatusAccepted {
 					accepted.Add(1)
 					if l.Slowest != nil {
-						for d := int64(time.Since(t0)); ; {
-							cur := l.Slowest.Load()
-							if d <= cur || l.Slowest.CompareAndSwap(cur, d) {
-								break
-							}
-						}
+						l.Slowest.keep(&call)
 					}
 				}
 			}
