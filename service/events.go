@@ -166,7 +166,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 // EventType reads a catalog type through the cache publishing uses (a
 // change made through this service is seen at once).
 func (s *Service) EventType(ctx context.Context, name string) (*hookd.EventType, error) {
-	return s.eventTypes.get(name, func() (*hookd.EventType, error) { return s.store.GetEventType(ctx, name) })
+	return s.eventTypes.get(ctx, name, func(ctx context.Context) (*hookd.EventType, error) { return s.store.GetEventType(ctx, name) })
 }
 
 // Match returns the tenant's enabled webhooks that ev goes to:
@@ -174,7 +174,9 @@ func (s *Service) EventType(ctx context.Context, name string) (*hookd.EventType,
 // again. The filter input is decoded once per event, and only if some
 // webhook has a filter.
 func (s *Service) Match(ctx context.Context, ev *hookd.Event, data, metadata json.RawMessage) ([]*hookd.Webhook, error) {
-	hooks, err := s.hooks.get(ev.TenantID, func() ([]*hookd.Webhook, error) { return s.store.EnabledWebhooks(ctx, ev.TenantID) })
+	hooks, err := s.hooks.get(ctx, ev.TenantID, func(ctx context.Context) ([]*hookd.Webhook, error) {
+		return s.store.EnabledWebhooks(ctx, ev.TenantID)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -50,8 +50,10 @@ type Config struct {
 	Observer hookd.Observer
 	// CacheTTL bounds how long publishing may use a cached event type or
 	// webhook list, or authorization a cached tenant, that another process
-	// changed. Changes made through this service are seen at once. Default
-	// 1s; negative disables the cache.
+	// changed, with the time of one read: an entry older than this is read
+	// again in the background while publishing goes on with it. Changes
+	// made through this service are seen at once. Default 1s; negative
+	// disables the cache.
 	CacheTTL time.Duration
 }
 
@@ -116,7 +118,7 @@ func (s *Service) audited(ctx context.Context, tenantID string) (context.Context
 // Tenant returns a tenant, from a cache that changes through this service
 // invalidate; for authorizing requests, which read it on every call.
 func (s *Service) Tenant(ctx context.Context, id string) (*hookd.Tenant, error) {
-	t, err := s.tenants.get(id, func() (*hookd.Tenant, error) { return s.store.GetTenant(ctx, id) })
+	t, err := s.tenants.get(ctx, id, func(ctx context.Context) (*hookd.Tenant, error) { return s.store.GetTenant(ctx, id) })
 	return t, notFound(err, "tenant %s not found", id)
 }
 

@@ -1,0 +1,109 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// loaded waits for the cache's background read of key to end.
+func loaded[V any](t *testing.T, c *cache[V], key string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c.mu.Lock()
+		busy := c.loading[key]
+		c.mu.Unlock()
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background read did not end")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// An old entry is returned at once and read again in the background,
+// once however many callers find it old.
+func TestCacheReadsAnOldEntryInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	c := newCache[int](time.Nanosecond) // every entry is old at once
+	if v, err := c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil }); err != nil || v != 1 {
+		t.Fatalf("first get = %d, %v", v, err)
+	}
+	release, reading := make(chan struct{}), make(chan struct{})
+	reads := 0
+	slow := func(context.Context) (int, error) { reads++; close(reading); <-release; return 2, nil }
+	for range 3 {
+		if v, err := c.get(ctx, "k", slow); err != nil || v != 1 {
+			t.Fatalf("while reading again: %d, %v; want the entry there was, 1", v, err)
+		}
+	}
+	<-reading
+	close(release)
+	loaded(t, c, "k")
+	if reads != 1 {
+		t.Fatalf("read again %d times, want once", reads)
+	}
+	c.ttl = time.Hour
+	if v, _ := c.get(ctx, "k", nil); v != 2 {
+		t.Fatalf("after the background read: %d, want 2", v)
+	}
+}
+
+// An invalidated entry is never served, and a read begun before the
+// invalidation stores nothing.
+func TestCacheInvalidateWins(t *testing.T) {
+	ctx := context.Background()
+	c := newCache[int](time.Nanosecond)
+	c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
+	release, reading := make(chan struct{}), make(chan struct{})
+	c.get(ctx, "k", func(context.Context) (int, error) { close(reading); <-release; return 2, nil })
+	<-reading
+	c.invalidate("k")
+	if v, _ := c.get(ctx, "k", func(context.Context) (int, error) { return 3, nil }); v != 3 {
+		t.Fatalf("after invalidate: %d, want a read", v)
+	}
+	close(release)
+	loaded(t, c, "k")
+	c.ttl = time.Hour
+	if v, _ := c.get(ctx, "k", nil); v != 3 {
+		t.Fatalf("after the old read ended: %d, want 3 (its value dropped)", v)
+	}
+}
+
+// A background read that fails keeps the entry; the background read does
+// not end with the caller's context.
+func TestCacheFailedReadKeepsEntry(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := newCache[int](time.Nanosecond)
+	c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
+	var readCtx error
+	c.get(ctx, "k", func(ctx context.Context) (int, error) {
+		cancel() // the request that found the entry old ends
+		readCtx = ctx.Err()
+		return 0, errors.New("database away")
+	})
+	loaded(t, c, "k")
+	if readCtx != nil {
+		t.Fatalf("the background read's context ended with the caller's: %v", readCtx)
+	}
+	c.ttl = time.Hour
+	if v, _ := c.get(ctx, "k", nil); v != 1 {
+		t.Fatalf("after a failed read: %d, want the entry kept", v)
+	}
+}
+
+func TestCacheDisabledAlwaysLoads(t *testing.T) {
+	c := newCache[int](-1)
+	n := 0
+	for range 3 {
+		if _, err := c.get(context.Background(), "k", func(context.Context) (int, error) { n++; return n, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 3 {
+		t.Fatalf("loaded %d times, want 3", n)
+	}
+}
