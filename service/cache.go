@@ -8,20 +8,22 @@ import (
 
 // cache holds what publishing reads on every event (a tenant's existence,
 // an event type, a tenant's enabled webhooks). Writes made through this API
-// invalidate their entries at once. An entry older than ttl is read again
-// in the background, once, while callers go on with the one they have: so
-// ttl, plus one read, bounds how long a write made by another process (a
-// replica, an api/worker split) takes to be seen here. A publish never waits
-// for a read of an entry it has: on SQLite under full load a read could wait
-// seconds for its snapshot (every commit moving the WAL under it), and every
-// publish finding the entry old at once used to read it, dozens at a time.
-// Values are shared: callers must not change them.
+// invalidate their entries at once. A key is read by one caller at a time:
+// callers that find no entry wait for the read under way, and an entry
+// older than ttl is read again in the background while callers go on with
+// the one they have. So ttl, plus one read, bounds how long a write made by
+// another process (a replica, an api/worker split) takes to be seen here,
+// and a publish never waits for a read of what it has. Every publish that
+// found an entry missing or old used to read it, dozens at once (all the
+// publishers of a busy tenant, each second); on SQLite under full load one
+// of those reads then waited seconds for its snapshot. Values are shared:
+// callers must not change them.
 type cache[V any] struct {
 	ttl     time.Duration
 	mu      sync.Mutex
 	m       map[string]cached[V]
-	loading map[string]bool // keys being read again in the background
-	gen     uint64          // bumped by every invalidation, so a slow load cannot store a stale value
+	flights map[string]*flight[V] // reads under way, by key
+	gen     uint64                // bumped by every invalidation, so a slow load cannot store a stale value
 }
 
 type cached[V any] struct {
@@ -30,71 +32,80 @@ type cached[V any] struct {
 	gen uint64
 }
 
-// refreshTimeout bounds a background read.
-const refreshTimeout = 30 * time.Second
+// flight is one read of a key; done closes when v and err are set.
+type flight[V any] struct {
+	done chan struct{}
+	v    V
+	err  error
+}
+
+// readTimeout bounds a read that callers share.
+const readTimeout = 30 * time.Second
 
 func newCache[V any](ttl time.Duration) *cache[V] {
-	return &cache[V]{ttl: ttl, m: map[string]cached[V]{}, loading: map[string]bool{}}
+	return &cache[V]{ttl: ttl, m: map[string]cached[V]{}, flights: map[string]*flight[V]{}}
 }
 
-// get returns key's entry, loading it when there is none (or the cache is
-// off: ttl < 0); an old one is returned as it is and read again in the
-// background, with ctx's values but not its end.
+// get returns key's entry. With none, it waits for the read under way or
+// starts one (every caller reads when the cache is off: ttl < 0); an old
+// one is returned as it is and read again in the background. Shared reads
+// run with ctx's values but not its end: the caller that started one may
+// be gone before the others have their answer.
 func (c *cache[V]) get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
 	now := time.Now()
+	if c.ttl < 0 {
+		return load(ctx)
+	}
 	c.mu.Lock()
 	e, ok := c.m[key]
-	gen := c.gen
-	switch {
-	case ok && now.Sub(e.at) < c.ttl:
+	if ok && now.Sub(e.at) < c.ttl {
 		c.mu.Unlock()
 		return e.v, nil
-	case ok && c.ttl > 0:
-		if !c.loading[key] {
-			c.loading[key] = true
-			go c.refresh(context.WithoutCancel(ctx), key, gen, now, load)
-		}
-		c.mu.Unlock()
-		return e.v, nil
+	}
+	f := c.flights[key]
+	if f == nil {
+		f = &flight[V]{done: make(chan struct{})}
+		c.flights[key] = f
+		go c.read(context.WithoutCancel(ctx), key, f, c.gen, now, load)
 	}
 	c.mu.Unlock()
-	v, err := load(ctx)
-	if err != nil {
-		return v, err
+	if ok {
+		return e.v, nil
 	}
-	c.put(key, v, now, gen)
-	return v, nil
+	select {
+	case <-f.done:
+		return f.v, f.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
 }
 
-// refresh reads an old entry again; if the read fails, the entry stays and
-// the next get tries again.
-func (c *cache[V]) refresh(ctx context.Context, key string, gen uint64, at time.Time, load func(context.Context) (V, error)) {
-	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+// read loads key for the callers waiting on f, and stores it unless an
+// invalidation came since gen; if the read fails, an entry there was stays
+// and the next get tries again.
+func (c *cache[V]) read(ctx context.Context, key string, f *flight[V], gen uint64, at time.Time, load func(context.Context) (V, error)) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	if v, err := load(ctx); err == nil {
-		c.put(key, v, at, gen)
-	}
+	f.v, f.err = load(ctx)
 	c.mu.Lock()
-	delete(c.loading, key)
+	if c.flights[key] == f {
+		delete(c.flights, key)
+	}
+	if f.err == nil && c.gen == gen {
+		if len(c.m) > 100_000 {
+			clear(c.m)
+		}
+		c.m[key] = cached[V]{v: f.v, at: at, gen: gen}
+	}
 	c.mu.Unlock()
-}
-
-// put stores what was read at at, unless an invalidation came since.
-func (c *cache[V]) put(key string, v V, at time.Time, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
-	}
-	if len(c.m) > 100_000 {
-		clear(c.m)
-	}
-	c.m[key] = cached[V]{v: v, at: at, gen: gen}
+	close(f.done)
 }
 
 func (c *cache[V]) invalidate(key string) {
 	c.mu.Lock()
 	delete(c.m, key)
+	delete(c.flights, key) // a read begun before this one must not answer after it
 	c.gen++
 	c.mu.Unlock()
 }

@@ -12,7 +12,7 @@ func loaded[V any](t *testing.T, c *cache[V], key string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c.mu.Lock()
-		busy := c.loading[key]
+		busy := c.flights[key] != nil
 		c.mu.Unlock()
 		if !busy {
 			return
@@ -92,6 +92,32 @@ func TestCacheFailedReadKeepsEntry(t *testing.T) {
 	c.ttl = time.Hour
 	if v, _ := c.get(ctx, "k", nil); v != 1 {
 		t.Fatalf("after a failed read: %d, want the entry kept", v)
+	}
+}
+
+// Callers that find no entry wait for the read under way instead of
+// starting their own.
+func TestCacheCallersShareARead(t *testing.T) {
+	c := newCache[int](time.Hour)
+	release, reading := make(chan struct{}), make(chan struct{})
+	first := make(chan int)
+	go func() {
+		v, _ := c.get(context.Background(), "k", func(context.Context) (int, error) { close(reading); <-release; return 1, nil })
+		first <- v
+	}()
+	<-reading
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.get(gone, "k", func(context.Context) (int, error) { t.Error("a second read while one was under way"); return 0, nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("a caller gone while waiting for the read: %v", err)
+	}
+	close(release)
+	if v := <-first; v != 1 {
+		t.Fatalf("first caller got %d", v)
+	}
+	if v, _ := c.get(context.Background(), "k", nil); v != 1 {
+		t.Fatalf("after the read: %d, want 1 cached", v)
 	}
 }
 
