@@ -35,7 +35,10 @@ type publishReq struct {
 // statement, and returns the new seq (NULL when the id was taken), how
 // many deliveries were created, the database's now, and the deliveries
 // handed off to the publishing process (those to the webhooks in $10,
-// leased until now + $11 microseconds) with their webhooks.
+// leased until now + $11 microseconds) with their webhooks. A webhook with
+// a delivery due now, waiting for a claim, gets its delivery due too: a
+// handed-off one would overtake the one waiting (and the next ones, while
+// the endpoint is busy).
 const insertEventAndDeliveries = `WITH e AS (
 		INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $9)
 		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq
@@ -45,7 +48,8 @@ const insertEventAndDeliveries = `WITH e AS (
 		SELECT j.value, w.tenant_id, e.seq, w.id, $2, $3, 'PENDING', n.now + CASE WHEN l.leased THEN $11::bigint ELSE 0 END,
 			CASE WHEN l.leased THEN 1 ELSE 0 END, l.leased, n.now, n.now
 		FROM e CROSS JOIN n CROSS JOIN jsonb_each_text($8::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $1 AND w.enabled
-		CROSS JOIN LATERAL (SELECT coalesce(j.key = ANY($10::text[]), false) AS leased) l
+		CROSS JOIN LATERAL (SELECT coalesce(j.key = ANY($10::text[]), false) AND NOT EXISTS (SELECT 1 FROM deliveries x
+			WHERE x.webhook_id = w.id AND x.status IN ('PENDING', 'RETRYING') AND x.next_attempt_at <= n.now) AS leased) l
 		RETURNING id, webhook_id, leased
 	)
 	SELECT (SELECT seq FROM e), (SELECT count(*) FROM d), (SELECT now FROM n),

@@ -68,22 +68,25 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 			res.Deliveries = int(n)
 		}
 		if len(leased) > 0 {
-			rows, err := s.query(tx, insertLeased, seq, ev.ID, ev.Type, sqlrow.Micros(until), sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.JSONList(leased), ev.TenantID)
+			rows, err := s.query(tx, insertLeased, seq, ev.ID, ev.Type, sqlrow.Micros(until), sqlrow.Micros(now), sqlrow.JSONList(leased), ev.TenantID)
 			if err != nil {
 				return fmt.Errorf("insert leased deliveries: %w", err)
 			}
 			for rows.Next() {
 				c := sqlrow.HandedOff(ev, until)
-				if err := rows.Scan(&c.DeliveryID, &c.WebhookID); err != nil {
+				var isLeased bool
+				if err := rows.Scan(&c.DeliveryID, &c.WebhookID, &isLeased); err != nil {
 					rows.Close()
 					return fmt.Errorf("insert leased deliveries: %w", err)
 				}
-				res.Leased = append(res.Leased, c)
+				res.Deliveries++
+				if isLeased {
+					res.Leased = append(res.Leased, c)
+				}
 			}
 			if err := rows.Close(); err != nil {
 				return fmt.Errorf("insert leased deliveries: %w", err)
 			}
-			res.Deliveries += len(res.Leased)
 		}
 		if res.Deliveries > 0 {
 			if _, err := s.exec(tx, markPublished, seq); err != nil {
@@ -156,8 +159,14 @@ const insertDeliveries = `INSERT INTO deliveries (id, tenant_id, event_seq, webh
 	FROM json_each(?) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1`
 
 // insertLeased is insertDeliveries for the deliveries handed off to the
-// publishing process: leased to it (token 1) until the given time.
+// publishing process: leased to it (token 1) until ?4, but for a webhook
+// with a delivery due now, waiting for a claim: a handed-off one would
+// overtake it (and the next ones too, while the endpoint is busy), so this
+// one waits its turn, due at once, unleased.
 const insertLeased = `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, lease_token, leased, created_at, updated_at)
-	SELECT j.value, w.tenant_id, ?, w.id, ?, ?, 'PENDING', ?, 1, 1, ?, ?
-	FROM json_each(?) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1
-	RETURNING id, webhook_id`
+	SELECT id, tid, ?1, wid, ?2, ?3, 'PENDING', CASE WHEN waits THEN ?5 ELSE ?4 END, 1 - waits, 1 - waits, ?5, ?5 FROM (
+		SELECT j.value AS id, w.tenant_id AS tid, w.id AS wid, EXISTS (SELECT 1 FROM deliveries d
+			WHERE d.webhook_id = w.id AND d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= ?5) AS waits
+		FROM json_each(?6) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ?7 AND w.enabled = 1)
+	WHERE true
+	RETURNING id, webhook_id, leased`

@@ -50,6 +50,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"HandedOffFallsDueWhenLeaseEnds":     testHandoffLeaseRunsOut,
 	"HandoffSkipsDisabledWebhook":        testHandoffSkipsDisabled,
 	"DuplicatePublishHandsOffNothing":    testHandoffDuplicate,
+	"HandoffNeverOvertakesDueDelivery":   testHandoffWaitsItsTurn,
 }
 
 const lease = time.Minute
@@ -911,5 +912,27 @@ func testHandoffDuplicate(t *testing.T, s hookd.Store, clock *Clock) {
 	res := handOff(t, s, "e1", []string{"wh_a"}, []string{"wh_a"})
 	if !res.Duplicate || len(res.Leased) != 0 || res.Deliveries != 1 {
 		t.Fatalf("duplicate publish: %+v", res)
+	}
+}
+
+func testHandoffWaitsItsTurn(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	handOff(t, s, "e1", []string{"wh_a"}, nil) // due, waiting for a claim
+	// wh_a's delivery would overtake the one waiting: it is due too, in
+	// its turn; wh_b has none waiting.
+	res := handOff(t, s, "e2", []string{"wh_a", "wh_b"}, []string{"wh_a", "wh_b"})
+	if res.Deliveries != 2 || len(res.Leased) != 1 || res.Leased[0].WebhookID != "wh_b" {
+		t.Fatalf("published %d, handed off %+v; want wh_b's alone", res.Deliveries, res.Leased)
+	}
+	cs := claim(t, s, 10, nil).Claims
+	if len(cs) != 2 || cs[0].WebhookID != "wh_a" || cs[1].WebhookID != "wh_a" || cs[0].EventID == cs[1].EventID {
+		t.Fatalf("claimed %d, want wh_a's two (e1 and e2)", len(cs))
+	}
+	// A retry due later is not overtaken: a handoff goes ahead of it.
+	retry := outcome(cs[0], hookd.StatusRetrying, clock.Now())
+	retry.RetryIn = time.Minute
+	record(t, s, retry, outcome(cs[1], hookd.StatusSuccess, clock.Now()))
+	if res := handOff(t, s, "e3", []string{"wh_a"}, []string{"wh_a"}); len(res.Leased) != 1 {
+		t.Fatalf("handed off %d with only a later retry waiting, want 1", len(res.Leased))
 	}
 }
