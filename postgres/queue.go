@@ -320,8 +320,16 @@ func (q *queueTx) MarkDue(ctx context.Context, p *hookd.MarkDueParams) error {
 // requeueing a webhook past a delivery this transaction made waiting (see
 // RequeueWebhooks).
 func (s *Store) queueMarkDue(b *pgx.Batch, ids []string, at []*int64, after []int64) {
+	// A webhook due only later (all its new deliveries handed off) is due
+	// no later than its earliest waiting delivery either: the publish may
+	// have stored one due after all (another was waiting for a claim), and
+	// a claim that requeued the webhook before this transaction committed
+	// did not see it.
 	b.Queue(`INSERT INTO due_webhooks (webhook_id, due_at)
-		SELECT u.id, coalesce(u.due, coalesce($3::bigint, `+dbNow+`) + u.after) FROM unnest($1::text[], $2::bigint[], $4::bigint[]) AS u(id, due, after)
+		SELECT u.id, coalesce(u.due, CASE WHEN u.after > 0 THEN least(n.now + u.after, (SELECT min(d.next_attempt_at) FROM deliveries d
+				WHERE d.webhook_id = u.id AND d.status IN ('PENDING', 'RETRYING'))) ELSE n.now END)
+		FROM unnest($1::text[], $2::bigint[], $4::bigint[]) AS u(id, due, after)
+		CROSS JOIN (SELECT coalesce($3::bigint, `+dbNow+`) AS now) n
 		JOIN webhooks w ON w.id = u.id ORDER BY u.id
 		ON CONFLICT (webhook_id) DO UPDATE SET due_at = excluded.due_at WHERE excluded.due_at < due_webhooks.due_at`, ids, at, s.nowArg(), after)
 	if after == nil || slices.Contains(after, 0) {

@@ -82,8 +82,9 @@ func (c *cache[V]) get(ctx context.Context, key string, load func(context.Contex
 }
 
 // read loads key for the callers waiting on f, and stores it unless an
-// invalidation came since gen; if the read fails, an entry there was stays
-// and the next get tries again.
+// invalidation came since gen. If the read finds the key gone (deleted by
+// another process), the entry goes too; if it fails otherwise, an entry
+// there was stays and the next get tries again.
 func (c *cache[V]) read(ctx context.Context, key string, f *flight[V], gen uint64, at time.Time, load func(context.Context) (V, error)) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
@@ -91,6 +92,9 @@ func (c *cache[V]) read(ctx context.Context, key string, f *flight[V], gen uint6
 	c.mu.Lock()
 	if c.flights[key] == f {
 		delete(c.flights, key)
+	}
+	if isNotFound(f.err) {
+		delete(c.m, key) // gone: an old entry must not outlive it
 	}
 	if f.err == nil && c.gen == gen {
 		if len(c.m) > 100_000 {

@@ -3,8 +3,11 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd"
 )
 
 // loaded waits for the cache's background read of key to end.
@@ -118,6 +121,22 @@ func TestCacheCallersShareARead(t *testing.T) {
 	}
 	if v, _ := c.get(context.Background(), "k", nil); v != 1 {
 		t.Fatalf("after the read: %d, want 1 cached", v)
+	}
+}
+
+// An old entry whose key another process deleted is dropped by the
+// background read that finds it gone, not kept.
+func TestCacheDropsWhatIsGone(t *testing.T) {
+	ctx := context.Background()
+	c := newCache[int](time.Nanosecond)
+	c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
+	gone := func(context.Context) (int, error) { return 0, fmt.Errorf("get: %w", hookd.ErrNotFound) }
+	if v, _ := c.get(ctx, "k", gone); v != 1 {
+		t.Fatalf("old entry: %d", v)
+	}
+	loaded(t, c, "k")
+	if _, err := c.get(ctx, "k", gone); !errors.Is(err, hookd.ErrNotFound) {
+		t.Fatalf("after the read found it gone: %v, want not found", err)
 	}
 }
 
