@@ -123,8 +123,13 @@ func TestSvixSDK(t *testing.T) {
 	if r.header.Get("svix-id") != msg.Id {
 		t.Fatalf("svix-id %q, message %q", r.header.Get("svix-id"), msg.Id)
 	}
-	// The attempts, by endpoint and by message, with stable ids.
-	byEndpoint, err := client.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, nil)
+	// The attempts, by endpoint and by message, with stable ids. The
+	// attempt is recorded after the receiver answered: wait for it.
+	var byEndpoint *svix.ListResponseMessageAttemptOut
+	eventually(t, "the attempt recorded", func() bool {
+		byEndpoint, err = client.MessageAttempt.ListByEndpoint(ctx, app.Id, ep.Id, nil)
+		return err != nil || len(byEndpoint.Data) > 0
+	})
 	if err != nil || len(byEndpoint.Data) != 1 || byEndpoint.Data[0].MsgId != msg.Id || byEndpoint.Data[0].Status != svix.MessageStatus(0) ||
 		byEndpoint.Data[0].ResponseStatusCode != 200 || byEndpoint.Data[0].Url != rcv.URL+"/hook" {
 		t.Fatalf("attempts by endpoint: %+v, %v", byEndpoint, err)
