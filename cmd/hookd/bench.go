@@ -56,9 +56,11 @@ type benchConfig struct {
 	// The replica rows' backlog of deliveries.
 	ReplicaBacklog int
 	Progress       io.Writer
+	// Env is added to hookd's environment (the traced rows).
+	Env []string
 }
 
-var allScenarios = []string{"baseline", "relay", "fanout1", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak", "rate100", "rate500"}
+var allScenarios = []string{"baseline", "relay", "fanout1", "traced", "traced10", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak", "rate100", "rate500"}
 
 // extraScenarios run only when named: replicas needs PostgreSQL (several
 // processes on one database).
@@ -74,7 +76,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	self, _ := os.Executable()
 	cfg := &benchConfig{Progress: stderr}
 	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; rate100, rate500: fanout1 offered 100 or 500 events/s, for the CPU an event costs at a platform's usual rates; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched; and, only when named, replicas: a --replica-backlog drained by 1, 2 and 3 --role worker processes on one PostgreSQL --db)")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; rate100, rate500: fanout1 offered 100 or 500 events/s, for the CPU an event costs at a platform's usual rates; traced, traced10: fanout1 with every event (or 10 % of events) traced, exported over OTLP/HTTP to a sink in the bench; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched; and, only when named, replicas: a --replica-backlog drained by 1, 2 and 3 --role worker processes on one PostgreSQL --db)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
 	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
@@ -150,7 +152,9 @@ type BenchRow struct {
 	PublishMaxConnMs   float64 `json:"publishMaxConnMs,omitempty"`
 	PublishMaxServerMs float64 `json:"publishMaxServerMs,omitempty"`
 	PublishMaxReused   bool    `json:"publishMaxReused,omitempty"`
-	Note               string  `json:"note,omitempty"`
+	// SpansExported counts the spans the traced rows' hookd exported.
+	SpansExported int64  `json:"spansExported,omitempty"`
+	Note          string `json:"note,omitempty"`
 }
 
 // BenchReport is the whole run.
@@ -185,6 +189,11 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 1024, rate: cfg.Rate})
 			if row != nil {
 				fanout1 = row.DeliveredPerSec
+			}
+		case "traced", "traced10":
+			row, err = runTraced(ctx, cfg, rcv, sc == "traced10")
+			if row != nil && fanout1 > 0 {
+				row.Note += fmt.Sprintf("; %.1f %% of the fanout1 row's deliveries/s", 100*row.DeliveredPerSec/fanout1)
 			}
 		case "half":
 			if fanout1 == 0 {
@@ -459,6 +468,9 @@ func startHookd(ctx context.Context, cfg *benchConfig, dir string, extra ...stri
 	p := &hookdProc{url: "http://" + addr, key: "bench-admin-key", dir: dir, out: &syncBuffer{}}
 	args := append([]string{"serve", "--addr", addr, "--db", db, "--admin-key", p.key, "--allow-networks", "127.0.0.0/8", "--log-format", "json"}, extra...)
 	p.cmd = exec.CommandContext(ctx, cfg.Hookd, args...)
+	if len(cfg.Env) > 0 {
+		p.cmd.Env = append(os.Environ(), cfg.Env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.Hookd, err)
@@ -616,6 +628,34 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, spec 
 		return nil, err
 	}
 	return loadRow(ctx, cfg, rcv, p, spec)
+}
+
+// runTraced is fanout1 with tracing on: every event traced, or a 10 %
+// sample, exported to an OTLP/HTTP sink that keeps the exports and counts
+// their spans once hookd has stopped (and flushed).
+func runTraced(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, sampled bool) (*BenchRow, error) {
+	sink, err := loadgen.StartOTLPSink()
+	if err != nil {
+		return nil, err
+	}
+	defer sink.Close()
+	name, what, sampler := "traced", "every event traced", []string{"OTEL_TRACES_SAMPLER=parentbased_always_on"}
+	if sampled {
+		name, what, sampler = "traced10", "10 % of events traced", []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}
+	}
+	own := *cfg
+	own.Env = append(append(slices.Clip(cfg.Env), "OTEL_EXPORTER_OTLP_ENDPOINT="+sink.URL), sampler...)
+	row, err := runLoad(ctx, &own, rcv, loadSpec{name: name, fanout: 1, payload: 1024, rate: cfg.Rate})
+	if err != nil {
+		return nil, err
+	}
+	spans, exports, err := sink.Take()
+	if err != nil {
+		return nil, fmt.Errorf("the OTLP sink: %w", err)
+	}
+	row.SpansExported = int64(spans)
+	row.Note = fmt.Sprintf("%s: %d spans in %d OTLP exports (a publish span and an attempt span an event)", what, spans, exports)
+	return row, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
