@@ -79,7 +79,10 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 		a.Error = "bad webhook URL: " + err.Error()
 		return a, nil
 	}
-	h := req.Header
+	// Room for every header set below: the default map holds 8, and a
+	// ninth (traceparent, a second signature) would grow it on every send.
+	h := make(http.Header, 12+len(wh.Headers))
+	req.Header = h
 	for k, v := range wh.Headers {
 		h.Set(k, v)
 	}
