@@ -86,6 +86,13 @@ type UpdateHealthParams struct {
 	DisableFailingSince time.Time
 }
 
+// NoteSuccessesParams are the successes of a record batch on webhooks
+// with no failure after them in the batch: the common case of a healthy
+// endpoint, which changes nothing but its last success.
+type NoteSuccessesParams struct {
+	Updates []HealthUpdate // each Succeeded, with no Failures
+}
+
 // HealthResult is what UpdateHealth did beyond the health itself.
 type HealthResult struct {
 	Disabled []DisabledWebhook

@@ -77,11 +77,20 @@ type QueueTx interface {
 	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]string, error)
 	// MarkDue makes each webhook due no later than the given time.
 	MarkDue(ctx context.Context, p *MarkDueParams) error
+	// LockWebhooks locks the webhooks' rows where writers share them, in
+	// id order, first in a record transaction, as every writer of a
+	// webhook locks it before its deliveries (so that two never wait for
+	// each other). SQLite's one writer needs nothing.
+	LockWebhooks(ctx context.Context, webhookIDs []string) error
 	// WebhookHealth reads the webhooks' health as it is, before outcomes
-	// change it, and locks their rows where writers share them (in id
-	// order, first in the transaction, as every writer of a webhook locks
-	// it before its deliveries).
+	// change it.
 	WebhookHealth(ctx context.Context, webhookIDs []string) (map[string]*HealthBefore, error)
+	// NoteSuccesses sets the last success of each webhook in p that is
+	// healthy (no failure since its last success) to its update's
+	// LastSuccessAt where that is later, and returns the IDs of those it
+	// found healthy. A failing webhook is left as it is, for UpdateHealth,
+	// which tells whether it recovered.
+	NoteSuccesses(ctx context.Context, p *NoteSuccessesParams) ([]string, error)
 	// UpdateHealth folds recorded attempts into their webhooks' health and
 	// disables the webhooks p says must be (their waiting deliveries end
 	// FAILED, as when a user disables one), returning those it disabled

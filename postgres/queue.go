@@ -460,12 +460,46 @@ func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
 // id order before the transaction touches any of their deliveries: a user's
 // disable or delete locks the webhook, then its deliveries, and a record
 // must not take them the other way round.
+func (q *queueTx) LockWebhooks(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := q.tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	return wrap("lock webhooks", err)
+}
+
+// noteSuccesses sets the last success of the healthy webhooks among $1
+// ($2 each one's success, in microseconds).
+const noteSuccesses = `UPDATE webhooks w SET last_success_at = greatest(w.last_success_at, u.at)
+	FROM unnest($1::text[], $2::bigint[]) AS u(id, at)
+	WHERE w.id = u.id AND w.consecutive_failures = 0 AND w.failing_since = 0 AND NOT w.exhausted
+	RETURNING w.id`
+
+func (q *queueTx) NoteSuccesses(ctx context.Context, p *hookd.NoteSuccessesParams) ([]string, error) {
+	if len(p.Updates) == 0 {
+		return nil, nil
+	}
+	ids, at := make([]string, len(p.Updates)), make([]int64, len(p.Updates))
+	for i, u := range p.Updates {
+		ids[i], at[i] = u.WebhookID, sqlrow.Micros(u.LastSuccessAt)
+	}
+	rows, err := q.tx.Query(ctx, noteSuccesses, ids, at)
+	if err != nil {
+		return nil, wrap("note successes", err)
+	}
+	noted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("note successes", err)
+	}
+	return noted, nil
+}
+
 func (q *queueTx) WebhookHealth(ctx context.Context, ids []string) (map[string]*hookd.HealthBefore, error) {
 	out := make(map[string]*hookd.HealthBefore, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := q.tx.Query(ctx, `SELECT `+sqlrow.HealthBeforeCols+` FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	rows, err := q.tx.Query(ctx, `SELECT `+sqlrow.HealthBeforeCols+` FROM webhooks WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, wrap("read health", err)
 	}

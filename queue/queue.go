@@ -218,8 +218,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err != nil {
 			return err
 		}
-		before, err := tx.WebhookHealth(ctx, webhooksOf(outcomes))
-		if err != nil {
+		if err := tx.LockWebhooks(ctx, webhooksOf(outcomes)); err != nil {
 			return err
 		}
 		written, err = tx.RecordOutcomes(ctx, &hookd.RecordOutcomesParams{Now: now, Outcomes: outcomes})
@@ -261,7 +260,19 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err := tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due}); err != nil {
 			return err
 		}
-		hp := &hookd.UpdateHealthParams{Now: now, Updates: healthUpdates(written, byID)}
+		updates, err := noteSuccesses(ctx, tx, healthUpdates(written, byID))
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(updates))
+		for i, u := range updates {
+			ids[i] = u.WebhookID
+		}
+		before, err := tx.WebhookHealth(ctx, ids)
+		if err != nil {
+			return err
+		}
+		hp := &hookd.UpdateHealthParams{Now: now, Updates: updates}
 		if p.DisableAfter > 0 {
 			hp.DisableFailingSince = now.Add(-p.DisableAfter)
 		}
@@ -363,6 +374,37 @@ func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.Hea
 	}
 	slices.SortFunc(out, func(a, b hookd.HealthUpdate) int { return strings.Compare(a.WebhookID, b.WebhookID) })
 	return out
+}
+
+// noteSuccesses records the successes of webhooks that were healthy and
+// stay so, the common case, with one statement and no read, and returns
+// the updates left for the whole path (read, update, disable, tell):
+// failures, and successes of webhooks that were failing, which recovered.
+func noteSuccesses(ctx context.Context, tx hookd.QueueTx, updates []hookd.HealthUpdate) ([]hookd.HealthUpdate, error) {
+	var pure []hookd.HealthUpdate
+	for _, u := range updates {
+		if u.Succeeded && u.Failures == 0 {
+			pure = append(pure, u)
+		}
+	}
+	if len(pure) == 0 {
+		return updates, nil
+	}
+	noted, err := tx.NoteSuccesses(ctx, &hookd.NoteSuccessesParams{Updates: pure})
+	if err != nil || len(noted) == 0 {
+		return updates, err
+	}
+	healthy := make(map[string]bool, len(noted))
+	for _, id := range noted {
+		healthy[id] = true
+	}
+	rest := make([]hookd.HealthUpdate, 0, len(updates)-len(noted))
+	for _, u := range updates {
+		if !healthy[u.WebhookID] {
+			rest = append(rest, u)
+		}
+	}
+	return rest, nil
 }
 
 // webhooksOf is the outcomes' webhooks, sorted and once each.

@@ -352,6 +352,11 @@ var (
 	disableFailing = fmt.Sprintf(disableWebhooks, `AND failing_since > 0 AND failing_since <= ? AND exhausted = 1`)
 )
 
+// noteSuccess sets a healthy webhook's last success: ?1 the success, ?2
+// the webhook.
+const noteSuccess = `UPDATE webhooks SET last_success_at = max(last_success_at, ?1)
+	WHERE id = ?2 AND consecutive_failures = 0 AND failing_since = 0 AND exhausted = 0`
+
 // webhookHealth reads the health of the webhooks a record batch touches.
 const webhookHealth = `SELECT ` + sqlrow.HealthBeforeCols + ` FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`
 
@@ -446,6 +451,24 @@ func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
 		d.OldestDue = sqlrow.FromMicros(oldest)
 	}
 	return d, nil
+}
+
+// LockWebhooks has nothing to do: the store's one writer runs one
+// transaction at a time.
+func (q *queueTx) LockWebhooks(context.Context, []string) error { return nil }
+
+func (q *queueTx) NoteSuccesses(_ context.Context, p *hookd.NoteSuccessesParams) ([]string, error) {
+	var noted []string
+	for _, u := range p.Updates {
+		n, err := q.exec(noteSuccess, sqlrow.Micros(u.LastSuccessAt), u.WebhookID)
+		if err != nil {
+			return nil, fmt.Errorf("note success: %w", err)
+		}
+		if n > 0 {
+			noted = append(noted, u.WebhookID)
+		}
+	}
+	return noted, nil
 }
 
 func (q *queueTx) WebhookHealth(_ context.Context, ids []string) (map[string]*hookd.HealthBefore, error) {

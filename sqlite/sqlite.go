@@ -614,7 +614,7 @@ var hot = []string{
 	insertEvent, insertDeliveries, insertLeased, markPublished,
 	dueWebhooks, readBudgets, spendBudget, failDue, leaseWebhook, claimRead, requeueDrop, requeueSet, nextDue,
 	insertAttempt, updateDelivery, releaseLease, extendLease, markDue,
-	webhookHealth, updateHealth, disableGone, disableFailing,
+	webhookHealth, updateHealth, noteSuccess, disableGone, disableFailing,
 }
 
 // queryRow and queryRead run a read through a statement prepared once per

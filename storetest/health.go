@@ -12,18 +12,21 @@ import (
 
 func init() {
 	for name, fn := range map[string]func(*testing.T, hookd.Store, *Clock){
-		"HealthFollowsAttempts":    testHealthFollowsAttempts,
-		"GoneDisablesAtOnce":       testGoneDisablesAtOnce,
-		"FailingDisabledAfter":     testFailingDisabledAfter,
-		"FailingNotDisabledEarly":  testFailingNotDisabledEarly,
-		"ReenabledStartsHealthy":   testReenabledStartsHealthy,
-		"DisabledOnceByTwoRecords": testDisabledOnceByTwoRecords,
-		"QueueDepth":               testQueueDepth,
-		"GoneThenSuccessStays":     testGoneThenSuccessStays,
-		"CancelDeliveries":         testCancelDeliveries,
-		"OlderSuccessKeepsStreak":  testOlderSuccessKeepsStreak,
-		"DisableAnnounced":         testDisableAnnounced,
-		"ExhaustedOncePerStreak":   testExhaustedOncePerStreak,
+		"HealthFollowsAttempts":     testHealthFollowsAttempts,
+		"GoneDisablesAtOnce":        testGoneDisablesAtOnce,
+		"FailingDisabledAfter":      testFailingDisabledAfter,
+		"FailingNotDisabledEarly":   testFailingNotDisabledEarly,
+		"ReenabledStartsHealthy":    testReenabledStartsHealthy,
+		"DisabledOnceByTwoRecords":  testDisabledOnceByTwoRecords,
+		"QueueDepth":                testQueueDepth,
+		"GoneThenSuccessStays":      testGoneThenSuccessStays,
+		"CancelDeliveries":          testCancelDeliveries,
+		"OlderSuccessKeepsStreak":   testOlderSuccessKeepsStreak,
+		"DisableAnnounced":          testDisableAnnounced,
+		"ExhaustedOncePerStreak":    testExhaustedOncePerStreak,
+		"NoteSuccessesSkipsFailing": testNoteSuccessesSkipsFailing,
+		"NoteSuccessesKeepsLatest":  testNoteSuccessesKeepsLatest,
+		"RecoveryAfterNotedSuccess": testRecoveryAfterNotedSuccess,
 	} {
 		timed[name] = fn
 	}
@@ -60,6 +63,80 @@ func testHealthFollowsAttempts(t *testing.T, s hookd.Store, clock *Clock) {
 	_, h = health(t, s, "wh_a")
 	if h.Status() != hookd.HealthHealthy || h.ConsecutiveFailures != 0 || !h.FailingSince.IsZero() || !h.LastSuccessAt.Equal(t1) {
 		t.Fatalf("after a success: %+v", h)
+	}
+}
+
+// noteSuccesses runs NoteSuccesses in a transaction of its own.
+func noteSuccesses(t *testing.T, s hookd.Store, at time.Time, webhooks ...string) []string {
+	t.Helper()
+	p := &hookd.NoteSuccessesParams{}
+	for _, id := range webhooks {
+		p.Updates = append(p.Updates, hookd.HealthUpdate{WebhookID: id, Succeeded: true, LastSuccessAt: at})
+	}
+	var noted []string
+	must(t, s.QueueTx(ctx(), func(tx hookd.QueueTx) error {
+		var err error
+		noted, err = tx.NoteSuccesses(ctx(), p)
+		return err
+	}))
+	return noted
+}
+
+// NoteSuccesses sets a healthy webhook's last success and leaves a
+// failing one alone (its recovery is UpdateHealth's).
+func testNoteSuccessesSkipsFailing(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	publish(t, s, "e", 1, "wh_b")
+	t0 := clock.Now()
+	record(t, s, failed(claim(t, s, 1, nil).Claims[0], hookd.StatusRetrying, 500, t0))
+	clock.Advance(time.Minute)
+	t1 := clock.Now()
+	if noted := noteSuccesses(t, s, t1, "wh_a", "wh_b"); len(noted) != 1 || noted[0] != "wh_a" {
+		t.Fatalf("noted %v, want the healthy wh_a only", noted)
+	}
+	if _, h := health(t, s, "wh_a"); h.Status() != hookd.HealthHealthy || !h.LastSuccessAt.Equal(t1) {
+		t.Fatalf("wh_a: %+v", h)
+	}
+	if _, h := health(t, s, "wh_b"); h.Status() != hookd.HealthFailing || h.ConsecutiveFailures != 1 || !h.FailingSince.Equal(t0) || !h.LastSuccessAt.IsZero() {
+		t.Fatalf("wh_b: %+v", h)
+	}
+}
+
+// An older success (recorded late) does not move the last success back.
+func testNoteSuccessesKeepsLatest(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	t0 := clock.Now()
+	noteSuccesses(t, s, t0.Add(time.Second), "wh_a")
+	if noted := noteSuccesses(t, s, t0, "wh_a"); len(noted) != 1 {
+		t.Fatalf("noted %v: the webhook is still healthy", noted)
+	}
+	if _, h := health(t, s, "wh_a"); !h.LastSuccessAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("last success %v, want the later one", h.LastSuccessAt)
+	}
+}
+
+// A success on a failing webhook still ends its streak and tells the
+// tenant, however many successes on healthy webhooks share its record.
+func testRecoveryAfterNotedSuccess(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	publish(t, s, "e", 2, "wh_a", "wh_b")
+	res := claim(t, s, 10, nil)
+	byWebhook := map[string][]*hookd.Claim{}
+	for _, c := range res.Claims {
+		byWebhook[c.WebhookID] = append(byWebhook[c.WebhookID], c)
+	}
+	record(t, s, failed(byWebhook["wh_b"][0], hookd.StatusRetrying, 500, clock.Now()))
+	clock.Advance(time.Minute)
+	t1 := clock.Now()
+	record(t, s, outcome(byWebhook["wh_a"][0], hookd.StatusSuccess, t1), outcome(byWebhook["wh_b"][1], hookd.StatusSuccess, t1))
+	for _, id := range []string{"wh_a", "wh_b"} {
+		if _, h := health(t, s, id); h.Status() != hookd.HealthHealthy || h.ConsecutiveFailures != 0 || !h.LastSuccessAt.Equal(t1) {
+			t.Fatalf("%s after a success: %+v", id, h)
+		}
+	}
+	evs := eventsOf(t, s, hookd.EventWebhookRecovered)
+	if len(evs) != 1 || !strings.Contains(string(evs[0].Payload), `"webhookId":"wh_b"`) {
+		t.Fatalf("recovered events %+v, want one for wh_b", evs)
 	}
 }
 
