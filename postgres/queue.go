@@ -456,15 +456,17 @@ func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
 	return d, nil
 }
 
-// WebhookHealth reads the webhooks' health as it is, locking their rows in
-// id order before the transaction touches any of their deliveries: a user's
-// disable or delete locks the webhook, then its deliveries, and a record
-// must not take them the other way round.
+// LockWebhooks locks the webhooks' rows in id order before the
+// transaction touches any of their deliveries: a user's disable or delete
+// locks the webhook, then its deliveries, and a record must not take them
+// the other way round. FOR NO KEY UPDATE is the lock the record's own
+// updates of those rows take (they change no key): it keeps out other
+// writers of the rows, not a publish's foreign-key check on them.
 func (q *queueTx) LockWebhooks(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := q.tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	_, err := q.tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
 	return wrap("lock webhooks", err)
 }
 
@@ -494,6 +496,8 @@ func (q *queueTx) NoteSuccesses(ctx context.Context, p *hookd.NoteSuccessesParam
 	return noted, nil
 }
 
+// WebhookHealth reads the webhooks' health as it is (LockWebhooks has
+// locked their rows).
 func (q *queueTx) WebhookHealth(ctx context.Context, ids []string) (map[string]*hookd.HealthBefore, error) {
 	out := make(map[string]*hookd.HealthBefore, len(ids))
 	if len(ids) == 0 {

@@ -218,7 +218,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err != nil {
 			return err
 		}
-		if err := tx.LockWebhooks(ctx, webhooksOf(outcomes)); err != nil {
+		if err := tx.LockWebhooks(ctx, webhooksOf(outcomes, releases)); err != nil {
 			return err
 		}
 		written, err = tx.RecordOutcomes(ctx, &hookd.RecordOutcomesParams{Now: now, Outcomes: outcomes})
@@ -407,11 +407,15 @@ func noteSuccesses(ctx context.Context, tx hookd.QueueTx, updates []hookd.Health
 	return rest, nil
 }
 
-// webhooksOf is the outcomes' webhooks, sorted and once each.
-func webhooksOf(outcomes []*hookd.Outcome) []string {
-	ids := make([]string, 0, len(outcomes))
+// webhooksOf is the outcomes' and releases' webhooks, sorted and once
+// each.
+func webhooksOf(outcomes []*hookd.Outcome, releases []Release) []string {
+	ids := make([]string, 0, len(outcomes)+len(releases))
 	for _, o := range outcomes {
 		ids = append(ids, o.WebhookID)
+	}
+	for _, r := range releases {
+		ids = append(ids, r.WebhookID)
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)

@@ -644,7 +644,10 @@ func runTraced(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, sam
 		name, what, sampler = "traced10", "10 % of events traced", []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}
 	}
 	own := *cfg
-	own.Env = append(append(slices.Clip(cfg.Env), "OTEL_EXPORTER_OTLP_ENDPOINT="+sink.URL), sampler...)
+	// The traces endpoint too: set in the bench's own environment, it
+	// would win over the generic one.
+	own.Env = append(append(slices.Clip(cfg.Env), "OTEL_EXPORTER_OTLP_ENDPOINT="+sink.URL,
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="+sink.URL+"/v1/traces", "OTEL_SDK_DISABLED=false"), sampler...)
 	row, err := runLoad(ctx, &own, rcv, loadSpec{name: name, fanout: 1, payload: 1024, rate: cfg.Rate})
 	if err != nil {
 		return nil, err

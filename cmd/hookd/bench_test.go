@@ -53,8 +53,9 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("prune note = %q: no pass pruned the history", r.Note)
 		}
 		// Every event traced: its publish span and its attempt's, all
-		// exported by the time hookd stopped.
-		if r.Scenario == "traced" && r.SpansExported != 2*r.Expected {
+		// exported by the time hookd stopped (a publish cut off by the
+		// row's end may still have been stored, sent and traced).
+		if r.Scenario == "traced" && r.SpansExported < 2*r.Expected {
 			t.Errorf("traced: %d spans exported for %d events (%s)", r.SpansExported, r.Expected, r.Note)
 		}
 		if r.Scenario == "fairness" && r.Duplicates != 0 {
