@@ -32,11 +32,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/netguard"
@@ -111,6 +111,8 @@ type Config struct {
 	// this long, with a delivery out of attempts in the streak
 	// (--disable-after); 0 never. A 410 Gone disables at once, always.
 	DisableAfter time.Duration
+	// Tracer is where attempt spans go. Default: nowhere (a no-op).
+	Tracer trace.TracerProvider
 	// Observer is told of attempts, finished deliveries and disables (the
 	// metrics). Default: nothing is told.
 	Observer hookd.Observer
@@ -125,6 +127,9 @@ const handoffShare = 2
 func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider()
 	}
 	if c.Observer == nil {
 		c.Observer = hookd.NopObserver{}
@@ -175,6 +180,7 @@ func setDefault[T int | time.Duration](v *T, d T) {
 // Engine delivers. Start it once; Stop it once.
 type Engine struct {
 	cfg    Config
+	tracer trace.Tracer
 	store  hookd.Deliverer
 	log    *slog.Logger
 	clock  hookd.Clock
@@ -256,6 +262,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	return &Engine{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
+		tracer:   cfg.Tracer.Tracer("github.com/hookd/hookd/delivery"),
 		sender:   newSender(cfg.Guard, "hookd/"+hookd.Version, cfg.BodyTimeout),
 		failures: newFailLog(cfg.Logger, cfg.FailureLogEvery, cfg.FailureLogBurst),
 		policy:   queue.Policy{DisableAfter: cfg.DisableAfter},
@@ -651,7 +658,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 		deadline = now.Add(d)
 	}
-	sctx, span := startAttempt(ctx, c, wh)
+	sctx, span := startAttempt(ctx, e.tracer, c, wh)
 	a, sendErr := e.sender.send(sctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, wh.Body(c.Payload), e.clock.Now())
 	endAttempt(span, a)
 	if ctx.Err() != nil && !a.Success {
@@ -874,10 +881,6 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	return a.TestResult(c.DeliveryID, ev.ID), nil
 }
 
-// tracer is hookd's, from the global provider: a no-op unless the process
-// exports traces (OTEL_EXPORTER_OTLP_ENDPOINT).
-var tracer = otel.Tracer("github.com/hookd/hookd/delivery")
-
 // startAttempt starts an attempt's span, a child of its event's publish
 // span (stored with the event, so an attempt hours later still joins the
 // trace), named and described per the OpenTelemetry HTTP client
@@ -887,7 +890,7 @@ var tracer = otel.Tracer("github.com/hookd/hookd/delivery")
 // only on an attempt with no parent (an event published untraced). They
 // are set once the span is known to record, so that an attempt not
 // sampled (or not traced at all) builds none.
-func startAttempt(ctx context.Context, c *hookd.Claim, wh *hookd.Webhook) (context.Context, trace.Span) {
+func startAttempt(ctx context.Context, tracer trace.Tracer, c *hookd.Claim, wh *hookd.Webhook) (context.Context, trace.Span) {
 	if c.TraceParent != "" {
 		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": c.TraceParent})
 	}

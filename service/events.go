@@ -8,17 +8,12 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookd/hookd"
 )
-
-// tracer is hookd's, from the global provider: a no-op unless the process
-// exports traces (OTEL_EXPORTER_OTLP_ENDPOINT).
-var tracer = otel.Tracer("github.com/hookd/hookd/service")
 
 // traceParent is the W3C traceparent of ctx's span, "" when not traced.
 func traceParent(ctx context.Context) string {
@@ -59,7 +54,7 @@ type Publication struct {
 func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, problems *hookd.ValidationError) (res *hookd.PublishResult, err error) {
 	// The publish span: a child of the caller's traceparent, and the
 	// parent of every attempt of the event, kept with it.
-	ctx, span := tracer.Start(ctx, "publish "+p.Type, trace.WithSpanKind(trace.SpanKindProducer),
+	ctx, span := s.tracer.Start(ctx, "publish "+p.Type, trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("hookd.tenant.id", tenantID), attribute.String("hookd.event.type", p.Type)))
 	defer func() {
 		if err != nil {

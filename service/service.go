@@ -15,6 +15,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/netguard"
 )
@@ -48,6 +51,8 @@ type Config struct {
 	// Observer is told of published events (the metrics). Default:
 	// nothing is told.
 	Observer hookd.Observer
+	// Tracer is where publish spans go. Default: nowhere (a no-op).
+	Tracer trace.TracerProvider
 	// CacheTTL bounds how long publishing may use a cached event type or
 	// webhook list, or authorization a cached tenant, that another process
 	// changed, with the time of one read: an entry older than this is read
@@ -59,10 +64,11 @@ type Config struct {
 
 // Service is hookd's use-cases over one store.
 type Service struct {
-	cfg   Config
-	store hookd.Store
-	log   *slog.Logger
-	clock hookd.Clock
+	cfg    Config
+	store  hookd.Store
+	log    *slog.Logger
+	clock  hookd.Clock
+	tracer trace.Tracer
 
 	tenants    *cache[*hookd.Tenant]
 	eventTypes *cache[*hookd.EventType]
@@ -86,7 +92,11 @@ func New(cfg Config) *Service {
 	if cfg.Observer == nil {
 		cfg.Observer = hookd.NopObserver{}
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider()
+	}
 	return &Service{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
+		tracer:  cfg.Tracer.Tracer("github.com/hookd/hookd/service"),
 		tenants: newCache[*hookd.Tenant](cfg.CacheTTL), eventTypes: newCache[*hookd.EventType](cfg.CacheTTL),
 		hooks: newCache[[]*hookd.Webhook](cfg.CacheTTL)}
 }

@@ -457,7 +457,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	if err != nil {
 		return err
 	}
-	stopTracing, err := startTracing(ctx)
+	tracer, stopTracing, err := startTracing(ctx)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}
@@ -488,12 +488,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	m := metrics.New()
 	svcCfg := service.Config{
 		Store: store, Logger: log, Clock: clock, Guard: guard,
-		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1, Observer: m,
+		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1, Observer: m, Tracer: tracer,
 	}
 	var engine *delivery.Engine
 	if cfg.Role != "api" {
 		engine, err = delivery.New(delivery.Config{Store: store, Logger: log, Clock: clock, Guard: guard, RetrySchedule: cfg.RetrySchedule,
-			Lease: cfg.Lease, DisableAfter: cfg.DisableAfter, Observer: m})
+			Lease: cfg.Lease, DisableAfter: cfg.DisableAfter, Observer: m, Tracer: tracer})
 		if err != nil {
 			return err
 		}

@@ -10,22 +10,28 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hookd/hookd"
 )
 
-// startTracing exports traces over OTLP/HTTP when the standard
+// startTracing returns the provider the service and the engine start
+// their spans from: one exporting over OTLP/HTTP when the standard
 // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set, configured by
-// the standard OTEL_* variables, and honours W3C traceparent; otherwise it
-// does nothing and tracing costs nothing. stop flushes what is buffered
-// and puts the previous (no-op) globals back.
-func startTracing(ctx context.Context) (stop func(context.Context) error, err error) {
+// the standard OTEL_* variables, with W3C traceparent honoured; otherwise a
+// no-op, and tracing costs nothing. stop flushes what is buffered and puts
+// the previous propagator back. The provider is handed to its users, not
+// set as OpenTelemetry's global: the global's tracers delegate to the
+// first provider ever set, so a second hookd in one process (tests) would
+// trace into the first one's, shut down.
+func startTracing(ctx context.Context) (tracer trace.TracerProvider, stop func(context.Context) error, err error) {
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
-		return func(context.Context) error { return nil }, nil
+		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
 		semconv.ServiceName("hookd"), semconv.ServiceVersion(hookd.Version)))
@@ -33,12 +39,10 @@ func startTracing(ctx context.Context) (stop func(context.Context) error, err er
 		res = resource.Default()
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	otel.SetTracerProvider(tp)
+	prevProp := otel.GetTextMapPropagator()
 	otel.SetTextMapPropagator(propagation.TraceContext{})
-	return func(ctx context.Context) error {
+	return tp, func(ctx context.Context) error {
 		err := tp.Shutdown(ctx)
-		otel.SetTracerProvider(prevTP)
 		otel.SetTextMapPropagator(prevProp)
 		return err
 	}, nil
