@@ -127,13 +127,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// temp_store=MEMORY keeps statement sub-journals (multi-row statements
 	// inside a transaction) off the disk: they were an eighth of the writer's
 	// time as temp-file writes.
-	// auto_vacuum comes first: a new database frees the space it no longer
-	// needs (the pruner runs incremental_vacuum after deleting), and SQLite
-	// takes it only while the file is empty, before WAL mode writes its
-	// header. On a database made before, it changes nothing until a full
-	// VACUUM (docs/OPERATIONS.md).
-	pragmas := "_pragma=auto_vacuum(2)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(2)"
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
+	// auto_vacuum comes first, on the writer's connection only: a new
+	// database frees the space it no longer needs (the pruner runs
+	// incremental_vacuum after deleting), and SQLite takes it only while
+	// the file is empty, before WAL mode writes its header. On a database
+	// made before, it changes nothing until a full VACUUM
+	// (docs/OPERATIONS.md). Setting it writes the header in a write
+	// transaction, so on a reader's connection it made every new reader
+	// wait for a gap in the writer's transactions: under full write load,
+	// up to its busy timeout, and then fail.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(2)"
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
+	dsn := base + pragmas
 	// The writer gets a 32 MiB page cache: it touches the queue's indexes
 	// on every batch. Readers keep SQLite's default.
 	// Its automatic checkpoints are off: a checkpoint fsyncs the database
@@ -141,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// The checkpointer goroutine does them on its own connection instead.
 	// journal_size_limit cuts the WAL file back when the WAL starts over,
 	// so a burst does not leave a large file behind.
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(0)"+
+	wdb, err := sql.Open("sqlite", base+"_pragma=auto_vacuum(2)&"+pragmas+"&_txlock=immediate&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(0)"+
 		"&_pragma=journal_size_limit("+strconv.FormatInt(cfg.WALLimit, 10)+")")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
