@@ -127,7 +127,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// temp_store=MEMORY keeps statement sub-journals (multi-row statements
 	// inside a transaction) off the disk: they were an eighth of the writer's
 	// time as temp-file writes.
-	// auto_vacuum comes first, on the writer's connection only: a new
+	// auto_vacuum is set on the writer's connection only, before
+	// journal_mode (the driver runs busy_timeout first and the other
+	// _pragma parameters in alphabetical order, whatever the DSN's): a new
 	// database frees the space it no longer needs (the pruner runs
 	// incremental_vacuum after deleting), and SQLite takes it only while
 	// the file is empty, before WAL mode writes its header. On a database
