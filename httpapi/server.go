@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/hookd/hookd"
@@ -148,9 +147,11 @@ type ctxKey struct{}
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		// The caller's traceparent, when the process traces (the global
-		// propagator is a no-op otherwise).
-		r = r.WithContext(otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
+		// The caller's W3C traceparent, always: a publish passes its trace
+		// on to every attempt (the contract), whether or not this process
+		// records spans. W3C Trace Context is the contract's, so it is not
+		// the configurable global propagator.
+		r = r.WithContext(propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
 		r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
 		err := s.authorize(r, rt.auth)
 		if err == nil {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"os"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
@@ -19,9 +17,9 @@ import (
 // startTracing returns the provider the service and the engine start
 // their spans from: one exporting over OTLP/HTTP when the standard
 // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set, configured by
-// the standard OTEL_* variables, with W3C traceparent honoured; otherwise a
-// no-op, and tracing costs nothing. stop flushes what is buffered and puts
-// the previous propagator back. The provider is handed to its users, not
+// the standard OTEL_* variables; otherwise a no-op, and tracing costs
+// nothing (a caller's traceparent is still passed on: the transports
+// read it whatever the provider). stop flushes what is buffered. The provider is handed to its users, not
 // set as OpenTelemetry's global: the global's tracers delegate to the
 // first provider ever set, so a second hookd in one process (tests) would
 // trace into the first one's, shut down.
@@ -39,11 +37,5 @@ func startTracing(ctx context.Context) (tracer trace.TracerProvider, stop func(c
 		res = resource.Default()
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	prevProp := otel.GetTextMapPropagator()
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	return tp, func(ctx context.Context) error {
-		err := tp.Shutdown(ctx)
-		otel.SetTextMapPropagator(prevProp)
-		return err
-	}, nil
+	return tp, tp.Shutdown, nil
 }

@@ -100,3 +100,53 @@ func TestTracing(t *testing.T) {
 		t.Errorf("the receiver got traceparent %q, want %q", got, want)
 	}
 }
+
+// Without OTEL_EXPORTER_OTLP_ENDPOINT nothing is recorded, yet a publish
+// that carries a traceparent still passes its trace on (the contract, on
+// /v1 and on the Svix-compatible API), and one without sends none.
+func TestTraceparentPassedOnUntraced(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	var got sync.Map // event id → traceparent received
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("webhook-id"), r.Header.Get("traceparent"))
+	}))
+	defer rcv.Close()
+	url, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "t.db"), "--admin-key", "adm", "--allow-networks", "127.0.0.0/8")
+	defer stop()
+	c := &client{t: t, base: url, key: "adm"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "r", "url": rcv.URL, "events": []string{"*"}})
+
+	publish := func(path, body, traceparent string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer adm")
+		req.Header.Set("Content-Type", "application/json")
+		if traceparent != "" {
+			req.Header.Set("traceparent", traceparent)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode/100 != 2 {
+			t.Fatalf("publish %s: %v %v", path, res, err)
+		}
+		res.Body.Close()
+	}
+	const v1Trace, svixTrace = "4bf92f3577b34da6a3ce929d0e0e4736", "0af7651916cd43dd8448eb211c80319c"
+	publish("/v1/tenants/acme/events", `{"id":"traced","type":"a.b","data":{}}`, "00-"+v1Trace+"-00f067aa0ba902b7-01")
+	publish("/api/v1/app/acme/msg/", `{"eventId":"svix-traced","eventType":"a.b","payload":{}}`, "00-"+svixTrace+"-b7ad6b7169203331-00")
+	publish("/v1/tenants/acme/events", `{"id":"untraced","type":"a.b","data":{}}`, "")
+	for _, id := range []string{"traced", "svix-traced", "untraced"} {
+		eventually(t, "the delivery of "+id, func() bool { _, ok := got.Load(id); return ok })
+	}
+	for id, trace := range map[string]string{"traced": v1Trace, "svix-traced": svixTrace} {
+		tp, _ := got.Load(id)
+		if parts := strings.Split(tp.(string), "-"); len(parts) != 4 || parts[1] != trace {
+			t.Errorf("event %s: the receiver got traceparent %q, want trace id %s", id, tp, trace)
+		}
+	}
+	if tp, _ := got.Load("untraced"); tp != "" {
+		t.Errorf("an event published without traceparent was sent traceparent %q", tp)
+	}
+}
