@@ -27,7 +27,21 @@ const (
 // recorded as theirs.
 type Actor struct {
 	Type ActorType `json:"type"`
-	ID   string    `json:"id,omitempty"`
+	ID   string    `json:"id"`
+}
+
+// MarshalJSON writes the contract's {type, id}, id null for an actor with
+// no identity of its own (the operator's key, hookd itself): the key is
+// always there, as a reader of the contract's shape expects.
+func (a Actor) MarshalJSON() ([]byte, error) {
+	var id any
+	if a.ID != "" {
+		id = a.ID
+	}
+	return json.Marshal(struct {
+		Type ActorType `json:"type"`
+		ID   any       `json:"id"`
+	}{a.Type, id})
 }
 
 type actorKey struct{}

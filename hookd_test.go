@@ -307,3 +307,26 @@ func TestParseRetrySchedule(t *testing.T) {
 		t.Fatalf("default schedule gives %d attempts", len(DefaultRetrySchedule)+1)
 	}
 }
+
+// An actor is always {type, id}: id null when the actor has none of its
+// own, and read back as it was.
+func TestActorJSON(t *testing.T) {
+	for _, c := range []struct {
+		a    Actor
+		want string
+	}{
+		{Actor{Type: ActorAdmin}, `{"type":"admin","id":null}`},
+		{Actor{Type: ActorHookd}, `{"type":"hookd","id":null}`},
+		{Actor{Type: ActorKey, ID: "key_1"}, `{"type":"key","id":"key_1"}`},
+		{Actor{Type: ActorConsole, ID: "portal"}, `{"type":"console","id":"portal"}`},
+	} {
+		b, err := json.Marshal(c.a)
+		if err != nil || string(b) != c.want {
+			t.Errorf("%+v: %s %v, want %s", c.a, b, err, c.want)
+		}
+		var back Actor
+		if err := json.Unmarshal(b, &back); err != nil || back != c.a {
+			t.Errorf("%s read back as %+v %v", b, back, err)
+		}
+	}
+}

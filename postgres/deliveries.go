@@ -176,10 +176,15 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 		if !before.IsZero() {
 			beforeArg = sqlrow.Micros(before)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'CANCELED', next_attempt_at = NULL, leased = false, lease_token = lease_token + 1,
-			last_error = 'canceled', updated_at = n.now
+		// One being sent (a live lease) keeps its lease: its attempt
+		// finishes, and its outcome ends it CANCELED unless it succeeded
+		// (recordOutcomes).
+		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'CANCELED', last_error = 'canceled', updated_at = n.now,
+			next_attempt_at = CASE WHEN d.leased AND d.next_attempt_at > n.now THEN d.next_attempt_at END,
+			lease_token = CASE WHEN d.leased AND d.next_attempt_at > n.now THEN d.lease_token ELSE d.lease_token + 1 END,
+			leased = coalesce(d.leased AND d.next_attempt_at > n.now, false)
 			FROM (SELECT coalesce($1::bigint, `+dbNow+`) AS now) n
-			WHERE d.tenant_id = $2 AND d.webhook_id = $3 AND d.status IN `+sqlrow.WaitingStatuses+` AND NOT (d.leased AND d.next_attempt_at > n.now)
+			WHERE d.tenant_id = $2 AND d.webhook_id = $3 AND d.status IN `+sqlrow.WaitingStatuses+`
 			AND ($4::bigint IS NULL OR d.created_at < $4::bigint)`, s.nowArg(), tenantID, webhookID, beforeArg)
 		if err != nil {
 			return wrap("cancel deliveries", err)

@@ -224,7 +224,10 @@ const recordOutcomes = `WITH o AS (
 			$10::bool[], $11::bool[], $12::text[], $13::text[], $14::bytea[])
 		AS o(id, token, status, next_at, started_at, duration_us, status_code, error, success, manual, request_headers, response_headers, response_body)
 	), u AS (
-		UPDATE deliveries d SET attempts = d.attempts + 1, status = o.status, next_attempt_at = o.next_at, manual = false, leased = false,
+		UPDATE deliveries d SET attempts = d.attempts + 1, manual = false, leased = false,
+			-- cancelled while being sent (the cancel kept its lease): CANCELED unless it succeeded
+			status = CASE WHEN d.status = 'CANCELED' AND o.status <> 'SUCCESS' THEN 'CANCELED' ELSE o.status END,
+			next_attempt_at = CASE WHEN d.status = 'CANCELED' AND o.status <> 'SUCCESS' THEN NULL ELSE o.next_at END,
 			last_status_code = o.status_code, last_error = o.error, response_time_us = o.duration_us, updated_at = $1
 		FROM o WHERE d.id = o.id AND d.lease_token = o.token AND d.leased
 		RETURNING d.id, d.lease_token, d.attempts, d.tenant_id, d.webhook_id

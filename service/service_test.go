@@ -1,9 +1,11 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -447,5 +449,49 @@ func TestCancel(t *testing.T) {
 	wantErr(t, err, hookd.ErrNotFound)
 	if got := f.actions(); got[0] != hookd.AuditDeliveriesCanceled || got[1] != hookd.AuditWebhookCreated {
 		t.Fatalf("audit %v", got)
+	}
+}
+
+// Every refusal by the SSRF guard and every disable is logged (the
+// contract), with tenant, webhook and reason; a refused create stores
+// nothing.
+func TestLogsRefusalsAndDisables(t *testing.T) {
+	var buf bytes.Buffer
+	f := newFixture(t, func(c *service.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	records := func(msg string) []map[string]any {
+		var out []map[string]any
+		for line := range strings.Lines(buf.String()) {
+			var r map[string]any
+			if json.Unmarshal([]byte(line), &r) == nil && r["msg"] == msg {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	wh := f.svc.NewWebhook("acme")
+	wh.Name, wh.URL, wh.Events = "internal", "http://10.1.2.3/hook", []string{"*"}
+	if err := f.svc.CreateWebhook(f.ctx, wh, nil, nil); strings.Join(fields(err), ",") != "url" {
+		t.Fatalf("a private address: %v", err)
+	}
+	if r := records("webhook URL refused by the SSRF guard"); len(r) != 1 || r[0]["tenant"] != "acme" || r[0]["host"] != "10.1.2.3" ||
+		!strings.Contains(r[0]["reason"].(string), "private") {
+		t.Fatalf("the refusal's log: %v\n%s", r, buf.String())
+	}
+	if _, err := f.svc.Webhook(f.ctx, "acme", wh.ID); !errors.Is(err, hookd.ErrNotFound) {
+		t.Fatalf("a refused webhook was stored: %v", err)
+	}
+	ok := f.webhook()
+	if r := records("webhook URL refused by the SSRF guard"); len(r) != 1 {
+		t.Fatalf("an allowed URL was logged as refused: %v", r)
+	}
+	_, err := f.svc.SetEnabled(f.ctx, "acme", ok.ID, false)
+	must(t, err)
+	_, err = f.svc.SetEnabled(f.ctx, "acme", ok.ID, false) // already disabled: no disable
+	must(t, err)
+	if r := records("webhook disabled"); len(r) != 1 || r[0]["tenant"] != "acme" || r[0]["webhook"] != ok.ID ||
+		r[0]["reason"] != hookd.DisabledManual || r[0]["actor"] != "key" || r[0]["actorId"] != "key_test" {
+		t.Fatalf("the disable's log: %v\n%s", r, buf.String())
 	}
 }

@@ -59,11 +59,18 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	}
 	// A new URL's name is looked up now too, as the sender will look it
 	// up: a name mapped to a private address is refused before any send.
-	if resolve && !all.Has("url") {
-		if u, err := url.Parse(wh.URL); err == nil {
-			if err := s.cfg.Guard.CheckResolved(ctx, u.Hostname()); err != nil {
-				all.Add("url", "%v; hookd's operator can let a network through with --allow-networks (HOOKD_ALLOW_NETWORKS)", err)
+	// Every refusal by the guard is logged (the contract), the address's
+	// one (Validate) as the name's.
+	if u, err := url.Parse(wh.URL); err == nil && u.Hostname() != "" {
+		refused := s.cfg.Guard.CheckHost(u.Hostname())
+		if refused == nil && resolve && !all.Has("url") {
+			if refused = s.cfg.Guard.CheckResolved(ctx, u.Hostname()); refused != nil {
+				all.Add("url", "%v; hookd's operator can let a network through with --allow-networks (HOOKD_ALLOW_NETWORKS)", refused)
 			}
+		}
+		if refused != nil {
+			s.log.WarnContext(ctx, "webhook URL refused by the SSRF guard", "tenant", wh.TenantID, "webhook", wh.ID,
+				"host", hookd.CleanText(u.Hostname(), 255), "reason", refused)
 		}
 	}
 	return all.Err()
@@ -186,6 +193,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, tenantID, id string) error 
 // webhooks dropped.
 func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*hookd.Webhook) error) (*hookd.Webhook, error) {
 	ctx, e := s.audited(ctx, tenantID)
+	disabled := false
 	wh, ended, err := hookd.EditWebhook(ctx, s.store, s.clock, tenantID, id, func(wh *hookd.Webhook) error {
 		before := *wh
 		rotated := wh.Secret
@@ -194,8 +202,9 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 		}
 		// A user's disable says so; enabling clears why it was disabled
 		// (and the store starts its health afresh).
+		disabled = before.Enabled && !wh.Enabled
 		switch {
-		case before.Enabled && !wh.Enabled:
+		case disabled:
 			wh.DisabledReason, wh.DisabledAt = hookd.DisabledManual, s.clock.Now()
 		case !before.Enabled && wh.Enabled:
 			wh.DisabledReason, wh.DisabledAt = "", time.Time{}
@@ -225,6 +234,12 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 	s.hooks.invalidate(tenantID)
 	if ended > 0 {
 		s.cfg.Observer.Finished(hookd.StatusFailed, ended)
+	}
+	if err == nil && disabled {
+		// Every disable is logged (the contract), a user's as hookd's own.
+		a := hookd.ActorFrom(ctx)
+		s.log.WarnContext(ctx, "webhook disabled", "tenant", tenantID, "webhook", id, "reason", hookd.DisabledManual,
+			"actor", string(a.Type), "actorId", a.ID, "deliveriesEnded", ended)
 	}
 	return wh, webhookNotFound(err, id)
 }

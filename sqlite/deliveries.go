@@ -226,14 +226,20 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 	now := sqlrow.Micros(s.clock.Now())
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		where := `tenant_id = ? AND webhook_id = ? AND status IN ` + sqlrow.WaitingStatuses + ` AND NOT (leased = 1 AND next_attempt_at > ?)`
-		args := []any{now, tenantID, webhookID, now} // updated_at, then the WHERE's
+		// One being sent (a live lease) keeps its lease: its attempt
+		// finishes, and its outcome ends it CANCELED unless it succeeded
+		// (the record's updateDelivery).
+		where := `tenant_id = ?2 AND webhook_id = ?3 AND status IN ` + sqlrow.WaitingStatuses
+		args := []any{now, tenantID, webhookID}
 		if !before.IsZero() {
-			where += ` AND created_at < ?`
+			where += ` AND created_at < ?4`
 			args = append(args, sqlrow.Micros(before))
 		}
-		r, err := tx.Exec(`UPDATE deliveries SET status = 'CANCELED', next_attempt_at = NULL, leased = 0, lease_token = lease_token + 1,
-			last_error = 'canceled', updated_at = ? WHERE `+where, args...)
+		r, err := tx.Exec(`UPDATE deliveries SET status = 'CANCELED', last_error = 'canceled', updated_at = ?1,
+			next_attempt_at = CASE WHEN leased = 1 AND next_attempt_at > ?1 THEN next_attempt_at END,
+			lease_token = CASE WHEN leased = 1 AND next_attempt_at > ?1 THEN lease_token ELSE lease_token + 1 END,
+			leased = CASE WHEN leased = 1 AND next_attempt_at > ?1 THEN 1 ELSE 0 END
+			WHERE `+where, args...)
 		if err != nil {
 			return fmt.Errorf("cancel deliveries: %w", err)
 		}

@@ -39,8 +39,12 @@ const (
 	// The fence: an attempt's writes apply only while its lease is current.
 	insertAttempt = `INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, manual, request_headers, response_headers, response_body)
 		SELECT id, attempts + 1, tenant_id, webhook_id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ? AND lease_token = ? AND leased = 1`
-	updateDelivery = `UPDATE deliveries SET attempts = attempts + 1, status = ?, next_attempt_at = ?, manual = 0, leased = 0,
-		last_status_code = ?, last_error = ?, response_time_us = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
+	// A delivery cancelled while it was being sent (the cancel kept its
+	// lease) stays CANCELED unless its attempt succeeded.
+	updateDelivery = `UPDATE deliveries SET attempts = attempts + 1, manual = 0, leased = 0,
+		status = CASE WHEN status = 'CANCELED' AND ?1 <> 'SUCCESS' THEN 'CANCELED' ELSE ?1 END,
+		next_attempt_at = CASE WHEN status = 'CANCELED' AND ?1 <> 'SUCCESS' THEN NULL ELSE ?2 END,
+		last_status_code = ?3, last_error = ?4, response_time_us = ?5, updated_at = ?6 WHERE id = ?7 AND lease_token = ?8 AND leased = 1`
 	releaseLease = `UPDATE deliveries SET next_attempt_at = ?, leased = 0 WHERE id = ? AND lease_token = ? AND leased = 1`
 	extendLease  = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
 	// markDue lowers due_at, and writes nothing when it is low enough

@@ -21,6 +21,7 @@ func init() {
 		"QueueDepth":                testQueueDepth,
 		"GoneThenSuccessStays":      testGoneThenSuccessStays,
 		"CancelDeliveries":          testCancelDeliveries,
+		"CanceledWhileSentSucceeds": testCanceledWhileSentSucceeds,
 		"OlderSuccessKeepsStreak":   testOlderSuccessKeepsStreak,
 		"DisableAnnounced":          testDisableAnnounced,
 		"ExhaustedOncePerStreak":    testExhaustedOncePerStreak,
@@ -381,9 +382,25 @@ func testOlderSuccessKeepsStreak(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
-// CancelDeliveries ends waiting deliveries CANCELED, spares one being sent
-// and those created after before, and writes its audit entry only when it
-// changed something.
+// A delivery cancelled while being sent whose attempt succeeds is
+// SUCCESS: it was delivered.
+func testCanceledWhileSentSucceeds(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 1, "wh_a")
+	sending := one(t, s)
+	if n, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}); err != nil || n != 1 {
+		t.Fatalf("canceled %d %v", n, err)
+	}
+	record(t, s, outcome(sending, hookd.StatusSuccess, clock.Now()))
+	if d := detail(t, s, sending.DeliveryID); d.Delivery.Status != hookd.StatusSuccess || len(d.Attempts) != 1 {
+		t.Fatalf("after its successful attempt: %s, %d attempts", d.Delivery.Status, len(d.Attempts))
+	}
+}
+
+// CancelDeliveries ends waiting deliveries CANCELED, those created after
+// before aside, and writes its audit entry only when it changed something.
+// One being sent is CANCELED too, but keeps its lease: its attempt's
+// outcome is recorded, and a failure leaves it CANCELED, never retried.
 func testCancelDeliveries(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	publish(t, s, "e", 3, "wh_a")
@@ -395,22 +412,29 @@ func testCancelDeliveries(t *testing.T, s hookd.Store, clock *Clock) {
 	c, _ := audited(hookd.AuditDeliveriesCanceled, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})
 	n, err := s.CancelDeliveries(c, "acme", "wh_a", cut)
 	must(t, err)
-	if n != 2 {
-		t.Fatalf("canceled %d, want the two waiting ones created before the cut", n)
+	if n != 3 {
+		t.Fatalf("canceled %d, want the three created before the cut, the one being sent with them", n)
 	}
-	if d := detail(t, s, sending.DeliveryID); d.Delivery.Status != hookd.StatusPending {
+	if d := detail(t, s, sending.DeliveryID); d.Delivery.Status != hookd.StatusCanceled {
 		t.Fatalf("the one being sent: %s", d.Delivery.Status)
 	}
 	ds, _ := s.ListEventDeliveries(ctx(), "acme", later[0])
 	if ds[0].Status != hookd.StatusPending {
 		t.Fatalf("the later one: %s", ds[0].Status)
 	}
+	// Its attempt ends: recorded, and still CANCELED, not RETRYING.
+	if rec := record(t, s, failed(sending, hookd.StatusRetrying, 500, clock.Now())); len(rec.Written) != 1 {
+		t.Fatalf("the attempt of the one being sent was not recorded: %+v", rec)
+	}
+	if d := detail(t, s, sending.DeliveryID); d.Delivery.Status != hookd.StatusCanceled || len(d.Attempts) != 1 || !d.Delivery.NextAttemptAt.IsZero() {
+		t.Fatalf("after its failed attempt: %s, %d attempts, next %v", d.Delivery.Status, len(d.Attempts), d.Delivery.NextAttemptAt)
+	}
 	// Not due, and not claimed.
 	clock.Advance(lease)
-	if res := claim(t, s, 10, nil); len(res.Claims) != 2 {
-		t.Fatalf("claimed %d after the cancel, want the sending one (its lease ran out) and the later one", len(res.Claims))
+	if res := claim(t, s, 10, nil); len(res.Claims) != 1 || res.Claims[0].EventID != later[0] {
+		t.Fatalf("claimed %d after the cancel, want the later one alone", len(res.Claims))
 	}
-	if st, _ := s.Stats(ctx(), hookd.StatsQuery{TenantID: "acme"}); st.ByStatus[hookd.StatusCanceled] != 2 {
+	if st, _ := s.Stats(ctx(), hookd.StatsQuery{TenantID: "acme"}); st.ByStatus[hookd.StatusCanceled] != 3 {
 		t.Fatalf("stats %v", st.ByStatus)
 	}
 	c, _ = audited(hookd.AuditDeliveriesCanceled, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})

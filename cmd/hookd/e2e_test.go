@@ -301,3 +301,42 @@ func roles(t *testing.T, db string) {
 		t.Fatalf("worker serves the API: %d", code)
 	}
 }
+
+// A cancel while an attempt is being sent lets it finish (the contract);
+// when it fails, the delivery ends CANCELED, with that attempt logged,
+// instead of being retried.
+func TestCancelWhileSending(t *testing.T) {
+	for name, db := range dbs(t) {
+		t.Run(name, func(t *testing.T) {
+			arrived, release := make(chan struct{}, 1), make(chan struct{})
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				arrived <- struct{}{}
+				<-release
+				w.WriteHeader(500)
+			}))
+			defer rcv.Close()
+			defer close(release)
+			url, _, stop := start(t, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8")
+			defer stop()
+			c := &client{t: t, base: url, key: "adm"}
+			c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+			c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+			wh := c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "r", "url": rcv.URL, "events": []string{"*"}})
+			ev := c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}})
+			<-arrived
+			if got := c.must(200, "POST", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/deliveries/cancel", map[string]any{}); got["canceled"] != 1.0 {
+				t.Fatalf("canceled %v, want the one being sent", got)
+			}
+			release <- struct{}{}
+			var d map[string]any
+			eventually(t, "its attempt recorded", func() bool {
+				list := c.must(200, "GET", "/v1/tenants/acme/deliveries?eventId="+ev["id"].(string), nil)["data"].([]any)
+				d = c.must(200, "GET", "/v1/tenants/acme/deliveries/"+list[0].(map[string]any)["id"].(string), nil)
+				return len(d["attemptLog"].([]any)) == 1
+			})
+			if d["status"] != "CANCELED" || d["nextAttemptAt"] != nil {
+				t.Fatalf("after its failed attempt: %v, next %v", d["status"], d["nextAttemptAt"])
+			}
+		})
+	}
+}
