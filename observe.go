@@ -11,6 +11,9 @@ import (
 type Observer interface {
 	// Published counts a stored event and the deliveries it made.
 	Published(deliveries int)
+	// Created counts deliveries made other than by a publish: by a
+	// replay, or for hookd's own operational events.
+	Created(deliveries int)
 	// Attempted counts one attempt, with its duration and outcome.
 	Attempted(a *Attempt)
 	// Finished counts deliveries that reached a final status.
@@ -25,6 +28,7 @@ type Observer interface {
 type NopObserver struct{}
 
 func (NopObserver) Published(int)                {}
+func (NopObserver) Created(int)                  {}
 func (NopObserver) Attempted(*Attempt)           {}
 func (NopObserver) Finished(DeliveryStatus, int) {}
 func (NopObserver) Delivered(time.Duration)      {}

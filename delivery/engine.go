@@ -34,11 +34,11 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/traceparent"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/queue"
 )
@@ -774,6 +774,9 @@ func (e *Engine) observe(rec *queue.Recorded, results []*result) {
 	if rec.FailedWithDisabled > 0 {
 		e.cfg.Observer.Finished(hookd.StatusFailed, rec.FailedWithDisabled)
 	}
+	if rec.Created > 0 {
+		e.cfg.Observer.Created(rec.Created)
+	}
 	e.logDisabled(rec.Disabled)
 }
 
@@ -891,9 +894,7 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 // are set once the span is known to record, so that an attempt not
 // sampled (or not traced at all) builds none.
 func startAttempt(ctx context.Context, tracer trace.Tracer, c *hookd.Claim, wh *hookd.Webhook) (context.Context, trace.Span) {
-	if c.TraceParent != "" {
-		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": c.TraceParent})
-	}
+	ctx = traceparent.Context(ctx, c.TraceParent)
 	ctx, span := tracer.Start(ctx, http.MethodPost, trace.WithSpanKind(trace.SpanKindClient))
 	if !span.IsRecording() {
 		return ctx, span

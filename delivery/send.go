@@ -16,9 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
-
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/traceparent"
 	"github.com/hookd/hookd/netguard"
 )
 
@@ -100,7 +99,7 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	}
 	// The attempt's span, for a receiver that traces too (nothing when the
 	// attempt is not traced).
-	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(h))
+	traceparent.Inject(ctx, h)
 	a.RequestHeaders = logHeaders(h, signed)
 
 	client := s.verified

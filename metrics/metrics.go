@@ -91,6 +91,8 @@ func (m *Metrics) Published(deliveries int) {
 	m.created.Add(float64(deliveries))
 }
 
+func (m *Metrics) Created(deliveries int) { m.created.Add(float64(deliveries)) }
+
 func (m *Metrics) Attempted(a *hookd.Attempt) {
 	outcome := "failure"
 	if a.Success {

@@ -177,6 +177,9 @@ type Recorded struct {
 	// FailedWithDisabled counts their waiting deliveries, ended FAILED.
 	Disabled           []hookd.DisabledWebhook
 	FailedWithDisabled int
+	// Created counts the deliveries made for the operational events the
+	// recorded attempts caused.
+	Created int
 }
 
 // Policy is what recording decides beyond writing outcomes: when hookd
@@ -213,6 +216,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 	}
 	var written, released []string
 	var health *hookd.HealthResult
+	var created int
 	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
@@ -279,7 +283,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if health, err = tx.UpdateHealth(ctx, hp); err != nil {
 			return err
 		}
-		if err := publishOperational(ctx, tx, now, operationalEvents(now, hp.Updates, before, health.Disabled)); err != nil {
+		if created, err = publishOperational(ctx, tx, now, operationalEvents(now, hp.Updates, before, health.Disabled)); err != nil {
 			return err
 		}
 		if len(health.Disabled) == 0 {
@@ -299,6 +303,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		rec.Released = append(rec.Released, released...)
 		rec.Disabled = append(rec.Disabled, health.Disabled...)
 		rec.FailedWithDisabled += health.Failed
+		rec.Created += created
 		rec.Stale += n - len(written) - len(released)
 		return nil
 	}
@@ -471,9 +476,9 @@ func operationalEvents(now time.Time, updates []hookd.HealthUpdate, before map[s
 // enabled webhook of its tenant that subscribes to it, in the transaction
 // of what caused them (an outbox): they exist exactly when their cause
 // does, and go out like any delivery.
-func publishOperational(ctx context.Context, tx hookd.QueueTx, now time.Time, events []operational) error {
+func publishOperational(ctx context.Context, tx hookd.QueueTx, now time.Time, events []operational) (created int, err error) {
 	if len(events) == 0 {
-		return nil
+		return 0, nil
 	}
 	hooks := map[string][]*hookd.Webhook{}
 	add := &hookd.AddEventsParams{Now: now}
@@ -507,26 +512,27 @@ func publishOperational(ctx context.Context, tx hookd.QueueTx, now time.Time, ev
 			}
 		}
 		add.Events = append(add.Events, hookd.EventToAdd{Event: ev, WebhookIDs: ids})
+		created += len(ids)
 		return nil
 	}
 	for _, o := range events {
 		data, err := json.Marshal(o.data)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if err := addEvent(o.tenantID, o, data, nil); err != nil {
-			return err
+			return 0, err
 		}
 		// And a copy for the operator, saying whose it is.
 		meta, _ := json.Marshal(map[string]string{"tenantId": o.tenantID})
 		if err := addEvent(hookd.OperatorTenant, o, data, meta); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := tx.AddEvents(ctx, add); err != nil {
-		return err
+		return 0, err
 	}
-	return tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due})
+	return created, tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due})
 }
 
 func attemptOf(outcomes []*hookd.Outcome) *hookd.Attempt {

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -13,26 +12,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/traceparent"
 )
-
-// traceParent is the W3C traceparent of ctx's span, "" when not traced.
-func traceParent(ctx context.Context) string {
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		return ""
-	}
-	// Version 00 of W3C Trace Context, as propagation.TraceContext
-	// writes it, without a carrier map for one value.
-	tid, sid := sc.TraceID(), sc.SpanID()
-	b := make([]byte, 0, 55)
-	b = append(b, "00-"...)
-	b = hex.AppendEncode(b, tid[:])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, sid[:])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
-	return string(b)
-}
 
 // Publication is an event to publish, as decoded by a transport: Data and
 // Metadata are JSON objects (the transport checks the shape), Metadata
@@ -129,7 +110,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	if id == "" {
 		id = hookd.NewID(hookd.PrefixEvent, now)
 	}
-	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: p.Channels, Timestamp: now, TraceParent: traceParent(ctx)}
+	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: p.Channels, Timestamp: now, TraceParent: traceparent.Format(ctx)}
 	if err := ev.BuildPayload(p.Data, p.Metadata); err != nil {
 		return nil, hookd.Invalid("data", "is not valid JSON")
 	}

@@ -296,7 +296,9 @@ func testDisableAnnounced(t *testing.T, s hookd.Store, clock *Clock) {
 	must(t, s.CreateWebhook(ctx(), ops))
 	publish(t, s, "e", 1, "wh_a")
 	c := claim(t, s, 10, nil).Claims[0]
-	record(t, s, failed(c, hookd.StatusFailed, 410, clock.Now()))
+	if rec := record(t, s, failed(c, hookd.StatusFailed, 410, clock.Now())); rec.Created != 1 {
+		t.Fatalf("the record says it made %d deliveries, want the one to wh_ops", rec.Created)
+	}
 	evs := eventsOf(t, s, hookd.EventWebhookDisabled)
 	if len(evs) != 1 {
 		t.Fatalf("%d disabled events", len(evs))

@@ -44,6 +44,8 @@ type Config struct {
 	Pause time.Duration
 	// Wake is told when a chunk made deliveries (the engine's Notify).
 	Wake func()
+	// Observer counts the deliveries replays make; default none.
+	Observer hookd.Observer
 	// Clock defaults to time.Now.
 	Clock hookd.Clock
 	// Logger defaults to slog.Default().
@@ -59,6 +61,9 @@ func (c *Config) validate() error {
 	}
 	if c.Poll == 0 {
 		c.Poll = time.Second
+	}
+	if c.Observer == nil {
+		c.Observer = hookd.NopObserver{}
 	}
 	if c.Chunk < 0 || c.Lease < 0 || c.Poll < 0 || c.Pause < 0 {
 		return errors.New("tasks: Chunk, Lease, Poll and Pause must not be negative")
@@ -228,6 +233,7 @@ func (r *Runner) replay(ctx context.Context, t *hookd.Task) error {
 			return err
 		}
 		if res.Created > 0 {
+			r.cfg.Observer.Created(res.Created)
 			r.cfg.Wake()
 		}
 		t.Cursor, t.Done = adv.Cursor, t.Done+adv.Done

@@ -510,7 +510,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 			engine.Stop()
 			return err
 		}
-		tcfg.Wake, tcfg.Clock, tcfg.Logger = engine.Notify, clock, log
+		tcfg.Wake, tcfg.Clock, tcfg.Logger, tcfg.Observer = engine.Notify, clock, log, m
 		if runner, err = tasks.New(store, tcfg); err != nil {
 			engine.Stop()
 			return err

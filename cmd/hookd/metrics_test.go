@@ -188,6 +188,17 @@ func TestMetrics(t *testing.T) {
 			if got := value(scrape(t, metricsURL), "hookd_deliveries_finished_total", map[string]string{"status": "FAILED"}); got != failed+1 {
 				t.Errorf("after a user's disable ended one waiting delivery, FAILED went from %v to %v", failed, got)
 			}
+			// A replay's deliveries are created too: the four events so far,
+			// to a new webhook that takes them all.
+			before := value(scrape(t, metricsURL), "hookd_deliveries_created_total", nil)
+			late := c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "late", "url": rcv.URL + "/late", "events": []string{"*"}})["id"].(string)
+			task := c.must(202, "POST", "/v1/tenants/acme/webhooks/"+late+"/replay", map[string]any{"since": "2000-01-01T00:00:00Z"})["id"].(string)
+			eventually(t, "the replay", func() bool {
+				return c.must(200, "GET", "/v1/tenants/acme/tasks/"+task, nil)["status"] == "finished"
+			})
+			if got := value(scrape(t, metricsURL), "hookd_deliveries_created_total", nil); got != before+4 {
+				t.Errorf("a replay of 4 events: deliveries created went from %v to %v", before, got)
+			}
 			// With --metrics-addr, the API's address does not serve them.
 			if code := get(t, url+"/metrics", ""); code != 404 {
 				t.Errorf("/metrics on --addr with --metrics-addr set: %d", code)

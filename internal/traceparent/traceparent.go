@@ -1,0 +1,63 @@
+// Package traceparent reads and writes the W3C traceparent header hookd
+// keeps with an event and sends with its attempts, without the carrier
+// maps OpenTelemetry's propagator takes: both run once per event or
+// attempt, whether or not the process records spans.
+package traceparent
+
+import (
+	"context"
+	"encoding/hex"
+	"net/http"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Header is the header's name, as net/http keys it.
+const Header = "Traceparent"
+
+// Format returns the traceparent of ctx's span context (version 00, as
+// propagation.TraceContext writes it), or "" when it has none.
+func Format(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return ""
+	}
+	tid, sid := sc.TraceID(), sc.SpanID()
+	b := make([]byte, 0, 55)
+	b = append(b, "00-"...)
+	b = hex.AppendEncode(b, tid[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, sid[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
+	return string(b)
+}
+
+// Inject sets h's traceparent to ctx's span context, if it has one.
+func Inject(ctx context.Context, h http.Header) {
+	if v := Format(ctx); v != "" {
+		h[Header] = []string{v}
+	}
+}
+
+// Context returns ctx with the remote span context v describes, checked
+// by OpenTelemetry's own propagator; ctx unchanged when v is not valid.
+func Context(ctx context.Context, v string) context.Context {
+	if v == "" {
+		return ctx
+	}
+	return propagation.TraceContext{}.Extract(ctx, one(v))
+}
+
+// one is a carrier of a traceparent alone.
+type one string
+
+func (o one) Get(key string) string {
+	if key == "traceparent" {
+		return string(o)
+	}
+	return ""
+}
+func (one) Set(string, string) {}
+func (one) Keys() []string     { return []string{"traceparent"} }
