@@ -56,9 +56,15 @@ func (e *Event) BuildPayload(data, metadata json.RawMessage) error {
 		return err
 	}
 	if len(metadata) > 0 {
+		mark := buf.Len()
 		buf.WriteString(`,"metadata":`)
 		if err := json.Compact(buf, metadata); err != nil {
 			return err
+		}
+		// The receiver gets metadata only when the event has some (the
+		// contract): an empty object is none.
+		if bytes.HasSuffix(buf.Bytes(), []byte(`"metadata":{}`)) {
+			buf.Truncate(mark)
 		}
 	}
 	buf.WriteByte('}')

@@ -60,6 +60,17 @@ func TestBuildPayloadBytes(t *testing.T) {
 	if err := (&Event{}).BuildPayload(json.RawMessage(`{"a":`), nil); err == nil {
 		t.Fatal("invalid data built a payload")
 	}
+	// Metadata appears only when the event has some: an empty object, however
+	// spaced, is none.
+	for _, md := range []string{`{}`, "{ \n }"} {
+		e := &Event{ID: "evt_1", Type: "a.b", Timestamp: times[0]}
+		if err := e.BuildPayload(json.RawMessage(`{"m":{}}`), json.RawMessage(md)); err != nil {
+			t.Fatal(err)
+		}
+		if want := encodedPayload(t, e, json.RawMessage(`{"m":{}}`), nil); !bytes.Equal(e.Payload, want) {
+			t.Fatalf("metadata %q:\n got %s\nwant %s", md, e.Payload, want)
+		}
+	}
 }
 
 func BenchmarkBuildPayload(b *testing.B) {
