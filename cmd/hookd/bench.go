@@ -128,6 +128,11 @@ type BenchRow struct {
 	// CPUPerEventUs is hookd's CPU time per accepted event, from the
 	// first publish to the last delivery (load rows).
 	CPUPerEventUs float64 `json:"cpuPerEventUs,omitempty"`
+	// What hookd wrote per accepted event (from /proc/PID/io): calls of
+	// the write family, files and sockets, and bytes to the disk (on
+	// SQLite: WAL frames, a page each, and checkpoints).
+	WriteCallsPerEvent float64 `json:"hookdWriteCallsPerEvent,omitempty"`
+	DiskKBPerEvent     float64 `json:"hookdDiskKBPerEvent,omitempty"`
 	PeakRSSMB     float64 `json:"hookdPeakRssMB"`
 	OfBaseline    float64 `json:"ofBaseline,omitempty"`
 	// The soak row's watch of the process and its files.
@@ -280,6 +285,9 @@ func printReport(w io.Writer, rep *BenchReport) {
 	for _, r := range rep.Rows {
 		if r.Note != "" {
 			fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Note)
+		}
+		if r.WriteCallsPerEvent > 0 {
+			fmt.Fprintf(w, "%s: hookd wrote %.1f KB to the disk an event, in %.1f write calls (files and sockets)\n", r.Scenario, r.DiskKBPerEvent, r.WriteCallsPerEvent)
 		}
 		if r.PublishMaxMs > 0 && r.MaxMs > 1000 {
 			conn := "a new connection"
@@ -668,7 +676,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func loadRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, p *hookdProc, spec loadSpec) (*BenchRow, error) {
 	rcv.Reset()
 	healthy := int64(spec.fanout - spec.hanging)
-	start, cpuStart := time.Now(), loadgen.ProcCPU(p.cmd.Process.Pid)
+	start, cpuStart, ioStart := time.Now(), loadgen.ProcCPU(p.cmd.Process.Pid), loadgen.ReadProcIO(p.cmd.Process.Pid)
 	var slowest loadgen.Call
 	accepted, pubDur := loadgen.Publish(ctx, loadgen.Load{URL: p.url + "/v1/tenants/bench/events", Key: p.key, Publishers: cfg.Publishers,
 		Body: loadgen.EventBody(spec.payload), Rate: spec.rate, Duration: cfg.Duration, Slowest: &slowest, Progress: func(a int64) {
@@ -682,11 +690,14 @@ func loadRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, p *ho
 	fmt.Fprintf(cfg.Progress, "\r%-70s\r", "")
 	delivered, last := rcv.Count(), rcv.Last()
 	cpu := loadgen.ProcCPU(p.cmd.Process.Pid) - cpuStart
+	io := loadgen.ReadProcIO(p.cmd.Process.Pid)
 	cores, rss := p.usage()
 	row := &BenchRow{Scenario: spec.name, Fanout: spec.fanout, PayloadBytes: spec.payload, OfferedRate: spec.rate,
 		AcceptedPerSec: float64(accepted) / pubDur.Seconds(), Delivered: delivered, Expected: want, CPUCores: cores, PeakRSSMB: rss}
 	if accepted > 0 {
 		row.CPUPerEventUs = float64(cpu.Microseconds()) / float64(accepted)
+		row.WriteCallsPerEvent = float64(io.WriteCalls-ioStart.WriteCalls) / float64(accepted)
+		row.DiskKBPerEvent = float64(io.DiskBytes-ioStart.DiskBytes) / 1024 / float64(accepted)
 	}
 	if !last.IsZero() {
 		row.DeliveredPerSec = float64(delivered) / last.Sub(start).Seconds()

@@ -43,6 +43,11 @@ func TestBenchSmoke(t *testing.T) {
 		if r.Scenario != "baseline" && r.Scenario != "relay" && (r.CPUCores <= 0 || r.PeakRSSMB <= 0) {
 			t.Errorf("%s: no process figures: %+v", r.Scenario, r)
 		}
+		// Every publish is fsynced to the WAL before its 202: a loaded row
+		// writes to the disk, in write calls.
+		if r.Scenario == "fanout1" && (r.WriteCallsPerEvent < 1 || r.DiskKBPerEvent <= 0) {
+			t.Errorf("fanout1: wrote %.1f KB an event in %.1f calls", r.DiskKBPerEvent, r.WriteCallsPerEvent)
+		}
 		if r.Scenario == "isolation" && !strings.Contains(r.Note, "hang") {
 			t.Errorf("isolation note = %q", r.Note)
 		}

@@ -26,6 +26,35 @@ func ProcCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / clkTck
 }
 
+// ProcIO is what a process has written, from /proc/PID/io: calls of the
+// write family (write, pwrite, writev: files and sockets alike) and bytes
+// sent to the storage layer (the WAL's and the database's pages, counted as
+// the kernel takes them, fsync or not).
+type ProcIO struct {
+	WriteCalls int64
+	DiskBytes  int64
+}
+
+// ReadProcIO reads a process's ProcIO; zero when /proc does not say.
+func ReadProcIO(pid int) ProcIO {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return ProcIO{}
+	}
+	var io ProcIO
+	for line := range strings.Lines(string(b)) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "syscw":
+			io.WriteCalls = n
+		case "write_bytes":
+			io.DiskBytes = n
+		}
+	}
+	return io
+}
+
 // ProcPeakRSS is a process's peak resident set (VmHWM), in bytes.
 func ProcPeakRSS(pid int) int64 { return procStatus(pid, "VmHWM:") }
 
