@@ -66,9 +66,11 @@ type QueueTx interface {
 	NextDue(ctx context.Context) (time.Time, error)
 	// RecordOutcomes writes each outcome whose lease is still current
 	// (same token, not yet recorded or released): one attempt row and the
-	// delivery's new state. It returns the IDs written; the others were
-	// stale and changed nothing.
-	RecordOutcomes(ctx context.Context, p *RecordOutcomesParams) ([]string, error)
+	// delivery's new state. It returns the IDs written (the others were
+	// stale and changed nothing) and, among them, those cancelled while
+	// they were being sent, which stay CANCELED (the outcome's status is
+	// written only when it is SUCCESS).
+	RecordOutcomes(ctx context.Context, p *RecordOutcomesParams) (written, canceled []string, err error)
 	// ReleaseLeases makes the still-current leases due at p.At without
 	// counting an attempt, and returns the IDs released.
 	ReleaseLeases(ctx context.Context, p *ReleaseLeasesParams) ([]string, error)

@@ -125,10 +125,11 @@ type Deliveries interface {
 	// w due now for one manual attempt each, and returns how many.
 	RetryFailed(ctx context.Context, tenantID, webhookID string, w Window) (int, error)
 	// CancelDeliveries ends a webhook's PENDING and RETRYING deliveries
-	// CANCELED (those created before before, when it is not zero), but
-	// not one being sent now (a live lease: it finishes first), and
-	// returns how many.
-	CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (int, error)
+	// CANCELED (those created before before, when it is not zero) and
+	// returns how many, sending among them: those being sent now (a live
+	// lease) keep their lease, their attempt finishes, and its outcome
+	// leaves them CANCELED unless it succeeded (RecordOutcomes).
+	CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (canceled, sending int, err error)
 }
 
 // Statistics is what the statistics pages and endpoints read.

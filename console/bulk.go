@@ -83,7 +83,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, v *visit) e
 			}
 			n += c
 		}
-		data["What"] = fmt.Sprintf("%s (PENDING or RETRYING) will end CANCELED and never be sent again; one being sent right now finishes first, and ends CANCELED unless it succeeds. This cannot be undone.", plural(n, "waiting delivery", "waiting deliveries"))
+		data["What"] = fmt.Sprintf("%s (PENDING or RETRYING) will end CANCELED and not be retried; those being sent right now finish their attempt first, and stay CANCELED unless it succeeds. This cannot be undone.", plural(n, "waiting delivery", "waiting deliveries"))
 	case "replay":
 		data["Title"], data["Button"] = "Replay events to "+wh.Name+"?", "Replay"
 		if win.Since.IsZero() && problems["since"] == "" {

@@ -753,7 +753,12 @@ func (e *Engine) observe(rec *queue.Recorded, results []*result) {
 		for _, id := range rec.Written {
 			written[id] = true
 		}
-		finished := map[hookd.DeliveryStatus]int{}
+		// Cancelled while being sent: finished now, CANCELED (the cancel
+		// counted only the others).
+		finished := map[hookd.DeliveryStatus]int{hookd.StatusCanceled: len(rec.Canceled)}
+		for _, id := range rec.Canceled {
+			delete(written, id)
+		}
 		for _, r := range results {
 			o := r.outcome
 			if o == nil || !written[o.DeliveryID] || (o.Status != hookd.StatusSuccess && o.Status != hookd.StatusFailed) {
@@ -765,7 +770,9 @@ func (e *Engine) observe(rec *queue.Recorded, results []*result) {
 			}
 		}
 		for st, n := range finished {
-			e.cfg.Observer.Finished(st, n)
+			if n > 0 {
+				e.cfg.Observer.Finished(st, n)
+			}
 		}
 	}
 	for _, d := range rec.Disabled {

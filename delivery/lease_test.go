@@ -77,13 +77,13 @@ func (t *gatedTx) shut(step string) bool {
 	}
 }
 
-func (t *gatedTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
+func (t *gatedTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, []string, error) {
 	if t.shut("record") {
-		return nil, errGated
+		return nil, nil, errGated
 	}
-	ids, err := t.QueueTx.RecordOutcomes(ctx, p)
+	ids, canceled, err := t.QueueTx.RecordOutcomes(ctx, p)
 	t.g.written.Add(int64(len(ids))) // counted before the commit: errs on the side of fewer outstanding
-	return ids, err
+	return ids, canceled, err
 }
 
 func (t *gatedTx) LeaseDeliveries(ctx context.Context, p *hookd.LeaseDeliveriesParams) ([]*hookd.Claim, error) {

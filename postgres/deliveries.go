@@ -101,7 +101,7 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 		var webhookID string
 		var now int64
 		err := tx.QueryRow(ctx, `UPDATE deliveries d SET `+retrySet+` FROM (SELECT coalesce($1::bigint, `+dbNow+`) AS now) n
-			WHERE d.tenant_id = $2 AND d.id = $3 AND NOT (d.leased AND d.status IN `+sqlrow.WaitingStatuses+` AND d.next_attempt_at > n.now)
+			WHERE d.tenant_id = $2 AND d.id = $3 AND NOT (d.leased AND d.next_attempt_at > n.now)
 			RETURNING d.webhook_id, n.now`, s.nowArg(), tenantID, id).Scan(&webhookID, &now)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return changedOrGone(ctx, tx, "deliveries", tenantID, id, "retry delivery", "an attempt is being sent")
@@ -169,9 +169,9 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 	return st, wrap("delivery stats", rows.Err())
 }
 
-func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (int, error) {
-	var n int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (canceled, sending int, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		canceled, sending = 0, 0
 		var beforeArg any
 		if !before.IsZero() {
 			beforeArg = sqlrow.Micros(before)
@@ -179,20 +179,30 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 		// One being sent (a live lease) keeps its lease: its attempt
 		// finishes, and its outcome ends it CANCELED unless it succeeded
 		// (recordOutcomes).
-		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'CANCELED', last_error = 'canceled', updated_at = n.now,
+		rows, err := tx.Query(ctx, `UPDATE deliveries d SET status = 'CANCELED', last_error = 'canceled', updated_at = n.now,
 			next_attempt_at = CASE WHEN d.leased AND d.next_attempt_at > n.now THEN d.next_attempt_at END,
 			lease_token = CASE WHEN d.leased AND d.next_attempt_at > n.now THEN d.lease_token ELSE d.lease_token + 1 END,
 			leased = coalesce(d.leased AND d.next_attempt_at > n.now, false)
 			FROM (SELECT coalesce($1::bigint, `+dbNow+`) AS now) n
 			WHERE d.tenant_id = $2 AND d.webhook_id = $3 AND d.status IN `+sqlrow.WaitingStatuses+`
-			AND ($4::bigint IS NULL OR d.created_at < $4::bigint)`, s.nowArg(), tenantID, webhookID, beforeArg)
+			AND ($4::bigint IS NULL OR d.created_at < $4::bigint) RETURNING d.leased`, s.nowArg(), tenantID, webhookID, beforeArg)
 		if err != nil {
 			return wrap("cancel deliveries", err)
 		}
-		if n = int(tag.RowsAffected()); n == 0 {
+		leased, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+		if err != nil {
+			return wrap("cancel deliveries", err)
+		}
+		for _, l := range leased {
+			canceled++
+			if l {
+				sending++
+			}
+		}
+		if canceled == 0 {
 			return nil // nothing changed: no audit entry
 		}
 		return writeAudit(ctx, tx)
 	})
-	return n, err
+	return canceled, sending, err
 }

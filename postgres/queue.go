@@ -230,17 +230,19 @@ const recordOutcomes = `WITH o AS (
 			next_attempt_at = CASE WHEN d.status = 'CANCELED' AND o.status <> 'SUCCESS' THEN NULL ELSE o.next_at END,
 			last_status_code = o.status_code, last_error = o.error, response_time_us = o.duration_us, updated_at = $1
 		FROM o WHERE d.id = o.id AND d.lease_token = o.token AND d.leased
-		RETURNING d.id, d.lease_token, d.attempts, d.tenant_id, d.webhook_id
-	)
+		RETURNING d.id, d.lease_token, d.attempts, d.tenant_id, d.webhook_id, d.status
+	), a AS (
 	INSERT INTO attempts (delivery_id, number, tenant_id, webhook_id, started_at, duration_us, status_code, error, success, manual, request_headers, response_headers, response_body)
 	SELECT u.id, u.attempts, u.tenant_id, u.webhook_id, o.started_at, o.duration_us, o.status_code, o.error, o.success, o.manual, o.request_headers, o.response_headers, o.response_body
 	FROM u JOIN o ON o.id = u.id AND o.token = u.lease_token
-	RETURNING delivery_id`
+	RETURNING delivery_id
+	)
+	SELECT a.delivery_id, u.status = 'CANCELED' FROM a JOIN u ON u.id = a.delivery_id`
 
-func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
+func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) (written, canceled []string, err error) {
 	n := len(p.Outcomes)
 	if n == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var (
 		ids, statuses, errs, reqH, resH = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -253,7 +255,7 @@ func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 	for i, o := range p.Outcomes {
 		a, err := sqlrow.AttemptRowOf(o.Attempt)
 		if err != nil {
-			return nil, fmt.Errorf("record outcomes: %w", err)
+			return nil, nil, fmt.Errorf("record outcomes: %w", err)
 		}
 		ids[i], tokens[i], statuses[i] = o.DeliveryID, o.Token, string(o.Status)
 		if t := o.NextAttemptAt(p.Now); !t.IsZero() {
@@ -265,7 +267,24 @@ func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 		reqH[i], resH[i], bodies[i] = a.RequestHeaders, a.ResponseHeaders, a.ResponseBody
 	}
 	rows, err := q.tx.Query(ctx, recordOutcomes, sqlrow.Micros(p.Now), ids, tokens, statuses, next, started, durs, codes, errs, oks, manual, reqH, resH, bodies)
-	return collect(rows, err, "record outcomes", scanID)
+	type row struct {
+		id    string
+		stays bool
+	}
+	out, err := collect(rows, err, "record outcomes", func(r sqlrow.Scanner) (row, error) {
+		var w row
+		return w, r.Scan(&w.id, &w.stays)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range out {
+		written = append(written, w.id)
+		if w.stays {
+			canceled = append(canceled, w.id)
+		}
+	}
+	return written, canceled, nil
 }
 
 func scanID(r sqlrow.Scanner) (string, error) {
@@ -288,7 +307,8 @@ func (q *queueTx) fenced(ctx context.Context, what, query string, first any, lea
 }
 
 func (q *queueTx) ReleaseLeases(ctx context.Context, p *hookd.ReleaseLeasesParams) ([]string, error) {
-	return q.fenced(ctx, "release leases", `UPDATE deliveries d SET next_attempt_at = $1, leased = false
+	// A cancelled delivery released unsent is due never again.
+	return q.fenced(ctx, "release leases", `UPDATE deliveries d SET next_attempt_at = CASE WHEN d.status = 'CANCELED' THEN NULL ELSE $1::bigint END, leased = false
 		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased RETURNING d.id`,
 		sqlrow.Micros(p.At), p.Leases)
 }

@@ -165,7 +165,10 @@ type Release struct {
 
 // Recorded says what a Record wrote.
 type Recorded struct {
-	Written  []string // deliveries whose outcome was written
+	Written []string // deliveries whose outcome was written
+	// Canceled lists those of Written cancelled while they were being
+	// sent: they stay CANCELED, whatever their outcome said but SUCCESS.
+	Canceled []string
 	Released []string // deliveries released
 	// Stale counts outcomes and releases that changed nothing: their
 	// delivery was claimed again, retried by hand or deleted meanwhile.
@@ -214,7 +217,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 	if n == 0 {
 		return nil
 	}
-	var written, released []string
+	var written, canceled, released []string
 	var health *hookd.HealthResult
 	var created int
 	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
@@ -225,7 +228,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err := tx.LockWebhooks(ctx, webhooksOf(outcomes, releases)); err != nil {
 			return err
 		}
-		written, err = tx.RecordOutcomes(ctx, &hookd.RecordOutcomesParams{Now: now, Outcomes: outcomes})
+		written, canceled, err = tx.RecordOutcomes(ctx, &hookd.RecordOutcomesParams{Now: now, Outcomes: outcomes})
 		if err != nil {
 			return err
 		}
@@ -246,6 +249,14 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		byID := make(map[string]*hookd.Outcome, len(outcomes))
 		for _, o := range outcomes {
 			byID[o.DeliveryID] = o
+		}
+		// A delivery cancelled while it was being sent stays CANCELED: its
+		// failed attempt counts towards its webhook's health, but it is
+		// neither due again nor out of attempts.
+		for _, id := range canceled {
+			o := *byID[id]
+			o.Status = hookd.StatusCanceled
+			byID[id] = &o
 		}
 		for _, id := range written {
 			if o := byID[id]; o != nil {
@@ -300,6 +311,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 	})
 	if err == nil {
 		rec.Written = append(rec.Written, written...)
+		rec.Canceled = append(rec.Canceled, canceled...)
 		rec.Released = append(rec.Released, released...)
 		rec.Disabled = append(rec.Disabled, health.Disabled...)
 		rec.FailedWithDisabled += health.Failed

@@ -24,10 +24,10 @@ func (r refusing) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) err
 
 type refusingTx struct{ hookd.QueueTx }
 
-func (t refusingTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
+func (t refusingTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesParams) ([]string, []string, error) {
 	for _, o := range p.Outcomes {
 		if o.Attempt.ResponseBody != nil {
-			return nil, fmt.Errorf("%w: invalid byte sequence", hookd.ErrRefused)
+			return nil, nil, fmt.Errorf("%w: invalid byte sequence", hookd.ErrRefused)
 		}
 	}
 	return t.QueueTx.RecordOutcomes(ctx, p)

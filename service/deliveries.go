@@ -120,8 +120,10 @@ func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType strin
 }
 
 // CancelDeliveries ends a webhook's waiting deliveries CANCELED (those
-// created before before, when it is not zero); one being sent now
-// finishes first. It returns how many.
+// created before before, when it is not zero) and returns how many. One
+// being sent now is among them: its attempt finishes first, and leaves it
+// CANCELED unless it succeeds; it is counted as finished when its outcome
+// is recorded, the others now.
 func (s *Service) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (int, error) {
 	wh, err := s.Webhook(ctx, tenantID, webhookID)
 	if err != nil {
@@ -132,12 +134,12 @@ func (s *Service) CancelDeliveries(ctx context.Context, tenantID, webhookID stri
 	if !before.IsZero() {
 		e.Changes = map[string]hookd.Change{"before": {From: nil, To: before}}
 	}
-	n, err := s.store.CancelDeliveries(ctx, tenantID, wh.ID, before)
+	n, sending, err := s.store.CancelDeliveries(ctx, tenantID, wh.ID, before)
 	if err != nil {
 		return 0, err
 	}
-	if n > 0 {
-		s.cfg.Observer.Finished(hookd.StatusCanceled, n)
+	if n > sending {
+		s.cfg.Observer.Finished(hookd.StatusCanceled, n-sending)
 	}
 	return n, nil
 }

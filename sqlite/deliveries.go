@@ -155,9 +155,10 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 	now := sqlrow.Micros(s.clock.Now())
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var webhookID string
-		// A live lease: an attempt is being sent.
+		// A live lease: an attempt is being sent (a delivery cancelled
+		// meanwhile is CANCELED and keeps its lease).
 		err := tx.QueryRow(`UPDATE deliveries SET `+retrySet+` WHERE tenant_id = ? AND id = ?
-			AND NOT (leased = 1 AND status IN ('PENDING', 'RETRYING') AND next_attempt_at > ?) RETURNING webhook_id`,
+			AND NOT (leased = 1 AND next_attempt_at > ?) RETURNING webhook_id`,
 			now, now, tenantID, id, now).Scan(&webhookID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return changedOrGone(tx, "deliveries", tenantID, id, "retry delivery", "an attempt is being sent")
@@ -222,10 +223,10 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 	return st, rows.Err()
 }
 
-func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (int, error) {
+func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (canceled, sending int, err error) {
 	now := sqlrow.Micros(s.clock.Now())
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		canceled, sending = 0, 0
 		// One being sent (a live lease) keeps its lease: its attempt
 		// finishes, and its outcome ends it CANCELED unless it succeeded
 		// (the record's updateDelivery).
@@ -235,18 +236,29 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 			where += ` AND created_at < ?4`
 			args = append(args, sqlrow.Micros(before))
 		}
-		r, err := tx.Exec(`UPDATE deliveries SET status = 'CANCELED', last_error = 'canceled', updated_at = ?1,
+		rows, err := tx.Query(`UPDATE deliveries SET status = 'CANCELED', last_error = 'canceled', updated_at = ?1,
 			next_attempt_at = CASE WHEN leased = 1 AND next_attempt_at > ?1 THEN next_attempt_at END,
 			lease_token = CASE WHEN leased = 1 AND next_attempt_at > ?1 THEN lease_token ELSE lease_token + 1 END,
 			leased = CASE WHEN leased = 1 AND next_attempt_at > ?1 THEN 1 ELSE 0 END
-			WHERE `+where, args...)
+			WHERE `+where+` RETURNING leased`, args...)
 		if err != nil {
 			return fmt.Errorf("cancel deliveries: %w", err)
 		}
-		if n, err = r.RowsAffected(); err != nil || n == 0 {
+		defer rows.Close()
+		for rows.Next() {
+			var leased bool
+			if err := rows.Scan(&leased); err != nil {
+				return fmt.Errorf("cancel deliveries: %w", err)
+			}
+			canceled++
+			if leased {
+				sending++
+			}
+		}
+		if err := rows.Err(); err != nil || canceled == 0 {
 			return err // nothing changed: no audit entry
 		}
 		return writeAudit(ctx, tx)
 	})
-	return int(n), err
+	return canceled, sending, err
 }

@@ -44,9 +44,12 @@ const (
 	updateDelivery = `UPDATE deliveries SET attempts = attempts + 1, manual = 0, leased = 0,
 		status = CASE WHEN status = 'CANCELED' AND ?1 <> 'SUCCESS' THEN 'CANCELED' ELSE ?1 END,
 		next_attempt_at = CASE WHEN status = 'CANCELED' AND ?1 <> 'SUCCESS' THEN NULL ELSE ?2 END,
-		last_status_code = ?3, last_error = ?4, response_time_us = ?5, updated_at = ?6 WHERE id = ?7 AND lease_token = ?8 AND leased = 1`
-	releaseLease = `UPDATE deliveries SET next_attempt_at = ?, leased = 0 WHERE id = ? AND lease_token = ? AND leased = 1`
-	extendLease  = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
+		last_status_code = ?3, last_error = ?4, response_time_us = ?5, updated_at = ?6 WHERE id = ?7 AND lease_token = ?8 AND leased = 1
+		RETURNING status = 'CANCELED'`
+	// A cancelled delivery released unsent is due never again.
+	releaseLease = `UPDATE deliveries SET next_attempt_at = CASE WHEN status = 'CANCELED' THEN NULL ELSE ?1 END, leased = 0
+		WHERE id = ?2 AND lease_token = ?3 AND leased = 1`
+	extendLease = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
 	// markDue lowers due_at, and writes nothing when it is low enough
 	// already (the usual case for a busy webhook). A webhook deleted
 	// meanwhile is skipped by the join.
@@ -257,18 +260,17 @@ func (q *queueTx) NextDue(context.Context) (time.Time, error) {
 	return sqlrow.FromMicros(next.Int64), nil
 }
 
-func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParams) ([]string, error) {
+func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParams) (written, canceled []string, err error) {
 	now := sqlrow.Micros(p.Now)
-	var applied []string
 	for _, o := range p.Outcomes {
 		a, err := sqlrow.AttemptRowOf(o.Attempt)
 		if err != nil {
-			return nil, fmt.Errorf("record outcome: %w", err)
+			return nil, nil, fmt.Errorf("record outcome: %w", err)
 		}
 		n, err := q.exec(insertAttempt, a.StartedAt, a.DurationUs, a.StatusCode, a.Error, a.Success, a.Manual,
 			a.RequestHeaders, a.ResponseHeaders, a.ResponseBody, o.DeliveryID, o.Token)
 		if err != nil {
-			return nil, fmt.Errorf("insert attempt: %w", refused(err))
+			return nil, nil, fmt.Errorf("insert attempt: %w", refused(err))
 		}
 		if n == 0 {
 			continue // stale: claimed again, retried by hand, or gone
@@ -277,13 +279,24 @@ func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParam
 		if t := o.NextAttemptAt(p.Now); !t.IsZero() {
 			next = sqlrow.Micros(t)
 		}
-		if _, err := q.exec(updateDelivery, string(o.Status), next, a.StatusCode, a.Error, a.DurationUs,
-			now, o.DeliveryID, o.Token); err != nil {
-			return nil, fmt.Errorf("update delivery: %w", refused(err))
+		rows, err := q.s.query(q.tx, updateDelivery, string(o.Status), next, a.StatusCode, a.Error, a.DurationUs,
+			now, o.DeliveryID, o.Token)
+		if err != nil {
+			return nil, nil, fmt.Errorf("update delivery: %w", refused(err))
 		}
-		applied = append(applied, o.DeliveryID)
+		var stays bool
+		for rows.Next() {
+			err = rows.Scan(&stays)
+		}
+		if err = errors.Join(err, rows.Err(), rows.Close()); err != nil {
+			return nil, nil, fmt.Errorf("update delivery: %w", refused(err))
+		}
+		written = append(written, o.DeliveryID)
+		if stays {
+			canceled = append(canceled, o.DeliveryID)
+		}
 	}
-	return applied, nil
+	return written, canceled, nil
 }
 
 // fenced runs a lease statement (its last two parameters: delivery ID and

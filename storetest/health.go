@@ -12,22 +12,23 @@ import (
 
 func init() {
 	for name, fn := range map[string]func(*testing.T, hookd.Store, *Clock){
-		"HealthFollowsAttempts":     testHealthFollowsAttempts,
-		"GoneDisablesAtOnce":        testGoneDisablesAtOnce,
-		"FailingDisabledAfter":      testFailingDisabledAfter,
-		"FailingNotDisabledEarly":   testFailingNotDisabledEarly,
-		"ReenabledStartsHealthy":    testReenabledStartsHealthy,
-		"DisabledOnceByTwoRecords":  testDisabledOnceByTwoRecords,
-		"QueueDepth":                testQueueDepth,
-		"GoneThenSuccessStays":      testGoneThenSuccessStays,
-		"CancelDeliveries":          testCancelDeliveries,
-		"CanceledWhileSentSucceeds": testCanceledWhileSentSucceeds,
-		"OlderSuccessKeepsStreak":   testOlderSuccessKeepsStreak,
-		"DisableAnnounced":          testDisableAnnounced,
-		"ExhaustedOncePerStreak":    testExhaustedOncePerStreak,
-		"NoteSuccessesSkipsFailing": testNoteSuccessesSkipsFailing,
-		"NoteSuccessesKeepsLatest":  testNoteSuccessesKeepsLatest,
-		"RecoveryAfterNotedSuccess": testRecoveryAfterNotedSuccess,
+		"HealthFollowsAttempts":         testHealthFollowsAttempts,
+		"GoneDisablesAtOnce":            testGoneDisablesAtOnce,
+		"FailingDisabledAfter":          testFailingDisabledAfter,
+		"FailingNotDisabledEarly":       testFailingNotDisabledEarly,
+		"ReenabledStartsHealthy":        testReenabledStartsHealthy,
+		"DisabledOnceByTwoRecords":      testDisabledOnceByTwoRecords,
+		"QueueDepth":                    testQueueDepth,
+		"GoneThenSuccessStays":          testGoneThenSuccessStays,
+		"CancelDeliveries":              testCancelDeliveries,
+		"CanceledWhileSentSucceeds":     testCanceledWhileSentSucceeds,
+		"CanceledWhileSentNotExhausted": testCanceledWhileSentNotExhausted,
+		"OlderSuccessKeepsStreak":       testOlderSuccessKeepsStreak,
+		"DisableAnnounced":              testDisableAnnounced,
+		"ExhaustedOncePerStreak":        testExhaustedOncePerStreak,
+		"NoteSuccessesSkipsFailing":     testNoteSuccessesSkipsFailing,
+		"NoteSuccessesKeepsLatest":      testNoteSuccessesKeepsLatest,
+		"RecoveryAfterNotedSuccess":     testRecoveryAfterNotedSuccess,
 	} {
 		timed[name] = fn
 	}
@@ -384,16 +385,54 @@ func testOlderSuccessKeepsStreak(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
+// A delivery cancelled while being sent whose last attempt fails stays
+// CANCELED: not out of attempts, so no hookd.delivery.exhausted. One
+// cancelled while held and released unsent is due never again.
+func testCanceledWhileSentNotExhausted(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 2, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	if n, sending, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}); err != nil || n != 2 || sending != 2 {
+		t.Fatalf("canceled %d (sending %d) %v", n, sending, err)
+	}
+	o := failed(cs[0], hookd.StatusFailed, 500, clock.Now())
+	o.EventID, o.EventType = cs[0].EventID, cs[0].EventType
+	if rec := record(t, s, o); len(rec.Canceled) != 1 {
+		t.Fatalf("recorded %+v", rec)
+	}
+	if d := detail(t, s, cs[0].DeliveryID); d.Delivery.Status != hookd.StatusCanceled {
+		t.Fatalf("after its last attempt failed: %s", d.Delivery.Status)
+	}
+	if evs := eventsOf(t, s, hookd.EventDeliveryExhausted); len(evs) != 0 {
+		t.Fatalf("a cancelled delivery announced as exhausted: %d events", len(evs))
+	}
+	if _, h := health(t, s, "wh_a"); h.ConsecutiveFailures != 1 {
+		t.Fatalf("its failed attempt is not in the health: %+v", h)
+	}
+	if rec := release(t, s, cs[1]); len(rec.Released) != 1 {
+		t.Fatalf("released %+v", rec)
+	}
+	if d := detail(t, s, cs[1].DeliveryID); d.Delivery.Status != hookd.StatusCanceled || !d.Delivery.NextAttemptAt.IsZero() {
+		t.Fatalf("released after its cancel: %s, next %v", d.Delivery.Status, d.Delivery.NextAttemptAt)
+	}
+	clock.Advance(lease)
+	if res := claim(t, s, 10, nil); len(res.Claims) != 0 {
+		t.Fatalf("claimed %d cancelled deliveries", len(res.Claims))
+	}
+}
+
 // A delivery cancelled while being sent whose attempt succeeds is
 // SUCCESS: it was delivered.
 func testCanceledWhileSentSucceeds(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	publish(t, s, "e", 1, "wh_a")
 	sending := one(t, s)
-	if n, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}); err != nil || n != 1 {
-		t.Fatalf("canceled %d %v", n, err)
+	if n, sending, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}); err != nil || n != 1 || sending != 1 {
+		t.Fatalf("canceled %d (sending %d) %v", n, sending, err)
 	}
-	record(t, s, outcome(sending, hookd.StatusSuccess, clock.Now()))
+	if rec := record(t, s, outcome(sending, hookd.StatusSuccess, clock.Now())); len(rec.Written) != 1 || len(rec.Canceled) != 0 {
+		t.Fatalf("recorded %+v", rec)
+	}
 	if d := detail(t, s, sending.DeliveryID); d.Delivery.Status != hookd.StatusSuccess || len(d.Attempts) != 1 {
 		t.Fatalf("after its successful attempt: %s, %d attempts", d.Delivery.Status, len(d.Attempts))
 	}
@@ -412,11 +451,13 @@ func testCancelDeliveries(t *testing.T, s hookd.Store, clock *Clock) {
 	clock.Advance(time.Second)
 	later := publish(t, s, "f", 1, "wh_a")
 	c, _ := audited(hookd.AuditDeliveriesCanceled, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})
-	n, err := s.CancelDeliveries(c, "acme", "wh_a", cut)
+	n, inFlight, err := s.CancelDeliveries(c, "acme", "wh_a", cut)
 	must(t, err)
-	if n != 3 {
-		t.Fatalf("canceled %d, want the three created before the cut, the one being sent with them", n)
+	if n != 3 || inFlight != 1 {
+		t.Fatalf("canceled %d (sending %d), want the three created before the cut, the one being sent with them", n, inFlight)
 	}
+	// Still being sent: a retry by hand waits for its attempt.
+	wantErr(t, s.RetryDelivery(ctx(), "acme", sending.DeliveryID), hookd.ErrConflict)
 	if d := detail(t, s, sending.DeliveryID); d.Delivery.Status != hookd.StatusCanceled {
 		t.Fatalf("the one being sent: %s", d.Delivery.Status)
 	}
@@ -425,8 +466,8 @@ func testCancelDeliveries(t *testing.T, s hookd.Store, clock *Clock) {
 		t.Fatalf("the later one: %s", ds[0].Status)
 	}
 	// Its attempt ends: recorded, and still CANCELED, not RETRYING.
-	if rec := record(t, s, failed(sending, hookd.StatusRetrying, 500, clock.Now())); len(rec.Written) != 1 {
-		t.Fatalf("the attempt of the one being sent was not recorded: %+v", rec)
+	if rec := record(t, s, failed(sending, hookd.StatusRetrying, 500, clock.Now())); len(rec.Written) != 1 || len(rec.Canceled) != 1 {
+		t.Fatalf("the attempt of the one being sent was not recorded, or not as cancelled: %+v", rec)
 	}
 	if d := detail(t, s, sending.DeliveryID); d.Delivery.Status != hookd.StatusCanceled || len(d.Attempts) != 1 || !d.Delivery.NextAttemptAt.IsZero() {
 		t.Fatalf("after its failed attempt: %s, %d attempts, next %v", d.Delivery.Status, len(d.Attempts), d.Delivery.NextAttemptAt)
@@ -440,7 +481,7 @@ func testCancelDeliveries(t *testing.T, s hookd.Store, clock *Clock) {
 		t.Fatalf("stats %v", st.ByStatus)
 	}
 	c, _ = audited(hookd.AuditDeliveriesCanceled, hookd.AuditTarget{Type: "webhook", ID: "wh_a"})
-	if n, err := s.CancelDeliveries(c, "acme", "wh_a", cut); err != nil || n != 0 {
+	if n, _, err := s.CancelDeliveries(c, "acme", "wh_a", cut); err != nil || n != 0 {
 		t.Fatalf("again: %d %v", n, err)
 	}
 	if log, _ := s.ListAudit(ctx(), hookd.AuditQuery{TenantID: "acme", Limit: 10}); len(log) != 1 {

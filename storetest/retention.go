@@ -141,7 +141,7 @@ func testPruneKeepsStatistics(t *testing.T, s hookd.Store, clock *Clock) {
 		}
 		record(t, s, outs...)
 	}
-	_, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}) // none waiting: changes nothing
+	_, _, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}) // none waiting: changes nothing
 	must(t, err)
 	queries := []hookd.StatsQuery{
 		{TenantID: "acme"},

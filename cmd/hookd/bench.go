@@ -133,8 +133,8 @@ type BenchRow struct {
 	// SQLite: WAL frames, a page each, and checkpoints).
 	WriteCallsPerEvent float64 `json:"hookdWriteCallsPerEvent,omitempty"`
 	DiskKBPerEvent     float64 `json:"hookdDiskKBPerEvent,omitempty"`
-	PeakRSSMB     float64 `json:"hookdPeakRssMB"`
-	OfBaseline    float64 `json:"ofBaseline,omitempty"`
+	PeakRSSMB          float64 `json:"hookdPeakRssMB"`
+	OfBaseline         float64 `json:"ofBaseline,omitempty"`
 	// The soak row's watch of the process and its files.
 	WALPeakMB       float64 `json:"walPeakMB,omitempty"`
 	DBBytesPerEvent float64 `json:"dbBytesPerEvent,omitempty"`

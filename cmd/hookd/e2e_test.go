@@ -327,11 +327,14 @@ func TestCancelWhileSending(t *testing.T) {
 			if got := c.must(200, "POST", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/deliveries/cancel", map[string]any{}); got["canceled"] != 1.0 {
 				t.Fatalf("canceled %v, want the one being sent", got)
 			}
+			list := c.must(200, "GET", "/v1/tenants/acme/deliveries?eventId="+ev["id"].(string), nil)["data"].([]any)
+			id := list[0].(map[string]any)["id"].(string)
+			// Still being sent: a retry by hand waits for its attempt.
+			c.must(409, "POST", "/v1/tenants/acme/deliveries/"+id+"/retry", nil)
 			release <- struct{}{}
 			var d map[string]any
 			eventually(t, "its attempt recorded", func() bool {
-				list := c.must(200, "GET", "/v1/tenants/acme/deliveries?eventId="+ev["id"].(string), nil)["data"].([]any)
-				d = c.must(200, "GET", "/v1/tenants/acme/deliveries/"+list[0].(map[string]any)["id"].(string), nil)
+				d = c.must(200, "GET", "/v1/tenants/acme/deliveries/"+id, nil)
 				return len(d["attemptLog"].([]any)) == 1
 			})
 			if d["status"] != "CANCELED" || d["nextAttemptAt"] != nil {

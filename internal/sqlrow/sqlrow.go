@@ -163,7 +163,11 @@ func ScanDelivery(r Scanner) (*hookd.Delivery, error) {
 		&d.LastStatusCode, &d.LastError, &rt, &created, &updated); err != nil {
 		return nil, err
 	}
-	d.NextAttemptAt = FromMicros(next.Int64)
+	// A delivery cancelled while being sent keeps its lease's end in the
+	// column until its outcome is recorded: no next attempt all the same.
+	if d.Status != hookd.StatusCanceled {
+		d.NextAttemptAt = FromMicros(next.Int64)
+	}
 	d.ResponseTime = MicroDuration(rt)
 	d.CreatedAt, d.UpdatedAt = FromMicros(created), FromMicros(updated)
 	return d, nil
