@@ -47,7 +47,7 @@ func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*h
 	args := []any{q.TenantID, q.WebhookID}
 	if q.Status != "" {
 		args = append(args, string(q.Status))
-		where += fmt.Sprintf(` AND status = $%d`, len(args))
+		where += fmt.Sprintf(` AND status = $%d`, len(args)) + sqlrow.Waiting(q.Status)
 	}
 	total := -1
 	if q.Before == "" {

@@ -99,7 +99,7 @@ func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*h
 	where := `tenant_id = ? AND webhook_id = ?`
 	args := []any{q.TenantID, q.WebhookID}
 	if q.Status != "" {
-		where += ` AND status = ?`
+		where += ` AND status = ?` + sqlrow.Waiting(q.Status)
 		args = append(args, string(q.Status))
 	}
 	total := -1

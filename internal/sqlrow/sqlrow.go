@@ -406,6 +406,17 @@ func AttemptRowOf(a *hookd.Attempt) (AttemptRow, error) {
 // WaitingStatuses is the SQL list of statuses that wait in the queue.
 const WaitingStatuses = `('PENDING', 'RETRYING')`
 
+// Waiting is the condition to add to a filter on status st when st waits
+// in the queue: it implies deliveries_queue's own WHERE, which a planner
+// needs to see before it reads one webhook's waiting deliveries through
+// that partial index instead of all the tenant's; "" for another status.
+func Waiting(st hookd.DeliveryStatus) string {
+	if st == hookd.StatusPending || st == hookd.StatusRetrying {
+		return ` AND status IN ` + WaitingStatuses
+	}
+	return ""
+}
+
 // AuditCols are the audit log's columns as AuditArgs gives them.
 const AuditCols = `id, tenant_id, at, actor_type, actor_id, action, target_type, target_id, changes`
 
@@ -552,6 +563,7 @@ func TenantDeliveriesWhere(q hookd.TenantDeliveryQuery, ph func(int) string) (st
 	}
 	if q.Status != "" {
 		add(`status = `, string(q.Status))
+		where += Waiting(q.Status)
 	}
 	if q.WebhookID != "" {
 		add(`webhook_id = `, q.WebhookID)
