@@ -427,8 +427,8 @@ func testCanceledWhileSentSucceeds(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	publish(t, s, "e", 1, "wh_a")
 	sending := one(t, s)
-	if n, sending, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}); err != nil || n != 1 || sending != 1 {
-		t.Fatalf("canceled %d (sending %d) %v", n, sending, err)
+	if n, inFlight, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}); err != nil || n != 1 || inFlight != 1 {
+		t.Fatalf("canceled %d (sending %d) %v", n, inFlight, err)
 	}
 	if rec := record(t, s, outcome(sending, hookd.StatusSuccess, clock.Now())); len(rec.Written) != 1 || len(rec.Canceled) != 0 {
 		t.Fatalf("recorded %+v", rec)
