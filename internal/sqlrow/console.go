@@ -52,9 +52,11 @@ func ScanSession(r Scanner) (*hookd.ConsoleSession, error) {
 func SeriesSQL(q hookd.SeriesQuery, ph func(int) string) (attempts, deliveries string, args []any) {
 	args = []any{Micros(q.Since), q.Step.Microseconds(), q.TenantID, Micros(q.Since), Micros(q.Until())}
 	where := "tenant_id = " + ph(3)
+	attemptWhere := TenantAttempts(ph(3))
 	if q.WebhookID != "" {
 		args = append(args, q.WebhookID)
 		where += " AND webhook_id = " + ph(6)
+		attemptWhere = where
 	}
 	bucket := "(%s - " + ph(1) + ") / " + ph(2)
 	// The roll-ups of pruned rows, by the hours that overlap the series; an
@@ -64,7 +66,7 @@ func SeriesSQL(q hookd.SeriesQuery, ph func(int) string) (attempts, deliveries s
 	hourBucket := "CASE WHEN hour < " + ph(1) + " THEN 0 ELSE (hour - " + ph(1) + ") / " + ph(2) + " END"
 	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + latencyBin("") + " AS bin, count(*), CAST(sum(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT)," +
 		" CAST(sum(CASE WHEN status_code > 0 THEN duration_us ELSE 0 END) AS BIGINT)" +
-		" FROM attempts WHERE " + where + " AND started_at >= " + ph(4) + " AND started_at < " + ph(5) + " GROUP BY 1, 2" +
+		" FROM attempts WHERE " + attemptWhere + " AND started_at >= " + ph(4) + " AND started_at < " + ph(5) + " GROUP BY 1, 2" +
 		" UNION ALL SELECT " + hourBucket + ", bin, CAST(sum(attempts) AS BIGINT), CAST(sum(successes) AS BIGINT), CAST(sum(answered_us) AS BIGINT)" +
 		fmt.Sprintf(rolled, "stats_hourly_bins") + " GROUP BY 1, 2"
 	deliveries = "SELECT " + fmt.Sprintf(bucket, "created_at") + " AS bucket, status, count(*)" +
