@@ -92,7 +92,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	fs.IntVar(&cfg.ReplicaBacklog, "replica-backlog", 200_000, "the replicas rows' backlog: deliveries, fan-out 10, drained by 1, 2 and 3 workers")
 	fs.DurationVar(&cfg.SoakDuration, "soak-duration", 10*time.Minute, "the soak row's publishing time")
 	fs.Float64Var(&cfg.SoakRate, "soak-rate", 1000, "the soak row's events/s")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "HOOKD_BENCH_", args); err != nil {
 		return nil, err
 	}
 	for _, s := range strings.Split(*scen, ",") {

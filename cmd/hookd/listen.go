@@ -47,7 +47,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	status := fs.Int("status", http.StatusOK, "the status to answer with")
 	failRate := fs.Float64("fail-rate", 0, "the share of requests, 0 to 1, answered 500 instead (spread evenly), to watch retries")
 	v := verifierFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "HOOKD_LISTEN_", args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -171,3 +171,30 @@ func TestListenAnswers(t *testing.T) {
 		}
 	}
 }
+
+// Every flag of hookd listen (and verify, and bench: the same parseFlags)
+// has an environment variable, HOOKD_LISTEN_ and the flag's name; the
+// flag wins, and a bad value names its variable.
+func TestListenFlagsFromEnvironment(t *testing.T) {
+	post := func(addr string) int {
+		res, err := http.Post("http://"+addr+"/x", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	t.Setenv("HOOKD_LISTEN_STATUS", "202")
+	if addr, _ := startListen(t); post(addr) != 202 {
+		t.Errorf("HOOKD_LISTEN_STATUS=202 not taken")
+	}
+	if addr, _ := startListen(t, "--status", "204"); post(addr) != 204 {
+		t.Errorf("--status 204 did not win over HOOKD_LISTEN_STATUS")
+	}
+	t.Setenv("HOOKD_LISTEN_FAIL_RATE", "often")
+	var stderr strings.Builder
+	err := run(t.Context(), []string{"listen", "--addr", "127.0.0.1:0"}, io.Discard, &stderr, nil)
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err)+stderr.String(), "HOOKD_LISTEN_FAIL_RATE") {
+		t.Errorf("a bad HOOKD_LISTEN_FAIL_RATE: %v %s", err, stderr.String())
+	}
+}

@@ -36,7 +36,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, verifyUsage); fs.PrintDefaults() }
 	v := verifierFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "HOOKD_VERIFY_", args); err != nil {
 		return err
 	}
 	if len(v.Secrets) == 0 {
@@ -96,6 +96,28 @@ func verifierFlags(fs *flag.FlagSet) *verify.Verifier {
 	fs.StringVar(&v.Template.TimestampHeader, "timestamp-header", "", "hmac-sha256: the timestamp header (default webhook-timestamp)")
 	fs.StringVar(&v.Template.EventHeader, "event-header", "", "hmac-sha256: the event type header (default hookd-event-type)")
 	return v
+}
+
+// parseFlags parses args, then sets each flag they did not give from its
+// environment variable, prefix and the flag's name in capitals with _ for
+// - (HOOKD_LISTEN_SECRET for hookd listen's --secret): every flag has one,
+// and the flag wins (the contract). A bad value names its variable.
+func parseFlags(fs *flag.FlagSet, prefix string, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && v != "" && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
 }
 
 // parseSavedRequest reads headers, a blank line and the body; a leading
