@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 )
@@ -38,11 +37,11 @@ func runSvixImport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("hookd svix-import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, svixImportUsage); fs.PrintDefaults() }
-	from := fs.String("from", "", "the source server's base URL (as the Svix SDKs' serverUrl)")
-	fromToken := fs.String("from-token", os.Getenv("HOOKD_SVIX_FROM_TOKEN"), "the source's API token (env HOOKD_SVIX_FROM_TOKEN, which keeps it out of the process list)")
-	to := fs.String("to", "", "hookd's base URL")
-	toToken := fs.String("to-token", os.Getenv("HOOKD_SVIX_TO_TOKEN"), "hookd's admin key (env HOOKD_SVIX_TO_TOKEN)")
-	if err := fs.Parse(args); err != nil {
+	from := fs.String("from", "", "the source server's base URL (as the Svix SDKs' serverUrl; env HOOKD_SVIX_FROM)")
+	fromToken := fs.String("from-token", "", "the source's API token (env HOOKD_SVIX_FROM_TOKEN, which keeps it out of the process list)")
+	to := fs.String("to", "", "hookd's base URL (env HOOKD_SVIX_TO)")
+	toToken := fs.String("to-token", "", "hookd's admin key (env HOOKD_SVIX_TO_TOKEN)")
+	if err := parseFlags(fs, "HOOKD_SVIX_", args); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" || *fromToken == "" || *toToken == "" || fs.NArg() > 0 {
