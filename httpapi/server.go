@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
-
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/traceparent"
 	"github.com/hookd/hookd/service"
 )
 
@@ -147,11 +146,7 @@ type ctxKey struct{}
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		// The caller's W3C traceparent, always: a publish passes its trace
-		// on to every attempt (the contract), whether or not this process
-		// records spans. W3C Trace Context is the contract's, so it is not
-		// the configurable global propagator.
-		r = r.WithContext(propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
+		r = r.WithContext(traceparent.Extract(r.Context(), r.Header))
 		r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
 		err := s.authorize(r, rt.auth)
 		if err == nil {

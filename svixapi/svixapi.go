@@ -25,9 +25,8 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
-
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/traceparent"
 	"github.com/hookd/hookd/service"
 )
 
@@ -621,9 +620,8 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if in.EventID != nil {
 		p.ID, p.IDSet = *in.EventID, true
 	}
-	// The caller's W3C traceparent passes on to every attempt, as on
-	// /v1 (the contract).
-	ctx := propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	// The caller's traceparent passes on to every attempt, as on /v1.
+	ctx := traceparent.Extract(r.Context(), r.Header)
 	var res *hookd.PublishResult
 	if err := s.withTypes(ctx, []string{in.EventType}, func() (err error) {
 		res, err = s.svc.Publish(ctx, t.ID, p, nil)

@@ -177,6 +177,28 @@ func env(name, def string) string {
 	return def
 }
 
+// parseFlags parses args, then sets each flag they did not give from its
+// environment variable, prefix and the flag's name in capitals with _ for
+// - (HOOKD_LISTEN_SECRET for hookd listen's --secret): every flag has one,
+// and the flag wins (the contract). A bad value names its variable.
+func parseFlags(fs *flag.FlagSet, prefix string, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && v != "" && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
 func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	fs := flag.NewFlagSet("hookd "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

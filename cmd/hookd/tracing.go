@@ -18,11 +18,11 @@ import (
 // their spans from: one exporting over OTLP/HTTP when the standard
 // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set, configured by
 // the standard OTEL_* variables; otherwise a no-op, and tracing costs
-// nothing (a caller's traceparent is still passed on: the transports
-// read it whatever the provider). stop flushes what is buffered. The provider is handed to its users, not
-// set as OpenTelemetry's global: the global's tracers delegate to the
-// first provider ever set, so a second hookd in one process (tests) would
-// trace into the first one's, shut down.
+// nothing (a caller's traceparent is still passed on: the transports read
+// it whatever the provider). stop flushes what is buffered. The provider
+// is handed to its users, not set as OpenTelemetry's global: the global's
+// tracers delegate to the first provider ever set, so a second hookd in
+// one process (tests) would trace into the first one's, shut down.
 func startTracing(ctx context.Context) (tracer trace.TracerProvider, stop func(context.Context) error, err error) {
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil

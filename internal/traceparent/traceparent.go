@@ -41,6 +41,14 @@ func Inject(ctx context.Context, h http.Header) {
 	}
 }
 
+// Extract returns ctx with the caller's traceparent from request headers
+// h, if valid. Always W3C Trace Context, not OpenTelemetry's configurable
+// global propagator: the contract passes a publish's trace on to every
+// attempt whether or not the process records spans.
+func Extract(ctx context.Context, h http.Header) context.Context {
+	return propagation.TraceContext{}.Extract(ctx, propagation.HeaderCarrier(h))
+}
+
 // Context returns ctx with the remote span context v describes, checked
 // by OpenTelemetry's own propagator; ctx unchanged when v is not valid.
 func Context(ctx context.Context, v string) context.Context {
