@@ -97,6 +97,15 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RecordBatch caps outcomes per write. Default 2048.
 	RecordBatch int
+	// RecordWait is how long an outcome may wait for others (up to 32) to
+	// share its write when the store is idle: at a few hundred events a
+	// second each outcome would otherwise pay a commit of its own,
+	// rewriting the same pages (the webhook's health and statistics rows,
+	// the newest index leaves). A delivery's status shows its outcome this
+	// much later at most; nothing else waits for it (the next attempt is
+	// not due sooner, and the lease covers the wait). Shorter than Lease.
+	// Default 20ms.
+	RecordWait time.Duration
 	// CacheIdle is how long an endpoint's state and a webhook (with its
 	// secrets) stay cached after their last delivery. Default 5m.
 	CacheIdle time.Duration
@@ -147,6 +156,7 @@ func (c *Config) defaults() {
 	setDefault(&c.FailingEndpoint, 2)
 	setDefault(&c.ClaimBatch, 1024)
 	setDefault(&c.RecordBatch, 2048)
+	setDefault(&c.RecordWait, 20*time.Millisecond)
 	setDefault(&c.Lease, 2*time.Minute)
 	setDefault(&c.BodyTimeout, time.Second)
 	setDefault(&c.StoreTimeout, min(10*time.Second, c.Lease/4))
@@ -165,6 +175,8 @@ func (c *Config) validate() error {
 		return errors.New("delivery: no Store")
 	case c.StoreTimeout >= c.Lease:
 		return fmt.Errorf("delivery: StoreTimeout (%s) must be shorter than Lease (%s): a claim could outlast its own lease", c.StoreTimeout, c.Lease)
+	case c.RecordWait >= c.Lease:
+		return fmt.Errorf("delivery: RecordWait (%s) must be shorter than Lease (%s): an outcome could wait out its lease", c.RecordWait, c.Lease)
 	case c.FailingEndpoint > c.PerEndpoint:
 		return fmt.Errorf("delivery: FailingEndpoint (%d) is more than PerEndpoint (%d)", c.FailingEndpoint, c.PerEndpoint)
 	}
@@ -247,6 +259,9 @@ type result struct {
 	outcome  *hookd.Outcome // nil: a release, or nothing to write
 	release  bool
 	deadline time.Time // the lease's end by this process's clock: writing it later is pointless
+	// done is when the result reached the recorder's channel (real time:
+	// it bounds a batching wait, nothing a test's clock decides).
+	done time.Time
 }
 
 var (
@@ -564,7 +579,9 @@ func (e *Engine) start(ctx context.Context, c *hookd.Claim, ep *endpoint, deadli
 	e.sends.Add(1)
 	go func() {
 		defer e.sends.Done()
-		e.results <- e.deliver(ctx, c, ep, deadline)
+		r := e.deliver(ctx, c, ep, deadline)
+		r.done = time.Now()
+		e.results <- r
 	}()
 }
 
@@ -719,26 +736,56 @@ func (e *Engine) outcome(wh *hookd.Webhook, c *hookd.Claim, a *hookd.Attempt) *h
 	return o
 }
 
+// recordEnough is how many outcomes end a record's wait for company: the
+// pages they share are then shared enough, and a fast endpoint's deliveries
+// held the longer are few beside its room (PerEndpoint×FastQueue), which a
+// wait measured only in time would fill at a few thousand a second.
+const recordEnough = 32
+
 // record writes results in batches: whatever has arrived, up to
-// RecordBatch, in one write. A delivery is held (counted against Workers
-// and its endpoint's room) until its result is written here, so a slow
-// store slows the claims, never the other way round.
+// RecordBatch, in one write, after waiting, while fewer than recordEnough
+// have come, until the oldest has waited RecordWait. A busy store needs no
+// wait: outcomes gather while it writes, and the oldest is past its wait
+// when the write ends. A
+// delivery is held (counted against Workers and its endpoint's room) until
+// its result is written here, so a slow store slows the claims, never the
+// other way round.
 func (e *Engine) record() {
 	defer close(e.recDone)
 	batch := make([]*result, 0, e.cfg.RecordBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for r := range e.results {
 		batch = append(batch[:0], r)
+		closed := false
 	fill:
 		for len(batch) < e.cfg.RecordBatch {
 			select {
 			case r, ok := <-e.results:
 				if !ok {
+					closed = true
 					break fill
 				}
 				batch = append(batch, r)
 			default:
 				break fill
 			}
+		}
+		if wait := e.cfg.RecordWait - time.Since(batch[0].done); !closed && wait > 0 && len(batch) < recordEnough {
+			timer.Reset(wait)
+		linger:
+			for len(batch) < recordEnough {
+				select {
+				case r, ok := <-e.results:
+					if !ok {
+						break linger
+					}
+					batch = append(batch, r)
+				case <-timer.C:
+					break linger
+				}
+			}
+			timer.Stop()
 		}
 		e.write(batch)
 		e.unhold(batch)

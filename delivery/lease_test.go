@@ -32,6 +32,7 @@ type gated struct {
 	reached chan struct{} // signalled whenever a transaction meets the shut gate
 	met     atomic.Int64  // how many times one did
 	written atomic.Int64  // outcomes written
+	records atomic.Int64  // RecordOutcomes calls that wrote
 }
 
 func gate(step string) func(*delivery.Config) *gated {
@@ -83,6 +84,9 @@ func (t *gatedTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 	}
 	ids, canceled, err := t.QueueTx.RecordOutcomes(ctx, p)
 	t.g.written.Add(int64(len(ids))) // counted before the commit: errs on the side of fewer outstanding
+	if len(ids) > 0 {
+		t.g.records.Add(1)
+	}
 	return ids, canceled, err
 }
 
@@ -196,6 +200,33 @@ func TestRecordingStalledCapsSends(t *testing.T) {
 	}
 	if w := worst.Load(); w > workers {
 		t.Fatalf("%d sends outstanding at once, Workers is %d", w, workers)
+	}
+}
+
+// Outcomes that come within RecordWait of the first share its write; and
+// Stop writes the ones waiting at once, not after the wait.
+func TestOutcomesShareAWrite(t *testing.T) {
+	var g *gated
+	h := newHarness(t, func(c *delivery.Config) {
+		c.RecordWait, c.Lease = time.Hour, 2*time.Hour
+		g = gate("")(c)
+	})
+	var received atomic.Int64
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { received.Add(1) })
+	wh := h.webhook(rcv.URL)
+	events := []*hookd.Event{h.publish(wh), h.publish(wh), h.publish(wh)}
+	for received.Load() < int64(len(events)) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := g.records.Load(); n != 0 {
+		t.Fatalf("%d writes before the first outcome's wait ended", n)
+	}
+	h.engine.Stop()
+	if n, w := g.records.Load(), g.written.Load(); n != 1 || w != int64(len(events)) {
+		t.Fatalf("Stop wrote %d outcomes in %d writes, want %d in 1", w, n, len(events))
+	}
+	for _, ev := range events {
+		h.wait(ev, wh, "success", status(hookd.StatusSuccess))
 	}
 }
 
@@ -329,6 +360,7 @@ func TestConfigRelations(t *testing.T) {
 		{"short lease, derived store timeout", delivery.Config{Store: store, Lease: time.Second}, true},
 		{"store timeout not shorter than the lease", delivery.Config{Store: store, Lease: time.Second, StoreTimeout: time.Second}, false},
 		{"failing room above the send cap", delivery.Config{Store: store, PerEndpoint: 2, FailingEndpoint: 3}, false},
+		{"record wait not shorter than the lease", delivery.Config{Store: store, Lease: time.Second, RecordWait: time.Second}, false},
 		{"no store", delivery.Config{}, false},
 	} {
 		_, err := delivery.New(tc.cfg)
