@@ -24,6 +24,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"StaleOutcomeChangesNothing":         testStaleOutcome,
 	"LateOutcomeNeverUndoesSuccess":      testLateOutcomeAfterSuccess,
 	"OutcomeIsRecordedOnce":              testOutcomeRecordedOnce,
+	"BatchWritesOnlyCurrentLeases":       testBatchMixesStale,
 	"StaleReleaseChangesNothing":         testStaleRelease,
 	"ReleaseCountsNoAttempt":             testRelease,
 	"ExtendedLeaseHolds":                 testExtendLease,
@@ -312,6 +313,37 @@ func testOutcomeRecordedOnce(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 	if d := detail(t, s, c.DeliveryID); d.Delivery.Attempts != 1 || len(d.Attempts) != 1 {
 		t.Fatalf("after two writes of one outcome: %d attempts, %d rows", d.Delivery.Attempts, len(d.Attempts))
+	}
+}
+
+// One batch holding a stale outcome and a current one writes the current
+// one alone, numbered from its own delivery.
+func testBatchMixesStale(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 2, "wh_a")
+	old := claim(t, s, 10, nil).Claims
+	clock.Advance(lease)
+	cur := claim(t, s, 10, nil).Claims
+	if len(old) != 2 || len(cur) != 2 {
+		t.Fatalf("claimed %d, then %d", len(old), len(cur))
+	}
+	var stale, current *hookd.Claim
+	for _, c := range cur {
+		if c.DeliveryID == old[0].DeliveryID {
+			stale = old[0]
+		} else {
+			current = c
+		}
+	}
+	rec := record(t, s, outcome(stale, hookd.StatusSuccess, clock.Now()), outcome(current, hookd.StatusFailed, clock.Now()))
+	if rec.Stale != 1 || len(rec.Written) != 1 || rec.Written[0] != current.DeliveryID {
+		t.Fatalf("batch of a stale and a current outcome: %+v", rec)
+	}
+	if d := detail(t, s, stale.DeliveryID); d.Delivery.Status != hookd.StatusPending || len(d.Attempts) != 0 {
+		t.Fatalf("the stale outcome was written: %+v, %d attempts", d.Delivery, len(d.Attempts))
+	}
+	if d := detail(t, s, current.DeliveryID); d.Delivery.Status != hookd.StatusFailed || d.Delivery.Attempts != 1 || len(d.Attempts) != 1 || d.Attempts[0].Number != 1 {
+		t.Fatalf("the current outcome: %+v, %d attempts", d.Delivery, len(d.Attempts))
 	}
 }
 
