@@ -109,12 +109,13 @@ type Config struct {
 	// CacheIdle is how long an endpoint's state and a webhook (with its
 	// secrets) stay cached after their last delivery. Default 5m.
 	CacheIdle time.Duration
-	// FailureLogEvery is how often a webhook's failed attempts may each
-	// be logged: one line per failed attempt, but at most one per webhook
-	// in this time, counting the ones left out in the next. Default 1m.
+	// FailureLogEvery, when set, limits failed-attempt lines to one per
+	// webhook in this time, counting the ones left out in the next
+	// (--failed-attempt-log-every). Default 0: every failed attempt is
+	// logged, as the contract says.
 	FailureLogEvery time.Duration
-	// FailureLogBurst caps failed-attempt lines per second across
-	// webhooks. Default 20.
+	// FailureLogBurst, when set, caps failed-attempt lines per second
+	// across webhooks. Default 0: no cap.
 	FailureLogBurst int
 	// DisableAfter disables a webhook whose every attempt has failed for
 	// this long, with a delivery out of attempts in the streak
@@ -165,8 +166,6 @@ func (c *Config) defaults() {
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.ShutdownTimeout, 10*time.Second)
 	setDefault(&c.CacheIdle, 5*time.Minute)
-	setDefault(&c.FailureLogEvery, time.Minute)
-	setDefault(&c.FailureLogBurst, 20)
 }
 
 func (c *Config) validate() error {
@@ -177,6 +176,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("delivery: StoreTimeout (%s) must be shorter than Lease (%s): a claim could outlast its own lease", c.StoreTimeout, c.Lease)
 	case c.RecordWait >= c.Lease:
 		return fmt.Errorf("delivery: RecordWait (%s) must be shorter than Lease (%s): an outcome could wait out its lease", c.RecordWait, c.Lease)
+	case c.FailureLogEvery < 0 || c.FailureLogBurst < 0:
+		return fmt.Errorf("delivery: FailureLogEvery (%s) and FailureLogBurst (%d) must not be negative", c.FailureLogEvery, c.FailureLogBurst)
 	case c.FailingEndpoint > c.PerEndpoint:
 		return fmt.Errorf("delivery: FailingEndpoint (%d) is more than PerEndpoint (%d)", c.FailingEndpoint, c.PerEndpoint)
 	}

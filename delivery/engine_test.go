@@ -434,8 +434,8 @@ func logTo(l *logBuf) func(*delivery.Config) {
 	return func(c *delivery.Config) { c.Logger = slog.New(slog.NewJSONHandler(l, nil)) }
 }
 
-// A failing endpoint's attempts are logged with who and why, one line per
-// webhook per FailureLogEvery: here three failed attempts make one line.
+// Every failed attempt is logged with who and why (the contract); the
+// last says it was the last.
 func TestFailedAttemptsLogged(t *testing.T) {
 	var log logBuf
 	h := newHarness(t, logTo(&log))
@@ -444,13 +444,31 @@ func TestFailedAttemptsLogged(t *testing.T) {
 	ev := h.publish(wh)
 	dd := h.wait(ev, wh, "three failed attempts", status(hookd.StatusFailed))
 	lines := log.records(t, "attempt failed")
-	if len(lines) != 1 {
+	if len(lines) != 3 || dd.Delivery.Attempts != 3 {
 		t.Fatalf("%d lines for %d failed attempts: %v", len(lines), dd.Delivery.Attempts, lines)
 	}
-	l := lines[0]
-	if l["level"] != "WARN" || l["tenant"] != "acme" || l["webhook"] != wh.ID || l["delivery"] != dd.Delivery.ID || l["event"] != ev.ID ||
-		l["reason"] != "HTTP 503" || l["status"] != 503.0 || l["attempt"] != 1.0 || l["retryIn"] == nil {
-		t.Fatalf("line %v", l)
+	for i, l := range lines {
+		if l["level"] != "WARN" || l["tenant"] != "acme" || l["webhook"] != wh.ID || l["delivery"] != dd.Delivery.ID || l["event"] != ev.ID ||
+			l["reason"] != "HTTP 503" || l["status"] != 503.0 || l["attempt"] != float64(i+1) || l["notLogged"] != nil {
+			t.Fatalf("line %d: %v", i, l)
+		}
+		if last := i == len(lines)-1; last != (l["final"] == true) || last == (l["retryIn"] != nil) {
+			t.Fatalf("line %d: final %v, retryIn %v", i, l["final"], l["retryIn"])
+		}
+	}
+}
+
+// Limited (--failed-attempt-log-every), a webhook's failed attempts make
+// one line per interval: here three make one.
+func TestFailedAttemptsLogLimited(t *testing.T) {
+	var log logBuf
+	h := newHarness(t, logTo(&log), func(c *delivery.Config) { c.FailureLogEvery, c.FailureLogBurst = time.Minute, 20 })
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	dd := h.wait(ev, wh, "three failed attempts", status(hookd.StatusFailed))
+	if lines := log.records(t, "attempt failed"); len(lines) != 1 || lines[0]["attempt"] != 1.0 {
+		t.Fatalf("%d lines for %d failed attempts: %v", len(lines), dd.Delivery.Attempts, lines)
 	}
 }
 

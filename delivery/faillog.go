@@ -8,12 +8,14 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// failLog writes a line per failed attempt, but at most one per webhook
-// every `every`, and at most `burst` a second across webhooks: a dead
-// endpoint with ten thousand deliveries, or a thousand dead endpoints, must
-// not flood the log. The attempts a webhook's lines leave out are counted
-// in its next line ("notLogged"), or in a line of their own once its
-// interval has passed with no failure to carry them.
+// failLog writes a line per failed attempt. An operator may limit it
+// (--failed-attempt-log-every) to one per webhook every `every`, and at
+// most `burst` a second across webhooks (0: no cap), so that a dead
+// endpoint with ten thousand deliveries, or a thousand dead endpoints,
+// cannot flood the log. The attempts a webhook's lines then leave out are
+// counted in its next line ("notLogged"), or in a line of their own once
+// its interval has passed with no failure to carry them. With every 0 (the
+// default) nothing is left out and nothing is kept.
 type failLog struct {
 	log   *slog.Logger
 	every time.Duration
@@ -70,6 +72,9 @@ func (f *failLog) failed(now time.Time, c *hookd.Claim, o *hookd.Outcome, blocke
 // one per webhook every f.every, within the burst across webhooks. It
 // returns how many were left out since the webhook's last line.
 func (f *failLog) take(now time.Time, webhook, tenant string) (skipped int, ok bool) {
+	if f.every == 0 && f.burst == 0 {
+		return 0, true
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.hooks[webhook]
@@ -77,7 +82,7 @@ func (f *failLog) take(now time.Time, webhook, tenant string) (skipped int, ok b
 		st = &failState{tenant: tenant}
 		f.hooks[webhook] = st
 	}
-	if !st.last.IsZero() && now.Sub(st.last) < f.every || !f.allow(now) {
+	if f.every > 0 && !st.last.IsZero() && now.Sub(st.last) < f.every || !f.allow(now) {
 		st.skipped++
 		return 0, false
 	}
@@ -108,6 +113,9 @@ const allowHint = "the operator lets a network through with --allow-networks (HO
 // at burst a second. A time earlier than the last refill (two goroutines'
 // clock readings out of order) refills nothing. f.mu is held.
 func (f *failLog) allow(now time.Time) bool {
+	if f.burst == 0 {
+		return true
+	}
 	if elapsed := now.Sub(f.refilled); elapsed > 0 {
 		f.tokens = min(float64(f.burst), f.tokens+elapsed.Seconds()*float64(f.burst))
 		f.refilled = now
@@ -125,6 +133,9 @@ func (f *failLog) allow(now time.Time) bool {
 // a thousand dead endpoints cannot flood the log through it either; the
 // line names the one with the most attempts left out.
 func (f *failLog) sweep(now time.Time) {
+	if f.every == 0 && f.burst == 0 {
+		return
+	}
 	f.mu.Lock()
 	if now.Sub(f.swept) < f.every/4 {
 		f.mu.Unlock()

@@ -360,6 +360,7 @@ func TestConfigRelations(t *testing.T) {
 		{"short lease, derived store timeout", delivery.Config{Store: store, Lease: time.Second}, true},
 		{"store timeout not shorter than the lease", delivery.Config{Store: store, Lease: time.Second, StoreTimeout: time.Second}, false},
 		{"failing room above the send cap", delivery.Config{Store: store, PerEndpoint: 2, FailingEndpoint: 3}, false},
+		{"negative failure log limit", delivery.Config{Store: store, FailureLogEvery: -time.Second}, false},
 		{"record wait not shorter than the lease", delivery.Config{Store: store, Lease: time.Second, RecordWait: time.Second}, false},
 		{"no store", delivery.Config{}, false},
 	} {

@@ -162,12 +162,26 @@ type Config struct {
 	Brand        console.Brand
 	DisableAfter time.Duration // --disable-after, HOOKD_DISABLE_AFTER; default 120h; 0 never
 	Retention    time.Duration // --retention, HOOKD_RETENTION; default 720h; 0 keeps everything
+	// FailLogEvery limits failed-attempt log lines to one per webhook in
+	// this time, and 20 a second in all (--failed-attempt-log-every,
+	// HOOKD_FAILED_ATTEMPT_LOG_EVERY); default 0: every one is logged.
+	FailLogEvery time.Duration
 	MetricsAddr  string        // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
 	// OperatorWebhook receives every tenant's operational events
 	// (--operator-webhook, HOOKD_OPERATOR_WEBHOOK); OperatorSecret signs
 	// them (--operator-webhook-secret; default: generated and printed once).
 	OperatorWebhook string
 	OperatorSecret  string
+}
+
+// failLogBurst is the cap across webhooks that comes with a limit per
+// webhook: a thousand dead endpoints are a thousand lines a minute
+// otherwise.
+func failLogBurst(every time.Duration) int {
+	if every > 0 {
+		return 20
+	}
+	return 0
 }
 
 func env(name, def string) string {
@@ -217,6 +231,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 		opSecret = fs.String("operator-webhook-secret", env("HOOKD_OPERATOR_WEBHOOK_SECRET", ""), "the operator webhook's whsec_ secret (HOOKD_OPERATOR_WEBHOOK_SECRET; default: generated once and printed)")
 		metrics  = fs.String("metrics-addr", env("HOOKD_METRICS_ADDR", ""), "a separate listen address for /metrics, e.g. :9090 (HOOKD_METRICS_ADDR; default: /metrics on --addr)")
 		disable  = fs.String("disable-after", env("HOOKD_DISABLE_AFTER", "120h"), "disable a webhook whose every attempt has failed for this long, with a delivery out of attempts; 0 never (HOOKD_DISABLE_AFTER)")
+		failLog  = fs.String("failed-attempt-log-every", env("HOOKD_FAILED_ATTEMPT_LOG_EVERY", "0"), "log at most one failed attempt per webhook in this time, e.g. 1m, and 20 a second in all, counting the rest in the next line; 0 logs every failed attempt (HOOKD_FAILED_ATTEMPT_LOG_EVERY)")
 		keep     = fs.String("retention", env("HOOKD_RETENTION", "720h"), "how long a finished event (every delivery of it SUCCESS, FAILED or CANCELED) is kept with its deliveries and attempts; statistics keep hourly totals of what goes; 0 keeps everything (HOOKD_RETENTION)")
 		frames   = fs.String("console-frame-ancestors", env("HOOKD_CONSOLE_FRAME_ANCESTORS", ""), "origins allowed to frame the console, space- or comma-separated, e.g. https://app.example.com (CSP frame-ancestors; its cookies become SameSite=None, Secure and Partitioned so a framed console keeps its session) (HOOKD_CONSOLE_FRAME_ANCESTORS; default: none may)")
 		cName    = fs.String("console-name", env("HOOKD_CONSOLE_NAME", "hookd"), "the product name the console shows in its top bar and titles, for a platform that presents it as its own (HOOKD_CONSOLE_NAME)")
@@ -292,6 +307,9 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	}
 	if cfg.Retention, err = time.ParseDuration(*keep); err != nil || cfg.Retention < 0 || (cfg.Retention > 0 && cfg.Retention < time.Second) {
 		return nil, fmt.Errorf("--retention must be a duration of a second or more such as 720h, or 0 to keep everything, not %q", *keep)
+	}
+	if cfg.FailLogEvery, err = time.ParseDuration(*failLog); err != nil || cfg.FailLogEvery < 0 {
+		return nil, fmt.Errorf("--failed-attempt-log-every must be a duration such as 1m, or 0 to log every failed attempt, not %q", *failLog)
 	}
 	if cfg.Lease, err = time.ParseDuration(*lease); err != nil || cfg.Lease <= 0 {
 		return nil, fmt.Errorf("--lease must be a positive duration such as 2m, not %q", *lease)
@@ -515,7 +533,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	var engine *delivery.Engine
 	if cfg.Role != "api" {
 		engine, err = delivery.New(delivery.Config{Store: store, Logger: log, Clock: clock, Guard: guard, RetrySchedule: cfg.RetrySchedule,
-			Lease: cfg.Lease, DisableAfter: cfg.DisableAfter, Observer: m, Tracer: tracer})
+			Lease: cfg.Lease, DisableAfter: cfg.DisableAfter, Observer: m, Tracer: tracer, FailureLogEvery: cfg.FailLogEvery, FailureLogBurst: failLogBurst(cfg.FailLogEvery)})
 		if err != nil {
 			return err
 		}
