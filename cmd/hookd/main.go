@@ -166,7 +166,7 @@ type Config struct {
 	// this time, and 20 a second in all (--failed-attempt-log-every,
 	// HOOKD_FAILED_ATTEMPT_LOG_EVERY); default 0: every one is logged.
 	FailLogEvery time.Duration
-	MetricsAddr  string        // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
+	MetricsAddr  string // --metrics-addr, HOOKD_METRICS_ADDR; default: /metrics on --addr
 	// OperatorWebhook receives every tenant's operational events
 	// (--operator-webhook, HOOKD_OPERATOR_WEBHOOK); OperatorSecret signs
 	// them (--operator-webhook-secret; default: generated and printed once).
