@@ -22,9 +22,23 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(fmt.Sprintf("fanout=%d", fanout), func(b *testing.B) {
 			s, hooks := benchStore(b, fanout)
 			defer s.Close()
-			benchPublish(b, s, hooks)
+			benchPublish(b, s, hooks, false)
 		})
 	}
+	// One webhook of a tenant with a thousand: the publish must not read
+	// every webhook of the tenant.
+	b.Run("fanout=1/of-1000-webhooks", func(b *testing.B) {
+		s, hooks := benchStore(b, 1000)
+		defer s.Close()
+		benchPublish(b, s, hooks[:1], false)
+	})
+	// As a process that also delivers publishes: its deliveries handed
+	// off, stored leased to it.
+	b.Run("fanout=1/handed-off", func(b *testing.B) {
+		s, hooks := benchStore(b, 1)
+		defer s.Close()
+		benchPublish(b, s, hooks, true)
+	})
 }
 
 // BenchmarkPublishCosts measures what parts of the schema cost publishing
@@ -36,9 +50,9 @@ func BenchmarkPublishCosts(b *testing.B) {
 	b.Run("as made", func(b *testing.B) {
 		s, hooks := benchStore(b, 10)
 		defer s.Close()
-		benchPublish(b, s, hooks)
+		benchPublish(b, s, hooks, false)
 	})
-	b.Run("without deliveries_tenant_created", func(b *testing.B) {
+	b.Run("without deliveries_tenant_created_status", func(b *testing.B) {
 		path := filepath.Join(b.TempDir(), "hookd.db")
 		s, hooks := benchStoreAt(b, path, 10)
 		defer s.Close()
@@ -47,10 +61,10 @@ func BenchmarkPublishCosts(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer raw.Close()
-		if _, err := raw.Exec(`DROP INDEX deliveries_tenant_created`); err != nil {
+		if _, err := raw.Exec(`DROP INDEX deliveries_tenant_created_status`); err != nil {
 			b.Fatal(err)
 		}
-		benchPublish(b, s, hooks)
+		benchPublish(b, s, hooks, false)
 	})
 	b.Run("auto_vacuum none", func(b *testing.B) {
 		path := filepath.Join(b.TempDir(), "hookd.db")
@@ -74,12 +88,16 @@ func BenchmarkPublishCosts(b *testing.B) {
 		if err := raw.QueryRow(`PRAGMA auto_vacuum`).Scan(&mode); err != nil || mode != 0 {
 			b.Fatalf("auto_vacuum = %d, %v", mode, err)
 		}
-		benchPublish(b, s, hooks)
+		benchPublish(b, s, hooks, false)
 	})
 }
 
-func benchPublish(b *testing.B, s *sqlite.Store, hooks []string) {
+func benchPublish(b *testing.B, s *sqlite.Store, hooks []string, handOff bool) {
 	fanout := len(hooks)
+	var h *hookd.Handoff
+	if handOff {
+		h = &hookd.Handoff{WebhookIDs: hooks, Lease: time.Minute}
+	}
 	{
 		{
 			ctx := context.Background()
@@ -95,7 +113,7 @@ func benchPublish(b *testing.B, s *sqlite.Store, hooks []string) {
 						b.Error(err)
 						return
 					}
-					if _, err := s.PublishEvent(ctx, ev, hooks, nil); err != nil {
+					if _, err := s.PublishEvent(ctx, ev, hooks, h); err != nil {
 						b.Error(err)
 						return
 					}

@@ -156,7 +156,7 @@ const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_
 // value, where an array of pairs would have JSON re-parsed per row.
 const insertDeliveries = `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, created_at, updated_at)
 	SELECT j.value, w.tenant_id, ?, w.id, ?, ?, 'PENDING', ?, ?, ?
-	FROM json_each(?) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1`
+	FROM json_each(?) j CROSS JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1`
 
 // insertLeased is insertDeliveries for the deliveries handed off to the
 // publishing process: leased to it (token 1) until ?4, but for a webhook
@@ -167,6 +167,6 @@ const insertLeased = `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_
 	SELECT id, tid, ?1, wid, ?2, ?3, 'PENDING', CASE WHEN waits THEN ?5 ELSE ?4 END, 1 - waits, 1 - waits, ?5, ?5 FROM (
 		SELECT j.value AS id, w.tenant_id AS tid, w.id AS wid, EXISTS (SELECT 1 FROM deliveries d
 			WHERE d.webhook_id = w.id AND d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= ?5) AS waits
-		FROM json_each(?6) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = ?7 AND w.enabled = 1)
+		FROM json_each(?6) j CROSS JOIN webhooks w ON w.id = j.key AND w.tenant_id = ?7 AND w.enabled = 1)
 	WHERE true
 	RETURNING id, webhook_id, leased`
