@@ -96,7 +96,15 @@ func (s *Store) queryDeliveries(ctx context.Context, query string, args ...any) 
 }
 
 func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*hookd.Delivery, int, error) {
-	where := `tenant_id = ? AND webhook_id = ?`
+	// Unary + keeps the planner off the tenant's indexes, which it picked
+	// for the count and then read every delivery of the tenant to find the
+	// webhook's (~40 ms a count with 200,000; the console counts each
+	// webhook of a page); the webhook's own index reads only its rows. But
+	// FAILED ones are fewest through the tenant's partial index of them.
+	where := `+tenant_id = ? AND webhook_id = ?`
+	if q.Status == hookd.StatusFailed {
+		where = `tenant_id = ? AND webhook_id = ?`
+	}
 	args := []any{q.TenantID, q.WebhookID}
 	if q.Status != "" {
 		where += ` AND status = ?` + sqlrow.Waiting(q.Status)
@@ -233,7 +241,10 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 		where := `tenant_id = ?2 AND webhook_id = ?3 AND status IN ` + sqlrow.WaitingStatuses
 		args := []any{now, tenantID, webhookID}
 		if !before.IsZero() {
-			where += ` AND created_at < ?4`
+			// Unary + keeps the planner off the tenant's creation-time
+			// index, which would walk the tenant's whole history back
+			// from ?4, for the webhook's waiting rows (deliveries_queue).
+			where += ` AND +created_at < ?4`
 			args = append(args, sqlrow.Micros(before))
 		}
 		rows, err := tx.Query(`UPDATE deliveries SET status = 'CANCELED', last_error = 'canceled', updated_at = ?1,

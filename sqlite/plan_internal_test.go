@@ -3,9 +3,91 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
 )
+
+// explain returns the query plan of query, one line per step.
+func explain(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.wdb.Query(`EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, query)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return plan
+}
+
+func openPlan(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Saving a webhook sets no key column: SQLite checks every table that
+// references webhooks when an UPDATE sets one, even to its own value,
+// counting each referencing row (every delivery of the webhook, twice; the
+// roll-ups): a second a save for a busy webhook.
+func TestWebhookUpdateSetsNoKey(t *testing.T) {
+	if !strings.HasPrefix(sqlrow.WebhookCols, webhookKeyCols) {
+		t.Fatalf("sqlrow.WebhookCols no longer begins with %q", webhookKeyCols)
+	}
+	s := openPlan(t)
+	args := make([]any, sqlrow.WebhookColCount-2+6)
+	plan := strings.Join(explain(t, s, webhookUpdate, args...), "\n")
+	for _, child := range []string{"deliveries", "stats_hourly", "due_webhooks", "rate_budgets", "SCAN"} {
+		if strings.Contains(plan, child) {
+			t.Fatalf("a webhook's update reads %s:\n%s", child, plan)
+		}
+	}
+}
+
+// Deleting a webhook deletes its roll-ups through an index (migration
+// 0021), not by scanning them.
+func TestWebhookDeleteReadsItsRollups(t *testing.T) {
+	s := openPlan(t)
+	if plan := strings.Join(explain(t, s, `DELETE FROM webhooks WHERE tenant_id = ? AND id = ?`, "t", "wh"), "\n"); strings.Contains(plan, "SCAN stats_hourly") {
+		t.Fatalf("a webhook's delete scans the roll-ups:\n%s", plan)
+	}
+}
+
+// A tenant's statistics read the roll-ups of their window alone, webhook
+// by webhook, not every hour the tenant has.
+func TestRollupsReadTheirWindow(t *testing.T) {
+	s := openPlan(t)
+	now := time.Now()
+	q, args := sqlrow.RollupSQL(hookd.StatsQuery{TenantID: "t", Since: now.Add(-24 * time.Hour), Until: now}, func(int) string { return "?" })
+	attempts, deliveries, sargs := sqlrow.SeriesSQL(hookd.SeriesQuery{TenantID: "t", Since: now.Add(-24 * time.Hour), Step: time.Hour, Buckets: 24},
+		func(i int) string { return "?" + strconv.Itoa(i) })
+	for _, c := range []struct {
+		query string
+		args  []any
+	}{{q, args}, {attempts, sargs}, {deliveries, sargs}} {
+		for _, step := range explain(t, s, c.query, c.args...) {
+			if strings.Contains(step, "stats_hourly") && !strings.Contains(step, "webhook_id=? AND hour>") {
+				t.Fatalf("a roll-up read not by webhook and hour: %q in\n%s", step, c.query)
+			}
+		}
+	}
+}
 
 // The publish's delivery inserts read each listed webhook by its id. Left
 // to itself, SQLite's planner walked every webhook of the tenant and
@@ -13,11 +95,7 @@ import (
 // webhook of a tenant with a thousand read a thousand, ten times slower
 // (BenchmarkPublish/fanout=1/of-1000-webhooks).
 func TestPublishReadsOnlyListedWebhooks(t *testing.T) {
-	s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "hookd.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openPlan(t)
 	for _, tc := range []struct {
 		name, query string
 		params      int
@@ -29,20 +107,7 @@ func TestPublishReadsOnlyListedWebhooks(t *testing.T) {
 		for i := range args {
 			args[i] = `{"wh_a":"dlv_a"}`
 		}
-		rows, err := s.wdb.Query(`EXPLAIN QUERY PLAN `+tc.query, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := explain(t, s, tc.query, args...)
 		if len(plan) < 2 || !strings.HasPrefix(plan[0], "SCAN j") || !strings.Contains(plan[1], "SEARCH w") || !strings.Contains(plan[1], "id=?") {
 			t.Errorf("%s: the listed webhooks are not the outer loop, each webhook read by id:\n%s", tc.name, strings.Join(plan, "\n"))
 		}

@@ -53,16 +53,19 @@ func SeriesSQL(q hookd.SeriesQuery, ph func(int) string) (attempts, deliveries s
 	args = []any{Micros(q.Since), q.Step.Microseconds(), q.TenantID, Micros(q.Since), Micros(q.Until())}
 	where := "tenant_id = " + ph(3)
 	attemptWhere := TenantAttempts(ph(3))
+	// The roll-ups, keyed by tenant, webhook, hour, are read webhook by
+	// webhook so that the series' hours are all that is read.
+	rollupWhere := where + " AND " + TenantWebhooks(ph(3))
 	if q.WebhookID != "" {
 		args = append(args, q.WebhookID)
 		where += " AND webhook_id = " + ph(6)
-		attemptWhere = where
+		attemptWhere, rollupWhere = where, where
 	}
 	bucket := "(%s - " + ph(1) + ") / " + ph(2)
 	// The roll-ups of pruned rows, by the hours that overlap the series; an
 	// hour counts whole in the bucket its start (or the series' start)
 	// falls in.
-	rolled := " FROM %s WHERE " + where + " AND hour > " + ph(4) + " - " + fmt.Sprint(hourUs) + " AND hour < " + ph(5)
+	rolled := " FROM %s WHERE " + rollupWhere + " AND hour > " + ph(4) + " - " + fmt.Sprint(hourUs) + " AND hour < " + ph(5)
 	hourBucket := "CASE WHEN hour < " + ph(1) + " THEN 0 ELSE (hour - " + ph(1) + ") / " + ph(2) + " END"
 	attempts = "SELECT " + fmt.Sprintf(bucket, "started_at") + " AS bucket, " + latencyBin("") + " AS bin, count(*), CAST(sum(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT)," +
 		" CAST(sum(CASE WHEN status_code > 0 THEN duration_us ELSE 0 END) AS BIGINT)" +

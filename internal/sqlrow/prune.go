@@ -113,6 +113,12 @@ func RollupSQL(q hookd.StatsQuery, ph func(int) string) (string, []any) {
 	}
 	if q.WebhookID != "" {
 		add(`webhook_id = `, q.WebhookID)
+	} else {
+		// Webhook by webhook, so that a window reads its hours alone
+		// (the key is tenant, webhook, hour): by tenant alone it read
+		// every hour the tenant ever had.
+		args = append(args, q.TenantID)
+		where += ` AND ` + TenantWebhooks(ph(len(args)))
 	}
 	if !q.Since.IsZero() {
 		add(`hour > `, Micros(q.Since)-hourUs)

@@ -332,7 +332,12 @@ func ScanAttempt(r Scanner) (*hookd.Attempt, error) {
 // placeholder: through its webhooks, so that attempts need no index by
 // tenant (each index is a page more in every record's commit) and a
 // tenant's are read webhook by webhook from attempts_webhook_started.
-func TenantAttempts(p string) string {
+func TenantAttempts(p string) string { return TenantWebhooks(p) }
+
+// TenantWebhooks is the condition for a tenant's rows of a table read
+// webhook by webhook (attempts, the roll-ups), p the tenant id's
+// placeholder.
+func TenantWebhooks(p string) string {
 	return "webhook_id IN (SELECT id FROM webhooks WHERE tenant_id = " + p + ")"
 }
 
