@@ -113,3 +113,19 @@ func TestPublishReadsOnlyListedWebhooks(t *testing.T) {
 		}
 	}
 }
+
+// One event's deliveries (the console's search by event id) are read
+// through the event's seq, not every delivery of the tenant.
+func TestEventDeliveriesReadByEvent(t *testing.T) {
+	s := openPlan(t)
+	q := hookd.TenantDeliveryQuery{TenantID: "t", EventID: "evt_1", Limit: 50}
+	where, args := sqlrow.TenantDeliveriesWhere(q, func(int) string { return "?" })
+	for _, query := range []string{
+		`SELECT ` + sqlrow.DeliveryCols + ` FROM deliveries WHERE ` + where + ` ORDER BY created_at DESC, id DESC LIMIT 50`,
+		`SELECT count(*) FROM deliveries WHERE ` + where,
+	} {
+		if plan := explain(t, s, query, args...); len(plan) == 0 || !strings.Contains(plan[0], "deliveries_event (event_seq=?)") {
+			t.Fatalf("an event's deliveries not read by its seq:\n%s", strings.Join(plan, "\n"))
+		}
+	}
+}

@@ -41,6 +41,31 @@ func testCountTenantDeliveries(t *testing.T, s hookd.Store, clock *Clock) {
 	if n, _ := s.CountTenantDeliveries(ctx(), hookd.TenantDeliveryQuery{TenantID: "acme", Status: hookd.StatusFailed}); n != 1 {
 		t.Fatalf("FAILED: %d, want 1", n)
 	}
+	// An event's deliveries, alone or with another filter; another
+	// tenant's event of the same id is not this tenant's.
+	for _, q := range []hookd.TenantDeliveryQuery{{EventID: "e00001"}, {EventID: "e00001", WebhookID: "wh_b"}, {EventID: "nope"}} {
+		q.TenantID, q.Limit = "acme", 100
+		want := 2
+		switch {
+		case q.EventID == "nope":
+			want = 0
+		case q.WebhookID != "":
+			want = 1
+		}
+		list, err := s.ListTenantDeliveries(ctx(), q)
+		must(t, err)
+		if len(list) != want {
+			t.Fatalf("%+v: %d deliveries, want %d", q, len(list), want)
+		}
+		for _, d := range list {
+			if d.EventID != q.EventID || (q.WebhookID != "" && d.WebhookID != q.WebhookID) {
+				t.Fatalf("%+v: listed %+v", q, d)
+			}
+		}
+	}
+	if list, _ := s.ListTenantDeliveries(ctx(), hookd.TenantDeliveryQuery{TenantID: "other", EventID: "e00001", Limit: 100}); len(list) != 0 {
+		t.Fatalf("another tenant listed %d deliveries of acme's event", len(list))
+	}
 }
 
 func init() {

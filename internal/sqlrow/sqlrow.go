@@ -572,6 +572,15 @@ func EventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
 // through deliveries_tenant_created.
 func TenantDeliveriesWhere(q hookd.TenantDeliveryQuery, ph func(int) string) (string, []any) {
 	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
+	if q.EventID != "" {
+		// One event's deliveries are read through deliveries_event, its
+		// seq found by the event's key: no index holds event_id, and the
+		// tenant's (written as an expression here, so that SQLite's
+		// planner does not take it for the order it gives) would read
+		// every delivery of the tenant.
+		args = append(args, q.TenantID, q.EventID)
+		where = `tenant_id || '' = ` + ph(1) + ` AND event_seq = (SELECT seq FROM events WHERE tenant_id = ` + ph(2) + ` AND id = ` + ph(3) + `)`
+	}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where += ` AND ` + cond + ph(len(args))
@@ -585,9 +594,6 @@ func TenantDeliveriesWhere(q hookd.TenantDeliveryQuery, ph func(int) string) (st
 	}
 	if q.EventType != "" {
 		add(`event_type = `, q.EventType)
-	}
-	if q.EventID != "" {
-		add(`event_id = `, q.EventID)
 	}
 	if !q.Since.IsZero() {
 		add(`created_at >= `, Micros(q.Since))
