@@ -97,14 +97,14 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RecordBatch caps outcomes per write. Default 2048.
 	RecordBatch int
-	// RecordWait is how long an outcome may wait for others (up to 32) to
-	// share its write when the store is idle: at a few hundred events a
-	// second each outcome would otherwise pay a commit of its own,
-	// rewriting the same pages (the webhook's health and statistics rows,
-	// the newest index leaves). A delivery's status shows its outcome this
-	// much later at most; nothing else waits for it (the next attempt is
-	// not due sooner, and the lease covers the wait). Shorter than Lease.
-	// Default 20ms.
+	// RecordWait is how long an outcome may wait for others (up to 32,
+	// and no more than RecordBatch) to share its write when the store is
+	// idle: at a few hundred events a second each outcome would otherwise
+	// pay a commit of its own, rewriting the same pages (the webhook's
+	// health row, due_webhooks, the newest index leaves). The wait ends
+	// when every delivery held has its outcome in. A delivery's status
+	// shows its outcome this much later at most; an attempt's lease budget
+	// counts it. Shorter than Lease. Default 20ms.
 	RecordWait time.Duration
 	// CacheIdle is how long an endpoint's state and a webhook (with its
 	// secrets) stay cached after their last delivery. Default 5m.
@@ -705,7 +705,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 // and the recorder's write it may wait behind and its own, each bounded by
 // StoreTimeout.
 func (e *Engine) attemptLease(wh *hookd.Webhook) time.Duration {
-	return wh.Timeout + e.cfg.BodyTimeout + 2*e.cfg.StoreTimeout
+	return wh.Timeout + e.cfg.BodyTimeout + 2*e.cfg.StoreTimeout + e.cfg.RecordWait
 }
 
 // extend lengthens a claim's lease to d and reports whether it is still
@@ -772,16 +772,20 @@ func (e *Engine) record() {
 				break fill
 			}
 		}
-		if wait := e.cfg.RecordWait - time.Since(batch[0].done); !closed && wait > 0 && len(batch) < recordEnough {
+		enough := min(recordEnough, e.cfg.RecordBatch)
+		if wait := e.cfg.RecordWait - time.Since(batch[0].done); !closed && wait > 0 && len(batch) < enough && !e.allHeld(len(batch)) {
 			timer.Reset(wait)
 		linger:
-			for len(batch) < recordEnough {
+			for len(batch) < enough {
 				select {
 				case r, ok := <-e.results:
 					if !ok {
 						break linger
 					}
 					batch = append(batch, r)
+					if e.allHeld(len(batch)) {
+						break linger
+					}
 				case <-timer.C:
 					break linger
 				}
@@ -791,6 +795,14 @@ func (e *Engine) record() {
 		e.write(batch)
 		e.unhold(batch)
 	}
+}
+
+// allHeld says whether n results are every delivery held: then no other
+// outcome can come to share their write (Workers small, or all sent).
+func (e *Engine) allHeld(n int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return n >= e.held
 }
 
 // observe tells the observer what a Record wrote (final statuses, first

@@ -133,7 +133,9 @@ func (f *failLog) allow(now time.Time) bool {
 // a thousand dead endpoints cannot flood the log through it either; the
 // line names the one with the most attempts left out.
 func (f *failLog) sweep(now time.Time) {
-	if f.every == 0 && f.burst == 0 {
+	// With no interval (no limit, or a burst cap alone) what is left out
+	// is counted in the next line: nothing waits for a sweep.
+	if f.every == 0 {
 		return
 	}
 	f.mu.Lock()

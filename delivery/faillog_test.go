@@ -88,6 +88,42 @@ func TestFailLogLimits(t *testing.T) {
 	}
 }
 
+// With no limit every failure is a line; with a burst cap alone, the lines
+// it leaves out are counted in the webhook's next, and sweeps say nothing.
+func TestFailLogUnlimitedAndBurstOnly(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := &hookd.Claim{Lease: hookd.Lease{DeliveryID: "dlv_a"}, TenantID: "acme", WebhookID: "wh_a", EventID: "evt_1"}
+	o := &hookd.Outcome{Attempt: &hookd.Attempt{Number: 1, StatusCode: 500, Error: "HTTP 500"}, Status: hookd.StatusRetrying, RetryIn: time.Minute}
+	for _, tc := range []struct {
+		name  string
+		burst int
+		want  []int // notLogged of each line
+	}{
+		{"no limit", 0, []int{0, 0, 0, 0, 0, 0}},
+		{"burst of 2 a second", 2, []int{0, 0, 3}},
+	} {
+		var buf bytes.Buffer
+		f := newFailLog(slog.New(slog.NewJSONHandler(&buf, nil)), 0, tc.burst)
+		for i := range 5 {
+			f.failed(t0.Add(time.Duration(i)*time.Millisecond), c, o, false)
+			f.sweep(t0.Add(time.Duration(i) * time.Millisecond))
+		}
+		f.failed(t0.Add(2*time.Second), c, o, false)
+		f.sweep(t0.Add(time.Hour))
+		var got []int
+		for _, l := range lines(t, &buf) {
+			if l["msg"] != "attempt failed" {
+				t.Fatalf("%s: %v", tc.name, l)
+			}
+			n, _ := l["notLogged"].(float64)
+			got = append(got, int(n))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: lines with notLogged %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 // However many webhooks a sweep reports, it writes one line.
 func TestFailLogSweepIsOneLine(t *testing.T) {
 	var buf bytes.Buffer

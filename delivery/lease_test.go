@@ -203,30 +203,66 @@ func TestRecordingStalledCapsSends(t *testing.T) {
 	}
 }
 
-// Outcomes that come within RecordWait of the first share its write; and
-// Stop writes the ones waiting at once, not after the wait.
-func TestOutcomesShareAWrite(t *testing.T) {
-	var g *gated
-	h := newHarness(t, func(c *delivery.Config) {
+// outcomesWaiting sets up three delivered outcomes waiting (RecordWait
+// an hour) for company while a fourth delivery, to a receiver that holds
+// its request until release is closed, is still being sent.
+func outcomesWaiting(t *testing.T) (h *harness, g *gated, fast []*hookd.Event, slow *hookd.Event, whFast, whSlow *hookd.Webhook, release chan struct{}) {
+	h = newHarness(t, func(c *delivery.Config) {
 		c.RecordWait, c.Lease = time.Hour, 2*time.Hour
 		g = gate("")(c)
 	})
+	release = make(chan struct{})
 	var received atomic.Int64
-	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { received.Add(1) })
-	wh := h.webhook(rcv.URL)
-	events := []*hookd.Event{h.publish(wh), h.publish(wh), h.publish(wh)}
-	for received.Load() < int64(len(events)) {
+	quick := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { received.Add(1) })
+	held := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	whSlow = h.webhook(held.URL)
+	slow = h.publish(whSlow)
+	whFast = h.webhook(quick.URL)
+	fast = []*hookd.Event{h.publish(whFast), h.publish(whFast), h.publish(whFast)}
+	for received.Load() < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	// Three outcomes are in, or coming; the fourth cannot come: no write
+	// may happen (the wait is an hour, and not every held delivery is in).
+	for h.engine.Held() != 4 {
 		time.Sleep(time.Millisecond)
 	}
 	if n := g.records.Load(); n != 0 {
-		t.Fatalf("%d writes before the first outcome's wait ended", n)
+		t.Fatalf("%d writes while the outcomes' wait lasts", n)
 	}
-	h.engine.Stop()
-	if n, w := g.records.Load(), g.written.Load(); n != 1 || w != int64(len(events)) {
-		t.Fatalf("Stop wrote %d outcomes in %d writes, want %d in 1", w, n, len(events))
+	return h, g, fast, slow, whFast, whSlow, release
+}
+
+// Outcomes that come within RecordWait of the first share its write, which
+// happens as soon as every delivery held is in.
+func TestOutcomesShareAWrite(t *testing.T) {
+	h, g, fast, slow, whFast, whSlow, release := outcomesWaiting(t)
+	close(release)
+	h.wait(slow, whSlow, "success", status(hookd.StatusSuccess))
+	if n, w := g.records.Load(), g.written.Load(); n != 1 || w != 4 {
+		t.Fatalf("wrote %d outcomes in %d writes, want 4 in 1", w, n)
 	}
-	for _, ev := range events {
-		h.wait(ev, wh, "success", status(hookd.StatusSuccess))
+	for _, ev := range fast {
+		h.wait(ev, whFast, "success", status(hookd.StatusSuccess))
+	}
+}
+
+// Stop writes the outcomes waiting at once, not after their wait.
+func TestStopWritesWaitingOutcomes(t *testing.T) {
+	h, g, fast, _, whFast, _, release := outcomesWaiting(t)
+	defer close(release)
+	h.engine.Stop() // the held send is cut off after ShutdownTimeout, and released
+	if n, w := g.records.Load(), g.written.Load(); n != 1 || w != int64(len(fast)) {
+		t.Fatalf("Stop wrote %d outcomes in %d writes, want %d in 1", w, n, len(fast))
+	}
+	for _, ev := range fast {
+		h.wait(ev, whFast, "success", status(hookd.StatusSuccess))
 	}
 }
 
