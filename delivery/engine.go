@@ -102,7 +102,7 @@ type Config struct {
 	// idle: at a few hundred events a second each outcome would otherwise
 	// pay a commit of its own, rewriting the same pages (the webhook's
 	// health row, due_webhooks, the newest index leaves). The wait ends
-	// when every delivery held has its outcome in. A delivery's status
+	// when the engine holds Workers deliveries. A delivery's status
 	// shows its outcome this much later at most; an attempt's lease budget
 	// counts it. Shorter than Lease. Default 20ms.
 	RecordWait time.Duration
@@ -773,7 +773,7 @@ func (e *Engine) record() {
 			}
 		}
 		enough := min(recordEnough, e.cfg.RecordBatch)
-		if wait := e.cfg.RecordWait - time.Since(batch[0].done); !closed && wait > 0 && len(batch) < enough && !e.allHeld(len(batch)) {
+		if wait := e.cfg.RecordWait - time.Since(batch[0].done); !closed && wait > 0 && len(batch) < enough && !e.full() {
 			timer.Reset(wait)
 		linger:
 			for len(batch) < enough {
@@ -783,7 +783,7 @@ func (e *Engine) record() {
 						break linger
 					}
 					batch = append(batch, r)
-					if e.allHeld(len(batch)) {
+					if e.full() {
 						break linger
 					}
 				case <-timer.C:
@@ -797,12 +797,14 @@ func (e *Engine) record() {
 	}
 }
 
-// allHeld says whether n results are every delivery held: then no other
-// outcome can come to share their write (Workers small, or all sent).
-func (e *Engine) allHeld(n int) bool {
+// full says whether the engine holds Workers deliveries: then it takes
+// no more until a write frees room, and an outcome waiting for company
+// would only hold up the next claims (Workers below 32, or a store slower
+// than its senders).
+func (e *Engine) full() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return n >= e.held
+	return e.held >= e.cfg.Workers
 }
 
 // observe tells the observer what a Record wrote (final statuses, first
