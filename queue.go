@@ -72,8 +72,10 @@ type QueueTx interface {
 	// written only when it is SUCCESS).
 	RecordOutcomes(ctx context.Context, p *RecordOutcomesParams) (written, canceled []string, err error)
 	// ReleaseLeases makes the still-current leases due at p.At without
-	// counting an attempt, and returns the IDs released.
-	ReleaseLeases(ctx context.Context, p *ReleaseLeasesParams) ([]string, error)
+	// counting an attempt, and returns the IDs released; canceled lists
+	// those of them that were cancelled while held, which stay CANCELED
+	// and are due never.
+	ReleaseLeases(ctx context.Context, p *ReleaseLeasesParams) (released, canceled []string, err error)
 	// ExtendLeases moves the still-current leases' end to p.Until, and
 	// returns the IDs extended.
 	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]string, error)

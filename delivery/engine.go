@@ -837,6 +837,11 @@ func (e *Engine) observe(rec *queue.Recorded, results []*result) {
 			}
 		}
 	}
+	if n := len(rec.ReleasedCanceled); n > 0 {
+		// Cancelled while held, then let go unsent (the engine stopping):
+		// finished now, as the cancel left them to this process.
+		e.cfg.Observer.Finished(hookd.StatusCanceled, n)
+	}
 	for _, d := range rec.Disabled {
 		e.cfg.Observer.Disabled(d.Reason)
 	}

@@ -425,3 +425,51 @@ func (m *movable) Advance(d time.Duration) {
 	defer m.mu.Unlock()
 	m.t = m.t.Add(d)
 }
+
+// finishedCount counts the deliveries an engine says finished, by status.
+type finishedCount struct {
+	hookd.NopObserver
+	mu sync.Mutex
+	n  map[hookd.DeliveryStatus]int
+}
+
+func (f *finishedCount) Finished(st hookd.DeliveryStatus, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == nil {
+		f.n = map[hookd.DeliveryStatus]int{}
+	}
+	f.n[st] += n
+}
+
+// A delivery cancelled while being sent, then let go unsent because the
+// engine stops, stays CANCELED, due never, and is counted finished once.
+func TestCanceledThenReleasedIsFinished(t *testing.T) {
+	obs := &finishedCount{}
+	h := newHarness(t, func(c *delivery.Config) { c.Observer = obs })
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	<-arrived
+	if n, sending, err := h.store.CancelDeliveries(context.Background(), "acme", wh.ID, time.Time{}); err != nil || n != 1 || sending != 1 {
+		t.Fatalf("cancel: %d (sending %d) %v", n, sending, err)
+	}
+	h.engine.Stop() // cuts the send off after ShutdownTimeout and releases it
+	dd := h.wait(ev, wh, "cancelled", status(hookd.StatusCanceled))
+	if len(dd.Attempts) != 0 || !dd.Delivery.NextAttemptAt.IsZero() {
+		t.Fatalf("released after its cancel: %d attempts, next %v", len(dd.Attempts), dd.Delivery.NextAttemptAt)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.n[hookd.StatusCanceled] != 1 || len(obs.n) != 1 {
+		t.Fatalf("finished %v, want one CANCELED", obs.n)
+	}
+}

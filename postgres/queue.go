@@ -306,11 +306,36 @@ func (q *queueTx) fenced(ctx context.Context, what, query string, first any, lea
 	return collect(rows, err, what, scanID)
 }
 
-func (q *queueTx) ReleaseLeases(ctx context.Context, p *hookd.ReleaseLeasesParams) ([]string, error) {
+func (q *queueTx) ReleaseLeases(ctx context.Context, p *hookd.ReleaseLeasesParams) (released, canceled []string, err error) {
+	if len(p.Leases) == 0 {
+		return nil, nil, nil
+	}
+	ids, tokens := make([]string, len(p.Leases)), make([]int64, len(p.Leases))
+	for i, l := range p.Leases {
+		ids[i], tokens[i] = l.DeliveryID, l.Token
+	}
 	// A cancelled delivery released unsent is due never again.
-	return q.fenced(ctx, "release leases", `UPDATE deliveries d SET next_attempt_at = CASE WHEN d.status = 'CANCELED' THEN NULL ELSE $1::bigint END, leased = false
-		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased RETURNING d.id`,
-		sqlrow.Micros(p.At), p.Leases)
+	rows, err := q.tx.Query(ctx, `UPDATE deliveries d SET next_attempt_at = CASE WHEN d.status = 'CANCELED' THEN NULL ELSE $1::bigint END, leased = false
+		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased
+		RETURNING d.id, d.status = 'CANCELED'`, sqlrow.Micros(p.At), ids, tokens)
+	type row struct {
+		id    string
+		stays bool
+	}
+	out, err := collect(rows, err, "release leases", func(r sqlrow.Scanner) (row, error) {
+		var w row
+		return w, r.Scan(&w.id, &w.stays)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range out {
+		released = append(released, w.id)
+		if w.stays {
+			canceled = append(canceled, w.id)
+		}
+	}
+	return released, canceled, nil
 }
 
 func (q *queueTx) ExtendLeases(ctx context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {

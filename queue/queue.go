@@ -170,6 +170,9 @@ type Recorded struct {
 	// sent: they stay CANCELED, whatever their outcome said but SUCCESS.
 	Canceled []string
 	Released []string // deliveries released
+	// ReleasedCanceled lists those of Released cancelled while they were
+	// held: finished, CANCELED (the cancel left them to whoever held them).
+	ReleasedCanceled []string
 	// Stale counts outcomes and releases that changed nothing: their
 	// delivery was claimed again, retried by hand or deleted meanwhile.
 	Stale int
@@ -217,7 +220,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 	if n == 0 {
 		return nil
 	}
-	var written, canceled, released []string
+	var written, canceled, released, releasedCanceled []string
 	var health *hookd.HealthResult
 	var created int
 	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
@@ -236,7 +239,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		for i, r := range releases {
 			leases[i] = r.Lease
 		}
-		released, err = tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: now, Leases: leases})
+		released, releasedCanceled, err = tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: now, Leases: leases})
 		if err != nil {
 			return err
 		}
@@ -269,8 +272,14 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		for _, r := range releases {
 			webhookOf[r.DeliveryID] = r.WebhookID
 		}
+		stays := make(map[string]bool, len(releasedCanceled))
+		for _, id := range releasedCanceled {
+			stays[id] = true
+		}
 		for _, id := range released {
-			soonest(webhookOf[id], now)
+			if !stays[id] {
+				soonest(webhookOf[id], now)
+			}
 		}
 		if err := tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due}); err != nil {
 			return err
@@ -313,6 +322,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		rec.Written = append(rec.Written, written...)
 		rec.Canceled = append(rec.Canceled, canceled...)
 		rec.Released = append(rec.Released, released...)
+		rec.ReleasedCanceled = append(rec.ReleasedCanceled, releasedCanceled...)
 		rec.Disabled = append(rec.Disabled, health.Disabled...)
 		rec.FailedWithDisabled += health.Failed
 		rec.Created += created

@@ -48,7 +48,8 @@ const (
 		RETURNING status = 'CANCELED'`
 	// A cancelled delivery released unsent is due never again.
 	releaseLease = `UPDATE deliveries SET next_attempt_at = CASE WHEN status = 'CANCELED' THEN NULL ELSE ?1 END, leased = 0
-		WHERE id = ?2 AND lease_token = ?3 AND leased = 1`
+		WHERE id = ?2 AND lease_token = ?3 AND leased = 1
+		RETURNING status = 'CANCELED'`
 	extendLease = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
 	// markDue lowers due_at, and writes nothing when it is low enough
 	// already (the usual case for a busy webhook). A webhook deleted
@@ -315,12 +316,28 @@ func (q *queueTx) fenced(query string, first any, leases []hookd.Lease) ([]strin
 	return done, nil
 }
 
-func (q *queueTx) ReleaseLeases(_ context.Context, p *hookd.ReleaseLeasesParams) ([]string, error) {
-	done, err := q.fenced(releaseLease, sqlrow.Micros(p.At), p.Leases)
-	if err != nil {
-		return nil, fmt.Errorf("release leases: %w", err)
+func (q *queueTx) ReleaseLeases(_ context.Context, p *hookd.ReleaseLeasesParams) (released, canceled []string, err error) {
+	at := sqlrow.Micros(p.At)
+	for _, l := range p.Leases {
+		rows, err := q.s.query(q.tx, releaseLease, at, l.DeliveryID, l.Token)
+		if err != nil {
+			return nil, nil, fmt.Errorf("release leases: %w", err)
+		}
+		for rows.Next() {
+			var stays bool
+			if err = rows.Scan(&stays); err != nil {
+				break
+			}
+			released = append(released, l.DeliveryID)
+			if stays {
+				canceled = append(canceled, l.DeliveryID)
+			}
+		}
+		if err = errors.Join(err, rows.Err(), rows.Close()); err != nil {
+			return nil, nil, fmt.Errorf("release leases: %w", err)
+		}
 	}
-	return done, nil
+	return released, canceled, nil
 }
 
 func (q *queueTx) ExtendLeases(_ context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {

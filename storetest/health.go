@@ -409,7 +409,7 @@ func testCanceledWhileSentNotExhausted(t *testing.T, s hookd.Store, clock *Clock
 	if _, h := health(t, s, "wh_a"); h.ConsecutiveFailures != 1 {
 		t.Fatalf("its failed attempt is not in the health: %+v", h)
 	}
-	if rec := release(t, s, cs[1]); len(rec.Released) != 1 {
+	if rec := release(t, s, cs[1]); len(rec.Released) != 1 || len(rec.ReleasedCanceled) != 1 || rec.ReleasedCanceled[0] != cs[1].DeliveryID {
 		t.Fatalf("released %+v", rec)
 	}
 	if d := detail(t, s, cs[1].DeliveryID); d.Delivery.Status != hookd.StatusCanceled || !d.Delivery.NextAttemptAt.IsZero() {
