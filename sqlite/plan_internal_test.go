@@ -129,3 +129,25 @@ func TestEventDeliveriesReadByEvent(t *testing.T) {
 		}
 	}
 }
+
+// A tenant's deliveries: one webhook's are read through the webhook's
+// index, and a page after a cursor seeks to it instead of reading every
+// newer delivery.
+func TestTenantDeliveriesSeek(t *testing.T) {
+	s := openPlan(t)
+	now := time.Now()
+	for _, tc := range []struct {
+		q    hookd.TenantDeliveryQuery
+		want string
+	}{
+		{hookd.TenantDeliveryQuery{TenantID: "t", WebhookID: "wh"}, "deliveries_webhook (webhook_id=?)"},
+		{hookd.TenantDeliveryQuery{TenantID: "t", WebhookID: "wh", Status: hookd.StatusPending}, "deliveries_queue (webhook_id=?)"},
+		{hookd.TenantDeliveryQuery{TenantID: "t", BeforeAt: now, BeforeID: "dlv_x"}, "(tenant_id=? AND created_at<?)"},
+	} {
+		where, args := sqlrow.TenantDeliveriesWhere(tc.q, func(int) string { return "?" })
+		plan := explain(t, s, `SELECT `+sqlrow.DeliveryCols+` FROM deliveries WHERE `+where+` ORDER BY created_at DESC, id DESC LIMIT 50`, args...)
+		if len(plan) == 0 || !strings.Contains(plan[0], tc.want) {
+			t.Errorf("%+v: want %s, plan:\n%s", tc.q, tc.want, strings.Join(plan, "\n"))
+		}
+	}
+}

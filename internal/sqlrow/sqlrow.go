@@ -572,14 +572,20 @@ func EventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
 // through deliveries_tenant_created.
 func TenantDeliveriesWhere(q hookd.TenantDeliveryQuery, ph func(int) string) (string, []any) {
 	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
+	if q.EventID != "" || q.WebhookID != "" {
+		// One event's or one webhook's deliveries are read through its own
+		// index (deliveries_event, deliveries_webhook or deliveries_queue):
+		// the tenant's would read every delivery of the tenant to find a
+		// quiet webhook's (200 ms at 200,000). The tenant's condition is
+		// written as an expression so that neither planner takes its
+		// index for the order it gives (PostgreSQL's generic plan ANDed
+		// both indexes' bitmaps).
+		where = `tenant_id || '' = ` + ph(1)
+	}
 	if q.EventID != "" {
-		// One event's deliveries are read through deliveries_event, its
-		// seq found by the event's key: no index holds event_id, and the
-		// tenant's (written as an expression here, so that SQLite's
-		// planner does not take it for the order it gives) would read
-		// every delivery of the tenant.
+		// No index holds event_id: the event's seq is found by its key.
 		args = append(args, q.TenantID, q.EventID)
-		where = `tenant_id || '' = ` + ph(1) + ` AND event_seq = (SELECT seq FROM events WHERE tenant_id = ` + ph(2) + ` AND id = ` + ph(3) + `)`
+		where += ` AND event_seq = (SELECT seq FROM events WHERE tenant_id = ` + ph(2) + ` AND id = ` + ph(3) + `)`
 	}
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -602,10 +608,12 @@ func TenantDeliveriesWhere(q hookd.TenantDeliveryQuery, ph func(int) string) (st
 		add(`created_at <= `, Micros(q.Until))
 	}
 	if !q.BeforeAt.IsZero() {
+		// The first term is the one an index seeks to: the OR alone made
+		// a deep page read every newer row (290 ms at 200,000).
 		at := Micros(q.BeforeAt)
-		args = append(args, at, at, q.BeforeID)
+		args = append(args, at, at, at, q.BeforeID)
 		n := len(args)
-		where += ` AND (created_at < ` + ph(n-2) + ` OR (created_at = ` + ph(n-1) + ` AND id < ` + ph(n) + `))`
+		where += ` AND created_at <= ` + ph(n-3) + ` AND (created_at < ` + ph(n-2) + ` OR (created_at = ` + ph(n-1) + ` AND id < ` + ph(n) + `))`
 	}
 	return where, args
 }
