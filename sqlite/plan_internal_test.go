@@ -151,3 +151,13 @@ func TestTenantDeliveriesSeek(t *testing.T) {
 		}
 	}
 }
+
+// A replay's span reads the events from just before its window, not every
+// event of the tenant.
+func TestReplaySpanStartsNearItsWindow(t *testing.T) {
+	s := openPlan(t)
+	plan := explain(t, s, sqlrow.ReplaySpanSQL(num), "t", 1, 0)
+	if len(plan) == 0 || !strings.Contains(plan[0], "seq>?") {
+		t.Fatalf("a replay's span does not start near its window:\n%s", strings.Join(plan, "\n"))
+	}
+}

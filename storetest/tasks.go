@@ -18,6 +18,7 @@ func init() {
 		"ReplayChunkMarksDue":          testReplayChunkMarksDue,
 		"ReplayOnlyMissing":            testReplayOnlyMissing,
 		"ReplayEventsInWindow":         testReplayEventsInWindow,
+		"ReplaySpanEventsOutOfOrder":   testReplaySpanOutOfOrder,
 		"ReplayRunsInChunks":           testReplayRunsInChunks,
 		"ReplayResumesWithoutDoubling": testReplayResumes,
 	} {
@@ -209,6 +210,27 @@ func testReplayEventsInWindow(t *testing.T, s hookd.Store, clock *Clock) {
 	evs, _ = s.ReplayEvents(ctx(), hookd.ReplayEventsParams{TenantID: "acme", After: 0, Through: in[1], Window: hookd.Window{Since: from}, Limit: 10})
 	if len(evs) != 2 || evs[0].ID != "in1" {
 		t.Fatalf("events through in2: %v", evs)
+	}
+}
+
+// Publishes in flight together may take their seq in another order than
+// their timestamps: an event stamped in the window but stored before one
+// stamped just before it still counts in the window's span.
+func testReplaySpanOutOfOrder(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publishNow(t, s, clock, "old")
+	clock.Advance(time.Hour)
+	from := clock.Now()
+	clock.Advance(time.Second)
+	publishNow(t, s, clock, "in") // stamped in the window, stored first
+	clock.Advance(-2 * time.Minute)
+	publishNow(t, s, clock, "before") // stamped before the window, stored after
+	clock.Advance(2 * time.Minute)
+	in := seqs(t, s, "in")
+	first, last, count, err := s.ReplaySpan(ctx(), "acme", hookd.Window{Since: from})
+	must(t, err)
+	if first != in[0] || last != in[0] || count != 1 {
+		t.Fatalf("span: first %d last %d count %d, want %d %d 1", first, last, count, in[0], in[0])
 	}
 }
 

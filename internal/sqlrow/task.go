@@ -3,6 +3,7 @@ package sqlrow
 import (
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -38,10 +39,23 @@ func TaskInsertArgs(t *hookd.Task) []any {
 
 // ReplaySpanSQL counts a tenant's events created in a window, with the
 // first and last seq: $1 tenant, $2 since, $3 until (0: no bound).
+//
+// No index holds created_at, so the scan starts after the newest event
+// created ReplaySpanMargin before since (found walking back from the
+// newest): without that it read every event the tenant ever had. Creation
+// times rise with seq but for publishes in flight together (a timestamp is
+// taken before the write that assigns seq), which the margin covers many
+// times over.
 func ReplaySpanSQL(ph func(int) string) string {
 	return fmt.Sprintf(`SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), count(*) FROM events
-		WHERE tenant_id = %s AND created_at >= %s AND (CAST(%s AS BIGINT) = 0 OR created_at <= %s)`, ph(1), ph(2), ph(3), ph(3))
+		WHERE tenant_id = %[1]s AND created_at >= %[2]s AND (CAST(%[3]s AS BIGINT) = 0 OR created_at <= %[3]s)
+		AND seq > coalesce((SELECT seq FROM events WHERE tenant_id = %[1]s AND created_at < CAST(%[2]s AS BIGINT) - %[4]d ORDER BY seq DESC LIMIT 1), 0)`,
+		ph(1), ph(2), ph(3), ReplaySpanMargin.Microseconds())
 }
+
+// ReplaySpanMargin is how much earlier than a replay's window its span's
+// search starts (ReplaySpanSQL).
+const ReplaySpanMargin = 5 * time.Minute
 
 // ReplayEventsSQL reads one chunk of a replay's events in seq order:
 // $1 tenant, $2 after, $3 through, $4 since, $5 until (0: no bound), $6 limit.
