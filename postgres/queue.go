@@ -267,11 +267,17 @@ func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 		reqH[i], resH[i], bodies[i] = a.RequestHeaders, a.ResponseHeaders, a.ResponseBody
 	}
 	rows, err := q.tx.Query(ctx, recordOutcomes, sqlrow.Micros(p.Now), ids, tokens, statuses, next, started, durs, codes, errs, oks, manual, reqH, resH, bodies)
+	return idsAndCanceled(rows, err, "record outcomes")
+}
+
+// idsAndCanceled reads rows of (delivery id, stays CANCELED): every id,
+// and apart those that stay CANCELED.
+func idsAndCanceled(rows pgx.Rows, err error, what string) (ids, canceled []string, _ error) {
 	type row struct {
 		id    string
 		stays bool
 	}
-	out, err := collect(rows, err, "record outcomes", func(r sqlrow.Scanner) (row, error) {
+	out, err := collect(rows, err, what, func(r sqlrow.Scanner) (row, error) {
 		var w row
 		return w, r.Scan(&w.id, &w.stays)
 	})
@@ -279,12 +285,12 @@ func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 		return nil, nil, err
 	}
 	for _, w := range out {
-		written = append(written, w.id)
+		ids = append(ids, w.id)
 		if w.stays {
 			canceled = append(canceled, w.id)
 		}
 	}
-	return written, canceled, nil
+	return ids, canceled, nil
 }
 
 func scanID(r sqlrow.Scanner) (string, error) {
@@ -318,24 +324,7 @@ func (q *queueTx) ReleaseLeases(ctx context.Context, p *hookd.ReleaseLeasesParam
 	rows, err := q.tx.Query(ctx, `UPDATE deliveries d SET next_attempt_at = CASE WHEN d.status = 'CANCELED' THEN NULL ELSE $1::bigint END, leased = false
 		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased
 		RETURNING d.id, d.status = 'CANCELED'`, sqlrow.Micros(p.At), ids, tokens)
-	type row struct {
-		id    string
-		stays bool
-	}
-	out, err := collect(rows, err, "release leases", func(r sqlrow.Scanner) (row, error) {
-		var w row
-		return w, r.Scan(&w.id, &w.stays)
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, w := range out {
-		released = append(released, w.id)
-		if w.stays {
-			canceled = append(canceled, w.id)
-		}
-	}
-	return released, canceled, nil
+	return idsAndCanceled(rows, err, "release leases")
 }
 
 func (q *queueTx) ExtendLeases(ctx context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
