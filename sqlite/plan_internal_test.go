@@ -161,3 +161,14 @@ func TestReplaySpanStartsNearItsWindow(t *testing.T) {
 		t.Fatalf("a replay's span does not start near its window:\n%s", strings.Join(plan, "\n"))
 	}
 }
+
+// Several event types are read type by type through their index, not by
+// walking the tenant's events until a page of them turns up.
+func TestEventsOfSeveralTypesReadByType(t *testing.T) {
+	s := openPlan(t)
+	where, args := sqlrow.EventsWhere(hookd.EventQuery{TenantID: "t", Types: []string{"a.b", "c.d"}, Limit: 50}, func(int) string { return "?" })
+	plan := explain(t, s, `SELECT `+sqlrow.EventCols+` FROM events WHERE `+where+` ORDER BY seq DESC LIMIT 50`, args...)
+	if n := strings.Count(strings.Join(plan, "\n"), "events_tenant_type_seq (tenant_id=? AND type=?)"); n != 2 {
+		t.Fatalf("%d reads by type, want 2:\n%s", n, strings.Join(plan, "\n"))
+	}
+}

@@ -818,8 +818,14 @@ func testListEventsFilters(t *testing.T, s hookd.Store, clock *Clock) {
 		{hookd.EventQuery{Channel: `say "100%"`}, "e4"},
 		{hookd.EventQuery{NoSystem: true}, "e5,e4,e2,e1,e0"},
 		{hookd.EventQuery{Types: []string{"a.b"}, Channel: "eu"}, ""},
+		{hookd.EventQuery{Types: []string{"a.b", "Invoice-Paid"}, Channel: "eu"}, "e1"},
+		{hookd.EventQuery{Types: []string{"a.b", "c.d", "Invoice-Paid"}, Limit: 2}, "e4,e2"},
+		{hookd.EventQuery{Types: []string{"c.d", "x.y", "a.b"}, NoSystem: true}, "e4,e2,e0"},
 	} {
-		tc.q.TenantID, tc.q.Limit = "acme", 10
+		tc.q.TenantID = "acme"
+		if tc.q.Limit == 0 {
+			tc.q.Limit = 10
+		}
 		es, err := s.ListEvents(ctx(), tc.q)
 		must(t, err)
 		if got := strings.Join(evIDs(es), ","); got != tc.want {

@@ -523,6 +523,27 @@ func ScanHealthBefore(r Scanner) (string, *hookd.HealthBefore, error) {
 // the newer ones on its way (no index on created_at: it would cost every
 // publish).
 func EventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
+	if len(q.Types) < 2 || q.Type != "" || q.Limit <= 0 {
+		return eventsWhere(q, ph)
+	}
+	// Several types: each one's newest page through events_tenant_type_seq,
+	// merged. `type IN (…)` walked the tenant's events until a page of them
+	// turned up: every event of the tenant for rare types (140 ms at
+	// 200,000 on SQLite; 533 ms in PostgreSQL's generic plan).
+	args := []any{q.TenantID}
+	parts := make([]string, len(q.Types))
+	for i, t := range q.Types {
+		one := q
+		one.Types, one.Type = nil, t
+		base := len(args)
+		w, a := eventsWhere(one, func(n int) string { return ph(base + n) })
+		args = append(append(args, a...), q.Limit)
+		parts[i] = `SELECT seq FROM (SELECT seq FROM events WHERE ` + w + ` ORDER BY seq DESC LIMIT ` + ph(len(args)) + `) AS t` + strconv.Itoa(i)
+	}
+	return `tenant_id = ` + ph(1) + ` AND seq IN (` + strings.Join(parts, ` UNION ALL `) + `)`, args
+}
+
+func eventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
 	where, args := `tenant_id = `+ph(1), []any{q.TenantID}
 	add := func(cond string, v any) {
 		args = append(args, v)
