@@ -280,16 +280,9 @@ func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParam
 		if t := o.NextAttemptAt(p.Now); !t.IsZero() {
 			next = sqlrow.Micros(t)
 		}
-		rows, err := q.s.query(q.tx, updateDelivery, string(o.Status), next, a.StatusCode, a.Error, a.DurationUs,
+		_, stays, err := q.staysCanceled(updateDelivery, string(o.Status), next, a.StatusCode, a.Error, a.DurationUs,
 			now, o.DeliveryID, o.Token)
 		if err != nil {
-			return nil, nil, fmt.Errorf("update delivery: %w", refused(err))
-		}
-		var stays bool
-		for rows.Next() {
-			err = rows.Scan(&stays)
-		}
-		if err = errors.Join(err, rows.Err(), rows.Close()); err != nil {
 			return nil, nil, fmt.Errorf("update delivery: %w", refused(err))
 		}
 		written = append(written, o.DeliveryID)
@@ -319,25 +312,35 @@ func (q *queueTx) fenced(query string, first any, leases []hookd.Lease) ([]strin
 func (q *queueTx) ReleaseLeases(_ context.Context, p *hookd.ReleaseLeasesParams) (released, canceled []string, err error) {
 	at := sqlrow.Micros(p.At)
 	for _, l := range p.Leases {
-		rows, err := q.s.query(q.tx, releaseLease, at, l.DeliveryID, l.Token)
+		changed, stays, err := q.staysCanceled(releaseLease, at, l.DeliveryID, l.Token)
 		if err != nil {
 			return nil, nil, fmt.Errorf("release leases: %w", err)
 		}
-		for rows.Next() {
-			var stays bool
-			if err = rows.Scan(&stays); err != nil {
-				break
-			}
+		if changed {
 			released = append(released, l.DeliveryID)
-			if stays {
-				canceled = append(canceled, l.DeliveryID)
-			}
 		}
-		if err = errors.Join(err, rows.Err(), rows.Close()); err != nil {
-			return nil, nil, fmt.Errorf("release leases: %w", err)
+		if stays {
+			canceled = append(canceled, l.DeliveryID)
 		}
 	}
 	return released, canceled, nil
+}
+
+// staysCanceled runs a fenced statement on one delivery that returns
+// `status = 'CANCELED'`: whether it changed the row, and whether the row
+// stays CANCELED.
+func (q *queueTx) staysCanceled(query string, args ...any) (changed, stays bool, err error) {
+	rows, err := q.s.query(q.tx, query, args...)
+	if err != nil {
+		return false, false, err
+	}
+	for rows.Next() {
+		changed = true
+		if err = rows.Scan(&stays); err != nil {
+			break
+		}
+	}
+	return changed, stays, errors.Join(err, rows.Err(), rows.Close())
 }
 
 func (q *queueTx) ExtendLeases(_ context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {

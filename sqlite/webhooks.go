@@ -20,9 +20,9 @@ var (
 	// three parameters after the columns are the new enabled).
 	// It sets every column but the key (id, tenant_id; webhookKeyCols):
 	// SQLite checks every table that references webhooks when an UPDATE
-	// sets a parent key, even to the value it has, and the roll-up tables
-	// have no index for it (a scan of each, ~1 s a save with a month of
-	// statistics).
+	// sets a parent key, even to the value it has, counting each
+	// referencing row (every delivery of the webhook, twice: ~1 s a save
+	// for a busy one).
 	webhookUpdate = `UPDATE webhooks SET (` + strings.TrimPrefix(sqlrow.WebhookCols, webhookKeyCols) + `) = (` + placeholders(sqlrow.WebhookColCount-2) + `),
 		consecutive_failures = CASE WHEN enabled = 0 AND ? THEN 0 ELSE consecutive_failures END,
 		failing_since = CASE WHEN enabled = 0 AND ? THEN 0 ELSE failing_since END,
