@@ -35,13 +35,19 @@ type Publication struct {
 func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, problems *hookd.ValidationError) (res *hookd.PublishResult, err error) {
 	// The publish span: a child of the caller's traceparent, and the
 	// parent of every attempt of the event, kept with it.
-	ctx, span := s.tracer.Start(ctx, "publish "+p.Type, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attribute.String("hookd.tenant.id", tenantID), attribute.String("hookd.event.type", p.Type)))
+	// Its attributes are set once, at its end, and only when it records:
+	// every publish pays for them at full load.
+	ctx, span := s.tracer.Start(ctx, "publish "+p.Type, trace.WithSpanKind(trace.SpanKindProducer))
 	defer func() {
-		if err != nil {
-			span.SetStatus(codes.Error, err.Error())
-		} else {
-			span.SetAttributes(attribute.String("hookd.event.id", res.Event.ID), attribute.Int("hookd.deliveries", res.Deliveries))
+		if span.IsRecording() {
+			attrs := make([]attribute.KeyValue, 0, 4)
+			attrs = append(attrs, attribute.String("hookd.tenant.id", tenantID), attribute.String("hookd.event.type", p.Type))
+			if err != nil {
+				span.SetStatus(codes.Error, err.Error())
+			} else {
+				attrs = append(attrs, attribute.String("hookd.event.id", res.Event.ID), attribute.Int("hookd.deliveries", res.Deliveries))
+			}
+			span.SetAttributes(attrs...)
 		}
 		span.End()
 	}()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/hookd/hookd/internal/sqlrow"
@@ -58,34 +59,42 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 		res = &hookd.PublishResult{Event: ev}
 		// One statement for all of the event's due deliveries, one for its
 		// leased ones; the join skips webhooks deleted or disabled since
-		// they were matched.
-		if len(due) > 0 {
-			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.JSONList(due), ev.TenantID)
+		// they were matched. A webhook with a delivery due now, waiting for
+		// a claim, gets no handed-off one: it would overtake the waiting one
+		// (and the next ones too, while the endpoint is busy), so it waits
+		// its turn, due at once, unleased.
+		dueNow, handed := due, leased
+		if len(leased) > 0 {
+			waiting, err := s.waitingOf(tx, leased, now)
+			if err != nil {
+				return err
+			}
+			if len(waiting) > 0 {
+				dueNow, handed = make(map[string]string, len(due)+len(waiting)), maps.Clone(leased)
+				maps.Copy(dueNow, due)
+				for _, w := range waiting {
+					dueNow[w] = handed[w]
+					delete(handed, w)
+				}
+			}
+		}
+		if len(dueNow) > 0 {
+			r, err := s.exec(tx, insertDeliveries, seq, ev.ID, ev.Type, sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.Micros(now), sqlrow.JSONList(dueNow), ev.TenantID)
 			if err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
 			n, _ := r.RowsAffected()
 			res.Deliveries = int(n)
 		}
-		if len(leased) > 0 {
-			rows, err := s.query(tx, insertLeased, seq, ev.ID, ev.Type, sqlrow.Micros(until), sqlrow.Micros(now), sqlrow.JSONList(leased), ev.TenantID)
+		if len(handed) > 0 {
+			r, err := s.exec(tx, insertLeased, seq, ev.ID, ev.Type, sqlrow.Micros(until), sqlrow.Micros(now), sqlrow.JSONList(handed), ev.TenantID)
 			if err != nil {
 				return fmt.Errorf("insert leased deliveries: %w", err)
 			}
-			for rows.Next() {
-				c := sqlrow.HandedOff(ev, until)
-				var isLeased bool
-				if err := rows.Scan(&c.DeliveryID, &c.WebhookID, &isLeased); err != nil {
-					rows.Close()
-					return fmt.Errorf("insert leased deliveries: %w", err)
-				}
-				res.Deliveries++
-				if isLeased {
-					res.Leased = append(res.Leased, c)
-				}
-			}
-			if err := rows.Close(); err != nil {
-				return fmt.Errorf("insert leased deliveries: %w", err)
+			n, _ := r.RowsAffected()
+			res.Deliveries += int(n)
+			if res.Leased, err = s.leasedOf(tx, ev, seq, until, handed, int(n)); err != nil {
+				return err
 			}
 		}
 		if res.Deliveries > 0 {
@@ -159,14 +168,70 @@ const insertDeliveries = `INSERT INTO deliveries (id, tenant_id, event_seq, webh
 	FROM json_each(?) j CROSS JOIN webhooks w ON w.id = j.key AND w.tenant_id = ? AND w.enabled = 1`
 
 // insertLeased is insertDeliveries for the deliveries handed off to the
-// publishing process: leased to it (token 1) until ?4, but for a webhook
-// with a delivery due now, waiting for a claim: a handed-off one would
-// overtake it (and the next ones too, while the endpoint is busy), so this
-// one waits its turn, due at once, unleased.
+// publishing process: leased to it (token 1) until ?4. Neither insert reads
+// deliveries: an INSERT that selects from its own table has SQLite gather
+// the rows in an ephemeral table first, a B-tree with its own pager and
+// page cache, opened and freed each time (so does a RETURNING clause).
 const insertLeased = `INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, lease_token, leased, created_at, updated_at)
-	SELECT id, tid, ?1, wid, ?2, ?3, 'PENDING', CASE WHEN waits THEN ?5 ELSE ?4 END, 1 - waits, 1 - waits, ?5, ?5 FROM (
-		SELECT j.value AS id, w.tenant_id AS tid, w.id AS wid, EXISTS (SELECT 1 FROM deliveries d
-			WHERE d.webhook_id = w.id AND d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= ?5) AS waits
-		FROM json_each(?6) j CROSS JOIN webhooks w ON w.id = j.key AND w.tenant_id = ?7 AND w.enabled = 1)
-	WHERE true
-	RETURNING id, webhook_id, leased`
+	SELECT j.value, w.tenant_id, ?1, w.id, ?2, ?3, 'PENDING', ?4, 1, 1, ?5, ?5
+	FROM json_each(?6) j CROSS JOIN webhooks w ON w.id = j.key AND w.tenant_id = ?7 AND w.enabled = 1`
+
+// waitingFor lists the webhooks of a JSON object (webhook id to delivery
+// id) that have a delivery due now, through deliveries_queue.
+const waitingFor = `SELECT j.key FROM json_each(?1) j WHERE EXISTS (SELECT 1 FROM deliveries d
+	WHERE d.webhook_id = j.key AND d.status IN ('PENDING', 'RETRYING') AND d.next_attempt_at <= ?2)`
+
+// leasedBack reads a new event's leased deliveries back, when the insert
+// skipped some of those it was given.
+const leasedBack = `SELECT id, webhook_id FROM deliveries WHERE event_seq = ? AND leased = 1`
+
+func (s *Store) waitingOf(tx *sql.Tx, leased map[string]string, now time.Time) ([]string, error) {
+	rows, err := s.query(tx, waitingFor, sqlrow.JSONList(leased), sqlrow.Micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("read waiting webhooks: %w", err)
+	}
+	var waiting []string
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read waiting webhooks: %w", err)
+		}
+		waiting = append(waiting, w)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("read waiting webhooks: %w", err)
+	}
+	return waiting, nil
+}
+
+// leasedOf returns the claims of the n deliveries insertLeased stored of
+// handed (webhook id to delivery id): all of them, as a rule, and then
+// nothing needs reading; otherwise those it finds.
+func (s *Store) leasedOf(tx *sql.Tx, ev *hookd.Event, seq int64, until time.Time, handed map[string]string, n int) ([]*hookd.Claim, error) {
+	var out []*hookd.Claim
+	if n == len(handed) {
+		for w, id := range handed {
+			c := sqlrow.HandedOff(ev, until)
+			c.DeliveryID, c.WebhookID = id, w
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	rows, err := s.query(tx, leasedBack, seq)
+	if err != nil {
+		return nil, fmt.Errorf("read leased deliveries: %w", err)
+	}
+	for rows.Next() {
+		c := sqlrow.HandedOff(ev, until)
+		if err := rows.Scan(&c.DeliveryID, &c.WebhookID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read leased deliveries: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("read leased deliveries: %w", err)
+	}
+	return out, nil
+}

@@ -45,3 +45,25 @@ func TestAgreesWithThePropagator(t *testing.T) {
 		}
 	}
 }
+
+// A request's traceparent is its span's parent; a request without a valid
+// one starts a trace, whatever span its context carried before.
+func TestExtract(t *testing.T) {
+	tid := trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	other := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled})
+	base := trace.ContextWithSpanContext(context.Background(), other)
+	h := http.Header{}
+	h.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	if sc := trace.SpanContextFromContext(Extract(base, h)); !sc.IsRemote() || sc.TraceID() != tid {
+		t.Errorf("with a traceparent: %+v", sc)
+	}
+	for _, v := range []string{"", "junk"} {
+		h := http.Header{}
+		if v != "" {
+			h.Set("traceparent", v)
+		}
+		if sc := trace.SpanContextFromContext(Extract(base, h)); sc.IsValid() {
+			t.Errorf("traceparent %q: parent %+v", v, sc)
+		}
+	}
+}
