@@ -19,15 +19,18 @@ const (
 	spendBudget = `INSERT INTO rate_budgets (webhook_id, tat) VALUES (?, ?) ON CONFLICT (webhook_id) DO UPDATE SET tat = excluded.tat`
 	failDue     = `UPDATE deliveries SET status = 'FAILED', next_attempt_at = NULL, leased = 0, last_error = ?, updated_at = ?
 		WHERE webhook_id IN (SELECT value FROM json_each(?)) AND status IN ('PENDING', 'RETRYING') AND next_attempt_at <= ?`
-	// leaseWebhook takes one webhook's due rows through deliveries_queue:
-	// a seek and a short range, however long its backlog.
-	leaseWebhook = `UPDATE deliveries SET next_attempt_at = ?, lease_token = lease_token + 1, leased = 1
-		WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = ? AND status IN ('PENDING', 'RETRYING') AND next_attempt_at <= ?
-			ORDER BY next_attempt_at LIMIT ?)
-		RETURNING id, lease_token`
+	// dueOf reads one webhook's due rows through deliveries_queue: a seek
+	// and a short range, however long its backlog; leaseOne leases each.
+	// Not one UPDATE … WHERE id IN (SELECT …) RETURNING: SQLite builds the
+	// IN set and the returned rows as ephemeral tables, B-trees with pagers
+	// and page caches of their own, opened and freed each time.
+	dueOf = `SELECT id, lease_token FROM deliveries WHERE webhook_id = ? AND status IN ('PENDING', 'RETRYING') AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT ?`
+	leaseOne = `UPDATE deliveries SET next_attempt_at = ?, lease_token = lease_token + 1, leased = 1 WHERE id = ?`
+	// claimRead reads the leased deliveries in the order of its list (a
+	// join from it: an IN list would be an ephemeral table).
 	claimRead = `SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.webhook_id, w.updated_at, d.attempts, d.manual, e.payload, e.created_at, coalesce(e.traceparent, '')
-		FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`
+		FROM json_each(?) j CROSS JOIN deliveries d ON d.id = j.value JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id`
 	// requeueDrop and requeueSet read each webhook's earliest waiting
 	// delivery with one seek of deliveries_queue.
 	requeueDrop = `DELETE FROM due_webhooks WHERE webhook_id IN (SELECT key FROM json_each(?))
@@ -189,10 +192,11 @@ func (q *queueTx) LeaseDeliveries(_ context.Context, p *hookd.LeaseDeliveriesPar
 		if n <= 0 {
 			continue
 		}
-		rows, err := q.s.query(q.tx, leaseWebhook, until, t.WebhookID, now, n)
+		rows, err := q.s.query(q.tx, dueOf, t.WebhookID, now, n)
 		if err != nil {
 			return nil, fmt.Errorf("lease deliveries: %w", err)
 		}
+		first := len(ids)
 		for rows.Next() {
 			var id string
 			var token int64
@@ -200,12 +204,17 @@ func (q *queueTx) LeaseDeliveries(_ context.Context, p *hookd.LeaseDeliveriesPar
 				rows.Close()
 				return nil, fmt.Errorf("lease deliveries: %w", err)
 			}
-			tokens[id] = token
+			tokens[id] = token + 1
 			ids = append(ids, id)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("lease deliveries: %w", err)
+		}
+		for _, id := range ids[first:] {
+			if _, err := q.exec(leaseOne, until, id); err != nil {
+				return nil, fmt.Errorf("lease deliveries: %w", err)
+			}
 		}
 	}
 	if len(ids) == 0 {

@@ -619,7 +619,7 @@ func (s *Store) query(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) 
 // hot lists the statements of the delivery path: publish, claim, record.
 var hot = []string{
 	insertEvent, insertDeliveries, insertLeased, waitingFor, markPublished,
-	dueWebhooks, readBudgets, spendBudget, failDue, leaseWebhook, claimRead, requeueDrop, requeueSet, nextDue,
+	dueWebhooks, readBudgets, spendBudget, failDue, dueOf, leaseOne, claimRead, requeueDrop, requeueSet, nextDue,
 	insertAttempt, updateDelivery, updateCanceled, releaseLease, releaseCanceled, extendLease, markDue,
 	webhookHealth, updateHealth, noteSuccess, disableGone, disableFailing,
 }
