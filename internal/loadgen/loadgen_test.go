@@ -108,18 +108,22 @@ func TestPublish(t *testing.T) {
 	if sent := n.Load(); sent > 60 || accepted > (sent+1)/2 || accepted < sent/2-2 || took < 450*time.Millisecond {
 		t.Fatalf("at 100/s for 0.5 s: %d sent, %d accepted, %v", sent, accepted, took)
 	}
-	// Slowest holds the longest accepted call.
+	// Slowest holds the longest accepted call, most of it in the server.
+	// The server's share is timed from the client's "request written" hook,
+	// which a busy machine may run some milliseconds late (a CI run saw 22
+	// of a 30 ms sleep): the sleep is long enough that only the bulk of it
+	// is asked for.
 	var first atomic.Bool
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if first.CompareAndSwap(false, true) {
-			time.Sleep(30 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
 		}
 		w.WriteHeader(202)
 	}))
 	defer slow.Close()
 	var slowest Call
 	Publish(context.Background(), Load{URL: slow.URL, Key: "k", Publishers: 2, Body: EventBody(10), Duration: 10 * time.Second, Limit: 10, Slowest: &slowest})
-	if c := slowest.Load(); c.Total < 30*time.Millisecond || c.Total > 5*time.Second || c.Server < 30*time.Millisecond || c.Server > c.Total || c.Conn > c.Total-c.Server {
-		t.Fatalf("slowest call %+v, one took 30 ms in the server", c)
+	if c := slowest.Load(); c.Total < 200*time.Millisecond || c.Total > 5*time.Second || c.Server < 100*time.Millisecond || c.Server > c.Total || c.Conn > c.Total-c.Server {
+		t.Fatalf("slowest call %+v, one took 200 ms in the server", c)
 	}
 }
