@@ -60,7 +60,7 @@ type benchConfig struct {
 	Env []string
 }
 
-var allScenarios = []string{"baseline", "relay", "fanout1", "traced", "traced10", "half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak", "rate100", "rate500"}
+var allScenarios = []string{"baseline", "relay", "fanout1", "traced", "traced10", "half", "traced-half", "fanout10", "fanout100", "payload64k", "isolation-control", "isolation", "backlog", "fairness", "prune", "replay", "soak", "rate100", "rate500"}
 
 // extraScenarios run only when named: replicas needs PostgreSQL (several
 // processes on one database).
@@ -76,7 +76,7 @@ func parseBenchConfig(args []string, stderr io.Writer) (*benchConfig, error) {
 	self, _ := os.Executable()
 	cfg := &benchConfig{Progress: stderr}
 	fs.StringVar(&cfg.Hookd, "hookd", self, "the hookd binary to measure")
-	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; rate100, rate500: fanout1 offered 100 or 500 events/s, for the CPU an event costs at a platform's usual rates; traced, traced10: fanout1 with every event (or 10 % of events) traced, exported over OTLP/HTTP to a sink in the bench; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched; and, only when named, replicas: a --replica-backlog drained by 1, 2 and 3 --role worker processes on one PostgreSQL --db)")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated: "+strings.Join(allScenarios, ", ")+" (half: fanout1 offered half the rate fanout1 reached; the isolation rows: 20 endpoints at 150 events/s, 2 of them hanging in the second; fairness: one tenant's backlog drains while another publishes; prune: fanout1 while the pruner deletes a --prune-history of delivered events; replay: a replay of --replay-history delivered events while another tenant publishes --replay-live-rate events/s; rate100, rate500: fanout1 offered 100 or 500 events/s, for the CPU an event costs at a platform's usual rates; traced, traced10: fanout1 with every event (or 10 % of events) traced, exported over OTLP/HTTP to a sink in the bench; traced-half: the half row's load with every event traced, for what tracing costs an event at equal work; soak: a steady rate for --soak-duration, with the WAL, database and RSS watched; and, only when named, replicas: a --replica-backlog drained by 1, 2 and 3 --role worker processes on one PostgreSQL --db)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time per scenario")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "offered events/s; 0 publishes as fast as hookd accepts")
 	fs.IntVar(&cfg.Publishers, "publishers", 64, "concurrent publishers")
@@ -176,7 +176,7 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 	defer rcv.Close()
 	rep := &BenchReport{Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())}
 	var baseline float64
-	var fanout1 float64
+	var fanout1, half float64 // the fanout1 row's deliveries/s, the half row's CPU µs an event
 	for _, sc := range cfg.Scenarios {
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
@@ -196,15 +196,30 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 				fanout1 = row.DeliveredPerSec
 			}
 		case "traced", "traced10":
-			row, err = runTraced(ctx, cfg, rcv, sc == "traced10")
+			row, err = runTraced(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 1024, rate: cfg.Rate}, sc == "traced10")
 			if row != nil && fanout1 > 0 {
 				row.Note += fmt.Sprintf("; %.1f %% of the fanout1 row's deliveries/s", 100*row.DeliveredPerSec/fanout1)
 			}
-		case "half":
+		case "half", "traced-half":
 			if fanout1 == 0 {
-				return rep, errors.New("the half row needs the fanout1 row first")
+				return rep, fmt.Errorf("the %s row needs the fanout1 row first", sc)
 			}
-			row, err = runLoad(ctx, cfg, rcv, loadSpec{name: sc, fanout: 1, payload: 1024, rate: fanout1 / 2})
+			spec := loadSpec{name: sc, fanout: 1, payload: 1024, rate: fanout1 / 2}
+			if sc == "half" {
+				row, err = runLoad(ctx, cfg, rcv, spec)
+				if row != nil {
+					half = row.CPUPerEventUs
+				}
+				break
+			}
+			// At saturation a traced row delivers less with the same
+			// cores, in smaller group commits, so its throughput says more
+			// than what tracing costs; at the half row's rate both do the
+			// same work, and the CPU an event compares.
+			row, err = runTraced(ctx, cfg, rcv, spec, false)
+			if row != nil && half > 0 && row.CPUPerEventUs > 0 {
+				row.Note += fmt.Sprintf("; hookd's CPU an event %+.1f %% against the half row's", 100*(row.CPUPerEventUs/half-1))
+			}
 		case "rate100", "rate500":
 			r := 100.0
 			if sc == "rate500" {
@@ -641,22 +656,22 @@ func runLoad(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, spec 
 // runTraced is fanout1 with tracing on: every event traced, or a 10 %
 // sample, exported to an OTLP/HTTP sink that keeps the exports and counts
 // their spans once hookd has stopped (and flushed).
-func runTraced(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, sampled bool) (*BenchRow, error) {
+func runTraced(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, spec loadSpec, sampled bool) (*BenchRow, error) {
 	sink, err := loadgen.StartOTLPSink()
 	if err != nil {
 		return nil, err
 	}
 	defer sink.Close()
-	name, what, sampler := "traced", "every event traced", []string{"OTEL_TRACES_SAMPLER=parentbased_always_on"}
+	what, sampler := "every event traced", []string{"OTEL_TRACES_SAMPLER=parentbased_always_on"}
 	if sampled {
-		name, what, sampler = "traced10", "10 % of events traced", []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}
+		what, sampler = "10 % of events traced", []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}
 	}
 	own := *cfg
 	// The traces endpoint too: set in the bench's own environment, it
 	// would win over the generic one.
 	own.Env = append(append(slices.Clip(cfg.Env), "OTEL_EXPORTER_OTLP_ENDPOINT="+sink.URL,
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="+sink.URL+"/v1/traces", "OTEL_SDK_DISABLED=false"), sampler...)
-	row, err := runLoad(ctx, &own, rcv, loadSpec{name: name, fanout: 1, payload: 1024, rate: cfg.Rate})
+	row, err := runLoad(ctx, &own, rcv, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func TestBenchSmoke(t *testing.T) {
 	bin := buildHookd(t)
 	var out, progress bytes.Buffer
 	cfg := &benchConfig{
-		Hookd: bin, Scenarios: []string{"baseline", "relay", "fanout1", "traced", "half", "fanout10", "isolation-control", "isolation", "backlog", "fairness", "prune", "soak"},
+		Hookd: bin, Scenarios: []string{"baseline", "relay", "fanout1", "traced", "half", "traced-half", "fanout10", "isolation-control", "isolation", "backlog", "fairness", "prune", "soak"},
 		Duration: time.Second, Rate: 200, Publishers: 4, Backlog: 500, DrainWait: 60 * time.Second, JSON: true, Progress: &progress,
 		FairBacklog: 500, FairRate: 20, SoakDuration: 2 * time.Second, SoakRate: 100, PruneHistory: 300,
 	}
@@ -60,8 +60,11 @@ func TestBenchSmoke(t *testing.T) {
 		// Every event traced: its publish span and its attempt's, all
 		// exported by the time hookd stopped (a publish cut off by the
 		// row's end may still have been stored, sent and traced).
-		if r.Scenario == "traced" && r.SpansExported < 2*r.Expected {
-			t.Errorf("traced: %d spans exported for %d events (%s)", r.SpansExported, r.Expected, r.Note)
+		if (r.Scenario == "traced" || r.Scenario == "traced-half") && r.SpansExported < 2*r.Expected {
+			t.Errorf("%s: %d spans exported for %d events (%s)", r.Scenario, r.SpansExported, r.Expected, r.Note)
+		}
+		if r.Scenario == "traced-half" && !strings.Contains(r.Note, "against the half row's") {
+			t.Errorf("traced-half note = %q", r.Note)
 		}
 		if r.Scenario == "fairness" && r.Duplicates != 0 {
 			t.Errorf("fairness: %d received twice", r.Duplicates)
