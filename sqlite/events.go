@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/internal/sqlrow"
@@ -216,6 +218,7 @@ func (s *Store) leasedOf(tx *sql.Tx, ev *hookd.Event, seq int64, until time.Time
 			c.DeliveryID, c.WebhookID = id, w
 			out = append(out, c)
 		}
+		slices.SortFunc(out, func(a, b *hookd.Claim) int { return strings.Compare(a.WebhookID, b.WebhookID) })
 		return out, nil
 	}
 	rows, err := s.query(tx, leasedBack, seq)

@@ -300,7 +300,7 @@ func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParam
 			return nil, nil, fmt.Errorf("update delivery: %w", refused(err))
 		}
 		written = append(written, o.DeliveryID)
-		if wasCanceled && o.Status != hookd.StatusSuccess {
+		if o.Status == hookd.StatusCanceled || wasCanceled && o.Status != hookd.StatusSuccess {
 			canceled = append(canceled, o.DeliveryID)
 		}
 	}

@@ -212,12 +212,15 @@ func runBench(ctx context.Context, cfg *benchConfig, stdout io.Writer) (*BenchRe
 				}
 				break
 			}
+			if half == 0 {
+				return rep, errors.New("the traced-half row needs the half row first")
+			}
 			// At saturation a traced row delivers less with the same
 			// cores, in smaller group commits, so its throughput says more
 			// than what tracing costs; at the half row's rate both do the
 			// same work, and the CPU an event compares.
 			row, err = runTraced(ctx, cfg, rcv, spec, false)
-			if row != nil && half > 0 && row.CPUPerEventUs > 0 {
+			if row != nil && row.CPUPerEventUs > 0 {
 				row.Note += fmt.Sprintf("; hookd's CPU an event %+.1f %% against the half row's", 100*(row.CPUPerEventUs/half-1))
 			}
 		case "rate100", "rate500":

@@ -48,7 +48,10 @@ func Inject(ctx context.Context, h http.Header) {
 // valid traceparent gets an empty span context, so that the publish span
 // knows it is a root at once: looking for a parent that is not there walks
 // the whole chain of the request's context, values of net/http's and
-// hookd's own (1 % of a traced publish's CPU).
+// hookd's own (1 % of a traced publish's CPU). So the header alone is the
+// parent: a span put in the request's context before (hookd's transports
+// start none; a server span of middleware wrapped around them would be one)
+// is not.
 func Extract(ctx context.Context, h http.Header) context.Context {
 	if out := (propagation.TraceContext{}).Extract(ctx, propagation.HeaderCarrier(h)); out != ctx {
 		return out
