@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,6 +132,10 @@ type BenchRow struct {
 	// What hookd wrote per accepted event (from /proc/PID/io): calls of
 	// the write family, files and sockets, and bytes to the disk (on
 	// SQLite: WAL frames, a page each, and checkpoints).
+	// DBCPUPerEventUs is the CPU an accepted event cost PostgreSQL's
+	// processes on this machine (--db postgres://… on localhost), over the
+	// same span as CPUPerEventUs.
+	DBCPUPerEventUs    float64 `json:"dbCpuPerEventUs,omitempty"`
 	WriteCallsPerEvent float64 `json:"hookdWriteCallsPerEvent,omitempty"`
 	DiskKBPerEvent     float64 `json:"hookdDiskKBPerEvent,omitempty"`
 	PeakRSSMB          float64 `json:"hookdPeakRssMB"`
@@ -303,6 +308,9 @@ func printReport(w io.Writer, rep *BenchReport) {
 	for _, r := range rep.Rows {
 		if r.Note != "" {
 			fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Note)
+		}
+		if r.DBCPUPerEventUs > 0 {
+			fmt.Fprintf(w, "%s: PostgreSQL's processes used %.0f µs of CPU an event (hookd %.0f: %.0f together)\n", r.Scenario, r.DBCPUPerEventUs, r.CPUPerEventUs, r.DBCPUPerEventUs+r.CPUPerEventUs)
 		}
 		if r.WriteCallsPerEvent > 0 {
 			fmt.Fprintf(w, "%s: hookd wrote %.1f KB to the disk an event, in %.1f write calls (files and sockets)\n", r.Scenario, r.DiskKBPerEvent, r.WriteCallsPerEvent)
@@ -695,6 +703,10 @@ func loadRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, p *ho
 	rcv.Reset()
 	healthy := int64(spec.fanout - spec.hanging)
 	start, cpuStart, ioStart := time.Now(), loadgen.ProcCPU(p.cmd.Process.Pid), loadgen.ReadProcIO(p.cmd.Process.Pid)
+	var dbStart time.Duration
+	if localPostgres(cfg.DB) {
+		dbStart = loadgen.CommandCPU("postgres")
+	}
 	var slowest loadgen.Call
 	accepted, pubDur := loadgen.Publish(ctx, loadgen.Load{URL: p.url + "/v1/tenants/bench/events", Key: p.key, Publishers: cfg.Publishers,
 		Body: loadgen.EventBody(spec.payload), Rate: spec.rate, Duration: cfg.Duration, Slowest: &slowest, Progress: func(a int64) {
@@ -714,6 +726,9 @@ func loadRow(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver, p *ho
 		AcceptedPerSec: float64(accepted) / pubDur.Seconds(), Delivered: delivered, Expected: want, CPUCores: cores, PeakRSSMB: rss}
 	if accepted > 0 {
 		row.CPUPerEventUs = float64(cpu.Microseconds()) / float64(accepted)
+		if localPostgres(cfg.DB) {
+			row.DBCPUPerEventUs = float64((loadgen.CommandCPU("postgres") - dbStart).Microseconds()) / float64(accepted)
+		}
 		row.WriteCallsPerEvent = float64(io.WriteCalls-ioStart.WriteCalls) / float64(accepted)
 		row.DiskKBPerEvent = float64(io.DiskBytes-ioStart.DiskBytes) / 1024 / float64(accepted)
 	}
@@ -1199,4 +1214,21 @@ func runSoak(ctx context.Context, cfg *benchConfig, rcv *loadgen.Receiver) (*Ben
 	}
 	percentiles(rcv.Reset(), row)
 	return row, nil
+}
+
+// localPostgres says whether db is a PostgreSQL on this machine, whose
+// processes' CPU the load rows can read.
+func localPostgres(db string) bool {
+	if !isPostgres(db) {
+		return false
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return false
+	}
+	switch u.Hostname() {
+	case "", "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
 }

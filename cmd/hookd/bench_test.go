@@ -94,3 +94,21 @@ hookd_attempts_total{outcome="failure"} 7
 		t.Fatalf("no /metrics to read: %v", got)
 	}
 }
+
+// The load rows read PostgreSQL's CPU only where its processes are this
+// machine's.
+func TestLocalPostgres(t *testing.T) {
+	for db, want := range map[string]bool{
+		"postgres://postgres@127.0.0.1:5432/test?sslmode=disable": true,
+		"postgresql://u:p@localhost/hookd":                        true,
+		"postgres://u@[::1]:5432/hookd":                           true,
+		"postgres:///hookd?host=/run/postgresql":                  true,
+		"postgres://u@db.internal:5432/hookd":                     false,
+		"hookd.db":                                                false,
+		"":                                                        false,
+	} {
+		if got := localPostgres(db); got != want {
+			t.Errorf("localPostgres(%q) = %v", db, got)
+		}
+	}
+}

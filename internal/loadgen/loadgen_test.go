@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -125,5 +127,22 @@ func TestPublish(t *testing.T) {
 	Publish(context.Background(), Load{URL: slow.URL, Key: "k", Publishers: 2, Body: EventBody(10), Duration: 10 * time.Second, Limit: 10, Slowest: &slowest})
 	if c := slowest.Load(); c.Total < 200*time.Millisecond || c.Total > 5*time.Second || c.Server < 100*time.Millisecond || c.Server > c.Total || c.Conn > c.Total-c.Server {
 		t.Fatalf("slowest call %+v, one took 200 ms in the server", c)
+	}
+}
+
+// CommandCPU sums the processes of one name: this test's own among them.
+func TestCommandCPU(t *testing.T) {
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	own := ProcCPU(os.Getpid())
+	if got := CommandCPU(strings.TrimSpace(string(comm))); own <= 0 || got < own {
+		t.Fatalf("CommandCPU = %v, this process alone used %v", got, own)
+	}
+	if got := CommandCPU("no-such-command-here"); got != 0 {
+		t.Fatalf("CommandCPU of nothing = %v", got)
 	}
 }

@@ -26,6 +26,29 @@ func ProcCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / clkTck
 }
 
+// CommandCPU is the user + system CPU time of every process named comm
+// (/proc/PID/comm) running now: PostgreSQL's postmaster and backends, for
+// the CPU a row costs the database on the same machine. A process that
+// ended between two readings takes its time with it, so compare readings
+// of long-lived processes (a connection pool's backends) only.
+func CommandCPU(comm string) time.Duration {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(b)) == comm {
+			total += ProcCPU(pid)
+		}
+	}
+	return total
+}
+
 // ProcIO is what a process has written, from /proc/PID/io: calls of the
 // write family (write, pwrite, writev: files and sockets alike) and bytes
 // sent to the storage layer (the WAL's and the database's pages, counted as
