@@ -83,6 +83,10 @@ type Store struct {
 	cpDone  chan struct{}
 	writes  chan *writeReq
 	stmts   map[string]*sql.Stmt // prepared on wdb; used by the writer goroutine only
+	// txStmts are stmts bound to the writer's transaction txOf, each bound
+	// once a transaction (see txStmt).
+	txOf    *sql.Tx
+	txStmts map[string]*sql.Stmt
 	// relaxed: wdb's synchronous is NORMAL now (the writer's alone).
 	relaxed bool
 	// lingering, when set (tests), is called as the writer starts to
@@ -170,11 +174,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	rdb.SetMaxIdleConns(cfg.ReadConns)
 	s := &Store{
 		cfg: cfg, clock: cfg.Clock, log: cfg.Logger, box: cfg.Box, wdb: wdb, rdb: rdb,
-		writes: make(chan *writeReq, 4*cfg.MaxBatch),
-		stmts:  map[string]*sql.Stmt{},
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		cpDone: make(chan struct{}),
+		writes:  make(chan *writeReq, 4*cfg.MaxBatch),
+		stmts:   map[string]*sql.Stmt{},
+		txStmts: map[string]*sql.Stmt{},
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		cpDone:  make(chan struct{}),
 	}
 	for _, q := range hot {
 		st, err := wdb.PrepareContext(ctx, q)
@@ -603,17 +608,40 @@ func (s *Store) runTx(batch []*writeReq, errs []error, savepoints bool) error {
 // writer's transaction then. Variable-length lists travel as one JSON
 // parameter (json_each) so that their text stays fixed.
 func (s *Store) exec(tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if st, ok := s.stmts[query]; ok {
-		return tx.Stmt(st).Exec(args...)
+	if st := s.txStmt(tx, query); st != nil {
+		return st.Exec(args...)
 	}
 	return tx.Exec(query, args...)
 }
 
 func (s *Store) query(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
-	if st, ok := s.stmts[query]; ok {
-		return tx.Stmt(st).Query(args...)
+	if st := s.txStmt(tx, query); st != nil {
+		return st.Query(args...)
 	}
 	return tx.Query(query, args...)
+}
+
+// txStmt is the hot statement query bound to tx, or nil when query is not
+// hot. database/sql binds a statement to a transaction with a new *Stmt
+// registered with the pool (Tx.Stmt), which an outcome's update paid once
+// an outcome; bound once a transaction, a batch of a hundred outcomes pays
+// it once. A transaction's bound statements close with it; the writer
+// goroutine alone calls this, one transaction at a time.
+func (s *Store) txStmt(tx *sql.Tx, query string) *sql.Stmt {
+	if tx != s.txOf {
+		s.txOf = tx
+		clear(s.txStmts)
+	}
+	if st, ok := s.txStmts[query]; ok {
+		return st
+	}
+	st, ok := s.stmts[query]
+	if !ok {
+		return nil
+	}
+	st = tx.Stmt(st)
+	s.txStmts[query] = st
+	return st
 }
 
 // hot lists the statements of the delivery path: publish, claim, record.
