@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hookd/hookd/internal/sqlrow"
@@ -213,12 +212,11 @@ func (s *Store) waitingOf(tx *sql.Tx, leased map[string]string, now time.Time) (
 func (s *Store) leasedOf(tx *sql.Tx, ev *hookd.Event, seq int64, until time.Time, handed map[string]string, n int) ([]*hookd.Claim, error) {
 	var out []*hookd.Claim
 	if n == len(handed) {
-		for w, id := range handed {
+		for _, w := range slices.Sorted(maps.Keys(handed)) {
 			c := sqlrow.HandedOff(ev, until)
-			c.DeliveryID, c.WebhookID = id, w
+			c.DeliveryID, c.WebhookID = handed[w], w
 			out = append(out, c)
 		}
-		slices.SortFunc(out, func(a, b *hookd.Claim) int { return strings.Compare(a.WebhookID, b.WebhookID) })
 		return out, nil
 	}
 	rows, err := s.query(tx, leasedBack, seq)
