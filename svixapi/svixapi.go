@@ -106,6 +106,10 @@ func New(cfg Config) *Server {
 	route("DELETE /api/v1/event-type/{name}", s.authed(s.archiveEventType))
 	route("GET /api/v1/app/{app}/attempt/endpoint/{endpoint}", s.authed(s.endpointAttempts))
 	route("GET /api/v1/app/{app}/attempt/msg/{msg}", s.authed(s.messageAttempts))
+	route("GET /api/v1/app/{app}/msg/{msg}/attempt/{attempt}", s.authed(s.getAttempt))
+	route("GET /api/v1/app/{app}/msg/{msg}/endpoint", s.authed(s.attemptedDestinations))
+	route("GET /api/v1/app/{app}/msg/{msg}/endpoint/{endpoint}/attempt", s.authed(s.messageEndpointAttempts))
+	route("GET /api/v1/app/{app}/endpoint/{endpoint}/msg", s.authed(s.attemptedMessages))
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, svixError{Code: "not_found", Detail: "hookd does not serve " + r.Method + " " + r.URL.Path + " (yet): see docs/SVIX.md for what it covers"})
 	})
@@ -893,16 +897,7 @@ func (s *Server) attemptsOf(r *http.Request, f *attemptFilter, d *hookd.Delivery
 	}
 	out := make([]attemptOut, 0, len(detail.Attempts))
 	for i := len(detail.Attempts) - 1; i >= 0; i-- {
-		a := detail.Attempts[i]
-		at := attemptOut{ID: "atmpt_" + strings.TrimPrefix(d.ID, hookd.PrefixDelivery) + "_" + strconv.Itoa(a.Number),
-			MsgID: d.EventID, EndpointID: d.WebhookID, URL: url, Response: string(a.ResponseBody),
-			ResponseStatusCode: a.StatusCode, ResponseDurationMs: a.Duration.Milliseconds(), Status: 2, Timestamp: a.StartedAt}
-		if a.Success {
-			at.Status = 0
-		}
-		if a.Manual {
-			at.TriggerType = 1
-		}
+		at := toAttempt(d, detail.Attempts[i], url)
 		if !f.withContent {
 			at.Response = ""
 		}
@@ -911,6 +906,37 @@ func (s *Server) attemptsOf(r *http.Request, f *attemptFilter, d *hookd.Delivery
 		}
 	}
 	return out, nil
+}
+
+// toAttempt is attempt a of delivery d (to url) as Svix shows it.
+func toAttempt(d *hookd.Delivery, a *hookd.Attempt, url string) attemptOut {
+	at := attemptOut{ID: attemptPrefix + strings.TrimPrefix(d.ID, hookd.PrefixDelivery) + "_" + strconv.Itoa(a.Number),
+		MsgID: d.EventID, EndpointID: d.WebhookID, URL: url, Response: string(a.ResponseBody),
+		ResponseStatusCode: a.StatusCode, ResponseDurationMs: a.Duration.Milliseconds(), Status: 2, Timestamp: a.StartedAt}
+	if a.Success {
+		at.Status = 0
+	}
+	if a.Manual {
+		at.TriggerType = 1
+	}
+	return at
+}
+
+const attemptPrefix = "atmpt_"
+
+// parseAttemptID reads the delivery id and attempt number an attempt id
+// (toAttempt's) names.
+func parseAttemptID(id string) (deliveryID string, number int, ok bool) {
+	rest, ok := strings.CutPrefix(id, attemptPrefix)
+	i := strings.LastIndexByte(rest, '_')
+	if !ok || i <= 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(rest[i+1:])
+	if err != nil || n <= 0 {
+		return "", 0, false
+	}
+	return hookd.PrefixDelivery + rest[:i], n, true
 }
 
 func (s *Server) endpointAttempts(w http.ResponseWriter, r *http.Request) error {
@@ -978,6 +1004,223 @@ func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, as...)
 	}
 	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out), len(out)))
+	return nil
+}
+
+// getAttempt is one attempt, by the id the attempt lists give it.
+func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	msg, id := r.PathValue("msg"), r.PathValue("attempt")
+	notFound := hookd.Errorf(hookd.ErrNotFound, "attempt %s of message %s not found", id, msg)
+	deliveryID, number, ok := parseAttemptID(id)
+	if !ok {
+		return notFound
+	}
+	detail, err := s.store.GetDelivery(r.Context(), t.ID, deliveryID)
+	if errors.Is(err, hookd.ErrNotFound) {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	if detail.Delivery.EventID != msg {
+		return notFound
+	}
+	for _, a := range detail.Attempts {
+		if a.Number == number {
+			writeJSON(w, http.StatusOK, toAttempt(detail.Delivery, a, s.webhookURL(r, t.ID, detail.Delivery.WebhookID)))
+			return nil
+		}
+	}
+	return notFound
+}
+
+// webhookURL is a webhook's URL now, or "" once it is gone.
+func (s *Server) webhookURL(r *http.Request, tenantID, id string) string {
+	if wh, err := s.svc.Webhook(r.Context(), tenantID, id); err == nil {
+		return wh.URL
+	}
+	return ""
+}
+
+// messageStatus is a delivery's status as Svix's MessageStatus: 0
+// succeeded, 1 pending (to be tried, or tried again), 2 failed (a
+// cancelled delivery included: it will not be sent).
+func messageStatus(st hookd.DeliveryStatus) int {
+	switch st {
+	case hookd.StatusSuccess:
+		return 0
+	case hookd.StatusPending, hookd.StatusRetrying:
+		return 1
+	}
+	return 2
+}
+
+// nextAttempt is a delivery's next attempt time, if one is scheduled.
+func nextAttempt(d *hookd.Delivery) *time.Time {
+	if d.NextAttemptAt.IsZero() || messageStatus(d.Status) != 1 {
+		return nil
+	}
+	t := d.NextAttemptAt
+	return &t
+}
+
+// messageEndpointOut is Svix's MessageEndpointOut: an endpoint a message
+// was sent to, with that delivery's status. Only its fields: Svix's SDKs
+// refuse unknown ones here.
+type messageEndpointOut struct {
+	ID          string     `json:"id"`
+	UID         string     `json:"uid,omitempty"`
+	URL         string     `json:"url"`
+	Description string     `json:"description"`
+	FilterTypes []string   `json:"filterTypes,omitempty"`
+	Channels    []string   `json:"channels,omitempty"`
+	Disabled    bool       `json:"disabled"`
+	RateLimit   *int       `json:"rateLimit,omitempty"`
+	Version     int        `json:"version"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+	Status      int        `json:"status"`
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
+}
+
+// attemptedDestinations lists the endpoints a message was sent to (has a
+// delivery for), each with its delivery's status, paged by offset.
+func (s *Server) attemptedDestinations(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	ds, err := s.messageDeliveries(r, t.ID)
+	if err != nil {
+		return err
+	}
+	p := page(r)
+	from, to := min(p.Offset, len(ds)), min(p.Offset+p.Limit, len(ds))
+	out := make([]messageEndpointOut, 0, to-from)
+	for _, d := range ds[from:to] {
+		wh, err := s.svc.Webhook(r.Context(), t.ID, d.WebhookID)
+		if errors.Is(err, hookd.ErrNotFound) {
+			continue // deleted since the read: its deliveries go with it
+		}
+		if err != nil {
+			return err
+		}
+		e := toEndpoint(wh)
+		out = append(out, messageEndpointOut{ID: e.ID, UID: e.UID, URL: e.URL, Description: e.Description, FilterTypes: e.FilterTypes,
+			Channels: e.Channels, Disabled: e.Disabled, RateLimit: e.RateLimit, Version: e.Version, CreatedAt: e.CreatedAt,
+			UpdatedAt: e.UpdatedAt, Status: messageStatus(d.Status), NextAttempt: nextAttempt(d)})
+	}
+	writeJSON(w, http.StatusOK, newList(out, p, to-from, len(ds)))
+	return nil
+}
+
+// messageDeliveries are the path's message's deliveries; 404 when there
+// is no such message.
+func (s *Server) messageDeliveries(r *http.Request, tenantID string) ([]*hookd.Delivery, error) {
+	id := r.PathValue("msg")
+	if _, err := s.store.GetEvent(r.Context(), tenantID, id); err != nil {
+		if errors.Is(err, hookd.ErrNotFound) {
+			return nil, hookd.Errorf(hookd.ErrNotFound, "message %s not found", id)
+		}
+		return nil, err
+	}
+	return s.store.ListEventDeliveries(r.Context(), tenantID, id)
+}
+
+// messageEndpointAttempts is the attempts of a message to one endpoint
+// (Svix's older route for attempts by message with endpoint_id).
+func (s *Server) messageEndpointAttempts(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseAttemptFilter(r)
+	if err != nil {
+		return err
+	}
+	ds, err := s.messageDeliveries(r, wh.TenantID)
+	if err != nil {
+		return err
+	}
+	var out []attemptOut
+	for _, d := range ds {
+		if d.WebhookID != wh.ID {
+			continue
+		}
+		as, err := s.attemptsOf(r, f, d, wh.URL)
+		if err != nil {
+			return err
+		}
+		out = append(out, as...)
+	}
+	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out), len(out)))
+	return nil
+}
+
+// endpointMessageOut is Svix's EndpointMessageOut: a message sent to an
+// endpoint, with that delivery's status. Only its fields (see
+// messageEndpointOut).
+type endpointMessageOut struct {
+	ID          string          `json:"id"`
+	EventID     *string         `json:"eventId,omitempty"`
+	EventType   string          `json:"eventType"`
+	Payload     json.RawMessage `json:"payload"`
+	Channels    []string        `json:"channels,omitempty"`
+	Timestamp   time.Time       `json:"timestamp"`
+	Status      int             `json:"status"`
+	NextAttempt *time.Time      `json:"nextAttempt,omitempty"`
+}
+
+// attemptedMessages lists the messages sent to an endpoint, newest first,
+// each with its delivery's status. As with attempts by endpoint, the
+// iterator pages the endpoint's deliveries, and Svix's filters (status as
+// a MessageStatus, event_types, channel, after/before the message's time,
+// with_content, tag) leave some of each page out.
+func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseAttemptFilter(r)
+	if err != nil {
+		return err
+	}
+	p := page(r)
+	ds, total, err := s.store.ListDeliveries(r.Context(), hookd.DeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Limit: p.Limit, Offset: p.Offset})
+	if err != nil {
+		return err
+	}
+	out := []endpointMessageOut{}
+	for _, d := range ds {
+		status := messageStatus(d.Status)
+		if f.status != nil && status != *f.status {
+			continue
+		}
+		if ok, err := s.mayMatch(r, f, d); !ok || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		ev, err := s.store.GetEvent(r.Context(), d.TenantID, d.EventID)
+		if errors.Is(err, hookd.ErrNotFound) {
+			continue // pruned between the two reads
+		}
+		if err != nil {
+			return err
+		}
+		if !f.after.IsZero() && ev.Timestamp.Before(f.after) || !f.before.IsZero() && ev.Timestamp.After(f.before) {
+			continue
+		}
+		m := toMessage(ev, f.withContent)
+		out = append(out, endpointMessageOut{ID: m.ID, EventID: m.EventID, EventType: m.EventType, Payload: m.Payload,
+			Channels: m.Channels, Timestamp: m.Timestamp, Status: status, NextAttempt: nextAttempt(d)})
+	}
+	writeJSON(w, http.StatusOK, newList(out, p, len(ds), total))
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -540,5 +541,108 @@ func TestNewTypesOnlyWithValidRequests(t *testing.T) {
 		if code, _ := e.do("GET", "/api/v1/event-type/"+name, ""); code != want {
 			t.Fatalf("%s: %d, want %d", name, code, want)
 		}
+	}
+}
+
+// A message's destinations and an endpoint's messages carry each
+// delivery's status (1: pending, with its next attempt, here where nothing
+// sends), in Svix's shapes exactly (its SDKs refuse unknown fields there),
+// paged; Svix's filters apply to the messages.
+func TestAttemptedMessagesAndDestinations(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	_, a := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/a","filterTypes":["invoice.paid"],"uid":"ep-a"}`)
+	_, b := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/b","metadata":{"team":"x"}}`)
+	idA, idB := a["id"].(string), b["id"].(string)
+	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"m1","payload":{"n":1}}`); code != 202 {
+		t.Fatalf("message m1: %d", code)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.voided","eventId":"m2","payload":{"n":2},"channels":["eu"]}`); code != 202 {
+		t.Fatalf("message m2: %d", code)
+	}
+	svixFields := func(what string, item map[string]any, allowed ...string) {
+		t.Helper()
+		for k := range item {
+			if !slices.Contains(allowed, k) {
+				t.Fatalf("%s has %q, which Svix's SDKs refuse: %v", what, k, item)
+			}
+		}
+		if item["status"] != 1.0 || item["nextAttempt"] == nil {
+			t.Fatalf("%s: not pending with a next attempt: %v", what, item)
+		}
+	}
+	endpointFields := []string{"id", "uid", "url", "description", "filterTypes", "channels", "disabled", "rateLimit", "version", "createdAt", "updatedAt", "status", "nextAttempt"}
+	messageFields := []string{"id", "eventId", "eventType", "payload", "channels", "tags", "timestamp", "status", "nextAttempt"}
+
+	code, dests := e.do("GET", "/api/v1/app/acme/msg/m1/endpoint", "")
+	data, _ := dests["data"].([]any)
+	if code != 200 || len(data) != 2 || dests["done"] != true {
+		t.Fatalf("m1's destinations: %d %v", code, dests)
+	}
+	got := map[string]bool{}
+	for _, d := range data {
+		svixFields("a destination", d.(map[string]any), endpointFields...)
+		got[d.(map[string]any)["id"].(string)] = true
+	}
+	if !got[idA] || !got[idB] {
+		t.Fatalf("m1 went to %v, not to both endpoints", got)
+	}
+	code, first := e.do("GET", "/api/v1/app/acme/msg/m1/endpoint?limit=1", "")
+	if code != 200 || len(first["data"].([]any)) != 1 || first["done"] != false {
+		t.Fatalf("m1's destinations, page 1: %d %v", code, first)
+	}
+	code, second := e.do("GET", "/api/v1/app/acme/msg/m1/endpoint?limit=1&iterator="+first["iterator"].(string), "")
+	if code != 200 || len(second["data"].([]any)) != 1 || second["done"] != true ||
+		second["data"].([]any)[0].(map[string]any)["id"] == first["data"].([]any)[0].(map[string]any)["id"] {
+		t.Fatalf("m1's destinations, page 2: %d %v", code, second)
+	}
+	if code, d := e.do("GET", "/api/v1/app/acme/msg/m2/endpoint", ""); code != 200 || len(d["data"].([]any)) != 1 || d["data"].([]any)[0].(map[string]any)["id"] != idB {
+		t.Fatalf("m2's destinations: %d %v", code, d)
+	}
+	if code, _ := e.do("GET", "/api/v1/app/acme/msg/nope/endpoint", ""); code != 404 {
+		t.Fatalf("an unknown message's destinations: %d", code)
+	}
+
+	code, msgs := e.do("GET", "/api/v1/app/acme/endpoint/"+idB+"/msg", "")
+	data, _ = msgs["data"].([]any)
+	if code != 200 || len(data) != 2 || data[0].(map[string]any)["id"] != "m2" || data[1].(map[string]any)["payload"].(map[string]any)["n"] != 1.0 {
+		t.Fatalf("the messages B got, newest first: %d %v", code, msgs)
+	}
+	for _, m := range data {
+		svixFields("a message", m.(map[string]any), messageFields...)
+	}
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{
+		{"event_types=invoice.paid", 1}, {"status=1", 2}, {"status=0", 0}, {"channel=eu", 1}, {"tag=t", 0},
+		{"after=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339), 0}, {"before=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339), 2},
+	} {
+		if code, f := e.do("GET", "/api/v1/app/acme/endpoint/"+idB+"/msg?"+tc.query, ""); code != 200 || len(f["data"].([]any)) != tc.want {
+			t.Fatalf("B's messages ?%s: %d %v", tc.query, code, f)
+		}
+	}
+	if code, f := e.do("GET", "/api/v1/app/acme/endpoint/"+idB+"/msg?with_content=false", ""); code != 200 || len(f["data"].([]any)[0].(map[string]any)["payload"].(map[string]any)) != 0 {
+		t.Fatalf("B's messages without content: %d %v", code, f)
+	}
+	if code, f := e.do("GET", "/api/v1/app/acme/endpoint/"+idB+"/msg?limit=1", ""); code != 200 || len(f["data"].([]any)) != 1 || f["done"] != false {
+		t.Fatalf("B's messages, a page of one: %d %v", code, f)
+	}
+	if code, f := e.do("GET", "/api/v1/app/acme/endpoint/ep-a/msg", ""); code != 200 || len(f["data"].([]any)) != 1 || f["data"].([]any)[0].(map[string]any)["eventId"] != "m1" {
+		t.Fatalf("A's messages, A named by its uid: %d %v", code, f)
+	}
+	if code, _ := e.do("GET", "/api/v1/app/acme/endpoint/"+idB+"/msg?status=x", ""); code != 422 {
+		t.Fatalf("a bad status: %d", code)
+	}
+
+	// Nothing was sent, so there is no attempt to read: by id, or by message
+	// to one endpoint.
+	for _, id := range []string{"atmpt_x_1", "atmpt_", "nope"} {
+		if code, _ := e.do("GET", "/api/v1/app/acme/msg/m1/attempt/"+id, ""); code != 404 {
+			t.Fatalf("attempt %s: %d", id, code)
+		}
+	}
+	if code, l := e.do("GET", "/api/v1/app/acme/msg/m1/endpoint/"+idA+"/attempt", ""); code != 200 || len(l["data"].([]any)) != 0 || l["done"] != true {
+		t.Fatalf("m1's attempts to A: %d %v", code, l)
 	}
 }

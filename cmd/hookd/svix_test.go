@@ -300,6 +300,39 @@ func TestSvixSDK(t *testing.T) {
 	if as, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, &svix.MessageAttemptListOptions{EndpointId: ptr(ep.Id)}); err != nil || len(as.Data) != 2 {
 		t.Fatalf("the message's attempts to its endpoint: %+v, %v", as, err)
 	}
+	// One attempt by the id the lists give it (404 for one it did not, or
+	// under another message); the endpoints a message went to; the
+	// messages an endpoint got; a message's attempts to one endpoint
+	// (Svix's older route).
+	one, err := client.MessageAttempt.Get(ctx, app.Id, msg.Id, byEndpoint.Data[0].Id)
+	if err != nil || one.Id != byEndpoint.Data[0].Id || one.MsgId != msg.Id || one.EndpointId != ep.Id || one.Status != 0 ||
+		one.ResponseStatusCode != 200 || one.Url != rcv.URL+"/hook" || !one.Timestamp.Equal(byEndpoint.Data[0].Timestamp) {
+		t.Fatalf("an attempt by its id: %+v, %v", one, err)
+	}
+	for _, tc := range []struct{ msg, id string }{{msg.Id, "atmpt_nope_1"}, {msg.Id, "nope"}, {msg.Id, strings.TrimSuffix(one.Id, "_1") + "_9"}, {"another", one.Id}} {
+		if _, err := client.MessageAttempt.Get(ctx, app.Id, tc.msg, tc.id); err == nil {
+			t.Fatalf("attempt %s of message %s was found", tc.id, tc.msg)
+		} else if se, ok := err.(*svix.Error); !ok || se.Status() != 404 {
+			t.Fatalf("attempt %s of message %s: %v", tc.id, tc.msg, err)
+		}
+	}
+	dests, err := client.MessageAttempt.ListAttemptedDestinations(ctx, app.Id, msg.Id, nil)
+	if err != nil || len(dests.Data) != 1 || dests.Data[0].Id != ep.Id || dests.Data[0].Status != 0 || dests.Data[0].Url != rcv.URL+"/hook" ||
+		dests.Data[0].NextAttempt != nil || !dests.Done {
+		t.Fatalf("the message's destinations: %+v, %v", dests, err)
+	}
+	gotMsgs, err := client.MessageAttempt.ListAttemptedMessages(ctx, app.Id, failing, nil)
+	if err != nil || len(gotMsgs.Data) != 1 || gotMsgs.Data[0].Status != 0 || gotMsgs.Data[0].EventType != "invoice.paid" ||
+		gotMsgs.Data[0].Payload["invoiceId"] != "inv_1" || !gotMsgs.Done {
+		t.Fatalf("the messages the recovered endpoint got: %+v, %v", gotMsgs, err)
+	}
+	if failed, err := client.MessageAttempt.ListAttemptedMessages(ctx, app.Id, failing, &svix.MessageAttemptListOptions{Status: ptr(svix.MessageStatus(2))}); err != nil || len(failed.Data) != 0 {
+		t.Fatalf("the recovered endpoint's failed messages: %+v, %v", failed, err)
+	}
+	toEp, err := client.MessageAttempt.ListAttemptsForEndpoint(ctx, app.Id, msg.Id, ep.Id, nil)
+	if err != nil || len(toEp.Data) != 2 || toEp.Data[0].TriggerType != 1 || toEp.Data[1].Id != one.Id || toEp.Data[0].EndpointId != ep.Id {
+		t.Fatalf("the message's attempts to its endpoint (the older route): %+v, %v", toEp, err)
+	}
 	// Svix's names (capitals, "-") and the messages list's filters.
 	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "Invoice-Voided", Payload: payload, Channels: []string{"eu"}}); err != nil {
 		t.Fatalf("a message of a type with capitals: %v", err)
