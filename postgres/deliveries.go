@@ -169,6 +169,17 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 	return st, wrap("delivery stats", rows.Err())
 }
 
+func (s *Store) ExpungeAttemptContent(ctx context.Context, tenantID, deliveryID string, number int) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE attempts SET response_body = NULL WHERE delivery_id = $1 AND number = $2 AND tenant_id = $3`, deliveryID, number, tenantID)
+	if err != nil {
+		return wrap("expunge attempt", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("expunge attempt: %w", hookd.ErrNotFound)
+	}
+	return nil
+}
+
 func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (canceled, sending int, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		canceled, sending = 0, 0

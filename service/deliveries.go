@@ -119,6 +119,17 @@ func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType strin
 	return res, webhookNotFound(err, wh.ID)
 }
 
+// ExpungeAttemptContent deletes what the receiver answered to one attempt
+// of a delivery (its response body), for an answer that carried what
+// should not be kept; the attempt itself stays in the log.
+func (s *Service) ExpungeAttemptContent(ctx context.Context, tenantID, deliveryID string, number int) error {
+	err := s.store.ExpungeAttemptContent(ctx, tenantID, deliveryID, number)
+	if errors.Is(err, hookd.ErrNotFound) {
+		return hookd.Errorf(hookd.ErrNotFound, "attempt %d of delivery %s not found", number, deliveryID)
+	}
+	return err
+}
+
 // CancelDeliveries ends a webhook's waiting deliveries CANCELED (those
 // created before before, when it is not zero) and returns how many. One
 // being sent now is among them: its attempt finishes first, and leaves it

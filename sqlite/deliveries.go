@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -229,6 +230,19 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 		st.ByStatus[hookd.DeliveryStatus(status)] += n
 	}
 	return st, rows.Err()
+}
+
+func (s *Store) ExpungeAttemptContent(ctx context.Context, tenantID, deliveryID string, number int) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE attempts SET response_body = NULL WHERE delivery_id = ? AND number = ? AND tenant_id = ?`, deliveryID, number, tenantID)
+		if err != nil {
+			return fmt.Errorf("expunge attempt: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound("expunge attempt", cmp.Or(err, sql.ErrNoRows))
+		}
+		return nil
+	})
 }
 
 func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (canceled, sending int, err error) {

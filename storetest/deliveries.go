@@ -89,3 +89,30 @@ func testSavedResponses(t *testing.T, s hookd.Store, clock *Clock) {
 	must(t, s.SaveResponse(ctx(), "POST /a", "k2", &hookd.SavedResponse{Status: 202, Body: []byte(`{}`), CreatedAt: later}, 12*time.Hour))
 	wantErr(t, errOf(s.SavedResponse(ctx(), "POST /a", "k1", time.Time{})), hookd.ErrNotFound)
 }
+
+func init() {
+	timed["ExpungeAttemptContent"] = testExpungeAttemptContent
+}
+
+// Expunging an attempt's content empties its response body and nothing
+// else; an attempt that is not there, or is another tenant's, is not
+// found.
+func testExpungeAttemptContent(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	tenant(t, s, "other")
+	publish(t, s, "e", 1, "wh_a")
+	c := one(t, s)
+	record(t, s, outcome(c, hookd.StatusSuccess, clock.Now()))
+	wantErr(t, s.ExpungeAttemptContent(ctx(), "other", c.DeliveryID, 1), hookd.ErrNotFound)
+	wantErr(t, s.ExpungeAttemptContent(ctx(), "acme", c.DeliveryID, 2), hookd.ErrNotFound)
+	wantErr(t, s.ExpungeAttemptContent(ctx(), "acme", "dlv_none", 1), hookd.ErrNotFound)
+	if a := detail(t, s, c.DeliveryID).Attempts[0]; string(a.ResponseBody) != "body" {
+		t.Fatalf("before: %q", a.ResponseBody)
+	}
+	must(t, s.ExpungeAttemptContent(ctx(), "acme", c.DeliveryID, 1))
+	d := detail(t, s, c.DeliveryID)
+	if a := d.Attempts[0]; len(a.ResponseBody) != 0 || a.StatusCode != 200 || a.ResponseHeaders["X-A"] != "b" || d.Delivery.Status != hookd.StatusSuccess {
+		t.Fatalf("after: %+v, %+v", a, d.Delivery)
+	}
+	must(t, s.ExpungeAttemptContent(ctx(), "acme", c.DeliveryID, 1)) // again: still there, still empty
+}

@@ -107,6 +107,7 @@ func New(cfg Config) *Server {
 	route("GET /api/v1/app/{app}/attempt/endpoint/{endpoint}", s.authed(s.endpointAttempts))
 	route("GET /api/v1/app/{app}/attempt/msg/{msg}", s.authed(s.messageAttempts))
 	route("GET /api/v1/app/{app}/msg/{msg}/attempt/{attempt}", s.authed(s.getAttempt))
+	route("DELETE /api/v1/app/{app}/msg/{msg}/attempt/{attempt}/content", s.authed(s.expungeAttempt))
 	route("GET /api/v1/app/{app}/msg/{msg}/endpoint", s.authed(s.attemptedDestinations))
 	route("GET /api/v1/app/{app}/msg/{msg}/endpoint/{endpoint}/attempt", s.authed(s.messageEndpointAttempts))
 	route("GET /api/v1/app/{app}/endpoint/{endpoint}/msg", s.authed(s.attemptedMessages))
@@ -1013,29 +1014,57 @@ func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	d, a, err := s.attempt(r, t.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAttempt(d, a, s.webhookURL(r, t.ID, d.WebhookID)))
+	return nil
+}
+
+// expungeAttempt deletes what the receiver answered to one attempt (its
+// response body): the attempt stays, its response empty.
+func (s *Server) expungeAttempt(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.app(r)
+	if err != nil {
+		return err
+	}
+	d, a, err := s.attempt(r, t.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.ExpungeAttemptContent(r.Context(), t.ID, d.ID, a.Number); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// attempt is the path's attempt of the path's message: 404 when the id is
+// not one the attempt lists give, or names an attempt of another message.
+func (s *Server) attempt(r *http.Request, tenantID string) (*hookd.Delivery, *hookd.Attempt, error) {
 	msg, id := r.PathValue("msg"), r.PathValue("attempt")
 	notFound := hookd.Errorf(hookd.ErrNotFound, "attempt %s of message %s not found", id, msg)
 	deliveryID, number, ok := parseAttemptID(id)
 	if !ok {
-		return notFound
+		return nil, nil, notFound
 	}
-	detail, err := s.store.GetDelivery(r.Context(), t.ID, deliveryID)
+	detail, err := s.store.GetDelivery(r.Context(), tenantID, deliveryID)
 	if errors.Is(err, hookd.ErrNotFound) {
-		return notFound
+		return nil, nil, notFound
 	}
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if detail.Delivery.EventID != msg {
-		return notFound
+		return nil, nil, notFound
 	}
 	for _, a := range detail.Attempts {
 		if a.Number == number {
-			writeJSON(w, http.StatusOK, toAttempt(detail.Delivery, a, s.webhookURL(r, t.ID, detail.Delivery.WebhookID)))
-			return nil
+			return detail.Delivery, a, nil
 		}
 	}
-	return notFound
+	return nil, nil, notFound
 }
 
 // webhookURL is a webhook's URL now, or "" once it is gone.

@@ -333,6 +333,19 @@ func TestSvixSDK(t *testing.T) {
 	if err != nil || len(toEp.Data) != 2 || toEp.Data[0].TriggerType != 1 || toEp.Data[1].Id != one.Id || toEp.Data[0].EndpointId != ep.Id {
 		t.Fatalf("the message's attempts to its endpoint (the older route): %+v, %v", toEp, err)
 	}
+	// Expunging an attempt's content empties its response; the attempt stays.
+	downAttempt := down1.Data[1]
+	if err := client.MessageAttempt.ExpungeContent(ctx, app.Id, downAttempt.MsgId, downAttempt.Id); err != nil {
+		t.Fatalf("expunge: %v", err)
+	}
+	if a, err := client.MessageAttempt.Get(ctx, app.Id, downAttempt.MsgId, downAttempt.Id); err != nil || a.Response != "" || a.ResponseStatusCode != 500 {
+		t.Fatalf("the expunged attempt: %+v, %v", a, err)
+	}
+	if err := client.MessageAttempt.ExpungeContent(ctx, app.Id, msg.Id, downAttempt.Id); err == nil {
+		t.Fatal("an attempt expunged under another message")
+	} else if se, ok := err.(*svix.Error); !ok || se.Status() != 404 {
+		t.Fatalf("an attempt under another message: %v", err)
+	}
 	// Svix's names (capitals, "-") and the messages list's filters.
 	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "Invoice-Voided", Payload: payload, Channels: []string{"eu"}}); err != nil {
 		t.Fatalf("a message of a type with capitals: %v", err)
