@@ -941,19 +941,11 @@ func parseAttemptID(id string) (deliveryID string, number int, ok bool) {
 }
 
 func (s *Server) endpointAttempts(w http.ResponseWriter, r *http.Request) error {
-	wh, err := s.endpoint(r)
+	ep, err := s.endpointPage(r)
 	if err != nil {
 		return err
 	}
-	f, err := parseAttemptFilter(r)
-	if err != nil {
-		return err
-	}
-	p := page(r)
-	ds, total, err := s.store.ListDeliveries(r.Context(), hookd.DeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Limit: p.Limit, Offset: p.Offset})
-	if err != nil {
-		return err
-	}
+	wh, f, p, ds := ep.wh, ep.filter, ep.page, ep.deliveries
 	var out []attemptOut
 	for _, d := range ds {
 		as, err := s.attemptsOf(r, f, d, wh.URL)
@@ -963,8 +955,36 @@ func (s *Server) endpointAttempts(w http.ResponseWriter, r *http.Request) error 
 		out = append(out, as...)
 	}
 	// The iterator pages deliveries: each page holds their attempts.
-	writeJSON(w, http.StatusOK, newList(out, p, len(ds), total))
+	writeJSON(w, http.StatusOK, newList(out, p, len(ds), ep.total))
 	return nil
+}
+
+// endpointPage is what the lists by endpoint read: the path's endpoint,
+// the query's filter, and one page of the endpoint's deliveries, newest
+// first (the iterator pages deliveries), with their total.
+type endpointPage struct {
+	wh         *hookd.Webhook
+	filter     *attemptFilter
+	page       hookd.Page
+	deliveries []*hookd.Delivery
+	total      int
+}
+
+func (s *Server) endpointPage(r *http.Request) (*endpointPage, error) {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseAttemptFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	p := page(r)
+	ds, total, err := s.store.ListDeliveries(r.Context(), hookd.DeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Limit: p.Limit, Offset: p.Offset})
+	if err != nil {
+		return nil, err
+	}
+	return &endpointPage{wh: wh, filter: f, page: p, deliveries: ds, total: total}, nil
 }
 
 func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
@@ -976,14 +996,7 @@ func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("msg")
-	if _, err := s.store.GetEvent(r.Context(), t.ID, id); err != nil {
-		if errors.Is(err, hookd.ErrNotFound) {
-			return hookd.Errorf(hookd.ErrNotFound, "message %s not found", id)
-		}
-		return err
-	}
-	ds, err := s.store.ListEventDeliveries(r.Context(), t.ID, id)
+	ds, err := s.messageDeliveries(r, t.ID)
 	if err != nil {
 		return err
 	}
@@ -1010,30 +1023,22 @@ func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 
 // getAttempt is one attempt, by the id the attempt lists give it.
 func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.app(r)
+	d, a, err := s.attempt(r)
 	if err != nil {
 		return err
 	}
-	d, a, err := s.attempt(r, t.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, toAttempt(d, a, s.webhookURL(r, t.ID, d.WebhookID)))
+	writeJSON(w, http.StatusOK, toAttempt(d, a, s.webhookURL(r, d.TenantID, d.WebhookID)))
 	return nil
 }
 
 // expungeAttempt deletes what the receiver answered to one attempt (its
 // response body): the attempt stays, its response empty.
 func (s *Server) expungeAttempt(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.app(r)
+	d, a, err := s.attempt(r)
 	if err != nil {
 		return err
 	}
-	d, a, err := s.attempt(r, t.ID)
-	if err != nil {
-		return err
-	}
-	if err := s.svc.ExpungeAttemptContent(r.Context(), t.ID, d.ID, a.Number); err != nil {
+	if err := s.svc.ExpungeAttemptContent(r.Context(), d.TenantID, d.ID, a.Number); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -1042,7 +1047,12 @@ func (s *Server) expungeAttempt(w http.ResponseWriter, r *http.Request) error {
 
 // attempt is the path's attempt of the path's message: 404 when the id is
 // not one the attempt lists give, or names an attempt of another message.
-func (s *Server) attempt(r *http.Request, tenantID string) (*hookd.Delivery, *hookd.Attempt, error) {
+func (s *Server) attempt(r *http.Request) (*hookd.Delivery, *hookd.Attempt, error) {
+	t, err := s.app(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	tenantID := t.ID
 	msg, id := r.PathValue("msg"), r.PathValue("attempt")
 	notFound := hookd.Errorf(hookd.ErrNotFound, "attempt %s of message %s not found", id, msg)
 	deliveryID, number, ok := parseAttemptID(id)
@@ -1210,19 +1220,11 @@ type endpointMessageOut struct {
 // a MessageStatus, event_types, channel, after/before the message's time,
 // with_content, tag) leave some of each page out.
 func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error {
-	wh, err := s.endpoint(r)
+	ep, err := s.endpointPage(r)
 	if err != nil {
 		return err
 	}
-	f, err := parseAttemptFilter(r)
-	if err != nil {
-		return err
-	}
-	p := page(r)
-	ds, total, err := s.store.ListDeliveries(r.Context(), hookd.DeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Limit: p.Limit, Offset: p.Offset})
-	if err != nil {
-		return err
-	}
+	f, p, ds := ep.filter, ep.page, ep.deliveries
 	out := []endpointMessageOut{}
 	for _, d := range ds {
 		status := messageStatus(d.Status)
@@ -1249,7 +1251,7 @@ func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error
 		out = append(out, endpointMessageOut{ID: m.ID, EventID: m.EventID, EventType: m.EventType, Payload: m.Payload,
 			Channels: m.Channels, Timestamp: m.Timestamp, Status: status, NextAttempt: nextAttempt(d)})
 	}
-	writeJSON(w, http.StatusOK, newList(out, p, len(ds), total))
+	writeJSON(w, http.StatusOK, newList(out, p, len(ds), ep.total))
 	return nil
 }
 
