@@ -125,8 +125,8 @@ type Deliveries interface {
 	// w due now for one manual attempt each, and returns how many.
 	RetryFailed(ctx context.Context, tenantID, webhookID string, w Window) (int, error)
 	// ExpungeAttemptContent deletes what the receiver answered to attempt
-	// number of a tenant's delivery (its response body): ErrNotFound when
-	// there is no such attempt.
+	// number of a tenant's delivery (its response body and headers; the
+	// status code stays): ErrNotFound when there is no such attempt.
 	ExpungeAttemptContent(ctx context.Context, tenantID, deliveryID string, number int) error
 	// CancelDeliveries ends a webhook's PENDING and RETRYING deliveries
 	// CANCELED (those created before before, when it is not zero) and

@@ -170,7 +170,7 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 }
 
 func (s *Store) ExpungeAttemptContent(ctx context.Context, tenantID, deliveryID string, number int) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE attempts SET response_body = NULL WHERE delivery_id = $1 AND number = $2 AND tenant_id = $3`, deliveryID, number, tenantID)
+	tag, err := s.pool.Exec(ctx, `UPDATE attempts SET response_body = NULL, response_headers = '{}' WHERE delivery_id = $1 AND number = $2 AND tenant_id = $3`, deliveryID, number, tenantID)
 	if err != nil {
 		return wrap("expunge attempt", err)
 	}

@@ -120,8 +120,8 @@ func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType strin
 }
 
 // ExpungeAttemptContent deletes what the receiver answered to one attempt
-// of a delivery (its response body), for an answer that carried what
-// should not be kept; the attempt itself stays in the log.
+// of a delivery (its response body and headers), for an answer that
+// carried what should not be kept; the attempt itself stays in the log.
 func (s *Service) ExpungeAttemptContent(ctx context.Context, tenantID, deliveryID string, number int) error {
 	err := s.store.ExpungeAttemptContent(ctx, tenantID, deliveryID, number)
 	if errors.Is(err, hookd.ErrNotFound) {

@@ -234,7 +234,7 @@ func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, er
 
 func (s *Store) ExpungeAttemptContent(ctx context.Context, tenantID, deliveryID string, number int) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE attempts SET response_body = NULL WHERE delivery_id = ? AND number = ? AND tenant_id = ?`, deliveryID, number, tenantID)
+		res, err := tx.Exec(`UPDATE attempts SET response_body = NULL, response_headers = '{}' WHERE delivery_id = ? AND number = ? AND tenant_id = ?`, deliveryID, number, tenantID)
 		if err != nil {
 			return fmt.Errorf("expunge attempt: %w", err)
 		}

@@ -1032,7 +1032,7 @@ func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
 }
 
 // expungeAttempt deletes what the receiver answered to one attempt (its
-// response body): the attempt stays, its response empty.
+// response body and headers): the attempt stays, its response empty.
 func (s *Server) expungeAttempt(w http.ResponseWriter, r *http.Request) error {
 	d, a, err := s.attempt(r)
 	if err != nil {
@@ -1133,9 +1133,21 @@ func (s *Server) attemptedDestinations(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	ds, err := s.messageDeliveries(r, t.ID)
+	all, err := s.messageDeliveries(r, t.ID)
 	if err != nil {
 		return err
+	}
+	// One row an endpoint, as in Svix: a replay may have given the message
+	// a second delivery to it; the newest tells where it stands.
+	newest := map[string]*hookd.Delivery{}
+	var ds []*hookd.Delivery
+	for _, d := range all {
+		if n, ok := newest[d.WebhookID]; !ok {
+			newest[d.WebhookID] = d
+			ds = append(ds, d)
+		} else if d.CreatedAt.After(n.CreatedAt) {
+			*n = *d
+		}
 	}
 	p := page(r)
 	from, to := min(p.Offset, len(ds)), min(p.Offset+p.Limit, len(ds))
@@ -1226,25 +1238,24 @@ func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error
 	}
 	f, p, ds := ep.filter, ep.page, ep.deliveries
 	out := []endpointMessageOut{}
+	listed := map[string]bool{}
 	for _, d := range ds {
 		status := messageStatus(d.Status)
-		if f.status != nil && status != *f.status {
+		// A message listed once (a replay may have given it a second
+		// delivery to the endpoint: the newest, listed first, stands).
+		if listed[d.EventID] || f.none || f.types != nil && !f.types[d.EventType] || f.status != nil && status != *f.status {
 			continue
 		}
-		if ok, err := s.mayMatch(r, f, d); !ok || err != nil {
-			if err != nil {
-				return err
-			}
-			continue
-		}
+		listed[d.EventID] = true
 		ev, err := s.store.GetEvent(r.Context(), d.TenantID, d.EventID)
 		if errors.Is(err, hookd.ErrNotFound) {
-			continue // pruned between the two reads
+			continue // pruned since the deliveries were read
 		}
 		if err != nil {
 			return err
 		}
-		if !f.after.IsZero() && ev.Timestamp.Before(f.after) || !f.before.IsZero() && ev.Timestamp.After(f.before) {
+		if f.channel != "" && !slices.Contains(ev.Channels, f.channel) ||
+			!f.after.IsZero() && ev.Timestamp.Before(f.after) || !f.before.IsZero() && ev.Timestamp.After(f.before) {
 			continue
 		}
 		m := toMessage(ev, f.withContent)
