@@ -992,23 +992,34 @@ func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	only := r.URL.Query().Get("endpoint_id") // an endpoint's id or uid
+	return s.listMessageAttempts(w, r, t.ID, func(d *hookd.Delivery, wh *hookd.Webhook) bool {
+		return only == "" || d.WebhookID == only || wh != nil && wh.UID == only
+	})
+}
+
+// listMessageAttempts writes the attempts of the path's message, newest
+// first for each delivery keep takes (wh is nil for a webhook gone since),
+// in one page.
+func (s *Server) listMessageAttempts(w http.ResponseWriter, r *http.Request, tenantID string, keep func(d *hookd.Delivery, wh *hookd.Webhook) bool) error {
 	f, err := parseAttemptFilter(r)
 	if err != nil {
 		return err
 	}
-	ds, err := s.messageDeliveries(r, t.ID)
+	ds, err := s.messageDeliveries(r, tenantID)
 	if err != nil {
 		return err
 	}
-	only := r.URL.Query().Get("endpoint_id") // an endpoint's id or uid
 	var out []attemptOut
 	for _, d := range ds {
 		url := ""
-		wh, err := s.svc.Webhook(r.Context(), t.ID, d.WebhookID)
+		wh, err := s.svc.Webhook(r.Context(), tenantID, d.WebhookID)
 		if err == nil {
 			url = wh.URL
+		} else {
+			wh = nil
 		}
-		if only != "" && d.WebhookID != only && (wh == nil || wh.UID != only) {
+		if !keep(d, wh) {
 			continue
 		}
 		as, err := s.attemptsOf(r, f, d, url)
@@ -1185,31 +1196,11 @@ func (s *Server) messageDeliveries(r *http.Request, tenantID string) ([]*hookd.D
 // messageEndpointAttempts is the attempts of a message to one endpoint
 // (Svix's older route for attempts by message with endpoint_id).
 func (s *Server) messageEndpointAttempts(w http.ResponseWriter, r *http.Request) error {
-	wh, err := s.endpoint(r)
+	ep, err := s.endpoint(r)
 	if err != nil {
 		return err
 	}
-	f, err := parseAttemptFilter(r)
-	if err != nil {
-		return err
-	}
-	ds, err := s.messageDeliveries(r, wh.TenantID)
-	if err != nil {
-		return err
-	}
-	var out []attemptOut
-	for _, d := range ds {
-		if d.WebhookID != wh.ID {
-			continue
-		}
-		as, err := s.attemptsOf(r, f, d, wh.URL)
-		if err != nil {
-			return err
-		}
-		out = append(out, as...)
-	}
-	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out), len(out)))
-	return nil
+	return s.listMessageAttempts(w, r, ep.TenantID, func(d *hookd.Delivery, _ *hookd.Webhook) bool { return d.WebhookID == ep.ID })
 }
 
 // endpointMessageOut is Svix's EndpointMessageOut: a message sent to an
