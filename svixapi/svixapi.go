@@ -1063,14 +1063,13 @@ func (s *Server) attempt(r *http.Request) (*hookd.Delivery, *hookd.Attempt, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	tenantID := t.ID
 	msg, id := r.PathValue("msg"), r.PathValue("attempt")
 	notFound := hookd.Errorf(hookd.ErrNotFound, "attempt %s of message %s not found", id, msg)
 	deliveryID, number, ok := parseAttemptID(id)
 	if !ok {
 		return nil, nil, notFound
 	}
-	detail, err := s.store.GetDelivery(r.Context(), tenantID, deliveryID)
+	detail, err := s.store.GetDelivery(r.Context(), t.ID, deliveryID)
 	if errors.Is(err, hookd.ErrNotFound) {
 		return nil, nil, notFound
 	}
@@ -1150,14 +1149,15 @@ func (s *Server) attemptedDestinations(w http.ResponseWriter, r *http.Request) e
 	}
 	// One row an endpoint, as in Svix: a replay may have given the message
 	// a second delivery to it; the newest tells where it stands.
-	newest := map[string]*hookd.Delivery{}
+	row := map[string]int{} // webhook id → its row in ds
 	var ds []*hookd.Delivery
 	for _, d := range all {
-		if n, ok := newest[d.WebhookID]; !ok {
-			newest[d.WebhookID] = d
+		switch i, ok := row[d.WebhookID]; {
+		case !ok:
+			row[d.WebhookID] = len(ds)
 			ds = append(ds, d)
-		} else if d.CreatedAt.After(n.CreatedAt) {
-			*n = *d
+		case d.CreatedAt.After(ds[i].CreatedAt):
+			ds[i] = d
 		}
 	}
 	p := page(r)
