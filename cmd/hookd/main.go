@@ -31,6 +31,7 @@ import (
 	"github.com/hookd/hookd/console"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/httpapi"
+	"github.com/hookd/hookd/internal/procs"
 	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/postgres"
@@ -49,6 +50,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	autoProcs = true
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) && !errors.Is(err, errNotVerified) {
 		fmt.Fprintln(os.Stderr, "hookd:", err)
@@ -68,6 +70,11 @@ func exitCode(err error) int {
 	}
 	return 2
 }
+
+// autoProcs lets serve run on one P while it is nearly idle
+// (internal/procs). Only the hookd binary sets it: tests that run serve
+// inside their own process keep their GOMAXPROCS.
+var autoProcs bool
 
 // errUsage makes hookd exit 2 after it has printed its usage.
 var errUsage = errors.New("usage")
@@ -492,6 +499,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 			return err
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if autoProcs && procs.Enabled() {
+		pc, err := procs.New(procs.Config{}, log)
+		if err != nil {
+			return err
+		}
+		pc.Start(ctx)
+		defer pc.Stop()
 	}
 	clock, err := processClock()
 	if err != nil {

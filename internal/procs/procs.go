@@ -1,0 +1,290 @@
+// Package procs runs hookd on one P (GOMAXPROCS=1) while it is nearly idle
+// and gives the runtime's default back as soon as it is busy.
+//
+// Why: at the rates a platform sends all day (a few hundred events a second
+// and less), every event is handed between goroutines about ten times (the
+// HTTP server, the store's writer, the engine, a sender, the HTTP client's
+// connection, the recorder). With an idle P the runtime wakes another thread
+// for each hand-off, which spins looking for the work and sleeps again; with
+// one P the goroutine made ready runs next on the thread that readied it.
+// Measured at 100 and 500 events a second, one P costs 15–20 % less CPU an
+// event (docs/PERFORMANCE.md). One P also caps what hookd can do, so the
+// controller raises it within one interval of the process using more than
+// Config.Raise of a core, and lowers it only when the mean over
+// Config.Hold is under Config.Lower.
+//
+// An operator who sets GOMAXPROCS has chosen: hookd then leaves it alone.
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"time"
+)
+
+// Config tunes the controller. The zero value is the documented defaults.
+type Config struct {
+	// Interval is how often the process's CPU time is read, and so the
+	// longest a burst runs on one P before the default is back.
+	// Default 250ms.
+	Interval time.Duration
+	// Raise is the CPU use, in cores over one Interval, at or above which
+	// one P gives way to the runtime's default. On one P hookd kept up with
+	// 800 events a second at 0.85 of a core here, but a closed loop of
+	// publishers starved its deliveries at ~1,000 a second while it used
+	// 0.55 (the P waits in the store's fsyncs), so the default comes back
+	// well before: 0.45 of a core was ~400 events a second. Default 0.45.
+	Raise float64
+	// Lower is the mean CPU use, in cores over Hold, under which the
+	// process is given one P. It must be under Raise: the same work costs
+	// more CPU on several Ps than on one, and a Lower at or above Raise
+	// would switch back and forth. 0.3 of a core was ~100–150 events a
+	// second on two Ps here. Default 0.3.
+	Lower float64
+	// Hold is the window the mean is taken over. Default 5s.
+	Hold time.Duration
+	// Stalled is the share of goroutines, over one Interval, that waited
+	// at least StallWait to run, at or above which one P also gives way,
+	// whatever the CPU use: when the one P waits in a system call (the
+	// store's fsync) hookd falls behind with CPU to spare. Measured on one
+	// P: none waited 5 ms at 300 or 500 events a second, 21–57 % did
+	// under a closed loop of publishers. Defaults 0.05 and 5ms.
+	Stalled   float64
+	StallWait time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Interval == 0 {
+		c.Interval = 250 * time.Millisecond
+	}
+	if c.Raise == 0 {
+		c.Raise = 0.45
+	}
+	if c.Lower == 0 {
+		c.Lower = 0.3
+	}
+	if c.Hold == 0 {
+		c.Hold = 5 * time.Second
+	}
+	if c.Stalled == 0 {
+		c.Stalled = 0.05
+	}
+	if c.StallWait == 0 {
+		c.StallWait = 5 * time.Millisecond
+	}
+	return c
+}
+
+// Validate reports a Config whose fields do not fit together.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Interval < 0 || c.Hold < 0 || c.StallWait < 0:
+		return errors.New("procs: Interval, Hold and StallWait must be positive")
+	case c.Stalled < 0 || c.Stalled > 1:
+		return fmt.Errorf("procs: Stalled %.2f is not a share", c.Stalled)
+	case c.Hold < c.Interval:
+		return fmt.Errorf("procs: Hold %v is shorter than Interval %v", c.Hold, c.Interval)
+	case c.Lower <= 0 || c.Raise >= 1:
+		return fmt.Errorf("procs: Lower %.2f and Raise %.2f must lie between 0 and 1 core", c.Lower, c.Raise)
+	case c.Lower >= c.Raise:
+		return fmt.Errorf("procs: Lower %.2f must be under Raise %.2f", c.Lower, c.Raise)
+	}
+	return nil
+}
+
+// Enabled reports whether the controller has anything to do in this
+// process: more than one P by default, GOMAXPROCS not set by the operator,
+// and the process's CPU time readable.
+func Enabled() bool {
+	_, ok := processCPU()
+	return ok && os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) > 1
+}
+
+// Controller watches the process's CPU use and sets GOMAXPROCS.
+type Controller struct {
+	cfg   Config
+	log   *slog.Logger
+	cpu   func() (time.Duration, bool)
+	waits func() waits
+	one   func(bool)
+	ticks func(time.Duration) (<-chan time.Time, func())
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a controller for this process.
+func New(cfg Config, log *slog.Logger) (*Controller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Controller{
+		cfg:   cfg.withDefaults(),
+		log:   log,
+		cpu:   processCPU,
+		waits: schedWaits(cfg.withDefaults().StallWait),
+		one: func(one bool) {
+			if one {
+				runtime.GOMAXPROCS(1)
+			} else {
+				// The runtime's default again, which also resumes its
+				// updates when a container's CPU limit changes.
+				runtime.SetDefaultGOMAXPROCS()
+			}
+		},
+		ticks: func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		},
+	}, nil
+}
+
+// Start begins watching. Stop ends it.
+func (c *Controller) Start(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done != nil {
+		return
+	}
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.done = make(chan struct{})
+	go c.run(ctx)
+}
+
+// Stop ends the watch and gives the runtime's default back.
+func (c *Controller) Stop() {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+func (c *Controller) run(ctx context.Context) {
+	defer close(c.done)
+	tick, stop := c.ticks(c.cfg.Interval)
+	defer stop()
+	var s state
+	one := false
+	defer func() {
+		if one {
+			c.one(false)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick:
+			used, ok := c.cpu()
+			if !ok {
+				return
+			}
+			switch s.observe(c.cfg, now, used, c.waits(), one) {
+			case lowerToOne:
+				one = true
+				c.one(true)
+				c.log.Debug("procs: one P while hookd is nearly idle", "cores", s.last)
+			case raiseToDefault:
+				one = false
+				c.one(false)
+				c.log.Debug("procs: the runtime's default Ps again", "cores", s.last, "stalled", s.stalled, "gomaxprocs", runtime.GOMAXPROCS(0))
+			}
+		}
+	}
+}
+
+type change int
+
+const (
+	keep change = iota
+	lowerToOne
+	raiseToDefault
+)
+
+// state is what the decision remembers between samples.
+type state struct {
+	at     time.Time     // the previous sample
+	used   time.Duration // the process's CPU time at it
+	winAt  time.Time     // where the window being averaged for Hold began
+	winCPU time.Duration
+	waits  waits   // at the previous sample
+	last   float64 // cores over the last interval
+	// stalled is the share of goroutines that waited StallWait to run
+	// over the last interval.
+	stalled float64
+	begun   bool
+}
+
+// observe takes one sample (the time, the process's CPU time and the
+// scheduler's counts of waits so far)
+// and says whether to change: on one P, raise as soon as one interval's
+// use reaches Raise or its goroutines' waits to run say the P is short;
+// on the default, lower when the mean use over a window
+// of Hold is under Lower (a mean, not every interval: hookd's use at a
+// steady rate wanders ±20 % between intervals).
+func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, one bool) change {
+	if !s.begun || !now.After(s.at) {
+		s.at, s.used, s.waits, s.begun = now, used, w, true
+		s.winAt, s.winCPU = now, used
+		return keep
+	}
+	s.last = float64(used-s.used) / float64(now.Sub(s.at))
+	s.stalled = 0
+	if n := w.all - s.waits.all; n > 0 {
+		s.stalled = float64(w.long-s.waits.long) / float64(n)
+	}
+	s.at, s.used, s.waits = now, used, w
+	if one {
+		if s.last >= cfg.Raise || s.stalled >= cfg.Stalled {
+			s.winAt, s.winCPU = now, used
+			return raiseToDefault
+		}
+		return keep
+	}
+	if now.Sub(s.winAt) < cfg.Hold {
+		return keep
+	}
+	mean := float64(used-s.winCPU) / float64(now.Sub(s.winAt))
+	s.winAt, s.winCPU = now, used
+	if mean < cfg.Lower {
+		return lowerToOne
+	}
+	return keep
+}
+
+// waits counts goroutines made ready to run so far (the runtime samples
+// them), and those of them that waited at least StallWait for a P.
+type waits struct{ all, long uint64 }
+
+// schedWaits reads the runtime's histogram of the time goroutines waited
+// to run.
+func schedWaits(long time.Duration) func() waits {
+	sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	return func() waits {
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindFloat64Histogram {
+			return waits{}
+		}
+		h := sample[0].Value.Float64Histogram()
+		var w waits
+		for i, n := range h.Counts {
+			w.all += n
+			if h.Buckets[i] >= long.Seconds() {
+				w.long += n
+			}
+		}
+		return w
+	}
+}

@@ -1,0 +1,224 @@
+package procs
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{}, true},
+		{"lower at raise", Config{Lower: 0.3, Raise: 0.3}, false},
+		{"lower over raise", Config{Lower: 0.5, Raise: 0.4}, false},
+		{"raise a whole core", Config{Raise: 1}, false},
+		{"hold under interval", Config{Interval: time.Second, Hold: 500 * time.Millisecond}, false},
+		{"negative interval", Config{Interval: -time.Second}, false},
+		{"tuned", Config{Interval: 100 * time.Millisecond, Hold: time.Second, Lower: 0.1, Raise: 0.2}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// A sample is the CPU used over the interval that ends at it, in cores.
+func TestObserve(t *testing.T) {
+	cfg := Config{Interval: time.Second, Hold: 3 * time.Second, Lower: 0.25, Raise: 0.35}.withDefaults()
+	for _, tc := range []struct {
+		name  string
+		one   bool
+		cores []float64
+		want  []change
+	}{
+		{"busy stays", false, []float64{0.9, 0.6, 0.3, 0.5, 0.5, 0.5}, []change{keep, keep, keep, keep, keep, keep}},
+		{"calm for the hold lowers", false, []float64{0.1, 0.1, 0.1}, []change{keep, keep, lowerToOne}},
+		{"an interval over Lower counts in the mean", false, []float64{0.1, 0.1, 0.3}, []change{keep, keep, lowerToOne}},
+		{"a busy window, then a calm one", false, []float64{0.1, 0.1, 0.9, 0.1, 0.1, 0.1}, []change{keep, keep, keep, keep, keep, lowerToOne}},
+		{"a mean between Lower and Raise is not calm", false, []float64{0.3, 0.3, 0.3, 0.3, 0.3, 0.3}, []change{keep, keep, keep, keep, keep, keep}},
+		{"one P raises at once", true, []float64{0.1, 0.35}, []change{keep, raiseToDefault}},
+		{"one P between the two stays", true, []float64{0.3, 0.3, 0.3, 0.3}, []change{keep, keep, keep, keep}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s state
+			start := time.Unix(1000, 0)
+			var used time.Duration
+			if got := s.observe(cfg, start, used, waits{}, tc.one); got != keep {
+				t.Fatalf("first sample: %v, want keep (it has nothing to compare with)", got)
+			}
+			for i, c := range tc.cores {
+				used += time.Duration(c * float64(cfg.Interval))
+				if got := s.observe(cfg, start.Add(time.Duration(i+1)*cfg.Interval), used, waits{}, tc.one); got != tc.want[i] {
+					t.Fatalf("sample %d (%.2f cores): %v, want %v", i+1, c, got, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// The controller's loop, driven by the test's ticks and CPU readings:
+// calm lowers, a burst raises, Stop gives the default back.
+func TestControllerFollowsLoad(t *testing.T) {
+	c, err := New(Config{Interval: time.Second, Hold: 2 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks := make(chan time.Time)
+	var used atomic.Int64
+	changes := make(chan bool, 4)
+	c.ticks = func(time.Duration) (<-chan time.Time, func()) { return ticks, func() {} }
+	c.cpu = func() (time.Duration, bool) { return time.Duration(used.Load()), true }
+	var w atomic.Pointer[waits]
+	w.Store(&waits{})
+	c.waits = func() waits { return *w.Load() }
+	c.one = func(one bool) { changes <- one }
+	c.Start(context.Background())
+
+	now := time.Unix(1000, 0)
+	tick := func(cores float64) {
+		used.Add(int64(cores * float64(time.Second)))
+		now = now.Add(time.Second)
+		ticks <- now
+	}
+	expect := func(want bool) {
+		t.Helper()
+		if got := <-changes; got != want {
+			t.Fatalf("one P = %v, want %v", got, want)
+		}
+	}
+	tick(0) // the first reading
+	tick(0.1)
+	tick(0.1)
+	expect(true)
+	tick(0.8)
+	expect(false)
+	tick(0.1)
+	tick(0.1)
+	expect(true)
+	// Little CPU, but a tenth of the goroutines waited long to run: the
+	// one P is short (it waits in system calls).
+	w.Store(&waits{all: 1000, long: 100})
+	tick(0.1)
+	expect(false)
+	w.Store(&waits{all: 2000, long: 100})
+	tick(0.1)
+	tick(0.1)
+	expect(true)
+	c.Stop()
+	expect(false)
+	select {
+	case got := <-changes:
+		t.Fatalf("a change after Stop: one P = %v", got)
+	default:
+	}
+}
+
+func TestObserveStalls(t *testing.T) {
+	cfg := Config{Interval: time.Second, Hold: 3 * time.Second}.withDefaults()
+	for _, tc := range []struct {
+		name      string
+		all, long uint64
+		want      change
+	}{
+		{"no waits counted", 0, 0, keep},
+		{"a few long waits", 1000, 10, keep},
+		{"a twentieth waited long", 1000, 50, raiseToDefault},
+		{"most waited long", 1000, 600, raiseToDefault},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s state
+			start := time.Unix(1000, 0)
+			base := waits{all: 5000, long: 7}
+			s.observe(cfg, start, 0, base, true)
+			got := s.observe(cfg, start.Add(time.Second), 100*time.Millisecond, waits{all: base.all + tc.all, long: base.long + tc.long}, true)
+			if got != tc.want {
+				t.Fatalf("%v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The runtime's histogram is read: a goroutine made to wait for the only
+// P is counted.
+func TestSchedWaitsCounts(t *testing.T) {
+	read := schedWaits(time.Millisecond)
+	before := read()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// Goroutines made ready while this one spins on the one P wait
+		// for it; the runtime samples some of them.
+		done := make(chan struct{})
+		for range 64 {
+			go func() { <-done }()
+		}
+		close(done)
+		for t0 := time.Now(); time.Since(t0) < 3*time.Millisecond; {
+		}
+		if after := read(); after.long > before.long && after.all > before.all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no wait of 1ms counted: %+v then %+v", before, read())
+		}
+	}
+}
+
+// The runtime side: one P and the default back.
+func TestSetsTheRuntime(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	if before < 2 || os.Getenv("GOMAXPROCS") != "" {
+		t.Skip("one P already, or GOMAXPROCS set (the default ignores it)")
+	}
+	c, err := New(Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.one(true)
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("GOMAXPROCS = %d after lowering, want 1", got)
+	}
+	c.one(false)
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS = %d after raising, want the default %d", got, before)
+	}
+}
+
+func TestProcessCPUAdvances(t *testing.T) {
+	a, ok := processCPU()
+	if !ok {
+		t.Skip("no process CPU time here")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	x := 0
+	for {
+		for i := 0; i < 1e6; i++ {
+			x += i
+		}
+		b, _ := processCPU()
+		if b > a {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process CPU time stayed at %v (x %d)", a, x)
+		}
+	}
+}
+
+func TestEnabledLeavesAnOperatorsChoice(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "2")
+	if Enabled() {
+		t.Fatal("Enabled with GOMAXPROCS set")
+	}
+}
