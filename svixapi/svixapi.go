@@ -1233,11 +1233,16 @@ func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error
 	for _, d := range ds {
 		status := messageStatus(d.Status)
 		// A message listed once (a replay may have given it a second
-		// delivery to the endpoint: the newest, listed first, stands).
-		if listed[d.EventID] || f.none || f.types != nil && !f.types[d.EventType] || f.status != nil && status != *f.status {
+		// delivery to the endpoint): the newest, listed first, stands,
+		// and its status is the message's, so an older delivery does not
+		// stand in for it when the filter leaves the newest out.
+		if f.none || listed[d.EventID] {
 			continue
 		}
 		listed[d.EventID] = true
+		if f.types != nil && !f.types[d.EventType] || f.status != nil && status != *f.status {
+			continue
+		}
 		ev, err := s.store.GetEvent(r.Context(), d.TenantID, d.EventID)
 		if errors.Is(err, hookd.ErrNotFound) {
 			continue // pruned since the deliveries were read

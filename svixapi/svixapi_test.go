@@ -643,6 +643,11 @@ func TestAttemptedMessagesAndDestinations(t *testing.T) {
 
 	// A replay gives B a second delivery of each message: still one row a
 	// message among B's, and one row an endpoint among m1's destinations.
+	// B's first deliveries are cancelled first, so that a status filter
+	// tells the two apart: the newest delivery is the message's status.
+	if n, err := e.svc.CancelDeliveries(context.Background(), "acme", idB, time.Time{}); err != nil || n != 2 {
+		t.Fatalf("cancel B's deliveries: %d, %v", n, err)
+	}
 	if _, err := e.svc.Replay(context.Background(), "acme", idB, hookd.Window{Since: time.Now().Add(-time.Hour)}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -661,6 +666,14 @@ func TestAttemptedMessagesAndDestinations(t *testing.T) {
 	}
 	if code, d := e.do("GET", "/api/v1/app/acme/msg/m1/endpoint", ""); code != 200 || len(d["data"].([]any)) != 2 || d["done"] != true {
 		t.Fatalf("m1's destinations after a replay: %d %v", code, d)
+	}
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{{"status=1", 2}, {"status=2", 0}} {
+		if code, f := e.do("GET", "/api/v1/app/acme/endpoint/"+idB+"/msg?"+tc.query, ""); code != 200 || len(f["data"].([]any)) != tc.want {
+			t.Fatalf("B's messages ?%s after a replay (the newest delivery pending, the first cancelled): %d %v", tc.query, code, f)
+		}
 	}
 
 	// Nothing was sent, so there is no attempt to read: by id, or by message
