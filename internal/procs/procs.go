@@ -7,11 +7,13 @@
 // connection, the recorder). With an idle P the runtime wakes another thread
 // for each hand-off, which spins looking for the work and sleeps again; with
 // one P the goroutine made ready runs next on the thread that readied it.
-// Measured at 100 and 500 events a second, one P costs 15–20 % less CPU an
-// event (docs/PERFORMANCE.md). One P also caps what hookd can do, so the
-// controller raises it within one interval of the process using more than
-// Config.Raise of a core, and lowers it only when the mean over
-// Config.Hold is under Config.Lower.
+// Measured in one process switching between the two, one P costs 17.5 %
+// less CPU at 100 events a second and 14 % less at 300
+// (docs/PERFORMANCE.md). One P also caps what hookd can do, so the
+// controller gives the default back at the first reading that finds the
+// process using at least Config.Raise of a core, or its goroutines waiting
+// for the P, and lowers it only when the mean over Config.Hold is under
+// Config.Lower.
 //
 // An operator who sets GOMAXPROCS has chosen: hookd then leaves it alone.
 package procs
@@ -30,8 +32,8 @@ import (
 
 // Config tunes the controller. The zero value is the documented defaults.
 type Config struct {
-	// Interval is how often the process's CPU time is read, and so the
-	// longest a burst runs on one P before the default is back.
+	// Interval is how often the process's CPU time is read: a burst runs
+	// on one P for one to two intervals before the default is back.
 	// Default 250ms.
 	Interval time.Duration
 	// Raise is the CPU use, in cores over one Interval, at or above which
@@ -147,7 +149,7 @@ func New(cfg Config, log *slog.Logger) (*Controller, error) {
 	}, nil
 }
 
-// Start begins watching. Stop ends it.
+// Start begins watching. Stop ends it; a controller is started once.
 func (c *Controller) Start(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -189,6 +191,7 @@ func (c *Controller) run(ctx context.Context) {
 		case now := <-tick:
 			used, ok := c.cpu()
 			if !ok {
+				c.log.Warn("procs: the process's CPU time could not be read; GOMAXPROCS is left at the default")
 				return
 			}
 			switch s.observe(c.cfg, now, used, c.waits(), one) {
@@ -242,7 +245,9 @@ func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, 
 	}
 	s.last = float64(used-s.used) / float64(now.Sub(s.at))
 	s.stalled = 0
-	if n := w.all - s.waits.all; n > 0 {
+	// The runtime times one wake-up in eight: an idle interval holds a
+	// handful, where one slow wait (a GC worker's) would read as a stall.
+	if n := w.all - s.waits.all; n >= minWaits {
 		s.stalled = float64(w.long-s.waits.long) / float64(n)
 	}
 	s.at, s.used, s.waits = now, used, w
@@ -263,6 +268,10 @@ func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, 
 	}
 	return keep
 }
+
+// minWaits is the fewest timed waits an interval needs for its share of
+// long ones to count.
+const minWaits = 20
 
 // waits counts goroutines made ready to run so far (the runtime samples
 // them), and those of them that waited at least StallWait for a P.

@@ -93,8 +93,13 @@ func TestControllerFollowsLoad(t *testing.T) {
 	}
 	expect := func(want bool) {
 		t.Helper()
-		if got := <-changes; got != want {
-			t.Fatalf("one P = %v, want %v", got, want)
+		select {
+		case got := <-changes:
+			if got != want {
+				t.Fatalf("one P = %v, want %v", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no change to one P = %v", want)
 		}
 	}
 	tick(0) // the first reading
@@ -133,6 +138,7 @@ func TestObserveStalls(t *testing.T) {
 	}{
 		{"no waits counted", 0, 0, keep},
 		{"a few long waits", 1000, 10, keep},
+		{"too few waits timed to judge", 10, 5, keep},
 		{"a twentieth waited long", 1000, 50, raiseToDefault},
 		{"most waited long", 1000, 600, raiseToDefault},
 	} {
@@ -153,7 +159,8 @@ func TestObserveStalls(t *testing.T) {
 // P is counted.
 func TestSchedWaitsCounts(t *testing.T) {
 	read := schedWaits(time.Millisecond)
-	before := read()
+	never := schedWaits(time.Hour) // no bucket's lower bound reaches it
+	before, beforeNever := read(), never()
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -167,6 +174,9 @@ func TestSchedWaitsCounts(t *testing.T) {
 		for t0 := time.Now(); time.Since(t0) < 3*time.Millisecond; {
 		}
 		if after := read(); after.long > before.long && after.all > before.all {
+			if n := never(); n.long != beforeNever.long || n.all <= beforeNever.all {
+				t.Fatalf("waits of an hour or more: %+v then %+v", beforeNever, n)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
@@ -177,9 +187,14 @@ func TestSchedWaitsCounts(t *testing.T) {
 
 // The runtime side: one P and the default back.
 func TestSetsTheRuntime(t *testing.T) {
-	before := runtime.GOMAXPROCS(0)
-	if before < 2 || os.Getenv("GOMAXPROCS") != "" {
-		t.Skip("one P already, or GOMAXPROCS set (the default ignores it)")
+	if os.Getenv("GOMAXPROCS") != "" {
+		t.Skip("GOMAXPROCS set: the runtime's default ignores it")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0)) // as go test -cpu set it
+	runtime.SetDefaultGOMAXPROCS()
+	def := runtime.GOMAXPROCS(0)
+	if def < 2 {
+		t.Skip("one P by default")
 	}
 	c, err := New(Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -190,8 +205,8 @@ func TestSetsTheRuntime(t *testing.T) {
 		t.Errorf("GOMAXPROCS = %d after lowering, want 1", got)
 	}
 	c.one(false)
-	if got := runtime.GOMAXPROCS(0); got != before {
-		t.Errorf("GOMAXPROCS = %d after raising, want the default %d", got, before)
+	if got := runtime.GOMAXPROCS(0); got != def {
+		t.Errorf("GOMAXPROCS = %d after raising, want the default %d", got, def)
 	}
 }
 
@@ -217,6 +232,13 @@ func TestProcessCPUAdvances(t *testing.T) {
 }
 
 func TestEnabledLeavesAnOperatorsChoice(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one P: nothing to lower")
+	}
+	t.Setenv("GOMAXPROCS", "")
+	if !Enabled() {
+		t.Fatal("not Enabled with several Ps and GOMAXPROCS unset")
+	}
 	t.Setenv("GOMAXPROCS", "2")
 	if Enabled() {
 		t.Fatal("Enabled with GOMAXPROCS set")
