@@ -109,7 +109,9 @@ func Enabled() bool {
 	return ok && os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) > 1
 }
 
-// Controller watches the process's CPU use and sets GOMAXPROCS.
+// Controller watches the process's CPU use and sets GOMAXPROCS. It logs
+// nothing as it switches (that can be every few seconds under bursty
+// traffic); /metrics' go_sched_gomaxprocs_threads shows where it stands.
 type Controller struct {
 	cfg   Config
 	log   *slog.Logger
@@ -198,11 +200,9 @@ func (c *Controller) run(ctx context.Context) {
 			case lowerToOne:
 				one = true
 				c.one(true)
-				c.log.Debug("procs: one P while hookd is nearly idle", "cores", s.last)
 			case raiseToDefault:
 				one = false
 				c.one(false)
-				c.log.Debug("procs: the runtime's default Ps again", "cores", s.last, "stalled", s.stalled, "gomaxprocs", runtime.GOMAXPROCS(0))
 			}
 		}
 	}
