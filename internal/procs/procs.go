@@ -227,15 +227,24 @@ type state struct {
 	// stalled is the share of goroutines that waited StallWait to run
 	// over the last interval.
 	stalled float64
+	// backoff multiplies Hold before the next lowering: doubled by each
+	// stall on one P, back to 1 after one P has held for the longest
+	// backoff's Hold. A process whose one P stalls at a use under Lower
+	// (a slow disk's fsyncs, say) so tries it less and less often.
+	backoff int
+	oneAt   time.Time // when one P was set
 	begun   bool
 }
+
+// maxBackoff caps the backoff: at the default Hold, one try in 5m20s.
+const maxBackoff = 64
 
 // observe takes one sample (the time, the process's CPU time and the
 // scheduler's counts of waits so far)
 // and says whether to change: on one P, raise as soon as one interval's
 // use reaches Raise or its goroutines' waits to run say the P is short;
-// on the default, lower when the mean use over a window
-// of Hold is under Lower (a mean, not every interval: hookd's use at a
+// on the default, lower when the mean use over a window of Hold (times the
+// backoff) is under Lower (a mean, not every interval: hookd's use at a
 // steady rate wanders ±20 % between intervals).
 func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, one bool) change {
 	if !s.begun || !now.After(s.at) {
@@ -251,19 +260,28 @@ func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, 
 		s.stalled = float64(w.long-s.waits.long) / float64(n)
 	}
 	s.at, s.used, s.waits = now, used, w
+	s.backoff = max(s.backoff, 1)
 	if one {
-		if s.last >= cfg.Raise || s.stalled >= cfg.Stalled {
+		stalled := s.stalled >= cfg.Stalled
+		if s.last >= cfg.Raise || stalled {
+			if stalled {
+				s.backoff = min(2*s.backoff, maxBackoff)
+			}
 			s.winAt, s.winCPU = now, used
 			return raiseToDefault
 		}
+		if now.Sub(s.oneAt) >= maxBackoff*cfg.Hold {
+			s.backoff = 1
+		}
 		return keep
 	}
-	if now.Sub(s.winAt) < cfg.Hold {
+	if now.Sub(s.winAt) < time.Duration(s.backoff)*cfg.Hold {
 		return keep
 	}
 	mean := float64(used-s.winCPU) / float64(now.Sub(s.winAt))
 	s.winAt, s.winCPU = now, used
 	if mean < cfg.Lower {
+		s.oneAt = now
 		return lowerToOne
 	}
 	return keep

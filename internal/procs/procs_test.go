@@ -116,8 +116,15 @@ func TestControllerFollowsLoad(t *testing.T) {
 	w.Store(&waits{all: 1000, long: 100})
 	tick(0.1)
 	expect(false)
+	// The stall doubled the hold: four calm seconds, not two.
 	w.Store(&waits{all: 2000, long: 100})
-	tick(0.1)
+	for range 3 {
+		tick(0.1)
+	}
+	// The third tick received means the second was handled.
+	if len(changes) != 0 {
+		t.Fatal("lowered again within the doubled hold")
+	}
 	tick(0.1)
 	expect(true)
 	c.Stop()
@@ -152,6 +159,69 @@ func TestObserveStalls(t *testing.T) {
 				t.Fatalf("%v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// A stall on one P doubles the hold before the next lowering; CPU alone
+// does not.
+func TestStallsBackOff(t *testing.T) {
+	cfg := Config{Interval: time.Second, Hold: 2 * time.Second}.withDefaults()
+	var s state
+	now := time.Unix(1000, 0)
+	var used time.Duration
+	var w waits
+	one := false
+	step := func(cores float64, long uint64) change {
+		now = now.Add(time.Second)
+		used += time.Duration(cores * float64(time.Second))
+		w.all += 100
+		w.long += long
+		return s.observe(cfg, now, used, w, one)
+	}
+	// lowered counts the calm seconds on the default before it lowers.
+	lowered := func() int {
+		t.Helper()
+		for i := 1; i <= 1000; i++ {
+			if step(0.1, 0) == lowerToOne {
+				one = true
+				return i
+			}
+		}
+		t.Fatal("never lowered")
+		return 0
+	}
+	raise := func(cores float64, long uint64) {
+		t.Helper()
+		if got := step(cores, long); got != raiseToDefault {
+			t.Fatalf("%v on one P at %.2f cores with %d long waits, want a raise", got, cores, long)
+		}
+		one = false
+	}
+	s.observe(cfg, now, used, w, false)
+	if n := lowered(); n != 2 {
+		t.Fatalf("first lowering after %d s, want the hold's 2", n)
+	}
+	raise(0.1, 50) // a stall
+	if n := lowered(); n != 4 {
+		t.Fatalf("after a stall: lowered after %d s, want twice the hold", n)
+	}
+	raise(0.1, 50)
+	if n := lowered(); n != 8 {
+		t.Fatalf("after two stalls: lowered after %d s, want four holds", n)
+	}
+	raise(0.9, 0) // busy, not stalled: the backoff stays
+	if n := lowered(); n != 8 {
+		t.Fatalf("after a busy raise: lowered after %d s, want four holds still", n)
+	}
+	// One P held for the longest backoff's hold: the backoff is forgiven.
+	for range maxBackoff * 2 {
+		if got := step(0.1, 0); got != keep {
+			t.Fatalf("%v while calm on one P", got)
+		}
+	}
+	raise(0.9, 0)
+	if n := lowered(); n != 2 {
+		t.Fatalf("after a long calm on one P: lowered after %d s, want the hold's 2", n)
 	}
 }
 
