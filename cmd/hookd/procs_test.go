@@ -2,17 +2,22 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // TestIdleProcessRunsOnOneP: the hookd binary, left idle, gives itself one
-// P (internal/procs), which its /metrics shows.
+// P (internal/procs), which its /metrics shows, and takes the runtime's
+// default back when publishers keep it busy.
 func TestIdleProcessRunsOnOneP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hookd")
@@ -43,6 +48,36 @@ func TestIdleProcessRunsOnOneP(t *testing.T) {
 	for deadline := time.Now().Add(30 * time.Second); procs() != "1"; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("go_sched_gomaxprocs_threads = %q after 30 s idle, want 1", procs())
+		}
+	}
+
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer rcv.Close()
+	c := &client{t: t, base: p.url, key: "adm"}
+	c.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	c.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+	c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "fast", "url": rcv.URL, "events": []string{"*"}})
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	defer func() { stop.Store(true); wg.Wait() }()
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				req, _ := http.NewRequest("POST", p.url+"/v1/tenants/acme/events", strings.NewReader(`{"type":"a.b","data":{}}`))
+				req.Header.Set("Authorization", "Bearer adm")
+				req.Header.Set("Content-Type", "application/json")
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}
+		}()
+	}
+	for deadline := time.Now().Add(20 * time.Second); procs() == "1"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("still one P after 20 s of 32 publishers in a closed loop")
 		}
 	}
 }
