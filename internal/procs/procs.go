@@ -228,7 +228,7 @@ type state struct {
 	// over the last interval.
 	stalled float64
 	// backoff multiplies Hold before the next lowering: doubled by each
-	// stall on one P, back to 1 after one P has held for the longest
+	// stall on one P with CPU under Raise, back to 1 after one P has held for the longest
 	// backoff's Hold. A process whose one P stalls at a use under Lower
 	// (a slow disk's fsyncs, say) so tries it less and less often.
 	backoff int
@@ -262,9 +262,12 @@ func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, 
 	s.at, s.used, s.waits = now, used, w
 	s.backoff = max(s.backoff, 1)
 	if one {
-		stalled := s.stalled >= cfg.Stalled
-		if s.last >= cfg.Raise || stalled {
-			if stalled {
+		busy, stalled := s.last >= cfg.Raise, s.stalled >= cfg.Stalled
+		if busy || stalled {
+			if !busy {
+				// Stalled with CPU to spare: one P does not fit this
+				// process's work (a burst is busy too, and needs no
+				// backoff: a busy process does not lower again soon).
 				s.backoff = min(2*s.backoff, maxBackoff)
 			}
 			s.winAt, s.winCPU = now, used

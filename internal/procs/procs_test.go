@@ -162,8 +162,8 @@ func TestObserveStalls(t *testing.T) {
 	}
 }
 
-// A stall on one P doubles the hold before the next lowering; CPU alone
-// does not.
+// A stall on one P with CPU to spare doubles the hold before the next
+// lowering; a busy raise, stalled or not, does not.
 func TestStallsBackOff(t *testing.T) {
 	cfg := Config{Interval: time.Second, Hold: 2 * time.Second}.withDefaults()
 	var s state
@@ -212,6 +212,10 @@ func TestStallsBackOff(t *testing.T) {
 	raise(0.9, 0) // busy, not stalled: the backoff stays
 	if n := lowered(); n != 8 {
 		t.Fatalf("after a busy raise: lowered after %d s, want four holds still", n)
+	}
+	raise(0.9, 50) // busy and stalled, as in a burst: the backoff stays
+	if n := lowered(); n != 8 {
+		t.Fatalf("after a busy, stalled raise: lowered after %d s, want four holds still", n)
 	}
 	// One P held for the longest backoff's hold: the backoff is forgiven.
 	for range maxBackoff * 2 {
