@@ -38,10 +38,11 @@ type Config struct {
 	Interval time.Duration
 	// Raise is the CPU use, in cores over one Interval, at or above which
 	// one P gives way to the runtime's default. On one P hookd kept up with
-	// 800 events a second at 0.85 of a core here, but a closed loop of
-	// publishers starved its deliveries at ~1,000 a second while it used
-	// 0.55 (the P waits in the store's fsyncs), so the default comes back
-	// well before: 0.45 of a core was ~400 events a second. Default 0.45.
+	// 700 events a second here, but with a p99 of 286 ms, at 0.64 of a
+	// core; it fell behind at 900 using no more, and a closed loop of
+	// publishers starved its deliveries at ~1,000 a second using 0.55 (the
+	// P waits in the store's fsyncs). So the default comes back well
+	// before: 0.45 of a core was ~400 events a second. Default 0.45.
 	Raise float64
 	// Lower is the mean CPU use, in cores over Hold, under which the
 	// process is given one P. It must be under Raise: the same work costs
@@ -228,12 +229,17 @@ type state struct {
 	// over the last interval.
 	stalled float64
 	// backoff multiplies Hold before the next lowering: doubled by each
-	// stall on one P with CPU under Raise, back to 1 after one P has held for the longest
+	// stall on one P after which the default's first interval still uses
+	// under Raise, back to 1 after one P has held for the longest
 	// backoff's Hold. A process whose one P stalls at a use under Lower
 	// (a slow disk's fsyncs, say) so tries it less and less often.
 	backoff int
-	oneAt   time.Time // when one P was set
-	begun   bool
+	// stallRaised: the last raise was a stall's with CPU under Raise; the
+	// next interval tells a stall with CPU to spare (a slow disk's: the use
+	// stays low) from a burst's first moments (it climbs).
+	stallRaised bool
+	oneAt       time.Time // when one P was set
+	begun       bool
 }
 
 // maxBackoff caps the backoff: at the default Hold, one try in 5m20s.
@@ -264,12 +270,7 @@ func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, 
 	if one {
 		busy, stalled := s.last >= cfg.Raise, s.stalled >= cfg.Stalled
 		if busy || stalled {
-			if !busy {
-				// Stalled with CPU to spare: one P does not fit this
-				// process's work (a burst is busy too, and needs no
-				// backoff: a busy process does not lower again soon).
-				s.backoff = min(2*s.backoff, maxBackoff)
-			}
+			s.stallRaised = !busy
 			s.winAt, s.winCPU = now, used
 			return raiseToDefault
 		}
@@ -277,6 +278,15 @@ func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, 
 			s.backoff = 1
 		}
 		return keep
+	}
+	if s.stallRaised {
+		s.stallRaised = false
+		if s.last < cfg.Raise {
+			// Still little use with the default's Ps: one P does not fit
+			// this process's work. (A burst needs no backoff: a busy
+			// process does not lower again soon.)
+			s.backoff = min(2*s.backoff, maxBackoff)
+		}
 	}
 	if now.Sub(s.winAt) < time.Duration(s.backoff)*cfg.Hold {
 		return keep

@@ -162,8 +162,9 @@ func TestObserveStalls(t *testing.T) {
 	}
 }
 
-// A stall on one P with CPU to spare doubles the hold before the next
-// lowering; a busy raise, stalled or not, does not.
+// A stall on one P with CPU to spare (still little use after the raise)
+// doubles the hold before the next lowering; a busy raise, stalled or not,
+// does not, nor a stall that turns out to be a burst's start.
 func TestStallsBackOff(t *testing.T) {
 	cfg := Config{Interval: time.Second, Hold: 2 * time.Second}.withDefaults()
 	var s state
@@ -201,7 +202,7 @@ func TestStallsBackOff(t *testing.T) {
 	if n := lowered(); n != 2 {
 		t.Fatalf("first lowering after %d s, want the hold's 2", n)
 	}
-	raise(0.1, 50) // a stall
+	raise(0.1, 50) // a stall, and the use stays low after it
 	if n := lowered(); n != 4 {
 		t.Fatalf("after a stall: lowered after %d s, want twice the hold", n)
 	}
@@ -216,6 +217,15 @@ func TestStallsBackOff(t *testing.T) {
 	raise(0.9, 50) // busy and stalled, as in a burst: the backoff stays
 	if n := lowered(); n != 8 {
 		t.Fatalf("after a busy, stalled raise: lowered after %d s, want four holds still", n)
+	}
+	// A burst that began late in an interval: stalled with little use at
+	// first, busy in the next. No backoff.
+	raise(0.3, 50)
+	if got := step(0.9, 0); got != keep {
+		t.Fatalf("%v in the burst", got)
+	}
+	if n := lowered(); n != 7 {
+		t.Fatalf("after a burst's stalled start: lowered after %d s (plus the busy one), want four holds still", n)
 	}
 	// One P held for the longest backoff's hold: the backoff is forgiven.
 	for range maxBackoff * 2 {
