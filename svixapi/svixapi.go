@@ -420,24 +420,31 @@ type endpointIn struct {
 	UID          string            `json:"uid"`
 }
 
+// endpointFields are the fields Svix shows of an endpoint wherever it
+// shows one (EndpointOut adds metadata, MessageEndpointOut a delivery's
+// status).
+type endpointFields struct {
+	ID          string    `json:"id"`
+	UID         string    `json:"uid,omitempty"`
+	URL         string    `json:"url"`
+	Description string    `json:"description"`
+	FilterTypes []string  `json:"filterTypes,omitempty"`
+	Channels    []string  `json:"channels,omitempty"`
+	Disabled    bool      `json:"disabled"`
+	RateLimit   *int      `json:"rateLimit,omitempty"`
+	Version     int       `json:"version"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
 type endpointOut struct {
-	ID          string            `json:"id"`
-	UID         string            `json:"uid,omitempty"`
-	URL         string            `json:"url"`
-	Description string            `json:"description"`
-	FilterTypes []string          `json:"filterTypes,omitempty"`
-	Channels    []string          `json:"channels,omitempty"`
-	Disabled    bool              `json:"disabled"`
-	RateLimit   *int              `json:"rateLimit,omitempty"`
-	Metadata    map[string]string `json:"metadata"`
-	Version     int               `json:"version"`
-	CreatedAt   time.Time         `json:"createdAt"`
-	UpdatedAt   time.Time         `json:"updatedAt"`
+	endpointFields
+	Metadata map[string]string `json:"metadata"`
 }
 
 func toEndpoint(wh *hookd.Webhook) endpointOut {
-	out := endpointOut{ID: wh.ID, UID: wh.UID, URL: wh.URL, Description: wh.Description, Channels: wh.Channels, Disabled: !wh.Enabled,
-		Metadata: wh.Metadata, Version: 1, CreatedAt: wh.CreatedAt, UpdatedAt: wh.UpdatedAt}
+	out := endpointOut{endpointFields: endpointFields{ID: wh.ID, UID: wh.UID, URL: wh.URL, Description: wh.Description, Channels: wh.Channels,
+		Disabled: !wh.Enabled, Version: 1, CreatedAt: wh.CreatedAt, UpdatedAt: wh.UpdatedAt}, Metadata: wh.Metadata}
 	if len(wh.Events) != 1 || wh.Events[0] != hookd.AllEvents {
 		out.FilterTypes = wh.Events
 	}
@@ -1121,17 +1128,7 @@ func nextAttempt(d *hookd.Delivery) *time.Time {
 // was sent to, with that delivery's status. Only its fields: Svix's SDKs
 // refuse unknown ones here.
 type messageEndpointOut struct {
-	ID          string     `json:"id"`
-	UID         string     `json:"uid,omitempty"`
-	URL         string     `json:"url"`
-	Description string     `json:"description"`
-	FilterTypes []string   `json:"filterTypes,omitempty"`
-	Channels    []string   `json:"channels,omitempty"`
-	Disabled    bool       `json:"disabled"`
-	RateLimit   *int       `json:"rateLimit,omitempty"`
-	Version     int        `json:"version"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	endpointFields
 	Status      int        `json:"status"`
 	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 }
@@ -1171,10 +1168,7 @@ func (s *Server) attemptedDestinations(w http.ResponseWriter, r *http.Request) e
 		if err != nil {
 			return err
 		}
-		e := toEndpoint(wh)
-		out = append(out, messageEndpointOut{ID: e.ID, UID: e.UID, URL: e.URL, Description: e.Description, FilterTypes: e.FilterTypes,
-			Channels: e.Channels, Disabled: e.Disabled, RateLimit: e.RateLimit, Version: e.Version, CreatedAt: e.CreatedAt,
-			UpdatedAt: e.UpdatedAt, Status: messageStatus(d.Status), NextAttempt: nextAttempt(d)})
+		out = append(out, messageEndpointOut{endpointFields: toEndpoint(wh).endpointFields, Status: messageStatus(d.Status), NextAttempt: nextAttempt(d)})
 	}
 	writeJSON(w, http.StatusOK, newList(out, p, to-from, len(ds)))
 	return nil
@@ -1207,14 +1201,9 @@ func (s *Server) messageEndpointAttempts(w http.ResponseWriter, r *http.Request)
 // endpoint, with that delivery's status. Only its fields (see
 // messageEndpointOut).
 type endpointMessageOut struct {
-	ID          string          `json:"id"`
-	EventID     *string         `json:"eventId,omitempty"`
-	EventType   string          `json:"eventType"`
-	Payload     json.RawMessage `json:"payload"`
-	Channels    []string        `json:"channels,omitempty"`
-	Timestamp   time.Time       `json:"timestamp"`
-	Status      int             `json:"status"`
-	NextAttempt *time.Time      `json:"nextAttempt,omitempty"`
+	messageOut
+	Status      int        `json:"status"`
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 }
 
 // attemptedMessages lists the messages sent to an endpoint, newest first,
@@ -1254,9 +1243,7 @@ func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error
 			!f.after.IsZero() && ev.Timestamp.Before(f.after) || !f.before.IsZero() && ev.Timestamp.After(f.before) {
 			continue
 		}
-		m := toMessage(ev, f.withContent)
-		out = append(out, endpointMessageOut{ID: m.ID, EventID: m.EventID, EventType: m.EventType, Payload: m.Payload,
-			Channels: m.Channels, Timestamp: m.Timestamp, Status: status, NextAttempt: nextAttempt(d)})
+		out = append(out, endpointMessageOut{messageOut: toMessage(ev, f.withContent), Status: status, NextAttempt: nextAttempt(d)})
 	}
 	writeJSON(w, http.StatusOK, newList(out, p, len(ds), ep.total))
 	return nil

@@ -223,11 +223,7 @@ type state struct {
 	used   time.Duration // the process's CPU time at it
 	winAt  time.Time     // where the window being averaged for Hold began
 	winCPU time.Duration
-	waits  waits   // at the previous sample
-	last   float64 // cores over the last interval
-	// stalled is the share of goroutines that waited StallWait to run
-	// over the last interval.
-	stalled float64
+	waits  waits // at the previous sample
 	// backoff multiplies Hold before the next lowering: doubled by each
 	// stall on one P after which the default's first interval still uses
 	// under Raise, back to 1 after one P has held for the longest
@@ -239,7 +235,6 @@ type state struct {
 	// stays low) from a burst's first moments (it climbs).
 	stallRaised bool
 	oneAt       time.Time // when one P was set
-	begun       bool
 }
 
 // maxBackoff caps the backoff: at the default Hold, one try in 5m20s.
@@ -253,22 +248,22 @@ const maxBackoff = 64
 // backoff) is under Lower (a mean, not every interval: hookd's use at a
 // steady rate wanders ±20 % between intervals).
 func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, one bool) change {
-	if !s.begun || !now.After(s.at) {
-		s.at, s.used, s.waits, s.begun = now, used, w, true
+	if s.at.IsZero() || !now.After(s.at) {
+		s.at, s.used, s.waits = now, used, w
 		s.winAt, s.winCPU = now, used
+		s.backoff = max(s.backoff, 1)
 		return keep
 	}
-	s.last = float64(used-s.used) / float64(now.Sub(s.at))
-	s.stalled = 0
+	cores := float64(used-s.used) / float64(now.Sub(s.at))
 	// The runtime times one wake-up in eight: an idle interval holds a
 	// handful, where one slow wait (a GC worker's) would read as a stall.
+	stalled := false
 	if n := w.all - s.waits.all; n >= minWaits {
-		s.stalled = float64(w.long-s.waits.long) / float64(n)
+		stalled = float64(w.long-s.waits.long)/float64(n) >= cfg.Stalled
 	}
 	s.at, s.used, s.waits = now, used, w
-	s.backoff = max(s.backoff, 1)
 	if one {
-		busy, stalled := s.last >= cfg.Raise, s.stalled >= cfg.Stalled
+		busy := cores >= cfg.Raise
 		if busy || stalled {
 			s.stallRaised = !busy
 			s.winAt, s.winCPU = now, used
@@ -281,7 +276,7 @@ func (s *state) observe(cfg Config, now time.Time, used time.Duration, w waits, 
 	}
 	if s.stallRaised {
 		s.stallRaised = false
-		if s.last < cfg.Raise {
+		if cores < cfg.Raise {
 			// Still little use with the default's Ps: one P does not fit
 			// this process's work. (A burst needs no backoff: a busy
 			// process does not lower again soon.)
