@@ -43,8 +43,14 @@ type Tenancy interface {
 	GetTenant(ctx context.Context, id string) (*Tenant, error)
 	ListTenants(ctx context.Context, p Page) ([]*Tenant, int, error)
 	UpdateTenant(ctx context.Context, t *Tenant) error
-	// DeleteTenant deletes the tenant and everything under it.
+	// DeleteTenant deletes the tenant and everything under it, in one
+	// transaction; the service first deletes the bulk of it in steps
+	// (DeleteDeliveries, DeleteEvents), so that this one is short.
 	DeleteTenant(ctx context.Context, id string) error
+	// DeleteEvents deletes up to p.Limit of the tenant's events, with
+	// anything left under them, in one transaction, and says how many
+	// went: a step of a long delete, cheap once the deliveries are gone.
+	DeleteEvents(ctx context.Context, p DeleteEventsParams) (int, error)
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	ListAPIKeys(ctx context.Context, tenantID string) ([]*APIKey, error)
@@ -69,8 +75,14 @@ type Catalog interface {
 	// the webhook before it). When w is disabled, its waiting deliveries
 	// end FAILED in the same transaction, and ended says how many.
 	UpdateWebhook(ctx context.Context, w *Webhook, read time.Time) (ended int, err error)
-	// DeleteWebhook deletes the webhook and all its delivery history.
+	// DeleteWebhook deletes the webhook and all its delivery history, in
+	// one transaction; the service first deletes the bulk of the history
+	// in steps (DeleteDeliveries), so that this one is short.
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
+	// DeleteDeliveries deletes up to p.Limit deliveries of the tenant (of
+	// one webhook when p.WebhookID is set), with their attempts, in one
+	// transaction, and says how many went: a step of a long delete.
+	DeleteDeliveries(ctx context.Context, p DeleteDeliveriesParams) (int, error)
 	// WebhookIDByUID returns the id of the tenant's webhook with uid, or
 	// ErrNotFound.
 	WebhookIDByUID(ctx context.Context, tenantID, uid string) (string, error)
@@ -222,6 +234,20 @@ type Reclaimer interface {
 	// ReclaimSpace returns up to pages free pages to the file system and
 	// says how many it returned; 0 when none is left.
 	ReclaimSpace(ctx context.Context, pages int) (int, error)
+}
+
+// DeleteEventsParams are one step of deleting a tenant's events.
+type DeleteEventsParams struct {
+	TenantID string
+	Limit    int
+}
+
+// DeleteDeliveriesParams are one step of deleting a tenant's deliveries,
+// or one webhook's when WebhookID is set.
+type DeleteDeliveriesParams struct {
+	TenantID  string
+	WebhookID string
+	Limit     int
 }
 
 // PruneParams are one batch of PruneEvents.

@@ -217,3 +217,9 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 	})
 	return canceled, sending, err
 }
+
+func (s *Store) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (int, error) {
+	query, args := sqlrow.DeleteDeliveriesSQL(dollar, p)
+	tag, err := s.pool.Exec(ctx, query, args...)
+	return int(tag.RowsAffected()), wrap("delete deliveries", err)
+}

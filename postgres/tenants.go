@@ -98,3 +98,8 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error 
 	return s.execOne(ctx, "update event type", `UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4, examples = $6 WHERE name = $5`,
 		et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), et.Name, sqlrow.ExamplesText(et.Examples))
 }
+
+func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (int, error) {
+	tag, err := s.pool.Exec(ctx, sqlrow.DeleteEventsSQL(dollar), p.TenantID, p.Limit)
+	return int(tag.RowsAffected()), wrap("delete events", err)
+}

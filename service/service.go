@@ -60,6 +60,13 @@ type Config struct {
 	// made through this service are seen at once. Default 1s; negative
 	// disables the cache.
 	CacheTTL time.Duration
+	// DeleteStep is how many deliveries, then events, one transaction of
+	// deleting a tenant or a webhook deletes before the last one removes
+	// what is left: a long history goes in steps of a few milliseconds
+	// each, between which everyone else's writes go on (on SQLite, one
+	// transaction for all of it held the only writer for seconds).
+	// Default 200.
+	DeleteStep int
 }
 
 // Service is hookd's use-cases over one store.
@@ -88,6 +95,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = time.Second
+	}
+	if cfg.DeleteStep <= 0 {
+		cfg.DeleteStep = 200
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = hookd.NopObserver{}

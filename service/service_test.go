@@ -23,7 +23,7 @@ import (
 var onPostgres = map[string]func(*testing.T){
 	"CreateWebhook": TestCreateWebhook, "UpdateWebhook": TestUpdateWebhook, "EnableRotateDelete": TestEnableRotateDelete,
 	"Publish": TestPublish, "Retry": TestRetry, "TestSend": TestTestSend, "TenantsAndKeys": TestTenantsAndKeys,
-	"EventTypes": TestEventTypes, "PortalSession": TestPortalSession, "Cancel": TestCancel,
+	"EventTypes": TestEventTypes, "PortalSession": TestPortalSession, "Cancel": TestCancel, "DeleteInSteps": TestDeleteInSteps,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -494,4 +494,69 @@ func TestLogsRefusalsAndDisables(t *testing.T) {
 		r[0]["reason"] != hookd.DisabledManual || r[0]["actor"] != "key" || r[0]["actorId"] != "key_test" {
 		t.Fatalf("the disable's log: %v\n%s", r, buf.String())
 	}
+}
+
+// stepCounter counts a long delete's steps and can end its caller's
+// context after the first.
+type stepCounter struct {
+	hookd.Store
+	deliveries, events int
+	cancel             context.CancelFunc
+}
+
+func (c *stepCounter) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (int, error) {
+	c.deliveries++
+	if c.cancel != nil {
+		c.cancel()
+	}
+	return c.Store.DeleteDeliveries(ctx, p)
+}
+
+func (c *stepCounter) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (int, error) {
+	c.events++
+	return c.Store.DeleteEvents(ctx, p)
+}
+
+// A webhook's or a tenant's history goes in steps of Config.DeleteStep
+// (each its own transaction), then the rest with the webhook or tenant,
+// even when the caller goes away half way.
+func TestDeleteInSteps(t *testing.T) {
+	var c *stepCounter
+	f := newFixture(t, func(cfg *service.Config) {
+		c = &stepCounter{Store: cfg.Store}
+		cfg.Store, cfg.DeleteStep = c, 2
+	})
+	a, b := f.webhook(), f.webhook()
+	var evs []string
+	for range 5 {
+		res, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil)
+		must(t, err)
+		evs = append(evs, res.Event.ID)
+	}
+	must(t, f.svc.DeleteWebhook(f.ctx, "acme", a.ID))
+	if c.deliveries != 3 {
+		t.Fatalf("a's 5 deliveries went in %d steps, want 3 (2, 2, 1)", c.deliveries)
+	}
+	for _, id := range evs {
+		ds, err := f.store.ListEventDeliveries(context.Background(), "acme", id)
+		must(t, err)
+		if len(ds) != 1 || ds[0].WebhookID != b.ID {
+			t.Fatalf("deliveries left of %s: %+v", id, ds)
+		}
+	}
+	if got := f.actions()[0]; got != "webhook.deleted" {
+		t.Fatalf("last audit entry %s", got)
+	}
+
+	ctx, cancel := context.WithCancel(f.ctx)
+	c.deliveries, c.cancel = 0, cancel
+	must(t, f.svc.DeleteTenant(ctx, "acme"))
+	if c.deliveries != 3 || c.events != 3 {
+		t.Fatalf("steps: %d of deliveries, %d of events; want 3 and 3", c.deliveries, c.events)
+	}
+	_, err := f.svc.Tenant(f.ctx, "acme")
+	wantErr(t, err, hookd.ErrNotFound)
+	_, err = f.store.GetEvent(context.Background(), "acme", evs[0])
+	wantErr(t, err, hookd.ErrNotFound)
+	wantErr(t, f.svc.DeleteTenant(f.ctx, "acme"), hookd.ErrNotFound)
 }

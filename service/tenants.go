@@ -55,9 +55,24 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, change func(t *ho
 }
 
 // DeleteTenant deletes a tenant and everything under it (its audit log
-// too: there is no tenant left to read it).
+// too: there is no tenant left to read it): its deliveries and events in
+// steps (see Config.DeleteStep), then the tenant with what remains. The
+// tenant answers until the last step; a delete cut short by a crash has
+// removed only history, and deleting again finishes it.
 func (s *Service) DeleteTenant(ctx context.Context, id string) error {
-	err := s.store.DeleteTenant(ctx, id)
+	// A caller that goes away does not leave the delete half done.
+	ctx = context.WithoutCancel(ctx)
+	err := s.deleteInSteps(func(limit int) (int, error) {
+		return s.store.DeleteDeliveries(ctx, hookd.DeleteDeliveriesParams{TenantID: id, Limit: limit})
+	})
+	if err == nil {
+		err = s.deleteInSteps(func(limit int) (int, error) {
+			return s.store.DeleteEvents(ctx, hookd.DeleteEventsParams{TenantID: id, Limit: limit})
+		})
+	}
+	if err == nil {
+		err = s.store.DeleteTenant(ctx, id)
+	}
 	s.tenants.invalidate(id)
 	s.hooks.invalidate(id)
 	return tenantNotFound(err, id)
@@ -186,4 +201,16 @@ func joinProblems(problems *hookd.ValidationError, field, msg string) *hookd.Val
 	}
 	problems.Add(field, "%s", msg)
 	return problems
+}
+
+// deleteInSteps calls step with Config.DeleteStep until a step deletes
+// fewer: what is published meanwhile goes with the delete's last
+// transaction.
+func (s *Service) deleteInSteps(step func(limit int) (int, error)) error {
+	for {
+		n, err := step(s.cfg.DeleteStep)
+		if err != nil || n < s.cfg.DeleteStep {
+			return err
+		}
+	}
 }

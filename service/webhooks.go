@@ -175,10 +175,19 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, secret 
 	return next, err
 }
 
-// DeleteWebhook deletes a webhook and all its delivery history.
+// DeleteWebhook deletes a webhook and all its delivery history: the
+// deliveries in steps (see Config.DeleteStep), then the webhook with what
+// remains, and the audit entry, in one transaction. Sends go on until
+// then.
 func (s *Service) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 	wh, err := s.Webhook(ctx, tenantID, id)
 	if err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx) // as DeleteTenant
+	if err := s.deleteInSteps(func(limit int) (int, error) {
+		return s.store.DeleteDeliveries(ctx, hookd.DeleteDeliveriesParams{TenantID: tenantID, WebhookID: id, Limit: limit})
+	}); err != nil {
 		return err
 	}
 	ctx, e := s.audited(ctx, tenantID)

@@ -287,3 +287,17 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 	})
 	return canceled, sending, err
 }
+
+func (s *Store) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (int, error) {
+	var n int
+	err := s.writeRelaxed(ctx, func(tx *sql.Tx) error {
+		query, args := sqlrow.DeleteDeliveriesSQL(func(int) string { return "?" }, p)
+		var err error
+		n, err = execCount(tx, query, args...)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete deliveries: %w", err)
+	}
+	return n, nil
+}

@@ -226,3 +226,42 @@ func TestDeliveryPathOpensNoEphemeralTable(t *testing.T) {
 		}
 	}
 }
+
+// Every reference leads an index of its table (a partial one does not
+// count): a deleted parent row looks up its children by it, and without
+// one a tenant's or a key's delete scanned the whole child table.
+func TestReferencesIndexed(t *testing.T) {
+	s := openPlan(t)
+	rows, err := s.wdb.Query(`SELECT m.name, f."from", f.seq FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ref struct{ table, column string }
+	var refs []ref
+	for rows.Next() {
+		var r ref
+		var seq int
+		if err := rows.Scan(&r.table, &r.column, &seq); err != nil {
+			t.Fatal(err)
+		}
+		if seq > 0 {
+			t.Fatalf("%s: a reference of several columns; check them all here", r.table)
+		}
+		refs = append(refs, r)
+	}
+	rows.Close()
+	if len(refs) < 16 {
+		t.Fatalf("found %d references; the query no longer finds them", len(refs))
+	}
+	for _, r := range refs {
+		var n int
+		err := s.wdb.QueryRow(`SELECT count(*) FROM pragma_index_list(?) l, pragma_index_info(l.name) i
+			WHERE l.partial = 0 AND i.seqno = 0 AND i.name = ?`, r.table, r.column).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("%s(%s) references another table and leads no index", r.table, r.column)
+		}
+	}
+}

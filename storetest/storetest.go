@@ -33,20 +33,22 @@ func Run(t *testing.T, newStore NewStore) {
 		})
 	}
 	tests := map[string]func(*testing.T, hookd.Store){
-		"AdminKey":             testAdminKey,
-		"Tenants":              testTenants,
-		"APIKeys":              testAPIKeys,
-		"EventTypes":           testEventTypes,
-		"Webhooks":             testWebhooks,
-		"WebhookListPaging":    testWebhookListPaging,
-		"Publish":              testPublish,
-		"PublishIdempotent":    testPublishIdempotent,
-		"PublishConcurrent":    testPublishConcurrent,
-		"ListEventsCursor":     testListEventsCursor,
-		"DisableFailsWaiting":  testDisableFailsWaiting,
-		"DeleteTenantCascades": testDeleteTenantCascades,
-		"PublishManyWebhooks":  testPublishManyWebhooks,
-		"ConsoleSessions":      testConsoleSessions,
+		"AdminKey":              testAdminKey,
+		"Tenants":               testTenants,
+		"APIKeys":               testAPIKeys,
+		"EventTypes":            testEventTypes,
+		"Webhooks":              testWebhooks,
+		"WebhookListPaging":     testWebhookListPaging,
+		"Publish":               testPublish,
+		"PublishIdempotent":     testPublishIdempotent,
+		"PublishConcurrent":     testPublishConcurrent,
+		"ListEventsCursor":      testListEventsCursor,
+		"DisableFailsWaiting":   testDisableFailsWaiting,
+		"DeleteTenantCascades":  testDeleteTenantCascades,
+		"DeleteDeliveriesSteps": testDeleteDeliveriesSteps,
+		"DeleteEventsSteps":     testDeleteEventsSteps,
+		"PublishManyWebhooks":   testPublishManyWebhooks,
+		"ConsoleSessions":       testConsoleSessions,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -509,6 +511,100 @@ func testDeleteTenantCascades(t *testing.T, s hookd.Store) {
 	if len(ds) != 0 {
 		t.Fatalf("deliveries survived tenant deletion: %d", len(ds))
 	}
+}
+
+// steps calls step until it returns 0 and lists what each call deleted.
+func steps(t *testing.T, step func() (int, error)) []int {
+	t.Helper()
+	var got []int
+	for len(got) < 10 {
+		n, err := step()
+		must(t, err)
+		got = append(got, n)
+		if n == 0 {
+			break
+		}
+	}
+	return got
+}
+
+// deliveriesOf is how many deliveries each of the tenant's events has.
+func deliveriesOf(t *testing.T, s hookd.Store, tenantID string, events ...string) []int {
+	t.Helper()
+	var got []int
+	for _, id := range events {
+		ds, err := s.ListEventDeliveries(ctx(), tenantID, id)
+		must(t, err)
+		got = append(got, len(ds))
+	}
+	return got
+}
+
+func testDeleteDeliveriesSteps(t *testing.T, s hookd.Store) {
+	setup(t, s, "wh_a", "wh_b")
+	tenant(t, s, "globex")
+	must(t, s.CreateWebhook(ctx(), webhook("globex", "wh_g")))
+	evs := publish(t, s, "e", 5, "wh_a", "wh_b")
+	_, err := s.PublishEvent(ctx(), event("globex", "g1", "a.b"), []string{"wh_g"}, nil)
+	must(t, err)
+	c := claim(t, s, 1, nil).Claims[0] // an attempt goes with its delivery
+	record(t, s, outcome(c, hookd.StatusRetrying, base))
+
+	got := steps(t, func() (int, error) {
+		return s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", WebhookID: "wh_a", Limit: 2})
+	})
+	if fmt.Sprint(got) != "[2 2 1 0]" {
+		t.Fatalf("wh_a's deliveries went %v a step, want [2 2 1 0]", got)
+	}
+	if got := deliveriesOf(t, s, "acme", evs...); fmt.Sprint(got) != "[1 1 1 1 1]" {
+		t.Fatalf("deliveries left an event %v, want wh_b's alone", got)
+	}
+	// Another tenant's webhook of the same id is not touched.
+	got = steps(t, func() (int, error) {
+		return s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", WebhookID: "wh_g", Limit: 2})
+	})
+	if fmt.Sprint(got) != "[0]" {
+		t.Fatalf("deleted %v of another tenant's webhook", got)
+	}
+	got = steps(t, func() (int, error) {
+		return s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", Limit: 4})
+	})
+	if fmt.Sprint(got) != "[4 1 0]" {
+		t.Fatalf("the tenant's deliveries went %v a step, want [4 1 0]", got)
+	}
+	if got := deliveriesOf(t, s, "acme", evs...); fmt.Sprint(got) != "[0 0 0 0 0]" {
+		t.Fatalf("deliveries left %v", got)
+	}
+	if got := deliveriesOf(t, s, "globex", "g1"); fmt.Sprint(got) != "[1]" {
+		t.Fatalf("another tenant's deliveries: %v", got)
+	}
+	if _, err := s.GetEvent(ctx(), "acme", evs[0]); err != nil {
+		t.Fatalf("an event went with its deliveries: %v", err)
+	}
+}
+
+func testDeleteEventsSteps(t *testing.T, s hookd.Store) {
+	setup(t, s, "wh_a")
+	tenant(t, s, "globex")
+	evs := publish(t, s, "e", 5, "wh_a")
+	_, err := s.PublishEvent(ctx(), event("globex", "g1", "a.b"), nil, nil)
+	must(t, err)
+	got := steps(t, func() (int, error) {
+		return s.DeleteEvents(ctx(), hookd.DeleteEventsParams{TenantID: "acme", Limit: 2})
+	})
+	if fmt.Sprint(got) != "[2 2 1 0]" {
+		t.Fatalf("events went %v a step, want [2 2 1 0]", got)
+	}
+	for _, id := range evs {
+		_, err := s.GetEvent(ctx(), "acme", id)
+		wantErr(t, err, hookd.ErrNotFound)
+	}
+	// Deliveries left under an event go with it.
+	if got := deliveriesOf(t, s, "acme", evs...); fmt.Sprint(got) != "[0 0 0 0 0]" {
+		t.Fatalf("deliveries left %v", got)
+	}
+	must(t, errOf(s.GetEvent(ctx(), "globex", "g1")))
+	must(t, errOf(s.GetWebhook(ctx(), "acme", "wh_a")))
 }
 
 func testPublishManyWebhooks(t *testing.T, s hookd.Store) {

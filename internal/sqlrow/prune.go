@@ -174,3 +174,21 @@ func Pruned(res *hookd.PruneResult, deleted []int64) {
 	n := len(deleted)
 	res.Attempts, res.Deliveries, res.Events = int(deleted[n-3]), int(deleted[n-2]), int(deleted[n-1])
 }
+
+// DeleteEventsSQL deletes up to ph(2) of tenant ph(1)'s events (a step of
+// deleting a tenant: their deliveries are deleted first, in steps of their
+// own, so that a step's cascade is small).
+func DeleteEventsSQL(ph func(int) string) string {
+	return `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE tenant_id = ` + ph(1) + ` LIMIT ` + ph(2) + `)`
+}
+
+// DeleteDeliveriesSQL deletes up to p.Limit of a tenant's deliveries, or
+// of one webhook's, and returns the statement with its arguments.
+func DeleteDeliveriesSQL(ph func(int) string, p hookd.DeleteDeliveriesParams) (string, []any) {
+	if p.WebhookID == "" {
+		return `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE tenant_id = ` + ph(1) + ` LIMIT ` + ph(2) + `)`,
+			[]any{p.TenantID, p.Limit}
+	}
+	return `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = ` + ph(1) + ` AND tenant_id = ` + ph(2) + ` LIMIT ` + ph(3) + `)`,
+		[]any{p.WebhookID, p.TenantID, p.Limit}
+}

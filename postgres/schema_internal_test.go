@@ -1,0 +1,58 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// Every reference leads an index of its table (a partial one does not
+// count): a deleted parent row looks up its children by it, and without
+// one a tenant's or a key's delete scanned the whole child table.
+func TestReferencesIndexed(t *testing.T) {
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("hookd_test_refs_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	s, err := Open(ctx, Config{URL: url, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DropSchema(ctx, url, schema)
+	defer s.Close()
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.conrelid::regclass::text, a.attname, cardinality(c.conkey),
+			EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1] AND i.indpred IS NULL)
+		FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+		WHERE c.contype = 'f' AND c.connamespace = $1::regnamespace`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var table, column string
+		var columns int
+		var indexed bool
+		if err := rows.Scan(&table, &column, &columns, &indexed); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if columns > 1 {
+			t.Fatalf("%s: a reference of several columns; check them all here", table)
+		}
+		if !indexed {
+			t.Errorf("%s(%s) references another table and leads no index", table, column)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n < 16 {
+		t.Fatalf("found %d references; the query no longer finds them", n)
+	}
+}
