@@ -86,6 +86,13 @@ type UpdateHealthParams struct {
 	DisableFailingSince time.Time
 }
 
+// FailingWebhooksParams select the webhooks --disable-after is due to
+// disable.
+type FailingWebhooksParams struct {
+	FailingSince time.Time
+	Limit        int
+}
+
 // NoteSuccessesParams are the successes of a record batch on webhooks
 // with no failure after them in the batch: the common case of a healthy
 // endpoint, which changes nothing but its last success.

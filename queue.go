@@ -100,6 +100,12 @@ type QueueTx interface {
 	// FAILED, as when a user disables one), returning those it disabled
 	// and how many deliveries it ended.
 	UpdateHealth(ctx context.Context, p *UpdateHealthParams) (*HealthResult, error)
+	// FailingWebhooks lists up to p.Limit enabled webhooks failing since
+	// p.FailingSince or earlier with a delivery out of attempts in the
+	// streak, by id: those --disable-after disables, found when no attempt
+	// of theirs is being recorded (a dead endpoint with nothing left to
+	// send).
+	FailingWebhooks(ctx context.Context, p *FailingWebhooksParams) ([]string, error)
 	// WriteAudit writes audit entries of changes hookd made itself.
 	WriteAudit(ctx context.Context, entries []*AuditEntry) error
 	// EnabledWebhooks returns a tenant's enabled webhooks, to match an

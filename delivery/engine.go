@@ -120,6 +120,9 @@ type Config struct {
 	// DisableAfter disables a webhook whose every attempt has failed for
 	// this long, with a delivery out of attempts in the streak
 	// (--disable-after); 0 never. A 410 Gone disables at once, always.
+	// The record of an attempt decides it, and the claim loop looks every
+	// tenth of it (at most a minute, at least its poll) for webhooks with
+	// nothing more to send whose time is up.
 	DisableAfter time.Duration
 	// Tracer is where attempt spans go. Default: nowhere (a no-op).
 	Tracer trace.TracerProvider
@@ -215,6 +218,9 @@ type Engine struct {
 	endpoints  map[string]*endpoint
 	hooks      map[string]*cachedHook
 	swept      time.Time
+	// disableChecked is when the claim loop last looked for failing
+	// webhooks to disable (its own: no lock).
+	disableChecked time.Time
 	// reserved is room held for publishes in progress (Reserve), until
 	// their Take; stopped refuses new ones.
 	reserved map[*hookd.Handoff]*reservation
@@ -407,6 +413,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			wait = min(wait, starvedPoll)
 		}
 		e.sweep()
+		e.disableFailing(ctx)
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -633,6 +640,34 @@ func (e *Engine) sweep() {
 		if now.Sub(ch.lastUsed) >= e.cfg.CacheIdle {
 			delete(e.hooks, id)
 		}
+	}
+}
+
+// disableFailing disables, every tenth of DisableAfter (at most a minute),
+// the webhooks out of attempts whose time is up though no attempt of
+// theirs is being recorded: without it a dead endpoint with nothing more
+// to send stayed enabled (and unannounced) until its next event failed.
+func (e *Engine) disableFailing(ctx context.Context) {
+	if e.cfg.DisableAfter <= 0 {
+		return
+	}
+	now := e.clock.Now()
+	if now.Sub(e.disableChecked) < min(e.cfg.DisableAfter/10, time.Minute) {
+		return
+	}
+	e.disableChecked = now
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.StoreTimeout)
+	defer cancel()
+	rec, err := e.policy.DisableFailing(cctx, e.store)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("disable failing webhooks", "err", err)
+		}
+		return
+	}
+	e.observe(rec, nil)
+	if rec.Created > 0 {
+		e.Notify() // the announcements are due now
 	}
 }
 

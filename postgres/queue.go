@@ -594,3 +594,17 @@ func (q *queueTx) AddEvents(ctx context.Context, p *hookd.AddEventsParams) error
 	}
 	return nil
 }
+
+// failingWebhooks is FailingWebhooks' query, on the partial index
+// webhooks_failing (migration 0023).
+const failingWebhooks = `SELECT id FROM webhooks WHERE exhausted AND enabled
+	AND failing_since > 0 AND failing_since <= $1 ORDER BY id LIMIT $2`
+
+func (q *queueTx) FailingWebhooks(ctx context.Context, p *hookd.FailingWebhooksParams) ([]string, error) {
+	rows, err := q.tx.Query(ctx, failingWebhooks, sqlrow.Micros(p.FailingSince), p.Limit)
+	if err != nil {
+		return nil, wrap("failing webhooks", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, wrap("failing webhooks", err)
+}

@@ -288,35 +288,8 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err != nil {
 			return err
 		}
-		ids := make([]string, len(updates))
-		for i, u := range updates {
-			ids[i] = u.WebhookID
-		}
-		before, err := tx.WebhookHealth(ctx, ids)
-		if err != nil {
-			return err
-		}
-		hp := &hookd.UpdateHealthParams{Now: now, Updates: updates}
-		if p.DisableAfter > 0 {
-			hp.DisableFailingSince = now.Add(-p.DisableAfter)
-		}
-		if health, err = tx.UpdateHealth(ctx, hp); err != nil {
-			return err
-		}
-		if created, err = publishOperational(ctx, tx, now, operationalEvents(now, hp.Updates, before, health.Disabled)); err != nil {
-			return err
-		}
-		if len(health.Disabled) == 0 {
-			return nil
-		}
-		entries := make([]*hookd.AuditEntry, len(health.Disabled))
-		for i, d := range health.Disabled {
-			entries[i] = &hookd.AuditEntry{ID: hookd.NewID(hookd.PrefixAudit, now), TenantID: d.TenantID, At: now,
-				Actor: hookd.Actor{Type: hookd.ActorHookd}, Action: hookd.AuditWebhookDisabled,
-				Target:  hookd.AuditTarget{Type: "webhook", ID: d.WebhookID},
-				Changes: map[string]hookd.Change{"enabled": {From: true, To: false}, "disabledReason": {From: nil, To: d.Reason}}}
-		}
-		return tx.WriteAudit(ctx, entries)
+		health, created, err = p.applyHealth(ctx, tx, now, updates)
+		return err
 	})
 	if err == nil {
 		rec.Written = append(rec.Written, written...)
@@ -359,6 +332,91 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		p.record(ctx, q, outcomes[:ho], releases[:hr], rec),
 		p.record(ctx, q, outcomes[ho:], releases[hr:], rec),
 	)
+}
+
+// applyHealth folds updates into their webhooks' health, disables the
+// webhooks the policy says must be, with an audit entry by hookd each, and
+// publishes the operational events of it all, in tx: the one place that
+// decides, for a record and for DisableFailing alike.
+func (p Policy) applyHealth(ctx context.Context, tx hookd.QueueTx, now time.Time, updates []hookd.HealthUpdate) (*hookd.HealthResult, int, error) {
+	ids := make([]string, len(updates))
+	for i, u := range updates {
+		ids[i] = u.WebhookID
+	}
+	before, err := tx.WebhookHealth(ctx, ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	hp := &hookd.UpdateHealthParams{Now: now, Updates: updates}
+	if p.DisableAfter > 0 {
+		hp.DisableFailingSince = now.Add(-p.DisableAfter)
+	}
+	health, err := tx.UpdateHealth(ctx, hp)
+	if err != nil {
+		return nil, 0, err
+	}
+	created, err := publishOperational(ctx, tx, now, operationalEvents(now, hp.Updates, before, health.Disabled))
+	if err != nil || len(health.Disabled) == 0 {
+		return health, created, err
+	}
+	entries := make([]*hookd.AuditEntry, len(health.Disabled))
+	for i, d := range health.Disabled {
+		entries[i] = &hookd.AuditEntry{ID: hookd.NewID(hookd.PrefixAudit, now), TenantID: d.TenantID, At: now,
+			Actor: hookd.Actor{Type: hookd.ActorHookd}, Action: hookd.AuditWebhookDisabled,
+			Target:  hookd.AuditTarget{Type: "webhook", ID: d.WebhookID},
+			Changes: map[string]hookd.Change{"enabled": {From: true, To: false}, "disabledReason": {From: nil, To: d.Reason}}}
+	}
+	return health, created, tx.WriteAudit(ctx, entries)
+}
+
+// failingStep is how many webhooks one DisableFailing transaction
+// disables at most; the next call takes the rest.
+const failingStep = 100
+
+// DisableFailing disables the webhooks the policy's DisableAfter is due
+// to disable though no attempt of theirs is being recorded: failing for
+// that long, a delivery out of attempts, and nothing more sent since (a
+// dead endpoint with nothing left to send stays failing, and the record
+// that would disable it never comes). The same decision as a record's,
+// in one transaction, so that with many replicas one disables each
+// webhook and announces it once. Recorded says what it did in Disabled,
+// FailedWithDisabled and Created.
+func (p Policy) DisableFailing(ctx context.Context, q hookd.Queue) (*Recorded, error) {
+	rec := &Recorded{}
+	if p.DisableAfter <= 0 {
+		return rec, nil
+	}
+	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		ids, err := tx.FailingWebhooks(ctx, &hookd.FailingWebhooksParams{FailingSince: now.Add(-p.DisableAfter), Limit: failingStep})
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		if err := tx.LockWebhooks(ctx, ids); err != nil {
+			return err
+		}
+		// An update with nothing in it changes no health: UpdateHealth
+		// only decides on what it holds, after the lock (a record that
+		// got there first may have disabled it, or a success ended the
+		// streak).
+		updates := make([]hookd.HealthUpdate, len(ids))
+		for i, id := range ids {
+			updates[i] = hookd.HealthUpdate{WebhookID: id}
+		}
+		health, created, err := p.applyHealth(ctx, tx, now, updates)
+		if err != nil {
+			return err
+		}
+		rec.Disabled, rec.FailedWithDisabled, rec.Created = health.Disabled, health.Failed, created
+		return nil
+	})
+	if err != nil {
+		return &Recorded{}, fmt.Errorf("disable failing webhooks: %w", err)
+	}
+	return rec, nil
 }
 
 // healthUpdates is what the written outcomes tell of their webhooks'

@@ -265,3 +265,13 @@ func TestReferencesIndexed(t *testing.T) {
 		}
 	}
 }
+
+// The engine's look for failing webhooks to disable reads the few rows of
+// its partial index, not every webhook.
+func TestFailingWebhooksIndexed(t *testing.T) {
+	s := openPlan(t)
+	plan := strings.Join(explain(t, s, failingWebhooks, int64(1), 100), "\n")
+	if !strings.Contains(plan, "webhooks_failing") {
+		t.Fatalf("plan:\n%s", plan)
+	}
+}

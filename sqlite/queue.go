@@ -584,3 +584,25 @@ func (q *queueTx) AddEvents(_ context.Context, p *hookd.AddEventsParams) error {
 	}
 	return nil
 }
+
+// failingWebhooks is FailingWebhooks' query, on the partial index
+// webhooks_failing (migration 0023): ?1 failing since, ?2 limit.
+const failingWebhooks = `SELECT id FROM webhooks WHERE exhausted = 1 AND enabled = 1
+	AND failing_since > 0 AND failing_since <= ?1 ORDER BY id LIMIT ?2`
+
+func (q *queueTx) FailingWebhooks(_ context.Context, p *hookd.FailingWebhooksParams) ([]string, error) {
+	rows, err := q.s.query(q.tx, failingWebhooks, sqlrow.Micros(p.FailingSince), p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("failing webhooks: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("failing webhooks: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

@@ -16,6 +16,7 @@ func init() {
 		"GoneDisablesAtOnce":            testGoneDisablesAtOnce,
 		"FailingDisabledAfter":          testFailingDisabledAfter,
 		"FailingNotDisabledEarly":       testFailingNotDisabledEarly,
+		"FailingDisabledWithoutTraffic": testFailingDisabledWithoutTraffic,
 		"ReenabledStartsHealthy":        testReenabledStartsHealthy,
 		"DisabledOnceByTwoRecords":      testDisabledOnceByTwoRecords,
 		"QueueDepth":                    testQueueDepth,
@@ -215,6 +216,69 @@ func testFailingNotDisabledEarly(t *testing.T, s hookd.Store, clock *Clock) {
 	must(t, err)
 	if len(rec.Disabled) != 0 {
 		t.Fatalf("disabled with every delivery still retrying: %+v", rec.Disabled)
+	}
+}
+
+// A webhook out of attempts with nothing more to send is disabled when
+// its time is up, though no attempt is recorded then; once, announced and
+// audited as a record's disable; and one still retrying is not.
+func testFailingDisabledWithoutTraffic(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	ops := webhook("acme", "wh_ops")
+	ops.Events = []string{"hookd.webhook.disabled"}
+	must(t, s.CreateWebhook(ctx(), ops))
+	publish(t, s, "e", 2, "wh_a", "wh_b")
+	res := claim(t, s, 10, nil)
+	var outcomes []*hookd.Outcome
+	outOfAttempts := false
+	for _, c := range res.Claims {
+		if c.WebhookID == "wh_a" && !outOfAttempts {
+			outcomes, outOfAttempts = append(outcomes, failed(c, hookd.StatusFailed, 500, clock.Now())), true
+		} else if c.WebhookID == "wh_b" {
+			outcomes = append(outcomes, failed(c, hookd.StatusRetrying, 500, clock.Now()))
+		}
+	}
+	_, err := disableAfter.Record(ctx(), s, outcomes, nil)
+	must(t, err)
+	sweep := func() *queue.Recorded {
+		t.Helper()
+		rec, err := disableAfter.DisableFailing(ctx(), s)
+		must(t, err)
+		return rec
+	}
+	if rec := sweep(); len(rec.Disabled) != 0 {
+		t.Fatalf("disabled at once: %+v", rec.Disabled)
+	}
+	clock.Advance(59 * time.Minute)
+	if rec := sweep(); len(rec.Disabled) != 0 {
+		t.Fatalf("disabled before the hour: %+v", rec.Disabled)
+	}
+	clock.Advance(2 * time.Minute)
+	rec := sweep()
+	if len(rec.Disabled) != 1 || rec.Disabled[0].WebhookID != "wh_a" || rec.Disabled[0].Reason != hookd.DisabledFailing {
+		t.Fatalf("after the hour: %+v", rec.Disabled)
+	}
+	// wh_a's other delivery, still waiting, ends with it.
+	if rec.FailedWithDisabled != 1 || rec.Created != 1 {
+		t.Fatalf("ended %d waiting deliveries, made %d; want 1 and 1 (to wh_ops)", rec.FailedWithDisabled, rec.Created)
+	}
+	w, h := health(t, s, "wh_a")
+	if w.Enabled || w.DisabledReason != hookd.DisabledFailing || h.ConsecutiveFailures != 1 {
+		t.Fatalf("wh_a %+v, %+v", w, h)
+	}
+	if w, _ := health(t, s, "wh_b"); !w.Enabled {
+		t.Fatal("wh_b, every delivery still retrying, was disabled")
+	}
+	if evs := eventsOf(t, s, hookd.EventWebhookDisabled); len(evs) != 1 {
+		t.Fatalf("%d disabled events", len(evs))
+	}
+	log, err := s.ListAudit(ctx(), hookd.AuditQuery{TenantID: "acme", Limit: 10})
+	must(t, err)
+	if len(log) != 1 || log[0].Actor.Type != hookd.ActorHookd || log[0].Changes["disabledReason"].To != hookd.DisabledFailing {
+		t.Fatalf("audit %+v", log)
+	}
+	if rec := sweep(); len(rec.Disabled) != 0 || rec.Created != 0 {
+		t.Fatalf("disabled again: %+v", rec)
 	}
 }
 

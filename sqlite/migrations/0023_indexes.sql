@@ -1,3 +1,8 @@
+-- The webhooks --disable-after may disable though no attempt of theirs is
+-- being recorded (a dead endpoint with nothing left to send): the delivery
+-- engine looks for them every few seconds; few rows are ever in it.
+CREATE INDEX webhooks_failing ON webhooks (failing_since) WHERE exhausted = 1 AND enabled = 1;
+
 -- The last references without an index of their own: deleting a tenant
 -- scanned console_sessions and tasks whole for its rows, and revoking a
 -- key scanned console_sessions. Both tables stay small and are written
