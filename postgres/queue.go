@@ -471,15 +471,16 @@ func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) e
 	return nil
 }
 
-// queueDepth counts due deliveries per due webhook through
-// deliveries_queue (a range per webhook), and finds the oldest as each due
-// webhook's first index entry.
+// queueDepth counts due deliveries per webhook with waiting work through
+// deliveries_queue (a range per webhook), and finds the oldest as each
+// one's first index entry. Every row of due_webhooks, not only those due
+// now: a webhook the claim put off for lack of room (its concurrency, its
+// rate limit) has its due time moved on while its deliveries wait, due.
 const queueDepth = `WITH n AS (SELECT coalesce($1::bigint, ` + dbNow + `) AS now)
 	SELECT coalesce(sum(c.due), 0)::bigint, coalesce(min(c.oldest), 0)::bigint, (SELECT now FROM n)
 	FROM due_webhooks w, n
 	CROSS JOIN LATERAL (SELECT count(*) AS due, min(d.next_attempt_at) AS oldest FROM deliveries d
-		WHERE d.webhook_id = w.webhook_id AND d.status IN ` + sqlrow.WaitingStatuses + ` AND d.next_attempt_at <= n.now) c
-	WHERE w.due_at <= n.now`
+		WHERE d.webhook_id = w.webhook_id AND d.status IN ` + sqlrow.WaitingStatuses + ` AND d.next_attempt_at <= n.now) c`
 
 func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
 	var d hookd.QueueDepth

@@ -482,14 +482,16 @@ func (q *queueTx) WriteAudit(ctx context.Context, entries []*hookd.AuditEntry) e
 	return nil
 }
 
-// queueDepth counts due deliveries per due webhook through
-// deliveries_queue (a range per webhook), and finds the oldest as each due
-// webhook's first index entry.
+// queueDepth counts due deliveries per webhook with waiting work through
+// deliveries_queue (a range per webhook), and finds the oldest as each
+// one's first index entry. Every row of due_webhooks, not only those due
+// now: a webhook the claim put off for lack of room (its concurrency, its
+// rate limit) has its due time moved on while its deliveries wait, due.
 const queueDepth = `SELECT
 	coalesce((SELECT sum((SELECT count(*) FROM deliveries d WHERE d.webhook_id = w.webhook_id AND d.status IN ` + sqlrow.WaitingStatuses + ` AND d.next_attempt_at <= ?1))
-		FROM due_webhooks w WHERE w.due_at <= ?1), 0),
+		FROM due_webhooks w), 0),
 	coalesce((SELECT min((SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.webhook_id AND d.status IN ` + sqlrow.WaitingStatuses + `))
-		FROM due_webhooks w WHERE w.due_at <= ?1), 0)`
+		FROM due_webhooks w), 0)`
 
 func (s *Store) QueueDepth(ctx context.Context) (hookd.QueueDepth, error) {
 	now := sqlrow.Micros(s.clock.Now())
