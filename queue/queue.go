@@ -600,8 +600,13 @@ func publishOperational(ctx context.Context, tx hookd.QueueTx, now time.Time, ev
 		if err != nil {
 			return 0, err
 		}
-		if err := addEvent(o.tenantID, o, data, nil); err != nil {
-			return 0, err
+		// An event about the operator's own webhook is the operator's
+		// copy alone: as the tenant's too, it reached the same webhook
+		// twice, once without saying whose it was.
+		if o.tenantID != hookd.OperatorTenant {
+			if err := addEvent(o.tenantID, o, data, nil); err != nil {
+				return 0, err
+			}
 		}
 		// And a copy for the operator, saying whose it is.
 		meta, _ := json.Marshal(map[string]string{"tenantId": o.tenantID})

@@ -26,6 +26,7 @@ func init() {
 		"CanceledWhileSentNotExhausted": testCanceledWhileSentNotExhausted,
 		"OlderSuccessKeepsStreak":       testOlderSuccessKeepsStreak,
 		"DisableAnnounced":              testDisableAnnounced,
+		"OperatorToldOnceOfItself":      testOperatorToldOnceOfItself,
 		"ExhaustedOncePerStreak":        testExhaustedOncePerStreak,
 		"NoteSuccessesSkipsFailing":     testNoteSuccessesSkipsFailing,
 		"NoteSuccessesKeepsLatest":      testNoteSuccessesKeepsLatest,
@@ -389,6 +390,51 @@ func testDisableAnnounced(t *testing.T, s hookd.Store, clock *Clock) {
 	// It goes out like any delivery: the next claim takes it.
 	if res := claim(t, s, 10, nil); len(res.Claims) != 1 || res.Claims[0].EventType != hookd.EventWebhookDisabled {
 		t.Fatalf("claimed %+v", res.Claims)
+	}
+}
+
+// The operator's webhook is told of every tenant's webhooks, its tenant in
+// the metadata, and once of its own: one event, not a second copy as if
+// it were a tenant's.
+func testOperatorToldOnceOfItself(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	must(t, s.CreateTenant(ctx(), &hookd.Tenant{ID: hookd.OperatorTenant, Name: "operator", CreatedAt: base}))
+	op := webhook(hookd.OperatorTenant, hookd.OperatorWebhook)
+	op.Events = []string{"hookd.*"}
+	must(t, s.CreateWebhook(ctx(), op))
+	publish(t, s, "e", 1, "wh_a")
+	c := claim(t, s, 10, nil).Claims[0]
+	if rec := record(t, s, failed(c, hookd.StatusFailed, 410, clock.Now())); rec.Created != 1 {
+		t.Fatalf("a tenant's disable made %d deliveries, want 1 (the operator's copy)", rec.Created)
+	}
+	told := claim(t, s, 10, nil).Claims
+	if len(told) != 1 || told[0].WebhookID != hookd.OperatorWebhook {
+		t.Fatalf("claimed %+v", told)
+	}
+	// The operator's webhook fails that delivery out of attempts: it is
+	// told so, once.
+	o := failed(told[0], hookd.StatusFailed, 500, clock.Now())
+	o.EventID, o.EventType = told[0].EventID, told[0].EventType
+	if rec := record(t, s, o); rec.Created != 1 {
+		t.Fatalf("the operator webhook's own exhausted delivery made %d deliveries, want 1", rec.Created)
+	}
+	for typ, want := range map[string]map[any]string{
+		hookd.EventWebhookDisabled:   {"wh_a": "acme"},
+		hookd.EventDeliveryExhausted: {hookd.OperatorWebhook: hookd.OperatorTenant},
+	} {
+		list, err := s.ListEvents(ctx(), hookd.EventQuery{TenantID: hookd.OperatorTenant, Type: typ, Limit: 10})
+		must(t, err)
+		if len(list) != 1 {
+			t.Fatalf("the operator's tenant holds %d %s events, want 1", len(list), typ)
+		}
+		var body struct {
+			Data     map[string]any    `json:"data"`
+			Metadata map[string]string `json:"metadata"`
+		}
+		must(t, json.Unmarshal(list[0].Payload, &body))
+		if tenant, ok := want[body.Data["webhookId"]]; !ok || body.Metadata["tenantId"] != tenant {
+			t.Fatalf("%s event %s", typ, list[0].Payload)
+		}
 	}
 }
 
