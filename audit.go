@@ -75,6 +75,13 @@ const (
 	AuditTenantUpdated        = "tenant.updated"
 )
 
+// AuditActions are every action the log holds, in the contract's order.
+var AuditActions = []string{
+	AuditWebhookCreated, AuditWebhookUpdated, AuditWebhookDeleted, AuditWebhookEnabled,
+	AuditWebhookDisabled, AuditWebhookSecretRotated, AuditDeliveriesRetried, AuditDeliveriesCanceled,
+	AuditDeliveriesReplayed, AuditKeyCreated, AuditKeyRevoked, AuditTenantUpdated,
+}
+
 // AuditTarget is what a change was made to.
 type AuditTarget struct {
 	Type string `json:"type"` // webhook, delivery, key, tenant

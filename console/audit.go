@@ -8,13 +8,6 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// auditActions are the actions the page filters by.
-var auditActions = []string{
-	hookd.AuditWebhookCreated, hookd.AuditWebhookUpdated, hookd.AuditWebhookDeleted, hookd.AuditWebhookEnabled,
-	hookd.AuditWebhookDisabled, hookd.AuditWebhookSecretRotated, hookd.AuditDeliveriesRetried, hookd.AuditDeliveriesCanceled,
-	hookd.AuditDeliveriesReplayed, hookd.AuditKeyCreated, hookd.AuditKeyRevoked, hookd.AuditTenantUpdated,
-}
-
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	q := hookd.AuditQuery{TenantID: v.tenant.ID, Action: r.URL.Query().Get("action"), TargetID: r.URL.Query().Get("target"), Limit: 51}
 	if b, err := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64); err == nil && b > 0 {
@@ -24,7 +17,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *visit) err
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Action": q.Action, "Target": q.TargetID, "Actions": auditActions, "Paged": q.Before != 0}
+	data := map[string]any{"Action": q.Action, "Target": q.TargetID, "Actions": hookd.AuditActions, "Paged": q.Before != 0}
 	if len(list) > 50 {
 		list = list[:50]
 		next := url.Values{"before": {strconv.FormatInt(list[49].Seq, 10)}}

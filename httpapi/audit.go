@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/hookd/hookd"
 )
@@ -12,6 +14,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := hookd.AuditQuery{TenantID: r.PathValue("tenantId"), Action: r.URL.Query().Get("action"), TargetID: r.URL.Query().Get("targetId"), Limit: limit + 1}
+	if q.Action != "" && !slices.Contains(hookd.AuditActions, q.Action) {
+		return hookd.BadRequest("query parameter action must be one of %s", strings.Join(hookd.AuditActions, ", "))
+	}
 	if q.Since, err = queryTime(r, "since"); err != nil {
 		return err
 	}

@@ -93,6 +93,11 @@ func TestAuditLog(t *testing.T) {
 	if r := e.do("GET", "/v1/tenants/acme/audit-log?action=deliveries.retried", adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 2 {
 		t.Errorf("by action: %s", r.raw)
 	}
+	// An action the log never holds is a bad query parameter, not a filter
+	// that matches nothing.
+	if r := e.do("GET", "/v1/tenants/acme/audit-log?action=webhook.bogus", adminKey, nil).want(t, 400); r.body["error"].(map[string]any)["code"] != "invalid_request" {
+		t.Errorf("by an unknown action: %s", r.raw)
+	}
 	if r := e.do("GET", "/v1/tenants/acme/audit-log?targetId="+other, adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 2 {
 		t.Errorf("by target: %s", r.raw)
 	}
