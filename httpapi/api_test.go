@@ -273,6 +273,18 @@ func TestAPIKeyRevocation(t *testing.T) {
 	e.do("POST", "/v1/tenants/acme/api-keys", adminKey, map[string]any{}).want(t, 422).hasField(t, "name")
 }
 
+// A /v1 route that is not there needs a key all the same: 401 without
+// one, 404 with one.
+func TestNoRoute(t *testing.T) {
+	e := newEnv(t)
+	e.do("GET", "/v1/nope", "", nil).want(t, 401)
+	e.do("GET", "/v1/nope", "wrong", nil).want(t, 401)
+	if r := e.do("GET", "/v1/nope", adminKey, nil).want(t, 404); r.body["error"].(map[string]any)["code"] != "not_found" {
+		t.Fatalf("no route: %s", r.raw)
+	}
+	e.do("GET", "/nope", "", nil).want(t, 404)
+}
+
 func TestTenants(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("POST", "/v1/tenants", adminKey, map[string]any{"id": "acme_1.x-y", "name": "Acme"}).want(t, 201)

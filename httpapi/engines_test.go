@@ -12,7 +12,7 @@ import (
 
 // onPostgres is every API test, run again with PostgreSQL under the API.
 var onPostgres = map[string]func(*testing.T){
-	"Health": TestHealth, "Auth": TestAuth, "APIKeyRevocation": TestAPIKeyRevocation, "Tenants": TestTenants,
+	"Health": TestHealth, "Auth": TestAuth, "NoRoute": TestNoRoute, "APIKeyRevocation": TestAPIKeyRevocation, "Tenants": TestTenants,
 	"EventTypes": TestEventTypes, "WebhookCreate": TestWebhookCreate, "WebhookValidation": TestWebhookValidation,
 	"WebhookPolicyFlags": TestWebhookPolicyFlags, "WebhookPatchDelete": TestWebhookPatchDelete,
 	"WebhookList": TestWebhookList, "Publish": TestPublish, "PublishIdempotency": TestPublishIdempotency,

@@ -47,9 +47,13 @@ func New(cfg Config) *Server {
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
-	s.mux.Handle("/", s.wrap(route{auth: public, h: func(w http.ResponseWriter, r *http.Request) error {
+	noRoute := func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(hookd.ErrNotFound, "no route "+r.Method+" "+r.URL.Path)
-	}}))
+	}
+	// Every /v1 call needs a key, a route that is not there too: without
+	// one it is 401, as the contract says of every /v1 call.
+	s.mux.Handle("/v1/", s.wrap(route{auth: anyKey, h: noRoute}))
+	s.mux.Handle("/", s.wrap(route{auth: public, h: noRoute}))
 	return s
 }
 
