@@ -72,7 +72,8 @@ type Tasks interface {
 	// is none. Two runners never hold the same task.
 	ClaimTask(ctx context.Context, p ClaimTaskParams) (*Task, error)
 	// ReplaySpan returns the first and last seq and the number of the
-	// tenant's events created in w (inclusive); count 0 when none.
+	// tenant's events created in w (inclusive); count 0 when none. A test
+	// send's event is never among them, here or in ReplayEvents.
 	ReplaySpan(ctx context.Context, tenantID string, w Window) (first, last int64, count int, err error)
 	// ReplayEvents returns up to p.Limit of the tenant's events with seq
 	// in (p.After, p.Through] created in p.Window, in seq order.

@@ -46,7 +46,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var now int64
-		if err := tx.QueryRow(ctx, `INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES ($1, $2, $3, NULL, $4, $5)
+		if err := tx.QueryRow(ctx, `INSERT INTO events (tenant_id, id, type, channels, created_at, payload, test) VALUES ($1, $2, $3, NULL, $4, $5, true)
 			RETURNING seq, coalesce($6::bigint, `+dbNow+`)`,
 			ev.TenantID, ev.ID, ev.Type, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg()).Scan(&ev.Seq, &now); err != nil {
 			return wrap("insert test event", err)

@@ -21,7 +21,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, ev *hookd.Event, webhook
 		Manual: true, Payload: ev.Payload, LeasedUntil: now.Add(lease), PublishedAt: ev.Timestamp,
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.Exec(`INSERT INTO events (tenant_id, id, type, channels, created_at, payload) VALUES (?, ?, ?, NULL, ?, ?)`,
+		r, err := tx.Exec(`INSERT INTO events (tenant_id, id, type, channels, created_at, payload, test) VALUES (?, ?, ?, NULL, ?, ?, 1)`,
 			ev.TenantID, ev.ID, ev.Type, sqlrow.Micros(ev.Timestamp), ev.Payload)
 		if err != nil {
 			return fmt.Errorf("insert test event: %w", err)

@@ -18,6 +18,7 @@ func init() {
 		"ReplayChunkMarksDue":          testReplayChunkMarksDue,
 		"ReplayOnlyMissing":            testReplayOnlyMissing,
 		"ReplayEventsInWindow":         testReplayEventsInWindow,
+		"ReplaySkipsTestSends":         testReplaySkipsTestSends,
 		"ReplaySpanEventsOutOfOrder":   testReplaySpanOutOfOrder,
 		"ReplayRunsInChunks":           testReplayRunsInChunks,
 		"ReplayResumesWithoutDoubling": testReplayResumes,
@@ -210,6 +211,29 @@ func testReplayEventsInWindow(t *testing.T, s hookd.Store, clock *Clock) {
 	evs, _ = s.ReplayEvents(ctx(), hookd.ReplayEventsParams{TenantID: "acme", After: 0, Through: in[1], Window: hookd.Window{Since: from}, Limit: 10})
 	if len(evs) != 2 || evs[0].ID != "in1" {
 		t.Fatalf("events through in2: %v", evs)
+	}
+}
+
+// A test send's event is the sender's alone: a replay, to that webhook or
+// another, neither counts nor sends it.
+func testReplaySkipsTestSends(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	from := clock.Now()
+	publishNow(t, s, clock, "e1")
+	ev := event("acme", "evt_test", "webhook.test")
+	ev.Timestamp = clock.Now()
+	must(t, errOf(s.CreateTestDelivery(ctx(), ev, "wh_a", lease)))
+	publishNow(t, s, clock, "e2")
+	first, last, count, err := s.ReplaySpan(ctx(), "acme", hookd.Window{Since: from})
+	must(t, err)
+	in := seqs(t, s, "e1", "e2")
+	if first != in[0] || last != in[1] || count != 2 {
+		t.Fatalf("span: first %d last %d count %d, want %d %d 2", first, last, count, in[0], in[1])
+	}
+	evs, err := s.ReplayEvents(ctx(), hookd.ReplayEventsParams{TenantID: "acme", Through: last, Window: hookd.Window{Since: from}, Limit: 10})
+	must(t, err)
+	if len(evs) != 2 || evs[0].ID != "e1" || evs[1].ID != "e2" {
+		t.Fatalf("replayed %v", evs)
 	}
 }
 

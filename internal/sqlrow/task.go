@@ -48,7 +48,7 @@ func TaskInsertArgs(t *hookd.Task) []any {
 // times over.
 func ReplaySpanSQL(ph func(int) string) string {
 	return fmt.Sprintf(`SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), count(*) FROM events
-		WHERE tenant_id = %[1]s AND created_at >= %[2]s AND (CAST(%[3]s AS BIGINT) = 0 OR created_at <= %[3]s)
+		WHERE tenant_id = %[1]s AND created_at >= %[2]s AND (CAST(%[3]s AS BIGINT) = 0 OR created_at <= %[3]s) AND NOT test
 		AND seq > coalesce((SELECT seq FROM events WHERE tenant_id = %[1]s AND created_at < CAST(%[2]s AS BIGINT) - %[4]d ORDER BY seq DESC LIMIT 1), 0)`,
 		ph(1), ph(2), ph(3), ReplaySpanMargin.Microseconds())
 }
@@ -61,7 +61,7 @@ const ReplaySpanMargin = 5 * time.Minute
 // $1 tenant, $2 after, $3 through, $4 since, $5 until (0: no bound), $6 limit.
 func ReplayEventsSQL(ph func(int) string) string {
 	return fmt.Sprintf(`SELECT `+EventCols+` FROM events
-		WHERE tenant_id = %s AND seq > %s AND seq <= %s AND created_at >= %s AND (CAST(%s AS BIGINT) = 0 OR created_at <= %s)
+		WHERE tenant_id = %s AND seq > %s AND seq <= %s AND created_at >= %s AND (CAST(%s AS BIGINT) = 0 OR created_at <= %s) AND NOT test
 		ORDER BY seq LIMIT %s`, ph(1), ph(2), ph(3), ph(4), ph(5), ph(5), ph(6))
 }
 
