@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -130,8 +131,10 @@ func PatternMatches(pattern, typ string) bool {
 }
 
 // ValidatePatterns checks a webhook's events list against the catalog: a
-// plain name must be a live type, a prefix wildcard must match at least one.
-func ValidatePatterns(v *ValidationError, patterns []string, catalog []*EventType) {
+// plain name must be a live type, a prefix wildcard must match at least
+// one; an entry among kept (the webhook's before the change) stays as it
+// is.
+func ValidatePatterns(v *ValidationError, patterns []string, catalog []*EventType, kept []string) {
 	if len(patterns) == 0 {
 		v.Add("events", "must list at least one event type")
 		return
@@ -139,7 +142,7 @@ func ValidatePatterns(v *ValidationError, patterns []string, catalog []*EventTyp
 	for i, p := range patterns {
 		field := "events[" + itoa(i) + "]"
 		switch {
-		case p == AllEvents:
+		case p == AllEvents, slices.Contains(kept, p):
 		case strings.HasSuffix(p, ".*"):
 			if !ValidEventTypeName(strings.TrimSuffix(p, ".*")) {
 				v.Add(field, "%q is not a valid wildcard", p)

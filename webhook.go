@@ -88,6 +88,10 @@ type WebhookRules struct {
 	// Catalog checks Events against the event types; nil skips that check
 	// (a PATCH that leaves events alone keeps archived types).
 	Catalog []*EventType
+	// Kept are the entries the webhook listed before this change: they
+	// stay, a type archived since included, so that a client writing back
+	// the list it read (adding one type) is not refused for the old ones.
+	Kept []string
 }
 
 // Validate checks every field and returns a *ValidationError listing each
@@ -97,7 +101,7 @@ func (w *Webhook) Validate(r WebhookRules) error {
 	validateName(v, "name", w.Name)
 	validateURL(v, w.URL, r)
 	if r.Catalog != nil {
-		ValidatePatterns(v, w.Events, r.Catalog)
+		ValidatePatterns(v, w.Events, r.Catalog, r.Kept)
 	} else if len(w.Events) == 0 {
 		v.Add("events", "must list at least one event type")
 	}

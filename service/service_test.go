@@ -413,6 +413,28 @@ func TestEventTypes(t *testing.T) {
 		t.Fatal("not restored")
 	}
 	wantErr(t, f.svc.ArchiveEventType(f.ctx, "x.nope"), hookd.ErrNotFound)
+
+	// A webhook keeps an archived type it has when its list is written
+	// back with another type added (a client's read-modify-write), and
+	// cannot take one it did not have.
+	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "c.d"}, hookd.NativeNames, nil))
+	wh := f.webhook(func(w *hookd.Webhook) { w.Events = []string{"a.b"} })
+	must(t, f.svc.ArchiveEventType(f.ctx, "a.b"))
+	got, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Events = []string{"a.b", "c.d"}
+	})
+	must(t, err)
+	if strings.Join(got.Events, ",") != "a.b,c.d" {
+		t.Fatalf("events %v", got.Events)
+	}
+	must(t, f.svc.ArchiveEventType(f.ctx, "c.d"))
+	other := f.webhook(func(w *hookd.Webhook) { w.Events = []string{"*"} })
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", other.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Events = []string{"*", "c.d"}
+	})
+	if strings.Join(fields(err), ",") != "events[1]" {
+		t.Fatalf("adding an archived type: %v", err)
+	}
 }
 
 func TestPortalSession(t *testing.T) {

@@ -42,7 +42,8 @@ func (s *Service) rules(ctx context.Context, checkEvents bool) (hookd.WebhookRul
 // check validates wh by the webhook rules and returns every problem, the
 // transport's (problems: fields it could not decode) and the rules' alike,
 // so that a client fixes them all at once.
-func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents, resolve bool) error {
+// kept are the events entries the webhook had before (hookd.WebhookRules).
+func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents bool, kept []string, resolve bool) error {
 	all := &hookd.ValidationError{}
 	if problems != nil {
 		all.Details = append(all.Details, problems.Details...)
@@ -51,6 +52,7 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	if err != nil {
 		return err
 	}
+	rules.Kept = kept
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
 		all.Details = append(all.Details, ve.Details...)
@@ -86,7 +88,7 @@ func (s *Service) CreateWebhook(ctx context.Context, wh *hookd.Webhook, secret *
 	} else {
 		wh.Secret = *secret
 	}
-	if err := s.check(ctx, wh, problems, true, true); err != nil {
+	if err := s.check(ctx, wh, problems, true, nil, true); err != nil {
 		return err
 	}
 	if !wh.Enabled {
@@ -122,8 +124,10 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, versio
 		change(wh, problems)
 		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret
 		// Events are checked against the catalog only when they changed,
-		// so a webhook keeps an archived type it already has.
-		return s.check(ctx, wh, problems, !sameSet(oldEvents, wh.Events), wh.URL != oldURL)
+		// and then only the entries it did not have: a webhook keeps an
+		// archived type it already has, whether its list is left alone or
+		// written back with another type added.
+		return s.check(ctx, wh, problems, !sameSet(oldEvents, wh.Events), oldEvents, wh.URL != oldURL)
 	})
 }
 
