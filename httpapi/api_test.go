@@ -537,7 +537,12 @@ func TestWebhookValidation(t *testing.T) {
 				body[k] = v
 			}
 			delete(body, tt.del)
-			e.do("POST", "/v1/tenants/acme/webhooks", adminKey, body).want(t, 422).hasField(t, tt.field)
+			r := e.do("POST", "/v1/tenants/acme/webhooks", adminKey, body).want(t, 422)
+			r.hasField(t, tt.field)
+			// Each field once: what the decoder said, not the rules again.
+			if fs := r.fields(); len(fs) != len(slices.Compact(slices.Sorted(slices.Values(fs)))) {
+				t.Fatalf("a field reported twice: %s", r.raw)
+			}
 		})
 	}
 	// Every problem is reported at once.

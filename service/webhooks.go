@@ -55,7 +55,14 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	rules.Kept = kept
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
-		all.Details = append(all.Details, ve.Details...)
+		// A field the transport could not take is reported once, as it
+		// said: the rules would only repeat it ("is required", then "must
+		// be 1–200 characters") of the value left in its place.
+		for _, d := range ve.Details {
+			if problems == nil || !problems.Has(d.Field) {
+				all.Details = append(all.Details, d)
+			}
+		}
 	} else if err != nil {
 		return err
 	}
