@@ -164,15 +164,17 @@ type Tester interface {
 	Test(ctx context.Context, wh *Webhook, eventType string, data json.RawMessage) (*TestResult, error)
 }
 
-// TestResult is a test send's answer from its attempt.
+// TestResult is a test send's answer from its attempt: the body and error
+// as the attempt log keeps them (cleaned, within MaxResponseBody bytes as
+// sent), not longer for the invalid bytes JSON would spell out.
 func (a *Attempt) TestResult(deliveryID, eventID string) *TestResult {
 	res := &TestResult{Success: a.Success, ResponseTimeMs: a.Duration.Milliseconds(), DeliveryID: deliveryID, EventID: eventID}
 	if a.StatusCode != 0 {
-		code, body := a.StatusCode, string(a.ResponseBody)
+		code, body := a.StatusCode, CleanText(string(a.ResponseBody), MaxResponseBody)
 		res.StatusCode, res.ResponseBody = &code, &body
 	}
 	if a.Error != "" {
-		msg := a.Error
+		msg := CleanText(a.Error, MaxErrorText)
 		res.Error = &msg
 	}
 	return res

@@ -1,12 +1,14 @@
 package hookd
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestPatternMatches(t *testing.T) {
@@ -328,5 +330,18 @@ func TestActorJSON(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil || back != c.a {
 			t.Errorf("%s read back as %+v %v", b, back, err)
 		}
+	}
+}
+
+// A test send's answer shows the body as the attempt log keeps it: within
+// MaxResponseBody bytes once encoded, however many invalid bytes it had.
+func TestTestResultCapped(t *testing.T) {
+	a := &Attempt{StatusCode: 500, ResponseBody: bytes.Repeat([]byte{0xff}, MaxResponseBody), Error: "HTTP 500"}
+	res := a.TestResult("dlv_1", "evt_1")
+	if n := len(*res.ResponseBody); n > MaxResponseBody || !utf8.ValidString(*res.ResponseBody) {
+		t.Fatalf("body of %d bytes, valid %v", n, utf8.ValidString(*res.ResponseBody))
+	}
+	if *res.Error != "HTTP 500" || *res.StatusCode != 500 {
+		t.Fatalf("%+v", res)
 	}
 }
