@@ -117,7 +117,11 @@ func (p *Policy) CheckAddr(a netip.Addr) error {
 	}
 	for _, r := range blocked {
 		if r.prefix.Contains(u) {
-			return fmt.Errorf("%s is a %s address: %w", a, r.reason, ErrBlocked)
+			article := "a"
+			if strings.ContainsRune("aeiou", rune(r.reason[0])) {
+				article = "an"
+			}
+			return fmt.Errorf("%s is %s %s address: %w", a, article, r.reason, ErrBlocked)
 		}
 	}
 	return nil

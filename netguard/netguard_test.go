@@ -77,7 +77,7 @@ func TestCheckHost(t *testing.T) {
 			if !errors.Is(err, ErrBlocked) {
 				t.Fatalf("CheckHost(%q) = %v, want blocked", tt.host, err)
 			}
-			if !strings.Contains(err.Error(), tt.reason) {
+			if !strings.Contains(err.Error(), " "+tt.reason+" ") || strings.Contains(err.Error(), " a unspecified") {
 				t.Fatalf("CheckHost(%q) = %q, want reason %q", tt.host, err, tt.reason)
 			}
 		})
