@@ -30,10 +30,11 @@ type ConsoleSession struct {
 const PrefixConsoleSession = "cs_"
 
 // Portal link lifetimes: a link and the session it starts last
-// expiresInSeconds, 1 hour unless given, from 1 minute to 7 days.
+// expiresInSeconds, 1 hour unless given, from 1 second (a link to be used
+// at once, or a test of its end) to 7 days.
 const (
 	DefaultPortalExpiry = time.Hour
-	MinPortalExpiry     = time.Minute
+	MinPortalExpiry     = time.Second
 	MaxPortalExpiry     = 7 * 24 * time.Hour
 )
 

@@ -447,7 +447,7 @@ func TestPortalSession(t *testing.T) {
 	if _, err := f.store.RedeemPortalLink(context.Background(), hookd.HashKey(token), hookd.HashKey("cookie"), time.Now()); err != nil {
 		t.Fatalf("the link does not redeem: %v", err)
 	}
-	_, _, err = f.svc.CreatePortalSession(f.ctx, "acme", time.Second, false)
+	_, _, err = f.svc.CreatePortalSession(f.ctx, "acme", time.Second-1, false)
 	wantErr(t, err, hookd.ErrValidation)
 	_, _, err = f.svc.CreatePortalSession(f.ctx, "nobody", time.Hour, false)
 	wantErr(t, err, hookd.ErrNotFound)

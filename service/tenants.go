@@ -111,7 +111,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 // valid for expires, and returns its token.
 func (s *Service) CreatePortalSession(ctx context.Context, tenantID string, expires time.Duration, readOnly bool) (string, *hookd.ConsoleSession, error) {
 	if expires < hookd.MinPortalExpiry || expires > hookd.MaxPortalExpiry {
-		return "", nil, hookd.Invalid("expiresInSeconds", "must be 60–604800 (7 days)")
+		return "", nil, hookd.Invalid("expiresInSeconds", "must be 1–604800 (7 days)")
 	}
 	now := s.clock.Now()
 	token, hash := hookd.NewToken()
