@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -88,6 +89,7 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
+	longDelete(w)
 	if err := s.svc.DeleteTenant(r.Context(), r.PathValue("tenantId")); err != nil {
 		return err
 	}
@@ -132,4 +134,11 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// longDelete lifts the server's write timeout from a delete's answer: a
+// long history goes in steps that may outlast it (the delete itself runs
+// to the end either way, its caller gone or not).
+func longDelete(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 }

@@ -213,6 +213,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
+	longDelete(w)
 	if err := s.svc.DeleteWebhook(r.Context(), r.PathValue("tenantId"), r.PathValue("webhookId")); err != nil {
 		return err
 	}

@@ -385,6 +385,9 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A long history goes in steps that may outlast the server's write
+	// timeout; the delete runs to the end either way.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	if err := s.svc.DeleteTenant(r.Context(), t.ID); err != nil {
 		return err
 	}
@@ -1398,6 +1401,9 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A long history goes in steps that may outlast the server's write
+	// timeout; the delete runs to the end either way.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	if err := s.svc.DeleteWebhook(r.Context(), wh.TenantID, wh.ID); err != nil {
 		return err
 	}
