@@ -45,12 +45,16 @@ type Tenancy interface {
 	UpdateTenant(ctx context.Context, t *Tenant) error
 	// DeleteTenant deletes the tenant and everything under it, in one
 	// transaction; the service first deletes the bulk of it in steps
-	// (DeleteDeliveries, DeleteEvents), so that this one is short.
+	// (DeleteEvents), so that this one is short.
 	DeleteTenant(ctx context.Context, id string) error
-	// DeleteEvents deletes up to p.Limit of the tenant's events, with
-	// anything left under them, in one transaction, and says how many
-	// went: a step of a long delete, cheap once the deliveries are gone.
-	DeleteEvents(ctx context.Context, p DeleteEventsParams) (int, error)
+	// DeleteEvents deletes up to p.Limit of the tenant's events after seq
+	// p.After created by p.Until, in seq order, with their deliveries and
+	// attempts, in one transaction that first locks the tenant's webhooks
+	// (as every writer of deliveries does): a step of deleting a tenant. It says how many went and
+	// the last seq among them (p.After when none), where the next step
+	// starts: a step never reads past what the steps before it deleted
+	// (on PostgreSQL, index entries that only VACUUM removes).
+	DeleteEvents(ctx context.Context, p DeleteEventsParams) (n int, last int64, err error)
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	ListAPIKeys(ctx context.Context, tenantID string) ([]*APIKey, error)
@@ -79,10 +83,12 @@ type Catalog interface {
 	// one transaction; the service first deletes the bulk of the history
 	// in steps (DeleteDeliveries), so that this one is short.
 	DeleteWebhook(ctx context.Context, tenantID, id string) error
-	// DeleteDeliveries deletes up to p.Limit deliveries of the tenant (of
-	// one webhook when p.WebhookID is set), with their attempts, in one
-	// transaction, and says how many went: a step of a long delete.
-	DeleteDeliveries(ctx context.Context, p DeleteDeliveriesParams) (int, error)
+	// DeleteDeliveries deletes up to p.Limit of a webhook's deliveries
+	// with id after p.After created by p.Until, in id order, with their
+	// attempts, in one transaction that first locks the webhook: a step
+	// of deleting the webhook. It says how many went
+	// and the last id among them (p.After when none), as DeleteEvents.
+	DeleteDeliveries(ctx context.Context, p DeleteDeliveriesParams) (n int, last string, err error)
 	// WebhookIDByUID returns the id of the tenant's webhook with uid, or
 	// ErrNotFound.
 	WebhookIDByUID(ctx context.Context, tenantID, uid string) (string, error)
@@ -236,17 +242,23 @@ type Reclaimer interface {
 	ReclaimSpace(ctx context.Context, pages int) (int, error)
 }
 
-// DeleteEventsParams are one step of deleting a tenant's events.
+// DeleteEventsParams are one step of deleting a tenant's events: those
+// created by Until (the delete's start), so that the steps end however
+// fast the tenant publishes; what comes after goes with the tenant.
 type DeleteEventsParams struct {
 	TenantID string
+	After    int64 // seq; 0 from the first
+	Until    time.Time
 	Limit    int
 }
 
-// DeleteDeliveriesParams are one step of deleting a tenant's deliveries,
-// or one webhook's when WebhookID is set.
+// DeleteDeliveriesParams are one step of deleting a webhook's deliveries,
+// those created by Until, as DeleteEventsParams.
 type DeleteDeliveriesParams struct {
 	TenantID  string
 	WebhookID string
+	After     string // id; "" from the first
+	Until     time.Time
 	Limit     int
 }
 

@@ -559,6 +559,9 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	if err != nil {
 		return err
 	}
+	// A long history goes in steps that may outlast the server's write
+	// timeout; the delete runs to the end either way.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	if err := s.svc.DeleteWebhook(r.Context(), wh.TenantID, wh.ID); err != nil {
 		return err
 	}

@@ -3,6 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/sqlrow"
@@ -99,7 +102,25 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error 
 		et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), et.Name, sqlrow.ExamplesText(et.Examples))
 }
 
-func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (int, error) {
-	tag, err := s.pool.Exec(ctx, sqlrow.DeleteEventsSQL(dollar), p.TenantID, p.Limit)
-	return int(tag.RowsAffected()), wrap("delete events", err)
+// DeleteEvents locks the tenant's webhooks first, in id order, as every
+// writer of their deliveries does: its cascade deletes deliveries that a
+// record or a disable may be writing (deadlock otherwise).
+func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (n int, last int64, err error) {
+	last = p.After
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE tenant_id = $1 ORDER BY id FOR NO KEY UPDATE`, p.TenantID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, sqlrow.DeleteEventsSQL(dollar), sqlrow.DeleteEventsArgs(p)...)
+		if err != nil {
+			return err
+		}
+		seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		n, last = len(seqs), slices.Max(append(seqs, p.After))
+		return err
+	})
+	if err != nil {
+		return 0, p.After, wrap("delete events", err)
+	}
+	return n, last, nil
 }

@@ -60,11 +60,12 @@ type Config struct {
 	// made through this service are seen at once. Default 1s; negative
 	// disables the cache.
 	CacheTTL time.Duration
-	// DeleteStep is how many deliveries, then events, one transaction of
-	// deleting a tenant or a webhook deletes before the last one removes
-	// what is left: a long history goes in steps of a few milliseconds
-	// each, between which everyone else's writes go on (on SQLite, one
-	// transaction for all of it held the only writer for seconds).
+	// DeleteStep is how many events (a tenant's, with their deliveries
+	// and attempts) or deliveries (a webhook's) one transaction of a
+	// delete takes at most before the last one removes what is left: a
+	// long history goes in steps of a few milliseconds each, between which
+	// everyone else's writes go on (on SQLite, one transaction for all of
+	// it held the only writer for seconds). Fewer while steps are slow.
 	// Default 200.
 	DeleteStep int
 }

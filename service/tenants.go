@@ -55,21 +55,20 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, change func(t *ho
 }
 
 // DeleteTenant deletes a tenant and everything under it (its audit log
-// too: there is no tenant left to read it): its deliveries and events in
-// steps (see Config.DeleteStep), then the tenant with what remains. The
-// tenant answers until the last step; a delete cut short by a crash has
-// removed only history, and deleting again finishes it.
+// too: there is no tenant left to read it): its events with their
+// deliveries and attempts in steps (see Config.DeleteStep), then the
+// tenant with what remains. The tenant answers until the last step; a
+// delete cut short by a crash has removed only history, and deleting
+// again finishes it.
 func (s *Service) DeleteTenant(ctx context.Context, id string) error {
 	// A caller that goes away does not leave the delete half done.
 	ctx = context.WithoutCancel(ctx)
-	err := s.deleteInSteps(func(limit int) (int, error) {
-		return s.store.DeleteDeliveries(ctx, hookd.DeleteDeliveriesParams{TenantID: id, Limit: limit})
+	var after int64
+	until := s.clock.Now()
+	err := s.deleteInSteps(func(limit int) (n int, err error) {
+		n, after, err = s.store.DeleteEvents(ctx, hookd.DeleteEventsParams{TenantID: id, After: after, Until: until, Limit: limit})
+		return n, err
 	})
-	if err == nil {
-		err = s.deleteInSteps(func(limit int) (int, error) {
-			return s.store.DeleteEvents(ctx, hookd.DeleteEventsParams{TenantID: id, Limit: limit})
-		})
-	}
 	if err == nil {
 		err = s.store.DeleteTenant(ctx, id)
 	}
@@ -203,14 +202,34 @@ func joinProblems(problems *hookd.ValidationError, field, msg string) *hookd.Val
 	return problems
 }
 
-// deleteInSteps calls step with Config.DeleteStep until a step deletes
-// fewer: what is published meanwhile goes with the delete's last
-// transaction.
+// deleteStepTime is what a step of a long delete should take at most:
+// SQLite's one writer (every tenant's publishes) waits for it.
+const deleteStepTime = 50 * time.Millisecond
+
+// stepClock times delete steps; a test's own clock stands in.
+var stepClock = time.Now
+
+// deleteInSteps calls step with a limit until a step deletes fewer than it
+// was let: steps take what was there when the delete began (their Until),
+// so that they end however fast the tenant publishes, and what came after
+// goes with the delete's last transaction. The limit starts at Config.DeleteStep and halves while a
+// step takes longer than deleteStepTime (a tenant's events with many
+// deliveries each take longer a step than a webhook's deliveries), back up
+// to Config.DeleteStep while steps are quick. Real time, not the clock:
+// this paces work, it decides nothing.
 func (s *Service) deleteInSteps(step func(limit int) (int, error)) error {
+	limit := s.cfg.DeleteStep
 	for {
-		n, err := step(s.cfg.DeleteStep)
-		if err != nil || n < s.cfg.DeleteStep {
+		began := stepClock()
+		n, err := step(limit)
+		if err != nil || n < limit {
 			return err
+		}
+		switch took := stepClock().Sub(began); {
+		case took > deleteStepTime && limit > 1:
+			limit /= 2
+		case took < deleteStepTime/4:
+			limit = min(s.cfg.DeleteStep, 2*limit)
 		}
 	}
 }

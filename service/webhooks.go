@@ -196,8 +196,10 @@ func (s *Service) DeleteWebhook(ctx context.Context, tenantID, id string) error 
 		return err
 	}
 	ctx = context.WithoutCancel(ctx) // as DeleteTenant
-	if err := s.deleteInSteps(func(limit int) (int, error) {
-		return s.store.DeleteDeliveries(ctx, hookd.DeleteDeliveriesParams{TenantID: tenantID, WebhookID: id, Limit: limit})
+	after, until := "", s.clock.Now()
+	if err := s.deleteInSteps(func(limit int) (n int, err error) {
+		n, after, err = s.store.DeleteDeliveries(ctx, hookd.DeleteDeliveriesParams{TenantID: tenantID, WebhookID: id, After: after, Until: until, Limit: limit})
+		return n, err
 	}); err != nil {
 		return err
 	}

@@ -288,16 +288,25 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 	return canceled, sending, err
 }
 
-func (s *Store) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (int, error) {
-	var n int
-	err := s.writeRelaxed(ctx, func(tx *sql.Tx) error {
-		query, args := sqlrow.DeleteDeliveriesSQL(func(int) string { return "?" }, p)
-		var err error
-		n, err = execCount(tx, query, args...)
-		return err
+func (s *Store) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (n int, last string, err error) {
+	last = p.After
+	err = s.writeRelaxed(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.Query(sqlrow.DeleteDeliveriesSQL(func(int) string { return "?" }), sqlrow.DeleteDeliveriesArgs(p)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			n, last = n+1, max(last, id)
+		}
+		return rows.Err()
 	})
 	if err != nil {
-		return 0, fmt.Errorf("delete deliveries: %w", err)
+		return 0, p.After, fmt.Errorf("delete deliveries: %w", err)
 	}
-	return n, nil
+	return n, last, nil
 }

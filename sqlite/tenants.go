@@ -206,25 +206,25 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error 
 
 // DeleteEvents is relaxed, as is DeleteDeliveries: a step lost to a power
 // cut leaves rows that the delete's last, full commit removes anyway.
-func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (int, error) {
-	var n int
-	err := s.writeRelaxed(ctx, func(tx *sql.Tx) error {
-		var err error
-		n, err = execCount(tx, sqlrow.DeleteEventsSQL(func(int) string { return "?" }), p.TenantID, p.Limit)
-		return err
+func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (n int, last int64, err error) {
+	last = p.After
+	err = s.writeRelaxed(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.Query(sqlrow.DeleteEventsSQL(func(int) string { return "?" }), sqlrow.DeleteEventsArgs(p)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return err
+			}
+			n, last = n+1, max(last, seq)
+		}
+		return rows.Err()
 	})
 	if err != nil {
-		return 0, fmt.Errorf("delete events: %w", err)
+		return 0, p.After, fmt.Errorf("delete events: %w", err)
 	}
-	return n, nil
-}
-
-// execCount runs a statement and says how many rows it changed.
-func execCount(tx *sql.Tx, query string, args ...any) (int, error) {
-	res, err := tx.Exec(query, args...)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return n, last, nil
 }

@@ -513,15 +513,19 @@ func testDeleteTenantCascades(t *testing.T, s hookd.Store) {
 	}
 }
 
-// steps calls step until it returns 0 and lists what each call deleted.
-func steps(t *testing.T, step func() (int, error)) []int {
+// far is after every time the suite stores but those a case sets.
+var far = base.Add(365 * 24 * time.Hour)
+
+// steps calls step until it deletes fewer than limit and lists what each
+// call deleted.
+func steps(t *testing.T, limit int, step func() (int, error)) []int {
 	t.Helper()
 	var got []int
 	for len(got) < 10 {
 		n, err := step()
 		must(t, err)
 		got = append(got, n)
-		if n == 0 {
+		if n < limit {
 			break
 		}
 	}
@@ -540,6 +544,8 @@ func deliveriesOf(t *testing.T, s hookd.Store, tenantID string, events ...string
 	return got
 }
 
+// A webhook's deliveries go in steps, each after the last one's cursor,
+// with their attempts; another webhook's, and another tenant's, stay.
 func testDeleteDeliveriesSteps(t *testing.T, s hookd.Store) {
 	setup(t, s, "wh_a", "wh_b")
 	tenant(t, s, "globex")
@@ -550,60 +556,76 @@ func testDeleteDeliveriesSteps(t *testing.T, s hookd.Store) {
 	c := claim(t, s, 1, nil).Claims[0] // an attempt goes with its delivery
 	record(t, s, outcome(c, hookd.StatusRetrying, base))
 
-	got := steps(t, func() (int, error) {
-		return s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", WebhookID: "wh_a", Limit: 2})
+	// Nothing created after the delete began (Until) is taken.
+	if n, _, err := s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", WebhookID: "wh_a", Until: base, Limit: 2}); err != nil || n != 0 {
+		t.Fatalf("deleted %d created after Until (%v)", n, err)
+	}
+	after, lasts := "", []string{}
+	got := steps(t, 2, func() (int, error) {
+		n, last, err := s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", WebhookID: "wh_a", After: after, Until: far, Limit: 2})
+		after, lasts = last, append(lasts, last)
+		return n, err
 	})
-	if fmt.Sprint(got) != "[2 2 1 0]" {
-		t.Fatalf("wh_a's deliveries went %v a step, want [2 2 1 0]", got)
+	if fmt.Sprint(got) != "[2 2 1]" {
+		t.Fatalf("wh_a's deliveries went %v a step, want [2 2 1]", got)
+	}
+	if lasts[0] == "" || lasts[0] >= lasts[1] || lasts[1] >= lasts[2] {
+		t.Fatalf("cursors %q do not move on", lasts)
+	}
+	// Past the end: nothing, and the cursor stays.
+	if n, last, err := s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", WebhookID: "wh_a", After: after, Until: far, Limit: 2}); err != nil || n != 0 || last != after {
+		t.Fatalf("after the end: %d %q %v", n, last, err)
 	}
 	if got := deliveriesOf(t, s, "acme", evs...); fmt.Sprint(got) != "[1 1 1 1 1]" {
 		t.Fatalf("deliveries left an event %v, want wh_b's alone", got)
 	}
-	// Another tenant's webhook of the same id is not touched.
-	got = steps(t, func() (int, error) {
-		return s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", WebhookID: "wh_g", Limit: 2})
-	})
-	if fmt.Sprint(got) != "[0]" {
-		t.Fatalf("deleted %v of another tenant's webhook", got)
-	}
-	got = steps(t, func() (int, error) {
-		return s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", Limit: 4})
-	})
-	if fmt.Sprint(got) != "[4 1 0]" {
-		t.Fatalf("the tenant's deliveries went %v a step, want [4 1 0]", got)
-	}
-	if got := deliveriesOf(t, s, "acme", evs...); fmt.Sprint(got) != "[0 0 0 0 0]" {
-		t.Fatalf("deliveries left %v", got)
+	// Another tenant's webhook, named under this tenant, is not touched.
+	if n, _, err := s.DeleteDeliveries(ctx(), hookd.DeleteDeliveriesParams{TenantID: "acme", WebhookID: "wh_g", Until: far, Limit: 2}); err != nil || n != 0 {
+		t.Fatalf("deleted %d of another tenant's webhook (%v)", n, err)
 	}
 	if got := deliveriesOf(t, s, "globex", "g1"); fmt.Sprint(got) != "[1]" {
 		t.Fatalf("another tenant's deliveries: %v", got)
 	}
-	if _, err := s.GetEvent(ctx(), "acme", evs[0]); err != nil {
-		t.Fatalf("an event went with its deliveries: %v", err)
-	}
 }
 
+// A tenant's events go in steps, each after the last one's seq, with
+// their deliveries and attempts; another tenant's stay.
 func testDeleteEventsSteps(t *testing.T, s hookd.Store) {
 	setup(t, s, "wh_a")
 	tenant(t, s, "globex")
 	evs := publish(t, s, "e", 5, "wh_a")
 	_, err := s.PublishEvent(ctx(), event("globex", "g1", "a.b"), nil, nil)
 	must(t, err)
-	got := steps(t, func() (int, error) {
-		return s.DeleteEvents(ctx(), hookd.DeleteEventsParams{TenantID: "acme", Limit: 2})
+	c := claim(t, s, 1, nil).Claims[0]
+	record(t, s, outcome(c, hookd.StatusRetrying, base))
+	// One published after the delete began is left to the tenant's own
+	// delete, however the steps go.
+	late := event("acme", "late", "a.b")
+	late.Timestamp = far.Add(time.Second)
+	must(t, errOf(s.PublishEvent(ctx(), late, []string{"wh_a"}, nil)))
+	var after int64
+	got := steps(t, 2, func() (int, error) {
+		n, last, err := s.DeleteEvents(ctx(), hookd.DeleteEventsParams{TenantID: "acme", After: after, Until: far, Limit: 2})
+		if n > 0 && last <= after {
+			t.Fatalf("cursor %d after %d", last, after)
+		}
+		after = last
+		return n, err
 	})
-	if fmt.Sprint(got) != "[2 2 1 0]" {
-		t.Fatalf("events went %v a step, want [2 2 1 0]", got)
+	if fmt.Sprint(got) != "[2 2 1]" {
+		t.Fatalf("events went %v a step, want [2 2 1]", got)
 	}
 	for _, id := range evs {
 		_, err := s.GetEvent(ctx(), "acme", id)
 		wantErr(t, err, hookd.ErrNotFound)
 	}
-	// Deliveries left under an event go with it.
 	if got := deliveriesOf(t, s, "acme", evs...); fmt.Sprint(got) != "[0 0 0 0 0]" {
 		t.Fatalf("deliveries left %v", got)
 	}
+	_, err = s.GetDelivery(ctx(), "acme", c.DeliveryID)
+	wantErr(t, err, hookd.ErrNotFound)
 	must(t, errOf(s.GetEvent(ctx(), "globex", "g1")))
+	must(t, errOf(s.GetEvent(ctx(), "acme", "late")))
 	must(t, errOf(s.GetWebhook(ctx(), "acme", "wh_a")))
 }
 

@@ -175,20 +175,29 @@ func Pruned(res *hookd.PruneResult, deleted []int64) {
 	res.Attempts, res.Deliveries, res.Events = int(deleted[n-3]), int(deleted[n-2]), int(deleted[n-1])
 }
 
-// DeleteEventsSQL deletes up to ph(2) of tenant ph(1)'s events (a step of
-// deleting a tenant: their deliveries are deleted first, in steps of their
-// own, so that a step's cascade is small).
+// DeleteEventsSQL deletes up to ph(4) of tenant ph(1)'s events after seq
+// ph(2) created by ph(3), in seq order (events_tenant_seq), returning
+// their seqs; their deliveries and attempts go by the references' cascade.
 func DeleteEventsSQL(ph func(int) string) string {
-	return `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE tenant_id = ` + ph(1) + ` LIMIT ` + ph(2) + `)`
+	return `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE tenant_id = ` + ph(1) + ` AND seq > ` + ph(2) +
+		` AND created_at <= ` + ph(3) + ` ORDER BY seq LIMIT ` + ph(4) + `) RETURNING seq`
 }
 
-// DeleteDeliveriesSQL deletes up to p.Limit of a tenant's deliveries, or
-// of one webhook's, and returns the statement with its arguments.
-func DeleteDeliveriesSQL(ph func(int) string, p hookd.DeleteDeliveriesParams) (string, []any) {
-	if p.WebhookID == "" {
-		return `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE tenant_id = ` + ph(1) + ` LIMIT ` + ph(2) + `)`,
-			[]any{p.TenantID, p.Limit}
-	}
-	return `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = ` + ph(1) + ` AND tenant_id = ` + ph(2) + ` LIMIT ` + ph(3) + `)`,
-		[]any{p.WebhookID, p.TenantID, p.Limit}
+// DeleteEventsArgs are DeleteEventsSQL's arguments.
+func DeleteEventsArgs(p hookd.DeleteEventsParams) []any {
+	return []any{p.TenantID, p.After, Micros(p.Until), p.Limit}
+}
+
+// DeleteDeliveriesSQL deletes up to ph(5) of webhook ph(1)'s deliveries
+// (of tenant ph(2)) with id after ph(3) created by ph(4), in id order
+// (deliveries_webhook), returning their ids; their attempts go by the
+// cascade.
+func DeleteDeliveriesSQL(ph func(int) string) string {
+	return `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = ` + ph(1) + ` AND tenant_id = ` + ph(2) +
+		` AND id > ` + ph(3) + ` AND created_at <= ` + ph(4) + ` ORDER BY id LIMIT ` + ph(5) + `) RETURNING id`
+}
+
+// DeleteDeliveriesArgs are DeleteDeliveriesSQL's arguments.
+func DeleteDeliveriesArgs(p hookd.DeleteDeliveriesParams) []any {
+	return []any{p.WebhookID, p.TenantID, p.After, Micros(p.Until), p.Limit}
 }
