@@ -55,8 +55,23 @@ func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
 	return s.changeOne(ctx, "update tenant", `UPDATE tenants SET name = $1, metadata = $3 WHERE id = $2`, t.Name, t.ID, meta)
 }
 
+// DeleteTenant locks the tenant's webhooks first, in id order, as
+// DeleteEvents does: the cascade may reach deliveries before their
+// webhooks otherwise, the order a record's transaction must not meet.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	return s.execOne(ctx, "delete tenant", `DELETE FROM tenants WHERE id = $1`, id)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE tenant_id = $1 ORDER BY id FOR UPDATE`, id); err != nil {
+			return wrap("delete tenant", err)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+		if err != nil {
+			return wrap("delete tenant", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("delete tenant: %w", hookd.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 func (s *Store) CreateAPIKey(ctx context.Context, k *hookd.APIKey) error {
