@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -14,18 +13,8 @@ import (
 // as a record or a disable does: one of those holding the webhook and some
 // of its deliveries makes the step wait, not deadlock with it.
 func TestDeleteStepLocksWebhookFirst(t *testing.T) {
-	url := os.Getenv("HOOKD_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
+	s, _ := openInternal(t, "delete")
 	ctx := context.Background()
-	schema := fmt.Sprintf("hookd_test_delete_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	s, err := Open(ctx, Config{URL: url, Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer DropSchema(ctx, url, schema)
-	defer s.Close()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -221,22 +220,7 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 
 // DeleteDeliveries locks the webhook first, as every writer of its
 // deliveries does (deadlock otherwise: see DeleteEvents).
-func (s *Store) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (n int, last string, err error) {
-	last = p.After
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE id = $1 AND tenant_id = $2 FOR NO KEY UPDATE`, p.WebhookID, p.TenantID); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, sqlrow.DeleteDeliveriesSQL(dollar), sqlrow.DeleteDeliveriesArgs(p)...)
-		if err != nil {
-			return err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		n, last = len(ids), slices.Max(append(ids, p.After))
-		return err
-	})
-	if err != nil {
-		return 0, p.After, wrap("delete deliveries", err)
-	}
-	return n, last, nil
+func (s *Store) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (int, string, error) {
+	return deleteStep(ctx, s, "delete deliveries", `SELECT 1 FROM webhooks WHERE id = $1 AND tenant_id = $2 FOR NO KEY UPDATE`, []any{p.WebhookID, p.TenantID},
+		sqlrow.DeleteDeliveriesSQL(dollar), sqlrow.DeleteDeliveriesArgs(p), p.After)
 }

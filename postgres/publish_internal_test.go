@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -14,18 +12,8 @@ import (
 // is answered only from a transaction that committed (a rerun of one that
 // meanwhile became a duplicate once answered with the rolled-back insert).
 func TestFailedPublishBatchAnswersNothing(t *testing.T) {
-	url := os.Getenv("HOOKD_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
+	s, _ := openInternal(t, "publish")
 	ctx := context.Background()
-	schema := fmt.Sprintf("hookd_test_publish_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	s, err := Open(ctx, Config{URL: url, Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer DropSchema(ctx, url, schema)
-	defer s.Close()
 	now := time.Now()
 	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {
 		t.Fatal(err)
@@ -53,18 +41,8 @@ func TestFailedPublishBatchAnswersNothing(t *testing.T) {
 // A queue transaction commits asynchronously; other transactions keep the
 // server's synchronous_commit.
 func TestQueueCommitsAsynchronously(t *testing.T) {
-	url := os.Getenv("HOOKD_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
+	s, _ := openInternal(t, "async")
 	ctx := context.Background()
-	schema := fmt.Sprintf("hookd_test_async_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	s, err := Open(ctx, Config{URL: url, Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer DropSchema(ctx, url, schema)
-	defer s.Close()
 	var inQueue, outside string
 	if err := s.QueueTx(ctx, func(q hookd.QueueTx) error {
 		return q.(*queueTx).tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&inQueue)

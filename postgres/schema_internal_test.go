@@ -8,22 +8,36 @@ import (
 	"time"
 )
 
-// Every reference leads an index of its table (a partial one does not
-// count): a deleted parent row looks up its children by it, and without
-// one a tenant's or a key's delete scanned the whole child table.
-func TestReferencesIndexed(t *testing.T) {
+// openInternal opens a store in a schema of its own for a test of the
+// package's insides (pgtest, which opens the others, imports the package),
+// dropped when the test ends; the test is skipped without
+// HOOKD_TEST_POSTGRES.
+func openInternal(t *testing.T, name string) (*Store, string) {
+	t.Helper()
 	url := os.Getenv("HOOKD_TEST_POSTGRES")
 	if url == "" {
 		t.Skip("HOOKD_TEST_POSTGRES is not set")
 	}
-	ctx := context.Background()
-	schema := fmt.Sprintf("hookd_test_refs_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	s, err := Open(ctx, Config{URL: url, Schema: schema})
+	schema := fmt.Sprintf("hookd_test_%s_%d_%d", name, os.Getpid(), time.Now().UnixNano()%1e9)
+	s, err := Open(context.Background(), Config{URL: url, Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer DropSchema(ctx, url, schema)
-	defer s.Close()
+	t.Cleanup(func() {
+		s.Close()
+		if err := DropSchema(context.Background(), url, schema); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return s, schema
+}
+
+// Every reference leads an index of its table (a partial one does not
+// count): a deleted parent row looks up its children by it, and without
+// one a tenant's or a key's delete scanned the whole child table.
+func TestReferencesIndexed(t *testing.T) {
+	s, schema := openInternal(t, "refs")
+	ctx := context.Background()
 	rows, err := s.pool.Query(ctx, `
 		SELECT c.conrelid::regclass::text, a.attname, cardinality(c.conkey),
 			EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1] AND i.indpred IS NULL)

@@ -120,22 +120,30 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error 
 // DeleteEvents locks the tenant's webhooks first, in id order, as every
 // writer of their deliveries does: its cascade deletes deliveries that a
 // record or a disable may be writing (deadlock otherwise).
-func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (n int, last int64, err error) {
-	last = p.After
+func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (int, int64, error) {
+	return deleteStep(ctx, s, "delete events", `SELECT 1 FROM webhooks WHERE tenant_id = $1 ORDER BY id FOR NO KEY UPDATE`, []any{p.TenantID},
+		sqlrow.DeleteEventsSQL(dollar), sqlrow.DeleteEventsArgs(p), p.After)
+}
+
+// deleteStep runs a delete step: the lock, then the statement, which
+// returns the keys it deleted; it says how many and the greatest (after
+// when none).
+func deleteStep[K int64 | string](ctx context.Context, s *Store, what, lock string, lockArgs []any, query string, args []any, after K) (n int, last K, err error) {
+	last = after
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE tenant_id = $1 ORDER BY id FOR NO KEY UPDATE`, p.TenantID); err != nil {
+		if _, err := tx.Exec(ctx, lock, lockArgs...); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, sqlrow.DeleteEventsSQL(dollar), sqlrow.DeleteEventsArgs(p)...)
+		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
-		seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		n, last = len(seqs), slices.Max(append(seqs, p.After))
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[K])
+		n, last = len(keys), slices.Max(append(keys, after))
 		return err
 	})
 	if err != nil {
-		return 0, p.After, wrap("delete events", err)
+		return 0, after, wrap(what, err)
 	}
 	return n, last, nil
 }

@@ -288,25 +288,6 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 	return canceled, sending, err
 }
 
-func (s *Store) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (n int, last string, err error) {
-	last = p.After
-	err = s.writeRelaxed(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.Query(sqlrow.DeleteDeliveriesSQL(func(int) string { return "?" }), sqlrow.DeleteDeliveriesArgs(p)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			n, last = n+1, max(last, id)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return 0, p.After, fmt.Errorf("delete deliveries: %w", err)
-	}
-	return n, last, nil
+func (s *Store) DeleteDeliveries(ctx context.Context, p hookd.DeleteDeliveriesParams) (int, string, error) {
+	return deleteStep(ctx, s, "delete deliveries", sqlrow.DeleteDeliveriesSQL(question), sqlrow.DeleteDeliveriesArgs(p), p.After)
 }

@@ -204,27 +204,36 @@ func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error 
 	})
 }
 
-// DeleteEvents is relaxed, as is DeleteDeliveries: a step lost to a power
-// cut leaves rows that the delete's last, full commit removes anyway.
-func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (n int, last int64, err error) {
-	last = p.After
+func (s *Store) DeleteEvents(ctx context.Context, p hookd.DeleteEventsParams) (int, int64, error) {
+	return deleteStep(ctx, s, "delete events", sqlrow.DeleteEventsSQL(question), sqlrow.DeleteEventsArgs(p), p.After)
+}
+
+// deleteStep runs a delete step's statement, which returns the keys it
+// deleted, and says how many and the greatest (after when none). Relaxed:
+// a step lost to a power cut leaves rows that the delete's last, full
+// commit removes anyway.
+func deleteStep[K int64 | string](ctx context.Context, s *Store, what, query string, args []any, after K) (n int, last K, err error) {
+	last = after
 	err = s.writeRelaxed(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.Query(sqlrow.DeleteEventsSQL(func(int) string { return "?" }), sqlrow.DeleteEventsArgs(p)...)
+		rows, err := tx.Query(query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var seq int64
-			if err := rows.Scan(&seq); err != nil {
+			var k K
+			if err := rows.Scan(&k); err != nil {
 				return err
 			}
-			n, last = n+1, max(last, seq)
+			n, last = n+1, max(last, k)
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return 0, p.After, fmt.Errorf("delete events: %w", err)
+		return 0, after, fmt.Errorf("%s: %w", what, err)
 	}
 	return n, last, nil
 }
+
+// question is SQLite's placeholder, for the statements sqlrow builds.
+func question(int) string { return "?" }
