@@ -627,12 +627,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		IdleTimeout:  120 * time.Second,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	// The queue's gauges are sampled, and old events pruned, by the
-	// processes that deliver.
+	// The queue's gauges are sampled by every process (an --role api one
+	// showed 0 beside a backlog); old events are pruned, and tasks run, by
+	// the processes that deliver.
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
+	go m.Sample(sampleCtx, store, 15*time.Second, clock, log)
 	if engine != nil {
-		go m.Sample(sampleCtx, store, 15*time.Second, clock, log)
 		pruner, err := retention.New(store, retention.Config{Retention: cfg.Retention, Clock: clock, Logger: log})
 		if err != nil {
 			ln.Close()
