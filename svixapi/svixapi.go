@@ -266,6 +266,23 @@ func decode(r *http.Request, dst any) error {
 	return nil
 }
 
+// nullable is a PATCH field that tells absent (set false) from null (set,
+// the zero value) and a value.
+type nullable[T any] struct {
+	set bool
+	v   T
+}
+
+func (n *nullable[T]) UnmarshalJSON(b []byte) error {
+	n.set = true
+	if string(b) == "null" {
+		var zero T
+		n.v = zero
+		return nil
+	}
+	return json.Unmarshal(b, &n.v)
+}
+
 // list is Svix's list envelope. hookd pages these lists by offset: the
 // iterator is the next offset.
 type list[T any] struct {
@@ -395,6 +412,23 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// appOrNew is the path's application, made from in (a message's or a
+// portal link's "application", Svix's way of making one on the fly) when
+// it is not there; in is ignored when it is, as in Svix.
+func (s *Server) appOrNew(r *http.Request, in *appIn) (*hookd.Tenant, error) {
+	t, err := s.app(r)
+	if in == nil || !errors.Is(err, hookd.ErrNotFound) {
+		return t, err
+	}
+	t = &hookd.Tenant{ID: r.PathValue("app"), Name: in.Name, Metadata: in.Metadata}
+	if err := s.svc.CreateTenant(r.Context(), t, nil); errors.Is(err, hookd.ErrConflict) {
+		return s.app(r) // made meanwhile by another request
+	} else if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // app is the path's application; the operator's own tenant is not one.
 func (s *Server) app(r *http.Request) (*hookd.Tenant, error) {
 	id := r.PathValue("app")
@@ -415,12 +449,25 @@ type endpointIn struct {
 	Channels    []string `json:"channels"`
 	Disabled    bool     `json:"disabled"`
 	RateLimit   *int     `json:"rateLimit"`
-	// ThrottleRate is rateLimit's newer name in Svix's API: either is taken
-	// (the answer says rateLimit, which every SDK version reads).
+	// ThrottleRate and EventTypes are rateLimit's and filterTypes' newer
+	// names in Svix's API (its SDKs send them from v1.88 and v2): either
+	// name is taken (answers say rateLimit and filterTypes: Svix's SDKs
+	// before those refuse a field they do not know).
 	ThrottleRate *int              `json:"throttleRate"`
+	EventTypes   []string          `json:"eventTypes"`
 	Secret       *string           `json:"secret"`
 	Metadata     map[string]string `json:"metadata"`
 	UID          string            `json:"uid"`
+}
+
+// aliases takes the newer names where the older are not given.
+func (in *endpointIn) aliases() {
+	if in.RateLimit == nil {
+		in.RateLimit = in.ThrottleRate
+	}
+	if in.FilterTypes == nil {
+		in.FilterTypes = in.EventTypes
+	}
 }
 
 // endpointFields are the fields Svix shows of an endpoint wherever it
@@ -479,9 +526,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 
 // addEndpoint makes an endpoint of t (POST, and PUT of one not there).
 func (s *Server) addEndpoint(ctx context.Context, t *hookd.Tenant, in endpointIn) (*hookd.Webhook, error) {
-	if in.RateLimit == nil {
-		in.RateLimit = in.ThrottleRate
-	}
+	in.aliases()
 	wh := s.svc.NewWebhook(t.ID)
 	wh.URL, wh.Description, wh.Channels, wh.Metadata, wh.UID = in.URL, in.Description, in.Channels, in.Metadata, in.UID
 	wh.Name = in.Description
@@ -607,6 +652,8 @@ type messageIn struct {
 	EventID   *string         `json:"eventId"`
 	Payload   json.RawMessage `json:"payload"`
 	Channels  []string        `json:"channels"`
+	// Application makes the path's application when it is not there.
+	Application *appIn `json:"application"`
 }
 
 type messageOut struct {
@@ -619,12 +666,12 @@ type messageOut struct {
 }
 
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.app(r)
-	if err != nil {
-		return err
-	}
 	var in messageIn
 	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := s.appOrNew(r, in.Application)
+	if err != nil {
 		return err
 	}
 	// Svix's payload is a JSON object (its SDKs read it back as one).
@@ -757,15 +804,16 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request) error {
 
 // portalAccess is a one-time link into the application's console.
 func (s *Server) portalAccess(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.app(r)
-	if err != nil {
-		return err
-	}
 	var in struct {
-		Expiry   *int64 `json:"expiry"` // seconds
-		ReadOnly bool   `json:"readOnly"`
+		Expiry      *int64 `json:"expiry"` // seconds
+		ReadOnly    bool   `json:"readOnly"`
+		Application *appIn `json:"application"`
 	}
 	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := s.appOrNew(r, in.Application)
+	if err != nil {
 		return err
 	}
 	expires := hookd.DefaultPortalExpiry
@@ -1360,9 +1408,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.RateLimit == nil {
-		in.RateLimit = in.ThrottleRate
-	}
+	in.aliases()
 	var wh *hookd.Webhook
 	err = s.withTypes(r.Context(), in.FilterTypes, func() (err error) {
 		wh, err = s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, s.putEdit(in))
@@ -1548,22 +1594,28 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A nullable field is left alone when absent and cleared by null, as
+	// in Svix (filterTypes: every type; rateLimit: none).
 	var in struct {
 		URL          *string            `json:"url"`
 		Description  *string            `json:"description"`
-		FilterTypes  *[]string          `json:"filterTypes"`
-		Channels     *[]string          `json:"channels"`
+		FilterTypes  nullable[[]string] `json:"filterTypes"`
+		EventTypes   nullable[[]string] `json:"eventTypes"`
+		Channels     nullable[[]string] `json:"channels"`
 		Disabled     *bool              `json:"disabled"`
-		RateLimit    *int               `json:"rateLimit"`
-		ThrottleRate *int               `json:"throttleRate"`
+		RateLimit    nullable[int]      `json:"rateLimit"`
+		ThrottleRate nullable[int]      `json:"throttleRate"`
 		Metadata     *map[string]string `json:"metadata"`
 		Secret       *string            `json:"secret"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.RateLimit == nil {
+	if !in.RateLimit.set {
 		in.RateLimit = in.ThrottleRate
+	}
+	if !in.FilterTypes.set {
+		in.FilterTypes = in.EventTypes
 	}
 	if in.Secret != nil {
 		// Checked first, by the webhook's own scheme (one made through
@@ -1574,10 +1626,7 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 		}
 		in.Secret = &key
 	}
-	var types []string
-	if in.FilterTypes != nil {
-		types = *in.FilterTypes
-	}
+	types := in.FilterTypes.v
 	var wh *hookd.Webhook
 	err = s.withTypes(r.Context(), types, func() (err error) {
 		wh, err = s.svc.UpdateWebhook(r.Context(), cur.TenantID, cur.ID, time.Time{}, func(wh *hookd.Webhook, _ *hookd.ValidationError) {
@@ -1587,20 +1636,20 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 			if in.Description != nil {
 				wh.Description = *in.Description
 			}
-			if in.FilterTypes != nil {
+			if in.FilterTypes.set {
 				wh.Events = []string{hookd.AllEvents}
-				if len(*in.FilterTypes) > 0 {
-					wh.Events = *in.FilterTypes
+				if len(in.FilterTypes.v) > 0 {
+					wh.Events = in.FilterTypes.v
 				}
 			}
-			if in.Channels != nil {
-				wh.Channels = *in.Channels
+			if in.Channels.set {
+				wh.Channels = in.Channels.v
 			}
 			if in.Disabled != nil {
 				wh.Enabled = !*in.Disabled
 			}
-			if in.RateLimit != nil {
-				wh.RateLimit = *in.RateLimit
+			if in.RateLimit.set {
+				wh.RateLimit = in.RateLimit.v // null: 0, none
 			}
 			if in.Metadata != nil {
 				wh.Metadata = *in.Metadata
@@ -1663,7 +1712,7 @@ func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, toMessage(ev, true))
+	writeJSON(w, http.StatusOK, toMessage(ev, true)) // Svix answers send-example 200, not 202
 	return nil
 }
 

@@ -3,6 +3,7 @@ package svixapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -55,7 +56,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -685,5 +686,55 @@ func TestAttemptedMessagesAndDestinations(t *testing.T) {
 	}
 	if code, l := e.do("GET", "/api/v1/app/acme/msg/m1/endpoint/"+idA+"/attempt", ""); code != 200 || len(l["data"].([]any)) != 0 || l["done"] != true {
 		t.Fatalf("m1's attempts to A: %d %v", code, l)
+	}
+}
+
+// What Svix's newer SDKs send: eventTypes for filterTypes, nulls that
+// clear a PATCH field, and an application made with a message or a portal
+// link when it is not there.
+func TestNewerSDKs(t *testing.T) {
+	e := newEnv(t)
+	if code, _ := e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`); code != 201 {
+		t.Fatalf("app: %d", code)
+	}
+	code, ep := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/n","eventTypes":["user.signup"],"throttleRate":5,"channels":["eu"]}`)
+	if code != 201 || fmt.Sprint(ep["filterTypes"]) != "[user.signup]" || ep["rateLimit"] != 5.0 {
+		t.Fatalf("eventTypes on create: %d %v", code, ep)
+	}
+	path := "/api/v1/app/acme/endpoint/" + ep["id"].(string)
+	if code, got := e.do("PATCH", path, `{"description":"d"}`); code != 200 || fmt.Sprint(got["filterTypes"]) != "[user.signup]" || got["rateLimit"] != 5.0 || fmt.Sprint(got["channels"]) != "[eu]" {
+		t.Fatalf("a PATCH naming neither: %d %v", code, got)
+	}
+	if code, got := e.do("PATCH", path, `{"rateLimit":null,"filterTypes":null,"channels":null}`); code != 200 || got["filterTypes"] != nil || got["rateLimit"] != nil || got["channels"] != nil {
+		t.Fatalf("nulls clear: %d %v", code, got)
+	}
+	if code, got := e.do("PATCH", path, `{"eventTypes":["user.gone"]}`); code != 200 || fmt.Sprint(got["filterTypes"]) != "[user.gone]" {
+		t.Fatalf("eventTypes on PATCH: %d %v", code, got)
+	}
+	if code, got := e.do("PUT", path, `{"url":"https://example.com/n","eventTypes":["user.signup"]}`); code != 200 || fmt.Sprint(got["filterTypes"]) != "[user.signup]" {
+		t.Fatalf("eventTypes on PUT: %d %v", code, got)
+	}
+
+	if code, _ := e.do("POST", "/api/v1/app/globex/msg", `{"eventType":"user.signup","payload":{}}`); code != 404 {
+		t.Fatalf("a message to no application: %d", code)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/globex/msg", `{"eventType":"user.signup","payload":{},"application":{"name":"Globex"}}`); code != 202 {
+		t.Fatalf("a message making its application: %d", code)
+	}
+	if code, app := e.do("GET", "/api/v1/app/globex", ""); code != 200 || app["name"] != "Globex" {
+		t.Fatalf("the application made: %d %v", code, app)
+	}
+	// There, the application given is ignored.
+	if code, _ := e.do("POST", "/api/v1/app/globex/msg", `{"eventType":"user.signup","payload":{},"application":{"name":"Other"}}`); code != 202 {
+		t.Fatalf("a message to it again: %d", code)
+	}
+	if _, app := e.do("GET", "/api/v1/app/globex", ""); app["name"] != "Globex" {
+		t.Fatalf("renamed by a message: %v", app)
+	}
+	if code, _ := e.do("POST", "/api/v1/auth/app-portal-access/initech", `{"application":{"name":"Initech"}}`); code != 200 {
+		t.Fatalf("a portal link making its application: %d", code)
+	}
+	if code, _ := e.do("GET", "/api/v1/app/initech", ""); code != 200 {
+		t.Fatalf("the portal's application: %d", code)
 	}
 }
