@@ -290,10 +290,12 @@ type Page struct {
 	Offset int
 }
 
-// WebhookQuery selects a tenant's webhooks.
+// WebhookQuery selects a tenant's webhooks, oldest first (Newest: newest
+// first, as Svix lists endpoints).
 type WebhookQuery struct {
 	TenantID string
 	Enabled  *bool
+	Newest   bool
 	Page
 }
 

@@ -61,7 +61,7 @@ func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hook
 		return nil, 0, wrap("count webhooks", err)
 	}
 	n := len(args)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM webhooks WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`, sqlrow.WebhookReadCols, where, n+1, n+2),
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM webhooks WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d`, sqlrow.WebhookReadCols, where, sqlrow.WebhookOrder(q), n+1, n+2),
 		append(args, q.Limit, q.Offset)...)
 	out, err := collect(rows, err, "list webhooks", s.scanWebhook)
 	return out, total, err

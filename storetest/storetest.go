@@ -306,6 +306,11 @@ func testWebhookListPaging(t *testing.T, s hookd.Store) {
 	if total != 7 || len(list) != 3 || list[0].ID != "wh_03" {
 		t.Fatalf("page = %d %v", total, ids(list))
 	}
+	list, _, err = s.ListWebhooks(ctx(), hookd.WebhookQuery{TenantID: "acme", Newest: true, Page: hookd.Page{Limit: 3, Offset: 1}})
+	must(t, err)
+	if fmt.Sprint(ids(list)) != "[wh_05 wh_04 wh_03]" {
+		t.Fatalf("newest first, from the second: %v", ids(list))
+	}
 	yes := true
 	list, total, err = s.ListWebhooks(ctx(), hookd.WebhookQuery{TenantID: "acme", Enabled: &yes, Page: hookd.Page{Limit: 50}})
 	must(t, err)

@@ -558,7 +558,9 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := page(r)
-	hooks, total, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: t.ID, Page: p})
+	// Newest first unless order=ascending, as svix-server.
+	newest := r.URL.Query().Get("order") != "ascending"
+	hooks, total, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: t.ID, Newest: newest, Page: p})
 	if err != nil {
 		return err
 	}

@@ -715,6 +715,19 @@ func TestNewerSDKs(t *testing.T) {
 		t.Fatalf("eventTypes on PUT: %d %v", code, got)
 	}
 
+	// Endpoints list newest first, as svix-server, or oldest with order=ascending.
+	_, second := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/second"}`)
+	for order, want := range map[string][]any{"": {second["id"], ep["id"]}, "?order=descending": {second["id"], ep["id"]}, "?order=ascending": {ep["id"], second["id"]}} {
+		_, l := e.do("GET", "/api/v1/app/acme/endpoint"+order, "")
+		var got []any
+		for _, d := range l["data"].([]any) {
+			got = append(got, d.(map[string]any)["id"])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("endpoints%s: %v, want %v", order, got, want)
+		}
+	}
+
 	if code, _ := e.do("POST", "/api/v1/app/globex/msg", `{"eventType":"user.signup","payload":{}}`); code != 404 {
 		t.Fatalf("a message to no application: %d", code)
 	}

@@ -666,3 +666,12 @@ func TenantMetadata(t *hookd.Tenant) (any, error) {
 	}
 	return JSONText(t.Metadata)
 }
+
+// WebhookOrder is a webhook list's ORDER BY: by id (creation time), oldest
+// first unless q asks for the newest.
+func WebhookOrder(q hookd.WebhookQuery) string {
+	if q.Newest {
+		return "id DESC"
+	}
+	return "id"
+}
