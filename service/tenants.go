@@ -212,11 +212,12 @@ var stepClock = time.Now
 // deleteInSteps calls step with a limit until a step deletes fewer than it
 // was let: steps take what was there when the delete began (their Until),
 // so that they end however fast the tenant publishes, and what came after
-// goes with the delete's last transaction. The limit starts at Config.DeleteStep and halves while a
-// step takes longer than deleteStepTime (a tenant's events with many
-// deliveries each take longer a step than a webhook's deliveries), back up
-// to Config.DeleteStep while steps are quick. Real time, not the clock:
-// this paces work, it decides nothing.
+// goes with the delete's last transaction. The limit starts at
+// Config.DeleteStep and halves while a step takes longer than
+// deleteStepTime (a tenant's events with many deliveries each take longer
+// a step than a webhook's deliveries), back up to Config.DeleteStep while
+// steps are quick. Real time, not the clock: this paces work, it decides
+// nothing.
 func (s *Service) deleteInSteps(step func(limit int) (int, error)) error {
 	limit := s.cfg.DeleteStep
 	for {
