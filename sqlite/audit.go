@@ -27,7 +27,7 @@ func writeAudit(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (s *Store) ListAudit(ctx context.Context, q hookd.AuditQuery) ([]*hookd.AuditEntry, error) {
-	where, args := sqlrow.AuditWhere(q, func(int) string { return "?" })
+	where, args := sqlrow.AuditWhere(q, question)
 	rows, err := s.queryRead(ctx, `SELECT seq, `+sqlrow.AuditCols+` FROM audit_log WHERE `+where+` ORDER BY seq DESC LIMIT ?`, append(args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -54,7 +53,7 @@ func (s *Store) DeleteConsoleSession(ctx context.Context, id string) error {
 }
 
 func (s *Store) StatsSeries(ctx context.Context, q hookd.SeriesQuery) ([]*hookd.SeriesBucket, error) {
-	attempts, deliveries, ordered := sqlrow.SeriesSQL(q, func(i int) string { return "?" + strconv.Itoa(i) })
+	attempts, deliveries, ordered := sqlrow.SeriesSQL(q, num)
 	series := sqlrow.NewSeries(q)
 	rows, err := s.queryRead(ctx, attempts, ordered...)
 	if err != nil {

@@ -126,14 +126,14 @@ func (s *Store) ListDeliveries(ctx context.Context, q hookd.DeliveryQuery) ([]*h
 }
 
 func (s *Store) ListTenantDeliveries(ctx context.Context, q hookd.TenantDeliveryQuery) ([]*hookd.Delivery, error) {
-	where, args := sqlrow.TenantDeliveriesWhere(q, func(int) string { return "?" })
+	where, args := sqlrow.TenantDeliveriesWhere(q, question)
 	return s.queryDeliveries(ctx, `SELECT `+sqlrow.DeliveryCols+` FROM deliveries WHERE `+where+` ORDER BY created_at DESC, id DESC LIMIT ?`,
 		append(args, q.Limit)...)
 }
 
 func (s *Store) CountTenantDeliveries(ctx context.Context, q hookd.TenantDeliveryQuery) (int, error) {
 	q.BeforeAt, q.BeforeID = time.Time{}, ""
-	where, args := sqlrow.TenantDeliveriesWhere(q, func(int) string { return "?" })
+	where, args := sqlrow.TenantDeliveriesWhere(q, question)
 	var n int
 	if err := s.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE `+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count deliveries: %w", err)
@@ -204,14 +204,14 @@ func (s *Store) RetryFailed(ctx context.Context, tenantID, webhookID string, w h
 }
 
 func (s *Store) Stats(ctx context.Context, q hookd.StatsQuery) (*hookd.Stats, error) {
-	attemptWhere, deliveryWhere, attemptArgs, deliveryArgs := sqlrow.StatsWhere(q, func(int) string { return "?" })
+	attemptWhere, deliveryWhere, attemptArgs, deliveryArgs := sqlrow.StatsWhere(q, question)
 	st := sqlrow.NewStats()
 	var t sqlrow.AttemptTotals
 	if err := s.queryRow(ctx, `SELECT `+sqlrow.AttemptTotalsCols+` FROM attempts WHERE `+attemptWhere, attemptArgs...).
 		Scan(&t.Attempts, &t.Successes, &t.Answered, &t.AnsweredUs); err != nil {
 		return nil, fmt.Errorf("attempt stats: %w", err)
 	}
-	rollups, rargs := sqlrow.RollupSQL(q, func(int) string { return "?" })
+	rollups, rargs := sqlrow.RollupSQL(q, question)
 	if err := sqlrow.AddRollups(s.queryRow(ctx, rollups, rargs...), st, &t); err != nil {
 		return nil, fmt.Errorf("rolled-up stats: %w", err)
 	}

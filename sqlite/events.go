@@ -121,7 +121,7 @@ func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event
 }
 
 func (s *Store) ListEvents(ctx context.Context, q hookd.EventQuery) ([]*hookd.Event, error) {
-	where, args := sqlrow.EventsWhere(q, func(int) string { return "?" })
+	where, args := sqlrow.EventsWhere(q, question)
 	query := `SELECT ` + sqlrow.EventCols + ` FROM events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, q.Limit)
 	rows, err := s.queryRead(ctx, query, args...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,9 +74,9 @@ func TestWebhookDeleteReadsItsRollups(t *testing.T) {
 func TestRollupsReadTheirWindow(t *testing.T) {
 	s := openPlan(t)
 	now := time.Now()
-	q, args := sqlrow.RollupSQL(hookd.StatsQuery{TenantID: "t", Since: now.Add(-24 * time.Hour), Until: now}, func(int) string { return "?" })
+	q, args := sqlrow.RollupSQL(hookd.StatsQuery{TenantID: "t", Since: now.Add(-24 * time.Hour), Until: now}, question)
 	attempts, deliveries, sargs := sqlrow.SeriesSQL(hookd.SeriesQuery{TenantID: "t", Since: now.Add(-24 * time.Hour), Step: time.Hour, Buckets: 24},
-		func(i int) string { return "?" + strconv.Itoa(i) })
+		num)
 	for _, c := range []struct {
 		query string
 		args  []any
@@ -124,7 +123,7 @@ func TestPublishReadsOnlyListedWebhooks(t *testing.T) {
 func TestEventDeliveriesReadByEvent(t *testing.T) {
 	s := openPlan(t)
 	q := hookd.TenantDeliveryQuery{TenantID: "t", EventID: "evt_1", Limit: 50}
-	where, args := sqlrow.TenantDeliveriesWhere(q, func(int) string { return "?" })
+	where, args := sqlrow.TenantDeliveriesWhere(q, question)
 	for _, query := range []string{
 		`SELECT ` + sqlrow.DeliveryCols + ` FROM deliveries WHERE ` + where + ` ORDER BY created_at DESC, id DESC LIMIT 50`,
 		`SELECT count(*) FROM deliveries WHERE ` + where,
@@ -149,7 +148,7 @@ func TestTenantDeliveriesSeek(t *testing.T) {
 		{hookd.TenantDeliveryQuery{TenantID: "t", WebhookID: "wh", Status: hookd.StatusPending}, "deliveries_queue (webhook_id=?)"},
 		{hookd.TenantDeliveryQuery{TenantID: "t", BeforeAt: now, BeforeID: "dlv_x"}, "(tenant_id=? AND created_at<?)"},
 	} {
-		where, args := sqlrow.TenantDeliveriesWhere(tc.q, func(int) string { return "?" })
+		where, args := sqlrow.TenantDeliveriesWhere(tc.q, question)
 		plan := explain(t, s, `SELECT `+sqlrow.DeliveryCols+` FROM deliveries WHERE `+where+` ORDER BY created_at DESC, id DESC LIMIT 50`, args...)
 		if len(plan) == 0 || !strings.Contains(plan[0], tc.want) {
 			t.Errorf("%+v: want %s, plan:\n%s", tc.q, tc.want, strings.Join(plan, "\n"))
@@ -171,7 +170,7 @@ func TestReplaySpanStartsNearItsWindow(t *testing.T) {
 // walking the tenant's events until a page of them turns up.
 func TestEventsOfSeveralTypesReadByType(t *testing.T) {
 	s := openPlan(t)
-	where, args := sqlrow.EventsWhere(hookd.EventQuery{TenantID: "t", Types: []string{"a.b", "c.d"}, Limit: 50}, func(int) string { return "?" })
+	where, args := sqlrow.EventsWhere(hookd.EventQuery{TenantID: "t", Types: []string{"a.b", "c.d"}, Limit: 50}, question)
 	plan := explain(t, s, `SELECT `+sqlrow.EventCols+` FROM events WHERE `+where+` ORDER BY seq DESC LIMIT 50`, args...)
 	if n := strings.Count(strings.Join(plan, "\n"), "events_tenant_type_seq (tenant_id=? AND type=?)"); n != 2 {
 		t.Fatalf("%d reads by type, want 2:\n%s", n, strings.Join(plan, "\n"))

@@ -51,7 +51,7 @@ func (s *Store) ReclaimSpace(ctx context.Context, pages int) (int, error) {
 func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.PruneResult, error) {
 	var res *hookd.PruneResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, sqlrow.PruneScanSQL(func(int) string { return "?" }), p.After, p.Limit)
+		rows, err := tx.QueryContext(ctx, sqlrow.PruneScanSQL(question), p.After, p.Limit)
 		if err != nil {
 			return err
 		}

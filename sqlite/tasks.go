@@ -14,6 +14,9 @@ import (
 // parameter twice.
 func num(i int) string { return "?" + strconv.Itoa(i) }
 
+// question is SQLite's plain placeholder, for the statements sqlrow builds.
+func question(int) string { return "?" }
+
 func (s *Store) CreateTask(ctx context.Context, t *hookd.Task) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.Exec(sqlrow.InsertTaskSQL(num), sqlrow.TaskInsertArgs(t)...); err != nil {

@@ -234,6 +234,3 @@ func deleteStep[K int64 | string](ctx context.Context, s *Store, what, query str
 	}
 	return n, last, nil
 }
-
-// question is SQLite's placeholder, for the statements sqlrow builds.
-func question(int) string { return "?" }

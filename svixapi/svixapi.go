@@ -402,14 +402,19 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A long history goes in steps that may outlast the server's write
-	// timeout; the delete runs to the end either way.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	longDelete(w)
 	if err := s.svc.DeleteTenant(r.Context(), t.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// longDelete lifts the server's write timeout from a delete's answer: a
+// long history goes in steps that may outlast it (the delete runs to the
+// end either way).
+func longDelete(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 }
 
 // appOrNew is the path's application, made from in (a message's or a
@@ -1449,9 +1454,7 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A long history goes in steps that may outlast the server's write
-	// timeout; the delete runs to the end either way.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	longDelete(w)
 	if err := s.svc.DeleteWebhook(r.Context(), wh.TenantID, wh.ID); err != nil {
 		return err
 	}
