@@ -45,6 +45,11 @@ const (
 // TaskReplay is a replay of stored events to one webhook.
 const TaskReplay = "replay"
 
+// TaskRecover is a retry of a webhook's failed deliveries in a window (the
+// Svix API's recover). hookd queues them at once, in one statement, so the
+// task is stored already finished: its id reads back, as Svix's do.
+const TaskRecover = "recover"
+
 // PrefixTask starts task ids.
 const PrefixTask = "task_"
 
@@ -62,11 +67,15 @@ type ReplayParams struct {
 // Tasks is the store's primitives for tasks; the runner that calls them
 // lives in package tasks, once for both engines.
 type Tasks interface {
-	// CreateTask stores a running task (and the audit entry in ctx, in
-	// the same transaction).
+	// CreateTask stores a task as t.Status says (a finished one with its
+	// Total, Done and FinishedAt), and the audit entry in ctx, in the same
+	// transaction.
 	CreateTask(ctx context.Context, t *Task) error
 	// GetTask returns a tenant's task, or ErrNotFound.
 	GetTask(ctx context.Context, tenantID, id string) (*Task, error)
+	// FindTask returns a task by its id alone, whichever tenant's, or
+	// ErrNotFound: for the admin's Svix API, whose task ids are global.
+	FindTask(ctx context.Context, id string) (*Task, error)
 	// ClaimTask leases the oldest running task that no live lease holds,
 	// for p.Lease by the store's clock, under a new Token; nil when there
 	// is none. Two runners never hold the same task.

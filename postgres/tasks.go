@@ -27,6 +27,11 @@ func (s *Store) GetTask(ctx context.Context, tenantID, id string) (*hookd.Task, 
 	return t, wrap("get task", err)
 }
 
+func (s *Store) FindTask(ctx context.Context, id string) (*hookd.Task, error) {
+	t, err := sqlrow.ScanTask(s.pool.QueryRow(ctx, `SELECT `+sqlrow.TaskCols+` FROM tasks WHERE id = $1`, id))
+	return t, wrap("find task", err)
+}
+
 // ClaimTask skips a task another replica is claiming (SKIP LOCKED) and
 // leases by the database's clock, so replicas' clocks do not matter.
 func (s *Store) ClaimTask(ctx context.Context, p hookd.ClaimTaskParams) (*hookd.Task, error) {

@@ -55,3 +55,37 @@ func (s *Service) Task(ctx context.Context, tenantID, id string) (*hookd.Task, e
 	}
 	return t, err
 }
+
+// FindTask returns any tenant's task by its id: for the admin's Svix API,
+// whose task ids name no tenant.
+func (s *Service) FindTask(ctx context.Context, id string) (*hookd.Task, error) {
+	t, err := s.store.FindTask(ctx, id)
+	if isNotFound(err) {
+		return nil, hookd.Errorf(hookd.ErrNotFound, "task %s not found", id)
+	}
+	return t, err
+}
+
+// Recover queues a webhook's failed deliveries in w again, as RetryFailed,
+// and keeps a finished task of it (kind recover, its total and done the
+// deliveries queued), so that the Svix API's recover answers an id that
+// reads back. The task is written after the retry: should that write
+// fail, the deliveries are queued all the same and the caller sees the
+// error.
+func (s *Service) Recover(ctx context.Context, tenantID, webhookID string, w hookd.Window) (*hookd.Task, error) {
+	n, err := s.RetryFailed(ctx, tenantID, webhookID, w)
+	if err != nil {
+		return nil, err
+	}
+	params, err := json.Marshal(hookd.ReplayParams{WebhookID: webhookID, Since: w.Since, Until: w.Until})
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	now := s.clock.Now()
+	t := &hookd.Task{ID: hookd.NewID(hookd.PrefixTask, now), TenantID: tenantID, Kind: hookd.TaskRecover,
+		Status: hookd.TaskFinished, Total: n, Done: n, CreatedAt: now, FinishedAt: now, Params: params}
+	if err := s.store.CreateTask(ctx, t); err != nil {
+		return nil, notFound(err, "tenant %s not found", tenantID)
+	}
+	return t, nil
+}

@@ -34,6 +34,14 @@ func (s *Store) GetTask(ctx context.Context, tenantID, id string) (*hookd.Task, 
 	return t, nil
 }
 
+func (s *Store) FindTask(ctx context.Context, id string) (*hookd.Task, error) {
+	t, err := sqlrow.ScanTask(s.queryRow(ctx, `SELECT `+sqlrow.TaskCols+` FROM tasks WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound("find task", err)
+	}
+	return t, nil
+}
+
 func (s *Store) ClaimTask(ctx context.Context, p hookd.ClaimTaskParams) (*hookd.Task, error) {
 	now := s.clock.Now()
 	var t *hookd.Task

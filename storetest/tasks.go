@@ -14,6 +14,8 @@ import (
 func init() {
 	for name, fn := range map[string]func(*testing.T, hookd.Store, *Clock){
 		"TaskClaimIsLeased":            testTaskClaimIsLeased,
+		"FinishedTaskIsNeverClaimed":   testFinishedTask,
+		"FindTaskByIDAlone":            testFindTask,
 		"StaleTaskChunkChangesNothing": testStaleTaskChunk,
 		"ReplayChunkMarksDue":          testReplayChunkMarksDue,
 		"ReplayOnlyMissing":            testReplayOnlyMissing,
@@ -94,6 +96,46 @@ func testTaskClaimIsLeased(t *testing.T, s hookd.Store, clock *Clock) {
 	second := claimTask(t, s)
 	if second == nil || second.ID != task.ID || second.Token == first.Token {
 		t.Fatalf("after the lease ran out: %+v (first token %d)", second, first.Token)
+	}
+}
+
+// A task stored finished (a recover's record) keeps its counts and end,
+// and no runner claims it.
+func testFinishedTask(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	now := clock.Now()
+	task := &hookd.Task{ID: hookd.NewID(hookd.PrefixTask, now), TenantID: "acme", Kind: hookd.TaskRecover,
+		Status: hookd.TaskFinished, Total: 7, Done: 7, CreatedAt: now, FinishedAt: now.Add(time.Millisecond), Params: []byte(`{}`)}
+	must(t, s.CreateTask(ctx(), task))
+	got, err := s.GetTask(ctx(), "acme", task.ID)
+	must(t, err)
+	if got.Status != hookd.TaskFinished || got.Kind != hookd.TaskRecover || got.Total != 7 || got.Done != 7 || !got.FinishedAt.Equal(task.FinishedAt) {
+		t.Fatalf("read back: %+v", got)
+	}
+	if claimed := claimTask(t, s); claimed != nil {
+		t.Fatalf("a finished task was claimed: %+v", claimed)
+	}
+	running := newReplay(t, s, clock, "wh_a", base, false)
+	if got, _ := s.GetTask(ctx(), "acme", running.ID); got.Status != hookd.TaskRunning || !got.FinishedAt.IsZero() {
+		t.Fatalf("a running task: %+v", got)
+	}
+}
+
+// FindTask reads a task without its tenant; GetTask keeps to the tenant.
+func testFindTask(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	tenant(t, s, "other")
+	task := newReplay(t, s, clock, "wh_a", base, false)
+	got, err := s.FindTask(ctx(), task.ID)
+	must(t, err)
+	if got.ID != task.ID || got.TenantID != "acme" {
+		t.Fatalf("found %+v", got)
+	}
+	if _, err := s.FindTask(ctx(), "task_nope"); !errors.Is(err, hookd.ErrNotFound) {
+		t.Fatalf("an unknown task: %v", err)
+	}
+	if _, err := s.GetTask(ctx(), "other", task.ID); !errors.Is(err, hookd.ErrNotFound) {
+		t.Fatalf("another tenant's task through GetTask: %v", err)
 	}
 }
 

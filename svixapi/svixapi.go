@@ -85,6 +85,8 @@ func New(cfg Config) *Server {
 	route("DELETE /api/v1/app/{app}/endpoint/{endpoint}", s.authed(s.deleteEndpoint))
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/secret/rotate", s.authed(s.rotateSecret))
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/recover", s.authed(s.recoverEndpoint))
+	route("POST /api/v1/app/{app}/endpoint/{endpoint}/replay-missing", s.authed(s.replayMissing))
+	route("GET /api/v1/background-task/{task}", s.authed(s.backgroundTask))
 	route("POST /api/v1/app/{app}/msg", s.authed(s.createMessage))
 	route("GET /api/v1/app/{app}/msg", s.authed(s.listMessages))
 	route("GET /api/v1/app/{app}/msg/{msg}", s.authed(s.getMessage))
@@ -776,11 +778,69 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if in.Until != nil {
 		win.Until = *in.Until
 	}
-	if _, err := s.svc.RetryFailed(r.Context(), wh.TenantID, wh.ID, win); err != nil {
+	t, err := s.svc.Recover(r.Context(), wh.TenantID, wh.ID, win)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": hookd.NewID("qtask_", time.Now()), "status": "finished", "task": "endpoint.recover"})
+	writeJSON(w, http.StatusAccepted, replayOut(t))
 	return nil
+}
+
+// replayMissing is Svix's replay of the messages in a window that were
+// never sent to the endpoint: hookd's replay with onlyMissing, a task
+// that runs in chunks and reads back by its id (background-task).
+func (s *Server) replayMissing(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Since time.Time  `json:"since"`
+		Until *time.Time `json:"until"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	win := hookd.Window{Since: in.Since}
+	if in.Until != nil {
+		win.Until = *in.Until
+	}
+	t, err := s.svc.Replay(r.Context(), wh.TenantID, wh.ID, win, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, replayOut(t))
+	return nil
+}
+
+// backgroundTask reads a recover's or a replay's task, as Svix's
+// BackgroundTaskOut: data holds how many deliveries it went through.
+func (s *Server) backgroundTask(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.svc.FindTask(r.Context(), r.PathValue("task"))
+	if err != nil {
+		return err
+	}
+	out := replayOut(t)
+	writeJSON(w, http.StatusOK, struct {
+		Data map[string]int `json:"data"`
+		svixTask
+	}{map[string]int{"total": t.Total, "done": t.Done}, out})
+	return nil
+}
+
+// svixTask is Svix's ReplayOut, the head of its BackgroundTaskOut.
+type svixTask struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Task   string `json:"task"`
+}
+
+func replayOut(t *hookd.Task) svixTask {
+	kind := "endpoint.replay"
+	if t.Kind == hookd.TaskRecover {
+		kind = "endpoint.recover"
+	}
+	return svixTask{ID: t.ID, Status: string(t.Status), Task: kind}
 }
 
 // resend is a manual retry of the message's delivery to the endpoint: one

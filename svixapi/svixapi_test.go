@@ -56,7 +56,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -749,5 +749,80 @@ func TestNewerSDKs(t *testing.T) {
 	}
 	if code, _ := e.do("GET", "/api/v1/app/initech", ""); code != 200 {
 		t.Fatalf("the portal's application: %d", code)
+	}
+}
+
+// Recover and replay-missing answer a task that reads back by its id as a
+// background task; replay-missing sends only what never went to the
+// endpoint.
+func TestBackgroundTasks(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"m1","payload":{"n":1}}`); code != 202 {
+		t.Fatalf("message m1: %d", code)
+	}
+	e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/a","uid":"ep-a"}`)
+	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"m2","payload":{"n":2}}`); code != 202 {
+		t.Fatalf("message m2: %d", code)
+	}
+	deliveries := func(msg string) int {
+		t.Helper()
+		ds, err := e.store.ListEventDeliveries(context.Background(), "acme", msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ds)
+	}
+	if deliveries("m1") != 0 || deliveries("m2") != 1 {
+		t.Fatalf("before the replay: m1 %d, m2 %d deliveries", deliveries("m1"), deliveries("m2"))
+	}
+	task := func(id string) map[string]any {
+		t.Helper()
+		code, got := e.do("GET", "/api/v1/background-task/"+id, "")
+		if code != 200 {
+			t.Fatalf("background task %s: %d %v", id, code, got)
+		}
+		return got
+	}
+
+	code, replay := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/replay-missing", `{"since":"`+since+`"}`)
+	if code != 202 || replay["status"] != "running" || replay["task"] != "endpoint.replay" || replay["id"] == "" {
+		t.Fatalf("replay-missing: %d %v", code, replay)
+	}
+	id := replay["id"].(string)
+	if got := task(id); got["status"] != "running" || got["task"] != "endpoint.replay" || got["data"] == nil {
+		t.Fatalf("the replay before it ran: %v", got)
+	}
+	runner, err := tasks.New(e.store, tasks.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := runner.RunOne(context.Background()); !ran || err != nil {
+		t.Fatalf("the replay: ran %v, %v", ran, err)
+	}
+	if got := task(id); got["status"] != "finished" || got["data"].(map[string]any)["done"] != 2.0 {
+		t.Fatalf("the replay after it ran: %v", got)
+	}
+	if deliveries("m1") != 1 || deliveries("m2") != 1 {
+		t.Fatalf("after the replay: m1 %d, m2 %d deliveries (want one each: only the missing one made)", deliveries("m1"), deliveries("m2"))
+	}
+
+	code, recover := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/recover", `{"since":"`+since+`"}`)
+	if code != 202 || recover["status"] != "finished" || recover["task"] != "endpoint.recover" {
+		t.Fatalf("recover: %d %v", code, recover)
+	}
+	if got := task(recover["id"].(string)); got["status"] != "finished" || got["task"] != "endpoint.recover" || got["data"].(map[string]any)["total"] != 0.0 {
+		t.Fatalf("the recover read back: %v", got)
+	}
+
+	if code, got := e.do("GET", "/api/v1/background-task/task_nope", ""); code != 404 || got["code"] != "not_found" {
+		t.Fatalf("an unknown task: %d %v", code, got)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/replay-missing", `{}`); code != 422 {
+		t.Fatalf("replay-missing without since: %d", code)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/nope/replay-missing", `{"since":"`+since+`"}`); code != 404 {
+		t.Fatalf("replay-missing to no endpoint: %d", code)
 	}
 }

@@ -28,13 +28,18 @@ func ScanTask(r Scanner) (*hookd.Task, error) {
 
 // InsertTaskSQL stores a new task (TaskInsertArgs).
 func InsertTaskSQL(ph func(int) string) string {
-	return fmt.Sprintf(`INSERT INTO tasks (id, tenant_id, kind, status, params, created_at) VALUES (%s, %s, %s, %s, %s, %s)`,
-		ph(1), ph(2), ph(3), ph(4), ph(5), ph(6))
+	return fmt.Sprintf(`INSERT INTO tasks (id, tenant_id, kind, status, params, created_at, total, done, finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)`,
+		ph(1), ph(2), ph(3), ph(4), ph(5), ph(6), ph(7), ph(8), ph(9))
 }
 
 // TaskInsertArgs are InsertTaskSQL's arguments.
 func TaskInsertArgs(t *hookd.Task) []any {
-	return []any{t.ID, t.TenantID, t.Kind, string(hookd.TaskRunning), string(t.Params), Micros(t.CreatedAt)}
+	var finished *int64
+	if !t.FinishedAt.IsZero() {
+		v := Micros(t.FinishedAt)
+		finished = &v
+	}
+	return []any{t.ID, t.TenantID, t.Kind, string(t.Status), string(t.Params), Micros(t.CreatedAt), t.Total, t.Done, finished}
 }
 
 // ReplaySpanSQL counts a tenant's events created in a window, with the
