@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -343,5 +344,50 @@ func TestTestResultCapped(t *testing.T) {
 	}
 	if *res.Error != "HTTP 500" || *res.StatusCode != 500 {
 		t.Fatalf("%+v", res)
+	}
+}
+
+// A scheme change keeps a previous secret only where it can sign in the
+// new scheme; one kept from before (stored by an older hookd) is left out
+// of signing rather than stopping the current one.
+func TestSecretsAcrossASchemeChange(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	stripe := "whsec_test_51HxLegacyStripeSecretNotBase64"
+	std, std2 := GenerateSecret(SchemeStandard), GenerateSecret(SchemeStandard)
+	tests := []struct {
+		name           string
+		from, to       string
+		secret, prev   string
+		wantSigning    []string
+		wantPrevKept   bool
+		wantSecretKept bool
+	}{
+		{"stripe to standard, the new secret rotated in", SchemeStripe, SchemeStandard, std, stripe, []string{std}, false, true},
+		{"standard to svix, both fit", SchemeStandard, SchemeSvix, std, std2, []string{std, std2}, true, true},
+		{"standard to stripe, both fit (any string)", SchemeStandard, SchemeStripe, std, std2, []string{std, std2}, true, true},
+		{"stripe to standard, the secret unfit too", SchemeStripe, SchemeStandard, stripe, "", nil, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &Webhook{Signature: &Signature{Scheme: tc.to}, Secret: tc.secret, PreviousSecret: tc.prev, PreviousSecretExpiresAt: now.Add(time.Hour)}
+			// Signing before FitSecret ran: what a webhook stored by an
+			// older hookd has.
+			if got := w.SigningSecrets(now); tc.wantSecretKept && !slices.Equal(got, tc.wantSigning) {
+				t.Fatalf("signing before the fit: %v, want %v", got, tc.wantSigning)
+			}
+			w.FitSecret(tc.from)
+			if (w.Secret == tc.secret) != tc.wantSecretKept {
+				t.Fatalf("secret kept %v, want %v", w.Secret == tc.secret, tc.wantSecretKept)
+			}
+			if (w.PreviousSecret != "") != tc.wantPrevKept {
+				t.Fatalf("previous kept %v, want %v", w.PreviousSecret != "", tc.wantPrevKept)
+			}
+			if err := ValidateSecret(tc.to, w.Secret); err != nil {
+				t.Fatalf("the secret after the fit: %v", err)
+			}
+			if tc.wantSecretKept && !slices.Equal(w.SigningSecrets(now), tc.wantSigning) {
+				t.Fatalf("signing after the fit: %v, want %v", w.SigningSecrets(now), tc.wantSigning)
+			}
+		})
 	}
 }

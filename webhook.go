@@ -70,12 +70,14 @@ const (
 )
 
 // SigningSecrets returns the secrets that sign a request at now: the
-// current one, and the previous one while its grace lasts.
+// current one, and the previous one while its grace lasts and its format
+// fits the webhook's scheme (a stripe secret kept from before a change to
+// standard cannot sign there, and must not stop the current one signing).
 func (w *Webhook) SigningSecrets(now time.Time) []string {
 	if w.Secret == "" {
 		return nil
 	}
-	if w.PreviousSecret != "" && now.Before(w.PreviousSecretExpiresAt) {
+	if w.PreviousSecret != "" && now.Before(w.PreviousSecretExpiresAt) && ValidateSecret(w.Signature.SchemeName(), w.PreviousSecret) == nil {
 		return []string{w.Secret, w.PreviousSecret}
 	}
 	return []string{w.Secret}
@@ -376,10 +378,18 @@ func (w *Webhook) Touch(now time.Time) {
 // FitSecret gives the webhook a fresh secret when its scheme changed from
 // oldScheme to one whose secret format the old secret does not fit (say
 // standard → standard-ed25519): the old one could not sign in the new
-// scheme anyway.
+// scheme anyway. A previous secret in its grace that does not fit the new
+// scheme ends there, for the same reason.
 func (w *Webhook) FitSecret(oldScheme string) {
-	if scheme := w.Signature.SchemeName(); scheme != oldScheme && ValidateSecret(scheme, w.Secret) != nil {
+	scheme := w.Signature.SchemeName()
+	if scheme == oldScheme {
+		return
+	}
+	if ValidateSecret(scheme, w.Secret) != nil {
 		w.Secret = GenerateSecret(scheme)
+		w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
+	}
+	if w.PreviousSecret != "" && ValidateSecret(scheme, w.PreviousSecret) != nil {
 		w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
 	}
 }

@@ -28,7 +28,7 @@ func (s *Store) SaveResponse(ctx context.Context, scope, key string, r *hookd.Sa
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, status, body, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-			scope, key, r.Status, r.Body, sqlrow.Micros(r.CreatedAt))
+			scope, key, r.Status, sqlrow.Bytes(r.Body), sqlrow.Micros(r.CreatedAt))
 		return err
 	}))
 }

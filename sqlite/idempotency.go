@@ -28,7 +28,7 @@ func (s *Store) SaveResponse(ctx context.Context, scope, key string, r *hookd.Sa
 			return fmt.Errorf("save response: %w", err)
 		}
 		_, err := tx.Exec(`INSERT INTO idempotency_keys (scope, key, status, body, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			scope, key, r.Status, r.Body, sqlrow.Micros(r.CreatedAt))
+			scope, key, r.Status, sqlrow.Bytes(r.Body), sqlrow.Micros(r.CreatedAt))
 		if err != nil {
 			return fmt.Errorf("save response: %w", err)
 		}

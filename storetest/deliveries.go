@@ -91,6 +91,21 @@ func testSavedResponses(t *testing.T, s hookd.Store, clock *Clock) {
 }
 
 func init() {
+	timed["SavedResponseWithoutBody"] = testSavedResponseWithoutBody
+}
+
+// An answer without a body (a 204, a 202 with none) is kept like any other.
+func testSavedResponseWithoutBody(t *testing.T, s hookd.Store, clock *Clock) {
+	now := clock.Now()
+	must(t, s.SaveResponse(ctx(), "POST /rotate", "k1", &hookd.SavedResponse{Status: 204, CreatedAt: now}, 12*time.Hour))
+	got, err := s.SavedResponse(ctx(), "POST /rotate", "k1", now.Add(-time.Hour))
+	must(t, err)
+	if got.Status != 204 || len(got.Body) != 0 {
+		t.Fatalf("saved: %d %q", got.Status, got.Body)
+	}
+}
+
+func init() {
 	timed["ExpungeAttemptContent"] = testExpungeAttemptContent
 }
 

@@ -465,6 +465,9 @@ type endpointIn struct {
 	Secret       *string           `json:"secret"`
 	Metadata     map[string]string `json:"metadata"`
 	UID          string            `json:"uid"`
+	// Headers are the endpoint's own request headers, set with it (a PUT
+	// of an endpoint that is there leaves them: Svix's update has none).
+	Headers map[string]string `json:"headers"`
 }
 
 // aliases takes the newer names where the older are not given.
@@ -475,6 +478,24 @@ func (in *endpointIn) aliases() {
 	if in.FilterTypes == nil {
 		in.FilterTypes = in.EventTypes
 	}
+}
+
+// shape is how an answer is written for the client that asked. Svix's
+// API renamed and added fields in its v2 SDKs (eventTypes, throttleRate,
+// statusText, an endpoint's canceled count, a recover's updatedAt), which
+// those SDKs read; its v1 SDKs, made by openapi-generator for Go and Java,
+// refuse a field they do not know. A v1 SDK (User-Agent svix-libs/1.…) gets
+// the fields it knows; every other client, the current ones too.
+type shape struct {
+	current bool
+	// expanded (expanded_statuses=true, which current SDKs send) shows a
+	// cancelled delivery as 4 (Canceled), not 2 (Fail).
+	expanded bool
+}
+
+func shapeOf(r *http.Request) shape {
+	return shape{current: !strings.HasPrefix(r.Header.Get("User-Agent"), "svix-libs/1."),
+		expanded: r.URL.Query().Get("expanded_statuses") == "true"}
 }
 
 // endpointFields are the fields Svix shows of an endpoint wherever it
@@ -489,7 +510,12 @@ type endpointFields struct {
 	Channels    []string  `json:"channels,omitempty"`
 	Disabled    bool      `json:"disabled"`
 	RateLimit   *int      `json:"rateLimit,omitempty"`
-	Version     int       `json:"version"`
+	// EventTypes and ThrottleRate are filterTypes' and rateLimit's names in
+	// Svix's current API, which its v2 SDKs read; answered beside the old
+	// names to every client but a v1 SDK (see shape).
+	EventTypes   []string  `json:"eventTypes,omitempty"`
+	ThrottleRate *int      `json:"throttleRate,omitempty"`
+	Version      int       `json:"version"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
 }
@@ -499,7 +525,7 @@ type endpointOut struct {
 	Metadata map[string]string `json:"metadata"`
 }
 
-func toEndpoint(wh *hookd.Webhook) endpointOut {
+func toEndpoint(wh *hookd.Webhook, sh shape) endpointOut {
 	out := endpointOut{endpointFields: endpointFields{ID: wh.ID, UID: wh.UID, URL: wh.URL, Description: wh.Description, Channels: wh.Channels,
 		Disabled: !wh.Enabled, Version: 1, CreatedAt: wh.CreatedAt, UpdatedAt: wh.UpdatedAt}, Metadata: wh.Metadata}
 	if len(wh.Events) != 1 || wh.Events[0] != hookd.AllEvents {
@@ -507,6 +533,9 @@ func toEndpoint(wh *hookd.Webhook) endpointOut {
 	}
 	if wh.RateLimit > 0 {
 		out.RateLimit = &wh.RateLimit
+	}
+	if sh.current {
+		out.EventTypes, out.ThrottleRate = out.FilterTypes, out.RateLimit
 	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
@@ -527,7 +556,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, toEndpoint(wh))
+	writeJSON(w, http.StatusCreated, toEndpoint(wh, shapeOf(r)))
 	return nil
 }
 
@@ -535,7 +564,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) addEndpoint(ctx context.Context, t *hookd.Tenant, in endpointIn) (*hookd.Webhook, error) {
 	in.aliases()
 	wh := s.svc.NewWebhook(t.ID)
-	wh.URL, wh.Description, wh.Channels, wh.Metadata, wh.UID = in.URL, in.Description, in.Channels, in.Metadata, in.UID
+	wh.URL, wh.Description, wh.Channels, wh.Metadata, wh.UID, wh.Headers = in.URL, in.Description, in.Channels, in.Metadata, in.UID, in.Headers
 	wh.Name = in.Description
 	if wh.Name == "" {
 		wh.Name = in.URL
@@ -573,7 +602,7 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]endpointOut, 0, len(hooks))
 	for _, wh := range hooks {
-		out = append(out, toEndpoint(wh))
+		out = append(out, toEndpoint(wh, shapeOf(r)))
 	}
 	writeJSON(w, http.StatusOK, newList(out, p, len(hooks), total))
 	return nil
@@ -601,7 +630,7 @@ func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toEndpoint(wh))
+	writeJSON(w, http.StatusOK, toEndpoint(wh, shapeOf(r)))
 	return nil
 }
 
@@ -718,11 +747,22 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	}
 	var in struct {
 		Key *string `json:"key"`
+		// GracePeriodSeconds is how long the old key signs on (Svix's
+		// 0–604800, default 86400).
+		GracePeriodSeconds *int64 `json:"gracePeriodSeconds"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if err := s.rotate(r.Context(), wh, in.Key); err != nil {
+	var grace *time.Duration
+	if in.GracePeriodSeconds != nil {
+		if *in.GracePeriodSeconds < 0 || *in.GracePeriodSeconds > 604800 {
+			return hookd.Invalid("gracePeriodSeconds", "must be 0–604800 (7 days)")
+		}
+		g := time.Duration(*in.GracePeriodSeconds) * time.Second
+		grace = &g
+	}
+	if err := s.rotate(r.Context(), wh, in.Key, grace); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -740,19 +780,22 @@ func svixKey(sig *hookd.Signature, key string) string {
 }
 
 // rotate gives wh a new secret, key (with or without whsec_, as Svix takes
-// it) or a fresh one when nil; the old one stays valid for 24 hours, as in
-// Svix, where the webhook's scheme can carry two signatures (one made
-// through /v1 may sign with one; then the new one signs alone).
-func (s *Server) rotate(ctx context.Context, wh *hookd.Webhook, key *string) error {
+// it) or a fresh one when nil; the old one stays valid for grace (nil: 24
+// hours, as in Svix), where the webhook's scheme can carry two signatures
+// (one made through /v1 may sign with one; then the new one signs alone).
+func (s *Server) rotate(ctx context.Context, wh *hookd.Webhook, key *string, grace *time.Duration) error {
 	if key != nil {
 		k := svixKey(wh.Signature, *key)
 		key = &k
 	}
-	grace := 24 * time.Hour
-	if !wh.Signature.MultiSignature() {
-		grace = 0
+	g := 24 * time.Hour
+	if grace != nil {
+		g = *grace
 	}
-	_, err := s.svc.RotateSecret(ctx, wh.TenantID, wh.ID, key, &grace)
+	if !wh.Signature.MultiSignature() {
+		g = 0
+	}
+	_, err := s.svc.RotateSecret(ctx, wh.TenantID, wh.ID, key, &g)
 	return err
 }
 
@@ -782,7 +825,7 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, replayOut(t))
+	writeJSON(w, http.StatusAccepted, replayOut(t, shapeOf(r)))
 	return nil
 }
 
@@ -809,7 +852,7 @@ func (s *Server) replayMissing(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, replayOut(t))
+	writeJSON(w, http.StatusAccepted, replayOut(t, shapeOf(r)))
 	return nil
 }
 
@@ -820,7 +863,7 @@ func (s *Server) backgroundTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := replayOut(t)
+	out := replayOut(t, shapeOf(r))
 	writeJSON(w, http.StatusOK, struct {
 		Data map[string]int `json:"data"`
 		svixTask
@@ -828,19 +871,31 @@ func (s *Server) backgroundTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// svixTask is Svix's ReplayOut, the head of its BackgroundTaskOut.
+// svixTask is Svix's ReplayOut (and RecoverOut), the head of its
+// BackgroundTaskOut.
 type svixTask struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
 	Task   string `json:"task"`
+	// UpdatedAt is the task's end, or its start while it runs; for the
+	// clients that read it (see shape).
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
 }
 
-func replayOut(t *hookd.Task) svixTask {
+func replayOut(t *hookd.Task, sh shape) svixTask {
 	kind := "endpoint.replay"
 	if t.Kind == hookd.TaskRecover {
 		kind = "endpoint.recover"
 	}
-	return svixTask{ID: t.ID, Status: string(t.Status), Task: kind}
+	out := svixTask{ID: t.ID, Status: string(t.Status), Task: kind}
+	if sh.current {
+		at := t.CreatedAt
+		if !t.FinishedAt.IsZero() {
+			at = t.FinishedAt
+		}
+		out.UpdatedAt = &at
+	}
+	return out
 }
 
 // resend is a manual retry of the message's delivery to the endpoint: one
@@ -862,7 +917,7 @@ func (s *Server) resend(w http.ResponseWriter, r *http.Request) error {
 			if err := s.svc.RetryDelivery(r.Context(), wh.TenantID, d.ID); err != nil {
 				return err
 			}
-			w.WriteHeader(http.StatusAccepted)
+			writeJSON(w, http.StatusAccepted, struct{}{})
 			return nil
 		}
 	}
@@ -914,8 +969,9 @@ type attemptOut struct {
 	Response           string    `json:"response"`
 	ResponseStatusCode int       `json:"responseStatusCode"`
 	ResponseDurationMs int64     `json:"responseDurationMs"`
-	Status             int       `json:"status"`      // 0 success, 2 failed (Svix's MessageStatus)
-	TriggerType        int       `json:"triggerType"` // 0 scheduled, 1 manual (Svix's)
+	Status             int       `json:"status"`               // 0 success, 2 failed (Svix's MessageStatus)
+	StatusText         string    `json:"statusText,omitempty"` // its name (see shape)
+	TriggerType        int       `json:"triggerType"`          // 0 scheduled, 1 manual (Svix's)
 	Timestamp          time.Time `json:"timestamp"`
 }
 
@@ -1023,7 +1079,7 @@ func (s *Server) attemptsOf(r *http.Request, f *attemptFilter, d *hookd.Delivery
 	}
 	out := make([]attemptOut, 0, len(detail.Attempts))
 	for i := len(detail.Attempts) - 1; i >= 0; i-- {
-		at := toAttempt(d, detail.Attempts[i], url)
+		at := toAttempt(d, detail.Attempts[i], url, shapeOf(r))
 		if !f.withContent {
 			at.Response = ""
 		}
@@ -1035,13 +1091,14 @@ func (s *Server) attemptsOf(r *http.Request, f *attemptFilter, d *hookd.Delivery
 }
 
 // toAttempt is attempt a of delivery d (to url) as Svix shows it.
-func toAttempt(d *hookd.Delivery, a *hookd.Attempt, url string) attemptOut {
+func toAttempt(d *hookd.Delivery, a *hookd.Attempt, url string, sh shape) attemptOut {
 	at := attemptOut{ID: attemptPrefix + strings.TrimPrefix(d.ID, hookd.PrefixDelivery) + "_" + strconv.Itoa(a.Number),
 		MsgID: d.EventID, EndpointID: d.WebhookID, URL: url, Response: string(a.ResponseBody),
 		ResponseStatusCode: a.StatusCode, ResponseDurationMs: a.Duration.Milliseconds(), Status: 2, Timestamp: a.StartedAt}
 	if a.Success {
 		at.Status = 0
 	}
+	at.StatusText = sh.text(at.Status)
 	if a.Manual {
 		at.TriggerType = 1
 	}
@@ -1163,7 +1220,7 @@ func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAttempt(d, a, s.webhookURL(r, d.TenantID, d.WebhookID)))
+	writeJSON(w, http.StatusOK, toAttempt(d, a, s.webhookURL(r, d.TenantID, d.WebhookID), shapeOf(r)))
 	return nil
 }
 
@@ -1220,22 +1277,38 @@ func (s *Server) webhookURL(r *http.Request, tenantID, id string) string {
 	return ""
 }
 
-// messageStatus is a delivery's status as Svix's MessageStatus: 0
-// succeeded, 1 pending (to be tried, or tried again), 2 failed (a
-// cancelled delivery included: it will not be sent).
-func messageStatus(st hookd.DeliveryStatus) int {
+// status is a delivery's status as Svix's MessageStatus: 0 succeeded, 1
+// pending (to be tried, or tried again), 2 failed; a cancelled delivery
+// is 4 when the client asked for expanded statuses, else 2 (it will not
+// be sent).
+func (sh shape) status(st hookd.DeliveryStatus) int {
 	switch st {
 	case hookd.StatusSuccess:
 		return 0
 	case hookd.StatusPending, hookd.StatusRetrying:
 		return 1
+	case hookd.StatusCanceled:
+		if sh.expanded {
+			return 4
+		}
 	}
 	return 2
 }
 
+// statusTexts are Svix's MessageStatusText, by MessageStatus.
+var statusTexts = [...]string{"success", "pending", "fail", "sending", "canceled"}
+
+// text is a MessageStatus's statusText, for the clients that read it.
+func (sh shape) text(status int) string {
+	if !sh.current || status < 0 || status >= len(statusTexts) {
+		return ""
+	}
+	return statusTexts[status]
+}
+
 // nextAttempt is a delivery's next attempt time, if one is scheduled.
 func nextAttempt(d *hookd.Delivery) *time.Time {
-	if d.NextAttemptAt.IsZero() || messageStatus(d.Status) != 1 {
+	if d.NextAttemptAt.IsZero() || (shape{}).status(d.Status) != 1 {
 		return nil
 	}
 	t := d.NextAttemptAt
@@ -1248,6 +1321,7 @@ func nextAttempt(d *hookd.Delivery) *time.Time {
 type messageEndpointOut struct {
 	endpointFields
 	Status      int        `json:"status"`
+	StatusText  string     `json:"statusText,omitempty"`
 	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 }
 
@@ -1286,7 +1360,9 @@ func (s *Server) attemptedDestinations(w http.ResponseWriter, r *http.Request) e
 		if err != nil {
 			return err
 		}
-		out = append(out, messageEndpointOut{endpointFields: toEndpoint(wh).endpointFields, Status: messageStatus(d.Status), NextAttempt: nextAttempt(d)})
+		sh := shapeOf(r)
+		status := sh.status(d.Status)
+		out = append(out, messageEndpointOut{endpointFields: toEndpoint(wh, sh).endpointFields, Status: status, StatusText: sh.text(status), NextAttempt: nextAttempt(d)})
 	}
 	writeJSON(w, http.StatusOK, newList(out, p, to-from, len(ds)))
 	return nil
@@ -1321,6 +1397,7 @@ func (s *Server) messageEndpointAttempts(w http.ResponseWriter, r *http.Request)
 type endpointMessageOut struct {
 	messageOut
 	Status      int        `json:"status"`
+	StatusText  string     `json:"statusText,omitempty"`
 	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 }
 
@@ -1337,8 +1414,9 @@ func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error
 	f, p, ds := ep.filter, ep.page, ep.deliveries
 	out := []endpointMessageOut{}
 	listed := map[string]bool{}
+	sh := shapeOf(r)
 	for _, d := range ds {
-		status := messageStatus(d.Status)
+		status := sh.status(d.Status)
 		// A message listed once (a replay may have given it a second
 		// delivery to the endpoint): the newest, listed first, stands,
 		// and its status is the message's, so an older delivery does not
@@ -1361,7 +1439,7 @@ func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error
 			!f.after.IsZero() && ev.Timestamp.Before(f.after) || !f.before.IsZero() && ev.Timestamp.After(f.before) {
 			continue
 		}
-		out = append(out, endpointMessageOut{messageOut: toMessage(ev, f.withContent), Status: status, NextAttempt: nextAttempt(d)})
+		out = append(out, endpointMessageOut{messageOut: toMessage(ev, f.withContent), Status: status, StatusText: sh.text(status), NextAttempt: nextAttempt(d)})
 	}
 	writeJSON(w, http.StatusOK, newList(out, p, len(ds), ep.total))
 	return nil
@@ -1466,7 +1544,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, toEndpoint(wh))
+		writeJSON(w, http.StatusCreated, toEndpoint(wh, shapeOf(r)))
 		return nil
 	}
 	if err != nil {
@@ -1484,7 +1562,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toEndpoint(wh))
+	writeJSON(w, http.StatusOK, toEndpoint(wh, shapeOf(r)))
 	return nil
 }
 
@@ -1728,11 +1806,11 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if in.Secret != nil {
 		// A new secret, as a rotation: the old one signs on for the
 		// grace, so receivers can follow.
-		if err := s.rotate(r.Context(), wh, in.Secret); err != nil {
+		if err := s.rotate(r.Context(), wh, in.Secret, nil); err != nil {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, toEndpoint(wh))
+	writeJSON(w, http.StatusOK, toEndpoint(wh, shapeOf(r)))
 	return nil
 }
 
@@ -1798,14 +1876,23 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	count := map[hookd.DeliveryStatus]int{}
-	for _, st := range []hookd.DeliveryStatus{hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusPending, hookd.StatusRetrying} {
+	statuses := []hookd.DeliveryStatus{hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusPending, hookd.StatusRetrying}
+	sh := shapeOf(r)
+	if sh.current {
+		statuses = append(statuses, hookd.StatusCanceled)
+	}
+	for _, st := range statuses {
 		q.Status = st
 		if count[st], err = s.store.CountTenantDeliveries(r.Context(), q); err != nil {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"success": count[hookd.StatusSuccess], "fail": count[hookd.StatusFailed],
-		"pending": count[hookd.StatusPending] + count[hookd.StatusRetrying], "sending": 0})
+	out := map[string]int{"success": count[hookd.StatusSuccess], "fail": count[hookd.StatusFailed],
+		"pending": count[hookd.StatusPending] + count[hookd.StatusRetrying], "sending": 0}
+	if sh.current {
+		out["canceled"] = count[hookd.StatusCanceled]
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

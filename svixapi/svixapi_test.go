@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -38,10 +39,23 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, srv: srv, store: store, svc: svc}
 }
 
-// do sends a request with the admin key and returns the status and body.
+// v1SDK is the User-Agent of the Svix SDK hookd's tests pin (go.mod),
+// whose decoding refuses fields it does not know: the requests here name
+// it unless a test asks as another client (doAs).
+const v1SDK = "svix-libs/1.44.0/go"
+
+// do sends a request with the admin key, as Svix's v1 Go SDK, and returns
+// the status and body.
 func (e *env) do(method, path, body string) (int, map[string]any) {
 	e.t.Helper()
+	return e.doAs(v1SDK, method, path, body)
+}
+
+// doAs is do as the client agent names ("" for none).
+func (e *env) doAs(agent, method, path, body string) (int, map[string]any) {
+	e.t.Helper()
 	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("User-Agent", agent)
 	req.Header.Set("Authorization", "Bearer "+adminKey)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
@@ -56,7 +70,7 @@ func (e *env) do(method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -303,6 +317,26 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if c, _ := post("/api/v1/app", `{"name":"Good","uid":"good"}`, "k-3"); c != 201 {
 		t.Fatalf("the same key after a failure: %d", c)
+	}
+	// An answer without a body (a rotation's 204) is kept too: the same
+	// key again rotates nothing.
+	_, ep := e.do("POST", "/api/v1/app/good/endpoint", `{"url":"https://example.com/h"}`)
+	secret := func() any {
+		_, s := e.do("GET", "/api/v1/app/good/endpoint/"+ep["id"].(string)+"/secret", "")
+		return s["key"]
+	}
+	before := secret()
+	for range 2 {
+		if c, _ := post("/api/v1/app/good/endpoint/"+ep["id"].(string)+"/secret/rotate", `{}`, "r-1"); c != 204 {
+			t.Fatalf("rotate: %d", c)
+		}
+	}
+	after := secret()
+	if after == before {
+		t.Fatal("the rotation did not rotate")
+	}
+	if wh, err := e.store.GetWebhook(context.Background(), "good", ep["id"].(string)); err != nil || wh.PreviousSecret != before {
+		t.Fatalf("the same key rotated twice: the previous secret is not the first one (%v)", err)
 	}
 }
 
@@ -824,5 +858,118 @@ func TestBackgroundTasks(t *testing.T) {
 	}
 	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/nope/replay-missing", `{"since":"`+since+`"}`); code != 404 {
 		t.Fatalf("replay-missing to no endpoint: %d", code)
+	}
+}
+
+// Clients other than Svix's v1 SDKs get Svix's current fields beside the
+// old ones (eventTypes, throttleRate, statusText, canceled, updatedAt); a
+// v1 SDK gets none of them. Cancelled deliveries are 4 with
+// expanded_statuses=true. An endpoint takes its headers when made, and a
+// resend answers {}.
+func TestCurrentShape(t *testing.T) {
+	e := newEnv(t)
+	const v2 = "svix-libs/2.5.0/javascript"
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	code, ep := e.doAs(v2, "POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/a","uid":"ep-a","eventTypes":["invoice.paid"],"throttleRate":7,"headers":{"X-Team":"billing"}}`)
+	if code != 201 || !reflect.DeepEqual(ep["eventTypes"], []any{"invoice.paid"}) || ep["throttleRate"] != 7.0 ||
+		!reflect.DeepEqual(ep["filterTypes"], []any{"invoice.paid"}) || ep["rateLimit"] != 7.0 {
+		t.Fatalf("an endpoint, to a current client: %d %v", code, ep)
+	}
+	for _, agent := range []string{"", "curl/8.0"} {
+		if _, got := e.doAs(agent, "GET", "/api/v1/app/acme/endpoint/ep-a", ""); got["eventTypes"] == nil || got["throttleRate"] == nil {
+			t.Fatalf("an endpoint, to %q: %v", agent, got)
+		}
+	}
+	if _, got := e.do("GET", "/api/v1/app/acme/endpoint/ep-a", ""); got["eventTypes"] != nil || got["throttleRate"] != nil || got["filterTypes"] == nil {
+		t.Fatalf("an endpoint, to a v1 SDK: %v", got)
+	}
+	if _, h := e.do("GET", "/api/v1/app/acme/endpoint/ep-a/headers", ""); !reflect.DeepEqual(h["headers"], map[string]any{"X-Team": "billing"}) {
+		t.Fatalf("the headers given at create: %v", h)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/b","headers":{"webhook-id":"x"}}`); code != 422 {
+		t.Fatalf("a reserved header at create: %d", code)
+	}
+
+	e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"m1","payload":{"n":1}}`)
+	statusOf := func(agent, path string) (any, any) {
+		t.Helper()
+		code, l := e.doAs(agent, "GET", path, "")
+		data, _ := l["data"].([]any)
+		if code != 200 || len(data) != 1 {
+			t.Fatalf("%s: %d %v", path, code, l)
+		}
+		row := data[0].(map[string]any)
+		return row["status"], row["statusText"]
+	}
+	for _, path := range []string{"/api/v1/app/acme/msg/m1/endpoint", "/api/v1/app/acme/endpoint/ep-a/msg"} {
+		if st, text := statusOf(v2, path); st != 1.0 || text != "pending" {
+			t.Fatalf("%s to a current client: %v %v", path, st, text)
+		}
+		if st, text := statusOf(v1SDK, path); st != 1.0 || text != nil {
+			t.Fatalf("%s to a v1 SDK: %v %v", path, st, text)
+		}
+	}
+	if n, err := e.svc.CancelDeliveries(context.Background(), "acme", ep["id"].(string), time.Time{}); err != nil || n != 1 {
+		t.Fatalf("cancel: %d, %v", n, err)
+	}
+	for _, tc := range []struct {
+		query      string
+		status     float64
+		statusText string
+	}{{"", 2, "fail"}, {"?expanded_statuses=true", 4, "canceled"}} {
+		if st, text := statusOf(v2, "/api/v1/app/acme/msg/m1/endpoint"+tc.query); st != tc.status || text != tc.statusText {
+			t.Fatalf("a cancelled delivery%s: %v %v", tc.query, st, text)
+		}
+	}
+	if _, st := e.doAs(v2, "GET", "/api/v1/app/acme/endpoint/ep-a/stats", ""); st["canceled"] != 1.0 {
+		t.Fatalf("stats to a current client: %v", st)
+	}
+	if _, st := e.do("GET", "/api/v1/app/acme/endpoint/ep-a/stats", ""); st["canceled"] != nil || len(st) != 4 {
+		t.Fatalf("stats to a v1 SDK: %v", st)
+	}
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	if _, rec := e.doAs(v2, "POST", "/api/v1/app/acme/endpoint/ep-a/recover", `{"since":"`+since+`"}`); rec["updatedAt"] == nil {
+		t.Fatalf("recover to a current client: %v", rec)
+	}
+	if _, rec := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/recover", `{"since":"`+since+`"}`); rec["updatedAt"] != nil || len(rec) != 3 {
+		t.Fatalf("recover to a v1 SDK: %v", rec)
+	}
+	if code, body := e.do("POST", "/api/v1/app/acme/msg/m1/endpoint/ep-a/resend", ""); code != 202 || body == nil || len(body) != 0 {
+		t.Fatalf("resend: %d %v (want 202 {})", code, body)
+	}
+}
+
+// A rotation's gracePeriodSeconds is how long the old key signs on
+// (0–604800; default a day).
+func TestRotateGrace(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	_, ep := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/a","uid":"ep-a"}`)
+	for _, tc := range []struct {
+		body  string
+		grace time.Duration
+	}{{`{}`, 24 * time.Hour}, {`{"gracePeriodSeconds":0}`, 0}, {`{"gracePeriodSeconds":3600}`, time.Hour}, {`{"gracePeriodSeconds":604800}`, 7 * 24 * time.Hour}} {
+		before := time.Now()
+		if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/secret/rotate", tc.body); code != 204 {
+			t.Fatalf("rotate %s: %d", tc.body, code)
+		}
+		wh, err := e.store.GetWebhook(context.Background(), "acme", ep["id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.grace == 0 {
+			if len(wh.SigningSecrets(time.Now())) != 1 {
+				t.Fatalf("rotate %s: the old key still signs", tc.body)
+			}
+			continue
+		}
+		if left := wh.PreviousSecretExpiresAt.Sub(before); left < tc.grace-time.Minute || left > tc.grace+time.Minute {
+			t.Fatalf("rotate %s: the old key signs for %v more, want %v", tc.body, left, tc.grace)
+		}
+	}
+	for _, body := range []string{`{"gracePeriodSeconds":-1}`, `{"gracePeriodSeconds":604801}`} {
+		if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/secret/rotate", body); code != 422 {
+			t.Fatalf("rotate %s: %d", body, code)
+		}
 	}
 }

@@ -441,6 +441,7 @@ func viaHTTP(base, method, path, body string, out any) error {
 	req, _ := http.NewRequest(method, base+"/api/v1/"+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer adm")
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "svix-libs/1.44.0/go") // as the SDK would: answered in the fields it knows
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

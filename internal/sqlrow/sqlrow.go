@@ -281,6 +281,16 @@ func Prefixed(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
+// Bytes is b, or an empty slice for nil: both drivers write a nil slice
+// as NULL, which a NOT NULL column of bytes refuses (an answer without a
+// body).
+func Bytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
 // Micros is t as Unix microseconds, the stores' time encoding; 0 for the zero time.
 func Micros(t time.Time) int64 {
 	if t.IsZero() {
