@@ -502,22 +502,22 @@ func shapeOf(r *http.Request) shape {
 // shows one (EndpointOut adds metadata, MessageEndpointOut a delivery's
 // status).
 type endpointFields struct {
-	ID          string    `json:"id"`
-	UID         string    `json:"uid,omitempty"`
-	URL         string    `json:"url"`
-	Description string    `json:"description"`
-	FilterTypes []string  `json:"filterTypes,omitempty"`
-	Channels    []string  `json:"channels,omitempty"`
-	Disabled    bool      `json:"disabled"`
-	RateLimit   *int      `json:"rateLimit,omitempty"`
+	ID          string   `json:"id"`
+	UID         string   `json:"uid,omitempty"`
+	URL         string   `json:"url"`
+	Description string   `json:"description"`
+	FilterTypes []string `json:"filterTypes,omitempty"`
+	Channels    []string `json:"channels,omitempty"`
+	Disabled    bool     `json:"disabled"`
+	RateLimit   *int     `json:"rateLimit,omitempty"`
 	// EventTypes and ThrottleRate are filterTypes' and rateLimit's names in
 	// Svix's current API, which its v2 SDKs read; answered beside the old
 	// names to every client but a v1 SDK (see shape).
 	EventTypes   []string  `json:"eventTypes,omitempty"`
 	ThrottleRate *int      `json:"throttleRate,omitempty"`
 	Version      int       `json:"version"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
 }
 
 type endpointOut struct {
