@@ -77,7 +77,8 @@ type QueueTx interface {
 	// and are due never.
 	ReleaseLeases(ctx context.Context, p *ReleaseLeasesParams) (released, canceled []string, err error)
 	// ExtendLeases moves the still-current leases' end to p.Until, and
-	// returns the IDs extended.
+	// returns the IDs extended. A delivery cancelled while it was held is
+	// not extended: it is not to be sent.
 	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]string, error)
 	// MarkDue makes each webhook due no later than the given time.
 	MarkDue(ctx context.Context, p *MarkDueParams) error

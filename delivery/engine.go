@@ -64,6 +64,14 @@ type Config struct {
 	FastQueue int
 	// FastAnswer is what counts as answering fast. Default 250ms.
 	FastAnswer time.Duration
+	// RecheckAfter is how long a claimed delivery may wait behind other
+	// sends to its endpoint before it reads its webhook again (at most once
+	// in this long an endpoint) and renews its lease, which a delivery
+	// cancelled meanwhile refuses. A fast endpoint's claims run ahead of its
+	// sends (FastQueue); without this, those claimed before a DELETE, a
+	// disable, a cancel or a new URL were still sent as claimed, seconds
+	// after the change was answered. Default 100ms.
+	RecheckAfter time.Duration
 	// FailingEndpoint is the room while the webhook's last attempt got no
 	// answer (timeout, refused connection). Default 2.
 	FailingEndpoint int
@@ -158,6 +166,7 @@ func (c *Config) defaults() {
 	setDefault(&c.FastQueue, 8)
 	setDefault(&c.FastAnswer, 250*time.Millisecond)
 	setDefault(&c.FailingEndpoint, 2)
+	setDefault(&c.RecheckAfter, 100*time.Millisecond)
 	setDefault(&c.ClaimBatch, 1024)
 	setDefault(&c.RecordBatch, 2048)
 	setDefault(&c.RecordWait, 20*time.Millisecond)
@@ -257,6 +266,7 @@ type reservation struct {
 
 type cachedHook struct {
 	wh       *hookd.Webhook
+	readAt   time.Time // from the store
 	lastUsed time.Time
 }
 
@@ -605,6 +615,25 @@ func (e *Engine) webhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, e
 		return ch.wh, nil
 	}
 	e.mu.Unlock()
+	return e.readWebhook(ctx, c, now)
+}
+
+// freshWebhook returns the webhook of a claim as the store has it now, or
+// as it was read less than RecheckAfter ago.
+func (e *Engine) freshWebhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, error) {
+	now := e.clock.Now()
+	e.mu.Lock()
+	ch := e.hooks[c.WebhookID]
+	if ch != nil && now.Sub(ch.readAt) < e.cfg.RecheckAfter {
+		ch.lastUsed = now
+		e.mu.Unlock()
+		return ch.wh, nil
+	}
+	e.mu.Unlock()
+	return e.readWebhook(ctx, c, now)
+}
+
+func (e *Engine) readWebhook(ctx context.Context, c *hookd.Claim, now time.Time) (*hookd.Webhook, error) {
 	wh, err := e.store.GetWebhook(ctx, c.TenantID, c.WebhookID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -615,7 +644,7 @@ func (e *Engine) webhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, e
 	case err != nil:
 		return nil, err
 	}
-	e.hooks[c.WebhookID] = &cachedHook{wh: wh, lastUsed: now}
+	e.hooks[c.WebhookID] = &cachedHook{wh: wh, readAt: now, lastUsed: now}
 	return wh, nil
 }
 
@@ -676,17 +705,10 @@ func (e *Engine) disableFailing(ctx context.Context) {
 func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time) *result {
 	release := &result{claim: c, release: true, deadline: deadline}
 	wh, err := e.webhook(ctx, c)
-	switch {
-	case errors.Is(err, hookd.ErrNotFound):
-		return &result{claim: c} // deleted with its deliveries
-	case err != nil:
-		if ctx.Err() == nil {
-			e.log.Error("read webhook", "webhook", c.WebhookID, "err", err)
-		}
-		return release
-	case !wh.Enabled:
-		return release // the next claim ends it FAILED
+	if r := e.unusable(ctx, c, wh, err, release); r != nil {
+		return r
 	}
+	queued := e.clock.Now()
 	select {
 	case ep.sends <- struct{}{}:
 		defer func() { <-ep.sends }()
@@ -694,9 +716,21 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		return release
 	}
 	// Never start an attempt that could outlast the lease, with the
-	// writing of its outcome: the delivery would fall due before it.
+	// writing of its outcome: the delivery would fall due before it. One
+	// that waited for its turn renews its lease anyway: the renewal is
+	// refused for a delivery cancelled while it waited, and the webhook is
+	// read again, as a change since the claim (a delete, a disable, a new
+	// URL or secret) must hold for what had not started.
 	need := e.attemptLease(wh)
-	if now := e.clock.Now(); now.Add(need).After(deadline) {
+	waited := e.clock.Now().Sub(queued) >= e.cfg.RecheckAfter
+	if waited {
+		wh, err = e.freshWebhook(ctx, c)
+		if r := e.unusable(ctx, c, wh, err, release); r != nil {
+			return r
+		}
+		need = e.attemptLease(wh)
+	}
+	if now := e.clock.Now(); waited || now.Add(need).After(deadline) {
 		d := max(e.cfg.Lease, need)
 		ok, err := e.extend(ctx, c, d)
 		switch {
@@ -706,8 +740,10 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 			}
 			return release
 		case !ok:
+			// Its lease was lost (the release changes nothing), or it was
+			// cancelled while held (the release ends it CANCELED).
 			e.failures.leaseLost(e.clock.Now(), c)
-			return &result{claim: c}
+			return release
 		}
 		deadline = now.Add(d)
 	}
@@ -733,6 +769,23 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
 	}
 	return &result{claim: c, outcome: o, deadline: deadline}
+}
+
+// unusable is what becomes of a claim whose webhook (read with err) is
+// gone or disabled, or could not be read; nil when it can be sent to.
+func (e *Engine) unusable(ctx context.Context, c *hookd.Claim, wh *hookd.Webhook, err error, release *result) *result {
+	switch {
+	case errors.Is(err, hookd.ErrNotFound):
+		return &result{claim: c} // deleted with its deliveries
+	case err != nil:
+		if ctx.Err() == nil {
+			e.log.Error("read webhook", "webhook", c.WebhookID, "err", err)
+		}
+		return release
+	case !wh.Enabled:
+		return release // the next claim ends it FAILED
+	}
+	return nil
 }
 
 // attemptLease is the most an attempt of wh can take from its start until

@@ -818,3 +818,93 @@ func TestRawBodyForSvixReceivers(t *testing.T) {
 		t.Fatalf("svix-id %q, want the event id", got[0].header.Get("svix-id"))
 	}
 }
+
+// Deliveries claimed ahead of their turn (a fast endpoint's room runs
+// ahead of its sends) and still waiting when the webhook is deleted,
+// disabled or re-pointed, or the deliveries cancelled, are not sent as
+// claimed: the one being sent finishes, the rest follow the change.
+func TestChangesHoldForClaimedNotStarted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(h *harness, w *hookd.Webhook, moved string)
+		// check is what became of a delivery that waited.
+		check  func(d *hookd.DeliveryDetail) bool
+		toMove bool // the waiting ones go to the new URL
+	}{
+		{"deleted", func(h *harness, w *hookd.Webhook, _ string) {
+			if err := h.store.DeleteWebhook(context.Background(), "acme", w.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, false},
+		{"disabled", func(h *harness, w *hookd.Webhook, _ string) { h.setEnabled(w, false) }, status(hookd.StatusFailed), false},
+		{"cancelled", func(h *harness, w *hookd.Webhook, _ string) {
+			if n, _, err := h.store.CancelDeliveries(context.Background(), "acme", w.ID, time.Time{}); err != nil || n != 4 {
+				t.Fatalf("cancel: %d, %v", n, err)
+			}
+		}, status(hookd.StatusCanceled), false},
+		{"re-pointed", func(h *harness, w *hookd.Webhook, moved string) {
+			if _, _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
+				w.URL = moved
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, status(hookd.StatusSuccess), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *delivery.Config) {
+				c.PerEndpoint, c.FailingEndpoint, c.FastQueue, c.RecheckAfter = 1, 1, 4, time.Nanosecond
+				// A lease long enough that an attempt needs no renewal of
+				// its own, as in production: only the wait makes one.
+				c.Lease = time.Minute
+			})
+			block := make(chan struct{})
+			started := make(chan struct{}, 8)
+			var n atomic.Int32
+			rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) > 1 { // the first answers at once: the endpoint is fast
+					started <- struct{}{}
+					<-block
+				}
+			})
+			moved := newReceiver(t, nil)
+			wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
+			h.wait(h.publish(wh), wh, "the first delivery", status(hookd.StatusSuccess))
+			evs := make([]*hookd.Event, 4)
+			for i := range evs {
+				evs[i] = h.publish(wh)
+			}
+			<-started
+			deadline := time.Now().Add(10 * time.Second)
+			for h.engine.Held() < 4 { // one being sent, three waiting their turn
+				if time.Now().After(deadline) {
+					t.Fatalf("the engine holds %d deliveries, want 4", h.engine.Held())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			tc.change(h, wh, moved.URL)
+			close(block)
+			h.settle()
+			if got := len(rcv.got()); got != 2 {
+				t.Fatalf("the old endpoint got %d requests after the change, want 2 (the first, and the one being sent)", got)
+			}
+			if tc.toMove && len(moved.got()) != 3 {
+				t.Fatalf("the new URL got %d requests, want the 3 that waited", len(moved.got()))
+			}
+			if tc.check == nil {
+				return
+			}
+			// Which of the four was being sent is the engine's choice: it
+			// finished as sent; the other three followed the change.
+			followed := 0
+			for _, ev := range evs {
+				if dd := h.wait(ev, wh, "an outcome", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Status != hookd.StatusPending }); tc.check(dd) && len(dd.Attempts) <= 1 {
+					followed++
+				}
+			}
+			if followed < 3 {
+				t.Fatalf("%d of the 3 waiting deliveries followed the change", followed)
+			}
+		})
+	}
+}

@@ -103,7 +103,7 @@ func (f *failLog) leaseLost(now time.Time, c *hookd.Claim) {
 	if skipped > 0 {
 		attrs = append(attrs, "notLogged", skipped)
 	}
-	f.log.Warn("lease lost before sending: another claim took the delivery", attrs...)
+	f.log.Warn("not sent: its lease was lost to another claim, or it was cancelled, before it was sent", attrs...)
 }
 
 // allowHint says how to let a refused network through.

@@ -329,7 +329,8 @@ func (q *queueTx) ReleaseLeases(ctx context.Context, p *hookd.ReleaseLeasesParam
 
 func (q *queueTx) ExtendLeases(ctx context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
 	return q.fenced(ctx, "extend leases", `UPDATE deliveries d SET next_attempt_at = $1
-		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased RETURNING d.id`,
+		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased
+		AND d.status IN `+sqlrow.WaitingStatuses+` RETURNING d.id`,
 		sqlrow.Micros(p.Until), p.Leases)
 }
 

@@ -58,7 +58,7 @@ const (
 		WHERE id = ?2 AND lease_token = ?3 AND leased = 1 AND status <> 'CANCELED'`
 	releaseCanceled = `UPDATE deliveries SET next_attempt_at = NULL, leased = 0
 		WHERE id = ?2 AND lease_token = ?3 AND leased = 1 AND status = 'CANCELED'`
-	extendLease = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1`
+	extendLease = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1 AND status IN ` + sqlrow.WaitingStatuses
 	// markDue lowers due_at, and writes nothing when it is low enough
 	// already (the usual case for a busy webhook). A webhook deleted
 	// meanwhile is skipped by the join.

@@ -28,6 +28,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"StaleReleaseChangesNothing":         testStaleRelease,
 	"ReleaseCountsNoAttempt":             testRelease,
 	"ExtendedLeaseHolds":                 testExtendLease,
+	"ExtendRefusedWhenCanceled":          testExtendCanceled,
 	"ManualRetryOfLeasedDeliveryRefused": testRetryLeasedRefused,
 	"ManualRetryFencesExpiredLease":      testRetryAfterLeaseLost,
 	"RetryFailedIsManual":                testRetryFailed,
@@ -402,6 +403,25 @@ func testExtendLease(t *testing.T, s hookd.Store, clock *Clock) {
 	stale.Token--
 	if ok, _, err := queue.Extend(ctx(), s, []hookd.Lease{stale}, time.Hour); err != nil || len(ok) != 0 {
 		t.Fatalf("extended a stale lease: %v, %v", ok, err)
+	}
+}
+
+// A delivery cancelled while held keeps its lease for the attempt being
+// sent, but renewing it is refused: one not started yet is not to be sent.
+// Its release then ends it CANCELED.
+func testExtendCanceled(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 1, "wh_a")
+	c := one(t, s)
+	if n, _, err := s.CancelDeliveries(ctx(), "acme", "wh_a", time.Time{}); err != nil || n != 1 {
+		t.Fatalf("cancel: %d, %v", n, err)
+	}
+	if ok, _, err := queue.Extend(ctx(), s, []hookd.Lease{c.Lease}, time.Hour); err != nil || len(ok) != 0 {
+		t.Fatalf("extended a cancelled delivery's lease: %v, %v", ok, err)
+	}
+	release(t, s, c)
+	if d := detail(t, s, c.DeliveryID); d.Delivery.Status != hookd.StatusCanceled || d.Delivery.Attempts != 0 || !d.Delivery.NextAttemptAt.IsZero() {
+		t.Fatalf("after the release: %+v", d.Delivery)
 	}
 }
 
