@@ -11,9 +11,13 @@ import (
 // invalidate their entries at once. A key is read by one caller at a time:
 // callers that find no entry wait for the read under way, and an entry
 // older than ttl is read again in the background while callers go on with
-// the one they have. So ttl, plus one read, bounds how long a write made by
-// another process (a replica, an api/worker split) takes to be seen here,
-// and a publish never waits for a read of what it has. Every publish that
+// the one they have, for another ttl at most: one older than 2×ttl is not
+// served (callers wait for its read, as for a missing one). So 2×ttl bounds
+// how long a write made by another process (a replica, an api/worker
+// split) takes to be seen here, however long a tenant went without a
+// publish (an idle tenant's entry was served at any age: a webhook made or
+// enabled elsewhere a minute before was missed by the next publish), and
+// a busy tenant's publishes, which read it again every ttl, never wait. Every publish that
 // found an entry missing or old used to read it, dozens at once (all the
 // publishers of a busy tenant, each second); on SQLite under full load one
 // of those reads then waited seconds for its snapshot. Values are shared:
@@ -46,9 +50,10 @@ func newCache[V any](ttl time.Duration) *cache[V] {
 	return &cache[V]{ttl: ttl, m: map[string]cached[V]{}, flights: map[string]*flight[V]{}}
 }
 
-// get returns key's entry. With none, it waits for the read under way or
-// starts one (every caller reads when the cache is off: ttl < 0); an old
-// one is returned as it is and read again in the background. Shared reads
+// get returns key's entry. With none, or one older than 2×ttl, it waits
+// for the read under way or starts one (every caller reads when the cache
+// is off: ttl < 0); an older one than ttl is returned as it is and read
+// again in the background. Shared reads
 // run with ctx's values but not its end: the caller that started one may
 // be gone before the others have their answer.
 func (c *cache[V]) get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
@@ -62,6 +67,7 @@ func (c *cache[V]) get(ctx context.Context, key string, load func(context.Contex
 		c.mu.Unlock()
 		return e.v, nil
 	}
+	ok = ok && now.Sub(e.at) < 2*c.ttl // servable while it is read again
 	f := c.flights[key]
 	if f == nil {
 		f = &flight[V]{done: make(chan struct{})}

@@ -27,14 +27,24 @@ func loaded[V any](t *testing.T, c *cache[V], key string) {
 	}
 }
 
+// age makes key's entry as old as d.
+func age(c *cache[int], key string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[key]
+	e.at = time.Now().Add(-d)
+	c.m[key] = e
+}
+
 // An old entry is returned at once and read again in the background,
 // once however many callers find it old.
 func TestCacheReadsAnOldEntryInTheBackground(t *testing.T) {
 	ctx := context.Background()
-	c := newCache[int](time.Nanosecond) // every entry is old at once
+	c := newCache[int](time.Hour)
 	if v, err := c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil }); err != nil || v != 1 {
 		t.Fatalf("first get = %d, %v", v, err)
 	}
+	age(c, "k", 90*time.Minute) // old, not too old to serve
 	release, reading := make(chan struct{}), make(chan struct{})
 	reads := 0
 	slow := func(context.Context) (int, error) { reads++; close(reading); <-release; return 2, nil }
@@ -49,7 +59,6 @@ func TestCacheReadsAnOldEntryInTheBackground(t *testing.T) {
 	if reads != 1 {
 		t.Fatalf("read again %d times, want once", reads)
 	}
-	c.ttl = time.Hour
 	if v, _ := c.get(ctx, "k", nil); v != 2 {
 		t.Fatalf("after the background read: %d, want 2", v)
 	}
@@ -59,8 +68,9 @@ func TestCacheReadsAnOldEntryInTheBackground(t *testing.T) {
 // invalidation stores nothing.
 func TestCacheInvalidateWins(t *testing.T) {
 	ctx := context.Background()
-	c := newCache[int](time.Nanosecond)
+	c := newCache[int](time.Hour)
 	c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
+	age(c, "k", 90*time.Minute)
 	release, reading := make(chan struct{}), make(chan struct{})
 	c.get(ctx, "k", func(context.Context) (int, error) { close(reading); <-release; return 2, nil })
 	<-reading
@@ -70,7 +80,6 @@ func TestCacheInvalidateWins(t *testing.T) {
 	}
 	close(release)
 	loaded(t, c, "k")
-	c.ttl = time.Hour
 	if v, _ := c.get(ctx, "k", nil); v != 3 {
 		t.Fatalf("after the old read ended: %d, want 3 (its value dropped)", v)
 	}
@@ -80,8 +89,9 @@ func TestCacheInvalidateWins(t *testing.T) {
 // not end with the caller's context.
 func TestCacheFailedReadKeepsEntry(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := newCache[int](time.Nanosecond)
+	c := newCache[int](time.Hour)
 	c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
+	age(c, "k", 90*time.Minute)
 	var readCtx error
 	c.get(ctx, "k", func(ctx context.Context) (int, error) {
 		cancel() // the request that found the entry old ends
@@ -92,7 +102,7 @@ func TestCacheFailedReadKeepsEntry(t *testing.T) {
 	if readCtx != nil {
 		t.Fatalf("the background read's context ended with the caller's: %v", readCtx)
 	}
-	c.ttl = time.Hour
+	c.ttl = 4 * time.Hour // the kept entry is fresh again: no read
 	if v, _ := c.get(ctx, "k", nil); v != 1 {
 		t.Fatalf("after a failed read: %d, want the entry kept", v)
 	}
@@ -128,8 +138,9 @@ func TestCacheCallersShareARead(t *testing.T) {
 // background read that finds it gone, not kept.
 func TestCacheDropsWhatIsGone(t *testing.T) {
 	ctx := context.Background()
-	c := newCache[int](time.Nanosecond)
+	c := newCache[int](time.Hour)
 	c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
+	age(c, "k", 90*time.Minute)
 	gone := func(context.Context) (int, error) { return 0, fmt.Errorf("get: %w", hookd.ErrNotFound) }
 	if v, _ := c.get(ctx, "k", gone); v != 1 {
 		t.Fatalf("old entry: %d", v)
@@ -150,5 +161,26 @@ func TestCacheDisabledAlwaysLoads(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("loaded %d times, want 3", n)
+	}
+}
+
+// An entry older than twice the ttl is not served: the caller waits for
+// it to be read again (a tenant idle for a minute must not publish with
+// the webhooks it had a minute ago).
+func TestCacheWaitsForAnEntryTooOld(t *testing.T) {
+	ctx := context.Background()
+	c := newCache[int](time.Hour)
+	if v, _ := c.get(ctx, "k", func(context.Context) (int, error) { return 1, nil }); v != 1 {
+		t.Fatalf("first get = %d", v)
+	}
+	for _, tc := range []struct {
+		age  time.Duration
+		want int
+	}{{90 * time.Minute, 1}, {121 * time.Minute, 2}} {
+		age(c, "k", tc.age)
+		if v, err := c.get(ctx, "k", func(context.Context) (int, error) { return 2, nil }); err != nil || v != tc.want {
+			t.Fatalf("an entry %v old: %d, %v; want %d", tc.age, v, err, tc.want)
+		}
+		loaded(t, c, "k")
 	}
 }

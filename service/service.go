@@ -55,8 +55,9 @@ type Config struct {
 	Tracer trace.TracerProvider
 	// CacheTTL bounds how long publishing may use a cached event type or
 	// webhook list, or authorization a cached tenant, that another process
-	// changed, with the time of one read: an entry older than this is read
-	// again in the background while publishing goes on with it. Changes
+	// changed, twice over, with the time of one read: an entry older than
+	// this is read again in the background while publishing goes on with
+	// it, and one older than twice this is read before it is used. Changes
 	// made through this service are seen at once. Default 1s; negative
 	// disables the cache.
 	CacheTTL time.Duration
