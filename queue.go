@@ -30,6 +30,16 @@ type Queue interface {
 	// lost one means one more send, which at-least-once allows, and nothing
 	// is half-written (a transaction is lost whole). A publish never is.
 	QueueTx(ctx context.Context, fn func(QueueTx) error) error
+	// LiveLeases returns the deliveries among p.Leases still held under
+	// that lease and still waiting (not cancelled, not finished): a read,
+	// outside any write, by which a claimed delivery that waited for its
+	// turn learns whether it is still to be sent.
+	LiveLeases(ctx context.Context, p *LiveLeasesParams) ([]string, error)
+}
+
+// LiveLeasesParams are the leases a LiveLeases checks.
+type LiveLeasesParams struct {
+	Leases []Lease
 }
 
 // QueueTx is the queue's primitives inside one transaction.

@@ -65,9 +65,9 @@ type Config struct {
 	// FastAnswer is what counts as answering fast. Default 250ms.
 	FastAnswer time.Duration
 	// RecheckAfter is how long a claimed delivery may wait behind other
-	// sends to its endpoint before it reads its webhook again (at most once
-	// in this long an endpoint) and renews its lease, which a delivery
-	// cancelled meanwhile refuses. A fast endpoint's claims run ahead of its
+	// sends to its endpoint before it reads its webhook again and asks the
+	// store whether it is still held and waiting (each at most once in this
+	// long an endpoint: stillLive). A fast endpoint's claims run ahead of its
 	// sends (FastQueue); without this, those claimed before a DELETE, a
 	// disable, a cancel or a new URL were still sent as claimed, seconds
 	// after the change was answered. Default 100ms.
@@ -252,6 +252,15 @@ type endpoint struct {
 	latency  time.Duration // moving average of answered attempts; 0 until one
 	sends    chan struct{} // PerEndpoint send slots
 	lastUsed time.Time
+	// waiting are the held deliveries waiting for a send slot.
+	waiting map[*waiter]struct{}
+}
+
+// waiter is a held delivery waiting for its turn at its endpoint's sends.
+type waiter struct {
+	lease   hookd.Lease
+	checked time.Time // when LiveLeases last looked at it; zero: never
+	live    bool      // what it found
 }
 
 // reservation is the room a Reserve held for a publish.
@@ -709,28 +718,52 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		return r
 	}
 	queued := e.clock.Now()
+	w := &waiter{lease: c.Lease}
+	e.mu.Lock()
+	if ep.waiting == nil {
+		ep.waiting = map[*waiter]struct{}{}
+	}
+	ep.waiting[w] = struct{}{}
+	e.mu.Unlock()
 	select {
 	case ep.sends <- struct{}{}:
 		defer func() { <-ep.sends }()
 	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	delete(ep.waiting, w)
+	e.mu.Unlock()
+	if ctx.Err() != nil {
 		return release
 	}
-	// Never start an attempt that could outlast the lease, with the
-	// writing of its outcome: the delivery would fall due before it. One
-	// that waited for its turn renews its lease anyway: the renewal is
-	// refused for a delivery cancelled while it waited, and the webhook is
-	// read again, as a change since the claim (a delete, a disable, a new
-	// URL or secret) must hold for what had not started.
+	// One that waited for its turn reads its webhook again and asks the
+	// store whether it is still to be sent: a change since the claim (a
+	// delete, a disable, a cancel, a new URL or secret) must hold for what
+	// had not started.
 	need := e.attemptLease(wh)
-	waited := e.clock.Now().Sub(queued) >= e.cfg.RecheckAfter
-	if waited {
+	if e.clock.Now().Sub(queued) >= e.cfg.RecheckAfter {
 		wh, err = e.freshWebhook(ctx, c)
 		if r := e.unusable(ctx, c, wh, err, release); r != nil {
 			return r
 		}
 		need = e.attemptLease(wh)
+		live, err := e.stillLive(ctx, ep, w)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				e.log.Error("check a held delivery; it will be sent when its lease ends", "delivery", c.DeliveryID, "err", err)
+			}
+			return release
+		case !live:
+			// Its lease was lost (the release changes nothing), or it was
+			// cancelled while held (the release ends it CANCELED).
+			e.failures.leaseLost(e.clock.Now(), c)
+			return release
+		}
 	}
-	if now := e.clock.Now(); waited || now.Add(need).After(deadline) {
+	// Never start an attempt that could outlast the lease, with the
+	// writing of its outcome: the delivery would fall due before it.
+	if now := e.clock.Now(); now.Add(need).After(deadline) {
 		d := max(e.cfg.Lease, need)
 		ok, err := e.extend(ctx, c, d)
 		switch {
@@ -770,6 +803,54 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	}
 	return &result{claim: c, outcome: o, deadline: deadline}
 }
+
+// stillLive says whether w's delivery is still held under its lease and
+// waiting (not cancelled). One read of the store checks, with it, every
+// delivery waiting at the endpoint that was not checked in the last
+// RecheckAfter, so a backlog's deliveries cost one read each RecheckAfter,
+// not one each.
+func (e *Engine) stillLive(ctx context.Context, ep *endpoint, w *waiter) (bool, error) {
+	now := e.clock.Now()
+	e.mu.Lock()
+	if now.Sub(w.checked) < e.cfg.RecheckAfter {
+		live := w.live
+		e.mu.Unlock()
+		return live, nil
+	}
+	batch := []*waiter{w}
+	for o := range ep.waiting {
+		if len(batch) == liveCheckBatch {
+			break
+		}
+		if now.Sub(o.checked) >= e.cfg.RecheckAfter {
+			batch = append(batch, o)
+		}
+	}
+	e.mu.Unlock()
+	leases := make([]hookd.Lease, len(batch))
+	for i, o := range batch {
+		leases[i] = o.lease
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.StoreTimeout)
+	defer cancel()
+	ids, err := e.store.LiveLeases(ctx, &hookd.LiveLeasesParams{Leases: leases})
+	if err != nil {
+		return false, err
+	}
+	live := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		live[id] = true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, o := range batch {
+		o.checked, o.live = now, live[o.lease.DeliveryID]
+	}
+	return w.live, nil
+}
+
+// liveCheckBatch caps the deliveries one LiveLeases reads.
+const liveCheckBatch = 512
 
 // unusable is what becomes of a claim whose webhook (read with err) is
 // gone or disabled, or could not be read; nil when it can be sent to.

@@ -327,6 +327,19 @@ func (q *queueTx) ReleaseLeases(ctx context.Context, p *hookd.ReleaseLeasesParam
 	return idsAndCanceled(rows, err, "release leases")
 }
 
+func (s *Store) LiveLeases(ctx context.Context, p *hookd.LiveLeasesParams) ([]string, error) {
+	if len(p.Leases) == 0 {
+		return nil, nil
+	}
+	ids, tokens := make([]string, len(p.Leases)), make([]int64, len(p.Leases))
+	for i, l := range p.Leases {
+		ids[i], tokens[i] = l.DeliveryID, l.Token
+	}
+	rows, err := s.pool.Query(ctx, `SELECT d.id FROM unnest($1::text[], $2::bigint[]) AS l(id, token)
+		JOIN deliveries d ON d.id = l.id WHERE d.lease_token = l.token AND d.leased AND d.status IN `+sqlrow.WaitingStatuses, ids, tokens)
+	return collect(rows, err, "live leases", scanID)
+}
+
 func (q *queueTx) ExtendLeases(ctx context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
 	return q.fenced(ctx, "extend leases", `UPDATE deliveries d SET next_attempt_at = $1
 		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased

@@ -357,6 +357,31 @@ func (q *queueTx) fencedCanceled(live, canceled string, args ...any) (changed, w
 	return n > 0, n > 0, err
 }
 
+func (s *Store) LiveLeases(ctx context.Context, p *hookd.LiveLeasesParams) ([]string, error) {
+	if len(p.Leases) == 0 {
+		return nil, nil
+	}
+	tokens := make(map[string]int64, len(p.Leases))
+	for _, l := range p.Leases {
+		tokens[l.DeliveryID] = l.Token
+	}
+	rows, err := s.queryRead(ctx, `SELECT d.id FROM json_each(?) j JOIN deliveries d ON d.id = j.key
+		WHERE d.lease_token = j.value AND d.leased = 1 AND d.status IN `+sqlrow.WaitingStatuses, sqlrow.JSONList(tokens))
+	if err != nil {
+		return nil, fmt.Errorf("live leases: %w", err)
+	}
+	defer rows.Close()
+	var live []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("live leases: %w", err)
+		}
+		live = append(live, id)
+	}
+	return live, rows.Err()
+}
+
 func (q *queueTx) ExtendLeases(_ context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
 	done, err := q.fenced(extendLease, sqlrow.Micros(p.Until), p.Leases)
 	if err != nil {

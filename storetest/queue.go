@@ -29,6 +29,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"ReleaseCountsNoAttempt":             testRelease,
 	"ExtendedLeaseHolds":                 testExtendLease,
 	"ExtendRefusedWhenCanceled":          testExtendCanceled,
+	"LiveLeasesOnlyHeldAndWaiting":       testLiveLeases,
 	"ManualRetryOfLeasedDeliveryRefused": testRetryLeasedRefused,
 	"ManualRetryFencesExpiredLease":      testRetryAfterLeaseLost,
 	"RetryFailedIsManual":                testRetryFailed,
@@ -422,6 +423,40 @@ func testExtendCanceled(t *testing.T, s hookd.Store, clock *Clock) {
 	release(t, s, c)
 	if d := detail(t, s, c.DeliveryID); d.Delivery.Status != hookd.StatusCanceled || d.Delivery.Attempts != 0 || !d.Delivery.NextAttemptAt.IsZero() {
 		t.Fatalf("after the release: %+v", d.Delivery)
+	}
+}
+
+// LiveLeases names the deliveries still held under the given lease and
+// still waiting: not one whose lease was taken over, not one cancelled,
+// not one whose outcome was recorded.
+func testLiveLeases(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	for i := range 3 {
+		publish(t, s, fmt.Sprintf("e%d", i), 1, "wh_a")
+	}
+	publish(t, s, "e3", 1, "wh_b")
+	cs := claim(t, s, 10, nil).Claims
+	if len(cs) != 4 {
+		t.Fatalf("claimed %d, want 4", len(cs))
+	}
+	byHook := map[string][]*hookd.Claim{}
+	for _, c := range cs {
+		byHook[c.WebhookID] = append(byHook[c.WebhookID], c)
+	}
+	a, b := byHook["wh_a"], byHook["wh_b"][0]
+	record(t, s, outcome(a[0], hookd.StatusSuccess, clock.Now()))
+	if n, _, err := s.CancelDeliveries(ctx(), "acme", "wh_b", time.Time{}); err != nil || n != 1 {
+		t.Fatalf("cancel: %d, %v", n, err)
+	}
+	stale := a[2].Lease
+	stale.Token++
+	live, err := s.LiveLeases(ctx(), &hookd.LiveLeasesParams{Leases: []hookd.Lease{a[0].Lease, a[1].Lease, stale, b.Lease}})
+	must(t, err)
+	if len(live) != 1 || live[0] != a[1].DeliveryID {
+		t.Fatalf("live = %v, want only %s (held and waiting)", live, a[1].DeliveryID)
+	}
+	if live, err := s.LiveLeases(ctx(), &hookd.LiveLeasesParams{}); err != nil || len(live) != 0 {
+		t.Fatalf("no leases: %v, %v", live, err)
 	}
 }
 
