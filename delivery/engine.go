@@ -748,17 +748,8 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 		need = e.attemptLease(wh)
 		live, err := e.stillLive(ctx, ep, w)
-		switch {
-		case err != nil:
-			if ctx.Err() == nil {
-				e.log.Error("check a held delivery; it will be sent when its lease ends", "delivery", c.DeliveryID, "err", err)
-			}
-			return release
-		case !live:
-			// Its lease was lost (the release changes nothing), or it was
-			// cancelled while held (the release ends it CANCELED).
-			e.failures.leaseLost(e.clock.Now(), c)
-			return release
+		if r := e.notHeld(ctx, c, live, err, "check a held delivery", release); r != nil {
+			return r
 		}
 	}
 	// Never start an attempt that could outlast the lease, with the
@@ -766,17 +757,8 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	if now := e.clock.Now(); now.Add(need).After(deadline) {
 		d := max(e.cfg.Lease, need)
 		ok, err := e.extend(ctx, c, d)
-		switch {
-		case err != nil:
-			if ctx.Err() == nil {
-				e.log.Error("extend lease; the delivery will be sent when its lease ends", "delivery", c.DeliveryID, "err", err)
-			}
-			return release
-		case !ok:
-			// Its lease was lost (the release changes nothing), or it was
-			// cancelled while held (the release ends it CANCELED).
-			e.failures.leaseLost(e.clock.Now(), c)
-			return release
+		if r := e.notHeld(ctx, c, ok, err, "extend lease", release); r != nil {
+			return r
 		}
 		deadline = now.Add(d)
 	}
@@ -802,6 +784,25 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
 	}
 	return &result{claim: c, outcome: o, deadline: deadline}
+}
+
+// notHeld is what becomes of a claim that a check of its lease (what)
+// found still held (ok) or not, or could not make (err); nil when it is
+// still this process's to send.
+func (e *Engine) notHeld(ctx context.Context, c *hookd.Claim, ok bool, err error, what string, release *result) *result {
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			e.log.Error(what+"; the delivery will be sent when its lease ends", "delivery", c.DeliveryID, "err", err)
+		}
+		return release
+	case !ok:
+		// Its lease was lost (the release changes nothing), or it was
+		// cancelled while held (the release ends it CANCELED).
+		e.failures.leaseLost(e.clock.Now(), c)
+		return release
+	}
+	return nil
 }
 
 // stillLive says whether w's delivery is still held under its lease and

@@ -367,19 +367,27 @@ func (s *Store) LiveLeases(ctx context.Context, p *hookd.LiveLeasesParams) ([]st
 	}
 	rows, err := s.queryRead(ctx, `SELECT d.id FROM json_each(?) j JOIN deliveries d ON d.id = j.key
 		WHERE d.lease_token = j.value AND d.leased = 1 AND d.status IN `+sqlrow.WaitingStatuses, sqlrow.JSONList(tokens))
+	return scanIDs(rows, err, "live leases")
+}
+
+// scanIDs reads a query's one column of ids.
+func scanIDs(rows *sql.Rows, err error, what string) ([]string, error) {
 	if err != nil {
-		return nil, fmt.Errorf("live leases: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var live []string
+	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("live leases: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		live = append(live, id)
+		ids = append(ids, id)
 	}
-	return live, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return ids, nil
 }
 
 func (q *queueTx) ExtendLeases(_ context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
@@ -619,17 +627,5 @@ const failingWebhooks = `SELECT id FROM webhooks WHERE exhausted = 1 AND enabled
 
 func (q *queueTx) FailingWebhooks(_ context.Context, p *hookd.FailingWebhooksParams) ([]string, error) {
 	rows, err := q.s.query(q.tx, failingWebhooks, sqlrow.Micros(p.FailingSince), p.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("failing webhooks: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("failing webhooks: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(rows, err, "failing webhooks")
 }

@@ -803,23 +803,9 @@ func (s *Server) rotate(ctx context.Context, wh *hookd.Webhook, key *string, gra
 // window. hookd queues them at once (retry-all-failed), so the task Svix
 // answers with is already finished.
 func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
-	wh, err := s.endpoint(r)
+	wh, win, err := s.endpointWindow(r)
 	if err != nil {
 		return err
-	}
-	var in struct {
-		Since time.Time  `json:"since"`
-		Until *time.Time `json:"until"`
-	}
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	if in.Since.IsZero() {
-		return hookd.Invalid("since", "is required")
-	}
-	win := hookd.Window{Since: in.Since}
-	if in.Until != nil {
-		win.Until = *in.Until
 	}
 	t, err := s.svc.Recover(r.Context(), wh.TenantID, wh.ID, win)
 	if err != nil {
@@ -829,24 +815,37 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// replayMissing is Svix's replay of the messages in a window that were
-// never sent to the endpoint: hookd's replay with onlyMissing, a task
-// that runs in chunks and reads back by its id (background-task).
-func (s *Server) replayMissing(w http.ResponseWriter, r *http.Request) error {
+// endpointWindow is the path's endpoint and the body's window, Svix's
+// RecoverIn and ReplayIn: since (required) and until.
+func (s *Server) endpointWindow(r *http.Request) (*hookd.Webhook, hookd.Window, error) {
 	wh, err := s.endpoint(r)
 	if err != nil {
-		return err
+		return nil, hookd.Window{}, err
 	}
 	var in struct {
 		Since time.Time  `json:"since"`
 		Until *time.Time `json:"until"`
 	}
 	if err := decode(r, &in); err != nil {
-		return err
+		return nil, hookd.Window{}, err
+	}
+	if in.Since.IsZero() {
+		return nil, hookd.Window{}, hookd.Invalid("since", "is required")
 	}
 	win := hookd.Window{Since: in.Since}
 	if in.Until != nil {
 		win.Until = *in.Until
+	}
+	return wh, win, nil
+}
+
+// replayMissing is Svix's replay of the messages in a window that were
+// never sent to the endpoint: hookd's replay with onlyMissing, a task
+// that runs in chunks and reads back by its id (background-task).
+func (s *Server) replayMissing(w http.ResponseWriter, r *http.Request) error {
+	wh, win, err := s.endpointWindow(r)
+	if err != nil {
+		return err
 	}
 	t, err := s.svc.Replay(r.Context(), wh.TenantID, wh.ID, win, true)
 	if err != nil {
