@@ -732,9 +732,22 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	}
 	e.mu.Lock()
 	delete(ep.waiting, w)
+	// What another waiter's checks learned while this one waited holds for
+	// it too, however short its wait: found not held (cancelled, deleted),
+	// or its webhook read from the store since it queued.
+	known := !w.checked.IsZero() && !w.live
+	if ch := e.hooks[c.WebhookID]; ch != nil && ch.readAt.After(queued) {
+		wh = ch.wh
+	}
 	e.mu.Unlock()
 	if ctx.Err() != nil {
 		return release
+	}
+	if r := e.unusable(ctx, c, wh, nil, release); r != nil {
+		return r
+	}
+	if known {
+		return e.notHeld(ctx, c, false, nil, "", release)
 	}
 	// One that waited for its turn reads its webhook again and asks the
 	// store whether it is still to be sent: a change since the claim (a
@@ -793,7 +806,7 @@ func (e *Engine) notHeld(ctx context.Context, c *hookd.Claim, ok bool, err error
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {
-			e.log.Error(what+"; the delivery will be sent when its lease ends", "delivery", c.DeliveryID, "err", err)
+			e.log.Error(what+"; the delivery is released, to be claimed again", "delivery", c.DeliveryID, "err", err)
 		}
 		return release
 	case !ok:
@@ -818,13 +831,17 @@ func (e *Engine) stillLive(ctx context.Context, ep *endpoint, w *waiter) (bool, 
 		e.mu.Unlock()
 		return live, nil
 	}
+	// One waiter a delivery: the process may hold one twice (its lease
+	// ran out and it claimed it again), and the answer names deliveries.
 	batch := []*waiter{w}
+	ids := map[string]bool{w.lease.DeliveryID: true}
 	for o := range ep.waiting {
 		if len(batch) == liveCheckBatch {
 			break
 		}
-		if now.Sub(o.checked) >= e.cfg.RecheckAfter {
+		if now.Sub(o.checked) >= e.cfg.RecheckAfter && !ids[o.lease.DeliveryID] {
 			batch = append(batch, o)
+			ids[o.lease.DeliveryID] = true
 		}
 	}
 	e.mu.Unlock()
@@ -834,20 +851,22 @@ func (e *Engine) stillLive(ctx context.Context, ep *endpoint, w *waiter) (bool, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.StoreTimeout)
 	defer cancel()
-	ids, err := e.store.LiveLeases(ctx, &hookd.LiveLeasesParams{Leases: leases})
+	held, err := e.store.LiveLeases(ctx, &hookd.LiveLeasesParams{Leases: leases})
 	if err != nil {
 		return false, err
 	}
-	live := make(map[string]bool, len(ids))
-	for _, id := range ids {
+	live := make(map[string]bool, len(held))
+	for _, id := range held {
 		live[id] = true
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, o := range batch {
-		o.checked, o.live = now, live[o.lease.DeliveryID]
+		if now.After(o.checked) { // a check begun later may have ended first
+			o.checked, o.live = now, live[o.lease.DeliveryID]
+		}
 	}
-	return w.live, nil
+	return live[w.lease.DeliveryID], nil
 }
 
 // liveCheckBatch caps the deliveries one LiveLeases reads.

@@ -908,3 +908,62 @@ func TestChangesHoldForClaimedNotStarted(t *testing.T) {
 		})
 	}
 }
+
+// manualClock is a clock the test moves.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// A delivery that another's check found cancelled is not sent, though it
+// waited less than RecheckAfter itself: B waits 450 ms, C 200 ms; B's turn
+// checks both, finds both cancelled, and C's turn must not send it.
+func TestCheckedNotHeldIsNotSent(t *testing.T) {
+	clock := &manualClock{t: time.Now()}
+	h := newHarness(t, func(c *delivery.Config) {
+		c.PerEndpoint, c.FailingEndpoint, c.FastQueue, c.RecheckAfter = 1, 1, 4, 400*time.Millisecond
+		c.Lease, c.Clock = time.Minute, clock.Now
+	})
+	block := make(chan struct{})
+	started := make(chan struct{}, 8)
+	var n atomic.Int32
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 { // the first answers at once: the endpoint is fast
+			started <- struct{}{}
+			<-block
+		}
+	})
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
+	h.wait(h.publish(wh), wh, "the first delivery", status(hookd.StatusSuccess))
+	waiting := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); h.engine.Waiting() != want; time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d deliveries wait their turn, want %d", h.engine.Waiting(), want)
+			}
+		}
+	}
+	h.publish(wh) // A: sent, held up by the receiver
+	<-started
+	h.publish(wh) // B: waits its turn
+	waiting(1)
+	clock.Advance(250 * time.Millisecond)
+	h.publish(wh) // C: waits behind B
+	waiting(2)
+	if n, _, err := h.store.CancelDeliveries(context.Background(), "acme", wh.ID, time.Time{}); err != nil || n != 3 {
+		t.Fatalf("cancel: %d, %v", n, err)
+	}
+	clock.Advance(200 * time.Millisecond)
+	close(block)
+	h.settle()
+	if got := len(rcv.got()); got != 2 {
+		t.Fatalf("the receiver got %d requests, want 2 (the first, and A, being sent when the cancel came)", got)
+	}
+}

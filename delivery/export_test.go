@@ -19,3 +19,14 @@ func (e *Engine) Held() int {
 	defer e.mu.Unlock()
 	return e.held
 }
+
+// Waiting is how many held deliveries wait for their turn at an endpoint.
+func (e *Engine) Waiting() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ep := range e.endpoints {
+		n += len(ep.waiting)
+	}
+	return n
+}

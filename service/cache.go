@@ -17,7 +17,9 @@ import (
 // split) takes to be seen here, however long a tenant went without a
 // publish (an idle tenant's entry was served at any age: a webhook made or
 // enabled elsewhere a minute before was missed by the next publish), and
-// a busy tenant's publishes, which read it again every ttl, never wait. Every publish that
+// a busy tenant's publishes, which read it again every ttl, wait only when
+// a read takes longer than ttl (the entry's age counts from its read's
+// start), and a read that fails now reaches them rather than an old entry. Every publish that
 // found an entry missing or old used to read it, dozens at once (all the
 // publishers of a busy tenant, each second); on SQLite under full load one
 // of those reads then waited seconds for its snapshot. Values are shared:

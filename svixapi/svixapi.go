@@ -481,11 +481,13 @@ func (in *endpointIn) aliases() {
 }
 
 // shape is how an answer is written for the client that asked. Svix's
-// API renamed and added fields in its v2 SDKs (eventTypes, throttleRate,
-// statusText, an endpoint's canceled count, a recover's updatedAt), which
-// those SDKs read; its v1 SDKs, made by openapi-generator for Go and Java,
-// refuse a field they do not know. A v1 SDK (User-Agent svix-libs/1.…) gets
-// the fields it knows; every other client, the current ones too.
+// API renamed fields (eventTypes, throttleRate: its v2 SDKs read only
+// those) and made new ones required (statusText, an endpoint's canceled
+// count, a recover's updatedAt: its Rust SDK from 1.75 and Python's 1.x
+// fail without them); its Go SDK before 1.57 and Java's before 1.60, made
+// by openapi-generator, refuse any field they do not know. Those two get
+// the fields they know; every other client, the current ones too, beside
+// the old names.
 type shape struct {
 	current bool
 	// expanded (expanded_statuses=true, which current SDKs send) shows a
@@ -494,8 +496,36 @@ type shape struct {
 }
 
 func shapeOf(r *http.Request) shape {
-	return shape{current: !strings.HasPrefix(r.Header.Get("User-Agent"), "svix-libs/1."),
+	return shape{current: !strictSDK(r.Header.Get("User-Agent")),
 		expanded: r.URL.Query().Get("expanded_statuses") == "true"}
+}
+
+// strictSDKs are the Svix SDKs that refuse unknown fields, by language:
+// every version before the one given.
+var strictSDKs = map[string][2]int{"go": {1, 57}, "java": {1, 60}}
+
+// strictSDK says whether agent, as Svix's SDKs send it
+// (svix-libs/VERSION/LANGUAGE), names one of strictSDKs.
+func strictSDK(agent string) bool {
+	rest, ok := strings.CutPrefix(agent, "svix-libs/")
+	if !ok {
+		return false
+	}
+	version, lang, ok := strings.Cut(rest, "/")
+	below, known := strictSDKs[strings.TrimSpace(lang)]
+	if !ok || !known {
+		return false
+	}
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return major < below[0] || major == below[0] && minor < below[1]
 }
 
 // endpointFields are the fields Svix shows of an endpoint wherever it
@@ -512,7 +542,7 @@ type endpointFields struct {
 	RateLimit   *int     `json:"rateLimit,omitempty"`
 	// EventTypes and ThrottleRate are filterTypes' and rateLimit's names in
 	// Svix's current API, which its v2 SDKs read; answered beside the old
-	// names to every client but a v1 SDK (see shape).
+	// names to every client but a strict SDK (see shape).
 	EventTypes   []string  `json:"eventTypes,omitempty"`
 	ThrottleRate *int      `json:"throttleRate,omitempty"`
 	Version      int       `json:"version"`

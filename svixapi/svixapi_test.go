@@ -861,9 +861,9 @@ func TestBackgroundTasks(t *testing.T) {
 	}
 }
 
-// Clients other than Svix's v1 SDKs get Svix's current fields beside the
+// Clients other than the strict SDKs (Go before 1.57, Java before 1.60) get Svix's current fields beside the
 // old ones (eventTypes, throttleRate, statusText, canceled, updatedAt); a
-// v1 SDK gets none of them. Cancelled deliveries are 4 with
+// strict one gets none of them. Cancelled deliveries are 4 with
 // expanded_statuses=true. An endpoint takes its headers when made, and a
 // resend answers {}.
 func TestCurrentShape(t *testing.T) {
@@ -970,6 +970,29 @@ func TestRotateGrace(t *testing.T) {
 	for _, body := range []string{`{"gracePeriodSeconds":-1}`, `{"gracePeriodSeconds":604801}`} {
 		if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/secret/rotate", body); code != 422 {
 			t.Fatalf("rotate %s: %d", body, code)
+		}
+	}
+}
+
+func TestStrictSDK(t *testing.T) {
+	for agent, want := range map[string]bool{
+		"svix-libs/1.44.0/go":         true,
+		"svix-libs/1.56.9/go":         true,
+		"svix-libs/1.57.0/go":         false,
+		"svix-libs/1.59.0/java":       true,
+		"svix-libs/1.60.0/java":       false,
+		"svix-libs/0.9.1/go":          true,
+		"svix-libs/2.5.0/go":          false,
+		"svix-libs/1.99.1/rust":       false,
+		"svix-libs/1.99.1/python":     false,
+		"svix-libs/1.44.0/javascript": false,
+		"svix-libs/x.y/go":            false,
+		"svix-libs/1.44.0":            false,
+		"curl/8.0":                    false,
+		"":                            false,
+	} {
+		if got := svixapi.StrictSDK(agent); got != want {
+			t.Errorf("%q: %v, want %v", agent, got, want)
 		}
 	}
 }

@@ -1,0 +1,4 @@
+package svixapi
+
+// StrictSDK is strictSDK, for the table test.
+var StrictSDK = strictSDK
