@@ -551,6 +551,7 @@ func (c *stepCounter) DeleteEvents(ctx context.Context, p hookd.DeleteEventsPara
 // Config.DeleteStep (each its own transaction), then the rest with the
 // webhook or tenant, even when the caller goes away half way.
 func TestDeleteInSteps(t *testing.T) {
+	service.StillStepClock(t)
 	var c *stepCounter
 	f := newFixture(t, func(cfg *service.Config) {
 		c = &stepCounter{Store: cfg.Store}
