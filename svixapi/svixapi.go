@@ -86,6 +86,7 @@ func New(cfg Config) *Server {
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/secret/rotate", s.authed(s.rotateSecret))
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/recover", s.authed(s.recoverEndpoint))
 	route("POST /api/v1/app/{app}/endpoint/{endpoint}/replay-missing", s.authed(s.replayMissing))
+	route("POST /api/v1/app/{app}/endpoint/{endpoint}/cancel-msgs", s.authed(s.cancelMessages))
 	route("GET /api/v1/background-task/{task}", s.authed(s.backgroundTask))
 	route("POST /api/v1/app/{app}/msg", s.authed(s.createMessage))
 	route("GET /api/v1/app/{app}/msg", s.authed(s.listMessages))
@@ -867,6 +868,30 @@ func (s *Server) endpointWindow(r *http.Request) (*hookd.Webhook, hookd.Window, 
 		win.Until = *in.Until
 	}
 	return wh, win, nil
+}
+
+// cancelMessages is Svix's cancel of an endpoint's messages not yet sent
+// that were created before createdBefore: hookd's cancel of the webhook's
+// waiting deliveries (one being sent finishes first).
+func (s *Server) cancelMessages(w http.ResponseWriter, r *http.Request) error {
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		CreatedBefore time.Time `json:"createdBefore"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.CreatedBefore.IsZero() {
+		return hookd.Invalid("createdBefore", "is required")
+	}
+	if _, err := s.svc.CancelDeliveries(r.Context(), wh.TenantID, wh.ID, in.CreatedBefore); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // replayMissing is Svix's replay of the messages in a window that were

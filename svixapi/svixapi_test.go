@@ -70,7 +70,7 @@ func (e *env) doAs(agent, method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "CancelMessages": TestCancelMessages}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -993,6 +993,34 @@ func TestStrictSDK(t *testing.T) {
 	} {
 		if got := svixapi.StrictSDK(agent); got != want {
 			t.Errorf("%q: %v, want %v", agent, got, want)
+		}
+	}
+}
+
+// cancel-msgs cancels the endpoint's messages not yet sent created before
+// createdBefore.
+func TestCancelMessages(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	_, ep := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/a","uid":"ep-a"}`)
+	e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"m1","payload":{"n":1}}`)
+	first, err := e.store.ListEventDeliveries(context.Background(), "acme", "m1")
+	if err != nil || len(first) != 1 {
+		t.Fatalf("m1's deliveries: %v, %v", first, err)
+	}
+	// m2 is made after m1's delivery was read back: later than this.
+	cutoff := first[0].CreatedAt.Add(time.Microsecond)
+	e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"m2","payload":{"n":2}}`)
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/cancel-msgs", `{}`); code != 422 {
+		t.Fatalf("without createdBefore: %d", code)
+	}
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/cancel-msgs", `{"createdBefore":"`+cutoff.Format(time.RFC3339Nano)+`"}`); code != 204 {
+		t.Fatalf("cancel-msgs: %d", code)
+	}
+	for msg, want := range map[string]hookd.DeliveryStatus{"m1": hookd.StatusCanceled, "m2": hookd.StatusPending} {
+		ds, err := e.store.ListEventDeliveries(context.Background(), "acme", msg)
+		if err != nil || len(ds) != 1 || ds[0].WebhookID != ep["id"] || ds[0].Status != want {
+			t.Fatalf("%s: %+v, %v; want %s", msg, ds, err, want)
 		}
 	}
 }
