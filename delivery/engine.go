@@ -747,7 +747,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		return r
 	}
 	if known {
-		return e.notHeld(ctx, c, false, nil, "", release)
+		return e.notHeld(ctx, c, false, nil, "", true, release)
 	}
 	// One that waited for its turn reads its webhook again and asks the
 	// store whether it is still to be sent: a change since the claim (a
@@ -761,7 +761,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 		need = e.attemptLease(wh)
 		live, err := e.stillLive(ctx, ep, w)
-		if r := e.notHeld(ctx, c, live, err, "check a held delivery", release); r != nil {
+		if r := e.notHeld(ctx, c, live, err, "check a held delivery", true, release); r != nil {
 			return r
 		}
 	}
@@ -770,7 +770,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	if now := e.clock.Now(); now.Add(need).After(deadline) {
 		d := max(e.cfg.Lease, need)
 		ok, err := e.extend(ctx, c, d)
-		if r := e.notHeld(ctx, c, ok, err, "extend lease", release); r != nil {
+		if r := e.notHeld(ctx, c, ok, err, "extend lease", false, release); r != nil {
 			return r
 		}
 		deadline = now.Add(d)
@@ -801,13 +801,18 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 
 // notHeld is what becomes of a claim that a check of its lease (what)
 // found still held (ok) or not, or could not make (err); nil when it is
-// still this process's to send.
-func (e *Engine) notHeld(ctx context.Context, c *hookd.Claim, ok bool, err error, what string, release *result) *result {
+// still this process's to send. A delivery found not held while it waited
+// its turn was almost always cancelled or deleted by a user, hundreds at
+// once: quiet logs it at debug, not as a lost lease.
+func (e *Engine) notHeld(ctx context.Context, c *hookd.Claim, ok bool, err error, what string, quiet bool, release *result) *result {
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {
 			e.log.Error(what+"; the delivery is released, to be claimed again", "delivery", c.DeliveryID, "err", err)
 		}
+		return release
+	case !ok && quiet:
+		e.log.Debug("not sent: cancelled, deleted or claimed elsewhere while it waited its turn", "delivery", c.DeliveryID, "webhook", c.WebhookID)
 		return release
 	case !ok:
 		// Its lease was lost (the release changes nothing), or it was
@@ -1081,9 +1086,11 @@ func (e *Engine) write(batch []*result) {
 		cancel()
 		e.observe(rec, pending)
 		if rec.Stale > 0 {
-			// A lease ran out before its outcome came (or a manual retry took
-			// the delivery): the outcome changed nothing.
-			e.log.Warn("stale outcomes not recorded", "count", rec.Stale)
+			// A lease ran out before its outcome came, a manual retry took
+			// the delivery, or it was deleted with its webhook: the outcome
+			// or release changed nothing. Only the first is a fault, and a
+			// delete makes hundreds at once: info, not a warning.
+			e.log.Info("outcomes not recorded: the delivery was deleted, retried by hand or its lease ran out", "count", rec.Stale)
 		}
 		if err == nil {
 			return
