@@ -718,53 +718,25 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		return r
 	}
 	queued := e.clock.Now()
-	w := &waiter{lease: c.Lease}
-	e.mu.Lock()
-	if ep.waiting == nil {
-		ep.waiting = map[*waiter]struct{}{}
-	}
-	ep.waiting[w] = struct{}{}
-	e.mu.Unlock()
+	var w *waiter
 	select {
-	case ep.sends <- struct{}{}:
-		defer func() { <-ep.sends }()
-	case <-ctx.Done():
+	case ep.sends <- struct{}{}: // its turn at once: nothing changed since the claim
+	default:
+		if w = e.wait(ctx, ep, c.Lease); w == nil {
+			return release
+		}
 	}
-	e.mu.Lock()
-	delete(ep.waiting, w)
-	// What another waiter's checks learned while this one waited holds for
-	// it too, however short its wait: found not held (cancelled, deleted),
-	// or its webhook read from the store since it queued.
-	known := !w.checked.IsZero() && !w.live
-	if ch := e.hooks[c.WebhookID]; ch != nil && ch.readAt.After(queued) {
-		wh = ch.wh
-	}
-	e.mu.Unlock()
+	defer func() { <-ep.sends }()
 	if ctx.Err() != nil {
 		return release
 	}
-	if r := e.unusable(ctx, c, wh, nil, release); r != nil {
-		return r
+	if w != nil {
+		var r *result
+		if wh, r = e.recheck(ctx, c, ep, w, wh, queued, release); r != nil {
+			return r
+		}
 	}
-	if known {
-		return e.notHeld(ctx, c, false, nil, "", true, release)
-	}
-	// One that waited for its turn reads its webhook again and asks the
-	// store whether it is still to be sent: a change since the claim (a
-	// delete, a disable, a cancel, a new URL or secret) must hold for what
-	// had not started.
 	need := e.attemptLease(wh)
-	if e.clock.Now().Sub(queued) >= e.cfg.RecheckAfter {
-		wh, err = e.freshWebhook(ctx, c)
-		if r := e.unusable(ctx, c, wh, err, release); r != nil {
-			return r
-		}
-		need = e.attemptLease(wh)
-		live, err := e.stillLive(ctx, ep, w)
-		if r := e.notHeld(ctx, c, live, err, "check a held delivery", true, release); r != nil {
-			return r
-		}
-	}
 	// Never start an attempt that could outlast the lease, with the
 	// writing of its outcome: the delivery would fall due before it.
 	if now := e.clock.Now(); now.Add(need).After(deadline) {
@@ -797,6 +769,60 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
 	}
 	return &result{claim: c, outcome: o, deadline: deadline}
+}
+
+// wait waits for a send slot at ep as a waiter that other waiters' checks
+// see (stillLive); nil when ctx ended first, with no slot taken.
+func (e *Engine) wait(ctx context.Context, ep *endpoint, lease hookd.Lease) *waiter {
+	w := &waiter{lease: lease}
+	e.mu.Lock()
+	if ep.waiting == nil {
+		ep.waiting = map[*waiter]struct{}{}
+	}
+	ep.waiting[w] = struct{}{}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(ep.waiting, w)
+		e.mu.Unlock()
+	}()
+	select {
+	case ep.sends <- struct{}{}:
+		return w
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// recheck is what a delivery that waited its turn (w, since queued) sends
+// with: wh, or the webhook as read since; or, as a result, why it is not
+// sent. A change since the claim (a delete, a disable, a cancel, a new URL
+// or secret) must hold for what had not started. What other waiters'
+// checks learned holds for it however short its wait; after RecheckAfter
+// it reads its webhook again and asks the store whether it is still to be
+// sent.
+func (e *Engine) recheck(ctx context.Context, c *hookd.Claim, ep *endpoint, w *waiter, wh *hookd.Webhook, queued time.Time, release *result) (*hookd.Webhook, *result) {
+	e.mu.Lock()
+	known := !w.checked.IsZero() && !w.live
+	if ch := e.hooks[c.WebhookID]; ch != nil && ch.readAt.After(queued) {
+		wh = ch.wh
+	}
+	e.mu.Unlock()
+	if r := e.unusable(ctx, c, wh, nil, release); r != nil {
+		return nil, r
+	}
+	if known {
+		return nil, e.notHeld(ctx, c, false, nil, "", true, release)
+	}
+	if e.clock.Now().Sub(queued) < e.cfg.RecheckAfter {
+		return wh, nil
+	}
+	wh, err := e.freshWebhook(ctx, c)
+	if r := e.unusable(ctx, c, wh, err, release); r != nil {
+		return nil, r
+	}
+	live, err := e.stillLive(ctx, ep, w)
+	return wh, e.notHeld(ctx, c, live, err, "check a held delivery", true, release)
 }
 
 // notHeld is what becomes of a claim that a check of its lease (what)

@@ -12,18 +12,19 @@ import (
 // callers that find no entry wait for the read under way, and an entry
 // older than ttl is read again in the background while callers go on with
 // the one they have, for another ttl at most: one older than 2×ttl is not
-// served (callers wait for its read, as for a missing one). So 2×ttl bounds
-// how long a write made by another process (a replica, an api/worker
-// split) takes to be seen here, however long a tenant went without a
-// publish (an idle tenant's entry was served at any age: a webhook made or
-// enabled elsewhere a minute before was missed by the next publish), and
-// a busy tenant's publishes, which read it again every ttl, wait only when
-// a read takes longer than ttl (the entry's age counts from its read's
-// start), and a read that fails now reaches them rather than an old entry. Every publish that
-// found an entry missing or old used to read it, dozens at once (all the
-// publishers of a busy tenant, each second); on SQLite under full load one
-// of those reads then waited seconds for its snapshot. Values are shared:
-// callers must not change them.
+// served (callers wait for its read, as for a missing one, and see its
+// error if it fails).
+//
+// So 2×ttl bounds how long a write made by another process (a replica, an
+// api/worker split) takes to be seen here, however long a tenant went
+// without a publish (an idle tenant's entry was once served at any age: a
+// webhook made or enabled elsewhere a minute before was missed by the next
+// publish). A busy tenant's publishes, which read it again every ttl, wait
+// only when a read takes longer than ttl (an entry's age counts from its
+// read's start). Every publish that found an entry missing or old used to
+// read it, dozens at once (all the publishers of a busy tenant, each
+// second); on SQLite under full load one of those reads then waited seconds
+// for its snapshot. Values are shared: callers must not change them.
 type cache[V any] struct {
 	ttl     time.Duration
 	mu      sync.Mutex
