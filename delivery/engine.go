@@ -235,6 +235,14 @@ type Engine struct {
 	reserved map[*hookd.Handoff]*reservation
 	stopped  bool
 
+	// changes counts Changed calls (a generation). changed is the count
+	// at each webhook's last change, for a while after it, and allChanged
+	// at the last change of every webhook: a delivery claimed, a webhook
+	// read or a lease checked under a smaller count may not know of it.
+	changes    atomic.Uint64
+	changed    map[string]change
+	allChanged uint64
+
 	loopCtx   context.Context
 	sendCtx   context.Context
 	loops     atomic.Int64 // claim loop iterations, for tests to wait on
@@ -258,9 +266,16 @@ type endpoint struct {
 
 // waiter is a held delivery waiting for its turn at its endpoint's sends.
 type waiter struct {
-	lease   hookd.Lease
-	checked time.Time // when LiveLeases last looked at it; zero: never
-	live    bool      // what it found
+	lease      hookd.Lease
+	checked    time.Time // when LiveLeases last looked at it; zero: never
+	checkedGen uint64    // Engine.changes when that look began
+	live       bool      // what it found
+}
+
+// change is a webhook's last Changed.
+type change struct {
+	gen uint64
+	at  time.Time
 }
 
 // reservation is the room a Reserve held for a publish.
@@ -268,6 +283,7 @@ type reservation struct {
 	// since is this process's clock at the Reserve, before the publish: the
 	// lease the store gives ends no sooner than since plus its length.
 	since time.Time
+	gen   uint64 // Engine.changes at the Reserve
 	// updated is each reserved webhook's UpdatedAt as the publish matched
 	// it (a claim reads it from the store), to tell a cached one is stale.
 	updated map[string]time.Time
@@ -276,6 +292,7 @@ type reservation struct {
 type cachedHook struct {
 	wh       *hookd.Webhook
 	readAt   time.Time // from the store
+	gen      uint64    // Engine.changes when that read began
 	lastUsed time.Time
 }
 
@@ -313,6 +330,7 @@ func New(cfg Config) (*Engine, error) {
 		results:   make(chan *result, cfg.Workers),
 		endpoints: map[string]*endpoint{},
 		hooks:     map[string]*cachedHook{},
+		changed:   map[string]change{},
 		reserved:  map[*hookd.Handoff]*reservation{},
 	}, nil
 }
@@ -324,6 +342,31 @@ func (e *Engine) Notify() {
 	case e.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Changed tells the engine that a webhook or its deliveries changed in the
+// store (an edit, a disable, a rotation, a delete, a cancel; "": every
+// webhook, as a tenant's delete), after the change committed and before
+// its caller is answered: every delivery to it that this engine claimed
+// before and has not begun to send is checked against the store first,
+// however short its wait, so that nothing the change stopped is sent after
+// the answer. Changes made through another process are seen by the check
+// a delivery makes once it has waited RecheckAfter.
+func (e *Engine) Changed(webhookID string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	gen := e.changes.Add(1)
+	if webhookID == "" {
+		e.allChanged = gen
+		return
+	}
+	e.changed[webhookID] = change{gen: gen, at: e.clock.Now()}
+}
+
+// changedLocked is Engine.changes at webhookID's last change (0: none
+// known): what was claimed, read or checked under less may not know of it.
+func (e *Engine) changedLocked(webhookID string) uint64 {
+	return max(e.changed[webhookID].gen, e.allChanged)
 }
 
 // Start runs the claim loop and the recorder until Stop.
@@ -386,7 +429,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 		e.mu.Unlock()
 		if free > 0 {
 			limit := min(free, e.cfg.ClaimBatch)
-			before := e.clock.Now()
+			before, gen := e.clock.Now(), e.changes.Load()
 			// The claim is not cut off by Stop: what it leased is released
 			// at once below, not left to its lease.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
@@ -406,7 +449,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			default:
 				deadline := before.Add(e.cfg.Lease)
 				for _, c := range res.Claims {
-					e.dispatch(sendCtx, c, deadline)
+					e.dispatch(sendCtx, c, deadline, gen)
 				}
 				if res.Failed > 0 {
 					e.cfg.Observer.Finished(hookd.StatusFailed, res.Failed)
@@ -550,7 +593,7 @@ func (e *Engine) Reserve(webhooks []*hookd.Webhook) *hookd.Handoff {
 		}
 		if h == nil {
 			h = &hookd.Handoff{Lease: e.cfg.Lease}
-			r = &reservation{since: e.clock.Now(), updated: map[string]time.Time{}}
+			r = &reservation{since: e.clock.Now(), gen: e.changes.Load(), updated: map[string]time.Time{}}
 		} else if _, twice := r.updated[wh.ID]; twice {
 			continue
 		}
@@ -590,23 +633,24 @@ func (e *Engine) Take(h *hookd.Handoff, leased []*hookd.Claim) {
 		e.mu.Lock()
 		ep := e.endpoints[c.WebhookID] // held since the Reserve, so not swept
 		e.mu.Unlock()
-		e.start(sendCtx, c, ep, deadline)
+		e.start(sendCtx, c, ep, deadline, r.gen)
 	}
 	if len(r.updated) > 0 {
 		e.free(slices.Collect(maps.Keys(r.updated)))
 	}
 }
 
-func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim, deadline time.Time) {
-	e.start(ctx, c, e.hold(c), deadline)
+func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim, deadline time.Time, gen uint64) {
+	e.start(ctx, c, e.hold(c), deadline, gen)
 }
 
-// start sends a held delivery, and hands its result to the recorder.
-func (e *Engine) start(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time) {
+// start sends a held delivery, claimed (or reserved) when Engine.changes
+// was gen, and hands its result to the recorder.
+func (e *Engine) start(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time, gen uint64) {
 	e.sends.Add(1)
 	go func() {
 		defer e.sends.Done()
-		r := e.deliver(ctx, c, ep, deadline)
+		r := e.deliver(ctx, c, ep, deadline, gen)
 		r.done = time.Now()
 		e.results <- r
 	}()
@@ -628,12 +672,12 @@ func (e *Engine) webhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, e
 }
 
 // freshWebhook returns the webhook of a claim as the store has it now, or
-// as it was read less than RecheckAfter ago.
+// as it was read less than RecheckAfter ago and since its last Changed.
 func (e *Engine) freshWebhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, error) {
 	now := e.clock.Now()
 	e.mu.Lock()
 	ch := e.hooks[c.WebhookID]
-	if ch != nil && now.Sub(ch.readAt) < e.cfg.RecheckAfter {
+	if ch != nil && ch.gen >= e.changedLocked(c.WebhookID) && now.Sub(ch.readAt) < e.cfg.RecheckAfter {
 		ch.lastUsed = now
 		e.mu.Unlock()
 		return ch.wh, nil
@@ -643,6 +687,7 @@ func (e *Engine) freshWebhook(ctx context.Context, c *hookd.Claim) (*hookd.Webho
 }
 
 func (e *Engine) readWebhook(ctx context.Context, c *hookd.Claim, now time.Time) (*hookd.Webhook, error) {
+	gen := e.changes.Load()
 	wh, err := e.store.GetWebhook(ctx, c.TenantID, c.WebhookID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -653,7 +698,7 @@ func (e *Engine) readWebhook(ctx context.Context, c *hookd.Claim, now time.Time)
 	case err != nil:
 		return nil, err
 	}
-	e.hooks[c.WebhookID] = &cachedHook{wh: wh, readAt: now, lastUsed: now}
+	e.hooks[c.WebhookID] = &cachedHook{wh: wh, readAt: now, gen: gen, lastUsed: now}
 	return wh, nil
 }
 
@@ -677,6 +722,13 @@ func (e *Engine) sweep() {
 	for id, ch := range e.hooks {
 		if now.Sub(ch.lastUsed) >= e.cfg.CacheIdle {
 			delete(e.hooks, id)
+		}
+	}
+	// What was claimed before a change and is still unsent after this
+	// long has waited RecheckAfter (so checks anyway) or lost its lease.
+	for id, c := range e.changed {
+		if now.Sub(c.at) >= 2*max(e.cfg.Lease, e.cfg.RecheckAfter) {
+			delete(e.changed, id)
 		}
 	}
 }
@@ -711,7 +763,7 @@ func (e *Engine) disableFailing(ctx context.Context) {
 
 // deliver makes one attempt of a claim, if its lease allows, and returns
 // what to record.
-func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time) *result {
+func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time, gen uint64) *result {
 	release := &result{claim: c, release: true, deadline: deadline}
 	wh, err := e.webhook(ctx, c)
 	if r := e.unusable(ctx, c, wh, err, release); r != nil {
@@ -720,7 +772,14 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	queued := e.clock.Now()
 	var w *waiter
 	select {
-	case ep.sends <- struct{}{}: // its turn at once: nothing changed since the claim
+	case ep.sends <- struct{}{}: // its turn at once: nothing changed since the claim, unless Changed says so
+		if e.changes.Load() != gen {
+			e.mu.Lock()
+			if e.changedLocked(c.WebhookID) > gen {
+				w = &waiter{lease: c.Lease} // checked alone: it waits for nothing
+			}
+			e.mu.Unlock()
+		}
 	default:
 		if w = e.wait(ctx, ep, c.Lease); w == nil {
 			return release
@@ -732,7 +791,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	}
 	if w != nil {
 		var r *result
-		if wh, r = e.recheck(ctx, c, ep, w, wh, queued, release); r != nil {
+		if wh, r = e.recheck(ctx, c, ep, w, wh, queued, gen, release); r != nil {
 			return r
 		}
 	}
@@ -794,17 +853,19 @@ func (e *Engine) wait(ctx context.Context, ep *endpoint, lease hookd.Lease) *wai
 	}
 }
 
-// recheck is what a delivery that waited its turn (w, since queued) sends
-// with: wh, or the webhook as read since; or, as a result, why it is not
-// sent. A change since the claim (a delete, a disable, a cancel, a new URL
-// or secret) must hold for what had not started. What other waiters'
-// checks learned holds for it however short its wait; after RecheckAfter
-// it reads its webhook again and asks the store whether it is still to be
-// sent.
-func (e *Engine) recheck(ctx context.Context, c *hookd.Claim, ep *endpoint, w *waiter, wh *hookd.Webhook, queued time.Time, release *result) (*hookd.Webhook, *result) {
+// recheck is what a delivery claimed when Engine.changes was gen, that
+// waited its turn (w, since queued) or was told of a change (Changed),
+// sends with: wh, or the webhook as read since; or, as a result, why it is
+// not sent. A change since the claim (a delete, a disable, a cancel, a new
+// URL or secret) must hold for what had not started. What other waiters'
+// checks learned holds for it however short its wait; after RecheckAfter,
+// or a Changed since its claim, it reads its webhook again and asks the
+// store whether it is still to be sent.
+func (e *Engine) recheck(ctx context.Context, c *hookd.Claim, ep *endpoint, w *waiter, wh *hookd.Webhook, queued time.Time, gen uint64, release *result) (*hookd.Webhook, *result) {
 	e.mu.Lock()
 	known := !w.checked.IsZero() && !w.live
-	if ch := e.hooks[c.WebhookID]; ch != nil && ch.readAt.After(queued) {
+	changed := e.changedLocked(c.WebhookID)
+	if ch := e.hooks[c.WebhookID]; ch != nil && ch.readAt.After(queued) && ch.gen >= changed {
 		wh = ch.wh
 	}
 	e.mu.Unlock()
@@ -814,14 +875,14 @@ func (e *Engine) recheck(ctx context.Context, c *hookd.Claim, ep *endpoint, w *w
 	if known {
 		return nil, e.notHeld(ctx, c, false, nil, "", true, release)
 	}
-	if e.clock.Now().Sub(queued) < e.cfg.RecheckAfter {
+	if changed <= gen && e.clock.Now().Sub(queued) < e.cfg.RecheckAfter {
 		return wh, nil
 	}
 	wh, err := e.freshWebhook(ctx, c)
 	if r := e.unusable(ctx, c, wh, err, release); r != nil {
 		return nil, r
 	}
-	live, err := e.stillLive(ctx, ep, w)
+	live, err := e.stillLive(ctx, c, ep, w)
 	return wh, e.notHeld(ctx, c, live, err, "check a held delivery", true, release)
 }
 
@@ -852,12 +913,13 @@ func (e *Engine) notHeld(ctx context.Context, c *hookd.Claim, ok bool, err error
 // stillLive says whether w's delivery is still held under its lease and
 // waiting (not cancelled). One read of the store checks, with it, every
 // delivery waiting at the endpoint that was not checked in the last
-// RecheckAfter, so a backlog's deliveries cost one read each RecheckAfter,
-// not one each.
-func (e *Engine) stillLive(ctx context.Context, ep *endpoint, w *waiter) (bool, error) {
-	now := e.clock.Now()
+// RecheckAfter (or not since its webhook's last Changed), so a backlog's deliveries
+// cost one read each RecheckAfter, not one each.
+func (e *Engine) stillLive(ctx context.Context, c *hookd.Claim, ep *endpoint, w *waiter) (bool, error) {
+	now, gen := e.clock.Now(), e.changes.Load()
 	e.mu.Lock()
-	if now.Sub(w.checked) < e.cfg.RecheckAfter {
+	changed := e.changedLocked(c.WebhookID)
+	if w.checkedGen >= changed && now.Sub(w.checked) < e.cfg.RecheckAfter {
 		live := w.live
 		e.mu.Unlock()
 		return live, nil
@@ -870,7 +932,7 @@ func (e *Engine) stillLive(ctx context.Context, ep *endpoint, w *waiter) (bool, 
 		if len(batch) == liveCheckBatch {
 			break
 		}
-		if now.Sub(o.checked) >= e.cfg.RecheckAfter && !ids[o.lease.DeliveryID] {
+		if (o.checkedGen < changed || now.Sub(o.checked) >= e.cfg.RecheckAfter) && !ids[o.lease.DeliveryID] {
 			batch = append(batch, o)
 			ids[o.lease.DeliveryID] = true
 		}
@@ -893,8 +955,8 @@ func (e *Engine) stillLive(ctx context.Context, ep *endpoint, w *waiter) (bool, 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, o := range batch {
-		if now.After(o.checked) { // a check begun later may have ended first
-			o.checked, o.live = now, live[o.lease.DeliveryID]
+		if now.After(o.checked) || gen > o.checkedGen { // a check begun later may have ended first
+			o.checked, o.checkedGen, o.live = now, gen, live[o.lease.DeliveryID]
 		}
 	}
 	return live[w.lease.DeliveryID], nil
@@ -1064,6 +1126,9 @@ func (e *Engine) observe(rec *queue.Recorded, results []*result) {
 	}
 	for _, d := range rec.Disabled {
 		e.cfg.Observer.Disabled(d.Reason)
+	}
+	for _, d := range rec.Disabled {
+		e.Changed(d.WebhookID) // what this process holds for it waits no more
 	}
 	if rec.FailedWithDisabled > 0 {
 		e.cfg.Observer.Finished(hookd.StatusFailed, rec.FailedWithDisabled)

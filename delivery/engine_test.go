@@ -909,6 +909,84 @@ func TestChangesHoldForClaimedNotStarted(t *testing.T) {
 	}
 }
 
+// A change the engine is told of (Changed, which the service calls after
+// a change through this process) holds for every delivery claimed before it
+// and not yet started, however short its wait: with RecheckAfter an hour,
+// only being told makes the waiting ones look again. Untold (a change
+// through another process, seen after RecheckAfter), they are sent.
+func TestChangedHoldsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(h *harness, w *hookd.Webhook, moved string)
+		told   bool
+		old    int // requests the old endpoint gets, the first included
+		toNew  int // requests the new URL gets
+	}{
+		{"deleted", func(h *harness, w *hookd.Webhook, _ string) {
+			if err := h.store.DeleteWebhook(context.Background(), "acme", w.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, true, 2, 0},
+		{"disabled", func(h *harness, w *hookd.Webhook, _ string) { h.setEnabled(w, false) }, true, 2, 0},
+		{"cancelled", cancelAll, true, 2, 0},
+		{"re-pointed", func(h *harness, w *hookd.Webhook, moved string) {
+			if _, _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
+				w.URL = moved
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}, true, 2, 3},
+		{"cancelled, untold", cancelAll, false, 5, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *delivery.Config) {
+				c.PerEndpoint, c.FailingEndpoint, c.FastQueue, c.RecheckAfter = 1, 1, 4, time.Hour
+				c.Lease = time.Minute
+			})
+			block := make(chan struct{})
+			started := make(chan struct{}, 8)
+			var n atomic.Int32
+			rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) == 2 { // the first answers at once: the endpoint is fast
+					started <- struct{}{}
+					<-block
+				}
+			})
+			moved := newReceiver(t, nil)
+			wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
+			h.wait(h.publish(wh), wh, "the first delivery", status(hookd.StatusSuccess))
+			for range 4 {
+				h.publish(wh)
+			}
+			<-started
+			for deadline := time.Now().Add(10 * time.Second); h.engine.Waiting() < 3; time.Sleep(2 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d deliveries wait their turn, want 3", h.engine.Waiting())
+				}
+			}
+			tc.change(h, wh, moved.URL)
+			if tc.told {
+				h.engine.Changed(wh.ID)
+			}
+			close(block)
+			h.settle()
+			if got := len(rcv.got()); got != tc.old {
+				t.Fatalf("the old endpoint got %d requests, want %d", got, tc.old)
+			}
+			if got := len(moved.got()); got != tc.toNew {
+				t.Fatalf("the new URL got %d requests, want %d", got, tc.toNew)
+			}
+		})
+	}
+}
+
+func cancelAll(h *harness, w *hookd.Webhook, _ string) {
+	if _, _, err := h.store.CancelDeliveries(context.Background(), "acme", w.ID, time.Time{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 // manualClock is a clock the test moves.
 type manualClock struct {
 	mu sync.Mutex

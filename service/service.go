@@ -38,6 +38,12 @@ type Config struct {
 	// Notify, when set, is called after new work is queued (a publish, a
 	// retry), so that delivery starts at once instead of at the next poll.
 	Notify func()
+	// Changed, when set, is called after a change to a webhook or its
+	// deliveries commits (an edit, a disable, a rotation, a delete, a
+	// cancel; "" for a tenant's delete: any webhook) and before the caller
+	// is answered, so that this process's engine checks what it holds
+	// for the webhook against the store before sending it.
+	Changed func(webhookID string)
 	// NotifyTasks, when set, is called after a task is created, so that
 	// this process's task runner starts it at once instead of at its next
 	// poll.
@@ -125,6 +131,12 @@ func (s *Service) CanTest() bool { return s.cfg.Tester != nil }
 func (s *Service) notify() {
 	if s.cfg.Notify != nil {
 		s.cfg.Notify()
+	}
+}
+
+func (s *Service) changed(webhookID string) {
+	if s.cfg.Changed != nil {
+		s.cfg.Changed(webhookID)
 	}
 }
 

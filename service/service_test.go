@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -611,5 +612,62 @@ func TestDeleteInSteps(t *testing.T) {
 	must(t, err)
 	if len(list) != 0 {
 		t.Fatalf("%d events outlived their tenant", len(list))
+	}
+}
+
+// Every change that could stop a delivery the engine holds tells it, after
+// the change and before the answer; what changes nothing tells it nothing.
+func TestChangesTellTheEngine(t *testing.T) {
+	var told atomic.Int32
+	var last atomic.Value
+	f := newFixture(t, func(cfg *service.Config) {
+		cfg.Changed = func(id string) { told.Add(1); last.Store(id) }
+	})
+	wh := f.webhook()
+	for _, tc := range []struct {
+		name string
+		do   func() error
+		want int32
+	}{
+		{"publish", func() error {
+			_, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil)
+			return err
+		}, 0},
+		{"edit", func() error {
+			_, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.URL = "https://example.com/p" })
+			return err
+		}, 1},
+		{"refused edit", func() error {
+			_, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.Name = "" })
+			if !errors.Is(err, hookd.ErrValidation) {
+				return fmt.Errorf("a webhook without a name: %v", err)
+			}
+			return nil
+		}, 0},
+		{"rotation", func() error { _, err := f.svc.RotateSecret(f.ctx, "acme", wh.ID, nil, nil); return err }, 1},
+		{"disable", func() error { _, err := f.svc.SetEnabled(f.ctx, "acme", wh.ID, false); return err }, 1},
+		{"enable", func() error { _, err := f.svc.SetEnabled(f.ctx, "acme", wh.ID, true); return err }, 1},
+		{"cancel", func() error { _, err := f.svc.CancelDeliveries(f.ctx, "acme", wh.ID, time.Time{}); return err }, 1},
+		{"delete", func() error { return f.svc.DeleteWebhook(f.ctx, "acme", wh.ID) }, 1},
+		{"tenant delete", func() error { return f.svc.DeleteTenant(f.ctx, "acme") }, 1},
+	} {
+		before := told.Load()
+		last.Store("none")
+		if err := tc.do(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := told.Load() - before; got != tc.want {
+			t.Errorf("%s told the engine %d times, want %d", tc.name, got, tc.want)
+		}
+		want := "none"
+		switch {
+		case tc.name == "tenant delete":
+			want = "" // every webhook
+		case tc.want > 0:
+			want = wh.ID
+		}
+		if got := last.Load(); got != want {
+			t.Errorf("%s told the engine of %q, want %q", tc.name, got, want)
+		}
 	}
 }

@@ -74,6 +74,7 @@ func (s *Service) DeleteTenant(ctx context.Context, id string) error {
 	}
 	s.tenants.invalidate(id)
 	s.hooks.invalidate(id)
+	s.changed("")
 	return tenantNotFound(err, id)
 }
 

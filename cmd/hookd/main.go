@@ -555,7 +555,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		if err := engine.Start(ctx); err != nil {
 			return err
 		}
-		svcCfg.Notify, svcCfg.Tester, svcCfg.Taker = engine.Notify, engine, engine
+		svcCfg.Notify, svcCfg.Changed, svcCfg.Tester, svcCfg.Taker = engine.Notify, engine.Changed, engine, engine
 	}
 	// Tasks (replays) run on the processes that deliver.
 	var runner *tasks.Runner
