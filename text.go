@@ -42,15 +42,23 @@ func CleanText(s string, max int) string {
 // it) or invalid UTF-8. Every text field a client sets passes through it,
 // in the domain's validation, so the API and the console refuse alike.
 func CheckText(v *ValidationError, field, s string) bool {
+	if why := BadText(s); why != "" {
+		v.Add(field, "%s", why)
+		return false
+	}
+	return true
+}
+
+// BadText says why s is text hookd will not store, as "must …"; "" when
+// it is fine.
+func BadText(s string) string {
 	switch {
 	case strings.IndexByte(s, 0) >= 0:
-		v.Add(field, "must not contain NUL (\\u0000) characters")
+		return "must not contain NUL (\\u0000) characters"
 	case !utf8.ValidString(s):
-		v.Add(field, "must be valid UTF-8")
-	default:
-		return true
+		return "must be valid UTF-8"
 	}
-	return false
+	return ""
 }
 
 // CleanHeaders returns h with every name and value cleaned, kept in name

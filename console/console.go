@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/urltext"
 	"github.com/hookd/hookd/service"
 )
 
@@ -223,6 +224,9 @@ func (s *Server) public(h func(http.ResponseWriter, *http.Request) error) http.H
 func (s *Server) signedIn(h handler, level access) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.authenticate(r)
+		if err == nil {
+			err = urltext.Check(r)
+		}
 		if err != nil {
 			s.fail(w, r, nil, err)
 			return
@@ -326,6 +330,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *visit, err erro
 	case errors.As(err, &pe):
 	case errors.Is(err, hookd.ErrNotFound):
 		pe = &pageError{http.StatusNotFound, "Not found."}
+	case errors.Is(err, hookd.ErrInvalidRequest):
+		pe = &pageError{http.StatusBadRequest, err.Error()}
 	case errors.As(err, &ve):
 		pe = &pageError{http.StatusUnprocessableEntity, ve.Error()}
 	case errors.Is(err, hookd.ErrConflict):

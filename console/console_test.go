@@ -253,6 +253,12 @@ func TestTenantWalls(t *testing.T) {
 	if _, err := e.store.GetWebhook(context.Background(), "globex", theirs.ID); err != nil {
 		t.Fatal("another tenant's webhook was deleted")
 	}
+	// Text no id can hold (PostgreSQL refused it in a query: 500).
+	for p, want := range map[string]int{"/console/webhooks/%00": 404, "/console/deliveries/dlv_%ff": 404, "/console/deliveries?eventType=%00": 400} {
+		if r := e.do("GET", p, nil, acme); r.status != want {
+			t.Errorf("GET %s: %d, want %d", p, r.status, want)
+		}
+	}
 	if r := e.do("GET", "/console/failed", nil, acme); strings.Contains(r.body, theirDelivery) {
 		t.Fatal("failed deliveries list another tenant's")
 	}

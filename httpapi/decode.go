@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -187,6 +188,9 @@ func pageParams(r *http.Request, defLimit, maxLimit int) (hookd.Page, error) {
 		}
 		if r.URL.Query().Get("offset") != "" {
 			return hookd.Page{}, hookd.BadRequest("give offset or page, not both")
+		}
+		if page-1 > math.MaxInt64/limit {
+			return hookd.Page{}, hookd.BadRequest("query parameter page is too large")
 		}
 		offset = (page - 1) * limit
 	}

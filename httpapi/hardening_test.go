@@ -117,3 +117,43 @@ func TestRotationGraceOnOneSignatureSchemes(t *testing.T) {
 		e.do("POST", "/v1/tenants/acme/webhooks/"+id+"/secret/rotate", adminKey, map[string]any{"graceSeconds": 3600}).want(t, 200)
 	}
 }
+
+// A path or query value that is not text hookd stores (NUL, invalid UTF-8)
+// names nothing: 404 for a path, 400 for a query parameter; PostgreSQL
+// refused such text in a query (500). A page past what an offset holds is
+// 400, not a negative offset.
+func TestURLText(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	tk := e.tenantKey("acme")
+	for _, tt := range []struct {
+		path   string
+		key    string
+		status int
+	}{
+		{"/v1/tenants/%00", adminKey, 404},
+		{"/v1/tenants/%ff", adminKey, 404},
+		{"/v1/event-types/%00", adminKey, 404},
+		{"/v1/tenants/acme/webhooks/wh_%00", adminKey, 404},
+		{"/v1/tenants/acme/webhooks/%ff", tk, 404},
+		{"/v1/tenants/acme/events/%00", adminKey, 404},
+		{"/v1/tenants/acme/deliveries/dlv_%ff", adminKey, 404},
+		{"/v1/tenants/acme/tasks/%00", adminKey, 404},
+		{"/v1/tenants/acme/events?type=%00", adminKey, 400},
+		{"/v1/tenants/acme/events?type=%ff", tk, 400},
+		{"/v1/tenants/acme/deliveries?eventType=%00", adminKey, 400},
+		{"/v1/tenants/acme/deliveries?webhookId=%ff", adminKey, 400},
+		{"/v1/tenants/acme/audit-log?targetId=%00", adminKey, 400},
+		{"/v1/tenants/acme/events?%ff=1", adminKey, 400},
+		{"/v1/tenants?page=9223372036854775807&limit=2", adminKey, 400},
+		{"/v1/tenants/acme/webhooks?page=9223372036854775807&limit=250", adminKey, 400},
+		{"/v1/tenants/acme/deliveries/failed?page=9223372036854775807&limit=2", adminKey, 400},
+		{"/v1/tenants?page=4611686018427387904&limit=2", adminKey, 200}, // the last page an offset holds
+		{"/v1/tenants/%00", "", 401},                                     // a key first, as on every /v1 call
+	} {
+		r := e.do("GET", tt.path, tt.key, nil).want(t, tt.status)
+		if tt.status == 200 && len(r.body["data"].([]any)) != 0 {
+			t.Errorf("%s: %s", tt.path, r.raw)
+		}
+	}
+}

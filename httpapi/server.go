@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/traceparent"
+	"github.com/hookd/hookd/internal/urltext"
 	"github.com/hookd/hookd/service"
 )
 
@@ -169,6 +170,9 @@ func (s *Server) authorize(r *http.Request, level authLevel) error {
 	}
 	p, err := s.authenticate(r)
 	if err != nil {
+		return err
+	}
+	if err := urltext.Check(r); err != nil {
 		return err
 	}
 	actor := hookd.Actor{Type: hookd.ActorAdmin}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/traceparent"
+	"github.com/hookd/hookd/internal/urltext"
 	"github.com/hookd/hookd/service"
 )
 
@@ -135,6 +136,9 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(h
 		}
 		if len(s.cfg.AdminKeyHash) == 0 || subtle.ConstantTimeCompare(hookd.HashKey(strings.TrimSpace(key)), s.cfg.AdminKeyHash) != 1 {
 			return hookd.Errorf(hookd.ErrUnauthorized, "invalid token: /api/v1 takes hookd's admin key")
+		}
+		if err := urltext.Check(r); err != nil {
+			return err
 		}
 		*r = *r.WithContext(hookd.WithActor(r.Context(), hookd.Actor{Type: hookd.ActorAdmin}))
 		if r.Method == http.MethodPost {

@@ -396,6 +396,13 @@ func TestErrors(t *testing.T) {
 	if code, out := e.do("POST", "/api/v1/app", `not json`); code != 400 || out["code"] != "bad_request" {
 		t.Fatalf("not JSON: %d %v", code, out)
 	}
+	// Text no id or name can hold (PostgreSQL refused it in a query: 500).
+	for path, want := range map[string]int{"/api/v1/app/%00": 404, "/api/v1/app/%ff/endpoint": 404, "/api/v1/event-type/%00": 404,
+		"/api/v1/app?iterator=%ff": 400} {
+		if code, out := e.do("GET", path, ""); code != want || out["code"] == "" {
+			t.Errorf("GET %s: %d %v, want %d", path, code, out, want)
+		}
+	}
 }
 
 // Messages list by event types, channel, a time window and without
