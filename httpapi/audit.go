@@ -9,7 +9,7 @@ import (
 )
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit", 50, 1, 250)
+	limit, err := cursorLimit(r)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,9 @@ func (o *Opt[T]) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&o.V); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			return err // a field the contract does not name, however deep: 400
+		}
 		o.err = err
 	}
 	return nil
@@ -70,6 +73,20 @@ func (o *Opt[T]) ok(v *hookd.ValidationError, field, want string) bool {
 		return false
 	}
 	return true
+}
+
+// given is ok for an optional field of a request that makes or does
+// something (not a PATCH), where null is "not given", as OpenAPI-generated
+// clients send it for what is unset.
+func (o *Opt[T]) given(v *hookd.ValidationError, field, want string) bool {
+	return !o.Null && o.ok(v, field, want)
+}
+
+// dropNull makes a null field not given.
+func (o *Opt[T]) dropNull() {
+	if o.Null {
+		*o = Opt[T]{}
+	}
 }
 
 // okOrNull is ok for fields where null means "none".
@@ -169,6 +186,17 @@ func queryBool(r *http.Request, name string) (*bool, error) {
 	default:
 		return nil, hookd.BadRequest("query parameter %s must be true or false", name)
 	}
+}
+
+// cursorLimit reads the limit of a list that pages by cursor alone, and
+// refuses offset and page there: ignored, a client paging by them would
+// read the first page forever.
+func cursorLimit(r *http.Request) (int, error) {
+	q := r.URL.Query()
+	if q.Has("offset") || q.Has("page") {
+		return 0, hookd.BadRequest("this list pages by cursor: give cursor (its nextCursor), not offset or page")
+	}
+	return queryInt(r, "limit", 50, 1, 250)
 }
 
 // pageParams reads limit with offset or page (1-based).

@@ -83,6 +83,10 @@ func (s *Server) listFailed(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
+	var in struct{} // nothing to say, and no body that says what it cannot
+	if err := decodeOptional(r, &in); err != nil {
+		return err
+	}
 	id := r.PathValue("deliveryId")
 	if err := s.svc.RetryDelivery(r.Context(), r.PathValue("tenantId"), id); err != nil {
 		return err
@@ -101,10 +105,10 @@ func (s *Server) retryAllFailed(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := &hookd.ValidationError{}
 	var win hookd.Window
-	if in.Since.ok(v, "since", "an RFC 3339 time") {
+	if in.Since.given(v, "since", "an RFC 3339 time") {
 		win.Since = in.Since.V
 	}
-	if in.Until.ok(v, "until", "an RFC 3339 time") {
+	if in.Until.given(v, "until", "an RFC 3339 time") {
 		win.Until = in.Until.V
 	}
 	if err := v.Err(); err != nil {
@@ -184,7 +188,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := &hookd.ValidationError{}
 	var grace *time.Duration
-	if in.GraceSeconds.ok(v, "graceSeconds", "an integer") {
+	if in.GraceSeconds.given(v, "graceSeconds", "an integer") {
 		g := time.Duration(in.GraceSeconds.V) * time.Second
 		if in.GraceSeconds.V < 0 || in.GraceSeconds.V > int64(hookd.MaxGrace/time.Second) {
 			g = -1 // out of range, however it multiplies
@@ -223,11 +227,11 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := &hookd.ValidationError{}
 	typ := ""
-	if in.Type.ok(v, "type", "a string") {
+	if in.Type.given(v, "type", "a string") {
 		typ = in.Type.V
 	}
 	var data json.RawMessage
-	if in.Data.ok(v, "data", "a JSON object") {
+	if in.Data.given(v, "data", "a JSON object") {
 		if !isObject(in.Data.V) {
 			v.Add("data", "must be a JSON object")
 		}
@@ -247,7 +251,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) error {
 // listTenantDeliveries is every webhook's deliveries of a tenant, newest
 // first, filtered; the cursor is the last one's creation time and id.
 func (s *Server) listTenantDeliveries(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit", 50, 1, 250)
+	limit, err := cursorLimit(r)
 	if err != nil {
 		return err
 	}
@@ -288,7 +292,7 @@ func (s *Server) cancelDeliveries(w http.ResponseWriter, r *http.Request) error 
 	}
 	v := &hookd.ValidationError{}
 	var before time.Time
-	if in.Before.ok(v, "before", "an RFC 3339 time") {
+	if in.Before.given(v, "before", "an RFC 3339 time") {
 		before = in.Before.V
 	}
 	if err := v.Err(); err != nil {
@@ -318,10 +322,10 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) error {
 	} else if !in.Since.Set {
 		v.Add("since", "is required")
 	}
-	if in.Until.ok(v, "until", "an RFC 3339 time") {
+	if in.Until.given(v, "until", "an RFC 3339 time") {
 		win.Until = in.Until.V
 	}
-	onlyMissing := in.OnlyMissing.ok(v, "onlyMissing", "a boolean") && in.OnlyMissing.V
+	onlyMissing := in.OnlyMissing.given(v, "onlyMissing", "a boolean") && in.OnlyMissing.V
 	if err := v.Err(); err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 		p.Data = in.Data.V
 	}
 	p.ID = r.Header.Get("Idempotency-Key")
-	if in.ID.ok(v, "id", "a string") {
+	if in.ID.given(v, "id", "a string") {
 		if p.ID != "" && p.ID != in.ID.V {
 			v.Add("id", "differs from the Idempotency-Key header")
 		}
@@ -93,7 +93,7 @@ func decodeCursor(c string) (int64, error) {
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit", 50, 1, 250)
+	limit, err := cursorLimit(r)
 	if err != nil {
 		return err
 	}

@@ -157,3 +157,66 @@ func TestURLText(t *testing.T) {
 		}
 	}
 }
+
+// Request bodies as generated clients send them: null for an optional field
+// of a create or an action is "not given"; a PATCH keeps refusing null
+// where it could not say whether to keep or reset. A field the contract
+// does not name is 400 however deep, and a retry, which takes nothing,
+// refuses a body that says something.
+func TestRequestBodies(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	created := e.do("POST", "/v1/tenants/acme/webhooks", adminKey, map[string]any{"name": "n", "url": "https://example.com/x", "events": []string{"*"},
+		"timeoutMs": nil, "enabled": nil, "sslVerification": nil}).want(t, 201)
+	if created.body["timeoutMs"] != 30000.0 || created.body["enabled"] != true || created.body["sslVerification"] != true {
+		t.Fatalf("nulls on create are the defaults: %s", created.raw)
+	}
+	wh := created.body["id"].(string)
+	path := "/v1/tenants/acme/webhooks/" + wh
+	e.do("PATCH", path, adminKey, map[string]any{"timeoutMs": nil}).want(t, 422).hasField(t, "timeoutMs")
+	ev := e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}, "id": nil}).want(t, 202)
+	if id := ev.body["id"].(string); !strings.HasPrefix(id, "evt_") {
+		t.Fatalf("a null id is none: %s", id)
+	}
+	for _, tt := range []struct {
+		path string
+		body any
+	}{
+		{path + "/deliveries/retry-all-failed", map[string]any{"since": nil, "until": nil}},
+		{path + "/deliveries/cancel", map[string]any{"before": nil}},
+		{path + "/replay", map[string]any{"since": "2020-01-01T00:00:00Z", "until": nil, "onlyMissing": nil}},
+		{path + "/secret/rotate", map[string]any{"graceSeconds": nil}},
+		{"/v1/tenants/acme/portal-sessions", map[string]any{"expiresInSeconds": nil, "readOnly": nil}},
+	} {
+		if r := e.do("POST", tt.path, adminKey, tt.body); r.status >= 300 {
+			t.Errorf("POST %s %v: %d %s", tt.path, tt.body, r.status, r.raw)
+		}
+	}
+	e.do("POST", path+"/replay", adminKey, map[string]any{"since": nil}).want(t, 422).hasField(t, "since")
+	e.do("POST", "/v1/tenants/acme/webhooks", adminKey, map[string]any{"name": "n", "url": "https://example.com/x", "events": []string{"*"},
+		"signature": map[string]any{"scheme": "standard", "bogus": 1}}).want(t, 400)
+	got := e.do("GET", "/v1/tenants/acme/events/"+ev.body["id"].(string), adminKey, nil).want(t, 200)
+	retry := "/v1/tenants/acme/deliveries/" + got.body["deliveries"].([]any)[0].(map[string]any)["id"].(string) + "/retry"
+	e.do("POST", retry, adminKey, map[string]any{"bogus": 1}).want(t, 400)
+	e.do("POST", retry, adminKey, "not json").want(t, 400)
+	e.do("POST", retry, adminKey, map[string]any{}).want(t, 202)
+	e.do("POST", retry, adminKey, nil).want(t, 202)
+}
+
+// Lists that page by cursor alone refuse offset and page, which they would
+// otherwise ignore (a client paging by them read page one forever).
+func TestCursorListsRefuseOffsets(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	for _, list := range []string{"/v1/tenants/acme/events", "/v1/tenants/acme/deliveries", "/v1/tenants/acme/audit-log"} {
+		e.do("GET", list+"?limit=2", adminKey, nil).want(t, 200)
+		e.do("GET", list+"?offset=2&limit=2", adminKey, nil).want(t, 400)
+		e.do("GET", list+"?page=2&limit=2", adminKey, nil).want(t, 400)
+	}
+	// Where offset is taken, page is taken too.
+	for _, list := range []string{"/v1/tenants", "/v1/tenants/acme/webhooks", "/v1/tenants/acme/deliveries/failed"} {
+		e.do("GET", list+"?page=2&limit=2", adminKey, nil).want(t, 200)
+		e.do("GET", list+"?offset=2&limit=2", adminKey, nil).want(t, 200)
+	}
+}

@@ -22,14 +22,14 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) err
 	}
 	v := &hookd.ValidationError{}
 	expires := hookd.DefaultPortalExpiry
-	if in.ExpiresInSeconds.ok(v, "expiresInSeconds", "an integer") {
+	if in.ExpiresInSeconds.given(v, "expiresInSeconds", "an integer") {
 		expires = time.Duration(in.ExpiresInSeconds.V) * time.Second
 		if in.ExpiresInSeconds.V < 0 || in.ExpiresInSeconds.V > int64(hookd.MaxPortalExpiry/time.Second) {
 			expires = -1 // out of range, however it multiplies
 		}
 	}
 	readOnly := false
-	if in.ReadOnly.ok(v, "readOnly", "a boolean") {
+	if in.ReadOnly.given(v, "readOnly", "a boolean") {
 		readOnly = in.ReadOnly.V
 	}
 	if err := v.Err(); err != nil {

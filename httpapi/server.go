@@ -67,7 +67,8 @@ const (
 	anyKey                // admin or any tenant key
 	tenantScope           // admin, or the key of the {tenantId} in the path
 	tenantAdmin           // admin only, on a {tenantId} path: another tenant's key sees 404, its own 403
-	adminOnly             // admin only, outside any tenant
+	adminOnly             // admin only, outside any tenant: a tenant key sees 403
+	allTenants            // admin only, the tenants as a whole: a tenant key is outside its tenant, 404
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -96,8 +97,8 @@ func (s *Server) routes() []route {
 		{"GET", "/healthz", public, s.healthz},
 		{"GET", "/readyz", public, s.readyz},
 
-		{"POST", "/v1/tenants", adminOnly, s.createTenant},
-		{"GET", "/v1/tenants", adminOnly, s.listTenants},
+		{"POST", "/v1/tenants", allTenants, s.createTenant},
+		{"GET", "/v1/tenants", allTenants, s.listTenants},
 		{"GET", "/v1/tenants/{tenantId}", tenantScope, s.getTenant},
 		{"PATCH", "/v1/tenants/{tenantId}", tenantAdmin, s.updateTenant},
 		{"DELETE", "/v1/tenants/{tenantId}", tenantAdmin, s.deleteTenant},
@@ -187,6 +188,11 @@ func (s *Server) authorize(r *http.Request, level authLevel) error {
 	case adminOnly:
 		if !p.admin {
 			return errorf(hookd.ErrForbidden, "this route needs the admin key")
+		}
+		return nil
+	case allTenants:
+		if !p.admin {
+			return errorf(hookd.ErrNotFound, "no route "+r.Method+" "+r.URL.Path+" for a tenant key")
 		}
 		return nil
 	}

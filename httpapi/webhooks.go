@@ -133,6 +133,11 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 			v.Add(field, "is required")
 		}
 	}
+	// Null is "not given" on a create, where these have defaults (a PATCH
+	// keeps refusing it: it would not say whether to keep or to reset).
+	for _, o := range []interface{ dropNull() }{&in.TimeoutMs, &in.Enabled, &in.SSLVerification} {
+		o.dropNull()
+	}
 	in.apply(v, wh, s.svc.DefaultMaxAttempts())
 	var secret *string
 	switch {
