@@ -1214,7 +1214,8 @@ func (e *Engine) write(batch []*result) {
 const TestEventType = "webhook.test"
 
 // Test sends one request to wh now, waits for it, and keeps it as a
-// delivery of a new event (a single manual attempt).
+// delivery of a new event (a single manual attempt). It needs no Start: an
+// API-only process makes its test sends with an engine it never starts.
 func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, data json.RawMessage) (*hookd.TestResult, error) {
 	if eventType == "" {
 		eventType = TestEventType

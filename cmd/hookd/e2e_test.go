@@ -256,8 +256,9 @@ func endToEnd(t *testing.T, db string) {
 	c.must(200, "GET", "/v1/tenants/acme/webhooks/stats?since=2020-01-01T00:00:00Z", nil)
 }
 
-// TestAPIRoleDoesNotDeliver checks the split: an api process stores and
-// answers, a worker process delivers and serves only health checks.
+// TestRoles checks the split: an api process stores and answers (and makes
+// test sends, which answer with the receiver's answer), a worker process
+// delivers and serves only health checks.
 func TestRoles(t *testing.T) {
 	for name, db := range dbs(t) {
 		t.Run(name, func(t *testing.T) { roles(t, db) })
@@ -278,7 +279,9 @@ func roles(t *testing.T, db string) {
 	for range 2 {
 		events = append(events, c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}})["id"].(string))
 	}
-	c.must(503, "POST", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/test", nil)
+	if got := c.must(200, "POST", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/test", nil); got["success"] != true || hits.Load() != 1 {
+		t.Fatalf("a test send from the api process: %v, %d requests", got, hits.Load())
+	}
 	worker, _, stopWorker := start(t, "--db", db, "--admin-key", "adm", "--allow-networks", "127.0.0.0/8", "--role", "worker")
 	defer stopWorker()
 	// Both events are sent once, by the worker: had the api process sent
@@ -291,8 +294,8 @@ func roles(t *testing.T, db string) {
 		})
 	}
 	st := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+wh["id"].(string)+"/stats", nil)
-	if hits.Load() != 2 || st["totalDeliveries"] != 2.0 {
-		t.Fatalf("%d requests and %v attempts for two events, want 2: an api-role process delivered", hits.Load(), st["totalDeliveries"])
+	if hits.Load() != 3 || st["totalDeliveries"] != 3.0 {
+		t.Fatalf("%d requests and %v attempts for two events and a test send, want 3: an api-role process delivered", hits.Load(), st["totalDeliveries"])
 	}
 	if code := get(t, worker+"/healthz", ""); code != 200 {
 		t.Fatalf("worker healthz = %d", code)

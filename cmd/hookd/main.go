@@ -545,10 +545,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		Store: store, Logger: log, Clock: clock, Guard: guard,
 		HTTPSOnly: cfg.HTTPSOnly, DefaultMaxAttempts: len(cfg.RetrySchedule) + 1, Observer: m, Tracer: tracer,
 	}
-	var engine *delivery.Engine
-	if cfg.Role != "api" {
-		engine, err = delivery.New(delivery.Config{Store: store, Logger: log, Clock: clock, Guard: guard, RetrySchedule: cfg.RetrySchedule,
-			Lease: cfg.Lease, DisableAfter: cfg.DisableAfter, Observer: m, Tracer: tracer, FailureLogEvery: cfg.FailLogEvery, FailureLogBurst: failLogBurst(cfg.FailLogEvery)})
+	var engine *delivery.Engine // running: this process delivers
+	engCfg := delivery.Config{Store: store, Logger: log, Clock: clock, Guard: guard, RetrySchedule: cfg.RetrySchedule,
+		Lease: cfg.Lease, DisableAfter: cfg.DisableAfter, Observer: m, Tracer: tracer, FailureLogEvery: cfg.FailLogEvery, FailureLogBurst: failLogBurst(cfg.FailLogEvery)}
+	if cfg.Role == "api" {
+		// An api process claims nothing, but makes test sends itself (the
+		// contract's "sends one signed request now, waits for it"), with an
+		// engine it never starts.
+		tester, err := delivery.New(engCfg)
+		if err != nil {
+			return err
+		}
+		svcCfg.Tester = tester
+	} else {
+		engine, err = delivery.New(engCfg)
 		if err != nil {
 			return err
 		}
