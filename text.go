@@ -105,9 +105,22 @@ func (a *Attempt) Cleaned() *Attempt {
 	return &c
 }
 
-// sensitiveHeaders are request headers whose values are secrets: the
-// attempt log keeps them hidden, and no API shows them back.
-var sensitiveHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true}
+// sensitiveWords mark a request header whose value may be a secret: the
+// attempt log keeps it hidden, and no API shows it back. A name is matched
+// by what it contains (X-Auth-Token, X-Webhook-Secret, X-Password,
+// Api-Key, Session-Id, …), not from a list of exact names, which let every
+// secret header it did not know into the log; hiding a value that was not
+// secret costs a reader of the log less than showing one that was.
+var sensitiveWords = []string{"auth", "token", "secret", "passw", "signature", "apikey", "api-key", "api_key",
+	"session", "cookie", "credential", "private"}
 
-// SensitiveHeader reports whether a header's value is a secret.
-func SensitiveHeader(name string) bool { return sensitiveHeaders[strings.ToLower(name)] }
+// SensitiveHeader reports whether a header's value may be a secret.
+func SensitiveHeader(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range sensitiveWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
