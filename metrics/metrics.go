@@ -145,18 +145,28 @@ func errorType(a *hookd.Attempt) string {
 }
 
 // Sample sets the queue gauges from the store every interval until ctx
-// ends: a count through the due index, not a scan on every scrape.
+// ends: a count through the due index, not a scan on every scrape. A
+// sample that took long spaces the next ones out (samplePause).
 func (m *Metrics) Sample(ctx context.Context, q hookd.QueueDepther, every time.Duration, clock hookd.Clock, log *slog.Logger) {
-	t := time.NewTicker(every)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		m.sampleOnce(ctx, q, clock, log)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		start := time.Now()
+		m.sampleOnce(ctx, q, clock, log)
+		t.Reset(samplePause(every, time.Since(start)))
 	}
+}
+
+// samplePause is the wait after a sample that took took: every, or long
+// enough that sampling keeps the database busy under 5 % of the time (a
+// backlog of millions makes each count slower).
+func samplePause(every, took time.Duration) time.Duration {
+	return max(every, 20*took)
 }
 
 func (m *Metrics) sampleOnce(ctx context.Context, q hookd.QueueDepther, clock hookd.Clock, log *slog.Logger) {

@@ -642,7 +642,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	// the processes that deliver.
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
-	go m.Sample(sampleCtx, store, 15*time.Second, clock, log)
+	go m.Sample(sampleCtx, store, 2*time.Second, clock, log)
 	if engine != nil {
 		pruner, err := retention.New(store, retention.Config{Retention: cfg.Retention, Clock: clock, Logger: log})
 		if err != nil {

@@ -199,6 +199,17 @@ func TestMetrics(t *testing.T) {
 			if got := value(scrape(t, metricsURL), "hookd_deliveries_created_total", nil); got != before+4 {
 				t.Errorf("a replay of 4 events: deliveries created went from %v to %v", before, got)
 			}
+			// A backlog shows in the queue's gauges within a sample or two
+			// (every 2 s): ten deliveries to a webhook taking one a second.
+			slow := c.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "slow", "url": rcv.URL + "/slow", "events": []string{"c.d"}, "rateLimit": 1})["id"].(string)
+			for range 10 {
+				c.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "c.d", "data": map[string]any{}})
+			}
+			eventually(t, "the queue's gauges to show the backlog", func() bool {
+				f := scrape(t, metricsURL)
+				return value(f, "hookd_queue_due", nil) >= 3 && value(f, "hookd_queue_oldest_due_seconds", nil) > 0
+			})
+			c.must(204, "DELETE", "/v1/tenants/acme/webhooks/"+slow, nil)
 			// With --metrics-addr, the API's address does not serve them.
 			if code := get(t, url+"/metrics", ""); code != 404 {
 				t.Errorf("/metrics on --addr with --metrics-addr set: %d", code)
