@@ -1139,6 +1139,22 @@ func (e *Engine) observe(rec *queue.Recorded, results []*result) {
 	e.logDisabled(rec.Disabled)
 }
 
+// wakeForRetries wakes the claim loop when the soonest retry the recorded
+// outcomes scheduled falls due, if that is before the loop's next poll:
+// otherwise a retry schedule's waits under PollInterval (and their jitter
+// below it) stretched to the poll.
+func (e *Engine) wakeForRetries(outcomes []*hookd.Outcome) {
+	soonest := e.cfg.PollInterval
+	for _, o := range outcomes {
+		if o.Status == hookd.StatusRetrying && o.RetryIn < soonest {
+			soonest = o.RetryIn
+		}
+	}
+	if soonest < e.cfg.PollInterval {
+		time.AfterFunc(soonest, e.Notify)
+	}
+}
+
 // logDisabled says which webhooks the recorded attempts disabled.
 func (e *Engine) logDisabled(ds []hookd.DisabledWebhook) {
 	for _, d := range ds {
@@ -1184,6 +1200,7 @@ func (e *Engine) write(batch []*result) {
 			e.log.Info("outcomes not recorded: the delivery was deleted, retried by hand or its lease ran out", "count", rec.Stale)
 		}
 		if err == nil {
+			e.wakeForRetries(outcomes)
 			return
 		}
 		failed := make(map[string]bool, len(rec.Failed))

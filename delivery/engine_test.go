@@ -987,6 +987,26 @@ func cancelAll(h *harness, w *hookd.Webhook, _ string) {
 	}
 }
 
+// A retry due sooner than the next poll is sent when it is due: the
+// recorder wakes the loop for it. With PollInterval an hour, only that
+// wake-up can send the second attempt within the wait.
+func TestRetrySoonerThanThePoll(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) {
+		c.PollInterval, c.RetrySchedule, c.Lease = time.Hour, []time.Duration{100 * time.Millisecond}, time.Minute
+	})
+	var n atomic.Int32
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	h.wait(ev, wh, "the retry, 100 ms after the failure", func(d *hookd.DeliveryDetail) bool {
+		return d.Delivery.Status == hookd.StatusSuccess && len(d.Attempts) == 2
+	})
+}
+
 // manualClock is a clock the test moves.
 type manualClock struct {
 	mu sync.Mutex
