@@ -58,12 +58,13 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// exitCode is 0 on success, 1 when hookd verify found a request that does
-// not verify (it has said why), and 2 for every other error: usage, bad
-// flags, or a server that could not run.
+// exitCode is 0 on success and for -h (its flags asked for and printed,
+// as Go's own flag handling exits), 1 when hookd verify found a request
+// that does not verify (it has said why), and 2 for every other error:
+// usage, bad flags, or a server that could not run.
 func exitCode(err error) int {
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errNotVerified):
 		return 1

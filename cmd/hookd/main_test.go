@@ -202,6 +202,13 @@ func TestUsage(t *testing.T) {
 	if exitCode(nil) != 0 || exitCode(errNotVerified) != 1 || exitCode(fmt.Errorf("wrapped: %w", errNotVerified)) != 1 {
 		t.Error("exit codes of success and of a request that does not verify")
 	}
+	// -h prints a command's flags and exits 0, as Go's flag handling does.
+	for _, cmd := range []string{"serve", "migrate", "listen", "bench", "rekey", "verify", "svix-import"} {
+		var errOut bytes.Buffer
+		if code := exitCode(run(t.Context(), []string{cmd, "-h"}, io.Discard, &errOut, nil)); code != 0 || !strings.Contains(errOut.String(), "-") {
+			t.Errorf("hookd %s -h: exit %d, stderr %q", cmd, code, errOut.String())
+		}
+	}
 }
 
 // The bare --https-only turns the refusal on, HOOKD_HTTPS_ONLY sets the
