@@ -112,7 +112,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(webhookUpdate, append(args[2:], w.Enabled, w.Enabled, w.Enabled, w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err != nil {
-			return fmt.Errorf("update webhook: %w", err)
+			return insertErr("update webhook", err) // a uid another webhook has: ErrConflict
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return changedOrGone(tx, "webhooks", w.TenantID, w.ID, "update webhook", "changed since it was read")

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore NewStore) {
 		"EventTypes":            testEventTypes,
 		"Webhooks":              testWebhooks,
 		"WebhookListPaging":     testWebhookListPaging,
+		"WebhookUIDTaken":       testWebhookUIDTaken,
 		"Publish":               testPublish,
 		"PublishIdempotent":     testPublishIdempotent,
 		"PublishConcurrent":     testPublishConcurrent,
@@ -290,6 +291,26 @@ func testWebhooks(t *testing.T, s hookd.Store) {
 	}
 	must(t, s.DeleteWebhook(ctx(), "acme", "wh_1"))
 	wantErr(t, s.DeleteWebhook(ctx(), "acme", "wh_1"), hookd.ErrNotFound)
+}
+
+// A webhook's uid is unique in its tenant, on an update as on a create:
+// taking another's is ErrConflict, and changes nothing.
+func testWebhookUIDTaken(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	a, b := webhook("acme", "wh_a"), webhook("acme", "wh_b")
+	a.UID, b.UID = "ep-a", "ep-b"
+	must(t, s.CreateWebhook(ctx(), a))
+	must(t, s.CreateWebhook(ctx(), b))
+	b.UID = "ep-a"
+	wantErr(t, errOf(s.UpdateWebhook(ctx(), b, b.UpdatedAt)), hookd.ErrConflict)
+	if id, err := s.WebhookIDByUID(ctx(), "acme", "ep-b"); err != nil || id != "wh_b" {
+		t.Fatalf("after the refused update, ep-b is %q, %v", id, err)
+	}
+	b.UID = "ep-b2"
+	must(t, errOf(s.UpdateWebhook(ctx(), b, b.UpdatedAt)))
+	if id, err := s.WebhookIDByUID(ctx(), "acme", "ep-b2"); err != nil || id != "wh_b" {
+		t.Fatalf("the new uid names %q, %v", id, err)
+	}
 }
 
 func testWebhookListPaging(t *testing.T, s hookd.Store) {

@@ -724,7 +724,14 @@ type messageIn struct {
 	EventType string          `json:"eventType"`
 	EventID   *string         `json:"eventId"`
 	Payload   json.RawMessage `json:"payload"`
+	Data      json.RawMessage `json:"data"` // svix-server's other name for payload
 	Channels  []string        `json:"channels"`
+	// TransformationsParams.RawPayload, when set, is the payload as text
+	// (Svix's SDKs' messageInRaw / NewMessageInRaw send payload {} and
+	// this): svix-server sends it as the body.
+	TransformationsParams *struct {
+		RawPayload *string `json:"rawPayload"`
+	} `json:"transformationsParams"`
 	// Application makes the path's application when it is not there.
 	Application *appIn `json:"application"`
 }
@@ -746,6 +753,18 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.appOrNew(r, in.Application)
 	if err != nil {
 		return err
+	}
+	if in.Payload == nil {
+		in.Payload = in.Data
+	}
+	if tp := in.TransformationsParams; tp != nil && tp.RawPayload != nil {
+		// hookd's events are JSON objects, signed as stored: a raw payload
+		// that is one is sent (compacted, as every payload); any other
+		// text is refused, never sent as something else.
+		if !json.Valid([]byte(*tp.RawPayload)) {
+			return hookd.Invalid("transformationsParams.rawPayload", "must be a JSON object: hookd sends JSON payloads only")
+		}
+		in.Payload = json.RawMessage(*tp.RawPayload)
 	}
 	// Svix's payload is a JSON object (its SDKs read it back as one).
 	if p := bytes.TrimLeft(in.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
@@ -1546,7 +1565,20 @@ func (s *Server) addEventType(w http.ResponseWriter, r *http.Request, in eventTy
 		return err
 	}
 	et.Schema = schema
-	if err := s.svc.CreateEventType(r.Context(), et, hookd.SvixNames, nil); err != nil {
+	err = s.svc.CreateEventType(r.Context(), et, hookd.SvixNames, nil)
+	if errors.Is(err, hookd.ErrConflict) {
+		// As svix-server: making a type that was deleted (archived) brings
+		// it back, as the body describes it.
+		if old, gerr := s.store.GetEventType(r.Context(), in.Name); gerr == nil && old.Archived && !hookd.SystemEventType(in.Name) {
+			et, err = s.svc.UpdateEventType(r.Context(), in.Name, func(e *hookd.EventType, _ *hookd.ValidationError) {
+				e.Description, e.Archived = in.Description, in.Archived
+				if schema != nil {
+					e.Schema = schema
+				}
+			})
+		}
+	}
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, toEventType(et))
@@ -1559,14 +1591,22 @@ func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	includeArchived := r.URL.Query().Get("include_archived") == "true"
-	out := []eventTypeOut{}
+	var listed []*hookd.EventType
 	for _, et := range all {
-		if hookd.SystemEventType(et.Name) || (et.Archived && !includeArchived) {
-			continue
+		if !hookd.SystemEventType(et.Name) && (!et.Archived || includeArchived) {
+			listed = append(listed, et)
 		}
+	}
+	// The catalog is small and read whole; the page is cut from it, as
+	// limit and iterator (an offset) say.
+	p := page(r)
+	from := min(p.Offset, len(listed))
+	to := min(from+p.Limit, len(listed))
+	out := make([]eventTypeOut, 0, to-from)
+	for _, et := range listed[from:to] {
 		out = append(out, toEventType(et))
 	}
-	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out), len(out)))
+	writeJSON(w, http.StatusOK, newList(out, p, len(out), len(listed)))
 	return nil
 }
 
@@ -1641,6 +1681,9 @@ func (s *Server) putEdit(in endpointIn) func(wh *hookd.Webhook, _ *hookd.Validat
 		}
 		if in.Metadata != nil {
 			wh.Metadata = in.Metadata
+		}
+		if in.UID != "" {
+			wh.UID = in.UID // a new one (409 when another endpoint has it); absent keeps it
 		}
 	}
 }
@@ -1769,9 +1812,15 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name     *string            `json:"name"`
 		Metadata *map[string]string `json:"metadata"`
+		UID      *string            `json:"uid"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
+	}
+	if in.UID != nil && *in.UID != t.ID {
+		// An application's uid is its tenant's id, which names everything
+		// the tenant has: it cannot change.
+		return hookd.Invalid("uid", "cannot change: an application's uid is its hookd tenant id (%s)", t.ID)
 	}
 	if in.Name != nil || in.Metadata != nil {
 		if t, err = s.svc.UpdateTenant(r.Context(), t.ID, func(t *hookd.Tenant, _ *hookd.ValidationError) {
@@ -1808,6 +1857,7 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 		ThrottleRate nullable[int]      `json:"throttleRate"`
 		Metadata     *map[string]string `json:"metadata"`
 		Secret       *string            `json:"secret"`
+		UID          nullable[string]   `json:"uid"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
@@ -1854,6 +1904,9 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 			}
 			if in.Metadata != nil {
 				wh.Metadata = *in.Metadata
+			}
+			if in.UID.set {
+				wh.UID = in.UID.v // null clears it; a taken one is 409
 			}
 		})
 		return err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func (e *env) doAs(agent, method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "CancelMessages": TestCancelMessages}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -1029,5 +1030,83 @@ func TestCancelMessages(t *testing.T) {
 		if err != nil || len(ds) != 1 || ds[0].WebhookID != ep["id"] || ds[0].Status != want {
 			t.Fatalf("%s: %+v, %v; want %s", msg, ds, err, want)
 		}
+	}
+}
+
+// What Svix's SDKs send that an audit found hookd dropping or misreading:
+// a raw payload (messageInRaw), the payload under its other name, an
+// event type made again after its delete, a limit on the event-type list,
+// and uid changes.
+func TestSDKEdges(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	// A raw payload is the message's payload; text that is no JSON object
+	// is refused, never sent as something else.
+	code, out := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"raw.evt","payload":{},"transformationsParams":{"rawPayload":"{\"b\":1,   \"a\":[1, 2]}"}}`)
+	if code != 202 {
+		t.Fatalf("a raw payload: %d %v", code, out)
+	}
+	if _, got := e.do("GET", "/api/v1/app/acme/msg/"+out["id"].(string), ""); fmt.Sprint(got["payload"]) != "map[a:[1 2] b:1]" {
+		t.Fatalf("the raw payload read back: %v", got["payload"])
+	}
+	for _, raw := range []string{`not json`, `[1,2]`} {
+		if code, out := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"raw.evt","payload":{},"transformationsParams":{"rawPayload":`+strconv.Quote(raw)+`}}`); code != 422 {
+			t.Errorf("raw payload %q: %d %v", raw, code, out)
+		}
+	}
+	if code, out := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"raw.evt","data":{"x":1}}`); code != 202 || fmt.Sprint(out["payload"]) != "map[x:1]" {
+		t.Fatalf("the payload as data: %d %v", code, out)
+	}
+	// A deleted (archived) type made again is back, as the body says.
+	e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"one"}`)
+	if code, _ := e.do("DELETE", "/api/v1/event-type/user.created", ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, out := e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"two"}`); code != 201 || out["description"] != "two" || out["archived"] != false {
+		t.Fatalf("made again: %d %v", code, out)
+	}
+	if code, _ := e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"three"}`); code != 409 {
+		t.Fatalf("made while it is there: %d, want 409", code)
+	}
+	// The event-type list pages by limit to the end.
+	for _, n := range []string{"a.one", "a.two", "a.three"} {
+		e.do("POST", "/api/v1/event-type", `{"name":"`+n+`","description":""}`)
+	}
+	seen := 0
+	for it, pages := "", 0; ; pages++ {
+		code, out := e.do("GET", "/api/v1/event-type?limit=2"+it, "")
+		if data := out["data"].([]any); code != 200 || len(data) > 2 || pages > 10 {
+			t.Fatalf("a page of event types: %d %v", code, out)
+		}
+		seen += len(out["data"].([]any))
+		if out["done"] == true {
+			break
+		}
+		it = "&iterator=" + out["iterator"].(string)
+	}
+	if seen != 5 { // raw.evt, user.created and the three
+		t.Fatalf("listed %d event types, want 5", seen)
+	}
+	// An endpoint's uid changes by PATCH or PUT (409 when taken); an
+	// application's, its tenant id, cannot.
+	e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/a","uid":"ep-a"}`)
+	e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/b","uid":"ep-b"}`)
+	if code, out := e.do("PATCH", "/api/v1/app/acme/endpoint/ep-a", `{"uid":"ep-a2"}`); code != 200 || out["uid"] != "ep-a2" {
+		t.Fatalf("patch uid: %d %v", code, out)
+	}
+	if code, _ := e.do("GET", "/api/v1/app/acme/endpoint/ep-a2", ""); code != 200 {
+		t.Fatalf("by its new uid: %d", code)
+	}
+	if code, _ := e.do("PATCH", "/api/v1/app/acme/endpoint/ep-a2", `{"uid":"ep-b"}`); code != 409 {
+		t.Fatalf("a taken uid: %d, want 409", code)
+	}
+	if code, out := e.do("PUT", "/api/v1/app/acme/endpoint/ep-b", `{"url":"https://example.com/b","uid":"ep-b2"}`); code != 200 || out["uid"] != "ep-b2" {
+		t.Fatalf("put uid: %d %v", code, out)
+	}
+	if code, out := e.do("PATCH", "/api/v1/app/acme", `{"uid":"other"}`); code != 422 {
+		t.Fatalf("an application's new uid: %d %v", code, out)
+	}
+	if code, _ := e.do("PATCH", "/api/v1/app/acme", `{"uid":"acme","name":"Acme 2"}`); code != 200 {
+		t.Fatalf("an application's own uid: %d", code)
 	}
 }
