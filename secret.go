@@ -71,6 +71,35 @@ func (s *Signature) MultiSignature() bool {
 	return false
 }
 
+// Headers are the request headers the scheme sets besides webhook-* (its
+// signature, timestamp and event headers): a webhook's own headers may not
+// name them, as the scheme's value would replace the user's unseen.
+func (s *Signature) Headers() []string {
+	switch s.SchemeName() {
+	case SchemeSvix:
+		return []string{"svix-id", "svix-timestamp", "svix-signature"}
+	case SchemeGitHub:
+		return []string{"X-Hub-Signature-256"}
+	case SchemeStripe:
+		return []string{"Stripe-Signature"}
+	case SchemePlinqx:
+		return []string{"X-Plinqx-Signature", "X-Plinqx-Timestamp", "X-Plinqx-Event"}
+	case SchemePlextrac:
+		return []string{"X-Authorization-HMAC-256"}
+	case SchemeForjinn:
+		return []string{"X-Forjinn-Signature"}
+	case SchemeHMACSHA256:
+		var hs []string
+		for _, h := range []string{s.Header, s.TimestampHeader, s.EventHeader} {
+			if h != "" {
+				hs = append(hs, h)
+			}
+		}
+		return hs
+	}
+	return nil
+}
+
 func (s *Signature) validate(v *ValidationError) {
 	if s == nil {
 		return

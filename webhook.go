@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +116,8 @@ func (w *Webhook) Validate(r WebhookRules) error {
 			v.Add("headers."+name, "is a hop-by-hop header, which belongs to one connection and breaks HTTP/2 requests")
 		case reservedHeader(name):
 			v.Add("headers."+name, "is reserved by hookd")
+		case slices.ContainsFunc(w.Signature.Headers(), func(h string) bool { return strings.EqualFold(h, name) }):
+			v.Add("headers."+name, "is set by the %s signature scheme", w.Signature.SchemeName())
 		case strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096:
 			v.Add("headers."+name, "must be at most 4096 characters without line breaks")
 		default:

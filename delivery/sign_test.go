@@ -115,3 +115,35 @@ func TestSignOtherSchemes(t *testing.T) {
 		t.Fatalf("unsigned webhook got headers %v", h)
 	}
 }
+
+// Signature.Headers names every header a scheme's signing sets besides
+// webhook-*, so that a webhook's own headers cannot name one (the signing
+// would replace it unseen).
+func TestSchemeHeadersListed(t *testing.T) {
+	for _, sig := range []*hookd.Signature{
+		nil, {Scheme: hookd.SchemeStandardEd25519}, {Scheme: hookd.SchemeSvix}, {Scheme: hookd.SchemeGitHub},
+		{Scheme: hookd.SchemeStripe}, {Scheme: hookd.SchemePlinqx}, {Scheme: hookd.SchemePlextrac}, {Scheme: hookd.SchemeForjinn},
+		{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{body}", Encoding: "hex", TimestampHeader: "X-Ts", EventHeader: "X-Ev"},
+	} {
+		secret := "a-receivers-secret-123"
+		switch sig.SchemeName() {
+		case hookd.SchemeStandard, hookd.SchemeSvix:
+			secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		case hookd.SchemeStandardEd25519:
+			secret = "whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg=="
+		}
+		h := http.Header{}
+		if _, err := sign(h, sig, []string{secret}, "evt_1", "a.b", 1614265330, []byte(`{}`)); err != nil {
+			t.Fatalf("%s: %v", sig.SchemeName(), err)
+		}
+		listed := map[string]bool{}
+		for _, name := range sig.Headers() {
+			listed[http.CanonicalHeaderKey(name)] = true
+		}
+		for name := range h {
+			if !strings.HasPrefix(strings.ToLower(name), "webhook-") && !listed[name] {
+				t.Errorf("%s sets %s, which Signature.Headers does not list", sig.SchemeName(), name)
+			}
+		}
+	}
+}

@@ -57,6 +57,11 @@ func TestInputHardening(t *testing.T) {
 		{"Proxy- header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"headers": map[string]string{"Proxy-Authorization": "x"}}), 422, "headers.Proxy-Authorization"},
 		{"Trailer header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"headers": map[string]string{"Trailer": "x"}}), 422, "headers.Trailer"},
 		{"Connection header in a PATCH", "PATCH", "/v1/tenants/acme/webhooks/" + wh, map[string]any{"headers": map[string]string{"Connection": "close"}}, 422, "headers.Connection"},
+		// A header the signature scheme sets would be replaced unseen.
+		{"the scheme's signature header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"signature": map[string]any{"scheme": "github"},
+			"secret": "a-receivers-secret-123", "headers": map[string]string{"x-hub-signature-256": "sha256=x"}}), 422, "headers.x-hub-signature-256"},
+		{"the svix scheme's id header", "POST", "/v1/tenants/acme/webhooks", hook(map[string]any{"signature": map[string]any{"scheme": "svix"},
+			"headers": map[string]string{"Svix-Id": "x"}}), 422, "headers.Svix-Id"},
 		// 7. An empty event id is not "no id".
 		{"empty event id", "POST", "/v1/tenants/acme/events", map[string]any{"type": "a.b", "data": map[string]any{}, "id": ""}, 422, "id"},
 		// 8. Ports outside 1–65535.
