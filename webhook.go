@@ -397,6 +397,14 @@ func (w *Webhook) FitSecret(oldScheme string) {
 	}
 }
 
+// fingerprint is every field of w, secrets included, as one string: what
+// tells an edit that changed nothing.
+func (w *Webhook) fingerprint() string {
+	type fields Webhook // every exported field, without the API's rendering
+	b, _ := json.Marshal((*fields)(w))
+	return string(b)
+}
+
 // EditWebhook is the one way a webhook is changed after it is made: it
 // reads the webhook, lets edit change it, and writes it over the version it
 // read. When another change was written in between, it reads the new
@@ -411,8 +419,14 @@ func EditWebhook(ctx context.Context, s Store, clock Clock, tenantID, id string,
 			return nil, 0, err
 		}
 		read := w.UpdatedAt
+		before := w.fingerprint()
 		if err := edit(w); err != nil {
 			return nil, 0, err
+		}
+		if w.fingerprint() == before {
+			// Nothing changed: no write, and updatedAt stays, so that a
+			// no-op does not make another client's updatedAt stale.
+			return w, 0, nil
 		}
 		w.Touch(clock.Now())
 		ended, err = s.UpdateWebhook(ctx, w, read)

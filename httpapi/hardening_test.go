@@ -207,6 +207,15 @@ func TestRequestBodies(t *testing.T) {
 	e.do("POST", retry, adminKey, "not json").want(t, 400)
 	e.do("POST", retry, adminKey, map[string]any{}).want(t, 202)
 	e.do("POST", retry, adminKey, nil).want(t, 202)
+	// A PATCH that changes nothing writes nothing: updatedAt stays, and
+	// an edit based on it still applies.
+	read := e.do("GET", path, adminKey, nil).want(t, 200).body["updatedAt"]
+	for _, body := range []map[string]any{{}, {"name": "n"}, {"enabled": true, "events": []string{"*"}}} {
+		if got := e.do("PATCH", path, adminKey, body).want(t, 200).body["updatedAt"]; got != read {
+			t.Fatalf("PATCH %v moved updatedAt from %v to %v", body, read, got)
+		}
+	}
+	e.do("PATCH", path, adminKey, map[string]any{"name": "m", "updatedAt": read}).want(t, 200)
 }
 
 // Lists that page by cursor alone refuse offset and page, which they would
