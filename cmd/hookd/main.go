@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -70,6 +72,33 @@ func exitCode(err error) int {
 		return 1
 	}
 	return 2
+}
+
+// canonicalPaths answers a request to a path not in canonical form (with
+// "//", "/./" or "/../") with a 404 in its API's error shape, where
+// ServeMux would redirect with an HTML body: every non-2xx answer of the
+// APIs is their JSON error. The console keeps the redirect, which a
+// browser follows.
+func canonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if clean == p || p == "" || strings.HasPrefix(clean, "/console") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		msg, _ := json.Marshal("no route " + r.Method + " " + p + ": the path is not in canonical form (" + clean + ")")
+		if strings.HasPrefix(clean, "/api/") {
+			fmt.Fprintf(w, `{"code":"not_found","detail":%s}`+"\n", msg)
+			return
+		}
+		fmt.Fprintf(w, `{"error":{"code":"not_found","message":%s}}`+"\n", msg)
+	})
 }
 
 // autoProcs lets serve run on one P while it is nearly idle
@@ -619,7 +648,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		mux.Handle("/api/v1/", svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hash, Logger: log, Clock: clock, PublicURL: cfg.PublicURL}))
 		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 		mux.Handle("/", api)
-		handler = mux
+		handler = canonicalPaths(mux)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -263,5 +265,30 @@ func TestHTTPSOnlyIsABooleanFlag(t *testing.T) {
 	}
 	if code := post("/v1/tenants/acme/webhooks", `{"name":"h","events":["*"],"url":"https://127.0.0.1:1/hook"}`); code != 201 {
 		t.Errorf("the same webhook on https://: %d, want 201", code)
+	}
+}
+
+// A path not in canonical form gets the API's JSON 404, not ServeMux's
+// redirect with an HTML body; the console keeps the redirect.
+func TestCanonicalPaths(t *testing.T) {
+	h := canonicalPaths(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) }))
+	for p, want := range map[string]string{
+		"/v1/tenants//webhooks": "error", "/v1/tenants/./x": "error", "/v1/../v1/tenants": "error", "/api/v1//app": "code",
+		"/v1/tenants/": "", "/v1/tenants": "", "/": "", "/console//webhooks": "", "/api/v1/app/": "",
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "http://hookd.test"+p, nil)
+		req.URL.Path = p // as sent, uncleaned
+		h.ServeHTTP(rec, req)
+		if want == "" {
+			if rec.Code != 299 {
+				t.Errorf("%s: %d, want it passed on", p, rec.Code)
+			}
+			continue
+		}
+		var body map[string]any
+		if rec.Code != 404 || rec.Header().Get("Content-Type") != "application/json" || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body[want] == nil {
+			t.Errorf("%s: %d %q", p, rec.Code, rec.Body.String())
+		}
 	}
 }
