@@ -11,6 +11,10 @@ type Tenant struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"createdAt"`
+	// UpdatedAt is when its name or metadata last changed (CreatedAt
+	// until then); /api/v1 shows it as an application's updatedAt, /v1
+	// keeps to the contract's fields.
+	UpdatedAt time.Time `json:"-"`
 	// Metadata is its callers' own key-value pairs (Svix's application
 	// metadata); /v1 shows it when set.
 	Metadata map[string]string `json:"metadata,omitempty"`

@@ -183,6 +183,12 @@ func (s *Store) ExpungeAttemptContent(ctx context.Context, tenantID, deliveryID 
 func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string, before time.Time) (canceled, sending int, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		canceled, sending = 0, 0
+		// The webhook first, as every writer of its deliveries (a record
+		// locks its webhooks, then updates their deliveries): without it a
+		// cancel and a record each held deliveries the other wanted.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE id = $1 AND tenant_id = $2 FOR NO KEY UPDATE`, webhookID, tenantID); err != nil {
+			return wrap("cancel deliveries", err)
+		}
 		var beforeArg any
 		if !before.IsZero() {
 			beforeArg = sqlrow.Micros(before)

@@ -28,7 +28,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
 	if err != nil {
 		return fmt.Errorf("create tenant: %w", err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO tenants (id, name, created_at, metadata) VALUES ($1, $2, $3, $4)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt), meta)
+	_, err = s.pool.Exec(ctx, `INSERT INTO tenants (id, name, created_at, metadata, updated_at) VALUES ($1, $2, $3, $4, $3)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt), meta)
 	return wrap("create tenant "+t.ID, err)
 }
 
@@ -52,7 +52,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
 	if err != nil {
 		return fmt.Errorf("update tenant: %w", err)
 	}
-	return s.changeOne(ctx, "update tenant", `UPDATE tenants SET name = $1, metadata = $3 WHERE id = $2`, t.Name, t.ID, meta)
+	return s.changeOne(ctx, "update tenant", `UPDATE tenants SET name = $1, metadata = $3, updated_at = $4 WHERE id = $2`, t.Name, t.ID, meta, sqlrow.Micros(t.UpdatedAt))
 }
 
 // DeleteTenant locks the tenant's webhooks first, in id order, as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -44,6 +45,10 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, change func(t *ho
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
+	if before.Name == t.Name && maps.Equal(before.Metadata, t.Metadata) {
+		return t, nil // nothing to write: updatedAt stays
+	}
+	t.UpdatedAt = s.clock.Now()
 	ctx, e := s.audited(ctx, id)
 	if before.Name != t.Name {
 		e.Action, e.Target = hookd.AuditTenantUpdated, hookd.AuditTarget{Type: "tenant", ID: id}

@@ -36,7 +36,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *hookd.Tenant) error {
 		return fmt.Errorf("create tenant: %w", err)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO tenants (id, name, created_at, metadata) VALUES (?, ?, ?, ?)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt), meta)
+		_, err := tx.Exec(`INSERT INTO tenants (id, name, created_at, metadata, updated_at) VALUES (?, ?, ?, ?, ?)`, t.ID, t.Name, sqlrow.Micros(t.CreatedAt), meta, sqlrow.Micros(t.CreatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("create tenant %s: %w", t.ID, hookd.ErrConflict)
 		}
@@ -82,7 +82,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
 		return fmt.Errorf("update tenant: %w", err)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE tenants SET name = ?, metadata = ? WHERE id = ?`, t.Name, meta, t.ID)
+		res, err := tx.Exec(`UPDATE tenants SET name = ?, metadata = ?, updated_at = ? WHERE id = ?`, t.Name, meta, sqlrow.Micros(t.UpdatedAt), t.ID)
 		if err := affected("update tenant", res, err); err != nil {
 			return err
 		}

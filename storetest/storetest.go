@@ -143,13 +143,13 @@ func testTenants(t *testing.T, s hookd.Store) {
 	wantErr(t, s.CreateTenant(ctx(), &hookd.Tenant{ID: "acme", Name: "again", CreatedAt: base}), hookd.ErrConflict)
 	got, err := s.GetTenant(ctx(), "acme")
 	must(t, err)
-	if got.Name != "Tenant acme" || !got.CreatedAt.Equal(base) || got.Metadata != nil {
+	if got.Name != "Tenant acme" || !got.CreatedAt.Equal(base) || got.Metadata != nil || !got.UpdatedAt.Equal(base) {
 		t.Fatalf("GetTenant = %+v", got)
 	}
-	got.Name, got.Metadata = "Acme Inc.", map[string]string{"plan": "pro"}
+	got.Name, got.Metadata, got.UpdatedAt = "Acme Inc.", map[string]string{"plan": "pro"}, base.Add(time.Minute)
 	must(t, s.UpdateTenant(ctx(), got))
 	got, _ = s.GetTenant(ctx(), "acme")
-	if got.Name != "Acme Inc." || got.Metadata["plan"] != "pro" {
+	if got.Name != "Acme Inc." || got.Metadata["plan"] != "pro" || !got.UpdatedAt.Equal(base.Add(time.Minute)) || !got.CreatedAt.Equal(base) {
 		t.Fatalf("not updated: %+v", got)
 	}
 	list, total, err := s.ListTenants(ctx(), hookd.Page{Limit: 1, Offset: 1})

@@ -346,7 +346,7 @@ type appOut struct {
 }
 
 func toApp(t *hookd.Tenant) appOut {
-	out := appOut{ID: t.ID, UID: t.ID, Name: t.Name, Metadata: t.Metadata, CreatedAt: t.CreatedAt, UpdatedAt: t.CreatedAt}
+	out := appOut{ID: t.ID, UID: t.ID, Name: t.Name, Metadata: t.Metadata, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
 	}

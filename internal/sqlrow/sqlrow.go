@@ -650,17 +650,17 @@ func TenantDeliveriesWhere(q hookd.TenantDeliveryQuery, ph func(int) string) (st
 }
 
 // TenantCols are the tenants table's columns in the order ScanTenant reads.
-const TenantCols = `id, name, created_at, metadata`
+const TenantCols = `id, name, created_at, metadata, coalesce(nullif(updated_at, 0), created_at)`
 
 // ScanTenant reads one tenant (TenantCols).
 func ScanTenant(r Scanner) (*hookd.Tenant, error) {
 	t := &hookd.Tenant{}
-	var created int64
+	var created, updated int64
 	var meta sql.NullString
-	if err := r.Scan(&t.ID, &t.Name, &created, &meta); err != nil {
+	if err := r.Scan(&t.ID, &t.Name, &created, &meta, &updated); err != nil {
 		return nil, err
 	}
-	t.CreatedAt = FromMicros(created)
+	t.CreatedAt, t.UpdatedAt = FromMicros(created), FromMicros(updated)
 	if meta.Valid {
 		if err := json.Unmarshal([]byte(meta.String), &t.Metadata); err != nil {
 			return nil, fmt.Errorf("tenant %s metadata: %w", t.ID, err)
