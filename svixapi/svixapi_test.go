@@ -1106,7 +1106,12 @@ func TestSDKEdges(t *testing.T) {
 	if code, out := e.do("PATCH", "/api/v1/app/acme", `{"uid":"other"}`); code != 422 {
 		t.Fatalf("an application's new uid: %d %v", code, out)
 	}
-	if code, _ := e.do("PATCH", "/api/v1/app/acme", `{"uid":"acme","name":"Acme 2"}`); code != 200 {
-		t.Fatalf("an application's own uid: %d", code)
+	_, before := e.do("GET", "/api/v1/app/acme", "")
+	if code, out := e.do("PATCH", "/api/v1/app/acme", `{"uid":"acme","name":"Acme 2"}`); code != 200 || out["updatedAt"] == before["updatedAt"] || out["createdAt"] != before["createdAt"] {
+		t.Fatalf("an application's own uid, a new name: %d %v (before %v)", code, out, before)
+	}
+	_, before = e.do("GET", "/api/v1/app/acme", "")
+	if _, out := e.do("PATCH", "/api/v1/app/acme", `{"name":"Acme 2"}`); out["updatedAt"] != before["updatedAt"] {
+		t.Fatalf("no change moved updatedAt: %v -> %v", before["updatedAt"], out["updatedAt"])
 	}
 }
