@@ -111,7 +111,7 @@ func (a *Attempt) Cleaned() *Attempt {
 // Api-Key, Session-Id, …), not from a list of exact names, which let every
 // secret header it did not know into the log; hiding a value that was not
 // secret costs a reader of the log less than showing one that was.
-var sensitiveWords = []string{"auth", "token", "secret", "passw", "signature", "apikey", "api-key", "api_key",
+var sensitiveWords = []string{"auth", "token", "secret", "passw", "signature", "key",
 	"session", "cookie", "credential", "private"}
 
 // SensitiveHeader reports whether a header's value may be a secret.

@@ -60,6 +60,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 
 // redeem signs the visitor in with a portal link, once.
 func (s *Server) redeem(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodHead {
+		// Link checkers and previews send HEAD: it signs nobody in and
+		// leaves the one-time link for the person it was made for.
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	token, tokenHash := hookd.NewToken()
 	cs, err := s.store.RedeemPortalLink(r.Context(), hookd.HashKey(r.PathValue("token")), tokenHash, s.clock.Now())
 	if errors.Is(err, hookd.ErrNotFound) {

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/hookd/hookd/console"
 	"github.com/hookd/hookd/internal/teststore"
 	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/queue"
 	"github.com/hookd/hookd/service"
 )
 
@@ -56,7 +58,7 @@ func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 // onPostgres is every console test, run again with PostgreSQL underneath.
 var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
-	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "Brand": TestBrand, "DeliveriesPageQuery": TestDeliveriesPageQuery,
+	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "Brand": TestBrand, "DeliveriesPageQuery": TestDeliveriesPageQuery, "ConsoleAuditFindings": TestConsoleAuditFindings,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -168,6 +170,11 @@ func TestPortalLink(t *testing.T) {
 	now := time.Now()
 	must(t, e.store.CreateConsoleSession(context.Background(), &hookd.ConsoleSession{ID: "cs_1", TenantID: "acme", LinkHash: hash,
 		ExpiresAt: now.Add(time.Hour), CreatedAt: now}))
+	// A HEAD (a link checker, a preview) signs nobody in and leaves the
+	// link for its person.
+	if head := e.do("HEAD", "/console/portal/"+token, nil, nil); head.status != 200 || len(head.cookies) != 0 {
+		t.Fatalf("HEAD: %d %v", head.status, head.cookies)
+	}
 	first := e.do("GET", "/console/portal/"+token, nil, nil)
 	if first.status != 303 || first.location != "/console" || len(first.cookies) != 1 {
 		t.Fatalf("first use: %+v", first)
@@ -488,7 +495,7 @@ func TestAuditPage(t *testing.T) {
 	e := newEnv(t)
 	acme := e.portal("acme", false)
 	token := e.csrf(acme)
-	ok := e.do("POST", "/console/webhooks", url.Values{"csrf": {token}, "name": {"Orders"}, "url": {"https://example.com/orders"},
+	ok := e.do("POST", "/console/webhooks", url.Values{"csrf": {token}, "name": {"Orders <b>&</b>"}, "url": {"https://example.com/orders"},
 		"events": {"invocation.*"}, "timeoutMs": {"2000"}, "maxAttempts": {"4"}, "enabled": {"on"}, "sslVerification": {"on"},
 		"headerName": {"X-Token"}, "headerValue": {"header-value-secret"}}, acme)
 	if ok.status != 303 {
@@ -506,7 +513,8 @@ func TestAuditPage(t *testing.T) {
 	}
 	page := e.do("GET", "/console/audit", nil, acme)
 	if page.status != 200 || !strings.Contains(page.body, "webhook.disabled") || !strings.Contains(page.body, "webhook.created") ||
-		!strings.Contains(page.body, "/console/webhooks/"+id) || strings.Contains(page.body, "header-value-secret") || !strings.Contains(page.body, "X-Token") {
+		!strings.Contains(page.body, "/console/webhooks/"+id) || strings.Contains(page.body, "header-value-secret") || !strings.Contains(page.body, "X-Token") ||
+		!strings.Contains(page.body, `Orders &lt;b&gt;&amp;&lt;/b&gt;`) || strings.Contains(page.body, `\u003c`) {
 		t.Fatalf("audit page: %d\n%s", page.status, page.body)
 	}
 	filtered := e.do("GET", "/console/audit?action=webhook.created", nil, acme)
@@ -666,4 +674,61 @@ func TestBrand(t *testing.T) {
 	if plain := newEnv(t).do("GET", "/console/login", nil, nil); !strings.Contains(plain.body, "· hookd</title>") {
 		t.Fatal("the unbranded console is not hookd")
 	}
+}
+
+// What a console audit found: a status filter that is no status says so;
+// the delivery page hides the values of the webhook's own headers, and the
+// webhook page shows its metadata; the audit log shows <, > and & as
+// themselves (escaped once); an enable form that says neither true nor
+// false is refused.
+func TestConsoleAuditFindings(t *testing.T) {
+	e := newEnv(t)
+	wh, dlv := e.webhook("acme")
+	ctx := context.Background()
+	_, _, err := hookd.EditWebhook(ctx, e.store, nil, "acme", wh.ID, func(w *hookd.Webhook) error {
+		w.Headers, w.Metadata = map[string]string{"X-Custom": "secretvalue123"}, map[string]string{"team": "ops-<b>"}
+		return nil
+	})
+	must(t, err)
+	a := &hookd.Attempt{Number: 1, StartedAt: time.Now(), StatusCode: 200, Success: true,
+		RequestHeaders: map[string]string{"X-Custom": "secretvalue123", "Webhook-Id": "evt_x"}}
+	c := e.portal("acme", true)
+	if r := e.do("GET", "/console/deliveries?status=BOGUS", nil, c); r.status != 200 || !strings.Contains(r.body, "is not a status") || strings.Contains(r.body, "No deliveries yet") {
+		t.Fatalf("a bad status filter: %d", r.status)
+	}
+	if r := e.do("GET", "/console/deliveries?status=failed", nil, c); r.status != 200 || strings.Contains(r.body, "is not a status") {
+		t.Fatalf("a lowercase status: %d", r.status)
+	}
+	if r := e.do("GET", "/console/webhooks/"+wh.ID, nil, c); !strings.Contains(r.body, "team: ops-&lt;b&gt;") {
+		t.Fatalf("the webhook page lacks its metadata")
+	}
+	must(t, recordAttempt(e, wh, dlv, a))
+	if r := e.do("GET", "/console/deliveries/"+dlv, nil, c); r.status != 200 || strings.Contains(r.body, "secretvalue123") || !strings.Contains(r.body, "evt_x") {
+		t.Fatalf("the delivery page shows the webhook's header value, or no headers: %d", r.status)
+	}
+	admin := e.portal("acme", false)
+	form := url.Values{"csrf": {e.csrf(admin)}, "enabled": {"maybe"}}
+	if r := e.do("POST", "/console/webhooks/"+wh.ID+"/enabled", form, admin); r.status != 400 {
+		t.Fatalf("enabled=maybe: %d", r.status)
+	}
+	if got, _ := e.store.GetWebhook(ctx, "acme", wh.ID); !got.Enabled {
+		t.Fatal("enabled=maybe disabled the webhook")
+	}
+}
+
+// recordAttempt claims dlv and records a as its attempt, as the engine does.
+func recordAttempt(e *env, wh *hookd.Webhook, dlv string, a *hookd.Attempt) error {
+	ctx := context.Background()
+	res, err := queue.Claim(ctx, e.store, queue.ClaimParams{Limit: 10, Lease: time.Minute, Room: func(string) (int, time.Duration) { return 10, 0 }})
+	if err != nil {
+		return err
+	}
+	for _, c := range res.Claims {
+		if c.DeliveryID == dlv {
+			_, err := queue.Policy{}.Record(ctx, e.store, []*hookd.Outcome{{Lease: c.Lease, WebhookID: wh.ID, EventID: c.EventID,
+				EventType: c.EventType, Attempt: a, Status: hookd.StatusSuccess}}, nil)
+			return err
+		}
+	}
+	return fmt.Errorf("delivery %s not claimed", dlv)
 }

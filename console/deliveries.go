@@ -156,9 +156,13 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit
 	q := hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: qs.Get("webhookId"), EventType: strings.TrimSpace(qs.Get("eventType")), Limit: 51}
 	data := map[string]any{"Webhook": q.WebhookID, "Type": q.EventType, "Since": qs.Get("since"), "Until": qs.Get("until")}
 	problems := map[string]string{}
-	if st := hookd.DeliveryStatus(qs.Get("status")); st.Valid() {
-		q.Status = st
-		data["Status"] = string(st)
+	if raw := qs.Get("status"); raw != "" {
+		if st := hookd.DeliveryStatus(strings.ToUpper(raw)); st.Valid() {
+			q.Status = st
+			data["Status"] = string(st)
+		} else {
+			problems["status"] = "is not a status: PENDING, RETRYING, SUCCESS, FAILED or CANCELED"
+		}
 	}
 	search := strings.TrimSpace(qs.Get("q"))
 	data["Search"] = search
@@ -176,7 +180,7 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit
 	data["Problems"] = problems
 	data["Missing"] = problems["q"]
 	delete(problems, "q") // not the form's fault: the page says nothing matches
-	data["Filtered"] = q.Status != "" || q.WebhookID != "" || q.EventType != "" || search != "" || !q.Since.IsZero() || !q.Until.IsZero()
+	data["Filtered"] = q.Status != "" || q.WebhookID != "" || q.EventType != "" || search != "" || !q.Since.IsZero() || !q.Until.IsZero() || len(problems) > 0
 	if c := qs.Get("after"); c != "" && q.SetCursor(c) {
 		data["Paged"] = true
 	}

@@ -40,16 +40,33 @@ var funcs = template.FuncMap{
 		}
 		return "by a user"
 	},
+	// ownHeader says whether a request header is one of the webhook's own
+	// (its configured headers): the delivery page hides their values, as
+	// the webhook's page does, whatever their names.
+	"ownHeader": func(wh *hookd.Webhook, name string) bool {
+		for k := range wh.Headers {
+			if strings.EqualFold(k, name) {
+				return true
+			}
+		}
+		return false
+	},
 	// change renders one side of an audit change: a value as JSON, short.
 	"change": func(v any) string {
 		if v == nil {
 			return "—"
 		}
-		b, _ := json.Marshal(v)
-		if s := string(b); len(s) <= 200 {
+		// Not json.Marshal, which writes <, > and & as \u003c…: the
+		// template escapes the text once, for the page.
+		var buf strings.Builder
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(v)
+		s := strings.TrimSuffix(buf.String(), "\n")
+		if len(s) <= 200 {
 			return s
 		}
-		return hookd.CleanText(string(b), 200) + "…"
+		return hookd.CleanText(s, 200) + "…"
 	},
 	// when is a time as a <time> element in UTC; console.js rewrites it in
 	// the viewer's zone with how long ago (or how soon), the exact UTC

@@ -386,7 +386,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 			return err
 		}
 		stale := &hookd.ValidationError{}
-		stale.Add("webhook", "was changed by someone else since you opened this form, so your changes were not saved. "+
+		stale.Add(current.Name, "was changed by someone else since you opened this form, so your changes were not saved. "+
 			"Check the form and save again to apply them over the current version.")
 		return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
 	case errors.As(err, &ve):
@@ -520,7 +520,11 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request, v *visit) e
 }
 
 func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, v *visit) error {
-	wh, err := s.svc.SetEnabled(r.Context(), v.tenant.ID, r.PathValue("id"), r.PostForm.Get("enabled") == "true")
+	enabled := r.PostForm.Get("enabled")
+	if enabled != "true" && enabled != "false" {
+		return &pageError{http.StatusBadRequest, "The form could not be read: enabled must be true or false."}
+	}
+	wh, err := s.svc.SetEnabled(r.Context(), v.tenant.ID, r.PathValue("id"), enabled == "true")
 	if err != nil {
 		return err
 	}

@@ -154,7 +154,7 @@ func TestURLText(t *testing.T) {
 		{"/v1/tenants/acme/webhooks?page=9223372036854775807&limit=250", adminKey, 400},
 		{"/v1/tenants/acme/deliveries/failed?page=9223372036854775807&limit=2", adminKey, 400},
 		{"/v1/tenants?page=4611686018427387904&limit=2", adminKey, 200}, // the last page an offset holds
-		{"/v1/tenants/%00", "", 401},                                     // a key first, as on every /v1 call
+		{"/v1/tenants/%00", "", 401},                                    // a key first, as on every /v1 call
 	} {
 		r := e.do("GET", tt.path, tt.key, nil).want(t, tt.status)
 		if tt.status == 200 && len(r.body["data"].([]any)) != 0 {
