@@ -25,6 +25,11 @@ var (
 	// ErrLeaseLost is a task's write made after its runner's lease was
 	// taken over: it wrote nothing. No status maps to it either.
 	ErrLeaseLost = errors.New("lease lost")
+	// ErrStale is a write over a version of a row that another write
+	// changed since it was read: EditWebhook reads it again and retries
+	// (other conflicts, a uid another webhook has, are not retried). It is
+	// an ErrConflict.
+	ErrStale = &Error{Kind: ErrConflict, Message: "changed since it was read"}
 )
 
 // Error is a sentinel with the message its reader should see ("webhook

@@ -95,6 +95,12 @@ type WebhookRules struct {
 	// stay, a type archived since included, so that a client writing back
 	// the list it read (adding one type) is not refused for the old ones.
 	Kept []string
+	// KeptHeaders are the webhook's headers before this change, and
+	// KeptScheme its signature scheme ("" on a create): a header its
+	// scheme sets, already there under the same scheme, is left alone (one
+	// stored before hookd refused them must not lock the webhook's edits).
+	KeptHeaders map[string]string
+	KeptScheme  string
 }
 
 // Validate checks every field and returns a *ValidationError listing each
@@ -116,7 +122,8 @@ func (w *Webhook) Validate(r WebhookRules) error {
 			v.Add("headers."+name, "is a hop-by-hop header, which belongs to one connection and breaks HTTP/2 requests")
 		case reservedHeader(name):
 			v.Add("headers."+name, "is reserved by hookd")
-		case slices.ContainsFunc(w.Signature.Headers(), func(h string) bool { return strings.EqualFold(h, name) }):
+		case slices.ContainsFunc(w.Signature.Headers(), func(h string) bool { return strings.EqualFold(h, name) }) &&
+			!(r.KeptScheme == w.Signature.SchemeName() && r.KeptHeaders[name] == value && value != ""):
 			v.Add("headers."+name, "is set by the %s signature scheme", w.Signature.SchemeName())
 		case strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096:
 			v.Add("headers."+name, "must be at most 4096 characters without line breaks")
@@ -430,7 +437,7 @@ func EditWebhook(ctx context.Context, s Store, clock Clock, tenantID, id string,
 		}
 		w.Touch(clock.Now())
 		ended, err = s.UpdateWebhook(ctx, w, read)
-		if errors.Is(err, ErrConflict) && try < 8 {
+		if errors.Is(err, ErrStale) && try < 8 {
 			continue
 		}
 		if err != nil {

@@ -355,12 +355,21 @@ func (e *Engine) Notify() {
 func (e *Engine) Changed(webhookID string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.sendCtx == nil {
+		return // never started (an API process's test sends): it holds nothing
+	}
 	gen := e.changes.Add(1)
 	if webhookID == "" {
 		e.allChanged = gen
+		clear(e.hooks)
 		return
 	}
 	e.changed[webhookID] = change{gen: gen, at: e.clock.Now()}
+	// Whatever has not yet read its webhook reads it from the store: a
+	// delivery handed off by a publish that matched the webhook before
+	// the change (its Reserve after it) would otherwise find the old one
+	// here, under the UpdatedAt it was matched with.
+	delete(e.hooks, webhookID)
 }
 
 // changedLocked is Engine.changes at webhookID's last change (0: none
@@ -955,7 +964,7 @@ func (e *Engine) stillLive(ctx context.Context, c *hookd.Claim, ep *endpoint, w 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, o := range batch {
-		if now.After(o.checked) || gen > o.checkedGen { // a check begun later may have ended first
+		if gen > o.checkedGen || gen == o.checkedGen && now.After(o.checked) { // a check begun later may have ended first
 			o.checked, o.checkedGen, o.live = now, gen, live[o.lease.DeliveryID]
 		}
 	}

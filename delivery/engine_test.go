@@ -1007,6 +1007,66 @@ func TestRetrySoonerThanThePoll(t *testing.T) {
 	})
 }
 
+// gatedStore holds the first GetWebhook it is armed for until released.
+type gatedStore struct {
+	hookd.Deliverer
+	armed   atomic.Bool
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) GetWebhook(ctx context.Context, tenantID, id string) (*hookd.Webhook, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		g.reached <- struct{}{}
+		<-g.release
+	}
+	return g.Deliverer.GetWebhook(ctx, tenantID, id)
+}
+
+// A delivery claimed before a change it is told of, whose turn comes at
+// once (no wait, so no recheck for waiting), is checked too: held at its
+// first read of the webhook while the change is made, it then follows it.
+func TestChangedHoldsOnTheFastPath(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		old   int // requests the old URL gets
+		toNew int
+	}{{"cancelled", 0, 0}, {"re-pointed", 0, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gatedStore{reached: make(chan struct{}), release: make(chan struct{})}
+			h := newHarness(t, func(c *delivery.Config) {
+				g.Deliverer = c.Store
+				c.Store, c.RecheckAfter, c.Lease = g, time.Hour, time.Minute
+			})
+			rcv, moved := newReceiver(t, nil), newReceiver(t, nil)
+			wh := h.webhook(rcv.URL)
+			g.armed.Store(true)
+			h.publish(wh)
+			<-g.reached // claimed, reading its webhook: nothing else holds the endpoint
+			switch tc.name {
+			case "cancelled":
+				cancelAll(h, wh, "")
+			case "re-pointed":
+				if _, _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", wh.ID, func(w *hookd.Webhook) error {
+					w.URL = moved.URL
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.engine.Changed(wh.ID)
+			close(g.release)
+			h.settle()
+			if got := len(rcv.got()); got != tc.old {
+				t.Fatalf("the old URL got %d requests, want %d", got, tc.old)
+			}
+			if got := len(moved.got()); got != tc.toNew {
+				t.Fatalf("the new URL got %d requests, want %d", got, tc.toNew)
+			}
+		})
+	}
+}
+
 // manualClock is a clock the test moves.
 type manualClock struct {
 	mu sync.Mutex

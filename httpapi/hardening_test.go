@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/hookd/hookd"
 )
 
 // Input that hookd must refuse with a 4xx, and store nothing of: each row
@@ -233,4 +236,24 @@ func TestCursorListsRefuseOffsets(t *testing.T) {
 		e.do("GET", list+"?page=2&limit=2", adminKey, nil).want(t, 200)
 		e.do("GET", list+"?offset=2&limit=2", adminKey, nil).want(t, 200)
 	}
+}
+
+// A header the scheme sets is refused when it is new to the webhook or the
+// scheme is; one stored before hookd refused them does not lock the
+// webhook's other edits.
+func TestSchemeHeaderKept(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	id := e.webhook("acme", map[string]any{"headers": map[string]string{"X-Hub-Signature-256": "sha256=x"}}) // standard: not its header
+	path := "/v1/tenants/acme/webhooks/" + id
+	e.do("PATCH", path, adminKey, map[string]any{"signature": map[string]any{"scheme": "github"}}).want(t, 422).hasField(t, "headers.X-Hub-Signature-256")
+	// As an older hookd stored it.
+	if _, _, err := hookd.EditWebhook(context.Background(), e.store, nil, "acme", id, func(w *hookd.Webhook) error {
+		w.Signature, w.Secret = &hookd.Signature{Scheme: hookd.SchemeGitHub}, "a-receivers-secret-123"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.do("PATCH", path, adminKey, map[string]any{"name": "renamed"}).want(t, 200)
+	e.do("PATCH", path, adminKey, map[string]any{"headers": map[string]string{"X-Hub-Signature-256": "sha256=y"}}).want(t, 422)
 }

@@ -164,9 +164,10 @@ func (m *Metrics) Sample(ctx context.Context, q hookd.QueueDepther, every time.D
 
 // samplePause is the wait after a sample that took took: every, or long
 // enough that sampling keeps the database busy under 5 % of the time (a
-// backlog of millions makes each count slower).
+// backlog of millions makes each count slower), but never over a minute
+// (one sample that hit its timeout would have frozen the gauges 200 s).
 func samplePause(every, took time.Duration) time.Duration {
-	return max(every, 20*took)
+	return min(max(every, 20*took), max(every, time.Minute))
 }
 
 func (m *Metrics) sampleOnce(ctx context.Context, q hookd.QueueDepther, clock hookd.Clock, log *slog.Logger) {

@@ -291,6 +291,15 @@ func changedOrGone(ctx context.Context, tx pgx.Tx, table, tenantID, id, what, wh
 	return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
 }
 
+// staleOrGone is changedOrGone's answer for a write over a version read:
+// a conflict there is hookd.ErrStale, which an edit retries.
+func staleOrGone(err error) error {
+	if errors.Is(err, hookd.ErrConflict) {
+		return fmt.Errorf("%w: %w", err, hookd.ErrStale)
+	}
+	return err
+}
+
 // exec runs one statement and wants it to change a row.
 func (s *Store) execOne(ctx context.Context, what, query string, args ...any) error {
 	tag, err := s.pool.Exec(ctx, query, args...)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -96,11 +97,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 	ended := 0
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, webhookUpdate, append(args, w.TenantID, w.ID, sqlrow.Micros(read))...)
-		if err != nil {
-			return wrap("update webhook", err)
+		if err := wrap("update webhook", err); errors.Is(err, hookd.ErrConflict) {
+			return hookd.Errorf(hookd.ErrConflict, "uid %s is taken by another webhook of tenant %s", w.UID, w.TenantID)
+		} else if err != nil {
+			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return changedOrGone(ctx, tx, "webhooks", w.TenantID, w.ID, "update webhook", "changed since it was read")
+			return staleOrGone(changedOrGone(ctx, tx, "webhooks", w.TenantID, w.ID, "update webhook", "changed since it was read"))
 		}
 		if !w.Enabled {
 			// Deliveries being sent right now finish; their outcome is

@@ -15,6 +15,7 @@ func tenantNotFound(err error, id string) error { return notFound(err, "tenant %
 // CreateTenant stores a new tenant; its id taken is a conflict.
 func (s *Service) CreateTenant(ctx context.Context, t *hookd.Tenant, problems *hookd.ValidationError) error {
 	t.CreatedAt = s.clock.Now()
+	t.UpdatedAt = t.CreatedAt
 	if err := problems.Err(); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/url"
 	"slices"
 	"time"
@@ -42,8 +43,9 @@ func (s *Service) rules(ctx context.Context, checkEvents bool) (hookd.WebhookRul
 // check validates wh by the webhook rules and returns every problem, the
 // transport's (problems: fields it could not decode) and the rules' alike,
 // so that a client fixes them all at once.
-// kept are the events entries the webhook had before (hookd.WebhookRules).
-func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents bool, kept []string, resolve bool) error {
+// prev is the webhook before the change (nil on a create): what it had is
+// kept (hookd.WebhookRules).
+func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.ValidationError, checkEvents bool, prev *hookd.Webhook, resolve bool) error {
 	all := &hookd.ValidationError{}
 	if problems != nil {
 		all.Details = append(all.Details, problems.Details...)
@@ -52,7 +54,9 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	if err != nil {
 		return err
 	}
-	rules.Kept = kept
+	if prev != nil {
+		rules.Kept, rules.KeptHeaders, rules.KeptScheme = prev.Events, prev.Headers, prev.Signature.SchemeName()
+	}
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
 		// A field the transport could not take is reported once, as it
@@ -126,7 +130,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, versio
 			return hookd.Errorf(hookd.ErrConflict, "webhook %s changed since updatedAt %s: read it again and apply your change to what it is now",
 				wh.ID, version.UTC().Format(time.RFC3339Nano))
 		}
-		oldScheme, oldEvents, oldURL := wh.Signature.SchemeName(), slices.Clone(wh.Events), wh.URL
+		oldScheme, oldURL := wh.Signature.SchemeName(), wh.URL
+		prev := &hookd.Webhook{Events: slices.Clone(wh.Events), Headers: maps.Clone(wh.Headers), Signature: &hookd.Signature{Scheme: oldScheme}}
 		problems := &hookd.ValidationError{}
 		change(wh, problems)
 		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret
@@ -134,7 +139,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, versio
 		// and then only the entries it did not have: a webhook keeps an
 		// archived type it already has, whether its list is left alone or
 		// written back with another type added.
-		return s.check(ctx, wh, problems, !sameSet(oldEvents, wh.Events), oldEvents, wh.URL != oldURL)
+		return s.check(ctx, wh, problems, !sameSet(prev.Events, wh.Events), prev, wh.URL != oldURL)
 	})
 }
 

@@ -723,6 +723,15 @@ func changedOrGone(tx *sql.Tx, table, tenantID, id, what, why string) error {
 	return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
 }
 
+// staleOrGone is changedOrGone's answer for a write over a version read:
+// a conflict there is hookd.ErrStale, which an edit retries.
+func staleOrGone(err error) error {
+	if errors.Is(err, hookd.ErrConflict) {
+		return fmt.Errorf("%w: %w", err, hookd.ErrStale)
+	}
+	return err
+}
+
 func notFound(what string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)

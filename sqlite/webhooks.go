@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -111,11 +112,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 	now := sqlrow.Micros(s.clock.Now())
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(webhookUpdate, append(args[2:], w.Enabled, w.Enabled, w.Enabled, w.TenantID, w.ID, sqlrow.Micros(read))...)
-		if err != nil {
-			return insertErr("update webhook", err) // a uid another webhook has: ErrConflict
+		if err := insertErr("update webhook", err); errors.Is(err, hookd.ErrConflict) {
+			return hookd.Errorf(hookd.ErrConflict, "uid %s is taken by another webhook of tenant %s", w.UID, w.TenantID)
+		} else if err != nil {
+			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return changedOrGone(tx, "webhooks", w.TenantID, w.ID, "update webhook", "changed since it was read")
+			return staleOrGone(changedOrGone(tx, "webhooks", w.TenantID, w.ID, "update webhook", "changed since it was read"))
 		}
 		if !w.Enabled {
 			// Deliveries being sent right now finish; their outcome is

@@ -302,7 +302,13 @@ func testWebhookUIDTaken(t *testing.T, s hookd.Store) {
 	must(t, s.CreateWebhook(ctx(), a))
 	must(t, s.CreateWebhook(ctx(), b))
 	b.UID = "ep-a"
-	wantErr(t, errOf(s.UpdateWebhook(ctx(), b, b.UpdatedAt)), hookd.ErrConflict)
+	err := errOf(s.UpdateWebhook(ctx(), b, b.UpdatedAt))
+	wantErr(t, err, hookd.ErrConflict)
+	if errors.Is(err, hookd.ErrStale) {
+		t.Fatalf("a taken uid is no stale version (an edit would retry it): %v", err)
+	}
+	b.UID = "ep-b"
+	wantErr(t, errOf(s.UpdateWebhook(ctx(), b, base.Add(-time.Hour))), hookd.ErrStale) // not the version stored
 	if id, err := s.WebhookIDByUID(ctx(), "acme", "ep-b"); err != nil || id != "wh_b" {
 		t.Fatalf("after the refused update, ep-b is %q, %v", id, err)
 	}

@@ -761,7 +761,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 		// hookd's events are JSON objects, signed as stored: a raw payload
 		// that is one is sent (compacted, as every payload); any other
 		// text is refused, never sent as something else.
-		if !json.Valid([]byte(*tp.RawPayload)) {
+		if raw := bytes.TrimLeft([]byte(*tp.RawPayload), " \t\r\n"); !json.Valid(raw) || len(raw) == 0 || raw[0] != '{' {
 			return hookd.Invalid("transformationsParams.rawPayload", "must be a JSON object: hookd sends JSON payloads only")
 		}
 		in.Payload = json.RawMessage(*tp.RawPayload)
@@ -1571,10 +1571,7 @@ func (s *Server) addEventType(w http.ResponseWriter, r *http.Request, in eventTy
 		// it back, as the body describes it.
 		if old, gerr := s.store.GetEventType(r.Context(), in.Name); gerr == nil && old.Archived && !hookd.SystemEventType(in.Name) {
 			et, err = s.svc.UpdateEventType(r.Context(), in.Name, func(e *hookd.EventType, _ *hookd.ValidationError) {
-				e.Description, e.Archived = in.Description, in.Archived
-				if schema != nil {
-					e.Schema = schema
-				}
+				e.Description, e.Archived, e.Schema = in.Description, in.Archived, schema // none given: none
 			})
 		}
 	}

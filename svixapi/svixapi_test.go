@@ -1039,7 +1039,9 @@ func TestCancelMessages(t *testing.T) {
 // and uid changes.
 func TestSDKEdges(t *testing.T) {
 	e := newEnv(t)
-	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	if _, out := e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`); out["updatedAt"] != out["createdAt"] {
+		t.Fatalf("a new application's updatedAt: %v", out)
+	}
 	// A raw payload is the message's payload; text that is no JSON object
 	// is refused, never sent as something else.
 	code, out := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"raw.evt","payload":{},"transformationsParams":{"rawPayload":"{\"b\":1,   \"a\":[1, 2]}"}}`)
@@ -1058,11 +1060,11 @@ func TestSDKEdges(t *testing.T) {
 		t.Fatalf("the payload as data: %d %v", code, out)
 	}
 	// A deleted (archived) type made again is back, as the body says.
-	e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"one"}`)
+	e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"one","schemas":{"1":{"type":"object","required":["a"]}}}`)
 	if code, _ := e.do("DELETE", "/api/v1/event-type/user.created", ""); code != 204 {
 		t.Fatalf("delete: %d", code)
 	}
-	if code, out := e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"two"}`); code != 201 || out["description"] != "two" || out["archived"] != false {
+	if code, out := e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"two"}`); code != 201 || out["description"] != "two" || out["archived"] != false || out["schemas"] != nil {
 		t.Fatalf("made again: %d %v", code, out)
 	}
 	if code, _ := e.do("POST", "/api/v1/event-type", `{"name":"user.created","description":"three"}`); code != 409 {
