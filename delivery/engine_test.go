@@ -852,38 +852,10 @@ func TestChangesHoldForClaimedNotStarted(t *testing.T) {
 		}, status(hookd.StatusSuccess), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(c *delivery.Config) {
-				c.PerEndpoint, c.FailingEndpoint, c.FastQueue, c.RecheckAfter = 1, 1, 4, time.Nanosecond
-				// A lease long enough that an attempt needs no renewal of
-				// its own, as in production: only the wait makes one.
-				c.Lease = time.Minute
-			})
-			block := make(chan struct{})
-			started := make(chan struct{}, 8)
-			var n atomic.Int32
-			rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-				if n.Add(1) > 1 { // the first answers at once: the endpoint is fast
-					started <- struct{}{}
-					<-block
-				}
-			})
-			moved := newReceiver(t, nil)
-			wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
-			h.wait(h.publish(wh), wh, "the first delivery", status(hookd.StatusSuccess))
-			evs := make([]*hookd.Event, 4)
-			for i := range evs {
-				evs[i] = h.publish(wh)
-			}
-			<-started
-			deadline := time.Now().Add(10 * time.Second)
-			for h.engine.Held() < 4 { // one being sent, three waiting their turn
-				if time.Now().After(deadline) {
-					t.Fatalf("the engine holds %d deliveries, want 4", h.engine.Held())
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			q := waitingBehind(t, time.Nanosecond)
+			h, wh, rcv, moved, evs := q.h, q.wh, q.rcv, q.moved, q.evs
 			tc.change(h, wh, moved.URL)
-			close(block)
+			close(q.block)
 			h.settle()
 			if got := len(rcv.got()); got != 2 {
 				t.Fatalf("the old endpoint got %d requests after the change, want 2 (the first, and the one being sent)", got)
@@ -940,36 +912,13 @@ func TestChangedHoldsAtOnce(t *testing.T) {
 		{"cancelled, untold", cancelAll, false, 5, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(c *delivery.Config) {
-				c.PerEndpoint, c.FailingEndpoint, c.FastQueue, c.RecheckAfter = 1, 1, 4, time.Hour
-				c.Lease = time.Minute
-			})
-			block := make(chan struct{})
-			started := make(chan struct{}, 8)
-			var n atomic.Int32
-			rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-				if n.Add(1) == 2 { // the first answers at once: the endpoint is fast
-					started <- struct{}{}
-					<-block
-				}
-			})
-			moved := newReceiver(t, nil)
-			wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
-			h.wait(h.publish(wh), wh, "the first delivery", status(hookd.StatusSuccess))
-			for range 4 {
-				h.publish(wh)
-			}
-			<-started
-			for deadline := time.Now().Add(10 * time.Second); h.engine.Waiting() < 3; time.Sleep(2 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d deliveries wait their turn, want 3", h.engine.Waiting())
-				}
-			}
+			q := waitingBehind(t, time.Hour)
+			h, wh, rcv, moved := q.h, q.wh, q.rcv, q.moved
 			tc.change(h, wh, moved.URL)
 			if tc.told {
 				h.engine.Changed(wh.ID)
 			}
-			close(block)
+			close(q.block)
 			h.settle()
 			if got := len(rcv.got()); got != tc.old {
 				t.Fatalf("the old endpoint got %d requests, want %d", got, tc.old)
@@ -1065,6 +1014,49 @@ func TestChangedHoldsOnTheFastPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+// queued is a fast endpoint with four deliveries claimed behind its first
+// one: one of them being sent, held by the receiver until block closes,
+// three waiting their turn.
+type queued struct {
+	h          *harness
+	wh         *hookd.Webhook
+	rcv, moved *receiver // the webhook's URL, and another
+	evs        []*hookd.Event
+	block      chan struct{}
+}
+
+func waitingBehind(t *testing.T, recheckAfter time.Duration) *queued {
+	t.Helper()
+	q := &queued{block: make(chan struct{})}
+	q.h = newHarness(t, func(c *delivery.Config) {
+		c.PerEndpoint, c.FailingEndpoint, c.FastQueue, c.RecheckAfter = 1, 1, 4, recheckAfter
+		// A lease long enough that an attempt needs no renewal of its
+		// own, as in production: only the wait makes one.
+		c.Lease = time.Minute
+	})
+	started := make(chan struct{}, 8)
+	var n atomic.Int32
+	q.rcv = newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 { // the first answers at once: the endpoint is fast
+			started <- struct{}{}
+			<-q.block
+		}
+	})
+	q.moved = newReceiver(t, nil)
+	q.wh = q.h.webhook(q.rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
+	q.h.wait(q.h.publish(q.wh), q.wh, "the first delivery", status(hookd.StatusSuccess))
+	for range 4 {
+		q.evs = append(q.evs, q.h.publish(q.wh))
+	}
+	<-started
+	for deadline := time.Now().Add(10 * time.Second); q.h.engine.Waiting() < 3; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries wait their turn, want 3", q.h.engine.Waiting())
+		}
+	}
+	return q
 }
 
 // manualClock is a clock the test moves.
