@@ -136,11 +136,31 @@ func (h *harness) settle() {
 
 func (h *harness) setEnabled(w *hookd.Webhook, enabled bool) {
 	h.t.Helper()
+	h.edit(w, func(w *hookd.Webhook) { w.Enabled = enabled })
+}
+
+// edit changes a webhook in the store, as an API call would.
+func (h *harness) edit(w *hookd.Webhook, change func(*hookd.Webhook)) {
+	h.t.Helper()
 	if _, _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
-		w.Enabled = enabled
+		change(w)
 		return nil
 	}); err != nil {
 		h.t.Fatal(err)
+	}
+}
+
+// repoint gives a webhook a new URL.
+func repoint(h *harness, w *hookd.Webhook, url string) { h.edit(w, func(w *hookd.Webhook) { w.URL = url }) }
+
+// wantSent checks how many requests the old and the new URL got.
+func wantSent(t *testing.T, old, moved *receiver, toOld, toNew int) {
+	t.Helper()
+	if got := len(old.got()); got != toOld {
+		t.Fatalf("the old URL got %d requests, want %d", got, toOld)
+	}
+	if got := len(moved.got()); got != toNew {
+		t.Fatalf("the new URL got %d requests, want %d", got, toNew)
 	}
 }
 
@@ -842,14 +862,7 @@ func TestChangesHoldForClaimedNotStarted(t *testing.T) {
 				t.Fatalf("cancel: %d, %v", n, err)
 			}
 		}, status(hookd.StatusCanceled), false},
-		{"re-pointed", func(h *harness, w *hookd.Webhook, moved string) {
-			if _, _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
-				w.URL = moved
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}, status(hookd.StatusSuccess), true},
+		{"re-pointed", repoint, status(hookd.StatusSuccess), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := waitingBehind(t, time.Nanosecond)
@@ -901,14 +914,7 @@ func TestChangedHoldsAtOnce(t *testing.T) {
 		}, true, 2, 0},
 		{"disabled", func(h *harness, w *hookd.Webhook, _ string) { h.setEnabled(w, false) }, true, 2, 0},
 		{"cancelled", cancelAll, true, 2, 0},
-		{"re-pointed", func(h *harness, w *hookd.Webhook, moved string) {
-			if _, _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", w.ID, func(w *hookd.Webhook) error {
-				w.URL = moved
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}, true, 2, 3},
+		{"re-pointed", repoint, true, 2, 3},
 		{"cancelled, untold", cancelAll, false, 5, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -920,12 +926,7 @@ func TestChangedHoldsAtOnce(t *testing.T) {
 			}
 			close(q.block)
 			h.settle()
-			if got := len(rcv.got()); got != tc.old {
-				t.Fatalf("the old endpoint got %d requests, want %d", got, tc.old)
-			}
-			if got := len(moved.got()); got != tc.toNew {
-				t.Fatalf("the new URL got %d requests, want %d", got, tc.toNew)
-			}
+			wantSent(t, rcv, moved, tc.old, tc.toNew)
 		})
 	}
 }
@@ -996,22 +997,12 @@ func TestChangedHoldsOnTheFastPath(t *testing.T) {
 			case "cancelled":
 				cancelAll(h, wh, "")
 			case "re-pointed":
-				if _, _, err := hookd.EditWebhook(context.Background(), h.store, nil, "acme", wh.ID, func(w *hookd.Webhook) error {
-					w.URL = moved.URL
-					return nil
-				}); err != nil {
-					t.Fatal(err)
-				}
+				repoint(h, wh, moved.URL)
 			}
 			h.engine.Changed(wh.ID)
 			close(g.release)
 			h.settle()
-			if got := len(rcv.got()); got != tc.old {
-				t.Fatalf("the old URL got %d requests, want %d", got, tc.old)
-			}
-			if got := len(moved.got()); got != tc.toNew {
-				t.Fatalf("the new URL got %d requests, want %d", got, tc.toNew)
-			}
+			wantSent(t, rcv, moved, tc.old, tc.toNew)
 		})
 	}
 }
