@@ -151,7 +151,9 @@ func (h *harness) edit(w *hookd.Webhook, change func(*hookd.Webhook)) {
 }
 
 // repoint gives a webhook a new URL.
-func repoint(h *harness, w *hookd.Webhook, url string) { h.edit(w, func(w *hookd.Webhook) { w.URL = url }) }
+func repoint(h *harness, w *hookd.Webhook, url string) {
+	h.edit(w, func(w *hookd.Webhook) { w.URL = url })
+}
 
 // wantSent checks how many requests the old and the new URL got.
 func wantSent(t *testing.T, old, moved *receiver, toOld, toNew int) {
