@@ -156,7 +156,7 @@ func WebhookChanges(before, after *Webhook) map[string]Change {
 		}
 	}
 	for k, from := range b {
-		if _, ok := a[k]; !ok {
+		if _, ok := a[k]; !ok && from != nil { // null to nothing is no change
 			out[k] = Change{From: from, To: nil}
 		}
 	}

@@ -117,6 +117,20 @@ func TestAuditLog(t *testing.T) {
 	e.do("GET", "/v1/tenants/acme/audit-log?since=yesterday", adminKey, nil).want(t, 400)
 	e.do("GET", "/v1/tenants/acme/audit-log?cursor=nope", adminKey, nil).want(t, 400)
 
+	// The delete's changes are what the webhook had: no field that was
+	// null to begin with.
+	if del := data[0].(map[string]any)["changes"].(map[string]any); del["channels"] != nil || del["filter"] != nil || del["name"] == nil {
+		t.Errorf("the delete's changes: %v", del)
+	}
+	// A change that disables is logged as a disable, whatever else it
+	// changes.
+	other2 := e.webhook("acme", map[string]any{})
+	e.do("PATCH", "/v1/tenants/acme/webhooks/"+other2, adminKey, map[string]any{"name": "renamed", "enabled": false}).want(t, 200)
+	if r := e.do("GET", "/v1/tenants/acme/audit-log?action=webhook.disabled&targetId="+other2, adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 1 ||
+		r.body["data"].([]any)[0].(map[string]any)["changes"].(map[string]any)["name"] == nil {
+		t.Errorf("a rename that disables: %s", r.raw)
+	}
+
 	// A tenant key reads only its own tenant's log.
 	e.do("GET", "/v1/tenants/globex/audit-log", key, nil).want(t, 404)
 	if r := e.do("GET", "/v1/tenants/globex/audit-log", adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 0 {

@@ -242,17 +242,16 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 		e.Target = hookd.AuditTarget{Type: "webhook", ID: wh.ID}
 		e.Changes = hookd.WebhookChanges(&before, wh)
 		e.Action = ""
+		// A change that enables or disables is logged as that, whatever
+		// else it changes (all of it in its changes), so that a filter on
+		// webhook.disabled finds every disable.
 		_, toggled := e.Changes["enabled"]
-		others := len(e.Changes)
-		if _, ok := e.Changes["disabledReason"]; ok {
-			others-- // goes with enabled
-		}
 		switch {
 		case len(e.Changes) == 0 && wh.Secret != rotated:
 			e.Action = hookd.AuditWebhookSecretRotated
-		case others == 1 && toggled && wh.Enabled:
+		case toggled && wh.Enabled:
 			e.Action = hookd.AuditWebhookEnabled
-		case others == 1 && toggled:
+		case toggled:
 			e.Action = hookd.AuditWebhookDisabled
 		case len(e.Changes) > 0:
 			e.Action = hookd.AuditWebhookUpdated

@@ -114,8 +114,9 @@ func testPruneInBatches(t *testing.T, s hookd.Store, clock *Clock) {
 }
 
 // Statistics and the charts' series for a period are the same before and
-// after its rows are pruned: for all time, for one webhook, and for
-// whole-hour windows and buckets.
+// after its rows are pruned: for all time, for one webhook, for whole-hour
+// windows and buckets, and for a window of quiet minutes in a busy hour
+// (an hour's totals count only where the whole hour is in the window).
 func testPruneKeepsStatistics(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a", "wh_b")
 	h0 := clock.Now().Truncate(time.Hour)
@@ -149,6 +150,10 @@ func testPruneKeepsStatistics(t *testing.T, s hookd.Store, clock *Clock) {
 		{TenantID: "acme", Since: h0, Until: h0.Add(time.Hour - time.Microsecond)},
 		{TenantID: "acme", WebhookID: "wh_a", Since: h0.Add(time.Hour)},
 		{TenantID: "acme", Until: h0.Add(time.Hour - time.Microsecond)},
+		// Quiet minutes inside an hour with activity: none before, and
+		// none after (the hour's totals are not the window's).
+		{TenantID: "acme", Since: h0.Add(90 * time.Minute), Until: h0.Add(100 * time.Minute)},
+		{TenantID: "acme", Until: h0.Add(time.Hour)}, // ends where hour 1 starts: not in it
 	}
 	stats := func() []*hookd.Stats {
 		var out []*hookd.Stats

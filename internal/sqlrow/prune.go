@@ -120,11 +120,15 @@ func RollupSQL(q hookd.StatsQuery, ph func(int) string) (string, []any) {
 		args = append(args, q.TenantID)
 		where += ` AND ` + TenantWebhooks(ph(len(args)))
 	}
+	// An hour's totals count when the whole hour is in the window: they
+	// cannot be split, and an hour the window only touches counted whole
+	// put attempts from outside it in (an audit read 20 attempts in a
+	// window of ten quiet minutes once the hour around it was pruned).
 	if !q.Since.IsZero() {
-		add(`hour > `, Micros(q.Since)-hourUs)
+		add(`hour >= `, Micros(q.Since))
 	}
 	if !q.Until.IsZero() {
-		add(`hour <= `, Micros(q.Until))
+		add(`hour <= `, Micros(q.Until)-hourUs+1) // until is inclusive
 	}
 	sum := func(col string) string { return `CAST(coalesce(sum(` + col + `), 0) AS BIGINT)` }
 	return `SELECT ` + sum("attempts") + `, ` + sum("successes") + `, ` + sum("answered") + `, ` + sum("answered_us") + `, ` +
