@@ -668,25 +668,23 @@ func (e *Engine) start(ctx context.Context, c *hookd.Claim, ep *endpoint, deadli
 // webhook returns the webhook of a claim from the cache, reading it again
 // when it changed since it was cached.
 func (e *Engine) webhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, error) {
-	now := e.clock.Now()
-	e.mu.Lock()
-	ch := e.hooks[c.WebhookID]
-	if ch != nil && ch.wh.UpdatedAt.Equal(c.WebhookUpdatedAt) {
-		ch.lastUsed = now
-		e.mu.Unlock()
-		return ch.wh, nil
-	}
-	e.mu.Unlock()
-	return e.readWebhook(ctx, c, now)
+	return e.cachedWebhook(ctx, c, func(ch *cachedHook, _ time.Time) bool { return ch.wh.UpdatedAt.Equal(c.WebhookUpdatedAt) })
 }
 
 // freshWebhook returns the webhook of a claim as the store has it now, or
 // as it was read less than RecheckAfter ago and since its last Changed.
 func (e *Engine) freshWebhook(ctx context.Context, c *hookd.Claim) (*hookd.Webhook, error) {
+	return e.cachedWebhook(ctx, c, func(ch *cachedHook, now time.Time) bool {
+		return ch.gen >= e.changedLocked(c.WebhookID) && now.Sub(ch.readAt) < e.cfg.RecheckAfter
+	})
+}
+
+// cachedWebhook returns the claim's webhook from the cache where usable
+// says (under e.mu) the cached copy will do, else from the store.
+func (e *Engine) cachedWebhook(ctx context.Context, c *hookd.Claim, usable func(ch *cachedHook, now time.Time) bool) (*hookd.Webhook, error) {
 	now := e.clock.Now()
 	e.mu.Lock()
-	ch := e.hooks[c.WebhookID]
-	if ch != nil && ch.gen >= e.changedLocked(c.WebhookID) && now.Sub(ch.readAt) < e.cfg.RecheckAfter {
+	if ch := e.hooks[c.WebhookID]; ch != nil && usable(ch, now) {
 		ch.lastUsed = now
 		e.mu.Unlock()
 		return ch.wh, nil
@@ -1135,8 +1133,6 @@ func (e *Engine) observe(rec *queue.Recorded, results []*result) {
 	}
 	for _, d := range rec.Disabled {
 		e.cfg.Observer.Disabled(d.Reason)
-	}
-	for _, d := range rec.Disabled {
 		e.Changed(d.WebhookID) // what this process holds for it waits no more
 	}
 	if rec.FailedWithDisabled > 0 {

@@ -104,7 +104,7 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 			WHERE d.tenant_id = $2 AND d.id = $3 AND NOT (d.leased AND d.next_attempt_at > n.now)
 			RETURNING d.webhook_id, n.now`, s.nowArg(), tenantID, id).Scan(&webhookID, &now)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return changedOrGone(ctx, tx, "deliveries", tenantID, id, "retry delivery", "an attempt is being sent")
+			return changedOrGone(ctx, tx, "deliveries", tenantID, id, "retry delivery", fmt.Errorf("an attempt is being sent: %w", hookd.ErrConflict))
 		}
 		if err != nil {
 			return wrap("retry delivery", err)

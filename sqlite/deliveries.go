@@ -170,7 +170,7 @@ func (s *Store) RetryDelivery(ctx context.Context, tenantID, id string) error {
 			AND NOT (leased = 1 AND next_attempt_at > ?) RETURNING webhook_id`,
 			now, now, tenantID, id, now).Scan(&webhookID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return changedOrGone(tx, "deliveries", tenantID, id, "retry delivery", "an attempt is being sent")
+			return changedOrGone(tx, "deliveries", tenantID, id, "retry delivery", fmt.Errorf("an attempt is being sent: %w", hookd.ErrConflict))
 		}
 		if err != nil {
 			return fmt.Errorf("retry delivery: %w", err)

@@ -710,26 +710,17 @@ func insertErr(what string, err error) error {
 }
 
 // changedOrGone explains a conditional write that changed nothing: the row
-// is there and did not meet the condition (ErrConflict, because why), or it
-// is gone (ErrNotFound).
-func changedOrGone(tx *sql.Tx, table, tenantID, id, what, why string) error {
+// is there and did not meet the condition (conflict, an ErrConflict that
+// says why), or it is gone (ErrNotFound).
+func changedOrGone(tx *sql.Tx, table, tenantID, id, what string, conflict error) error {
 	var n int
 	if err := tx.QueryRow(`SELECT count(*) FROM `+table+` WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&n); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if n > 0 {
-		return fmt.Errorf("%s %s: %s: %w", what, id, why, hookd.ErrConflict)
+		return fmt.Errorf("%s %s: %w", what, id, conflict)
 	}
 	return fmt.Errorf("%s: %w", what, hookd.ErrNotFound)
-}
-
-// staleOrGone is changedOrGone's answer for a write over a version read:
-// a conflict there is hookd.ErrStale, which an edit retries.
-func staleOrGone(err error) error {
-	if errors.Is(err, hookd.ErrConflict) {
-		return fmt.Errorf("%w: %w", err, hookd.ErrStale)
-	}
-	return err
 }
 
 func notFound(what string, err error) error {

@@ -118,7 +118,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return staleOrGone(changedOrGone(tx, "webhooks", w.TenantID, w.ID, "update webhook", "changed since it was read"))
+			return changedOrGone(tx, "webhooks", w.TenantID, w.ID, "update webhook", hookd.ErrStale)
 		}
 		if !w.Enabled {
 			// Deliveries being sent right now finish; their outcome is

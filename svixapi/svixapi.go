@@ -757,18 +757,20 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if in.Payload == nil {
 		in.Payload = in.Data
 	}
+	field := "payload"
 	if tp := in.TransformationsParams; tp != nil && tp.RawPayload != nil {
 		// hookd's events are JSON objects, signed as stored: a raw payload
 		// that is one is sent (compacted, as every payload); any other
 		// text is refused, never sent as something else.
-		if raw := bytes.TrimLeft([]byte(*tp.RawPayload), " \t\r\n"); !json.Valid(raw) || len(raw) == 0 || raw[0] != '{' {
-			return hookd.Invalid("transformationsParams.rawPayload", "must be a JSON object: hookd sends JSON payloads only")
+		field = "transformationsParams.rawPayload"
+		if !json.Valid([]byte(*tp.RawPayload)) {
+			return hookd.Invalid(field, "must be a JSON object")
 		}
 		in.Payload = json.RawMessage(*tp.RawPayload)
 	}
 	// Svix's payload is a JSON object (its SDKs read it back as one).
 	if p := bytes.TrimLeft(in.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
-		return hookd.Invalid("payload", "must be a JSON object")
+		return hookd.Invalid(field, "must be a JSON object")
 	}
 	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels}
 	if in.EventID != nil {
