@@ -194,13 +194,19 @@ type Deliverer interface {
 	CreateTestDelivery(ctx context.Context, ev *Event, webhookID string, lease time.Duration) (*Claim, error)
 }
 
-// Waker is implemented by stores that can tell a process when another
-// process queued work (PostgreSQL's LISTEN/NOTIFY). The delivery engine
-// uses it, when present, to wake up instead of waiting for its next poll.
+// Waker is implemented by stores that can tell a process what other
+// processes did (PostgreSQL's LISTEN/NOTIFY): that work may have been
+// queued, so that the delivery engine wakes instead of waiting for its next
+// poll; and that a webhook or its deliveries changed, so that the engine
+// checks what it holds for it before sending, as it does for a change made
+// through its own process (Engine.Changed).
 type Waker interface {
-	// Wakeups sends (without blocking) whenever work may have been queued,
-	// until ctx ends.
-	Wakeups(ctx context.Context) <-chan struct{}
+	// Listen calls due whenever work may have been queued, and changed
+	// with the id of each webhook that changed ("": every webhook, as
+	// after a tenant's delete, or when changes may have been missed while
+	// it could not listen), from one goroutine, until ctx ends. Both are
+	// called at once when it begins to listen.
+	Listen(ctx context.Context, due func(), changed func(webhookID string))
 }
 
 // Retention is the store's primitive for pruning old events; the loop

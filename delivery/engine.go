@@ -350,8 +350,10 @@ func (e *Engine) Notify() {
 // its caller is answered: every delivery to it that this engine claimed
 // before and has not begun to send is checked against the store first,
 // however short its wait, so that nothing the change stopped is sent after
-// the answer. Changes made through another process are seen by the check
-// a delivery makes once it has waited RecheckAfter.
+// the answer. A store that tells of changes made through another process
+// (hookd.Waker) calls it for those too, a moment after their commit;
+// without one, they are seen by the check a delivery makes once it has
+// waited RecheckAfter.
 func (e *Engine) Changed(webhookID string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -389,11 +391,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go e.record()
 	go e.loop(loopCtx, sendCtx)
 	if w, ok := e.store.(hookd.Waker); ok {
-		go func() {
-			for range w.Wakeups(loopCtx) {
-				e.Notify()
-			}
-		}()
+		go w.Listen(loopCtx, e.Notify, e.Changed)
 	}
 	return nil
 }

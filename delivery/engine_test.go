@@ -24,6 +24,8 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/postgres"
+	"github.com/hookd/hookd/postgres/pgtest"
 	"github.com/hookd/hookd/queue"
 	"github.com/hookd/hookd/sqlite"
 )
@@ -32,7 +34,7 @@ var loopback = netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"),
 
 type harness struct {
 	t      *testing.T
-	store  *sqlite.Store
+	store  hookd.Store
 	engine *delivery.Engine
 	cfg    delivery.Config
 	n      atomic.Int64
@@ -45,6 +47,12 @@ func newHarness(t *testing.T, mods ...func(*delivery.Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return newHarnessOn(t, store, mods...)
+}
+
+// newHarnessOn is newHarness on a store of the test's.
+func newHarnessOn(t *testing.T, store hookd.Store, mods ...func(*delivery.Config)) *harness {
+	t.Helper()
 	now := time.Now()
 	if err := store.CreateTenant(context.Background(), &hookd.Tenant{ID: "acme", Name: "Acme", CreatedAt: now}); err != nil {
 		t.Fatal(err)
@@ -933,6 +941,50 @@ func TestChangedHoldsAtOnce(t *testing.T) {
 	}
 }
 
+// A change made through another process (another store on the same
+// PostgreSQL schema, which never tells this engine itself) stops what this
+// engine holds for the webhook once the store's notice of it arrives
+// (hookd.Waker), not after RecheckAfter: an hour here.
+func TestChangedByAnotherProcess(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(h *harness, w *hookd.Webhook, moved string)
+		old    int // requests the old endpoint gets, the first included
+		toNew  int // requests the new URL gets
+	}{
+		{"deleted", func(h *harness, w *hookd.Webhook, _ string) {
+			if err := h.store.DeleteWebhook(context.Background(), "acme", w.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, 2, 0},
+		{"disabled", func(h *harness, w *hookd.Webhook, _ string) { h.setEnabled(w, false) }, 2, 0},
+		{"cancelled", cancelAll, 2, 0},
+		{"re-pointed", repoint, 2, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stores := pgtest.OpenReplicas(t, 2, postgres.Config{})
+			q := waitingBehindOn(t, time.Hour, stores[1])
+			other := &harness{t: t, store: stores[0]}
+			// Its first notice (every webhook) says it listens.
+			told := func(n uint64) {
+				t.Helper()
+				for deadline := time.Now().Add(10 * time.Second); q.h.engine.Changes() < n; time.Sleep(2 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("the engine was told of %d changes, want %d", q.h.engine.Changes(), n)
+					}
+				}
+			}
+			told(1)
+			n := q.h.engine.Changes()
+			tc.change(other, q.wh, q.moved.URL)
+			told(n + 1)
+			close(q.block)
+			q.h.settle()
+			wantSent(t, q.rcv, q.moved, tc.old, tc.toNew)
+		})
+	}
+}
+
 func cancelAll(h *harness, w *hookd.Webhook, _ string) {
 	if _, _, err := h.store.CancelDeliveries(context.Background(), "acme", w.ID, time.Time{}); err != nil {
 		h.t.Fatal(err)
@@ -1022,8 +1074,18 @@ type queued struct {
 
 func waitingBehind(t *testing.T, recheckAfter time.Duration) *queued {
 	t.Helper()
+	return waitingBehindOn(t, recheckAfter, nil)
+}
+
+// waitingBehindOn is waitingBehind on a store of the test's (nil: SQLite).
+func waitingBehindOn(t *testing.T, recheckAfter time.Duration, store hookd.Store) *queued {
+	t.Helper()
 	q := &queued{block: make(chan struct{})}
-	q.h = newHarness(t, func(c *delivery.Config) {
+	open := newHarness
+	if store != nil {
+		open = func(t *testing.T, mods ...func(*delivery.Config)) *harness { return newHarnessOn(t, store, mods...) }
+	}
+	q.h = open(t, func(c *delivery.Config) {
 		c.PerEndpoint, c.FailingEndpoint, c.FastQueue, c.RecheckAfter = 1, 1, 4, recheckAfter
 		// A lease long enough that an attempt needs no renewal of its
 		// own, as in production: only the wait makes one.
@@ -1038,6 +1100,15 @@ func waitingBehind(t *testing.T, recheckAfter time.Duration) *queued {
 		}
 	})
 	q.moved = newReceiver(t, nil)
+	// A test that fails before it lets the blocked request go must not
+	// leave the receiver's Close waiting for it.
+	t.Cleanup(func() {
+		select {
+		case <-q.block:
+		default:
+			close(q.block)
+		}
+	})
 	q.wh = q.h.webhook(q.rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
 	q.h.wait(q.h.publish(q.wh), q.wh, "the first delivery", status(hookd.StatusSuccess))
 	for range 4 {

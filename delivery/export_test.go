@@ -30,3 +30,7 @@ func (e *Engine) Waiting() int {
 	}
 	return n
 }
+
+// Changes counts the changes the engine was told of (Changed), for tests
+// that wait for a store's notice of another process's change.
+func (e *Engine) Changes() uint64 { return e.changes.Load() }

@@ -219,6 +219,9 @@ func (s *Store) CancelDeliveries(ctx context.Context, tenantID, webhookID string
 		if canceled == 0 {
 			return nil // nothing changed: no audit entry
 		}
+		if err := s.announce(ctx, tx, webhookID); err != nil {
+			return err
+		}
 		return writeAudit(ctx, tx)
 	})
 	return canceled, sending, err

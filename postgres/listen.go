@@ -2,14 +2,16 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// wakeChannel is the NOTIFY channel that every transaction making work due
-// signals on commit. Channels are per database, not per schema, so a store
-// given a schema of its own (tests) listens on one of its own too.
+// wakeChannel is the NOTIFY channel that every transaction making work due,
+// or changing a webhook, signals on commit. Channels are per database, not
+// per schema, so a store given a schema of its own (tests) listens on one
+// of its own too.
 func wakeChannel(schema string) string {
 	if schema == "" {
 		return "hookd_due"
@@ -17,26 +19,40 @@ func wakeChannel(schema string) string {
 	return "hookd_due_" + schema
 }
 
-// Wakeups implements hookd.Waker with LISTEN on a connection of its own,
-// reconnecting after errors (a database restart) until ctx ends.
-func (s *Store) Wakeups(ctx context.Context) <-chan struct{} {
-	out := make(chan struct{}, 1)
-	go func() {
-		defer close(out)
-		for ctx.Err() == nil {
-			if err := s.listen(ctx, out); err != nil && ctx.Err() == nil {
-				s.log.Warn("listen for new work; retrying", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-		}
-	}()
-	return out
+// changePrefix starts the payload of a change's notice: the webhook's id
+// follows ("" for every webhook). A notice of due work has no payload.
+const changePrefix = "changed:"
+
+// announce queues in tx a notice, sent if tx commits, that the webhooks
+// ids changed, or every webhook when ids is empty (a tenant's delete):
+// another process's engine checks what it holds for them before sending,
+// instead of after its RecheckAfter (Engine.Changed).
+func (s *Store) announce(ctx context.Context, q execer, ids ...string) error {
+	if len(ids) == 0 {
+		ids = []string{""}
+	}
+	_, err := q.Exec(ctx, `SELECT pg_notify($1, $2 || id) FROM unnest($3::text[]) AS id`, s.wake, changePrefix, ids)
+	return wrap("announce a change", err)
 }
 
-func (s *Store) listen(ctx context.Context, out chan<- struct{}) error {
+// Listen implements hookd.Waker with LISTEN on a connection of its own,
+// reconnecting after errors (a database restart) until ctx ends. A
+// process's own notices come back to it too: its engine was told of the
+// change already (Engine.Changed), and is told again, which costs one more
+// read of the webhook.
+func (s *Store) Listen(ctx context.Context, due func(), changed func(webhookID string)) {
+	for ctx.Err() == nil {
+		if err := s.listen(ctx, due, changed); err != nil && ctx.Err() == nil {
+			s.log.Warn("listen for new work and changes; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+func (s *Store) listen(ctx context.Context, due func(), changed func(string)) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -45,21 +61,22 @@ func (s *Store) listen(ctx context.Context, out chan<- struct{}) error {
 	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{s.wake}.Sanitize()); err != nil {
 		return err
 	}
-	// Work queued while we were not listening is picked up by the
-	// engine's poll; one wake-up now covers a reconnect.
-	select {
-	case out <- struct{}{}:
-	default:
-	}
+	// What was queued or changed while we were not listening: the
+	// engine's poll picks up the work, and a change to every webhook
+	// covers whatever changed.
+	due()
+	changed("")
 	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
 			// The connection may be mid-wait; do not return it to the pool.
 			conn.Conn().Close(context.Background())
 			return err
 		}
-		select {
-		case out <- struct{}{}:
-		default:
+		if id, ok := strings.CutPrefix(n.Payload, changePrefix); ok {
+			changed(id)
+		} else {
+			due()
 		}
 	}
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -48,12 +49,22 @@ func TestMigrateTwice(t *testing.T) {
 	}
 }
 
-func TestWakeups(t *testing.T) {
+func TestListen(t *testing.T) {
 	s := open(t, nil, nil).(*postgres.Store)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wake := s.Wakeups(ctx)
-	<-wake // the first one covers whatever was queued before listening
+	wake, changed := make(chan struct{}, 1), make(chan string, 16)
+	go s.Listen(ctx, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}, func(id string) { changed <- id })
+	// The first ones cover whatever was queued or changed before listening.
+	<-wake
+	if id := <-changed; id != "" {
+		t.Fatalf("first change %q, want every webhook", id)
+	}
 	now := time.Now()
 	must := func(err error) {
 		t.Helper()
@@ -61,12 +72,25 @@ func TestWakeups(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	wantChange := func(what, want string) {
+		t.Helper()
+		select {
+		case id := <-changed:
+			if id != want {
+				t.Fatalf("%s: told of %q, want %q", what, id, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no change told", what)
+		}
+	}
 	must(s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}))
-	must(s.CreateWebhook(ctx, &hookd.Webhook{ID: "wh_1", TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
-		Timeout: time.Second, Enabled: true, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}))
+	for _, id := range []string{"wh_1", "wh_2", "wh_3"} {
+		must(s.CreateWebhook(ctx, &hookd.Webhook{ID: id, TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
+			Timeout: time.Second, Enabled: true, MaxAttempts: 3, CreatedAt: now, UpdatedAt: now}))
+	}
 	ev := &hookd.Event{ID: "e1", TenantID: "t", Type: "a.b", Timestamp: now}
 	must(ev.BuildPayload([]byte(`{}`), nil))
-	if _, err := s.PublishEvent(ctx, ev, []string{"wh_1"}, nil); err != nil {
+	if _, err := s.PublishEvent(ctx, ev, []string{"wh_1", "wh_2", "wh_3"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -76,9 +100,13 @@ func TestWakeups(t *testing.T) {
 	}
 	// A manual retry wakes the other processes too, whichever process (an
 	// --role api one included) took the request.
-	res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 1, Lease: time.Minute, Room: func(string) (int, time.Duration) { return 1, 0 }})
+	res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 3, Lease: time.Minute, Room: func(string) (int, time.Duration) { return 3, 0 }})
 	must(err)
-	c := res.Claims[0]
+	claims := map[string]*hookd.Claim{}
+	for _, c := range res.Claims {
+		claims[c.WebhookID] = c
+	}
+	c := claims["wh_1"]
 	_, err = queue.Record(ctx, s, []*hookd.Outcome{{Lease: c.Lease, WebhookID: c.WebhookID, Status: hookd.StatusFailed,
 		Attempt: &hookd.Attempt{Number: 1, StartedAt: now, StatusCode: 500}}}, nil)
 	must(err)
@@ -95,4 +123,29 @@ func TestWakeups(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no wake-up after a manual retry")
 	}
+
+	// Every change that can stop a delivery another process holds is told,
+	// once committed, with its webhook; one that did not commit is not
+	// (the next one told is the change after it).
+	wh, err := s.GetWebhook(ctx, "t", "wh_1")
+	must(err)
+	wh.Enabled = false
+	if _, err := s.UpdateWebhook(ctx, wh, now.Add(-time.Hour)); !errors.Is(err, hookd.ErrStale) {
+		t.Fatalf("stale update: %v", err)
+	}
+	_, err = s.UpdateWebhook(ctx, wh, wh.UpdatedAt)
+	must(err)
+	wantChange("disable", "wh_1")
+	_, _, err = s.CancelDeliveries(ctx, "t", "wh_2", time.Time{})
+	must(err)
+	wantChange("cancel", "wh_2")
+	c = claims["wh_3"]
+	_, err = queue.Record(ctx, s, []*hookd.Outcome{{Lease: c.Lease, WebhookID: c.WebhookID, Status: hookd.StatusFailed,
+		Attempt: &hookd.Attempt{Number: 1, StartedAt: now, StatusCode: 410}}}, nil)
+	must(err)
+	wantChange("410 Gone", "wh_3")
+	must(s.DeleteWebhook(ctx, "t", "wh_2"))
+	wantChange("delete", "wh_2")
+	must(s.DeleteTenant(ctx, "t"))
+	wantChange("tenant delete", "")
 }

@@ -468,6 +468,9 @@ func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams)
 		if err != nil {
 			return nil, wrap("disable webhooks: fail waiting deliveries", err)
 		}
+		if err := q.s.announce(ctx, q.tx, ids...); err != nil {
+			return nil, err
+		}
 		res.Failed = int(tag.RowsAffected())
 	}
 	return res, nil

@@ -70,7 +70,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("delete tenant: %w", hookd.ErrNotFound)
 		}
-		return nil
+		return s.announce(ctx, tx)
 	})
 }
 

@@ -117,6 +117,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 			}
 			ended = int(tag.RowsAffected())
 		}
+		if err := s.announce(ctx, tx, w.ID); err != nil {
+			return err
+		}
 		return writeAudit(ctx, tx)
 	})
 	if err != nil {
@@ -126,5 +129,17 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
-	return s.changeOne(ctx, "delete webhook", `DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+		if err != nil {
+			return wrap("delete webhook", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("delete webhook: %w", hookd.ErrNotFound)
+		}
+		if err := s.announce(ctx, tx, id); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx)
+	})
 }

@@ -20,6 +20,13 @@ var schemaN atomic.Int64
 // Open opens a store as cfg says, with URL and Schema filled in.
 func Open(t testing.TB, cfg postgres.Config) *postgres.Store {
 	t.Helper()
+	return OpenReplicas(t, 1, cfg)[0]
+}
+
+// OpenReplicas opens n stores on one schema, as n processes would on one
+// database: they share rows and notices, not memory.
+func OpenReplicas(t testing.TB, n int, cfg postgres.Config) []*postgres.Store {
+	t.Helper()
 	url := os.Getenv("HOOKD_TEST_POSTGRES")
 	if url == "" {
 		t.Skip("HOOKD_TEST_POSTGRES is not set")
@@ -29,15 +36,19 @@ func Open(t testing.TB, cfg postgres.Config) *postgres.Store {
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 4
 	}
-	s, err := postgres.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		s.Close()
 		if err := postgres.DropSchema(context.Background(), url, cfg.Schema); err != nil {
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	return s
+	stores := make([]*postgres.Store, n)
+	for i := range stores {
+		s, err := postgres.Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() }) // before the schema's drop: cleanups run last first
+		stores[i] = s
+	}
+	return stores
 }
