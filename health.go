@@ -72,8 +72,10 @@ type HealthUpdate struct {
 	// ExhaustedBy is the first such outcome.
 	Exhausted   bool
 	ExhaustedBy *Outcome
-	// Gone: a receiver answered 410 Gone: the webhook is disabled at once.
-	Gone bool
+	// Gone: a receiver answered 410 Gone: the webhook is disabled at once;
+	// GoneBy is the first such outcome.
+	Gone   bool
+	GoneBy *Outcome
 }
 
 // UpdateHealthParams folds health updates into the webhooks' health, and
@@ -124,4 +126,8 @@ type DisabledWebhook struct {
 	WebhookID string
 	TenantID  string
 	Reason    string
+	// DeliveryID is the delivery whose attempt disabled the webhook (a
+	// 410, or running out of attempts past DisableAfter); "" when none in
+	// the batch did (a periodic check found it failing for long enough).
+	DeliveryID string
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hookd/hookd/netguard"
 )
 
 func TestPatternMatches(t *testing.T) {
@@ -301,7 +303,7 @@ func TestParseRetrySchedule(t *testing.T) {
 	if err != nil || len(got) != 3 || got[1] != 2*time.Minute {
 		t.Fatalf("ParseRetrySchedule = %v, %v", got, err)
 	}
-	for _, bad := range []string{"", "x", "1s,-1s", strings.Repeat("1s,", 20) + "1s"} {
+	for _, bad := range []string{"", " ", "x", "1s,-1s", "1s,,2s", "1s,", strings.Repeat("1s,", 20) + "1s"} {
 		if _, err := ParseRetrySchedule(bad); err == nil {
 			t.Errorf("ParseRetrySchedule(%q) succeeded", bad)
 		}
@@ -403,5 +405,77 @@ func TestSensitiveHeader(t *testing.T) {
 		if got := SensitiveHeader(name); got != want {
 			t.Errorf("SensitiveHeader(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// Validate's answers for one field each: the problems listed (field →
+// the start of its message), none when the webhook is fine.
+func TestWebhookValidate(t *testing.T) {
+	guard := netguard.New(nil) // refuses loopback
+	hmac := func(mod func(s *Signature)) func(w *Webhook) {
+		return func(w *Webhook) {
+			w.Signature = &Signature{Scheme: SchemeHMACSHA256, Header: "X-Signature", Content: "{timestamp}.{body}", Encoding: "hex"}
+			w.Secret = "a-secret-of-sixteen-chars"
+			mod(w.Signature)
+		}
+	}
+	tests := []struct {
+		name  string
+		mod   func(w *Webhook)
+		rules func(r *WebhookRules)
+		want  map[string]string
+	}{
+		{"fine", func(w *Webhook) {}, nil, nil},
+		{"a space in the query", func(w *Webhook) { w.URL = "https://example.com/h?a=b c" }, nil, map[string]string{"url": "must not contain spaces"}},
+		{"a space in the path", func(w *Webhook) { w.URL = "https://example.com/a b" }, nil, map[string]string{"url": "must not contain spaces"}},
+		{"a loopback URL", func(w *Webhook) { w.URL = "http://127.0.0.1:9000/" }, nil, map[string]string{"url": "127.0.0.1 is a loopback address"}},
+		{"a loopback URL kept from before", func(w *Webhook) { w.URL = "http://127.0.0.1:9000/" },
+			func(r *WebhookRules) { r.KeptURL = "http://127.0.0.1:9000/" }, nil},
+		{"a URL with a space kept from before", func(w *Webhook) { w.URL = "https://example.com/h?a=b c" },
+			func(r *WebhookRules) { r.KeptURL = "https://example.com/h?a=b c" }, nil},
+		{"a loopback URL, another kept", func(w *Webhook) { w.URL = "http://127.0.0.1:9001/" },
+			func(r *WebhookRules) { r.KeptURL = "http://127.0.0.1:9000/" }, map[string]string{"url": "127.0.0.1 is a loopback address"}},
+		{"hmac-sha256, fine", hmac(func(s *Signature) { s.TimestampHeader, s.EventHeader, s.Prefix = "X-Ts", "X-Event", "sha256=" }), nil, nil},
+		{"hmac-sha256, no header", hmac(func(s *Signature) { s.Header = "" }), nil, map[string]string{"signature.header": "is required"}},
+		{"hmac-sha256, a bad header name", hmac(func(s *Signature) { s.Header = "X A" }), nil, map[string]string{"signature.header": "is not a valid header name"}},
+		{"hmac-sha256, a reserved header", hmac(func(s *Signature) { s.Header = "Webhook-Signature" }), nil, map[string]string{"signature.header": "is reserved by hookd"}},
+		{"hmac-sha256, the timestamp in the signature's header", hmac(func(s *Signature) { s.TimestampHeader = "x-signature" }), nil,
+			map[string]string{"signature.timestampHeader": "must differ from signature.header"}},
+		{"hmac-sha256, the event in the signature's header", hmac(func(s *Signature) { s.EventHeader = "X-SIGNATURE" }), nil,
+			map[string]string{"signature.eventHeader": "must differ from signature.header"}},
+		{"hmac-sha256, the event in the timestamp's header", hmac(func(s *Signature) { s.TimestampHeader, s.EventHeader = "X-T", "x-t" }), nil,
+			map[string]string{"signature.eventHeader": "must differ from signature.timestampHeader"}},
+		{"hmac-sha256, a line break in the prefix", hmac(func(s *Signature) { s.Prefix = "sha256=\r\n" }), nil, map[string]string{"signature.prefix": "must be at most 100"}},
+		{"hmac-sha256, NUL in the prefix", hmac(func(s *Signature) { s.Prefix = "x\x00" }), nil, map[string]string{"signature.prefix": "must be at most 100"}},
+		{"hmac-sha256, NUL in the template", hmac(func(s *Signature) { s.Content = "{body}\x00" }), nil, map[string]string{"signature.content": "must not contain NUL"}},
+		{"hmac-sha256, a line break in the template", hmac(func(s *Signature) { s.Content = "{timestamp}\n{body}" }), nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &Webhook{Name: "w", URL: "https://example.com/hook", Events: []string{"*"}, Timeout: DefaultTimeout, MaxAttempts: 3,
+				Secret: GenerateSecret(SchemeStandard)}
+			tc.mod(w)
+			r := WebhookRules{Guard: guard}
+			if tc.rules != nil {
+				tc.rules(&r)
+			}
+			got := map[string]string{}
+			var ve *ValidationError
+			if err := w.Validate(r); errors.As(err, &ve) {
+				for _, d := range ve.Details {
+					got[d.Field] = d.Message
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("problems %v, want %v", got, tc.want)
+			}
+			for field, prefix := range tc.want {
+				if !strings.HasPrefix(got[field], prefix) {
+					t.Errorf("%s: %q, want %q…", field, got[field], prefix)
+				}
+			}
+		})
 	}
 }

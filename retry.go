@@ -18,10 +18,14 @@ var DefaultRetrySchedule = []time.Duration{
 // to --retry-schedule.
 func ParseRetrySchedule(s string) ([]time.Duration, error) {
 	var out []time.Duration
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("retry schedule: no durations in %q", s)
+	}
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
-			continue
+			// "1s,,2s" is more likely a wait lost in typing than one meant.
+			return nil, fmt.Errorf("retry schedule: %q has an empty entry", s)
 		}
 		d, err := time.ParseDuration(f)
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Secret prefixes of the Standard Webhooks specification.
@@ -114,22 +116,53 @@ func (s *Signature) validate(v *ValidationError) {
 		}
 		return
 	}
-	if !validHeaderName(s.Header) || reservedHeader(s.Header) {
-		v.Add("signature.header", "must be a header name that hookd does not reserve")
-	}
+	checkSchemeHeader(v, "signature.header", s.Header, true)
 	if s.Content == "" {
 		v.Add("signature.content", "is required: a template over {id}, {timestamp}, {type} and {body}")
 	} else if err := checkTemplate(s.Content); err != nil {
 		v.Add("signature.content", "%v", err)
+	} else {
+		CheckText(v, "signature.content", s.Content)
 	}
 	if s.Encoding != "hex" && s.Encoding != "base64" {
 		v.Add("signature.encoding", "must be hex or base64")
 	}
-	for field, h := range map[string]string{"signature.timestampHeader": s.TimestampHeader, "signature.eventHeader": s.EventHeader} {
-		if h != "" && (!validHeaderName(h) || reservedHeader(h)) {
-			v.Add(field, "must be a header name that hookd does not reserve")
-		}
+	// The prefix goes into a header's value: a line break or another
+	// control character there makes every request unsendable.
+	if len(s.Prefix) > 100 || strings.ContainsFunc(s.Prefix, unicode.IsControl) || !utf8.ValidString(s.Prefix) {
+		v.Add("signature.prefix", "must be at most 100 characters without line breaks or other control characters")
 	}
+	// Each header carries one thing: two of the same name (in any case)
+	// would leave the receiver only the last one set.
+	named := map[string]string{}
+	if s.Header != "" {
+		named[strings.ToLower(s.Header)] = "signature.header"
+	}
+	for _, h := range []struct{ field, name string }{{"signature.timestampHeader", s.TimestampHeader}, {"signature.eventHeader", s.EventHeader}} {
+		if h.name == "" || !checkSchemeHeader(v, h.field, h.name, false) {
+			continue
+		}
+		if other, ok := named[strings.ToLower(h.name)]; ok {
+			v.Add(h.field, "must differ from %s: one header cannot carry both", other)
+			continue
+		}
+		named[strings.ToLower(h.name)] = h.field
+	}
+}
+
+// checkSchemeHeader checks a header name an hmac-sha256 scheme sets.
+func checkSchemeHeader(v *ValidationError, field, name string, required bool) bool {
+	switch {
+	case name == "" && required:
+		v.Add(field, "is required: the header that carries the signature")
+	case !validHeaderName(name):
+		v.Add(field, "is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~, at most 256)")
+	case reservedHeader(name) || hopByHopHeader(name):
+		v.Add(field, "is reserved by hookd")
+	default:
+		return true
+	}
+	return false
 }
 
 func checkTemplate(t string) error {

@@ -101,6 +101,11 @@ type WebhookRules struct {
 	// stored before hookd refused them must not lock the webhook's edits).
 	KeptHeaders map[string]string
 	KeptScheme  string
+	// KeptURL is the webhook's URL before this change: left as it is, it
+	// is not checked again, so that a URL the SSRF guard refuses since the
+	// operator narrowed --allow-networks (the sender refuses it at each
+	// connect) does not stop the user disabling or editing the webhook.
+	KeptURL string
 }
 
 // Validate checks every field and returns a *ValidationError listing each
@@ -178,8 +183,17 @@ func validateURL(v *ValidationError, raw string, r WebhookRules) {
 		v.Add("url", "is required")
 		return
 	}
+	if raw == r.KeptURL {
+		return
+	}
 	if len(raw) > 2048 {
 		v.Add("url", "must be at most 2048 characters")
+		return
+	}
+	// Go's URL parser takes a space in a path or query, and the request
+	// line would carry it as it is: a request no receiver can read.
+	if strings.ContainsAny(raw, " \t") {
+		v.Add("url", "must not contain spaces: percent-encode them (%%20)")
 		return
 	}
 	u, err := url.Parse(raw)

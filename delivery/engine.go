@@ -1165,7 +1165,11 @@ func (e *Engine) logDisabled(ds []hookd.DisabledWebhook) {
 		if d.Reason == hookd.DisabledFailing {
 			why = fmt.Sprintf("every attempt has failed for %s, with a delivery out of attempts", e.cfg.DisableAfter)
 		}
-		e.log.Warn("webhook disabled", "tenant", d.TenantID, "webhook", d.WebhookID, "reason", d.Reason, "why", why)
+		attrs := []any{"tenant", d.TenantID, "webhook", d.WebhookID, "reason", d.Reason, "why", why}
+		if d.DeliveryID != "" {
+			attrs = append(attrs, "delivery", d.DeliveryID)
+		}
+		e.log.Warn("webhook disabled", attrs...)
 	}
 }
 

@@ -355,6 +355,20 @@ func (p Policy) applyHealth(ctx context.Context, tx hookd.QueueTx, now time.Time
 	if err != nil {
 		return nil, 0, err
 	}
+	by := make(map[string]hookd.HealthUpdate, len(updates))
+	for _, u := range updates {
+		by[u.WebhookID] = u
+	}
+	for i := range health.Disabled {
+		d := &health.Disabled[i]
+		cause := by[d.WebhookID].ExhaustedBy
+		if d.Reason == hookd.DisabledGone {
+			cause = by[d.WebhookID].GoneBy
+		}
+		if cause != nil {
+			d.DeliveryID = cause.DeliveryID
+		}
+	}
 	created, err := publishOperational(ctx, tx, now, operationalEvents(now, hp.Updates, before, health.Disabled))
 	if err != nil || len(health.Disabled) == 0 {
 		return health, created, err
@@ -441,7 +455,7 @@ func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.Hea
 			switch {
 			case a.Success:
 				u.Succeeded, u.LastSuccessAt = true, a.StartedAt
-				u.Failures, u.FirstFailureAt, u.Exhausted, u.ExhaustedBy, u.Gone = 0, time.Time{}, false, nil, false
+				u.Failures, u.FirstFailureAt, u.Exhausted, u.ExhaustedBy, u.Gone, u.GoneBy = 0, time.Time{}, false, nil, false, nil
 			default:
 				if u.Failures == 0 {
 					u.FirstFailureAt = a.StartedAt
@@ -452,7 +466,9 @@ func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.Hea
 				if o.Status == hookd.StatusFailed && !o.Manual && a.StatusCode != 410 && !u.Exhausted {
 					u.Exhausted, u.ExhaustedBy = true, o
 				}
-				u.Gone = u.Gone || a.StatusCode == 410
+				if a.StatusCode == 410 && !u.Gone {
+					u.Gone, u.GoneBy = true, o
+				}
 			}
 		}
 		out = append(out, u)

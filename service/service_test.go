@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -24,7 +25,7 @@ import (
 var onPostgres = map[string]func(*testing.T){
 	"CreateWebhook": TestCreateWebhook, "UpdateWebhook": TestUpdateWebhook, "EnableRotateDelete": TestEnableRotateDelete,
 	"Publish": TestPublish, "Retry": TestRetry, "TestSend": TestTestSend, "TenantsAndKeys": TestTenantsAndKeys,
-	"EventTypes": TestEventTypes, "PortalSession": TestPortalSession, "Cancel": TestCancel, "DeleteInSteps": TestDeleteInSteps,
+	"EventTypes": TestEventTypes, "UpdateKeepsARefusedURL": TestUpdateKeepsARefusedURL, "PortalSession": TestPortalSession, "Cancel": TestCancel, "DeleteInSteps": TestDeleteInSteps,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -208,6 +209,28 @@ func TestUpdateWebhook(t *testing.T) {
 	}
 	_, err = f.svc.UpdateWebhook(f.ctx, "acme", "wh_missing", time.Time{}, func(*hookd.Webhook, *hookd.ValidationError) {})
 	wantErr(t, err, hookd.ErrNotFound)
+}
+
+// A URL the SSRF guard refuses since the operator narrowed
+// --allow-networks is not checked again while a change leaves it alone:
+// the user can still disable, rename or re-point the webhook.
+func TestUpdateKeepsARefusedURL(t *testing.T) {
+	f := newFixture(t, func(c *service.Config) {
+		c.Guard = netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+		c.Guard.Resolver = netguard.Offline
+	})
+	wh := f.webhook(func(w *hookd.Webhook) { w.URL = "http://127.0.0.1:9000/hook" })
+	narrowed := service.New(service.Config{Store: f.store, Guard: &netguard.Policy{Resolver: netguard.Offline}})
+	update := func(change func(w *hookd.Webhook)) error {
+		_, err := narrowed.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) { change(w) })
+		return err
+	}
+	must(t, update(func(w *hookd.Webhook) { w.Enabled = false }))
+	must(t, update(func(w *hookd.Webhook) { w.Name = "renamed" }))
+	if got := strings.Join(fields(update(func(w *hookd.Webhook) { w.URL = "http://127.0.0.1:9001/hook" })), ","); got != "url" {
+		t.Fatalf("a new loopback URL: problems %q", got)
+	}
+	must(t, update(func(w *hookd.Webhook) { w.URL = "https://example.com/hook" }))
 }
 
 func TestEnableRotateDelete(t *testing.T) {

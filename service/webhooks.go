@@ -55,7 +55,7 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 		return err
 	}
 	if prev != nil {
-		rules.Kept, rules.KeptHeaders, rules.KeptScheme = prev.Events, prev.Headers, prev.Signature.SchemeName()
+		rules.Kept, rules.KeptHeaders, rules.KeptScheme, rules.KeptURL = prev.Events, prev.Headers, prev.Signature.SchemeName(), prev.URL
 	}
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
@@ -74,7 +74,7 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	// up: a name mapped to a private address is refused before any send.
 	// Every refusal by the guard is logged (the contract), the address's
 	// one (Validate) as the name's.
-	if u, err := url.Parse(wh.URL); err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(wh.URL); err == nil && u.Hostname() != "" && wh.URL != rules.KeptURL {
 		refused := s.cfg.Guard.CheckHost(u.Hostname())
 		if refused == nil && resolve && !all.Has("url") {
 			if refused = s.cfg.Guard.CheckResolved(ctx, u.Hostname()); refused != nil {
@@ -131,7 +131,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, versio
 				wh.ID, version.UTC().Format(time.RFC3339Nano))
 		}
 		oldScheme, oldURL := wh.Signature.SchemeName(), wh.URL
-		prev := &hookd.Webhook{Events: slices.Clone(wh.Events), Headers: maps.Clone(wh.Headers), Signature: &hookd.Signature{Scheme: oldScheme}}
+		prev := &hookd.Webhook{Events: slices.Clone(wh.Events), Headers: maps.Clone(wh.Headers), Signature: &hookd.Signature{Scheme: oldScheme}, URL: oldURL}
 		problems := &hookd.ValidationError{}
 		change(wh, problems)
 		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret

@@ -151,7 +151,7 @@ func testGoneDisablesAtOnce(t *testing.T, s hookd.Store, clock *Clock) {
 	publish(t, s, "e", 2, "wh_a")
 	c := claim(t, s, 1, nil).Claims[0]
 	rec := record(t, s, failed(c, hookd.StatusFailed, 410, clock.Now()))
-	if len(rec.Disabled) != 1 || rec.Disabled[0] != (hookd.DisabledWebhook{WebhookID: "wh_a", TenantID: "acme", Reason: hookd.DisabledGone}) {
+	if len(rec.Disabled) != 1 || rec.Disabled[0] != (hookd.DisabledWebhook{WebhookID: "wh_a", TenantID: "acme", Reason: hookd.DisabledGone, DeliveryID: c.DeliveryID}) {
 		t.Fatalf("disabled %+v", rec.Disabled)
 	}
 	w, _ := health(t, s, "wh_a")

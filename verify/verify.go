@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,6 +156,35 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 		return v.template(h, body)
 	}
 	return fmt.Errorf("%w: unknown scheme %q (one of %s)", ErrConfig, v.Scheme, strings.Join(Schemes, ", "))
+}
+
+// Check reports, as an ErrConfig, what makes v unable to verify anything:
+// no secret, an unknown scheme, a secret its scheme cannot use, a template
+// without its header or content. A receiver calls it once at start,
+// instead of learning it from its first request's error.
+func (v *Verifier) Check() error {
+	if len(v.Secrets) == 0 {
+		return fmt.Errorf("%w: no secret given", ErrConfig)
+	}
+	if !slices.Contains(Schemes, v.scheme()) {
+		return fmt.Errorf("%w: unknown scheme %q (one of %s)", ErrConfig, v.Scheme, strings.Join(Schemes, ", "))
+	}
+	for _, secret := range v.Secrets {
+		var err error
+		switch v.scheme() {
+		case Standard, Svix:
+			_, err = standardKey(secret)
+		case StandardEd25519:
+			_, err = ed25519Public(secret)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if v.scheme() == HMACSHA256 && (v.Template.Header == "" || v.Template.Content == "") {
+		return fmt.Errorf("%w: hmac-sha256 needs the template's header and content", ErrConfig)
+	}
+	return nil
 }
 
 func (v *Verifier) scheme() string {

@@ -203,3 +203,28 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    verify.Verifier
+		ok   bool
+	}{
+		{"standard", verify.Verifier{Secrets: []string{vectorHMAC}}, true},
+		{"no secret", verify.Verifier{}, false},
+		{"standard, not whsec_", verify.Verifier{Secrets: []string{"notasecret!"}}, false},
+		{"standard, the second secret bad", verify.Verifier{Secrets: []string{vectorHMAC, "notasecret!"}}, false},
+		{"github takes any string", verify.Verifier{Scheme: verify.GitHub, Secrets: []string{"notasecret!"}}, true},
+		{"ed25519 with an HMAC secret", verify.Verifier{Scheme: verify.StandardEd25519, Secrets: []string{vectorHMAC}}, false},
+		{"an unknown scheme", verify.Verifier{Scheme: "nope", Secrets: []string{vectorHMAC}}, false},
+		{"hmac-sha256 without a template", verify.Verifier{Scheme: verify.HMACSHA256, Secrets: []string{"s"}}, false},
+		{"hmac-sha256", verify.Verifier{Scheme: verify.HMACSHA256, Secrets: []string{"s"}, Template: verify.Template{Header: "X-S", Content: "{body}"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.v.Check()
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, verify.ErrConfig)) {
+				t.Fatalf("Check() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}

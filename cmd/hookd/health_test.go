@@ -49,7 +49,14 @@ func autoDisable(t *testing.T, db string) {
 	if len(log) != 1 || log[0].(map[string]any)["actor"].(map[string]any)["type"] != "hookd" {
 		t.Fatalf("audit %v", log)
 	}
-	if !strings.Contains(stderr.String(), `"msg":"webhook disabled"`) || !strings.Contains(stderr.String(), `"reason":"gone"`) {
+	// Its line names the delivery whose attempt got the 410 (the contract:
+	// tenant, webhook, delivery and the reason).
+	logged := false
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		logged = logged || strings.Contains(line, `"msg":"webhook disabled"`) && strings.Contains(line, `"reason":"gone"`) &&
+			strings.Contains(line, `"tenant":"acme"`) && strings.Contains(line, `"webhook":"`+gone+`"`) && strings.Contains(line, `"delivery":"dlv_`)
+	}
+	if !logged {
 		t.Fatalf("no log line for the disable:\n%s", stderr)
 	}
 

@@ -63,6 +63,11 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	if !slices.Contains(verify.Schemes, v.Scheme) {
 		return fmt.Errorf("--scheme must be one of %s, not %q", strings.Join(verify.Schemes, ", "), v.Scheme)
 	}
+	if len(v.Secrets) > 0 {
+		if err := v.Check(); err != nil {
+			return fmt.Errorf("--secret: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -134,6 +135,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	}
 	switch args[0] {
 	case "version", "--version", "-version":
+		if len(args) > 1 {
+			return fmt.Errorf("hookd version takes no arguments, not %q", args[1])
+		}
 		fmt.Fprintln(stdout, "hookd", hookd.Version)
 		return nil
 	case "serve", "migrate":
@@ -250,7 +254,26 @@ func parseFlags(fs *flag.FlagSet, prefix string, args []string) error {
 	return err
 }
 
-func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
+// blameVariable says which environment variable gave the bad value that
+// err, naming its flag (--retention must be …), is about, when no flag on
+// the command line did: the operator looks where it came from.
+func blameVariable(fs *flag.FlagSet, err error) error {
+	m := flagName.FindStringSubmatch(fmt.Sprint(err))
+	if err == nil || m == nil || fs.Lookup(m[1]) == nil {
+		return err
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == m[1] })
+	name := "HOOKD_" + strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))
+	if given || os.Getenv(name) == "" {
+		return err
+	}
+	return fmt.Errorf("%w (the value comes from %s)", err, name)
+}
+
+var flagName = regexp.MustCompile(`^--([a-z][a-z-]*)`)
+
+func parseConfig(cmd string, args []string, stderr io.Writer) (cfg *Config, err error) {
 	fs := flag.NewFlagSet("hookd "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -288,16 +311,16 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	defer func() { err = blameVariable(fs, err) }()
 	if fs.NArg() > 0 {
 		if _, err := strconv.ParseBool(fs.Arg(0)); err == nil {
 			return nil, fmt.Errorf("unexpected argument %q: a boolean flag takes its value after =, as in --https-only=%s", fs.Arg(0), fs.Arg(0))
 		}
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, HTTPSOnly: *https, LogFormat: *logFmt, Role: *role, MetricsAddr: *metrics,
+	cfg = &Config{Addr: *addr, DB: *db, AdminKey: *adminKey, AllowNetworks: *allow, HTTPSOnly: *https, LogFormat: *logFmt, Role: *role, MetricsAddr: *metrics,
 		OperatorWebhook: *opHook, OperatorSecret: *opSecret,
 		PublicURL: strings.TrimRight(*public, "/")}
-	var err error
 	if cfg.PublicURL != "" {
 		if u, perr := url.Parse(cfg.PublicURL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			return nil, fmt.Errorf("--public-url must be a scheme and host such as https://hooks.example.com, not %q", cfg.PublicURL)
@@ -449,6 +472,19 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger, clock hookd.C
 	return sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Box: box, Logger: log, Clock: clock})
 }
 
+// showOnce shows a key or secret hookd generated, the only time it can: as
+// a block of text for a person at a terminal or, with --log-format json,
+// as one JSON object, so that a log pipeline reading stderr line by line
+// keeps it whole.
+func showOnce(stderr io.Writer, cfg *Config, msg, name, value, hint string) {
+	if cfg.LogFormat == "json" {
+		b, _ := json.Marshal(map[string]string{"time": time.Now().UTC().Format(time.RFC3339Nano), "level": "WARN", "msg": msg, name: value, "hint": hint})
+		fmt.Fprintf(stderr, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(stderr, "\n%s:\n\n    %s\n\n%s\n\n", msg, value, hint)
+}
+
 // adminKeyHash returns the hash the API checks the admin key against: the
 // configured key's, else the stored one's, else a new key's, printed once.
 func adminKeyHash(ctx context.Context, cfg *Config, store hookd.Store, stderr io.Writer) ([]byte, error) {
@@ -467,7 +503,8 @@ func adminKeyHash(ctx context.Context, cfg *Config, store hookd.Store, stderr io
 	if err := store.SetAdminKeyHash(ctx, h); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "\nhookd generated an admin key. It is shown only this once; only its hash is stored:\n\n    %s\n\nUse it as: Authorization: Bearer %s\n\n", key, key)
+	showOnce(stderr, cfg, "hookd generated an admin key. It is shown only this once; only its hash is stored", "adminKey", key,
+		"Use it as: Authorization: Bearer "+key)
 	return h, nil
 }
 
@@ -488,7 +525,8 @@ func operatorWebhook(ctx context.Context, cfg *Config, store hookd.Store, clock 
 		secret := cfg.OperatorSecret
 		if secret == "" {
 			secret = hookd.GenerateSecret(hookd.SchemeStandard)
-			fmt.Fprintf(stderr, "\nhookd generated the operator webhook's secret. It is shown only this once:\n\n    %s\n\nVerify the operator webhook's requests with it, or set --operator-webhook-secret.\n\n", secret)
+			showOnce(stderr, cfg, "hookd generated the operator webhook's secret. It is shown only this once", "operatorWebhookSecret", secret,
+				"Verify the operator webhook's requests with it, or set --operator-webhook-secret.")
 		}
 		wh = &hookd.Webhook{ID: hookd.OperatorWebhook, TenantID: hookd.OperatorTenant, Name: "operator", URL: cfg.OperatorWebhook,
 			Events: []string{"hookd.*"}, Timeout: hookd.DefaultTimeout, Enabled: true, SSLVerification: true,
@@ -542,7 +580,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	if err != nil {
 		return err
 	}
-	tracer, stopTracing, err := startTracing(ctx)
+	tracer, stopTracing, err := startTracing(ctx, log)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}

@@ -105,6 +105,26 @@ func TestGeneratedAdminKeyPrintedOnce(t *testing.T) {
 	}
 }
 
+// With --log-format json, every line on stderr is one JSON object, the
+// generated key's too.
+func TestGeneratedKeyAsJSON(t *testing.T) {
+	url, stderr, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--log-format", "json")
+	defer stop()
+	key := ""
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if k, ok := rec["adminKey"].(string); ok {
+			key = k
+		}
+	}
+	if code := get(t, url+"/v1/tenants", key); key == "" || code != 200 {
+		t.Fatalf("the key shown (%q): %d\n%s", key, code, stderr)
+	}
+}
+
 func TestFlagsAndEnv(t *testing.T) {
 	t.Setenv("HOOKD_DB", filepath.Join(t.TempDir(), "env.db"))
 	t.Setenv("HOOKD_ADMIN_KEY", "from-env")
@@ -290,5 +310,19 @@ func TestCanonicalPaths(t *testing.T) {
 		if rec.Code != 404 || rec.Header().Get("Content-Type") != "application/json" || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body[want] == nil {
 			t.Errorf("%s: %d %q", p, rec.Code, rec.Body.String())
 		}
+	}
+}
+
+// A bad value is blamed on where it came from: the flag, or its variable
+// when no flag gave it.
+func TestBadValueNamesItsVariable(t *testing.T) {
+	t.Setenv("HOOKD_RETENTION", "-5h")
+	_, err := parseConfig("serve", nil, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--retention") || !strings.Contains(err.Error(), "HOOKD_RETENTION") {
+		t.Fatalf("from the variable: %v", err)
+	}
+	_, err = parseConfig("serve", []string{"--retention", "-1h"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--retention") || strings.Contains(err.Error(), "HOOKD_RETENTION") {
+		t.Fatalf("from the flag: %v", err)
 	}
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -23,18 +26,28 @@ import (
 // is handed to its users, not set as OpenTelemetry's global: the global's
 // tracers delegate to the first provider ever set, so a second hookd in
 // one process (tests) would trace into the first one's, shut down.
-func startTracing(ctx context.Context) (tracer trace.TracerProvider, stop func(context.Context) error, err error) {
+func startTracing(ctx context.Context, log *slog.Logger) (tracer trace.TracerProvider, stop func(context.Context) error, err error) {
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
 	}
+	// An export that fails is said in hookd's log, in its format, not on
+	// the standard logger's plain lines (OpenTelemetry's default). The
+	// handler is global; the last hookd started in a process owns it.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("export traces", "err", err) }))
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
-		semconv.ServiceName("hookd"), semconv.ServiceVersion(hookd.Version)))
-	if err != nil {
-		res = resource.Default()
+	// hookd's name and version, which OTEL_SERVICE_NAME and
+	// OTEL_RESOURCE_ATTRIBUTES may override (later detectors win). No
+	// schema URL of hookd's own: a resource merged from two schema versions
+	// (semconv's and the SDK's) is an error, and was once silently
+	// unknown_service.
+	res, err := resource.New(ctx,
+		resource.WithAttributes(semconv.ServiceName("hookd"), semconv.ServiceVersion(hookd.Version)),
+		resource.WithTelemetrySDK(), resource.WithFromEnv())
+	if err != nil && res == nil {
+		return nil, nil, fmt.Errorf("tracing: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return tp, tp.Shutdown, nil

@@ -17,8 +17,9 @@ import (
 
 // otlpReceiver is an in-process OTLP/HTTP trace receiver.
 type otlpReceiver struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
+	mu       sync.Mutex
+	spans    []*tracepb.Span
+	services map[string]bool // the resources' service.name
 }
 
 func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +31,14 @@ func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	o.mu.Lock()
 	for _, rs := range req.ResourceSpans {
+		for _, a := range rs.GetResource().GetAttributes() {
+			if a.Key == "service.name" {
+				if o.services == nil {
+					o.services = map[string]bool{}
+				}
+				o.services[a.GetValue().GetStringValue()] = true
+			}
+		}
 		for _, ss := range rs.ScopeSpans {
 			o.spans = append(o.spans, ss.Spans...)
 		}
@@ -87,6 +96,9 @@ func TestTracing(t *testing.T) {
 	publish, attempt := otlp.named("publish a.b"), otlp.named("POST")
 	if publish == nil || attempt == nil {
 		t.Fatalf("spans: publish %v, attempt %v", publish, attempt)
+	}
+	if len(otlp.services) != 1 || !otlp.services["hookd"] {
+		t.Errorf("spans from services %v, want hookd", otlp.services)
 	}
 	if hex.EncodeToString(publish.TraceId) != traceID || hex.EncodeToString(publish.ParentSpanId) != callerSpan {
 		t.Errorf("the publish span is not the caller's child: trace %x parent %x", publish.TraceId, publish.ParentSpanId)
