@@ -73,6 +73,8 @@ type Server struct {
 	clock hookd.Clock
 	mux   *http.ServeMux
 	pages map[string]*pageTemplate
+	// origins refuses a browser's cross-site POST.
+	origins *http.CrossOriginProtection
 }
 
 // New builds the console.
@@ -90,7 +92,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, store: cfg.Service.Store(), log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(), pages: pages}
+	s := &Server{cfg: cfg, svc: cfg.Service, store: cfg.Service.Store(), log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(), pages: pages,
+		origins: http.NewCrossOriginProtection()}
 	static, _ := fs.Sub(staticFS, "static")
 	fileServer := http.StripPrefix("/console/static/", http.FileServerFS(static))
 	s.mux.Handle("GET /console/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -159,6 +162,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src "+img+"; style-src 'self'; script-src 'self'; frame-ancestors "+frames+"; form-action 'self'; base-uri 'none'")
 	r.Body = http.MaxBytesReader(w, r.Body, hookd.MaxRequestBody)
+	// Besides each form's token: a browser's POST from another site is
+	// refused by what the browser says of its origin (Sec-Fetch-Site, else
+	// Origin against Host). A framed console's forms post from its own
+	// origin, so framing keeps working.
+	if err := s.origins.Check(r); err != nil {
+		s.fail(w, r, nil, &pageError{http.StatusForbidden, "This form was sent from another site. Open the console and try again."})
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -699,6 +700,13 @@ func TestConsoleAuditFindings(t *testing.T) {
 	if r := e.do("GET", "/console/deliveries?status=failed", nil, c); r.status != 200 || strings.Contains(r.body, "is not a status") {
 		t.Fatalf("a lowercase status: %d", r.status)
 	}
+	if r := e.do("GET", "/console/webhooks/"+wh.ID+"?status=BOGUS", nil, c); r.status != 200 || !strings.Contains(r.body, "is not a status") ||
+		strings.Contains(r.body, "No deliveries yet") {
+		t.Fatalf("a bad status filter on the webhook's page: %d", r.status)
+	}
+	if r := e.do("GET", "/console/webhooks/"+wh.ID+"?status=failed", nil, c); r.status != 200 || strings.Contains(r.body, "is not a status") {
+		t.Fatalf("a lowercase status on the webhook's page: %d", r.status)
+	}
 	if r := e.do("GET", "/console/webhooks/"+wh.ID, nil, c); !strings.Contains(r.body, "team: ops-&lt;b&gt;") {
 		t.Fatalf("the webhook page lacks its metadata")
 	}
@@ -731,4 +739,92 @@ func recordAttempt(e *env, wh *hookd.Webhook, dlv string, a *hookd.Attempt) erro
 		}
 	}
 	return fmt.Errorf("delivery %s not claimed", dlv)
+}
+
+// A save that lost a race to another edit (409) shows the form again over
+// the current version with the user's changes on top: a field they left
+// alone shows what the other edit made it, so saving again keeps it; one
+// both changed keeps theirs and says so.
+func TestStaleEditMerges(t *testing.T) {
+	e := newEnv(t)
+	acme := e.portal("acme", false)
+	token := e.csrf(acme)
+	wh := e.svc.NewWebhook("acme")
+	wh.Name, wh.URL, wh.Events, wh.Description = "Orders", "https://example.com/o", []string{"invocation.completed"}, "original"
+	must(t, e.svc.CreateWebhook(context.Background(), wh, nil, nil))
+	hidden := func(body, name string) string {
+		t.Helper()
+		m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no %s in the form: %s", name, body)
+		}
+		return html.UnescapeString(m[1])
+	}
+	// The form as the browser posts it back: what it showed, name changed.
+	opened := e.do("GET", "/console/webhooks/"+wh.ID+"/edit", nil, acme).body
+	form := url.Values{"csrf": {token}, "version": {hidden(opened, "version")}, "original": {hidden(opened, "original")},
+		"name": {"Orders (mine)"}, "url": {wh.URL}, "description": {"original"}, "events": {"invocation.completed"},
+		"timeoutMs": {"30000"}, "maxAttempts": {strconv.Itoa(wh.MaxAttempts)}, "enabled": {"on"}, "sslVerification": {"on"}, "scheme": {"standard"}}
+	// Meanwhile a colleague changes the description and the timeout.
+	_, err := e.svc.UpdateWebhook(context.Background(), "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Description, w.Timeout = "colleague's", 20*time.Second
+	})
+	must(t, err)
+	r := e.do("POST", "/console/webhooks/"+wh.ID, form, acme)
+	if r.status != 409 || !strings.Contains(r.body, "changed by someone else") {
+		t.Fatalf("the stale save: %d", r.status)
+	}
+	for _, want := range []string{`value="Orders (mine)"`, `>colleague&#39;s</textarea>`, `name="timeoutMs" type="number" min="1000" max="60000" step="1" value="20000"`} {
+		if !strings.Contains(r.body, want) {
+			t.Fatalf("the form shown again lacks %s", want)
+		}
+	}
+	// Saved again as shown: both changes stand.
+	form.Set("version", hidden(r.body, "version"))
+	form.Set("original", hidden(r.body, "original"))
+	form.Set("description", "colleague's")
+	form.Set("timeoutMs", "20000")
+	if r := e.do("POST", "/console/webhooks/"+wh.ID, form, acme); r.status != 303 {
+		t.Fatalf("saving the merged form: %d %s", r.status, r.body)
+	}
+	got, err := e.store.GetWebhook(context.Background(), "acme", wh.ID)
+	must(t, err)
+	if got.Name != "Orders (mine)" || got.Description != "colleague's" || got.Timeout != 20*time.Second {
+		t.Fatalf("after the merge: name %q, description %q, timeout %s", got.Name, got.Description, got.Timeout)
+	}
+
+	// Both change the description: the form keeps the user's and says so.
+	opened = e.do("GET", "/console/webhooks/"+wh.ID+"/edit", nil, acme).body
+	form.Set("version", hidden(opened, "version"))
+	form.Set("original", hidden(opened, "original"))
+	form.Set("description", "mine")
+	_, err = e.svc.UpdateWebhook(context.Background(), "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Description = "theirs"
+	})
+	must(t, err)
+	r = e.do("POST", "/console/webhooks/"+wh.ID, form, acme)
+	if r.status != 409 || !strings.Contains(r.body, ">mine</textarea>") || !strings.Contains(r.body, "changed by someone else too") {
+		t.Fatalf("both changed the description: %d", r.status)
+	}
+}
+
+// A browser's POST from another site is refused, even with the form's
+// token; one from the console's own pages goes through.
+func TestCrossSitePostRefused(t *testing.T) {
+	e := newEnv(t)
+	acme := e.portal("acme", false)
+	token := e.csrf(acme)
+	create := url.Values{"csrf": {token}, "name": {"Orders"}, "url": {"https://example.com/o"}, "events": {"invocation.completed"},
+		"timeoutMs": {"30000"}, "maxAttempts": {"3"}, "enabled": {"on"}, "sslVerification": {"on"}, "scheme": {"standard"}}
+	for _, h := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+		if r := e.do("POST", "/console/webhooks", create, acme, h...); r.status != 403 || !strings.Contains(r.body, "from another site") {
+			t.Fatalf("POST with %s: %d", h, r.status)
+		}
+	}
+	if whs, _, err := e.store.ListWebhooks(context.Background(), hookd.WebhookQuery{TenantID: "acme", Page: hookd.Page{Limit: 10}}); err != nil || len(whs) != 0 {
+		t.Fatalf("a cross-site POST made %d webhooks (%v)", len(whs), err)
+	}
+	if r := e.do("POST", "/console/webhooks", create, acme, "Sec-Fetch-Site", "same-origin"); r.status != 303 {
+		t.Fatalf("a same-origin POST: %d %s", r.status, r.body)
+	}
 }

@@ -44,6 +44,18 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, v *visit)
 	return nil
 }
 
+// statusFilter reads a page's status filter: "" for any, else a status,
+// in any case; what is not one is a problem to show beside the filter.
+func statusFilter(raw string) (hookd.DeliveryStatus, string) {
+	if raw == "" {
+		return "", ""
+	}
+	if st := hookd.DeliveryStatus(strings.ToUpper(raw)); st.Valid() {
+		return st, ""
+	}
+	return "", "is not a status: PENDING, RETRYING, SUCCESS, FAILED or CANCELED"
+}
+
 func (s *Server) failedPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	p := pageOf(r, 50)
 	list, total, err := s.store.ListFailedDeliveries(r.Context(), v.tenant.ID, p)
@@ -156,13 +168,11 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit
 	q := hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: qs.Get("webhookId"), EventType: strings.TrimSpace(qs.Get("eventType")), Limit: 51}
 	data := map[string]any{"Webhook": q.WebhookID, "Type": q.EventType, "Since": qs.Get("since"), "Until": qs.Get("until")}
 	problems := map[string]string{}
-	if raw := qs.Get("status"); raw != "" {
-		if st := hookd.DeliveryStatus(strings.ToUpper(raw)); st.Valid() {
-			q.Status = st
-			data["Status"] = string(st)
-		} else {
-			problems["status"] = "is not a status: PENDING, RETRYING, SUCCESS, FAILED or CANCELED"
-		}
+	if st, problem := statusFilter(qs.Get("status")); problem != "" {
+		problems["status"] = problem
+	} else {
+		q.Status = st
+		data["Status"] = string(st)
 	}
 	search := strings.TrimSpace(qs.Get("q"))
 	data["Search"] = search

@@ -2,11 +2,13 @@ package console
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -261,12 +263,12 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, v *visit, stat
 	if wh != nil {
 		title = "Edit " + wh.Name
 	}
-	version := ""
+	version, original := "", ""
 	if wh != nil {
-		version = versionOf(wh)
+		version, original = versionOf(wh), originalOf(wh)
 	}
 	s.render(w, r, v, status, "webhook_form", title, map[string]any{
-		"Webhook": wh, "Version": version, "Form": f, "Errors": errs, "Problems": problems, "Options": eventOptions(catalog, f.Events),
+		"Webhook": wh, "Version": version, "Original": original, "Form": f, "Errors": errs, "Problems": problems, "Options": eventOptions(catalog, f.Events),
 		"Schemes": []string{hookd.SchemeStandard, hookd.SchemeStandardEd25519, hookd.SchemeSvix, hookd.SchemeGitHub, hookd.SchemeStripe,
 			hookd.SchemePlinqx, hookd.SchemePlextrac, hookd.SchemeForjinn, hookd.SchemeHMACSHA256},
 		"FilterResult": filterResult,
@@ -386,9 +388,19 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 			return err
 		}
 		stale := &hookd.ValidationError{}
+		orig, ok := decodeOriginal(r.PostForm.Get("original"))
+		if !ok {
+			stale.Add(current.Name, "was changed by someone else since you opened this form, so your changes were not saved. "+
+				"Check the form and save again to apply them over the current version.")
+			return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
+		}
+		merged, both := mergeStale(f, orig, formOf(current))
 		stale.Add(current.Name, "was changed by someone else since you opened this form, so your changes were not saved. "+
-			"Check the form and save again to apply them over the current version.")
-		return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
+			"The form now shows the current version with your changes on top of it: check it and save again.")
+		for _, key := range both {
+			stale.Add(key, "was changed by someone else too; the form keeps your value, which saving again puts over theirs")
+		}
+		return s.showForm(w, r, v, http.StatusConflict, current, merged, stale, nil)
 	case errors.As(err, &ve):
 		return s.showForm(w, r, v, http.StatusUnprocessableEntity, wh, f, ve, nil)
 	case err != nil:
@@ -396,6 +408,82 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	}
 	s.redirect(w, r, "/console/webhooks/"+updated.ID, "notice=saved")
 	return nil
+}
+
+// originalOf is the form's record of the values it showed first, so that
+// a save that lost a race to another edit can tell the fields the user
+// changed from those they left alone (mergeStale).
+func originalOf(wh *hookd.Webhook) string {
+	b, _ := json.Marshal(formOf(wh))
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeOriginal(raw string) (*webhookForm, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil || raw == "" {
+		return nil, false
+	}
+	var f webhookForm
+	return &f, json.Unmarshal(b, &f) == nil
+}
+
+// mergeStale is the form to show again after a save lost to another
+// edit: each field the user left as the form first showed it (orig) takes
+// its current value (cur), each field they changed keeps theirs (mine);
+// both lists the fields that they and the other edit changed differently.
+// The secret, the unsigned box and the filter's sample are theirs alone.
+func mergeStale(mine, orig, cur *webhookForm) (merged *webhookForm, both []string) {
+	out := *mine
+	vm, vo, vc, vout := reflect.ValueOf(normalForm(mine)).Elem(), reflect.ValueOf(normalForm(orig)).Elem(),
+		reflect.ValueOf(normalForm(cur)).Elem(), reflect.ValueOf(&out).Elem()
+	raw := reflect.ValueOf(cur).Elem()
+	for i := range vm.NumField() {
+		name := vm.Type().Field(i).Name
+		if name == "Secret" || name == "Unsigned" || name == "Sample" {
+			continue
+		}
+		m, o, c := vm.Field(i).Interface(), vo.Field(i).Interface(), vc.Field(i).Interface()
+		switch {
+		case reflect.DeepEqual(m, o):
+			vout.Field(i).Set(raw.Field(i))
+		case !reflect.DeepEqual(c, o) && !reflect.DeepEqual(m, c):
+			both = append(both, formKey(name))
+		}
+	}
+	return &out, both
+}
+
+// normalForm is f as compared by mergeStale: lists in order, empty ones
+// nil, line breaks as a browser posts a textarea's, so that a form posted
+// back as shown equals the one shown.
+func normalForm(f *webhookForm) *webhookForm {
+	n := *f
+	n.Description, n.Filter = strings.ReplaceAll(f.Description, "\r\n", "\n"), strings.ReplaceAll(f.Filter, "\r\n", "\n")
+	n.Events = slices.Sorted(slices.Values(f.Events))
+	n.Headers, n.Metadata = slices.Clone(f.Headers), slices.Clone(f.Metadata)
+	for _, rows := range []*[]kv{&n.Headers, &n.Metadata} {
+		slices.SortFunc(*rows, func(a, b kv) int { return strings.Compare(a.Key, b.Key) })
+		if len(*rows) == 0 {
+			*rows = nil
+		}
+	}
+	if len(n.Events) == 0 {
+		n.Events = nil
+	}
+	return &n
+}
+
+// formKey is the key of a form field's problems (webhook_form's $e).
+func formKey(field string) string {
+	switch field {
+	case "URL":
+		return "url"
+	case "SSLVerification":
+		return "sslVerification"
+	case "Sig":
+		return "signature"
+	}
+	return strings.ToLower(field[:1]) + field[1:]
 }
 
 // versionOf is the form's record of the version it edits.
@@ -413,14 +501,16 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *visit, t
 	}
 	q := r.URL.Query()
 	dq := hookd.DeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Limit: 26, Before: q.Get("before")}
-	if st := hookd.DeliveryStatus(q.Get("status")); st.Valid() {
-		dq.Status = st
+	var list []*hookd.Delivery
+	total := 0
+	status, problem := statusFilter(q.Get("status"))
+	if problem == "" {
+		dq.Status = status
+		if list, total, err = s.store.ListDeliveries(r.Context(), dq); err != nil {
+			return err
+		}
 	}
-	list, total, err := s.store.ListDeliveries(r.Context(), dq)
-	if err != nil {
-		return err
-	}
-	data := map[string]any{"Webhook": wh, "Status": string(dq.Status), "Total": total, "Before": dq.Before, "Test": test,
+	data := map[string]any{"Webhook": wh, "Status": string(dq.Status), "StatusProblem": problem, "Total": total, "Before": dq.Before, "Test": test,
 		"Scheme": wh.Signature.SchemeName()}
 	if len(list) > 25 {
 		list = list[:25]
