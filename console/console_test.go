@@ -824,7 +824,15 @@ func TestCrossSitePostRefused(t *testing.T) {
 	if whs, _, err := e.store.ListWebhooks(context.Background(), hookd.WebhookQuery{TenantID: "acme", Page: hookd.Page{Limit: 10}}); err != nil || len(whs) != 0 {
 		t.Fatalf("a cross-site POST made %d webhooks (%v)", len(whs), err)
 	}
+	// Left blank, the timeout and the attempts take their defaults, as
+	// the API's absent fields do.
+	create.Set("timeoutMs", "")
+	create.Del("maxAttempts")
 	if r := e.do("POST", "/console/webhooks", create, acme, "Sec-Fetch-Site", "same-origin"); r.status != 303 {
 		t.Fatalf("a same-origin POST: %d %s", r.status, r.body)
+	}
+	whs, _, err := e.store.ListWebhooks(context.Background(), hookd.WebhookQuery{TenantID: "acme", Page: hookd.Page{Limit: 10}})
+	if err != nil || len(whs) != 1 || whs[0].Timeout != hookd.DefaultTimeout || whs[0].MaxAttempts != e.svc.NewWebhook("acme").MaxAttempts {
+		t.Fatalf("made %+v (%v)", whs, err)
 	}
 }

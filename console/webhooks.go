@@ -132,6 +132,9 @@ func (f *webhookForm) apply(v *hookd.ValidationError, wh *hookd.Webhook) {
 		}
 	}
 	number := func(field, raw string, set func(int)) {
+		if raw == "" {
+			return // left blank: the default on a create, unchanged on an edit (as the API's absent field)
+		}
 		n, err := strconv.Atoi(raw)
 		if err != nil {
 			v.Add(field, "must be a whole number")

@@ -109,6 +109,10 @@ func (s *Service) CreateWebhook(ctx context.Context, wh *hookd.Webhook, secret *
 	e.Action, e.Target, e.Changes = hookd.AuditWebhookCreated, hookd.AuditTarget{Type: "webhook", ID: wh.ID}, hookd.WebhookChanges(nil, wh)
 	err := s.store.CreateWebhook(ctx, wh)
 	s.hooks.invalidate(wh.TenantID)
+	if errors.Is(err, hookd.ErrConflict) && wh.UID != "" {
+		// Its id is new: what clashes is its uid, named as an update does.
+		return hookd.Errorf(hookd.ErrConflict, "uid %s is taken by another webhook of tenant %s", wh.UID, wh.TenantID)
+	}
 	return notFound(err, "tenant %s not found", wh.TenantID)
 }
 

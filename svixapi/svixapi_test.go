@@ -1099,8 +1099,11 @@ func TestSDKEdges(t *testing.T) {
 	if code, _ := e.do("GET", "/api/v1/app/acme/endpoint/ep-a2", ""); code != 200 {
 		t.Fatalf("by its new uid: %d", code)
 	}
-	if code, _ := e.do("PATCH", "/api/v1/app/acme/endpoint/ep-a2", `{"uid":"ep-b"}`); code != 409 {
-		t.Fatalf("a taken uid: %d, want 409", code)
+	if code, out := e.do("PATCH", "/api/v1/app/acme/endpoint/ep-a2", `{"uid":"ep-b"}`); code != 409 || !strings.Contains(fmt.Sprint(out["detail"]), "uid ep-b is taken") {
+		t.Fatalf("a taken uid: %d %v, want 409 naming it", code, out)
+	}
+	if code, out := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/c","uid":"ep-b"}`); code != 409 || !strings.Contains(fmt.Sprint(out["detail"]), "uid ep-b is taken") {
+		t.Fatalf("a new endpoint with a taken uid: %d %v, want 409 naming it", code, out)
 	}
 	if code, out := e.do("PUT", "/api/v1/app/acme/endpoint/ep-b", `{"url":"https://example.com/b","uid":"ep-b2"}`); code != 200 || out["uid"] != "ep-b2" {
 		t.Fatalf("put uid: %d %v", code, out)
