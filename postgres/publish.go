@@ -35,7 +35,10 @@ type publishReq struct {
 // statement, and returns the new seq (NULL when the id was taken), how
 // many deliveries were created, the database's now, and the deliveries
 // handed off to the publishing process (those to the webhooks in $10,
-// leased until now + $11 microseconds) with their webhooks. A webhook with
+// leased until now + $11 microseconds) with their webhooks. The webhooks
+// are locked as the deliveries' foreign key would lock them, but first:
+// one whose delete (or disable) commits meanwhile is waited for and left
+// out, where the key's check would fail the whole publish. A webhook with
 // a delivery due now, waiting for a claim, gets its delivery due too: a
 // handed-off one would overtake the one waiting (and the next ones, while
 // the endpoint is busy).
@@ -47,7 +50,9 @@ const insertEventAndDeliveries = `WITH e AS (
 		INSERT INTO deliveries (id, tenant_id, event_seq, webhook_id, event_id, event_type, status, next_attempt_at, lease_token, leased, created_at, updated_at)
 		SELECT j.value, w.tenant_id, e.seq, w.id, $2, $3, 'PENDING', n.now + CASE WHEN l.leased THEN $11::bigint ELSE 0 END,
 			CASE WHEN l.leased THEN 1 ELSE 0 END, l.leased, n.now, n.now
-		FROM e CROSS JOIN n CROSS JOIN jsonb_each_text($8::jsonb) j JOIN webhooks w ON w.id = j.key AND w.tenant_id = $1 AND w.enabled
+		FROM e CROSS JOIN n CROSS JOIN jsonb_each_text($8::jsonb) j
+		JOIN (SELECT id, tenant_id FROM webhooks WHERE tenant_id = $1 AND enabled AND id IN (SELECT jsonb_object_keys($8::jsonb))
+			FOR KEY SHARE) w ON w.id = j.key
 		CROSS JOIN LATERAL (SELECT coalesce(j.key = ANY($10::text[]), false) AND NOT EXISTS (SELECT 1 FROM deliveries x
 			WHERE x.webhook_id = w.id AND x.status IN ('PENDING', 'RETRYING') AND x.next_attempt_at <= n.now) AS leased) l
 		RETURNING id, webhook_id, leased

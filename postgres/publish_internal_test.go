@@ -74,3 +74,50 @@ func TestQueueCommitsAsynchronously(t *testing.T) {
 		t.Fatalf("synchronous_commit after an audit entry: %q", after)
 	}
 }
+
+// A publish that matched a webhook whose delete is committing meanwhile
+// stores its event, without a delivery to it, instead of failing on the
+// deliveries' foreign key (which answered 404 to a valid publish).
+func TestPublishRacingAWebhookDelete(t *testing.T) {
+	s, _ := openInternal(t, "pubdelete")
+	ctx := context.Background()
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}))
+	for _, id := range []string{"wh_gone", "wh_kept"} {
+		must(s.CreateWebhook(ctx, &hookd.Webhook{ID: id, TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
+			Timeout: time.Second, Enabled: true, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}))
+	}
+	// The delete holds the webhook's row, uncommitted, while the publish
+	// runs; it commits once the publish waits for that row.
+	tx, err := s.pool.Begin(ctx)
+	must(err)
+	defer tx.Rollback(ctx)
+	_, err = tx.Exec(ctx, `DELETE FROM webhooks WHERE id = 'wh_gone'`)
+	must(err)
+	ev := &hookd.Event{ID: "e1", TenantID: "t", Type: "a.b", Timestamp: now}
+	must(ev.BuildPayload([]byte(`{}`), nil))
+	type answer struct {
+		res *hookd.PublishResult
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := s.PublishEvent(ctx, ev, []string{"wh_gone", "wh_kept"}, nil)
+		done <- answer{res, err}
+	}()
+	for waiting := false; !waiting; {
+		must(s.pool.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE '%INSERT INTO events%'`).Scan(&waiting))
+	}
+	must(tx.Commit(ctx))
+	a := <-done
+	if a.err != nil || a.res.Deliveries != 1 {
+		t.Fatalf("publish: %v, %+v; want the event with one delivery", a.err, a.res)
+	}
+}
