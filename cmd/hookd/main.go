@@ -175,7 +175,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		if err := migrateDB(ctx, cfg.DB); err != nil {
 			return err
 		}
-		log.Info("migrations applied", "db", redactDB(cfg.DB))
+		log.Info("schema up to date: pending migrations applied, if any", "db", redactDB(cfg.DB))
 		return nil
 	}
 	return serve(ctx, cfg, log, stderr, ready)
