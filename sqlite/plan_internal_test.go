@@ -274,3 +274,14 @@ func TestFailingWebhooksIndexed(t *testing.T) {
 		t.Fatalf("plan:\n%s", plan)
 	}
 }
+
+// A delete step reads the webhook's deliveries after its cursor, in id
+// order, through the webhook's index: never the tenant's whole range.
+func TestDeleteStepReadsTheWebhooksDeliveries(t *testing.T) {
+	s := openPlan(t)
+	plan := strings.Join(explain(t, s, sqlrow.DeleteDeliveriesSQL(question),
+		sqlrow.DeleteDeliveriesArgs(hookd.DeleteDeliveriesParams{TenantID: "t", WebhookID: "wh_1", After: "dlv_1", Until: time.Now(), Limit: 200})...), "\n")
+	if !strings.Contains(plan, "deliveries_webhook (webhook_id=? AND id>?)") || strings.Contains(plan, "deliveries_tenant") {
+		t.Fatalf("a delete step's plan:\n%s", plan)
+	}
+}
