@@ -299,11 +299,11 @@ func TestWebhookMatches(t *testing.T) {
 }
 
 func TestParseRetrySchedule(t *testing.T) {
-	got, err := ParseRetrySchedule(" 1s, 2m ,3h")
+	got, err := ParseRetrySchedule(" 1s, 2m ,3h,")
 	if err != nil || len(got) != 3 || got[1] != 2*time.Minute {
 		t.Fatalf("ParseRetrySchedule = %v, %v", got, err)
 	}
-	for _, bad := range []string{"", " ", "x", "1s,-1s", "1s,,2s", "1s,", strings.Repeat("1s,", 20) + "1s"} {
+	for _, bad := range []string{"", " ", "x", "1s,-1s", "1s,,2s", ",", strings.Repeat("1s,", 20) + "1s"} {
 		if _, err := ParseRetrySchedule(bad); err == nil {
 			t.Errorf("ParseRetrySchedule(%q) succeeded", bad)
 		}

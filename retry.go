@@ -18,10 +18,12 @@ var DefaultRetrySchedule = []time.Duration{
 // to --retry-schedule.
 func ParseRetrySchedule(s string) ([]time.Duration, error) {
 	var out []time.Duration
-	if strings.TrimSpace(s) == "" {
+	// A trailing comma (a list built in a shell loop) is no entry.
+	list := strings.TrimSuffix(strings.TrimSpace(s), ",")
+	if strings.TrimSpace(list) == "" {
 		return nil, fmt.Errorf("retry schedule: no durations in %q", s)
 	}
-	for _, f := range strings.Split(s, ",") {
+	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			// "1s,,2s" is more likely a wait lost in typing than one meant.

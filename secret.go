@@ -129,7 +129,7 @@ func (s *Signature) validate(v *ValidationError) {
 	}
 	// The prefix goes into a header's value: a line break or another
 	// control character there makes every request unsendable.
-	if len(s.Prefix) > 100 || strings.ContainsFunc(s.Prefix, unicode.IsControl) || !utf8.ValidString(s.Prefix) {
+	if utf8.RuneCountInString(s.Prefix) > 100 || strings.ContainsFunc(s.Prefix, unicode.IsControl) || !utf8.ValidString(s.Prefix) {
 		v.Add("signature.prefix", "must be at most 100 characters without line breaks or other control characters")
 	}
 	// Each header carries one thing: two of the same name (in any case)

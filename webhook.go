@@ -101,6 +101,10 @@ type WebhookRules struct {
 	// stored before hookd refused them must not lock the webhook's edits).
 	KeptHeaders map[string]string
 	KeptScheme  string
+	// KeptSignature is the webhook's signature before this change: left as
+	// it is (the same scheme and parameters), it is not checked again, so
+	// that one stored before a rule refused it does not lock the webhook.
+	KeptSignature *Signature
 	// KeptURL is the webhook's URL before this change: left as it is, it
 	// is not checked again, so that a URL the SSRF guard refuses since the
 	// operator narrowed --allow-networks (the sender refuses it at each
@@ -165,7 +169,9 @@ func (w *Webhook) Validate(r WebhookRules) error {
 		CheckText(v, "description", w.Description)
 	}
 	validateMetadata(v, w.Metadata)
-	w.Signature.validate(v)
+	if r.KeptSignature == nil || w.Signature == nil || *w.Signature != *r.KeptSignature {
+		w.Signature.validate(v)
+	}
 	if w.UID != "" && !ValidExternalID(w.UID) {
 		v.Add("uid", ExternalIDRule)
 	}

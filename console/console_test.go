@@ -806,6 +806,45 @@ func TestStaleEditMerges(t *testing.T) {
 	if r.status != 409 || !strings.Contains(r.body, ">mine</textarea>") || !strings.Contains(r.body, "changed by someone else too") {
 		t.Fatalf("both changed the description: %d", r.status)
 	}
+
+	// A form shown again by its filter's test keeps the version it was
+	// opened on: a change made meanwhile still makes the save a 409.
+	opened = e.do("GET", "/console/webhooks/"+wh.ID+"/edit", nil, acme).body
+	form.Set("version", hidden(opened, "version"))
+	form.Set("original", hidden(opened, "original"))
+	form.Set("description", "theirs")
+	_, err = e.svc.UpdateWebhook(context.Background(), "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Description = "theirs, again"
+	})
+	must(t, err)
+	form.Set("action", "test-filter")
+	if r := e.do("POST", "/console/webhooks/"+wh.ID, form, acme); r.status != 200 || hidden(r.body, "version") != form.Get("version") {
+		t.Fatalf("the filter's test: %d, version %q", r.status, hidden(r.body, "version"))
+	}
+	form.Set("action", "save")
+	if r := e.do("POST", "/console/webhooks/"+wh.ID, form, acme); r.status != 409 || !strings.Contains(r.body, ">theirs, again</textarea>") {
+		t.Fatalf("saved after the filter's test: %d", r.status)
+	}
+}
+
+// A field posted back as the form showed it is the user's own only if
+// they changed it: a filter the API stored with a trailing line break, a
+// template with a line break, header values, all untouched, take the
+// other edit's values.
+func TestMergeStaleNormalizes(t *testing.T) {
+	orig := &hookd.Webhook{Name: "n", URL: "https://example.com/x", Filter: "data.x > 1\n", Description: "a\nb", Events: []string{"b", "a"},
+		Timeout: time.Second, MaxAttempts: 3, Headers: map[string]string{"X-A": "1", "X-B": "2"},
+		Signature: &hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-S", Content: "{timestamp}\n{body}", Encoding: "hex"}}
+	cur := *orig
+	cur.Filter, cur.Signature = "data.x > 2", &hookd.Signature{Scheme: hookd.SchemeGitHub}
+	// As a browser posts the form it was shown, the name changed.
+	posted := url.Values{"name": {"mine"}, "url": {orig.URL + " "}, "filter": {"data.x > 1\r\n"}, "description": {"a\r\nb"},
+		"events": {"a", "b"}, "timeoutMs": {"1000"}, "maxAttempts": {"3"}, "headerName": {"X-B", "X-A"}, "headerValue": {"2", "1"},
+		"scheme": {"hmac-sha256"}, "sigHeader": {"X-S"}, "sigContent": {"{timestamp}\r\n{body}"}, "sigEncoding": {"hex"}}
+	merged, both := console.MergeStale(posted, orig, &cur)
+	if len(both) != 0 || merged.Name != "mine" || merged.Filter != "data.x > 2" || merged.Sig.Scheme != hookd.SchemeGitHub {
+		t.Fatalf("merged %+v, both changed %v", merged, both)
+	}
 }
 
 // A browser's POST from another site is refused, even with the form's

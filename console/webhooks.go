@@ -64,6 +64,11 @@ type webhookForm struct {
 	Enabled, SSLVerification, Unsigned        bool
 	Sig                                       hookd.Signature
 	Sample                                    string
+	// Version and Original are the version the form edits and the values
+	// it first showed (originalOf), as posted: a form shown again (a
+	// filter's test, a mistake) keeps them, so a change made meanwhile by
+	// someone else still answers 409. Not part of the merge.
+	Version, Original string `json:"-"`
 }
 
 func formOf(wh *hookd.Webhook) *webhookForm {
@@ -98,7 +103,8 @@ func parseForm(form url.Values) *webhookForm {
 		SSLVerification: form.Get("sslVerification") != "", Unsigned: form.Get("unsigned") != "", Sample: form.Get("sample"),
 		Sig: hookd.Signature{Scheme: form.Get("scheme"), Header: form.Get("sigHeader"), Content: form.Get("sigContent"),
 			Encoding: form.Get("sigEncoding"), Prefix: form.Get("sigPrefix"), TimestampHeader: form.Get("sigTimestampHeader"),
-			EventHeader: form.Get("sigEventHeader")}}
+			EventHeader: form.Get("sigEventHeader")},
+		Version: form.Get("version"), Original: form.Get("original")}
 	f.Headers = pairs(form["headerName"], form["headerValue"])
 	f.Metadata = pairs(form["metaKey"], form["metaValue"])
 	return f
@@ -266,8 +272,8 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, v *visit, stat
 	if wh != nil {
 		title = "Edit " + wh.Name
 	}
-	version, original := "", ""
-	if wh != nil {
+	version, original := f.Version, f.Original
+	if wh != nil && version == "" {
 		version, original = versionOf(wh), originalOf(wh)
 	}
 	s.render(w, r, v, status, "webhook_form", title, map[string]any{
@@ -395,9 +401,11 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 		if !ok {
 			stale.Add(current.Name, "was changed by someone else since you opened this form, so your changes were not saved. "+
 				"Check the form and save again to apply them over the current version.")
-			return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
+			f.Version, f.Original = "", "" // the current version's
+		return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
 		}
 		merged, both := mergeStale(f, orig, formOf(current))
+		merged.Version, merged.Original = versionOf(current), originalOf(current)
 		stale.Add(current.Name, "was changed by someone else since you opened this form, so your changes were not saved. "+
 			"The form now shows the current version with your changes on top of it: check it and save again.")
 		for _, key := range both {
@@ -442,7 +450,7 @@ func mergeStale(mine, orig, cur *webhookForm) (merged *webhookForm, both []strin
 	raw := reflect.ValueOf(cur).Elem()
 	for i := range vm.NumField() {
 		name := vm.Type().Field(i).Name
-		if name == "Secret" || name == "Unsigned" || name == "Sample" {
+		if name == "Secret" || name == "Unsigned" || name == "Sample" || name == "Version" || name == "Original" {
 			continue
 		}
 		m, o, c := vm.Field(i).Interface(), vo.Field(i).Interface(), vc.Field(i).Interface()
@@ -461,10 +469,21 @@ func mergeStale(mine, orig, cur *webhookForm) (merged *webhookForm, both []strin
 // back as shown equals the one shown.
 func normalForm(f *webhookForm) *webhookForm {
 	n := *f
-	n.Description, n.Filter = strings.ReplaceAll(f.Description, "\r\n", "\n"), strings.ReplaceAll(f.Filter, "\r\n", "\n")
+	// A textarea posts its line breaks as CRLF; an input drops them; the
+	// form trims the URL and the filter.
+	lines := strings.NewReplacer("\r\n", "\n")
+	oneLine := strings.NewReplacer("\r", "", "\n", "")
+	n.Description, n.Sig.Content = lines.Replace(f.Description), lines.Replace(f.Sig.Content)
+	n.Filter, n.URL = strings.TrimSpace(lines.Replace(f.Filter)), strings.TrimSpace(oneLine.Replace(f.URL))
+	for _, s := range []*string{&n.Name, &n.Channels, &n.Sig.Header, &n.Sig.Prefix, &n.Sig.TimestampHeader, &n.Sig.EventHeader} {
+		*s = oneLine.Replace(*s)
+	}
 	n.Events = slices.Sorted(slices.Values(f.Events))
 	n.Headers, n.Metadata = slices.Clone(f.Headers), slices.Clone(f.Metadata)
 	for _, rows := range []*[]kv{&n.Headers, &n.Metadata} {
+		for i, r := range *rows {
+			(*rows)[i] = kv{strings.TrimSpace(oneLine.Replace(r.Key)), oneLine.Replace(r.Value)}
+		}
 		slices.SortFunc(*rows, func(a, b kv) int { return strings.Compare(a.Key, b.Key) })
 		if len(*rows) == 0 {
 			*rows = nil

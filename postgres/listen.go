@@ -20,16 +20,16 @@ func wakeChannel(schema string) string {
 }
 
 // changePrefix starts the payload of a change's notice: the webhook's id
-// follows ("" for every webhook). A notice of due work has no payload.
+// follows ("" would stand for every webhook). A notice of due work has no
+// payload.
 const changePrefix = "changed:"
 
 // announce queues in tx a notice, sent if tx commits, that the webhooks
-// ids changed, or every webhook when ids is empty (a tenant's delete):
-// another process's engine checks what it holds for them before sending,
-// instead of after its RecheckAfter (Engine.Changed).
+// ids changed: another process's engine checks what it holds for them
+// before sending, instead of after its RecheckAfter (Engine.Changed).
 func (s *Store) announce(ctx context.Context, q execer, ids ...string) error {
 	if len(ids) == 0 {
-		ids = []string{""}
+		return nil
 	}
 	_, err := q.Exec(ctx, `SELECT pg_notify($1, $2 || id) FROM unnest($3::text[]) AS id`, s.wake, changePrefix, ids)
 	return wrap("announce a change", err)

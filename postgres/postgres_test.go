@@ -147,5 +147,6 @@ func TestListen(t *testing.T) {
 	must(s.DeleteWebhook(ctx, "t", "wh_2"))
 	wantChange("delete", "wh_2")
 	must(s.DeleteTenant(ctx, "t"))
-	wantChange("tenant delete", "")
+	wantChange("tenant delete", "wh_1")
+	wantChange("tenant delete", "wh_3")
 }

@@ -60,7 +60,12 @@ func (s *Store) UpdateTenant(ctx context.Context, t *hookd.Tenant) error {
 // webhooks otherwise, the order a record's transaction must not meet.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE tenant_id = $1 ORDER BY id FOR UPDATE`, id); err != nil {
+		rows, err := tx.Query(ctx, `SELECT id FROM webhooks WHERE tenant_id = $1 ORDER BY id FOR UPDATE`, id)
+		if err != nil {
+			return wrap("delete tenant", err)
+		}
+		hooks, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			return wrap("delete tenant", err)
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
@@ -70,7 +75,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("delete tenant: %w", hookd.ErrNotFound)
 		}
-		return s.announce(ctx, tx)
+		return s.announce(ctx, tx, hooks...)
 	})
 }
 

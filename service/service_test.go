@@ -227,10 +227,31 @@ func TestUpdateKeepsARefusedURL(t *testing.T) {
 	}
 	must(t, update(func(w *hookd.Webhook) { w.Enabled = false }))
 	must(t, update(func(w *hookd.Webhook) { w.Name = "renamed" }))
+	// Enabled again, it is about to be sent to: checked.
+	if got := strings.Join(fields(update(func(w *hookd.Webhook) { w.Enabled = true })), ","); got != "url" {
+		t.Fatalf("enabling a refused URL: problems %q", got)
+	}
 	if got := strings.Join(fields(update(func(w *hookd.Webhook) { w.URL = "http://127.0.0.1:9001/hook" })), ","); got != "url" {
 		t.Fatalf("a new loopback URL: problems %q", got)
 	}
 	must(t, update(func(w *hookd.Webhook) { w.URL = "https://example.com/hook" }))
+
+	// So is a signature stored before a rule refused it (a prefix longer
+	// than hookd now takes): kept as it is, it does not stop an edit;
+	// changed, it is checked.
+	long := &hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{body}", Encoding: "hex", Prefix: strings.Repeat("p", 120)}
+	old := f.webhook(func(w *hookd.Webhook) { w.Signature, w.Secret = &hookd.Signature{Scheme: hookd.SchemeGitHub}, "a-secret-of-sixteen" })
+	stored, err := f.store.GetWebhook(f.ctx, "acme", old.ID)
+	must(t, err)
+	stored.Signature = long
+	_, err = f.store.UpdateWebhook(f.ctx, stored, stored.UpdatedAt)
+	must(t, err)
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", old.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.Enabled = false })
+	must(t, err)
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", old.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.Signature.Prefix += "q" })
+	if got := strings.Join(fields(err), ","); got != "signature.prefix" {
+		t.Fatalf("a changed prefix still too long: problems %q", got)
+	}
 }
 
 func TestEnableRotateDelete(t *testing.T) {

@@ -55,7 +55,12 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 		return err
 	}
 	if prev != nil {
-		rules.Kept, rules.KeptHeaders, rules.KeptScheme, rules.KeptURL = prev.Events, prev.Headers, prev.Signature.SchemeName(), prev.URL
+		rules.Kept, rules.KeptHeaders, rules.KeptScheme, rules.KeptSignature = prev.Events, prev.Headers, prev.Signature.SchemeName(), prev.Signature
+		// A URL is checked again when the webhook is enabled: it is about
+		// to be sent to.
+		if prev.Enabled || !wh.Enabled {
+			rules.KeptURL = prev.URL
+		}
 	}
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
@@ -74,7 +79,7 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	// up: a name mapped to a private address is refused before any send.
 	// Every refusal by the guard is logged (the contract), the address's
 	// one (Validate) as the name's.
-	if u, err := url.Parse(wh.URL); err == nil && u.Hostname() != "" && wh.URL != rules.KeptURL {
+	if u, err := url.Parse(wh.URL); err == nil && u.Hostname() != "" && (rules.KeptURL == "" || wh.URL != rules.KeptURL) {
 		refused := s.cfg.Guard.CheckHost(u.Hostname())
 		if refused == nil && resolve && !all.Has("url") {
 			if refused = s.cfg.Guard.CheckResolved(ctx, u.Hostname()); refused != nil {
@@ -135,7 +140,12 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, versio
 				wh.ID, version.UTC().Format(time.RFC3339Nano))
 		}
 		oldScheme, oldURL := wh.Signature.SchemeName(), wh.URL
-		prev := &hookd.Webhook{Events: slices.Clone(wh.Events), Headers: maps.Clone(wh.Headers), Signature: &hookd.Signature{Scheme: oldScheme}, URL: oldURL}
+		prev := &hookd.Webhook{Events: slices.Clone(wh.Events), Headers: maps.Clone(wh.Headers), Signature: &hookd.Signature{Scheme: oldScheme}, URL: oldURL,
+			Enabled: wh.Enabled}
+		if wh.Signature != nil {
+			kept := *wh.Signature
+			prev.Signature = &kept
+		}
 		problems := &hookd.ValidationError{}
 		change(wh, problems)
 		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret

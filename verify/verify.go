@@ -184,6 +184,9 @@ func (v *Verifier) Check() error {
 	if v.scheme() == HMACSHA256 && (v.Template.Header == "" || v.Template.Content == "") {
 		return fmt.Errorf("%w: hmac-sha256 needs the template's header and content", ErrConfig)
 	}
+	if v.scheme() == HMACSHA256 && v.Template.Encoding != "" && v.Template.Encoding != "hex" && v.Template.Encoding != "base64" {
+		return fmt.Errorf("%w: the template's encoding is hex or base64, not %q", ErrConfig, v.Template.Encoding)
+	}
 	return nil
 }
 

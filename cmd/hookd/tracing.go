@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -47,7 +46,7 @@ func startTracing(ctx context.Context, log *slog.Logger) (tracer trace.TracerPro
 		resource.WithAttributes(semconv.ServiceName("hookd"), semconv.ServiceVersion(hookd.Version)),
 		resource.WithTelemetrySDK(), resource.WithFromEnv())
 	if err != nil && res == nil {
-		return nil, nil, fmt.Errorf("tracing: %w", err)
+		return nil, nil, err
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return tp, tp.Shutdown, nil

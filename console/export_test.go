@@ -1,0 +1,13 @@
+package console
+
+import (
+	"net/url"
+
+	"github.com/hookd/hookd"
+)
+
+// MergeStale is mergeStale of a form posted over orig, with cur the
+// webhook as another edit left it.
+func MergeStale(posted url.Values, orig, cur *hookd.Webhook) (*webhookForm, []string) {
+	return mergeStale(parseForm(posted), formOf(orig), formOf(cur))
+}
