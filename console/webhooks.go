@@ -402,7 +402,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 			stale.Add(current.Name, "was changed by someone else since you opened this form, so your changes were not saved. "+
 				"Check the form and save again to apply them over the current version.")
 			f.Version, f.Original = "", "" // the current version's
-		return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
+			return s.showForm(w, r, v, http.StatusConflict, current, f, stale, nil)
 		}
 		merged, both := mergeStale(f, orig, formOf(current))
 		merged.Version, merged.Original = versionOf(current), originalOf(current)

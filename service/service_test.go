@@ -240,7 +240,9 @@ func TestUpdateKeepsARefusedURL(t *testing.T) {
 	// than hookd now takes): kept as it is, it does not stop an edit;
 	// changed, it is checked.
 	long := &hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{body}", Encoding: "hex", Prefix: strings.Repeat("p", 120)}
-	old := f.webhook(func(w *hookd.Webhook) { w.Signature, w.Secret = &hookd.Signature{Scheme: hookd.SchemeGitHub}, "a-secret-of-sixteen" })
+	old := f.webhook(func(w *hookd.Webhook) {
+		w.Signature, w.Secret = &hookd.Signature{Scheme: hookd.SchemeGitHub}, "a-secret-of-sixteen"
+	})
 	stored, err := f.store.GetWebhook(f.ctx, "acme", old.ID)
 	must(t, err)
 	stored.Signature = long
