@@ -793,15 +793,20 @@ func TestStaleEditMerges(t *testing.T) {
 		t.Fatalf("after the merge: name %q, description %q, timeout %s", got.Name, got.Description, got.Timeout)
 	}
 
+	// The form opened again, and the colleague's description.
+	reopen := func(colleagues string) {
+		t.Helper()
+		opened := e.do("GET", "/console/webhooks/"+wh.ID+"/edit", nil, acme).body
+		form.Set("version", hidden(opened, "version"))
+		form.Set("original", hidden(opened, "original"))
+		_, err := e.svc.UpdateWebhook(context.Background(), "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+			w.Description = colleagues
+		})
+		must(t, err)
+	}
 	// Both change the description: the form keeps the user's and says so.
-	opened = e.do("GET", "/console/webhooks/"+wh.ID+"/edit", nil, acme).body
-	form.Set("version", hidden(opened, "version"))
-	form.Set("original", hidden(opened, "original"))
 	form.Set("description", "mine")
-	_, err = e.svc.UpdateWebhook(context.Background(), "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
-		w.Description = "theirs"
-	})
-	must(t, err)
+	reopen("theirs")
 	r = e.do("POST", "/console/webhooks/"+wh.ID, form, acme)
 	if r.status != 409 || !strings.Contains(r.body, ">mine</textarea>") || !strings.Contains(r.body, "changed by someone else too") {
 		t.Fatalf("both changed the description: %d", r.status)
@@ -809,14 +814,8 @@ func TestStaleEditMerges(t *testing.T) {
 
 	// A form shown again by its filter's test keeps the version it was
 	// opened on: a change made meanwhile still makes the save a 409.
-	opened = e.do("GET", "/console/webhooks/"+wh.ID+"/edit", nil, acme).body
-	form.Set("version", hidden(opened, "version"))
-	form.Set("original", hidden(opened, "original"))
 	form.Set("description", "theirs")
-	_, err = e.svc.UpdateWebhook(context.Background(), "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
-		w.Description = "theirs, again"
-	})
-	must(t, err)
+	reopen("theirs, again")
 	form.Set("action", "test-filter")
 	if r := e.do("POST", "/console/webhooks/"+wh.ID, form, acme); r.status != 200 || hidden(r.body, "version") != form.Get("version") {
 		t.Fatalf("the filter's test: %d, version %q", r.status, hidden(r.body, "version"))
