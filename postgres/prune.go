@@ -11,7 +11,10 @@ import (
 )
 
 // pruneLock is the advisory lock that makes one replica at a time prune.
-const pruneLock = `SELECT pg_try_advisory_xact_lock(hashtext('hookd.retention'))`
+// Advisory locks are per database, not per schema: the schema is in its
+// key, so that stores in schemas of their own (tests running in parallel)
+// do not take each other's turn, which read as "nothing to prune".
+const pruneLock = `SELECT pg_try_advisory_xact_lock(hashtext('hookd.retention.' || current_schema()))`
 
 func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.PruneResult, error) {
 	var res *hookd.PruneResult
