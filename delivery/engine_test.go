@@ -1109,7 +1109,9 @@ func waitingBehindOn(t *testing.T, recheckAfter time.Duration, store hookd.Store
 			close(q.block)
 		}
 	})
-	q.wh = q.h.webhook(q.rcv.URL, func(w *hookd.Webhook) { w.Timeout = time.Second })
+	// The blocked request must not time out (and be retried) before the
+	// test lets it go, however slow a loaded machine makes its steps.
+	q.wh = q.h.webhook(q.rcv.URL, func(w *hookd.Webhook) { w.Timeout = 30 * time.Second })
 	q.h.wait(q.h.publish(q.wh), q.wh, "the first delivery", status(hookd.StatusSuccess))
 	for range 4 {
 		q.evs = append(q.evs, q.h.publish(q.wh))
