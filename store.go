@@ -202,10 +202,10 @@ type Deliverer interface {
 // through its own process (Engine.Changed).
 type Waker interface {
 	// Listen calls due whenever work may have been queued, and changed
-	// with the id of each webhook that changed ("": every webhook, as
-	// after a tenant's delete, or when changes may have been missed while
-	// it could not listen), from one goroutine, until ctx ends. Both are
-	// called at once when it begins to listen.
+	// with the id of each webhook that changed ("": every webhook, when
+	// changes may have been missed while it could not listen), from one
+	// goroutine, until ctx ends. Both are called at once when it begins to
+	// listen.
 	Listen(ctx context.Context, due func(), changed func(webhookID string))
 }
 

@@ -95,15 +95,15 @@ type WebhookRules struct {
 	// stay, a type archived since included, so that a client writing back
 	// the list it read (adding one type) is not refused for the old ones.
 	Kept []string
-	// KeptHeaders are the webhook's headers before this change, and
-	// KeptScheme its signature scheme ("" on a create): a header its
-	// scheme sets, already there under the same scheme, is left alone (one
-	// stored before hookd refused them must not lock the webhook's edits).
+	// KeptHeaders are the webhook's headers before this change: a header
+	// its scheme sets, already there under the same scheme (KeptSignature's),
+	// is left alone (one stored before hookd refused them must not lock the
+	// webhook's edits).
 	KeptHeaders map[string]string
-	KeptScheme  string
-	// KeptSignature is the webhook's signature before this change: left as
-	// it is (the same scheme and parameters), it is not checked again, so
-	// that one stored before a rule refused it does not lock the webhook.
+	// KeptSignature is the webhook's signature before this change (nil on
+	// a create): left as it is (the same scheme and parameters), it is not
+	// checked again, so that one stored before a rule refused it does not
+	// lock the webhook.
 	KeptSignature *Signature
 	// KeptURL is the webhook's URL before this change: left as it is, it
 	// is not checked again, so that a URL the SSRF guard refuses since the
@@ -132,7 +132,7 @@ func (w *Webhook) Validate(r WebhookRules) error {
 		case reservedHeader(name):
 			v.Add("headers."+name, "is reserved by hookd")
 		case slices.ContainsFunc(w.Signature.Headers(), func(h string) bool { return strings.EqualFold(h, name) }) &&
-			!(r.KeptScheme == w.Signature.SchemeName() && r.KeptHeaders[name] == value && value != ""):
+			!(r.KeptSignature.SchemeName() == w.Signature.SchemeName() && r.KeptHeaders[name] == value && value != ""):
 			v.Add("headers."+name, "is set by the %s signature scheme", w.Signature.SchemeName())
 		case strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096:
 			v.Add("headers."+name, "must be at most 4096 characters without line breaks")

@@ -55,7 +55,7 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 		return err
 	}
 	if prev != nil {
-		rules.Kept, rules.KeptHeaders, rules.KeptScheme, rules.KeptSignature = prev.Events, prev.Headers, prev.Signature.SchemeName(), prev.Signature
+		rules.Kept, rules.KeptHeaders, rules.KeptSignature = prev.Events, prev.Headers, prev.Signature
 		// A URL is checked again when the webhook is enabled: it is about
 		// to be sent to.
 		if prev.Enabled || !wh.Enabled {
@@ -79,7 +79,7 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	// up: a name mapped to a private address is refused before any send.
 	// Every refusal by the guard is logged (the contract), the address's
 	// one (Validate) as the name's.
-	if u, err := url.Parse(wh.URL); err == nil && u.Hostname() != "" && (rules.KeptURL == "" || wh.URL != rules.KeptURL) {
+	if u, err := url.Parse(wh.URL); err == nil && u.Hostname() != "" && wh.URL != rules.KeptURL {
 		refused := s.cfg.Guard.CheckHost(u.Hostname())
 		if refused == nil && resolve && !all.Has("url") {
 			if refused = s.cfg.Guard.CheckResolved(ctx, u.Hostname()); refused != nil {
@@ -140,12 +140,11 @@ func (s *Service) UpdateWebhook(ctx context.Context, tenantID, id string, versio
 				wh.ID, version.UTC().Format(time.RFC3339Nano))
 		}
 		oldScheme, oldURL := wh.Signature.SchemeName(), wh.URL
-		prev := &hookd.Webhook{Events: slices.Clone(wh.Events), Headers: maps.Clone(wh.Headers), Signature: &hookd.Signature{Scheme: oldScheme}, URL: oldURL,
-			Enabled: wh.Enabled}
+		kept := hookd.Signature{Scheme: oldScheme}
 		if wh.Signature != nil {
-			kept := *wh.Signature
-			prev.Signature = &kept
+			kept = *wh.Signature
 		}
+		prev := &hookd.Webhook{Events: slices.Clone(wh.Events), Headers: maps.Clone(wh.Headers), Signature: &kept, URL: oldURL, Enabled: wh.Enabled}
 		problems := &hookd.ValidationError{}
 		change(wh, problems)
 		wh.FitSecret(oldScheme) // a new secret is readable with GET …/secret

@@ -181,11 +181,13 @@ func (v *Verifier) Check() error {
 			return err
 		}
 	}
-	if v.scheme() == HMACSHA256 && (v.Template.Header == "" || v.Template.Content == "") {
-		return fmt.Errorf("%w: hmac-sha256 needs the template's header and content", ErrConfig)
-	}
-	if v.scheme() == HMACSHA256 && v.Template.Encoding != "" && v.Template.Encoding != "hex" && v.Template.Encoding != "base64" {
-		return fmt.Errorf("%w: the template's encoding is hex or base64, not %q", ErrConfig, v.Template.Encoding)
+	if t := v.Template; v.scheme() == HMACSHA256 {
+		if t.Header == "" || t.Content == "" {
+			return fmt.Errorf("%w: hmac-sha256 needs the template's header and content", ErrConfig)
+		}
+		if t.Encoding != "" && t.Encoding != "hex" && t.Encoding != "base64" {
+			return fmt.Errorf("%w: the template's encoding is hex or base64, not %q", ErrConfig, t.Encoding)
+		}
 	}
 	return nil
 }

@@ -258,8 +258,11 @@ func parseFlags(fs *flag.FlagSet, prefix string, args []string) error {
 // err, naming its flag (--retention must be …), is about, when no flag on
 // the command line did: the operator looks where it came from.
 func blameVariable(fs *flag.FlagSet, err error) error {
-	m := flagName.FindStringSubmatch(fmt.Sprint(err))
-	if err == nil || m == nil || fs.Lookup(m[1]) == nil {
+	if err == nil {
+		return nil
+	}
+	m := flagName.FindStringSubmatch(err.Error())
+	if m == nil || fs.Lookup(m[1]) == nil {
 		return err
 	}
 	given := false

@@ -196,10 +196,11 @@ func DeleteEventsArgs(p hookd.DeleteEventsParams) []any {
 // (of tenant ph(2)) with id after ph(3) created by ph(4), in id order
 // (deliveries_webhook), returning their ids; their attempts go by the
 // cascade. The tenant is checked on the webhook, once (a subquery that is
-// the webhook's id only if it is the tenant's), not on each delivery: a tenant_id condition on deliveries offers the planner the
-// tenant's whole index range (deliveries_tenant_created_status), which a
-// PostgreSQL without statistics chose, reading a big tenant's every
-// delivery at each step while the webhook stayed locked.
+// the webhook's id only if it is the tenant's), not on each delivery: a
+// tenant_id condition on deliveries offers the planner the tenant's whole
+// index range (deliveries_tenant_created_status), which a PostgreSQL
+// without statistics chose, reading a big tenant's every delivery at each
+// step while the webhook stayed locked.
 func DeleteDeliveriesSQL(ph func(int) string) string {
 	return `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = (SELECT w.id FROM webhooks w WHERE w.id = ` + ph(1) +
 		` AND w.tenant_id = ` + ph(2) + `) AND id > ` + ph(3) + ` AND created_at <= ` + ph(4) + ` ORDER BY id LIMIT ` + ph(5) + `) RETURNING id`
