@@ -243,6 +243,10 @@ type Engine struct {
 	changed    map[string]change
 	allChanged uint64
 
+	// checkedHook, when set (by tests), runs after a delivery's checks
+	// and before its attempt begins: where a busy machine may pause it.
+	checkedHook atomic.Pointer[func()]
+
 	loopCtx   context.Context
 	sendCtx   context.Context
 	loops     atomic.Int64 // claim loop iterations, for tests to wait on
@@ -791,28 +795,46 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 	}
 	defer func() { <-ep.sends }()
-	if ctx.Err() != nil {
-		return release
-	}
-	if w != nil {
-		var r *result
-		if wh, r = e.recheck(ctx, c, ep, w, wh, queued, gen, release); r != nil {
-			return r
+	var start time.Time
+	for {
+		if ctx.Err() != nil {
+			return release
 		}
-	}
-	need := e.attemptLease(wh)
-	// Never start an attempt that could outlast the lease, with the
-	// writing of its outcome: the delivery would fall due before it.
-	if now := e.clock.Now(); now.Add(need).After(deadline) {
-		d := max(e.cfg.Lease, need)
-		ok, err := e.extend(ctx, c, d)
-		if r := e.notHeld(ctx, c, ok, err, "extend lease", false, release); r != nil {
-			return r
+		if w != nil {
+			checked := e.changes.Load() // what the checks below see of changes, at least
+			var r *result
+			if wh, r = e.recheck(ctx, c, ep, w, wh, queued, gen, release); r != nil {
+				return r
+			}
+			gen = checked
 		}
-		deadline = now.Add(d)
+		need := e.attemptLease(wh)
+		// Never start an attempt that could outlast the lease, with the
+		// writing of its outcome: the delivery would fall due before it.
+		if now := e.clock.Now(); now.Add(need).After(deadline) {
+			d := max(e.cfg.Lease, need)
+			ok, err := e.extend(ctx, c, d)
+			if r := e.notHeld(ctx, c, ok, err, "extend lease", false, release); r != nil {
+				return r
+			}
+			deadline = now.Add(d)
+		}
+		if h := e.checkedHook.Load(); h != nil {
+			(*h)()
+		}
+		var ok bool
+		if start, ok = e.begin(c.WebhookID, gen); ok {
+			break
+		}
+		// Changed since its checks (its goroutine waited to run again on a
+		// busy machine, or its lease's extension took a while): the change
+		// was answered as holding for it, so it checks again.
+		if w == nil {
+			w = &waiter{lease: c.Lease}
+		}
 	}
 	sctx, span := startAttempt(ctx, e.tracer, c, wh)
-	a, sendErr := e.sender.send(sctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, wh.Body(c.Payload), e.clock.Now())
+	a, sendErr := e.sender.send(sctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, wh.Body(c.Payload), start)
 	endAttempt(span, a)
 	if ctx.Err() != nil && !a.Success {
 		return release // stopped mid-attempt: it did not count
@@ -833,6 +855,21 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
 	}
 	return &result{claim: c, outcome: o, deadline: deadline}
+}
+
+// begin is the start of an attempt of a delivery to webhookID whose
+// checks knew of Engine.changes up to gen, and whether it may begin: not
+// if the webhook changed since. A change (Changed) made after it is after
+// the attempt's start, so a change's answer follows every attempt it lets
+// start: one that had begun is being sent and finishes; the rest check again.
+func (e *Engine) begin(webhookID string, gen uint64) (time.Time, bool) {
+	now := e.clock.Now()
+	if e.changes.Load() == gen {
+		return now, true // nothing changed since: a change counted after this load is after now
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.clock.Now(), e.changedLocked(webhookID) <= gen
 }
 
 // wait waits for a send slot at ep as a waiter that other waiters' checks

@@ -1061,6 +1061,41 @@ func TestChangedHoldsOnTheFastPath(t *testing.T) {
 	}
 }
 
+// A delivery that passed its checks but had not begun its attempt when a
+// change it is told of was made (its goroutine not yet run again on a busy
+// machine) checks again before it begins: nothing the change stopped starts
+// after the change's answer. Held there by the engine's test hook.
+func TestChangedHoldsUntilTheAttemptBegins(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(h *harness, w *hookd.Webhook, moved string)
+		old    int // requests the old URL gets
+		toNew  int
+	}{
+		{"cancelled", cancelAll, 0, 0},
+		{"disabled", func(h *harness, w *hookd.Webhook, _ string) { h.setEnabled(w, false) }, 0, 0},
+		{"re-pointed", repoint, 0, 1},
+		{"renamed", func(h *harness, w *hookd.Webhook, _ string) {
+			h.edit(w, func(w *hookd.Webhook) { w.Name = "renamed" })
+		}, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *delivery.Config) { c.RecheckAfter, c.Lease = time.Hour, time.Minute })
+			reached, release := h.engine.PauseChecked()
+			defer release()
+			rcv, moved := newReceiver(t, nil), newReceiver(t, nil)
+			wh := h.webhook(rcv.URL)
+			h.publish(wh)
+			<-reached
+			tc.change(h, wh, moved.URL)
+			h.engine.Changed(wh.ID)
+			release()
+			h.settle()
+			wantSent(t, rcv, moved, tc.old, tc.toNew)
+		})
+	}
+}
+
 // queued is a fast endpoint with four deliveries claimed behind its first
 // one: one of them being sent, held by the receiver until block closes,
 // three waiting their turn.

@@ -1,5 +1,10 @@
 package delivery
 
+import (
+	"sync"
+	"sync/atomic"
+)
+
 // Cached is how many webhooks and endpoints the engine keeps in memory.
 func (e *Engine) Cached() (webhooks, endpoints int) {
 	e.mu.Lock()
@@ -34,3 +39,19 @@ func (e *Engine) Waiting() int {
 // Changes counts the changes the engine was told of (Changed), for tests
 // that wait for a store's notice of another process's change.
 func (e *Engine) Changes() uint64 { return e.changes.Load() }
+
+// PauseChecked holds the next delivery that has passed its checks, before
+// its attempt begins, until release is called; reached is closed when one
+// is held.
+func (e *Engine) PauseChecked() (reached <-chan struct{}, release func()) {
+	r, rel := make(chan struct{}), make(chan struct{})
+	var taken atomic.Bool
+	hook := func() {
+		if taken.CompareAndSwap(false, true) { // the others pass
+			close(r)
+			<-rel
+		}
+	}
+	e.checkedHook.Store(&hook)
+	return r, sync.OnceFunc(func() { close(rel) })
+}
