@@ -449,6 +449,8 @@ func TestWebhookValidate(t *testing.T) {
 		{"hmac-sha256, NUL in the prefix", hmac(func(s *Signature) { s.Prefix = "x\x00" }), nil, map[string]string{"signature.prefix": "must be at most 100"}},
 		{"hmac-sha256, NUL in the template", hmac(func(s *Signature) { s.Content = "{body}\x00" }), nil, map[string]string{"signature.content": "must not contain NUL"}},
 		{"hmac-sha256, a line break in the template", hmac(func(s *Signature) { s.Content = "{timestamp}\n{body}" }), nil, nil},
+		{"hmac-sha256, a template without the body", hmac(func(s *Signature) { s.Content = "{id}.{timestamp}" }), nil, map[string]string{"signature.content": "must include {body}"}},
+		{"an empty metadata key", func(w *Webhook) { w.Metadata = map[string]string{"": "v"} }, nil, map[string]string{"metadata": "keys must not be empty"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

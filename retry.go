@@ -15,34 +15,35 @@ var DefaultRetrySchedule = []time.Duration{
 }
 
 // ParseRetrySchedule reads a comma-separated list of Go durations, as given
-// to --retry-schedule.
+// to --retry-schedule; its errors are for the caller to prefix with the
+// flag's name.
 func ParseRetrySchedule(s string) ([]time.Duration, error) {
 	var out []time.Duration
 	// A trailing comma (a list built in a shell loop) is no entry.
 	list := strings.TrimSuffix(strings.TrimSpace(s), ",")
 	if strings.TrimSpace(list) == "" {
-		return nil, fmt.Errorf("retry schedule: no durations in %q", s)
+		return nil, fmt.Errorf("no durations in %q", s)
 	}
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			// "1s,,2s" is more likely a wait lost in typing than one meant.
-			return nil, fmt.Errorf("retry schedule: %q has an empty entry", s)
+			return nil, fmt.Errorf("%q has an empty entry", s)
 		}
 		d, err := time.ParseDuration(f)
 		if err != nil {
-			return nil, fmt.Errorf("retry schedule: %q is not a duration (use Go durations such as 5s, 10m, 2h)", f)
+			return nil, fmt.Errorf("%q is not a duration (use Go durations such as 5s, 10m, 2h)", f)
 		}
 		if d < 0 {
-			return nil, fmt.Errorf("retry schedule: %q is negative", f)
+			return nil, fmt.Errorf("%q is negative", f)
 		}
 		out = append(out, d)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("retry schedule: no durations in %q", s)
+		return nil, fmt.Errorf("no durations in %q", s)
 	}
 	if len(out)+1 > MaxMaxAttempts {
-		return nil, fmt.Errorf("retry schedule: at most %d waits (maxAttempts is at most %d)", MaxMaxAttempts-1, MaxMaxAttempts)
+		return nil, fmt.Errorf("at most %d waits (maxAttempts is at most %d)", MaxMaxAttempts-1, MaxMaxAttempts)
 	}
 	return out, nil
 }

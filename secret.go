@@ -121,6 +121,10 @@ func (s *Signature) validate(v *ValidationError) {
 		v.Add("signature.content", "is required: a template over {id}, {timestamp}, {type} and {body}")
 	} else if err := checkTemplate(s.Content); err != nil {
 		v.Add("signature.content", "%v", err)
+	} else if !strings.Contains(s.Content, "{body}") {
+		// A signature that does not cover the body proves nothing about
+		// it: anyone who saw one request could send any payload with it.
+		v.Add("signature.content", "must include {body}: a signature that does not cover the body lets anyone change it")
 	} else {
 		CheckText(v, "signature.content", s.Content)
 	}

@@ -498,13 +498,15 @@ func (w *Webhook) Body(payload []byte) []byte {
 }
 
 // validateMetadata checks a webhook's or a tenant's metadata: at most 50
-// entries of clean text, keys up to 128 characters and values up to 1024.
+// entries of clean text, keys of 1 to 128 characters and values up to 1024.
 func validateMetadata(v *ValidationError, m map[string]string) {
 	if len(m) > 50 {
 		v.Add("metadata", "must have at most 50 entries")
 	}
 	for k, val := range m {
-		if len(k) > 128 || len(val) > 1024 {
+		if k == "" {
+			v.Add("metadata", "keys must not be empty")
+		} else if len(k) > 128 || len(val) > 1024 {
 			v.Add("metadata."+k, "keys must be at most 128 and values 1024 characters")
 		} else if CheckText(v, "metadata", k) {
 			CheckText(v, "metadata."+k, val)

@@ -181,10 +181,11 @@ func mapOf(v *hookd.ValidationError, field string, rows []kv) map[string]string 
 	}
 	m := map[string]string{}
 	for _, r := range rows {
+		_, twice := m[r.Key]
 		switch {
 		case r.Key == "":
 			v.Add(field, "every row with a value needs a name")
-		case m[r.Key] != "":
+		case twice:
 			v.Add(field+"."+r.Key, "is given twice")
 		default:
 			m[r.Key] = r.Value

@@ -247,15 +247,16 @@ type Engine struct {
 	// and before its attempt begins: where a busy machine may pause it.
 	checkedHook atomic.Pointer[func()]
 
-	loopCtx   context.Context
-	sendCtx   context.Context
-	loops     atomic.Int64 // claim loop iterations, for tests to wait on
-	stopLoop  context.CancelFunc
-	stopSends context.CancelFunc
-	loopDone  chan struct{}
-	recDone   chan struct{}
-	sends     sync.WaitGroup
-	stopOnce  sync.Once
+	loopCtx    context.Context
+	sendCtx    context.Context
+	loops      atomic.Int64 // claim loop iterations, for tests to wait on
+	stopLoop   context.CancelFunc
+	stopSends  context.CancelFunc
+	loopDone   chan struct{}
+	recDone    chan struct{}
+	listenDone chan struct{}
+	sends      sync.WaitGroup
+	stopOnce   sync.Once
 }
 
 type endpoint struct {
@@ -394,9 +395,13 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.loopDone, e.recDone = make(chan struct{}), make(chan struct{})
 	go e.record()
 	go e.loop(loopCtx, sendCtx)
-	if w, ok := e.store.(hookd.Waker); ok {
-		go w.Listen(loopCtx, e.Notify, e.Changed)
-	}
+	e.listenDone = make(chan struct{})
+	go func() {
+		defer close(e.listenDone)
+		if w, ok := e.store.(hookd.Waker); ok {
+			w.Listen(loopCtx, e.Notify, e.Changed)
+		}
+	}()
 	return nil
 }
 
@@ -408,6 +413,7 @@ func (e *Engine) Stop() { e.stopOnce.Do(e.stop) }
 func (e *Engine) stop() {
 	e.stopLoop()
 	<-e.loopDone
+	<-e.listenDone // its connection back in the pool before the store may close
 	// No more handoffs; those reserved hold e.sends until their Take.
 	e.mu.Lock()
 	e.stopped = true
