@@ -224,15 +224,35 @@ type Retention interface {
 // (Svix's SDKs send one on every POST), so that a request sent again
 // gets the first answer instead of acting twice.
 type Idempotency interface {
-	// SavedResponse returns the answer kept for scope and key since since,
-	// or ErrNotFound.
+	// SavedResponse returns the answer kept for scope and key since since
+	// (Status 0: a reservation, its request still running), or ErrNotFound.
 	SavedResponse(ctx context.Context, scope, key string, since time.Time) (*SavedResponse, error)
-	// SaveResponse keeps an answer (the first one wins) and drops those
-	// saved before r.CreatedAt minus keep.
+	// ReserveResponse holds scope and key for a request about to run, so
+	// that the same request sent again meanwhile, to any process, waits
+	// for its answer instead of acting too; false when another holds it
+	// or its answer is kept.
+	ReserveResponse(ctx context.Context, p *ReserveResponseParams) (bool, error)
+	// ReleaseResponse drops the reservation made at at, if it is still
+	// one: its request failed, and may be tried again.
+	ReleaseResponse(ctx context.Context, scope, key string, at time.Time) error
+	// SaveResponse keeps an answer in place of its reservation (an answer
+	// kept already wins) and drops those saved before r.CreatedAt minus
+	// keep.
 	SaveResponse(ctx context.Context, scope, key string, r *SavedResponse, keep time.Duration) error
 }
 
-// SavedResponse is a kept answer.
+// ReserveResponseParams reserves an idempotency key.
+type ReserveResponseParams struct {
+	Scope, Key string
+	At         time.Time // the reservation's time, and its answer's CreatedAt
+	// Since: an answer kept from before it has expired, and is replaced.
+	Since time.Time
+	// StaleBefore: a reservation made before it was abandoned (its
+	// process died mid-request), and is taken over.
+	StaleBefore time.Time
+}
+
+// SavedResponse is a kept answer; Status 0 is a reservation.
 type SavedResponse struct {
 	Status    int
 	Body      []byte

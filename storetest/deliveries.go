@@ -91,6 +91,58 @@ func testSavedResponses(t *testing.T, s hookd.Store, clock *Clock) {
 }
 
 func init() {
+	timed["ReserveResponse"] = testReserveResponse
+}
+
+// A key is reserved once: again only when its reservation was released or
+// abandoned, or its answer expired; a saved answer replaces the
+// reservation, and a release never drops an answer.
+func testReserveResponse(t *testing.T, s hookd.Store, clock *Clock) {
+	now := clock.Now()
+	reserve := func(key string, at time.Time) bool {
+		t.Helper()
+		ok, err := s.ReserveResponse(ctx(), &hookd.ReserveResponseParams{Scope: "POST /m", Key: key, At: at,
+			Since: at.Add(-12 * time.Hour), StaleBefore: at.Add(-time.Minute)})
+		must(t, err)
+		return ok
+	}
+	if !reserve("k1", now) || reserve("k1", now.Add(time.Second)) {
+		t.Fatal("k1 reserved twice, or not at all")
+	}
+	got, err := s.SavedResponse(ctx(), "POST /m", "k1", now.Add(-time.Hour))
+	must(t, err)
+	if got.Status != 0 {
+		t.Fatalf("a reservation reads as status %d", got.Status)
+	}
+	must(t, s.SaveResponse(ctx(), "POST /m", "k1", &hookd.SavedResponse{Status: 202, Body: []byte(`{"id":"m"}`), CreatedAt: now}, 12*time.Hour))
+	must(t, s.ReleaseResponse(ctx(), "POST /m", "k1", now))
+	if got, err = s.SavedResponse(ctx(), "POST /m", "k1", now.Add(-time.Hour)); err != nil || got.Status != 202 || string(got.Body) != `{"id":"m"}` {
+		t.Fatalf("after the save and a release: %+v, %v", got, err)
+	}
+	if reserve("k1", now.Add(time.Hour)) {
+		t.Fatal("a key with a kept answer was reserved")
+	}
+	if !reserve("k1", now.Add(13*time.Hour)) {
+		t.Fatal("a key whose answer expired was not reserved")
+	}
+
+	if !reserve("k2", now) {
+		t.Fatal("k2 not reserved")
+	}
+	must(t, s.ReleaseResponse(ctx(), "POST /m", "k2", now.Add(time.Second))) // not its reservation
+	if reserve("k2", now.Add(2*time.Second)) {
+		t.Fatal("another reservation's release freed k2")
+	}
+	must(t, s.ReleaseResponse(ctx(), "POST /m", "k2", now))
+	if !reserve("k2", now.Add(3*time.Second)) {
+		t.Fatal("a released key was not reserved again")
+	}
+	if !reserve("k2", now.Add(2*time.Minute)) {
+		t.Fatal("an abandoned reservation was not taken over")
+	}
+}
+
+func init() {
 	timed["SavedResponseWithoutBody"] = testSavedResponseWithoutBody
 }
 

@@ -151,34 +151,81 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(h
 // idempotencyWindow is how long an idempotency key's answer is kept.
 const idempotencyWindow = 12 * time.Hour
 
+// idempotencyWait is how long a request waits for the same request's
+// answer while another process or goroutine makes it (a client that timed
+// out and tried again), before it gets 409; a reservation older than
+// idempotencyStale was left by a process that died mid-request, and is
+// taken over. A request's own work is bounded well within both (a publish
+// by its batch's 30 s deadline).
+const (
+	idempotencyWait  = 20 * time.Second
+	idempotencyStale = time.Minute
+	idempotencyPoll  = 25 * time.Millisecond
+)
+
 // idempotent answers a POST sent again with the same idempotency-key
 // header (Svix's SDKs put one on every POST) with the first answer, kept
 // in the store for 12 hours, instead of acting twice. The key never
 // becomes an event's id (eventId does that). Failed requests (an error
-// answer) are not kept, so they can be tried again.
+// answer) are not kept, so they can be tried again. The key is reserved
+// in the store before the request runs, so the same request sent again
+// while the first still runs, to any process, waits for the first's
+// answer (as Svix's server does) instead of acting too.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request) error) error {
 	key := r.Header.Get("idempotency-key")
 	if key == "" || len(key) > 256 {
 		return h(w, r)
 	}
 	scope := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
-	now := s.cfg.Clock.Now()
-	if saved, err := s.store.SavedResponse(r.Context(), scope, key, now.Add(-idempotencyWindow)); err == nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(saved.Status)
-		_, _ = w.Write(saved.Body)
-		return nil
-	}
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	if err := h(rec, r); err != nil {
-		return err
-	}
-	if rec.status < 300 {
-		if err := s.store.SaveResponse(r.Context(), scope, key, &hookd.SavedResponse{Status: rec.status, Body: rec.body.Bytes(), CreatedAt: now}, idempotencyWindow); err != nil {
-			s.log.WarnContext(r.Context(), "keep an idempotent answer", "err", err)
+	ctx := r.Context()
+	var now time.Time
+	var waited time.Duration
+	for {
+		now = s.cfg.Clock.Now()
+		saved, err := s.store.SavedResponse(ctx, scope, key, now.Add(-idempotencyWindow))
+		switch {
+		case err == nil && saved.Status != 0:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(saved.Status)
+			_, _ = w.Write(saved.Body)
+			return nil
+		case err != nil && !errors.Is(err, hookd.ErrNotFound):
+			return err
+		}
+		ok, err := s.store.ReserveResponse(ctx, &hookd.ReserveResponseParams{Scope: scope, Key: key, At: now,
+			Since: now.Add(-idempotencyWindow), StaleBefore: now.Add(-idempotencyStale)})
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		if waited >= idempotencyWait {
+			return hookd.Errorf(hookd.ErrConflict, "a request with this idempotency-key is still being processed; try again later")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(idempotencyPoll):
+			waited += idempotencyPoll
 		}
 	}
-	return nil
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	err := h(rec, r)
+	// The answer is kept, or the reservation given up, whatever became of
+	// the client: a request cut off midway leaves its key for a retry.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err == nil && rec.status < 300 {
+		if serr := s.store.SaveResponse(sctx, scope, key, &hookd.SavedResponse{Status: rec.status, Body: rec.body.Bytes(), CreatedAt: now}, idempotencyWindow); serr != nil {
+			s.log.WarnContext(ctx, "keep an idempotent answer", "err", serr)
+		}
+		return nil
+	}
+	if rerr := s.store.ReleaseResponse(sctx, scope, key, now); rerr != nil {
+		s.log.WarnContext(ctx, "release an idempotency key", "err", rerr)
+	}
+	return err
 }
 
 // recorder passes an answer through and keeps a copy.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func (e *env) doAs(agent, method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "IdempotencyKeyConcurrent": TestIdempotencyKeyConcurrent, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -338,6 +339,73 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if wh, err := e.store.GetWebhook(context.Background(), "good", ep["id"].(string)); err != nil || wh.PreviousSecret != before {
 		t.Fatalf("the same key rotated twice: the previous secret is not the first one (%v)", err)
+	}
+}
+
+// heldSave holds the first request's answer (SaveResponse) until another
+// request with its key has been refused the key (ReserveResponse).
+type heldSave struct {
+	hookd.Store
+	refused chan struct{}
+	once    sync.Once
+}
+
+func (h *heldSave) ReserveResponse(ctx context.Context, p *hookd.ReserveResponseParams) (bool, error) {
+	ok, err := h.Store.ReserveResponse(ctx, p)
+	if !ok && err == nil {
+		h.once.Do(func() { close(h.refused) })
+	}
+	return ok, err
+}
+
+func (h *heldSave) SaveResponse(ctx context.Context, scope, key string, r *hookd.SavedResponse, keep time.Duration) error {
+	select {
+	case <-h.refused:
+	case <-time.After(10 * time.Second): // the test fails below: the second acted too
+	}
+	return h.Store.SaveResponse(ctx, scope, key, r, keep)
+}
+
+// The same request sent again while the first still runs (a client that
+// timed out and tried again) waits for the first's answer instead of
+// acting too: the second is refused the key while the first's answer is
+// held, then gets that answer; one message is made.
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	store := &heldSave{Store: teststore.Open(t), refused: make(chan struct{})}
+	svc := service.New(service.Config{Store: store, Guard: &netguard.Policy{Resolver: netguard.Offline}})
+	srv := httptest.NewServer(svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hookd.HashKey(adminKey)}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, store: store.Store, svc: svc}
+	if code, out := e.do("POST", "/api/v1/app", `{"name":"A","uid":"a"}`); code != 201 {
+		t.Fatalf("app: %d %v", code, out)
+	}
+	type answer struct {
+		code int
+		id   any
+	}
+	answers := make(chan answer, 2)
+	for range 2 {
+		go func() {
+			req, _ := http.NewRequest("POST", srv.URL+"/api/v1/app/a/msg", strings.NewReader(`{"eventType":"a.b","payload":{"n":1}}`))
+			req.Header.Set("Authorization", "Bearer "+adminKey)
+			req.Header.Set("idempotency-key", "same")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answers <- answer{code: -1, id: err.Error()}
+				return
+			}
+			defer res.Body.Close()
+			var out map[string]any
+			_ = json.NewDecoder(res.Body).Decode(&out)
+			answers <- answer{res.StatusCode, out["id"]}
+		}()
+	}
+	a, b := <-answers, <-answers
+	if a.code != 202 || b.code != 202 || a.id != b.id {
+		t.Fatalf("the same request twice at once: %+v, %+v", a, b)
+	}
+	if _, l := e.do("GET", "/api/v1/app/a/msg", ""); len(l["data"].([]any)) != 1 {
+		t.Fatalf("messages: %v", l["data"])
 	}
 }
 
