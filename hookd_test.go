@@ -89,6 +89,27 @@ func TestNewIDSortsByTime(t *testing.T) {
 	}
 }
 
+func TestIsID(t *testing.T) {
+	made := NewID(PrefixDelivery, time.Now())
+	for s, want := range map[string]bool{
+		made:                               true,
+		NewID(PrefixDelivery, time.Time{}): true,
+		"dlv_" + strings.Repeat("7", 26):   true,
+		"dlv_" + strings.Repeat("8", 26):   false, // more than 128 bits
+		"evt_" + made[4:]:                  false,
+		made[:len(made)-1]:                 false,
+		made + "0":                         false,
+		"dlv_" + strings.Repeat("u", 26):   false, // not Crockford's
+		"dlv_" + strings.Repeat("A", 26):   false,
+		"abc":                              false,
+		"":                                 false,
+	} {
+		if got := IsID(PrefixDelivery, s); got != want {
+			t.Errorf("IsID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
 func TestValidateSecret(t *testing.T) {
 	tests := []struct {
 		scheme, secret string

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,12 @@ func NewID(prefix string, now time.Time) string {
 		hi >>= 5
 	}
 	return string(out)
+}
+
+// IsID reports whether s is an ID NewID(prefix, …) could have made.
+func IsID(prefix, s string) bool {
+	rest, ok := strings.CutPrefix(s, prefix)
+	return ok && len(rest) == 26 && strings.Trim(rest, crockford) == "" && rest[0] <= '7'
 }
 
 // ExternalIDRule says what ValidExternalID accepts.

@@ -31,8 +31,11 @@ func (t *Tenant) Validate() error {
 	return v.Err()
 }
 
+// MaxNameLength is the most characters a tenant's or webhook's name has.
+const MaxNameLength = 200
+
 func validateName(v *ValidationError, field, name string) {
-	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
+	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength {
 		v.Add(field, "must be 1–200 characters")
 	} else {
 		CheckText(v, field, name)

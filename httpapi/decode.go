@@ -100,15 +100,24 @@ func (o *Opt[T]) okOrNull(v *hookd.ValidationError, field, want string) bool {
 // decode reads a JSON object body into dst: 413 past the size limit, 400
 // when it is not JSON, not an object, or has a field dst does not name.
 func decode(r *http.Request, dst any) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(body, dst)
+}
+
+// readBody reads a request's body: 413 past the size limit.
+func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(hookd.ErrTooLarge, fmt.Sprintf("request body is larger than %d bytes", hookd.MaxRequestBody))
+			return nil, errorf(hookd.ErrTooLarge, fmt.Sprintf("request body is larger than %d bytes", hookd.MaxRequestBody))
 		}
-		return hookd.BadRequest("could not read request body")
+		return nil, hookd.BadRequest("could not read request body")
 	}
-	return decodeBytes(body, dst)
+	return body, nil
 }
 
 func decodeBytes(body []byte, dst any) error {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -37,7 +38,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 			return hookd.BadRequest("give offset (or page) or cursor, not both")
 		}
 		b, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || len(b) == 0 {
+		if err != nil || !hookd.IsID(hookd.PrefixDelivery, string(b)) {
 			return hookd.BadRequest("query parameter cursor is not a cursor this API gave")
 		}
 		q.Before = string(b)
@@ -170,12 +171,18 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// decodeOptional is decode for bodies that may be left out entirely.
+// decodeOptional is decode for bodies that may be left out entirely:
+// none, however it was sent (chunked, its length unknown, included), is
+// no fields.
 func decodeOptional(r *http.Request, dst any) error {
 	if r.ContentLength == 0 {
 		return nil
 	}
-	return decode(r, dst)
+	body, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return err
+	}
+	return decodeBytes(body, dst)
 }
 
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,11 @@
 package httpapi_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -85,8 +90,17 @@ func TestTenantDeliveries(t *testing.T) {
 	if len(seen) != 7 {
 		t.Fatalf("paging saw %d", len(seen))
 	}
-	for _, bad := range []string{"?status=DONE", "?cursor=nope", "?since=today", "?limit=0"} {
+	for _, bad := range []string{"?status=DONE", "?cursor=nope", "?since=today", "?limit=0", "?status=%zz"} {
 		e.do("GET", "/v1/tenants/acme/deliveries"+bad, adminKey, nil).want(t, 400)
+	}
+	// A webhook's list: a cursor that is base64 of something else is no
+	// cursor (it once read as an id bound: the first page, or none).
+	for _, bad := range []string{"abc", "Zm9v", "YQ", "?status=%zz"} {
+		q := "?cursor=" + bad
+		if bad[0] == '?' {
+			q = bad
+		}
+		e.do("GET", "/v1/tenants/acme/webhooks/"+one+"/deliveries"+q, adminKey, nil).want(t, 400)
 	}
 	// A tenant key sees only its tenant's.
 	key := e.tenantKey("globex")
@@ -125,6 +139,20 @@ func TestCancelDeliveries(t *testing.T) {
 	log := e.do("GET", "/v1/tenants/acme/audit-log?action=deliveries.canceled", adminKey, nil).want(t, 200)
 	if len(log.body["data"].([]any)) != 1 {
 		t.Fatalf("audit: %s", log.raw)
+	}
+	// A body left out but sent chunked (its length unknown) is no body too.
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: hookd\r\nAuthorization: Bearer %s\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n", path, adminKey)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(res.Body); res.StatusCode != 200 {
+		t.Fatalf("an empty chunked body: %d %s", res.StatusCode, b)
 	}
 	e.do("POST", path, adminKey, map[string]any{"before": "yesterday"}).want(t, 422).hasField(t, "before")
 	e.do("POST", path, adminKey, map[string]any{"after": "x"}).want(t, 400)

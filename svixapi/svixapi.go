@@ -13,6 +13,7 @@ package svixapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/traceparent"
@@ -642,15 +644,24 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// endpointName is the name hookd's own API and console show for an
+// endpoint Svix's API made: its description, or else its URL, cut to the
+// 200 characters a name may have (Svix has no name, and takes longer
+// descriptions and URLs: a URL carrying a token often is).
+func endpointName(description, url string) string {
+	name := cmp.Or(description, url)
+	if utf8.RuneCountInString(name) <= hookd.MaxNameLength {
+		return name
+	}
+	return string([]rune(name)[:hookd.MaxNameLength-1]) + "…"
+}
+
 // addEndpoint makes an endpoint of t (POST, and PUT of one not there).
 func (s *Server) addEndpoint(ctx context.Context, t *hookd.Tenant, in endpointIn) (*hookd.Webhook, error) {
 	in.aliases()
 	wh := s.svc.NewWebhook(t.ID)
 	wh.URL, wh.Description, wh.Channels, wh.Metadata, wh.UID, wh.Headers = in.URL, in.Description, in.Channels, in.Metadata, in.UID, in.Headers
-	wh.Name = in.Description
-	if wh.Name == "" {
-		wh.Name = in.URL
-	}
+	wh.Name = endpointName(in.Description, in.URL)
 	wh.Events = []string{hookd.AllEvents}
 	if len(in.FilterTypes) > 0 {
 		wh.Events = in.FilterTypes // null or empty: every type, as in Svix
@@ -1715,7 +1726,7 @@ func (s *Server) putEdit(in endpointIn) func(wh *hookd.Webhook, _ *hookd.Validat
 	return func(wh *hookd.Webhook, _ *hookd.ValidationError) {
 		wh.URL, wh.Description, wh.Channels, wh.Enabled = in.URL, in.Description, in.Channels, !in.Disabled
 		if in.Description != "" {
-			wh.Name = in.Description
+			wh.Name = endpointName(in.Description, in.URL)
 		}
 		wh.Events = []string{hookd.AllEvents}
 		if len(in.FilterTypes) > 0 {

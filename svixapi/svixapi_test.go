@@ -72,7 +72,7 @@ func (e *env) doAs(agent, method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "IdempotencyKeyConcurrent": TestIdempotencyKeyConcurrent, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "IdempotencyKeyConcurrent": TestIdempotencyKeyConcurrent, "LongURLAndDescription": TestLongURLAndDescription, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -339,6 +339,30 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if wh, err := e.store.GetWebhook(context.Background(), "good", ep["id"].(string)); err != nil || wh.PreviousSecret != before {
 		t.Fatalf("the same key rotated twice: the previous secret is not the first one (%v)", err)
+	}
+}
+
+// An endpoint whose URL (a token in its query, often) or description is
+// longer than a hookd name is made, named by it cut to 200 characters.
+func TestLongURLAndDescription(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"A","uid":"a"}`)
+	long := "https://example.com/hook?token=" + strings.Repeat("t", 250)
+	for _, body := range []string{`{"url":"` + long + `"}`, `{"url":"https://example.com/h","description":"` + strings.Repeat("é", 300) + `"}`} {
+		code, out := e.do("POST", "/api/v1/app/a/endpoint", body)
+		if code != 201 {
+			t.Fatalf("%.60s…: %d %v", body, code, out)
+		}
+		wh, err := e.store.GetWebhook(t.Context(), "a", out["id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len([]rune(wh.Name)); n != 200 || !strings.HasSuffix(wh.Name, "…") {
+			t.Fatalf("its name has %d characters: %q", n, wh.Name)
+		}
+		if out["url"] != wh.URL || out["description"] != wh.Description {
+			t.Fatalf("read back: %v", out)
+		}
 	}
 }
 

@@ -4,13 +4,15 @@ package urltext
 
 import (
 	"net/http"
+	"net/url"
 	"sort"
 
 	"github.com/hookd/hookd"
 )
 
 // Check returns an error when r's path or a query parameter holds a NUL or
-// invalid UTF-8 (after decoding: %00, %ff). Nothing hookd stores is named
+// invalid UTF-8 (after decoding: %00, %ff), or the query string does not
+// decode (%zz). Nothing hookd stores is named
 // so, as every id and name is checked when it is made, and PostgreSQL
 // refuses such text in a query outright (a 500 before): a path is
 // hookd.ErrNotFound, a query parameter a bad request naming it.
@@ -18,7 +20,12 @@ func Check(r *http.Request) error {
 	if hookd.BadText(r.URL.Path) != "" {
 		return hookd.Errorf(hookd.ErrNotFound, "no such path: it is not valid UTF-8 text")
 	}
-	q := r.URL.Query()
+	// URL.Query drops a pair it cannot decode (%zz, a ;), so the filter
+	// it held would be silently left out of the answer.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return hookd.BadRequest("the query string is malformed: %v", err)
+	}
 	names := make([]string, 0, len(q))
 	for name := range q {
 		names = append(names, name)

@@ -11,15 +11,17 @@ import (
 
 func TestCheck(t *testing.T) {
 	for target, want := range map[string]error{
-		"/v1/tenants/acme":           nil,
-		"/v1/tenants/acme?type=a.b":  nil,
-		"/v1/tenants/caf%C3%A9":      nil, // UTF-8 is text
-		"/v1/tenants/%00":            hookd.ErrNotFound,
-		"/v1/tenants/%ff":            hookd.ErrNotFound,
-		"/v1/tenants/acme?type=%00":  hookd.ErrInvalidRequest,
-		"/v1/tenants/acme?type=%C3":  hookd.ErrInvalidRequest,
-		"/v1/tenants/acme?%ff=1":     hookd.ErrInvalidRequest,
-		"/v1/tenants/acme?a=1&b=%00": hookd.ErrInvalidRequest,
+		"/v1/tenants/acme":            nil,
+		"/v1/tenants/acme?type=a.b":   nil,
+		"/v1/tenants/caf%C3%A9":       nil, // UTF-8 is text
+		"/v1/tenants/%00":             hookd.ErrNotFound,
+		"/v1/tenants/%ff":             hookd.ErrNotFound,
+		"/v1/tenants/acme?type=%00":   hookd.ErrInvalidRequest,
+		"/v1/tenants/acme?type=%C3":   hookd.ErrInvalidRequest,
+		"/v1/tenants/acme?%ff=1":      hookd.ErrInvalidRequest,
+		"/v1/tenants/acme?a=1&b=%00":  hookd.ErrInvalidRequest,
+		"/v1/tenants/acme?status=%zz": hookd.ErrInvalidRequest, // dropped by URL.Query, not refused, before
+		"/v1/tenants/acme?a=1;b=2":    hookd.ErrInvalidRequest,
 	} {
 		err := Check(httptest.NewRequest("GET", "http://hookd.test"+target, nil))
 		if (want == nil) != (err == nil) || want != nil && !errors.Is(err, want) {
