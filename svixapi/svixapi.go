@@ -18,9 +18,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,6 +142,9 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(h
 			return hookd.Errorf(hookd.ErrUnauthorized, "invalid token: /api/v1 takes hookd's admin key")
 		}
 		if err := urltext.Check(r); err != nil {
+			if errors.Is(err, hookd.ErrInvalidRequest) { // its message is the client's to read
+				return svixInvalid{{Loc: []string{"query"}, Msg: err.Error(), Type: "value_error"}}
+			}
 			return err
 		}
 		*r = *r.WithContext(hookd.WithActor(r.Context(), hookd.Actor{Type: hookd.ActorAdmin}))
@@ -270,22 +275,75 @@ var statuses = []struct {
 	{hookd.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{hookd.ErrNotFound, http.StatusNotFound, "not_found"},
 	{hookd.ErrConflict, http.StatusConflict, "conflict"},
-	{hookd.ErrInvalidRequest, http.StatusBadRequest, "bad_request"},
 	{hookd.ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
 	{hookd.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
 	{hookd.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 }
 
+// svixInvalid is a 422 whose items name more than a body's field: a
+// body that is not JSON, a field of the wrong type, a query parameter.
+type svixInvalid []validationItem
+
+func (e svixInvalid) Error() string { return e[0].Msg }
+
+// invalidQuery is a 422 for query parameter name, as Svix's server gives.
+func invalidQuery(name, format string, args ...any) error {
+	return svixInvalid{{Loc: []string{"query", name}, Msg: fmt.Sprintf(format, args...), Type: "value_error"}}
+}
+
+// queryField names a query parameter in a hookd.ValidationError, which
+// the 422 locates in the query, not the body.
+const queryField = "query."
+
+// svixField is hookd's field (of a webhook, an event, a tenant) as the
+// request of Svix's route (a ServeMux pattern) names it: "events[0]" of
+// an endpoint is "filterTypes[0]".
+func svixField(pattern, field string) string {
+	var names map[string]string
+	switch {
+	case strings.HasSuffix(pattern, "/secret/rotate"):
+		names = map[string]string{"secret": "key"}
+	case strings.HasSuffix(pattern, "/msg"):
+		names = map[string]string{"id": "eventId", "type": "eventType", "data": "payload"}
+	case strings.Contains(pattern, "/endpoint"):
+		names = map[string]string{"events": "filterTypes", "name": "description"}
+	case strings.Contains(pattern, " /api/v1/app"):
+		names = map[string]string{"id": "uid"}
+	}
+	head, rest := field, ""
+	if i := strings.IndexAny(field, ".["); i >= 0 {
+		head, rest = field[:i], field[i:]
+	}
+	if to, ok := names[head]; ok {
+		return to + rest
+	}
+	return field
+}
+
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var si svixInvalid
+	if errors.As(err, &si) {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": si})
+		return
+	}
 	var ve *hookd.ValidationError
 	if errors.As(err, &ve) {
 		items := make([]validationItem, 0, len(ve.Details))
 		for _, d := range ve.Details {
-			items = append(items, validationItem{Loc: []string{"body", d.Field}, Msg: d.Message, Type: "value_error"})
+			loc := []string{"body", svixField(r.Pattern, d.Field)}
+			if name, ok := strings.CutPrefix(d.Field, queryField); ok {
+				loc = []string{"query", name}
+			}
+			items = append(items, validationItem{Loc: loc, Msg: d.Message, Type: "value_error"})
 		}
 		// Svix's HTTPValidationError is {detail} alone (its SDKs refuse
 		// any other field).
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": items})
+		return
+	}
+	if errors.Is(err, hookd.ErrInvalidRequest) {
+		// Svix's server answers a request it cannot read 422, never 400.
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": svixInvalid{{Loc: []string{"body"}, Msg: err.Error(), Type: "value_error"}}})
 		return
 	}
 	for _, st := range statuses {
@@ -310,16 +368,42 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads a JSON object; unknown fields are ignored on this surface,
-// as Svix's server ignores them.
+// as Svix's server ignores them. A body that is not JSON, or a field of
+// the wrong type, is 422, as Svix's server answers (its OpenAPI document
+// has no 400).
 func decode(r *http.Request, dst any) error {
-	if err := json.NewDecoder(r.Body).Decode(dst); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return hookd.Errorf(hookd.ErrTooLarge, "request body is larger than %d bytes", hookd.MaxRequestBody)
-		}
-		return hookd.Errorf(hookd.ErrInvalidRequest, "the body is not the JSON object this route takes: %v", err)
+	err := json.NewDecoder(r.Body).Decode(dst)
+	var mbe *http.MaxBytesError
+	var ute *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &mbe):
+		return hookd.Errorf(hookd.ErrTooLarge, "request body is larger than %d bytes", hookd.MaxRequestBody)
+	case errors.As(err, &ute) && ute.Field != "":
+		loc := append([]string{"body"}, strings.Split(ute.Field, ".")...)
+		return svixInvalid{{Loc: loc, Msg: "must be " + jsonKind(ute.Type.Kind()), Type: "type_error"}}
+	case errors.As(err, &ute):
+		return svixInvalid{{Loc: []string{"body"}, Msg: "the body must be a JSON object", Type: "type_error"}}
 	}
-	return nil
+	return svixInvalid{{Loc: []string{"body"}, Msg: "the body is not valid JSON: " + err.Error(), Type: "value_error.jsondecode"}}
+}
+
+// jsonKind names the JSON a Go kind decodes from.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 // nullable is a PATCH field that tells absent (set false) from null (set,
@@ -348,13 +432,26 @@ type list[T any] struct {
 	Done         bool    `json:"done"`
 }
 
-func page(r *http.Request) hookd.Page {
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	if limit <= 0 || limit > 250 {
-		limit = 50
+// page reads limit (1–250, default 50) and an offset iterator; 422 for
+// others, as Svix's server.
+func page(r *http.Request) (hookd.Page, error) {
+	p := hookd.Page{Limit: 50}
+	qs := r.URL.Query()
+	if l := qs.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 250 {
+			return p, invalidQuery("limit", "must be an integer from 1 to 250")
+		}
+		p.Limit = n
 	}
-	off, _ := strconv.Atoi(r.URL.Query().Get("iterator"))
-	return hookd.Page{Limit: limit, Offset: max(off, 0)}
+	if it := qs.Get("iterator"); it != "" {
+		n, err := strconv.Atoi(it)
+		if err != nil || n < 0 {
+			return p, invalidQuery("iterator", "is not an iterator this API gave")
+		}
+		p.Offset = n
+	}
+	return p, nil
 }
 
 // newList pages a list by offset: consumed is how many of the store's rows
@@ -428,7 +525,10 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
-	p := page(r)
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
 	ts, total, err := s.store.ListTenants(r.Context(), p)
 	if err != nil {
 		return err
@@ -649,7 +749,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 // 200 characters a name may have (Svix has no name, and takes longer
 // descriptions and URLs: a URL carrying a token often is).
 func endpointName(description, url string) string {
-	name := cmp.Or(description, url)
+	name := cmp.Or(description, url, "endpoint") // none: the URL's own 422 says why
 	if utf8.RuneCountInString(name) <= hookd.MaxNameLength {
 		return name
 	}
@@ -686,7 +786,10 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := page(r)
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
 	// Newest first unless order=ascending, as svix-server.
 	newest := r.URL.Query().Get("order") != "ascending"
 	hooks, total, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: t.ID, Newest: newest, Page: p})
@@ -1127,13 +1230,14 @@ func parseAttemptFilter(r *http.Request) (*attemptFilter, error) {
 	f := &attemptFilter{withContent: qs.Get("with_content") != "false", channel: qs.Get("channel"), none: qs.Get("tag") != ""}
 	v := &hookd.ValidationError{}
 	for _, n := range []struct {
-		name string
-		to   **int
-	}{{"status", &f.status}, {"status_code_class", &f.codeClass}} {
+		name   string
+		to     **int
+		values []int // Svix's MessageStatus, StatusCodeClass
+	}{{"status", &f.status, []int{0, 1, 2, 3}}, {"status_code_class", &f.codeClass, []int{0, 100, 200, 300, 400, 500}}} {
 		if s := qs.Get(n.name); s != "" {
 			i, err := strconv.Atoi(s)
-			if err != nil {
-				v.Add(n.name, "must be an integer")
+			if err != nil || !slices.Contains(n.values, i) {
+				v.Add(queryField+n.name, "must be one of %v", n.values)
 				continue
 			}
 			*n.to = &i
@@ -1169,7 +1273,7 @@ func queryTime(qs url.Values, v *hookd.ValidationError, name string, to *time.Ti
 	if s := qs.Get(name); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			v.Add(name, "must be an RFC 3339 date-time")
+			v.Add(queryField+name, "must be an RFC 3339 date-time")
 		}
 		*to = t
 	}
@@ -1298,7 +1402,10 @@ func (s *Server) endpointPage(r *http.Request) (*endpointPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := page(r)
+	p, err := page(r)
+	if err != nil {
+		return nil, err
+	}
 	ds, total, err := s.store.ListDeliveries(r.Context(), hookd.DeliveryQuery{TenantID: wh.TenantID, WebhookID: wh.ID, Limit: p.Limit, Offset: p.Offset})
 	if err != nil {
 		return nil, err
@@ -1486,7 +1593,10 @@ func (s *Server) attemptedDestinations(w http.ResponseWriter, r *http.Request) e
 			ds[i] = d
 		}
 	}
-	p := page(r)
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
 	from, to := min(p.Offset, len(ds)), min(p.Offset+p.Limit, len(ds))
 	out := make([]messageEndpointOut, 0, to-from)
 	for _, d := range ds[from:to] {
@@ -1656,7 +1766,10 @@ func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The catalog is small and read whole; the page is cut from it, as
 	// limit and iterator (an offset) say.
-	p := page(r)
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
 	from := min(p.Offset, len(listed))
 	to := min(from+p.Limit, len(listed))
 	out := make([]eventTypeOut, 0, to-from)
@@ -1785,19 +1898,22 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := page(r)
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
 	qs := r.URL.Query()
 	q := hookd.EventQuery{TenantID: t.ID, Limit: p.Limit + 1, NoSystem: true, Channel: qs.Get("channel")}
 	if it := qs.Get("iterator"); it != "" {
 		if q.Before, err = strconv.ParseInt(it, 10, 64); err != nil {
-			return hookd.Errorf(hookd.ErrInvalidRequest, "iterator is not one this API gave")
+			return invalidQuery("iterator", "is not an iterator this API gave")
 		}
 	}
 	q.Types = queryTypes(qs)
 	v := &hookd.ValidationError{}
 	if len(q.Types) > 100 {
 		// Each is a parameter of the query.
-		v.Add("event_types", "must name at most 100 types")
+		v.Add(queryField+"event_types", "must name at most 100 types")
 	}
 	queryTime(qs, v, "after", &q.Since)
 	queryTime(qs, v, "before", &q.Until)

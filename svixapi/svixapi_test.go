@@ -486,14 +486,50 @@ func TestErrors(t *testing.T) {
 	if code, out := e.do("POST", "/api/v1/app/x/endpoint/y/transformation", `{}`); code != 404 || !strings.Contains(out["detail"].(string), "docs/SVIX.md") {
 		t.Fatalf("an operation not served: %d %v", code, out)
 	}
-	if code, out := e.do("POST", "/api/v1/app", `not json`); code != 400 || out["code"] != "bad_request" {
-		t.Fatalf("not JSON: %d %v", code, out)
+	// Svix's server answers what it cannot read 422 (its OpenAPI document
+	// has no 400), locating the fault as its request names it.
+	e.do("POST", "/api/v1/app", `{"name":"A","uid":"a"}`)
+	for _, tc := range []struct{ method, path, body, loc, typ string }{
+		{"POST", "/api/v1/app", `not json`, "body", "value_error.jsondecode"},
+		{"POST", "/api/v1/app", `{"name": `, "body", "value_error.jsondecode"},
+		{"POST", "/api/v1/app", `[]`, "body", "type_error"},
+		{"POST", "/api/v1/app/a/endpoint", `{"url":"https://example.com/h","rateLimit":"fast"}`, "body.rateLimit", "type_error"},
+		{"POST", "/api/v1/app/a/endpoint", `{"description":"no url"}`, "body.url", "value_error"},
+		{"POST", "/api/v1/app/a/endpoint", `{"url":"https://example.com/h","filterTypes":["bad type!"]}`, "body.filterTypes[0]", "value_error"},
+		{"POST", "/api/v1/app/a/msg", `{"payload":{}}`, "body.eventType", "value_error"},
+		{"POST", "/api/v1/app/a/msg", `{"eventType":"a.b","eventId":"bad id!","payload":{}}`, "body.eventId", "value_error"},
+		{"POST", "/api/v1/app", `{"name":"B","uid":"bad uid!"}`, "body.uid", "value_error"},
+		{"GET", "/api/v1/app?limit=251", "", "query.limit", "value_error"},
+		{"GET", "/api/v1/app?limit=abc", "", "query.limit", "value_error"},
+		{"GET", "/api/v1/app?iterator=x", "", "query.iterator", "value_error"},
+		{"GET", "/api/v1/app?iterator=%ff", "", "query", "value_error"},
+		{"GET", "/api/v1/app/a/msg?before=yesterday", "", "query.before", "value_error"},
+	} {
+		code, out := e.do(tc.method, tc.path, tc.body)
+		detail, _ := out["detail"].([]any)
+		if code != 422 || len(detail) == 0 {
+			t.Errorf("%s %s %s: %d %v", tc.method, tc.path, tc.body, code, out)
+			continue
+		}
+		var locs []string
+		for _, d := range detail {
+			var loc []string
+			for _, l := range d.(map[string]any)["loc"].([]any) {
+				loc = append(loc, l.(string))
+			}
+			locs = append(locs, strings.Join(loc, "."))
+			if strings.Join(loc, ".") == tc.loc && d.(map[string]any)["type"] != tc.typ {
+				t.Errorf("%s %s %s: %v, want type %s", tc.method, tc.path, tc.body, d, tc.typ)
+			}
+		}
+		if !slices.Contains(locs, tc.loc) || slices.Contains(locs, "body.name") {
+			t.Errorf("%s %s %s: located at %v, want %s", tc.method, tc.path, tc.body, locs, tc.loc)
+		}
 	}
 	// Text no id or name can hold (PostgreSQL refused it in a query: 500).
-	for path, want := range map[string]int{"/api/v1/app/%00": 404, "/api/v1/app/%ff/endpoint": 404, "/api/v1/event-type/%00": 404,
-		"/api/v1/app?iterator=%ff": 400} {
-		if code, out := e.do("GET", path, ""); code != want || out["code"] == "" {
-			t.Errorf("GET %s: %d %v, want %d", path, code, out, want)
+	for _, path := range []string{"/api/v1/app/%00", "/api/v1/app/%ff/endpoint", "/api/v1/event-type/%00"} {
+		if code, out := e.do("GET", path, ""); code != 404 || out["code"] == "" {
+			t.Errorf("GET %s: %d %v, want 404", path, code, out)
 		}
 	}
 }
