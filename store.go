@@ -41,7 +41,7 @@ type Tenancy interface {
 
 	CreateTenant(ctx context.Context, t *Tenant) error
 	GetTenant(ctx context.Context, id string) (*Tenant, error)
-	ListTenants(ctx context.Context, p Page) ([]*Tenant, int, error)
+	ListTenants(ctx context.Context, q TenantQuery) ([]*Tenant, int, error)
 	UpdateTenant(ctx context.Context, t *Tenant) error
 	// DeleteTenant deletes the tenant and everything under it, in one
 	// transaction; the service first deletes the bulk of it in steps
@@ -322,6 +322,19 @@ type WebhookQuery struct {
 	TenantID string
 	Enabled  *bool
 	Newest   bool
+	// AfterID, when set, keeps the webhooks after this id in the list's
+	// order: a cursor, which webhooks made or deleted meanwhile do not
+	// shift as they shift an offset.
+	AfterID string
+	Page
+}
+
+// TenantQuery selects tenants, oldest first.
+type TenantQuery struct {
+	// AfterID, when set, keeps the tenants listed after the one with this
+	// id, made at AfterCreatedAt: a cursor.
+	AfterID        string
+	AfterCreatedAt time.Time
 	Page
 }
 

@@ -95,7 +95,7 @@ func (s *Server) tenantsPage(w http.ResponseWriter, r *http.Request, v *visit) e
 		return nil
 	}
 	page := pageOf(r, 50)
-	list, total, err := s.store.ListTenants(r.Context(), page)
+	list, total, err := s.store.ListTenants(r.Context(), hookd.TenantQuery{Page: page})
 	if err != nil {
 		return err
 	}

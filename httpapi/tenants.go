@@ -51,7 +51,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, total, err := s.store.ListTenants(r.Context(), page)
+	list, total, err := s.store.ListTenants(r.Context(), hookd.TenantQuery{Page: page})
 	if err != nil {
 		return err
 	}

@@ -37,12 +37,16 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error)
 	return t, wrap("get tenant", err)
 }
 
-func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant, int, error) {
+func (s *Store) ListTenants(ctx context.Context, q hookd.TenantQuery) ([]*hookd.Tenant, int, error) {
 	var total int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
 		return nil, 0, wrap("count tenants", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants ORDER BY created_at, id LIMIT $1 OFFSET $2`, p.Limit, p.Offset)
+	where, args := "", []any{q.Limit, q.Offset}
+	if q.AfterID != "" {
+		where, args = `WHERE (created_at, id) > ($3, $4)`, append(args, sqlrow.Micros(q.AfterCreatedAt), q.AfterID)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants `+where+` ORDER BY created_at, id LIMIT $1 OFFSET $2`, args...)
 	out, err := collect(rows, err, "list tenants", sqlrow.ScanTenant)
 	return out, total, err
 }

@@ -61,6 +61,10 @@ func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hook
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, wrap("count webhooks", err)
 	}
+	if q.AfterID != "" {
+		args = append(args, q.AfterID)
+		where += fmt.Sprintf(` AND id %s $%d`, sqlrow.WebhookAfter(q), len(args))
+	}
 	n := len(args)
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s FROM webhooks WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d`, sqlrow.WebhookReadCols, where, sqlrow.WebhookOrder(q), n+1, n+2),
 		append(args, q.Limit, q.Offset)...)

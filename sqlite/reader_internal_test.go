@@ -37,7 +37,7 @@ func TestNewReaderDoesNotWaitForTheWriter(t *testing.T) {
 	<-holding
 	// The writer holds the write lock until release: the read must not
 	// need it.
-	_, _, err = s.ListTenants(ctx, hookd.Page{Limit: 1})
+	_, _, err = s.ListTenants(ctx, hookd.TenantQuery{Page: hookd.Page{Limit: 1}})
 	close(release)
 	if err != nil {
 		t.Fatalf("a read on a new connection while the writer held its transaction: %v", err)

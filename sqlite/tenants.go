@@ -55,12 +55,16 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*hookd.Tenant, error)
 	return t, nil
 }
 
-func (s *Store) ListTenants(ctx context.Context, p hookd.Page) ([]*hookd.Tenant, int, error) {
+func (s *Store) ListTenants(ctx context.Context, q hookd.TenantQuery) ([]*hookd.Tenant, int, error) {
 	var total int
 	if err := s.queryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count tenants: %w", err)
 	}
-	rows, err := s.queryRead(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants ORDER BY created_at, id LIMIT ? OFFSET ?`, p.Limit, p.Offset)
+	where, args := "", []any{}
+	if q.AfterID != "" {
+		where, args = `WHERE (created_at, id) > (?, ?)`, []any{sqlrow.Micros(q.AfterCreatedAt), q.AfterID}
+	}
+	rows, err := s.queryRead(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants `+where+` ORDER BY created_at, id LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list tenants: %w", err)
 	}

@@ -77,6 +77,10 @@ func (s *Store) ListWebhooks(ctx context.Context, q hookd.WebhookQuery) ([]*hook
 	if err := s.queryRow(ctx, `SELECT count(*) FROM webhooks WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count webhooks: %w", err)
 	}
+	if q.AfterID != "" {
+		where += ` AND id ` + sqlrow.WebhookAfter(q) + ` ?`
+		args = append(args, q.AfterID)
+	}
 	out, err := s.queryWebhooks(ctx, `SELECT `+sqlrow.WebhookReadCols+` FROM webhooks WHERE `+where+` ORDER BY `+sqlrow.WebhookOrder(q)+` LIMIT ? OFFSET ?`,
 		append(args, q.Limit, q.Offset)...)
 	return out, total, err

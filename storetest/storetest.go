@@ -152,14 +152,33 @@ func testTenants(t *testing.T, s hookd.Store) {
 	if got.Name != "Acme Inc." || got.Metadata["plan"] != "pro" || !got.UpdatedAt.Equal(base.Add(time.Minute)) || !got.CreatedAt.Equal(base) {
 		t.Fatalf("not updated: %+v", got)
 	}
-	list, total, err := s.ListTenants(ctx(), hookd.Page{Limit: 1, Offset: 1})
+	list, total, err := s.ListTenants(ctx(), hookd.TenantQuery{Page: hookd.Page{Limit: 1, Offset: 1}})
 	must(t, err)
 	if total != 2 || len(list) != 1 || list[0].ID != "globex" {
 		t.Fatalf("ListTenants = %d %+v", total, list)
 	}
-	if first, _, _ := s.ListTenants(ctx(), hookd.Page{Limit: 1}); first[0].Metadata["plan"] != "pro" {
+	if first, _, _ := s.ListTenants(ctx(), hookd.TenantQuery{Page: hookd.Page{Limit: 1}}); first[0].Metadata["plan"] != "pro" {
 		t.Fatalf("listed without its metadata: %+v", first[0])
 	}
+	// By cursor: after a tenant, by creation time then id (both made at
+	// base here: the id decides).
+	must(t, s.CreateTenant(ctx(), &hookd.Tenant{ID: "early", Name: "Early", CreatedAt: base.Add(-time.Hour)}))
+	for _, tc := range []struct {
+		at   time.Time
+		id   string
+		want string
+	}{{base, "acme", "[globex]"}, {base.Add(-time.Hour), "early", "[acme globex]"}, {base, "globex", "[]"}, {base.Add(-time.Hour), "zzz", "[acme globex]"}} {
+		list, total, err := s.ListTenants(ctx(), hookd.TenantQuery{AfterCreatedAt: tc.at, AfterID: tc.id, Page: hookd.Page{Limit: 5}})
+		must(t, err)
+		var got []string
+		for _, tn := range list {
+			got = append(got, tn.ID)
+		}
+		if total != 3 || fmt.Sprint(got) != tc.want && !(len(got) == 0 && tc.want == "[]") {
+			t.Fatalf("after %s at %s: %d %v, want %s", tc.id, tc.at, total, got, tc.want)
+		}
+	}
+	must(t, s.DeleteTenant(ctx(), "early"))
 	got.Metadata = nil
 	must(t, s.UpdateTenant(ctx(), got))
 	if got, _ = s.GetTenant(ctx(), "acme"); got.Metadata != nil {
@@ -343,6 +362,22 @@ func testWebhookListPaging(t *testing.T, s hookd.Store) {
 	must(t, err)
 	if total != 4 || len(list) != 4 {
 		t.Fatalf("active = %d %v", total, ids(list))
+	}
+	// By cursor: after an id in the list's order, the count still whole.
+	list, total, err = s.ListWebhooks(ctx(), hookd.WebhookQuery{TenantID: "acme", AfterID: "wh_02", Page: hookd.Page{Limit: 3}})
+	must(t, err)
+	if total != 7 || fmt.Sprint(ids(list)) != "[wh_03 wh_04 wh_05]" {
+		t.Fatalf("after wh_02: %d %v", total, ids(list))
+	}
+	list, _, err = s.ListWebhooks(ctx(), hookd.WebhookQuery{TenantID: "acme", Newest: true, AfterID: "wh_02", Page: hookd.Page{Limit: 3}})
+	must(t, err)
+	if fmt.Sprint(ids(list)) != "[wh_01 wh_00]" {
+		t.Fatalf("newest first, after wh_02: %v", ids(list))
+	}
+	list, _, err = s.ListWebhooks(ctx(), hookd.WebhookQuery{TenantID: "acme", Enabled: &yes, AfterID: "wh_02", Page: hookd.Page{Limit: 3}})
+	must(t, err)
+	if fmt.Sprint(ids(list)) != "[wh_04 wh_06]" {
+		t.Fatalf("active, after wh_02: %v", ids(list))
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -436,15 +437,11 @@ type list[T any] struct {
 // others, as Svix's server.
 func page(r *http.Request) (hookd.Page, error) {
 	p := hookd.Page{Limit: 50}
-	qs := r.URL.Query()
-	if l := qs.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 250 {
-			return p, invalidQuery("limit", "must be an integer from 1 to 250")
-		}
-		p.Limit = n
+	var err error
+	if p.Limit, err = limitOf(r); err != nil {
+		return p, err
 	}
-	if it := qs.Get("iterator"); it != "" {
+	if it := r.URL.Query().Get("iterator"); it != "" {
 		n, err := strconv.Atoi(it)
 		if err != nil || n < 0 {
 			return p, invalidQuery("iterator", "is not an iterator this API gave")
@@ -452,6 +449,36 @@ func page(r *http.Request) (hookd.Page, error) {
 		p.Offset = n
 	}
 	return p, nil
+}
+
+// limitOf is a list's limit: 1–250, default 50.
+func limitOf(r *http.Request) (int, error) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 250 {
+		return 0, invalidQuery("limit", "must be an integer from 1 to 250")
+	}
+	return n, nil
+}
+
+// cursorList is a page of a list read by cursor (limit+1 rows asked
+// for): its iterator names the last row shown (last), so rows made or
+// deleted before it shift nothing, as Svix's id iterators.
+func cursorList[T any](data []T, limit int, last func(T) string) list[T] {
+	l := list[T]{Data: data, Done: len(data) <= limit}
+	if !l.Done {
+		l.Data = data[:limit]
+	}
+	if len(l.Data) > 0 {
+		it := last(l.Data[len(l.Data)-1])
+		l.Iterator = &it
+	} else if l.Data == nil {
+		l.Data = []T{}
+	}
+	return l
 }
 
 // newList pages a list by offset: consumed is how many of the store's rows
@@ -524,23 +551,45 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// listApps pages the tenants oldest first; the iterator names the last
+// one shown (its creation time and id).
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
+	limit, err := limitOf(r)
 	if err != nil {
 		return err
 	}
-	ts, total, err := s.store.ListTenants(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	out := make([]appOut, 0, len(ts))
-	for _, t := range ts {
-		if t.ID == hookd.OperatorTenant {
-			continue
+	q := hookd.TenantQuery{Page: hookd.Page{Limit: limit + 1}}
+	if it := r.URL.Query().Get("iterator"); it != "" {
+		b, derr := base64.RawURLEncoding.DecodeString(it)
+		at, id, ok := strings.Cut(string(b), ".")
+		micros, perr := strconv.ParseInt(at, 10, 64)
+		if derr != nil || !ok || perr != nil || id == "" {
+			return invalidQuery("iterator", "is not an iterator this API gave")
 		}
-		out = append(out, toApp(t))
+		q.AfterCreatedAt, q.AfterID = time.UnixMicro(micros), id
 	}
-	writeJSON(w, http.StatusOK, newList(out, p, len(ts), total))
+	out := []appOut{}
+	for {
+		ts, _, err := s.store.ListTenants(r.Context(), q)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if t.ID != hookd.OperatorTenant { // not an application
+				out = append(out, toApp(t))
+			}
+		}
+		// The operator's tenant left out, the page may be one short of
+		// telling whether more follow: read on past it.
+		if len(out) > limit || len(ts) < q.Limit {
+			break
+		}
+		last := ts[len(ts)-1]
+		q.AfterCreatedAt, q.AfterID, q.Limit = last.CreatedAt, last.ID, limit+1-len(out)
+	}
+	writeJSON(w, http.StatusOK, cursorList(out, limit, func(a appOut) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(a.CreatedAt.UnixMicro(), 10) + "." + a.ID))
+	}))
 	return nil
 }
 
@@ -786,13 +835,20 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := page(r)
+	limit, err := limitOf(r)
 	if err != nil {
 		return err
 	}
-	// Newest first unless order=ascending, as svix-server.
-	newest := r.URL.Query().Get("order") != "ascending"
-	hooks, total, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: t.ID, Newest: newest, Page: p})
+	// Newest first unless order=ascending, as svix-server; the iterator is
+	// the last one's id.
+	q := hookd.WebhookQuery{TenantID: t.ID, Newest: r.URL.Query().Get("order") != "ascending", Page: hookd.Page{Limit: limit + 1}}
+	if it := r.URL.Query().Get("iterator"); it != "" {
+		if !hookd.IsID(hookd.PrefixWebhook, it) {
+			return invalidQuery("iterator", "is not an iterator this API gave")
+		}
+		q.AfterID = it
+	}
+	hooks, _, err := s.store.ListWebhooks(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -800,7 +856,7 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	for _, wh := range hooks {
 		out = append(out, toEndpoint(wh, shapeOf(r)))
 	}
-	writeJSON(w, http.StatusOK, newList(out, p, len(hooks), total))
+	writeJSON(w, http.StatusOK, cursorList(out, limit, func(e endpointOut) string { return e.ID }))
 	return nil
 }
 

@@ -679,6 +679,15 @@ func TenantMetadata(t *hookd.Tenant) (any, error) {
 
 // WebhookOrder is a webhook list's ORDER BY: by id (creation time), oldest
 // first unless q asks for the newest.
+// WebhookAfter is the comparison that keeps the webhooks after
+// q.AfterID in q's order.
+func WebhookAfter(q hookd.WebhookQuery) string {
+	if q.Newest {
+		return "<"
+	}
+	return ">"
+}
+
 func WebhookOrder(q hookd.WebhookQuery) string {
 	if q.Newest {
 		return "id DESC"
