@@ -3,6 +3,7 @@ package hookd
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -40,6 +41,17 @@ type Envelope struct {
 // data again and reflect over the envelope. The bytes are the ones
 // encoding/json writes (HTML left unescaped; TestBuildPayloadBytes).
 func (e *Event) BuildPayload(data, metadata json.RawMessage) error {
+	return e.buildPayload(data, metadata, false)
+}
+
+// BuildVerbatimPayload is BuildPayload keeping data's bytes as they are,
+// but for the whitespace around it (a raw mode's body is the data alone,
+// so it is sent so): a Svix client's raw payload is sent as it gave it.
+func (e *Event) BuildVerbatimPayload(data, metadata json.RawMessage) error {
+	return e.buildPayload(data, metadata, true)
+}
+
+func (e *Event) buildPayload(data, metadata json.RawMessage, verbatim bool) error {
 	buf := bytes.NewBuffer(make([]byte, 0, len(data)+len(metadata)+160))
 	buf.WriteString(`{"id":`)
 	buf.Write(appendJSONString(buf.AvailableBuffer(), e.ID))
@@ -52,7 +64,12 @@ func (e *Event) BuildPayload(data, metadata json.RawMessage) error {
 	buf.WriteString(`,"timestamp":`)
 	buf.Write(ts)
 	buf.WriteString(`,"data":`)
-	if err := json.Compact(buf, data); err != nil {
+	if verbatim {
+		if !json.Valid(data) {
+			return errors.New("data is not valid JSON")
+		}
+		buf.Write(bytes.TrimSpace(data))
+	} else if err := json.Compact(buf, data); err != nil {
 		return err
 	}
 	if len(metadata) > 0 {

@@ -73,6 +73,29 @@ func TestBuildPayloadBytes(t *testing.T) {
 	}
 }
 
+// A verbatim payload keeps its data's bytes but for the whitespace around
+// them; a raw-mode body is exactly those bytes; invalid data builds none.
+func TestBuildVerbatimPayload(t *testing.T) {
+	data := "\n {\"b\":1,   \"a\":[1, 2],\n\"s\":\"\\u00e9\"} \n"
+	e := &Event{ID: "evt_1", Type: "a.b", Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if err := e.BuildVerbatimPayload(json.RawMessage(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	env, err := e.Envelope()
+	if err != nil {
+		t.Fatalf("the payload is not JSON: %v (%s)", err, e.Payload)
+	}
+	if env.ID != "evt_1" || env.Type != "a.b" {
+		t.Fatalf("envelope %+v", env)
+	}
+	if got := (&Webhook{BodyMode: BodyRaw}).Body(e.Payload); string(got) != strings.TrimSpace(data) {
+		t.Fatalf("raw body %q, want %q", got, strings.TrimSpace(data))
+	}
+	if err := (&Event{}).BuildVerbatimPayload(json.RawMessage(`{"a":`), nil); err == nil {
+		t.Fatal("invalid data built a payload")
+	}
+}
+
 func BenchmarkBuildPayload(b *testing.B) {
 	data := json.RawMessage(`{"invocationId":"inv_1","status":"ok","pad":"` + strings.Repeat("x", 1000) + `"}`)
 	e := &Event{ID: "evt_01m8q0pn6njxexm32s0aqmw6x4", Type: "invocation.completed", Timestamp: time.Now().UTC()}

@@ -25,6 +25,9 @@ type Publication struct {
 	ID       string
 	IDSet    bool // ID was given, even if empty
 	Channels []string
+	// Verbatim keeps Data's bytes in the payload (Svix's raw payloads);
+	// else it is compacted.
+	Verbatim bool
 }
 
 // Publish validates an event, matches it to the tenant's enabled webhooks,
@@ -117,7 +120,11 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 		id = hookd.NewID(hookd.PrefixEvent, now)
 	}
 	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: p.Channels, Timestamp: now, TraceParent: traceparent.Format(ctx)}
-	if err := ev.BuildPayload(p.Data, p.Metadata); err != nil {
+	build := ev.BuildPayload
+	if p.Verbatim {
+		build = ev.BuildVerbatimPayload
+	}
+	if err := build(p.Data, p.Metadata); err != nil {
 		return nil, hookd.Invalid("data", "is not valid JSON")
 	}
 	matched, err := s.Match(ctx, ev, p.Data, p.Metadata)

@@ -977,8 +977,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	field := "payload"
 	if tp := in.TransformationsParams; tp != nil && tp.RawPayload != nil {
 		// hookd's events are JSON objects, signed as stored: a raw payload
-		// that is one is sent (compacted, as every payload); any other
-		// text is refused, never sent as something else.
+		// that is one is sent as given, its spacing kept (Svix sends raw
+		// payloads verbatim); any other text is refused, never sent as
+		// something else.
 		field = "transformationsParams.rawPayload"
 		if !json.Valid([]byte(*tp.RawPayload)) {
 			return hookd.Invalid(field, "must be a JSON object")
@@ -989,7 +990,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if p := bytes.TrimLeft(in.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
 		return hookd.Invalid(field, "must be a JSON object")
 	}
-	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels}
+	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels, Verbatim: field != "payload"}
 	if in.EventID != nil {
 		p.ID, p.IDSet = *in.EventID, true
 	}

@@ -1261,6 +1261,15 @@ func TestSDKEdges(t *testing.T) {
 	if _, got := e.do("GET", "/api/v1/app/acme/msg/"+out["id"].(string), ""); fmt.Sprint(got["payload"]) != "map[a:[1 2] b:1]" {
 		t.Fatalf("the raw payload read back: %v", got["payload"])
 	}
+	// Sent as given, its spacing kept (an endpoint of this API sends the
+	// data alone), as Svix sends a raw payload.
+	ev, err := e.store.GetEvent(t.Context(), "acme", out["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := (&hookd.Webhook{BodyMode: hookd.BodyRaw}).Body(ev.Payload); string(body) != `{"b":1,   "a":[1, 2]}` {
+		t.Fatalf("the raw payload is sent as %s", body)
+	}
 	for _, raw := range []string{`not json`, `[1,2]`} {
 		if code, out := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"raw.evt","payload":{},"transformationsParams":{"rawPayload":`+strconv.Quote(raw)+`}}`); code != 422 {
 			t.Errorf("raw payload %q: %d %v", raw, code, out)
