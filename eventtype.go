@@ -22,6 +22,12 @@ type EventType struct {
 	// the first.
 	Examples  []json.RawMessage `json:"examples"`
 	Archived  bool              `json:"archived"`
+	// Deprecated, FeatureFlag and GroupName are kept for Svix's API,
+	// which shows them as its clients set them; hookd does nothing else
+	// with them (a migration from Svix keeps them).
+	Deprecated  bool   `json:"-"`
+	FeatureFlag string `json:"-"`
+	GroupName   string `json:"-"`
 	CreatedAt time.Time         `json:"createdAt"`
 	UpdatedAt time.Time         `json:"updatedAt"`
 }
@@ -78,6 +84,11 @@ func (et *EventType) Validate() error {
 		v.Add("description", "must be at most 1000 characters")
 	} else {
 		CheckText(v, "description", et.Description)
+	}
+	for _, f := range []struct{ field, value string }{{"featureFlag", et.FeatureFlag}, {"groupName", et.GroupName}} {
+		if f.value != "" && !SvixNames.Valid(f.value) {
+			v.Add(f.field, "%s", SvixNames.text)
+		}
 	}
 	var schema *Schema
 	if len(et.Schema) > 0 {

@@ -106,8 +106,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, e
 }
 
 func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		et.Name, et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.CreatedAt), sqlrow.Micros(et.UpdatedAt), sqlrow.ExamplesText(et.Examples))
+	_, err := s.pool.Exec(ctx, `INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, sqlrow.EventTypeArgs(et)...)
 	return wrap("create event type "+et.Name, err)
 }
 
@@ -122,8 +121,9 @@ func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) 
 }
 
 func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error {
-	return s.execOne(ctx, "update event type", `UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4, examples = $6 WHERE name = $5`,
-		et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), et.Name, sqlrow.ExamplesText(et.Examples))
+	a := sqlrow.EventTypeArgs(et) // its creation time, a[4], stays as it is
+	return s.execOne(ctx, "update event type", `UPDATE event_types SET description = $2, schema = $3, archived = $4, updated_at = $5, examples = $6,
+		deprecated = $7, feature_flag = $8, group_name = $9 WHERE name = $1`, append(a[:4:4], a[5:]...)...)
 }
 
 // DeleteEvents locks the tenant's webhooks first, in id order, as every

@@ -163,8 +163,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*hookd.APIKey, e
 
 func (s *Store) CreateEventType(ctx context.Context, et *hookd.EventType) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			et.Name, et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.CreatedAt), sqlrow.Micros(et.UpdatedAt), sqlrow.ExamplesText(et.Examples))
+		_, err := tx.Exec(`INSERT INTO event_types (`+sqlrow.EventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sqlrow.EventTypeArgs(et)...)
 		if isUnique(err) {
 			return fmt.Errorf("create event type %s: %w", et.Name, hookd.ErrConflict)
 		}
@@ -202,8 +201,9 @@ func (s *Store) ListEventTypes(ctx context.Context) ([]*hookd.EventType, error) 
 
 func (s *Store) UpdateEventType(ctx context.Context, et *hookd.EventType) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE event_types SET description = ?, schema = ?, archived = ?, updated_at = ?, examples = ? WHERE name = ?`,
-			et.Description, sqlrow.NullText(et.Schema), et.Archived, sqlrow.Micros(et.UpdatedAt), sqlrow.ExamplesText(et.Examples), et.Name)
+		a := sqlrow.EventTypeArgs(et) // its creation time, a[4], stays as it is
+		res, err := tx.Exec(`UPDATE event_types SET description = ?2, schema = ?3, archived = ?4, updated_at = ?5, examples = ?6,
+			deprecated = ?7, feature_flag = ?8, group_name = ?9 WHERE name = ?1`, append(a[:4:4], a[5:]...)...)
 		return affected("update event type", res, err)
 	})
 }

@@ -237,8 +237,23 @@ func testEventTypes(t *testing.T, s hookd.Store) {
 	et.UpdatedAt = base.Add(time.Hour)
 	must(t, s.UpdateEventType(ctx(), et))
 	et, _ = s.GetEventType(ctx(), "invocation.completed")
-	if !et.Archived || et.Schema != nil || !et.UpdatedAt.Equal(base.Add(time.Hour)) {
+	if !et.Archived || et.Schema != nil || !et.UpdatedAt.Equal(base.Add(time.Hour)) || !et.CreatedAt.Equal(base) {
 		t.Fatalf("after update = %+v", et)
+	}
+	// What Svix's API keeps: set, read back, cleared.
+	et.Deprecated, et.FeatureFlag, et.GroupName = true, "beta", "users"
+	must(t, s.UpdateEventType(ctx(), et))
+	if got, _ := s.GetEventType(ctx(), "invocation.completed"); !got.Deprecated || got.FeatureFlag != "beta" || got.GroupName != "users" {
+		t.Fatalf("Svix's fields not kept: %+v", got)
+	}
+	must(t, s.CreateEventType(ctx(), &hookd.EventType{Name: "svix.made", Deprecated: true, FeatureFlag: "f", GroupName: "g", CreatedAt: base, UpdatedAt: base}))
+	if got, _ := s.GetEventType(ctx(), "svix.made"); !got.Deprecated || got.FeatureFlag != "f" || got.GroupName != "g" {
+		t.Fatalf("Svix's fields not made: %+v", got)
+	}
+	et.Deprecated, et.FeatureFlag, et.GroupName = false, "", ""
+	must(t, s.UpdateEventType(ctx(), et))
+	if got, _ := s.GetEventType(ctx(), "invocation.completed"); got.Deprecated || got.FeatureFlag != "" || got.GroupName != "" {
+		t.Fatalf("Svix's fields not cleared: %+v", got)
 	}
 	list, err := s.ListEventTypes(ctx())
 	must(t, err)
@@ -247,7 +262,7 @@ func testEventTypes(t *testing.T, s hookd.Store) {
 		names = append(names, et.Name)
 	}
 	// hookd's own types are in every catalog, from the migrations.
-	if want := "flow_completed hookd.delivery.exhausted hookd.webhook.disabled hookd.webhook.recovered invocation.completed"; strings.Join(names, " ") != want {
+	if want := "flow_completed hookd.delivery.exhausted hookd.webhook.disabled hookd.webhook.recovered invocation.completed svix.made"; strings.Join(names, " ") != want {
 		t.Fatalf("ListEventTypes = %v, want %s", names, want)
 	}
 	_, err = s.GetEventType(ctx(), "nope")

@@ -1756,6 +1756,9 @@ type eventTypeIn struct {
 	Name        string                     `json:"name"`
 	Description string                     `json:"description"`
 	Archived    bool                       `json:"archived"`
+	Deprecated  bool                       `json:"deprecated"`
+	FeatureFlag *string                    `json:"featureFlag"`
+	GroupName   *string                    `json:"groupName"`
 	Schemas     map[string]json.RawMessage `json:"schemas"`
 }
 
@@ -1764,13 +1767,32 @@ type eventTypeOut struct {
 	Description string                     `json:"description"`
 	Archived    bool                       `json:"archived"`
 	Deprecated  bool                       `json:"deprecated"`
+	FeatureFlag *string                    `json:"featureFlag,omitempty"`
+	GroupName   *string                    `json:"groupName,omitempty"`
 	Schemas     map[string]json.RawMessage `json:"schemas,omitempty"`
 	CreatedAt   time.Time                  `json:"createdAt"`
 	UpdatedAt   time.Time                  `json:"updatedAt"`
 }
 
+// deref is *s, or "" when s is nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// orNil is s, or nil when it is empty (an absent field).
+func orNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 func toEventType(et *hookd.EventType) eventTypeOut {
-	out := eventTypeOut{Name: et.Name, Description: et.Description, Archived: et.Archived, CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt}
+	out := eventTypeOut{Name: et.Name, Description: et.Description, Archived: et.Archived, Deprecated: et.Deprecated,
+		FeatureFlag: orNil(et.FeatureFlag), GroupName: orNil(et.GroupName), CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt}
 	if len(et.Schema) > 0 {
 		out.Schemas = map[string]json.RawMessage{"1": et.Schema}
 	}
@@ -1786,7 +1808,8 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) addEventType(w http.ResponseWriter, r *http.Request, in eventTypeIn) error {
-	et := &hookd.EventType{Name: in.Name, Description: in.Description, Archived: in.Archived}
+	et := &hookd.EventType{Name: in.Name, Description: in.Description, Archived: in.Archived, Deprecated: in.Deprecated,
+		FeatureFlag: deref(in.FeatureFlag), GroupName: deref(in.GroupName)}
 	schema, err := versionOne(in.Schemas)
 	if err != nil {
 		return err
@@ -1799,6 +1822,7 @@ func (s *Server) addEventType(w http.ResponseWriter, r *http.Request, in eventTy
 		if old, gerr := s.store.GetEventType(r.Context(), in.Name); gerr == nil && old.Archived && !hookd.SystemEventType(in.Name) {
 			et, err = s.svc.UpdateEventType(r.Context(), in.Name, func(e *hookd.EventType, _ *hookd.ValidationError) {
 				e.Description, e.Archived, e.Schema = in.Description, in.Archived, schema // none given: none
+				e.Deprecated, e.FeatureFlag, e.GroupName = in.Deprecated, et.FeatureFlag, et.GroupName
 			})
 		}
 	}
@@ -2324,6 +2348,9 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Description *string                    `json:"description"`
 		Archived    *bool                      `json:"archived"`
+		Deprecated  *bool                      `json:"deprecated"`
+		FeatureFlag nullable[string]           `json:"featureFlag"`
+		GroupName   nullable[string]           `json:"groupName"`
 		Schemas     map[string]json.RawMessage `json:"schemas"`
 	}
 	if err := decode(r, &in); err != nil {
@@ -2339,6 +2366,15 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 		}
 		if in.Archived != nil {
 			et.Archived = *in.Archived
+		}
+		if in.Deprecated != nil {
+			et.Deprecated = *in.Deprecated
+		}
+		if in.FeatureFlag.set {
+			et.FeatureFlag = in.FeatureFlag.v // null: none
+		}
+		if in.GroupName.set {
+			et.GroupName = in.GroupName.v
 		}
 		if schema != nil {
 			et.Schema = schema

@@ -540,6 +540,22 @@ func TestEventTypes(t *testing.T) {
 	if code, _ := e.do("PATCH", "/api/v1/event-type/nope", `{}`); code != 404 {
 		t.Fatalf("an unknown type: %d", code)
 	}
+	// deprecated, featureFlag and groupName are kept (a migration from Svix
+	// lost them), a PATCH's null clears them, and they follow Svix's rule.
+	code, et := e.do("POST", "/api/v1/event-type", `{"name":"user.flagged","description":"","deprecated":true,"featureFlag":"beta","groupName":"grp"}`)
+	if code != 201 || et["deprecated"] != true || et["featureFlag"] != "beta" || et["groupName"] != "grp" {
+		t.Fatalf("create with Svix's fields: %d %v", code, et)
+	}
+	if _, et := e.do("GET", "/api/v1/event-type/user.flagged", ""); et["deprecated"] != true || et["featureFlag"] != "beta" || et["groupName"] != "grp" {
+		t.Fatalf("read back: %v", et)
+	}
+	code, et = e.do("PATCH", "/api/v1/event-type/user.flagged", `{"featureFlag":null,"deprecated":false}`)
+	if _, has := et["featureFlag"]; code != 200 || has || et["deprecated"] != false || et["groupName"] != "grp" {
+		t.Fatalf("patch: %d %v", code, et)
+	}
+	if code, _ := e.do("POST", "/api/v1/event-type", `{"name":"user.bad","description":"","featureFlag":"not a flag"}`); code != 422 {
+		t.Fatalf("a bad featureFlag: %d", code)
+	}
 }
 
 // Errors come in Svix's shapes: 401 without the admin key, 422 with

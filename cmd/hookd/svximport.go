@@ -91,7 +91,7 @@ func (im *svixImport) run(ctx context.Context) error {
 // eventType copies one type: made, or replaced when hookd has it.
 func (im *svixImport) eventType(ctx context.Context, et map[string]any) error {
 	name, _ := et["name"].(string)
-	in := pick(et, "name", "description", "schemas", "archived")
+	in := pick(et, "name", "description", "schemas", "archived", "deprecated", "featureFlag", "groupName")
 	status, body, err := im.dst.do(ctx, http.MethodPost, "/api/v1/event-type", in)
 	if err == nil && status == http.StatusConflict {
 		status, body, err = im.dst.do(ctx, http.MethodPut, "/api/v1/event-type/"+url.PathEscape(name), in)

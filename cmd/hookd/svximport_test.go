@@ -29,7 +29,8 @@ func TestSvixImport(t *testing.T) {
 	defer stopDst()
 	src, dst := admin(t, srcBase), admin(t, dstBase)
 
-	src.must(201, "POST", "/api/v1/event-type", map[string]any{"name": "invoice.paid", "description": "Paid", "schemas": map[string]any{"1": map[string]any{"type": "object", "required": []any{"invoiceId"}}}})
+	src.must(201, "POST", "/api/v1/event-type", map[string]any{"name": "invoice.paid", "description": "Paid", "schemas": map[string]any{"1": map[string]any{"type": "object", "required": []any{"invoiceId"}}},
+		"deprecated": true, "featureFlag": "beta", "groupName": "billing"})
 	src.must(201, "POST", "/api/v1/event-type", map[string]any{"name": "Old-Type", "description": "Gone"})
 	src.must(204, "DELETE", "/api/v1/event-type/Old-Type", nil)
 	src.must(201, "POST", "/api/v1/app", map[string]any{"name": "Acme", "uid": "acme"})
@@ -60,7 +61,7 @@ func TestSvixImport(t *testing.T) {
 	}
 	for _, et := range types {
 		m := et.(map[string]any)
-		if m["name"] == "Old-Type" && m["archived"] != true || m["name"] == "invoice.paid" && m["schemas"] == nil {
+		if m["name"] == "Old-Type" && m["archived"] != true || m["name"] == "invoice.paid" && (m["schemas"] == nil || m["deprecated"] != true || m["featureFlag"] != "beta" || m["groupName"] != "billing") {
 			t.Fatalf("event type: %v", m)
 		}
 	}

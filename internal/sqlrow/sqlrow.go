@@ -223,16 +223,17 @@ func ScanKey(r Scanner) (*hookd.APIKey, error) {
 }
 
 // EventTypeCols are an event type's columns in the order ScanEventType reads them.
-const EventTypeCols = `name, description, schema, archived, created_at, updated_at, examples`
+const EventTypeCols = `name, description, schema, archived, created_at, updated_at, examples, deprecated, feature_flag, group_name`
 
 // ScanEventType reads an event type row (EventTypeCols).
 func ScanEventType(r Scanner) (*hookd.EventType, error) {
 	et := &hookd.EventType{}
-	var schema, examples sql.NullString
+	var schema, examples, flag, group sql.NullString
 	var created, updated int64
-	if err := r.Scan(&et.Name, &et.Description, &schema, &et.Archived, &created, &updated, &examples); err != nil {
+	if err := r.Scan(&et.Name, &et.Description, &schema, &et.Archived, &created, &updated, &examples, &et.Deprecated, &flag, &group); err != nil {
 		return nil, err
 	}
+	et.FeatureFlag, et.GroupName = flag.String, group.String
 	et.Examples = []json.RawMessage{}
 	if examples.Valid {
 		if err := json.Unmarshal([]byte(examples.String), &et.Examples); err != nil {
@@ -244,6 +245,12 @@ func ScanEventType(r Scanner) (*hookd.EventType, error) {
 	}
 	et.CreatedAt, et.UpdatedAt = FromMicros(created), FromMicros(updated)
 	return et, nil
+}
+
+// EventTypeArgs are an event type's values for EventTypeCols.
+func EventTypeArgs(et *hookd.EventType) []any {
+	return []any{et.Name, et.Description, NullText(et.Schema), et.Archived, Micros(et.CreatedAt), Micros(et.UpdatedAt), ExamplesText(et.Examples),
+		et.Deprecated, NullText([]byte(et.FeatureFlag)), NullText([]byte(et.GroupName))}
 }
 
 // ExamplesText is an event type's examples as stored: a JSON array, NULL
