@@ -20,16 +20,16 @@ type EventType struct {
 	// Examples are example data objects, each valid against Schema: the
 	// console shows them, and a test send of the type without data sends
 	// the first.
-	Examples  []json.RawMessage `json:"examples"`
-	Archived  bool              `json:"archived"`
+	Examples []json.RawMessage `json:"examples"`
+	Archived bool              `json:"archived"`
 	// Deprecated, FeatureFlag and GroupName are kept for Svix's API,
 	// which shows them as its clients set them; hookd does nothing else
 	// with them (a migration from Svix keeps them).
-	Deprecated  bool   `json:"-"`
-	FeatureFlag string `json:"-"`
-	GroupName   string `json:"-"`
-	CreatedAt time.Time         `json:"createdAt"`
-	UpdatedAt time.Time         `json:"updatedAt"`
+	Deprecated  bool      `json:"-"`
+	FeatureFlag string    `json:"-"`
+	GroupName   string    `json:"-"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
 // NameRule is a rule a new event type's name must follow. Each API makes
