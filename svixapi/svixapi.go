@@ -1481,11 +1481,17 @@ func (s *Server) messageAttempts(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// listMessageAttempts writes the attempts of the path's message, newest
-// first for each delivery keep takes (wh is nil for a webhook gone since),
-// in one page.
+// listMessageAttempts writes the attempts of the path's message to every
+// delivery keep takes (wh is nil for a webhook gone since), newest first,
+// limit a page; the iterator is the last one's id. A message's attempts
+// are few (its fan-out times its attempts), so they are read whole and
+// the page cut from them.
 func (s *Server) listMessageAttempts(w http.ResponseWriter, r *http.Request, tenantID string, keep func(d *hookd.Delivery, wh *hookd.Webhook) bool) error {
 	f, err := parseAttemptFilter(r)
+	if err != nil {
+		return err
+	}
+	limit, err := limitOf(r)
 	if err != nil {
 		return err
 	}
@@ -1511,7 +1517,17 @@ func (s *Server) listMessageAttempts(w http.ResponseWriter, r *http.Request, ten
 		}
 		out = append(out, as...)
 	}
-	writeJSON(w, http.StatusOK, newList(out, hookd.Page{Limit: len(out) + 1}, len(out), len(out)))
+	slices.SortStableFunc(out, func(a, b attemptOut) int {
+		return cmp.Or(b.Timestamp.Compare(a.Timestamp), strings.Compare(b.ID, a.ID))
+	})
+	if it := r.URL.Query().Get("iterator"); it != "" {
+		i := slices.IndexFunc(out, func(a attemptOut) bool { return a.ID == it })
+		if i < 0 {
+			return invalidQuery("iterator", "is not an attempt of this message's list")
+		}
+		out = out[i+1:]
+	}
+	writeJSON(w, http.StatusOK, cursorList(out, limit, func(a attemptOut) string { return a.ID }))
 	return nil
 }
 

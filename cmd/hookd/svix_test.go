@@ -276,6 +276,16 @@ func TestSvixSDK(t *testing.T) {
 		as, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, nil)
 		return err == nil && len(as.Data) == 2 && as.Data[0].TriggerType == 1 && as.Data[1].TriggerType == 0
 	})
+	// The message's attempts page by attempt, newest first: the resend's,
+	// then the first, each on its own page.
+	page1, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, &svix.MessageAttemptListOptions{Limit: ptr(int32(1))})
+	if err != nil || len(page1.Data) != 1 || page1.Done || page1.Data[0].TriggerType != 1 {
+		t.Fatalf("the message's attempts, page 1: %+v, %v", page1, err)
+	}
+	page2, err := client.MessageAttempt.ListByMsg(ctx, app.Id, msg.Id, &svix.MessageAttemptListOptions{Limit: ptr(int32(1)), Iterator: page1.Iterator.Get()})
+	if err != nil || len(page2.Data) != 1 || !page2.Done || page2.Data[0].TriggerType != 0 {
+		t.Fatalf("the message's attempts, page 2: %+v, %v", page2, err)
+	}
 	// The endpoint's attempts page by delivery, one a page here: every
 	// attempt (the resent message's two among them) comes once, and the
 	// pages end only at the last.
