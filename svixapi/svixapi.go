@@ -509,9 +509,13 @@ type appIn struct {
 	RateLimit *int              `json:"rateLimit"`
 }
 
+// appPrefix begins the ids hookd makes for applications made without a
+// uid.
+const appPrefix = "app_"
+
 type appOut struct {
 	ID        string            `json:"id"`
-	UID       string            `json:"uid"`
+	UID       string            `json:"uid,omitempty"` // none when hookd made the id
 	Name      string            `json:"name"`
 	Metadata  map[string]string `json:"metadata"`
 	CreatedAt time.Time         `json:"createdAt"`
@@ -520,6 +524,9 @@ type appOut struct {
 
 func toApp(t *hookd.Tenant) appOut {
 	out := appOut{ID: t.ID, UID: t.ID, Name: t.Name, Metadata: t.Metadata, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	if hookd.IsID(appPrefix, t.ID) {
+		out.UID = "" // made without one: Svix reads back none
+	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
 	}
@@ -535,7 +542,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 	if in.UID != nil {
 		id = *in.UID
 	} else {
-		id = hookd.NewID("app_", time.Now())
+		id = hookd.NewID(appPrefix, time.Now())
 	}
 	if r.URL.Query().Get("get_if_exists") == "true" {
 		if t, err := s.svc.Tenant(r.Context(), id); err == nil {
