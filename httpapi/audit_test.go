@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -135,5 +136,36 @@ func TestAuditLog(t *testing.T) {
 	e.do("GET", "/v1/tenants/globex/audit-log", key, nil).want(t, 404)
 	if r := e.do("GET", "/v1/tenants/globex/audit-log", adminKey, nil).want(t, 200); len(r.body["data"].([]any)) != 0 {
 		t.Errorf("globex's log: %s", r.raw)
+	}
+}
+
+// A bulk action's audit entry says what it was given: retry-all-failed
+// its window, a replay its window, whether only missing events, and its
+// task.
+func TestBulkActionsAudited(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	wh := e.webhook("acme", map[string]any{})
+	path := "/v1/tenants/acme/webhooks/" + wh
+	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 202)
+	e.do("PATCH", path, adminKey, map[string]any{"enabled": false}).want(t, 200) // ends the delivery FAILED
+	e.do("PATCH", path, adminKey, map[string]any{"enabled": true}).want(t, 200)
+	if r := e.do("POST", path+"/deliveries/retry-all-failed", adminKey, map[string]any{"since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}).want(t, 202); r.body["retried"] != 1.0 {
+		t.Fatalf("retried %v", r.body["retried"])
+	}
+	task := e.do("POST", path+"/replay", adminKey, map[string]any{"since": "2026-01-01T00:00:00Z", "onlyMissing": true}).want(t, 202).body["id"]
+	log := e.do("GET", "/v1/tenants/acme/audit-log", adminKey, nil).want(t, 200).body["data"].([]any)
+	changes := func(i int) string {
+		b, _ := json.Marshal(log[i].(map[string]any)["changes"])
+		return string(b)
+	}
+	for i, want := range []string{
+		`{"onlyMissing":{"from":null,"to":true},"since":{"from":null,"to":"2026-01-01T00:00:00Z"},"task":{"from":null,"to":"` + task.(string) + `"}}`,
+		`{"since":{"from":null,"to":"2020-01-01T00:00:00Z"},"until":{"from":null,"to":"2100-01-01T00:00:00Z"}}`,
+	} {
+		if got := changes(i); got != want {
+			t.Errorf("entry %d (%v): changes %s, want %s", i, log[i].(map[string]any)["action"], got, want)
+		}
 	}
 }

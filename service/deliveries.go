@@ -76,7 +76,7 @@ func (s *Service) RetryFailed(ctx context.Context, tenantID, webhookID string, w
 		return 0, err
 	}
 	ctx, e := s.audited(ctx, tenantID)
-	e.Action, e.Target = hookd.AuditDeliveriesRetried, hookd.AuditTarget{Type: "webhook", ID: wh.ID}
+	e.Action, e.Target, e.Changes = hookd.AuditDeliveriesRetried, hookd.AuditTarget{Type: "webhook", ID: wh.ID}, windowChanges(w)
 	n, err := s.store.RetryFailed(ctx, tenantID, wh.ID, w)
 	if err != nil {
 		return 0, err
@@ -128,6 +128,19 @@ func (s *Service) ExpungeAttemptContent(ctx context.Context, tenantID, deliveryI
 		return hookd.Errorf(hookd.ErrNotFound, "attempt %d of delivery %s not found", number, deliveryID)
 	}
 	return err
+}
+
+// windowChanges is a bulk action's window as its audit entry's changes:
+// each end given, from nothing to it (none: every delivery).
+func windowChanges(w hookd.Window) map[string]hookd.Change {
+	c := map[string]hookd.Change{}
+	if !w.Since.IsZero() {
+		c["since"] = hookd.Change{To: w.Since}
+	}
+	if !w.Until.IsZero() {
+		c["until"] = hookd.Change{To: w.Until}
+	}
+	return c
 }
 
 // CancelDeliveries ends a webhook's waiting deliveries CANCELED (those

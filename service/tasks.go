@@ -37,7 +37,11 @@ func (s *Service) Replay(ctx context.Context, tenantID, webhookID string, w hook
 	t := &hookd.Task{ID: hookd.NewID(hookd.PrefixTask, now), TenantID: tenantID, Kind: hookd.TaskReplay,
 		Status: hookd.TaskRunning, CreatedAt: now, Params: params}
 	ctx, e := s.audited(ctx, tenantID)
-	e.Action, e.Target = hookd.AuditDeliveriesReplayed, hookd.AuditTarget{Type: "webhook", ID: wh.ID}
+	e.Action, e.Target, e.Changes = hookd.AuditDeliveriesReplayed, hookd.AuditTarget{Type: "webhook", ID: wh.ID}, windowChanges(w)
+	e.Changes["task"] = hookd.Change{To: t.ID}
+	if onlyMissing {
+		e.Changes["onlyMissing"] = hookd.Change{To: true}
+	}
 	if err := s.store.CreateTask(ctx, t); err != nil {
 		return nil, notFound(err, "tenant %s not found", tenantID)
 	}
