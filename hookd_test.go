@@ -472,6 +472,13 @@ func TestWebhookValidate(t *testing.T) {
 		{"hmac-sha256, a line break in the template", hmac(func(s *Signature) { s.Content = "{timestamp}\n{body}" }), nil, nil},
 		{"hmac-sha256, a template without the body", hmac(func(s *Signature) { s.Content = "{id}.{timestamp}" }), nil, map[string]string{"signature.content": "must include {body}"}},
 		{"an empty metadata key", func(w *Webhook) { w.Metadata = map[string]string{"": "v"} }, nil, map[string]string{"metadata": "keys must not be empty"}},
+		{"a control character in a header", func(w *Webhook) { w.Headers = map[string]string{"X-V": "a\x01b"} }, nil, map[string]string{"headers.X-V": "must not contain control characters"}},
+		{"DEL in a header", func(w *Webhook) { w.Headers = map[string]string{"X-V": "a\x7f"} }, nil, map[string]string{"headers.X-V": "must not contain control characters"}},
+		{"a tab in a header", func(w *Webhook) { w.Headers = map[string]string{"X-V": "a\tb"} }, nil, nil},
+		{"a control character kept from before", func(w *Webhook) { w.Headers = map[string]string{"X-V": "a\x01b"} },
+			func(r *WebhookRules) { r.KeptHeaders = map[string]string{"X-V": "a\x01b"} }, nil},
+		{"one header twice", func(w *Webhook) { w.Headers = map[string]string{"X-A": "1", "x-a": "2"} }, nil,
+			map[string]string{"headers.x-a": "is given twice: header names are case-insensitive, and X-A is the same header"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -123,7 +124,16 @@ func (w *Webhook) Validate(r WebhookRules) error {
 	} else if len(w.Events) == 0 {
 		v.Add("events", "must list at least one event type")
 	}
-	for name, value := range w.Headers {
+	// In name order, so that of two names one header (X-A, x-a) the same
+	// one is named every time.
+	names := slices.Sorted(maps.Keys(w.Headers))
+	given := map[string]string{} // lower case → as given
+	for _, name := range names {
+		value := w.Headers[name]
+		old, had := r.KeptHeaders[name]
+		unchanged := had && old == value // stored before a rule below refused it
+		other, twice := given[strings.ToLower(name)]
+		given[strings.ToLower(name)] = name
 		switch {
 		case !validHeaderName(name):
 			v.Add("headers."+name, "is not a valid header name")
@@ -136,6 +146,13 @@ func (w *Webhook) Validate(r WebhookRules) error {
 			v.Add("headers."+name, "is set by the %s signature scheme", w.Signature.SchemeName())
 		case strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096:
 			v.Add("headers."+name, "must be at most 4096 characters without line breaks")
+		case unchanged:
+		case twice:
+			// One header: the receiver would get one of the two values.
+			v.Add("headers."+name, "is given twice: header names are case-insensitive, and %s is the same header", other)
+		case strings.ContainsFunc(value, func(c rune) bool { return c < 0x20 && c != '\t' || c == 0x7f }):
+			// No HTTP request can carry it: every attempt would fail.
+			v.Add("headers."+name, "must not contain control characters (a tab aside)")
 		default:
 			CheckText(v, "headers."+name, value)
 		}

@@ -93,6 +93,11 @@ func (s *Service) RetryFailed(ctx context.Context, tenantID, webhookID string, w
 func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType string, data json.RawMessage) (*hookd.TestResult, error) {
 	// A test may name a type the catalog lacks (webhook.test), by the
 	// native rule; a catalog type made by Svix's rule is named as it is.
+	// hookd's own types are hookd's to publish, a test's events too (they
+	// are listed with the tenant's events, under the type).
+	if hookd.SystemEventType(eventType) {
+		return nil, hookd.Invalid("type", "%q is one of hookd's own event types: hookd publishes it, no one else", eventType)
+	}
 	if eventType != "" && !hookd.NativeNames.Valid(eventType) {
 		if _, err := s.EventType(ctx, eventType); err != nil {
 			return nil, hookd.Invalid("type", "must be an event type of the catalog, or match ^[a-z0-9_]+(\\.[a-z0-9_]+)*$")

@@ -30,6 +30,26 @@ type Publication struct {
 	Verbatim bool
 }
 
+// usedID is what a publish refused with err answers: the tenant's event
+// with the publish's id, when there is one, for a publish sent again after
+// its answer was lost is a duplicate whatever the catalog has become since
+// (its type archived, its schema changed); else err. Only refused
+// publishes pay for the read.
+func (s *Service) usedID(ctx context.Context, tenantID string, p Publication, err error) (*hookd.PublishResult, error) {
+	if p.ID == "" || !hookd.ValidExternalID(p.ID) {
+		return nil, err
+	}
+	ev, gerr := s.store.GetEvent(ctx, tenantID, p.ID)
+	if gerr != nil {
+		return nil, err
+	}
+	ds, gerr := s.store.ListEventDeliveries(ctx, tenantID, ev.ID)
+	if gerr != nil {
+		return nil, gerr
+	}
+	return &hookd.PublishResult{Event: ev, Deliveries: len(ds), Duplicate: true}, nil
+}
+
 // Publish validates an event, matches it to the tenant's enabled webhooks,
 // and stores it with one delivery per match, durable on return; then the
 // engine is woken. problems are the transport's decoding problems,
@@ -107,11 +127,11 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 			return nil, fmt.Errorf("compile stored schema of %s: %w", et.Name, err)
 		}
 		if err := schema.Validate(p.Data); err != nil {
-			return nil, err
+			return s.usedID(ctx, tenantID, p, err)
 		}
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
+		return s.usedID(ctx, tenantID, p, err)
 	}
 
 	now := s.clock.Now()

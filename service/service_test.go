@@ -347,6 +347,26 @@ func TestPublish(t *testing.T) {
 	}
 	_, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{"s":"` + strings.Repeat("x", hookd.MaxEventData) + `"}`)}, nil)
 	wantErr(t, err, hookd.ErrTooLarge)
+
+	// A publish sent again after its answer was lost is the first one,
+	// whatever the catalog became since: its schema changed, its type
+	// archived. A new id is refused by the catalog as it is.
+	first, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "s.v", Data: []byte(`{"n":1}`), ID: "e2", IDSet: true}, nil)
+	must(t, err)
+	_, err = f.svc.UpdateEventType(f.ctx, "s.v", func(et *hookd.EventType, _ *hookd.ValidationError) {
+		et.Schema = json.RawMessage(`{"type":"object","required":["m"]}`)
+	})
+	must(t, err)
+	again, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "s.v", Data: []byte(`{"n":1}`), ID: "e2", IDSet: true}, nil)
+	if err != nil || !again.Duplicate || again.Event.ID != "e2" || again.Deliveries != first.Deliveries || first.Deliveries == 0 {
+		t.Fatalf("sent again after a schema change: %+v, %v (first %+v)", again, err, first)
+	}
+	must(t, f.svc.ArchiveEventType(f.ctx, "s.v"))
+	if again, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "s.v", Data: []byte(`{"n":1}`), ID: "e2", IDSet: true}, nil); err != nil || !again.Duplicate {
+		t.Fatalf("sent again after its type was archived: %+v, %v", again, err)
+	}
+	_, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "s.v", Data: []byte(`{"n":1}`), ID: "e3", IDSet: true}, nil)
+	wantErr(t, err, hookd.ErrValidation)
 }
 
 func TestRetry(t *testing.T) {
@@ -398,6 +418,8 @@ func TestTestSend(t *testing.T) {
 		t.Fatalf("sent %q", ts.got)
 	}
 	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "Not A Type", nil)
+	wantErr(t, err, hookd.ErrValidation)
+	_, err = f.svc.Test(f.ctx, "acme", wh.ID, "hookd.webhook.disabled", nil) // hookd's to publish
 	wantErr(t, err, hookd.ErrValidation)
 	// A name outside the native rule must be a catalog type (one made by
 	// Svix's rule through /api/v1), never a new one.
