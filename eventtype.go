@@ -1,6 +1,7 @@
 package hookd
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,8 +94,15 @@ func (et *EventType) Validate() error {
 	var schema *Schema
 	if len(et.Schema) > 0 {
 		var err error
-		if schema, err = CompileSchema(et.Schema); err != nil {
-			v.Add("schema", "%v", err)
+		switch {
+		case !bytes.HasPrefix(bytes.TrimLeft(et.Schema, " \t\r\n"), []byte("{")):
+			// true and false are JSON Schemas too, but false would refuse
+			// every event and true says nothing: an object is meant.
+			v.Add("schema", "must be a JSON Schema object")
+		default:
+			if schema, err = CompileSchema(et.Schema); err != nil {
+				v.Add("schema", "%v", err)
+			}
 		}
 	}
 	if len(et.Examples) > MaxExamples {
@@ -120,6 +128,13 @@ func (et *EventType) Validate() error {
 		}
 	}
 	return v.Err()
+}
+
+// Same reports whether o has et's fields, its times aside.
+func (et *EventType) Same(o *EventType) bool {
+	return et.Name == o.Name && et.Description == o.Description && bytes.Equal(et.Schema, o.Schema) &&
+		slices.EqualFunc(et.Examples, o.Examples, func(a, b json.RawMessage) bool { return bytes.Equal(a, b) }) &&
+		et.Archived == o.Archived && et.Deprecated == o.Deprecated && et.FeatureFlag == o.FeatureFlag && et.GroupName == o.GroupName
 }
 
 // MaxExamples is how many examples an event type may keep.

@@ -71,23 +71,33 @@ func (s *Schema) Validate(data []byte) error {
 		return Invalid("data", "%v", err)
 	}
 	v := &ValidationError{}
-	for _, u := range ve.BasicOutput().Errors {
-		if u.Error == nil {
-			continue
+	// The leaves of the tree of causes say what failed where. (The
+	// library's flat "basic output" gives one through a $ref only as
+	// "validation failed".)
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
 		}
-		msg := u.Error.String()
-		if msg == "" || strings.HasPrefix(msg, "validation failed") {
-			continue
+		if len(v.Details) == 20 || e == ve {
+			return
+		}
+		msg := e.Error() // at '/a/b': got string, want integer
+		if rest, ok := strings.CutPrefix(msg, "at '"); ok {
+			if _, m, ok := strings.Cut(rest, "': "); ok {
+				msg = m
+			}
 		}
 		field := "data"
-		if u.InstanceLocation != "" {
-			field = "data" + strings.ReplaceAll(u.InstanceLocation, "/", ".")
+		for _, p := range e.InstanceLocation {
+			field += "." + p
 		}
 		v.Add(field, "%s", msg)
-		if len(v.Details) == 20 {
-			break
-		}
 	}
+	walk(ve)
 	if len(v.Details) == 0 {
 		v.Add("data", "does not match the event type's schema")
 	}

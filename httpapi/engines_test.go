@@ -20,7 +20,7 @@ var onPostgres = map[string]func(*testing.T){
 	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
 	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret, "PortalSessions": TestPortalSessions,
 	"WebhookPatchUpdatedAt": TestWebhookPatchUpdatedAt, "RetryWhileSending": TestRetryWhileSending,
-	"AuditLog": TestAuditLog, "TenantDeliveries": TestTenantDeliveries, "CancelDeliveries": TestCancelDeliveries, "RetryAllFailedWindow": TestRetryAllFailedWindow, "Replay": TestReplay, "EventTypeExamples": TestEventTypeExamples, "SvixScheme": TestSvixScheme, "BodyMode": TestBodyMode, "InputHardening": TestInputHardening, "RotationGraceOnOneSignatureSchemes": TestRotationGraceOnOneSignatureSchemes, "URLText": TestURLText, "RequestBodies": TestRequestBodies, "CursorListsRefuseOffsets": TestCursorListsRefuseOffsets, "SchemeHeaderKept": TestSchemeHeaderKept,
+	"AuditLog": TestAuditLog, "BulkActionsAudited": TestBulkActionsAudited, "TenantDeliveries": TestTenantDeliveries, "CancelDeliveries": TestCancelDeliveries, "RetryAllFailedWindow": TestRetryAllFailedWindow, "Replay": TestReplay, "EventTypeExamples": TestEventTypeExamples, "SvixScheme": TestSvixScheme, "BodyMode": TestBodyMode, "InputHardening": TestInputHardening, "RotationGraceOnOneSignatureSchemes": TestRotationGraceOnOneSignatureSchemes, "URLText": TestURLText, "RequestBodies": TestRequestBodies, "CursorListsRefuseOffsets": TestCursorListsRefuseOffsets, "SchemeHeaderKept": TestSchemeHeaderKept,
 }
 
 // Tests that do not touch a store, and so are not run twice.

@@ -469,7 +469,18 @@ func TestEventTypes(t *testing.T) {
 	f := newFixture(t)
 	wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "a.b"}, hookd.NativeNames, nil), hookd.ErrConflict)
 	wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "x.y", Schema: json.RawMessage(`{"type":"nope"}`)}, hookd.NativeNames, nil), hookd.ErrValidation)
-	_, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil) // caches the type
+	for _, schema := range []string{`false`, `true`, ` `, `[]`} { // a schema object is meant
+		wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "x.y", Schema: json.RawMessage(schema)}, hookd.NativeNames, nil), hookd.ErrValidation)
+	}
+	// An edit that changes nothing writes nothing: updatedAt stays.
+	before, err := f.store.GetEventType(f.ctx, "a.b")
+	must(t, err)
+	same, err := f.svc.UpdateEventType(f.ctx, "a.b", func(*hookd.EventType, *hookd.ValidationError) {})
+	must(t, err)
+	if after, _ := f.store.GetEventType(f.ctx, "a.b"); !same.UpdatedAt.Equal(before.UpdatedAt) || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Fatalf("a no-op edit moved updatedAt: %s → %s", before.UpdatedAt, after.UpdatedAt)
+	}
+	_, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil) // caches the type
 	must(t, err)
 	must(t, f.svc.ArchiveEventType(f.ctx, "a.b"))
 	_, err = f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{}`)}, nil)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -172,6 +173,8 @@ func (s *Service) UpdateEventType(ctx context.Context, name string, change func(
 	if hookd.SystemEventType(name) {
 		return nil, hookd.Invalid("name", "%s is one of hookd's own event types: it cannot be changed or archived", name)
 	}
+	before := *et
+	before.Examples = slices.Clone(et.Examples)
 	v := &hookd.ValidationError{}
 	change(et, v)
 	if err := v.Err(); err != nil {
@@ -179,6 +182,9 @@ func (s *Service) UpdateEventType(ctx context.Context, name string, change func(
 	}
 	if err := et.Validate(); err != nil {
 		return nil, err
+	}
+	if et.Same(&before) {
+		return et, nil // nothing changed: nothing written, updatedAt kept
 	}
 	et.UpdatedAt = s.clock.Now()
 	err = s.store.UpdateEventType(ctx, et)
