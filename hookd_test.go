@@ -260,6 +260,14 @@ func TestSchema(t *testing.T) {
 	if !fields["data"] || !fields["data.n"] {
 		t.Fatalf("details = %+v", ve.Details)
 	}
+	// Through a $ref, the failure is named where it is, as without one.
+	s, err = CompileSchema([]byte(`{"$defs":{"p":{"type":"integer"}},"properties":{"a":{"$ref":"#/$defs/p"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate([]byte(`{"a":"x"}`)); !errors.As(err, &ve) || len(ve.Details) != 1 || ve.Details[0].Field != "data.a" || ve.Details[0].Message != "got string, want integer" {
+		t.Fatalf("through a $ref: %v", err)
+	}
 	// 2020-12 keywords work without $schema.
 	s, err = CompileSchema([]byte(`{"prefixItems":[{"type":"string"}]}`))
 	if err != nil {
