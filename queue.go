@@ -170,6 +170,7 @@ type DueWebhooksParams struct {
 // DueWebhook is a webhook with deliveries due, as a claim needs it.
 type DueWebhook struct {
 	ID        string
+	TenantID  string
 	Enabled   bool
 	RateLimit int // requests per second; 0: unlimited
 }

@@ -727,7 +727,7 @@ func TestConsoleAuditFindings(t *testing.T) {
 // recordAttempt claims dlv and records a as its attempt, as the engine does.
 func recordAttempt(e *env, wh *hookd.Webhook, dlv string, a *hookd.Attempt) error {
 	ctx := context.Background()
-	res, err := queue.Claim(ctx, e.store, queue.ClaimParams{Limit: 10, Lease: time.Minute, Room: func(string) (int, time.Duration) { return 10, 0 }})
+	res, err := queue.Claim(ctx, e.store, queue.ClaimParams{Limit: 10, Lease: time.Minute, Room: func(string, string) (int, time.Duration) { return 10, 0 }})
 	if err != nil {
 		return err
 	}

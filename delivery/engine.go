@@ -73,8 +73,17 @@ type Config struct {
 	// after the change was answered. Default 100ms.
 	RecheckAfter time.Duration
 	// FailingEndpoint is the room while the webhook's last attempt got no
-	// answer (timeout, refused connection). Default 2.
+	// answer (timeout, refused connection), and until its first answer
+	// comes: an endpoint that hangs without ever answering holds this
+	// many workers, not PerEndpoint, for its timeout. Default 2.
 	FailingEndpoint int
+	// TenantReserve is how many free workers a tenant that holds this many
+	// deliveries or more may not take: they are kept for the others, so
+	// that one tenant's hanging endpoints (each holding its room for its
+	// timeout) never hold every worker. A tenant alone thus holds at most
+	// Workers-TenantReserve. Default Workers/8 (256 of 2048) when Workers
+	// is 64 or more, else none (too few to split); negative: none.
+	TenantReserve int
 	// ClaimBatch caps deliveries per claim. A claim waits for a commit, so
 	// this is how many deliveries one commit cycle can start. Default 1024.
 	ClaimBatch int
@@ -166,6 +175,12 @@ func (c *Config) defaults() {
 	setDefault(&c.FastQueue, 8)
 	setDefault(&c.FastAnswer, 250*time.Millisecond)
 	setDefault(&c.FailingEndpoint, 2)
+	switch {
+	case c.TenantReserve == 0 && c.Workers >= 64:
+		c.TenantReserve = c.Workers / 8
+	case c.TenantReserve < 0:
+		c.TenantReserve = 0
+	}
 	setDefault(&c.RecheckAfter, 100*time.Millisecond)
 	setDefault(&c.ClaimBatch, 1024)
 	setDefault(&c.RecordBatch, 2048)
@@ -192,6 +207,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("delivery: FailureLogEvery (%s) and FailureLogBurst (%d) must not be negative", c.FailureLogEvery, c.FailureLogBurst)
 	case c.FailingEndpoint > c.PerEndpoint:
 		return fmt.Errorf("delivery: FailingEndpoint (%d) is more than PerEndpoint (%d)", c.FailingEndpoint, c.PerEndpoint)
+	case c.TenantReserve >= c.Workers:
+		return fmt.Errorf("delivery: TenantReserve (%d) must be less than Workers (%d): no tenant could take one", c.TenantReserve, c.Workers)
 	}
 	return nil
 }
@@ -225,6 +242,12 @@ type Engine struct {
 	// not one, keeps claims batched.
 	starvedFor int
 	endpoints  map[string]*endpoint
+	// tenantHeld is each tenant's held deliveries (none: absent); granted
+	// is the room a claim in progress gave each tenant's webhooks (Room),
+	// grantedAll its sum, until the claim's deliveries are held.
+	tenantHeld map[string]int
+	granted    map[string]int
+	grantedAll int
 	hooks      map[string]*cachedHook
 	swept      time.Time
 	// disableChecked is when the claim loop last looked for failing
@@ -260,6 +283,7 @@ type Engine struct {
 }
 
 type endpoint struct {
+	tenantID string
 	held     int           // claimed and not yet recorded
 	failing  bool          // the last attempt got no HTTP answer
 	latency  time.Duration // moving average of answered attempts; 0 until one
@@ -332,11 +356,13 @@ func New(cfg Config) (*Engine, error) {
 		wake:     make(chan struct{}, 1),
 		// Every held delivery makes one result, so a send never waits to
 		// hand its result over.
-		results:   make(chan *result, cfg.Workers),
-		endpoints: map[string]*endpoint{},
-		hooks:     map[string]*cachedHook{},
-		changed:   map[string]change{},
-		reserved:  map[*hookd.Handoff]*reservation{},
+		results:    make(chan *result, cfg.Workers),
+		endpoints:  map[string]*endpoint{},
+		tenantHeld: map[string]int{},
+		granted:    map[string]int{},
+		hooks:      map[string]*cachedHook{},
+		changed:    map[string]change{},
+		reserved:   map[*hookd.Handoff]*reservation{},
 	}, nil
 }
 
@@ -452,6 +478,14 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
 			res, err := queue.Claim(cctx, e.store, queue.ClaimParams{Limit: limit, Lease: e.cfg.Lease, Room: e.room})
 			cancel()
+			var eps []*endpoint
+			if err == nil {
+				eps = make([]*endpoint, len(res.Claims))
+				for i, c := range res.Claims {
+					eps[i] = e.hold(c)
+				}
+			}
+			e.claimed()
 			stopping := ctx.Err() != nil
 			switch {
 			case err != nil:
@@ -460,13 +494,12 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 				}
 			case stopping:
 				for _, c := range res.Claims {
-					e.hold(c)
 					e.results <- &result{claim: c, release: true, deadline: before.Add(e.cfg.Lease)}
 				}
 			default:
 				deadline := before.Add(e.cfg.Lease)
-				for _, c := range res.Claims {
-					e.dispatch(sendCtx, c, deadline, gen)
+				for i, c := range res.Claims {
+					e.start(sendCtx, c, eps[i], deadline, gen)
 				}
 				if res.Failed > 0 {
 					e.cfg.Observer.Finished(hookd.StatusFailed, res.Failed)
@@ -517,21 +550,57 @@ func (e *Engine) starve() {
 }
 
 // room is queue.ClaimParams.Room: how many more of a webhook's deliveries
-// this process can take now, and how long to pass it over when none.
-func (e *Engine) room(webhookID string) (int, time.Duration) {
+// this process can take now, and how long to pass it over when none. What
+// it gives counts against the tenant's room until the claim's deliveries
+// are held (claimed).
+func (e *Engine) room(tenantID, webhookID string) (int, time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.roomLocked(webhookID)
+	n, wait := e.roomLocked(tenantID, webhookID)
+	if n > 0 {
+		e.granted[tenantID] += n
+		e.grantedAll += n
+	}
+	return n, wait
 }
 
-func (e *Engine) roomLocked(webhookID string) (int, time.Duration) {
+// claimed ends a claim's grants: its deliveries are held now.
+func (e *Engine) claimed() {
+	e.mu.Lock()
+	clear(e.granted)
+	e.grantedAll = 0
+	e.mu.Unlock()
+}
+
+func (e *Engine) roomLocked(tenantID, webhookID string) (int, time.Duration) {
+	n, wait := e.endpointRoomLocked(webhookID)
+	if t := e.tenantRoomLocked(tenantID); t < n {
+		return t, e.cfg.DeferBy
+	}
+	return n, wait
+}
+
+// tenantRoomLocked is how many more deliveries a tenant may hold: up to
+// TenantReserve whatever others hold, and past it only what leaves
+// TenantReserve workers free for the other tenants.
+func (e *Engine) tenantRoomLocked(tenantID string) int {
+	held := e.tenantHeld[tenantID] + e.granted[tenantID]
+	free := e.cfg.Workers - e.held - e.grantedAll
+	return max(e.cfg.TenantReserve-held, free-e.cfg.TenantReserve)
+}
+
+func (e *Engine) endpointRoomLocked(webhookID string) (int, time.Duration) {
 	ep := e.endpoints[webhookID]
 	if ep == nil {
-		return e.cfg.PerEndpoint, e.cfg.DeferBy
+		// Until it answers, as little as a failing one: an endpoint that
+		// never answers must not hold PerEndpoint workers for its timeout.
+		return e.cfg.FailingEndpoint, e.cfg.DeferBy
 	}
 	switch {
 	case ep.failing:
 		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferFailing
+	case ep.latency == 0:
+		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferBy
 	case ep.latency > 0 && ep.latency < e.cfg.FastAnswer:
 		// A fast endpoint frees room in moments: consider it again on the
 		// next claim.
@@ -545,18 +614,19 @@ func (e *Engine) roomLocked(webhookID string) (int, time.Duration) {
 func (e *Engine) hold(c *hookd.Claim) *endpoint {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.holdLocked(c.WebhookID)
+	return e.holdLocked(c.TenantID, c.WebhookID)
 }
 
-func (e *Engine) holdLocked(webhookID string) *endpoint {
+func (e *Engine) holdLocked(tenantID, webhookID string) *endpoint {
 	ep := e.endpoints[webhookID]
 	if ep == nil {
-		ep = &endpoint{sends: make(chan struct{}, e.cfg.PerEndpoint)}
+		ep = &endpoint{tenantID: tenantID, sends: make(chan struct{}, e.cfg.PerEndpoint)}
 		e.endpoints[webhookID] = ep
 	}
 	ep.held++
 	ep.lastUsed = e.clock.Now()
 	e.held++
+	e.tenantHeld[tenantID]++
 	return ep
 }
 
@@ -574,8 +644,11 @@ func (e *Engine) free(webhookIDs []string) {
 	e.mu.Lock()
 	wakeUp := false
 	for _, id := range webhookIDs {
-		if ep := e.endpoints[id]; ep != nil {
+		if ep := e.endpoints[id]; ep != nil { // held, so never swept
 			ep.held--
+			if e.tenantHeld[ep.tenantID]--; e.tenantHeld[ep.tenantID] <= 0 {
+				delete(e.tenantHeld, ep.tenantID)
+			}
 		}
 		e.held--
 		if e.starvedFor > 0 {
@@ -605,7 +678,7 @@ func (e *Engine) Reserve(webhooks []*hookd.Webhook) *hookd.Handoff {
 		if !wh.Enabled || wh.RateLimit > 0 || e.held >= e.cfg.Workers/handoffShare {
 			continue
 		}
-		if room, _ := e.roomLocked(wh.ID); room <= 0 {
+		if room, _ := e.roomLocked(wh.TenantID, wh.ID); room <= 0 {
 			continue
 		}
 		if h == nil {
@@ -614,7 +687,7 @@ func (e *Engine) Reserve(webhooks []*hookd.Webhook) *hookd.Handoff {
 		} else if _, twice := r.updated[wh.ID]; twice {
 			continue
 		}
-		e.holdLocked(wh.ID)
+		e.holdLocked(wh.TenantID, wh.ID)
 		h.WebhookIDs = append(h.WebhookIDs, wh.ID)
 		r.updated[wh.ID] = wh.UpdatedAt
 	}
@@ -655,10 +728,6 @@ func (e *Engine) Take(h *hookd.Handoff, leased []*hookd.Claim) {
 	if len(r.updated) > 0 {
 		e.free(slices.Collect(maps.Keys(r.updated)))
 	}
-}
-
-func (e *Engine) dispatch(ctx context.Context, c *hookd.Claim, deadline time.Time, gen uint64) {
-	e.start(ctx, c, e.hold(c), deadline, gen)
 }
 
 // start sends a held delivery, claimed (or reserved) when Engine.changes

@@ -533,7 +533,7 @@ func TestAbandonedClaimIsResent(t *testing.T) {
 	ev := h.publish(wh)
 	// A process claims the delivery and dies before recording anything.
 	res, err := queue.Claim(context.Background(), h.store, queue.ClaimParams{
-		Lease: time.Second, Limit: 10, Room: func(string) (int, time.Duration) { return 10, time.Second },
+		Lease: time.Second, Limit: 10, Room: func(string, string) (int, time.Duration) { return 10, time.Second },
 	})
 	if err != nil || len(res.Claims) != 1 {
 		t.Fatalf("claim = %v, %v", res, err)
@@ -1216,5 +1216,123 @@ func TestCheckedNotHeldIsNotSent(t *testing.T) {
 	h.settle()
 	if got := len(rcv.got()); got != 2 {
 		t.Fatalf("the receiver got %d requests, want 2 (the first, and A, being sent when the cancel came)", got)
+	}
+}
+
+// An endpoint that has not answered yet holds FailingEndpoint deliveries,
+// not PerEndpoint: one that never answers ties up that few workers for its
+// timeout. And a tenant whose hanging endpoints hold many workers leaves
+// TenantReserve free for the others: another tenant's event goes out while
+// every request of the first still hangs.
+func TestHangingEndpointsLeaveRoom(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reserve int
+	}{{"with a reserve", 3}, {"without", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *delivery.Config) { c.Workers, c.TenantReserve, c.Lease = 8, tc.reserve, time.Minute })
+			if err := h.store.CreateTenant(context.Background(), &hookd.Tenant{ID: "globex", Name: "Globex", CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			block := make(chan struct{})
+			var hanging atomic.Int32
+			hang := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+				hanging.Add(1)
+				select {
+				case <-block:
+				case <-r.Context().Done():
+				}
+			})
+			defer close(block)
+			// looped returns once the claim loop went round twice since:
+			// what it could claim by now, it has.
+			looped := func() {
+				for range 2 {
+					n := h.engine.Loops()
+					h.engine.Notify()
+					for h.engine.Loops() <= n+1 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}
+			// Six endpoints of acme, three events each: 18 deliveries that
+			// would hold 18 workers at PerEndpoint's room.
+			var hooks []*hookd.Webhook
+			for range 6 {
+				hooks = append(hooks, h.webhook(hang.URL, func(w *hookd.Webhook) { w.Timeout = 30 * time.Second }))
+			}
+			for range 3 {
+				h.publish(hooks...)
+			}
+			want := 8 // every worker
+			if tc.reserve > 0 {
+				want = 8 - tc.reserve
+			}
+			for deadline := time.Now().Add(10 * time.Second); int(hanging.Load()) < want; time.Sleep(2 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d requests hang, want %d", hanging.Load(), want)
+				}
+			}
+			looped()
+			if n := hanging.Load(); int(n) != want || h.engine.Held() != want {
+				t.Fatalf("%d requests hang, %d held; want %d (two an endpoint until it answers, within the tenant's room)", n, h.engine.Held(), want)
+			}
+			got := make(chan struct{}, 1)
+			quick := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} })
+			other := h.webhook(quick.URL, func(w *hookd.Webhook) { w.TenantID = "globex" })
+			ev := newEvent(h)
+			ev.TenantID = "globex"
+			if _, err := h.store.PublishEvent(context.Background(), ev, []string{other.ID}, nil); err != nil {
+				t.Fatal(err)
+			}
+			h.engine.Notify()
+			if tc.reserve < 0 {
+				looped()
+				select {
+				case <-got:
+					t.Fatal("sent with every worker held: the test shows nothing")
+				default:
+				}
+				return
+			}
+			select {
+			case <-got:
+			case <-time.After(10 * time.Second):
+				t.Fatal("another tenant's event waits behind the hanging endpoints")
+			}
+		})
+	}
+}
+
+// An endpoint that has not answered yet gets FailingEndpoint deliveries,
+// not PerEndpoint: ten due to one that never answers hold two workers.
+func TestSlowStart(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) { c.Lease = time.Minute })
+	block := make(chan struct{})
+	var hanging atomic.Int32
+	hang := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		hanging.Add(1)
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(block)
+	wh := h.webhook(hang.URL, func(w *hookd.Webhook) { w.Timeout = 30 * time.Second })
+	for range 10 {
+		h.publish(wh)
+	}
+	for hanging.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	for range 2 {
+		n := h.engine.Loops()
+		h.engine.Notify()
+		for h.engine.Loops() <= n+1 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if n, held := hanging.Load(), h.engine.Held(); n != 2 || held != 2 {
+		t.Fatalf("%d requests hang, %d held; want 2 (FailingEndpoint) until the endpoint answers", n, held)
 	}
 }

@@ -81,7 +81,7 @@ func TestHandedOffDeliveryIsSentWithoutAClaim(t *testing.T) {
 }
 
 func TestReserveHoldsRoom(t *testing.T) {
-	h := newHarness(t, func(c *delivery.Config) { c.PerEndpoint, c.FailingEndpoint, c.Workers = 2, 1, 6 })
+	h := newHarness(t, func(c *delivery.Config) { c.PerEndpoint, c.FailingEndpoint, c.Workers = 2, 2, 6 })
 	hook := func(id string, mods ...func(*hookd.Webhook)) *hookd.Webhook {
 		w := &hookd.Webhook{ID: id, TenantID: "acme", Enabled: true}
 		for _, m := range mods {

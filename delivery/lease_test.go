@@ -373,7 +373,7 @@ func TestStopDuringClaimReleases(t *testing.T) {
 		t.Fatalf("sent %d after Stop", len(rcv.got()))
 	}
 	res, err := queue.Claim(context.Background(), h.store, queue.ClaimParams{Limit: 10, Lease: time.Minute,
-		Room: func(string) (int, time.Duration) { return 10, 0 }})
+		Room: func(string, string) (int, time.Duration) { return 10, 0 }})
 	if err != nil {
 		t.Fatal(err)
 	}

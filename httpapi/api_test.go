@@ -974,7 +974,7 @@ func TestRetryWhileSending(t *testing.T) {
 	e.webhook("acme", map[string]any{})
 	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 202)
 	res, err := queue.Claim(context.Background(), e.store, queue.ClaimParams{Limit: 1, Lease: time.Minute,
-		Room: func(string) (int, time.Duration) { return 1, 0 }})
+		Room: func(string, string) (int, time.Duration) { return 1, 0 }})
 	if err != nil || len(res.Claims) != 1 {
 		t.Fatalf("claim = %v, %v", res, err)
 	}

@@ -100,7 +100,7 @@ func TestListen(t *testing.T) {
 	}
 	// A manual retry wakes the other processes too, whichever process (an
 	// --role api one included) took the request.
-	res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 3, Lease: time.Minute, Room: func(string) (int, time.Duration) { return 3, 0 }})
+	res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 3, Lease: time.Minute, Room: func(string, string) (int, time.Duration) { return 3, 0 }})
 	must(err)
 	claims := map[string]*hookd.Claim{}
 	for _, c := range res.Claims {

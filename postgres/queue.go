@@ -63,11 +63,11 @@ func (q *queueTx) Now(ctx context.Context) (time.Time, error) {
 }
 
 func (q *queueTx) DueWebhooks(ctx context.Context, p *hookd.DueWebhooksParams) ([]*hookd.DueWebhook, error) {
-	rows, err := q.tx.Query(ctx, `SELECT q.webhook_id, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
+	rows, err := q.tx.Query(ctx, `SELECT q.webhook_id, w.tenant_id, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
 		WHERE q.due_at <= $1 ORDER BY q.due_at LIMIT $2`, sqlrow.Micros(p.Now), p.Limit)
 	return collect(rows, err, "due webhooks", func(r sqlrow.Scanner) (*hookd.DueWebhook, error) {
 		w := &hookd.DueWebhook{}
-		return w, r.Scan(&w.ID, &w.Enabled, &w.RateLimit)
+		return w, r.Scan(&w.ID, &w.TenantID, &w.Enabled, &w.RateLimit)
 	})
 }
 

@@ -25,10 +25,11 @@ type ClaimParams struct {
 	Limit int
 	// Lease is how long claimed deliveries are the caller's.
 	Lease time.Duration
-	// Room says how many more of a webhook's deliveries the caller can take
-	// now and, when it can take none, how long to pass the webhook over (0:
-	// until the next claim, after the webhooks that waited longer).
-	Room func(webhookID string) (room int, wait time.Duration)
+	// Room says how many more of a webhook's (and its tenant's) deliveries
+	// the caller can take now and, when it can take none, how long to pass
+	// the webhook over (0: until the next claim, after the webhooks that
+	// waited longer).
+	Room func(tenantID, webhookID string) (room int, wait time.Duration)
 }
 
 // ClaimResult is what a claim leased.
@@ -85,7 +86,7 @@ func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, err
 				disabled = append(disabled, w.ID)
 				continue
 			}
-			room, wait := p.Room(w.ID)
+			room, wait := p.Room(w.TenantID, w.ID)
 			if room <= 0 {
 				notBefore[w.ID] = now.Add(wait)
 				continue

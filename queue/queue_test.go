@@ -57,7 +57,7 @@ func TestRefusedOutcomeKeptWithoutAnswer(t *testing.T) {
 	must(ev.BuildPayload(json.RawMessage(`{}`), nil))
 	_, err = s.PublishEvent(ctx, ev, []string{"wh_1"}, nil)
 	must(err)
-	res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 1, Lease: time.Minute, Room: func(string) (int, time.Duration) { return 1, 0 }})
+	res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 1, Lease: time.Minute, Room: func(string, string) (int, time.Duration) { return 1, 0 }})
 	must(err)
 	c := res.Claims[0]
 	o := &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, Status: hookd.StatusRetrying, RetryIn: time.Hour,

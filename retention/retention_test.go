@@ -70,7 +70,7 @@ func TestPass(t *testing.T) {
 	}
 	deliverAll := func() {
 		res, err := queue.Claim(ctx, s, queue.ClaimParams{Limit: 100, Lease: time.Minute,
-			Room: func(string) (int, time.Duration) { return 100, 0 }})
+			Room: func(string, string) (int, time.Duration) { return 100, 0 }})
 		must(t, err)
 		var outs []*hookd.Outcome
 		for _, cl := range res.Claims {

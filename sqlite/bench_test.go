@@ -155,7 +155,7 @@ func benchClaimRecord(b *testing.B, perWebhook int) {
 			b.Fatal(err)
 		}
 	}
-	room := func(string) (int, time.Duration) { return perWebhook, 0 }
+	room := func(string, string) (int, time.Duration) { return perWebhook, 0 }
 	headers := map[string]string{"Content-Type": "application/json", "User-Agent": "hookd/dev", "Webhook-Id": "evt_x"}
 	b.ResetTimer()
 	done := 0

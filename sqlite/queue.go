@@ -13,7 +13,7 @@ import (
 
 // The queue's statements (hookd.QueueTx); all are prepared at Open (hot).
 const (
-	dueWebhooks = `SELECT q.webhook_id, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
+	dueWebhooks = `SELECT q.webhook_id, w.tenant_id, w.enabled, w.rate_limit FROM due_webhooks q JOIN webhooks w ON w.id = q.webhook_id
 		WHERE q.due_at <= ? ORDER BY q.due_at LIMIT ?`
 	readBudgets = `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id IN (SELECT value FROM json_each(?))`
 	spendBudget = `INSERT INTO rate_budgets (webhook_id, tat) VALUES (?, ?) ON CONFLICT (webhook_id) DO UPDATE SET tat = excluded.tat`
@@ -132,7 +132,7 @@ func (q *queueTx) DueWebhooks(_ context.Context, p *hookd.DueWebhooksParams) ([]
 	var out []*hookd.DueWebhook
 	for rows.Next() {
 		w := &hookd.DueWebhook{}
-		if err := rows.Scan(&w.ID, &w.Enabled, &w.RateLimit); err != nil {
+		if err := rows.Scan(&w.ID, &w.TenantID, &w.Enabled, &w.RateLimit); err != nil {
 			return nil, fmt.Errorf("due webhooks: %w", err)
 		}
 		out = append(out, w)

@@ -347,7 +347,7 @@ func testQueueDepth(t *testing.T, s hookd.Store, clock *Clock) {
 	// A webhook the engine has no room for (its concurrency or its rate
 	// limit) is put off by the claim; its deliveries are still due, and
 	// waiting: a backlog behind a slow endpoint is what the gauge is for.
-	claim(t, s, 10, func(string) (int, time.Duration) { return 0, time.Minute })
+	claim(t, s, 10, func(string, string) (int, time.Duration) { return 0, time.Minute })
 	if d, err := s.QueueDepth(ctx()); err != nil || d.Due != 2 || !d.OldestDue.Equal(t0.Add(time.Second)) {
 		t.Fatalf("put off for lack of room: %+v %v", d, err)
 	}

@@ -58,9 +58,9 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 
 const lease = time.Minute
 
-func roomAll(string) (int, time.Duration) { return 1000, time.Second }
+func roomAll(string, string) (int, time.Duration) { return 1000, time.Second }
 
-func claim(t *testing.T, s hookd.Store, limit int, room func(string) (int, time.Duration)) *queue.ClaimResult {
+func claim(t *testing.T, s hookd.Store, limit int, room func(string, string) (int, time.Duration)) *queue.ClaimResult {
 	t.Helper()
 	if room == nil {
 		room = roomAll
@@ -180,7 +180,10 @@ func testLeaseRunsOut(t *testing.T, s hookd.Store, clock *Clock) {
 func testClaimRoom(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a", "wh_b")
 	publish(t, s, "e", 3, "wh_a", "wh_b")
-	room := func(w string) (int, time.Duration) {
+	room := func(tenant, w string) (int, time.Duration) {
+		if tenant != "acme" {
+			t.Errorf("room asked for %s of tenant %q, want acme", w, tenant)
+		}
 		if w == "wh_a" {
 			return 1, 10 * time.Second
 		}
@@ -193,7 +196,7 @@ func testClaimRoom(t *testing.T, s hookd.Store, clock *Clock) {
 	if n["wh_a"] != 1 || n["wh_b"] != 3 {
 		t.Fatalf("claimed %v, want wh_a 1 (its room), wh_b 3", n)
 	}
-	full := func(w string) (int, time.Duration) {
+	full := func(_, w string) (int, time.Duration) {
 		if w == "wh_a" {
 			return 0, 10 * time.Second
 		}
@@ -225,7 +228,7 @@ func testBacklogDoesNotHide(t *testing.T, s hookd.Store, clock *Clock) {
 	if len(due) != 2 || due[0].ID != "wh_a" || due[1].ID != "wh_b" {
 		t.Fatalf("due webhooks = %v, want wh_a then wh_b", due)
 	}
-	room := func(string) (int, time.Duration) { return 256, 0 }
+	room := func(string, string) (int, time.Duration) { return 256, 0 }
 	n := map[string]int{}
 	for _, c := range claim(t, s, 1024, room).Claims {
 		n[c.WebhookID]++
@@ -241,7 +244,7 @@ func testRoundRobin(t *testing.T, s hookd.Store, clock *Clock) {
 	clock.Advance(time.Second)
 	publish(t, s, "b", 1, "wh_b")
 	clock.Advance(time.Second)
-	room := func(string) (int, time.Duration) { return 5, 0 }
+	room := func(string, string) (int, time.Duration) { return 5, 0 }
 	for _, c := range claim(t, s, 5, room).Claims {
 		if c.WebhookID != "wh_a" {
 			t.Fatalf("first claim took %s; wh_a fell due first", c.WebhookID)
