@@ -76,6 +76,9 @@ type HealthUpdate struct {
 	// GoneBy is the first such outcome.
 	Gone   bool
 	GoneBy *Outcome
+	// Kept: never disabled, whatever its health (the operator's webhook:
+	// its receiver must not switch off every operational alert).
+	Kept bool
 }
 
 // UpdateHealthParams folds health updates into the webhooks' health, and

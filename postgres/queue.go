@@ -421,6 +421,9 @@ func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams)
 			u.Exhausted, u.WebhookID); err != nil {
 			return nil, wrap("update health", err)
 		}
+		if u.Kept {
+			continue
+		}
 		all = append(all, u.WebhookID)
 		if u.Gone {
 			gone = append(gone, u.WebhookID)

@@ -348,6 +348,12 @@ func (p Policy) applyHealth(ctx context.Context, tx hookd.QueueTx, now time.Time
 	if err != nil {
 		return nil, 0, err
 	}
+	for i := range updates {
+		// The operator's webhook carries every tenant's alerts, the ones
+		// telling of disables included: its receiver's 410 or failures
+		// are logged and shown in its health, never a disable.
+		updates[i].Kept = updates[i].WebhookID == hookd.OperatorWebhook
+	}
 	hp := &hookd.UpdateHealthParams{Now: now, Updates: updates}
 	if p.DisableAfter > 0 {
 		hp.DisableFailingSince = now.Add(-p.DisableAfter)

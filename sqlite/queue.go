@@ -451,6 +451,9 @@ func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (
 			u.Exhausted, u.WebhookID); err != nil {
 			return nil, fmt.Errorf("update health: %w", err)
 		}
+		if u.Kept {
+			continue
+		}
 		all = append(all, u.WebhookID)
 		if u.Gone {
 			gone = append(gone, u.WebhookID)

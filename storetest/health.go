@@ -14,6 +14,7 @@ func init() {
 	for name, fn := range map[string]func(*testing.T, hookd.Store, *Clock){
 		"HealthFollowsAttempts":         testHealthFollowsAttempts,
 		"GoneDisablesAtOnce":            testGoneDisablesAtOnce,
+		"KeptNeverDisabled":             testKeptNeverDisabled,
 		"FailingDisabledAfter":          testFailingDisabledAfter,
 		"FailingNotDisabledEarly":       testFailingNotDisabledEarly,
 		"FailingDisabledWithoutTraffic": testFailingDisabledWithoutTraffic,
@@ -166,6 +167,38 @@ func testGoneDisablesAtOnce(t *testing.T, s hookd.Store, clock *Clock) {
 	must(t, err)
 	if len(log) != 1 || log[0].Actor.Type != hookd.ActorHookd || log[0].Action != hookd.AuditWebhookDisabled || log[0].Changes["disabledReason"].To != hookd.DisabledGone {
 		t.Fatalf("audit %+v", log)
+	}
+}
+
+// A kept webhook (the operator's) is never disabled: a 410 and failures
+// past DisableFailingSince, with a delivery out of attempts, only change
+// its health.
+func testKeptNeverDisabled(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	now := clock.Now()
+	var res *hookd.HealthResult
+	must(t, s.QueueTx(ctx(), func(tx hookd.QueueTx) error {
+		var err error
+		res, err = tx.UpdateHealth(ctx(), &hookd.UpdateHealthParams{Now: now, DisableFailingSince: now, Updates: []hookd.HealthUpdate{
+			{WebhookID: "wh_a", Failures: 3, FirstFailureAt: now.Add(-time.Hour), Exhausted: true, Gone: true, Kept: true}}})
+		return err
+	}))
+	if len(res.Disabled) != 0 {
+		t.Fatalf("disabled %+v", res.Disabled)
+	}
+	if w, h := health(t, s, "wh_a"); !w.Enabled || h.ConsecutiveFailures != 3 {
+		t.Fatalf("webhook enabled %v, health %+v", w.Enabled, h)
+	}
+	// The policy keeps the operator's webhook: its receiver's 410 does
+	// not switch off every tenant's alerts.
+	must(t, s.CreateWebhook(ctx(), webhook("acme", hookd.OperatorWebhook)))
+	publish(t, s, "op", 1, hookd.OperatorWebhook)
+	c := claim(t, s, 1, nil).Claims[0]
+	if rec := record(t, s, failed(c, hookd.StatusFailed, 410, clock.Now())); len(rec.Disabled) != 0 {
+		t.Fatalf("the operator's webhook disabled: %+v", rec.Disabled)
+	}
+	if w, _ := health(t, s, hookd.OperatorWebhook); !w.Enabled {
+		t.Fatal("the operator's webhook disabled")
 	}
 }
 
