@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -515,5 +516,48 @@ func TestWebhookValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// CleanHeaders keeps headers in name order within max bytes of names and
+// values in all, the count of those left out included; text is cleaned.
+func TestCleanHeaders(t *testing.T) {
+	size := func(h map[string]string) int {
+		n := 0
+		for k, v := range h {
+			n += len(k) + len(v)
+		}
+		return n
+	}
+	many := map[string]string{}
+	for i := range 200 {
+		many[fmt.Sprintf("X-H%03d", i)] = strings.Repeat("v", 200)
+	}
+	for _, tc := range []struct {
+		name    string
+		in      map[string]string
+		max     int
+		kept    int    // headers kept, the count aside
+		dropped string // the count's text; "" when none
+	}{
+		{"fits", map[string]string{"A": "1", "B": "2"}, 100, 2, ""},
+		{"many", many, 8192, 40, "160 more headers not kept"}, // the 40th cut to fit
+		{"the last one cut", map[string]string{"A": strings.Repeat("x", 50)}, 20, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := CleanHeaders(tc.in, tc.max)
+			if n := size(out); n > tc.max {
+				t.Fatalf("%d bytes kept, max %d", n, tc.max)
+			}
+			if got := out["…"]; got != tc.dropped {
+				t.Fatalf("count %q, want %q", got, tc.dropped)
+			}
+			if kept := len(out) - min(len(tc.dropped), 1); kept != tc.kept {
+				t.Fatalf("kept %d headers, want %d", kept, tc.kept)
+			}
+		})
+	}
+	if out := CleanHeaders(map[string]string{"X-Bad": "a\xffb\x00c"}, 100); out["X-Bad"] != "a\uFFFDbc" {
+		t.Fatalf("cleaned %q", out["X-Bad"])
 	}
 }

@@ -63,7 +63,7 @@ func BadText(s string) string {
 
 // CleanHeaders returns h with every name and value cleaned, kept in name
 // order until names and values reach max bytes in all; what is left out is
-// counted under the name "…".
+// counted under the name "…", within max too.
 func CleanHeaders(h map[string]string, max int) map[string]string {
 	if len(h) == 0 {
 		return h
@@ -73,21 +73,28 @@ func CleanHeaders(h map[string]string, max int) map[string]string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	out := make(map[string]string, min(len(h), 64))
-	used, dropped := 0, 0
-	for _, k := range names {
-		ck := CleanText(k, 256)
-		left := max - used - len(ck)
-		if ck == "" || left <= 0 || dropped > 0 {
-			dropped++
-			continue
+	keep := func(budget int) (map[string]string, int) {
+		out := make(map[string]string, min(len(h), 64))
+		used, dropped := 0, 0
+		for _, k := range names {
+			ck := CleanText(k, 256)
+			left := budget - used - len(ck)
+			if ck == "" || left <= 0 || dropped > 0 {
+				dropped++
+				continue
+			}
+			v := CleanText(h[k], left)
+			out[ck] = v
+			used += len(ck) + len(v)
 		}
-		v := CleanText(h[k], left)
-		out[ck] = v
-		used += len(ck) + len(v)
+		return out, dropped
 	}
+	out, dropped := keep(max)
 	if dropped > 0 {
-		out["…"] = strconv.Itoa(dropped) + " more headers not kept"
+		// Again, leaving room for the count (it can only grow).
+		note := func(n int) string { return strconv.Itoa(n) + " more headers not kept" }
+		out, dropped = keep(max - len("…") - len(note(len(names))))
+		out["…"] = note(dropped)
 	}
 	return out
 }
