@@ -251,6 +251,10 @@ func validateURL(v *ValidationError, raw string, r WebhookRules) {
 	}
 	if err := r.Guard.CheckHost(u.Hostname()); err != nil {
 		v.Add("url", "%v; hookd's operator can let a network through with --allow-networks (HOOKD_ALLOW_NETWORKS)", err)
+		return
+	}
+	if a, odd := netguard.OddAddress(u.Hostname()); odd {
+		v.Add("url", "%s is the address %s written in a form hookd cannot connect to: write it as %s", u.Hostname(), a, a)
 	}
 }
 

@@ -430,6 +430,29 @@ func TestResponseBodyCapped(t *testing.T) {
 	}
 }
 
+// hookd asks for no compression, and keeps what a receiver sends unasked
+// as it came: its Content-Encoding, and the bytes (not unpacked, nor lost
+// when they are no gzip at all).
+func TestResponseKeptAsSent(t *testing.T) {
+	h := newHarness(t)
+	var asked atomic.Value
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		asked.Store(r.Header.Get("Accept-Encoding"))
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("notgzip!!!"))
+	})
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.MaxAttempts = 1 })
+	dd := h.wait(h.publish(wh), wh, "failed", status(hookd.StatusFailed))
+	a := dd.Attempts[0]
+	if asked.Load() != "" || a.RequestHeaders["Accept-Encoding"] != "" {
+		t.Fatalf("asked for %q", asked.Load())
+	}
+	if string(a.ResponseBody) != "notgzip!!!" || a.ResponseHeaders["Content-Encoding"] != "gzip" {
+		t.Fatalf("kept %q with headers %v", a.ResponseBody, a.ResponseHeaders)
+	}
+}
+
 // logBuf collects an engine's log as JSON lines.
 type logBuf struct {
 	mu sync.Mutex

@@ -48,8 +48,12 @@ func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *se
 			TLSHandshakeTimeout:    10 * time.Second,
 			ExpectContinueTimeout:  time.Second,
 			MaxResponseHeaderBytes: maxHeaderBytes,
-			ForceAttemptHTTP2:      true,
-			TLSClientConfig:        &tls.Config{InsecureSkipVerify: skipVerify}, //nolint:gosec // per-webhook opt-out
+			// No Accept-Encoding added behind the attempt log's back: the
+			// receiver's answer is kept as it came (a gzip body it sends
+			// unasked is kept as its bytes, not unpacked or lost).
+			DisableCompression: true,
+			ForceAttemptHTTP2:  true,
+			TLSClientConfig:    &tls.Config{InsecureSkipVerify: skipVerify}, //nolint:gosec // per-webhook opt-out
 		}
 		return &http.Client{
 			Transport: tr,

@@ -176,6 +176,25 @@ func (p *Policy) CheckHost(host string) error {
 	return nil
 }
 
+// OddAddress returns the address a URL's host names when it is written in a
+// form a resolver may read but the sender's dialer does not (127.1,
+// 0x7f000001, full-width digits, a trailing dot): a webhook with it could
+// never be sent to. The host as Go parses it (127.0.0.1, [::1]) is not odd.
+func OddAddress(host string) (netip.Addr, bool) {
+	raw := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if _, err := netip.ParseAddr(raw); err == nil {
+		return netip.Addr{}, false
+	}
+	h := normalHost(host)
+	if i := strings.IndexByte(h, '%'); i >= 0 {
+		h = h[:i]
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a, true
+	}
+	return parseLegacyIPv4(h)
+}
+
 // ResolveTimeout bounds CheckResolved's lookup.
 const ResolveTimeout = 2 * time.Second
 

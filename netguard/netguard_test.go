@@ -231,3 +231,27 @@ func TestCheckResolved(t *testing.T) {
 		t.Fatalf("a literal is CheckHost's: %v", err)
 	}
 }
+
+func TestOddAddress(t *testing.T) {
+	for host, want := range map[string]string{
+		"127.0.0.1":   "",
+		"::1":         "",
+		"[::1]":       "",
+		"example.com": "",
+		"0xdead.com":  "",
+		"127.1":       "127.0.0.1",
+		"0x7f000001":  "127.0.0.1",
+		"2130706433":  "127.0.0.1",
+		"0177.0.0.1":  "127.0.0.1",
+		"127.0.0.1.":  "127.0.0.1",
+		"１２７．０．０．１":   "127.0.0.1",
+	} {
+		got := ""
+		if a, odd := OddAddress(host); odd {
+			got = a.String()
+		}
+		if got != want {
+			t.Errorf("OddAddress(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
