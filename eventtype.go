@@ -140,6 +140,9 @@ func (et *EventType) Same(o *EventType) bool {
 // MaxExamples is how many examples an event type may keep.
 const MaxExamples = 10
 
+// MaxPatterns is the most types and patterns a webhook's events list.
+const MaxPatterns = 1000
+
 // Subscription patterns a webhook may list in its events.
 const AllEvents = "*"
 
@@ -163,6 +166,10 @@ func PatternMatches(pattern, typ string) bool {
 func ValidatePatterns(v *ValidationError, patterns []string, catalog []*EventType, kept []string) {
 	if len(patterns) == 0 {
 		v.Add("events", "must list at least one event type")
+		return
+	}
+	if len(patterns) > MaxPatterns {
+		v.Add("events", "must list at most %d event types and patterns", MaxPatterns)
 		return
 	}
 	for i, p := range patterns {

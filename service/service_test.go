@@ -508,6 +508,22 @@ func TestEventTypes(t *testing.T) {
 		t.Fatalf("events %v", got.Events)
 	}
 	must(t, f.svc.ArchiveEventType(f.ctx, "c.d"))
+	// A type listed twice is one subscription, kept where it first came;
+	// more than MaxPatterns are refused.
+	twice, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Events = []string{"c.d", "a.b", "c.d", "a.b"}
+	})
+	must(t, err)
+	if strings.Join(twice.Events, ",") != "c.d,a.b" {
+		t.Fatalf("events %v", twice.Events)
+	}
+	_, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Events = make([]string, hookd.MaxPatterns+1)
+		for i := range w.Events {
+			w.Events[i] = fmt.Sprintf("t.n%d", i)
+		}
+	})
+	wantErr(t, err, hookd.ErrValidation)
 	other := f.webhook(func(w *hookd.Webhook) { w.Events = []string{"*"} })
 	_, err = f.svc.UpdateWebhook(f.ctx, "acme", other.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
 		w.Events = []string{"*", "c.d"}

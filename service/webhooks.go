@@ -62,6 +62,15 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 			rules.KeptURL = prev.URL
 		}
 	}
+	// A type or pattern listed twice is one subscription (Svix's
+	// filterTypes are a set): kept once, where it first came.
+	// (A copy: the list may share its array with the webhook as it was.)
+	seen := make(map[string]bool, len(wh.Events))
+	wh.Events = slices.DeleteFunc(slices.Clone(wh.Events), func(p string) bool {
+		twice := seen[p]
+		seen[p] = true
+		return twice
+	})
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
 		// A field the transport could not take is reported once, as it
