@@ -362,10 +362,18 @@ func (w *Webhook) MarshalJSON() ([]byte, error) {
 
 // Matches reports whether ev goes to w: w is enabled, subscribes to its
 // type, shares a channel with it when w names channels, and its filter (if
-// any) is true. in is built lazily by the caller, once per event.
+// any) is true. in is built lazily by the caller, once per event. A filter
+// that fails on the event (a field it lacks, a division by zero) is no
+// match.
 func (w *Webhook) Matches(ev *Event, in func() *FilterInput) bool {
+	ok, _ := w.Match(ev, in)
+	return ok
+}
+
+// Match is Matches, with the error of a filter that failed on the event.
+func (w *Webhook) Match(ev *Event, in func() *FilterInput) (bool, error) {
 	if !w.Enabled {
-		return false
+		return false, nil
 	}
 	subscribed := false
 	for _, p := range w.Events {
@@ -375,7 +383,7 @@ func (w *Webhook) Matches(ev *Event, in func() *FilterInput) bool {
 		}
 	}
 	if !subscribed {
-		return false
+		return false, nil
 	}
 	if w.Channels != nil {
 		shared := false
@@ -387,18 +395,18 @@ func (w *Webhook) Matches(ev *Event, in func() *FilterInput) bool {
 			}
 		}
 		if !shared {
-			return false
+			return false, nil
 		}
 	}
 	if w.Filter == "" {
-		return true
+		return true, nil
 	}
 	f, err := CompileFilter(w.Filter)
 	if err != nil {
-		return false
+		return false, err
 	}
 	ok, err := f.Match(in())
-	return err == nil && ok
+	return err == nil && ok, err
 }
 
 // MaxGrace bounds a rotation's grace: long enough for any receiver's

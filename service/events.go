@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -201,9 +202,33 @@ func (s *Service) Match(ctx context.Context, ev *hookd.Event, data, metadata jso
 	input := sync.OnceValue(func() *hookd.FilterInput { return hookd.NewFilterInput(ev, data, metadata) })
 	var out []*hookd.Webhook
 	for _, wh := range hooks {
-		if wh.Matches(ev, input) {
+		ok, err := wh.Match(ev, input)
+		if err != nil {
+			s.filterFailed(ctx, wh, ev, err)
+		}
+		if ok {
 			out = append(out, wh)
 		}
 	}
 	return out, nil
+}
+
+// filterFailed logs, at most once a minute a webhook, that its filter
+// failed on an event, which then does not go to it: else a filter that
+// reads a field some events lack drops them without a trace.
+func (s *Service) filterFailed(ctx context.Context, wh *hookd.Webhook, ev *hookd.Event, err error) {
+	now := s.clock.Now()
+	s.filterMu.Lock()
+	last, seen := s.filterLogged[wh.ID]
+	if seen && now.Sub(last) < time.Minute {
+		s.filterMu.Unlock()
+		return
+	}
+	if len(s.filterLogged) >= 10000 {
+		clear(s.filterLogged) // bounded: at worst a line more
+	}
+	s.filterLogged[wh.ID] = now
+	s.filterMu.Unlock()
+	s.log.WarnContext(ctx, "a webhook's filter failed on an event, which does not go to it (logged once a minute a webhook)",
+		"tenant", wh.TenantID, "webhook", wh.ID, "event", ev.ID, "type", ev.Type, "err", hookd.CleanText(err.Error(), 500))
 }

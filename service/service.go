@@ -13,6 +13,7 @@ package service
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -88,6 +89,9 @@ type Service struct {
 	tenants    *cache[*hookd.Tenant]
 	eventTypes *cache[*hookd.EventType]
 	hooks      *cache[[]*hookd.Webhook] // enabled webhooks by tenant
+
+	filterMu     sync.Mutex
+	filterLogged map[string]time.Time // webhook → when its filter's failure was last logged
 }
 
 // New returns the service.
@@ -116,7 +120,7 @@ func New(cfg Config) *Service {
 	return &Service{cfg: cfg, store: cfg.Store, log: cfg.Logger, clock: cfg.Clock,
 		tracer:  cfg.Tracer.Tracer("github.com/hookd/hookd/service"),
 		tenants: newCache[*hookd.Tenant](cfg.CacheTTL), eventTypes: newCache[*hookd.EventType](cfg.CacheTTL),
-		hooks: newCache[[]*hookd.Webhook](cfg.CacheTTL)}
+		hooks: newCache[[]*hookd.Webhook](cfg.CacheTTL), filterLogged: map[string]time.Time{}}
 }
 
 // Store is the store the service works on, for the transports' reads.

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -766,3 +767,35 @@ func TestChangesTellTheEngine(t *testing.T) {
 		}
 	}
 }
+
+// A filter that fails on an event (a field the event lacks) is no match,
+// and says so in the log, once a minute a webhook.
+func TestFilterFailureLogged(t *testing.T) {
+	var buf syncBuffer
+	f := newFixture(t, func(c *service.Config) { c.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	wh := f.webhook(func(w *hookd.Webhook) { w.Filter = "data.missing.x == 1" })
+	for range 3 {
+		res, err := f.svc.Publish(f.ctx, "acme", service.Publication{Type: "a.b", Data: []byte(`{"n":1}`)}, nil)
+		must(t, err)
+		if res.Deliveries != 0 {
+			t.Fatalf("a failing filter matched: %d deliveries", res.Deliveries)
+		}
+	}
+	lines := strings.Count(buf.String(), `"msg":"a webhook's filter failed on an event`)
+	if lines != 1 || !strings.Contains(buf.String(), `"webhook":"`+wh.ID+`"`) {
+		t.Fatalf("%d lines logged, want 1 naming %s:\n%s", lines, wh.ID, buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer a logger may write to from any goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
