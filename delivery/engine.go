@@ -855,6 +855,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	}
 	queued := e.clock.Now()
 	var w *waiter
+	waited := false
 	select {
 	case ep.sends <- struct{}{}: // its turn at once: nothing changed since the claim, unless Changed says so
 		if e.changes.Load() != gen {
@@ -868,8 +869,16 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		if w = e.wait(ctx, ep, c.Lease); w == nil {
 			return release
 		}
+		waited = true
 	}
 	defer func() { <-ep.sends }()
+	if waited && e.failing(ep) {
+		// Its endpoint stopped answering while it waited (claimed when it
+		// answered fast, in its larger room): it goes back to the queue,
+		// for claims to take at the failing room, instead of every waiting
+		// one holding a worker for the endpoint's timeout in turn.
+		return release
+	}
 	var start time.Time
 	for {
 		if ctx.Err() != nil {
@@ -930,6 +939,13 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
 	}
 	return &result{claim: c, outcome: o, deadline: deadline}
+}
+
+// failing says whether ep's last attempt got no answer.
+func (e *Engine) failing(ep *endpoint) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return ep.failing
 }
 
 // begin is the start of an attempt of a delivery to webhookID whose

@@ -1359,3 +1359,47 @@ func TestSlowStart(t *testing.T) {
 		t.Fatalf("%d requests hang, %d held; want 2 (FailingEndpoint) until the endpoint answers", n, held)
 	}
 }
+
+// Deliveries claimed while their endpoint answered fast, still waiting
+// their turn when it stops answering, go back to the queue instead of each
+// holding a worker for its timeout in turn: claims then take them at the
+// failing room, one at a time here.
+func TestWaitingShedWhenTheEndpointFails(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) {
+		c.PerEndpoint, c.FastQueue, c.FailingEndpoint, c.Lease = 2, 4, 1, time.Minute
+		c.RetrySchedule = []time.Duration{time.Hour} // a failed one is not tried again here
+	})
+	var n atomic.Int32
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			return // fast: the endpoint's room grows to PerEndpoint×FastQueue
+		}
+		<-r.Context().Done() // then it hangs, until the attempt's timeout
+	})
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = 300 * time.Millisecond })
+	h.wait(h.publish(wh), wh, "the first delivery", status(hookd.StatusSuccess))
+	var evs []*hookd.Event
+	for range 8 {
+		evs = append(evs, h.publish(wh))
+	}
+	// The first two hang and time out; the six waiting behind them are
+	// let go, not sent in pairs for 300 ms each.
+	for deadline := time.Now().Add(10 * time.Second); n.Load() < 3 || h.engine.Held() > 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests, %d held", n.Load(), h.engine.Held())
+		}
+	}
+	untried := 0
+	for _, ev := range evs {
+		ds, err := h.store.ListEventDeliveries(context.Background(), "acme", ev.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds[0].Attempts == 0 {
+			untried++
+		}
+	}
+	if untried < 4 {
+		t.Fatalf("%d of the 8 not tried yet, want the waiting ones (at least 4: one probe at a time since)", untried)
+	}
+}
