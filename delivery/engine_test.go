@@ -1257,27 +1257,7 @@ func TestHangingEndpointsLeaveRoom(t *testing.T) {
 			if err := h.store.CreateTenant(context.Background(), &hookd.Tenant{ID: "globex", Name: "Globex", CreatedAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
-			block := make(chan struct{})
-			var hanging atomic.Int32
-			hang := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-				hanging.Add(1)
-				select {
-				case <-block:
-				case <-r.Context().Done():
-				}
-			})
-			defer close(block)
-			// looped returns once the claim loop went round twice since:
-			// what it could claim by now, it has.
-			looped := func() {
-				for range 2 {
-					n := h.engine.Loops()
-					h.engine.Notify()
-					for h.engine.Loops() <= n+1 {
-						time.Sleep(time.Millisecond)
-					}
-				}
-			}
+			hang, hanging := hangingReceiver(t)
 			// Six endpoints of acme, three events each: 18 deliveries that
 			// would hold 18 workers at PerEndpoint's room.
 			var hooks []*hookd.Webhook
@@ -1296,7 +1276,7 @@ func TestHangingEndpointsLeaveRoom(t *testing.T) {
 					t.Fatalf("%d requests hang, want %d", hanging.Load(), want)
 				}
 			}
-			looped()
+			loopedTwice(h)
 			if n := hanging.Load(); int(n) != want || h.engine.Held() != want {
 				t.Fatalf("%d requests hang, %d held; want %d (two an endpoint until it answers, within the tenant's room)", n, h.engine.Held(), want)
 			}
@@ -1310,7 +1290,7 @@ func TestHangingEndpointsLeaveRoom(t *testing.T) {
 			}
 			h.engine.Notify()
 			if tc.reserve < 0 {
-				looped()
+				loopedTwice(h)
 				select {
 				case <-got:
 					t.Fatal("sent with every worker held: the test shows nothing")
@@ -1331,16 +1311,7 @@ func TestHangingEndpointsLeaveRoom(t *testing.T) {
 // not PerEndpoint: ten due to one that never answers hold two workers.
 func TestSlowStart(t *testing.T) {
 	h := newHarness(t, func(c *delivery.Config) { c.Lease = time.Minute })
-	block := make(chan struct{})
-	var hanging atomic.Int32
-	hang := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-		hanging.Add(1)
-		select {
-		case <-block:
-		case <-r.Context().Done():
-		}
-	})
-	defer close(block)
+	hang, hanging := hangingReceiver(t)
 	wh := h.webhook(hang.URL, func(w *hookd.Webhook) { w.Timeout = 30 * time.Second })
 	for range 10 {
 		h.publish(wh)
@@ -1348,13 +1319,7 @@ func TestSlowStart(t *testing.T) {
 	for hanging.Load() < 2 {
 		time.Sleep(time.Millisecond)
 	}
-	for range 2 {
-		n := h.engine.Loops()
-		h.engine.Notify()
-		for h.engine.Loops() <= n+1 {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	loopedTwice(h)
 	if n, held := hanging.Load(), h.engine.Held(); n != 2 || held != 2 {
 		t.Fatalf("%d requests hang, %d held; want 2 (FailingEndpoint) until the endpoint answers", n, held)
 	}
@@ -1401,5 +1366,34 @@ func TestWaitingShedWhenTheEndpointFails(t *testing.T) {
 	}
 	if untried < 4 {
 		t.Fatalf("%d of the 8 not tried yet, want the waiting ones (at least 4: one probe at a time since)", untried)
+	}
+}
+
+// hangingReceiver never answers: each request waits until the test ends
+// or its client gives up. hanging counts the requests.
+func hangingReceiver(t *testing.T) (rcv *receiver, hanging *atomic.Int32) {
+	t.Helper()
+	block := make(chan struct{})
+	hanging = new(atomic.Int32)
+	rcv = newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		hanging.Add(1)
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(block) }) // before the receiver's Close, which waits for them
+	return rcv, hanging
+}
+
+// loopedTwice returns once the claim loop went round twice since the
+// call, woken each time: what it could claim by now, it has.
+func loopedTwice(h *harness) {
+	for range 2 {
+		n := h.engine.Loops()
+		h.engine.Notify()
+		for h.engine.Loops() <= n+1 {
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
