@@ -492,6 +492,10 @@ func TestWebhookValidate(t *testing.T) {
 			func(r *WebhookRules) { r.KeptHeaders = map[string]string{"X-V": "a\x01b"} }, nil},
 		{"one header twice", func(w *Webhook) { w.Headers = map[string]string{"X-A": "1", "x-a": "2"} }, nil,
 			map[string]string{"headers.x-a": "is given twice: header names are case-insensitive, and X-A is the same header"}},
+		{"one header twice, one of them kept", func(w *Webhook) { w.Headers = map[string]string{"X-A": "1", "x-a": "2"} },
+			func(r *WebhookRules) { r.KeptHeaders = map[string]string{"x-a": "2"} }, map[string]string{"headers.x-a": "is given twice"}},
+		{"one header twice, both kept", func(w *Webhook) { w.Headers = map[string]string{"X-A": "1", "x-a": "2"} },
+			func(r *WebhookRules) { r.KeptHeaders = map[string]string{"X-A": "1", "x-a": "2"} }, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

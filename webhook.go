@@ -128,10 +128,13 @@ func (w *Webhook) Validate(r WebhookRules) error {
 	// one is named every time.
 	names := slices.Sorted(maps.Keys(w.Headers))
 	given := map[string]string{} // lower case → as given
+	keptAsIs := func(name string) bool {
+		old, had := r.KeptHeaders[name]
+		return had && old == w.Headers[name]
+	}
 	for _, name := range names {
 		value := w.Headers[name]
-		old, had := r.KeptHeaders[name]
-		unchanged := had && old == value // stored before a rule below refused it
+		unchanged := keptAsIs(name) // stored before a rule below refused it
 		other, twice := given[strings.ToLower(name)]
 		given[strings.ToLower(name)] = name
 		switch {
@@ -146,10 +149,11 @@ func (w *Webhook) Validate(r WebhookRules) error {
 			v.Add("headers."+name, "is set by the %s signature scheme", w.Signature.SchemeName())
 		case strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096:
 			v.Add("headers."+name, "must be at most 4096 characters without line breaks")
-		case unchanged:
-		case twice:
+		case twice && !(unchanged && keptAsIs(other)):
 			// One header: the receiver would get one of the two values.
+			// (Both stored so before this rule: left alone.)
 			v.Add("headers."+name, "is given twice: header names are case-insensitive, and %s is the same header", other)
+		case unchanged:
 		case strings.ContainsFunc(value, func(c rune) bool { return c < 0x20 && c != '\t' || c == 0x7f }):
 			// No HTTP request can carry it: every attempt would fail.
 			v.Add("headers."+name, "must not contain control characters (a tab aside)")

@@ -242,12 +242,8 @@ type Engine struct {
 	// not one, keeps claims batched.
 	starvedFor int
 	endpoints  map[string]*endpoint
-	// tenantHeld is each tenant's held deliveries (none: absent); granted
-	// is the room a claim in progress gave each tenant's webhooks (Room),
-	// grantedAll its sum, until the claim's deliveries are held.
+	// tenantHeld is each tenant's held deliveries (none: absent).
 	tenantHeld map[string]int
-	granted    map[string]int
-	grantedAll int
 	hooks      map[string]*cachedHook
 	swept      time.Time
 	// disableChecked is when the claim loop last looked for failing
@@ -359,7 +355,6 @@ func New(cfg Config) (*Engine, error) {
 		results:    make(chan *result, cfg.Workers),
 		endpoints:  map[string]*endpoint{},
 		tenantHeld: map[string]int{},
-		granted:    map[string]int{},
 		hooks:      map[string]*cachedHook{},
 		changed:    map[string]change{},
 		reserved:   map[*hookd.Handoff]*reservation{},
@@ -479,13 +474,13 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			res, err := queue.Claim(cctx, e.store, queue.ClaimParams{Limit: limit, Lease: e.cfg.Lease, Room: e.room})
 			cancel()
 			var eps []*endpoint
+			var surplus []bool
 			if err == nil {
-				eps = make([]*endpoint, len(res.Claims))
+				eps, surplus = make([]*endpoint, len(res.Claims)), make([]bool, len(res.Claims))
 				for i, c := range res.Claims {
-					eps[i] = e.hold(c)
+					eps[i], surplus[i] = e.holdClaimed(c)
 				}
 			}
-			e.claimed()
 			stopping := ctx.Err() != nil
 			switch {
 			case err != nil:
@@ -499,6 +494,10 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			default:
 				deadline := before.Add(e.cfg.Lease)
 				for i, c := range res.Claims {
+					if surplus[i] {
+						e.results <- &result{claim: c, release: true, deadline: deadline}
+						continue
+					}
 					e.start(sendCtx, c, eps[i], deadline, gen)
 				}
 				if res.Failed > 0 {
@@ -550,43 +549,44 @@ func (e *Engine) starve() {
 }
 
 // room is queue.ClaimParams.Room: how many more of a webhook's deliveries
-// this process can take now, and how long to pass it over when none. What
-// it gives counts against the tenant's room until the claim's deliveries
-// are held (claimed).
+// this process can take now, and how long to pass it over when none.
 func (e *Engine) room(tenantID, webhookID string) (int, time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n, wait := e.roomLocked(tenantID, webhookID)
-	if n > 0 {
-		e.granted[tenantID] += n
-		e.grantedAll += n
-	}
-	return n, wait
+	return e.roomLocked(tenantID, webhookID)
 }
 
-// claimed ends a claim's grants: its deliveries are held now.
-func (e *Engine) claimed() {
-	e.mu.Lock()
-	clear(e.granted)
-	e.grantedAll = 0
-	e.mu.Unlock()
-}
-
+// roomLocked is the webhook's room within its tenant's. A claim asks each
+// webhook's against what is held before it, not what it is leasing (its
+// due count is unknown: counting a webhook's whole room as taken made
+// later webhooks of a fan-out wait a round), so it may lease past the
+// tenant's room: holdClaimed lets the surplus go.
 func (e *Engine) roomLocked(tenantID, webhookID string) (int, time.Duration) {
 	n, wait := e.endpointRoomLocked(webhookID)
-	if t := e.tenantRoomLocked(tenantID); t < n {
-		return t, e.cfg.DeferBy
+	t := e.tenantRoomLocked(tenantID)
+	if t <= 0 {
+		return 0, e.cfg.DeferBy
 	}
-	return n, wait
+	return min(n, t), wait
 }
 
 // tenantRoomLocked is how many more deliveries a tenant may hold: up to
 // TenantReserve whatever others hold, and past it only what leaves
 // TenantReserve workers free for the other tenants.
 func (e *Engine) tenantRoomLocked(tenantID string) int {
-	held := e.tenantHeld[tenantID] + e.granted[tenantID]
-	free := e.cfg.Workers - e.held - e.grantedAll
-	return max(e.cfg.TenantReserve-held, free-e.cfg.TenantReserve)
+	free := e.cfg.Workers - e.held
+	return max(e.cfg.TenantReserve-e.tenantHeld[tenantID], free-e.cfg.TenantReserve)
+}
+
+// holdClaimed holds a claimed delivery, and says whether it is past its
+// tenant's room (surplus): a claim that leased more of a tenant than its
+// room lets those go at once (released: no attempt counted), as it would
+// with no room.
+func (e *Engine) holdClaimed(c *hookd.Claim) (*endpoint, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	surplus := e.tenantRoomLocked(c.TenantID) <= 0
+	return e.holdLocked(c.TenantID, c.WebhookID), surplus
 }
 
 func (e *Engine) endpointRoomLocked(webhookID string) (int, time.Duration) {
@@ -609,14 +609,8 @@ func (e *Engine) endpointRoomLocked(webhookID string) (int, time.Duration) {
 	return e.cfg.PerEndpoint - ep.held, e.cfg.DeferBy
 }
 
-// hold counts a claim against Workers and its endpoint's room until its
-// result is recorded.
-func (e *Engine) hold(c *hookd.Claim) *endpoint {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.holdLocked(c.TenantID, c.WebhookID)
-}
-
+// holdLocked counts a delivery against Workers, its tenant's room and its
+// endpoint's until its result is recorded.
 func (e *Engine) holdLocked(tenantID, webhookID string) *endpoint {
 	ep := e.endpoints[webhookID]
 	if ep == nil {

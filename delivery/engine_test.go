@@ -1397,3 +1397,22 @@ func loopedTwice(h *harness) {
 		}
 	}
 }
+
+// One event to many warm webhooks of one tenant goes out in one claim: a
+// webhook's room is not counted as taken before it is leased (counted so,
+// the eighth fast webhook's 256 found the tenant's room gone, and waited
+// DeferBy: an hour here).
+func TestFanOutInOneClaim(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) { c.DeferBy, c.Lease = time.Hour, time.Minute })
+	rcv := newReceiver(t, nil)
+	var hooks []*hookd.Webhook
+	for range 30 {
+		hooks = append(hooks, h.webhook(rcv.URL))
+	}
+	for round := range 2 { // the first warms them: answered fast, their room is 256
+		ev := h.publish(hooks...)
+		for _, wh := range hooks {
+			h.wait(ev, wh, fmt.Sprintf("round %d", round), status(hookd.StatusSuccess))
+		}
+	}
+}

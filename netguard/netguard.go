@@ -178,8 +178,8 @@ func (p *Policy) CheckHost(host string) error {
 
 // OddAddress returns the address a URL's host names when it is written in a
 // form a resolver may read but the sender's dialer does not (127.1,
-// 0x7f000001, full-width digits, a trailing dot): a webhook with it could
-// never be sent to. The host as Go parses it (127.0.0.1, [::1]) is not odd.
+// 0x7f000001, a trailing dot): a webhook with it could never be sent to.
+// Full-width digits are not odd: Go's client maps them, as normalHost does.
 func OddAddress(host string) (netip.Addr, bool) {
 	raw := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if _, err := netip.ParseAddr(raw); err == nil {
@@ -190,7 +190,9 @@ func OddAddress(host string) (netip.Addr, bool) {
 		h = h[:i]
 	}
 	if a, err := netip.ParseAddr(h); err == nil {
-		return a, true
+		// Mapped as the client maps it; but for a trailing dot, which
+		// makes the client look the address up as a name.
+		return a, strings.HasSuffix(raw, ".") || strings.HasSuffix(raw, "。")
 	}
 	return parseLegacyIPv4(h)
 }

@@ -44,7 +44,7 @@ func (s *Store) SaveResponse(ctx context.Context, scope, key string, r *hookd.Sa
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, status, body, created_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (scope, key) DO UPDATE SET status = $3, body = $4, created_at = $5 WHERE idempotency_keys.status = 0`,
+			ON CONFLICT (scope, key) DO UPDATE SET status = $3, body = $4, created_at = $5 WHERE idempotency_keys.status = 0 AND idempotency_keys.created_at = excluded.created_at`,
 			scope, key, r.Status, sqlrow.Bytes(r.Body), sqlrow.Micros(r.CreatedAt))
 		return err
 	}))

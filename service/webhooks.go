@@ -62,15 +62,6 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 			rules.KeptURL = prev.URL
 		}
 	}
-	// A type or pattern listed twice is one subscription (Svix's
-	// filterTypes are a set): kept once, where it first came.
-	// (A copy: the list may share its array with the webhook as it was.)
-	seen := make(map[string]bool, len(wh.Events))
-	wh.Events = slices.DeleteFunc(slices.Clone(wh.Events), func(p string) bool {
-		twice := seen[p]
-		seen[p] = true
-		return twice
-	})
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
 		// A field the transport could not take is reported once, as it
@@ -84,6 +75,16 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	} else if err != nil {
 		return err
 	}
+	// A type or pattern listed twice is one subscription (Svix's
+	// filterTypes are a set): kept once, where it first came (after the
+	// rules, so that their events[i] name the list as it was given).
+	// (A copy: the list may share its array with the webhook as it was.)
+	seen := make(map[string]bool, len(wh.Events))
+	wh.Events = slices.DeleteFunc(slices.Clone(wh.Events), func(p string) bool {
+		twice := seen[p]
+		seen[p] = true
+		return twice
+	})
 	// A new URL's name is looked up now too, as the sender will look it
 	// up: a name mapped to a private address is refused before any send.
 	// Every refusal by the guard is logged (the contract), the address's

@@ -140,6 +140,12 @@ func testReserveResponse(t *testing.T, s hookd.Store, clock *Clock) {
 	if !reserve("k2", now.Add(2*time.Minute)) {
 		t.Fatal("an abandoned reservation was not taken over")
 	}
+	// The answer of the request whose reservation was taken over does not
+	// replace the one that took it over.
+	must(t, s.SaveResponse(ctx(), "POST /m", "k2", &hookd.SavedResponse{Status: 202, Body: []byte(`{}`), CreatedAt: now}, 12*time.Hour))
+	if got, err := s.SavedResponse(ctx(), "POST /m", "k2", now.Add(-time.Hour)); err != nil || got.Status != 0 {
+		t.Fatalf("another's answer replaced the reservation: %+v, %v", got, err)
+	}
 }
 
 func init() {

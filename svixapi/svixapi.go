@@ -163,11 +163,11 @@ const idempotencyWindow = 12 * time.Hour
 // answer while another process or goroutine makes it (a client that timed
 // out and tried again), before it gets 409; a reservation older than
 // idempotencyStale was left by a process that died mid-request, and is
-// taken over. A request's own work is bounded well within both (a publish
-// by its batch's 30 s deadline).
+// taken over. The longest request here (send-example: a 60 s timeout, the
+// body's second, the writes) ends well within it.
 const (
 	idempotencyWait  = 20 * time.Second
-	idempotencyStale = time.Minute
+	idempotencyStale = 5 * time.Minute
 	idempotencyPoll  = 25 * time.Millisecond
 )
 
@@ -200,13 +200,17 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, h func(http.
 		case err != nil && !errors.Is(err, hookd.ErrNotFound):
 			return err
 		}
-		ok, err := s.store.ReserveResponse(ctx, &hookd.ReserveResponseParams{Scope: scope, Key: key, At: now,
-			Since: now.Add(-idempotencyWindow), StaleBefore: now.Add(-idempotencyStale)})
-		if err != nil {
-			return err
-		}
-		if ok {
-			break
+		// Another request holds it, and is alive: wait, writing nothing.
+		held := err == nil && saved.CreatedAt.After(now.Add(-idempotencyStale))
+		if !held {
+			ok, err := s.store.ReserveResponse(ctx, &hookd.ReserveResponseParams{Scope: scope, Key: key, At: now,
+				Since: now.Add(-idempotencyWindow), StaleBefore: now.Add(-idempotencyStale)})
+			if err != nil {
+				return err
+			}
+			if ok {
+				break
+			}
 		}
 		if waited >= idempotencyWait {
 			return hookd.Errorf(hookd.ErrConflict, "a request with this idempotency-key is still being processed; try again later")
@@ -219,11 +223,19 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, h func(http.
 		}
 	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	err := h(rec, r)
 	// The answer is kept, or the reservation given up, whatever became of
-	// the client: a request cut off midway leaves its key for a retry.
+	// the client (a request cut off midway leaves its key for a retry), or
+	// of the handler: one that panicked gives the key up too.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	answered := false
+	defer func() {
+		if !answered {
+			_ = s.store.ReleaseResponse(sctx, scope, key, now)
+		}
+	}()
+	err := h(rec, r)
+	answered = true
 	if err == nil && rec.status < 300 {
 		if serr := s.store.SaveResponse(sctx, scope, key, &hookd.SavedResponse{Status: rec.status, Body: rec.body.Bytes(), CreatedAt: now}, idempotencyWindow); serr != nil {
 			s.log.WarnContext(ctx, "keep an idempotent answer", "err", serr)

@@ -449,7 +449,8 @@ func TestListsPageByCursor(t *testing.T) {
 }
 
 // heldSave holds the first request's answer (SaveResponse) until another
-// request with its key has been refused the key (ReserveResponse).
+// request with its key has found it held (SavedResponse: a reservation) or
+// been refused it (ReserveResponse).
 type heldSave struct {
 	hookd.Store
 	refused chan struct{}
@@ -462,6 +463,14 @@ func (h *heldSave) ReserveResponse(ctx context.Context, p *hookd.ReserveResponse
 		h.once.Do(func() { close(h.refused) })
 	}
 	return ok, err
+}
+
+func (h *heldSave) SavedResponse(ctx context.Context, scope, key string, since time.Time) (*hookd.SavedResponse, error) {
+	r, err := h.Store.SavedResponse(ctx, scope, key, since)
+	if err == nil && r.Status == 0 {
+		h.once.Do(func() { close(h.refused) })
+	}
+	return r, err
 }
 
 func (h *heldSave) SaveResponse(ctx context.Context, scope, key string, r *hookd.SavedResponse, keep time.Duration) error {

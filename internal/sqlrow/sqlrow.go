@@ -684,8 +684,6 @@ func TenantMetadata(t *hookd.Tenant) (any, error) {
 	return JSONText(t.Metadata)
 }
 
-// WebhookOrder is a webhook list's ORDER BY: by id (creation time), oldest
-// first unless q asks for the newest.
 // WebhookAfter is the comparison that keeps the webhooks after
 // q.AfterID in q's order.
 func WebhookAfter(q hookd.WebhookQuery) string {
@@ -695,6 +693,8 @@ func WebhookAfter(q hookd.WebhookQuery) string {
 	return ">"
 }
 
+// WebhookOrder is a webhook list's ORDER BY: by id (creation time), oldest
+// first unless q asks for the newest.
 func WebhookOrder(q hookd.WebhookQuery) string {
 	if q.Newest {
 		return "id DESC"
