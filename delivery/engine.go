@@ -601,7 +601,7 @@ func (e *Engine) endpointRoomLocked(webhookID string) (int, time.Duration) {
 		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferFailing
 	case ep.latency == 0:
 		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferBy
-	case ep.latency > 0 && ep.latency < e.cfg.FastAnswer:
+	case ep.latency < e.cfg.FastAnswer:
 		// A fast endpoint frees room in moments: consider it again on the
 		// next claim.
 		return e.cfg.PerEndpoint*e.cfg.FastQueue - ep.held, 0

@@ -44,11 +44,11 @@ func (s *Service) usedID(ctx context.Context, tenantID string, p Publication, er
 	if gerr != nil {
 		return nil, err
 	}
-	ds, gerr := s.store.ListEventDeliveries(ctx, tenantID, ev.ID)
+	n, gerr := s.store.CountTenantDeliveries(ctx, hookd.TenantDeliveryQuery{TenantID: tenantID, EventID: ev.ID})
 	if gerr != nil {
 		return nil, gerr
 	}
-	return &hookd.PublishResult{Event: ev, Deliveries: len(ds), Duplicate: true}, nil
+	return &hookd.PublishResult{Event: ev, Deliveries: n, Duplicate: true}, nil
 }
 
 // Publish validates an event, matches it to the tenant's enabled webhooks,

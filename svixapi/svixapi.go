@@ -228,24 +228,22 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, h func(http.
 	// of the handler: one that panicked gives the key up too.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	answered := false
+	kept := false
 	defer func() {
-		if !answered {
-			_ = s.store.ReleaseResponse(sctx, scope, key, now)
+		if !kept { // failed, or panicked: the key is free for a retry
+			if rerr := s.store.ReleaseResponse(sctx, scope, key, now); rerr != nil {
+				s.log.WarnContext(ctx, "release an idempotency key", "err", rerr)
+			}
 		}
 	}()
-	err := h(rec, r)
-	answered = true
-	if err == nil && rec.status < 300 {
-		if serr := s.store.SaveResponse(sctx, scope, key, &hookd.SavedResponse{Status: rec.status, Body: rec.body.Bytes(), CreatedAt: now}, idempotencyWindow); serr != nil {
-			s.log.WarnContext(ctx, "keep an idempotent answer", "err", serr)
-		}
-		return nil
+	if err := h(rec, r); err != nil || rec.status >= 300 {
+		return err
 	}
-	if rerr := s.store.ReleaseResponse(sctx, scope, key, now); rerr != nil {
-		s.log.WarnContext(ctx, "release an idempotency key", "err", rerr)
+	kept = true
+	if err := s.store.SaveResponse(sctx, scope, key, &hookd.SavedResponse{Status: rec.status, Body: rec.body.Bytes(), CreatedAt: now}, idempotencyWindow); err != nil {
+		s.log.WarnContext(ctx, "keep an idempotent answer", "err", err)
 	}
-	return err
+	return nil
 }
 
 // recorder passes an answer through and keeps a copy.
@@ -448,11 +446,11 @@ type list[T any] struct {
 // page reads limit (1–250, default 50) and an offset iterator; 422 for
 // others, as Svix's server.
 func page(r *http.Request) (hookd.Page, error) {
-	p := hookd.Page{Limit: 50}
-	var err error
-	if p.Limit, err = limitOf(r); err != nil {
-		return p, err
+	limit, err := limitOf(r)
+	if err != nil {
+		return hookd.Page{}, err
 	}
+	p := hookd.Page{Limit: limit}
 	if it := r.URL.Query().Get("iterator"); it != "" {
 		n, err := strconv.Atoi(it)
 		if err != nil || n < 0 {
