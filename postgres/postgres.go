@@ -59,6 +59,15 @@ type Config struct {
 	// network is noticed within about that, not after the kernel's 15
 	// minutes. Default 15s.
 	KeepAlive time.Duration
+	// IdleInTransactionTimeout is the server's
+	// idle_in_transaction_session_timeout for every connection, unless the
+	// URL sets one: a process frozen mid-transaction (stopped, swapped out)
+	// would otherwise hold its row locks until it wakes, and every other
+	// process's records on those webhooks would time out, their
+	// deliveries sent again once their leases end. hookd's transactions
+	// never wait on anything but the database between statements. Default
+	// 5s: well inside the engine's record retries (twice its StoreTimeout).
+	IdleInTransactionTimeout time.Duration
 }
 
 // Store is the PostgreSQL hookd.Store.
@@ -95,12 +104,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 15 * time.Second
 	}
+	if cfg.IdleInTransactionTimeout <= 0 {
+		cfg.IdleInTransactionTimeout = 5 * time.Second
+	}
 	if cfg.StatementTimeout < cfg.OpTimeout {
 		return nil, fmt.Errorf("postgres: StatementTimeout (%s) is shorter than OpTimeout (%s)", cfg.StatementTimeout, cfg.OpTimeout)
 	}
 	pc.MaxConns = cfg.MaxConns
 	if _, set := pc.ConnConfig.RuntimeParams["statement_timeout"]; !set {
 		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	}
+	if _, set := pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(cfg.IdleInTransactionTimeout.Milliseconds(), 10)
 	}
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: cfg.KeepAlive, Control: userTimeout(2 * cfg.KeepAlive)}
 	pc.ConnConfig.DialFunc = d.DialContext
