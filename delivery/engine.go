@@ -62,7 +62,10 @@ type Config struct {
 	// FastQueue multiplies PerEndpoint for the room of a webhook whose
 	// answers come within FastAnswer on average. Default 8.
 	FastQueue int
-	// FastAnswer is what counts as answering fast. Default 250ms.
+	// FastAnswer is what counts as answering fast. Default 250ms. A fast
+	// endpoint whose sends have all gone unanswered for stallFactor times
+	// this is fast no more: the deliveries waiting their turn at it go back
+	// to the queue.
 	FastAnswer time.Duration
 	// RecheckAfter is how long a claimed delivery may wait behind other
 	// sends to its endpoint before it reads its webhook again and asks the
@@ -244,6 +247,8 @@ type Engine struct {
 	endpoints  map[string]*endpoint
 	// tenantHeld is each tenant's held deliveries (none: absent).
 	tenantHeld map[string]int
+	// queuing are the endpoints with deliveries waiting for a send slot.
+	queuing map[*endpoint]struct{}
 	hooks      map[string]*cachedHook
 	swept      time.Time
 	// disableChecked is when the claim loop last looked for failing
@@ -287,6 +292,16 @@ type endpoint struct {
 	lastUsed time.Time
 	// waiting are the held deliveries waiting for a send slot.
 	waiting map[*waiter]struct{}
+	// lastStart is when its last attempt began (UnixNano by the engine's
+	// clock; atomic, as an attempt begins without the lock).
+	lastStart atomic.Int64
+	// stalled: it answered fast, then every send stayed unanswered for
+	// stallFactor×FastAnswer while others waited (shedStalled). Its room
+	// is PerEndpoint's until it answers again.
+	stalled bool
+	// shed is closed when it stalls, to let its waiting deliveries go;
+	// made by the first to wait after it answers again.
+	shed chan struct{}
 }
 
 // waiter is a held delivery waiting for its turn at its endpoint's sends.
@@ -355,6 +370,7 @@ func New(cfg Config) (*Engine, error) {
 		results:    make(chan *result, cfg.Workers),
 		endpoints:  map[string]*endpoint{},
 		tenantHeld: map[string]int{},
+		queuing:    map[*endpoint]struct{}{},
 		hooks:      map[string]*cachedHook{},
 		changed:    map[string]change{},
 		reserved:   map[*hookd.Handoff]*reservation{},
@@ -524,6 +540,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			wait = min(wait, starvedPoll)
 		}
 		e.sweep()
+		e.shedStalled()
 		e.disableFailing(ctx)
 		timer.Reset(wait)
 		select {
@@ -601,7 +618,7 @@ func (e *Engine) endpointRoomLocked(webhookID string) (int, time.Duration) {
 		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferFailing
 	case ep.latency == 0:
 		return e.cfg.FailingEndpoint - ep.held, e.cfg.DeferBy
-	case ep.latency < e.cfg.FastAnswer:
+	case ep.latency < e.cfg.FastAnswer && !ep.stalled:
 		// A fast endpoint frees room in moments: consider it again on the
 		// next claim.
 		return e.cfg.PerEndpoint*e.cfg.FastQueue - ep.held, 0
@@ -902,6 +919,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		}
 		var ok bool
 		if start, ok = e.begin(c.WebhookID, gen); ok {
+			ep.lastStart.Store(start.UnixNano())
 			break
 		}
 		// Changed since its checks (its goroutine waited to run again on a
@@ -920,6 +938,9 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	e.mu.Lock()
 	ep.failing = !a.Success && a.StatusCode == 0
 	if a.StatusCode != 0 {
+		if ep.stalled {
+			ep.stalled, ep.shed = false, nil
+		}
 		if ep.latency == 0 {
 			ep.latency = a.Duration
 		} else {
@@ -958,25 +979,65 @@ func (e *Engine) begin(webhookID string, gen uint64) (time.Time, bool) {
 }
 
 // wait waits for a send slot at ep as a waiter that other waiters' checks
-// see (stillLive); nil when ctx ended first, with no slot taken.
+// see (stillLive); nil when ctx ended first or the endpoint stalled
+// (shedStalled), with no slot taken.
 func (e *Engine) wait(ctx context.Context, ep *endpoint, lease hookd.Lease) *waiter {
 	w := &waiter{lease: lease}
 	e.mu.Lock()
 	if ep.waiting == nil {
 		ep.waiting = map[*waiter]struct{}{}
 	}
+	if ep.shed == nil {
+		ep.shed = make(chan struct{})
+	}
+	shed := ep.shed
 	ep.waiting[w] = struct{}{}
+	e.queuing[ep] = struct{}{}
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
 		delete(ep.waiting, w)
+		if len(ep.waiting) == 0 {
+			delete(e.queuing, ep)
+		}
 		e.mu.Unlock()
 	}()
 	select {
 	case ep.sends <- struct{}{}:
 		return w
+	case <-shed:
+		return nil
 	case <-ctx.Done():
 		return nil
+	}
+}
+
+// stallFactor times FastAnswer is how long every send to a fast endpoint
+// may go unanswered, with deliveries waiting behind them, before it counts
+// as fast no more. Sends at a fast endpoint end every few milliseconds
+// (PerEndpoint of them, each within FastAnswer on average).
+const stallFactor = 4
+
+// shedStalled lets go the deliveries waiting at fast endpoints whose sends
+// have all gone unanswered for stallFactor×FastAnswer: they go back to the
+// queue, for claims to take at the endpoint's smaller room, instead of
+// holding workers for its timeout. An audit: eight tenants' fast endpoints
+// turned to hang held PerEndpoint×FastQueue workers each (all 2,048) for
+// the 30 s their sends took to time out, and another tenant's events
+// waited 15 s. Its slots full, an endpoint with no attempt begun since
+// then has none in flight that began later.
+func (e *Engine) shedStalled() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.queuing) == 0 {
+		return
+	}
+	now := e.clock.Now().UnixNano()
+	for ep := range e.queuing {
+		if !ep.stalled && now-ep.lastStart.Load() >= int64(stallFactor*e.cfg.FastAnswer) {
+			ep.stalled = true
+			close(ep.shed)
+		}
 	}
 }
 

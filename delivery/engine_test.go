@@ -1369,6 +1369,61 @@ func TestWaitingShedWhenTheEndpointFails(t *testing.T) {
 	}
 }
 
+// Deliveries waiting at a fast endpoint whose sends all stopped answering
+// go back to the queue once none has begun for 4×FastAnswer, not when the
+// hanging sends time out: here the endpoint's room (PerEndpoint×FastQueue)
+// is every worker, and another tenant's event goes out while its two sends
+// still hang. (An audit: eight tenants' fast endpoints turned to hang held
+// all 2,048 workers for their 30 s timeout.)
+func TestStalledFastEndpointLetsWaitingGo(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) {
+		c.Workers, c.PerEndpoint, c.FastQueue, c.FailingEndpoint, c.Lease = 8, 2, 4, 1, time.Minute
+		c.FastAnswer = 100 * time.Millisecond
+	})
+	if err := h.store.CreateTenant(context.Background(), &hookd.Tenant{ID: "globex", Name: "Globex", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	block := make(chan struct{})
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			return // fast: the endpoint's room grows to 8
+		}
+		select { // then it hangs, for longer than the test
+		case <-block:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(block) })
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = 30 * time.Second })
+	h.wait(h.publish(wh), wh, "the first delivery", status(hookd.StatusSuccess))
+	for range 8 {
+		h.publish(wh)
+	}
+	for deadline := time.Now().Add(10 * time.Second); n.Load() < 3 || h.engine.Held() > 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests, %d held: the waiting ones still held behind the hanging sends", n.Load(), h.engine.Held())
+		}
+	}
+	got := make(chan struct{}, 1)
+	quick := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} })
+	other := h.webhook(quick.URL, func(w *hookd.Webhook) { w.TenantID = "globex" })
+	ev := newEvent(h)
+	ev.TenantID = "globex"
+	if _, err := h.store.PublishEvent(context.Background(), ev, []string{other.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.engine.Notify()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("another tenant's event waits behind the stalled endpoint")
+	}
+	if n := n.Load(); n != 3 {
+		t.Fatalf("the stalled endpoint got %d requests, want 3 (the fast one, then its two sends that hang)", n)
+	}
+}
+
 // hangingReceiver never answers: each request waits until the test ends
 // or its client gives up. hanging counts the requests.
 func hangingReceiver(t *testing.T) (rcv *receiver, hanging *atomic.Int32) {
