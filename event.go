@@ -16,6 +16,9 @@ type Event struct {
 	TenantID  string
 	Type      string
 	Channels  []string
+	// Tags are free-form labels to find the event by (Svix's message
+	// tags); receivers never see them.
+	Tags      []string
 	Timestamp time.Time
 	Payload   []byte
 	// TraceParent is the W3C traceparent of the span that published the

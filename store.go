@@ -344,6 +344,7 @@ type EventQuery struct {
 	Type     string
 	Types    []string  // any of these (none: any type)
 	Channel  string    // events published to this channel
+	Tag      string    // events with this tag
 	NoSystem bool      // leave out hookd's own event types
 	Since    time.Time // creation time, inclusive; zero is no bound
 	Until    time.Time // creation time, inclusive; zero is no bound

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,14 +10,6 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/sqlrow"
 )
-
-func channelsArg(ch []string) (any, error) {
-	if ch == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(ch)
-	return string(b), err
-}
 
 func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*hookd.Event, error) {
 	e, err := sqlrow.ScanEvent(s.pool.QueryRow(ctx, `SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = $1 AND id = $2`, tenantID, id))

@@ -43,7 +43,7 @@ type publishReq struct {
 // handed-off one would overtake the one waiting (and the next ones, while
 // the endpoint is busy).
 const insertEventAndDeliveries = `WITH e AS (
-		INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $9)
+		INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent, tags) VALUES ($1, $2, $3, $4, $5, $6, $9, $12)
 		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq
 	), n AS (SELECT coalesce($7::bigint, ` + dbNow + `) AS now
 	), d AS (
@@ -62,7 +62,11 @@ const insertEventAndDeliveries = `WITH e AS (
 		coalesce((SELECT array_agg(webhook_id ORDER BY id) FROM d WHERE leased), '{}')`
 
 func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string, h *hookd.Handoff) (*hookd.PublishResult, error) {
-	channels, err := channelsArg(ev.Channels)
+	channels, err := sqlrow.ListArg(ev.Channels)
+	if err != nil {
+		return nil, fmt.Errorf("publish event: %w", err)
+	}
+	tags, err := sqlrow.ListArg(ev.Tags)
 	if err != nil {
 		return nil, fmt.Errorf("publish event: %w", err)
 	}
@@ -79,7 +83,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	}
 	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, h: h, leased: leased, done: make(chan struct{}), args: []any{
 		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg(),
-		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), sqlrow.NullString(ev.TraceParent), leasedHooks, lease,
+		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), sqlrow.NullString(ev.TraceParent), leasedHooks, lease, tags,
 	}}
 	select {
 	case s.publishes <- req:

@@ -599,7 +599,7 @@ func (q *queueTx) AddEvents(ctx context.Context, p *hookd.AddEventsParams) error
 		return err
 	}
 	for _, e := range p.Events {
-		ev := e.Event // hookd's own events carry no channels
+		ev := e.Event // hookd's own events carry no channels or tags
 		ids := make([]string, len(e.WebhookIDs))
 		for i := range ids {
 			ids[i] = hookd.NewID(hookd.PrefixDelivery, p.Now)
@@ -608,7 +608,7 @@ func (q *queueTx) AddEvents(ctx context.Context, p *hookd.AddEventsParams) error
 		var n, now int64
 		var leased []string
 		if err := q.tx.QueryRow(ctx, insertEventAndDeliveries, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload,
-			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs)), sqlrow.NullString(ev.TraceParent), nil, int64(0)).
+			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs)), sqlrow.NullString(ev.TraceParent), nil, int64(0), nil).
 			Scan(&seq, &n, &now, &leased, &leased); err != nil {
 			return wrap("add event", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -26,9 +27,29 @@ type Publication struct {
 	ID       string
 	IDSet    bool // ID was given, even if empty
 	Channels []string
+	// Tags label the event for lists (Svix's message tags): 1–128
+	// characters each, at most MaxTags, kept once each in their order.
+	Tags []string
 	// Verbatim keeps Data's bytes in the payload (Svix's raw payloads);
 	// else it is compacted.
 	Verbatim bool
+}
+
+// MaxTags caps an event's tags.
+const MaxTags = 50
+
+// uniq is l with each entry once, in the order of its first (nil for none).
+func uniq(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(l))
+	for _, s := range l {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // usedID is what a publish refused with err answers: the tenant's event
@@ -122,6 +143,12 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	for i, c := range p.Channels {
 		hookd.ValidateChannel(v, fmt.Sprintf("channels[%d]", i), c)
 	}
+	if len(p.Tags) > MaxTags {
+		v.Add("tags", "must be at most %d", MaxTags)
+	}
+	for i, t := range p.Tags {
+		hookd.ValidateChannel(v, fmt.Sprintf("tags[%d]", i), t)
+	}
 	if len(v.Details) == 0 && et != nil && len(et.Schema) > 0 {
 		schema, err := hookd.CompileSchema(et.Schema)
 		if err != nil {
@@ -140,7 +167,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	if id == "" {
 		id = hookd.NewID(hookd.PrefixEvent, now)
 	}
-	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: p.Channels, Timestamp: now, TraceParent: traceparent.Format(ctx)}
+	ev := &hookd.Event{ID: id, TenantID: tenantID, Type: et.Name, Channels: p.Channels, Tags: uniq(p.Tags), Timestamp: now, TraceParent: traceparent.Format(ctx)}
 	build := ev.BuildPayload
 	if p.Verbatim {
 		build = ev.BuildVerbatimPayload

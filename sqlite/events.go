@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,13 +14,13 @@ import (
 )
 
 func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string, h *hookd.Handoff) (*hookd.PublishResult, error) {
-	var channels any
-	if ev.Channels != nil {
-		b, err := json.Marshal(ev.Channels)
-		if err != nil {
-			return nil, fmt.Errorf("publish event: %w", err)
-		}
-		channels = string(b)
+	channels, err := sqlrow.ListArg(ev.Channels)
+	if err != nil {
+		return nil, fmt.Errorf("publish event: %w", err)
+	}
+	tags, err := sqlrow.ListArg(ev.Tags)
+	if err != nil {
+		return nil, fmt.Errorf("publish event: %w", err)
 	}
 	now := s.clock.Now()
 	// IDs are made outside the writer: the writer's time is the scarce one.
@@ -35,9 +34,9 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 		until = now.Add(h.Lease)
 	}
 	var res *hookd.PublishResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		res = nil
-		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent))
+		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent), tags)
 		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
@@ -158,7 +157,7 @@ func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID strin
 	return out, rows.Err()
 }
 
-const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?)
+const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (tenant_id, id) DO NOTHING`
 
 // insertDeliveries inserts one event's deliveries from a JSON object that

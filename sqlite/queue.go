@@ -603,8 +603,8 @@ func (q *queueTx) AddEvents(_ context.Context, p *hookd.AddEventsParams) error {
 	}
 	now := sqlrow.Micros(p.Now)
 	for _, e := range p.Events {
-		ev := e.Event // hookd's own events carry no channels
-		r, err := q.tx.Exec(insertEvent, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent))
+		ev := e.Event // hookd's own events carry no channels or tags
+		r, err := q.tx.Exec(insertEvent, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent), nil)
 		if err != nil {
 			return fmt.Errorf("add event: %w", err)
 		}

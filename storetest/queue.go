@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -846,21 +847,27 @@ func testRotationNeverUndone(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
-// ListEvents filters by any of several types, by channel (an entry of the
-// event's list, matched whole), and leaves hookd's own types out on asking.
+// ListEvents filters by any of several types, by channel and by tag (an
+// entry of the event's list, matched whole), and leaves hookd's own types
+// out on asking. An event reads back with its channels and tags.
 func testListEventsFilters(t *testing.T, s hookd.Store, clock *Clock) {
 	tenant(t, s, "acme")
 	for _, e := range []struct {
-		id, typ  string
-		channels []string
+		id, typ        string
+		channels, tags []string
 	}{
-		{"e0", "a.b", nil}, {"e1", "Invoice-Paid", []string{"eu", "us_east"}}, {"e2", "c.d", []string{"eu-west"}},
-		{"e3", hookd.EventWebhookDisabled, nil}, {"e4", "a.b", []string{`say "100%"`}}, {"e5", "Hookd.Mine", []string{"EU"}},
+		{"e0", "a.b", nil, nil}, {"e1", "Invoice-Paid", []string{"eu", "us_east"}, []string{"project_1", "vip"}}, {"e2", "c.d", []string{"eu-west"}, []string{"eu"}},
+		{"e3", hookd.EventWebhookDisabled, nil, nil}, {"e4", "a.b", []string{`say "100%"`}, []string{`say "100%"`}}, {"e5", "Hookd.Mine", []string{"EU"}, nil},
 	} {
 		ev := event("acme", e.id, e.typ)
-		ev.Channels = e.channels
+		ev.Channels, ev.Tags = e.channels, e.tags
 		_, err := s.PublishEvent(ctx(), ev, nil, nil)
 		must(t, err)
+		got, err := s.GetEvent(ctx(), "acme", e.id)
+		must(t, err)
+		if !slices.Equal(got.Channels, e.channels) || !slices.Equal(got.Tags, e.tags) {
+			t.Fatalf("%s read back with channels %q, tags %q", e.id, got.Channels, got.Tags)
+		}
 	}
 	for _, tc := range []struct {
 		q    hookd.EventQuery
@@ -874,6 +881,11 @@ func testListEventsFilters(t *testing.T, s hookd.Store, clock *Clock) {
 		{hookd.EventQuery{Channel: "us%east"}, ""},
 		{hookd.EventQuery{Channel: "us"}, ""},
 		{hookd.EventQuery{Channel: `say "100%"`}, "e4"},
+		{hookd.EventQuery{Tag: "eu"}, "e2"},
+		{hookd.EventQuery{Tag: "project"}, ""},
+		{hookd.EventQuery{Tag: "vip", Channel: "eu"}, "e1"},
+		{hookd.EventQuery{Tag: "vip", Channel: "eu-west"}, ""},
+		{hookd.EventQuery{Tag: `say "100%"`, Types: []string{"a.b"}}, "e4"},
 		{hookd.EventQuery{NoSystem: true}, "e5,e4,e2,e1,e0"},
 		{hookd.EventQuery{Types: []string{"a.b"}, Channel: "eu"}, ""},
 		{hookd.EventQuery{Types: []string{"a.b", "Invoice-Paid"}, Channel: "eu"}, "e1"},

@@ -960,6 +960,7 @@ type messageIn struct {
 	Payload   json.RawMessage `json:"payload"`
 	Data      json.RawMessage `json:"data"` // svix-server's other name for payload
 	Channels  []string        `json:"channels"`
+	Tags      []string        `json:"tags"`
 	// TransformationsParams.RawPayload, when set, is the payload as text
 	// (Svix's SDKs' messageInRaw / NewMessageInRaw send payload {} and
 	// this): svix-server sends it as the body.
@@ -976,6 +977,7 @@ type messageOut struct {
 	EventType string          `json:"eventType"`
 	Payload   json.RawMessage `json:"payload"`
 	Channels  []string        `json:"channels,omitempty"`
+	Tags      []string        `json:"tags,omitempty"`
 	Timestamp time.Time       `json:"timestamp"`
 }
 
@@ -1007,7 +1009,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if p := bytes.TrimLeft(in.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
 		return hookd.Invalid(field, "must be a JSON object")
 	}
-	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels, Verbatim: field != "payload"}
+	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels, Tags: in.Tags, Verbatim: field != "payload"}
 	if in.EventID != nil {
 		p.ID, p.IDSet = *in.EventID, true
 	}
@@ -1026,7 +1028,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 		// its idempotency-key gets the first answer instead.
 		return hookd.Errorf(hookd.ErrConflict, "a message with eventId %s already exists", res.Event.ID)
 	}
-	out := messageOut{ID: res.Event.ID, EventID: in.EventID, EventType: res.Event.Type, Payload: in.Payload, Channels: res.Event.Channels, Timestamp: res.Event.Timestamp}
+	out := messageOut{ID: res.Event.ID, EventID: in.EventID, EventType: res.Event.Type, Payload: in.Payload, Channels: res.Event.Channels, Tags: res.Event.Tags, Timestamp: res.Event.Timestamp}
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
 }
@@ -1294,14 +1296,13 @@ type attemptFilter struct {
 	status, codeClass *int
 	after, before     time.Time
 	types             map[string]bool
-	channel           string
-	none              bool // a tag: hookd keeps none, so nothing matches
+	channel, tag      string
 	withContent       bool
 }
 
 func parseAttemptFilter(r *http.Request) (*attemptFilter, error) {
 	qs := r.URL.Query()
-	f := &attemptFilter{withContent: qs.Get("with_content") != "false", channel: qs.Get("channel"), none: qs.Get("tag") != ""}
+	f := &attemptFilter{withContent: qs.Get("with_content") != "false", channel: qs.Get("channel"), tag: qs.Get("tag")}
 	v := &hookd.ValidationError{}
 	for _, n := range []struct {
 		name   string
@@ -1353,20 +1354,25 @@ func queryTime(qs url.Values, v *hookd.ValidationError, name string, to *time.Ti
 	}
 }
 
-// mayMatch reports whether d's attempts may match (its event's type and
-// channel).
+// mayMatch reports whether d's attempts may match (its event's type,
+// channel and tag).
 func (s *Server) mayMatch(r *http.Request, f *attemptFilter, d *hookd.Delivery) (bool, error) {
-	if f.none || f.types != nil && !f.types[d.EventType] {
+	if f.types != nil && !f.types[d.EventType] {
 		return false, nil
 	}
-	if f.channel == "" {
+	if f.channel == "" && f.tag == "" {
 		return true, nil
 	}
 	ev, err := s.store.GetEvent(r.Context(), d.TenantID, d.EventID)
 	if err != nil {
 		return false, err
 	}
-	return slices.Contains(ev.Channels, f.channel), nil
+	return f.event(ev), nil
+}
+
+// event reports whether an event has the filter's channel and tag.
+func (f *attemptFilter) event(ev *hookd.Event) bool {
+	return (f.channel == "" || slices.Contains(ev.Channels, f.channel)) && (f.tag == "" || slices.Contains(ev.Tags, f.tag))
 }
 
 // attempt reports whether an attempt matches: Svix's status (0 success, 2
@@ -1758,7 +1764,7 @@ func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error
 		// delivery to the endpoint): the newest, listed first, stands,
 		// and its status is the message's, so an older delivery does not
 		// stand in for it when the filter leaves the newest out.
-		if f.none || listed[d.EventID] {
+		if listed[d.EventID] {
 			continue
 		}
 		listed[d.EventID] = true
@@ -1772,7 +1778,7 @@ func (s *Server) attemptedMessages(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		if f.channel != "" && !slices.Contains(ev.Channels, f.channel) ||
+		if !f.event(ev) ||
 			!f.after.IsZero() && ev.Timestamp.Before(f.after) || !f.before.IsZero() && ev.Timestamp.After(f.before) {
 			continue
 		}
@@ -1991,7 +1997,7 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 // gave it (hookd's own ids begin evt_; a caller's eventId that does too
 // reads back as none).
 func toMessage(ev *hookd.Event, withContent bool) messageOut {
-	out := messageOut{ID: ev.ID, EventType: ev.Type, Channels: ev.Channels, Timestamp: ev.Timestamp, Payload: json.RawMessage("{}")}
+	out := messageOut{ID: ev.ID, EventType: ev.Type, Channels: ev.Channels, Tags: ev.Tags, Timestamp: ev.Timestamp, Payload: json.RawMessage("{}")}
 	if !strings.HasPrefix(ev.ID, hookd.PrefixEvent) {
 		id := ev.ID
 		out.EventID = &id
@@ -2017,7 +2023,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	qs := r.URL.Query()
-	q := hookd.EventQuery{TenantID: t.ID, Limit: p.Limit + 1, NoSystem: true, Channel: qs.Get("channel")}
+	q := hookd.EventQuery{TenantID: t.ID, Limit: p.Limit + 1, NoSystem: true, Channel: qs.Get("channel"), Tag: qs.Get("tag")}
 	if it := qs.Get("iterator"); it != "" {
 		if q.Before, err = strconv.ParseInt(it, 10, 64); err != nil {
 			return invalidQuery("iterator", "is not an iterator this API gave")
@@ -2035,12 +2041,9 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	withContent := qs.Get("with_content") != "false"
-	var evs []*hookd.Event
-	// hookd keeps no tags: no message has the one asked for.
-	if qs.Get("tag") == "" {
-		if evs, err = s.store.ListEvents(r.Context(), q); err != nil {
-			return err
-		}
+	evs, err := s.store.ListEvents(r.Context(), q)
+	if err != nil {
+		return err
 	}
 	l := list[messageOut]{Data: []messageOut{}, Done: len(evs) <= p.Limit}
 	if !l.Done {

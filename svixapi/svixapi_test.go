@@ -641,9 +641,9 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// Messages list by event types, channel, a time window and without
+// Messages list by event types, channel, tag, a time window and without
 // content, as Svix's filters ask; names Svix allows (capitals, "-") are
-// types here too; hookd keeps no tags, so a tag matches nothing.
+// types here too. Tags read back once each, in their order.
 func TestMessageFilters(t *testing.T) {
 	e := newEnv(t)
 	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
@@ -653,16 +653,27 @@ func TestMessageFilters(t *testing.T) {
 	if code, _ := e.do("POST", "/api/v1/event-type", `{"name":"user signup","description":""}`); code != 422 {
 		t.Fatalf("a name Svix refuses too: %d", code)
 	}
-	send := func(id, typ, channels string) string {
-		code, m := e.do("POST", "/api/v1/app/acme/msg", `{"eventId":"`+id+`","eventType":"`+typ+`","payload":{"id":"`+id+`"},"channels":`+channels+`}`)
+	send := func(id, typ, channels, tags string) string {
+		code, m := e.do("POST", "/api/v1/app/acme/msg", `{"eventId":"`+id+`","eventType":"`+typ+`","payload":{"id":"`+id+`"},"channels":`+channels+`,"tags":`+tags+`}`)
 		if code != 202 {
 			t.Fatalf("message %s: %d %v", id, code, m)
 		}
 		return m["timestamp"].(string)
 	}
-	send("m1", "User-Signup", `["eu"]`)
-	send("m2", "Invoice.Paid", `["us"]`) // joins the catalog as it is
-	send("m3", "user.deleted", `null`)
+	send("m1", "User-Signup", `["eu"]`, `["project_1","vip","project_1"]`)
+	send("m2", "Invoice.Paid", `["us"]`, `["project_2"]`) // joins the catalog as it is
+	send("m3", "user.deleted", `null`, `null`)
+	if code, m := e.do("GET", "/api/v1/app/acme/msg/m1", ""); code != 200 || fmt.Sprint(m["tags"]) != "[project_1 vip]" {
+		t.Fatalf("m1's tags: %d %v", code, m)
+	}
+	if code, m := e.do("GET", "/api/v1/app/acme/msg/m3", ""); code != 200 || m["tags"] != nil {
+		t.Fatalf("m3 has no tags: %d %v", code, m)
+	}
+	for _, tags := range []string{`[""]`, `["` + strings.Repeat("t", 129) + `"]`, `["a\u0000b"]`} {
+		if code, m := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"user.deleted","payload":{},"tags":`+tags+`}`); code != 422 {
+			t.Errorf("tags %s: %d %v", tags, code, m)
+		}
+	}
 	ids := func(query string) string {
 		t.Helper()
 		code, l := e.do("GET", "/api/v1/app/acme/msg"+query, "")
@@ -681,7 +692,10 @@ func TestMessageFilters(t *testing.T) {
 		"?event_types=Invoice.Paid,user.deleted":            "m3,m2",
 		"?channel=eu":                                       "m1",
 		"?channel=e":                                        "",
-		"?tag=project_1":                                    "",
+		"?tag=project_1":                                    "m1",
+		"?tag=project":                                      "",
+		"?tag=vip&channel=us":                               "",
+		"?tag=project_2&event_types=Invoice.Paid":           "m2",
 		"?event_types=nope":                                 "",
 	} {
 		if got := ids(query); got != want {
@@ -837,7 +851,7 @@ func TestAttemptedMessagesAndDestinations(t *testing.T) {
 	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.paid","eventId":"m1","payload":{"n":1}}`); code != 202 {
 		t.Fatalf("message m1: %d", code)
 	}
-	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.voided","eventId":"m2","payload":{"n":2},"channels":["eu"]}`); code != 202 {
+	if code, _ := e.do("POST", "/api/v1/app/acme/msg", `{"eventType":"invoice.voided","eventId":"m2","payload":{"n":2},"channels":["eu"],"tags":["t"]}`); code != 202 {
 		t.Fatalf("message m2: %d", code)
 	}
 	svixFields := func(what string, item map[string]any, allowed ...string) {
@@ -899,7 +913,7 @@ func TestAttemptedMessagesAndDestinations(t *testing.T) {
 		query string
 		want  int
 	}{
-		{"event_types=invoice.paid", 1}, {"status=1", 2}, {"status=0", 0}, {"channel=eu", 1}, {"tag=t", 0},
+		{"event_types=invoice.paid", 1}, {"status=1", 2}, {"status=0", 0}, {"channel=eu", 1}, {"tag=t", 1}, {"tag=u", 0},
 		{"after=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339), 0}, {"before=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339), 2},
 	} {
 		if code, f := e.do("GET", "/api/v1/app/acme/endpoint/"+idB+"/msg?"+tc.query, ""); code != 200 || len(f["data"].([]any)) != tc.want {

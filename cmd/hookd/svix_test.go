@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -367,12 +368,12 @@ func TestSvixSDK(t *testing.T) {
 		t.Fatalf("an attempt under another message: %v", err)
 	}
 	// Svix's names (capitals, "-") and the messages list's filters.
-	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "Invoice-Voided", Payload: payload, Channels: []string{"eu"}}); err != nil {
-		t.Fatalf("a message of a type with capitals: %v", err)
+	if m, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "Invoice-Voided", Payload: payload, Channels: []string{"eu"}, Tags: []string{"project_1"}}); err != nil || !slices.Equal(m.Tags, []string{"project_1"}) {
+		t.Fatalf("a message of a type with capitals, tagged: %+v, %v", m, err)
 	}
-	voided, err := client.Message.List(ctx, app.Id, &svix.MessageListOptions{EventTypes: &[]string{"Invoice-Voided"}, Channel: ptr("eu"), After: ptr(time.Now().Add(-time.Hour))})
-	if err != nil || len(voided.Data) != 1 || voided.Data[0].EventType != "Invoice-Voided" {
-		t.Fatalf("messages of one type and channel: %+v, %v", voided, err)
+	voided, err := client.Message.List(ctx, app.Id, &svix.MessageListOptions{EventTypes: &[]string{"Invoice-Voided"}, Channel: ptr("eu"), Tag: ptr("project_1"), After: ptr(time.Now().Add(-time.Hour))})
+	if err != nil || len(voided.Data) != 1 || voided.Data[0].EventType != "Invoice-Voided" || !slices.Equal(voided.Data[0].Tags, []string{"project_1"}) {
+		t.Fatalf("messages of one type, channel and tag: %+v, %v", voided, err)
 	}
 	// A portal link into the application's console.
 	access, err := client.Authentication.AppPortalAccess(ctx, app.Id, &svix.AppPortalAccessIn{})

@@ -29,6 +29,16 @@ const WebhookReadCols = WebhookCols + `, consecutive_failures, failing_since, la
 // WebhookColCount is how many WebhookCols there are, for placeholders.
 const WebhookColCount = 25
 
+// ListArg is a list as a JSON text column holds it (an event's channels or
+// tags): NULL for none.
+func ListArg(l []string) (any, error) {
+	if l == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
 // JSONText encodes v for a JSON-valued text column.
 func JSONText(v any) (string, error) {
 	b, err := json.Marshal(v)
@@ -131,19 +141,24 @@ func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 }
 
 // EventCols are an event's columns in the order ScanEvent reads them.
-const EventCols = `seq, tenant_id, id, type, channels, created_at, payload`
+const EventCols = `seq, tenant_id, id, type, channels, tags, created_at, payload`
 
 // ScanEvent reads an event row (EventCols).
 func ScanEvent(r Scanner) (*hookd.Event, error) {
 	e := &hookd.Event{}
-	var channels sql.NullString
+	var channels, tags sql.NullString
 	var created int64
-	if err := r.Scan(&e.Seq, &e.TenantID, &e.ID, &e.Type, &channels, &created, &e.Payload); err != nil {
+	if err := r.Scan(&e.Seq, &e.TenantID, &e.ID, &e.Type, &channels, &tags, &created, &e.Payload); err != nil {
 		return nil, err
 	}
-	if channels.Valid {
-		if err := json.Unmarshal([]byte(channels.String), &e.Channels); err != nil {
-			return nil, err
+	for _, l := range []struct {
+		text sql.NullString
+		to   *[]string
+	}{{channels, &e.Channels}, {tags, &e.Tags}} {
+		if l.text.Valid {
+			if err := json.Unmarshal([]byte(l.text.String), l.to); err != nil {
+				return nil, err
+			}
 		}
 	}
 	e.Timestamp = FromMicros(created)
@@ -580,15 +595,17 @@ func eventsWhere(q hookd.EventQuery, ph func(int) string) (string, []any) {
 		}
 		where += `)`
 	}
-	if q.Channel != "" {
-		// channels is the JSON list the event was stored with: an entry
-		// is its JSON string, quotes included, which no other entry
-		// holds (a quote inside one is escaped). replace() finds it,
-		// case-sensitive and with no pattern characters, on both engines
-		// (SQLite's LIKE ignores case).
-		b, _ := json.Marshal(q.Channel)
-		args = append(args, string(b))
-		where += ` AND replace(channels, ` + ph(len(args)) + `, '') <> channels`
+	// channels and tags are the JSON lists the event was stored with: an
+	// entry is its JSON string, quotes included, which no other entry
+	// holds (a quote inside one is escaped). replace() finds it,
+	// case-sensitive and with no pattern characters, on both engines
+	// (SQLite's LIKE ignores case).
+	for _, l := range []struct{ col, entry string }{{"channels", q.Channel}, {"tags", q.Tag}} {
+		if l.entry != "" {
+			b, _ := json.Marshal(l.entry)
+			args = append(args, string(b))
+			where += ` AND replace(` + l.col + `, ` + ph(len(args)) + `, '') <> ` + l.col
+		}
 	}
 	if q.NoSystem {
 		where += ` AND substr(type, 1, ` + strconv.Itoa(len(hookd.SystemEventPrefix)) + `) <> '` + hookd.SystemEventPrefix + `'`
