@@ -53,7 +53,9 @@ type QueueTx interface {
 	DueWebhooks(ctx context.Context, p *DueWebhooksParams) ([]*DueWebhook, error)
 	// RateBudgets returns the stored budget (theoretical arrival time; zero
 	// when none is stored) of each webhook, locking them until the
-	// transaction ends where replicas share them.
+	// transaction ends where replicas share them. A budget another
+	// transaction holds is left out, not waited for: its webhook is being
+	// claimed by another replica, and this claim passes it over.
 	RateBudgets(ctx context.Context, p *RateBudgetsParams) (map[string]time.Time, error)
 	// SetRateBudgets stores new budgets.
 	SetRateBudgets(ctx context.Context, p *SetRateBudgetsParams) error

@@ -71,18 +71,41 @@ func (q *queueTx) DueWebhooks(ctx context.Context, p *hookd.DueWebhooksParams) (
 	})
 }
 
-// RateBudgets locks each budget (in webhook order, so that replicas never
-// deadlock) until the claim commits: replicas spend one budget in turn.
+// RateBudgets locks the budgets no other claim holds until the claim
+// commits (replicas spend one budget in turn), and leaves the others out:
+// SKIP LOCKED, for a claim that waited for another's budgets waited as long
+// as that claim, and a process frozen mid-claim (its connection blocked
+// sending it a large result) held every replica's claims for as long as it
+// stayed frozen. Every webhook has its budget row from its creation
+// (webhookInsert, migration 0028), so no claim inserts one, which would
+// wait for another claim's uncommitted insert of the same row; one found
+// missing all the same is made here.
 func (q *queueTx) RateBudgets(ctx context.Context, p *hookd.RateBudgetsParams) (map[string]time.Time, error) {
 	out := make(map[string]time.Time, len(p.WebhookIDs))
 	if len(p.WebhookIDs) == 0 {
 		return out, nil
 	}
-	// A budget row must exist before it can be locked.
-	if _, err := q.tx.Exec(ctx, `INSERT INTO rate_budgets (webhook_id, tat) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING`, p.WebhookIDs); err != nil {
-		return nil, wrap("rate budgets", err)
+	if err := q.lockBudgets(ctx, p.WebhookIDs, out); err != nil || len(out) == len(p.WebhookIDs) {
+		return out, err
 	}
-	rows, err := q.tx.Query(ctx, `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE`, p.WebhookIDs)
+	var absent []string
+	for _, id := range p.WebhookIDs {
+		if _, ok := out[id]; !ok {
+			absent = append(absent, id)
+		}
+	}
+	tag, err := q.tx.Exec(ctx, `INSERT INTO rate_budgets (webhook_id, tat) SELECT id, 0 FROM unnest($1::text[]) id
+		WHERE NOT EXISTS (SELECT 1 FROM rate_budgets WHERE webhook_id = id) ON CONFLICT DO NOTHING`, absent)
+	if err != nil || tag.RowsAffected() == 0 {
+		return out, wrap("rate budgets", err) // held by other claims
+	}
+	return out, q.lockBudgets(ctx, absent, out)
+}
+
+// lockBudgets adds to out the budgets of ids that no other transaction
+// holds, locked.
+func (q *queueTx) lockBudgets(ctx context.Context, ids []string, out map[string]time.Time) error {
+	rows, err := q.tx.Query(ctx, `SELECT webhook_id, tat FROM rate_budgets WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE SKIP LOCKED`, ids)
 	type tat struct {
 		id string
 		at int64
@@ -92,13 +115,10 @@ func (q *queueTx) RateBudgets(ctx context.Context, p *hookd.RateBudgetsParams) (
 		err := r.Scan(&t.id, &t.at)
 		return t, err
 	})
-	if err != nil {
-		return nil, err
-	}
 	for _, t := range tats {
 		out[t.id] = sqlrow.FromMicros(t.at)
 	}
-	return out, nil
+	return err
 }
 
 func (q *queueTx) SetRateBudgets(ctx context.Context, p *hookd.SetRateBudgetsParams) error {

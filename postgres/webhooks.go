@@ -22,7 +22,11 @@ func params(from, n int) string {
 	return strings.Join(p, ", ")
 }
 
-var webhookInsert = `INSERT INTO webhooks (` + sqlrow.WebhookCols + `) VALUES (` + params(1, sqlrow.WebhookColCount) + `)`
+// webhookInsert makes a webhook and its rate budget row: claims lock the
+// budgets they spend with SKIP LOCKED and never insert one (see
+// queueTx.RateBudgets).
+var webhookInsert = `WITH w AS (INSERT INTO webhooks (` + sqlrow.WebhookCols + `) VALUES (` + params(1, sqlrow.WebhookColCount) + `) RETURNING id)
+	INSERT INTO rate_budgets (webhook_id, tat) SELECT id, 0 FROM w`
 
 func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 	args, err := sqlrow.WebhookArgs(s.box, w)

@@ -93,7 +93,14 @@ func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, err
 			}
 			n := room
 			if w.RateLimit > 0 {
-				avail, wait := hookd.RateAvailable(tats[w.ID], now, w.RateLimit)
+				tat, ok := tats[w.ID]
+				if !ok {
+					// Another replica's claim holds its budget: it keeps its
+					// place in the line, for the next claim.
+					delete(notBefore, w.ID)
+					continue
+				}
+				avail, wait := hookd.RateAvailable(tat, now, w.RateLimit)
 				if avail <= 0 {
 					notBefore[w.ID] = now.Add(wait)
 					continue

@@ -145,7 +145,11 @@ func (q *queueTx) RateBudgets(_ context.Context, p *hookd.RateBudgetsParams) (ma
 	if len(p.WebhookIDs) == 0 {
 		return out, nil
 	}
-	// The single writer serialises claims: nothing to lock.
+	// The single writer serialises claims: nothing to lock, and none is
+	// held by another claim.
+	for _, id := range p.WebhookIDs {
+		out[id] = time.Time{}
+	}
 	rows, err := q.s.query(q.tx, readBudgets, sqlrow.JSONList(p.WebhookIDs))
 	if err != nil {
 		return nil, fmt.Errorf("rate budgets: %w", err)

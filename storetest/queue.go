@@ -708,7 +708,8 @@ func testDeletedWebhookOutcome(t *testing.T, s hookd.Store, clock *Clock) {
 }
 
 // A rate-limited webhook's budget is spent by claims and kept in the
-// store, so that concurrent claimers (replicas) share one budget.
+// store, so that concurrent claimers (replicas) share one budget, never
+// spending more than it holds.
 func testRateBudget(t *testing.T, s hookd.Store, clock *Clock) {
 	tenant(t, s, "acme")
 	limited, free := webhook("acme", "wh_r"), webhook("acme", "wh_f")
@@ -753,8 +754,15 @@ func testRateBudget(t *testing.T, s hookd.Store, clock *Clock) {
 		}
 		close(start)
 		wg.Wait()
-		if total["wh_r"] != 2 {
-			t.Fatalf("round %d: concurrent claims took %d of the rate-limited webhook's rows, want its burst of 2", round, total["wh_r"])
+		// A claim may pass the webhook over while another holds its budget
+		// (PostgreSQL: SKIP LOCKED): what they left, a claim at the same
+		// instant takes, and never more than the burst in all.
+		taken := total["wh_r"]
+		if taken > 0 && taken < 2 {
+			taken += count(claim(t, s, 100, nil))["wh_r"]
+		}
+		if taken != 2 {
+			t.Fatalf("round %d: claims took %d (%d concurrently) of the rate-limited webhook's rows, want its burst of 2", round, taken, total["wh_r"])
 		}
 	}
 	now := clock.Now()
