@@ -11,11 +11,11 @@ import (
 // gets; it is built once, at publish time, and stored as it is, so that the
 // bytes signed and sent are the bytes kept.
 type Event struct {
-	Seq       int64 // store order, for cursors
-	ID        string
-	TenantID  string
-	Type      string
-	Channels  []string
+	Seq      int64 // store order, for cursors
+	ID       string
+	TenantID string
+	Type     string
+	Channels []string
 	// Tags are free-form labels to find the event by (Svix's message
 	// tags); receivers never see them.
 	Tags      []string

@@ -249,8 +249,8 @@ type Engine struct {
 	tenantHeld map[string]int
 	// queuing are the endpoints with deliveries waiting for a send slot.
 	queuing map[*endpoint]struct{}
-	hooks      map[string]*cachedHook
-	swept      time.Time
+	hooks   map[string]*cachedHook
+	swept   time.Time
 	// disableChecked is when the claim loop last looked for failing
 	// webhooks to disable (its own: no lock).
 	disableChecked time.Time
