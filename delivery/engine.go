@@ -292,8 +292,9 @@ type endpoint struct {
 	lastUsed time.Time
 	// waiting are the held deliveries waiting for a send slot.
 	waiting map[*waiter]struct{}
-	// lastStart is when its last attempt began (UnixNano by the engine's
-	// clock; atomic, as an attempt begins without the lock).
+	// lastStart is when its last attempt began, or deliveries began to
+	// wait at it if that is later (UnixNano by the engine's clock; atomic,
+	// as an attempt begins without the lock).
 	lastStart atomic.Int64
 	// stalled: it answered fast, then every send stayed unanswered for
 	// stallFactor×FastAnswer while others waited (shedStalled). Its room
@@ -477,6 +478,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 	defer timer.Stop()
 	for {
 		e.loops.Add(1)
+		e.shedStalled()
 		wait := e.cfg.PollInterval
 		e.mu.Lock()
 		free := e.cfg.Workers - e.held
@@ -540,7 +542,6 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			wait = min(wait, starvedPoll)
 		}
 		e.sweep()
-		e.shedStalled()
 		e.disableFailing(ctx)
 		timer.Reset(wait)
 		select {
@@ -991,6 +992,12 @@ func (e *Engine) wait(ctx context.Context, ep *endpoint, lease hookd.Lease) *wai
 		ep.shed = make(chan struct{})
 	}
 	shed := ep.shed
+	if len(ep.waiting) == 0 {
+		// Its stall is reckoned from now at the earliest: an endpoint idle
+		// for a while began no attempt meanwhile, and the deliveries
+		// holding its slots now may not have begun theirs yet.
+		ep.lastStart.Store(max(ep.lastStart.Load(), e.clock.Now().UnixNano()))
+	}
 	ep.waiting[w] = struct{}{}
 	e.queuing[ep] = struct{}{}
 	e.mu.Unlock()
@@ -1034,7 +1041,9 @@ func (e *Engine) shedStalled() {
 	}
 	now := e.clock.Now().UnixNano()
 	for ep := range e.queuing {
-		if !ep.stalled && now-ep.lastStart.Load() >= int64(stallFactor*e.cfg.FastAnswer) {
+		// No shed: an answer ended its stall while the deliveries it let
+		// go were still leaving (and those waiting since made a new one).
+		if !ep.stalled && ep.shed != nil && now-ep.lastStart.Load() >= int64(stallFactor*e.cfg.FastAnswer) {
 			ep.stalled = true
 			close(ep.shed)
 		}

@@ -3,11 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/queue"
+	"github.com/hookd/hookd/storetest"
 )
 
 // A claim passes over a rate-limited webhook whose budget another claim
@@ -15,9 +17,26 @@ import (
 // connection blocked sending a large result, so no idle timeout ended it),
 // and every other worker's claims waited on its budget locks, delivering
 // nothing for as long as it stayed frozen. The webhook keeps its place and
-// is claimed once the budget is free; a budget row found missing is made.
+// keeps its place, and a claim reads the line deeper past it (a claim of 1
+// here, behind it, still gets the other webhook's); it is claimed once the
+// budget is free; a budget row found missing is made.
 func TestHeldRateBudgetPassedOver(t *testing.T) {
-	s, _ := openInternal(t, "budget")
+	url := os.Getenv("HOOKD_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("HOOKD_TEST_POSTGRES is not set")
+	}
+	clock := storetest.NewClock()
+	schema := fmt.Sprintf("hookd_test_budget_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	s, err := Open(context.Background(), Config{URL: url, Schema: schema, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if err := DropSchema(context.Background(), url, schema); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
@@ -25,7 +44,7 @@ func TestHeldRateBudgetPassedOver(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	now := time.Now()
+	now := clock.Now()
 	must(s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}))
 	for _, w := range []struct {
 		id   string
@@ -41,11 +60,11 @@ func TestHeldRateBudgetPassedOver(t *testing.T) {
 		must(err)
 	}
 	room := func(string, string) (int, time.Duration) { return 10, time.Millisecond }
-	claimed := func() map[string]int {
+	claimed := func(limit int) map[string]int {
 		t.Helper()
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		res, err := queue.Claim(cctx, s, queue.ClaimParams{Limit: 10, Lease: time.Minute, Room: room})
+		res, err := queue.Claim(cctx, s, queue.ClaimParams{Limit: limit, Lease: time.Minute, Room: room})
 		must(err)
 		n := map[string]int{}
 		for _, c := range res.Claims {
@@ -54,17 +73,22 @@ func TestHeldRateBudgetPassedOver(t *testing.T) {
 		return n
 	}
 
+	_, err = s.pool.Exec(ctx, `UPDATE due_webhooks SET due_at = due_at - 1000 WHERE webhook_id = 'wh_limited'`) // first in line
+	must(err)
 	held, err := s.pool.Begin(ctx)
 	must(err)
 	defer held.Rollback(ctx)
 	_, err = held.Exec(ctx, `SELECT 1 FROM rate_budgets WHERE webhook_id = 'wh_limited' FOR UPDATE`)
 	must(err)
-	if got := claimed(); got["wh_free"] != 2 || got["wh_limited"] != 0 {
-		t.Fatalf("claimed %v beside a held budget, want wh_free's 2 and none of wh_limited's", got)
+	if got := claimed(1); got["wh_free"] != 1 || got["wh_limited"] != 0 {
+		t.Fatalf("a claim of 1 behind a held budget claimed %v, want wh_free's 1", got)
+	}
+	if got := claimed(10); got["wh_free"] != 1 || got["wh_limited"] != 0 {
+		t.Fatalf("claimed %v beside a held budget, want wh_free's other 1 and none of wh_limited's", got)
 	}
 	must(held.Rollback(ctx))
 	// A burst of a tenth of a second's worth: 10 at 100/s.
-	if got := claimed(); got["wh_limited"] != 2 {
+	if got := claimed(10); got["wh_limited"] != 2 {
 		t.Fatalf("claimed %v once the budget was free, want wh_limited's 2", got)
 	}
 
@@ -74,7 +98,8 @@ func TestHeldRateBudgetPassedOver(t *testing.T) {
 	must(ev.BuildPayload([]byte(`{}`), nil))
 	_, err = s.PublishEvent(ctx, ev, []string{"wh_limited"}, nil)
 	must(err)
-	if got := claimed(); got["wh_limited"] != 1 {
+	clock.Advance(time.Second)
+	if got := claimed(10); got["wh_limited"] != 1 {
 		t.Fatalf("claimed %v with the budget row missing, want wh_limited's 1", got)
 	}
 	var rows int

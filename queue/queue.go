@@ -61,18 +61,7 @@ func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, err
 			return err
 		}
 		res.Now = now
-		due, err := tx.DueWebhooks(ctx, &hookd.DueWebhooksParams{Now: now, Limit: p.Limit})
-		if err != nil {
-			return err
-		}
-		var limited []string
-		for _, w := range due {
-			if w.Enabled && w.RateLimit > 0 {
-				limited = append(limited, w.ID)
-			}
-		}
-		slices.Sort(limited)
-		tats, err := tx.RateBudgets(ctx, &hookd.RateBudgetsParams{WebhookIDs: limited})
+		due, tats, held, err := dueWithBudgets(ctx, tx, now, p.Limit)
 		if err != nil {
 			return err
 		}
@@ -93,14 +82,13 @@ func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, err
 			}
 			n := room
 			if w.RateLimit > 0 {
-				tat, ok := tats[w.ID]
-				if !ok {
+				if held[w.ID] {
 					// Another replica's claim holds its budget: it keeps its
 					// place in the line, for the next claim.
 					delete(notBefore, w.ID)
 					continue
 				}
-				avail, wait := hookd.RateAvailable(tat, now, w.RateLimit)
+				avail, wait := hookd.RateAvailable(tats[w.ID], now, w.RateLimit)
 				if avail <= 0 {
 					notBefore[w.ID] = now.Add(wait)
 					continue
@@ -161,6 +149,45 @@ func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, err
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	return res, nil
+}
+
+// dueWithBudgets returns the due webhooks, the rate budgets of those
+// rate-limited, and which of those another claim holds (left out by
+// RateBudgets, and passed over by this claim). A webhook passed over keeps
+// its place, so the due list is read again deeper by as many (at most
+// twice): many budgets held for long (their claim's process frozen) would
+// otherwise fill the head of the line every claim reads, and claims would
+// find nothing else.
+func dueWithBudgets(ctx context.Context, tx hookd.QueueTx, now time.Time, limit int) ([]*hookd.DueWebhook, map[string]time.Time, map[string]bool, error) {
+	tats, held := map[string]time.Time{}, map[string]bool{}
+	for round := 0; ; round++ {
+		due, err := tx.DueWebhooks(ctx, &hookd.DueWebhooksParams{Now: now, Limit: limit + len(held)})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		var limited []string
+		for _, w := range due {
+			if _, known := tats[w.ID]; w.Enabled && w.RateLimit > 0 && !known && !held[w.ID] {
+				limited = append(limited, w.ID)
+			}
+		}
+		slices.Sort(limited)
+		got, err := tx.RateBudgets(ctx, &hookd.RateBudgetsParams{WebhookIDs: limited})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		before := len(held)
+		for _, id := range limited {
+			if t, ok := got[id]; ok {
+				tats[id] = t
+			} else {
+				held[id] = true
+			}
+		}
+		if len(held) == before || len(due) < limit+before || round == 2 {
+			return due, tats, held, nil
+		}
+	}
 }
 
 // Release gives a claim back without counting an attempt (the attempt did
