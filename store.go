@@ -207,6 +207,12 @@ type Waker interface {
 	// goroutine, until ctx ends. Both are called at once when it begins to
 	// listen.
 	Listen(ctx context.Context, due func(), changed func(webhookID string))
+	// Settle returns once every process listening (Listen) has been told
+	// of the changes committed before the call, and has told its engine
+	// (changed returned), or after a bound when one does not answer (a
+	// process frozen or gone): an attempt that a change stopped then starts
+	// in no process after the change's answer.
+	Settle(ctx context.Context) error
 }
 
 // Retention is the store's primitive for pruning old events; the loop

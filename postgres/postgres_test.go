@@ -150,3 +150,66 @@ func TestListen(t *testing.T) {
 	wantChange("tenant delete", "wh_1")
 	wantChange("tenant delete", "wh_3")
 }
+
+// A change's Settle returns only once every other process's listener has
+// handled the changes committed before it (its engine told): a process
+// slow to take the change's notice holds the Settle, and with it the
+// change's answer (an audit saw attempts start in other processes up to
+// 16 ms after a cancel or an edit was answered). Without listeners there
+// is nothing to wait for.
+func TestSettleWaitsForEveryListener(t *testing.T) {
+	stores := pgtest.OpenReplicas(t, 2, postgres.Config{})
+	a, b := stores[0], stores[1]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := a.Settle(ctx); err != nil {
+		t.Fatalf("a settle with no one listening: %v", err)
+	}
+	now := time.Now()
+	if err := a.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	wh := &hookd.Webhook{ID: "wh_1", TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
+		Timeout: time.Second, Enabled: true, MaxAttempts: 3, CreatedAt: now, UpdatedAt: now}
+	if err := a.CreateWebhook(ctx, wh); err != nil {
+		t.Fatal(err)
+	}
+	listening, entered, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go b.Listen(ctx, func() {}, func(id string) {
+		switch id {
+		case "":
+			close(listening)
+		case "wh_1":
+			close(entered)
+			<-release // b's engine is slow to take the change in
+		}
+	})
+	<-listening
+	ev := &hookd.Event{ID: "e1", TenantID: "t", Type: "a.b", Timestamp: now}
+	if err := ev.BuildPayload([]byte(`{}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PublishEvent(ctx, ev, []string{"wh_1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := a.CancelDeliveries(ctx, "t", "wh_1", time.Time{}); err != nil || n != 1 {
+		t.Fatalf("cancel: %d, %v", n, err)
+	}
+	settled := make(chan error, 1)
+	go func() { settled <- a.Settle(ctx) }()
+	<-entered
+	select {
+	case err := <-settled:
+		t.Fatalf("settled (%v) while the other process had not taken the change in", err)
+	default:
+	}
+	close(release)
+	select {
+	case err := <-settled:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no settle after the other process took the change in")
+	}
+}

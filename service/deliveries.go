@@ -167,7 +167,7 @@ func (s *Service) CancelDeliveries(ctx context.Context, tenantID, webhookID stri
 	if err != nil {
 		return 0, err
 	}
-	s.changed(wh.ID)
+	s.changed(ctx, wh.ID)
 	if n > sending {
 		s.cfg.Observer.Finished(hookd.StatusCanceled, n-sending)
 	}

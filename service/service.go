@@ -45,6 +45,10 @@ type Config struct {
 	// is answered, so that this process's engine checks what it holds
 	// for the webhook against the store before sending it.
 	Changed func(webhookID string)
+	// Settle, when set, is called after Changed: it returns once every
+	// other process has been told of the change too (hookd.Waker's), so
+	// that none starts an attempt the change stopped after the answer.
+	Settle func(ctx context.Context) error
 	// NotifyTasks, when set, is called after a task is created, so that
 	// this process's task runner starts it at once instead of at its next
 	// poll.
@@ -138,9 +142,17 @@ func (s *Service) notify() {
 	}
 }
 
-func (s *Service) changed(webhookID string) {
+// changed tells this process's engine of a committed change, then waits
+// for the other processes' (Settle). A Settle that fails leaves them to
+// their change notices, a moment later; the change stands.
+func (s *Service) changed(ctx context.Context, webhookID string) {
 	if s.cfg.Changed != nil {
 		s.cfg.Changed(webhookID)
+	}
+	if s.cfg.Settle != nil {
+		if err := s.cfg.Settle(ctx); err != nil {
+			s.log.Warn("wait for other processes to learn of a change", "webhook", webhookID, "err", err)
+		}
 	}
 }
 

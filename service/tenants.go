@@ -81,7 +81,7 @@ func (s *Service) DeleteTenant(ctx context.Context, id string) error {
 	}
 	s.tenants.invalidate(id)
 	s.hooks.invalidate(id)
-	s.changed("")
+	s.changed(ctx, "")
 	return tenantNotFound(err, id)
 }
 

@@ -235,7 +235,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, tenantID, id string) error 
 	e.Action, e.Target, e.Changes = hookd.AuditWebhookDeleted, hookd.AuditTarget{Type: "webhook", ID: id}, hookd.WebhookChanges(wh, nil)
 	err = s.store.DeleteWebhook(ctx, tenantID, id)
 	s.hooks.invalidate(tenantID)
-	s.changed(id)
+	s.changed(ctx, id)
 	return webhookNotFound(err, id)
 }
 
@@ -283,7 +283,7 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 	})
 	s.hooks.invalidate(tenantID)
 	if err == nil {
-		s.changed(id)
+		s.changed(ctx, id)
 	}
 	if ended > 0 {
 		s.cfg.Observer.Finished(hookd.StatusFailed, ended)

@@ -638,6 +638,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 		}
 		svcCfg.Notify, svcCfg.Changed, svcCfg.Tester, svcCfg.Taker = engine.Notify, engine.Changed, engine, engine
 	}
+	if w, ok := store.(hookd.Waker); ok {
+		// Every process, an API-only one too, waits for the others to learn
+		// of a change before answering it.
+		svcCfg.Settle = w.Settle
+	}
 	// Tasks (replays) run on the processes that deliver.
 	var runner *tasks.Runner
 	if engine != nil {
