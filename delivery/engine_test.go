@@ -1280,15 +1280,7 @@ func TestHangingEndpointsLeaveRoom(t *testing.T) {
 			if n := hanging.Load(); int(n) != want || h.engine.Held() != want {
 				t.Fatalf("%d requests hang, %d held; want %d (two an endpoint until it answers, within the tenant's room)", n, h.engine.Held(), want)
 			}
-			got := make(chan struct{}, 1)
-			quick := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} })
-			other := h.webhook(quick.URL, func(w *hookd.Webhook) { w.TenantID = "globex" })
-			ev := newEvent(h)
-			ev.TenantID = "globex"
-			if _, err := h.store.PublishEvent(context.Background(), ev, []string{other.ID}, nil); err != nil {
-				t.Fatal(err)
-			}
-			h.engine.Notify()
+			got := publishGlobex(h)
 			if tc.reserve < 0 {
 				loopedTwice(h)
 				select {
@@ -1405,15 +1397,7 @@ func TestStalledFastEndpointLetsWaitingGo(t *testing.T) {
 			t.Fatalf("%d requests, %d held: the waiting ones still held behind the hanging sends", n.Load(), h.engine.Held())
 		}
 	}
-	got := make(chan struct{}, 1)
-	quick := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} })
-	other := h.webhook(quick.URL, func(w *hookd.Webhook) { w.TenantID = "globex" })
-	ev := newEvent(h)
-	ev.TenantID = "globex"
-	if _, err := h.store.PublishEvent(context.Background(), ev, []string{other.ID}, nil); err != nil {
-		t.Fatal(err)
-	}
-	h.engine.Notify()
+	got := publishGlobex(h)
 	select {
 	case <-got:
 	case <-time.After(10 * time.Second):
@@ -1422,6 +1406,22 @@ func TestStalledFastEndpointLetsWaitingGo(t *testing.T) {
 	if n := n.Load(); n != 3 {
 		t.Fatalf("the stalled endpoint got %d requests, want 3 (the fast one, then its two sends that hang)", n)
 	}
+}
+
+// publishGlobex publishes an event of tenant globex (made by the test) to
+// a new webhook of its, and returns what its receiver's request signals.
+func publishGlobex(h *harness) <-chan struct{} {
+	h.t.Helper()
+	got := make(chan struct{}, 1)
+	quick := newReceiver(h.t, func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} })
+	other := h.webhook(quick.URL, func(w *hookd.Webhook) { w.TenantID = "globex" })
+	ev := newEvent(h)
+	ev.TenantID = "globex"
+	if _, err := h.store.PublishEvent(context.Background(), ev, []string{other.ID}, nil); err != nil {
+		h.t.Fatal(err)
+	}
+	h.engine.Notify()
+	return got
 }
 
 // hangingReceiver never answers: each request waits until the test ends

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 )
@@ -14,21 +12,7 @@ import (
 // frozen one woke (an audit stopped a worker with SIGSTOP: 259 deliveries
 // were sent twice by the live ones).
 func TestIdleTransactionLetsGo(t *testing.T) {
-	url := os.Getenv("HOOKD_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
-	schema := fmt.Sprintf("hookd_test_idle_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	s, err := Open(context.Background(), Config{URL: url, Schema: schema, IdleInTransactionTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		if err := DropSchema(context.Background(), url, schema); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
+	s, _ := openInternalWith(t, "idle", Config{IdleInTransactionTimeout: 200 * time.Millisecond})
 	ctx := context.Background()
 	if _, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', 0)`); err != nil {
 		t.Fatal(err)

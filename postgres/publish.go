@@ -62,11 +62,7 @@ const insertEventAndDeliveries = `WITH e AS (
 		coalesce((SELECT array_agg(webhook_id ORDER BY id) FROM d WHERE leased), '{}')`
 
 func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string, h *hookd.Handoff) (*hookd.PublishResult, error) {
-	channels, err := sqlrow.ListArg(ev.Channels)
-	if err != nil {
-		return nil, fmt.Errorf("publish event: %w", err)
-	}
-	tags, err := sqlrow.ListArg(ev.Tags)
+	channels, tags, err := sqlrow.EventListArgs(ev)
 	if err != nil {
 		return nil, fmt.Errorf("publish event: %w", err)
 	}

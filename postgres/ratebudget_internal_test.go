@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -21,22 +20,8 @@ import (
 // here, behind it, still gets the other webhook's); it is claimed once the
 // budget is free; a budget row found missing is made.
 func TestHeldRateBudgetPassedOver(t *testing.T) {
-	url := os.Getenv("HOOKD_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
 	clock := storetest.NewClock()
-	schema := fmt.Sprintf("hookd_test_budget_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	s, err := Open(context.Background(), Config{URL: url, Schema: schema, Clock: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		if err := DropSchema(context.Background(), url, schema); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
+	s, _ := openInternalWith(t, "budget", Config{Clock: clock.Now})
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
@@ -73,7 +58,7 @@ func TestHeldRateBudgetPassedOver(t *testing.T) {
 		return n
 	}
 
-	_, err = s.pool.Exec(ctx, `UPDATE due_webhooks SET due_at = due_at - 1000 WHERE webhook_id = 'wh_limited'`) // first in line
+	_, err := s.pool.Exec(ctx, `UPDATE due_webhooks SET due_at = due_at - 1000 WHERE webhook_id = 'wh_limited'`) // first in line
 	must(err)
 	held, err := s.pool.Begin(ctx)
 	must(err)

@@ -14,12 +14,19 @@ import (
 // HOOKD_TEST_POSTGRES.
 func openInternal(t *testing.T, name string) (*Store, string) {
 	t.Helper()
+	return openInternalWith(t, name, Config{})
+}
+
+// openInternalWith is openInternal with cfg, its URL and Schema filled in.
+func openInternalWith(t *testing.T, name string, cfg Config) (*Store, string) {
+	t.Helper()
 	url := os.Getenv("HOOKD_TEST_POSTGRES")
 	if url == "" {
 		t.Skip("HOOKD_TEST_POSTGRES is not set")
 	}
 	schema := fmt.Sprintf("hookd_test_%s_%d_%d", name, os.Getpid(), time.Now().UnixNano()%1e9)
-	s, err := Open(context.Background(), Config{URL: url, Schema: schema})
+	cfg.URL, cfg.Schema = url, schema
+	s, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,7 @@ import (
 )
 
 func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string, h *hookd.Handoff) (*hookd.PublishResult, error) {
-	channels, err := sqlrow.ListArg(ev.Channels)
-	if err != nil {
-		return nil, fmt.Errorf("publish event: %w", err)
-	}
-	tags, err := sqlrow.ListArg(ev.Tags)
+	channels, tags, err := sqlrow.EventListArgs(ev)
 	if err != nil {
 		return nil, fmt.Errorf("publish event: %w", err)
 	}

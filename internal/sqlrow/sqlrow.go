@@ -39,6 +39,14 @@ func ListArg(l []string) (any, error) {
 	return string(b), err
 }
 
+// EventListArgs are an event's channels and tags as its columns hold them.
+func EventListArgs(ev *hookd.Event) (channels, tags any, err error) {
+	if channels, err = ListArg(ev.Channels); err == nil {
+		tags, err = ListArg(ev.Tags)
+	}
+	return channels, tags, err
+}
+
 // JSONText encodes v for a JSON-valued text column.
 func JSONText(v any) (string, error) {
 	b, err := json.Marshal(v)
