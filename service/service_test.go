@@ -711,12 +711,19 @@ func TestDeleteInSteps(t *testing.T) {
 }
 
 // Every change that could stop a delivery the engine holds tells it, after
-// the change and before the answer; what changes nothing tells it nothing.
+// the change and before the answer, and then settles it (the other
+// processes told); what changes nothing tells it nothing.
 func TestChangesTellTheEngine(t *testing.T) {
-	var told atomic.Int32
+	var told, settled atomic.Int32
 	var last atomic.Value
 	f := newFixture(t, func(cfg *service.Config) {
 		cfg.Changed = func(id string) { told.Add(1); last.Store(id) }
+		cfg.Settle = func(context.Context) error {
+			if settled.Add(1) != told.Load() {
+				t.Error("settled before the engine was told")
+			}
+			return nil
+		}
 	})
 	wh := f.webhook()
 	for _, tc := range []struct {
@@ -746,13 +753,16 @@ func TestChangesTellTheEngine(t *testing.T) {
 		{"delete", func() error { return f.svc.DeleteWebhook(f.ctx, "acme", wh.ID) }, 1},
 		{"tenant delete", func() error { return f.svc.DeleteTenant(f.ctx, "acme") }, 1},
 	} {
-		before := told.Load()
+		before, settledBefore := told.Load(), settled.Load()
 		last.Store("none")
 		if err := tc.do(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if got := told.Load() - before; got != tc.want {
 			t.Errorf("%s told the engine %d times, want %d", tc.name, got, tc.want)
+		}
+		if got := settled.Load() - settledBefore; got != tc.want {
+			t.Errorf("%s settled %d times, want %d", tc.name, got, tc.want)
 		}
 		want := "none"
 		switch {
