@@ -144,6 +144,9 @@ func (s *Store) Settle(ctx context.Context) error {
 	}()
 	rows, err := conn.Query(ctx, `SELECT application_name FROM pg_stat_activity
 		WHERE datname = current_database() AND starts_with(application_name, $1)`, s.listenerPrefix())
+	if err != nil {
+		return wrap("settle", err)
+	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil || len(names) == 0 {
 		return wrap("settle", err)

@@ -739,6 +739,10 @@ func TestChangesTellTheEngine(t *testing.T) {
 			_, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.URL = "https://example.com/p" })
 			return err
 		}, 1},
+		{"rename", func() error {
+			_, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.Name, w.Description = "renamed", "d" })
+			return err
+		}, 0},
 		{"refused edit", func() error {
 			_, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) { w.Name = "" })
 			if !errors.Is(err, hookd.ErrValidation) {

@@ -244,7 +244,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, tenantID, id string) error 
 // webhooks dropped.
 func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*hookd.Webhook) error) (*hookd.Webhook, error) {
 	ctx, e := s.audited(ctx, tenantID)
-	disabled := false
+	disabled, labelsOnly := false, false
 	wh, ended, err := hookd.EditWebhook(ctx, s.store, s.clock, tenantID, id, func(wh *hookd.Webhook) error {
 		before := *wh
 		rotated := wh.Secret
@@ -264,6 +264,7 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 		}
 		e.Target = hookd.AuditTarget{Type: "webhook", ID: wh.ID}
 		e.Changes = hookd.WebhookChanges(&before, wh)
+		labelsOnly = wh.Secret == rotated && onlyLabels(e.Changes)
 		e.Action = ""
 		// A change that enables or disables is logged as that, whatever
 		// else it changes (all of it in its changes), so that a filter on
@@ -282,7 +283,7 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 		return nil
 	})
 	s.hooks.invalidate(tenantID)
-	if err == nil {
+	if err == nil && !labelsOnly {
 		s.changed(ctx, id)
 	}
 	if ended > 0 {
@@ -295,6 +296,19 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 			"actor", string(a.Type), "actorId", a.ID, "deliveriesEnded", ended)
 	}
 	return wh, webhookNotFound(err, id)
+}
+
+// onlyLabels says whether changes touch only what no delivery reads (a
+// name, a description, metadata): an engine holding deliveries need not
+// check them again, nor other processes be waited for (an audit: with a
+// worker frozen, every rename waited out the settle's 2 s).
+func onlyLabels(changes map[string]hookd.Change) bool {
+	for f := range changes {
+		if f != "name" && f != "description" && f != "metadata" {
+			return false
+		}
+	}
+	return true
 }
 
 func sameSet(a, b []string) bool {
