@@ -112,10 +112,14 @@ func (s *Store) listen(ctx context.Context, due func(), changed func(string)) er
 			changed(strings.TrimPrefix(p, changePrefix))
 		case strings.HasPrefix(p, syncPrefix):
 			// Every notice before it was handled (changed returned): say so.
+			// Bounded: a pool with no connection free must not hold the
+			// notices behind this one past the settle's own wait.
 			token := strings.TrimPrefix(p, syncPrefix)
-			if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, s.wake, ackPrefix+token+":"+name); err != nil {
+			actx, cancel := context.WithTimeout(ctx, settleWait)
+			if _, err := s.pool.Exec(actx, `SELECT pg_notify($1, $2)`, s.wake, ackPrefix+token+":"+name); err != nil {
 				s.log.Warn("answer a settle", "err", err)
 			}
+			cancel()
 		case strings.HasPrefix(p, ackPrefix):
 		default:
 			due()
