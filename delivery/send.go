@@ -36,16 +36,29 @@ type sender struct {
 // (net/http's default is 10 MiB); hookd.MaxResponseHeaders of them is kept.
 const maxHeaderBytes = 256 << 10
 
+// tlsHandshakeTimeout bounds a TLS handshake with a receiver.
+const tlsHandshakeTimeout = 10 * time.Second
+
 func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *sender {
 	mk := func(skipVerify bool, control func(string, string, syscall.RawConn) error) *http.Client {
 		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: control}
+		tlsConfig := &tls.Config{InsecureSkipVerify: skipVerify, NextProtos: []string{"h2", "http/1.1"}} //nolint:gosec // per-webhook opt-out
 		tr := &http.Transport{
-			Proxy:                  nil, // a proxy would dial for us, past the guard
-			DialContext:            d.DialContext,
+			Proxy: nil, // a proxy would dial for us, past the guard
+			// Both hand over HTTP/1.1 connections as statusConns, so that an
+			// attempt is judged by its status line (statusline.go).
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &statusConn{Conn: c}, nil
+			},
+			DialTLSContext:         tlsDialer(d.DialContext, tlsConfig),
 			MaxIdleConns:           4096,
 			MaxIdleConnsPerHost:    256,
 			IdleConnTimeout:        90 * time.Second,
-			TLSHandshakeTimeout:    10 * time.Second,
+			TLSHandshakeTimeout:    tlsHandshakeTimeout,
 			ExpectContinueTimeout:  time.Second,
 			MaxResponseHeaderBytes: maxHeaderBytes,
 			// No Accept-Encoding added behind the attempt log's back: the
@@ -53,7 +66,7 @@ func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *se
 			// unasked is kept as its bytes, not unpacked or lost).
 			DisableCompression: true,
 			ForceAttemptHTTP2:  true,
-			TLSClientConfig:    &tls.Config{InsecureSkipVerify: skipVerify}, //nolint:gosec // per-webhook opt-out
+			TLSClientConfig:    tlsConfig,
 		}
 		return &http.Client{
 			Transport: tr,
@@ -77,7 +90,8 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(wh.Timeout, func() { timedOut.Store(true); cancel() })
 	defer func() { timer.Stop() }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(body))
+	var conn *statusConn // the HTTP/1.1 connection the request goes on
+	req, err := http.NewRequestWithContext(watchStatus(ctx, &conn), http.MethodPost, wh.URL, bytes.NewReader(body))
 	if err != nil {
 		a.Error = "bad webhook URL: " + err.Error()
 		return a, nil
@@ -117,6 +131,12 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	res, err := client.Do(req)
 	a.Duration = time.Since(start)
 	if err != nil {
+		if code, at := statusOf(conn); code >= 200 && code < 300 {
+			// The status line said 2xx in time; its headers then stalled
+			// or were not HTTP. The status line decides.
+			a.StatusCode, a.Success, a.Duration = code, true, at.Sub(start)
+			return a, nil
+		}
 		if timedOut.Load() {
 			err = context.DeadlineExceeded
 		}
@@ -150,6 +170,15 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 		a.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
 	}
 	return a, nil
+}
+
+// statusOf is the status line conn read for the attempt, and when; 0
+// without one.
+func statusOf(conn *statusConn) (int, time.Time) {
+	if conn == nil {
+		return 0, time.Time{}
+	}
+	return conn.finalStatus()
 }
 
 func (s *sender) closeIdle() {

@@ -1,0 +1,112 @@
+package delivery_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// rawReceiver answers every request with answer, byte for byte, then holds
+// the connection open until the test ends: a receiver net/http could not
+// be made to write.
+func rawReceiver(t *testing.T, answer string, overTLS bool) (url string, requests *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url = "http://" + ln.Addr().String() + "/"
+	if overTLS {
+		// httptest's certificate, on a listener that speaks HTTP/1.1 only.
+		cert := httptest.NewUnstartedServer(nil)
+		cert.StartTLS()
+		cfg := &tls.Config{Certificates: cert.TLS.Certificates, NextProtos: []string{"http/1.1"}}
+		cert.Close()
+		ln = tls.NewListener(ln, cfg)
+		url = "https://" + ln.Addr().String() + "/"
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	requests = new(atomic.Int32)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					requests.Add(1)
+					if _, err := io.WriteString(c, answer); err != nil {
+						return
+					}
+					<-done
+					return
+				}
+			}()
+		}
+	}()
+	return url, requests
+}
+
+// The status line decides an attempt, even when the headers after it stall
+// or are not HTTP (net/http returns a response only once its headers came).
+func TestStatusLineDecides(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  string
+		overTLS bool
+		code    int    // 0: a failed attempt
+		errText string // a failed attempt's
+	}{
+		{"2xx, headers stall", "HTTP/1.1 200 OK\r\n", false, 200, ""},
+		{"2xx, a broken header", "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", false, 200, ""},
+		{"interim answers first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\nX-A: ", false, 204, ""},
+		{"2xx over TLS, headers stall", "HTTP/1.1 202 Accepted\r\nX-A: 1\r\n", true, 202, ""},
+		{"5xx, headers stall", "HTTP/1.1 500 Oops\r\n", false, 0, "timeout"},
+		{"an interim answer that stalls", "HTTP/1.1 100 Continue\r\nX-A: 1\r\n", false, 0, "timeout"},
+		{"not HTTP", "HTTP/1.1 2000 OK\r\n\r\n", false, 0, "malformed"},
+	}
+	h := newHarness(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url, requests := rawReceiver(t, tt.answer, tt.overTLS)
+			wh := h.webhook(url, func(w *hookd.Webhook) {
+				w.Timeout, w.MaxAttempts, w.SSLVerification = time.Second, 1, false
+			})
+			dd := h.wait(h.publish(wh), wh, "its attempt", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Attempts == 1 && len(d.Attempts) == 1 })
+			a := dd.Attempts[0]
+			if tt.code == 0 {
+				if a.Success || dd.Delivery.Status != hookd.StatusFailed || !strings.Contains(a.Error, tt.errText) {
+					t.Fatalf("delivery %s, attempt %+v: want a failed attempt", dd.Delivery.Status, a)
+				}
+				return
+			}
+			if !a.Success || a.StatusCode != tt.code || a.Error != "" || dd.Delivery.Status != hookd.StatusSuccess {
+				t.Fatalf("delivery %s, attempt %+v: want a success with %d", dd.Delivery.Status, a, tt.code)
+			}
+			if a.Duration >= time.Second {
+				t.Fatalf("response time %v: want the time to the status line, not to the timeout", a.Duration)
+			}
+			if n := requests.Load(); n != 1 {
+				t.Fatalf("%d requests, want 1", n)
+			}
+		})
+	}
+}
