@@ -68,6 +68,9 @@ type HealthUpdate struct {
 	// batch's when none succeeded); FirstFailureAt is the first of them.
 	Failures       int
 	FirstFailureAt time.Time
+	// LastFailureBy is the last of them: the cause a disable for failing
+	// names when no delivery ran out of attempts in the batch.
+	LastFailureBy *Outcome
 	// Exhausted: one of those failures ended its delivery FAILED;
 	// ExhaustedBy is the first such outcome.
 	Exhausted   bool
@@ -130,7 +133,8 @@ type DisabledWebhook struct {
 	TenantID  string
 	Reason    string
 	// DeliveryID is the delivery whose attempt disabled the webhook (a
-	// 410, or running out of attempts past DisableAfter); "" when none in
-	// the batch did (a periodic check found it failing for long enough).
+	// 410; for failing, the batch's delivery that ran out of attempts, else
+	// its last failed one); "" when the batch had none (a periodic check
+	// found it failing for long enough).
 	DeliveryID string
 }

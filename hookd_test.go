@@ -131,6 +131,10 @@ func TestValidateSecret(t *testing.T) {
 		{SchemeGitHub, "short", false},
 		{SchemeGitHub, strings.Repeat("x", 257), false},
 		{SchemeGitHub, "has\nnewline-in-it", false},
+		{SchemeGitHub, "forjinnsecret123456é", true},    // printable in Unicode
+		{SchemeGitHub, strings.Repeat("é", 256), true},  // 256 characters, 512 bytes
+		{SchemeGitHub, "sixteen-chars-ok\u00a0", false}, // not printable
+		{SchemeGitHub, "sixteen-chars-ok\xff", false},   // not UTF-8
 		{SchemeGitHub, "", true},
 		{SchemeStripe, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true},
 	}
@@ -483,6 +487,8 @@ func TestWebhookValidate(t *testing.T) {
 		{"hmac-sha256, NUL in the prefix", hmac(func(s *Signature) { s.Prefix = "x\x00" }), nil, map[string]string{"signature.prefix": "must be at most 100"}},
 		{"hmac-sha256, NUL in the template", hmac(func(s *Signature) { s.Content = "{body}\x00" }), nil, map[string]string{"signature.content": "must not contain NUL"}},
 		{"hmac-sha256, a line break in the template", hmac(func(s *Signature) { s.Content = "{timestamp}\n{body}" }), nil, nil},
+		{"hmac-sha256, no encoding: hex", hmac(func(s *Signature) { s.Encoding = "" }), nil, nil},
+		{"hmac-sha256, a bad encoding", hmac(func(s *Signature) { s.Encoding = "base32" }), nil, map[string]string{"signature.encoding": "must be hex or base64"}},
 		{"hmac-sha256, a template without the body", hmac(func(s *Signature) { s.Content = "{id}.{timestamp}" }), nil, map[string]string{"signature.content": "must include {body}"}},
 		{"an empty metadata key", func(w *Webhook) { w.Metadata = map[string]string{"": "v"} }, nil, map[string]string{"metadata": "keys must not be empty"}},
 		{"a control character in a header", func(w *Webhook) { w.Headers = map[string]string{"X-V": "a\x01b"} }, nil, map[string]string{"headers.X-V": "must not contain control characters"}},

@@ -128,6 +128,9 @@ func (s *Signature) validate(v *ValidationError) {
 	} else {
 		CheckText(v, "signature.content", s.Content)
 	}
+	if s.Encoding == "" {
+		s.Encoding = "hex" // the default, as hookd listen's
+	}
 	if s.Encoding != "hex" && s.Encoding != "base64" {
 		v.Add("signature.encoding", "must be hex or base64")
 	}
@@ -223,13 +226,11 @@ func ValidateSecret(scheme, secret string) error {
 		if secret == "" {
 			return nil
 		}
-		if len(secret) < 16 || len(secret) > 256 {
+		// Printable in Unicode's sense: a receiver's secret need not be
+		// ASCII; it is signed with as its UTF-8 bytes.
+		if n := utf8.RuneCountInString(secret); n < 16 || n > 256 || !utf8.ValidString(secret) ||
+			strings.ContainsFunc(secret, func(r rune) bool { return !unicode.IsPrint(r) }) {
 			return errors.New("must be 16–256 printable characters")
-		}
-		for i := 0; i < len(secret); i++ {
-			if secret[i] < 0x20 || secret[i] > 0x7e {
-				return errors.New("must be 16–256 printable characters")
-			}
 		}
 	}
 	return nil

@@ -465,6 +465,12 @@ func TestWebhookCreate(t *testing.T) {
 	if !strings.HasPrefix(s.body["publicKey"].(string), "whpk_") {
 		t.Fatalf("public key = %s", s.raw)
 	}
+	// hmac-sha256 without an encoding signs in hex, and says so.
+	r = e.do("POST", "/v1/tenants/acme/webhooks", adminKey, map[string]any{"name": "h", "url": "https://example.com", "events": []string{"*"},
+		"signature": map[string]any{"scheme": "hmac-sha256", "header": "X-Sig", "content": "{body}"}, "secret": "sixteen-chars-ok-é"}).want(t, 201)
+	if sig, _ := r.body["signature"].(map[string]any); sig["encoding"] != "hex" || r.body["secret"] != "sixteen-chars-ok-é" {
+		t.Fatalf("hmac-sha256 without an encoding: %s", r.raw)
+	}
 }
 
 func TestWebhookValidation(t *testing.T) {

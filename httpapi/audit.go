@@ -17,10 +17,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if q.Action != "" && !slices.Contains(hookd.AuditActions, q.Action) {
 		return hookd.BadRequest("query parameter action must be one of %s", strings.Join(hookd.AuditActions, ", "))
 	}
-	if q.Since, err = queryTime(r, "since"); err != nil {
-		return err
-	}
-	if q.Until, err = queryTime(r, "until"); err != nil {
+	if q.Since, q.Until, err = queryWindow(r); err != nil {
 		return err
 	}
 	if c := r.URL.Query().Get("cursor"); c != "" {

@@ -116,6 +116,7 @@ func TestAuditLog(t *testing.T) {
 		t.Errorf("paging saw %d entries, want %d", seen, len(want))
 	}
 	e.do("GET", "/v1/tenants/acme/audit-log?since=yesterday", adminKey, nil).want(t, 400)
+	e.do("GET", "/v1/tenants/acme/audit-log?since=2030-01-01T00:00:00Z&until=2020-01-01T00:00:00Z", adminKey, nil).want(t, 400)
 	e.do("GET", "/v1/tenants/acme/audit-log?cursor=nope", adminKey, nil).want(t, 400)
 
 	// The delete's changes are what the webhook had: no field that was

@@ -402,9 +402,13 @@ func (p Policy) applyHealth(ctx context.Context, tx hookd.QueueTx, now time.Time
 	}
 	for i := range health.Disabled {
 		d := &health.Disabled[i]
-		cause := by[d.WebhookID].ExhaustedBy
-		if d.Reason == hookd.DisabledGone {
-			cause = by[d.WebhookID].GoneBy
+		u := by[d.WebhookID]
+		cause := u.ExhaustedBy
+		switch {
+		case d.Reason == hookd.DisabledGone:
+			cause = u.GoneBy
+		case cause == nil:
+			cause = u.LastFailureBy
 		}
 		if cause != nil {
 			d.DeliveryID = cause.DeliveryID
@@ -496,12 +500,13 @@ func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.Hea
 			switch {
 			case a.Success:
 				u.Succeeded, u.LastSuccessAt = true, a.StartedAt
-				u.Failures, u.FirstFailureAt, u.Exhausted, u.ExhaustedBy, u.Gone, u.GoneBy = 0, time.Time{}, false, nil, false, nil
+				u.Failures, u.FirstFailureAt, u.LastFailureBy, u.Exhausted, u.ExhaustedBy, u.Gone, u.GoneBy = 0, time.Time{}, nil, false, nil, false, nil
 			default:
 				if u.Failures == 0 {
 					u.FirstFailureAt = a.StartedAt
 				}
 				u.Failures++
+				u.LastFailureBy = o
 				// Out of attempts: not a retry by hand, and not a 410,
 				// which disables the webhook instead.
 				if o.Status == hookd.StatusFailed && !o.Manual && a.StatusCode != 410 && !u.Exhausted {

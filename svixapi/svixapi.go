@@ -269,6 +269,15 @@ type svixError struct {
 	Detail any    `json:"detail"`
 }
 
+// svixStatus is an error Svix's server answers with its own status and
+// code, where hookd has no sentinel of its kind.
+type svixStatus struct {
+	status       int
+	code, detail string
+}
+
+func (e *svixStatus) Error() string { return e.detail }
+
 // validationItem is one entry of Svix's 422 detail.
 type validationItem struct {
 	Loc  []string `json:"loc"`
@@ -314,6 +323,8 @@ func svixField(pattern, field string) string {
 	switch {
 	case strings.HasSuffix(pattern, "/secret/rotate"):
 		names = map[string]string{"secret": "key"}
+	case strings.Contains(pattern, "/app-portal-access/"):
+		names = map[string]string{"expiresInSeconds": "expiry"}
 	case strings.HasSuffix(pattern, "/msg"):
 		names = map[string]string{"id": "eventId", "type": "eventType", "data": "payload"}
 	case strings.Contains(pattern, "/endpoint"):
@@ -332,6 +343,11 @@ func svixField(pattern, field string) string {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ss *svixStatus
+	if errors.As(err, &ss) {
+		writeJSON(w, ss.status, svixError{Code: ss.code, Detail: ss.detail})
+		return
+	}
 	var si svixInvalid
 	if errors.As(err, &si) {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": si})
@@ -499,7 +515,9 @@ func newList[T any](data []T, p hookd.Page, consumed, total int) list[T] {
 	if l.Data == nil {
 		l.Data = []T{}
 	}
-	if !l.Done {
+	// On the last page too, as Svix's lists (whose iterator is the last
+	// row's id): one that pages on from there gets an empty page, done.
+	if !l.Done || consumed > 0 {
 		next := strconv.Itoa(p.Offset + consumed)
 		l.Iterator = &next
 	}
@@ -1892,9 +1910,15 @@ func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 	}
 	from := min(p.Offset, len(listed))
 	to := min(from+p.Limit, len(listed))
+	// As Svix's server: the schemas only with with_content=true.
+	withContent := r.URL.Query().Get("with_content") == "true"
 	out := make([]eventTypeOut, 0, to-from)
 	for _, et := range listed[from:to] {
-		out = append(out, toEventType(et))
+		o := toEventType(et)
+		if !withContent {
+			o.Schemas = nil
+		}
+		out = append(out, o)
 	}
 	writeJSON(w, http.StatusOK, newList(out, p, len(out), len(listed)))
 	return nil
@@ -2048,6 +2072,8 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	l := list[messageOut]{Data: []messageOut{}, Done: len(evs) <= p.Limit}
 	if !l.Done {
 		evs = evs[:p.Limit]
+	}
+	if len(evs) > 0 { // on the last page too, as Svix's
 		next := strconv.FormatInt(evs[len(evs)-1].Seq, 10)
 		l.Iterator = &next
 	}
@@ -2215,13 +2241,12 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// svixPing is the event type Svix sends to test an endpoint.
+const svixPing = "svix.ping"
+
 // sendExample sends the event type's example (exampleIndex, default the
 // first) to the endpoint now, as a test send.
 func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
-	wh, err := s.endpoint(r)
-	if err != nil {
-		return err
-	}
 	var in struct {
 		EventType    string `json:"eventType"`
 		ExampleIndex int    `json:"exampleIndex"`
@@ -2229,10 +2254,22 @@ func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	var data json.RawMessage
-	if et, err := s.svc.EventType(r.Context(), in.EventType); err == nil {
-		// hookd's examples, else the schema's own "examples" (where Svix
-		// keeps them); with neither, the service's test data.
+	if in.EventType == "" { // checked first, as Svix's server checks its body
+		return hookd.Invalid("eventType", "is required")
+	}
+	wh, err := s.endpoint(r)
+	if err != nil {
+		return err
+	}
+	// As Svix's server: svix.ping sends {"success": true}; any other type
+	// must be in the catalog (404) with an example, hookd's own or its
+	// schema's "examples" (where Svix keeps them), else 400.
+	data := json.RawMessage(`{"success": true}`)
+	if in.EventType != svixPing {
+		et, err := s.svc.EventType(r.Context(), in.EventType)
+		if err != nil {
+			return err
+		}
 		examples := et.Examples
 		if len(examples) == 0 {
 			var sch struct {
@@ -2242,11 +2279,12 @@ func (s *Server) sendExample(w http.ResponseWriter, r *http.Request) error {
 			examples = sch.Examples
 		}
 		switch {
-		case in.ExampleIndex < 0 || len(examples) > 0 && in.ExampleIndex >= len(examples):
-			return hookd.Invalid("exampleIndex", "must be from 0 to %d, the type's examples", max(len(examples)-1, 0))
-		case len(examples) > 0:
-			data = examples[in.ExampleIndex]
+		case len(examples) == 0:
+			return &svixStatus{http.StatusBadRequest, "invalid_scheme", "Unable to generate example message from event-type schema"}
+		case in.ExampleIndex < 0 || in.ExampleIndex >= len(examples):
+			return hookd.Invalid("exampleIndex", "must be from 0 to %d, the type's examples", len(examples)-1)
 		}
+		data = examples[in.ExampleIndex]
 	}
 	res, err := s.svc.Test(r.Context(), wh.TenantID, wh.ID, in.EventType, data)
 	if err != nil {

@@ -394,6 +394,9 @@ func TestListsPageByCursor(t *testing.T) {
 				del(d.(map[string]any)["id"].(string))
 			}
 			if out["done"] == true {
+				if len(out["data"].([]any)) > 0 && out["iterator"] == nil {
+					t.Fatalf("GET %s%s: a last page with no iterator (Svix's has the last one's id): %v", list, it, out)
+				}
 				return pages + 1
 			}
 			it = "&iterator=" + out["iterator"].(string)
@@ -543,8 +546,13 @@ func TestEventTypes(t *testing.T) {
 	if _, l := e.do("GET", "/api/v1/event-type", ""); len(l["data"].([]any)) != 0 {
 		t.Fatalf("an archived type is listed: %v", l)
 	}
-	if _, l := e.do("GET", "/api/v1/event-type?include_archived=true", ""); len(l["data"].([]any)) != 1 || l["data"].([]any)[0].(map[string]any)["archived"] != true {
-		t.Fatalf("with include_archived: %v", l)
+	if _, l := e.do("GET", "/api/v1/event-type?include_archived=true", ""); len(l["data"].([]any)) != 1 || l["data"].([]any)[0].(map[string]any)["archived"] != true ||
+		l["data"].([]any)[0].(map[string]any)["schemas"] != nil {
+		t.Fatalf("with include_archived (and no schemas without with_content): %v", l)
+	}
+	if _, l := e.do("GET", "/api/v1/event-type?include_archived=true&with_content=true", ""); len(l["data"].([]any)) != 1 || l["data"].([]any)[0].(map[string]any)["schemas"] == nil ||
+		l["done"] != true || l["iterator"] == nil {
+		t.Fatalf("with_content (a last page has its iterator, as Svix's): %v", l)
 	}
 	if code, _ := e.do("PATCH", "/api/v1/event-type/nope", `{}`); code != 404 {
 		t.Fatalf("an unknown type: %d", code)
@@ -611,6 +619,8 @@ func TestErrors(t *testing.T) {
 		{"GET", "/api/v1/app?iterator=x", "", "query.iterator", "value_error"},
 		{"GET", "/api/v1/app?iterator=%ff", "", "query", "value_error"},
 		{"GET", "/api/v1/app/a/msg?before=yesterday", "", "query.before", "value_error"},
+		{"POST", "/api/v1/auth/app-portal-access/a", `{"expiry":-5}`, "body.expiry", "value_error"},
+		{"POST", "/api/v1/app/a/endpoint/e/send-example", `{}`, "body.eventType", "value_error"},
 	} {
 		code, out := e.do(tc.method, tc.path, tc.body)
 		detail, _ := out["detail"].([]any)

@@ -167,6 +167,22 @@ func TestSvixSDK(t *testing.T) {
 	if !strings.Contains(string(last.body), "inv_example") || last.header.Get("svix-id") != example["id"] {
 		t.Fatalf("the example reached the endpoint as %s", last.body)
 	}
+	// svix.ping sends Svix's own payload; an unknown type is 404, a type
+	// with no example 400, as Svix's server answers.
+	admin(t, base).must(200, "POST", "/api/v1/app/"+app.Id+"/endpoint/"+ep.Id+"/send-example", map[string]any{"eventType": "svix.ping"})
+	mu.Lock()
+	last = reqs[len(reqs)-1]
+	mu.Unlock()
+	if string(last.body) != `{"success":true}` {
+		t.Fatalf("svix.ping reached the endpoint as %s", last.body)
+	}
+	if st, body := admin(t, base).call("POST", "/api/v1/app/"+app.Id+"/endpoint/"+ep.Id+"/send-example", map[string]any{"eventType": "never.seen"}); st != 404 || body["code"] != "not_found" {
+		t.Fatalf("send-example of an unknown type: %d %v", st, body)
+	}
+	admin(t, base).must(201, "POST", "/v1/event-types", map[string]any{"name": "no.example", "description": ""})
+	if st, body := admin(t, base).call("POST", "/api/v1/app/"+app.Id+"/endpoint/"+ep.Id+"/send-example", map[string]any{"eventType": "no.example"}); st != 400 || body["code"] != "invalid_scheme" {
+		t.Fatalf("send-example of a type with no example: %d %v", st, body)
+	}
 	// One store: the endpoint is a webhook of tenant acme in /v1.
 	native := admin(t, base).must(200, "GET", "/v1/tenants/acme/webhooks/"+ep.Id, nil)
 	if native["url"] != rcv.URL+"/hook" || native["bodyMode"] != "raw" || native["signature"].(map[string]any)["scheme"] != "svix" {
@@ -181,16 +197,19 @@ func TestSvixSDK(t *testing.T) {
 	if err != nil || rotated.Key == secret.Key {
 		t.Fatalf("after the rotation the secret is %v (%v)", rotated, err)
 	}
+	mu.Lock()
+	beforeSecond := len(reqs)
+	mu.Unlock()
 	if _, err := client.Message.Create(ctx, app.Id, &svix.MessageIn{EventType: "invoice.paid", Payload: payload}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the second message", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(reqs) == 3
+		return len(reqs) == beforeSecond+1
 	})
 	mu.Lock()
-	second := reqs[2]
+	second := reqs[beforeSecond]
 	mu.Unlock()
 	for _, key := range []string{rotated.Key, secret.Key} {
 		v, _ := svix.NewWebhook(key)
