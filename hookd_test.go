@@ -442,6 +442,25 @@ func TestSensitiveHeader(t *testing.T) {
 	}
 }
 
+// hmac-sha256 without an encoding is hex when made, and keeps its
+// encoding when an edit leaves it out.
+func TestHMACEncodingDefault(t *testing.T) {
+	for _, tc := range []struct {
+		kept *Signature
+		want string
+	}{
+		{nil, "hex"},
+		{&Signature{Scheme: SchemeHMACSHA256, Header: "X-Signature", Content: "{body}", Encoding: "base64"}, "base64"},
+		{&Signature{Scheme: SchemeGitHub}, "hex"},
+	} {
+		w := &Webhook{Name: "w", URL: "https://example.com/hook", Events: []string{"*"}, Timeout: DefaultTimeout, MaxAttempts: 3,
+			Secret: "a-secret-of-sixteen-chars", Signature: &Signature{Scheme: SchemeHMACSHA256, Header: "X-Signature", Content: "{body}"}}
+		if err := w.Validate(WebhookRules{Guard: netguard.New(nil), KeptSignature: tc.kept}); err != nil || w.Signature.Encoding != tc.want {
+			t.Errorf("kept %+v: encoding %q (%v), want %s", tc.kept, w.Signature.Encoding, err, tc.want)
+		}
+	}
+}
+
 // Validate's answers for one field each: the problems listed (field →
 // the start of its message), none when the webhook is fine.
 func TestWebhookValidate(t *testing.T) {

@@ -190,6 +190,11 @@ func (w *Webhook) Validate(r WebhookRules) error {
 		CheckText(v, "description", w.Description)
 	}
 	validateMetadata(v, w.Metadata)
+	if s, k := w.Signature, r.KeptSignature; s != nil && k != nil && s.Scheme == SchemeHMACSHA256 && k.Scheme == SchemeHMACSHA256 && s.Encoding == "" {
+		// An edit that leaves the encoding out keeps it (else it would turn
+		// to the default, hex, behind the receiver's back).
+		s.Encoding = k.Encoding
+	}
 	if r.KeptSignature == nil || w.Signature == nil || *w.Signature != *r.KeptSignature {
 		w.Signature.validate(v)
 	}

@@ -36,8 +36,9 @@ type sender struct {
 // (net/http's default is 10 MiB); hookd.MaxResponseHeaders of them is kept.
 const maxHeaderBytes = 256 << 10
 
-// tlsHandshakeTimeout bounds a TLS handshake with a receiver.
-const tlsHandshakeTimeout = 10 * time.Second
+// tlsHandshakeTimeout bounds a TLS handshake with a receiver (a variable
+// for tests).
+var tlsHandshakeTimeout = 10 * time.Second
 
 func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *sender {
 	mk := func(skipVerify bool, control func(string, string, syscall.RawConn) error) *http.Client {
@@ -131,9 +132,10 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	res, err := client.Do(req)
 	a.Duration = time.Since(start)
 	if err != nil {
-		if code, at := statusOf(conn); code >= 200 && code < 300 {
-			// The status line said 2xx in time; its headers then stalled
-			// or were not HTTP. The status line decides.
+		if code, at := statusOf(conn); code >= 200 && code < 300 && at.Sub(start) <= wh.Timeout {
+			// The status line said 2xx in time (one read as the timeout
+			// closed the connection is late); its headers then stalled or
+			// were not HTTP. The status line decides.
 			a.StatusCode, a.Success, a.Duration = code, true, at.Sub(start)
 			return a, nil
 		}

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http/httptrace"
 	"sync"
@@ -92,7 +93,7 @@ func (c *statusConn) scan(b []byte) {
 		}
 		code := parseStatusLine(c.line[:c.n])
 		switch {
-		case code >= 100 && code < 200:
+		case code >= 100 && code < 200 && code != 101: // 101 ends HTTP, as net/http reads it
 			// The rest of this line, its headers, then a blank line.
 			c.interim, c.lineEnd = true, ch == '\n'
 		default: // the final answer's, or not HTTP at all (0)
@@ -108,7 +109,7 @@ func (c *statusConn) scan(b []byte) {
 // parseStatusLine reads the code of "HTTP/1.x NNN" and the byte after it;
 // 0 when b is not one.
 func parseStatusLine(b []byte) int {
-	if len(b) < 13 || string(b[:7]) != "HTTP/1." || b[8] != ' ' || (b[12] != ' ' && b[12] != '\r' && b[12] != '\n') {
+	if len(b) < 13 || string(b[:7]) != "HTTP/1." || (b[7] != '0' && b[7] != '1') || b[8] != ' ' || (b[12] != ' ' && b[12] != '\r' && b[12] != '\n') {
 		return 0
 	}
 	code := 0
@@ -130,13 +131,16 @@ func parseStatusLine(b []byte) int {
 func watchStatus(ctx context.Context, conn **statusConn) context.Context {
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
-			if sc, ok := info.Conn.(*statusConn); ok {
+			sc, _ := info.Conn.(*statusConn)
+			if sc != nil {
 				sc.expect()
-				*conn = sc
 			}
+			*conn = sc // nil for HTTP/2, should a retry land there
 		},
 	})
 }
+
+var errTLSHandshakeTimeout = errors.New("TLS handshake timeout")
 
 // tlsDialer makes TLS connections as the transport would, but hands an
 // HTTP/1.1 one over inside a statusConn. One that agreed on HTTP/2 goes
@@ -158,11 +162,15 @@ func tlsDialer(dial func(ctx context.Context, network, addr string) (net.Conn, e
 		if len(cfg.NextProtos) == 0 {
 			cfg.NextProtos = []string{"h2", "http/1.1"}
 		}
-		ctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
+		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
 		defer cancel()
 		tc := tls.Client(raw, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
+		if err := tc.HandshakeContext(hctx); err != nil {
 			raw.Close()
+			if ctx.Err() == nil && hctx.Err() != nil {
+				// Its own bound, not the attempt's: said as net/http says it.
+				return nil, errTLSHandshakeTimeout
+			}
 			return nil, err
 		}
 		if tc.ConnectionState().NegotiatedProtocol == "h2" {

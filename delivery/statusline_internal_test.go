@@ -1,6 +1,15 @@
 package delivery
 
-import "testing"
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/netguard"
+)
 
 func scanStatus(chunks ...string) int {
 	c := &statusConn{}
@@ -28,6 +37,8 @@ func TestScanStatus(t *testing.T) {
 		{"HTTP/1.1 2000 OK\r\n", 0},
 		{"HTTP/1.1 20", 0},
 		{"HTTP/2.0 200 OK\r\n", 0},
+		{"HTTP/1.X 200 OK\r\n", 0},
+		{"HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n", 101},
 		{"HTTP/1.1 2x0 OK\r\n", 0},
 		{"SSH-2.0-OpenSSH\r\n", 0},
 		{"HTTP/1.1 500 Oops\r\n", 500},
@@ -56,4 +67,33 @@ func FuzzScanStatus(f *testing.F) {
 			t.Fatalf("%q: status %d", in, whole)
 		}
 	})
+}
+
+// A receiver that takes the connection and never shakes hands fails the
+// attempt as a TLS handshake timeout, not as the webhook's own timeout.
+func TestTLSHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent, until the test ends
+		}
+	}()
+	defer func(d time.Duration) { tlsHandshakeTimeout = d }(tlsHandshakeTimeout)
+	tlsHandshakeTimeout = 200 * time.Millisecond
+	s := newSender(netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}), "hookd/test", time.Second)
+	defer s.closeIdle()
+	wh := &hookd.Webhook{ID: "wh_1", TenantID: "acme", URL: "https://" + ln.Addr().String() + "/", Timeout: 5 * time.Second,
+		SSLVerification: true, Secret: hookd.GenerateSecret(hookd.SchemeStandard)}
+	a, _ := s.send(context.Background(), wh, "evt_1", "a.b", "dlv_1", 1, []byte(`{}`), time.Now())
+	if a.Success || a.Error != "TLS handshake timeout" || a.Duration >= 5*time.Second {
+		t.Fatalf("attempt %+v", a)
+	}
 }

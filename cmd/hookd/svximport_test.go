@@ -55,7 +55,7 @@ func TestSvixImport(t *testing.T) {
 			t.Fatalf("the report lacks %q:\n%s", want, out)
 		}
 	}
-	types := dst.must(200, "GET", "/api/v1/event-type?include_archived=true", nil)["data"].([]any)
+	types := dst.must(200, "GET", "/api/v1/event-type?include_archived=true&with_content=true", nil)["data"].([]any)
 	if len(types) != 2 {
 		t.Fatalf("event types: %v", types)
 	}
