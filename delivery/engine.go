@@ -342,7 +342,11 @@ type result struct {
 	claim    *hookd.Claim
 	outcome  *hookd.Outcome // nil: a release, or nothing to write
 	release  bool
-	deadline time.Time // the lease's end by this process's clock: writing it later is pointless
+	// notBefore: a release due no sooner (zero: at once). A send cut off
+	// by Stop may have reached its receiver, which may still be at it: no
+	// process sends it again before it would have timed out.
+	notBefore time.Time
+	deadline  time.Time // the lease's end by this process's clock: writing it later is pointless
 	// done is when the result reached the recorder's channel (real time:
 	// it bounds a batching wait, nothing a test's clock decides).
 	done time.Time
@@ -444,8 +448,8 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 // Stop stops claiming, lets sends in flight finish for up to
-// ShutdownTimeout, releases the ones still running, and writes every
-// outcome before it returns. Calling it again does nothing.
+// ShutdownTimeout, cuts off the ones still running (released, due when
+// they would have timed out), and writes every outcome before it returns. Calling it again does nothing.
 func (e *Engine) Stop() { e.stopOnce.Do(e.stop) }
 
 func (e *Engine) stop() {
@@ -461,7 +465,7 @@ func (e *Engine) stop() {
 	select {
 	case <-done:
 	case <-time.After(e.cfg.ShutdownTimeout):
-		e.log.Warn("stopping: cancelling sends still in flight; they will be sent again", "after", e.cfg.ShutdownTimeout)
+		e.log.Warn("stopping: cancelling sends still in flight; they will be sent again once their timeout has passed", "after", e.cfg.ShutdownTimeout)
 		e.stopSends()
 		<-done
 	}
@@ -934,7 +938,10 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	a, sendErr := e.sender.send(sctx, wh, c.EventID, c.EventType, c.DeliveryID, c.Attempts+1, wh.Body(c.Payload), start)
 	endAttempt(span, a)
 	if ctx.Err() != nil && !a.Success {
-		return release // stopped mid-attempt: it did not count
+		// Stopped mid-attempt: it did not count, and it is due again once
+		// it would have timed out, not while its receiver may still be at it.
+		release.notBefore = start.Add(wh.Timeout)
+		return release
 	}
 	e.mu.Lock()
 	ep.failing = !a.Success && a.StatusCode == 0
@@ -1381,7 +1388,7 @@ func (e *Engine) write(batch []*result) {
 			case r.outcome != nil:
 				outcomes = append(outcomes, r.outcome)
 			case r.release:
-				releases = append(releases, queue.Release{Lease: r.claim.Lease, WebhookID: r.claim.WebhookID})
+				releases = append(releases, queue.Release{Lease: r.claim.Lease, WebhookID: r.claim.WebhookID, NotBefore: r.notBefore})
 			}
 		}
 		if len(outcomes)+len(releases) == 0 {

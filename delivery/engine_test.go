@@ -581,7 +581,7 @@ func TestStopMidAttemptResends(t *testing.T) {
 	})
 	defer close(release)
 	h := newHarness(t, func(c *delivery.Config) { c.ShutdownTimeout = 200 * time.Millisecond })
-	wh := h.webhook(rcv.URL)
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = 2 * time.Second })
 	ev := h.publish(wh)
 	for calls.Load() == 0 {
 		time.Sleep(10 * time.Millisecond)
@@ -591,10 +591,20 @@ func TestStopMidAttemptResends(t *testing.T) {
 	if dd[0].Attempts != 0 || dd[0].Status != hookd.StatusPending {
 		t.Fatalf("after stop: %+v; a cut-off attempt must not count", dd[0])
 	}
+	// Its receiver may still be at the first request: it is due again
+	// when that would have timed out, not at once (an audit: the next
+	// process sent it while the first copy was still being handled).
+	first := rcv.got()[0].at
+	if due := dd[0].NextAttemptAt.Sub(first); due < wh.Timeout-100*time.Millisecond || due > wh.Timeout+time.Second {
+		t.Fatalf("due %v after the cut-off attempt began, want its timeout %v", due, wh.Timeout)
+	}
 	h.start()
 	got := h.wait(ev, wh, "success after restart", status(hookd.StatusSuccess))
 	if got.Delivery.Attempts != 1 || calls.Load() != 2 {
 		t.Fatalf("attempts %d, requests %d", got.Delivery.Attempts, calls.Load())
+	}
+	if again := rcv.got()[1].at.Sub(first); again < wh.Timeout-100*time.Millisecond {
+		t.Fatalf("sent again %v after the cut-off attempt began, within its timeout %v", again, wh.Timeout)
 	}
 }
 

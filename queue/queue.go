@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -196,6 +197,9 @@ func dueWithBudgets(ctx context.Context, tx hookd.QueueTx, now time.Time, limit 
 type Release struct {
 	hookd.Lease
 	WebhookID string
+	// NotBefore makes the delivery due no sooner than this (zero: at
+	// once): a send cut off mid-attempt, whose receiver may still be at it.
+	NotBefore time.Time
 }
 
 // Recorded says what a Record wrote.
@@ -270,13 +274,24 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err != nil {
 			return err
 		}
-		leases := make([]hookd.Lease, len(releases))
-		for i, r := range releases {
-			leases[i] = r.Lease
+		// Due now, but for the cut-off sends (rare: a process stopping),
+		// released in a statement per time they fall due.
+		at := map[time.Time][]hookd.Lease{now: nil}
+		dueAt := make(map[string]time.Time, len(releases))
+		for _, r := range releases {
+			t := now
+			if r.NotBefore.After(now) {
+				t = r.NotBefore
+			}
+			at[t] = append(at[t], r.Lease)
+			dueAt[r.DeliveryID] = t
 		}
-		released, releasedCanceled, err = tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: now, Leases: leases})
-		if err != nil {
-			return err
+		for _, t := range slices.SortedFunc(maps.Keys(at), time.Time.Compare) {
+			rel, relCanceled, err := tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: t, Leases: at[t]})
+			if err != nil {
+				return err
+			}
+			released, releasedCanceled = append(released, rel...), append(releasedCanceled, relCanceled...)
 		}
 		due := map[string]time.Time{}
 		soonest := func(id string, t time.Time) {
@@ -313,7 +328,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		}
 		for _, id := range released {
 			if !stays[id] {
-				soonest(webhookOf[id], now)
+				soonest(webhookOf[id], dueAt[id])
 			}
 		}
 		if err := tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due}); err != nil {

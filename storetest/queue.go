@@ -28,6 +28,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"BatchWritesOnlyCurrentLeases":       testBatchMixesStale,
 	"StaleReleaseChangesNothing":         testStaleRelease,
 	"ReleaseCountsNoAttempt":             testRelease,
+	"ReleaseNotBeforeWaits":              testReleaseNotBefore,
 	"ExtendedLeaseHolds":                 testExtendLease,
 	"ExtendRefusedWhenCanceled":          testExtendCanceled,
 	"LiveLeasesOnlyHeldAndWaiting":       testLiveLeases,
@@ -388,6 +389,38 @@ func testRelease(t *testing.T, s hookd.Store, clock *Clock) {
 	again := one(t, s) // due at once
 	if again.DeliveryID != c.DeliveryID || again.Token <= c.Token {
 		t.Fatalf("after release claimed %+v", again.Lease)
+	}
+}
+
+// A release with NotBefore (a send cut off mid-attempt) is due then, not at
+// once; one without, beside it in the batch, is due at once.
+func testReleaseNotBefore(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a", "wh_b")
+	publish(t, s, "e1", 1, "wh_a")
+	publish(t, s, "e2", 1, "wh_b")
+	cs := claim(t, s, 10, nil).Claims
+	if len(cs) != 2 {
+		t.Fatalf("claimed %d", len(cs))
+	}
+	later := cs[0]
+	rec, err := queue.Record(ctx(), s, nil, []queue.Release{
+		{Lease: later.Lease, WebhookID: later.WebhookID, NotBefore: clock.Now().Add(30 * time.Second)},
+		{Lease: cs[1].Lease, WebhookID: cs[1].WebhookID},
+	})
+	must(t, err)
+	if len(rec.Released) != 2 {
+		t.Fatalf("released %+v", rec)
+	}
+	if got := claim(t, s, 10, nil).Claims; len(got) != 1 || got[0].DeliveryID != cs[1].DeliveryID {
+		t.Fatalf("claimed %+v, want only the one released at once", got)
+	}
+	clock.Advance(29 * time.Second)
+	if n := len(claim(t, s, 10, nil).Claims); n != 0 {
+		t.Fatalf("claimed %d before its NotBefore", n)
+	}
+	clock.Advance(2 * time.Second)
+	if got := claim(t, s, 10, nil).Claims; len(got) != 1 || got[0].DeliveryID != later.DeliveryID {
+		t.Fatalf("claimed %+v after its NotBefore", got)
 	}
 }
 
