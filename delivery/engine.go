@@ -421,6 +421,16 @@ func (e *Engine) Changed(webhookID string) {
 	delete(e.hooks, webhookID)
 }
 
+// changedSince says whether webhookID changed after generation gen.
+func (e *Engine) changedSince(webhookID string, gen uint64) bool {
+	if e.changes.Load() == gen {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.changedLocked(webhookID) > gen
+}
+
 // changedLocked is Engine.changes at webhookID's last change (0: none
 // known): what was claimed, read or checked under less may not know of it.
 func (e *Engine) changedLocked(webhookID string) uint64 {
@@ -895,6 +905,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		// one holding a worker for the endpoint's timeout in turn.
 		return release
 	}
+	claimed := gen // the changes this claim's checks had seen
 	var start time.Time
 	for {
 		if ctx.Err() != nil {
@@ -914,7 +925,9 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		if now := e.clock.Now(); now.Add(need).After(deadline) {
 			d := max(e.cfg.Lease, need)
 			ok, err := e.extend(ctx, c, d)
-			if r := e.notHeld(ctx, c, ok, err, "extend lease", false, release); r != nil {
+			// Not held, after a change to its webhook since the claim (a
+			// delete, a cancel): a user's doing, not a lost lease.
+			if r := e.notHeld(ctx, c, ok, err, "extend lease", !ok && e.changedSince(c.WebhookID, claimed), release); r != nil {
 				return r
 			}
 			deadline = now.Add(d)
@@ -1103,7 +1116,7 @@ func (e *Engine) notHeld(ctx context.Context, c *hookd.Claim, ok bool, err error
 		}
 		return release
 	case !ok && quiet:
-		e.log.Debug("not sent: cancelled, deleted or claimed elsewhere while it waited its turn", "delivery", c.DeliveryID, "webhook", c.WebhookID)
+		e.log.Debug("not sent: cancelled, deleted or claimed elsewhere before it was sent", "delivery", c.DeliveryID, "webhook", c.WebhookID)
 		return release
 	case !ok:
 		// Its lease was lost (the release changes nothing), or it was
