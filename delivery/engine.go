@@ -339,9 +339,9 @@ type cachedHook struct {
 
 // result is what became of one claim; every claim makes exactly one.
 type result struct {
-	claim    *hookd.Claim
-	outcome  *hookd.Outcome // nil: a release, or nothing to write
-	release  bool
+	claim   *hookd.Claim
+	outcome *hookd.Outcome // nil: a release, or nothing to write
+	release bool
 	// notBefore: a release due no sooner (zero: at once). A send cut off
 	// by Stop may have reached its receiver, which may still be at it: no
 	// process sends it again before it would have timed out.
