@@ -1,7 +1,9 @@
 package hookd
 
 import (
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -37,6 +39,9 @@ const MaxNameLength = 200
 func validateName(v *ValidationError, field, name string) {
 	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength {
 		v.Add(field, "must be 1–200 characters")
+	} else if strings.TrimFunc(name, unicode.IsSpace) == "" {
+		// Nothing to show: a list's link to it would be invisible.
+		v.Add(field, "must not be blank")
 	} else {
 		CheckText(v, field, name)
 	}

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -610,6 +612,17 @@ func TestDeliveriesPageQuery(t *testing.T) {
 	if r := e.do("GET", "/console/deliveries?since=yesterday", nil, acme); !strings.Contains(r.body, "since-problem") {
 		t.Fatal("a bad since is not shown as a problem")
 	}
+	// A time in the API's form is shown as the date input takes it (else
+	// the browser shows an empty field that still filters).
+	if r := e.do("GET", "/console/deliveries?since=2000-01-02T03:04:05.5%2B01:00", nil, acme); !strings.Contains(r.body, `value="2000-01-02T02:04:05"`) {
+		t.Fatal("an RFC 3339 since is not shown in the input's form")
+	}
+	// A webhook or type not there is said so beside its field.
+	for query, problem := range map[string]string{"webhookId=wh_nope": "webhook-problem", "eventType=invocation.*": "type-problem"} {
+		if r := e.do("GET", "/console/deliveries?"+query, nil, acme); !strings.Contains(r.body, problem) || strings.Contains(r.body, dlv) {
+			t.Errorf("%s: no %s, or deliveries listed", query, problem)
+		}
+	}
 }
 
 // Only the origins given may frame the console; with some given, its
@@ -872,5 +885,59 @@ func TestCrossSitePostRefused(t *testing.T) {
 	whs, _, err := e.store.ListWebhooks(context.Background(), hookd.WebhookQuery{TenantID: "acme", Page: hookd.Page{Limit: 10}})
 	if err != nil || len(whs) != 1 || whs[0].Timeout != hookd.DefaultTimeout || whs[0].MaxAttempts != e.svc.NewWebhook("acme").MaxAttempts {
 		t.Fatalf("made %+v (%v)", whs, err)
+	}
+}
+
+// The volume chart stacks every status, CANCELED too (an audit: the legend
+// listed it and no bar showed it).
+func TestVolumeChartStacksEveryStatus(t *testing.T) {
+	b := &hookd.SeriesBucket{Start: time.Now(), ByStatus: map[hookd.DeliveryStatus]int{
+		hookd.StatusSuccess: 3, hookd.StatusFailed: 1, hookd.StatusCanceled: 2, hookd.StatusRetrying: 1, hookd.StatusPending: 1}}
+	got := console.VolumeChartClasses([]*hookd.SeriesBucket{b})
+	want := []string{"status-success", "status-failed", "status-canceled", "status-retrying", "status-pending"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("segments %v, want %v", got, want)
+	}
+}
+
+// A delivery of a disabled webhook offers no retry (it would be refused):
+// the page says to enable the webhook first.
+func TestNoRetryOfferedWhenDisabled(t *testing.T) {
+	e := newEnv(t)
+	wh, dlv := e.webhook("acme")
+	c := e.portal("acme", false)
+	retry := `action="/console/deliveries/` + dlv + `/retry"`
+	if r := e.do("GET", "/console/deliveries/"+dlv, nil, c); !strings.Contains(r.body, retry) {
+		t.Fatal("no retry offered while the webhook is enabled")
+	}
+	_, _, err := hookd.EditWebhook(context.Background(), e.store, nil, "acme", wh.ID, func(w *hookd.Webhook) error { w.Enabled = false; return nil })
+	must(t, err)
+	if r := e.do("GET", "/console/deliveries/"+dlv, nil, c); strings.Contains(r.body, retry) || !strings.Contains(r.body, "enable it") {
+		t.Fatal("a retry offered for a disabled webhook's delivery")
+	}
+}
+
+// An edit to a scheme whose secrets the old one does not fit shows the new
+// secret and says so; an edit that disables says what became of the
+// waiting deliveries (an audit: both said only "saved").
+func TestEditSaysWhatChanged(t *testing.T) {
+	e := newEnv(t)
+	acme := e.portal("acme", false)
+	token := e.csrf(acme)
+	made := e.do("POST", "/console/webhooks", url.Values{"csrf": {token}, "name": {"G"}, "url": {"https://example.com/g"},
+		"events": {"invocation.*"}, "timeoutMs": {"2000"}, "maxAttempts": {"4"}, "enabled": {"on"}, "sslVerification": {"on"},
+		"scheme": {"github"}, "secret": {"a-github-secret-1234"}}, acme)
+	id := strings.TrimPrefix(strings.SplitN(made.location, "?", 2)[0], "/console/webhooks/")
+	edit := url.Values{"csrf": {token}, "name": {"G"}, "url": {"https://example.com/g"}, "events": {"invocation.*"},
+		"timeoutMs": {"2000"}, "maxAttempts": {"4"}, "enabled": {"on"}, "sslVerification": {"on"}, "scheme": {"standard"}}
+	r := e.do("POST", "/console/webhooks/"+id, edit, acme)
+	if r.status != 303 || r.location != "/console/webhooks/"+id+"?secret=show#secret" || len(r.cookies) == 0 {
+		t.Fatalf("a scheme change that replaced the secret: %d to %q", r.status, r.location)
+	}
+	edit["scheme"], edit["enabled"] = []string{"standard"}, nil
+	if r := e.do("POST", "/console/webhooks/"+id, edit, acme); r.status != 303 || r.location != "/console/webhooks/"+id {
+		t.Fatalf("an edit that disables: %d to %q", r.status, r.location)
+	} else if flash, _ := base64.RawURLEncoding.DecodeString(r.cookies[0].Value); string(flash) != "notice=saved-disabled" {
+		t.Fatalf("an edit that disables left %q", flash)
 	}
 }

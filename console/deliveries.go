@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -166,7 +167,7 @@ const consoleTime = "2006-01-02T15:04:05"
 func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	qs := r.URL.Query()
 	q := hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: qs.Get("webhookId"), EventType: strings.TrimSpace(qs.Get("eventType")), Limit: 51}
-	data := map[string]any{"Webhook": q.WebhookID, "Type": q.EventType, "Since": qs.Get("since"), "Until": qs.Get("until")}
+	data := map[string]any{"Webhook": q.WebhookID, "Type": q.EventType, "Since": inputTime(qs.Get("since")), "Until": inputTime(qs.Get("until"))}
 	problems := map[string]string{}
 	if st, problem := statusFilter(qs.Get("status")); problem != "" {
 		problems["status"] = problem
@@ -187,6 +188,22 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	win := formWindow(qs, problems, true)
 	q.Since, q.Until = win.Since, win.Until
+	// A webhook or type that is not there is said so beside its field, not
+	// left to an empty list under a form that shows "Any" (an audit).
+	names, err := s.webhookNames(r, v)
+	if err != nil {
+		return err
+	}
+	types, err := s.store.ListEventTypes(r.Context())
+	if err != nil {
+		return err
+	}
+	if _, ok := names[q.WebhookID]; q.WebhookID != "" && !ok {
+		problems["webhookId"] = "there is no webhook " + q.WebhookID + " in " + v.tenant.Name
+	}
+	if q.EventType != "" && !slices.ContainsFunc(types, func(et *hookd.EventType) bool { return et.Name == q.EventType }) {
+		problems["eventType"] = "is not an event type: the filter takes one type's exact name"
+	}
 	data["Problems"] = problems
 	data["Missing"] = problems["q"]
 	delete(problems, "q") // not the form's fault: the page says nothing matches
@@ -218,20 +235,12 @@ func (s *Server) deliveriesPage(w http.ResponseWriter, r *http.Request, v *visit
 		data["Next"] = "/console/deliveries?" + next.Encode() + "#results"
 	}
 	data["Deliveries"] = list
-	names, err := s.webhookNames(r, v)
-	if err != nil {
-		return err
-	}
 	data["Names"] = names
 	hooks, _, err := s.store.ListWebhooks(r.Context(), hookd.WebhookQuery{TenantID: v.tenant.ID, Page: hookd.Page{Limit: 250}})
 	if err != nil {
 		return err
 	}
 	data["Webhooks"] = hooks
-	types, err := s.store.ListEventTypes(r.Context())
-	if err != nil {
-		return err
-	}
 	data["Types"] = types
 	s.render(w, r, v, http.StatusOK, "deliveries", "Deliveries", data)
 	return nil

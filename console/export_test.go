@@ -11,3 +11,15 @@ import (
 func MergeStale(posted url.Values, orig, cur *hookd.Webhook) (*webhookForm, []string) {
 	return mergeStale(parseForm(posted), formOf(orig), formOf(cur))
 }
+
+// VolumeChartClasses are the classes of the segments volumeChart stacks
+// for buckets.
+func VolumeChartClasses(buckets []*hookd.SeriesBucket) []string {
+	var out []string
+	for _, b := range volumeChart(buckets).Bars {
+		for _, s := range b.Segments {
+			out = append(out, s.Class)
+		}
+	}
+	return out
+}

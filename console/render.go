@@ -161,13 +161,16 @@ type page struct {
 // notices are the messages a redirect may ask a page to show; only their
 // codes travel in the URL, so a link cannot make hookd say anything else.
 var notices = map[string]string{
-	"created":  "The webhook was created.",
-	"saved":    "The webhook was saved.",
-	"enabled":  "The webhook is enabled.",
-	"disabled": "The webhook is disabled; its waiting deliveries have ended FAILED.",
-	"rotated":  "The secret was rotated.",
-	"retried":  "The delivery was queued for one more attempt.",
-	"deleted":  "The webhook was deleted.",
+	"created": "The webhook was created.",
+	"saved":   "The webhook was saved.",
+	"saved-secret": "The webhook was saved. Its new signature scheme takes another kind of secret, so it has a new one (below): " +
+		"give it to the receiver, as the old one signs no more.",
+	"saved-disabled": "The webhook was saved and is disabled; its waiting deliveries have ended FAILED.",
+	"enabled":        "The webhook is enabled.",
+	"disabled":       "The webhook is disabled; its waiting deliveries have ended FAILED.",
+	"rotated":        "The secret was rotated.",
+	"retried":        "The delivery was queued for one more attempt.",
+	"deleted":        "The webhook was deleted.",
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, v *visit, status int, name, title string, data map[string]any) {

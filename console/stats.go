@@ -156,7 +156,7 @@ func volumeChart(buckets []*hookd.SeriesBucket) *chart {
 	top := max(niceMax(float64(most)), 4) // counts: whole numbers on the axis
 	c.YTicks = yTicks(top, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
 	slot := float64(plotW) / float64(len(buckets))
-	order := []hookd.DeliveryStatus{hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusRetrying, hookd.StatusPending}
+	order := []hookd.DeliveryStatus{hookd.StatusSuccess, hookd.StatusFailed, hookd.StatusCanceled, hookd.StatusRetrying, hookd.StatusPending}
 	for i, b := range buckets {
 		br := bar{X: marginL + float64(i)*slot + slot*0.1, W: slot * 0.8}
 		y := float64(marginT + plotH)

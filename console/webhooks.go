@@ -418,7 +418,14 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 	case err != nil:
 		return err
 	}
-	s.redirect(w, r, "/console/webhooks/"+updated.ID, "notice=saved")
+	to, notice := "/console/webhooks/"+updated.ID, "saved"
+	switch {
+	case updated.Secret != wh.Secret: // a scheme whose secrets the old one does not fit
+		to, notice = to+"?secret=show#secret", "saved-secret"
+	case wh.Enabled && !updated.Enabled:
+		notice = "saved-disabled"
+	}
+	s.redirect(w, r, to, "notice="+notice)
 	return nil
 }
 

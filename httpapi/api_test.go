@@ -940,6 +940,19 @@ func TestSchemeMigrationKeepsSecret(t *testing.T) {
 	if got := e.do("GET", "/v1/tenants/acme/webhooks/"+id+"/secret", adminKey, nil).want(t, 200).body["secret"]; got != newSecret {
 		t.Fatalf("secret after the switch = %v, want the rotated %s", got, newSecret)
 	}
+	// A switch the secret does not fit makes a new one: the audit log
+	// tells of it, without it.
+	other := e.webhook("acme", map[string]any{"name": "legacy2", "url": "https://example.com/h", "events": []string{"a.b"},
+		"signature": map[string]any{"scheme": "github"}, "secret": "legacy-secret-0123456789"})
+	e.do("PATCH", "/v1/tenants/acme/webhooks/"+other, adminKey, map[string]any{"signature": map[string]any{"scheme": "standard"}}).want(t, 200)
+	log := e.do("GET", "/v1/tenants/acme/audit-log?targetId="+other+"&action=webhook.updated", adminKey, nil).want(t, 200)
+	entries := log.body["data"].([]any)
+	if len(entries) != 1 || strings.Contains(string(log.raw), "legacy-secret") {
+		t.Fatalf("audit of the switch: %s", log.raw)
+	}
+	if ch := entries[0].(map[string]any)["changes"].(map[string]any)["secret"]; ch == nil {
+		t.Fatalf("the switch's new secret is not told: %s", log.raw)
+	}
 }
 
 // A PATCH names the updatedAt it read; a webhook changed since (by another

@@ -265,6 +265,11 @@ func (s *Service) edit(ctx context.Context, tenantID, id string, change func(*ho
 		e.Target = hookd.AuditTarget{Type: "webhook", ID: wh.ID}
 		e.Changes = hookd.WebhookChanges(&before, wh)
 		labelsOnly = wh.Secret == rotated && onlyLabels(e.Changes)
+		if wh.Secret != rotated && len(e.Changes) > 0 {
+			// A new secret beside other changes (a scheme its old one does
+			// not fit): told, never shown. Alone, it is a rotation.
+			e.Changes["secret"] = hookd.Change{From: "[redacted]", To: "[redacted]"}
+		}
 		e.Action = ""
 		// A change that enables or disables is logged as that, whatever
 		// else it changes (all of it in its changes), so that a filter on

@@ -833,7 +833,8 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 // 200 characters a name may have (Svix has no name, and takes longer
 // descriptions and URLs: a URL carrying a token often is).
 func endpointName(description, url string) string {
-	name := cmp.Or(description, url, "endpoint") // none: the URL's own 422 says why
+	// A blank description names nothing (hookd refuses a blank name).
+	name := cmp.Or(strings.TrimSpace(description), url, "endpoint") // none: the URL's own 422 says why
 	if utf8.RuneCountInString(name) <= hookd.MaxNameLength {
 		return name
 	}
