@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +21,10 @@ import (
 type statusConn struct {
 	net.Conn
 
-	mu sync.Mutex
+	// active mirrors scanning, for Read to skip the lock once the status
+	// line is read: an answer's later reads cost one atomic load.
+	active atomic.Bool
+	mu     sync.Mutex
 	// From expect until the final status line is read (or given up on).
 	scanning bool
 	interim  bool      // skipping a 1xx answer's headers, to the blank line
@@ -42,6 +46,7 @@ const maxStatusScan = 16 << 10
 func (c *statusConn) expect() {
 	c.mu.Lock()
 	c.scanning, c.interim, c.lineEnd, c.n, c.seen, c.status = true, false, false, 0, 0, 0
+	c.active.Store(true)
 	c.mu.Unlock()
 }
 
@@ -55,10 +60,11 @@ func (c *statusConn) finalStatus() (int, time.Time) {
 
 func (c *statusConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 {
+	if n > 0 && c.active.Load() {
 		c.mu.Lock()
 		if c.scanning {
 			c.scan(p[:n])
+			c.active.Store(c.scanning)
 		}
 		c.mu.Unlock()
 	}
