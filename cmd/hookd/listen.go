@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,13 +22,15 @@ import (
 	"github.com/hookd/hookd/verify"
 )
 
-const listenUsage = `Usage: hookd listen [--addr 127.0.0.1:9000] [--secret SECRET] [--scheme NAME] [--status 200] [--fail-rate 0]
+const listenUsage = `Usage: hookd listen [--addr 127.0.0.1:9000] [--secret SECRET] [--scheme NAME] [--status 200] [--fail-rate 0] [--save DIR]
 
 A webhook receiver for local development. Point a webhook's url at it (hookd
 must run with --allow-networks 127.0.0.0/8 to deliver to this machine). It
 prints one line per request: its webhook-id, event type and attempt, whether
 its signature verifies with --secret (and if not, why), the status it
-answers, and the start of the body.
+answers, and the start of the body. With --save, each request is also kept
+as it came (headers, a blank line, the body) in DIR/0001.http, 0002.http…,
+for hookd verify or your own verifying code.
 
 Flags:
 `
@@ -46,6 +51,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	addr := fs.String("addr", "127.0.0.1:9000", "the address to listen on")
 	status := fs.Int("status", http.StatusOK, "the status to answer with")
 	failRate := fs.Float64("fail-rate", 0, "the share of requests, 0 to 1, answered 500 instead (spread evenly), to watch retries")
+	save := fs.String("save", "", "a directory to keep each request in, as it came, for hookd verify (made if missing)")
 	v := verifierFlags(fs)
 	if err := parseFlags(fs, "HOOKD_LISTEN_", args); err != nil {
 		return err
@@ -68,11 +74,16 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 			return fmt.Errorf("--secret: %w", err)
 		}
 	}
+	if *save != "" {
+		if err := os.MkdirAll(*save, 0o755); err != nil {
+			return fmt.Errorf("--save: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	l := &listener{v: v, status: *status, failRate: *failRate, out: stdout}
+	l := &listener{v: v, status: *status, failRate: *failRate, save: *save, out: stdout}
 	checking := "signatures are not checked (no --secret)"
 	if len(v.Secrets) > 0 {
 		checking = "checking " + v.Scheme + " signatures"
@@ -103,6 +114,7 @@ type listener struct {
 	v        *verify.Verifier
 	status   int
 	failRate float64
+	save     string // a directory, or ""
 
 	mu  sync.Mutex
 	n   int // requests so far
@@ -133,11 +145,31 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if math.Floor(float64(l.n)*l.failRate) > math.Floor(float64(l.n-1)*l.failRate) {
 		code = http.StatusInternalServerError
 	}
-	fmt.Fprintf(l.out, "%s %s %s webhook-id=%s type=%s attempt=%s %s → %d %s\n",
+	saved := ""
+	if l.save != "" && err == nil {
+		saved = " saved=" + l.keep(r, body)
+	}
+	fmt.Fprintf(l.out, "%s %s %s webhook-id=%s type=%s attempt=%s %s → %d %s%s\n",
 		time.Now().Format("15:04:05"), r.Method, printable(r.URL.RequestURI(), 200),
 		field(r.Header, "webhook-id"), field(r.Header, "hookd-event-type"), field(r.Header, "hookd-attempt"),
-		printable(verdict, 300), code, snippet(body))
+		printable(verdict, 300), code, snippet(body), saved)
 	w.WriteHeader(code)
+}
+
+// keep writes request n as it came (its request line, headers, a blank
+// line, the body) to the save directory, and returns the file's path, or
+// why it could not.
+func (l *listener) keep(r *http.Request, body []byte) string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s %s\r\n", r.Method, r.URL.RequestURI(), r.Proto)
+	r.Header.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(body)
+	path := filepath.Join(l.save, fmt.Sprintf("%04d.http", l.n))
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return "(not saved: " + printable(err.Error(), 200) + ")"
+	}
+	return path
 }
 
 // field is a header's value as one word: nothing a sender puts in a header

@@ -1,13 +1,20 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hookd/hookd"
 )
 
 // startListen runs hookd listen until the test ends and returns its
@@ -196,5 +203,36 @@ func TestListenFlagsFromEnvironment(t *testing.T) {
 	err := run(t.Context(), []string{"listen", "--addr", "127.0.0.1:0"}, io.Discard, &stderr, nil)
 	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err)+stderr.String(), "HOOKD_LISTEN_FAIL_RATE") {
 		t.Errorf("a bad HOOKD_LISTEN_FAIL_RATE: %v %s", err, stderr.String())
+	}
+}
+
+// --save keeps each request as it came, in a form hookd verify reads: the
+// saved request verifies with the webhook's secret.
+func TestListenSaves(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	dir := filepath.Join(t.TempDir(), "requests")
+	addr, out := startListen(t, "--save", dir, "--secret", secret)
+	body := `{"id":"evt_1","type":"a.b","data":{}}`
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	key, _ := hookd.StandardKey(secret)
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("evt_1." + ts + "." + body))
+	req, _ := http.NewRequest("POST", "http://"+addr+"/hook", strings.NewReader(body))
+	req.Header.Set("webhook-id", "evt_1")
+	req.Header.Set("webhook-timestamp", ts)
+	req.Header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	saved := filepath.Join(dir, "0001.http")
+	if !strings.Contains(out.String(), "verified → 200") || !strings.Contains(out.String(), "saved="+saved) {
+		t.Fatalf("lines:\n%s", out)
+	}
+	var stdout, stderr strings.Builder
+	if err := runVerify([]string{"--secret", secret, "--scheme", "standard", saved}, strings.NewReader(""), &stdout, &stderr); err != nil ||
+		!strings.HasPrefix(stdout.String(), "OK") {
+		t.Fatalf("hookd verify of the saved request: %v %s %s", err, stdout.String(), stderr.String())
 	}
 }

@@ -135,3 +135,26 @@ func TestSvixImport(t *testing.T) {
 		t.Fatalf("a wrong source token: %v", err)
 	}
 }
+
+// An endpoint hookd refuses (from a hookd source: a github-scheme webhook,
+// whose secret no Svix endpoint could have) is skipped and said so; the
+// rest is imported, and the exit status says something was left out.
+func TestSvixImportSkipsRefusedEndpoints(t *testing.T) {
+	args := []string{"--admin-key", "adm", "--allow-networks", "127.0.0.0/8"}
+	srcBase, _, stopSrc := start(t, append(args, "--db", filepath.Join(t.TempDir(), "src.db"))...)
+	defer stopSrc()
+	dstBase, _, stopDst := start(t, append(args, "--db", filepath.Join(t.TempDir(), "dst.db"))...)
+	defer stopDst()
+	src, dst := admin(t, srcBase), admin(t, dstBase)
+	src.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
+	src.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
+	legacy := src.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "legacy", "url": "http://127.0.0.1:1/l", "events": []string{"*"},
+		"signature": map[string]any{"scheme": "github"}, "secret": "a-github-secret-1234"})["id"].(string)
+	fine := src.must(201, "POST", "/api/v1/app/acme/endpoint", map[string]any{"url": "http://127.0.0.1:1/f"})["id"].(string)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"svix-import", "--from", srcBase, "--from-token", "adm", "--to", dstBase, "--to-token", "adm"}, &out, io.Discard, nil)
+	if err == nil || !strings.Contains(out.String(), "endpoint "+legacy+" skipped") || !strings.Contains(out.String(), "1 applications, 1 endpoints") {
+		t.Fatalf("svix-import: %v\n%s", err, out.String())
+	}
+	dst.must(200, "GET", "/api/v1/app/acme/endpoint/"+fine, nil)
+}
