@@ -480,6 +480,7 @@ func TestWebhookValidate(t *testing.T) {
 	}{
 		{"fine", func(w *Webhook) {}, nil, nil},
 		{"a blank name", func(w *Webhook) { w.Name = " \t\u00a0" }, nil, map[string]string{"name": "must not be blank"}},
+		{"a blank name kept from before", func(w *Webhook) { w.Name = " " }, func(r *WebhookRules) { r.KeptName = " " }, nil},
 		{"a space in the query", func(w *Webhook) { w.URL = "https://example.com/h?a=b c" }, nil, map[string]string{"url": "must not contain spaces"}},
 		{"a space in the path", func(w *Webhook) { w.URL = "https://example.com/a b" }, nil, map[string]string{"url": "must not contain spaces"}},
 		{"a loopback URL", func(w *Webhook) { w.URL = "http://127.0.0.1:9000/" }, nil, map[string]string{"url": "127.0.0.1 is a loopback address"}},

@@ -22,13 +22,14 @@ type Tenant struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
-// Validate checks the fields a client sets.
-func (t *Tenant) Validate() error {
+// Validate checks the fields a client sets; keptName is the name stored
+// before this change ("" for a new tenant).
+func (t *Tenant) Validate(keptName string) error {
 	v := &ValidationError{}
 	if !ValidExternalID(t.ID) {
 		v.Add("id", ExternalIDRule)
 	}
-	validateName(v, "name", t.Name)
+	validateName(v, "name", t.Name, keptName)
 	validateMetadata(v, t.Metadata)
 	return v.Err()
 }
@@ -36,11 +37,12 @@ func (t *Tenant) Validate() error {
 // MaxNameLength is the most characters a tenant's or webhook's name has.
 const MaxNameLength = 200
 
-func validateName(v *ValidationError, field, name string) {
+func validateName(v *ValidationError, field, name, kept string) {
 	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength {
 		v.Add(field, "must be 1–200 characters")
-	} else if strings.TrimFunc(name, unicode.IsSpace) == "" {
-		// Nothing to show: a list's link to it would be invisible.
+	} else if name != kept && strings.TrimFunc(name, unicode.IsSpace) == "" {
+		// Nothing to show: a list's link to it would be invisible. One
+		// stored before this rule (kept) does not lock its other edits.
 		v.Add(field, "must not be blank")
 	} else {
 		CheckText(v, field, name)
@@ -50,7 +52,7 @@ func validateName(v *ValidationError, field, name string) {
 // Validate checks the fields a client sets.
 func (k *APIKey) Validate() error {
 	v := &ValidationError{}
-	validateName(v, "name", k.Name)
+	validateName(v, "name", k.Name, "")
 	return v.Err()
 }
 

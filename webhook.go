@@ -111,13 +111,16 @@ type WebhookRules struct {
 	// operator narrowed --allow-networks (the sender refuses it at each
 	// connect) does not stop the user disabling or editing the webhook.
 	KeptURL string
+	// KeptName is the name stored before this change: one stored before
+	// blank names were refused stays editable.
+	KeptName string
 }
 
 // Validate checks every field and returns a *ValidationError listing each
 // problem.
 func (w *Webhook) Validate(r WebhookRules) error {
 	v := &ValidationError{}
-	validateName(v, "name", w.Name)
+	validateName(v, "name", w.Name, r.KeptName)
 	validateURL(v, w.URL, r)
 	if r.Catalog != nil {
 		ValidatePatterns(v, w.Events, r.Catalog, r.Kept)

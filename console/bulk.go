@@ -73,7 +73,9 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, v *visit) e
 	problems := map[string]string{}
 	action := qs.Get("action")
 	win := formWindow(qs, problems, action != "cancel")
-	data := map[string]any{"Webhook": wh, "Action": action, "Since": inputTime(qs.Get("since")), "Until": inputTime(qs.Get("until")),
+	// As given: the hidden fields carry exactly the window the count shown
+	// was made over.
+	data := map[string]any{"Webhook": wh, "Action": action, "Since": qs.Get("since"), "Until": qs.Get("until"),
 		"OnlyMissing": qs.Get("onlyMissing") != "", "Problems": problems}
 	count := func(st hookd.DeliveryStatus, until time.Time) (int, error) {
 		return s.store.CountTenantDeliveries(r.Context(), hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: wh.ID, Status: st, Since: win.Since, Until: until})

@@ -342,9 +342,10 @@ type result struct {
 	claim   *hookd.Claim
 	outcome *hookd.Outcome // nil: a release, or nothing to write
 	release bool
-	// notBefore: a release due no sooner (zero: at once). A send cut off
-	// by Stop may have reached its receiver, which may still be at it: no
-	// process sends it again before it would have timed out.
+	// notBefore: a release due no sooner (zero: at once), by this
+	// process's clock. A send cut off by Stop may have reached its
+	// receiver, which may still be at it: no process sends it again before
+	// it would have timed out.
 	notBefore time.Time
 	deadline  time.Time // the lease's end by this process's clock: writing it later is pointless
 	// done is when the result reached the recorder's channel (real time:
@@ -1401,7 +1402,11 @@ func (e *Engine) write(batch []*result) {
 			case r.outcome != nil:
 				outcomes = append(outcomes, r.outcome)
 			case r.release:
-				releases = append(releases, queue.Release{Lease: r.claim.Lease, WebhookID: r.claim.WebhookID, NotBefore: r.notBefore})
+				rel := queue.Release{Lease: r.claim.Lease, WebhookID: r.claim.WebhookID}
+				if !r.notBefore.IsZero() {
+					rel.DueIn = r.notBefore.Sub(e.clock.Now())
+				}
+				releases = append(releases, rel)
 			}
 		}
 		if len(outcomes)+len(releases) == 0 {

@@ -197,9 +197,11 @@ func dueWithBudgets(ctx context.Context, tx hookd.QueueTx, now time.Time, limit 
 type Release struct {
 	hookd.Lease
 	WebhookID string
-	// NotBefore makes the delivery due no sooner than this (zero: at
-	// once): a send cut off mid-attempt, whose receiver may still be at it.
-	NotBefore time.Time
+	// DueIn makes the delivery due this long after the release is written
+	// (zero: at once), to the second, rounded up: a send cut off
+	// mid-attempt, whose receiver may still be at it. A duration, not a
+	// time: the store's clock decides when, as for every due time.
+	DueIn time.Duration
 }
 
 // Recorded says what a Record wrote.
@@ -275,19 +277,17 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 			return err
 		}
 		// Due now, but for the cut-off sends (rare: a process stopping),
-		// released in a statement per time they fall due.
-		at := map[time.Time][]hookd.Lease{now: nil}
+		// released in a statement per second they fall due in (at most a
+		// webhook's longest timeout's worth).
+		in := map[time.Duration][]hookd.Lease{0: nil}
 		dueAt := make(map[string]time.Time, len(releases))
 		for _, r := range releases {
-			t := now
-			if r.NotBefore.After(now) {
-				t = r.NotBefore
-			}
-			at[t] = append(at[t], r.Lease)
-			dueAt[r.DeliveryID] = t
+			d := max(0, (r.DueIn+time.Second-1)/time.Second*time.Second)
+			in[d] = append(in[d], r.Lease)
+			dueAt[r.DeliveryID] = now.Add(d)
 		}
-		for _, t := range slices.SortedFunc(maps.Keys(at), time.Time.Compare) {
-			rel, relCanceled, err := tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: t, Leases: at[t]})
+		for _, d := range slices.Sorted(maps.Keys(in)) {
+			rel, relCanceled, err := tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: now.Add(d), Leases: in[d]})
 			if err != nil {
 				return err
 			}

@@ -20,7 +20,7 @@ func (s *Service) CreateTenant(ctx context.Context, t *hookd.Tenant, problems *h
 	if err := problems.Err(); err != nil {
 		return err
 	}
-	if err := t.Validate(); err != nil {
+	if err := t.Validate(""); err != nil {
 		return err
 	}
 	if err := s.store.CreateTenant(ctx, t); err != nil {
@@ -44,7 +44,7 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, change func(t *ho
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := t.Validate(); err != nil {
+	if err := t.Validate(before.Name); err != nil {
 		return nil, err
 	}
 	if before.Name == t.Name && maps.Equal(before.Metadata, t.Metadata) {

@@ -55,7 +55,7 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 		return err
 	}
 	if prev != nil {
-		rules.Kept, rules.KeptHeaders, rules.KeptSignature = prev.Events, prev.Headers, prev.Signature
+		rules.Kept, rules.KeptHeaders, rules.KeptSignature, rules.KeptName = prev.Events, prev.Headers, prev.Signature, prev.Name
 		// A URL is checked again when the webhook is enabled: it is about
 		// to be sent to.
 		if prev.Enabled || !wh.Enabled {

@@ -28,7 +28,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"BatchWritesOnlyCurrentLeases":       testBatchMixesStale,
 	"StaleReleaseChangesNothing":         testStaleRelease,
 	"ReleaseCountsNoAttempt":             testRelease,
-	"ReleaseNotBeforeWaits":              testReleaseNotBefore,
+	"ReleaseDueInWaits":                  testReleaseDueIn,
 	"ExtendedLeaseHolds":                 testExtendLease,
 	"ExtendRefusedWhenCanceled":          testExtendCanceled,
 	"LiveLeasesOnlyHeldAndWaiting":       testLiveLeases,
@@ -392,9 +392,10 @@ func testRelease(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
-// A release with NotBefore (a send cut off mid-attempt) is due then, not at
-// once; one without, beside it in the batch, is due at once.
-func testReleaseNotBefore(t *testing.T, s hookd.Store, clock *Clock) {
+// A release with DueIn (a send cut off mid-attempt) is due then (to the
+// second, rounded up), not at once; one without, beside it in the batch,
+// is due at once.
+func testReleaseDueIn(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a", "wh_b")
 	publish(t, s, "e1", 1, "wh_a")
 	publish(t, s, "e2", 1, "wh_b")
@@ -404,7 +405,7 @@ func testReleaseNotBefore(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 	later := cs[0]
 	rec, err := queue.Record(ctx(), s, nil, []queue.Release{
-		{Lease: later.Lease, WebhookID: later.WebhookID, NotBefore: clock.Now().Add(30 * time.Second)},
+		{Lease: later.Lease, WebhookID: later.WebhookID, DueIn: 29*time.Second + time.Millisecond}, // rounded up to 30 s
 		{Lease: cs[1].Lease, WebhookID: cs[1].WebhookID},
 	})
 	must(t, err)
@@ -416,11 +417,11 @@ func testReleaseNotBefore(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 	clock.Advance(29 * time.Second)
 	if n := len(claim(t, s, 10, nil).Claims); n != 0 {
-		t.Fatalf("claimed %d before its NotBefore", n)
+		t.Fatalf("claimed %d before it was due", n)
 	}
 	clock.Advance(2 * time.Second)
 	if got := claim(t, s, 10, nil).Claims; len(got) != 1 || got[0].DeliveryID != later.DeliveryID {
-		t.Fatalf("claimed %+v after its NotBefore", got)
+		t.Fatalf("claimed %+v once it was due", got)
 	}
 }
 
