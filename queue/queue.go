@@ -197,10 +197,11 @@ func dueWithBudgets(ctx context.Context, tx hookd.QueueTx, now time.Time, limit 
 type Release struct {
 	hookd.Lease
 	WebhookID string
-	// DueIn makes the delivery due this long after the release is written
-	// (zero: at once), to the second, rounded up: a send cut off
-	// mid-attempt, whose receiver may still be at it. A duration, not a
-	// time: the store's clock decides when, as for every due time.
+	// DueIn keeps the lease this long after the release is written (zero:
+	// released at once), to the second, rounded up: a send cut off
+	// mid-attempt, whose receiver may still be at it, is held as being
+	// sent until it would have timed out, then falls due. A duration, not
+	// a time: the store's clock decides when, as for every due time.
 	DueIn time.Duration
 }
 
@@ -276,23 +277,44 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err != nil {
 			return err
 		}
-		// Due now, but for the cut-off sends (rare: a process stopping),
-		// released in a statement per second they fall due in (at most a
-		// webhook's longest timeout's worth).
-		in := map[time.Duration][]hookd.Lease{0: nil}
+		// Due now, but for the cut-off sends (rare: a process stopping).
+		// Those keep their lease until they would have timed out (a
+		// statement per second they fall due in: at most a webhook's
+		// longest timeout's worth): until then they are being sent, for a
+		// retry by hand (409), a cancel and every claim alike, as their
+		// receiver may still be at them; then they fall due as a dead
+		// process's do. One a cancel took is not extended: released now,
+		// it ends CANCELED.
+		var atOnce []hookd.Lease
+		later := map[time.Duration][]hookd.Lease{}
 		dueAt := make(map[string]time.Time, len(releases))
 		for _, r := range releases {
 			d := max(0, (r.DueIn+time.Second-1)/time.Second*time.Second)
-			in[d] = append(in[d], r.Lease)
+			if d == 0 {
+				atOnce = append(atOnce, r.Lease)
+			} else {
+				later[d] = append(later[d], r.Lease)
+			}
 			dueAt[r.DeliveryID] = now.Add(d)
 		}
-		for _, d := range slices.Sorted(maps.Keys(in)) {
-			rel, relCanceled, err := tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: now.Add(d), Leases: in[d]})
+		for _, d := range slices.Sorted(maps.Keys(later)) {
+			ext, err := tx.ExtendLeases(ctx, &hookd.ExtendLeasesParams{Until: now.Add(d), Leases: later[d]})
 			if err != nil {
 				return err
 			}
-			released, releasedCanceled = append(released, rel...), append(releasedCanceled, relCanceled...)
+			released = append(released, ext...)
+			for _, l := range later[d] {
+				if !slices.Contains(ext, l.DeliveryID) {
+					atOnce = append(atOnce, l)
+					dueAt[l.DeliveryID] = now
+				}
+			}
 		}
+		rel, relCanceled, err := tx.ReleaseLeases(ctx, &hookd.ReleaseLeasesParams{At: now, Leases: atOnce})
+		if err != nil {
+			return err
+		}
+		released, releasedCanceled = append(released, rel...), relCanceled
 		due := map[string]time.Time{}
 		soonest := func(id string, t time.Time) {
 			if d, ok := due[id]; !ok || t.Before(d) {

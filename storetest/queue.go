@@ -392,33 +392,47 @@ func testRelease(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
-// A release with DueIn (a send cut off mid-attempt) is due then (to the
-// second, rounded up), not at once; one without, beside it in the batch,
-// is due at once.
+// A release with DueIn (a send cut off mid-attempt) keeps its lease until
+// then (to the second, rounded up): a retry by hand meanwhile is refused
+// as for one being sent; then it falls due. One without, beside it in the
+// batch, is due at once; one a cancel took while held ends CANCELED now.
 func testReleaseDueIn(t *testing.T, s hookd.Store, clock *Clock) {
-	setup(t, s, "wh_a", "wh_b")
+	setup(t, s, "wh_a", "wh_b", "wh_c")
 	publish(t, s, "e1", 1, "wh_a")
 	publish(t, s, "e2", 1, "wh_b")
+	publish(t, s, "e3", 1, "wh_c")
 	cs := claim(t, s, 10, nil).Claims
-	if len(cs) != 2 {
+	if len(cs) != 3 {
 		t.Fatalf("claimed %d", len(cs))
 	}
-	later := cs[0]
+	byHook := map[string]*hookd.Claim{}
+	for _, c := range cs {
+		byHook[c.WebhookID] = c
+	}
+	later, now, canceled := byHook["wh_a"], byHook["wh_b"], byHook["wh_c"]
+	if n, sending, err := s.CancelDeliveries(ctx(), "acme", "wh_c", time.Time{}); err != nil || n != 1 || sending != 1 {
+		t.Fatalf("cancel: %d, %d sending, %v", n, sending, err)
+	}
 	rec, err := queue.Record(ctx(), s, nil, []queue.Release{
 		{Lease: later.Lease, WebhookID: later.WebhookID, DueIn: 29*time.Second + time.Millisecond}, // rounded up to 30 s
-		{Lease: cs[1].Lease, WebhookID: cs[1].WebhookID},
+		{Lease: now.Lease, WebhookID: now.WebhookID},
+		{Lease: canceled.Lease, WebhookID: canceled.WebhookID, DueIn: 30 * time.Second},
 	})
 	must(t, err)
-	if len(rec.Released) != 2 {
+	if len(rec.Released) != 3 || len(rec.ReleasedCanceled) != 1 || rec.ReleasedCanceled[0] != canceled.DeliveryID {
 		t.Fatalf("released %+v", rec)
 	}
-	if got := claim(t, s, 10, nil).Claims; len(got) != 1 || got[0].DeliveryID != cs[1].DeliveryID {
+	if d := detail(t, s, canceled.DeliveryID); d.Delivery.Status != hookd.StatusCanceled {
+		t.Fatalf("the cancelled one: %+v", d.Delivery)
+	}
+	if got := claim(t, s, 10, nil).Claims; len(got) != 1 || got[0].DeliveryID != now.DeliveryID {
 		t.Fatalf("claimed %+v, want only the one released at once", got)
 	}
 	clock.Advance(29 * time.Second)
 	if n := len(claim(t, s, 10, nil).Claims); n != 0 {
 		t.Fatalf("claimed %d before it was due", n)
 	}
+	wantErr(t, s.RetryDelivery(ctx(), "acme", later.DeliveryID), hookd.ErrConflict)
 	clock.Advance(2 * time.Second)
 	if got := claim(t, s, 10, nil).Claims; len(got) != 1 || got[0].DeliveryID != later.DeliveryID {
 		t.Fatalf("claimed %+v once it was due", got)
