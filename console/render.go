@@ -166,11 +166,13 @@ var notices = map[string]string{
 	"saved-secret": "The webhook was saved. Its new signature scheme takes another kind of secret, so it has a new one (below): " +
 		"give it to the receiver, as the old one signs no more.",
 	"saved-disabled": "The webhook was saved and is disabled; its waiting deliveries have ended FAILED.",
-	"enabled":        "The webhook is enabled.",
-	"disabled":       "The webhook is disabled; its waiting deliveries have ended FAILED.",
-	"rotated":        "The secret was rotated.",
-	"retried":        "The delivery was queued for one more attempt.",
-	"deleted":        "The webhook was deleted.",
+	"saved-secret-disabled": "The webhook was saved and is disabled; its waiting deliveries have ended FAILED. " +
+		"Its new signature scheme takes another kind of secret, so it has a new one (below): give it to the receiver.",
+	"enabled":  "The webhook is enabled.",
+	"disabled": "The webhook is disabled; its waiting deliveries have ended FAILED.",
+	"rotated":  "The secret was rotated.",
+	"retried":  "The delivery was queued for one more attempt.",
+	"deleted":  "The webhook was deleted.",
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, v *visit, status int, name, title string, data map[string]any) {

@@ -419,10 +419,12 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, v *visit)
 		return err
 	}
 	to, notice := "/console/webhooks/"+updated.ID, "saved"
-	switch {
+	switch disabled := wh.Enabled && !updated.Enabled; {
+	case updated.Secret != wh.Secret && disabled:
+		to, notice = to+"?secret=show#secret", "saved-secret-disabled"
 	case updated.Secret != wh.Secret: // a scheme whose secrets the old one does not fit
 		to, notice = to+"?secret=show#secret", "saved-secret"
-	case wh.Enabled && !updated.Enabled:
+	case disabled:
 		notice = "saved-disabled"
 	}
 	s.redirect(w, r, to, "notice="+notice)
