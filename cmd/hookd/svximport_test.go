@@ -14,6 +14,17 @@ import (
 	svix "github.com/svix/svix-webhooks/go"
 )
 
+// twoHookds starts a source and a destination hookd until the test ends.
+func twoHookds(t *testing.T) (srcBase, dstBase string) {
+	t.Helper()
+	args := []string{"--admin-key", "adm", "--allow-networks", "127.0.0.0/8"}
+	srcBase, _, stopSrc := start(t, append(args, "--db", filepath.Join(t.TempDir(), "src.db"))...)
+	t.Cleanup(stopSrc)
+	dstBase, _, stopDst := start(t, append(args, "--db", filepath.Join(t.TempDir(), "dst.db"))...)
+	t.Cleanup(stopDst)
+	return srcBase, dstBase
+}
+
 // svix-import copies a Svix server's event types, applications and
 // endpoints (secrets and headers too) into hookd, and copies them again
 // without making anything twice. The source is another hookd: it speaks the
@@ -22,11 +33,7 @@ func TestSvixImport(t *testing.T) {
 	rec := &recorder{}
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rec.record(r) }))
 	defer rcv.Close()
-	args := []string{"--admin-key", "adm", "--allow-networks", "127.0.0.0/8"}
-	srcBase, _, stopSrc := start(t, append(args, "--db", filepath.Join(t.TempDir(), "src.db"))...)
-	defer stopSrc()
-	dstBase, _, stopDst := start(t, append(args, "--db", filepath.Join(t.TempDir(), "dst.db"))...)
-	defer stopDst()
+	srcBase, dstBase := twoHookds(t)
 	src, dst := admin(t, srcBase), admin(t, dstBase)
 
 	src.must(201, "POST", "/api/v1/event-type", map[string]any{"name": "invoice.paid", "description": "Paid", "schemas": map[string]any{"1": map[string]any{"type": "object", "required": []any{"invoiceId"}}},
@@ -140,11 +147,7 @@ func TestSvixImport(t *testing.T) {
 // whose secret no Svix endpoint could have) is skipped and said so; the
 // rest is imported, and the exit status says something was left out.
 func TestSvixImportSkipsRefusedEndpoints(t *testing.T) {
-	args := []string{"--admin-key", "adm", "--allow-networks", "127.0.0.0/8"}
-	srcBase, _, stopSrc := start(t, append(args, "--db", filepath.Join(t.TempDir(), "src.db"))...)
-	defer stopSrc()
-	dstBase, _, stopDst := start(t, append(args, "--db", filepath.Join(t.TempDir(), "dst.db"))...)
-	defer stopDst()
+	srcBase, dstBase := twoHookds(t)
 	src, dst := admin(t, srcBase), admin(t, dstBase)
 	src.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme"})
 	src.must(201, "POST", "/v1/event-types", map[string]any{"name": "a.b", "description": ""})
