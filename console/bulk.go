@@ -21,18 +21,6 @@ import (
 // With inclusiveUntil, an until to the second takes in that whole second
 // (an end the user reads as inclusive); without, it is exact (a "created
 // before"). problems name the field.
-// inputTime is raw as a datetime-local input shows it (UTC, to the
-// second): an RFC 3339 time in a link (the API's form) would otherwise be
-// refused by the browser and shown as an empty field that still filters.
-// What is not a time is kept as it came, beside its problem.
-func inputTime(raw string) string {
-	t, err := time.Parse(time.RFC3339Nano, raw)
-	if err != nil {
-		return raw
-	}
-	return t.UTC().Format(consoleTime)
-}
-
 func formWindow(vals url.Values, problems map[string]string, inclusiveUntil bool) hookd.Window {
 	var w hookd.Window
 	for name, dst := range map[string]*time.Time{"since": &w.Since, "until": &w.Until} {

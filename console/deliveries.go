@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -159,6 +160,18 @@ func (s *Server) eventPage(w http.ResponseWriter, r *http.Request, v *visit) err
 // consoleTime is how the deliveries page's date inputs (datetime-local,
 // read as UTC) write times.
 const consoleTime = "2006-01-02T15:04:05"
+
+// inputTime is raw as a datetime-local input shows it (UTC, to the
+// second): an RFC 3339 time in a link (the API's form) would otherwise be
+// refused by the browser and shown as an empty field that still filters.
+// What is not a time is kept as it came, beside its problem.
+func inputTime(raw string) string {
+	t, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		return raw
+	}
+	return t.UTC().Format(consoleTime)
+}
 
 // deliveriesPage finds deliveries across the tenant's webhooks: by status,
 // webhook, event type and creation time, or an event's or a delivery's id

@@ -342,10 +342,10 @@ type result struct {
 	claim   *hookd.Claim
 	outcome *hookd.Outcome // nil: a release, or nothing to write
 	release bool
-	// notBefore: a release due no sooner (zero: at once), by this
-	// process's clock. A send cut off by Stop may have reached its
-	// receiver, which may still be at it: no process sends it again before
-	// it would have timed out.
+	// notBefore: a release held until then (zero: released at once), by
+	// this process's clock (queue.Release.DueIn). A send cut off by Stop
+	// may have reached its receiver, which may still be at it: no process
+	// sends it again before it would have timed out.
 	notBefore time.Time
 	deadline  time.Time // the lease's end by this process's clock: writing it later is pointless
 	// done is when the result reached the recorder's channel (real time:
@@ -459,8 +459,9 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 // Stop stops claiming, lets sends in flight finish for up to
-// ShutdownTimeout, cuts off the ones still running (released, due when
-// they would have timed out), and writes every outcome before it returns. Calling it again does nothing.
+// ShutdownTimeout, cuts off the ones still running (held until they would
+// have timed out, then due), and writes every outcome before it returns.
+// Calling it again does nothing.
 func (e *Engine) Stop() { e.stopOnce.Do(e.stop) }
 
 func (e *Engine) stop() {

@@ -36,8 +36,9 @@ type sender struct {
 // (net/http's default is 10 MiB); hookd.MaxResponseHeaders of them is kept.
 const maxHeaderBytes = 256 << 10
 
-// tlsHandshakeTimeout bounds a TLS handshake with a receiver (a variable
-// for tests).
+// tlsHandshakeTimeout bounds a TLS handshake with a receiver, in
+// tlsDialer (the transport's own bound does not apply to a dialer's
+// handshake; a variable for tests).
 var tlsHandshakeTimeout = 10 * time.Second
 
 func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *sender {
@@ -59,7 +60,6 @@ func newSender(guard *netguard.Policy, ua string, bodyTimeout time.Duration) *se
 			MaxIdleConns:           4096,
 			MaxIdleConnsPerHost:    256,
 			IdleConnTimeout:        90 * time.Second,
-			TLSHandshakeTimeout:    tlsHandshakeTimeout,
 			ExpectContinueTimeout:  time.Second,
 			MaxResponseHeaderBytes: maxHeaderBytes,
 			// No Accept-Encoding added behind the attempt log's back: the

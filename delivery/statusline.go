@@ -165,9 +165,6 @@ func tlsDialer(dial func(ctx context.Context, network, addr string) (net.Conn, e
 			}
 			cfg.ServerName = host
 		}
-		if len(cfg.NextProtos) == 0 {
-			cfg.NextProtos = []string{"h2", "http/1.1"}
-		}
 		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
 		defer cancel()
 		tc := tls.Client(raw, cfg)
