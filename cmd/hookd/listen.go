@@ -146,7 +146,12 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusInternalServerError
 	}
 	saved := ""
-	if l.save != "" && err == nil {
+	switch {
+	case l.save == "" || err != nil:
+	case len(body) > listenMaxBody:
+		// A copy cut at the limit would verify as a bad signature later.
+		saved = " saved=(not saved: the body is over 2 MiB)"
+	default:
 		saved = " saved=" + l.keep(r, body)
 	}
 	fmt.Fprintf(l.out, "%s %s %s webhook-id=%s type=%s attempt=%s %s → %d %s%s\n",

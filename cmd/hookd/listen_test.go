@@ -4,9 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -234,5 +236,18 @@ func TestListenSaves(t *testing.T) {
 	if err := runVerify([]string{"--secret", secret, "--scheme", "standard", saved}, strings.NewReader(""), &stdout, &stderr); err != nil ||
 		!strings.HasPrefix(stdout.String(), "OK") {
 		t.Fatalf("hookd verify of the saved request: %v %s %s", err, stdout.String(), stderr.String())
+	}
+
+	// A body past what listen reads is not saved cut short.
+	res, err = http.Post("http://"+addr+"/hook", "application/json", strings.NewReader(strings.Repeat("x", listenMaxBody+10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if !strings.Contains(out.String(), "saved=(not saved: the body is over 2 MiB)") {
+		t.Errorf("lines:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "0002.http")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the oversized request was saved: %v", err)
 	}
 }
