@@ -86,7 +86,7 @@ func (im *svixImport) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(im.out, "imported %d event types, %d applications, %d endpoints\n", im.counts.types, im.counts.apps, im.counts.endpoints)
 	if im.counts.skipped > 0 {
-		return fmt.Errorf("%d endpoints were not imported: hookd refused them (above: why)", im.counts.skipped)
+		return fmt.Errorf("%d endpoints were not imported in full: hookd refused them (above: what and why)", im.counts.skipped)
 	}
 	return nil
 }
@@ -161,6 +161,7 @@ func (im *svixImport) endpoint(ctx context.Context, srcApp, tenant string, ep ma
 	in := pick(ep, "url", "description", "filterTypes", "channels", "rateLimit", "throttleRate", "metadata", "disabled", "version")
 	in["uid"], in["secret"] = uid, secret.Key
 	status, body, err := im.dst.do(ctx, http.MethodGet, dstPath+"/"+url.PathEscape(uid), nil)
+	var secretRefused []byte // why hookd kept its secret for the endpoint
 	switch {
 	case err != nil:
 	case status == http.StatusNotFound:
@@ -177,7 +178,14 @@ func (im *svixImport) endpoint(ctx context.Context, srcApp, tenant string, ep ma
 			err = im.dst.get(ctx, dstPath+"/"+url.PathEscape(uid)+"/secret", &had)
 		}
 		if err == nil && status == http.StatusOK && had.Key != secret.Key {
-			status, body, err = im.dst.do(ctx, http.MethodPost, dstPath+"/"+url.PathEscape(uid)+"/secret/rotate", map[string]any{"key": secret.Key})
+			rs, rb, rerr := im.dst.do(ctx, http.MethodPost, dstPath+"/"+url.PathEscape(uid)+"/secret/rotate", map[string]any{"key": secret.Key})
+			if rerr == nil && rs == http.StatusUnprocessableEntity {
+				// The rest of the endpoint is copied; only its secret
+				// stays hookd's, which signs on.
+				secretRefused = bytes.TrimSpace(rb)
+			} else if err = answered(rerr, rs, rb, "the secret of endpoint "+srcID); err != nil {
+				return err
+			}
 		}
 	}
 	if err == nil && status == http.StatusUnprocessableEntity {
@@ -215,8 +223,13 @@ func (im *svixImport) endpoint(ctx context.Context, srcApp, tenant string, ep ma
 			return err
 		}
 	}
-	im.counts.endpoints++
-	fmt.Fprintf(im.out, "  endpoint %s → uid %s\n", srcID, uid)
+	if secretRefused != nil {
+		im.counts.skipped++
+		fmt.Fprintf(im.out, "  endpoint %s → uid %s, but not its secret: hookd refused it (the secret hookd had signs on): %s\n", srcID, uid, secretRefused)
+	} else {
+		im.counts.endpoints++
+		fmt.Fprintf(im.out, "  endpoint %s → uid %s\n", srcID, uid)
+	}
 	for _, h := range headers.Sensitive {
 		fmt.Fprintf(im.out, "  endpoint %s: header %s is sensitive: set it again by hand\n", srcID, h)
 	}

@@ -160,4 +160,16 @@ func TestSvixImportSkipsRefusedEndpoints(t *testing.T) {
 		t.Fatalf("svix-import: %v\n%s", err, out.String())
 	}
 	dst.must(200, "GET", "/api/v1/app/acme/endpoint/"+fine, nil)
+
+	// One hookd has already (made by hand): the rest of it is updated, its
+	// secret stays, and that is said and counted too.
+	dst.must(201, "POST", "/api/v1/app/acme/endpoint", map[string]any{"uid": legacy, "url": "http://127.0.0.1:1/old"})
+	out.Reset()
+	err = run(context.Background(), []string{"svix-import", "--from", srcBase, "--from-token", "adm", "--to", dstBase, "--to-token", "adm"}, &out, io.Discard, nil)
+	if err == nil || !strings.Contains(out.String(), "endpoint "+legacy+" → uid "+legacy+", but not its secret") || !strings.Contains(out.String(), "1 applications, 1 endpoints") {
+		t.Fatalf("svix-import again: %v\n%s", err, out.String())
+	}
+	if got := dst.must(200, "GET", "/api/v1/app/acme/endpoint/"+legacy, nil)["url"]; got != "http://127.0.0.1:1/l" {
+		t.Errorf("url after the import: %v", got)
+	}
 }
