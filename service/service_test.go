@@ -508,14 +508,15 @@ func TestEventTypes(t *testing.T) {
 		t.Fatalf("events %v", got.Events)
 	}
 	must(t, f.svc.ArchiveEventType(f.ctx, "c.d"))
-	// A type listed twice is one subscription, kept where it first came;
-	// more than MaxPatterns are refused.
+	// A type or channel listed twice is one entry, kept where it first
+	// came; more than MaxPatterns are refused.
 	twice, err := f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
 		w.Events = []string{"c.d", "a.b", "c.d", "a.b"}
+		w.Channels = []string{"eu", "us", "eu"}
 	})
 	must(t, err)
-	if strings.Join(twice.Events, ",") != "c.d,a.b" {
-		t.Fatalf("events %v", twice.Events)
+	if strings.Join(twice.Events, ",") != "c.d,a.b" || strings.Join(twice.Channels, ",") != "eu,us" {
+		t.Fatalf("events %v channels %v", twice.Events, twice.Channels)
 	}
 	_, err = f.svc.UpdateWebhook(f.ctx, "acme", wh.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
 		w.Events = make([]string, hookd.MaxPatterns+1)

@@ -75,16 +75,10 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 	} else if err != nil {
 		return err
 	}
-	// A type or pattern listed twice is one subscription (Svix's
-	// filterTypes are a set): kept once, where it first came (after the
-	// rules, so that their events[i] name the list as it was given).
-	// (A copy: the list may share its array with the webhook as it was.)
-	seen := make(map[string]bool, len(wh.Events))
-	wh.Events = slices.DeleteFunc(slices.Clone(wh.Events), func(p string) bool {
-		twice := seen[p]
-		seen[p] = true
-		return twice
-	})
+	// A type, pattern or channel listed twice is one entry (Svix's
+	// filterTypes and channels are sets): kept once, where it first came
+	// (after the rules, so that their events[i] name the list as given).
+	wh.Events, wh.Channels = once(wh.Events), once(wh.Channels)
 	// A new URL's name is looked up now too, as the sender will look it
 	// up: a name mapped to a private address is refused before any send.
 	// Every refusal by the guard is logged (the contract), the address's
@@ -321,4 +315,15 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// once is list without its repeats, each kept where it first came; a copy,
+// as list may share its array with the webhook as it was; nil stays nil.
+func once(list []string) []string {
+	seen := make(map[string]bool, len(list))
+	return slices.DeleteFunc(slices.Clone(list), func(p string) bool {
+		twice := seen[p]
+		seen[p] = true
+		return twice
+	})
 }
