@@ -918,3 +918,54 @@ func consoleServer(t *testing.T) (rcv *httptest.Server, base string, admin *clie
 	t.Cleanup(stop)
 	return rcv, base, &client{t: t, base: base, key: "adm"}
 }
+
+// The newest deliveries and a delivery still waiting update themselves: a
+// delivery published while the list is open appears in it, and a waiting
+// delivery's page shows its success when it comes, with no reload.
+func TestConsoleLiveParts(t *testing.T) {
+	ctx := browser(t)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if calls.Add(1) == 1 {
+			w.WriteHeader(500)
+			return
+		}
+		<-release
+	}))
+	defer rcv.Close()
+	defer close(release)
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "adm", "--allow-networks", "127.0.0.0/8",
+		"--retry-schedule", "1s")
+	defer stop()
+	admin := &client{t: t, base: base, key: "adm"}
+	admin.must(201, "POST", "/v1/tenants", map[string]any{"id": "acme", "name": "Acme Inc"})
+	admin.must(201, "POST", "/v1/event-types", map[string]any{"name": "invocation.completed", "description": ""})
+	admin.must(201, "POST", "/v1/tenants/acme/webhooks", map[string]any{"name": "Flaky", "url": rcv.URL + "/flaky", "events": []string{"*"}})
+	link := admin.must(201, "POST", "/v1/tenants/acme/portal-sessions", map[string]any{})["url"].(string)
+	act(t, ctx, "open Deliveries", chromedp.Navigate(link), chromedp.WaitVisible(`//h1[text()="Webhooks"]`),
+		chromedp.Navigate(base+"/console/deliveries"), chromedp.WaitVisible(chromedp.CSS("#results .empty")))
+
+	admin.must(202, "POST", "/v1/tenants/acme/events", map[string]any{"type": "invocation.completed", "data": map[string]any{}})
+	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	act(t, wait, "the delivery appears", chromedp.WaitVisible(chromedp.CSS(`#results tbody tr a[href^="/console/deliveries/dlv_"]`)))
+
+	// The first attempt failed; the second waits at the receiver.
+	var id string
+	eventually(t, "a second attempt under way", func() bool {
+		d := admin.must(200, "GET", "/v1/tenants/acme/deliveries", nil)["data"].([]any)[0].(map[string]any)
+		id = d["id"].(string)
+		return calls.Load() == 2
+	})
+	act(t, ctx, "open the delivery", chromedp.Navigate(base+"/console/deliveries/"+id), chromedp.WaitVisible(chromedp.CSS("#delivery[data-live] .head .badge")))
+	if b := text(t, ctx, ".head .badge"); b == "SUCCESS" {
+		t.Fatalf("badge %q before the receiver answered", b)
+	}
+	release <- struct{}{}
+	act(t, wait, "its success shows", chromedp.WaitVisible(chromedp.CSS(".head .badge.status-success")), chromedp.WaitVisible(`//h3[starts-with(text(), "Attempt 2 · HTTP 200")]`))
+	if live := read(t, ctx, chromedp.Evaluate[bool](`document.getElementById("delivery").hasAttribute("data-live")`)); live {
+		t.Error("a finished delivery's page is still live")
+	}
+}
