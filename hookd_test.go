@@ -405,7 +405,7 @@ func TestSecretsAcrossASchemeChange(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &Webhook{Signature: &Signature{Scheme: tc.to}, Secret: tc.secret, PreviousSecret: tc.prev, PreviousSecretExpiresAt: now.Add(time.Hour)}
+			w := &Webhook{Signature: &Signature{Scheme: tc.to}, Secret: tc.secret, PreviousSecrets: []OldSecret{{Secret: tc.prev, ExpiresAt: now.Add(time.Hour)}}}
 			// Signing before FitSecret ran: what a webhook stored by an
 			// older hookd has.
 			if got := w.SigningSecrets(now); tc.wantSecretKept && !slices.Equal(got, tc.wantSigning) {
@@ -415,8 +415,8 @@ func TestSecretsAcrossASchemeChange(t *testing.T) {
 			if (w.Secret == tc.secret) != tc.wantSecretKept {
 				t.Fatalf("secret kept %v, want %v", w.Secret == tc.secret, tc.wantSecretKept)
 			}
-			if (w.PreviousSecret != "") != tc.wantPrevKept {
-				t.Fatalf("previous kept %v, want %v", w.PreviousSecret != "", tc.wantPrevKept)
+			if (len(w.PreviousSecrets) > 0) != tc.wantPrevKept {
+				t.Fatalf("previous kept %v, want %v", w.PreviousSecrets, tc.wantPrevKept)
 			}
 			if err := ValidateSecret(tc.to, w.Secret); err != nil {
 				t.Fatalf("the secret after the fit: %v", err)
@@ -594,5 +594,53 @@ func TestCleanHeaders(t *testing.T) {
 	}
 	if out := CleanHeaders(map[string]string{"X-Bad": "a\xffb\x00c"}, 100); out["X-Bad"] != "a\uFFFDbc" {
 		t.Fatalf("cleaned %q", out["X-Bad"])
+	}
+}
+
+// A rotation keeps the secrets rotated out before it signing through their
+// own grace, newest first, up to MaxOldSecrets; no grace ends them all.
+func TestRotateKeepsEarlierSecrets(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	sec := map[string]string{}
+	for _, n := range []string{"s0", "s1", "s2", "s3", "n0", "n1", "n2", "fresh"} {
+		sec[n] = GenerateSecret(SchemeStandard)
+	}
+	w := &Webhook{Secret: sec["s0"]}
+	w.Rotate(sec["s1"], time.Hour, now)
+	w.Rotate(sec["s2"], 24*time.Hour, now.Add(time.Minute))
+	if got := w.SigningSecrets(now.Add(2 * time.Minute)); !slices.Equal(got, []string{sec["s2"], sec["s1"], sec["s0"]}) {
+		t.Fatalf("two rotations: %v", got)
+	}
+	// s0's hour ends; s1's day goes on.
+	if got := w.SigningSecrets(now.Add(61 * time.Minute)); !slices.Equal(got, []string{sec["s2"], sec["s1"]}) {
+		t.Fatalf("after the first grace: %v", got)
+	}
+	w.Rotate(sec["s3"], time.Hour, now.Add(2*time.Hour)) // s0 expired: dropped
+	if len(w.PreviousSecrets) != 2 || w.PreviousSecrets[0].Secret != sec["s2"] || w.PreviousSecrets[1].Secret != sec["s1"] {
+		t.Fatalf("kept %+v", w.PreviousSecrets)
+	}
+	w.Rotate(sec["s1"], time.Hour, now.Add(2*time.Hour)) // back to s1: it is current, not old
+	if got := w.SigningSecrets(now.Add(2 * time.Hour)); !slices.Equal(got, []string{sec["s1"], sec["s3"], sec["s2"]}) {
+		t.Fatalf("rotated back: %v", got)
+	}
+	for i := range 3 {
+		if err := w.RotateRoom(time.Hour, now.Add(2*time.Hour)); err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		w.Rotate(sec[fmt.Sprintf("n%d", i)], time.Hour, now.Add(2*time.Hour))
+	}
+	if len(w.LiveOldSecrets(now.Add(2*time.Hour))) != MaxOldSecrets {
+		t.Fatalf("old secrets %+v", w.PreviousSecrets)
+	}
+	var ve *ValidationError
+	if err := w.RotateRoom(time.Hour, now.Add(2*time.Hour)); !errors.As(err, &ve) || ve.Details[0].Field != "graceSeconds" {
+		t.Fatalf("a sixth old secret: %v", err)
+	}
+	if err := w.RotateRoom(0, now.Add(2*time.Hour)); err != nil {
+		t.Fatalf("a rotation without grace: %v", err)
+	}
+	w.Rotate(sec["fresh"], 0, now.Add(2*time.Hour))
+	if got := w.SigningSecrets(now.Add(2 * time.Hour)); !slices.Equal(got, []string{sec["fresh"]}) || w.PreviousSecrets != nil {
+		t.Fatalf("no grace: %v %+v", got, w.PreviousSecrets)
 	}
 }

@@ -51,9 +51,10 @@ type Webhook struct {
 	// Secret is the signing secret in clear ("" = unsigned). Stores seal it
 	// with a SecretBox on the way in.
 	Secret string
-	// PreviousSecret also signs until PreviousSecretExpiresAt (rotation grace).
-	PreviousSecret          string
-	PreviousSecretExpiresAt time.Time
+	// PreviousSecrets are the secrets rotated out whose grace has not
+	// ended, newest first: each signs beside Secret until its ExpiresAt.
+	// (Expired ones may linger until the next rotation; they never sign.)
+	PreviousSecrets []OldSecret
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -71,18 +72,45 @@ const (
 	MaxMaxAttempts = 20
 )
 
+// An OldSecret is a secret rotated out, which signs beside the current one
+// until ExpiresAt.
+type OldSecret struct {
+	Secret    string    `json:"secret"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// MaxOldSecrets is how many rotated-out secrets may sign at once, as in
+// Svix: a rotation past it in their grace is refused (dropping the oldest
+// would fail, unseen, a receiver that still has it).
+const MaxOldSecrets = 5
+
 // SigningSecrets returns the secrets that sign a request at now: the
-// current one, and the previous one while its grace lasts and its format
+// current one, and each previous one while its grace lasts and its format
 // fits the webhook's scheme (a stripe secret kept from before a change to
 // standard cannot sign there, and must not stop the current one signing).
 func (w *Webhook) SigningSecrets(now time.Time) []string {
 	if w.Secret == "" {
 		return nil
 	}
-	if w.PreviousSecret != "" && now.Before(w.PreviousSecretExpiresAt) && ValidateSecret(w.Signature.SchemeName(), w.PreviousSecret) == nil {
-		return []string{w.Secret, w.PreviousSecret}
+	out := []string{w.Secret}
+	for _, o := range w.LiveOldSecrets(now) {
+		if ValidateSecret(w.Signature.SchemeName(), o.Secret) == nil {
+			out = append(out, o.Secret)
+		}
 	}
-	return []string{w.Secret}
+	return out
+}
+
+// LiveOldSecrets are the previous secrets whose grace lasts past now,
+// newest first.
+func (w *Webhook) LiveOldSecrets(now time.Time) []OldSecret {
+	var live []OldSecret
+	for _, o := range w.PreviousSecrets {
+		if o.Secret != "" && now.Before(o.ExpiresAt) {
+			live = append(live, o)
+		}
+	}
+	return live
 }
 
 // WebhookRules is what validating a webhook needs beyond the webhook.
@@ -426,13 +454,42 @@ func (w *Webhook) Match(ev *Event, in func() *FilterInput) (bool, error) {
 const MaxGrace = 30 * 24 * time.Hour
 
 // Rotate makes secret the signing secret. For grace after now the old one
-// signs too, so receivers can switch without dropping requests.
+// signs too, so receivers can switch without dropping requests, and the
+// ones rotated out before it sign on until their own grace ends (a second
+// rotation does not cut a receiver still on the first secret off). No
+// grace ends them all: the new secret alone signs (a leaked secret's
+// rotation). The caller checks MaxOldSecrets (RotateRoom).
 func (w *Webhook) Rotate(secret string, grace time.Duration, now time.Time) {
-	w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
-	if grace > 0 && w.Secret != "" && w.Secret != secret {
-		w.PreviousSecret, w.PreviousSecretExpiresAt = w.Secret, now.Add(grace)
+	old := w.Secret
+	var kept []OldSecret
+	if grace > 0 {
+		if old != "" && old != secret {
+			kept = append(kept, OldSecret{Secret: old, ExpiresAt: now.Add(grace)})
+		}
+		for _, o := range w.LiveOldSecrets(now) {
+			if o.Secret != secret && o.Secret != old {
+				kept = append(kept, o)
+			}
+		}
 	}
-	w.Secret = secret
+	w.PreviousSecrets, w.Secret = kept, secret
+}
+
+// RotateRoom says why a rotation with grace at now cannot keep the secret
+// it rotates out signing: MaxOldSecrets sign already. nil when it can.
+func (w *Webhook) RotateRoom(grace time.Duration, now time.Time) error {
+	live := w.LiveOldSecrets(now)
+	if grace <= 0 || len(live) < MaxOldSecrets {
+		return nil
+	}
+	first := live[0].ExpiresAt
+	for _, o := range live {
+		if o.ExpiresAt.Before(first) {
+			first = o.ExpiresAt
+		}
+	}
+	return Invalid("graceSeconds", "%d secrets rotated out earlier still sign (the first stops at %s): rotate with graceSeconds 0, which ends them all, or after that",
+		len(live), first.UTC().Format(time.RFC3339))
 }
 
 // Touch marks a change at now. UpdatedAt is the webhook's version (an edit
@@ -449,8 +506,8 @@ func (w *Webhook) Touch(now time.Time) {
 // FitSecret gives the webhook a fresh secret when its scheme changed from
 // oldScheme to one whose secret format the old secret does not fit (say
 // standard → standard-ed25519): the old one could not sign in the new
-// scheme anyway. A previous secret in its grace that does not fit the new
-// scheme ends there, for the same reason.
+// scheme anyway. Previous secrets in their grace that do not fit the new
+// scheme end there, for the same reason.
 func (w *Webhook) FitSecret(oldScheme string) {
 	scheme := w.Signature.SchemeName()
 	if scheme == oldScheme {
@@ -458,10 +515,13 @@ func (w *Webhook) FitSecret(oldScheme string) {
 	}
 	if ValidateSecret(scheme, w.Secret) != nil {
 		w.Secret = GenerateSecret(scheme)
-		w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
+		w.PreviousSecrets = nil
 	}
-	if w.PreviousSecret != "" && ValidateSecret(scheme, w.PreviousSecret) != nil {
-		w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
+	w.PreviousSecrets = slices.DeleteFunc(slices.Clone(w.PreviousSecrets), func(o OldSecret) bool {
+		return ValidateSecret(scheme, o.Secret) != nil
+	})
+	if len(w.PreviousSecrets) == 0 {
+		w.PreviousSecrets = nil
 	}
 }
 

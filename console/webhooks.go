@@ -591,9 +591,7 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *visit, t
 			}
 		}
 	}
-	if !wh.PreviousSecretExpiresAt.IsZero() && wh.PreviousSecretExpiresAt.After(s.clock.Now()) {
-		data["GraceUntil"] = wh.PreviousSecretExpiresAt
-	}
+	data["OldSecrets"] = wh.LiveOldSecrets(s.clock.Now())
 	s.render(w, r, v, http.StatusOK, "webhook", wh.Name, data)
 	return nil
 }

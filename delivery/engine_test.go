@@ -728,19 +728,24 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// During a rotation's grace each secret still in it signs: the one rotated
+// out last and one rotated out before it (a receiver that never switched
+// to the middle one), not one whose grace has ended.
 func TestRotationSignsWithBoth(t *testing.T) {
 	h := newHarness(t)
 	rcv := newReceiver(t, nil)
-	oldSecret := hookd.GenerateSecret(hookd.SchemeStandard)
+	oldSecret, olderSecret := hookd.GenerateSecret(hookd.SchemeStandard), hookd.GenerateSecret(hookd.SchemeStandard)
 	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) {
-		w.PreviousSecret, w.PreviousSecretExpiresAt = oldSecret, time.Now().Add(time.Hour)
+		w.PreviousSecrets = []hookd.OldSecret{{Secret: oldSecret, ExpiresAt: time.Now().Add(time.Hour)},
+			{Secret: hookd.GenerateSecret(hookd.SchemeStandard), ExpiresAt: time.Now().Add(-time.Minute)},
+			{Secret: olderSecret, ExpiresAt: time.Now().Add(time.Hour)}}
 	})
 	h.wait(h.publish(wh), wh, "success", status(hookd.StatusSuccess))
 	req := rcv.got()[0]
-	if n := len(strings.Fields(req.header.Get("webhook-signature"))); n != 2 {
-		t.Fatalf("%d signatures during the grace, want 2", n)
+	if n := len(strings.Fields(req.header.Get("webhook-signature"))); n != 3 {
+		t.Fatalf("%d signatures during the grace, want 3", n)
 	}
-	for _, s := range []string{wh.Secret, oldSecret} {
+	for _, s := range []string{wh.Secret, oldSecret, olderSecret} {
 		lib, _ := standardwebhooks.NewWebhook(s)
 		if err := lib.Verify(req.body, req.header); err != nil {
 			t.Fatalf("signature of %s…: %v", s[:10], err)

@@ -59,7 +59,7 @@ func TestSentRequestsVerify(t *testing.T) {
 			defer rcv.Close()
 			now := time.Now()
 			wh := &hookd.Webhook{ID: "wh_1", URL: rcv.URL, Timeout: 5 * time.Second, SSLVerification: true, Signature: sig,
-				Secret: current, PreviousSecret: previous, PreviousSecretExpiresAt: now.Add(time.Hour)}
+				Secret: current, PreviousSecrets: []hookd.OldSecret{{Secret: previous, ExpiresAt: now.Add(time.Hour)}}}
 			a, _ := s.send(context.Background(), wh, "evt_1", "a.b", "dlv_1", 1, body, now)
 			if !a.Success {
 				t.Fatalf("receiver refused the request: %d %s %s", a.StatusCode, a.Error, a.ResponseBody)

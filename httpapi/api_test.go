@@ -925,6 +925,36 @@ func TestPublishSeesWritesAtOnce(t *testing.T) {
 	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 404)
 }
 
+// Rotations one after another keep each secret rotated out signing for
+// its grace, five at most (as in Svix): a sixth with grace is 422 and
+// changes nothing; one without grace ends them all.
+func TestRotationsKeepEarlierSecrets(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	id := e.webhook("acme", map[string]any{"name": "h", "url": "https://example.com/h", "events": []string{"a.b"}})
+	path := "/v1/tenants/acme/webhooks/" + id
+	for range hookd.MaxOldSecrets {
+		e.do("POST", path+"/secret/rotate", adminKey, map[string]any{"graceSeconds": 3600}).want(t, 200)
+	}
+	current := e.do("GET", path+"/secret", adminKey, nil).want(t, 200).body["secret"]
+	r := e.do("POST", path+"/secret/rotate", adminKey, map[string]any{"graceSeconds": 3600}).want(t, 422)
+	if !strings.Contains(string(r.raw), `"graceSeconds"`) || !strings.Contains(string(r.raw), "graceSeconds 0") {
+		t.Fatalf("a sixth rotation in the grace: %s", r.raw)
+	}
+	if got := e.do("GET", path+"/secret", adminKey, nil).want(t, 200).body["secret"]; got != current {
+		t.Fatal("the refused rotation changed the secret")
+	}
+	wh, err := e.store.GetWebhook(context.Background(), "acme", id)
+	if err != nil || len(wh.SigningSecrets(time.Now())) != 1+hookd.MaxOldSecrets {
+		t.Fatalf("signing secrets %v %v", wh, err)
+	}
+	e.do("POST", path+"/secret/rotate", adminKey, map[string]any{"graceSeconds": 0}).want(t, 200)
+	if wh, err := e.store.GetWebhook(context.Background(), "acme", id); err != nil || len(wh.SigningSecrets(time.Now())) != 1 {
+		t.Fatalf("after a rotation without grace %v %v", wh, err)
+	}
+}
+
 // The migration from a legacy scheme to standard that docs/SIGNATURES.md
 // describes: rotate to a whsec_ secret under the legacy scheme, then
 // switch the scheme, and the secret is kept.

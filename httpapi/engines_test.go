@@ -18,7 +18,7 @@ var onPostgres = map[string]func(*testing.T){
 	"WebhookList": TestWebhookList, "Publish": TestPublish, "PublishIdempotency": TestPublishIdempotency,
 	"SizeLimits": TestSizeLimits, "ListEvents": TestListEvents, "DeleteTenantRemovesEverything": TestDeleteTenantRemovesEverything,
 	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
-	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret, "PortalSessions": TestPortalSessions,
+	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret, "RotationsKeepEarlierSecrets": TestRotationsKeepEarlierSecrets, "PortalSessions": TestPortalSessions,
 	"WebhookPatchUpdatedAt": TestWebhookPatchUpdatedAt, "RetryWhileSending": TestRetryWhileSending,
 	"AuditLog": TestAuditLog, "BulkActionsAudited": TestBulkActionsAudited, "TenantDeliveries": TestTenantDeliveries, "CancelDeliveries": TestCancelDeliveries, "RetryAllFailedWindow": TestRetryAllFailedWindow, "Replay": TestReplay, "EventTypeExamples": TestEventTypeExamples, "SvixScheme": TestSvixScheme, "BodyMode": TestBodyMode, "InputHardening": TestInputHardening, "RotationGraceOnOneSignatureSchemes": TestRotationGraceOnOneSignatureSchemes, "URLText": TestURLText, "RequestBodies": TestRequestBodies, "CursorListsRefuseOffsets": TestCursorListsRefuseOffsets, "SchemeHeaderKept": TestSchemeHeaderKept,
 }

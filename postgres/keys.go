@@ -37,7 +37,8 @@ func (s *Store) InitSetting(ctx context.Context, name string, value []byte) ([]b
 func (s *Store) EncryptedSecret(ctx context.Context) (string, error) {
 	var v string
 	err := s.pool.QueryRow(ctx, `SELECT secret FROM webhooks WHERE secret LIKE 'aes:%'
-		UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret LIKE 'aes:%' LIMIT 1`).Scan(&v)
+		UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret LIKE 'aes:%'
+		UNION ALL SELECT older_secrets FROM webhooks WHERE older_secrets LIKE 'aes:%' LIMIT 1`).Scan(&v)
 	return v, wrap("encrypted secret", err)
 }
 
@@ -47,22 +48,22 @@ func (s *Store) Reseal(ctx context.Context, p hookd.ResealParams) (int, error) {
 		n = 0
 		// Every webhook row is locked for the rewrite: a concurrent edit
 		// waits, and then writes with the new key's process or fails.
-		rows, err := tx.Query(ctx, `SELECT id, secret, previous_secret FROM webhooks ORDER BY id FOR UPDATE`)
+		rows, err := tx.Query(ctx, `SELECT id, secret, previous_secret, older_secrets FROM webhooks ORDER BY id FOR UPDATE`)
 		if err != nil {
 			return wrap("reseal", err)
 		}
-		type row struct{ id, secret, prev string }
+		type row struct{ id, secret, prev, older string }
 		all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			err := r.Scan(&x.id, &x.secret, &x.prev)
+			err := r.Scan(&x.id, &x.secret, &x.prev, &x.older)
 			return x, err
 		})
 		if err != nil {
 			return wrap("reseal", err)
 		}
 		for _, r := range all {
-			secret, prev := r.secret, r.prev
-			for _, v := range []*string{&secret, &prev} {
+			secret, prev, older := r.secret, r.prev, r.older
+			for _, v := range []*string{&secret, &prev, &older} {
 				if *v == "" {
 					continue
 				}
@@ -71,7 +72,7 @@ func (s *Store) Reseal(ctx context.Context, p hookd.ResealParams) (int, error) {
 				}
 				n++
 			}
-			if _, err := tx.Exec(ctx, `UPDATE webhooks SET secret = $1, previous_secret = $2 WHERE id = $3`, secret, prev, r.id); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE webhooks SET secret = $1, previous_secret = $2, older_secrets = $3 WHERE id = $4`, secret, prev, older, r.id); err != nil {
 				return wrap("reseal webhook "+r.id, err)
 			}
 		}

@@ -270,7 +270,10 @@ func TestEnableRotateDelete(t *testing.T) {
 	next, err := f.svc.RotateSecret(f.ctx, "acme", wh.ID, nil, nil)
 	must(t, err)
 	got, _ := f.svc.Webhook(f.ctx, "acme", wh.ID)
-	if grace := got.PreviousSecretExpiresAt.Sub(got.UpdatedAt); got.Secret != next || got.PreviousSecret != wh.Secret || grace < service.DefaultGrace-time.Second || grace > service.DefaultGrace {
+	if len(got.PreviousSecrets) != 1 {
+		t.Fatalf("after rotation %+v", got)
+	}
+	if grace := got.PreviousSecrets[0].ExpiresAt.Sub(got.UpdatedAt); got.Secret != next || got.PreviousSecrets[0].Secret != wh.Secret || grace < service.DefaultGrace-time.Second || grace > service.DefaultGrace {
 		t.Fatalf("after rotation %+v", got)
 	}
 	g := time.Hour
@@ -283,7 +286,7 @@ func TestEnableRotateDelete(t *testing.T) {
 	}
 	_, err = f.svc.RotateSecret(f.ctx, "acme", gh.ID, nil, nil)
 	must(t, err)
-	if got, _ := f.svc.Webhook(f.ctx, "acme", gh.ID); got.PreviousSecret != "" {
+	if got, _ := f.svc.Webhook(f.ctx, "acme", gh.ID); len(got.PreviousSecrets) != 0 {
 		t.Fatal("a one-signature scheme kept its old secret signing")
 	}
 	bad := "short"

@@ -202,6 +202,9 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, id string, secret 
 		if err := hookd.ValidateSecret(scheme, next); err != nil {
 			return hookd.Invalid("secret", "%v", err)
 		}
+		if err := wh.RotateRoom(g, s.clock.Now()); err != nil {
+			return err
+		}
 		wh.Rotate(next, g, s.clock.Now())
 		return nil
 	})

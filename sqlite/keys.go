@@ -43,7 +43,8 @@ func (s *Store) InitSetting(ctx context.Context, name string, value []byte) ([]b
 func (s *Store) EncryptedSecret(ctx context.Context) (string, error) {
 	var v string
 	err := s.queryRow(ctx, `SELECT secret FROM webhooks WHERE secret LIKE 'aes:%'
-		UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret LIKE 'aes:%' LIMIT 1`).Scan(&v)
+		UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret LIKE 'aes:%'
+		UNION ALL SELECT older_secrets FROM webhooks WHERE older_secrets LIKE 'aes:%' LIMIT 1`).Scan(&v)
 	if err != nil {
 		return "", notFound("encrypted secret", err)
 	}
@@ -54,15 +55,15 @@ func (s *Store) Reseal(ctx context.Context, p hookd.ResealParams) (int, error) {
 	n := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		n = 0
-		type row struct{ id, secret, prev string }
-		rows, err := tx.Query(`SELECT id, secret, previous_secret FROM webhooks`)
+		type row struct{ id, secret, prev, older string }
+		rows, err := tx.Query(`SELECT id, secret, previous_secret, older_secrets FROM webhooks`)
 		if err != nil {
 			return fmt.Errorf("reseal: %w", err)
 		}
 		var all []row
 		for rows.Next() {
 			var r row
-			if err := rows.Scan(&r.id, &r.secret, &r.prev); err != nil {
+			if err := rows.Scan(&r.id, &r.secret, &r.prev, &r.older); err != nil {
 				rows.Close()
 				return fmt.Errorf("reseal: %w", err)
 			}
@@ -73,8 +74,8 @@ func (s *Store) Reseal(ctx context.Context, p hookd.ResealParams) (int, error) {
 			return fmt.Errorf("reseal: %w", err)
 		}
 		for _, r := range all {
-			secret, prev := r.secret, r.prev
-			for _, v := range []*string{&secret, &prev} {
+			secret, prev, older := r.secret, r.prev, r.older
+			for _, v := range []*string{&secret, &prev, &older} {
 				if *v == "" {
 					continue
 				}
@@ -83,7 +84,7 @@ func (s *Store) Reseal(ctx context.Context, p hookd.ResealParams) (int, error) {
 				}
 				n++
 			}
-			if _, err := tx.Exec(`UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?`, secret, prev, r.id); err != nil {
+			if _, err := tx.Exec(`UPDATE webhooks SET secret = ?, previous_secret = ?, older_secrets = ? WHERE id = ?`, secret, prev, older, r.id); err != nil {
 				return fmt.Errorf("reseal webhook %s: %w", r.id, err)
 			}
 		}

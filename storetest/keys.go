@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -69,28 +70,39 @@ func testEncryptedSecret(t *testing.T, s hookd.Store) {
 func testResealRewritesEverything(t *testing.T, s hookd.Store) {
 	tenant(t, s, "acme")
 	a, b := webhook("acme", "wh_a"), webhook("acme", "wh_b")
-	b.PreviousSecret, b.PreviousSecretExpiresAt = hookd.GenerateSecret(hookd.SchemeStandard), base.Add(24*3600e9)
+	b.PreviousSecrets = []hookd.OldSecret{{Secret: hookd.GenerateSecret(hookd.SchemeStandard), ExpiresAt: base.Add(24 * time.Hour)}}
 	unsigned := webhook("acme", "wh_c")
 	unsigned.Signature, unsigned.Secret = &hookd.Signature{Scheme: hookd.SchemeGitHub}, ""
-	for _, w := range []*hookd.Webhook{a, b, unsigned} {
+	d := webhook("acme", "wh_d") // rotated three times: a previous secret, two older ones
+	for i := range 3 {
+		d.PreviousSecrets = append(d.PreviousSecrets, hookd.OldSecret{Secret: hookd.GenerateSecret(hookd.SchemeStandard), ExpiresAt: base.Add(time.Duration(3-i) * time.Hour)})
+	}
+	for _, w := range []*hookd.Webhook{a, b, unsigned, d} {
 		must(t, s.CreateWebhook(ctx(), w))
 	}
 	var seen []string
+	// Every value becomes "[]": a secret to the store, and an empty list
+	// where the older secrets' list was (a fake cannot tell the sealed
+	// values apart: encrypted, they are all aes:…).
 	n, err := s.Reseal(ctx(), hookd.ResealParams{Fingerprint: "f1", Reseal: func(stored string) (string, error) {
 		seen = append(seen, stored)
-		return "plain:resealed", nil
+		return "plain:[]", nil
 	}})
 	must(t, err)
-	if n != 3 || len(seen) != 3 {
-		t.Fatalf("resealed %d (%d seen), want 3: two secrets and a previous one; none for an unsigned webhook", n, len(seen))
+	if n != 6 || len(seen) != 6 {
+		t.Fatalf("resealed %d (%d seen), want 6: three secrets, two previous ones and one list of older ones; none for an unsigned webhook", n, len(seen))
+	}
+	if got, err := s.GetWebhook(ctx(), "acme", "wh_d"); err != nil || got.Secret != "[]" || len(got.PreviousSecrets) != 1 ||
+		got.PreviousSecrets[0].Secret != "[]" || !got.PreviousSecrets[0].ExpiresAt.Equal(d.PreviousSecrets[0].ExpiresAt) {
+		t.Fatalf("after reseal: %+v %v", got, err)
 	}
 	if fp, err := s.Setting(ctx(), hookd.SettingKeyFingerprint); err != nil || string(fp) != "f1" {
 		t.Fatalf("fingerprint %q %v", fp, err)
 	}
 	got, err := s.GetWebhook(ctx(), "acme", "wh_b")
 	must(t, err)
-	if got.Secret != "resealed" || got.PreviousSecret != "resealed" {
-		t.Fatalf("after reseal: %q %q", got.Secret, got.PreviousSecret)
+	if got.Secret != "[]" || len(got.PreviousSecrets) != 1 || got.PreviousSecrets[0].Secret != "[]" {
+		t.Fatalf("after reseal: %q %+v", got.Secret, got.PreviousSecrets)
 	}
 }
 

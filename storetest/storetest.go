@@ -287,8 +287,7 @@ func testWebhooks(t *testing.T, s hookd.Store) {
 	w.Description = "desc"
 	w.Metadata = map[string]string{"owner": "me"}
 	w.Signature = &hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{timestamp}.{body}", Encoding: "hex"}
-	w.PreviousSecret = "whsec_old"
-	w.PreviousSecretExpiresAt = base.Add(time.Hour)
+	w.PreviousSecrets = []hookd.OldSecret{{Secret: "whsec_old", ExpiresAt: base.Add(time.Hour)}, {Secret: "whsec_older", ExpiresAt: base.Add(time.Minute)}}
 	w.Timeout = 5 * time.Second
 	must(t, s.CreateWebhook(ctx(), w))
 	got, err := s.GetWebhook(ctx(), "acme", "wh_1")
@@ -298,7 +297,7 @@ func testWebhooks(t *testing.T, s hookd.Store) {
 	if string(a) != string(b) {
 		t.Fatalf("round trip:\n got %s\nwant %s", b, a)
 	}
-	if got.Secret != w.Secret || got.PreviousSecret != "whsec_old" || !got.PreviousSecretExpiresAt.Equal(w.PreviousSecretExpiresAt) {
+	if got.Secret != w.Secret || len(got.PreviousSecrets) != 2 || got.PreviousSecrets[1].Secret != "whsec_older" || !got.PreviousSecrets[1].ExpiresAt.Equal(w.PreviousSecrets[1].ExpiresAt) {
 		t.Fatalf("secrets not kept: %+v", got)
 	}
 	_, err = s.GetWebhook(ctx(), "other", "wh_1")

@@ -337,7 +337,7 @@ func TestIdempotencyKey(t *testing.T) {
 	if after == before {
 		t.Fatal("the rotation did not rotate")
 	}
-	if wh, err := e.store.GetWebhook(context.Background(), "good", ep["id"].(string)); err != nil || wh.PreviousSecret != before {
+	if wh, err := e.store.GetWebhook(context.Background(), "good", ep["id"].(string)); err != nil || len(wh.PreviousSecrets) != 1 || wh.PreviousSecrets[0].Secret != before {
 		t.Fatalf("the same key rotated twice: the previous secret is not the first one (%v)", err)
 	}
 }
@@ -1230,7 +1230,7 @@ func TestRotateGrace(t *testing.T) {
 			}
 			continue
 		}
-		if left := wh.PreviousSecretExpiresAt.Sub(before); left < tc.grace-time.Minute || left > tc.grace+time.Minute {
+		if left := wh.PreviousSecrets[0].ExpiresAt.Sub(before); left < tc.grace-time.Minute || left > tc.grace+time.Minute {
 			t.Fatalf("rotate %s: the old key signs for %v more, want %v", tc.body, left, tc.grace)
 		}
 	}

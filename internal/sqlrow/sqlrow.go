@@ -20,14 +20,15 @@ import (
 // ScanWebhook reads them.
 const WebhookCols = `id, tenant_id, name, url, events, headers, timeout_ms, enabled, ssl_verification,
 	channels, filter, max_attempts, rate_limit, description, metadata, signature,
-	secret, previous_secret, previous_secret_expires_at, created_at, updated_at, disabled_reason, disabled_at, body_mode, uid`
+	secret, previous_secret, previous_secret_expires_at, created_at, updated_at, disabled_reason, disabled_at, body_mode, uid,
+	older_secrets`
 
 // WebhookReadCols are WebhookCols and the health the store keeps, which
 // only UpdateHealth writes, in the order ScanWebhook reads them.
 const WebhookReadCols = WebhookCols + `, consecutive_failures, failing_since, last_success_at`
 
 // WebhookColCount is how many WebhookCols there are, for placeholders.
-const WebhookColCount = 25
+const WebhookColCount = 26
 
 // ListArg is a list as a JSON text column holds it (an event's channels or
 // tags): NULL for none.
@@ -90,11 +91,27 @@ func WebhookArgs(box *hookd.SecretBox, w *hookd.Webhook) ([]any, error) {
 			return nil, err
 		}
 	}
+	// The newest previous secret keeps the columns it had before there
+	// could be several (rows written then read as they are); the older
+	// ones are one sealed JSON list.
+	var prev hookd.OldSecret
+	var older string
+	if len(w.PreviousSecrets) > 0 {
+		prev = w.PreviousSecrets[0]
+		if len(w.PreviousSecrets) > 1 {
+			b, err := json.Marshal(w.PreviousSecrets[1:])
+			if err != nil {
+				return nil, err
+			}
+			older = string(b)
+		}
+	}
 	return []any{
 		w.ID, w.TenantID, w.Name, w.URL, events, hdr, w.Timeout.Milliseconds(), w.Enabled, w.SSLVerification,
 		channels, filter, w.MaxAttempts, w.RateLimit, w.Description, meta, sig,
-		box.Seal(w.Secret), box.Seal(w.PreviousSecret), Micros(w.PreviousSecretExpiresAt),
+		box.Seal(w.Secret), box.Seal(prev.Secret), Micros(prev.ExpiresAt),
 		Micros(w.CreatedAt), Micros(w.UpdatedAt), NullString(w.DisabledReason), Micros(w.DisabledAt), w.BodyModeName(), NullString(w.UID),
+		box.Seal(older),
 	}, nil
 }
 
@@ -105,10 +122,10 @@ func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 	var events, headers, meta string
 	var channels, filter, sig, reason, uid sql.NullString
 	var timeoutMs, prevExp, created, updated, disabledAt, failingSince, lastSuccess int64
-	var secret, prev string
+	var secret, prev, older string
 	if err := r.Scan(&w.ID, &w.TenantID, &w.Name, &w.URL, &events, &headers, &timeoutMs, &w.Enabled, &w.SSLVerification,
 		&channels, &filter, &w.MaxAttempts, &w.RateLimit, &w.Description, &meta, &sig,
-		&secret, &prev, &prevExp, &created, &updated, &reason, &disabledAt, &w.BodyMode, &uid,
+		&secret, &prev, &prevExp, &created, &updated, &reason, &disabledAt, &w.BodyMode, &uid, &older,
 		&w.Health.ConsecutiveFailures, &failingSince, &lastSuccess); err != nil {
 		return nil, err
 	}
@@ -140,10 +157,22 @@ func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 	if w.Secret, err = box.Open(secret); err != nil {
 		return nil, fmt.Errorf("webhook %s secret: %w", w.ID, err)
 	}
-	if w.PreviousSecret, err = box.Open(prev); err != nil {
+	if prev, err = box.Open(prev); err != nil {
 		return nil, fmt.Errorf("webhook %s previous secret: %w", w.ID, err)
 	}
-	w.PreviousSecretExpiresAt = FromMicros(prevExp)
+	if prev != "" {
+		w.PreviousSecrets = []hookd.OldSecret{{Secret: prev, ExpiresAt: FromMicros(prevExp)}}
+	}
+	if older, err = box.Open(older); err != nil {
+		return nil, fmt.Errorf("webhook %s older secrets: %w", w.ID, err)
+	}
+	if older != "" {
+		var list []hookd.OldSecret
+		if err := json.Unmarshal([]byte(older), &list); err != nil {
+			return nil, fmt.Errorf("webhook %s older secrets: %w", w.ID, err)
+		}
+		w.PreviousSecrets = append(w.PreviousSecrets, list...)
+	}
 	w.CreatedAt, w.UpdatedAt = FromMicros(created), FromMicros(updated)
 	return w, nil
 }
