@@ -1474,11 +1474,17 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}
-	a, _ := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, wh.Body(ev.Payload), e.clock.Now())
+	a, sendErr := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, wh.Body(ev.Payload), e.clock.Now())
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
 	defer cancel()
 	e.cfg.Observer.Attempted(a)
-	rec, err := e.policy.Record(rctx, e.store, []*hookd.Outcome{e.outcome(wh, c, a)}, nil)
+	o := e.outcome(wh, c, a)
+	if !a.Success {
+		// Logged as every failed attempt is (the contract), an SSRF
+		// refusal as such: the operator reads why a test did not arrive.
+		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
+	}
+	rec, err := e.policy.Record(rctx, e.store, []*hookd.Outcome{o}, nil)
 	// A test send is not a delivery of the platform's events: it counts as
 	// an attempt, not as a delivery created or finished.
 	e.observe(rec, nil)

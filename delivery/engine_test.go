@@ -525,6 +525,24 @@ func TestFailedAttemptsLogLimited(t *testing.T) {
 	}
 }
 
+// A test send that fails is logged as any failed attempt, a refusal of the
+// SSRF guard as such.
+func TestFailedTestSendLogged(t *testing.T) {
+	var log logBuf
+	h := newHarness(t, logTo(&log), func(c *delivery.Config) { c.Guard = netguard.New(nil) })
+	rcv := newReceiver(t, nil)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(rcv.URL, "http://"))
+	wh := h.webhook("http://localhost:" + port + "/")
+	res, err := h.engine.Test(context.Background(), wh, "", nil)
+	if err != nil || res.Success {
+		t.Fatalf("test send %+v %v", res, err)
+	}
+	lines := log.records(t, "attempt refused by the SSRF guard")
+	if len(lines) != 1 || lines[0]["webhook"] != wh.ID || lines[0]["delivery"] != res.DeliveryID || lines[0]["final"] != true {
+		t.Fatalf("log lines %v", lines)
+	}
+}
+
 func TestSSRFGuardAtDialTime(t *testing.T) {
 	var log logBuf
 	h := newHarness(t, func(c *delivery.Config) { c.Guard = netguard.New(nil) }, logTo(&log))

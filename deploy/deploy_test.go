@@ -335,6 +335,11 @@ func TestDashboardMetricsExist(t *testing.T) {
 				}
 				n++
 			}
+			// The job chosen at the top filters every series: two hookd
+			// deployments in one Prometheus are not summed together.
+			if got, want := strings.Count(tg.Expr, `job=~"$job"`), len(name.FindAllString(tg.Expr, -1)); got != want {
+				t.Errorf("panel %q: %d of its %d series filtered by $job: %s", p.Title, got, want, tg.Expr)
+			}
 		}
 	}
 	if n < 10 {

@@ -32,6 +32,9 @@ answers, and the start of the body. With --save, each request is also kept
 as it came (headers, a blank line, the body) in DIR/0001.http, 0002.http…,
 for hookd verify or your own verifying code.
 
+Every flag can also be set by the variable HOOKD_LISTEN_ and its name
+(--secret: HOOKD_LISTEN_SECRET); a flag given wins.
+
 Flags:
 `
 

@@ -62,8 +62,12 @@ func TestReadmeWalkthrough(t *testing.T) {
 	block := setup[strings.Index(setup, "```sh\n")+6:]
 	block = strings.TrimSpace(block[:strings.Index(block, "```")])
 	lines := strings.Split(block, "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "go run ./cmd/hookd serve") || lines[1] != "go test -race ./..." {
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "go run ./cmd/hookd serve") || lines[1] != "go test -race -count=1 -timeout 30m ./..." {
 		t.Fatalf("the set-up block is not the run command then the test command:\n%s", block)
+	}
+	// CI runs that same command.
+	if ci, err := os.ReadFile("../../.ci/run"); err != nil || !strings.Contains(string(ci), "\n"+lines[1]+"\n") {
+		t.Fatalf(".ci/run does not run the README's test command %q (%v)", lines[1], err)
 	}
 
 	serveArgs := commandArgs(t, block, "serve")

@@ -29,6 +29,9 @@ stay where they are (hookd starts their history afresh); values of headers
 the source marks sensitive are not readable through its API and are listed
 to be set again by hand.
 
+Every flag can also be set by the variable HOOKD_SVIX_ and its name
+(--from-token: HOOKD_SVIX_FROM_TOKEN); a flag given wins.
+
 Flags:
 `
 

@@ -27,6 +27,9 @@ request as received, headers then a blank line then the body, with or
 without the request line ("POST /path HTTP/1.1"). Prints whether it
 verifies and, if not, why. Exit status: 0 verifies, 1 does not, 2 usage.
 
+Every flag can also be set by the variable HOOKD_VERIFY_ and its name
+(--secret: HOOKD_VERIFY_SECRET); a flag given wins.
+
 Flags:
 `
 
