@@ -125,6 +125,10 @@ type HealthBefore struct {
 	Enabled   bool
 	Health    Health
 	Exhausted bool // a delivery ran out of attempts in the current streak
+	// ResetAt is when a user last enabled the webhook, which started its
+	// health afresh: attempts that started before it tell nothing of the
+	// webhook as it is now (zero: never).
+	ResetAt time.Time
 }
 
 // DisabledWebhook is a webhook that UpdateHealth disabled.

@@ -90,7 +90,9 @@ type QueueTx interface {
 	ReleaseLeases(ctx context.Context, p *ReleaseLeasesParams) (released, canceled []string, err error)
 	// ExtendLeases moves the still-current leases' end to p.Until, and
 	// returns the IDs extended. A delivery cancelled while it was held is
-	// not extended: it is not to be sent.
+	// not extended: it is not to be sent; with p.Canceled, only such ones
+	// are (a cut-off send a cancel took: being sent until then, it stays
+	// CANCELED and is never due).
 	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]string, error)
 	// MarkDue makes each webhook due no later than the given time.
 	MarkDue(ctx context.Context, p *MarkDueParams) error
@@ -245,10 +247,12 @@ type ReleaseLeasesParams struct {
 	Leases []Lease
 }
 
-// ExtendLeasesParams lengthens leases.
+// ExtendLeasesParams lengthens leases: of waiting deliveries, or with
+// Canceled of cancelled ones.
 type ExtendLeasesParams struct {
-	Until  time.Time
-	Leases []Lease
+	Until    time.Time
+	Leases   []Lease
+	Canceled bool
 }
 
 // MarkDueParams lowers webhooks' due_at.

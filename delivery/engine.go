@@ -810,7 +810,13 @@ func (e *Engine) readWebhook(ctx context.Context, c *hookd.Claim, now time.Time)
 	case err != nil:
 		return nil, err
 	}
-	e.hooks[c.WebhookID] = &cachedHook{wh: wh, readAt: now, gen: gen, lastUsed: now}
+	// A change told while the read ran may have come after the row was
+	// read: that copy serves this caller (whose checks see the change)
+	// but is not kept, or a handoff matched under the old version would
+	// find it current and send to the old URL after the change answered.
+	if e.changedLocked(c.WebhookID) <= gen {
+		e.hooks[c.WebhookID] = &cachedHook{wh: wh, readAt: now, gen: gen, lastUsed: now}
+	}
 	return wh, nil
 }
 

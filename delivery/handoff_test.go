@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -126,4 +127,66 @@ func TestReserveHoldsRoom(t *testing.T) {
 	if ho := h.engine.Reserve([]*hookd.Webhook{a}); ho != nil {
 		t.Fatal("a stopped engine reserved room")
 	}
+}
+
+// blockingReads is a store whose first GetWebhook returns only once
+// release1 closes (having read the row), and whose second waits for
+// release2 before it reads.
+type blockingReads struct {
+	hookd.Deliverer
+	n                  atomic.Int64
+	read1, in2         chan struct{}
+	release1, release2 chan struct{}
+}
+
+func (s *blockingReads) GetWebhook(ctx context.Context, tenantID, id string) (*hookd.Webhook, error) {
+	switch s.n.Add(1) {
+	case 1:
+		w, err := s.Deliverer.GetWebhook(ctx, tenantID, id)
+		close(s.read1)
+		<-s.release1
+		return w, err
+	case 2:
+		close(s.in2)
+		<-s.release2
+	}
+	return s.Deliverer.GetWebhook(ctx, tenantID, id)
+}
+
+// A webhook read before a change commits and returned after the engine
+// was told of it serves its reader, but is not cached as current: a
+// delivery handed off after the change, by a publish that matched the
+// webhook as it was, reads it again and goes to the new URL.
+func TestReadAcrossChangeNotCached(t *testing.T) {
+	bs := &blockingReads{read1: make(chan struct{}), in2: make(chan struct{}), release1: make(chan struct{}), release2: make(chan struct{})}
+	h := newHarness(t, func(c *delivery.Config) { bs.Deliverer = c.Store; c.Store = bs })
+	var once sync.Once
+	release2 := func() { once.Do(func() { close(bs.release2) }) }
+	defer release2()
+	rcv, moved := newReceiver(t, nil), newReceiver(t, nil)
+	wh := h.webhook(rcv.URL)
+	matched, err := h.store.GetWebhook(context.Background(), "acme", wh.ID) // as the publishing side matched it
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.publish(wh) // claimed: its webhook read is the first
+	<-bs.read1
+	repoint(h, wh, moved.URL) // committed
+	h.engine.Changed(wh.ID)   // told, answered
+	close(bs.release1)        // the read from before the commit returns
+	<-bs.in2                  // its delivery checks again (the second read, held)
+	ho := h.engine.Reserve([]*hookd.Webhook{matched})
+	if ho == nil {
+		t.Fatal("no room reserved")
+	}
+	ev := newEvent(h)
+	res, err := h.store.PublishEvent(context.Background(), ev, []string{wh.ID}, ho)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.engine.Take(ho, res.Leased)
+	h.wait(ev, wh, "the handed-off delivery sent", status(hookd.StatusSuccess))
+	release2()
+	h.settle()
+	wantSent(t, rcv, moved, 0, 2)
 }

@@ -361,9 +361,13 @@ func (s *Store) LiveLeases(ctx context.Context, p *hookd.LiveLeasesParams) ([]st
 }
 
 func (q *queueTx) ExtendLeases(ctx context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
+	status := `d.status IN ` + sqlrow.WaitingStatuses
+	if p.Canceled {
+		status = `d.status = 'CANCELED'`
+	}
 	return q.fenced(ctx, "extend leases", `UPDATE deliveries d SET next_attempt_at = $1
 		FROM unnest($2::text[], $3::bigint[]) AS l(id, token) WHERE d.id = l.id AND d.lease_token = l.token AND d.leased
-		AND d.status IN `+sqlrow.WaitingStatuses+` RETURNING d.id`,
+		AND `+status+` RETURNING d.id`,
 		sqlrow.Micros(p.Until), p.Leases)
 }
 

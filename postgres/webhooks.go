@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,16 +86,18 @@ func (s *Store) EnabledWebhooks(ctx context.Context, tenantID string) ([]*hookd.
 // is the store's: left alone, except that re-enabling a webhook starts it
 // afresh (SET's right-hand sides see the row as it was).
 var webhookUpdate = fmt.Sprintf(`UPDATE webhooks SET (%s) = (%s), %s WHERE tenant_id = $%d AND id = $%d AND updated_at = $%d`,
-	sqlrow.WebhookCols, params(1, sqlrow.WebhookColCount), healthOnEnable("$8"),
+	sqlrow.WebhookCols, params(1, sqlrow.WebhookColCount), healthOnEnable("$"+strconv.Itoa(sqlrow.WebhookColIndex("enabled"))),
 	sqlrow.WebhookColCount+1, sqlrow.WebhookColCount+2, sqlrow.WebhookColCount+3)
 
 // healthOnEnable resets the health columns when enabled (the old value)
-// is false and the new one (the parameter) is true.
+// is false and the new one (the parameter) is true, from the new
+// updated_at (its parameter).
 func healthOnEnable(newEnabled string) string {
 	reset := `NOT enabled AND ` + newEnabled + `::boolean`
 	return `consecutive_failures = CASE WHEN ` + reset + ` THEN 0 ELSE consecutive_failures END,
 	failing_since = CASE WHEN ` + reset + ` THEN 0 ELSE failing_since END,
-	exhausted = CASE WHEN ` + reset + ` THEN false ELSE exhausted END`
+	exhausted = CASE WHEN ` + reset + ` THEN false ELSE exhausted END,
+	health_reset_at = CASE WHEN ` + reset + ` THEN $` + strconv.Itoa(sqlrow.WebhookColIndex("updated_at")) + ` ELSE health_reset_at END`
 }
 
 func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.Time) (int, error) {

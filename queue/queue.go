@@ -266,6 +266,9 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 	var health *hookd.HealthResult
 	var created int
 	err := q.QueueTx(ctx, func(tx hookd.QueueTx) error {
+		// A transaction may run again (SQLite's relaxed batch, made
+		// durable): nothing from a run before counts.
+		released, releasedCanceled = nil, nil
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
@@ -283,9 +286,11 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		// longest timeout's worth): until then they are being sent, for a
 		// retry by hand (409), a cancel and every claim alike, as their
 		// receiver may still be at them; then they fall due as a dead
-		// process's do. One a cancel took is not extended: released now,
-		// it ends CANCELED.
+		// process's do. One a cancel took is held as long, and ends
+		// CANCELED, never due (a retry by hand meanwhile would send a
+		// second copy while the receiver may be at the first).
 		var atOnce []hookd.Lease
+		var heldCanceled []string
 		later := map[time.Duration][]hookd.Lease{}
 		dueAt := make(map[string]time.Time, len(releases))
 		for _, r := range releases {
@@ -303,8 +308,22 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 				return err
 			}
 			released = append(released, ext...)
+			var rest []hookd.Lease
 			for _, l := range later[d] {
 				if !slices.Contains(ext, l.DeliveryID) {
+					rest = append(rest, l)
+				}
+			}
+			if len(rest) == 0 {
+				continue
+			}
+			held, err := tx.ExtendLeases(ctx, &hookd.ExtendLeasesParams{Until: now.Add(d), Leases: rest, Canceled: true})
+			if err != nil {
+				return err
+			}
+			released, heldCanceled = append(released, held...), append(heldCanceled, held...)
+			for _, l := range rest {
+				if !slices.Contains(held, l.DeliveryID) {
 					atOnce = append(atOnce, l)
 					dueAt[l.DeliveryID] = now
 				}
@@ -314,7 +333,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err != nil {
 			return err
 		}
-		released, releasedCanceled = append(released, rel...), relCanceled
+		released, releasedCanceled = append(released, rel...), append(heldCanceled, relCanceled...)
 		due := map[string]time.Time{}
 		soonest := func(id string, t time.Time) {
 			if d, ok := due[id]; !ok || t.Before(d) {
@@ -356,11 +375,12 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 		if err := tx.MarkDue(ctx, &hookd.MarkDueParams{Due: due}); err != nil {
 			return err
 		}
-		updates, err := noteSuccesses(ctx, tx, healthUpdates(written, byID))
+		attempts := attemptsOf(written, byID)
+		updates, err := noteSuccesses(ctx, tx, healthUpdates(attempts))
 		if err != nil {
 			return err
 		}
-		health, created, err = p.applyHealth(ctx, tx, now, updates)
+		health, created, err = p.applyHealth(ctx, tx, now, updates, attempts)
 		return err
 	})
 	if err == nil {
@@ -410,7 +430,7 @@ func (p Policy) record(ctx context.Context, q hookd.Queue, outcomes []*hookd.Out
 // webhooks the policy says must be, with an audit entry by hookd each, and
 // publishes the operational events of it all, in tx: the one place that
 // decides, for a record and for DisableFailing alike.
-func (p Policy) applyHealth(ctx context.Context, tx hookd.QueueTx, now time.Time, updates []hookd.HealthUpdate) (*hookd.HealthResult, int, error) {
+func (p Policy) applyHealth(ctx context.Context, tx hookd.QueueTx, now time.Time, updates []hookd.HealthUpdate, attempts map[string][]*hookd.Outcome) (*hookd.HealthResult, int, error) {
 	ids := make([]string, len(updates))
 	for i, u := range updates {
 		ids[i] = u.WebhookID
@@ -418,6 +438,23 @@ func (p Policy) applyHealth(ctx context.Context, tx hookd.QueueTx, now time.Time
 	before, err := tx.WebhookHealth(ctx, ids)
 	if err != nil {
 		return nil, 0, err
+	}
+	for i, u := range updates {
+		// An attempt recorded late (a slow one, or one sent before a
+		// change) that started before the webhook's last success, or
+		// before a user last enabled it, tells nothing of it now: its
+		// failure would start a streak in the past (and --disable-after
+		// count from there), its 410 disable again what the user just
+		// enabled.
+		if b, os := before[u.WebhookID], attempts[u.WebhookID]; b != nil && len(os) > 0 {
+			floor := b.Health.LastSuccessAt
+			if b.ResetAt.After(floor) {
+				floor = b.ResetAt
+			}
+			if !floor.IsZero() && !os[0].Attempt.StartedAt.After(floor) {
+				updates[i] = foldHealth(u.WebhookID, os, floor)
+			}
+		}
 	}
 	for i := range updates {
 		// The operator's webhook carries every tenant's alerts, the ones
@@ -502,7 +539,7 @@ func (p Policy) DisableFailing(ctx context.Context, q hookd.Queue) (*Recorded, e
 		for i, id := range ids {
 			updates[i] = hookd.HealthUpdate{WebhookID: id}
 		}
-		health, created, err := p.applyHealth(ctx, tx, now, updates)
+		health, created, err := p.applyHealth(ctx, tx, now, updates, nil)
 		if err != nil {
 			return err
 		}
@@ -515,49 +552,64 @@ func (p Policy) DisableFailing(ctx context.Context, q hookd.Queue) (*Recorded, e
 	return rec, nil
 }
 
-// healthUpdates is what the written outcomes tell of their webhooks'
-// health: per webhook, in the order its attempts started, whether one
-// succeeded (the streak restarts after the last success), the failures
-// after it, whether one of those ended its delivery FAILED, and whether a
-// receiver answered 410 Gone. Sorted by webhook, so that transactions
-// lock webhook rows in one order.
-func healthUpdates(written []string, byID map[string]*hookd.Outcome) []hookd.HealthUpdate {
+// attemptsOf is the written outcomes that carry an attempt, per webhook,
+// in the order their attempts started.
+func attemptsOf(written []string, byID map[string]*hookd.Outcome) map[string][]*hookd.Outcome {
 	per := map[string][]*hookd.Outcome{}
 	for _, id := range written {
 		if o := byID[id]; o != nil && o.Attempt != nil {
 			per[o.WebhookID] = append(per[o.WebhookID], o)
 		}
 	}
-	out := make([]hookd.HealthUpdate, 0, len(per))
-	for id, os := range per {
+	for _, os := range per {
 		slices.SortStableFunc(os, func(a, b *hookd.Outcome) int { return a.Attempt.StartedAt.Compare(b.Attempt.StartedAt) })
-		u := hookd.HealthUpdate{WebhookID: id}
-		for _, o := range os {
-			a := o.Attempt
-			switch {
-			case a.Success:
-				u.Succeeded, u.LastSuccessAt = true, a.StartedAt
-				u.Failures, u.FirstFailureAt, u.LastFailureBy, u.Exhausted, u.ExhaustedBy, u.Gone, u.GoneBy = 0, time.Time{}, nil, false, nil, false, nil
-			default:
-				if u.Failures == 0 {
-					u.FirstFailureAt = a.StartedAt
-				}
-				u.Failures++
-				u.LastFailureBy = o
-				// Out of attempts: not a retry by hand, and not a 410,
-				// which disables the webhook instead.
-				if o.Status == hookd.StatusFailed && !o.Manual && a.StatusCode != 410 && !u.Exhausted {
-					u.Exhausted, u.ExhaustedBy = true, o
-				}
-				if a.StatusCode == 410 && !u.Gone {
-					u.Gone, u.GoneBy = true, o
-				}
-			}
-		}
-		out = append(out, u)
+	}
+	return per
+}
+
+// healthUpdates is what each webhook's attempts tell of its health
+// (foldHealth), sorted by webhook, so that transactions lock webhook rows
+// in one order.
+func healthUpdates(attempts map[string][]*hookd.Outcome) []hookd.HealthUpdate {
+	out := make([]hookd.HealthUpdate, 0, len(attempts))
+	for id, os := range attempts {
+		out = append(out, foldHealth(id, os, time.Time{}))
 	}
 	slices.SortFunc(out, func(a, b hookd.HealthUpdate) int { return strings.Compare(a.WebhookID, b.WebhookID) })
 	return out
+}
+
+// foldHealth is what a webhook's attempts, in the order they started, tell
+// of its health, counting those that started after floor: whether one
+// succeeded (the streak restarts after the last success), the failures
+// after it, whether one of those ended its delivery FAILED, and whether a
+// receiver answered 410 Gone.
+func foldHealth(id string, os []*hookd.Outcome, floor time.Time) hookd.HealthUpdate {
+	u := hookd.HealthUpdate{WebhookID: id}
+	for _, o := range os {
+		a := o.Attempt
+		switch {
+		case !a.StartedAt.After(floor):
+		case a.Success:
+			u.Succeeded, u.LastSuccessAt = true, a.StartedAt
+			u.Failures, u.FirstFailureAt, u.LastFailureBy, u.Exhausted, u.ExhaustedBy, u.Gone, u.GoneBy = 0, time.Time{}, nil, false, nil, false, nil
+		default:
+			if u.Failures == 0 {
+				u.FirstFailureAt = a.StartedAt
+			}
+			u.Failures++
+			u.LastFailureBy = o
+			// Out of attempts: not a retry by hand, and not a 410,
+			// which disables the webhook instead.
+			if o.Status == hookd.StatusFailed && !o.Manual && a.StatusCode != 410 && !u.Exhausted {
+				u.Exhausted, u.ExhaustedBy = true, o
+			}
+			if a.StatusCode == 410 && !u.Gone {
+				u.Gone, u.GoneBy = true, o
+			}
+		}
+	}
+	return u
 }
 
 // noteSuccesses records the successes of webhooks that were healthy and
@@ -622,11 +674,15 @@ func operationalEvents(now time.Time, updates []hookd.HealthUpdate, before map[s
 		if b == nil {
 			continue
 		}
-		if u.Succeeded && b.Health.ConsecutiveFailures > 0 {
+		// A success restarts the streak only if it started after the
+		// streak did (as UpdateHealth decides): a slow one recorded late
+		// is no recovery, and the streak's exhausted stays told.
+		restarts := u.Succeeded && (b.Health.FailingSince.IsZero() || u.LastSuccessAt.After(b.Health.FailingSince))
+		if restarts && b.Health.ConsecutiveFailures > 0 {
 			out = append(out, operational{b.TenantID, hookd.EventWebhookRecovered, map[string]any{
 				"webhookId": u.WebhookID, "name": b.Name, "url": b.URL, "failingSince": b.Health.FailingSince}})
 		}
-		if u.Exhausted && (u.Succeeded || !b.Exhausted) {
+		if u.Exhausted && (restarts || !b.Exhausted) {
 			o := u.ExhaustedBy
 			var code, lastErr any
 			if o.Attempt.StatusCode != 0 {

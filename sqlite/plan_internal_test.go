@@ -51,7 +51,7 @@ func TestWebhookUpdateSetsNoKey(t *testing.T) {
 		t.Fatalf("sqlrow.WebhookCols no longer begins with %q", webhookKeyCols)
 	}
 	s := openPlan(t)
-	args := make([]any, sqlrow.WebhookColCount-2+6)
+	args := make([]any, sqlrow.WebhookColCount-2+8)
 	plan := strings.Join(explain(t, s, webhookUpdate, args...), "\n")
 	for _, child := range []string{"deliveries", "stats_hourly", "due_webhooks", "rate_budgets", "SCAN"} {
 		if strings.Contains(plan, child) {

@@ -58,7 +58,8 @@ const (
 		WHERE id = ?2 AND lease_token = ?3 AND leased = 1 AND status <> 'CANCELED'`
 	releaseCanceled = `UPDATE deliveries SET next_attempt_at = NULL, leased = 0
 		WHERE id = ?2 AND lease_token = ?3 AND leased = 1 AND status = 'CANCELED'`
-	extendLease = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1 AND status IN ` + sqlrow.WaitingStatuses
+	extendLease         = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1 AND status IN ` + sqlrow.WaitingStatuses
+	extendCanceledLease = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND lease_token = ? AND leased = 1 AND status = 'CANCELED'`
 	// markDue lowers due_at, and writes nothing when it is low enough
 	// already (the usual case for a busy webhook). A webhook deleted
 	// meanwhile is skipped by the join.
@@ -395,7 +396,11 @@ func scanIDs(rows *sql.Rows, err error, what string) ([]string, error) {
 }
 
 func (q *queueTx) ExtendLeases(_ context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
-	done, err := q.fenced(extendLease, sqlrow.Micros(p.Until), p.Leases)
+	query := extendLease
+	if p.Canceled {
+		query = extendCanceledLease
+	}
+	done, err := q.fenced(query, sqlrow.Micros(p.Until), p.Leases)
 	if err != nil {
 		return nil, fmt.Errorf("extend leases: %w", err)
 	}

@@ -652,7 +652,7 @@ func (s *Store) txStmt(tx *sql.Tx, query string) *sql.Stmt {
 var hot = []string{
 	insertEvent, insertDeliveries, insertLeased, waitingFor, markPublished,
 	dueWebhooks, readBudgets, spendBudget, failDue, dueOf, leaseOne, claimRead, requeueDrop, requeueSet, nextDue,
-	insertAttempt, updateDelivery, updateCanceled, releaseLease, releaseCanceled, extendLease, markDue,
+	insertAttempt, updateDelivery, updateCanceled, releaseLease, releaseCanceled, extendLease, extendCanceledLease, markDue,
 	webhookHealth, updateHealth, noteSuccess, disableGone, disableFailing,
 }
 

@@ -17,8 +17,9 @@ var (
 	webhookInsert = `INSERT INTO webhooks (` + sqlrow.WebhookCols + `) VALUES (` + placeholders(sqlrow.WebhookColCount) + `)`
 	// webhookUpdate writes a webhook's fields over the version read. Its
 	// health is the store's: left alone, except that re-enabling a webhook
-	// starts it afresh (SET's right-hand sides see the row as it was; the
-	// three parameters after the columns are the new enabled).
+	// starts it afresh, from its new updated_at (SET's right-hand sides see
+	// the row as it was; the four parameters after the columns are the new
+	// enabled, the last with the new updated_at).
 	// It sets every column but the key (id, tenant_id; webhookKeyCols):
 	// SQLite checks every table that references webhooks when an UPDATE
 	// sets a parent key, even to the value it has, counting each
@@ -27,7 +28,8 @@ var (
 	webhookUpdate = `UPDATE webhooks SET (` + strings.TrimPrefix(sqlrow.WebhookCols, webhookKeyCols) + `) = (` + placeholders(sqlrow.WebhookColCount-2) + `),
 		consecutive_failures = CASE WHEN enabled = 0 AND ? THEN 0 ELSE consecutive_failures END,
 		failing_since = CASE WHEN enabled = 0 AND ? THEN 0 ELSE failing_since END,
-		exhausted = CASE WHEN enabled = 0 AND ? THEN 0 ELSE exhausted END
+		exhausted = CASE WHEN enabled = 0 AND ? THEN 0 ELSE exhausted END,
+		health_reset_at = CASE WHEN enabled = 0 AND ? THEN ? ELSE health_reset_at END
 		WHERE tenant_id = ? AND id = ? AND updated_at = ?`
 )
 
@@ -115,7 +117,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 	ended := 0
 	now := sqlrow.Micros(s.clock.Now())
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(webhookUpdate, append(args[2:], w.Enabled, w.Enabled, w.Enabled, w.TenantID, w.ID, sqlrow.Micros(read))...)
+		res, err := tx.Exec(webhookUpdate, append(args[2:], w.Enabled, w.Enabled, w.Enabled, w.Enabled, sqlrow.Micros(w.UpdatedAt), w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err := insertErr("update webhook", err); errors.Is(err, hookd.ErrConflict) {
 			return hookd.Errorf(hookd.ErrConflict, "uid %s is taken by another webhook of tenant %s", w.UID, w.TenantID)
 		} else if err != nil {

@@ -26,6 +26,10 @@ func init() {
 		"CanceledWhileSentSucceeds":     testCanceledWhileSentSucceeds,
 		"CanceledWhileSentNotExhausted": testCanceledWhileSentNotExhausted,
 		"OlderSuccessKeepsStreak":       testOlderSuccessKeepsStreak,
+		"OlderSuccessNotRecovered":      testOlderSuccessNotRecovered,
+		"OlderSuccessKeepsExhausted":    testOlderSuccessKeepsExhausted,
+		"FailureBeforeSuccessIgnored":   testFailureBeforeSuccessIgnored,
+		"GoneBeforeReenableIgnored":     testGoneBeforeReenableIgnored,
 		"DisableAnnounced":              testDisableAnnounced,
 		"OperatorToldOnceOfItself":      testOperatorToldOnceOfItself,
 		"ExhaustedOncePerStreak":        testExhaustedOncePerStreak,
@@ -532,6 +536,104 @@ func testOlderSuccessKeepsStreak(t *testing.T, s hookd.Store, clock *Clock) {
 	_, h := health(t, s, "wh_a")
 	if h.Status() != hookd.HealthFailing || h.ConsecutiveFailures != 1 || !h.FailingSince.Equal(t0.Add(3*time.Second)) || !h.LastSuccessAt.Equal(t0.Add(2*time.Second)) {
 		t.Fatalf("after an older success recorded late: %+v", h)
+	}
+}
+
+// A success older than the stored streak (a slow attempt recorded late)
+// does not end it, so it announces no recovery; the next real one does,
+// once.
+func testOlderSuccessNotRecovered(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 3, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	t0 := clock.Now()
+	record(t, s, failed(cs[1], hookd.StatusRetrying, 500, t0.Add(3*time.Second)))
+	record(t, s, outcome(cs[0], hookd.StatusSuccess, t0.Add(time.Second)))
+	if _, h := health(t, s, "wh_a"); h.Status() != hookd.HealthFailing {
+		t.Fatalf("after an older success: %+v", h)
+	}
+	if n := len(eventsOf(t, s, hookd.EventWebhookRecovered)); n != 0 {
+		t.Fatalf("%d hookd.webhook.recovered for a success older than the streak", n)
+	}
+	record(t, s, outcome(cs[2], hookd.StatusSuccess, t0.Add(4*time.Second)))
+	if n := len(eventsOf(t, s, hookd.EventWebhookRecovered)); n != 1 {
+		t.Fatalf("%d hookd.webhook.recovered after the streak ended", n)
+	}
+}
+
+// An older success recorded late beside a delivery out of attempts does
+// not make the streak's exhausted told again.
+func testOlderSuccessKeepsExhausted(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 3, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	ex := func(c *hookd.Claim, at time.Time) *hookd.Outcome {
+		o := failed(c, hookd.StatusFailed, 500, at)
+		o.EventID, o.EventType = c.EventID, c.EventType
+		return o
+	}
+	t0 := clock.Now()
+	record(t, s, ex(cs[1], t0.Add(2*time.Second)))
+	record(t, s, outcome(cs[0], hookd.StatusSuccess, t0.Add(time.Second)), ex(cs[2], t0.Add(3*time.Second)))
+	if _, h := health(t, s, "wh_a"); !h.FailingSince.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("the streak restarted: %+v", h)
+	}
+	if n := len(eventsOf(t, s, hookd.EventDeliveryExhausted)); n != 1 {
+		t.Fatalf("one streak, %d hookd.delivery.exhausted", n)
+	}
+}
+
+// A failure that started before the webhook's last success (a slow attempt
+// that timed out while later ones succeeded) starts no streak, so
+// --disable-after does not count from before that success.
+func testFailureBeforeSuccessIgnored(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 2, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	t0 := clock.Now()
+	clock.Advance(6 * time.Second)
+	record(t, s, outcome(cs[1], hookd.StatusSuccess, t0.Add(5*time.Second)))
+	o := failed(cs[0], hookd.StatusFailed, 0, t0.Add(time.Second))
+	o.EventID, o.EventType = cs[0].EventID, cs[0].EventType
+	rec, err := queue.Policy{DisableAfter: 3 * time.Second}.Record(ctx(), s, []*hookd.Outcome{o}, nil)
+	must(t, err)
+	w, h := health(t, s, "wh_a")
+	if !w.Enabled || len(rec.Disabled) != 0 || h.Status() != hookd.HealthHealthy {
+		t.Fatalf("a failure older than the last success: enabled %v, %+v", w.Enabled, h)
+	}
+	// The delivery it ended is FAILED all the same.
+	if d := detail(t, s, cs[0].DeliveryID); d.Delivery.Status != hookd.StatusFailed {
+		t.Fatalf("its delivery: %s", d.Delivery.Status)
+	}
+}
+
+// A 410 from an attempt that started before a user enabled the webhook
+// again (sent before hookd disabled it, answered late) does not undo the
+// user's enable; one that started after it disables as ever.
+func testGoneBeforeReenableIgnored(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 3, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	t0 := clock.Now()
+	record(t, s, failed(cs[0], hookd.StatusFailed, 410, t0.Add(2*time.Second)))
+	clock.Advance(5 * time.Second)
+	w, _ := health(t, s, "wh_a")
+	if w.Enabled {
+		t.Fatal("a 410 did not disable")
+	}
+	read := w.UpdatedAt
+	w.Enabled, w.DisabledReason, w.DisabledAt = true, "", time.Time{}
+	w.Touch(clock.Now())
+	must(t, errOf(s.UpdateWebhook(ctx(), w, read)))
+	clock.Advance(time.Second)
+	if rec := record(t, s, failed(cs[1], hookd.StatusFailed, 410, t0.Add(time.Second))); len(rec.Disabled) != 0 {
+		t.Fatalf("disabled again by an attempt older than the enable: %+v", rec.Disabled)
+	}
+	if w, h := health(t, s, "wh_a"); !w.Enabled || h.ConsecutiveFailures != 0 {
+		t.Fatalf("after the old 410: enabled %v, %+v", w.Enabled, h)
+	}
+	if rec := record(t, s, failed(cs[2], hookd.StatusFailed, 410, clock.Now())); len(rec.Disabled) != 1 {
+		t.Fatalf("a 410 after the enable: %+v", rec.Disabled)
 	}
 }
 

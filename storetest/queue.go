@@ -29,6 +29,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"StaleReleaseChangesNothing":         testStaleRelease,
 	"ReleaseCountsNoAttempt":             testRelease,
 	"ReleaseDueInWaits":                  testReleaseDueIn,
+	"ReleasedCountedOnce":                testReleasedCountedOnce,
 	"ExtendedLeaseHolds":                 testExtendLease,
 	"ExtendRefusedWhenCanceled":          testExtendCanceled,
 	"LiveLeasesOnlyHeldAndWaiting":       testLiveLeases,
@@ -433,9 +434,35 @@ func testReleaseDueIn(t *testing.T, s hookd.Store, clock *Clock) {
 		t.Fatalf("claimed %d before it was due", n)
 	}
 	wantErr(t, s.RetryDelivery(ctx(), "acme", later.DeliveryID), hookd.ErrConflict)
+	// The cancelled one is being sent as long (a retry by hand would send
+	// a second copy while its receiver may be at the first), and stays
+	// CANCELED.
+	wantErr(t, s.RetryDelivery(ctx(), "acme", canceled.DeliveryID), hookd.ErrConflict)
 	clock.Advance(2 * time.Second)
 	if got := claim(t, s, 10, nil).Claims; len(got) != 1 || got[0].DeliveryID != later.DeliveryID {
 		t.Fatalf("claimed %+v once it was due", got)
+	}
+	if d := detail(t, s, canceled.DeliveryID); d.Delivery.Status != hookd.StatusCanceled {
+		t.Fatalf("the cancelled one after its time: %+v", d.Delivery)
+	}
+	must(t, s.RetryDelivery(ctx(), "acme", canceled.DeliveryID))
+}
+
+// Releases beside an outcome that tells of a delivery out of attempts are
+// counted once, whether or not the transaction had to run again (SQLite's
+// relaxed batch made durable for the operational event).
+func testReleasedCountedOnce(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publish(t, s, "e", 3, "wh_a")
+	cs := claim(t, s, 10, nil).Claims
+	o := failed(cs[0], hookd.StatusFailed, 500, clock.Now())
+	o.EventID, o.EventType = cs[0].EventID, cs[0].EventType
+	rec, err := queue.Record(ctx(), s, []*hookd.Outcome{o}, []queue.Release{
+		{Lease: cs[1].Lease, WebhookID: cs[1].WebhookID},
+		{Lease: cs[2].Lease, WebhookID: cs[2].WebhookID, DueIn: 30 * time.Second}})
+	must(t, err)
+	if len(rec.Written) != 1 || len(rec.Released) != 2 || rec.Stale != 0 {
+		t.Fatalf("an outcome and 2 releases: %+v", rec)
 	}
 }
 

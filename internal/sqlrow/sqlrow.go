@@ -27,6 +27,17 @@ const WebhookCols = `id, tenant_id, name, url, events, headers, timeout_ms, enab
 // only UpdateHealth writes, in the order ScanWebhook reads them.
 const WebhookReadCols = WebhookCols + `, consecutive_failures, failing_since, last_success_at`
 
+// WebhookColIndex is the 1-based place of col in WebhookCols (0: none),
+// for a statement that names a column's parameter again.
+func WebhookColIndex(col string) int {
+	for i, c := range strings.Split(WebhookCols, ",") {
+		if strings.TrimSpace(c) == col {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 // WebhookColCount is how many WebhookCols there are, for placeholders.
 const WebhookColCount = 26
 
@@ -571,17 +582,17 @@ func NullString(s string) any {
 }
 
 // HealthBeforeCols are what ScanHealthBefore reads of a webhook.
-const HealthBeforeCols = `id, tenant_id, name, url, enabled, consecutive_failures, failing_since, last_success_at, exhausted`
+const HealthBeforeCols = `id, tenant_id, name, url, enabled, consecutive_failures, failing_since, last_success_at, exhausted, health_reset_at`
 
 // ScanHealthBefore reads HealthBeforeCols.
 func ScanHealthBefore(r Scanner) (string, *hookd.HealthBefore, error) {
 	var id string
 	var b hookd.HealthBefore
-	var since, last int64
-	if err := r.Scan(&id, &b.TenantID, &b.Name, &b.URL, &b.Enabled, &b.Health.ConsecutiveFailures, &since, &last, &b.Exhausted); err != nil {
+	var since, last, reset int64
+	if err := r.Scan(&id, &b.TenantID, &b.Name, &b.URL, &b.Enabled, &b.Health.ConsecutiveFailures, &since, &last, &b.Exhausted, &reset); err != nil {
 		return "", nil, err
 	}
-	b.Health.FailingSince, b.Health.LastSuccessAt = FromMicros(since), FromMicros(last)
+	b.Health.FailingSince, b.Health.LastSuccessAt, b.ResetAt = FromMicros(since), FromMicros(last), FromMicros(reset)
 	return id, &b, nil
 }
 
