@@ -106,7 +106,17 @@ func CheckEncryptionKey(ctx context.Context, s KeyStore, key []byte) error {
 // many secrets it rewrote. oldKey must pass CheckEncryptionKey.
 func Rekey(ctx context.Context, s KeyStore, oldKey, newKey []byte) (int, error) {
 	if err := CheckEncryptionKey(ctx, s, oldKey); err != nil {
-		return 0, err
+		// Said as rekey's caller needs it: "move the secrets with hookd
+		// rekey" is the command being run.
+		stored, _ := s.Setting(ctx, SettingKeyFingerprint)
+		switch {
+		case !errors.Is(err, ErrWrongKey):
+			return 0, err
+		case string(stored) == KeyFingerprint(newKey):
+			return 0, fmt.Errorf("%w: the endpoint secrets are stored with the new key already (fingerprint %s): nothing to do; start hookd with it", ErrWrongKey, stored)
+		default:
+			return 0, fmt.Errorf("%w: the endpoint secrets are stored with the key whose fingerprint is %s, and --encryption-key (the old key) is not it (its fingerprint is %q; \"\" for none): give the key they are stored with", ErrWrongKey, stored, KeyFingerprint(oldKey))
+		}
 	}
 	var oldBox, newBox *SecretBox
 	var err error

@@ -279,7 +279,32 @@ func PublicKey(secret string) (string, error) {
 
 // SecretBox encrypts endpoint secrets at rest with AES-256-GCM. A nil box
 // stores them as they are (no --encryption-key).
-type SecretBox struct{ aead cipher.AEAD }
+type SecretBox struct {
+	aead        cipher.AEAD
+	fingerprint string
+}
+
+// Fingerprint is KeyFingerprint of the box's key ("" for a nil box: no
+// key, secrets stored in clear).
+func (b *SecretBox) Fingerprint() string {
+	if b == nil {
+		return ""
+	}
+	return b.fingerprint
+}
+
+// CheckSealing says why a store must not seal a secret with b now: the
+// secrets are stored under another key (stored, the recorded fingerprint;
+// "" when none is recorded, which decides nothing), which hookd rekey moved
+// them to after this process started. A secret sealed with the old key
+// then could be opened by no process (hookd rekey's own included), and
+// would fail its tenant's every publish.
+func (b *SecretBox) CheckSealing(stored string) error {
+	if stored == "" || stored == b.Fingerprint() {
+		return nil
+	}
+	return Errorf(ErrUnavailable, "the endpoint secrets were moved to another encryption key (hookd rekey) since this process started: restart it with the key now in use, whose fingerprint is %s", stored)
+}
 
 // ErrNoEncryptionKey is returned when an encrypted secret is read by a
 // process started without the key.
@@ -298,7 +323,7 @@ func NewSecretBox(key []byte) (*SecretBox, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SecretBox{aead: aead}, nil
+	return &SecretBox{aead: aead, fingerprint: KeyFingerprint(key)}, nil
 }
 
 // Stored forms: "plain:" + secret, or "aes:" + base64(nonce ‖ ciphertext).

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +18,20 @@ func (s *Store) Setting(ctx context.Context, name string) ([]byte, error) {
 
 func (s *Store) SetSetting(ctx context.Context, name string, value []byte) error {
 	return setSetting(ctx, s.pool, name, value)
+}
+
+// sealable refuses to store secrets sealed with this process's key when
+// hookd rekey has moved the stored ones to another since it started
+// (SecretBox.CheckSealing).
+func (s *Store) sealable(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) error {
+	var fp []byte
+	err := q.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, hookd.SettingKeyFingerprint).Scan(&fp)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return wrap("read the encryption key's fingerprint", err)
+	}
+	return s.box.CheckSealing(string(fp))
 }
 
 func setSetting(ctx context.Context, q execer, name string, value []byte) error {

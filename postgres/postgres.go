@@ -166,8 +166,8 @@ func DropSchema(ctx context.Context, url, schema string) error {
 }
 
 // Migrate applies pending migrations and returns (for `hookd migrate`).
-func Migrate(ctx context.Context, url string) error {
-	s, err := Open(ctx, Config{URL: url})
+func Migrate(ctx context.Context, url string, log *slog.Logger) error {
+	s, err := Open(ctx, Config{URL: url, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -198,12 +198,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	known := 0
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migrate: bad file name %s", name)
 		}
+		known = version
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
 			return fmt.Errorf("migrate: %w", err)
@@ -219,6 +221,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate %s: %w", base, err)
 		}
 	}
+	var newest int
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sqlrow.WarnSchemaAhead(s.log, newest, known)
 	return tx.Commit(ctx)
 }
 

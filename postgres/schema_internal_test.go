@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -75,5 +77,23 @@ func TestReferencesIndexed(t *testing.T) {
 	}
 	if n < 16 {
 		t.Fatalf("found %d references; the query no longer finds them", n)
+	}
+}
+
+// A database a newer hookd migrated (a version this binary lacks) is used,
+// as a rolling upgrade's old processes use it, with a warning that says so.
+func TestSchemaAheadWarned(t *testing.T) {
+	s, _ := openInternal(t, "ahead")
+	ctx := context.Background()
+	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	s.log = slog.New(slog.NewTextHandler(&log, nil))
+	if err := s.migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "schema is newer than this hookd's") || !strings.Contains(log.String(), "schemaVersion=9999") {
+		t.Fatalf("log: %s", log.String())
 	}
 }

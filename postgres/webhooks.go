@@ -34,6 +34,11 @@ func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("create webhook: %w", err)
 	}
+	// (Read before the insert, not in its transaction: a rekey between
+	// the two is a window of a statement.)
+	if err := s.sealable(ctx, s.pool); err != nil {
+		return err
+	}
 	return s.change(ctx, func(q execer) error {
 		_, err := q.Exec(ctx, webhookInsert, args...)
 		return wrap("create webhook", err)
@@ -107,6 +112,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 	}
 	ended := 0
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.sealable(ctx, tx); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, webhookUpdate, append(args, w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err := wrap("update webhook", err); errors.Is(err, hookd.ErrConflict) {
 			return hookd.Errorf(hookd.ErrConflict, "uid %s is taken by another webhook of tenant %s", w.UID, w.TenantID)

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +147,26 @@ func TestPace(t *testing.T) {
 				t.Fatalf("frequent = %v (gap %s), want %v", got, p.gap, tc.want)
 			}
 		})
+	}
+}
+
+// A database a newer hookd migrated (a version this binary lacks) is used,
+// as a rolling upgrade's old processes use it, with a warning that says so.
+func TestSchemaAheadWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	s, err := Open(context.Background(), Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.wdb.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var log strings.Builder
+	if err := Migrate(context.Background(), path, slog.New(slog.NewTextHandler(&log, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "schema is newer than this hookd's") || !strings.Contains(log.String(), "schemaVersion=9999") {
+		t.Fatalf("log: %s", log.String())
 	}
 }

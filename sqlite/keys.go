@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/hookd/hookd"
@@ -18,6 +19,18 @@ func (s *Store) Setting(ctx context.Context, name string) ([]byte, error) {
 
 func (s *Store) SetSetting(ctx context.Context, name string, value []byte) error {
 	return s.write(ctx, func(tx *sql.Tx) error { return setSetting(tx, name, value) })
+}
+
+// sealable refuses to store secrets sealed with this process's key when
+// hookd rekey has moved the stored ones to another since it started
+// (SecretBox.CheckSealing).
+func (s *Store) sealable(tx *sql.Tx) error {
+	var fp []byte
+	err := tx.QueryRow(`SELECT value FROM settings WHERE key = ?`, hookd.SettingKeyFingerprint).Scan(&fp)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read the encryption key's fingerprint: %w", err)
+	}
+	return s.box.CheckSealing(string(fp))
 }
 
 func setSetting(tx *sql.Tx, name string, value []byte) error {

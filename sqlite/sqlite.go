@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/sqlrow"
 	_ "modernc.org/sqlite"
 )
 
@@ -165,9 +166,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, wdb); err != nil {
+	if err := migrate(ctx, wdb, cfg.Logger); err != nil {
 		wdb.Close()
-		return nil, err
+		// The first statement is where a missing directory or an
+		// unwritable file shows: name the file.
+		return nil, fmt.Errorf("sqlite database %s: %w", cfg.Path, err)
 	}
 	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
@@ -261,15 +264,15 @@ func (s *Store) checkpoint() error {
 }
 
 // Migrate applies pending migrations and returns (for `hookd migrate`).
-func Migrate(ctx context.Context, path string) error {
-	s, err := Open(ctx, Config{Path: path})
+func Migrate(ctx context.Context, path string, log *slog.Logger) error {
+	s, err := Open(ctx, Config{Path: path, Logger: log})
 	if err != nil {
 		return err
 	}
 	return s.Close()
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -278,6 +281,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	sort.Strings(names)
+	known := 0
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
@@ -291,7 +295,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err := applyMigration(ctx, db, version, string(body)); err != nil {
 			return fmt.Errorf("migrate %s: %w", base, err)
 		}
+		known = version
 	}
+	var newest int
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sqlrow.WarnSchemaAhead(log, newest, known)
 	return nil
 }
 

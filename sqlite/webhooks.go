@@ -44,6 +44,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 		return fmt.Errorf("create webhook: %w", err)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.sealable(tx); err != nil {
+			return err
+		}
 		_, err := tx.Exec(webhookInsert, args...)
 		if err := insertErr("create webhook", err); err != nil {
 			return err
@@ -117,6 +120,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 	ended := 0
 	now := sqlrow.Micros(s.clock.Now())
 	err = s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.sealable(tx); err != nil {
+			return err
+		}
 		res, err := tx.Exec(webhookUpdate, append(args[2:], w.Enabled, w.Enabled, w.Enabled, w.Enabled, sqlrow.Micros(w.UpdatedAt), w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err := insertErr("update webhook", err); errors.Is(err, hookd.ErrConflict) {
 			return hookd.Errorf(hookd.ErrConflict, "uid %s is taken by another webhook of tenant %s", w.UID, w.TenantID)

@@ -17,6 +17,7 @@ func init() {
 		"ResealRewritesEverything": testResealRewritesEverything,
 		"ResealAllOrNothing":       testResealAllOrNothing,
 		"ChildOfMissingTenant":     testChildOfMissingTenant,
+		"SealingAfterRekeyRefused": testSealingAfterRekeyRefused,
 	} {
 		cases[name] = fn
 	}
@@ -104,6 +105,26 @@ func testResealRewritesEverything(t *testing.T, s hookd.Store) {
 	if got.Secret != "[]" || len(got.PreviousSecrets) != 1 || got.PreviousSecrets[0].Secret != "[]" {
 		t.Fatalf("after reseal: %q %+v", got.Secret, got.PreviousSecrets)
 	}
+}
+
+// Once hookd rekey has moved the secrets to another key (the recorded
+// fingerprint is not this store's key's), a webhook write, which would seal
+// its secrets with the old key, is refused and writes nothing: such a
+// secret no process could open. No fingerprint recorded decides nothing.
+func testSealingAfterRekeyRefused(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	a := webhook("acme", "wh_a")
+	must(t, s.CreateWebhook(ctx(), a)) // none recorded
+	must(t, s.SetSetting(ctx(), hookd.SettingKeyFingerprint, []byte("another-key")))
+	wantErr(t, s.CreateWebhook(ctx(), webhook("acme", "wh_b")), hookd.ErrUnavailable)
+	read := a.UpdatedAt
+	a.Name = "renamed"
+	a.Touch(a.UpdatedAt)
+	wantErr(t, errOf(s.UpdateWebhook(ctx(), a, read)), hookd.ErrUnavailable)
+	if got, err := s.GetWebhook(ctx(), "acme", "wh_a"); err != nil || got.Name == "renamed" {
+		t.Fatalf("after a refused update: %+v %v", got, err)
+	}
+	wantErr(t, errOf(s.GetWebhook(ctx(), "acme", "wh_b")), hookd.ErrNotFound)
 }
 
 // A Reseal that fails part way changes nothing.

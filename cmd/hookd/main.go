@@ -172,7 +172,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		return err
 	}
 	if args[0] == "migrate" {
-		if err := migrateDB(ctx, cfg.DB); err != nil {
+		if err := migrateDB(ctx, cfg.DB, log); err != nil {
 			return err
 		}
 		log.Info("schema up to date: pending migrations applied, if any", "db", redactDB(cfg.DB))
@@ -377,6 +377,11 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (cfg *Config, err 
 	if cfg.Lease, err = time.ParseDuration(*lease); err != nil || cfg.Lease <= 0 {
 		return nil, fmt.Errorf("--lease must be a positive duration such as 2m, not %q", *lease)
 	}
+	if i := strings.Index(cfg.DB, "://"); i > 0 && !isPostgres(cfg.DB) {
+		// Else it would be taken for a SQLite file's path, and fail as
+		// "unable to open database file".
+		return nil, fmt.Errorf("--db must be a SQLite file's path or a postgres:// URL; hookd does not speak %s://", cfg.DB[:i])
+	}
 	switch cfg.Role {
 	case "all", "api", "worker":
 	default:
@@ -418,11 +423,11 @@ func redactDB(db string) string {
 	return db
 }
 
-func migrateDB(ctx context.Context, db string) error {
+func migrateDB(ctx context.Context, db string, log *slog.Logger) error {
 	if isPostgres(db) {
-		return postgres.Migrate(ctx, db)
+		return postgres.Migrate(ctx, db, log)
 	}
-	return sqlite.Migrate(ctx, db)
+	return sqlite.Migrate(ctx, db, log)
 }
 
 // processClock is the process's clock: the wall clock, shifted by

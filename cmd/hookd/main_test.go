@@ -173,6 +173,7 @@ func TestParseConfig(t *testing.T) {
 		{"--encryption-key", "c2hvcnQ="},
 		{"--log-format", "xml"},
 		{"--role", "both"},
+		{"--db", "mysql://root@127.0.0.1/hookd"},
 		{"--public-url", "hooks.example.com"},
 		{"--public-url", "https://hooks.example.com/console"},
 		{"--console-frame-ancestors", "*"},

@@ -20,6 +20,7 @@ func TestEncryptionKeyChecked(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "k.db")
 	keyA := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
 	keyB := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	keyC := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
 	rawA, _ := base64.StdEncoding.DecodeString(keyA)
 	rawB, _ := base64.StdEncoding.DecodeString(keyB)
 	fpA, fpB := hookd.KeyFingerprint(rawA), hookd.KeyFingerprint(rawB)
@@ -61,6 +62,16 @@ func TestEncryptionKeyChecked(t *testing.T) {
 		t.Fatalf("rekey said %q", out.String())
 	}
 	refused("fingerprint is "+fpB, "--encryption-key", keyA)
+	// Run again, or with a wrong old key: refused, saying which it is.
+	for _, tc := range []struct{ old, new, want string }{
+		{keyA, keyB, "stored with the new key already"},
+		{keyC, keyA, "--encryption-key (the old key) is not it"},
+	} {
+		err := run(context.Background(), []string{"rekey", "--db", db, "--encryption-key", tc.old, "--new-encryption-key", tc.new}, io.Discard, io.Discard, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hookd rekey") {
+			t.Errorf("rekey from %s: %v", tc.old, err)
+		}
+	}
 	url, _, stop = start(t, "--db", db, "--admin-key", "k", "--encryption-key", keyB)
 	defer stop()
 	c.base = url

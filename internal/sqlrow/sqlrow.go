@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -765,4 +766,15 @@ func WebhookOrder(q hookd.WebhookQuery) string {
 		return "id DESC"
 	}
 	return "id"
+}
+
+// WarnSchemaAhead says, when the database's newest migration (db) is past
+// the newest this binary has (known), that a newer hookd migrated it: an
+// older one runs on its additive migrations (a rolling upgrade's old
+// processes do), but may not know what the newer one stores.
+func WarnSchemaAhead(log *slog.Logger, db, known int) {
+	if db > known {
+		log.Warn("the database's schema is newer than this hookd's: a newer hookd migrated it; run that version",
+			"schemaVersion", db, "knownVersion", known, "version", hookd.Version)
+	}
 }
