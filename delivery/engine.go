@@ -471,7 +471,12 @@ func (e *Engine) stop() {
 	// No more handoffs; those reserved hold e.sends until their Take.
 	e.mu.Lock()
 	e.stopped = true
+	inFlight := e.held
 	e.mu.Unlock()
+	if inFlight > 0 {
+		// What the operator waits for, and at most how long.
+		e.log.Info("stopping: waiting for the deliveries in flight", "deliveries", inFlight, "upTo", e.cfg.ShutdownTimeout)
+	}
 	done := make(chan struct{})
 	go func() { e.sends.Wait(); close(done) }()
 	select {

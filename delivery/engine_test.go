@@ -598,13 +598,21 @@ func TestStopMidAttemptResends(t *testing.T) {
 		}
 	})
 	defer close(release)
-	h := newHarness(t, func(c *delivery.Config) { c.ShutdownTimeout = 200 * time.Millisecond })
+	var log logBuf
+	h := newHarness(t, func(c *delivery.Config) { c.ShutdownTimeout = 200 * time.Millisecond }, logTo(&log))
 	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.Timeout = 2 * time.Second })
 	ev := h.publish(wh)
 	for calls.Load() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	h.engine.Stop() // gives up on the hanging attempt and releases it
+	// The log says what the stop waited for, then that it cut it off.
+	if w := log.records(t, "stopping: waiting for the deliveries in flight"); len(w) != 1 || w[0]["deliveries"] != 1.0 {
+		t.Fatalf("the stop's log: %v", w)
+	}
+	if c := log.records(t, "stopping: cancelling sends still in flight; they will be sent again once their timeout has passed"); len(c) != 1 {
+		t.Fatalf("the cut-off's log: %v", c)
+	}
 	dd, _ := h.store.ListEventDeliveries(context.Background(), "acme", ev.ID)
 	if dd[0].Attempts != 0 || dd[0].Status != hookd.StatusPending {
 		t.Fatalf("after stop: %+v; a cut-off attempt must not count", dd[0])
