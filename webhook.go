@@ -488,7 +488,7 @@ func (w *Webhook) RotateRoom(grace time.Duration, now time.Time) error {
 			first = o.ExpiresAt
 		}
 	}
-	return Invalid("graceSeconds", "%d secrets rotated out earlier still sign (the first stops at %s): rotate with graceSeconds 0, which ends them all, or after that",
+	return Invalid("graceSeconds", "%d secrets rotated out earlier still sign (the first stops at %s): rotate without a grace (0), which ends them all, or after that",
 		len(live), first.UTC().Format(time.RFC3339))
 }
 

@@ -941,3 +941,30 @@ func TestEditSaysWhatChanged(t *testing.T) {
 		t.Fatalf("an edit that disables left %q", flash)
 	}
 }
+
+// A scheme that carries one signature is offered no grace (the service
+// refuses one: the default choice of 24 hours was a 422), and rotates.
+func TestRotateOneSignatureScheme(t *testing.T) {
+	e := newEnv(t)
+	wh, _ := e.webhook("acme")
+	_, _, err := hookd.EditWebhook(context.Background(), e.store, nil, "acme", wh.ID, func(w *hookd.Webhook) error {
+		w.Signature, w.Secret = &hookd.Signature{Scheme: hookd.SchemeGitHub}, "a-receivers-secret-1"
+		return nil
+	})
+	must(t, err)
+	c := e.portal("acme", false)
+	page := e.do("GET", "/console/webhooks/"+wh.ID, nil, c)
+	if strings.Contains(page.body, `id="grace"`) || !strings.Contains(page.body, `id="one-signature"`) {
+		t.Fatalf("the secret panel of a github webhook:\n%s", page.body)
+	}
+	r := e.do("POST", "/console/webhooks/"+wh.ID+"/rotate", url.Values{"csrf": {e.csrf(c)}, "grace": {"0s"}}, c)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("rotate: %d %s", r.status, r.body)
+	}
+	if got, _ := e.store.GetWebhook(context.Background(), "acme", wh.ID); got.Secret == "a-receivers-secret-1" || len(got.SigningSecrets(time.Now())) != 1 {
+		t.Fatalf("after the rotation: %+v", got)
+	}
+	if standard, _ := e.webhook("acme"); !strings.Contains(e.do("GET", "/console/webhooks/"+standard.ID, nil, c).body, `id="grace"`) {
+		t.Fatal("a standard webhook is offered no grace")
+	}
+}

@@ -939,7 +939,7 @@ func TestRotationsKeepEarlierSecrets(t *testing.T) {
 	}
 	current := e.do("GET", path+"/secret", adminKey, nil).want(t, 200).body["secret"]
 	r := e.do("POST", path+"/secret/rotate", adminKey, map[string]any{"graceSeconds": 3600}).want(t, 422)
-	if !strings.Contains(string(r.raw), `"graceSeconds"`) || !strings.Contains(string(r.raw), "graceSeconds 0") {
+	if !strings.Contains(string(r.raw), `"graceSeconds"`) || !strings.Contains(string(r.raw), "without a grace (0)") {
 		t.Fatalf("a sixth rotation in the grace: %s", r.raw)
 	}
 	if got := e.do("GET", path+"/secret", adminKey, nil).want(t, 200).body["secret"]; got != current {
