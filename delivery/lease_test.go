@@ -446,7 +446,9 @@ func (f *finishedCount) Finished(st hookd.DeliveryStatus, n int) {
 }
 
 // A delivery cancelled while being sent, then let go unsent because the
-// engine stops, stays CANCELED, due never, and is counted finished once.
+// engine stops, stays CANCELED, due never, and is counted finished once;
+// it is held as being sent until its timeout would have ended it (its
+// receiver may still be at it), so a retry by hand meanwhile is refused.
 func TestCanceledThenReleasedIsFinished(t *testing.T) {
 	obs := &finishedCount{}
 	h := newHarness(t, func(c *delivery.Config) { c.Observer = obs })
@@ -467,8 +469,11 @@ func TestCanceledThenReleasedIsFinished(t *testing.T) {
 	}
 	h.engine.Stop() // cuts the send off after ShutdownTimeout and releases it
 	dd := h.wait(ev, wh, "cancelled", status(hookd.StatusCanceled))
-	if len(dd.Attempts) != 0 || !dd.Delivery.NextAttemptAt.IsZero() {
-		t.Fatalf("released after its cancel: %d attempts, next %v", len(dd.Attempts), dd.Delivery.NextAttemptAt)
+	if len(dd.Attempts) != 0 {
+		t.Fatalf("released after its cancel: %d attempts", len(dd.Attempts))
+	}
+	if err := h.store.RetryDelivery(context.Background(), "acme", dd.Delivery.ID); !errors.Is(err, hookd.ErrConflict) {
+		t.Fatalf("a retry by hand within the cut-off send's timeout: %v", err)
 	}
 	obs.mu.Lock()
 	defer obs.mu.Unlock()

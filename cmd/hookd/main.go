@@ -377,10 +377,10 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (cfg *Config, err 
 	if cfg.Lease, err = time.ParseDuration(*lease); err != nil || cfg.Lease <= 0 {
 		return nil, fmt.Errorf("--lease must be a positive duration such as 2m, not %q", *lease)
 	}
-	if i := strings.Index(cfg.DB, "://"); i > 0 && !isPostgres(cfg.DB) {
+	if i := strings.Index(cfg.DB, "://"); i > 0 && !isPostgres(cfg.DB) && cfg.DB[:i] != "sqlite" {
 		// Else it would be taken for a SQLite file's path, and fail as
 		// "unable to open database file".
-		return nil, fmt.Errorf("--db must be a SQLite file's path or a postgres:// URL; hookd does not speak %s://", cfg.DB[:i])
+		return nil, fmt.Errorf("--db must be a SQLite file's path (or sqlite://path) or a postgres:// URL; hookd does not speak %s://", cfg.DB[:i])
 	}
 	switch cfg.Role {
 	case "all", "api", "worker":
