@@ -82,6 +82,10 @@ type HealthUpdate struct {
 	// Kept: never disabled, whatever its health (the operator's webhook:
 	// its receiver must not switch off every operational alert).
 	Kept bool
+	// StaleExhaustedBy is the first delivery that ran out of attempts on
+	// an attempt older than the webhook's state (its last success, its
+	// last enable): not in the streak, but still to be told of.
+	StaleExhaustedBy *Outcome
 }
 
 // UpdateHealthParams folds health updates into the webhooks' health, and

@@ -114,6 +114,8 @@ func Rekey(ctx context.Context, s KeyStore, oldKey, newKey []byte) (int, error) 
 			return 0, err
 		case string(stored) == KeyFingerprint(newKey):
 			return 0, fmt.Errorf("%w: the endpoint secrets are stored with the new key already (fingerprint %s): nothing to do; start hookd with it", ErrWrongKey, stored)
+		case len(stored) == 0:
+			return 0, fmt.Errorf("%w: --encryption-key (the old key) does not open the stored endpoint secrets, and no key is recorded for them: give the key they were stored with", ErrWrongKey)
 		default:
 			return 0, fmt.Errorf("%w: the endpoint secrets are stored with the key whose fingerprint is %s, and --encryption-key (the old key) is not it (its fingerprint is %q; \"\" for none): give the key they are stored with", ErrWrongKey, stored, KeyFingerprint(oldKey))
 		}

@@ -348,7 +348,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *visit, err erro
 	case errors.Is(err, hookd.ErrConflict):
 		pe = &pageError{http.StatusConflict, strings.TrimPrefix(err.Error(), "conflict: ")}
 	case errors.Is(err, hookd.ErrUnavailable):
-		pe = &pageError{http.StatusServiceUnavailable, "The database is not answering. Try again in a moment."}
+		// The cause is the operator's to read (a database away, a
+		// process left on an old encryption key), as the API logs it.
+		s.log.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "status", http.StatusServiceUnavailable, "err", err)
+		pe = &pageError{http.StatusServiceUnavailable, "hookd cannot do this just now; it has been logged for its operator. Try again in a moment."}
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return
 	default:

@@ -61,9 +61,14 @@ func (s *Store) Reseal(ctx context.Context, p hookd.ResealParams) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
-		// Every webhook row is locked for the rewrite: a concurrent edit
-		// waits, and then writes with the new key's process or fails.
-		rows, err := tx.Query(ctx, `SELECT id, secret, previous_secret, older_secrets FROM webhooks ORDER BY id FOR UPDATE`)
+		// The table is held against writes (not reads) for the rewrite: a
+		// concurrent create or edit waits, then reads the new fingerprint
+		// after its write and fails (sealable) unless its process has the
+		// new key. Row locks alone let an insert through unseen.
+		if _, err := tx.Exec(ctx, `LOCK TABLE webhooks IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return wrap("reseal", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT id, secret, previous_secret, older_secrets FROM webhooks ORDER BY id`)
 		if err != nil {
 			return wrap("reseal", err)
 		}

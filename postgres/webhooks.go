@@ -34,14 +34,19 @@ func (s *Store) CreateWebhook(ctx context.Context, w *hookd.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("create webhook: %w", err)
 	}
-	// (Read before the insert, not in its transaction: a rekey between
-	// the two is a window of a statement.)
-	if err := s.sealable(ctx, s.pool); err != nil {
-		return err
-	}
-	return s.change(ctx, func(q execer) error {
-		_, err := q.Exec(ctx, webhookInsert, args...)
-		return wrap("create webhook", err)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, webhookInsert, args...); err != nil {
+			return wrap("create webhook", err)
+		}
+		// After the write: a rekey holds the table against writes, so a
+		// write that waited for one sees its fingerprint here.
+		if err := s.sealable(ctx, tx); err != nil {
+			return err
+		}
+		if hookd.AuditFrom(ctx) == nil {
+			return nil
+		}
+		return writeAudit(ctx, tx)
 	})
 }
 
@@ -112,9 +117,6 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 	}
 	ended := 0
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := s.sealable(ctx, tx); err != nil {
-			return err
-		}
 		tag, err := tx.Exec(ctx, webhookUpdate, append(args, w.TenantID, w.ID, sqlrow.Micros(read))...)
 		if err := wrap("update webhook", err); errors.Is(err, hookd.ErrConflict) {
 			return hookd.Errorf(hookd.ErrConflict, "uid %s is taken by another webhook of tenant %s", w.UID, w.TenantID)
@@ -123,6 +125,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *hookd.Webhook, read time.T
 		}
 		if tag.RowsAffected() == 0 {
 			return changedOrGone(ctx, tx, "webhooks", w.TenantID, w.ID, "update webhook", hookd.ErrStale)
+		}
+		// After the write: one that waited for a rekey's lock sees its
+		// fingerprint here.
+		if err := s.sealable(ctx, tx); err != nil {
+			return err
 		}
 		if !w.Enabled {
 			// Deliveries being sent right now finish; their outcome is

@@ -588,8 +588,14 @@ func foldHealth(id string, os []*hookd.Outcome, floor time.Time) hookd.HealthUpd
 	u := hookd.HealthUpdate{WebhookID: id}
 	for _, o := range os {
 		a := o.Attempt
+		exhausted := o.Status == hookd.StatusFailed && !o.Manual && !a.Success && a.StatusCode != 410
 		switch {
 		case !a.StartedAt.After(floor):
+			// Counts for nothing in the streak; a delivery it ended out
+			// of attempts is told of all the same (a tenant replays it).
+			if exhausted && u.StaleExhaustedBy == nil {
+				u.StaleExhaustedBy = o
+			}
 		case a.Success:
 			u.Succeeded, u.LastSuccessAt = true, a.StartedAt
 			u.Failures, u.FirstFailureAt, u.LastFailureBy, u.Exhausted, u.ExhaustedBy, u.Gone, u.GoneBy = 0, time.Time{}, nil, false, nil, false, nil
@@ -601,7 +607,7 @@ func foldHealth(id string, os []*hookd.Outcome, floor time.Time) hookd.HealthUpd
 			u.LastFailureBy = o
 			// Out of attempts: not a retry by hand, and not a 410,
 			// which disables the webhook instead.
-			if o.Status == hookd.StatusFailed && !o.Manual && a.StatusCode != 410 && !u.Exhausted {
+			if exhausted && !u.Exhausted {
 				u.Exhausted, u.ExhaustedBy = true, o
 			}
 			if a.StatusCode == 410 && !u.Gone {
@@ -682,8 +688,17 @@ func operationalEvents(now time.Time, updates []hookd.HealthUpdate, before map[s
 			out = append(out, operational{b.TenantID, hookd.EventWebhookRecovered, map[string]any{
 				"webhookId": u.WebhookID, "name": b.Name, "url": b.URL, "failingSince": b.Health.FailingSince}})
 		}
-		if u.Exhausted && (restarts || !b.Exhausted) {
-			o := u.ExhaustedBy
+		told := u.ExhaustedBy
+		switch {
+		case u.Exhausted && (restarts || !b.Exhausted):
+		case !u.Exhausted && u.StaleExhaustedBy != nil && !b.Exhausted:
+			// Ran out on an attempt older than the webhook's state:
+			// told unless the current streak's exhausted was.
+			told = u.StaleExhaustedBy
+		default:
+			told = nil
+		}
+		if o := told; o != nil {
 			var code, lastErr any
 			if o.Attempt.StatusCode != 0 {
 				code = o.Attempt.StatusCode

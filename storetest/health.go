@@ -585,7 +585,8 @@ func testOlderSuccessKeepsExhausted(t *testing.T, s hookd.Store, clock *Clock) {
 
 // A failure that started before the webhook's last success (a slow attempt
 // that timed out while later ones succeeded) starts no streak, so
-// --disable-after does not count from before that success.
+// --disable-after does not count from before that success; the delivery
+// it ended out of attempts is told of all the same, once.
 func testFailureBeforeSuccessIgnored(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	publish(t, s, "e", 2, "wh_a")
@@ -601,9 +602,12 @@ func testFailureBeforeSuccessIgnored(t *testing.T, s hookd.Store, clock *Clock) 
 	if !w.Enabled || len(rec.Disabled) != 0 || h.Status() != hookd.HealthHealthy {
 		t.Fatalf("a failure older than the last success: enabled %v, %+v", w.Enabled, h)
 	}
-	// The delivery it ended is FAILED all the same.
+	// The delivery it ended is FAILED all the same, and told of.
 	if d := detail(t, s, cs[0].DeliveryID); d.Delivery.Status != hookd.StatusFailed {
 		t.Fatalf("its delivery: %s", d.Delivery.Status)
+	}
+	if evs := eventsOf(t, s, hookd.EventDeliveryExhausted); len(evs) != 1 || !strings.Contains(string(evs[0].Payload), cs[0].DeliveryID) {
+		t.Fatalf("%d hookd.delivery.exhausted for a delivery out of attempts on a healthy webhook", len(evs))
 	}
 }
 
