@@ -49,7 +49,7 @@ func health(t *testing.T, s hookd.Store, id string) (*hookd.Webhook, hookd.Healt
 }
 
 func failed(c *hookd.Claim, status hookd.DeliveryStatus, code int, at time.Time) *hookd.Outcome {
-	return &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, Status: status, Attempt: att(false, code, at)}
+	return &hookd.Outcome{Lease: c.Lease, WebhookID: c.WebhookID, EventID: c.EventID, EventType: c.EventType, Status: status, Attempt: att(false, code, at)}
 }
 
 // Failures extend a streak from its first; a success ends it.
@@ -451,7 +451,6 @@ func testOperatorToldOnceOfItself(t *testing.T, s hookd.Store, clock *Clock) {
 	// The operator's webhook fails that delivery out of attempts: it is
 	// told so, once.
 	o := failed(told[0], hookd.StatusFailed, 500, clock.Now())
-	o.EventID, o.EventType = told[0].EventID, told[0].EventType
 	if rec := record(t, s, o); rec.Created != 1 {
 		t.Fatalf("the operator webhook's own exhausted delivery made %d deliveries, want 1", rec.Created)
 	}
@@ -481,11 +480,7 @@ func testExhaustedOncePerStreak(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	publish(t, s, "e", 4, "wh_a")
 	cs := claim(t, s, 10, nil).Claims
-	ex := func(c *hookd.Claim) *hookd.Outcome {
-		o := failed(c, hookd.StatusFailed, 500, clock.Now())
-		o.EventID, o.EventType = c.EventID, c.EventType
-		return o
-	}
+	ex := func(c *hookd.Claim) *hookd.Outcome { return failed(c, hookd.StatusFailed, 500, clock.Now()) }
 	record(t, s, ex(cs[0]))
 	clock.Advance(time.Second)
 	record(t, s, ex(cs[1])) // the same streak: no second alert
@@ -567,14 +562,9 @@ func testOlderSuccessKeepsExhausted(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	publish(t, s, "e", 3, "wh_a")
 	cs := claim(t, s, 10, nil).Claims
-	ex := func(c *hookd.Claim, at time.Time) *hookd.Outcome {
-		o := failed(c, hookd.StatusFailed, 500, at)
-		o.EventID, o.EventType = c.EventID, c.EventType
-		return o
-	}
 	t0 := clock.Now()
-	record(t, s, ex(cs[1], t0.Add(2*time.Second)))
-	record(t, s, outcome(cs[0], hookd.StatusSuccess, t0.Add(time.Second)), ex(cs[2], t0.Add(3*time.Second)))
+	record(t, s, failed(cs[1], hookd.StatusFailed, 500, t0.Add(2*time.Second)))
+	record(t, s, outcome(cs[0], hookd.StatusSuccess, t0.Add(time.Second)), failed(cs[2], hookd.StatusFailed, 500, t0.Add(3*time.Second)))
 	if _, h := health(t, s, "wh_a"); !h.FailingSince.Equal(t0.Add(2 * time.Second)) {
 		t.Fatalf("the streak restarted: %+v", h)
 	}
@@ -595,7 +585,6 @@ func testFailureBeforeSuccessIgnored(t *testing.T, s hookd.Store, clock *Clock) 
 	clock.Advance(6 * time.Second)
 	record(t, s, outcome(cs[1], hookd.StatusSuccess, t0.Add(5*time.Second)))
 	o := failed(cs[0], hookd.StatusFailed, 0, t0.Add(time.Second))
-	o.EventID, o.EventType = cs[0].EventID, cs[0].EventType
 	rec, err := queue.Policy{DisableAfter: 3 * time.Second}.Record(ctx(), s, []*hookd.Outcome{o}, nil)
 	must(t, err)
 	w, h := health(t, s, "wh_a")
@@ -652,7 +641,6 @@ func testCanceledWhileSentNotExhausted(t *testing.T, s hookd.Store, clock *Clock
 		t.Fatalf("canceled %d (sending %d) %v", n, sending, err)
 	}
 	o := failed(cs[0], hookd.StatusFailed, 500, clock.Now())
-	o.EventID, o.EventType = cs[0].EventID, cs[0].EventType
 	if rec := record(t, s, o); len(rec.Canceled) != 1 {
 		t.Fatalf("recorded %+v", rec)
 	}

@@ -456,7 +456,6 @@ func testReleasedCountedOnce(t *testing.T, s hookd.Store, clock *Clock) {
 	publish(t, s, "e", 3, "wh_a")
 	cs := claim(t, s, 10, nil).Claims
 	o := failed(cs[0], hookd.StatusFailed, 500, clock.Now())
-	o.EventID, o.EventType = cs[0].EventID, cs[0].EventType
 	rec, err := queue.Record(ctx(), s, []*hookd.Outcome{o}, []queue.Release{
 		{Lease: cs[1].Lease, WebhookID: cs[1].WebhookID},
 		{Lease: cs[2].Lease, WebhookID: cs[2].WebhookID, DueIn: 30 * time.Second}})
