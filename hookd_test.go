@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -642,5 +643,17 @@ func TestRotateKeepsEarlierSecrets(t *testing.T) {
 	w.Rotate(sec["fresh"], 0, now.Add(2*time.Hour))
 	if got := w.SigningSecrets(now.Add(2 * time.Hour)); !slices.Equal(got, []string{sec["fresh"]}) || w.PreviousSecrets != nil {
 		t.Fatalf("no grace: %v %+v", got, w.PreviousSecrets)
+	}
+}
+
+func TestJSONKind(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{{"", "a string"}, {true, "a boolean"}, {1, "an integer"}, {uint8(1), "an integer"}, {1.5, "a number"},
+		{[]string{}, "an array"}, {map[string]int{}, "an object"}, {struct{}{}, "an object"}} {
+		if got := JSONKind(reflect.TypeOf(tc.v).Kind()); got != tc.want {
+			t.Errorf("JSONKind(%T) = %q, want %q", tc.v, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package hookd
 
 import (
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,4 +131,22 @@ func SensitiveHeader(name string) bool {
 		}
 	}
 	return false
+}
+
+// JSONKind names the JSON a Go value of kind k decodes from ("an
+// integer"), for a transport's message about a field of the wrong type.
+func JSONKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }

@@ -138,7 +138,7 @@ func decodeBytes(body []byte, dst any) error {
 			if field == "" {
 				return hookd.BadRequest("request body must be a JSON object")
 			}
-			return hookd.Invalid(field, "must be %s", jsonKind(ute.Type.Kind().String()))
+			return hookd.Invalid(field, "must be %s", hookd.JSONKind(ute.Type.Kind()))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return hookd.BadRequest("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		default:
@@ -149,20 +149,6 @@ func decodeBytes(body []byte, dst any) error {
 		return hookd.BadRequest("request body must hold one JSON object")
 	}
 	return nil
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "an array"
-	case "map", "struct":
-		return "an object"
-	}
-	return "a number"
 }
 
 // query parameter helpers: a malformed value is 400.

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -409,28 +408,11 @@ func decode(r *http.Request, dst any) error {
 		return hookd.Errorf(hookd.ErrTooLarge, "request body is larger than %d bytes", hookd.MaxRequestBody)
 	case errors.As(err, &ute) && ute.Field != "":
 		loc := append([]string{"body"}, strings.Split(ute.Field, ".")...)
-		return svixInvalid{{Loc: loc, Msg: "must be " + jsonKind(ute.Type.Kind()), Type: "type_error"}}
+		return svixInvalid{{Loc: loc, Msg: "must be " + hookd.JSONKind(ute.Type.Kind()), Type: "type_error"}}
 	case errors.As(err, &ute):
 		return svixInvalid{{Loc: []string{"body"}, Msg: "the body must be a JSON object", Type: "type_error"}}
 	}
 	return svixInvalid{{Loc: []string{"body"}, Msg: "the body is not valid JSON: " + err.Error(), Type: "value_error.jsondecode"}}
-}
-
-// jsonKind names the JSON a Go kind decodes from.
-func jsonKind(k reflect.Kind) string {
-	switch k {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	}
-	return "an object"
 }
 
 // nullable is a PATCH field that tells absent (set false) from null (set,
