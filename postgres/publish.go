@@ -24,6 +24,7 @@ type publishReq struct {
 	ev         *hookd.Event
 	webhookIDs []string
 	h          *hookd.Handoff
+	ids        []string          // its deliveries' ids, one a webhook
 	leased     map[string]string // handed-off webhook → delivery
 	args       []any
 	res        *hookd.PublishResult
@@ -62,25 +63,10 @@ const insertEventAndDeliveries = `WITH e AS (
 		coalesce((SELECT array_agg(webhook_id ORDER BY id) FROM d WHERE leased), '{}')`
 
 func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []string, h *hookd.Handoff) (*hookd.PublishResult, error) {
-	channels, tags, err := sqlrow.EventListArgs(ev)
+	req, err := s.newPublishReq(ctx, ev, webhookIDs, h)
 	if err != nil {
 		return nil, fmt.Errorf("publish event: %w", err)
 	}
-	ids := make([]string, len(webhookIDs))
-	for i := range ids {
-		ids[i] = hookd.NewID(hookd.PrefixDelivery, s.clock.Now())
-	}
-	_, leased := sqlrow.SplitHandoff(ids, webhookIDs, h)
-	var leasedHooks []string
-	var lease int64
-	if len(leased) > 0 {
-		leasedHooks = slices.Sorted(maps.Keys(leased))
-		lease = h.Lease.Microseconds()
-	}
-	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, h: h, leased: leased, done: make(chan struct{}), args: []any{
-		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg(),
-		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), sqlrow.NullString(ev.TraceParent), leasedHooks, lease, tags,
-	}}
 	select {
 	case s.publishes <- req:
 	case <-ctx.Done():
@@ -93,6 +79,31 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 		return nil, fmt.Errorf("publish event: %w", req.err)
 	}
 	return req.res, nil
+}
+
+// newPublishReq is a publish for the publisher: its deliveries' ids made,
+// and its statement's arguments.
+func (s *Store) newPublishReq(ctx context.Context, ev *hookd.Event, webhookIDs []string, h *hookd.Handoff) (*publishReq, error) {
+	channels, tags, err := sqlrow.EventListArgs(ev)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(webhookIDs))
+	for i := range ids {
+		ids[i] = hookd.NewID(hookd.PrefixDelivery, s.clock.Now())
+	}
+	_, leased := sqlrow.SplitHandoff(ids, webhookIDs, h)
+	var leasedHooks []string
+	var lease int64
+	if len(leased) > 0 {
+		leasedHooks = slices.Sorted(maps.Keys(leased))
+		lease = h.Lease.Microseconds()
+	}
+	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, h: h, ids: ids, leased: leased, done: make(chan struct{}), args: []any{
+		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg(),
+		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), sqlrow.NullString(ev.TraceParent), leasedHooks, lease, tags,
+	}}
+	return req, nil
 }
 
 func (s *Store) publisher() {
@@ -123,14 +134,17 @@ func (s *Store) publisher() {
 				break fill
 			}
 		}
-		if err := s.publishBatch(batch); err != nil && len(batch) > 1 {
-			// Something in the batch failed and took the transaction with it:
-			// run each alone, so the failure stays with its own request.
+		if err := s.publishBatch(batch); err != nil {
+			// Something in the batch failed and took the transaction with it
+			// (or its COMMIT's answer was lost after the server applied it):
+			// run each alone, so the failure stays with its own request, and
+			// a committed one is answered as its own (firstPublish). A batch
+			// of one runs again too: a lost answer to its COMMIT would
+			// otherwise be a 503 for a stored event whose handed-off
+			// deliveries wait out their lease.
 			for _, r := range batch {
 				r.err = s.publishBatch([]*publishReq{r})
 			}
-		} else if err != nil {
-			batch[0].err = err
 		}
 		for _, r := range batch {
 			close(r.done)
@@ -207,15 +221,11 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 			if res[i] != nil {
 				continue
 			}
-			first, err := sqlrow.ScanEvent(tx.QueryRow(ctx, `SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = $1 AND id = $2`, r.ev.TenantID, r.ev.ID))
+			first, err := s.firstPublish(ctx, tx, r)
 			if err != nil {
-				return wrap("read first event", err)
+				return err
 			}
-			var count int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_seq = $1`, first.Seq).Scan(&count); err != nil {
-				return wrap("count deliveries", err)
-			}
-			res[i] = &hookd.PublishResult{Event: first, Deliveries: count, Duplicate: true}
+			res[i] = first
 		}
 		return nil
 	})
@@ -230,4 +240,53 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 		}
 	}
 	return nil
+}
+
+// firstPublish answers a publish whose event id is taken: a duplicate of
+// the first event, unless the event is this request's own, committed by an
+// earlier run whose COMMIT's answer was lost (the connection cut after the
+// server applied it; the publisher then runs the request again). Its own
+// deliveries' ids tell it: it is then answered as made now, with its
+// handed-off deliveries, which would else wait out their lease unsent, and
+// the publish would read as a duplicate to a caller that never sent it
+// before. (An event with no delivery cannot be told: it reads as a
+// duplicate, having nothing to send.)
+func (s *Store) firstPublish(ctx context.Context, tx pgx.Tx, r *publishReq) (*hookd.PublishResult, error) {
+	first, err := sqlrow.ScanEvent(tx.QueryRow(ctx, `SELECT `+sqlrow.EventCols+` FROM events WHERE tenant_id = $1 AND id = $2`, r.ev.TenantID, r.ev.ID))
+	if err != nil {
+		return nil, wrap("read first event", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT id, webhook_id, leased AND lease_token = 1, next_attempt_at FROM deliveries WHERE event_seq = $1`, first.Seq)
+	if err != nil {
+		return nil, wrap("read first event's deliveries", err)
+	}
+	defer rows.Close()
+	res := &hookd.PublishResult{Event: first, Duplicate: true}
+	own := false
+	for rows.Next() {
+		var id, webhook string
+		var leased bool
+		var until int64
+		if err := rows.Scan(&id, &webhook, &leased, &until); err != nil {
+			return nil, wrap("read first event's deliveries", err)
+		}
+		res.Deliveries++
+		own = own || slices.Contains(r.ids, id)
+		if leased && r.leased[webhook] == id {
+			c := sqlrow.HandedOff(r.ev, sqlrow.FromMicros(until))
+			c.DeliveryID, c.WebhookID = id, webhook
+			res.Leased = append(res.Leased, c)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("read first event's deliveries", err)
+	}
+	if !own {
+		res.Leased = nil
+		return res, nil
+	}
+	ev := *r.ev
+	ev.Seq = first.Seq
+	res.Event, res.Duplicate = &ev, false
+	return res, nil
 }

@@ -121,3 +121,47 @@ func TestPublishRacingAWebhookDelete(t *testing.T) {
 		t.Fatalf("publish: %v, %+v; want the event with one delivery", a.err, a.res)
 	}
 }
+
+// A publish run again after its COMMIT's answer was lost (the server had
+// applied it) finds its own event: answered as made now, not a duplicate,
+// with its handed-off delivery, which would else wait out its lease unsent.
+// Another publish of the same id is a duplicate, handed nothing.
+func TestPublishRunAgainFindsItsOwnCommit(t *testing.T) {
+	s, _ := openInternal(t, "ownpublish")
+	ctx := context.Background()
+	now := time.Now()
+	if err := s.CreateTenant(ctx, &hookd.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"wh_a", "wh_b"} {
+		if err := s.CreateWebhook(ctx, &hookd.Webhook{ID: id, TenantID: "t", Name: "w", URL: "https://example.com", Events: []string{"*"},
+			Timeout: time.Second, Enabled: true, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := func() *publishReq {
+		ev := &hookd.Event{ID: "evt_1", TenantID: "t", Type: "a.b", Timestamp: now}
+		if err := ev.BuildPayload([]byte(`{}`), nil); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.newPublishReq(ctx, ev, []string{"wh_a", "wh_b"}, &hookd.Handoff{WebhookIDs: []string{"wh_b"}, Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := req()
+	if err := s.publishBatch([]*publishReq{r}); err != nil || r.res.Duplicate || len(r.res.Leased) != 1 {
+		t.Fatalf("first run: %v %+v", err, r.res)
+	}
+	handed := r.res.Leased[0].DeliveryID
+	r.res, r.ev.Seq = nil, 0 // its answer lost
+	if err := s.publishBatch([]*publishReq{r}); err != nil || r.res.Duplicate || r.res.Deliveries != 2 || r.ev.Seq == 0 ||
+		len(r.res.Leased) != 1 || r.res.Leased[0].DeliveryID != handed || r.res.Leased[0].WebhookID != "wh_b" {
+		t.Fatalf("run again: %v %+v", err, r.res)
+	}
+	other := req()
+	if err := s.publishBatch([]*publishReq{other}); err != nil || !other.res.Duplicate || other.res.Deliveries != 2 || len(other.res.Leased) != 0 {
+		t.Fatalf("another publish of the id: %v %+v", err, other.res)
+	}
+}
