@@ -48,7 +48,7 @@ func CompileFilter(expr string) (*Filter, error) {
 		return nil, errors.New("must not be empty")
 	}
 	if len(expr) > 4096 {
-		return nil, errors.New("must be at most 4096 characters")
+		return nil, errors.New("must be at most 4096 bytes")
 	}
 	ast, iss := filterEnv.Compile(expr)
 	if iss.Err() != nil {

@@ -657,3 +657,23 @@ func TestJSONKind(t *testing.T) {
 		}
 	}
 }
+
+// A schema the metaschema refuses is told where and why; one that refers
+// to itself in a cycle, which no data can be checked against, is refused
+// when it is made, not at every publish.
+func TestSchemaRefusals(t *testing.T) {
+	for _, tc := range []struct{ schema, want string }{
+		{`{"type":"object","properties":{"a":{"minimum":"5"}}}`, "/properties/a/minimum: got string, want number"},
+		{`{"pattern":"(?<=x)a"}`, "/pattern: '(?<=x)a' is not valid regex"},
+		{`{"$ref":"#"}`, "refers to itself in a cycle"},
+		{`{"allOf":[{"$ref":"#"}]}`, "refers to itself in a cycle"},
+	} {
+		if _, err := CompileSchema([]byte(tc.schema)); err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "urn:hookd") {
+			t.Errorf("%s: %v, want %q", tc.schema, err, tc.want)
+		}
+	}
+	// Recursion through a property is fine: it ends with the data.
+	if _, err := CompileSchema([]byte(`{"type":"object","properties":{"child":{"$ref":"#"}}}`)); err != nil {
+		t.Errorf("a recursive tree: %v", err)
+	}
+}

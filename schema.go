@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // Schema is a compiled JSON Schema (2020-12 unless the document says
@@ -47,8 +49,27 @@ func CompileSchema(raw []byte) (*Schema, error) {
 		return nil, fmt.Errorf("is not a valid JSON Schema: %v", err)
 	}
 	compiled, err := c.Compile(loc)
-	if err != nil {
-		return nil, fmt.Errorf("is not a valid JSON Schema: %s", firstLine(err.Error()))
+	var sve *jsonschema.SchemaValidationError
+	var mve *jsonschema.ValidationError
+	switch {
+	case errors.As(err, &sve) && errors.As(sve.Err, &mve):
+		// Where in the schema, and what: the library's own first line
+		// names only the metaschema.
+		var where []string
+		leaves(mve, func(at []string, msg string) bool {
+			where = append(where, "/"+strings.Join(at, "/")+": "+msg)
+			return len(where) < 3
+		})
+		return nil, fmt.Errorf("is not a valid JSON Schema: %s", strings.Join(where, "; "))
+	case err != nil:
+		return nil, fmt.Errorf("is not a valid JSON Schema: %s", strings.TrimPrefix(firstLine(err.Error()), `"`+loc+`#" `))
+	}
+	// A schema that refers to itself with nothing in between ({"$ref":
+	// "#"}) compiles, but no data can be checked against it: refused here,
+	// not at every publish as if the data were wrong.
+	var ve *jsonschema.ValidationError
+	if err := compiled.Validate(map[string]any{}); errors.As(err, &ve) && refCycle(ve) {
+		return nil, errors.New("refers to itself in a cycle ($ref), so no data can be checked against it")
 	}
 	s := &Schema{s: compiled}
 	schemaCache.put(string(raw), s)
@@ -71,18 +92,38 @@ func (s *Schema) Validate(data []byte) error {
 		return Invalid("data", "%v", err)
 	}
 	v := &ValidationError{}
-	// The leaves of the tree of causes say what failed where. (The
-	// library's flat "basic output" gives one through a $ref only as
-	// "validation failed".)
+	leaves(ve, func(at []string, msg string) bool {
+		field := "data"
+		for _, p := range at {
+			field += "." + p
+		}
+		v.Add(field, "%s", msg)
+		return len(v.Details) < 20
+	})
+	if len(v.Details) == 0 {
+		v.Add("data", "does not match the event type's schema")
+	}
+	return v
+}
+
+// leaves calls add with each leaf of the tree of causes under ve (what
+// failed, where in the instance), until add says stop. (The library's
+// flat "basic output" gives one through a $ref only as "validation
+// failed".)
+func leaves(ve *jsonschema.ValidationError, add func(at []string, msg string) bool) {
+	more := true
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
+		if !more {
+			return
+		}
 		if len(e.Causes) > 0 {
 			for _, c := range e.Causes {
 				walk(c)
 			}
 			return
 		}
-		if len(v.Details) == 20 || e == ve {
+		if e == ve {
 			return
 		}
 		msg := e.Error() // at '/a/b': got string, want integer
@@ -91,17 +132,17 @@ func (s *Schema) Validate(data []byte) error {
 				msg = m
 			}
 		}
-		field := "data"
-		for _, p := range e.InstanceLocation {
-			field += "." + p
-		}
-		v.Add(field, "%s", msg)
+		more = add(e.InstanceLocation, msg)
 	}
 	walk(ve)
-	if len(v.Details) == 0 {
-		v.Add("data", "does not match the event type's schema")
+}
+
+// refCycle says whether a reference cycle is among ve's causes.
+func refCycle(ve *jsonschema.ValidationError) bool {
+	if _, ok := ve.ErrorKind.(*kind.RefCycle); ok {
+		return true
 	}
-	return v
+	return slices.ContainsFunc(ve.Causes, refCycle)
 }
 
 func firstLine(s string) string {

@@ -152,7 +152,9 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	if len(v.Details) == 0 && et != nil && len(et.Schema) > 0 {
 		schema, err := hookd.CompileSchema(et.Schema)
 		if err != nil {
-			return nil, fmt.Errorf("compile stored schema of %s: %w", et.Name, err)
+			// Stored before hookd refused such a schema (one that refers
+			// to itself): no data can pass it, which the publisher is told.
+			return nil, hookd.Invalid("type", "the event type's schema %v; an admin can replace it (PATCH /v1/event-types/%s)", err, et.Name)
 		}
 		if err := schema.Validate(p.Data); err != nil {
 			return s.usedID(ctx, tenantID, p, err)

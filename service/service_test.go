@@ -803,3 +803,12 @@ func TestFilterFailureLogged(t *testing.T) {
 		t.Fatalf("%d lines logged, want 1 naming %s:\n%s", lines, wh.ID, buf.String())
 	}
 }
+
+// A blank filter is no filter, as an empty one is.
+func TestBlankFilterIsNone(t *testing.T) {
+	f := newFixture(t)
+	wh := f.webhook(func(w *hookd.Webhook) { w.Filter = "  \t " })
+	if got, _ := f.svc.Webhook(f.ctx, "acme", wh.ID); got.Filter != "" {
+		t.Fatalf("filter %q", got.Filter)
+	}
+}

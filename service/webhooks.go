@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -61,6 +62,11 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 		if prev.Enabled || !wh.Enabled {
 			rules.KeptURL = prev.URL
 		}
+	}
+	// A blank filter is none, as an empty one is (it was 422 "must not be
+	// empty" beside "" stored as null).
+	if strings.TrimSpace(wh.Filter) == "" {
+		wh.Filter = ""
 	}
 	var ve *hookd.ValidationError
 	if err := wh.Validate(rules); errors.As(err, &ve) {
