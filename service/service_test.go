@@ -812,3 +812,13 @@ func TestBlankFilterIsNone(t *testing.T) {
 		t.Fatalf("filter %q", got.Filter)
 	}
 }
+
+// hookd's namespace is reserved in any case: Svix's names may have
+// capitals, and HOOKD.webhook.disabled would read as hookd's own.
+func TestReservedNamespaceAnyCase(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{"hookd.mine", "HOOKD.webhook.disabled", "Hookd.x"} {
+		wantErr(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: name}, hookd.SvixNames, nil), hookd.ErrValidation)
+	}
+	must(t, f.svc.CreateEventType(f.ctx, &hookd.EventType{Name: "hookdish.x"}, hookd.SvixNames, nil))
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -146,7 +147,9 @@ func (s *Service) CreateEventType(ctx context.Context, et *hookd.EventType, name
 	case problems.Has("name"):
 	case !names.Valid(et.Name):
 		problems = joinProblems(problems, "name", names.Problem())
-	case hookd.SystemEventType(et.Name):
+	case hookd.SystemEventType(strings.ToLower(et.Name)):
+		// In any case: HOOKD.webhook.disabled (Svix's names may have
+		// capitals) would read as hookd's own, and * would match it.
 		problems = joinProblems(problems, "name", "the hookd. namespace is reserved for hookd's own event types")
 	}
 	if err := problems.Err(); err != nil {
