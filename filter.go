@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 )
 
 // Filter is a compiled CEL expression over an event: the variables type
@@ -56,6 +57,12 @@ func CompileFilter(expr string) (*Filter, error) {
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) && !ast.OutputType().IsExactType(cel.DynType) {
 		return nil, fmt.Errorf("must evaluate to a bool, not %s", ast.OutputType())
+	}
+	// One whose least cost is past the limit could never finish: refused
+	// now, not accepted to match nothing (the size of data is unknown
+	// here, so only what the expression alone costs counts).
+	if est, err := filterEnv.EstimateCost(ast, unsized{}); err == nil && est.Min > filterCostLimit {
+		return nil, fmt.Errorf("costs at least %d to run, past the limit of %d: make it simpler", est.Min, filterCostLimit)
 	}
 	prg, err := filterEnv.Program(ast, cel.CostLimit(filterCostLimit))
 	if err != nil {
@@ -124,4 +131,12 @@ func (f *Filter) Match(in *FilterInput) (bool, error) {
 		return false, fmt.Errorf("filter returned %T, not bool", out.Value())
 	}
 	return b, nil
+}
+
+// unsized leaves every size and call to CEL's own estimates.
+type unsized struct{}
+
+func (unsized) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
+func (unsized) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
 }

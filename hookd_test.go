@@ -677,3 +677,16 @@ func TestSchemaRefusals(t *testing.T) {
 		t.Errorf("a recursive tree: %v", err)
 	}
 }
+
+// A filter whose least cost is past the evaluation limit is refused when
+// saved: it could never finish, and would match nothing.
+func TestFilterPastTheCostLimit(t *testing.T) {
+	ten := "[1,2,3,4,5,6,7,8,9,10]"
+	heavy := ten + ".map(a, " + ten + ".map(b, " + ten + ".map(c, " + ten + ".map(d, " + ten + ".map(e, a + b + c + d + e))))).size() > 0"
+	if _, err := CompileFilter(heavy); err == nil || !strings.Contains(err.Error(), "past the limit") {
+		t.Fatalf("a filter costing over the limit: %v", err)
+	}
+	if _, err := CompileFilter(ten + `.map(a, a * 2).size() > 0 && data.amount > 100`); err != nil {
+		t.Fatalf("a light one: %v", err)
+	}
+}
