@@ -256,13 +256,15 @@ func (s *Store) firstPublish(ctx context.Context, tx pgx.Tx, r *publishReq) (*ho
 	if err != nil {
 		return nil, wrap("read first event", err)
 	}
-	rows, err := tx.Query(ctx, `SELECT id, webhook_id, leased AND lease_token = 1, next_attempt_at FROM deliveries WHERE event_seq = $1`, first.Seq)
+	rows, err := tx.Query(ctx, `SELECT id, webhook_id, leased AND lease_token = 1, COALESCE(next_attempt_at, 0) FROM deliveries WHERE event_seq = $1`, first.Seq)
 	if err != nil {
 		return nil, wrap("read first event's deliveries", err)
 	}
 	defer rows.Close()
 	res := &hookd.PublishResult{Event: first, Duplicate: true}
 	own := false
+	// next_attempt_at is NULL once a delivery has ended (COALESCE): a
+	// duplicate of an event whose deliveries are all done is the common case.
 	for rows.Next() {
 		var id, webhook string
 		var leased bool

@@ -56,6 +56,7 @@ var timed = map[string]func(*testing.T, hookd.Store, *Clock){
 	"HandedOffFallsDueWhenLeaseEnds":     testHandoffLeaseRunsOut,
 	"HandoffSkipsDisabledWebhook":        testHandoffSkipsDisabled,
 	"DuplicatePublishHandsOffNothing":    testHandoffDuplicate,
+	"DuplicateOfDeliveredEvent":          testDuplicateOfDelivered,
 	"HandoffNeverOvertakesDueDelivery":   testHandoffWaitsItsTurn,
 }
 
@@ -1102,6 +1103,20 @@ func testHandoffDuplicate(t *testing.T, s hookd.Store, clock *Clock) {
 	res := handOff(t, s, "e1", []string{"wh_a"}, []string{"wh_a"})
 	if !res.Duplicate || len(res.Leased) != 0 || res.Deliveries != 1 {
 		t.Fatalf("duplicate publish: %+v", res)
+	}
+}
+
+// A publish that repeats the id of an event whose deliveries have all
+// ended (nothing left due) is a duplicate, handed off or not.
+func testDuplicateOfDelivered(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	handOff(t, s, "e1", []string{"wh_a"}, nil)
+	record(t, s, outcome(one(t, s), hookd.StatusSuccess, clock.Now()))
+	for _, leased := range [][]string{nil, {"wh_a"}} {
+		res := handOff(t, s, "e1", []string{"wh_a"}, leased)
+		if !res.Duplicate || len(res.Leased) != 0 || res.Deliveries != 1 {
+			t.Fatalf("publish of a delivered event's id (handed off to %v): %+v", leased, res)
+		}
 	}
 }
 
