@@ -105,7 +105,7 @@ func New(cfg Config) *Server {
 	route("GET /api/v1/app/{app}/endpoint/{endpoint}/headers", s.authed(s.getHeaders))
 	route("PUT /api/v1/app/{app}/endpoint/{endpoint}/headers", s.authed(s.setHeaders))
 	route("PATCH /api/v1/app/{app}/endpoint/{endpoint}/headers", s.authed(s.setHeaders))
-	route("POST /api/v1/auth/app-portal-access/{app}", s.authed(s.portalAccess))
+	route("POST /api/v1/auth/app-portal-access/{app}", s.admitted(s.portalAccess, false))
 	route("POST /api/v1/event-type", s.authed(s.createEventType))
 	route("GET /api/v1/event-type", s.authed(s.listEventTypes))
 	route("GET /api/v1/event-type/{name}", s.authed(s.getEventType))
@@ -131,8 +131,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authed lets only the admin key through; its actor is the admin, as on
-// /v1.
+// /v1. A POST's answer is kept for its idempotency-key (idempotent).
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return s.admitted(h, true)
+}
+
+// admitted is authed, with keep false for a POST whose answer is a
+// credential (a portal link): that is never stored, in clear, for anyone
+// who sends its key again to read, and each such POST makes a new one.
+func (s *Server) admitted(h func(http.ResponseWriter, *http.Request) error, keep bool) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || strings.TrimSpace(key) == "" {
@@ -148,7 +155,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(h
 			return err
 		}
 		*r = *r.WithContext(hookd.WithActor(r.Context(), hookd.Actor{Type: hookd.ActorAdmin}))
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && keep {
 			return s.idempotent(w, r, h)
 		}
 		return h(w, r)

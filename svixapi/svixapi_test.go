@@ -3,6 +3,7 @@ package svixapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -339,6 +340,21 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if wh, err := e.store.GetWebhook(context.Background(), "good", ep["id"].(string)); err != nil || len(wh.PreviousSecrets) != 1 || wh.PreviousSecrets[0].Secret != before {
 		t.Fatalf("the same key rotated twice: the previous secret is not the first one (%v)", err)
+	}
+	// A portal link is a credential: never kept for its key (in clear,
+	// for anyone who sends the key again), so a read-only request sent with
+	// the key of a full one gets a read-only link of its own.
+	_, p1 := post("/api/v1/auth/app-portal-access/good", `{}`, "p-1")
+	_, p2 := post("/api/v1/auth/app-portal-access/good", `{"readOnly":true}`, "p-1")
+	if p1["token"] == nil || p1["token"] == p2["token"] {
+		t.Fatalf("two portal links with one key: %v, %v", p1, p2)
+	}
+	if _, err := e.store.SavedResponse(t.Context(), "POST /api/v1/auth/app-portal-access/good", "p-1", time.Time{}); !errors.Is(err, hookd.ErrNotFound) {
+		t.Fatalf("a portal link kept for its idempotency key: %v", err)
+	}
+	cs, err := e.store.RedeemPortalLink(t.Context(), hookd.HashKey(p2["token"].(string)), hookd.HashKey("cookie"), time.Now())
+	if err != nil || !cs.ReadOnly {
+		t.Fatalf("the read-only request's link: %+v, %v", cs, err)
 	}
 }
 
