@@ -45,7 +45,7 @@ func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.Pr
 		// must not wait on each other.
 		finished := old
 		for _, lock := range []string{"", " FOR UPDATE"} {
-			rows, err = tx.Query(ctx, sqlrow.PruneWaitingSQL(sqlrow.SeqList(finished), lock))
+			rows, err = tx.Query(ctx, sqlrow.PruneWaitingSQL(sqlrow.SeqList(finished), `coalesce($1::bigint, `+dbNow+`)`, lock), s.nowArg())
 			if err != nil {
 				return err
 			}

@@ -74,7 +74,7 @@ func (s *Store) PruneEvents(ctx context.Context, p hookd.PruneParams) (*hookd.Pr
 			return nil
 		}
 		waiting := map[int64]bool{}
-		rows, err = tx.QueryContext(ctx, sqlrow.PruneWaitingSQL(sqlrow.SeqList(old), ""))
+		rows, err = tx.QueryContext(ctx, sqlrow.PruneWaitingSQL(sqlrow.SeqList(old), "?", ""), sqlrow.Micros(s.clock.Now()))
 		if err != nil {
 			return err
 		}

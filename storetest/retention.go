@@ -12,6 +12,7 @@ func init() {
 	for name, fn := range map[string]func(*testing.T, hookd.Store, *Clock){
 		"PruneFinishedOnly":          testPruneFinishedOnly,
 		"PruneInBatches":             testPruneInBatches,
+		"PruneKeepsCanceledInFlight": testPruneKeepsCanceledInFlight,
 		"PruneKeepsStatistics":       testPruneKeepsStatistics,
 		"DeletedWebhookTakesRollups": testDeletedWebhookTakesRollups,
 	} {
@@ -82,6 +83,25 @@ func testPruneFinishedOnly(t *testing.T, s hookd.Store, clock *Clock) {
 
 // Batches go through the history Limit events at a time, Next carrying on
 // where the last stopped, and Done once an event is not old enough.
+// A delivery canceled while its attempt is in flight keeps its event until
+// the attempt's lease ends: its outcome is still to be recorded.
+func testPruneKeepsCanceledInFlight(t *testing.T, s hookd.Store, clock *Clock) {
+	setup(t, s, "wh_a")
+	publishNow(t, s, clock, "sending", "wh_a")
+	one(t, s)
+	if _, sending, err := s.CancelDeliveries(ctx(), "acme", "wh_a", clock.Now().Add(time.Second)); err != nil || sending != 1 {
+		t.Fatalf("cancel: %d sending, %v", sending, err)
+	}
+	clock.Advance(time.Second)
+	if res := prune(t, s, hookd.PruneParams{Before: clock.Now(), Limit: 10}); res.Events != 0 {
+		t.Fatalf("pruned a canceled delivery's event while its attempt is in flight: %+v", res)
+	}
+	clock.Advance(lease)
+	if res := prune(t, s, hookd.PruneParams{Before: clock.Now(), Limit: 10}); res.Events != 1 || res.Deliveries != 1 {
+		t.Fatalf("once the lease is over: pruned %+v, want the event and its delivery", res)
+	}
+}
+
 func testPruneInBatches(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	for _, id := range []string{"e1", "e2", "e3", "e4", "e5"} {

@@ -60,9 +60,12 @@ func SeqList(seqs []int64) string {
 }
 
 // PruneWaitingSQL lists which of the events in seqs have a delivery still
-// waiting; suffix locks the rows on engines that need it.
-func PruneWaitingSQL(seqs, suffix string) string {
-	return `SELECT event_seq, status IN ` + WaitingStatuses + ` FROM deliveries WHERE event_seq IN (` + seqs + `)` + suffix
+// waiting, or one whose attempt is still in flight (its lease, live at
+// now, an SQL expression: a canceled delivery keeps the lease of the
+// attempt it was sending, whose outcome is still to be recorded); suffix
+// locks the rows on engines that need it.
+func PruneWaitingSQL(seqs, now, suffix string) string {
+	return `SELECT event_seq, status IN ` + WaitingStatuses + ` OR (leased AND next_attempt_at > ` + now + `) FROM deliveries WHERE event_seq IN (` + seqs + `)` + suffix
 }
 
 // hourOf is the start of the hour of a column of microseconds.
