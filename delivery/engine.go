@@ -100,8 +100,10 @@ type Config struct {
 	// BodyTimeout bounds reading a response body once its status line
 	// arrived; the status line alone decides the outcome. Default 1s.
 	BodyTimeout time.Duration
-	// StoreTimeout bounds each claim, record and lease extension. It must
-	// be shorter than Lease. Default 10s, or Lease/4 when that is shorter.
+	// StoreTimeout bounds each claim and lease extension, and is the least
+	// a record's write may take (it may take until the leases of the
+	// deliveries it records end). It must be shorter than Lease. Default
+	// 10s, or Lease/4 when that is shorter.
 	StoreTimeout time.Duration
 	// DeferBy is how long a webhook without room is passed over by claims.
 	// Default 250ms.
@@ -1424,7 +1426,7 @@ func (e *Engine) write(batch []*result) {
 		if len(outcomes)+len(releases) == 0 {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.StoreTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), e.writeTimeout(pending))
 		rec, err := e.policy.Record(ctx, e.store, outcomes, releases)
 		cancel()
 		e.observe(rec, pending)
@@ -1461,6 +1463,26 @@ func (e *Engine) write(batch []*result) {
 		case <-e.loopCtx.Done():
 		}
 	}
+}
+
+// writeTimeout is how long one write of pending may take: until the last
+// of their leases ends, and StoreTimeout at least. A write is tried
+// again until its leases end anyway, and under contention (processes
+// recording for one webhook queue on its row's lock) a write cut off at
+// StoreTimeout is rolled back and starts again at the back of the queue:
+// with a short --lease on PostgreSQL, outcomes went unwritten until
+// their leases ended and deliveries were sent again by living
+// processes. A stopping engine tries once, for StoreTimeout.
+func (e *Engine) writeTimeout(pending []*result) time.Duration {
+	d := e.cfg.StoreTimeout
+	if e.loopCtx.Err() != nil {
+		return d
+	}
+	now := e.clock.Now()
+	for _, r := range pending {
+		d = max(d, r.deadline.Sub(now))
+	}
+	return d
 }
 
 // TestEventType is the type of a test send when the caller names none.

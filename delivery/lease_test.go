@@ -33,6 +33,7 @@ type gated struct {
 	met     atomic.Int64  // how many times one did
 	written atomic.Int64  // outcomes written
 	records atomic.Int64  // RecordOutcomes calls that wrote
+	lastDue atomic.Int64  // the deadline (Unix ns) of the last transaction to meet the gate
 }
 
 func gate(step string) func(*delivery.Config) *gated {
@@ -50,6 +51,9 @@ func (g *gated) QueueTx(ctx context.Context, fn func(hookd.QueueTx) error) error
 		err := g.Store.QueueTx(ctx, func(tx hookd.QueueTx) error { return fn(&gatedTx{QueueTx: tx, g: g}) })
 		if !errors.Is(err, errGated) {
 			return err
+		}
+		if due, ok := ctx.Deadline(); ok {
+			g.lastDue.Store(due.UnixNano())
 		}
 		g.met.Add(1)
 		select {
@@ -153,14 +157,14 @@ func TestShortLeaseSlowReceiverSendsOnce(t *testing.T) {
 	}
 }
 
-// Outcomes that cannot be written hold their deliveries, through the
-// writes that time out and are tried again: the engine never has more
-// than Workers deliveries sent and not recorded.
+// Outcomes that cannot be written hold their deliveries while their write
+// waits (up to their leases' end): the engine never has more than Workers
+// deliveries sent and not recorded.
 func TestRecordingStalledCapsSends(t *testing.T) {
 	const workers = 16
 	var g *gated
 	h := newHarness(t, func(c *delivery.Config) {
-		c.Workers, c.PerEndpoint, c.StoreTimeout = workers, workers, 200*time.Millisecond
+		c.Workers, c.PerEndpoint = workers, workers
 		// A lease far longer than the stall: a held delivery whose lease
 		// ran out would be let go and sent again, by design, which under a
 		// loaded -race run (a stall of several seconds) read as a cap broken.
@@ -182,9 +186,9 @@ func TestRecordingStalledCapsSends(t *testing.T) {
 	for received.Load() < workers {
 		time.Sleep(time.Millisecond)
 	}
-	// The recorder's writes time out and are tried again, and meanwhile
-	// the engine is full: more turns of its claim loop claim nothing.
-	for met := g.met.Load(); g.met.Load() < met+3; {
+	// The recorder's write waits at the gate, and meanwhile the engine is
+	// full: more turns of its claim loop claim nothing.
+	for g.met.Load() < 1 {
 		time.Sleep(time.Millisecond)
 	}
 	for loops := h.engine.Loops(); h.engine.Loops() < loops+3; {
@@ -200,6 +204,33 @@ func TestRecordingStalledCapsSends(t *testing.T) {
 	}
 	if w := worst.Load(); w > workers {
 		t.Fatalf("%d sends outstanding at once, Workers is %d", w, workers)
+	}
+}
+
+// A write of outcomes may take until their leases end, not only
+// StoreTimeout: cut off and tried again, a write under contention (records
+// of many processes queueing on one webhook's row) started over at the
+// back of the queue, and with a short lease outcomes went unwritten until
+// their deliveries were sent again.
+func TestSlowRecordHasItsLease(t *testing.T) {
+	var g *gated
+	h := newHarness(t, func(c *delivery.Config) {
+		c.StoreTimeout, c.Lease = 100*time.Millisecond, time.Minute
+		g = gate("record")(c)
+	})
+	defer g.Open()
+	var got hits
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got.add(r.Header.Get("webhook-id")) })
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	<-g.reached
+	if left := time.Until(time.Unix(0, g.lastDue.Load())); left < 30*time.Second {
+		t.Fatalf("the write of an outcome whose lease has a minute left may take %s", left)
+	}
+	g.Open()
+	h.wait(ev, wh, "success", status(hookd.StatusSuccess))
+	if dup := got.twice(); len(dup) > 0 || g.met.Load() != 1 {
+		t.Fatalf("sent %v more than once; the write met the gate %d times, want once", dup, g.met.Load())
 	}
 }
 
