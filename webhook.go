@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strconv"
@@ -539,9 +541,21 @@ func (w *Webhook) fingerprint() string {
 // version and edits that instead, so concurrent edits never undo each
 // other. edit may return an error (a 409 for a stale updatedAt the caller
 // named, a 422) to write nothing. ended is how many waiting deliveries a
-// disable ended FAILED.
+// disable ended FAILED. Each version lost to another writer means that
+// writer's edit landed, so tries go on (with a short random pause that
+// grows, so that a crowd of editors spreads out) until the caller's
+// context ends, or for a thousand tries (a minute at most); before, eight tries without a pause made a few dozen
+// concurrent PATCHes without updatedAt fail 409.
 func EditWebhook(ctx context.Context, s Store, clock Clock, tenantID, id string, edit func(*Webhook) error) (w *Webhook, ended int, err error) {
 	for try := 0; ; try++ {
+		if try > 0 {
+			pause := time.Duration(rand.Int64N(int64(min(time.Duration(try)*time.Millisecond, 50*time.Millisecond))))
+			select {
+			case <-ctx.Done():
+				return nil, 0, fmt.Errorf("edit webhook: %w", ctx.Err())
+			case <-time.After(pause):
+			}
+		}
 		w, err = s.GetWebhook(ctx, tenantID, id)
 		if err != nil {
 			return nil, 0, err
@@ -558,7 +572,7 @@ func EditWebhook(ctx context.Context, s Store, clock Clock, tenantID, id string,
 		}
 		w.Touch(clock.Now())
 		ended, err = s.UpdateWebhook(ctx, w, read)
-		if errors.Is(err, ErrStale) && try < 8 {
+		if errors.Is(err, ErrStale) && try < 1000 {
 			continue
 		}
 		if err != nil {

@@ -1015,6 +1015,46 @@ func TestWebhookPatchUpdatedAt(t *testing.T) {
 	}
 }
 
+// Concurrent PATCHes that name no updatedAt all land, one after another:
+// a 409 is only for a caller whose updatedAt is stale.
+func TestConcurrentPatches(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	path := "/v1/tenants/acme/webhooks/" + e.webhook("acme", map[string]any{})
+	const n = 32
+	codes := make(chan string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("PATCH", e.srv.URL+path, strings.NewReader(fmt.Sprintf(`{"name":"edit %d","headers":{"X-Edit":"%d"}}`, i, i)))
+			req.Header.Set("Authorization", "Bearer "+adminKey)
+			res, err := e.srv.Client().Do(req)
+			if err != nil {
+				codes <- err.Error()
+				return
+			}
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			codes <- fmt.Sprintf("%d %s", res.StatusCode, raw)
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if !strings.HasPrefix(c, "200 ") {
+			t.Errorf("a concurrent PATCH without updatedAt: %.200s", c)
+		}
+	}
+	got := e.do("GET", path, adminKey, nil).want(t, 200)
+	var name string
+	if _, err := fmt.Sscanf(got.body["name"].(string), "edit %s", &name); err != nil || got.body["headers"].(map[string]any)["X-Edit"] != name {
+		t.Fatalf("after the PATCHes: name %v, headers %v, want one PATCH's both", got.body["name"], got.body["headers"])
+	}
+}
+
 // A manual retry of a delivery whose attempt is being sent answers 409.
 func TestRetryWhileSending(t *testing.T) {
 	e := newEnv(t)

@@ -19,7 +19,7 @@ var onPostgres = map[string]func(*testing.T){
 	"SizeLimits": TestSizeLimits, "ListEvents": TestListEvents, "DeleteTenantRemovesEverything": TestDeleteTenantRemovesEverything,
 	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
 	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret, "RotationsKeepEarlierSecrets": TestRotationsKeepEarlierSecrets, "PortalSessions": TestPortalSessions,
-	"WebhookPatchUpdatedAt": TestWebhookPatchUpdatedAt, "RetryWhileSending": TestRetryWhileSending,
+	"WebhookPatchUpdatedAt": TestWebhookPatchUpdatedAt, "ConcurrentPatches": TestConcurrentPatches, "RetryWhileSending": TestRetryWhileSending,
 	"AuditLog": TestAuditLog, "BulkActionsAudited": TestBulkActionsAudited, "TenantDeliveries": TestTenantDeliveries, "CancelDeliveries": TestCancelDeliveries, "RetryAllFailedWindow": TestRetryAllFailedWindow, "Replay": TestReplay, "EventTypeExamples": TestEventTypeExamples, "SvixScheme": TestSvixScheme, "BodyMode": TestBodyMode, "InputHardening": TestInputHardening, "RotationGraceOnOneSignatureSchemes": TestRotationGraceOnOneSignatureSchemes, "URLText": TestURLText, "RequestBodies": TestRequestBodies, "CursorListsRefuseOffsets": TestCursorListsRefuseOffsets, "SchemeHeaderKept": TestSchemeHeaderKept,
 }
 
