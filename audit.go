@@ -105,6 +105,27 @@ type AuditEntry struct {
 	Target   AuditTarget       `json:"target"`
 	Changes  map[string]Change `json:"changes"`
 	Seq      int64             `json:"-"` // the store's order, for cursors
+	clock Clock // set by NewAuditEntry: Stamp stamps the entry by it
+	stamp bool
+}
+
+// NewAuditEntry is an entry of the tenant by actor, stamped (ID and At)
+// by clock as the store writes it (Stamp), not as the request began: the
+// order of at and id then agrees with the log's, the order the changes
+// were written in, under concurrent requests too.
+func NewAuditEntry(clock Clock, tenantID string, actor Actor) *AuditEntry {
+	now := clock.Now()
+	return &AuditEntry{ID: NewID(PrefixAudit, now), TenantID: tenantID, At: now, Actor: actor, clock: clock, stamp: true}
+}
+
+// Stamp sets the ID and At of an entry made by NewAuditEntry from its
+// clock; a store calls it in the transaction that writes the entry.
+func (e *AuditEntry) Stamp() {
+	if !e.stamp {
+		return
+	}
+	e.At = e.clock.Now()
+	e.ID = NewID(PrefixAudit, e.At)
 }
 
 type auditKey struct{}

@@ -1053,6 +1053,27 @@ func TestConcurrentPatches(t *testing.T) {
 	if _, err := fmt.Sscanf(got.body["name"].(string), "edit %s", &name); err != nil || got.body["headers"].(map[string]any)["X-Edit"] != name {
 		t.Fatalf("after the PATCHes: name %v, headers %v, want one PATCH's both", got.body["name"], got.body["headers"])
 	}
+	// The audit log, newest first, has its times in the same order: an
+	// entry is stamped as it is written, not when its request began.
+	log := e.do("GET", "/v1/tenants/acme/audit-log?limit=100", adminKey, nil).want(t, 200).body["data"].([]any)
+	if len(log) != n+1 {
+		t.Fatalf("%d audit entries, want %d", len(log), n+1)
+	}
+	for i := 1; i < len(log); i++ {
+		newer, older := log[i-1].(map[string]any)["at"].(string), log[i].(map[string]any)["at"].(string)
+		if a, b := mustTime(t, newer), mustTime(t, older); a.Before(b) {
+			t.Fatalf("audit entry %d at %s is listed before one at %s: %v", i-1, newer, older, log[:4])
+		}
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // A manual retry of a delivery whose attempt is being sent answers 409.

@@ -157,11 +157,11 @@ func (s *Service) changed(ctx context.Context, webhookID string) {
 }
 
 // audited returns ctx carrying a new audit entry of the tenant, by the
-// context's actor, for the store to write with the change; the caller
-// fills in its action, target and changes before the write.
+// context's actor, for the store to write with the change (stamped then,
+// by the service's clock); the caller fills in its action, target and
+// changes before the write.
 func (s *Service) audited(ctx context.Context, tenantID string) (context.Context, *hookd.AuditEntry) {
-	now := s.clock.Now()
-	e := &hookd.AuditEntry{ID: hookd.NewID(hookd.PrefixAudit, now), TenantID: tenantID, At: now, Actor: hookd.ActorFrom(ctx)}
+	e := hookd.NewAuditEntry(s.clock, tenantID, hookd.ActorFrom(ctx))
 	return hookd.WithAudit(ctx, e), e
 }
 

@@ -518,6 +518,7 @@ const AuditCols = `id, tenant_id, at, actor_type, actor_id, action, target_type,
 
 // AuditArgs is an audit entry as row values.
 func AuditArgs(e *hookd.AuditEntry) ([]any, error) {
+	e.Stamp()
 	changes, err := JSONText(NonNilChanges(e.Changes))
 	if err != nil {
 		return nil, fmt.Errorf("audit changes: %w", err)
