@@ -105,8 +105,8 @@ type AuditEntry struct {
 	Target   AuditTarget       `json:"target"`
 	Changes  map[string]Change `json:"changes"`
 	Seq      int64             `json:"-"` // the store's order, for cursors
-	clock Clock // set by NewAuditEntry: Stamp stamps the entry by it
-	stamp bool
+	clock    Clock             // set by NewAuditEntry: Stamp stamps the entry by it
+	stamp    bool
 }
 
 // NewAuditEntry is an entry of the tenant by actor, stamped (ID and At)
