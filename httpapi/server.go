@@ -54,6 +54,9 @@ func New(cfg Config) *Server {
 	// Every /v1 call needs a key, a route that is not there too: without
 	// one it is 401, as the contract says of every /v1 call.
 	s.mux.Handle("/v1/", s.wrap(route{auth: anyKey, h: noRoute}))
+	// The bare root too, which ServeMux would redirect to /v1/ with an HTML
+	// body: every answer of the API is JSON.
+	s.mux.Handle("/v1", s.wrap(route{auth: anyKey, h: noRoute}))
 	s.mux.Handle("/", s.wrap(route{auth: public, h: noRoute}))
 	return s
 }

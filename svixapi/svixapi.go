@@ -119,9 +119,11 @@ func New(cfg Config) *Server {
 	route("GET /api/v1/app/{app}/msg/{msg}/endpoint", s.authed(s.attemptedDestinations))
 	route("GET /api/v1/app/{app}/msg/{msg}/endpoint/{endpoint}/attempt", s.authed(s.messageEndpointAttempts))
 	route("GET /api/v1/app/{app}/endpoint/{endpoint}/msg", s.authed(s.attemptedMessages))
-	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+	notServed := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, svixError{Code: "not_found", Detail: "hookd does not serve " + r.Method + " " + r.URL.Path + " (yet): see docs/SVIX.md for what it covers"})
-	})
+	}
+	s.mux.HandleFunc("/api/v1/", notServed)
+	s.mux.HandleFunc("/api/v1", notServed) // not redirected to /api/v1/ with an HTML body
 	return s
 }
 

@@ -696,7 +696,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 			mux.Handle("GET /metrics", m.Handler())
 		}
 		mux.Handle("/console/", con)
-		mux.Handle("/api/v1/", svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hash, Logger: log, Clock: clock, PublicURL: cfg.PublicURL}))
+		svix := svixapi.New(svixapi.Config{Service: svc, AdminKeyHash: hash, Logger: log, Clock: clock, PublicURL: cfg.PublicURL})
+		mux.Handle("/api/v1/", svix)
+		mux.Handle("/api/v1", svix) // its 404, where ServeMux would redirect with an HTML body
 		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 		mux.Handle("/", api)
 		handler = canonicalPaths(mux)

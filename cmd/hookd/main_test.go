@@ -314,6 +314,36 @@ func TestCanonicalPaths(t *testing.T) {
 	}
 }
 
+// The APIs' bare roots (no trailing slash) answer in their JSON error
+// shape, not with ServeMux's redirect and its HTML body.
+func TestBareAPIRoots(t *testing.T) {
+	base, _, stop := start(t, "--db", filepath.Join(t.TempDir(), "hookd.db"), "--admin-key", "k")
+	defer stop()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct {
+		path, key string
+		code      int
+		field     string
+	}{
+		{"/v1", "", 401, "error"}, {"/v1", "k", 404, "error"}, {"/api/v1", "", 404, "code"},
+	} {
+		req, _ := http.NewRequest("GET", base+c.path, nil)
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != c.code || err != nil || body[c.field] == nil {
+			t.Errorf("GET %s (key %q): %d %v, want %d with %q", c.path, c.key, res.StatusCode, body, c.code, c.field)
+		}
+	}
+}
+
 // A bad value is blamed on where it came from: the flag, or its variable
 // when no flag gave it.
 func TestBadValueNamesItsVariable(t *testing.T) {
