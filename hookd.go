@@ -4,7 +4,11 @@
 // in it; cmd/hookd wires the engines, the API and the delivery workers.
 package hookd
 
-import "time"
+import (
+	"errors"
+	"strings"
+	"time"
+)
 
 // Version is set at build time with -ldflags "-X github.com/hookd/hookd.Version=…".
 var Version = "dev"
@@ -20,3 +24,18 @@ const (
 // PostgreSQL timestamptz hold exactly that, so a value read back compares
 // equal to the value written.
 func Truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// ParseTime reads a time a caller wrote in a query (a window's since or
+// until), in RFC 3339, whose "T" and "Z" may be lower case (RFC 3339,
+// 5.6). The zero time, 0001-01-01T00:00:00Z, is refused: the stores read
+// it as no bound, and an until at it would have listed everything.
+func ParseTime(raw string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(raw))
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.IsZero() {
+		return time.Time{}, errors.New("the zero time 0001-01-01T00:00:00Z is no bound")
+	}
+	return t.UTC(), nil
+}

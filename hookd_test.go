@@ -690,3 +690,24 @@ func TestFilterPastTheCostLimit(t *testing.T) {
 		t.Fatalf("a light one: %v", err)
 	}
 }
+
+func TestParseTime(t *testing.T) {
+	for raw, want := range map[string]string{
+		"2024-01-15T10:30:00Z":        "2024-01-15T10:30:00Z",
+		"2024-01-15t10:30:00z":        "2024-01-15T10:30:00Z", // RFC 3339 allows lower case
+		"2024-01-15T11:30:00.5+01:00": "2024-01-15T10:30:00.5Z",
+		"0001-01-01T00:00:00Z":        "", // the stores' "no bound"
+		"0001-01-01T00:00:00.000001Z": "0001-01-01T00:00:00.000001Z",
+		"2024-01-15":                  "",
+		"yesterday":                   "",
+		"":                            "",
+	} {
+		got, err := ParseTime(raw)
+		switch {
+		case want == "" && err == nil:
+			t.Errorf("ParseTime(%q) = %s, want an error", raw, got)
+		case want != "" && (err != nil || got.Format(time.RFC3339Nano) != want):
+			t.Errorf("ParseTime(%q) = %s, %v; want %s", raw, got, err, want)
+		}
+	}
+}

@@ -31,9 +31,12 @@ func formWindow(vals url.Values, problems map[string]string, inclusiveUntil bool
 		if len(raw) == len("2006-01-02T15:04") {
 			raw += ":00"
 		}
-		t, err := time.Parse(time.RFC3339Nano, raw)
+		t, err := hookd.ParseTime(raw)
 		if err != nil {
 			t, err = time.Parse(consoleTime, raw)
+		}
+		if err == nil && t.IsZero() {
+			err = errors.New("the zero time is no bound")
 		}
 		if err != nil {
 			problems[name] = "not a date and time"

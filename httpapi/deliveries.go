@@ -128,11 +128,11 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 	if raw == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, raw)
+	t, err := hookd.ParseTime(raw)
 	if err != nil {
-		return time.Time{}, hookd.BadRequest("query parameter %s must be an RFC 3339 time, such as 2024-01-15T10:30:00Z", name)
+		return time.Time{}, hookd.BadRequest("query parameter %s must be an RFC 3339 time after year 1, such as 2024-01-15T10:30:00Z", name)
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 // queryWindow reads the since and until query parameters; until before

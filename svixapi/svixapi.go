@@ -1356,9 +1356,9 @@ func queryTypes(qs url.Values) []string {
 // queryTime reads the query's RFC 3339 time name into to, if given.
 func queryTime(qs url.Values, v *hookd.ValidationError, name string, to *time.Time) {
 	if s := qs.Get(name); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
+		t, err := hookd.ParseTime(s)
 		if err != nil {
-			v.Add(queryField+name, "must be an RFC 3339 date-time")
+			v.Add(queryField+name, "must be an RFC 3339 date-time after year 1")
 		}
 		*to = t
 	}
