@@ -73,7 +73,7 @@ func (e *env) doAs(agent, method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "IdempotencyKeyConcurrent": TestIdempotencyKeyConcurrent, "LongURLAndDescription": TestLongURLAndDescription, "ListsPageByCursor": TestListsPageByCursor, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "IdempotencyKeyConcurrent": TestIdempotencyKeyConcurrent, "LongURLAndDescription": TestLongURLAndDescription, "ListsPageByCursor": TestListsPageByCursor, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "EndpointStatsOutliveRetention": TestEndpointStatsOutliveRetention, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -1219,6 +1219,34 @@ func TestCurrentShape(t *testing.T) {
 	}
 	if code, body := e.do("POST", "/api/v1/app/acme/msg/m1/endpoint/ep-a/resend", ""); code != 202 || body == nil || len(body) != 0 {
 		t.Fatalf("resend: %d %v (want 202 {})", code, body)
+	}
+}
+
+// An endpoint's statistics count what retention pruned too.
+func TestEndpointStatsOutliveRetention(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/api/v1/app", `{"name":"Acme","uid":"acme"}`)
+	_, ep := e.do("POST", "/api/v1/app/acme/endpoint", `{"url":"https://example.com/a","uid":"ep-a"}`)
+	for i := range 2 {
+		if code, _ := e.do("POST", "/api/v1/app/acme/msg", fmt.Sprintf(`{"eventType":"a.b","payload":{},"eventId":"m%d"}`, i)); code != 202 {
+			t.Fatalf("message: %d", code)
+		}
+	}
+	if n, err := e.svc.CancelDeliveries(t.Context(), "acme", ep["id"].(string), time.Time{}); err != nil || n != 2 {
+		t.Fatalf("cancel: %d, %v", n, err)
+	}
+	stats := func() map[string]any {
+		_, st := e.doAs("svix-libs/2.5.0/javascript", "GET", "/api/v1/app/acme/endpoint/ep-a/stats", "") // a current client sees canceled
+		return st
+	}
+	if st := stats(); st["canceled"] != 2.0 {
+		t.Fatalf("stats: %v", st)
+	}
+	if res, err := e.store.PruneEvents(t.Context(), hookd.PruneParams{Before: time.Now().Add(time.Hour), Limit: 100}); err != nil || res.Deliveries != 2 {
+		t.Fatalf("prune: %+v, %v", res, err)
+	}
+	if st := stats(); st["canceled"] != 2.0 || st["pending"] != 0.0 {
+		t.Fatalf("stats once the deliveries were pruned: %v", st)
 	}
 }
 
