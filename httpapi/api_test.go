@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -662,6 +663,42 @@ func TestWebhookList(t *testing.T) {
 	for _, q := range []string{"limit=0", "limit=x", "offset=-1", "page=0", "active=yes", "page=1&offset=2"} {
 		e.do("GET", "/v1/tenants/acme/webhooks?"+q, adminKey, nil).want(t, 400)
 	}
+}
+
+// A publish whose client went away is no error to log: nothing failed,
+// and nobody reads the answer.
+func TestClientGoneMidPublish(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	e := newEnv(t, func(c *config) {
+		c.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logged, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	e.tenant("acme")
+	e.eventType("a.b", nil)
+	e.webhook("acme", map[string]any{})
+	e.do("POST", "/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}).want(t, 202)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/v1/tenants/acme/events", strings.NewReader(`{"type":"a.b","data":{}}`))
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	rec := httptest.NewRecorder()
+	e.api.ServeHTTP(rec, req)
+	mu.Lock()
+	defer mu.Unlock()
+	if rec.Code < 500 || strings.Contains(logged.String(), "level=ERROR") {
+		t.Fatalf("a publish whose client went away: %d; logged:\n%s", rec.Code, logged.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func TestPublish(t *testing.T) {

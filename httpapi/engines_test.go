@@ -15,7 +15,7 @@ var onPostgres = map[string]func(*testing.T){
 	"Health": TestHealth, "Auth": TestAuth, "NoRoute": TestNoRoute, "APIKeyRevocation": TestAPIKeyRevocation, "Tenants": TestTenants,
 	"EventTypes": TestEventTypes, "WebhookCreate": TestWebhookCreate, "WebhookValidation": TestWebhookValidation,
 	"WebhookPolicyFlags": TestWebhookPolicyFlags, "WebhookPatchDelete": TestWebhookPatchDelete,
-	"WebhookList": TestWebhookList, "Publish": TestPublish, "PublishIdempotency": TestPublishIdempotency,
+	"WebhookList": TestWebhookList, "Publish": TestPublish, "ClientGoneMidPublish": TestClientGoneMidPublish, "PublishIdempotency": TestPublishIdempotency,
 	"SizeLimits": TestSizeLimits, "ListEvents": TestListEvents, "DeleteTenantRemovesEverything": TestDeleteTenantRemovesEverything,
 	"UnknownRoute": TestUnknownRoute, "PublishSeesWritesAtOnce": TestPublishSeesWritesAtOnce,
 	"SchemeMigrationKeepsSecret": TestSchemeMigrationKeepsSecret, "RotationsKeepEarlierSecrets": TestRotationsKeepEarlierSecrets, "PortalSessions": TestPortalSessions,

@@ -54,8 +54,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error.Details = ve.Details
 	}
 	switch {
-	case status == http.StatusInternalServerError && errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The client went away; nobody reads this answer.
+	case status >= 500 && errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away (mid-publish too, whose store errors are
+		// 503s); nobody reads this answer, and nothing failed.
 		s.log.DebugContext(r.Context(), "request canceled", "method", r.Method, "path", r.URL.Path)
 		body.Error.Message = "request canceled"
 	case status >= 500:

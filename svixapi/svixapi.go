@@ -392,7 +392,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 	}
-	s.log.ErrorContext(r.Context(), "svix api", "method", r.Method, "path", r.URL.Path, "err", err)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away; nobody reads this answer.
+		s.log.DebugContext(r.Context(), "request canceled", "method", r.Method, "path", r.URL.Path)
+	} else {
+		s.log.ErrorContext(r.Context(), "svix api", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
 	writeJSON(w, http.StatusInternalServerError, svixError{Code: "server_error", Detail: "internal error"})
 }
 
