@@ -1427,7 +1427,11 @@ func (e *Engine) write(batch []*result) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), e.writeTimeout(pending))
+		// A write that may last until its leases end is cut to
+		// StoreTimeout once the engine stops: Stop waits for it.
+		stopping := context.AfterFunc(e.loopCtx, func() { time.AfterFunc(e.cfg.StoreTimeout, cancel) })
 		rec, err := e.policy.Record(ctx, e.store, outcomes, releases)
+		stopping()
 		cancel()
 		e.observe(rec, pending)
 		if rec.Stale > 0 {
@@ -1472,7 +1476,8 @@ func (e *Engine) write(batch []*result) {
 // StoreTimeout is rolled back and starts again at the back of the queue:
 // with a short --lease on PostgreSQL, outcomes went unwritten until
 // their leases ended and deliveries were sent again by living
-// processes. A stopping engine tries once, for StoreTimeout.
+// processes. A stopping engine tries once, for StoreTimeout (and write
+// cuts a longer write that is under way when Stop begins to that).
 func (e *Engine) writeTimeout(pending []*result) time.Duration {
 	d := e.cfg.StoreTimeout
 	if e.loopCtx.Err() != nil {

@@ -234,6 +234,32 @@ func TestSlowRecordHasItsLease(t *testing.T) {
 	}
 }
 
+// Stop cuts a write under way to StoreTimeout, however long its leases
+// would let it wait: a stalled store at shutdown holds Stop that long, not
+// for the lease (an hour here).
+func TestStopCutsALongWrite(t *testing.T) {
+	var g *gated
+	h := newHarness(t, func(c *delivery.Config) {
+		c.StoreTimeout, c.Lease = 100*time.Millisecond, time.Hour
+		g = gate("record")(c)
+	})
+	defer g.Open()
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {})
+	wh := h.webhook(rcv.URL)
+	h.publish(wh)
+	<-g.reached
+	stopped := make(chan struct{})
+	go func() {
+		h.engine.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(time.Minute): // a minute, where the write's leases would hold it an hour
+		t.Fatal("Stop waits for a write at the gate until its leases end")
+	}
+}
+
 // outcomesWaiting sets up three delivered outcomes waiting (RecordWait
 // an hour) for company while a fourth delivery, to a receiver that holds
 // its request until release is closed, is still being sent.
