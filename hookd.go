@@ -27,15 +27,22 @@ func Truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond)
 
 // ParseTime reads a time a caller wrote in a query (a window's since or
 // until), in RFC 3339, whose "T" and "Z" may be lower case (RFC 3339,
-// 5.6). The zero time, 0001-01-01T00:00:00Z, is refused: the stores read
-// it as no bound, and an until at it would have listed everything.
+// 5.6).
 func ParseTime(raw string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(raw))
 	if err != nil {
 		return time.Time{}, err
 	}
-	if t.IsZero() {
-		return time.Time{}, errors.New("the zero time 0001-01-01T00:00:00Z is no bound")
-	}
 	return t.UTC(), nil
+}
+
+// ParseUntil is ParseTime for a window's end, which refuses the zero
+// time, 0001-01-01T00:00:00Z: the stores read a zero end as no bound, and
+// an until at it listed everything. (A zero since is no bound, as meant.)
+func ParseUntil(raw string) (time.Time, error) {
+	t, err := ParseTime(raw)
+	if err == nil && t.IsZero() {
+		return time.Time{}, errors.New("the zero time 0001-01-01T00:00:00Z is no end")
+	}
+	return t, err
 }

@@ -692,22 +692,28 @@ func TestFilterPastTheCostLimit(t *testing.T) {
 }
 
 func TestParseTime(t *testing.T) {
-	for raw, want := range map[string]string{
-		"2024-01-15T10:30:00Z":        "2024-01-15T10:30:00Z",
-		"2024-01-15t10:30:00z":        "2024-01-15T10:30:00Z", // RFC 3339 allows lower case
-		"2024-01-15T11:30:00.5+01:00": "2024-01-15T10:30:00.5Z",
-		"0001-01-01T00:00:00Z":        "", // the stores' "no bound"
-		"0001-01-01T00:00:00.000001Z": "0001-01-01T00:00:00.000001Z",
-		"2024-01-15":                  "",
-		"yesterday":                   "",
-		"":                            "",
+	for _, c := range []struct{ raw, time, until string }{
+		{"2024-01-15T10:30:00Z", "2024-01-15T10:30:00Z", "2024-01-15T10:30:00Z"},
+		{"2024-01-15t10:30:00z", "2024-01-15T10:30:00Z", "2024-01-15T10:30:00Z"}, // RFC 3339 allows lower case
+		{"2024-01-15T11:30:00.5+01:00", "2024-01-15T10:30:00.5Z", "2024-01-15T10:30:00.5Z"},
+		{"0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z", ""}, // the stores' "no bound": no since, and no until
+		{"0001-01-01T00:00:00.000001Z", "0001-01-01T00:00:00.000001Z", "0001-01-01T00:00:00.000001Z"},
+		{"2024-01-15", "", ""},
+		{"yesterday", "", ""},
+		{"", "", ""},
 	} {
-		got, err := ParseTime(raw)
-		switch {
-		case want == "" && err == nil:
-			t.Errorf("ParseTime(%q) = %s, want an error", raw, got)
-		case want != "" && (err != nil || got.Format(time.RFC3339Nano) != want):
-			t.Errorf("ParseTime(%q) = %s, %v; want %s", raw, got, err, want)
+		for _, p := range []struct {
+			name  string
+			parse func(string) (time.Time, error)
+			want  string
+		}{{"ParseTime", ParseTime, c.time}, {"ParseUntil", ParseUntil, c.until}} {
+			got, err := p.parse(c.raw)
+			switch {
+			case p.want == "" && err == nil:
+				t.Errorf("%s(%q) = %s, want an error", p.name, c.raw, got)
+			case p.want != "" && (err != nil || got.Format(time.RFC3339Nano) != p.want):
+				t.Errorf("%s(%q) = %s, %v; want %s", p.name, c.raw, got, err, p.want)
+			}
 		}
 	}
 }

@@ -35,8 +35,8 @@ func formWindow(vals url.Values, problems map[string]string, inclusiveUntil bool
 		if err != nil {
 			t, err = time.Parse(consoleTime, raw)
 		}
-		if err == nil && t.IsZero() {
-			err = errors.New("the zero time is no bound")
+		if err == nil && name == "until" && t.IsZero() {
+			err = errors.New("the zero time is no end") // the stores' "no bound"
 		}
 		if err != nil {
 			problems[name] = "not a date and time"

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -166,7 +165,7 @@ const consoleTime = "2006-01-02T15:04:05"
 // refused by the browser and shown as an empty field that still filters.
 // What is not a time is kept as it came, beside its problem.
 func inputTime(raw string) string {
-	t, err := time.Parse(time.RFC3339Nano, raw)
+	t, err := hookd.ParseTime(raw)
 	if err != nil {
 		return raw
 	}

@@ -128,9 +128,13 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 	if raw == "" {
 		return time.Time{}, nil
 	}
-	t, err := hookd.ParseTime(raw)
+	parse := hookd.ParseTime
+	if name == "until" {
+		parse = hookd.ParseUntil
+	}
+	t, err := parse(raw)
 	if err != nil {
-		return time.Time{}, hookd.BadRequest("query parameter %s must be an RFC 3339 time after year 1, such as 2024-01-15T10:30:00Z", name)
+		return time.Time{}, hookd.BadRequest("query parameter %s must be an RFC 3339 time, such as 2024-01-15T10:30:00Z (and an until after year 1)", name)
 	}
 	return t, nil
 }

@@ -81,8 +81,6 @@ func testPruneFinishedOnly(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
-// Batches go through the history Limit events at a time, Next carrying on
-// where the last stopped, and Done once an event is not old enough.
 // A delivery canceled while its attempt is in flight keeps its event until
 // the attempt's lease ends: its outcome is still to be recorded.
 func testPruneKeepsCanceledInFlight(t *testing.T, s hookd.Store, clock *Clock) {
@@ -102,6 +100,8 @@ func testPruneKeepsCanceledInFlight(t *testing.T, s hookd.Store, clock *Clock) {
 	}
 }
 
+// Batches go through the history Limit events at a time, Next carrying on
+// where the last stopped, and Done once an event is not old enough.
 func testPruneInBatches(t *testing.T, s hookd.Store, clock *Clock) {
 	setup(t, s, "wh_a")
 	for _, id := range []string{"e1", "e2", "e3", "e4", "e5"} {

@@ -1361,9 +1361,13 @@ func queryTypes(qs url.Values) []string {
 // queryTime reads the query's RFC 3339 time name into to, if given.
 func queryTime(qs url.Values, v *hookd.ValidationError, name string, to *time.Time) {
 	if s := qs.Get(name); s != "" {
-		t, err := hookd.ParseTime(s)
+		parse := hookd.ParseTime
+		if name == "until" {
+			parse = hookd.ParseUntil
+		}
+		t, err := parse(s)
 		if err != nil {
-			v.Add(queryField+name, "must be an RFC 3339 date-time after year 1")
+			v.Add(queryField+name, "must be an RFC 3339 date-time (an until after year 1)")
 		}
 		*to = t
 	}

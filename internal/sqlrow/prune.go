@@ -65,7 +65,7 @@ func SeqList(seqs []int64) string {
 // attempt it was sending, whose outcome is still to be recorded); suffix
 // locks the rows on engines that need it.
 func PruneWaitingSQL(seqs, now, suffix string) string {
-	return `SELECT event_seq, status IN ` + WaitingStatuses + ` OR (leased AND next_attempt_at > ` + now + `) FROM deliveries WHERE event_seq IN (` + seqs + `)` + suffix
+	return `SELECT event_seq, coalesce(status IN ` + WaitingStatuses + ` OR (leased AND next_attempt_at > ` + now + `), false) FROM deliveries WHERE event_seq IN (` + seqs + `)` + suffix
 }
 
 // hourOf is the start of the hour of a column of microseconds.
