@@ -1508,13 +1508,13 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if err := ev.BuildPayload(data, nil); err != nil {
 		return nil, hookd.Invalid("data", "is not valid JSON")
 	}
-	c, err := e.store.CreateTestDelivery(ctx, ev, wh.ID, max(e.cfg.Lease, e.attemptLease(wh)))
+	lease := max(e.cfg.Lease, e.attemptLease(wh))
+	deadline := now.Add(lease) // no later than the store's lease, which starts after now
+	c, err := e.store.CreateTestDelivery(ctx, ev, wh.ID, lease)
 	if err != nil {
 		return nil, fmt.Errorf("test send: %w", err)
 	}
 	a, sendErr := e.sender.send(ctx, wh, ev.ID, ev.Type, c.DeliveryID, 1, wh.Body(ev.Payload), e.clock.Now())
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
-	defer cancel()
 	e.cfg.Observer.Attempted(a)
 	o := e.outcome(wh, c, a)
 	if !a.Success {
@@ -1522,7 +1522,7 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 		// refusal as such: the operator reads why a test did not arrive.
 		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
 	}
-	rec, err := e.policy.Record(rctx, e.store, []*hookd.Outcome{o}, nil)
+	rec, err := e.recordTest(context.WithoutCancel(ctx), o, deadline)
 	// A test send is not a delivery of the platform's events: it counts as
 	// an attempt, not as a delivery created or finished.
 	e.observe(rec, nil)
@@ -1530,6 +1530,25 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 		return nil, fmt.Errorf("test send: %w", err)
 	}
 	return a.TestResult(c.DeliveryID, ev.ID), nil
+}
+
+// recordTest writes a test send's outcome, as write does an engine's: each
+// try may take until the test delivery's lease ends, and one that fails is
+// tried again until then. An outcome left unwritten has its delivery, still
+// PENDING, claimed and sent again once its lease ends (session 22 noticed
+// it: one try of StoreTimeout, and a store slow for a moment made the
+// receiver get the test twice).
+func (e *Engine) recordTest(ctx context.Context, o *hookd.Outcome, deadline time.Time) (*queue.Recorded, error) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		rctx, cancel := context.WithTimeout(ctx, max(e.cfg.StoreTimeout, deadline.Sub(e.clock.Now())))
+		rec, err := e.policy.Record(rctx, e.store, []*hookd.Outcome{o}, nil)
+		cancel()
+		if err == nil || len(rec.Failed) == 0 || !e.clock.Now().Add(wait).Before(deadline) {
+			return rec, err
+		}
+		e.log.Warn("record a test send; trying again", "delivery", o.DeliveryID, "err", err)
+		time.Sleep(wait)
+	}
 }
 
 // startAttempt starts an attempt's span, a child of its event's publish

@@ -234,6 +234,43 @@ func TestSlowRecordHasItsLease(t *testing.T) {
 	}
 }
 
+// A test send's outcome may take until its lease ends to be written, as
+// an engine's outcomes may: cut off at StoreTimeout, the test delivery
+// stayed PENDING and was claimed and sent again once its lease ended.
+func TestSlowTestSendRecordHasItsLease(t *testing.T) {
+	var g *gated
+	h := newHarness(t, func(c *delivery.Config) {
+		c.StoreTimeout, c.Lease = 100*time.Millisecond, time.Minute
+		g = gate("record")(c)
+	})
+	defer g.Open()
+	var got hits
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got.add(r.Header.Get("webhook-id")) })
+	wh := h.webhook(rcv.URL)
+	type answer struct {
+		res *hookd.TestResult
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := h.engine.Test(context.Background(), wh, "", nil)
+		done <- answer{res, err}
+	}()
+	<-g.reached
+	if left := time.Until(time.Unix(0, g.lastDue.Load())); left < 30*time.Second {
+		t.Fatalf("the write of a test send's outcome, its lease a minute long, may take %s", left)
+	}
+	g.Open()
+	a := <-done
+	if a.err != nil || !a.res.Success {
+		t.Fatalf("test send: %+v, %v", a.res, a.err)
+	}
+	d, err := h.store.GetDelivery(context.Background(), wh.TenantID, a.res.DeliveryID)
+	if err != nil || d.Delivery.Status != hookd.StatusSuccess || d.Delivery.Attempts != 1 || len(got.twice()) > 0 {
+		t.Fatalf("after a slow write: %+v, %v; sent twice: %v", d, err, got.twice())
+	}
+}
+
 // Stop cuts a write under way to StoreTimeout, however long its leases
 // would let it wait: a stalled store at shutdown holds Stop that long, not
 // for the lease (an hour here).
