@@ -207,26 +207,37 @@ func TestRecordingStalledCapsSends(t *testing.T) {
 	}
 }
 
-// A write of outcomes may take until their leases end, not only
-// StoreTimeout: cut off and tried again, a write under contention (records
-// of many processes queueing on one webhook's row) started over at the
-// back of the queue, and with a short lease outcomes went unwritten until
-// their deliveries were sent again.
-func TestSlowRecordHasItsLease(t *testing.T) {
+// slowRecord is a harness whose outcomes' writes wait at a gate, with a
+// StoreTimeout of 100 ms and a minute's lease, and a webhook whose
+// receiver counts what it gets. It returns once a write met the gate,
+// after send began what is written, having checked that the write may
+// take until its lease ends, not only StoreTimeout: cut off and tried
+// again, a write under contention (records of many processes queueing on
+// one webhook's row) started over at the back of the queue, and with a
+// short lease outcomes went unwritten until their deliveries were sent
+// again.
+func slowRecord(t *testing.T, send func(*harness, *hookd.Webhook)) (*harness, *gated, *hits, *hookd.Webhook) {
+	t.Helper()
 	var g *gated
 	h := newHarness(t, func(c *delivery.Config) {
 		c.StoreTimeout, c.Lease = 100*time.Millisecond, time.Minute
 		g = gate("record")(c)
 	})
-	defer g.Open()
-	var got hits
+	t.Cleanup(g.Open)
+	got := &hits{}
 	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got.add(r.Header.Get("webhook-id")) })
 	wh := h.webhook(rcv.URL)
-	ev := h.publish(wh)
+	send(h, wh)
 	<-g.reached
 	if left := time.Until(time.Unix(0, g.lastDue.Load())); left < 30*time.Second {
 		t.Fatalf("the write of an outcome whose lease has a minute left may take %s", left)
 	}
+	return h, g, got, wh
+}
+
+func TestSlowRecordHasItsLease(t *testing.T) {
+	var ev *hookd.Event
+	h, g, got, wh := slowRecord(t, func(h *harness, wh *hookd.Webhook) { ev = h.publish(wh) })
 	g.Open()
 	h.wait(ev, wh, "success", status(hookd.StatusSuccess))
 	if dup := got.twice(); len(dup) > 0 || g.met.Load() != 1 {
@@ -234,32 +245,20 @@ func TestSlowRecordHasItsLease(t *testing.T) {
 	}
 }
 
-// A test send's outcome may take until its lease ends to be written, as
-// an engine's outcomes may: cut off at StoreTimeout, the test delivery
-// stayed PENDING and was claimed and sent again once its lease ended.
+// So may a test send's: cut off at StoreTimeout, the test delivery stayed
+// PENDING and was claimed and sent again once its lease ended.
 func TestSlowTestSendRecordHasItsLease(t *testing.T) {
-	var g *gated
-	h := newHarness(t, func(c *delivery.Config) {
-		c.StoreTimeout, c.Lease = 100*time.Millisecond, time.Minute
-		g = gate("record")(c)
-	})
-	defer g.Open()
-	var got hits
-	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got.add(r.Header.Get("webhook-id")) })
-	wh := h.webhook(rcv.URL)
 	type answer struct {
 		res *hookd.TestResult
 		err error
 	}
 	done := make(chan answer, 1)
-	go func() {
-		res, err := h.engine.Test(context.Background(), wh, "", nil)
-		done <- answer{res, err}
-	}()
-	<-g.reached
-	if left := time.Until(time.Unix(0, g.lastDue.Load())); left < 30*time.Second {
-		t.Fatalf("the write of a test send's outcome, its lease a minute long, may take %s", left)
-	}
+	h, g, got, wh := slowRecord(t, func(h *harness, wh *hookd.Webhook) {
+		go func() {
+			res, err := h.engine.Test(context.Background(), wh, "", nil)
+			done <- answer{res, err}
+		}()
+	})
 	g.Open()
 	a := <-done
 	if a.err != nil || !a.res.Success {
