@@ -100,10 +100,11 @@ type Config struct {
 	// BodyTimeout bounds reading a response body once its status line
 	// arrived; the status line alone decides the outcome. Default 1s.
 	BodyTimeout time.Duration
-	// StoreTimeout bounds each claim and lease extension, and is the least
-	// a record's write may take (it may take until the leases of the
-	// deliveries it records end). It must be shorter than Lease. Default
-	// 10s, or Lease/4 when that is shorter.
+	// StoreTimeout bounds each claim, and is the least a lease's extension
+	// or a record's write may take (each may take until the leases of its
+	// deliveries end; a write under way when Stop begins, StoreTimeout
+	// more). It must be shorter than Lease. Default 10s, or Lease/4 when
+	// that is shorter.
 	StoreTimeout time.Duration
 	// DeferBy is how long a webhook without room is passed over by claims.
 	// Default 250ms.
@@ -939,7 +940,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		// writing of its outcome: the delivery would fall due before it.
 		if now := e.clock.Now(); now.Add(need).After(deadline) {
 			d := max(e.cfg.Lease, need)
-			ok, err := e.extend(ctx, c, d)
+			ok, err := e.extend(ctx, c, d, deadline)
 			// Not held, after a change to its webhook since the claim (a
 			// delete, a cancel): a user's doing, not a lost lease.
 			if r := e.notHeld(ctx, c, ok, err, "extend lease", !ok && e.changedSince(c.WebhookID, claimed), release); r != nil {
@@ -1222,10 +1223,14 @@ func (e *Engine) attemptLease(wh *hookd.Webhook) time.Duration {
 	return wh.Timeout + e.cfg.BodyTimeout + 2*e.cfg.StoreTimeout + e.cfg.RecordWait
 }
 
-// extend lengthens a claim's lease to d and reports whether it is still
-// this process's.
-func (e *Engine) extend(ctx context.Context, c *hookd.Claim, d time.Duration) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.StoreTimeout)
+// extend lengthens a claim's lease, held until deadline, to d and reports
+// whether it is still this process's. It may take until deadline, as a
+// write of outcomes may (writeTimeout): cut off at StoreTimeout under
+// contention, extensions with a short --lease timed out and their
+// deliveries went back to the queue unsent. One that commits after the
+// lease ended is still fenced by the lease's token.
+func (e *Engine) extend(ctx context.Context, c *hookd.Claim, d time.Duration, deadline time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, max(e.cfg.StoreTimeout, deadline.Sub(e.clock.Now())))
 	defer cancel()
 	ok, _, err := queue.Extend(ctx, e.store, []hookd.Lease{c.Lease}, d)
 	return len(ok) == 1, err

@@ -19,8 +19,8 @@ import (
 
 var errGated = errors.New("gated")
 
-// gated is a real store whose queue can be held at one step (RecordOutcomes
-// or LeaseDeliveries): a transaction that reaches it while the gate is
+// gated is a real store whose queue can be held at one step (RecordOutcomes,
+// ExtendLeases or LeaseDeliveries): a transaction that reaches it while the gate is
 // shut returns errGated, is rolled back, and runs again from scratch once
 // the gate opens (a QueueTx function may always be run again). So the
 // step waits outside any transaction, and the rest of the store goes on.
@@ -92,6 +92,13 @@ func (t *gatedTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 		t.g.records.Add(1)
 	}
 	return ids, canceled, err
+}
+
+func (t *gatedTx) ExtendLeases(ctx context.Context, p *hookd.ExtendLeasesParams) ([]string, error) {
+	if t.shut("extend") {
+		return nil, errGated
+	}
+	return t.QueueTx.ExtendLeases(ctx, p)
 }
 
 func (t *gatedTx) LeaseDeliveries(ctx context.Context, p *hookd.LeaseDeliveriesParams) ([]*hookd.Claim, error) {
@@ -267,6 +274,37 @@ func TestSlowTestSendRecordHasItsLease(t *testing.T) {
 	d, err := h.store.GetDelivery(context.Background(), wh.TenantID, a.res.DeliveryID)
 	if err != nil || d.Delivery.Status != hookd.StatusSuccess || d.Delivery.Attempts != 1 || len(got.twice()) > 0 {
 		t.Fatalf("after a slow write: %+v, %v; sent twice: %v", d, err, got.twice())
+	}
+}
+
+// A lease's extension before an attempt may take until the lease ends,
+// not only StoreTimeout: cut off under contention, extensions with a short
+// lease timed out and their deliveries went back to the queue unsent.
+func TestSlowExtensionHasItsLease(t *testing.T) {
+	var g *gated
+	h := newHarness(t, func(c *delivery.Config) {
+		// The webhook's 5 s timeout needs a longer lease than 5 s: each
+		// attempt's lease is extended before it starts.
+		c.StoreTimeout, c.Lease = 100*time.Millisecond, 5*time.Second
+		g = gate("extend")(c)
+	})
+	defer g.Open()
+	var got hits
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { got.add(r.Header.Get("webhook-id")) })
+	wh := h.webhook(rcv.URL)
+	ev := h.publish(wh)
+	select {
+	case <-g.reached:
+	case <-time.After(time.Minute):
+		t.Fatal("no extension before the attempt")
+	}
+	if left := time.Until(time.Unix(0, g.lastDue.Load())); left < 2*time.Second {
+		t.Fatalf("the extension of a lease with 5 s left may take %s", left)
+	}
+	g.Open()
+	h.wait(ev, wh, "success", status(hookd.StatusSuccess))
+	if dup := got.twice(); len(dup) > 0 || g.met.Load() != 1 {
+		t.Fatalf("sent %v more than once; the extension met the gate %d times, want once", dup, g.met.Load())
 	}
 }
 
