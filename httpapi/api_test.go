@@ -685,7 +685,9 @@ func TestClientGoneMidPublish(t *testing.T) {
 	e.api.ServeHTTP(rec, req)
 	mu.Lock()
 	defer mu.Unlock()
-	if rec.Code < 500 || strings.Contains(logged.String(), "level=ERROR") {
+	// PostgreSQL's publisher may commit it anyway (a group commit already
+	// under way does not wait for one request's context): then it is 202.
+	if (rec.Code != 202 && rec.Code < 500) || strings.Contains(logged.String(), "level=ERROR") {
 		t.Fatalf("a publish whose client went away: %d; logged:\n%s", rec.Code, logged.String())
 	}
 }
