@@ -1224,13 +1224,12 @@ func (e *Engine) attemptLease(wh *hookd.Webhook) time.Duration {
 }
 
 // extend lengthens a claim's lease, held until deadline, to d and reports
-// whether it is still this process's. It may take until deadline, as a
-// write of outcomes may (writeTimeout): cut off at StoreTimeout under
-// contention, extensions with a short --lease timed out and their
-// deliveries went back to the queue unsent. One that commits after the
-// lease ended is still fenced by the lease's token.
+// whether it is still this process's. It may take until deadline
+// (storeBudget): cut off at StoreTimeout under contention, extensions with
+// a short --lease timed out and their deliveries went back to the queue
+// unsent.
 func (e *Engine) extend(ctx context.Context, c *hookd.Claim, d time.Duration, deadline time.Time) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, max(e.cfg.StoreTimeout, deadline.Sub(e.clock.Now())))
+	ctx, cancel := context.WithTimeout(ctx, e.storeBudget(deadline))
 	defer cancel()
 	ok, _, err := queue.Extend(ctx, e.store, []hookd.Lease{c.Lease}, d)
 	return len(ok) == 1, err
@@ -1474,25 +1473,29 @@ func (e *Engine) write(batch []*result) {
 	}
 }
 
-// writeTimeout is how long one write of pending may take: until the last
-// of their leases ends, and StoreTimeout at least. A write is tried
-// again until its leases end anyway, and under contention (processes
-// recording for one webhook queue on its row's lock) a write cut off at
-// StoreTimeout is rolled back and starts again at the back of the queue:
-// with a short --lease on PostgreSQL, outcomes went unwritten until
-// their leases ended and deliveries were sent again by living
-// processes. A stopping engine tries once, for StoreTimeout (and write
-// cuts a longer write that is under way when Stop begins to that).
+// storeBudget is how long a write about deliveries whose lease ends at
+// deadline may take (a lease's extension, a write of outcomes): until the
+// lease ends, and StoreTimeout at least. Such a write is tried again until
+// then anyway, and under contention (processes recording for one webhook
+// queue on its row's lock) one cut off at StoreTimeout is rolled back and
+// starts again at the back of the queue: with a short --lease on
+// PostgreSQL, outcomes went unwritten until their leases ended and
+// deliveries were sent again by living processes. One that commits after
+// the lease ended is still fenced by the lease's token.
+func (e *Engine) storeBudget(deadline time.Time) time.Duration {
+	return max(e.cfg.StoreTimeout, deadline.Sub(e.clock.Now()))
+}
+
+// writeTimeout is storeBudget for a batch: until the last of its leases
+// ends. (write cuts it to StoreTimeout once the engine stops.)
 func (e *Engine) writeTimeout(pending []*result) time.Duration {
-	d := e.cfg.StoreTimeout
-	if e.loopCtx.Err() != nil {
-		return d
-	}
-	now := e.clock.Now()
+	var last time.Time
 	for _, r := range pending {
-		d = max(d, r.deadline.Sub(now))
+		if r.deadline.After(last) {
+			last = r.deadline
+		}
 	}
-	return d
+	return e.storeBudget(last)
 }
 
 // TestEventType is the type of a test send when the caller names none.
@@ -1538,14 +1541,14 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 }
 
 // recordTest writes a test send's outcome, as write does an engine's: each
-// try may take until the test delivery's lease ends, and one that fails is
+// try may take until the test delivery's lease ends (storeBudget), and one that fails is
 // tried again until then. An outcome left unwritten has its delivery, still
 // PENDING, claimed and sent again once its lease ends (session 22 noticed
 // it: one try of StoreTimeout, and a store slow for a moment made the
 // receiver get the test twice).
 func (e *Engine) recordTest(ctx context.Context, o *hookd.Outcome, deadline time.Time) (*queue.Recorded, error) {
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		rctx, cancel := context.WithTimeout(ctx, max(e.cfg.StoreTimeout, deadline.Sub(e.clock.Now())))
+		rctx, cancel := context.WithTimeout(ctx, e.storeBudget(deadline))
 		rec, err := e.policy.Record(rctx, e.store, []*hookd.Outcome{o}, nil)
 		cancel()
 		if err == nil || len(rec.Failed) == 0 || !e.clock.Now().Add(wait).Before(deadline) {
