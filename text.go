@@ -21,7 +21,7 @@ const (
 // cut to at most max bytes on a character boundary. Every string a receiver
 // controls passes through it before it is stored.
 func CleanText(s string, max int) string {
-	if len(s) <= max && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+	if len(s) <= max && cleanText(s) {
 		return s
 	}
 	var b strings.Builder
@@ -65,10 +65,35 @@ func BadText(s string) string {
 // CleanHeaders returns h with every name and value cleaned, kept in name
 // order until names and values reach max bytes in all; what is left out is
 // counted under the name "…", within max too.
+// It returns h itself when h is that already, as an attempt's headers
+// nearly always are: sorting and copying them was most of what recording
+// an attempt's headers cost.
 func CleanHeaders(h map[string]string, max int) map[string]string {
-	if len(h) == 0 {
+	if len(h) == 0 || headersClean(h, max) {
 		return h
 	}
+	return cleanHeaders(h, max)
+}
+
+// headersClean reports whether cleanHeaders would return a copy of h:
+// every name and value clean, and all of them under max (a name that
+// reaches max with an empty value is left out).
+func headersClean(h map[string]string, max int) bool {
+	used := 0
+	for k, v := range h {
+		used += len(k) + len(v)
+		if used >= max || k == "" || len(k) > 256 || !cleanText(k) || !cleanText(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+func cleanHeaders(h map[string]string, max int) map[string]string {
 	names := make([]string, 0, len(h))
 	for k := range h {
 		names = append(names, k)

@@ -109,7 +109,7 @@ func decode(r *http.Request, dst any) error {
 
 // readBody reads a request's body: 413 past the size limit.
 func readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(r.Body)
+	body, err := readAll(r.Body, r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -118,6 +118,31 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, hookd.BadRequest("could not read request body")
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll into a buffer of the body's declared size (and a
+// byte more, for the read that finds the end): io.ReadAll starts at 512
+// bytes and copies into twice the room until the body fits, over 2 KiB
+// of garbage for a publish of 1 KiB. A size over the request limit is not
+// trusted for the first buffer; the body is still read to its end.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 || size > hookd.MaxRequestBody {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than it said: room to go on
+		}
+	}
 }
 
 func decodeBytes(body []byte, dst any) error {

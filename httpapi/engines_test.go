@@ -24,7 +24,7 @@ var onPostgres = map[string]func(*testing.T){
 }
 
 // Tests that do not touch a store, and so are not run twice.
-var storeless = []string{"TestOpenAPIMatchesRoutes", "TestOnPostgres", "TestEveryTestOnPostgres"}
+var storeless = []string{"TestOpenAPIMatchesRoutes", "TestOnPostgres", "TestEveryTestOnPostgres", "TestReadAll"}
 
 // TestOnPostgres runs the API tests on PostgreSQL (from HOOKD_TEST_POSTGRES,
 // a schema per test); newEnv picks the engine from the test's name.

@@ -563,6 +563,18 @@ func operatorWebhook(ctx context.Context, cfg *Config, store hookd.Store, clock 
 	return nil
 }
 
+func writeAllocProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, ready chan<- string) error {
 	// HOOKD_CPUPROFILE=FILE writes a CPU profile of the whole run (see
 	// docs/PERFORMANCE.md): how the figures there were worked on.
@@ -575,6 +587,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 			return err
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	// HOOKD_MEMPROFILE=FILE writes what the run allocated, where, when it
+	// ends (go tool pprof -sample_index=alloc_space).
+	if path := os.Getenv("HOOKD_MEMPROFILE"); path != "" {
+		defer func() {
+			if err := writeAllocProfile(path); err != nil {
+				log.Warn("write the allocation profile", "err", err)
+			}
+		}()
 	}
 	if autoProcs && procs.Enabled() {
 		pc, err := procs.New(procs.Config{}, log)

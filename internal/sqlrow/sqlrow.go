@@ -384,6 +384,11 @@ func MicroDuration(us int64) time.Duration { return time.Duration(us) * time.Mic
 // JSONList encodes a list or map as one JSON parameter (json_each,
 // jsonb_each_text), so that statements over variable-length lists keep one text.
 func JSONList(v any) string {
+	// A publish writes one or two maps of webhook to delivery id, and
+	// reads one: written by hand, as an attempt's headers are.
+	if m, ok := v.(map[string]string); ok && m != nil {
+		return StringMapJSON(m)
+	}
 	b, _ := json.Marshal(v)
 	return string(b)
 }
@@ -487,16 +492,9 @@ type AttemptRow struct {
 // AttemptRowOf encodes a for the attempts table.
 func AttemptRowOf(a *hookd.Attempt) (AttemptRow, error) {
 	c := a.Cleaned()
-	rq, err := JSONText(NonNil(c.RequestHeaders))
-	if err != nil {
-		return AttemptRow{}, err
-	}
-	rs, err := JSONText(NonNil(c.ResponseHeaders))
-	if err != nil {
-		return AttemptRow{}, err
-	}
 	return AttemptRow{StartedAt: Micros(c.StartedAt), DurationUs: c.Duration.Microseconds(), StatusCode: c.StatusCode,
-		Error: c.Error, Success: c.Success, Manual: c.Manual, RequestHeaders: rq, ResponseHeaders: rs, ResponseBody: c.ResponseBody}, nil
+		Error: c.Error, Success: c.Success, Manual: c.Manual, RequestHeaders: StringMapJSON(c.RequestHeaders),
+		ResponseHeaders: StringMapJSON(c.ResponseHeaders), ResponseBody: c.ResponseBody}, nil
 }
 
 // WaitingStatuses is the SQL list of statuses that wait in the queue.
