@@ -625,6 +625,33 @@ func abs(n int) int {
 	return n
 }
 
+// A webhook whose secret cannot be opened shows none (409), and a new
+// secret, from a rotation or a scheme that needs one, replaces what was
+// stored, keeping nothing of it signing.
+func TestUnreadableSecretReplaced(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	unreadable := func() *Webhook {
+		return &Webhook{SecretUnreadable: "open secret: malformed", Sealed: &SealedSecrets{Secret: "aes:x"}}
+	}
+	if _, err := unreadable().ShownSecret(); !errors.Is(err, ErrConflict) {
+		t.Fatalf("ShownSecret = %v, want a conflict", err)
+	}
+	w := unreadable()
+	w.Rotate("whsec_new", time.Hour, now)
+	if w.SecretUnreadable != "" || w.Sealed != nil || w.Secret != "whsec_new" || w.PreviousSecrets != nil {
+		t.Fatalf("rotated: %+v", w)
+	}
+	if got, err := w.ShownSecret(); err != nil || got != "whsec_new" {
+		t.Fatalf("ShownSecret = %q, %v", got, err)
+	}
+	w = unreadable()
+	w.Signature = &Signature{Scheme: SchemeStandardEd25519}
+	w.FitSecret(SchemeStandard)
+	if w.SecretUnreadable != "" || w.Sealed != nil || ValidateSecret(SchemeStandardEd25519, w.Secret) != nil {
+		t.Fatalf("a scheme's new secret: %+v", w)
+	}
+}
+
 // A rotation keeps the secrets rotated out before it signing through their
 // own grace, newest first, up to MaxOldSecrets; no grace ends them all.
 func TestRotateKeepsEarlierSecrets(t *testing.T) {

@@ -57,6 +57,17 @@ type Webhook struct {
 	// ended, newest first: each signs beside Secret until its ExpiresAt.
 	// (Expired ones may linger until the next rotation; they never sign.)
 	PreviousSecrets []OldSecret
+	// SecretUnreadable says why the stored signing secret could not be
+	// opened ("" when it could): a damaged value, or one sealed with a key
+	// this process does not have. Secret is then "" and such a webhook
+	// signs nothing: its attempts fail unsent and its secret cannot be
+	// shown, until a rotation gives it a new one. Sealed holds what is
+	// stored meanwhile, which writes that do not rotate keep as it is. One
+	// unreadable webhook used to fail its tenant's every publish, since
+	// matching reads them all. (A previous secret that cannot be opened
+	// is left out of PreviousSecrets: it could not sign either.)
+	SecretUnreadable string
+	Sealed           *SealedSecrets
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -73,6 +84,24 @@ const (
 	MaxTimeout     = 60 * time.Second
 	MaxMaxAttempts = 20
 )
+
+// SealedSecrets are a webhook's secrets as a store holds them, sealed by
+// a SecretBox: the current one, the newest previous one and its end, and
+// the older ones.
+type SealedSecrets struct {
+	Secret, Previous string
+	PreviousExpiresAt time.Time
+	Older             string
+}
+
+// ShownSecret is the signing secret to show its owner, or why it cannot
+// be (a 409 that says how to give the webhook a new one).
+func (w *Webhook) ShownSecret() (string, error) {
+	if w.SecretUnreadable != "" {
+		return "", Errorf(ErrConflict, "the signing secret cannot be read with hookd's encryption key (%s): rotate it to give the webhook a new one; until then its deliveries fail unsent", w.SecretUnreadable)
+	}
+	return w.Secret, nil
+}
 
 // An OldSecret is a secret rotated out, which signs beside the current one
 // until ExpiresAt.
@@ -462,6 +491,7 @@ const MaxGrace = 30 * 24 * time.Hour
 // grace ends them all: the new secret alone signs (a leaked secret's
 // rotation). The caller checks MaxOldSecrets (RotateRoom).
 func (w *Webhook) Rotate(secret string, grace time.Duration, now time.Time) {
+	w.forgetUnreadable()
 	old := w.Secret
 	var kept []OldSecret
 	if grace > 0 {
@@ -475,6 +505,14 @@ func (w *Webhook) Rotate(secret string, grace time.Duration, now time.Time) {
 		}
 	}
 	w.PreviousSecrets, w.Secret = kept, secret
+}
+
+// forgetUnreadable drops an unreadable secret, for a new one to replace
+// it: nothing it sealed can sign, so nothing of it is kept signing.
+func (w *Webhook) forgetUnreadable() {
+	if w.SecretUnreadable != "" {
+		w.SecretUnreadable, w.Sealed, w.Secret, w.PreviousSecrets = "", nil, "", nil
+	}
 }
 
 // RotateRoom says why a rotation with grace at now cannot keep the secret
@@ -516,6 +554,7 @@ func (w *Webhook) FitSecret(oldScheme string) {
 		return
 	}
 	if ValidateSecret(scheme, w.Secret) != nil {
+		w.forgetUnreadable()
 		w.Secret = GenerateSecret(scheme)
 		w.PreviousSecrets = nil
 	}

@@ -583,10 +583,14 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, v *visit, t
 		return err
 	}
 	if q.Get("secret") == "show" && !v.session.ReadOnly {
-		data["Secret"] = wh.Secret
+		secret, err := wh.ShownSecret()
+		if err != nil {
+			return err
+		}
+		data["Secret"] = secret
 		data["ShowSecret"] = true
 		if wh.Signature.SchemeName() == hookd.SchemeStandardEd25519 {
-			if pk, err := hookd.PublicKey(wh.Secret); err == nil {
+			if pk, err := hookd.PublicKey(secret); err == nil {
 				data["PublicKey"] = pk
 			}
 		}

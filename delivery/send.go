@@ -111,6 +111,12 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	h.Set("hookd-event-type", eventType)
 	h.Set("hookd-delivery-id", deliveryID)
 	h.Set("hookd-attempt", strconv.Itoa(number))
+	if wh.SecretUnreadable != "" {
+		// Sent unsigned it would pass for hookd's with a receiver that
+		// does not check, and fail with every one that does.
+		a.Error = "not sent: hookd cannot read this webhook's signing secret (" + wh.SecretUnreadable + "); rotate the secret to give it a new one"
+		return a, nil
+	}
 	signed, err := sign(h, wh.Signature, wh.SigningSecrets(now), eventID, eventType, now.Unix(), body)
 	if err != nil {
 		a.Error = "cannot sign: " + err.Error()

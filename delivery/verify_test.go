@@ -106,3 +106,27 @@ func TestSentRequestsVerify(t *testing.T) {
 		})
 	}
 }
+
+// A webhook whose secret cannot be opened is not sent to at all: unsigned,
+// a request would pass for hookd's with receivers that do not check.
+func TestUnreadableSecretSendsNothing(t *testing.T) {
+	guard := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	s := newSender(guard, "hookd/test", time.Second)
+	got := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} }))
+	defer srv.Close()
+	wh := &hookd.Webhook{ID: "wh_1", TenantID: "t", URL: srv.URL, Timeout: time.Second, SSLVerification: true,
+		SecretUnreadable: "open secret: wrong encryption key or corrupted value"}
+	a, err := s.send(context.Background(), wh, "evt_1", "a.b", "dlv_1", 1, []byte(`{}`), time.Now())
+	if err != nil || a.Success || a.StatusCode != 0 || a.Error == "" {
+		t.Fatalf("attempt %+v, %v", a, err)
+	}
+	// The receiver's handler would have run before the client had its
+	// answer; the server's Close waits for any handler under way.
+	srv.Close()
+	select {
+	case <-got:
+		t.Fatal("the receiver got a request")
+	default:
+	}
+}

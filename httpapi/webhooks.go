@@ -231,12 +231,16 @@ func (s *Server) getWebhookSecret(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	secret, err := wh.ShownSecret()
+	if err != nil {
+		return err
+	}
 	out := map[string]any{"secret": nil}
-	if wh.Secret != "" {
-		out["secret"] = wh.Secret
+	if secret != "" {
+		out["secret"] = secret
 	}
 	if wh.Signature.SchemeName() == hookd.SchemeStandardEd25519 {
-		pk, err := hookd.PublicKey(wh.Secret)
+		pk, err := hookd.PublicKey(secret)
 		if err != nil {
 			return err
 		}

@@ -32,6 +32,17 @@ func TestConformanceEncrypted(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, clock hookd.Clock) hookd.Store { return open(t, box, clock) })
 }
 
+// A webhook sealed with another key (or none) is read, marked, and kept
+// as stored until rotated (storetest.UnreadableSecret).
+func TestUnreadableSecret(t *testing.T) {
+	sealBox, _ := hookd.NewSecretBox([]byte("0123456789abcdef0123456789abcdef"))
+	otherBox, _ := hookd.NewSecretBox([]byte("another key, 32 bytes long......"))
+	for _, readBox := range []*hookd.SecretBox{nil, otherBox} {
+		s := pgtest.OpenEach(t, postgres.Config{Box: sealBox}, postgres.Config{Box: readBox})
+		storetest.UnreadableSecret(t, s[0], s[1])
+	}
+}
+
 func TestMigrateTwice(t *testing.T) {
 	url := os.Getenv("HOOKD_TEST_POSTGRES")
 	if url == "" {

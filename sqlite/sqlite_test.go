@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,14 +69,38 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 		t.Fatalf("stored secret = %q, want AES-GCM ciphertext", stored)
 	}
 
-	// Without the key the webhook cannot be read, and says why.
+	// Without the key the webhook is read without its secret, and says why.
 	s, err = sqlite.Open(ctx, sqlite.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.GetWebhook(ctx, "t", "wh_1"); !errors.Is(err, hookd.ErrNoEncryptionKey) {
-		t.Fatalf("read without key: %v", err)
+	if w, err := s.GetWebhook(ctx, "t", "wh_1"); err != nil || w.SecretUnreadable != hookd.ErrNoEncryptionKey.Error() || w.Secret != "" {
+		t.Fatalf("read without key: %+v, %v", w, err)
+	}
+}
+
+// A webhook sealed with another key (or none) is read, marked, and kept
+// as stored until rotated (storetest.UnreadableSecret).
+func TestUnreadableSecret(t *testing.T) {
+	for _, readKey := range [][]byte{nil, []byte("another key, 32 bytes long......")} {
+		path := filepath.Join(t.TempDir(), "hookd.db")
+		sealBox, _ := hookd.NewSecretBox([]byte("0123456789abcdef0123456789abcdef"))
+		var readBox *hookd.SecretBox
+		if readKey != nil {
+			readBox, _ = hookd.NewSecretBox(readKey)
+		}
+		sealer, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, Box: sealBox})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, Box: readBox})
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.UnreadableSecret(t, sealer, reader)
+		reader.Close()
+		sealer.Close()
 	}
 }
 

@@ -923,7 +923,11 @@ func (s *Server) endpointSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"key": wh.Secret})
+	secret, err := wh.ShownSecret()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"key": secret})
 	return nil
 }
 

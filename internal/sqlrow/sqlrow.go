@@ -118,12 +118,16 @@ func WebhookArgs(box *hookd.SecretBox, w *hookd.Webhook) ([]any, error) {
 			older = string(b)
 		}
 	}
+	sealed := hookd.SealedSecrets{Secret: box.Seal(w.Secret), Previous: box.Seal(prev.Secret), PreviousExpiresAt: prev.ExpiresAt, Older: box.Seal(older)}
+	if w.SecretUnreadable != "" && w.Sealed != nil {
+		sealed = *w.Sealed // kept as stored until a rotation replaces it
+	}
 	return []any{
 		w.ID, w.TenantID, w.Name, w.URL, events, hdr, w.Timeout.Milliseconds(), w.Enabled, w.SSLVerification,
 		channels, filter, w.MaxAttempts, w.RateLimit, w.Description, meta, sig,
-		box.Seal(w.Secret), box.Seal(prev.Secret), Micros(prev.ExpiresAt),
+		sealed.Secret, sealed.Previous, Micros(sealed.PreviousExpiresAt),
 		Micros(w.CreatedAt), Micros(w.UpdatedAt), NullString(w.DisabledReason), Micros(w.DisabledAt), w.BodyModeName(), NullString(w.UID),
-		box.Seal(older),
+		sealed.Older,
 	}, nil
 }
 
@@ -165,27 +169,24 @@ func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 			return nil, fmt.Errorf("webhook %s signature: %w", w.ID, err)
 		}
 	}
+	w.CreatedAt, w.UpdatedAt = FromMicros(created), FromMicros(updated)
 	var err error
 	if w.Secret, err = box.Open(secret); err != nil {
-		return nil, fmt.Errorf("webhook %s secret: %w", w.ID, err)
+		// The webhook is read all the same (its tenant's publishes match
+		// every webhook), marked: it signs nothing, and its writes keep
+		// what is stored.
+		w.SecretUnreadable = err.Error()
+		w.Sealed = &hookd.SealedSecrets{Secret: secret, Previous: prev, PreviousExpiresAt: FromMicros(prevExp), Older: older}
+		return w, nil
 	}
-	if prev, err = box.Open(prev); err != nil {
-		return nil, fmt.Errorf("webhook %s previous secret: %w", w.ID, err)
-	}
-	if prev != "" {
+	// A previous secret that cannot be opened is left out: it cannot sign.
+	if prev, err = box.Open(prev); err == nil && prev != "" {
 		w.PreviousSecrets = []hookd.OldSecret{{Secret: prev, ExpiresAt: FromMicros(prevExp)}}
 	}
-	if older, err = box.Open(older); err != nil {
-		return nil, fmt.Errorf("webhook %s older secrets: %w", w.ID, err)
-	}
-	if older != "" {
-		var list []hookd.OldSecret
-		if err := json.Unmarshal([]byte(older), &list); err != nil {
-			return nil, fmt.Errorf("webhook %s older secrets: %w", w.ID, err)
-		}
+	var list []hookd.OldSecret
+	if older, err = box.Open(older); err == nil && older != "" && json.Unmarshal([]byte(older), &list) == nil {
 		w.PreviousSecrets = append(w.PreviousSecrets, list...)
 	}
-	w.CreatedAt, w.UpdatedAt = FromMicros(created), FromMicros(updated)
 	return w, nil
 }
 

@@ -27,22 +27,34 @@ func Open(t testing.TB, cfg postgres.Config) *postgres.Store {
 // database: they share rows and notices, not memory.
 func OpenReplicas(t testing.TB, n int, cfg postgres.Config) []*postgres.Store {
 	t.Helper()
+	cfgs := make([]postgres.Config, n)
+	for i := range cfgs {
+		cfgs[i] = cfg
+	}
+	return OpenEach(t, cfgs...)
+}
+
+// OpenEach opens a store for each config on one schema, as processes
+// configured differently (another encryption key, say) would on one
+// database.
+func OpenEach(t testing.TB, cfgs ...postgres.Config) []*postgres.Store {
+	t.Helper()
 	url := os.Getenv("HOOKD_TEST_POSTGRES")
 	if url == "" {
 		t.Skip("HOOKD_TEST_POSTGRES is not set")
 	}
-	cfg.URL = url
-	cfg.Schema = fmt.Sprintf("hookd_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
-	if cfg.MaxConns == 0 {
-		cfg.MaxConns = 4
-	}
+	schema := fmt.Sprintf("hookd_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaN.Add(1))
 	t.Cleanup(func() {
-		if err := postgres.DropSchema(context.Background(), url, cfg.Schema); err != nil {
+		if err := postgres.DropSchema(context.Background(), url, schema); err != nil {
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	stores := make([]*postgres.Store, n)
-	for i := range stores {
+	stores := make([]*postgres.Store, len(cfgs))
+	for i, cfg := range cfgs {
+		cfg.URL, cfg.Schema = url, schema
+		if cfg.MaxConns == 0 {
+			cfg.MaxConns = 4
+		}
 		s, err := postgres.Open(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
