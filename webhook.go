@@ -89,7 +89,7 @@ const (
 // a SecretBox: the current one, the newest previous one and its end, and
 // the older ones.
 type SealedSecrets struct {
-	Secret, Previous string
+	Secret, Previous  string
 	PreviousExpiresAt time.Time
 	Older             string
 }
