@@ -129,7 +129,7 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 
 	client := s.verified
 	switch {
-	case wh.TenantID == hookd.OperatorTenant:
+	case wh.TenantID == hookd.OperatorTenant && wh.ID == hookd.OperatorWebhook:
 		client = s.operator // its URL is the operator's, not a tenant's
 	case !wh.SSLVerification:
 		client = s.insecure

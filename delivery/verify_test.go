@@ -130,3 +130,23 @@ func TestUnreadableSecretSendsNothing(t *testing.T) {
 	default:
 	}
 }
+
+// Only the operator's own webhook (--operator-webhook, which the operator
+// names) is sent to past the SSRF guard, not any other webhook of its
+// tenant: those a tenant key of hookd:operator may create.
+func TestOnlyTheOperatorWebhookPassesTheGuard(t *testing.T) {
+	s := newSender(netguard.New(nil), "hookd/test", time.Second) // loopback blocked
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		id   string
+		sent bool
+	}{{hookd.OperatorWebhook, true}, {"wh_other", false}} {
+		wh := &hookd.Webhook{ID: tc.id, TenantID: hookd.OperatorTenant, URL: srv.URL, Timeout: time.Second, SSLVerification: true,
+			Secret: hookd.GenerateSecret(hookd.SchemeStandard)}
+		a, _ := s.send(context.Background(), wh, "evt_1", "a.b", "dlv_1", 1, []byte(`{}`), time.Now())
+		if a.Success != tc.sent {
+			t.Errorf("%s: sent %v (%s), want %v", tc.id, a.Success, a.Error, tc.sent)
+		}
+	}
+}

@@ -42,6 +42,7 @@ var blocked = func() []rangeRule {
 		{"240.0.0.0/4", "reserved"}, // includes 255.255.255.255
 		{"192.0.0.0/24", "reserved"},
 		{"192.0.2.0/24", "reserved"},
+		{"192.88.99.0/24", "reserved"}, // 6to4 relay anycast, deprecated
 		{"198.18.0.0/15", "reserved"},
 		{"198.51.100.0/24", "reserved"},
 		{"203.0.113.0/24", "reserved"},
@@ -109,10 +110,21 @@ func ParseAllowList(s string) ([]netip.Prefix, error) {
 // ErrBlocked that names the kind of address.
 func (p *Policy) CheckAddr(a netip.Addr) error {
 	a = a.WithZone("")
-	u := a.Unmap()
+	if kind := p.blockedKind(a); kind != "" {
+		return fmt.Errorf("%s is %s: %w", a, kind, ErrBlocked)
+	}
+	return nil
+}
+
+// blockedKind says what kind of address the policy blocks a as ("a
+// private address"), or "" when it lets a through. The allow list is
+// matched against the address unmapped, as the blocked ranges are: matched
+// as written too, an allowed ::/0 let ::ffff:127.0.0.1 through.
+func (p *Policy) blockedKind(a netip.Addr) string {
+	u := a.WithZone("").Unmap()
 	for _, n := range p.allowList() {
-		if n.Contains(u) || n.Contains(a) {
-			return nil
+		if n.Contains(u) {
+			return ""
 		}
 	}
 	for _, r := range blocked {
@@ -121,10 +133,10 @@ func (p *Policy) CheckAddr(a netip.Addr) error {
 			if strings.ContainsRune("aeiou", rune(r.reason[0])) {
 				article = "an"
 			}
-			return fmt.Errorf("%s is %s %s address: %w", a, article, r.reason, ErrBlocked)
+			return article + " " + r.reason + " address"
 		}
 	}
-	return nil
+	return ""
 }
 
 func (p *Policy) allowList() []netip.Prefix {
@@ -217,8 +229,10 @@ func (p *Policy) CheckResolved(ctx context.Context, host string) error {
 		return nil
 	}
 	for _, a := range addrs {
-		if err := p.CheckAddr(a); err != nil {
-			return fmt.Errorf("%s resolves to %w", host, err)
+		// The address itself is not said: a client could otherwise map
+		// the names of hookd's network through its resolver.
+		if kind := p.blockedKind(a); kind != "" {
+			return fmt.Errorf("%s resolves to %s: %w", host, kind, ErrBlocked)
 		}
 	}
 	return nil

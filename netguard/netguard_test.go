@@ -28,6 +28,7 @@ func TestCheckHost(t *testing.T) {
 		{"0x7f.1", "loopback"},
 		{"0177.0.0.1", "loopback"},
 		{"::1", "loopback"},
+		{"192.88.99.1", "reserved"}, // 6to4 relay anycast
 		{"[::1]", "loopback"},
 		{"::ffff:127.0.0.1", "loopback"},
 		{"::ffff:10.1.2.3", "private"},
@@ -110,6 +111,15 @@ func TestAllowNetworks(t *testing.T) {
 		if err := p.CheckHost(tt.host); (err == nil) != tt.allowed {
 			t.Errorf("CheckHost(%q) = %v, want allowed=%v", tt.host, err, tt.allowed)
 		}
+	}
+	// Every IPv6 address allowed: an IPv4 address written mapped is still
+	// the IPv4 address it maps, and not allowed by it.
+	v6 := New([]netip.Prefix{netip.MustParsePrefix("::/0")})
+	if err := v6.CheckHost("::ffff:127.0.0.1"); !errors.Is(err, ErrBlocked) {
+		t.Errorf("::ffff:127.0.0.1 with ::/0 allowed: %v", err)
+	}
+	if err := v6.CheckHost("::1"); err != nil {
+		t.Errorf("::1 with ::/0 allowed: %v", err)
 	}
 }
 
@@ -209,7 +219,7 @@ func dnsServer(t *testing.T, addr netip.Addr) *net.Resolver {
 func TestCheckResolved(t *testing.T) {
 	private := &Policy{Resolver: dnsServer(t, netip.MustParseAddr("10.1.2.3"))}
 	err := private.CheckResolved(t.Context(), "internal.example.com")
-	if !errors.Is(err, ErrBlocked) || !strings.Contains(err.Error(), "internal.example.com resolves to 10.1.2.3 is a private address") {
+	if !errors.Is(err, ErrBlocked) || err.Error() != "internal.example.com resolves to a private address: "+ErrBlocked.Error() {
 		t.Fatalf("a name of a private address: %v", err)
 	}
 	if err := private.CheckResolved(t.Context(), "ｉｎｔｅｒｎａｌ.example.com"); !errors.Is(err, ErrBlocked) {
