@@ -181,7 +181,16 @@ type visit struct {
 	operator bool
 }
 
-func (v *visit) csrf() string { return csrfToken(v.token) }
+func (v *visit) csrf() string {
+	// The operator's forms are bound to the tenant they were drawn in too:
+	// one drawn in acme and sent after a switch to globex in another tab
+	// acted on globex (a create made acme's webhook in globex).
+	tenant := ""
+	if v.operator && v.tenant != nil {
+		tenant = v.tenant.ID
+	}
+	return csrfToken(v.token, tenant)
+}
 
 // actor is who the audit log says made the visit's changes: the key that
 // signed in, "admin" for the operator, or the portal link's session.
@@ -198,9 +207,12 @@ func (v *visit) actor() hookd.Actor {
 // csrfToken derives a form token from the session's cookie. A page of
 // another site can neither read the HttpOnly cookie nor this page, so it
 // cannot produce the token; hookd need not store it.
-func csrfToken(cookie string) string {
+func csrfToken(cookie, tenant string) string {
 	m := hmac.New(sha256.New, []byte(cookie))
 	m.Write([]byte("hookd console csrf"))
+	if tenant != "" {
+		m.Write([]byte("\x00" + tenant))
+	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -263,7 +275,11 @@ func (s *Server) signedIn(h handler, level access) http.Handler {
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(v.csrf())) != 1 {
-				s.fail(w, r, v, &pageError{http.StatusForbidden, "The form's security token is missing or wrong. Reload the page and try again."})
+				msg := "The form's security token is missing or wrong. Reload the page and try again."
+				if v.operator {
+					msg = "The form's security token is missing or wrong, or the form was drawn in another tenant than the one you have switched to since. Reload the page and try again."
+				}
+				s.fail(w, r, v, &pageError{http.StatusForbidden, msg})
 				return
 			}
 		}
@@ -347,6 +363,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, v *visit, err erro
 		pe = &pageError{http.StatusUnprocessableEntity, ve.Error()}
 	case errors.Is(err, hookd.ErrConflict):
 		pe = &pageError{http.StatusConflict, strings.TrimPrefix(err.Error(), "conflict: ")}
+	case errors.Is(err, hookd.ErrTooLarge):
+		pe = &pageError{http.StatusRequestEntityTooLarge, err.Error()}
+	case errors.Is(err, hookd.ErrForbidden):
+		pe = &pageError{http.StatusForbidden, err.Error()}
+	case errors.Is(err, hookd.ErrRateLimited):
+		pe = &pageError{http.StatusTooManyRequests, err.Error()}
 	case errors.Is(err, hookd.ErrUnavailable):
 		// The cause is the operator's to read (a database away, a
 		// process left on an old encryption key), as the API logs it.

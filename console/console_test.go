@@ -62,6 +62,7 @@ func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
 	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "Brand": TestBrand, "DeliveriesPageQuery": TestDeliveriesPageQuery, "ConsoleAuditFindings": TestConsoleAuditFindings,
+	"OperatorFormBoundToTenant": TestOperatorFormBoundToTenant,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -350,6 +351,62 @@ func (e *env) login(key string) (result, *http.Cookie) {
 	return res, nil
 }
 
+// An operator's form is bound to the tenant it was drawn in: one drawn
+// in acme and sent after a switch to globex (in another tab) is refused,
+// and nothing is made in either; drawn in globex, it is taken.
+func TestOperatorFormBoundToTenant(t *testing.T) {
+	e := newEnv(t)
+	_, op := e.login(adminKey)
+	do := func(method, path string, form url.Values, tenant *http.Cookie) result {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, e.srv.URL+path, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.AddCookie(op)
+		req.AddCookie(tenant)
+		res, err := client.Do(req)
+		must(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return result{status: res.StatusCode, body: string(b)}
+	}
+	in := func(tenant string) *http.Cookie {
+		sw := e.do("POST", "/console/tenant", url.Values{"csrf": {e.csrf(op)}, "tenant": {tenant}}, op)
+		if sw.status != 303 || len(sw.cookies) != 1 {
+			t.Fatalf("switch to %s: %d", tenant, sw.status)
+		}
+		return sw.cookies[0]
+	}
+	formToken := func(tenant *http.Cookie) string {
+		m := csrfField.FindStringSubmatch(do("GET", "/console/webhooks/new", nil, tenant).body)
+		if m == nil {
+			t.Fatal("no CSRF token on the form")
+		}
+		return m[1]
+	}
+	acme, globex := in("acme"), in("globex")
+	create := url.Values{"name": {"acme's receiver"}, "url": {"https://acme.example/hooks"}, "events": {"invocation.*"},
+		"timeoutMs": {"2000"}, "maxAttempts": {"4"}, "enabled": {"on"}, "sslVerification": {"on"}}
+	create.Set("csrf", formToken(acme))
+	if r := do("POST", "/console/webhooks", create, globex); r.status != 403 || !strings.Contains(r.body, "another tenant") {
+		t.Fatalf("acme's form sent in globex: %d", r.status)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		if _, n, err := e.store.ListWebhooks(context.Background(), hookd.WebhookQuery{TenantID: tenant}); err != nil || n != 0 {
+			t.Fatalf("%s has %d webhooks, %v", tenant, n, err)
+		}
+	}
+	create.Set("csrf", formToken(globex))
+	if r := do("POST", "/console/webhooks", create, globex); r.status != 303 {
+		t.Fatalf("globex's form in globex: %d %s", r.status, r.body)
+	}
+}
+
 func TestKeySignIn(t *testing.T) {
 	e := newEnv(t)
 	if r, c := e.login("nope"); r.status != 401 || c != nil {
@@ -481,6 +538,13 @@ func TestWebhookForm(t *testing.T) {
 	// No delivering engine in this process: the test send says so.
 	if r := e.do("POST", "/console/webhooks/"+id+"/test", url.Values{"csrf": {token}}, acme); r.status != 200 || !strings.Contains(r.body, "does not deliver") {
 		t.Fatalf("test without an engine: %d", r.status)
+	}
+	// Data past an event's limit is said on the form (it was a 500 from
+	// the service, logged as hookd's own fault), checked before anything
+	// is sent.
+	big := `{"s":"` + strings.Repeat("x", hookd.MaxEventData) + `"}`
+	if r := e.do("POST", "/console/webhooks/"+id+"/test", url.Values{"csrf": {token}, "data": {big}}, acme); r.status != 200 || !strings.Contains(r.body, "larger than 256 KiB") {
+		t.Fatalf("test with data too large: %d", r.status)
 	}
 	// Every page draws.
 	for _, p := range []string{"/console/webhooks", "/console/webhooks/" + id, "/console/webhooks/" + id + "?status=FAILED",

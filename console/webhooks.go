@@ -605,9 +605,6 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	if !s.svc.CanTest() {
-		return s.showWebhook(w, r, v, map[string]any{"Error": "This hookd process does not deliver (--role api); send tests from one that does."})
-	}
 	typ := strings.TrimSpace(r.PostForm.Get("type"))
 	if typ != "" && !hookd.ValidEventTypeName(typ) {
 		return s.showWebhook(w, r, v, map[string]any{"Error": "The event type must look like invocation.completed."})
@@ -615,10 +612,17 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, v *visit) e
 	var data json.RawMessage
 	if raw := strings.TrimSpace(r.PostForm.Get("data")); raw != "" {
 		var obj map[string]any
-		if json.Unmarshal([]byte(raw), &obj) != nil || obj == nil {
+		switch {
+		case len(raw) > hookd.MaxEventData:
+			// Shown back in full it would be a page of it: not shown.
+			return s.showWebhook(w, r, v, map[string]any{"Error": fmt.Sprintf("The data is larger than %d KiB; an event's data is at most that.", hookd.MaxEventData>>10), "Type": typ})
+		case json.Unmarshal([]byte(raw), &obj) != nil || obj == nil:
 			return s.showWebhook(w, r, v, map[string]any{"Error": "The data must be a JSON object, like {\"id\": \"inv_1\"}.", "Type": typ, "Data": raw})
 		}
 		data = json.RawMessage(raw)
+	}
+	if !s.svc.CanTest() {
+		return s.showWebhook(w, r, v, map[string]any{"Error": "This hookd process does not deliver (--role api); send tests from one that does."})
 	}
 	res, err := s.svc.Test(r.Context(), wh.TenantID, wh.ID, typ, data)
 	if err != nil {
