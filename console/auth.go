@@ -1,7 +1,10 @@
 package console
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -48,6 +51,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		cs.TenantID, cs.KeyID = k.TenantID, k.ID
+	} else {
+		token = s.operatorCookie(token)
+		cs.TokenHash = hookd.HashKey(token)
 	}
 	if err := s.store.CreateConsoleSession(r.Context(), cs); err != nil {
 		return err
@@ -117,4 +123,22 @@ func (s *Server) switchTenant(w http.ResponseWriter, r *http.Request, v *visit) 
 	s.setCookie(w, r, tenantCookie, id, v.session.ExpiresAt)
 	http.Redirect(w, r, "/console/webhooks", http.StatusSeeOther)
 	return nil
+}
+
+// operatorCookie is the operator's session cookie for token: token and a
+// MAC of it under the admin key's hash, so that a session signed in with
+// an admin key ends when the operator replaces the key (say, after it
+// leaked), as a tenant key's sessions end when it is revoked. The store
+// knows the session by the hash of the whole cookie, as any other.
+func (s *Server) operatorCookie(token string) string {
+	m := hmac.New(sha256.New, s.cfg.AdminKeyHash)
+	m.Write([]byte("hookd console operator\x00" + token))
+	return token + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// operatorCookieValid reports whether an operator session's cookie was made
+// under the admin key this process has.
+func (s *Server) operatorCookieValid(cookie string) bool {
+	i := strings.LastIndexByte(cookie, '.')
+	return i > 0 && len(s.cfg.AdminKeyHash) > 0 && subtle.ConstantTimeCompare([]byte(s.operatorCookie(cookie[:i])), []byte(cookie)) == 1
 }

@@ -313,6 +313,9 @@ func (s *Server) authenticate(r *http.Request) (*visit, error) {
 		return nil, err
 	}
 	v := &visit{session: cs, token: c.Value, operator: cs.TenantID == "" && cs.KeyID == ""}
+	if v.operator && !s.operatorCookieValid(c.Value) {
+		return nil, nil // signed in with an admin key this process no longer has
+	}
 	tenantID := cs.TenantID
 	if v.operator {
 		if tc, err := r.Cookie(tenantCookie); err == nil {

@@ -62,7 +62,7 @@ func newEnv(t *testing.T, mods ...func(*console.Config)) *env {
 var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
 	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "Brand": TestBrand, "DeliveriesPageQuery": TestDeliveriesPageQuery, "ConsoleAuditFindings": TestConsoleAuditFindings,
-	"OperatorFormBoundToTenant": TestOperatorFormBoundToTenant,
+	"OperatorFormBoundToTenant": TestOperatorFormBoundToTenant, "AdminKeyReplacedEndsOperatorSessions": TestAdminKeyReplacedEndsOperatorSessions,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -404,6 +404,29 @@ func TestOperatorFormBoundToTenant(t *testing.T) {
 	create.Set("csrf", formToken(globex))
 	if r := do("POST", "/console/webhooks", create, globex); r.status != 303 {
 		t.Fatalf("globex's form in globex: %d %s", r.status, r.body)
+	}
+}
+
+// An operator's session ends when the operator replaces the admin key
+// (say, after it leaked), as a tenant key's ends when it is revoked.
+func TestAdminKeyReplacedEndsOperatorSessions(t *testing.T) {
+	e := newEnv(t)
+	_, op := e.login(adminKey)
+	if r := e.do("GET", "/console/tenants", nil, op); r.status != 200 {
+		t.Fatalf("operator session: %d", r.status)
+	}
+	// The same database, served by a process started with a new key.
+	con, err := console.New(console.Config{Service: e.svc, AdminKeyHash: hookd.HashKey("the new admin key")})
+	must(t, err)
+	replaced := httptest.NewServer(con)
+	defer replaced.Close()
+	req, _ := http.NewRequest("GET", replaced.URL+"/console/tenants", nil)
+	req.AddCookie(op)
+	res, err := client.Do(req)
+	must(t, err)
+	res.Body.Close()
+	if res.StatusCode != 303 || res.Header.Get("Location") != "/console/login" {
+		t.Fatalf("the old key's session after the key was replaced: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 }
 
