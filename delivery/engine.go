@@ -1516,6 +1516,12 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if err := ev.BuildPayload(data, nil); err != nil {
 		return nil, hookd.Invalid("data", "is not valid JSON")
 	}
+	if wait, err := queue.TakeRate(ctx, e.store, wh.ID, wh.RateLimit); err != nil {
+		return nil, fmt.Errorf("test send: %w", err)
+	} else if wait > 0 {
+		return nil, hookd.Errorf(hookd.ErrRateLimited, "the webhook's rateLimit (%d a second) leaves no request to send now: try again in %s",
+			wh.RateLimit, max(wait.Round(time.Millisecond), time.Millisecond))
+	}
 	lease := max(e.cfg.Lease, e.attemptLease(wh))
 	deadline := now.Add(lease) // no later than the store's lease, which starts after now
 	c, err := e.store.CreateTestDelivery(ctx, ev, wh.ID, lease)

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -1510,5 +1511,34 @@ func TestFanOutInOneClaim(t *testing.T) {
 		for _, wh := range hooks {
 			h.wait(ev, wh, fmt.Sprintf("round %d", round), status(hookd.StatusSuccess))
 		}
+	}
+}
+
+// Test sends spend the webhook's rateLimit as deliveries do: in a loop
+// they reach the receiver no faster than it allows (burst, then one a
+// step), and the rest are refused as rate limited.
+func TestTestSendsSpendTheRateLimit(t *testing.T) {
+	h := newHarness(t)
+	rcv := newReceiver(t, nil)
+	wh := h.webhook(rcv.URL, func(w *hookd.Webhook) { w.RateLimit = 1 })
+	start := time.Now()
+	sent, limited := 0, 0
+	for range 5 {
+		res, err := h.engine.Test(context.Background(), wh, "", nil)
+		switch {
+		case errors.Is(err, hookd.ErrRateLimited):
+			limited++
+		case err != nil || !res.Success:
+			t.Fatalf("test send: %+v, %v", res, err)
+		default:
+			sent++
+		}
+	}
+	elapsed := time.Since(start)
+	if allowed := hookd.RateBurst(1) + int(elapsed/time.Second); sent > allowed || sent+limited != 5 {
+		t.Fatalf("%d test sends went out in %s at 1 a second (%d allowed), %d refused", sent, elapsed, allowed, limited)
+	}
+	if got := len(rcv.got()); got != sent {
+		t.Fatalf("the receiver got %d requests, %d sent", got, sent)
 	}
 }

@@ -797,6 +797,41 @@ func attemptOf(outcomes []*hookd.Outcome) *hookd.Attempt {
 	return outcomes[0].Attempt
 }
 
+// TakeRate spends one send of a rate-limited webhook's budget now, for a
+// send made outside the queue (a test send): the budget is the endpoint's,
+// whoever sends to it, and test sends in a loop went past it. It returns
+// how long until one may be spent when none may now (zero: it was spent).
+func TakeRate(ctx context.Context, q hookd.Queue, webhookID string, perSecond int) (wait time.Duration, err error) {
+	if perSecond <= 0 {
+		return 0, nil
+	}
+	err = q.QueueTx(ctx, func(tx hookd.QueueTx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		got, err := tx.RateBudgets(ctx, &hookd.RateBudgetsParams{WebhookIDs: []string{webhookID}})
+		if err != nil {
+			return err
+		}
+		tat, ok := got[webhookID]
+		if !ok { // a claim holds the budget this moment
+			wait = time.Second / time.Duration(perSecond)
+			return nil
+		}
+		if n, w := hookd.RateAvailable(tat, now, perSecond); n == 0 {
+			wait = w
+			return nil
+		}
+		next, _ := hookd.RateTake(tat, now, perSecond, 1)
+		return tx.SetRateBudgets(ctx, &hookd.SetRateBudgetsParams{TATs: map[string]time.Time{webhookID: next}})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("take a rate budget: %w", err)
+	}
+	return wait, nil
+}
+
 // Extend lengthens leases to d from now (by the store's clock) and
 // returns the ones extended (the others are no longer the caller's) and
 // when the extension was made, by the store's clock.
