@@ -513,7 +513,7 @@ func (e *Engine) loop(ctx, sendCtx context.Context) {
 			// The claim is not cut off by Stop: what it leased is released
 			// at once below, not left to its lease.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.StoreTimeout)
-			res, err := queue.Claim(cctx, e.store, queue.ClaimParams{Limit: limit, Lease: e.cfg.Lease, Room: e.room})
+			res, err := queue.Claim(cctx, e.store, queue.ClaimParams{Limit: limit, Lease: e.cfg.Lease, Room: e.room, SendRoom: e.sendRoom})
 			cancel()
 			var eps []*endpoint
 			var surplus []bool
@@ -596,6 +596,17 @@ func (e *Engine) room(tenantID, webhookID string) (int, time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.roomLocked(tenantID, webhookID)
+}
+
+// sendRoom is queue.ClaimParams.SendRoom: the send slots of a webhook free
+// for deliveries not yet held (its held ones wait for, or use, the rest).
+func (e *Engine) sendRoom(webhookID string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ep := e.endpoints[webhookID]; ep != nil {
+		return e.cfg.PerEndpoint - ep.held
+	}
+	return e.cfg.PerEndpoint
 }
 
 // roomLocked is the webhook's room within its tenant's. A claim asks each

@@ -31,6 +31,14 @@ type ClaimParams struct {
 	// the webhook over (0: until the next claim, after the webhooks that
 	// waited longer).
 	Room func(tenantID, webhookID string) (room int, wait time.Duration)
+	// SendRoom, when set, says how many of a rate-limited webhook's
+	// deliveries the caller can start sending now: such a webhook is given
+	// no more than that, so that none of its deliveries waits for a send
+	// slot. Claimed at its rate and then held behind a receiver that
+	// stalled for a moment, they started together when it answered again,
+	// past rate + burst in a second (an outside audit: 35 in a second at
+	// 20/s).
+	SendRoom func(webhookID string) int
 }
 
 // ClaimResult is what a claim leased.
@@ -93,6 +101,16 @@ func Claim(ctx context.Context, q hookd.Queue, p ClaimParams) (*ClaimResult, err
 				if avail <= 0 {
 					notBefore[w.ID] = now.Add(wait)
 					continue
+				}
+				if p.SendRoom != nil {
+					if free := p.SendRoom(w.ID); free < avail {
+						if free <= 0 {
+							// Considered again a step of its rate later.
+							notBefore[w.ID] = now.Add(time.Second / time.Duration(w.RateLimit))
+							continue
+						}
+						avail = free
+					}
 				}
 				n = min(n, avail)
 				rates[w.ID] = w.RateLimit
