@@ -75,6 +75,7 @@ type Server struct {
 	pages map[string]*pageTemplate
 	// origins refuses a browser's cross-site POST.
 	origins *http.CrossOriginProtection
+	signIns signInGuard
 }
 
 // New builds the console.

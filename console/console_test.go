@@ -63,6 +63,7 @@ var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
 	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "Brand": TestBrand, "DeliveriesPageQuery": TestDeliveriesPageQuery, "ConsoleAuditFindings": TestConsoleAuditFindings,
 	"OperatorFormBoundToTenant": TestOperatorFormBoundToTenant, "AdminKeyReplacedEndsOperatorSessions": TestAdminKeyReplacedEndsOperatorSessions,
+	"FailedSignInsLimited": TestFailedSignInsLimited,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -427,6 +428,26 @@ func TestAdminKeyReplacedEndsOperatorSessions(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 303 || res.Header.Get("Location") != "/console/login" {
 		t.Fatalf("the old key's session after the key was replaced: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// Failed sign-ins are limited by address: after ten, every sign-in from
+// there (the right key's too, or it would still answer which key is right)
+// waits until the budget has room again.
+func TestFailedSignInsLimited(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	e := newEnv(t, func(c *console.Config) { c.Clock = func() time.Time { return now } })
+	for i := range 10 {
+		if r, _ := e.login(fmt.Sprintf("guess %d", i)); r.status != 401 {
+			t.Fatalf("wrong key %d: %d", i, r.status)
+		}
+	}
+	if r, c := e.login(adminKey); r.status != 429 || c != nil {
+		t.Fatalf("the right key after ten failures: %d", r.status)
+	}
+	now = now.Add(6 * time.Second)
+	if r, c := e.login(adminKey); r.status != 303 || c == nil {
+		t.Fatalf("the right key once the budget has room: %d", r.status)
 	}
 }
 
