@@ -1356,7 +1356,7 @@ func (e *Engine) observe(rec *queue.Recorded, results []*result) {
 				continue
 			}
 			finished[o.Status]++
-			if o.Status == hookd.StatusSuccess && !r.claim.PublishedAt.IsZero() {
+			if o.Status == hookd.StatusSuccess && !r.claim.PublishedAt.IsZero() && !r.claim.Manual {
 				e.cfg.Observer.Delivered(o.Attempt.StartedAt.Add(o.Attempt.Duration).Sub(r.claim.PublishedAt))
 			}
 		}

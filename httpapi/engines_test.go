@@ -12,6 +12,7 @@ import (
 
 // onPostgres is every API test, run again with PostgreSQL under the API.
 var onPostgres = map[string]func(*testing.T){
+	"ZeroWindowEndRefused": TestZeroWindowEndRefused, "EventDataMeasuredCompacted": TestEventDataMeasuredCompacted,
 	"Health": TestHealth, "Auth": TestAuth, "NoRoute": TestNoRoute, "APIKeyRevocation": TestAPIKeyRevocation, "Tenants": TestTenants,
 	"EventTypes": TestEventTypes, "WebhookCreate": TestWebhookCreate, "WebhookValidation": TestWebhookValidation,
 	"WebhookPolicyFlags": TestWebhookPolicyFlags, "WebhookPatchDelete": TestWebhookPatchDelete,

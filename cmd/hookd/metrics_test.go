@@ -169,6 +169,21 @@ func TestMetrics(t *testing.T) {
 					}
 				}
 			}
+			// A manual retry of a delivery that succeeded finishes it once
+			// more (counted), but is no second "first success" for the
+			// latency histogram (it was).
+			ok := c.must(200, "GET", "/v1/tenants/acme/deliveries?status=SUCCESS&limit=1", nil)["data"].([]any)[0].(map[string]any)["id"].(string)
+			c.must(202, "POST", "/v1/tenants/acme/deliveries/"+ok+"/retry", nil)
+			eventually(t, "the manual retry's success", func() bool {
+				return value(scrape(t, metricsURL), "hookd_attempts_total", map[string]string{"outcome": "success"}) == 7
+			})
+			eventually(t, "the manual retry to be counted finished", func() bool {
+				return value(scrape(t, metricsURL), "hookd_deliveries_finished_total", map[string]string{"status": "SUCCESS"}) == 7
+			})
+			if got := value(scrape(t, metricsURL), "hookd_publish_to_delivery_seconds", nil); got != 6 {
+				t.Errorf("after a manual retry of a delivered event, %v first successes, want 6", got)
+			}
+			const refinished = 1 // the retried delivery, finished twice
 			// A user's disable ends the webhook's waiting deliveries FAILED
 			// in its own write, which no claim sees again: the request
 			// counts them, before the next scrape.
@@ -181,7 +196,7 @@ func TestMetrics(t *testing.T) {
 				ds := c.must(200, "GET", "/v1/tenants/acme/webhooks/"+retrying+"/deliveries", nil)["data"].([]any)
 				f := scrape(t, metricsURL)
 				return len(ds) == 1 && ds[0].(map[string]any)["status"] == "RETRYING" &&
-					value(f, "hookd_deliveries_finished_total", nil) == value(f, "hookd_deliveries_created_total", nil)-1
+					value(f, "hookd_deliveries_finished_total", nil) == value(f, "hookd_deliveries_created_total", nil)-1+refinished
 			})
 			failed := value(scrape(t, metricsURL), "hookd_deliveries_finished_total", map[string]string{"status": "FAILED"})
 			c.must(200, "PATCH", "/v1/tenants/acme/webhooks/"+retrying, map[string]any{"enabled": false})
