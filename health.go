@@ -88,6 +88,16 @@ type HealthUpdate struct {
 	StaleExhaustedBy *Outcome
 }
 
+// ExhaustedDelivery is the id of the delivery that ran out of attempts
+// (ExhaustedBy's), nil when none: a store keeps it with the streak, for the
+// disable that --disable-after makes later to name.
+func (u *HealthUpdate) ExhaustedDelivery() any {
+	if u.Exhausted && u.ExhaustedBy != nil {
+		return u.ExhaustedBy.DeliveryID
+	}
+	return nil
+}
+
 // UpdateHealthParams folds health updates into the webhooks' health, and
 // disables the webhooks that must be: Gone ones, and enabled ones failing
 // since DisableFailingSince or earlier with a delivery out of attempts in
@@ -142,7 +152,8 @@ type DisabledWebhook struct {
 	Reason    string
 	// DeliveryID is the delivery whose attempt disabled the webhook (a
 	// 410; for failing, the batch's delivery that ran out of attempts, else
-	// its last failed one); "" when the batch had none (a periodic check
-	// found it failing for long enough).
+	// its last failed one); for a periodic check that found it failing for
+	// long enough, the delivery that ran out of attempts in its streak, as
+	// the store kept it ("" for a streak from before it kept one).
 	DeliveryID string
 }

@@ -428,7 +428,9 @@ const updateHealth = `UPDATE webhooks SET
 	failing_since = CASE WHEN $1::boolean AND (failing_since = 0 OR $4::bigint > failing_since) THEN $3::bigint
 		WHEN failing_since = 0 OR ($3::bigint > 0 AND $3::bigint < failing_since) THEN $3::bigint ELSE failing_since END,
 	last_success_at = CASE WHEN $1::boolean AND $4::bigint > last_success_at THEN $4::bigint ELSE last_success_at END,
-	exhausted = CASE WHEN $1::boolean AND (failing_since = 0 OR $4::bigint > failing_since) THEN $5::boolean ELSE (exhausted OR $5::boolean) END
+	exhausted = CASE WHEN $1::boolean AND (failing_since = 0 OR $4::bigint > failing_since) THEN $5::boolean ELSE (exhausted OR $5::boolean) END,
+	exhausted_by = CASE WHEN $1::boolean AND (failing_since = 0 OR $4::bigint > failing_since) THEN (CASE WHEN $5::boolean THEN $7::text END)
+		WHEN $5::boolean AND NOT exhausted THEN $7::text ELSE exhausted_by END
 	WHERE id = $6`
 
 // disableWebhooks disables the enabled webhooks among $5, moving
@@ -436,13 +438,13 @@ const updateHealth = `UPDATE webhooks SET
 // reads again.
 const disableWebhooks = `UPDATE webhooks SET enabled = false, disabled_reason = $1, disabled_at = $2,
 	updated_at = greatest($2, updated_at + 1)
-	WHERE id = ANY($3) AND enabled %s RETURNING id, tenant_id`
+	WHERE id = ANY($3) AND enabled %s RETURNING id, tenant_id, exhausted_by`
 
 func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams) (*hookd.HealthResult, error) {
 	var gone, all []string
 	for _, u := range p.Updates {
 		if _, err := q.tx.Exec(ctx, updateHealth, u.Succeeded, u.Failures, sqlrow.Micros(u.FirstFailureAt), sqlrow.Micros(u.LastSuccessAt),
-			u.Exhausted, u.WebhookID); err != nil {
+			u.Exhausted, u.WebhookID, u.ExhaustedDelivery()); err != nil {
 			return nil, wrap("update health", err)
 		}
 		if u.Kept {
@@ -465,7 +467,12 @@ func (q *queueTx) UpdateHealth(ctx context.Context, p *hookd.UpdateHealthParams)
 		}
 		ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookd.DisabledWebhook, error) {
 			d := hookd.DisabledWebhook{Reason: reason}
-			return d, r.Scan(&d.WebhookID, &d.TenantID)
+			var by *string
+			err := r.Scan(&d.WebhookID, &d.TenantID, &by)
+			if by != nil {
+				d.DeliveryID = *by // the queue names a record's own cause instead
+			}
+			return d, err
 		})
 		if err != nil {
 			return wrap("disable webhooks", err)

@@ -422,13 +422,16 @@ func (q *queueTx) MarkDue(_ context.Context, p *hookd.MarkDueParams) error {
 // after it (another process recorded newer failures first); failures
 // without one extend the streak, which begins at the earliest failure.
 // ?1 succeeded, ?2 failures, ?3 first failure, ?4 last success, ?5
-// exhausted, ?6 the webhook.
+// exhausted, ?6 the webhook, ?7 the delivery that exhausted it (the
+// streak's first such is kept).
 const updateHealth = `UPDATE webhooks SET
 	consecutive_failures = CASE WHEN ?1 AND (failing_since = 0 OR ?4 > failing_since) THEN ?2 ELSE consecutive_failures + ?2 END,
 	failing_since = CASE WHEN ?1 AND (failing_since = 0 OR ?4 > failing_since) THEN ?3
 		WHEN failing_since = 0 OR (?3 > 0 AND ?3 < failing_since) THEN ?3 ELSE failing_since END,
 	last_success_at = CASE WHEN ?1 AND ?4 > last_success_at THEN ?4 ELSE last_success_at END,
-	exhausted = CASE WHEN ?1 AND (failing_since = 0 OR ?4 > failing_since) THEN ?5 ELSE (exhausted OR ?5) END
+	exhausted = CASE WHEN ?1 AND (failing_since = 0 OR ?4 > failing_since) THEN ?5 ELSE (exhausted OR ?5) END,
+	exhausted_by = CASE WHEN ?1 AND (failing_since = 0 OR ?4 > failing_since) THEN (CASE WHEN ?5 THEN ?7 END)
+		WHEN ?5 AND exhausted = 0 THEN ?7 ELSE exhausted_by END
 	WHERE id = ?6`
 
 // disableWebhooks disables the enabled webhooks among a JSON list, moving
@@ -436,7 +439,7 @@ const updateHealth = `UPDATE webhooks SET
 // reads again.
 const disableWebhooks = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ?,
 	updated_at = CASE WHEN ? > updated_at THEN ? ELSE updated_at + 1 END
-	WHERE id IN (SELECT value FROM json_each(?)) AND enabled = 1 %s RETURNING id, tenant_id`
+	WHERE id IN (SELECT value FROM json_each(?)) AND enabled = 1 %s RETURNING id, tenant_id, exhausted_by`
 
 // The two texts disable runs (fixed, so prepared at Open: every record
 // runs the failing one).
@@ -457,7 +460,7 @@ func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (
 	var gone, all []string
 	for _, u := range p.Updates {
 		if _, err := q.exec(updateHealth, u.Succeeded, u.Failures, sqlrow.Micros(u.FirstFailureAt), sqlrow.Micros(u.LastSuccessAt),
-			u.Exhausted, u.WebhookID); err != nil {
+			u.Exhausted, u.WebhookID, u.ExhaustedDelivery()); err != nil {
 			return nil, fmt.Errorf("update health: %w", err)
 		}
 		if u.Kept {
@@ -481,9 +484,11 @@ func (q *queueTx) UpdateHealth(_ context.Context, p *hookd.UpdateHealthParams) (
 		defer rows.Close()
 		for rows.Next() {
 			d := hookd.DisabledWebhook{Reason: reason}
-			if err := rows.Scan(&d.WebhookID, &d.TenantID); err != nil {
+			var by sql.NullString
+			if err := rows.Scan(&d.WebhookID, &d.TenantID, &by); err != nil {
 				return fmt.Errorf("disable webhooks: %w", err)
 			}
+			d.DeliveryID = by.String // the queue names a record's own cause instead
 			out = append(out, d)
 		}
 		return rows.Err()

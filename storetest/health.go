@@ -268,10 +268,10 @@ func testFailingDisabledWithoutTraffic(t *testing.T, s hookd.Store, clock *Clock
 	publish(t, s, "e", 2, "wh_a", "wh_b")
 	res := claim(t, s, 10, nil)
 	var outcomes []*hookd.Outcome
-	outOfAttempts := false
+	outOfAttempts := ""
 	for _, c := range res.Claims {
-		if c.WebhookID == "wh_a" && !outOfAttempts {
-			outcomes, outOfAttempts = append(outcomes, failed(c, hookd.StatusFailed, 500, clock.Now())), true
+		if c.WebhookID == "wh_a" && outOfAttempts == "" {
+			outcomes, outOfAttempts = append(outcomes, failed(c, hookd.StatusFailed, 500, clock.Now())), c.DeliveryID
 		} else if c.WebhookID == "wh_b" {
 			outcomes = append(outcomes, failed(c, hookd.StatusRetrying, 500, clock.Now()))
 		}
@@ -293,8 +293,11 @@ func testFailingDisabledWithoutTraffic(t *testing.T, s hookd.Store, clock *Clock
 	}
 	clock.Advance(2 * time.Minute)
 	rec := sweep()
-	if len(rec.Disabled) != 1 || rec.Disabled[0].WebhookID != "wh_a" || rec.Disabled[0].Reason != hookd.DisabledFailing {
-		t.Fatalf("after the hour: %+v", rec.Disabled)
+	// It names the delivery that ran out of attempts, kept with the streak
+	// (the contract logs every disable with its delivery).
+	if len(rec.Disabled) != 1 || rec.Disabled[0].WebhookID != "wh_a" || rec.Disabled[0].Reason != hookd.DisabledFailing ||
+		rec.Disabled[0].DeliveryID != outOfAttempts {
+		t.Fatalf("after the hour: %+v, want it to name %s", rec.Disabled, outOfAttempts)
 	}
 	// wh_a's other delivery, still waiting, ends with it.
 	if rec.FailedWithDisabled != 1 || rec.Created != 1 {
