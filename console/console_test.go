@@ -134,6 +134,17 @@ var client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) er
 
 func (e *env) do(method, path string, form url.Values, cookie *http.Cookie, headers ...string) result {
 	e.t.Helper()
+	var cookies []*http.Cookie
+	if cookie != nil {
+		cookies = append(cookies, cookie)
+	}
+	return e.doWith(method, path, form, cookies, headers...)
+}
+
+// doWith is do with any number of cookies (an operator's session and its
+// tenant, say).
+func (e *env) doWith(method, path string, form url.Values, cookies []*http.Cookie, headers ...string) result {
+	e.t.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -142,8 +153,8 @@ func (e *env) do(method, path string, form url.Values, cookie *http.Cookie, head
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	if cookie != nil {
-		req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+	for _, c := range cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -360,21 +371,7 @@ func TestOperatorFormBoundToTenant(t *testing.T) {
 	_, op := e.login(adminKey)
 	do := func(method, path string, form url.Values, tenant *http.Cookie) result {
 		t.Helper()
-		var body io.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		}
-		req, _ := http.NewRequest(method, e.srv.URL+path, body)
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		req.AddCookie(op)
-		req.AddCookie(tenant)
-		res, err := client.Do(req)
-		must(t, err)
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return result{status: res.StatusCode, body: string(b)}
+		return e.doWith(method, path, form, []*http.Cookie{op, tenant})
 	}
 	in := func(tenant string) *http.Cookie {
 		sw := e.do("POST", "/console/tenant", url.Values{"csrf": {e.csrf(op)}, "tenant": {tenant}}, op)

@@ -12,9 +12,8 @@ import (
 
 // onPostgres is every API test, run again with PostgreSQL under the API.
 var onPostgres = map[string]func(*testing.T){
-	"ZeroWindowEndRefused": TestZeroWindowEndRefused, "EventDataMeasuredCompacted": TestEventDataMeasuredCompacted,
 	"Health": TestHealth, "Auth": TestAuth, "NoRoute": TestNoRoute, "APIKeyRevocation": TestAPIKeyRevocation, "Tenants": TestTenants,
-	"EventTypes": TestEventTypes, "WebhookCreate": TestWebhookCreate, "WebhookValidation": TestWebhookValidation,
+	"EventTypes": TestEventTypes, "EventDataMeasuredCompacted": TestEventDataMeasuredCompacted, "WebhookCreate": TestWebhookCreate, "WebhookValidation": TestWebhookValidation,
 	"WebhookPolicyFlags": TestWebhookPolicyFlags, "WebhookPatchDelete": TestWebhookPatchDelete,
 	"WebhookList": TestWebhookList, "Publish": TestPublish, "ClientGoneMidPublish": TestClientGoneMidPublish, "PublishIdempotency": TestPublishIdempotency,
 	"SizeLimits": TestSizeLimits, "ListEvents": TestListEvents, "DeleteTenantRemovesEverything": TestDeleteTenantRemovesEverything,

@@ -126,6 +126,13 @@ func TestCancelDeliveries(t *testing.T) {
 	if r := e.do("POST", path, adminKey, map[string]any{"before": "2000-01-01T00:00:00Z"}).want(t, 200); r.body["canceled"] != 0.0 {
 		t.Fatalf("before 2000: %s", r.raw)
 	}
+	// The zero time given as a window's end is refused, as a query's until
+	// is: the service reads a zero end as no end, and a cancel "before
+	// 0001-01-01" ended every waiting delivery (so would a retry of every
+	// FAILED one "until" it).
+	e.do("POST", path, adminKey, map[string]any{"before": "0001-01-01T00:00:00Z"}).want(t, 422).hasField(t, "before")
+	e.do("POST", "/v1/tenants/acme/webhooks/"+wh+"/deliveries/retry-all-failed", adminKey, map[string]any{"until": "0001-01-01T00:00:00Z"}).
+		want(t, 422).hasField(t, "until")
 	if r := e.do("POST", path, adminKey, nil).want(t, 200); r.body["canceled"] != 3.0 {
 		t.Fatalf("cancel: %s", r.raw)
 	}
