@@ -5,6 +5,8 @@
 package hookd
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -42,7 +44,33 @@ func ParseTime(raw string) (time.Time, error) {
 func ParseUntil(raw string) (time.Time, error) {
 	t, err := ParseTime(raw)
 	if err == nil && t.IsZero() {
-		return time.Time{}, errors.New("the zero time 0001-01-01T00:00:00Z is no end")
+		return time.Time{}, errors.New(zeroEnd)
 	}
 	return t, err
+}
+
+const zeroEnd = "the zero time 0001-01-01T00:00:00Z is no end"
+
+// DataTooLarge reports whether an event's data is over MaxEventData as it
+// is stored and sent: compacted, unless kept verbatim (Svix's raw
+// payloads). Its whitespace does not count; data that is not JSON is
+// measured as it is (and refused as not JSON anyway).
+func DataTooLarge(data []byte, verbatim bool) bool {
+	if len(data) <= MaxEventData || verbatim {
+		return len(data) > MaxEventData
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, data) != nil {
+		return true
+	}
+	return b.Len() > MaxEventData
+}
+
+// CheckEnd is ParseUntil's rule for a window's end that came decoded (a
+// body's until or before, given): the zero time is a problem of field in
+// v. A cancel "before 0001-01-01" ended every waiting delivery.
+func CheckEnd(v *ValidationError, field string, t time.Time) {
+	if t.IsZero() {
+		v.Add(field, zeroEnd)
+	}
 }

@@ -599,6 +599,26 @@ func TestCleanHeaders(t *testing.T) {
 	}
 }
 
+// Event data is measured as stored and sent: compacted, unless verbatim.
+func TestDataTooLarge(t *testing.T) {
+	pad := strings.Repeat(" ", MaxEventData)
+	for _, tc := range []struct {
+		data     string
+		verbatim bool
+		want     bool
+	}{
+		{`{"n":1}`, false, false},
+		{`{"n":` + pad + `1}`, false, false},
+		{`{"n":` + pad + `1}`, true, true},
+		{`{"s":"` + strings.Repeat("x", MaxEventData) + `"}`, false, true},
+		{`{"n":` + pad, false, true}, // not JSON: as it is
+	} {
+		if got := DataTooLarge([]byte(tc.data), tc.verbatim); got != tc.want {
+			t.Errorf("DataTooLarge(%d bytes, verbatim %v) = %v", len(tc.data), tc.verbatim, got)
+		}
+	}
+}
+
 // CleanHeaders' short cut, h as it is when it is clean already, answers
 // what cleaning and capping would have: the boundaries are a name that
 // reaches max with its value, and text that needs cleaning.

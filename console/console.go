@@ -75,7 +75,6 @@ type Server struct {
 	pages map[string]*pageTemplate
 	// origins refuses a browser's cross-site POST.
 	origins *http.CrossOriginProtection
-	signIns signInGuard
 }
 
 // New builds the console.
@@ -193,6 +192,10 @@ func (v *visit) csrf() string {
 	return csrfToken(v.token, tenant)
 }
 
+// sessionCSRF is the token of the forms that act on the session itself
+// (sign out, switch tenant), which are right from any tenant's page.
+func (v *visit) sessionCSRF() string { return csrfToken(v.token, "") }
+
 // actor is who the audit log says made the visit's changes: the key that
 // signed in, "admin" for the operator, or the portal link's session.
 func (v *visit) actor() hookd.Actor {
@@ -275,7 +278,11 @@ func (s *Server) signedIn(h handler, level access) http.Handler {
 				s.fail(w, r, v, &pageError{http.StatusBadRequest, "The form could not be read."})
 				return
 			}
-			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(v.csrf())) != 1 {
+			want := v.csrf()
+			if level == anyTenant {
+				want = v.sessionCSRF()
+			}
+			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(want)) != 1 {
 				msg := "The form's security token is missing or wrong. Reload the page and try again."
 				if v.operator {
 					msg = "The form's security token is missing or wrong, or the form was drawn in another tenant than the one you have switched to since. Reload the page and try again."

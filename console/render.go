@@ -154,8 +154,12 @@ type page struct {
 	ReadOnly bool
 	SignedIn bool
 	CSRF     string
-	Notice   string
-	D        map[string]any
+	// SessionCSRF is the token of the forms that act on the session, not
+	// in a tenant (sign out, switch tenant): bound to no tenant, so that
+	// they work from a page drawn before another tab switched.
+	SessionCSRF string
+	Notice      string
+	D           map[string]any
 }
 
 // notices are the messages a redirect may ask a page to show; only their
@@ -187,6 +191,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, v *visit, status
 	}
 	if v != nil {
 		p.SignedIn, p.Tenant, p.Operator, p.ReadOnly, p.CSRF = true, v.tenant, v.operator, v.session.ReadOnly, v.csrf()
+		p.SessionCSRF = v.sessionCSRF()
 	}
 	var buf bytes.Buffer
 	if err := pt.t.Execute(&buf, p); err != nil {

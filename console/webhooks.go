@@ -613,7 +613,7 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, v *visit) e
 	if raw := strings.TrimSpace(r.PostForm.Get("data")); raw != "" {
 		var obj map[string]any
 		switch {
-		case len(raw) > hookd.MaxEventData:
+		case hookd.DataTooLarge([]byte(raw), false):
 			// Shown back in full it would be a page of it: not shown.
 			return s.showWebhook(w, r, v, map[string]any{"Error": fmt.Sprintf("The data is larger than %d KiB; an event's data is at most that.", hookd.MaxEventData>>10), "Type": typ})
 		case json.Unmarshal([]byte(raw), &obj) != nil || obj == nil:

@@ -111,7 +111,7 @@ func (s *Server) retryAllFailed(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.Until.given(v, "until", "an RFC 3339 time") {
 		win.Until = in.Until.V
-		noZeroEnd(v, "until", win.Until)
+		hookd.CheckEnd(v, "until", win.Until)
 	}
 	if err := v.Err(); err != nil {
 		return err
@@ -306,7 +306,7 @@ func (s *Server) cancelDeliveries(w http.ResponseWriter, r *http.Request) error 
 	var before time.Time
 	if in.Before.given(v, "before", "an RFC 3339 time") {
 		before = in.Before.V
-		noZeroEnd(v, "before", before)
+		hookd.CheckEnd(v, "before", before)
 	}
 	if err := v.Err(); err != nil {
 		return err
@@ -337,6 +337,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.Until.given(v, "until", "an RFC 3339 time") {
 		win.Until = in.Until.V
+		hookd.CheckEnd(v, "until", win.Until)
 	}
 	onlyMissing := in.OnlyMissing.given(v, "onlyMissing", "a boolean") && in.OnlyMissing.V
 	if err := v.Err(); err != nil {
@@ -357,14 +358,4 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.writeJSON(w, http.StatusOK, t)
 	return nil
-}
-
-// noZeroEnd refuses the zero time, 0001-01-01T00:00:00Z, as a window's
-// given end: the service reads a zero end as no end, and a cancel before
-// it ended every waiting delivery, where none was made before it (as
-// hookd.ParseUntil refuses it in a query).
-func noZeroEnd(v *hookd.ValidationError, field string, t time.Time) {
-	if t.IsZero() {
-		v.Add(field, "the zero time 0001-01-01T00:00:00Z is no end")
-	}
 }

@@ -133,6 +133,8 @@ func TestCancelDeliveries(t *testing.T) {
 	e.do("POST", path, adminKey, map[string]any{"before": "0001-01-01T00:00:00Z"}).want(t, 422).hasField(t, "before")
 	e.do("POST", "/v1/tenants/acme/webhooks/"+wh+"/deliveries/retry-all-failed", adminKey, map[string]any{"until": "0001-01-01T00:00:00Z"}).
 		want(t, 422).hasField(t, "until")
+	e.do("POST", "/v1/tenants/acme/webhooks/"+wh+"/replay", adminKey, map[string]any{"since": "2000-01-01T00:00:00Z", "until": "0001-01-01T00:00:00Z"}).
+		want(t, 422).hasField(t, "until")
 	if r := e.do("POST", path, adminKey, nil).want(t, 200); r.body["canceled"] != 3.0 {
 		t.Fatalf("cancel: %s", r.raw)
 	}

@@ -103,7 +103,7 @@ func (s *Service) Test(ctx context.Context, tenantID, webhookID, eventType strin
 			return nil, hookd.Invalid("type", "must be an event type of the catalog, or match ^[a-z0-9_]+(\\.[a-z0-9_]+)*$")
 		}
 	}
-	if len(data) > hookd.MaxEventData {
+	if hookd.DataTooLarge(data, false) {
 		return nil, hookd.Errorf(hookd.ErrTooLarge, "event data is larger than %d bytes", hookd.MaxEventData)
 	}
 	wh, err := s.Webhook(ctx, tenantID, webhookID)

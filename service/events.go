@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -97,7 +96,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 		}
 		span.End()
 	}()
-	if len(p.Data) > hookd.MaxEventData && dataSize(p) > hookd.MaxEventData {
+	if hookd.DataTooLarge(p.Data, p.Verbatim) {
 		// A publish sent again is answered with its first event, whatever
 		// would refuse it now.
 		return s.usedID(ctx, tenantID, p, hookd.Errorf(hookd.ErrTooLarge, "event data is larger than %d bytes", hookd.MaxEventData))
@@ -263,18 +262,4 @@ func (s *Service) filterFailed(ctx context.Context, wh *hookd.Webhook, ev *hookd
 	s.filterMu.Unlock()
 	s.log.WarnContext(ctx, "a webhook's filter failed on an event, which does not go to it (logged once a minute a webhook)",
 		"tenant", wh.TenantID, "webhook", wh.ID, "event", ev.ID, "type", ev.Type, "err", hookd.CleanText(err.Error(), 500))
-}
-
-// dataSize is the size of p's data as it is stored and sent: compacted,
-// unless it is kept verbatim. (Only data past the limit as sent is
-// measured again: the whitespace in it does not count.)
-func dataSize(p Publication) int {
-	if p.Verbatim {
-		return len(p.Data)
-	}
-	var b bytes.Buffer
-	if json.Compact(&b, p.Data) != nil {
-		return len(p.Data) // not JSON: refused below, or by its size here
-	}
-	return b.Len()
 }

@@ -1146,6 +1146,10 @@ func (s *Server) endpointWindow(r *http.Request) (*hookd.Webhook, hookd.Window, 
 	}
 	win := hookd.Window{Since: in.Since}
 	if in.Until != nil {
+		v := &hookd.ValidationError{}
+		if hookd.CheckEnd(v, "until", *in.Until); v.Err() != nil {
+			return nil, hookd.Window{}, v.Err()
+		}
 		win.Until = *in.Until
 	}
 	return wh, win, nil

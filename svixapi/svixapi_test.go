@@ -1129,6 +1129,11 @@ func TestBackgroundTasks(t *testing.T) {
 	if code != 202 || recover["status"] != "finished" || recover["task"] != "endpoint.recover" {
 		t.Fatalf("recover: %d %v", code, recover)
 	}
+	// An until at the zero time is no end (it was read as none: every
+	// message since since recovered).
+	if code, _ := e.do("POST", "/api/v1/app/acme/endpoint/ep-a/recover", `{"since":"`+since+`","until":"0001-01-01T00:00:00Z"}`); code != 422 {
+		t.Fatalf("recover until the zero time: %d", code)
+	}
 	if got := task(recover["id"].(string)); got["status"] != "finished" || got["task"] != "endpoint.recover" || got["data"].(map[string]any)["total"] != 0.0 {
 		t.Fatalf("the recover read back: %v", got)
 	}
