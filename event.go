@@ -24,6 +24,10 @@ type Event struct {
 	// TraceParent is the W3C traceparent of the span that published the
 	// event ("" when none), kept so its attempts join that trace.
 	TraceParent string
+	// DeliveriesCreated is how many deliveries its publish created, what a
+	// publish of its id sent again answers; -1 when not kept (an event
+	// from before hookd kept it, or one hookd made itself).
+	DeliveriesCreated int
 }
 
 // Envelope is the body a receiver gets.

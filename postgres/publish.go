@@ -26,6 +26,7 @@ type publishReq struct {
 	h          *hookd.Handoff
 	ids        []string          // its deliveries' ids, one a webhook
 	leased     map[string]string // handed-off webhook → delivery
+	matched    int               // webhooks matched: its delivery count, unless the insert skips some
 	args       []any
 	res        *hookd.PublishResult
 	err        error
@@ -44,7 +45,7 @@ type publishReq struct {
 // handed-off one would overtake the one waiting (and the next ones, while
 // the endpoint is busy).
 const insertEventAndDeliveries = `WITH e AS (
-		INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent, tags) VALUES ($1, $2, $3, $4, $5, $6, $9, $12)
+		INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent, tags, delivery_count) VALUES ($1, $2, $3, $4, $5, $6, $9, $12, $13)
 		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq
 	), n AS (SELECT coalesce($7::bigint, ` + dbNow + `) AS now
 	), d AS (
@@ -99,9 +100,10 @@ func (s *Store) newPublishReq(ctx context.Context, ev *hookd.Event, webhookIDs [
 		leasedHooks = slices.Sorted(maps.Keys(leased))
 		lease = h.Lease.Microseconds()
 	}
-	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, h: h, ids: ids, leased: leased, done: make(chan struct{}), args: []any{
+	byWebhook := sqlrow.ByWebhook(ids, webhookIDs)
+	req := &publishReq{ctx: ctx, ev: ev, webhookIDs: webhookIDs, h: h, ids: ids, leased: leased, matched: len(byWebhook), done: make(chan struct{}), args: []any{
 		ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, s.nowArg(),
-		sqlrow.JSONList(sqlrow.ByWebhook(ids, webhookIDs)), sqlrow.NullString(ev.TraceParent), leasedHooks, lease, tags,
+		sqlrow.JSONList(byWebhook), sqlrow.NullString(ev.TraceParent), leasedHooks, lease, tags, len(byWebhook),
 	}}
 	return req, nil
 }
@@ -216,9 +218,17 @@ func (s *Store) publishBatch(batch []*publishReq) error {
 			return wrap("publish batch", err)
 		}
 		// Duplicates (rare): read the first event inside the same
-		// transaction, after the batch.
+		// transaction, after the batch. An event whose insert skipped a
+		// webhook (deleted or disabled meanwhile: rare too) has its count
+		// set to what was made.
 		for i, r := range batch {
 			if res[i] != nil {
+				if res[i].Deliveries != r.matched {
+					if _, err := tx.Exec(ctx, `UPDATE events SET delivery_count = $1 WHERE seq = $2`, res[i].Deliveries, res[i].Event.Seq); err != nil {
+						return wrap("count deliveries", err)
+					}
+				}
+				res[i].Event.DeliveriesCreated = res[i].Deliveries
 				continue
 			}
 			first, err := s.firstPublish(ctx, tx, r)
@@ -285,6 +295,9 @@ func (s *Store) firstPublish(ctx context.Context, tx pgx.Tx, r *publishReq) (*ho
 	}
 	if !own {
 		res.Leased = nil
+		if first.DeliveriesCreated >= 0 { // else an event from before the count was kept
+			res.Deliveries = first.DeliveriesCreated
+		}
 		return res, nil
 	}
 	ev := *r.ev

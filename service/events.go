@@ -65,9 +65,11 @@ func (s *Service) usedID(ctx context.Context, tenantID string, p Publication, er
 	if gerr != nil {
 		return nil, err
 	}
-	n, gerr := s.store.CountTenantDeliveries(ctx, hookd.TenantDeliveryQuery{TenantID: tenantID, EventID: ev.ID})
-	if gerr != nil {
-		return nil, gerr
+	n := ev.DeliveriesCreated
+	if n < 0 { // an event from before the count was kept
+		if n, gerr = s.store.CountTenantDeliveries(ctx, hookd.TenantDeliveryQuery{TenantID: tenantID, EventID: ev.ID}); gerr != nil {
+			return nil, gerr
+		}
 	}
 	return &hookd.PublishResult{Event: ev, Deliveries: n, Duplicate: true}, nil
 }

@@ -32,7 +32,10 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 	var res *hookd.PublishResult
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		res = nil
-		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent), tags)
+		// Its delivery count as matched: set again below in the rare case
+		// that the inserts skip a webhook deleted or disabled meanwhile.
+		r, err := s.exec(tx, insertEvent, ev.TenantID, ev.ID, ev.Type, channels, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent), tags,
+			len(due)+len(leased))
 		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
@@ -41,9 +44,11 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 			if err != nil {
 				return fmt.Errorf("read first event: %w", err)
 			}
-			var count int
-			if err := tx.QueryRow(`SELECT count(*) FROM deliveries WHERE event_seq = ?`, first.Seq).Scan(&count); err != nil {
-				return fmt.Errorf("count deliveries: %w", err)
+			count := first.DeliveriesCreated
+			if count < 0 { // an event from before the count was kept
+				if err := tx.QueryRow(`SELECT count(*) FROM deliveries WHERE event_seq = ?`, first.Seq).Scan(&count); err != nil {
+					return fmt.Errorf("count deliveries: %w", err)
+				}
 			}
 			res = &hookd.PublishResult{Event: first, Deliveries: count, Duplicate: true}
 			return nil
@@ -98,7 +103,12 @@ func (s *Store) PublishEvent(ctx context.Context, ev *hookd.Event, webhookIDs []
 				return fmt.Errorf("mark webhooks due: %w", err)
 			}
 		}
-		ev.Seq = seq
+		if res.Deliveries != len(due)+len(leased) {
+			if _, err := tx.Exec(`UPDATE events SET delivery_count = ? WHERE seq = ?`, res.Deliveries, seq); err != nil {
+				return fmt.Errorf("count deliveries: %w", err)
+			}
+		}
+		ev.Seq, ev.DeliveriesCreated = seq, res.Deliveries
 		return nil
 	})
 	if err != nil {
@@ -153,7 +163,7 @@ func (s *Store) ListEventDeliveries(ctx context.Context, tenantID, eventID strin
 	return out, rows.Err()
 }
 
-const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+const insertEvent = `INSERT INTO events (tenant_id, id, type, channels, created_at, payload, traceparent, tags, delivery_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (tenant_id, id) DO NOTHING`
 
 // insertDeliveries inserts one event's deliveries from a JSON object that

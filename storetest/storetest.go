@@ -33,23 +33,24 @@ func Run(t *testing.T, newStore NewStore) {
 		})
 	}
 	tests := map[string]func(*testing.T, hookd.Store){
-		"AdminKey":              testAdminKey,
-		"Tenants":               testTenants,
-		"APIKeys":               testAPIKeys,
-		"EventTypes":            testEventTypes,
-		"Webhooks":              testWebhooks,
-		"WebhookListPaging":     testWebhookListPaging,
-		"WebhookUIDTaken":       testWebhookUIDTaken,
-		"Publish":               testPublish,
-		"PublishIdempotent":     testPublishIdempotent,
-		"PublishConcurrent":     testPublishConcurrent,
-		"ListEventsCursor":      testListEventsCursor,
-		"DisableFailsWaiting":   testDisableFailsWaiting,
-		"DeleteTenantCascades":  testDeleteTenantCascades,
-		"DeleteDeliveriesSteps": testDeleteDeliveriesSteps,
-		"DeleteEventsSteps":     testDeleteEventsSteps,
-		"PublishManyWebhooks":   testPublishManyWebhooks,
-		"ConsoleSessions":       testConsoleSessions,
+		"AdminKey":                   testAdminKey,
+		"Tenants":                    testTenants,
+		"APIKeys":                    testAPIKeys,
+		"EventTypes":                 testEventTypes,
+		"Webhooks":                   testWebhooks,
+		"WebhookListPaging":          testWebhookListPaging,
+		"WebhookUIDTaken":            testWebhookUIDTaken,
+		"Publish":                    testPublish,
+		"PublishIdempotent":          testPublishIdempotent,
+		"DuplicateAnswersFirstCount": testDuplicateAnswersFirstCount,
+		"PublishConcurrent":          testPublishConcurrent,
+		"ListEventsCursor":           testListEventsCursor,
+		"DisableFailsWaiting":        testDisableFailsWaiting,
+		"DeleteTenantCascades":       testDeleteTenantCascades,
+		"DeleteDeliveriesSteps":      testDeleteDeliveriesSteps,
+		"DeleteEventsSteps":          testDeleteEventsSteps,
+		"PublishManyWebhooks":        testPublishManyWebhooks,
+		"ConsoleSessions":            testConsoleSessions,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -474,6 +475,33 @@ func testPublishIdempotent(t *testing.T, s hookd.Store) {
 	must(t, err)
 	if res.Duplicate {
 		t.Fatal("other tenant's event counted as duplicate")
+	}
+}
+
+// A publish sent again answers how many deliveries the first one created,
+// as the first answered: not a count of what the event has now (one of its
+// webhooks deleted since), and not of the webhooks it matched (one was
+// disabled before the insert).
+func testDuplicateAnswersFirstCount(t *testing.T, s hookd.Store) {
+	tenant(t, s, "acme")
+	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
+	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_b")))
+	off := webhook("acme", "wh_off")
+	off.Enabled = false
+	must(t, s.CreateWebhook(ctx(), off))
+	first, err := s.PublishEvent(ctx(), event("acme", "order-1", "a.b"), []string{"wh_a", "wh_b", "wh_off"}, nil)
+	must(t, err)
+	if first.Deliveries != 2 {
+		t.Fatalf("first publish made %d deliveries, want 2", first.Deliveries)
+	}
+	must(t, s.DeleteWebhook(ctx(), "acme", "wh_b"))
+	again, err := s.PublishEvent(ctx(), event("acme", "order-1", "a.b"), []string{"wh_a"}, nil)
+	must(t, err)
+	if !again.Duplicate || again.Deliveries != 2 {
+		t.Fatalf("the repeat answers %+v, want a duplicate with the first's 2 deliveries", again)
+	}
+	if got, err := s.GetEvent(ctx(), "acme", "order-1"); err != nil || got.DeliveriesCreated != 2 {
+		t.Fatalf("the event keeps %d created, %v", got.DeliveriesCreated, err)
 	}
 }
 

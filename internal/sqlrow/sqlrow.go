@@ -191,15 +191,20 @@ func ScanWebhook(box *hookd.SecretBox, r Scanner) (*hookd.Webhook, error) {
 }
 
 // EventCols are an event's columns in the order ScanEvent reads them.
-const EventCols = `seq, tenant_id, id, type, channels, tags, created_at, payload`
+const EventCols = `seq, tenant_id, id, type, channels, tags, created_at, payload, delivery_count`
 
 // ScanEvent reads an event row (EventCols).
 func ScanEvent(r Scanner) (*hookd.Event, error) {
 	e := &hookd.Event{}
 	var channels, tags sql.NullString
 	var created int64
-	if err := r.Scan(&e.Seq, &e.TenantID, &e.ID, &e.Type, &channels, &tags, &created, &e.Payload); err != nil {
+	var count sql.NullInt64
+	if err := r.Scan(&e.Seq, &e.TenantID, &e.ID, &e.Type, &channels, &tags, &created, &e.Payload, &count); err != nil {
 		return nil, err
+	}
+	e.DeliveriesCreated = -1
+	if count.Valid {
+		e.DeliveriesCreated = int(count.Int64)
 	}
 	for _, l := range []struct {
 		text sql.NullString
