@@ -24,7 +24,7 @@ func TestFailedPublishBatchAnswersNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		return &publishReq{ctx: ctx, ev: ev, done: make(chan struct{}),
-			args: []any{tenant, id, "a.b", nil, now.UnixMicro(), ev.Payload, s.nowArg(), "{}", nil, nil, int64(0), nil}}
+			args: []any{tenant, id, "a.b", nil, now.UnixMicro(), ev.Payload, s.nowArg(), "{}", nil, nil, int64(0), nil, 0}}
 	}
 	good, bad := req("t", "e1"), req("no-such-tenant", "e2")
 	if err := s.publishBatch([]*publishReq{good, bad}); err == nil {

@@ -639,7 +639,8 @@ func (q *queueTx) AddEvents(ctx context.Context, p *hookd.AddEventsParams) error
 		var n, now int64
 		var leased []string
 		if err := q.tx.QueryRow(ctx, insertEventAndDeliveries, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload,
-			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs)), sqlrow.NullString(ev.TraceParent), nil, int64(0), nil).
+			sqlrow.Micros(p.Now), sqlrow.JSONList(sqlrow.ByWebhook(ids, e.WebhookIDs)), sqlrow.NullString(ev.TraceParent), nil, int64(0), nil,
+			nil). // hookd's own events keep no delivery count: nobody publishes them again
 			Scan(&seq, &n, &now, &leased, &leased); err != nil {
 			return wrap("add event", err)
 		}

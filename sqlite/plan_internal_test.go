@@ -189,7 +189,7 @@ func TestDeliveryPathOpensNoEphemeralTable(t *testing.T) {
 		name, query string
 		params      int
 	}{
-		{"insertEvent", insertEvent, 8},
+		{"insertEvent", insertEvent, 9},
 		{"insertDeliveries", insertDeliveries, 8},
 		{"insertLeased", insertLeased, 7},
 		{"waitingFor", waitingFor, 2},

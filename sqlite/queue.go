@@ -618,7 +618,8 @@ func (q *queueTx) AddEvents(_ context.Context, p *hookd.AddEventsParams) error {
 	now := sqlrow.Micros(p.Now)
 	for _, e := range p.Events {
 		ev := e.Event // hookd's own events carry no channels or tags
-		r, err := q.tx.Exec(insertEvent, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent), nil)
+		r, err := q.tx.Exec(insertEvent, ev.TenantID, ev.ID, ev.Type, nil, sqlrow.Micros(ev.Timestamp), ev.Payload, sqlrow.NullString(ev.TraceParent), nil,
+			nil) // hookd's own events keep no delivery count: nobody publishes them again
 		if err != nil {
 			return fmt.Errorf("add event: %w", err)
 		}
