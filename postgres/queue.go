@@ -273,10 +273,7 @@ func (q *queueTx) RecordOutcomes(ctx context.Context, p *hookd.RecordOutcomesPar
 		bodies                          = make([][]byte, n)
 	)
 	for i, o := range p.Outcomes {
-		a, err := sqlrow.AttemptRowOf(o.Attempt)
-		if err != nil {
-			return nil, nil, fmt.Errorf("record outcomes: %w", err)
-		}
+		a := sqlrow.AttemptRowOf(o.Attempt)
 		ids[i], tokens[i], statuses[i] = o.DeliveryID, o.Token, string(o.Status)
 		if t := o.NextAttemptAt(p.Now); !t.IsZero() {
 			v := sqlrow.Micros(t)

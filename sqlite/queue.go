@@ -283,10 +283,7 @@ func (q *queueTx) NextDue(context.Context) (time.Time, error) {
 func (q *queueTx) RecordOutcomes(_ context.Context, p *hookd.RecordOutcomesParams) (written, canceled []string, err error) {
 	now := sqlrow.Micros(p.Now)
 	for _, o := range p.Outcomes {
-		a, err := sqlrow.AttemptRowOf(o.Attempt)
-		if err != nil {
-			return nil, nil, fmt.Errorf("record outcome: %w", err)
-		}
+		a := sqlrow.AttemptRowOf(o.Attempt)
 		n, err := q.exec(insertAttempt, a.StartedAt, a.DurationUs, a.StatusCode, a.Error, a.Success, a.Manual,
 			a.RequestHeaders, a.ResponseHeaders, a.ResponseBody, o.DeliveryID, o.Token)
 		if err != nil {

@@ -412,13 +412,19 @@ func event(tenantID, id, typ string) *hookd.Event {
 	return ev
 }
 
-func testPublish(t *testing.T, s hookd.Store) {
+// publishTargets makes tenant acme with enabled webhooks wh_a and wh_b and
+// a disabled wh_off, which a publish skips.
+func publishTargets(t *testing.T, s hookd.Store) {
 	tenant(t, s, "acme")
 	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
 	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_b")))
 	off := webhook("acme", "wh_off")
 	off.Enabled = false
 	must(t, s.CreateWebhook(ctx(), off))
+}
+
+func testPublish(t *testing.T, s hookd.Store) {
+	publishTargets(t, s)
 
 	ev := event("acme", "evt_1", "a.b")
 	ev.Channels = []string{"eu"}
@@ -483,12 +489,7 @@ func testPublishIdempotent(t *testing.T, s hookd.Store) {
 // webhooks deleted since), and not of the webhooks it matched (one was
 // disabled before the insert).
 func testDuplicateAnswersFirstCount(t *testing.T, s hookd.Store) {
-	tenant(t, s, "acme")
-	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_a")))
-	must(t, s.CreateWebhook(ctx(), webhook("acme", "wh_b")))
-	off := webhook("acme", "wh_off")
-	off.Enabled = false
-	must(t, s.CreateWebhook(ctx(), off))
+	publishTargets(t, s)
 	first, err := s.PublishEvent(ctx(), event("acme", "order-1", "a.b"), []string{"wh_a", "wh_b", "wh_off"}, nil)
 	must(t, err)
 	if first.Deliveries != 2 {

@@ -496,11 +496,11 @@ type AttemptRow struct {
 }
 
 // AttemptRowOf encodes a for the attempts table.
-func AttemptRowOf(a *hookd.Attempt) (AttemptRow, error) {
+func AttemptRowOf(a *hookd.Attempt) AttemptRow {
 	c := a.Cleaned()
 	return AttemptRow{StartedAt: Micros(c.StartedAt), DurationUs: c.Duration.Microseconds(), StatusCode: c.StatusCode,
 		Error: c.Error, Success: c.Success, Manual: c.Manual, RequestHeaders: StringMapJSON(c.RequestHeaders),
-		ResponseHeaders: StringMapJSON(c.ResponseHeaders), ResponseBody: c.ResponseBody}, nil
+		ResponseHeaders: StringMapJSON(c.ResponseHeaders), ResponseBody: c.ResponseBody}
 }
 
 // WaitingStatuses is the SQL list of statuses that wait in the queue.
