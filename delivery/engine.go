@@ -130,7 +130,8 @@ type Config struct {
 	// counts it. Shorter than Lease. Default 20ms.
 	RecordWait time.Duration
 	// CacheIdle is how long an endpoint's state and a webhook (with its
-	// secrets) stay cached after their last delivery. Default 5m.
+	// secrets) stay cached after their last delivery, and a send's
+	// goroutine is kept idle for the next. Default 5m.
 	CacheIdle time.Duration
 	// FailureLogEvery, when set, limits failed-attempt lines to one per
 	// webhook in this time, counting the ones left out in the next
@@ -283,6 +284,7 @@ type Engine struct {
 	recDone    chan struct{}
 	listenDone chan struct{}
 	sends      sync.WaitGroup
+	workers    workers
 	stopOnce   sync.Once
 }
 
@@ -372,6 +374,7 @@ func New(cfg Config) (*Engine, error) {
 		tracer:   cfg.Tracer.Tracer("github.com/hookd/hookd/delivery"),
 		sender:   newSender(cfg.Guard, "hookd/"+hookd.Version, cfg.BodyTimeout),
 		failures: newFailLog(cfg.Logger, cfg.FailureLogEvery, cfg.FailureLogBurst),
+		workers:  workers{now: cfg.Clock.Now},
 		policy:   queue.Policy{DisableAfter: cfg.DisableAfter},
 		wake:     make(chan struct{}, 1),
 		// Every held delivery makes one result, so a send never waits to
@@ -492,6 +495,7 @@ func (e *Engine) stop() {
 	e.stopSends()
 	close(e.results)
 	<-e.recDone
+	e.workers.close()
 	// Receivers see the connections end now, not when they time out.
 	e.sender.closeIdle()
 }
@@ -781,12 +785,12 @@ func (e *Engine) Take(h *hookd.Handoff, leased []*hookd.Claim) {
 // was gen, and hands its result to the recorder.
 func (e *Engine) start(ctx context.Context, c *hookd.Claim, ep *endpoint, deadline time.Time, gen uint64) {
 	e.sends.Add(1)
-	go func() {
+	e.workers.run(func() {
 		defer e.sends.Done()
 		r := e.deliver(ctx, c, ep, deadline, gen)
 		r.done = time.Now()
 		e.results <- r
-	}()
+	})
 }
 
 // webhook returns the webhook of a claim from the cache, reading it again
@@ -851,6 +855,7 @@ func (e *Engine) sweep() {
 		return
 	}
 	e.swept = now
+	e.workers.retire(now.Add(-e.cfg.CacheIdle))
 	for id, ep := range e.endpoints {
 		if ep.held == 0 && now.Sub(ep.lastUsed) >= e.cfg.CacheIdle {
 			delete(e.endpoints, id)
