@@ -1004,7 +1004,7 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 	e.cfg.Observer.Attempted(a)
 	o := e.outcome(wh, c, a)
 	if !a.Success {
-		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
+		e.failures.failed(e.clock.Now(), c, o, sendErr)
 	}
 	return &result{claim: c, outcome: o, deadline: deadline}
 }
@@ -1550,7 +1550,7 @@ func (e *Engine) Test(ctx context.Context, wh *hookd.Webhook, eventType string, 
 	if !a.Success {
 		// Logged as every failed attempt is (the contract), an SSRF
 		// refusal as such: the operator reads why a test did not arrive.
-		e.failures.failed(e.clock.Now(), c, o, errors.Is(sendErr, netguard.ErrBlocked))
+		e.failures.failed(e.clock.Now(), c, o, sendErr)
 	}
 	rec, err := e.recordTest(context.WithoutCancel(ctx), o, deadline)
 	// A test send is not a delivery of the platform's events: it counts as

@@ -553,17 +553,22 @@ func TestSSRFGuardAtDialTime(t *testing.T) {
 	// create-time check never saw an address (the webhook is stored directly).
 	wh := h.webhook("http://localhost:" + port + "/")
 	dd := h.wait(h.publish(wh), wh, "a refused attempt", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Attempts == 1 })
-	if !strings.Contains(dd.Delivery.LastError, "SSRF guard") {
-		t.Fatalf("lastError = %q, want the guard named", dd.Delivery.LastError)
+	// The tenant reads the kind of address, not which: what hookd's DNS
+	// maps a name to is the operator's.
+	if want := "the receiver's address is a loopback address: blocked by the SSRF guard"; dd.Delivery.LastError != want {
+		t.Fatalf("lastError = %q, want %q", dd.Delivery.LastError, want)
 	}
 	if n := len(rcv.got()); n != 0 {
 		t.Fatalf("the blocked receiver got %d requests", n)
 	}
-	// The log says so, and how to let the network through.
+	// The log says so, with the address, and how to let the network through.
 	lines := log.records(t, "attempt refused by the SSRF guard")
 	if len(lines) != 1 || lines[0]["webhook"] != wh.ID || lines[0]["tenant"] != "acme" ||
 		!strings.Contains(lines[0]["reason"].(string), "loopback") || !strings.Contains(lines[0]["hint"].(string), "--allow-networks") {
 		t.Fatalf("log lines %v", lines)
+	}
+	if addr, _ := lines[0]["addr"].(string); addr != "127.0.0.1" && addr != "::1" {
+		t.Fatalf("log line's addr = %v, want the loopback address dialled", lines[0]["addr"])
 	}
 }
 

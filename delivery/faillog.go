@@ -1,11 +1,13 @@
 package delivery
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/netguard"
 )
 
 // failLog writes a line per failed attempt. An operator may limit it
@@ -40,7 +42,7 @@ func newFailLog(log *slog.Logger, every time.Duration, burst int) *failLog {
 
 // failed logs, or counts, one failed attempt of c whose outcome is o;
 // blocked says the SSRF guard refused its connection.
-func (f *failLog) failed(now time.Time, c *hookd.Claim, o *hookd.Outcome, blocked bool) {
+func (f *failLog) failed(now time.Time, c *hookd.Claim, o *hookd.Outcome, sendErr error) {
 	skipped, ok := f.take(now, c.WebhookID, c.TenantID)
 	if !ok {
 		return
@@ -61,8 +63,11 @@ func (f *failLog) failed(now time.Time, c *hookd.Claim, o *hookd.Outcome, blocke
 		attrs = append(attrs, "notLogged", skipped)
 	}
 	msg := "attempt failed"
-	if blocked {
+	if errors.Is(sendErr, netguard.ErrBlocked) {
 		msg = "attempt refused by the SSRF guard"
+		if be := (*netguard.BlockedError)(nil); errors.As(sendErr, &be) {
+			attrs = append(attrs, "addr", be.Addr.String()) // the attempt's error says only its kind
+		}
 		attrs = append(attrs, "hint", allowHint)
 	}
 	f.log.Warn(msg, attrs...)

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/netguard"
 )
 
 // lines decodes what a JSON slog handler wrote.
@@ -37,10 +39,12 @@ func TestFailLogLimits(t *testing.T) {
 	fail := func(at time.Duration, webhook string, blocked bool) {
 		c := &hookd.Claim{Lease: hookd.Lease{DeliveryID: "dlv_" + webhook}, TenantID: "acme", WebhookID: webhook, EventID: "evt_1"}
 		o := &hookd.Outcome{Attempt: &hookd.Attempt{Number: 2, StatusCode: 500, Error: "HTTP 500"}, Status: hookd.StatusRetrying, RetryIn: 5 * time.Minute}
+		var sendErr error
 		if blocked {
-			o.Attempt.StatusCode, o.Attempt.Error, o.Status = 0, "10.0.0.1:443 is a private address: blocked by the SSRF guard", hookd.StatusFailed
+			sendErr = &netguard.BlockedError{Addr: netip.MustParseAddr("10.0.0.1"), Kind: "a private address"}
+			o.Attempt.StatusCode, o.Attempt.Error, o.Status = 0, "the receiver's address is a private address: blocked by the SSRF guard", hookd.StatusFailed
 		}
-		f.failed(t0.Add(at), c, o, blocked)
+		f.failed(t0.Add(at), c, o, sendErr)
 	}
 	steps := []struct {
 		name string
@@ -105,10 +109,10 @@ func TestFailLogUnlimitedAndBurstOnly(t *testing.T) {
 		var buf bytes.Buffer
 		f := newFailLog(slog.New(slog.NewJSONHandler(&buf, nil)), 0, tc.burst)
 		for i := range 5 {
-			f.failed(t0.Add(time.Duration(i)*time.Millisecond), c, o, false)
+			f.failed(t0.Add(time.Duration(i)*time.Millisecond), c, o, nil)
 			f.sweep(t0.Add(time.Duration(i) * time.Millisecond))
 		}
-		f.failed(t0.Add(2*time.Second), c, o, false)
+		f.failed(t0.Add(2*time.Second), c, o, nil)
 		f.sweep(t0.Add(time.Hour))
 		var got []int
 		for _, l := range lines(t, &buf) {
@@ -132,8 +136,8 @@ func TestFailLogSweepIsOneLine(t *testing.T) {
 	for i := range 1000 {
 		c := &hookd.Claim{TenantID: "acme", WebhookID: fmt.Sprintf("wh_%d", i)}
 		o := &hookd.Outcome{Attempt: &hookd.Attempt{Number: 1, Error: "HTTP 500"}, Status: hookd.StatusRetrying}
-		f.failed(t0, c, o, false)
-		f.failed(t0.Add(time.Second), c, o, false)
+		f.failed(t0, c, o, nil)
+		f.failed(t0.Add(time.Second), c, o, nil)
 	}
 	// Two seconds at 2 lines a second, in all.
 	if n := len(lines(t, &buf)); n != 4 {

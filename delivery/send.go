@@ -200,11 +200,12 @@ func describe(err error, timeout time.Duration) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Sprintf("timeout: no answer within %s", timeout)
 	case errors.Is(err, netguard.ErrBlocked):
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+		// The tenant reads this: the kind of address, not which (the
+		// operator's log line has it).
+		if be := (*netguard.BlockedError)(nil); errors.As(err, &be) {
+			return "the receiver's address is " + be.Kind + ": " + netguard.ErrBlocked.Error()
 		}
-		return strings.TrimPrefix(err.Error(), "dial tcp ") // it names the guard
+		return netguard.ErrBlocked.Error()
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

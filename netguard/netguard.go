@@ -106,15 +106,29 @@ func ParseAllowList(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// CheckAddr returns nil when a may be reached, or an error wrapping
-// ErrBlocked that names the kind of address.
+// CheckAddr returns nil when a may be reached, or a *BlockedError.
 func (p *Policy) CheckAddr(a netip.Addr) error {
 	a = a.WithZone("")
 	if kind := p.blockedKind(a); kind != "" {
-		return fmt.Errorf("%s is %s: %w", a, kind, ErrBlocked)
+		return &BlockedError{Addr: a, Kind: kind}
 	}
 	return nil
 }
+
+// BlockedError is the guard's refusal of an address it was about to
+// connect to. Its Error names the address, for the operator's log; Kind
+// alone is for the tenant, who must not learn from an attempt's error
+// what hookd's own DNS maps a name to.
+type BlockedError struct {
+	Addr netip.Addr
+	Kind string // "a private address"
+}
+
+func (e *BlockedError) Error() string {
+	return e.Addr.String() + " is " + e.Kind + ": " + ErrBlocked.Error()
+}
+
+func (e *BlockedError) Unwrap() error { return ErrBlocked }
 
 // blockedKind says what kind of address the policy blocks a as ("a
 // private address"), or "" when it lets a through. The allow list is
