@@ -211,6 +211,40 @@ func TestUpdateWebhook(t *testing.T) {
 	wantErr(t, err, hookd.ErrNotFound)
 }
 
+// The operator's webhook's URL is --operator-webhook's: it is sent to
+// past the SSRF guard, so no one sets it through the API; its other
+// fields may change.
+func TestOperatorWebhookURLIsTheFlags(t *testing.T) {
+	f := newFixture(t)
+	// As hookd makes it at its start: no user may name a tenant so.
+	must(t, f.store.CreateTenant(f.ctx, &hookd.Tenant{ID: hookd.OperatorTenant, Name: "operator", CreatedAt: time.Now()}))
+	op := f.svc.NewWebhook(hookd.OperatorTenant)
+	op.ID, op.Name, op.URL, op.Events = hookd.OperatorWebhook, "operator", "https://ops.example.com/hooks", []string{"*"}
+	op.Secret = hookd.GenerateSecret(op.Signature.SchemeName())
+	must(t, f.store.CreateWebhook(f.ctx, op))
+	_, err := f.svc.UpdateWebhook(f.ctx, hookd.OperatorTenant, hookd.OperatorWebhook, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.URL = "https://elsewhere.example.com/hooks"
+	})
+	if got := strings.Join(fields(err), ","); got != "url" {
+		t.Fatalf("a new URL for the operator's webhook: %v", err)
+	}
+	got, err := f.svc.UpdateWebhook(f.ctx, hookd.OperatorTenant, hookd.OperatorWebhook, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.Name = "on-call"
+	})
+	must(t, err)
+	if got.Name != "on-call" || got.URL != op.URL {
+		t.Fatalf("after renaming: %+v", got)
+	}
+	// Another webhook of its tenant is any tenant's.
+	other := f.svc.NewWebhook(hookd.OperatorTenant)
+	other.Name, other.URL, other.Events = "other", "https://ops.example.com/a", []string{"*"}
+	must(t, f.svc.CreateWebhook(f.ctx, other, nil, nil))
+	_, err = f.svc.UpdateWebhook(f.ctx, hookd.OperatorTenant, other.ID, time.Time{}, func(w *hookd.Webhook, _ *hookd.ValidationError) {
+		w.URL = "https://ops.example.com/b"
+	})
+	must(t, err)
+}
+
 // A URL the SSRF guard refuses since the operator narrowed
 // --allow-networks is not checked again while a change leaves it alone:
 // the user can still disable, rename or re-point the webhook.

@@ -63,6 +63,12 @@ func (s *Service) check(ctx context.Context, wh *hookd.Webhook, problems *hookd.
 			rules.KeptURL = prev.URL
 		}
 	}
+	// The operator's webhook is sent to past the SSRF guard, at the URL
+	// --operator-webhook sets at every start: one set by hand would be
+	// sent to unguarded, and replaced at the next start.
+	if prev != nil && wh.TenantID == hookd.OperatorTenant && wh.ID == hookd.OperatorWebhook && wh.URL != prev.URL {
+		all.Add("url", "is set by hookd's --operator-webhook (HOOKD_OPERATOR_WEBHOOK), not here")
+	}
 	// A blank filter is none, as an empty one is (it was 422 "must not be
 	// empty" beside "" stored as null).
 	if strings.TrimSpace(wh.Filter) == "" {
