@@ -81,8 +81,15 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request, v *visit) e
 		data["What"] = fmt.Sprintf("%s will be queued for one more attempt each, now.", plural(n, "failed delivery", "failed deliveries"))
 	case "cancel":
 		data["Title"], data["Button"] = "Cancel waiting deliveries of "+wh.Name+"?", "Cancel them"
+		// The cancel ends those created before until (the API's before);
+		// a count's until is inclusive, and times are kept to the
+		// microsecond.
+		before := win.Until
+		if !before.IsZero() {
+			before = before.Add(-time.Microsecond)
+		}
 		for _, st := range []hookd.DeliveryStatus{hookd.StatusPending, hookd.StatusRetrying} {
-			c, err := s.store.CountTenantDeliveries(r.Context(), hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: wh.ID, Status: st, Until: win.Until})
+			c, err := s.store.CountTenantDeliveries(r.Context(), hookd.TenantDeliveryQuery{TenantID: v.tenant.ID, WebhookID: wh.ID, Status: st, Until: before})
 			if err != nil {
 				return err
 			}

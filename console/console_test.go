@@ -65,7 +65,7 @@ var onPostgres = map[string]func(*testing.T){
 	"PortalLink": TestPortalLink, "NotSignedIn": TestNotSignedIn, "TenantWalls": TestTenantWalls, "CSRF": TestCSRF,
 	"ReadOnly": TestReadOnly, "KeySignIn": TestKeySignIn, "WebhookForm": TestWebhookForm, "AuditPage": TestAuditPage, "NoticeShownOnce": TestNoticeShownOnce, "FrameAncestors": TestFrameAncestors, "Brand": TestBrand, "DeliveriesPageQuery": TestDeliveriesPageQuery, "ConsoleAuditFindings": TestConsoleAuditFindings,
 	"OperatorFormBoundToTenant": TestOperatorFormBoundToTenant, "AdminKeyReplacedEndsOperatorSessions": TestAdminKeyReplacedEndsOperatorSessions,
-	"FailedSignInLogged": TestFailedSignInLogged,
+	"FailedSignInLogged": TestFailedSignInLogged, "CancelPreviewCountsWhatCancelEnds": TestCancelPreviewCountsWhatCancelEnds,
 }
 
 func TestOnPostgres(t *testing.T) {
@@ -1079,5 +1079,53 @@ func TestRotateOneSignatureScheme(t *testing.T) {
 	}
 	if standard, _ := e.webhook("acme"); !strings.Contains(e.do("GET", "/console/webhooks/"+standard.ID, nil, c).body, `id="grace"`) {
 		t.Fatal("a standard webhook is offered no grace")
+	}
+}
+
+// between is what s has from the first from to the next to, for a
+// failure's message.
+func between(s, from, to string) string {
+	if i := strings.Index(s, from); i >= 0 {
+		s = s[i:]
+	}
+	if i := strings.Index(s, to); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// The cancel's confirm page counts what the cancel then ends: those
+// created before until (an outside audit: it counted one created at until
+// itself, which the cancel left waiting).
+func TestCancelPreviewCountsWhatCancelEnds(t *testing.T) {
+	e := newEnv(t)
+	wh, dlv := e.webhook("acme")
+	d, err := e.store.GetDelivery(context.Background(), "acme", dlv)
+	must(t, err)
+	at := d.Delivery.CreatedAt.UTC()
+	acme := e.portal("acme", false)
+	page := func(until time.Time) string {
+		t.Helper()
+		r := e.do("GET", "/console/webhooks/"+wh.ID+"/confirm?action=cancel&until="+url.QueryEscape(until.Format(time.RFC3339Nano)), nil, acme)
+		if r.status != 200 {
+			t.Fatalf("confirm page: %d", r.status)
+		}
+		return r.body
+	}
+	if body := page(at); !strings.Contains(body, "0 waiting deliveries") {
+		t.Fatalf("until its creation: the page should count none; it says %q", between(body, "<main", "</main>"))
+	}
+	if body := page(at.Add(time.Microsecond)); !strings.Contains(body, "1 waiting delivery") {
+		t.Fatalf("until a microsecond after: the page should count it; it says %q", between(body, "<main", "</main>"))
+	}
+	// And the cancel over the first window ends none.
+	r := e.do("POST", "/console/webhooks/"+wh.ID+"/cancel", url.Values{"csrf": {e.csrf(acme)}, "until": {at.Format(time.RFC3339Nano)}}, acme)
+	if r.status != 303 {
+		t.Fatalf("cancel: %d %s", r.status, r.body)
+	}
+	d, err = e.store.GetDelivery(context.Background(), "acme", dlv)
+	must(t, err)
+	if d.Delivery.Status != hookd.StatusPending {
+		t.Fatalf("after a cancel until its creation: %s", d.Delivery.Status)
 	}
 }
