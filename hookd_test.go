@@ -500,6 +500,8 @@ func TestWebhookValidate(t *testing.T) {
 		{"hmac-sha256, no header", hmac(func(s *Signature) { s.Header = "" }), nil, map[string]string{"signature.header": "is required"}},
 		{"hmac-sha256, a bad header name", hmac(func(s *Signature) { s.Header = "X A" }), nil, map[string]string{"signature.header": "is not a valid header name"}},
 		{"hmac-sha256, a reserved header", hmac(func(s *Signature) { s.Header = "Webhook-Signature" }), nil, map[string]string{"signature.header": "is reserved by hookd"}},
+		{"hmac-sha256, the trace's header", hmac(func(s *Signature) { s.Header = "Traceparent" }), nil, map[string]string{"signature.header": "is the trace context's header"}},
+		{"hmac-sha256, the trace's header for the event", hmac(func(s *Signature) { s.EventHeader = "tracestate" }), nil, map[string]string{"signature.eventHeader": "is the trace context's header"}},
 		{"hmac-sha256, the timestamp in the signature's header", hmac(func(s *Signature) { s.TimestampHeader = "x-signature" }), nil,
 			map[string]string{"signature.timestampHeader": "must differ from signature.header"}},
 		{"hmac-sha256, the event in the signature's header", hmac(func(s *Signature) { s.EventHeader = "X-SIGNATURE" }), nil,

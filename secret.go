@@ -166,6 +166,10 @@ func checkSchemeHeader(v *ValidationError, field, name string, required bool) bo
 		v.Add(field, "is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~, at most 256)")
 	case reservedHeader(name) || hopByHopHeader(name):
 		v.Add(field, "is reserved by hookd")
+	case strings.EqualFold(name, "traceparent") || strings.EqualFold(name, "tracestate"):
+		// A traced event's attempts carry its trace there, set after the
+		// signature: the signature would be lost (an outside audit).
+		v.Add(field, "is the trace context's header, which hookd sets on traced events")
 	default:
 		return true
 	}

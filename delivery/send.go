@@ -138,11 +138,17 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 	res, err := client.Do(req)
 	a.Duration = time.Since(start)
 	if err != nil {
-		if code, at := statusOf(conn); code >= 200 && code < 300 && at.Sub(start) <= wh.Timeout {
-			// The status line said 2xx in time (one read as the timeout
-			// closed the connection is late); its headers then stalled or
-			// were not HTTP. The status line decides.
-			a.StatusCode, a.Success, a.Duration = code, true, at.Sub(start)
+		if code, at := statusOf(conn); code != 0 && at.Sub(start) <= wh.Timeout {
+			// The status line came in time (one read as the timeout closed
+			// the connection is late); its headers then stalled or were not
+			// HTTP. The status line decides: a 2xx succeeded, a 410 is
+			// gone, another is its status's failure, not a timeout.
+			a.StatusCode, a.Duration = code, at.Sub(start)
+			if code >= 200 && code < 300 {
+				a.Success = true
+			} else {
+				a.Error = fmt.Sprintf("HTTP %d; the response's headers did not follow", code)
+			}
 			return a, nil
 		}
 		if timedOut.Load() {

@@ -57,10 +57,25 @@ func hmacHex(secret string, parts ...[]byte) string {
 // It returns the names of the headers that carry signatures, which the
 // attempt log must not keep.
 func sign(h http.Header, sig *hookd.Signature, secrets []string, id, eventType string, ts int64, body []byte) ([]string, error) {
+	tsStr := strconv.FormatInt(ts, 10)
+	// A scheme's headers that are not signatures go out whether or not the
+	// webhook has a secret (an outside audit: an unsigned plinqx webhook's
+	// receivers got no event type).
+	switch sig.SchemeName() {
+	case hookd.SchemePlinqx:
+		h.Set("X-Plinqx-Timestamp", tsStr)
+		h.Set("X-Plinqx-Event", eventType)
+	case hookd.SchemeHMACSHA256:
+		if sig.TimestampHeader != "" {
+			h.Set(sig.TimestampHeader, tsStr)
+		}
+		if sig.EventHeader != "" {
+			h.Set(sig.EventHeader, eventType)
+		}
+	}
 	if len(secrets) == 0 {
 		return nil, nil
 	}
-	tsStr := strconv.FormatInt(ts, 10)
 	switch sig.SchemeName() {
 	case hookd.SchemeStandard:
 		return signEach(h, secrets, func(secret string) (string, error) {
@@ -108,8 +123,6 @@ func sign(h http.Header, sig *hookd.Signature, secrets []string, id, eventType s
 		return []string{"Stripe-Signature"}, nil
 	case hookd.SchemePlinqx:
 		h.Set("X-Plinqx-Signature", hmacHex(secrets[0], []byte(tsStr), body))
-		h.Set("X-Plinqx-Timestamp", tsStr)
-		h.Set("X-Plinqx-Event", eventType)
 		return []string{"X-Plinqx-Signature"}, nil
 	case hookd.SchemePlextrac:
 		h.Set("X-Authorization-HMAC-256", hmacHex(secrets[0], body))
@@ -129,12 +142,6 @@ func sign(h http.Header, sig *hookd.Signature, secrets []string, id, eventType s
 			enc = hex.EncodeToString(sum)
 		}
 		h.Set(sig.Header, sig.Prefix+enc)
-		if sig.TimestampHeader != "" {
-			h.Set(sig.TimestampHeader, tsStr)
-		}
-		if sig.EventHeader != "" {
-			h.Set(sig.EventHeader, eventType)
-		}
 		return []string{sig.Header}, nil
 	}
 	return nil, nil

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,10 +110,24 @@ func TestSignOtherSchemes(t *testing.T) {
 	if got := hmacHex(secret, []byte("1700000000."), body); got != "be75d72e08fff43f58987094435f35afc4e7af7acb1df306d63564f4c0be9d54" {
 		t.Fatalf("hmacHex of timestamp.body = %s", got)
 	}
-	// No secret: no signature header at all.
+	// No secret: no signature header at all; the scheme's other headers
+	// all the same.
 	h := http.Header{}
 	if signed, _ := sign(h, &hookd.Signature{Scheme: hookd.SchemePlextrac}, nil, "evt_1", "a.b", 1, body); signed != nil || len(h) != 0 {
 		t.Fatalf("unsigned webhook got headers %v", h)
+	}
+	for _, tt := range []struct {
+		sig  *hookd.Signature
+		want http.Header
+	}{
+		{&hookd.Signature{Scheme: hookd.SchemePlinqx}, http.Header{"X-Plinqx-Timestamp": {"1700000000"}, "X-Plinqx-Event": {"a.b"}}},
+		{&hookd.Signature{Scheme: hookd.SchemeHMACSHA256, Header: "X-Sig", Content: "{body}", Encoding: "hex", TimestampHeader: "X-Ts", EventHeader: "X-Ev"},
+			http.Header{"X-Ts": {"1700000000"}, "X-Ev": {"a.b"}}},
+	} {
+		h := http.Header{}
+		if signed, err := sign(h, tt.sig, nil, "evt_1", "a.b", 1700000000, body); err != nil || signed != nil || !reflect.DeepEqual(h, tt.want) {
+			t.Errorf("unsigned %s: headers %v, signed %v, %v; want %v", tt.sig.Scheme, h, signed, err, tt.want)
+		}
 	}
 }
 

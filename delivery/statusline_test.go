@@ -74,14 +74,16 @@ func TestStatusLineDecides(t *testing.T) {
 		overTLS bool
 		code    int    // 0: a failed attempt
 		errText string // a failed attempt's
+		failed  int    // a failed attempt's status code
 	}{
-		{"2xx, headers stall", "HTTP/1.1 200 OK\r\n", false, 200, ""},
-		{"2xx, a broken header", "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", false, 200, ""},
-		{"interim answers first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\nX-A: ", false, 204, ""},
-		{"2xx over TLS, headers stall", "HTTP/1.1 202 Accepted\r\nX-A: 1\r\n", true, 202, ""},
-		{"5xx, headers stall", "HTTP/1.1 500 Oops\r\n", false, 0, "timeout"},
-		{"an interim answer that stalls", "HTTP/1.1 100 Continue\r\nX-A: 1\r\n", false, 0, "timeout"},
-		{"not HTTP", "HTTP/1.1 2000 OK\r\n\r\n", false, 0, "malformed"},
+		{"2xx, headers stall", "HTTP/1.1 200 OK\r\n", false, 200, "", 0},
+		{"2xx, a broken header", "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", false, 200, "", 0},
+		{"interim answers first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\nX-A: ", false, 204, "", 0},
+		{"2xx over TLS, headers stall", "HTTP/1.1 202 Accepted\r\nX-A: 1\r\n", true, 202, "", 0},
+		{"5xx, headers stall", "HTTP/1.1 500 Oops\r\n", false, 0, "HTTP 500; the response's headers did not follow", 500},
+		{"410, headers stall", "HTTP/1.1 410 Gone\r\nX-A: 1\r\n", false, 0, "HTTP 410", 410},
+		{"an interim answer that stalls", "HTTP/1.1 100 Continue\r\nX-A: 1\r\n", false, 0, "timeout", 0},
+		{"not HTTP", "HTTP/1.1 2000 OK\r\n\r\n", false, 0, "malformed", 0},
 	}
 	h := newHarness(t)
 	for _, tt := range tests {
@@ -93,8 +95,15 @@ func TestStatusLineDecides(t *testing.T) {
 			dd := h.wait(h.publish(wh), wh, "its attempt", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Attempts == 1 && len(d.Attempts) == 1 })
 			a := dd.Attempts[0]
 			if tt.code == 0 {
-				if a.Success || dd.Delivery.Status != hookd.StatusFailed || !strings.Contains(a.Error, tt.errText) {
-					t.Fatalf("delivery %s, attempt %+v: want a failed attempt", dd.Delivery.Status, a)
+				if a.Success || dd.Delivery.Status != hookd.StatusFailed || !strings.Contains(a.Error, tt.errText) || a.StatusCode != tt.failed {
+					t.Fatalf("delivery %s, attempt %+v: want a failed attempt (status %d)", dd.Delivery.Status, a, tt.failed)
+				}
+				if tt.failed == http.StatusGone {
+					// A 410's status line disables the webhook, as a 410 does.
+					got, err := h.store.GetWebhook(t.Context(), wh.TenantID, wh.ID)
+					if err != nil || got.Enabled || got.DisabledReason != hookd.DisabledGone {
+						t.Fatalf("after a 410 status line: %+v %v", got, err)
+					}
 				}
 				return
 			}
