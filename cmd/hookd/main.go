@@ -225,8 +225,11 @@ func failLogBurst(every time.Duration) int {
 	return 0
 }
 
+// env is the variable's value, or def when it is unset or empty: an empty
+// value is none, as parseFlags and HOOKD_HTTPS_ONLY take it (an outside
+// audit: HOOKD_ADDR="" from a template listened on a random port).
 func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
+	if v := os.Getenv(name); v != "" {
 		return v
 	}
 	return def
@@ -302,17 +305,19 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (cfg *Config, err 
 		cAccent  = fs.String("console-accent", env("HOOKD_CONSOLE_ACCENT", "#3b4cca"), "the console's accent colour, #rrggbb, at least 4.5:1 against white (HOOKD_CONSOLE_ACCENT)")
 		lease    = fs.String("lease", env("HOOKD_LEASE", "2m"), "how long a claimed delivery is this process's: a process that dies has its deliveries sent again after this (an attempt that could outlast it is given a longer lease before it starts, so none is ever sent twice while its process lives) (HOOKD_LEASE)")
 	)
-	// A boolean flag's default comes from its variable, so that the bare
-	// --https-only works as every boolean flag does.
-	if v, ok := os.LookupEnv("HOOKD_HTTPS_ONLY"); ok && v != "" {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	// A boolean flag's variable is read only when the flag is not given,
+	// so that the flag wins, a bad variable included (the contract).
+	httpsGiven := false
+	fs.Visit(func(f *flag.Flag) { httpsGiven = httpsGiven || f.Name == "https-only" })
+	if v := os.Getenv("HOOKD_HTTPS_ONLY"); v != "" && !httpsGiven {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
 			return nil, fmt.Errorf("HOOKD_HTTPS_ONLY: %q is not true or false", v)
 		}
 		*https = on
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
 	}
 	defer func() { err = blameVariable(fs, err) }()
 	if fs.NArg() > 0 {
@@ -634,6 +639,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer,
 	}
 	if err := operatorWebhook(ctx, cfg, store, clock, stderr); err != nil {
 		return err
+	}
+	if cfg.OperatorSecret != "" && cfg.OperatorWebhook == "" {
+		// Not an error: leaving the URL out is how the operator webhook is
+		// turned off. Said, as a misspelled URL variable looks the same.
+		log.Warn("--operator-webhook-secret is set without --operator-webhook: no operational events are sent to the operator")
 	}
 	allow, _ := netguard.ParseAllowList(cfg.AllowNetworks)
 	guard := netguard.New(allow)

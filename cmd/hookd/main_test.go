@@ -262,6 +262,10 @@ func TestHTTPSOnlyIsABooleanFlag(t *testing.T) {
 	if _, err := parseConfig("serve", nil, io.Discard); err == nil || !strings.Contains(err.Error(), "HOOKD_HTTPS_ONLY") {
 		t.Errorf("a bad HOOKD_HTTPS_ONLY: %v", err)
 	}
+	// The flag wins over a bad variable too (an outside audit).
+	if cfg, err := parseConfig("serve", []string{"--https-only=false"}, io.Discard); err != nil || cfg.HTTPSOnly {
+		t.Errorf("a bad HOOKD_HTTPS_ONLY under --https-only=false: %+v %v", cfg, err)
+	}
 
 	// And a running hookd given the bare flag refuses http:// URLs.
 	t.Setenv("HOOKD_HTTPS_ONLY", "")
@@ -355,5 +359,28 @@ func TestBadValueNamesItsVariable(t *testing.T) {
 	_, err = parseConfig("serve", []string{"--retention", "-1h"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "--retention") || strings.Contains(err.Error(), "HOOKD_RETENTION") {
 		t.Fatalf("from the flag: %v", err)
+	}
+}
+
+// An empty variable is no value: its flag's default holds (an outside
+// audit: HOOKD_ADDR="" listened on a random port of every interface).
+func TestEmptyVariablesAreUnset(t *testing.T) {
+	t.Setenv("HOOKD_ADDR", "")
+	t.Setenv("HOOKD_LOG_FORMAT", "")
+	t.Setenv("HOOKD_RETENTION", "")
+	cfg, err := parseConfig("serve", nil, io.Discard)
+	if err != nil || cfg.Addr != ":8080" || cfg.LogFormat != "text" || cfg.Retention != 720*time.Hour {
+		t.Fatalf("empty variables: %+v %v", cfg, err)
+	}
+}
+
+// A secret for the operator webhook with no URL for it is said: leaving
+// the URL out turns the webhook off, and so does a misspelled variable.
+func TestOperatorSecretWithoutURLWarned(t *testing.T) {
+	_, stderr, stop := start(t, "--db", filepath.Join(t.TempDir(), "h.db"), "--admin-key", "k",
+		"--operator-webhook-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	stop()
+	if !strings.Contains(stderr.String(), "--operator-webhook-secret is set without --operator-webhook") {
+		t.Fatalf("no warning in:\n%s", stderr.String())
 	}
 }
