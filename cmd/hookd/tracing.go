@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -33,7 +35,7 @@ func startTracing(ctx context.Context, log *slog.Logger) (tracer trace.TracerPro
 	// the standard logger's plain lines (OpenTelemetry's default). The
 	// handler is global; the last hookd started in a process owns it.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("export traces", "err", err) }))
-	exp, err := otlptracehttp.New(ctx)
+	exp, err := otlpExporter(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,4 +52,23 @@ func startTracing(ctx context.Context, log *slog.Logger) (tracer trace.TracerPro
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return tp, tp.Shutdown, nil
+}
+
+// otlpExporter is the OTLP exporter the standard
+// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL (or OTEL_EXPORTER_OTLP_PROTOCOL) asks
+// for: http/protobuf, the default, or grpc (an outside audit: a collector
+// on gRPC's :4317 got nothing, silently). Each reads the other OTEL_*
+// settings itself.
+func otlpExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
+	name, proto := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if proto == "" {
+		name, proto = "OTEL_EXPORTER_OTLP_PROTOCOL", os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	switch proto {
+	case "", "http/protobuf":
+		return otlptracehttp.New(ctx)
+	case "grpc":
+		return otlptracegrpc.New(ctx)
+	}
+	return nil, fmt.Errorf("%s=%q: hookd exports traces over grpc or http/protobuf", name, proto)
 }

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -29,6 +33,24 @@ func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), 400)
 		return
 	}
+	o.take(&req)
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
+	w.Write(out)
+}
+
+// otlpGRPC is the same receiver over OTLP/gRPC.
+type otlpGRPC struct {
+	coltrace.UnimplementedTraceServiceServer
+	o *otlpReceiver
+}
+
+func (g otlpGRPC) Export(_ context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
+	g.o.take(req)
+	return &coltrace.ExportTraceServiceResponse{}, nil
+}
+
+func (o *otlpReceiver) take(req *coltrace.ExportTraceServiceRequest) {
 	o.mu.Lock()
 	for _, rs := range req.ResourceSpans {
 		for _, a := range rs.GetResource().GetAttributes() {
@@ -44,9 +66,6 @@ func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	o.mu.Unlock()
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-	w.Write(out)
 }
 
 func (o *otlpReceiver) named(name string) *tracepb.Span {
@@ -68,6 +87,39 @@ func TestTracing(t *testing.T) {
 	collector := httptest.NewServer(otlp)
 	defer collector.Close()
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	traced(t, otlp)
+}
+
+// The standard OTEL_EXPORTER_OTLP_PROTOCOL=grpc exports over OTLP/gRPC (a
+// collector on :4317); another protocol is refused at the start.
+func TestTracingOverGRPC(t *testing.T) {
+	otlp := &otlpReceiver{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	coltrace.RegisterTraceServiceServer(srv, otlpGRPC{o: otlp})
+	go srv.Serve(ln)
+	defer srv.Stop()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String()) // http: no TLS
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	traced(t, otlp)
+
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")
+	// Refused before it listens; were it not, it would serve until the
+	// context ends, and answer nil.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "j.db"), "--admin-key", "adm"}, io.Discard, io.Discard, make(chan string, 1))
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
+		t.Fatalf("an unsupported protocol: %v", err)
+	}
+}
+
+// traced checks a publish's and its attempt's spans as otlp received them.
+func traced(t *testing.T, otlp *otlpReceiver) {
+	t.Helper()
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
 	var gotParent sync.Map
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
