@@ -3,7 +3,7 @@ package hookd
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -48,11 +48,30 @@ func IsID(prefix, s string) bool {
 // ExternalIDRule says what ValidExternalID accepts.
 const ExternalIDRule = "must be 1–64 characters of A-Za-z0-9_.-, and not . or .."
 
-var externalID = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
+// MaxExternalID is the length of the longest ID ValidExternalID accepts.
+const MaxExternalID = 64
 
 // ValidExternalID reports whether s may be a caller-chosen ID (tenant IDs,
 // event idempotency keys): 1–64 of A-Za-z0-9_.-
-func ValidExternalID(s string) bool {
+func ValidExternalID(s string) bool { return ValidExternalIDUpTo(s, MaxExternalID) }
+
+// ValidExternalIDUpTo is ValidExternalID's rule with another longest
+// length (Svix's eventId: 256).
+func ValidExternalIDUpTo(s string, max int) bool {
 	// "." and ".." would name the path itself or its parent in a URL.
-	return s != "." && s != ".." && externalID.MatchString(s)
+	if len(s) == 0 || len(s) > max || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ExternalIDRuleUpTo says what ValidExternalIDUpTo(…, max) accepts.
+func ExternalIDRuleUpTo(max int) string {
+	return "must be 1–" + strconv.Itoa(max) + " characters of A-Za-z0-9_.-, and not . or .."
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,17 @@ type Publication struct {
 	// Verbatim keeps Data's bytes in the payload (Svix's raw payloads);
 	// else it is compacted.
 	Verbatim bool
+	// The Svix-compatible API's rules, where its messages differ from
+	// /v1's events: an ID of up to IDMaxLen characters (0: the contract's
+	// 64; Svix's eventId takes 256), and a type that is archived accepted
+	// (Svix sends messages of a deleted event type).
+	IDMaxLen        int
+	ArchivedTypesOK bool
+}
+
+// validID reports whether p's ID, when it has one, is one its API takes.
+func (p *Publication) validID() bool {
+	return hookd.ValidExternalIDUpTo(p.ID, cmp.Or(p.IDMaxLen, hookd.MaxExternalID))
 }
 
 // MaxTags caps an event's tags.
@@ -58,7 +70,7 @@ func uniq(l []string) []string {
 // (its type archived, its schema changed); else err. Only refused
 // publishes pay for the read.
 func (s *Service) usedID(ctx context.Context, tenantID string, p Publication, err error) (*hookd.PublishResult, error) {
-	if p.ID == "" || !hookd.ValidExternalID(p.ID) {
+	if p.ID == "" || !p.validID() {
 		return nil, err
 	}
 	ev, gerr := s.store.GetEvent(ctx, tenantID, p.ID)
@@ -122,7 +134,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 			v.Add("type", "unknown event type %q", p.Type)
 		case err != nil:
 			return nil, err
-		case et.Archived:
+		case et.Archived && !p.ArchivedTypesOK:
 			v.Add("type", "event type %q is archived", p.Type)
 			et = nil
 		case hookd.SystemEventType(et.Name):
@@ -141,8 +153,8 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	}
 	if p.IDSet && p.ID == "" {
 		v.Add("id", "must not be empty: leave it out to have hookd make one")
-	} else if p.ID != "" && !hookd.ValidExternalID(p.ID) {
-		v.Add("id", hookd.ExternalIDRule)
+	} else if p.ID != "" && !p.validID() {
+		v.Add("id", "%s", hookd.ExternalIDRuleUpTo(cmp.Or(p.IDMaxLen, hookd.MaxExternalID)))
 	}
 	for i, c := range p.Channels {
 		hookd.ValidateChannel(v, fmt.Sprintf("channels[%d]", i), c)

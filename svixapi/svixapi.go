@@ -1028,7 +1028,10 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if p := bytes.TrimLeft(in.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
 		return hookd.Invalid(field, "must be a JSON object")
 	}
-	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels, Tags: in.Tags, Verbatim: field != "payload"}
+	// Svix's eventId takes 256 characters, and a message of a deleted
+	// (archived) event type is sent: svix-server never looks the type up.
+	p := service.Publication{Type: in.EventType, Data: in.Payload, Channels: in.Channels, Tags: in.Tags, Verbatim: field != "payload",
+		IDMaxLen: 256, ArchivedTypesOK: true}
 	if in.EventID != nil {
 		p.ID, p.IDSet = *in.EventID, true
 	}

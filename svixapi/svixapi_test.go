@@ -73,7 +73,7 @@ func (e *env) doAs(agent, method, path, body string) (int, map[string]any) {
 }
 
 // onPostgres is every test here, run again on PostgreSQL.
-var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "IdempotencyKeyConcurrent": TestIdempotencyKeyConcurrent, "LongURLAndDescription": TestLongURLAndDescription, "ListsPageByCursor": TestListsPageByCursor, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "EndpointStatsOutliveRetention": TestEndpointStatsOutliveRetention, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges}
+var onPostgres = map[string]func(*testing.T){"Applications": TestApplications, "EndpointsAndMessages": TestEndpointsAndMessages, "Errors": TestErrors, "EventTypes": TestEventTypes, "IdempotencyKey": TestIdempotencyKey, "IdempotencyKeyConcurrent": TestIdempotencyKeyConcurrent, "LongURLAndDescription": TestLongURLAndDescription, "ListsPageByCursor": TestListsPageByCursor, "MessageFilters": TestMessageFilters, "PutMakesAndPatchSecret": TestPutMakesAndPatchSecret, "PatchSecretOfNativeWebhook": TestPatchSecretOfNativeWebhook, "NewTypesOnlyWithValidRequests": TestNewTypesOnlyWithValidRequests, "AttemptedMessagesAndDestinations": TestAttemptedMessagesAndDestinations, "NewerSDKs": TestNewerSDKs, "BackgroundTasks": TestBackgroundTasks, "CurrentShape": TestCurrentShape, "RotateGrace": TestRotateGrace, "EndpointStatsOutliveRetention": TestEndpointStatsOutliveRetention, "CancelMessages": TestCancelMessages, "SDKEdges": TestSDKEdges, "MessagesAsSvixTakesThem": TestMessagesAsSvixTakesThem}
 
 func TestOnPostgres(t *testing.T) {
 	if os.Getenv("HOOKD_TEST_POSTGRES") == "" {
@@ -1435,5 +1435,34 @@ func TestSDKEdges(t *testing.T) {
 	_, before = e.do("GET", "/api/v1/app/acme", "")
 	if _, out := e.do("PATCH", "/api/v1/app/acme", `{"name":"Acme 2"}`); out["updatedAt"] != before["updatedAt"] {
 		t.Fatalf("no change moved updatedAt: %v -> %v", before["updatedAt"], out["updatedAt"])
+	}
+}
+
+// A message is taken as svix-server takes it (an outside audit): of an
+// event type deleted since (archived: svix-server never looks the type
+// up), and with an eventId of up to 256 characters.
+func TestMessagesAsSvixTakesThem(t *testing.T) {
+	e := newEnv(t)
+	if code, out := e.do("POST", "/api/v1/app", `{"name":"A","uid":"a"}`); code != 201 {
+		t.Fatalf("app: %d %v", code, out)
+	}
+	if code, out := e.do("POST", "/api/v1/event-type", `{"name":"old.type","description":""}`); code != 201 {
+		t.Fatalf("event type: %d %v", code, out)
+	}
+	if code, _ := e.do("DELETE", "/api/v1/event-type/old.type", ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, out := e.do("POST", "/api/v1/app/a/msg", `{"eventType":"old.type","payload":{"n":1}}`); code != 202 || out["eventType"] != "old.type" {
+		t.Fatalf("a message of a deleted type: %d %v", code, out)
+	}
+	long := strings.Repeat("x", 256)
+	if code, out := e.do("POST", "/api/v1/app/a/msg", `{"eventType":"old.type","eventId":"`+long+`","payload":{}}`); code != 202 || out["eventId"] != long {
+		t.Fatalf("a 256-character eventId: %d %v", code, out)
+	}
+	if code, out := e.do("GET", "/api/v1/app/a/msg/"+long, ""); code != 200 || out["eventId"] != long {
+		t.Fatalf("read back by its eventId: %d %v", code, out)
+	}
+	if code, out := e.do("POST", "/api/v1/app/a/msg", `{"eventType":"old.type","eventId":"`+long+`y","payload":{}}`); code != 422 {
+		t.Fatalf("a 257-character eventId: %d %v", code, out)
 	}
 }
