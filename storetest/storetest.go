@@ -179,6 +179,22 @@ func testTenants(t *testing.T, s hookd.Store) {
 			t.Fatalf("after %s at %s: %d %v, want %s", tc.id, tc.at, total, got, tc.want)
 		}
 	}
+	// Newest first, and by cursor the ones made before it.
+	for _, tc := range []struct {
+		at   time.Time
+		id   string
+		want string
+	}{{time.Time{}, "", "[globex acme early]"}, {base, "globex", "[acme early]"}, {base, "acme", "[early]"}, {base.Add(-time.Hour), "early", "[]"}} {
+		list, _, err := s.ListTenants(ctx(), hookd.TenantQuery{AfterCreatedAt: tc.at, AfterID: tc.id, Desc: true, Page: hookd.Page{Limit: 5}})
+		must(t, err)
+		var got []string
+		for _, tn := range list {
+			got = append(got, tn.ID)
+		}
+		if fmt.Sprint(got) != tc.want && !(len(got) == 0 && tc.want == "[]") {
+			t.Fatalf("newest first after %q: %v, want %s", tc.id, got, tc.want)
+		}
+	}
 	must(t, s.DeleteTenant(ctx(), "early"))
 	got.Metadata = nil
 	must(t, s.UpdateTenant(ctx(), got))

@@ -582,14 +582,22 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listApps pages the tenants oldest first; the iterator names the last
-// one shown (its creation time and id).
+// listApps pages the tenants oldest first (newest with Svix's
+// order=descending); the iterator names the last one shown (its creation
+// time and id).
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	limit, err := limitOf(r)
 	if err != nil {
 		return err
 	}
 	q := hookd.TenantQuery{Page: hookd.Page{Limit: limit + 1}}
+	switch r.URL.Query().Get("order") {
+	case "", "ascending":
+	case "descending":
+		q.Desc = true // an outside audit: it was ignored
+	default:
+		return invalidQuery("order", "must be ascending or descending")
+	}
 	if it := r.URL.Query().Get("iterator"); it != "" {
 		b, derr := base64.RawURLEncoding.DecodeString(it)
 		at, id, ok := strings.Cut(string(b), ".")
@@ -1051,6 +1059,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 		return hookd.Errorf(hookd.ErrConflict, "a message with eventId %s already exists", res.Event.ID)
 	}
 	out := messageOut{ID: res.Event.ID, EventID: in.EventID, EventType: res.Event.Type, Payload: in.Payload, Channels: res.Event.Channels, Tags: res.Event.Tags, Timestamp: res.Event.Timestamp}
+	if r.URL.Query().Get("with_content") == "false" {
+		out.Payload = json.RawMessage("{}") // as a read's (an outside audit: it echoed the payload)
+	}
 	writeJSON(w, http.StatusAccepted, out)
 	return nil
 }
@@ -2027,7 +2038,6 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// toMessage is an event as a message: its payload is the event's data.
 // toMessage is an event as Svix's message; without content its payload
 // is {} (Svix's with_content=false). Its eventId is its id when the caller
 // gave it (hookd's own ids begin evt_; a caller's eventId that does too

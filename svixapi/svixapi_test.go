@@ -107,6 +107,28 @@ func TestApplications(t *testing.T) {
 	if code, out := e.do("POST", "/api/v1/app", `{"name":"No uid"}`); code != 201 || !strings.HasPrefix(out["id"].(string), "app_") || out["uid"] != nil {
 		t.Fatalf("without a uid (none read back, as in Svix): %d %v", code, out)
 	}
+	// order=descending pages newest first (made apart: one clock tick
+	// each would do, but the store keeps microseconds).
+	var desc []string
+	for it := ""; ; {
+		code, l := e.do("GET", "/api/v1/app?order=descending&limit=2"+it, "")
+		if code != 200 {
+			t.Fatalf("descending: %d %v", code, l)
+		}
+		for _, a := range l["data"].([]any) {
+			desc = append(desc, a.(map[string]any)["id"].(string))
+		}
+		if l["done"] == true {
+			break
+		}
+		it = "&iterator=" + l["iterator"].(string)
+	}
+	if len(desc) != 4 || desc[1] != "a3" || desc[2] != "a2" || desc[3] != "a1" {
+		t.Fatalf("descending: %v, want the app without a uid, a3, a2, a1", desc)
+	}
+	if code, _ := e.do("GET", "/api/v1/app?order=sideways", ""); code != 422 {
+		t.Fatalf("an unknown order: %d", code)
+	}
 	seen := map[string]bool{}
 	for it := ""; ; {
 		code, out := e.do("GET", "/api/v1/app?limit=1"+it, "")
@@ -1464,5 +1486,10 @@ func TestMessagesAsSvixTakesThem(t *testing.T) {
 	}
 	if code, out := e.do("POST", "/api/v1/app/a/msg", `{"eventType":"old.type","eventId":"`+long+`y","payload":{}}`); code != 422 {
 		t.Fatalf("a 257-character eventId: %d %v", code, out)
+	}
+	// with_content=false answers a create without its payload, as a read.
+	code, out := e.do("POST", "/api/v1/app/a/msg?with_content=false", `{"eventType":"old.type","payload":{"big":"data"}}`)
+	if p, _ := out["payload"].(map[string]any); code != 202 || p == nil || len(p) != 0 {
+		t.Fatalf("with_content=false: %d %v", code, out)
 	}
 }
