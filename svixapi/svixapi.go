@@ -2016,9 +2016,7 @@ func (s *Server) putEdit(in endpointIn) func(wh *hookd.Webhook, _ *hookd.Validat
 		if in.RateLimit != nil {
 			wh.RateLimit = *in.RateLimit
 		}
-		if in.Metadata != nil {
-			wh.Metadata = in.Metadata
-		}
+		wh.Metadata = in.Metadata // absent: none, as Svix's PUT (an outside audit: it kept it)
 		if in.UID != "" {
 			wh.UID = in.UID // a new one (409 when another endpoint has it); absent keeps it
 		}
@@ -2137,12 +2135,16 @@ func (s *Server) putApp(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusCreated, toApp(t))
 		return nil
 	}
-	return s.patchApp(w, r)
+	return s.editApp(w, r, true)
 }
 
 // patchApp changes an application's name and metadata (all hookd keeps
 // of it but its id).
-func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error { return s.editApp(w, r, false) }
+
+// editApp is PATCH's edit, or PUT's: that one replaces the metadata, an
+// absent one with none, as Svix's PUT does (an outside audit: it kept it).
+func (s *Server) editApp(w http.ResponseWriter, r *http.Request, put bool) error {
 	t, err := s.app(r)
 	if err != nil {
 		return err
@@ -2159,6 +2161,9 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
 		// An application's uid is its tenant's id, which names everything
 		// the tenant has: it cannot change.
 		return hookd.Invalid("uid", "cannot change: an application's uid is its hookd tenant id (%s)", t.ID)
+	}
+	if put && in.Metadata == nil {
+		in.Metadata = new(map[string]string)
 	}
 	if in.Name != nil || in.Metadata != nil {
 		if t, err = s.svc.UpdateTenant(r.Context(), t.ID, func(t *hookd.Tenant, _ *hookd.ValidationError) {

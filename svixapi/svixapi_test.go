@@ -792,8 +792,15 @@ func TestPutMakesAndPatchSecret(t *testing.T) {
 	if code, a := e.do("PUT", "/api/v1/app/made-by-put", `{"name":"Put"}`); code != 201 || a["id"] != "made-by-put" || a["name"] != "Put" {
 		t.Fatalf("PUT a new application: %d %v", code, a)
 	}
-	if code, a := e.do("PUT", "/api/v1/app/made-by-put", `{"name":"Put 2"}`); code != 200 || a["name"] != "Put 2" {
+	if code, a := e.do("PUT", "/api/v1/app/made-by-put", `{"name":"Put 2","metadata":{"k":"v"}}`); code != 200 || a["name"] != "Put 2" {
 		t.Fatalf("PUT it again: %d %v", code, a)
+	}
+	// PUT replaces: metadata it leaves out is gone, as in Svix; PATCH keeps it.
+	if code, a := e.do("PATCH", "/api/v1/app/made-by-put", `{"name":"Put 3"}`); code != 200 || a["metadata"].(map[string]any)["k"] != "v" {
+		t.Fatalf("PATCH without metadata: %d %v", code, a)
+	}
+	if code, a := e.do("PUT", "/api/v1/app/made-by-put", `{"name":"Put 4"}`); code != 200 || len(a["metadata"].(map[string]any)) != 0 {
+		t.Fatalf("PUT without metadata: %d %v", code, a)
 	}
 	if code, et := e.do("PUT", "/api/v1/event-type/Order-Placed", `{"description":"made by PUT"}`); code != 201 || et["name"] != "Order-Placed" {
 		t.Fatalf("PUT a new event type: %d %v", code, et)
@@ -805,8 +812,11 @@ func TestPutMakesAndPatchSecret(t *testing.T) {
 	if code, ep := e.do("PUT", path, `{"url":"https://example.com/put"}`); code != 201 || ep["uid"] != "ep-put" {
 		t.Fatalf("PUT a new endpoint: %d %v", code, ep)
 	}
-	if code, ep := e.do("PUT", path, `{"url":"https://example.com/put2"}`); code != 200 || ep["url"] != "https://example.com/put2" {
+	if code, ep := e.do("PUT", path, `{"url":"https://example.com/put2","metadata":{"k":"v"}}`); code != 200 || ep["url"] != "https://example.com/put2" {
 		t.Fatalf("PUT it again: %d %v", code, ep)
+	}
+	if code, ep := e.do("PUT", path, `{"url":"https://example.com/put2"}`); code != 200 || len(ep["metadata"].(map[string]any)) != 0 || ep["uid"] != "ep-put" {
+		t.Fatalf("PUT without metadata (gone, as in Svix; the uid its path names stays): %d %v", code, ep)
 	}
 	if code, _ := e.do("PUT", "/api/v1/app/nope/endpoint/x", `{"url":"https://example.com/x"}`); code != 404 {
 		t.Fatalf("PUT an endpoint of no application: %d", code)
