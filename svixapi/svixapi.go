@@ -2140,7 +2140,9 @@ func (s *Server) putApp(w http.ResponseWriter, r *http.Request) error {
 
 // patchApp changes an application's name and metadata (all hookd keeps
 // of it but its id).
-func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error { return s.editApp(w, r, false) }
+func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) error {
+	return s.editApp(w, r, false)
+}
 
 // editApp is PATCH's edit, or PUT's: that one replaces the metadata, an
 // absent one with none, as Svix's PUT does (an outside audit: it kept it).
