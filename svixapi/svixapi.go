@@ -2428,8 +2428,6 @@ func versionOne(schemas map[string]json.RawMessage) (json.RawMessage, error) {
 	return nil, nil
 }
 
-// updateEventType is PUT and PATCH: the description, the schema and
-// archived, where the body gives them.
 // putEventType is Svix's PUT: it changes the type, or makes it (the path
 // naming it) when the catalog lacks it.
 func (s *Server) putEventType(w http.ResponseWriter, r *http.Request) error {
@@ -2441,22 +2439,34 @@ func (s *Server) putEventType(w http.ResponseWriter, r *http.Request) error {
 		in.Name = r.PathValue("name")
 		return s.addEventType(w, r, in)
 	}
-	return s.updateEventType(w, r)
+	return s.editEventType(w, r, true)
 }
 
 func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
+	return s.editEventType(w, r, false)
+}
+
+// editEventType is PATCH's edit: what the body names changes, a null
+// clears; or PUT's, which sets every field, an absent one to its default
+// (not archived, not deprecated, no flag, group or schema), as Svix's
+// (an outside audit: PUT kept them, and a PATCH's null schemas did too).
+func (s *Server) editEventType(w http.ResponseWriter, r *http.Request, put bool) error {
 	var in struct {
-		Description *string                    `json:"description"`
-		Archived    *bool                      `json:"archived"`
-		Deprecated  *bool                      `json:"deprecated"`
-		FeatureFlag nullable[string]           `json:"featureFlag"`
-		GroupName   nullable[string]           `json:"groupName"`
-		Schemas     map[string]json.RawMessage `json:"schemas"`
+		Description *string                              `json:"description"`
+		Archived    *bool                                `json:"archived"`
+		Deprecated  *bool                                `json:"deprecated"`
+		FeatureFlag nullable[string]                     `json:"featureFlag"`
+		GroupName   nullable[string]                     `json:"groupName"`
+		Schemas     nullable[map[string]json.RawMessage] `json:"schemas"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	schema, err := versionOne(in.Schemas)
+	if put {
+		in.Archived, in.Deprecated = cmp.Or(in.Archived, new(bool)), cmp.Or(in.Deprecated, new(bool))
+		in.FeatureFlag.set, in.GroupName.set, in.Schemas.set = true, true, true
+	}
+	schema, err := versionOne(in.Schemas.v)
 	if err != nil {
 		return err
 	}
@@ -2476,8 +2486,8 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) error {
 		if in.GroupName.set {
 			et.GroupName = in.GroupName.v
 		}
-		if schema != nil {
-			et.Schema = schema
+		if in.Schemas.set {
+			et.Schema = schema // null or {}: none
 		}
 	})
 	if err != nil {

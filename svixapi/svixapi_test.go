@@ -808,6 +808,22 @@ func TestPutMakesAndPatchSecret(t *testing.T) {
 	if code, et := e.do("PUT", "/api/v1/event-type/Order-Placed", `{"description":"changed"}`); code != 200 || et["description"] != "changed" {
 		t.Fatalf("PUT it again: %d %v", code, et)
 	}
+	// PUT sets every field, as Svix's: an archived type PUT without
+	// archived is live again, and a schema or flag left out is gone;
+	// PATCH's null schemas clears the schema.
+	if code, et := e.do("PATCH", "/api/v1/event-type/Order-Placed", `{"schemas":{"1":{"type":"object"}},"featureFlag":"beta"}`); code != 200 || et["schemas"] == nil || et["featureFlag"] != "beta" {
+		t.Fatalf("PATCH a schema and flag: %d %v", code, et)
+	}
+	if code, et := e.do("PATCH", "/api/v1/event-type/Order-Placed", `{"schemas":null}`); code != 200 || et["schemas"] != nil || et["featureFlag"] != "beta" {
+		t.Fatalf("PATCH schemas null: %d %v", code, et)
+	}
+	e.do("PATCH", "/api/v1/event-type/Order-Placed", `{"schemas":{"1":{"type":"object"}}}`)
+	if code, _ := e.do("DELETE", "/api/v1/event-type/Order-Placed", ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, et := e.do("PUT", "/api/v1/event-type/Order-Placed", `{"description":"back"}`); code != 200 || et["archived"] != false || et["schemas"] != nil || et["featureFlag"] != nil {
+		t.Fatalf("PUT of an archived type: %d %v", code, et)
+	}
 	path := "/api/v1/app/made-by-put/endpoint/ep-put"
 	if code, ep := e.do("PUT", path, `{"url":"https://example.com/put"}`); code != 201 || ep["uid"] != "ep-put" {
 		t.Fatalf("PUT a new endpoint: %d %v", code, ep)
