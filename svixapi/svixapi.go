@@ -569,7 +569,9 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 		id = hookd.NewID(appPrefix, time.Now())
 	}
 	if r.URL.Query().Get("get_if_exists") == "true" {
-		if t, err := s.svc.Tenant(r.Context(), id); err == nil {
+		// The operator's tenant is no application (s.app): its uid is
+		// refused as any uid outside the rule.
+		if t, err := s.svc.Tenant(r.Context(), id); err == nil && t.ID != hookd.OperatorTenant {
 			writeJSON(w, http.StatusOK, toApp(t))
 			return nil
 		}

@@ -101,6 +101,9 @@ func TestApplications(t *testing.T) {
 	if code, out := e.do("POST", "/api/v1/app/?get_if_exists=true", `{"name":"Other","uid":"a1"}`); code != 200 || out["name"] != "App a1" {
 		t.Fatalf("get_if_exists: %d %v", code, out)
 	}
+	if code, out := e.do("POST", "/api/v1/app?get_if_exists=true", `{"name":"Other","uid":"`+hookd.OperatorTenant+`"}`); code != 422 {
+		t.Fatalf("get_if_exists of the operator's tenant: %d %v", code, out)
+	}
 	if code, out := e.do("POST", "/api/v1/app", `{"name":"Again","uid":"a1"}`); code != 409 || out["code"] != "conflict" {
 		t.Fatalf("a taken uid: %d %v", code, out)
 	}
