@@ -988,9 +988,14 @@ func (e *Engine) deliver(ctx context.Context, c *hookd.Claim, ep *endpoint, dead
 		release.notBefore = start.Add(wh.Timeout)
 		return release
 	}
+	// An answer whose headers stalled held its send for the timeout: the
+	// endpoint is as slow as a silent one, whatever its status line said
+	// (a review: a 503 status line then nothing took the room of a fast
+	// endpoint, 20 sends at once where a failing one gets 2).
+	headersStalled := errors.Is(sendErr, errHeadersStalled)
 	e.mu.Lock()
-	ep.failing = !a.Success && a.StatusCode == 0
-	if a.StatusCode != 0 {
+	ep.failing = (!a.Success && a.StatusCode == 0) || headersStalled
+	if a.StatusCode != 0 && !headersStalled {
 		if ep.stalled {
 			ep.stalled, ep.shed = false, nil
 		}

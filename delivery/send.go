@@ -149,7 +149,9 @@ func (s *sender) send(ctx context.Context, wh *hookd.Webhook, eventID, eventType
 			} else {
 				a.Error = fmt.Sprintf("HTTP %d; the response's headers did not follow", code)
 			}
-			return a, nil
+			// Told apart from an answer: the send held its worker until
+			// the client gave up, as a silent endpoint's does.
+			return a, fmt.Errorf("%w: %w", errHeadersStalled, err)
 		}
 		if timedOut.Load() {
 			err = context.DeadlineExceeded
@@ -200,6 +202,10 @@ func (s *sender) closeIdle() {
 	s.insecure.CloseIdleConnections()
 	s.operator.CloseIdleConnections()
 }
+
+// errHeadersStalled is send's error for an attempt its status line
+// decided while the headers after it never came.
+var errHeadersStalled = errors.New("the response's headers stalled")
 
 func describe(err error, timeout time.Duration) string {
 	switch {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/delivery"
 )
 
 // rawReceiver answers every request with answer, byte for byte, then holds
@@ -117,5 +118,29 @@ func TestStatusLineDecides(t *testing.T) {
 				t.Fatalf("%d requests, want 1", n)
 			}
 		})
+	}
+}
+
+// A status line whose headers never follow holds its send for the whole
+// timeout, as a silent endpoint's does: the endpoint gets a failing one's
+// room (FailingEndpoint, 2), not a fast one's, whatever the status said (a
+// review: twenty sends at once to a 503 that stalled).
+func TestStalledHeadersGetFailingRoom(t *testing.T) {
+	h := newHarness(t, func(c *delivery.Config) { c.Lease = time.Minute })
+	url, requests := rawReceiver(t, "HTTP/1.1 503 Busy\r\n", false)
+	// Its first attempt ends at the timeout, and its status line is the
+	// endpoint's first answer; the next ones hang for as long.
+	wh := h.webhook(url, func(w *hookd.Webhook) { w.Timeout, w.MaxAttempts = 3*time.Second, 1 })
+	h.wait(h.publish(wh), wh, "first attempt", func(d *hookd.DeliveryDetail) bool { return d.Delivery.Attempts == 1 })
+	base := requests.Load()
+	for range 20 {
+		h.publish(wh)
+	}
+	for requests.Load() < base+2 {
+		time.Sleep(time.Millisecond)
+	}
+	loopedTwice(h)
+	if n, held := requests.Load()-base, h.engine.Held(); n != 2 || held != 2 {
+		t.Fatalf("%d sends at once, %d held; want 2 (FailingEndpoint) to an endpoint whose answers stall", n, held)
 	}
 }

@@ -35,7 +35,7 @@ func startTracing(ctx context.Context, log *slog.Logger) (tracer trace.TracerPro
 	// the standard logger's plain lines (OpenTelemetry's default). The
 	// handler is global; the last hookd started in a process owns it.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("export traces", "err", err) }))
-	exp, err := otlpExporter(ctx)
+	exp, err := otlpExporter(ctx, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,8 +58,9 @@ func startTracing(ctx context.Context, log *slog.Logger) (tracer trace.TracerPro
 // OTEL_EXPORTER_OTLP_TRACES_PROTOCOL (or OTEL_EXPORTER_OTLP_PROTOCOL) asks
 // for: http/protobuf, the default, or grpc (an outside audit: a collector
 // on gRPC's :4317 got nothing, silently). Each reads the other OTEL_*
-// settings itself.
-func otlpExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
+// settings itself. Another (http/json, often set for a whole cluster) is
+// said and exported as http/protobuf: hookd starts all the same.
+func otlpExporter(ctx context.Context, log *slog.Logger) (sdktrace.SpanExporter, error) {
 	name, proto := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
 	if proto == "" {
 		name, proto = "OTEL_EXPORTER_OTLP_PROTOCOL", os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -70,5 +71,6 @@ func otlpExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
 	case "grpc":
 		return otlptracegrpc.New(ctx)
 	}
-	return nil, fmt.Errorf("%s=%q: hookd exports traces over grpc or http/protobuf", name, proto)
+	log.Warn(fmt.Sprintf("%s=%q: hookd exports traces over grpc or http/protobuf; exporting over http/protobuf", name, proto))
+	return otlptracehttp.New(ctx)
 }

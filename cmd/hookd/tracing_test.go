@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -106,14 +105,12 @@ func TestTracingOverGRPC(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
 	traced(t, otlp)
 
+	// Another is said, and exported as http/protobuf: hookd starts.
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")
-	// Refused before it listens; were it not, it would serve until the
-	// context ends, and answer nil.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err = run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "j.db"), "--admin-key", "adm"}, io.Discard, io.Discard, make(chan string, 1))
-	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
-		t.Fatalf("an unsupported protocol: %v", err)
+	_, stderr, stop := start(t, "--db", filepath.Join(t.TempDir(), "j.db"), "--admin-key", "adm")
+	stop()
+	if !strings.Contains(stderr.String(), "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
+		t.Fatalf("an unsupported protocol not said:\n%s", stderr.String())
 	}
 }
 
