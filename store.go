@@ -341,9 +341,9 @@ type TenantQuery struct {
 	// id, made at AfterCreatedAt: a cursor.
 	AfterID        string
 	AfterCreatedAt time.Time
-	// Desc lists the newest first (Svix's order=descending), and a cursor
-	// keeps those made before it.
-	Desc bool
+	// Newest lists the newest first (Svix's order=descending), and a
+	// cursor keeps those made before it.
+	Newest bool
 	Page
 }
 

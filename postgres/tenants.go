@@ -42,15 +42,11 @@ func (s *Store) ListTenants(ctx context.Context, q hookd.TenantQuery) ([]*hookd.
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
 		return nil, 0, wrap("count tenants", err)
 	}
-	cmp, order := ">", "created_at, id"
-	if q.Desc {
-		cmp, order = "<", "created_at DESC, id DESC"
-	}
 	where, args := "", []any{q.Limit, q.Offset}
 	if q.AfterID != "" {
-		where, args = `WHERE (created_at, id) `+cmp+` ($3, $4)`, append(args, sqlrow.Micros(q.AfterCreatedAt), q.AfterID)
+		where, args = `WHERE (created_at, id) `+sqlrow.TenantAfter(q)+` ($3, $4)`, append(args, sqlrow.Micros(q.AfterCreatedAt), q.AfterID)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants `+where+` ORDER BY `+order+` LIMIT $1 OFFSET $2`, args...)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants `+where+` ORDER BY `+sqlrow.TenantOrder(q)+` LIMIT $1 OFFSET $2`, args...)
 	out, err := collect(rows, err, "list tenants", sqlrow.ScanTenant)
 	return out, total, err
 }

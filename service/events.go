@@ -42,9 +42,12 @@ type Publication struct {
 	ArchivedTypesOK bool
 }
 
+// idMaxLen is the length of the longest ID p's API takes.
+func (p *Publication) idMaxLen() int { return cmp.Or(p.IDMaxLen, hookd.MaxExternalID) }
+
 // validID reports whether p's ID, when it has one, is one its API takes.
 func (p *Publication) validID() bool {
-	return hookd.ValidExternalIDUpTo(p.ID, cmp.Or(p.IDMaxLen, hookd.MaxExternalID))
+	return hookd.ValidExternalIDUpTo(p.ID, p.idMaxLen())
 }
 
 // MaxTags caps an event's tags.
@@ -154,7 +157,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, p Publication, p
 	if p.IDSet && p.ID == "" {
 		v.Add("id", "must not be empty: leave it out to have hookd make one")
 	} else if p.ID != "" && !p.validID() {
-		v.Add("id", "%s", hookd.ExternalIDRuleUpTo(cmp.Or(p.IDMaxLen, hookd.MaxExternalID)))
+		v.Add("id", "%s", hookd.ExternalIDRuleUpTo(p.idMaxLen()))
 	}
 	for i, c := range p.Channels {
 		hookd.ValidateChannel(v, fmt.Sprintf("channels[%d]", i), c)

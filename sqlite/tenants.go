@@ -60,15 +60,11 @@ func (s *Store) ListTenants(ctx context.Context, q hookd.TenantQuery) ([]*hookd.
 	if err := s.queryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count tenants: %w", err)
 	}
-	cmp, order := ">", "created_at, id"
-	if q.Desc {
-		cmp, order = "<", "created_at DESC, id DESC"
-	}
 	where, args := "", []any{}
 	if q.AfterID != "" {
-		where, args = `WHERE (created_at, id) `+cmp+` (?, ?)`, []any{sqlrow.Micros(q.AfterCreatedAt), q.AfterID}
+		where, args = `WHERE (created_at, id) `+sqlrow.TenantAfter(q)+` (?, ?)`, []any{sqlrow.Micros(q.AfterCreatedAt), q.AfterID}
 	}
-	rows, err := s.queryRead(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	rows, err := s.queryRead(ctx, `SELECT `+sqlrow.TenantCols+` FROM tenants `+where+` ORDER BY `+sqlrow.TenantOrder(q)+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list tenants: %w", err)
 	}

@@ -185,7 +185,7 @@ func testTenants(t *testing.T, s hookd.Store) {
 		id   string
 		want string
 	}{{time.Time{}, "", "[globex acme early]"}, {base, "globex", "[acme early]"}, {base, "acme", "[early]"}, {base.Add(-time.Hour), "early", "[]"}} {
-		list, _, err := s.ListTenants(ctx(), hookd.TenantQuery{AfterCreatedAt: tc.at, AfterID: tc.id, Desc: true, Page: hookd.Page{Limit: 5}})
+		list, _, err := s.ListTenants(ctx(), hookd.TenantQuery{AfterCreatedAt: tc.at, AfterID: tc.id, Newest: true, Page: hookd.Page{Limit: 5}})
 		must(t, err)
 		var got []string
 		for _, tn := range list {

@@ -596,7 +596,7 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	switch r.URL.Query().Get("order") {
 	case "", "ascending":
 	case "descending":
-		q.Desc = true // an outside audit: it was ignored
+		q.Newest = true // an outside audit: it was ignored
 	default:
 		return invalidQuery("order", "must be ascending or descending")
 	}

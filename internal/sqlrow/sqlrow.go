@@ -773,6 +773,24 @@ func WebhookOrder(q hookd.WebhookQuery) string {
 	return "id"
 }
 
+// TenantAfter is the comparison that keeps a tenant list's rows after
+// its cursor, (created_at, id) against the cursor's.
+func TenantAfter(q hookd.TenantQuery) string {
+	if q.Newest {
+		return "<"
+	}
+	return ">"
+}
+
+// TenantOrder is a tenant list's ORDER BY, oldest first unless q asks for
+// the newest.
+func TenantOrder(q hookd.TenantQuery) string {
+	if q.Newest {
+		return "created_at DESC, id DESC"
+	}
+	return "created_at, id"
+}
+
 // WarnSchemaAhead says, when the database's newest migration (db) is past
 // the newest this binary has (known), that a newer hookd migrated it: an
 // older one runs on its additive migrations (a rolling upgrade's old
